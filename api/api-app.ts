@@ -1,0 +1,119 @@
+import swagger from '@fastify/swagger';
+import websocket from '@fastify/websocket';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { ReceiptDetailsSource } from '../stores/receipt-details-source';
+import type { ReadModel } from '../stores/redis/read-model';
+import type { EventPublisher } from '../topology/event-publisher';
+import { ApiError } from './api-errors';
+import { authenticate } from './auth/authenticate';
+import type { TokenService } from './auth/token-service';
+import { receiptRoutes } from './routes/receipt-routes';
+import { unreadRoutes } from './routes/unread-routes';
+import { ErrorBody } from './schemas';
+
+export interface ApiAppOptions {
+  logger: Logger;
+  tokens: TokenService;
+  publisher(): EventPublisher;
+  readModel: ReadModel;
+  receiptDetails: ReceiptDetailsSource;
+  sharesReads(userId: string): boolean;
+  maxBodyBytes: number;
+  maxDeliveredBatch: number;
+  /** Registers @fastify/websocket first, for a gateway route added by `extensions`. */
+  websocket?: boolean;
+  /** More routes in the same server (the push gateway, the demo). */
+  extensions?: Array<(app: FastifyInstance) => Promise<void>>;
+}
+
+/**
+ * The query API as a Fastify app: bearer-authenticated /v1 routes validated by JSON schemas, an
+ * OpenAPI 3 document at /openapi.json made from the same schemas, and errors as {error, message}.
+ */
+export async function buildApiApp(o: ApiAppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: o.logger as FastifyBaseLogger,
+    bodyLimit: o.maxBodyBytes,
+    // Reject unknown fields (422) rather than silently dropping them.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'ticks query API',
+        description:
+          'Report delivered/read receipts (produced as events; the pipeline applies them) and read unread counts, the unread-senders badge and receipt details. Push: the WebSocket gateway at /v1/updates.',
+        version: '1',
+      },
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
+    },
+  });
+  app.addSchema(ErrorBody);
+  if (o.websocket) await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const { status, body } = errorAnswer(error, o.maxBodyBytes);
+    if (status >= 500) request.log.error({ err: error, url: request.url }, 'request failed');
+    return reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send({ error: 'not_found', message: `no route ${request.method} ${request.url}` }),
+  );
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
+
+  await app.register(async (v1) => {
+    v1.addHook('onRequest', authenticate(o.tokens));
+    await v1.register(receiptRoutes, {
+      publisher: o.publisher,
+      receiptDetails: o.receiptDetails,
+      sharesReads: o.sharesReads,
+      maxDeliveredBatch: o.maxDeliveredBatch,
+    });
+    await v1.register(unreadRoutes, { readModel: o.readModel });
+  });
+  for (const extension of o.extensions ?? []) await app.register(extension);
+  return app;
+}
+
+/** Maps any error to the status and {error, message} body the API answers with. */
+export function errorAnswer(
+  error: FastifyError,
+  maxBodyBytes: number,
+): { status: number; body: { error: string; message: string } } {
+  if (error instanceof ApiError)
+    return { status: error.statusCode, body: { error: error.code, message: error.message } };
+  if (error.validation)
+    return { status: 422, body: { error: 'invalid_request', message: error.message } };
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return {
+        status: 413,
+        body: {
+          error: 'payload_too_large',
+          message: `the request body is larger than ${maxBodyBytes} bytes (TICKS_API_MAX_BODY_BYTES)`,
+        },
+      };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return {
+        status: 415,
+        body: { error: 'unsupported_media_type', message: 'send application/json' },
+      };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 422, body: { error: 'invalid_request', message: 'the body is empty' } };
+  }
+  if (error.statusCode === 400)
+    return { status: 400, body: { error: 'malformed_json', message: error.message } };
+  if (error.statusCode !== undefined && error.statusCode < 500)
+    return { status: error.statusCode, body: { error: 'bad_request', message: error.message } };
+  return { status: 500, body: { error: 'internal', message: 'internal error' } };
+}

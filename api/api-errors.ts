@@ -1,0 +1,52 @@
+/**
+ * Errors the API answers with, each with its HTTP status and a stable machine-readable code;
+ * the body is always {error, message}.
+ */
+export class ApiError extends Error {
+  override readonly name: string = 'ApiError';
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class UnauthorizedError extends ApiError {
+  override readonly name = 'UnauthorizedError';
+  constructor(message: string) {
+    super(401, 'unauthorized', message);
+  }
+}
+
+export class ForbiddenError extends ApiError {
+  override readonly name = 'ForbiddenError';
+  constructor(message: string) {
+    super(403, 'forbidden', message);
+  }
+}
+
+export class NotFoundError extends ApiError {
+  override readonly name = 'NotFoundError';
+  constructor(message: string) {
+    super(404, 'not_found', message);
+  }
+}
+
+export class UnprocessableError extends ApiError {
+  override readonly name = 'UnprocessableError';
+  constructor(message: string) {
+    super(422, 'invalid_request', message);
+  }
+}
+
+/** A dependency (Kafka, Redis) failed; the client may retry. */
+export class UnavailableError extends ApiError {
+  override readonly name = 'UnavailableError';
+  readonly retriable = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(503, 'unavailable', message);
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}

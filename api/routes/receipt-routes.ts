@@ -1,0 +1,167 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { TypeName, type ReceiptEvent } from '../../schemas/types';
+import type { ReceiptDetailsSource } from '../../stores/receipt-details-source';
+import type { EventPublisher } from '../../topology/event-publisher';
+import { ForbiddenError, NotFoundError, UnavailableError, UnprocessableError } from '../api-errors';
+import { principalOf } from '../auth/authenticate';
+import type { Principal } from '../auth/token-service';
+import {
+  Accepted,
+  DeliveredBody,
+  ReadBody,
+  ReceiptsParams,
+  ReceiptsResponse,
+  errorResponses,
+} from '../schemas';
+
+export interface ReceiptRoutesOptions {
+  /** A publisher per request: its queue is the request's own. */
+  publisher(): EventPublisher;
+  receiptDetails: ReceiptDetailsSource;
+  sharesReads(userId: string): boolean;
+  maxDeliveredBatch: number;
+}
+
+const bearer = [{ bearerAuth: [] }];
+
+/**
+ * Receipts: clients report delivered and read (validated, then produced as receipt events; the
+ * pipeline applies them, this never writes state), and members read a message's receipts.
+ */
+export const receiptRoutes: FastifyPluginAsyncTypebox<ReceiptRoutesOptions> = async (app, o) => {
+  app.post(
+    '/v1/receipts/delivered',
+    {
+      schema: {
+        summary: 'Report messages received by a device',
+        tags: ['receipts'],
+        security: bearer,
+        body: DeliveredBody,
+        response: { 202: Accepted, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const caller = principalOf(request);
+      const body = request.body;
+      ownReceipt(caller, body.user_id);
+      if (body.message_ids.length > o.maxDeliveredBatch)
+        throw new UnprocessableError(
+          `message_ids has ${body.message_ids.length} ids; at most ${o.maxDeliveredBatch} per request (TICKS_MAX_DELIVERED_BATCH)`,
+        );
+      const eventId = await produce(o.publisher(), caller, request.headers, body.conversation_id, {
+        [TypeName.Delivered]: { message_ids: [...new Set(body.message_ids)], up_to_seq: null },
+      });
+      return reply.code(202).send({ accepted: true, event_id: eventId });
+    },
+  );
+
+  app.post(
+    '/v1/receipts/read',
+    {
+      schema: {
+        summary: 'Report that the user read a conversation up to a message',
+        tags: ['receipts'],
+        security: bearer,
+        body: ReadBody,
+        response: { 202: Accepted, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const caller = principalOf(request);
+      const body = request.body;
+      ownReceipt(caller, body.user_id);
+      if ((body.seq === undefined) === (body.up_to_message_id === undefined))
+        throw new UnprocessableError('give exactly one of up_to_message_id and seq');
+      const eventId = await produce(o.publisher(), caller, request.headers, body.conversation_id, {
+        [TypeName.ReadUpTo]: {
+          seq: body.seq ?? null,
+          message_id: body.up_to_message_id ?? null,
+        },
+      });
+      return reply.code(202).send({ accepted: true, event_id: eventId });
+    },
+  );
+
+  app.get(
+    '/v1/messages/:conversation_id/:message_id/receipts',
+    {
+      schema: {
+        summary: "A message's receipts: who received it and who read it, and when",
+        tags: ['receipts'],
+        security: bearer,
+        params: ReceiptsParams,
+        response: { 200: ReceiptsResponse, 404: errorResponses[403], ...errorResponses },
+      },
+    },
+    async (request) => {
+      const caller = principalOf(request);
+      const { conversation_id: conversationId, message_id: messageId } = request.params;
+      const found = await o.receiptDetails.lookup({
+        conversationId,
+        messageId,
+        viewer: caller.userId,
+      });
+      // Unknown conversations answer like foreign ones: a non-member learns nothing.
+      if (found.status === 'no_conversation' || found.status === 'not_member')
+        throw new ForbiddenError(`you are not a member of conversation ${conversationId}`);
+      if (found.status === 'no_message')
+        throw new NotFoundError(`no message ${messageId} in conversation ${conversationId}`);
+      const delivered = [];
+      const read = [];
+      for (const r of found.recipients) {
+        if (r.delivered) delivered.push({ user_id: r.userId, at: r.deliveredAt });
+        // Privacy: a reader who turned read receipts off shows as delivered, never as read.
+        if (r.read && o.sharesReads(r.userId)) read.push({ user_id: r.userId, at: r.readAt });
+      }
+      return {
+        conversation_id: conversationId,
+        message_id: messageId,
+        seq: found.message.seq,
+        sender_id: found.message.senderId,
+        sent_at: found.message.sentAt,
+        delivered,
+        read,
+        total: found.recipients.length,
+      };
+    },
+  );
+};
+
+function ownReceipt(caller: Principal, userId: string | undefined): void {
+  if (userId !== undefined && userId !== caller.userId)
+    throw new ForbiddenError(
+      `you are ${caller.userId}: you can report only your own receipts, not ${userId}'s`,
+    );
+}
+
+/** The token's device, else the X-Device-Id header, else "api". */
+function deviceOf(caller: Principal, headers: Record<string, unknown>): string {
+  if (caller.deviceId) return caller.deviceId;
+  const header = headers['x-device-id'];
+  if (typeof header === 'string' && /^[^\s]{1,200}$/.test(header)) return header;
+  return 'api';
+}
+
+async function produce(
+  publisher: EventPublisher,
+  caller: Principal,
+  headers: Record<string, unknown>,
+  conversationId: string,
+  payload: ReceiptEvent['payload'],
+): Promise<string> {
+  const event: ReceiptEvent = {
+    event_id: randomUUID(),
+    conversation_id: conversationId,
+    user_id: caller.userId,
+    device_id: deviceOf(caller, headers),
+    occurred_at: Date.now(),
+    payload,
+  };
+  try {
+    await publisher.encoded('receiptEvents', conversationId, event).flush();
+  } catch (err) {
+    throw new UnavailableError('the receipt could not be recorded; retry', { cause: err });
+  }
+  return event.event_id;
+}

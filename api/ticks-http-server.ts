@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { TicksConfig } from '../config/config';
+import { GatewayMetrics } from '../gateway/gateway-metrics';
+import { PushGateway } from '../gateway/push-gateway';
+import { SettingsTable } from '../processors/privacy/settings-table';
+import type { AvroCodec } from '../schemas/avro-codec';
+import type { ReceiptDetailsSource } from '../stores/receipt-details-source';
+import { connectRedis } from '../stores/redis/connect';
+import { RedisKeys } from '../stores/redis/keys';
+import { ReadModel } from '../stores/redis/read-model';
+import { RedisReceiptDetails } from '../stores/redis/receipt-details';
+import { ensureTopics } from '../topology/ensure-topics';
+import { EventPublisher } from '../topology/event-publisher';
+import { KafkaClient, type RecordProducer } from '../topology/kafka/kafka-client';
+import { PipelineMetrics } from '../topology/metrics';
+import { topicNames } from '../topology/topics';
+import { buildApiApp } from './api-app';
+import { TokenService } from './auth/token-service';
+import { demoRoutes } from './demo/demo-routes';
+import { DemoUpstream } from './demo/demo-upstream';
+
+export interface TicksHttpServerOptions {
+  config: TicksConfig;
+  logger: Logger;
+  codec: AvroCodec;
+  /** Shares a process's metrics registry (the run command); a new one otherwise. */
+  metrics?: PipelineMetrics;
+  /** Serve the push gateway's WebSocket in the same server (default true). */
+  gateway?: boolean;
+  /** Serve the demo page and its upstream simulation (never in production). */
+  demo?: boolean;
+  /** Overrides config.api.port (0: any free port). */
+  port?: number;
+  /**
+   * Where receipt details come from: Redis by default. The durable store plugs in here, e.g.
+   * `(redis) => new FallbackReceiptDetails(redis, cassandraSource)`.
+   */
+  receiptDetails?: (redis: ReceiptDetailsSource) => ReceiptDetailsSource;
+}
+
+/**
+ * One HTTP server for the query API, the reference push gateway (WebSocket at /v1/updates) and,
+ * for `npm start`, the demo page (/demo/). Each part can also run alone: the API without the
+ * gateway (gateway: false), the gateway in its own process (scripts/gateway.ts).
+ */
+export class TicksHttpServer {
+  readonly metrics: PipelineMetrics;
+  readonly tokens: TokenService;
+  private app: FastifyInstance | undefined;
+  private gatewayInstance: PushGateway | undefined;
+  private settings: SettingsTable | undefined;
+  private producer: RecordProducer | undefined;
+  private redis: Redis | undefined;
+  private readonly kafka: KafkaClient;
+  private readonly settingsGroup: string;
+  private address: AddressInfo | undefined;
+  private demoUpstream: DemoUpstream | undefined;
+
+  constructor(private readonly o: TicksHttpServerOptions) {
+    if (o.demo && o.config.auth.production)
+      throw new Error('the demo mints tokens for anyone: it cannot run in production');
+    this.metrics = o.metrics ?? new PipelineMetrics();
+    this.tokens = new TokenService({
+      secret: o.config.auth.secret,
+      ttlSeconds: o.config.auth.tokenTtlSeconds,
+    });
+    this.kafka = new KafkaClient({
+      brokers: o.config.kafka.brokers,
+      clientId: `${o.config.kafka.clientId}-api`,
+      logger: o.logger,
+    });
+    this.settingsGroup = `${o.config.kafka.groupId}-api-settings-${randomUUID()}`;
+  }
+
+  /** http://host:port of the running server. */
+  get url(): string {
+    if (!this.address) throw new Error('TicksHttpServer not started');
+    const host =
+      this.address.family === 'IPv6' ? `[${this.address.address}]` : this.address.address;
+    return `http://${host}:${this.address.port}`;
+  }
+
+  get gateway(): PushGateway | undefined {
+    return this.gatewayInstance;
+  }
+
+  get demo(): DemoUpstream | undefined {
+    return this.demoUpstream;
+  }
+
+  async start(): Promise<void> {
+    const { config, logger, codec } = this.o;
+    const topics = topicNames(config);
+    await ensureTopics(this.kafka, config);
+    await codec.registerAll(topics);
+    this.redis = await connectRedis(config.redis.mainUrl, 'main');
+    const producer = await this.kafka.producer();
+    this.producer = producer;
+    const publisher = () => new EventPublisher(producer, codec, topics);
+    const keys = new RedisKeys(config.redis.keyPrefix);
+    const settings = new SettingsTable(this.kafka, codec, topics.userSettings, logger);
+    this.settings = settings;
+    await settings.start(this.settingsGroup);
+
+    const extensions: Array<(app: FastifyInstance) => Promise<void>> = [];
+    if (this.o.gateway ?? true) {
+      const gateway = new PushGateway({
+        kafka: this.kafka,
+        codec,
+        topic: topics.receiptUpdates,
+        publisher,
+        tokens: this.tokens,
+        metrics: new GatewayMetrics(this.metrics.registry),
+        logger,
+        maxBufferedBytes: config.gateway.maxBufferedBytes,
+        groupId: `${config.kafka.groupId}-gateway-${randomUUID()}`,
+      });
+      await gateway.start();
+      this.gatewayInstance = gateway;
+      extensions.push((app) => gateway.routes(app));
+    }
+    if (this.o.demo) {
+      const upstream = new DemoUpstream(publisher, Date.now().toString(36));
+      await upstream.setUp();
+      this.demoUpstream = upstream;
+      extensions.push((app) => demoRoutes(app, { upstream, tokens: this.tokens }));
+    }
+
+    const redisDetails = new RedisReceiptDetails(this.redis, keys);
+    this.app = await buildApiApp({
+      logger,
+      tokens: this.tokens,
+      publisher,
+      readModel: new ReadModel(this.redis, keys),
+      receiptDetails: this.o.receiptDetails?.(redisDetails) ?? redisDetails,
+      sharesReads: (userId) => settings.sharesReads(userId),
+      maxBodyBytes: config.api.maxBodyBytes,
+      maxDeliveredBatch: config.maxDeliveredBatch,
+      websocket: this.gatewayInstance !== undefined,
+      extensions,
+    });
+    await this.app.listen({ port: this.o.port ?? config.api.port, host: config.api.host });
+    this.address = this.app.server.address() as AddressInfo;
+    logger.info({ url: this.url }, 'query API listening');
+  }
+
+  /** Idempotent: closes sockets (devices go OFFLINE), stops consuming, closes connections. */
+  async stop(): Promise<void> {
+    await this.gatewayInstance?.stop();
+    this.gatewayInstance = undefined;
+    await this.app?.close();
+    this.app = undefined;
+    await this.settings?.stop();
+    this.settings = undefined;
+    await this.producer?.close();
+    this.producer = undefined;
+    this.redis?.disconnect();
+    this.redis = undefined;
+  }
+}

@@ -1,0 +1,195 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { WebSocket } from '@fastify/websocket';
+import type { AvroCodec } from '../schemas/avro-codec';
+import type { Presence, PresenceStatus } from '../schemas/types';
+import type { TokenService } from '../api/auth/token-service';
+import { authenticate, principalOf } from '../api/auth/authenticate';
+import type { EventPublisher } from '../topology/event-publisher';
+import type { GroupConsumer, InboundBatch, KafkaClient } from '../topology/kafka/kafka-client';
+import { ConnectionRegistry, type Connection } from './connection-registry';
+import type { GatewayMetrics } from './gateway-metrics';
+import { skipsDevice, toPushMessage, type PushMessage } from './push-message';
+
+export interface PushGatewayOptions {
+  kafka: KafkaClient;
+  codec: AvroCodec;
+  /** The receipt_updates topic. */
+  topic: string;
+  /** A publisher for presence records (one per use: its queue is the caller's own). */
+  publisher(): EventPublisher;
+  tokens: TokenService;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  maxBufferedBytes: number;
+  /**
+   * Consumer group of this instance. Each instance has its own (a user may be connected to any
+   * instance, so every instance reads every update); it starts at the end of the topic and
+   * commits nothing — what a user missed while not connected comes as an offline batch, and
+   * the query API is there to resync.
+   */
+  groupId?: string;
+  /** WebSocket path. */
+  path?: string;
+}
+
+/**
+ * Reference push gateway: consumes receipt_updates and pushes each update as JSON to the open
+ * WebSocket connections of the user it is for (several devices per user), authenticated with
+ * the API's bearer tokens; publishes presence as devices connect and disconnect, which the
+ * offline batcher follows.
+ */
+export class PushGateway {
+  readonly registry: ConnectionRegistry;
+  readonly groupId: string;
+  readonly path: string;
+  private consumer: GroupConsumer | undefined;
+  private presenceChain: Promise<void> = Promise.resolve();
+  private assigned!: () => void;
+  private readonly assignment = new Promise<void>((resolve) => (this.assigned = resolve));
+  private closing = false;
+
+  constructor(private readonly o: PushGatewayOptions) {
+    this.registry = new ConnectionRegistry(o.maxBufferedBytes);
+    this.groupId = o.groupId ?? `ticks-gateway-${randomUUID()}`;
+    this.path = o.path ?? '/v1/updates';
+  }
+
+  /** Starts consuming; resolves once this instance has its partitions (it then misses nothing). */
+  async start(timeoutMs = 60_000): Promise<void> {
+    this.consumer = this.o.kafka.groupConsumer({
+      groupId: this.groupId,
+      topics: [this.o.topic],
+      coPartitioned: false,
+      fromBeginning: false,
+      onBatch: (batch) => this.push(batch),
+      onAssignment: () => this.assigned(),
+    });
+    await this.consumer.start();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.assignment,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(new Error(`gateway got no partitions of ${this.o.topic} in ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  /** The WebSocket route, on an app that registered @fastify/websocket. */
+  async routes(app: FastifyInstance): Promise<void> {
+    app.get(
+      this.path,
+      {
+        websocket: true,
+        onRequest: authenticate(this.o.tokens, { allowQueryToken: true }),
+        schema: {
+          summary: 'WebSocket: receipt updates for the caller, pushed as JSON text frames',
+          tags: ['gateway'],
+          security: [{ bearerAuth: [] }],
+          querystring: {
+            type: 'object',
+            properties: {
+              access_token: { type: 'string', description: 'Bearer token (browsers)' },
+              device: {
+                type: 'string',
+                maxLength: 200,
+                description: 'Device id if the token has none',
+              },
+            },
+          },
+        },
+      },
+      (socket: WebSocket, request) => {
+        const { userId, deviceId } = principalOf(request);
+        const asked = (request.query as { device?: string }).device;
+        this.open(socket, userId, deviceId ?? asked ?? `ws-${randomUUID().slice(0, 8)}`);
+      },
+    );
+  }
+
+  /** Closes every connection (each device goes OFFLINE), then stops consuming. */
+  async stop(): Promise<void> {
+    this.closing = true;
+    for (const c of this.registry.all()) c.socket.close(1001, 'gateway stopping');
+    for (const c of this.registry.all()) this.closed(c);
+    await this.presenceChain;
+    await this.consumer?.stop();
+    this.consumer = undefined;
+    await this.o.kafka.withAdmin((admin) => admin.deleteGroup(this.groupId)).catch(() => undefined);
+  }
+
+  private open(socket: WebSocket, userId: string, deviceId: string): void {
+    if (this.closing) {
+      socket.close(1001, 'gateway stopping');
+      return;
+    }
+    const { connection, firstOfDevice } = this.registry.add(userId, deviceId, socket);
+    this.o.metrics.connections.set(this.registry.size);
+    socket.on('close', () => this.closed(connection));
+    socket.on('error', (err) => this.o.logger.debug({ err, userId }, 'websocket error'));
+    // Clients send nothing but pings; anything else is ignored.
+    const hello: PushMessage = { type: 'hello', user_id: userId, device_id: deviceId };
+    socket.send(JSON.stringify(hello));
+    if (firstOfDevice) this.presence(userId, deviceId, 'ONLINE');
+  }
+
+  private closed(connection: Connection): void {
+    const { removed, lastOfDevice } = this.registry.remove(connection);
+    if (!removed) return;
+    this.o.metrics.connections.set(this.registry.size);
+    if (lastOfDevice) this.presence(connection.userId, connection.deviceId, 'OFFLINE');
+  }
+
+  /** Presence records go out one after another, so a device's ONLINE precedes its OFFLINE. */
+  private presence(userId: string, deviceId: string, status: PresenceStatus): void {
+    const value: Presence = { user_id: userId, device_id: deviceId, status, at: Date.now() };
+    this.presenceChain = this.presenceChain.then(async () => {
+      try {
+        await this.o.publisher().encoded('presence', userId, value).flush();
+        this.o.metrics.presence.inc({ status });
+      } catch (err) {
+        this.o.logger.error({ err, userId, deviceId, status }, 'presence not published');
+      }
+    });
+  }
+
+  private async push(batch: InboundBatch): Promise<void> {
+    for (const record of batch.records) {
+      if (record.value === null) continue;
+      let message: PushMessage;
+      let userId: string;
+      try {
+        const { value } = await this.o.codec.decodeAs('receiptUpdates', record.value);
+        userId = value.user_id;
+        message = toPushMessage(value);
+      } catch (err) {
+        // The pipeline's output, not a client's: log it and go on.
+        this.o.logger.warn(
+          { err, partition: record.partition, offset: record.offset },
+          'undecodable receipt update skipped',
+        );
+        continue;
+      }
+      const connections = this.registry.connectionsOf(userId);
+      if (connections.length === 0) {
+        this.o.metrics.pushes.inc({ type: message.type, outcome: 'unrouted' });
+        continue;
+      }
+      const text = JSON.stringify(message);
+      for (const c of connections) {
+        const outcome = this.registry.deliver(c, text, skipsDevice(message, c.deviceId));
+        this.o.metrics.pushes.inc({ type: message.type, outcome });
+        if (outcome === 'dropped')
+          this.o.logger.warn(
+            { userId, deviceId: c.deviceId, maxBufferedBytes: this.o.maxBufferedBytes },
+            'slow WebSocket dropped: its send buffer is full',
+          );
+      }
+    }
+  }
+}

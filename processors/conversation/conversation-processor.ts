@@ -1,0 +1,166 @@
+import type { ConversationEvent, StateChange } from '../../schemas/types';
+import { TypeName, branchOf } from '../../schemas/types';
+import type { ConversationStore, MessageSentResult } from '../../stores/redis/conversation-store';
+import { runQueued, type Queued } from '../../stores/redis/pipeline';
+import type { BadgeChange, UserStore } from '../../stores/redis/user-store';
+import type { PipelineMetrics } from '../../topology/metrics';
+import type { Decoded, Processor, ProcessorContext } from '../../topology/stream-runtime';
+import type { BadgeUpdater } from '../unread/badge-updater';
+import type { ReceiptProcessor } from '../receipts/receipt-processor';
+import { firstProblem, idProblem, keyProblem, seqProblem } from '../validation';
+
+export interface ConversationProcessorOptions {
+  store: ConversationStore;
+  users: UserStore;
+  badges: BadgeUpdater;
+  receipts: ReceiptProcessor;
+  metrics: PipelineMetrics;
+}
+
+type Change = { event: ConversationEvent; sourceOffset: number } & (
+  | { type: 'message'; result: MessageSentResult; sender: string }
+  | { type: 'member'; op: 'add' | 'remove'; userId: string; kind: string; hasHeld: boolean }
+);
+
+/**
+ * Conversation state: members, the message index, the sender's own watermark (sending a message
+ * means having read what came before it), and the badge sources each message adds. Receipts held
+ * for a conversation are tried again when it changes.
+ */
+export class ConversationProcessor implements Processor<ConversationEvent> {
+  readonly name = 'conversation';
+  readonly source = 'conversationEvents' as const;
+
+  constructor(private readonly o: ConversationProcessorOptions) {}
+
+  async process(records: Decoded<ConversationEvent>[], ctx: ProcessorContext): Promise<void> {
+    const { store, metrics } = this.o;
+    const calls: Array<Queued<Change>> = [];
+    const partitionOf = new Map<string, number>();
+
+    for (const { record, value: event } of records) {
+      const problem = this.problem(event, record.key);
+      const type = branchOf(event.payload);
+      if (problem) {
+        ctx.deadLetter(record, 'INVALID_FIELDS', problem);
+        metrics.eventsIn.inc({ topic: 'conversation_events', type, outcome: 'dead_lettered' });
+        continue;
+      }
+      partitionOf.set(event.conversation_id, record.partition);
+      const sourceOffset = Number(record.offset);
+      const p = event.payload;
+      if (TypeName.MessageSent in p) {
+        const m = p[TypeName.MessageSent];
+        const q = store.messageSent(event.conversation_id, {
+          messageId: m.message_id,
+          seq: m.seq,
+          senderId: m.sender_id,
+          kind: m.kind,
+          sentAt: m.sent_at,
+        });
+        calls.push({
+          queue: q.queue,
+          parse: (r) => ({
+            type: 'message',
+            event,
+            sourceOffset,
+            result: q.parse(r),
+            sender: m.sender_id,
+          }),
+        });
+      } else {
+        const add = TypeName.MemberAdded in p;
+        const userId = add ? p[TypeName.MemberAdded].user_id : p[TypeName.MemberRemoved].user_id;
+        const kind = add ? p[TypeName.MemberAdded].kind : 'GROUP';
+        const q = store.memberChanged(event.conversation_id, add ? 'add' : 'remove', userId, kind);
+        calls.push({
+          queue: q.queue,
+          parse: (r) => {
+            const res = q.parse(r);
+            return {
+              type: 'member',
+              event,
+              sourceOffset,
+              op: add ? 'add' : 'remove',
+              userId,
+              kind: res.kind,
+              hasHeld: res.hasHeld,
+            };
+          },
+        });
+      }
+    }
+
+    const changes = await runQueued(store.redis, calls);
+    const badge: BadgeChange[] = [];
+    const membership: Array<{ userId: string; conversationId: string; op: 'add' | 'remove' }> = [];
+    const touched = new Set<string>();
+    for (const change of changes) {
+      const c = change.event.conversation_id;
+      ctx.send('stateChanges', c, {
+        conversation_id: c,
+        source_offset: change.sourceOffset,
+        change: change.event.payload,
+      } satisfies StateChange);
+      if (change.type === 'message') {
+        const { result, sender } = change;
+        const direct = result.kind === 'DIRECT';
+        for (const member of result.behind)
+          badge.push({ op: 'add', userId: member, source: direct ? sender : c });
+        if (result.senderAtEnd) {
+          const source = direct ? result.members.find((m) => m !== sender) : c;
+          if (source) badge.push({ op: 'remove', userId: sender, source });
+        }
+        if (result.hasHeld) touched.add(c);
+        metrics.eventsIn.inc({
+          topic: 'conversation_events',
+          type: 'message_sent',
+          outcome: 'applied',
+        });
+      } else {
+        membership.push({ userId: change.userId, conversationId: c, op: change.op });
+        if (change.op === 'remove' && change.kind === 'GROUP')
+          badge.push({ op: 'remove', userId: change.userId, source: c });
+        if (change.hasHeld) touched.add(c);
+        metrics.eventsIn.inc({
+          topic: 'conversation_events',
+          type: `member_${change.op}`,
+          outcome: 'applied',
+        });
+      }
+    }
+
+    await this.o.users.recordMembership(membership);
+    await this.o.badges.apply(badge);
+    await this.o.receipts.retryHeld(
+      [...touched].map((conversationId) => ({
+        conversationId,
+        partition: partitionOf.get(conversationId)!,
+      })),
+      ctx,
+    );
+  }
+
+  private problem(event: ConversationEvent, key: Buffer | null): string | null {
+    const p = event.payload;
+    const common = firstProblem(
+      idProblem('conversation_id', event.conversation_id),
+      keyProblem(key, event.conversation_id),
+    );
+    if (common) return common;
+    if (TypeName.MessageSent in p) {
+      const m = p[TypeName.MessageSent];
+      return firstProblem(
+        idProblem('message_id', m.message_id),
+        idProblem('sender_id', m.sender_id),
+        seqProblem('seq', m.seq),
+      );
+    }
+    return idProblem(
+      'user_id',
+      TypeName.MemberAdded in p
+        ? p[TypeName.MemberAdded].user_id
+        : p[TypeName.MemberRemoved].user_id,
+    );
+  }
+}

@@ -1,0 +1,105 @@
+import type { PipelineMetrics } from '../../topology/metrics';
+import type { ProcessorContext } from '../../topology/stream-runtime';
+import {
+  TypeName,
+  type GroupSummary,
+  type MessageStatusUpdate,
+  type ReceiptUpdate,
+  type UnreadSync,
+} from '../../schemas/types';
+
+export type UpdateKind = 'direct' | 'group_summary' | 'unread_sync';
+
+/**
+ * Builds the records of `receipt_updates`, keyed by the user to notify. The version is the
+ * offset of the receipt that caused the update (monotonic per conversation, since a conversation
+ * lives on one partition), so a client keeps the highest and drops a stale or replayed one.
+ * The update id is derived from the content, so a replayed update carries the same id.
+ */
+export class UpdateEmitter {
+  constructor(private readonly metrics: PipelineMetrics) {}
+
+  direct(
+    ctx: ProcessorContext,
+    to: string,
+    update: MessageStatusUpdate,
+    version: number,
+    sourceAt: number,
+  ): void {
+    this.emit(
+      ctx,
+      'direct',
+      to,
+      `d:${update.conversation_id}:${update.message_id}:${update.status}:${version}`,
+      {
+        [TypeName.MessageStatusUpdate]: update,
+      },
+      version,
+      sourceAt,
+    );
+  }
+
+  groupSummary(
+    ctx: ProcessorContext,
+    to: string,
+    summary: GroupSummary,
+    version: number,
+    sourceAt: number,
+  ): void {
+    this.emit(
+      ctx,
+      'group_summary',
+      to,
+      `g:${summary.conversation_id}:${summary.message_id}:${version}`,
+      {
+        [TypeName.GroupSummary]: summary,
+      },
+      version,
+      sourceAt,
+    );
+  }
+
+  unreadSync(
+    ctx: ProcessorContext,
+    to: string,
+    sync: UnreadSync,
+    version: number,
+    sourceAt: number,
+  ): void {
+    this.emit(
+      ctx,
+      'unread_sync',
+      to,
+      `u:${sync.conversation_id}:${to}:${version}`,
+      {
+        [TypeName.UnreadSync]: sync,
+      },
+      version,
+      sourceAt,
+    );
+  }
+
+  private emit(
+    ctx: ProcessorContext,
+    kind: UpdateKind,
+    to: string,
+    updateId: string,
+    payload: ReceiptUpdate['payload'],
+    version: number,
+    sourceAt: number,
+  ): void {
+    const update: ReceiptUpdate = {
+      update_id: updateId,
+      user_id: to,
+      version,
+      source_event_at: sourceAt,
+      emitted_at: ctx.now,
+      payload,
+    };
+    ctx.send('receiptUpdates', to, update);
+    this.metrics.updatesEmitted.inc({ kind });
+    ctx.afterSend(async () => {
+      this.metrics.eventToEmit.observe({ kind }, Math.max(0, Date.now() - sourceAt) / 1000);
+    });
+  }
+}

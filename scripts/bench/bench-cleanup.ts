@@ -1,0 +1,46 @@
+import { Redis } from 'ioredis';
+import type { TicksConfig } from '../../config/config';
+import { KafkaClient } from '../../topology/kafka/kafka-client';
+import { deleteMatching } from './redis-probe';
+
+/** The names a bench run uses, all derived from its id. */
+export function runNames(id: string): {
+  topicPrefix: string;
+  keyPrefix: string;
+  groupId: string;
+} {
+  return { topicPrefix: `bench-${id}.`, keyPrefix: `bench${id}`, groupId: `ticks-bench-${id}` };
+}
+
+/**
+ * Deletes what a bench run created: its topics, its consumer groups (the pipeline's settings
+ * group included), its keys on both Redis servers. Used at the end of a run, on Ctrl-C, and by
+ * `npm run bench -- --clean <id>` after a run that was killed.
+ */
+export async function cleanUpRun(
+  id: string,
+  config: Pick<TicksConfig, 'kafka' | 'redis'>,
+): Promise<{ topics: number; groups: number; keys: number }> {
+  const names = runNames(id);
+  const kafka = new KafkaClient({
+    brokers: config.kafka.brokers,
+    clientId: `ticks-bench-clean-${id}`,
+  });
+  const { topics, groups } = await kafka.withAdmin(async (admin) => {
+    const topics = await admin.topicsStartingWith(names.topicPrefix);
+    await admin.deleteTopics(topics);
+    const groups = await admin.groupsStartingWith(names.groupId);
+    for (const g of groups) await admin.deleteGroup(g);
+    return { topics: topics.length, groups: groups.length };
+  });
+  let keys = 0;
+  for (const url of [config.redis.mainUrl, config.redis.auxUrl]) {
+    const redis = new Redis(url);
+    try {
+      keys += await deleteMatching(redis, `${names.keyPrefix}:*`);
+    } finally {
+      redis.disconnect();
+    }
+  }
+  return { topics, groups, keys };
+}

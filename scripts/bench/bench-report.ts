@@ -1,0 +1,200 @@
+import type { Percentiles } from './latency-probe';
+import type { BenchResult, CpuShare } from './bench-run';
+
+interface Row {
+  section: string;
+  figure: string;
+  value: string;
+  target?: string;
+}
+
+const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
+const num = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '—');
+const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)} %` : '—');
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const ms = (n: number) => (Number.isFinite(n) ? `${Math.round(n)}` : '—');
+
+function latency(p: Percentiles): string {
+  return p.count === 0
+    ? 'none produced'
+    : `${ms(p.p50)} / ${ms(p.p95)} / ${ms(p.p99)} / ${ms(p.max)} ms (n=${int(p.count)})`;
+}
+
+function cpu(c: CpuShare): string {
+  const parts = Object.entries(c.cores).map(([name, cores]) => `${name} ${num(cores)}`);
+  return `${parts.join(', ')}, other ${num(c.otherCores)} (machine busy ${num(c.machineBusyCores)})`;
+}
+
+/** Every figure of a run, in the order of the table. */
+export function rows(r: BenchResult): Row[] {
+  const t = r.ticks;
+  const l = r.latency;
+  const q = r.ratios;
+  const out: Row[] = [
+    {
+      section: 'workload',
+      figure: 'input events (setup + traffic + latency phase)',
+      value: `${int(r.workload.inputEvents)} (${int(r.workload.setupEvents)} + ${int(r.workload.trafficEvents)} + ${int(l.events)}); ${int(r.workload.conversations)} conversations, ${r.config.partitions} partitions`,
+    },
+    {
+      section: 'workload',
+      figure: 'drain mix: messages / delivered / reads',
+      value: `${int(r.workload.messages)} / ${int(r.workload.delivered)} / ${int(r.workload.reads)}`,
+    },
+    {
+      section: 'load',
+      figure: 'producing the backlog',
+      value: `${int(r.load.eventsPerSecond)} events/s`,
+    },
+    {
+      section: 'throughput',
+      figure: 'baseline: kafkajs, no processing',
+      value: `${int(r.baseline.eventsPerSecond)} events/s (${num(r.baseline.seconds, 1)} s)`,
+    },
+    {
+      section: 'throughput',
+      figure: 'ticks: processors draining from the beginning',
+      value: `${int(t.eventsPerSecond)} events/s (${num(t.seconds, 1)} s)`,
+      target: '≥ 100,000',
+    },
+    {
+      section: 'throughput',
+      figure: 'ticks ÷ baseline',
+      value: num(t.ratioToBaseline),
+      target: '≥ 0.6',
+    },
+    { section: 'throughput', figure: 'CPU during the drain (cores)', value: cpu(t.cpu) },
+    {
+      section: 'throughput',
+      figure: 'held receipts / dead letters in the drain',
+      value: `${int(t.heldReceipts)} / ${int(t.deadLetters)}`,
+    },
+    {
+      section: 'latency',
+      figure: `offered load`,
+      value: `${int(l.offeredRate)} events/s for ${num(l.seconds, 1)} s (achieved ${int(l.achievedRate)}/s, max lag ${int(l.maxLag)})`,
+    },
+    {
+      section: 'latency',
+      figure: 'direct update p50 / p95 / p99 / max',
+      value: latency(l.direct),
+      target: 'p99 ≤ 50 ms',
+    },
+    {
+      section: 'latency',
+      figure: 'group summary p50 / p95 / p99 / max',
+      value: latency(l.groupSummary),
+      target: 'p99 ≤ 2,100 ms',
+    },
+    {
+      section: 'latency',
+      figure: 'unread sync p50 / p95 / p99 / max',
+      value: latency(l.unreadSync),
+    },
+    {
+      section: 'latency',
+      figure: 'as received downstream: direct p99 / group p99',
+      value: `${ms(l.received.direct.p99)} / ${ms(l.received.groupSummary.p99)} ms`,
+    },
+    { section: 'latency', figure: 'CPU at this load (cores)', value: cpu(l.cpu) },
+    {
+      section: 'ratios',
+      figure: `push reduction, active windows (≥ ${q.activeWindows.threshold} receipts)`,
+      value: `${pct(q.pushReduction.activeWindows)} (${int(q.activeWindows.summaries)} summaries for ${int(q.activeWindows.receipts)} receipts in ${int(q.activeWindows.windows)} windows)`,
+      target: '≥ 95 %',
+    },
+    {
+      section: 'ratios',
+      figure: 'push reduction, all groups, real time',
+      value: `${pct(q.pushReduction.latency)} (${int(q.groupSummaries.latency)} summaries ÷ ${int(q.groupReceiptsAbsorbed.latency)} absorbed; ${num(q.receiptsPerWindow.latency, 1)} receipts/window)`,
+    },
+    {
+      section: 'ratios',
+      figure: 'push reduction, drain (backlog: windows fill faster)',
+      value: `${pct(q.pushReduction.drain)} (${num(q.receiptsPerWindow.drain, 1)} receipts/window)`,
+    },
+    { section: 'ratios', figure: 'auxiliary-Redis hit rate', value: pct(q.auxHitRate) },
+    {
+      section: 'ratios',
+      figure: 'main-Redis badge writes per message event',
+      value: `${num(q.mainRedisBadgeWritesPerMessage, 3)} (real time: ${num(q.mainRedisBadgeWritesPerMessageLatency, 3)})`,
+      target: '≤ 0.2',
+    },
+    {
+      section: 'ratios',
+      figure: '  of which additions (aux misses) per message event',
+      value: num(q.mainRedisBadgeAddsPerMessage, 3),
+    },
+    {
+      section: 'ratios',
+      figure: 'main-Redis commands per input event (drain; real time)',
+      value: `${num(t.redisCommands.perEvent)}; ${num(l.redisCommands.perEvent)} (EVALSHA ${num(t.redisCommands.evalshaPerEvent, 3)}; ${num(l.redisCommands.evalshaPerEvent, 3)})`,
+    },
+    {
+      section: 'ratios',
+      figure: 'messages covered per read-up-to',
+      value: num(q.messagesCoveredPerRead),
+    },
+    {
+      section: 'memory',
+      figure: 'main Redis bytes per message of state',
+      value: `${int(r.memory.redisBytesPerMessage)} B (${mib(r.memory.redisMain.bytes)} over ${int(r.memory.redisMain.keys)} keys, ${int(r.memory.messagesInState)} messages)`,
+    },
+    {
+      section: 'memory',
+      figure: 'auxiliary Redis (dedupe marks)',
+      value: `${mib(r.memory.redisAux.bytes)} over ${int(r.memory.redisAux.keys)} keys`,
+    },
+    { section: 'memory', figure: 'ticks process peak RSS', value: mib(r.memory.nodePeakRssBytes) },
+  ];
+  if (r.ceiling) {
+    const c = r.ceiling.opsPerSecond;
+    out.push({
+      section: 'ceiling',
+      figure: `redis-benchmark -P ${r.ceiling.pipeline} (ops/s)`,
+      value: Object.entries(c)
+        .map(([k, v]) => `${k} ${int(v)}`)
+        .join(', '),
+    });
+  }
+  out.push({
+    section: 'ceiling',
+    figure: 'main Redis during the drain',
+    value: `${int(r.redisShare.drainCommandsPerSecond)} commands/s, ${num(r.redisShare.redisMainCores)} cores`,
+  });
+  return out;
+}
+
+/** The table for a terminal. */
+export function formatTable(r: BenchResult): string {
+  const list = rows(r);
+  const w1 = Math.max(...list.map((x) => x.figure.length));
+  const lines: string[] = [];
+  let section = '';
+  for (const row of list) {
+    if (row.section !== section) {
+      section = row.section;
+      lines.push('', section.toUpperCase());
+    }
+    lines.push(
+      `  ${row.figure.padEnd(w1)}  ${row.value}${row.target ? `   [target ${row.target}]` : ''}`,
+    );
+  }
+  if (r.profile) {
+    lines.push('', `PROFILE (${r.profile.file}) — self time`);
+    for (const a of r.profile.byArea) lines.push(`  ${pct(a.selfShare).padStart(7)}  ${a.frame}`);
+    lines.push('  top frames:');
+    for (const f of r.profile.top) lines.push(`  ${pct(f.selfShare).padStart(7)}  ${f.frame}`);
+  }
+  return lines.join('\n');
+}
+
+/** The same table in Markdown (for BENCHMARKS.md). */
+export function markdownTable(r: BenchResult): string {
+  const lines = ['| | Figure | Value | Target |', '|---|---|---|---|'];
+  for (const row of rows(r))
+    lines.push(
+      `| ${row.section} | ${row.figure} | ${row.value.replace(/\|/g, '\\|')} | ${row.target ?? ''} |`,
+    );
+  return lines.join('\n');
+}

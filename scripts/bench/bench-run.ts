@@ -1,0 +1,658 @@
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { loadConfig } from '../../config/config';
+import { AvroCodec } from '../../schemas/avro-codec';
+import { ensureTopics } from '../../topology/ensure-topics';
+import {
+  KafkaClient,
+  type RecordProducer,
+  type TopicAdmin,
+} from '../../topology/kafka/kafka-client';
+import { topicNames } from '../../topology/topics';
+import { cleanUpRun, runNames } from './bench-cleanup';
+import { BaselineConsumer } from './baseline-consumer';
+import { BenchProgress } from './bench-progress';
+import { ChatTraffic, DEFAULT_CHAT_TRAFFIC, type ChatTrafficOptions } from './chat-traffic';
+import { meterDrain, type DrainSample } from './drain-meter';
+import { EventLoader } from './event-loader';
+import { LatencyProbe, cdf, percentiles, type Percentiles } from './latency-probe';
+import { PipelineProcess, sleep } from './pipeline-process';
+import { CpuMeter, loadAverage, pidListeningOn, topProcesses } from './process-stats';
+import { profileByArea, summariseProfile, type ProfileFrame } from './profile-summary';
+import { MetricsSnapshot } from './prometheus-text';
+import { redisCeiling, type CeilingResult } from './redis-ceiling';
+import {
+  commandDelta,
+  commandStats,
+  estimateMemory,
+  serverPid,
+  type MemoryEstimate,
+} from './redis-probe';
+
+export interface BenchOptions {
+  /** Run id: names the run's topics, groups and keys (see runNames). */
+  id: string;
+  events: number;
+  latencyRate: number;
+  latencyDuration: number;
+  partitions: number;
+  seed: number;
+  traffic: Partial<ChatTrafficOptions>;
+  memorySamples: number;
+  ceilingRequests: number;
+  /** Seconds of Redis command counts taken before a phase, to subtract other users' commands. */
+  quietSeconds: number;
+  /** Receipts in a group window from which the window counts as active. */
+  activeWindowReceipts: number;
+  profileDir?: string;
+  outDir: string;
+  keep: boolean;
+  /** Extra node flags of the pipeline process. */
+  nodeFlags?: string[];
+}
+
+export interface CpuShare {
+  seconds: number;
+  cores: Record<string, number>;
+  machineBusyCores: number;
+  otherCores: number;
+}
+
+export interface RedisCommands {
+  total: number;
+  /** Commands by other clients of the shared server, estimated from the quiet sample. */
+  background: number;
+  perEvent: number;
+  evalshaPerEvent: number;
+  perSecond: number;
+  top: Record<string, number>;
+}
+
+export interface BenchResult {
+  startedAt: string;
+  finishedAt: string;
+  command: string;
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    memoryGiB: number;
+    node: string;
+    loadBefore: string;
+    loadAfter: string;
+    topBefore: string[];
+    topAfter: string[];
+  };
+  config: {
+    partitions: number;
+    windowMs: number;
+    windowGraceMs: number;
+    punctuateIntervalMs: number;
+    /** Node flags of the pipeline process. */
+    nodeFlags: string[];
+  };
+  workload: ChatTrafficOptions & {
+    inputEvents: number;
+    setupEvents: number;
+    trafficEvents: number;
+    conversations: number;
+    messages: number;
+    delivered: number;
+    reads: number;
+    settings: number;
+  };
+  load: { events: number; seconds: number; eventsPerSecond: number };
+  baseline: { eventsPerSecond: number; seconds: number };
+  ticks: {
+    eventsPerSecond: number;
+    seconds: number;
+    ratioToBaseline: number;
+    cpu: CpuShare;
+    redisCommands: RedisCommands;
+    heldReceipts: number;
+    deadLetters: number;
+  };
+  latency: {
+    offeredRate: number;
+    achievedRate: number;
+    seconds: number;
+    events: number;
+    maxLag: number;
+    direct: Percentiles;
+    groupSummary: Percentiles;
+    unreadSync: Percentiles;
+    /** Event → update as read by a downstream consumer (adds its fetch wait). */
+    received: { direct: Percentiles; groupSummary: Percentiles };
+    cpu: CpuShare;
+    redisCommands: RedisCommands;
+  };
+  ratios: {
+    pushReduction: { drain: number; latency: number; activeWindows: number };
+    receiptsPerWindow: { drain: number; latency: number };
+    activeWindows: { threshold: number; windows: number; receipts: number; summaries: number };
+    groupReceiptsAbsorbed: { drain: number; latency: number };
+    groupSummaries: { drain: number; latency: number };
+    auxHitRate: number;
+    mainRedisBadgeWritesPerMessage: number;
+    mainRedisBadgeWritesPerMessageLatency: number;
+    /** Badge additions that missed the auxiliary Redis (so reached the main one), per message. */
+    mainRedisBadgeAddsPerMessage: number;
+    messagesCoveredPerRead: number;
+  };
+  memory: {
+    redisMain: MemoryEstimate;
+    redisAux: MemoryEstimate;
+    redisBytesPerMessage: number;
+    messagesInState: number;
+    nodePeakRssBytes: number;
+  };
+  ceiling: CeilingResult | null;
+  redisShare: { drainCommandsPerSecond: number; redisMainCores: number };
+  profile: { file: string; top: ProfileFrame[]; byArea: ProfileFrame[] } | null;
+  series: {
+    baseline: DrainSample[];
+    ticks: DrainSample[];
+    latencyCdf: { direct: Array<[number, number]>; groupSummary: Array<[number, number]> };
+  };
+}
+
+/**
+ * The whole benchmark, in one run on the local stack: load a seeded workload into fresh topics,
+ * drain it with a bare kafkajs consumer (baseline) and with the processors, then offer a fixed
+ * load in real time and time the updates; counters, Redis and memory figures along the way.
+ * Everything the run creates (topics, groups, Redis keys) has its own prefix and is deleted at
+ * the end unless `keep`.
+ */
+export async function runBench(o: BenchOptions, command: string): Promise<BenchResult> {
+  const progress = new BenchProgress();
+  const startedAt = new Date();
+  const id = o.id;
+  const names = runNames(id);
+  const env: Record<string, string> = {
+    TICKS_TOPIC_PREFIX: names.topicPrefix,
+    TICKS_REDIS_KEY_PREFIX: names.keyPrefix,
+    TICKS_GROUP_ID: names.groupId,
+    TICKS_PARTITIONS: String(o.partitions),
+    TICKS_LOG_LEVEL: process.env.TICKS_LOG_LEVEL ?? 'warn',
+  };
+  const config = loadConfig({ ...process.env, ...env });
+  const topics = topicNames(config);
+  const inputTopics = [topics.conversationEvents, topics.receiptEvents];
+  const groups = {
+    ticks: config.kafka.groupId,
+    baseline: `${config.kafka.groupId}-baseline`,
+    latency: `${config.kafka.groupId}-latency`,
+  };
+  const kafka = new KafkaClient({ brokers: config.kafka.brokers, clientId: `ticks-bench-${id}` });
+  const codec = AvroCodec.connect({ url: config.registryUrl });
+  const main = new Redis(config.redis.mainUrl, { lazyConnect: true });
+  const aux = new Redis(config.redis.auxUrl, { lazyConnect: true });
+  await main.connect();
+  await aux.connect();
+  const machineBefore = { load: loadAverage(), top: topProcesses() };
+  progress.note(
+    `ticks bench ${id}: ${o.events} events, ${o.partitions} partitions, load ${machineBefore.load}`,
+  );
+
+  let producer: RecordProducer | undefined;
+  let pipeline: PipelineProcess | undefined;
+  let probe: LatencyProbe | undefined;
+  try {
+    await ensureTopics(kafka, config);
+    await codec.registerAll(topics);
+    producer = await kafka.producer();
+
+    // ---- load -------------------------------------------------------------------------------
+    const traffic = new ChatTraffic({
+      ...DEFAULT_CHAT_TRAFFIC,
+      ...o.traffic,
+      seed: o.seed,
+      nominalRate: o.latencyRate,
+      runId: `${id}-`,
+    });
+    const loader = new EventLoader(producer, codec, topics);
+    let settings = 0;
+    const loadStart = Date.now();
+    for (const e of traffic.setUp(Date.now())) {
+      if (e.role === 'userSettings') settings++;
+      await loader.add(e);
+    }
+    await loader.flush();
+    const setupEvents = traffic.counts.setupEvents - settings;
+    progress.start('loading', o.events);
+    for (let i = 0; i < o.events; i++) {
+      await loader.add(traffic.next(Date.now()));
+      if ((i & 0x3fff) === 0)
+        progress.update(i, rate(loader.produced, Date.now() - loadStart), 'encode + produce');
+    }
+    await loader.flush();
+    const loadSeconds = (Date.now() - loadStart) / 1000;
+    progress.update(o.events, rate(loader.produced, Date.now() - loadStart));
+    progress.stop();
+    const drainTotal = setupEvents + o.events;
+    const countsAfterLoad = structuredClone(traffic.counts);
+
+    // ---- baseline -----------------------------------------------------------------------------
+    const baseline = new BaselineConsumer(kafka, inputTopics);
+    progress.start('baseline (kafkajs)', drainTotal);
+    await baseline.start(groups.baseline);
+    const baselineDrain = await meterDrain(kafka, groups.baseline, inputTopics, drainTotal, {
+      onSample: (s) => progress.update(s.committed, rate(s.committed, s.t)),
+    });
+    progress.stop();
+    await baseline.stop();
+    if (baselineDrain.timedOut) throw new Error('the baseline consumer did not finish');
+
+    // ---- ticks drain --------------------------------------------------------------------------
+    const pids = new Map<string, number>([['bench (this process)', process.pid]]);
+    const redisMainPid = await serverPid(main);
+    const redisAuxPid = await serverPid(aux);
+    if (redisMainPid) pids.set('redis-main', redisMainPid);
+    if (redisAuxPid) pids.set('redis-aux', redisAuxPid);
+    const kafkaPid = pidListeningOn(Number(config.kafka.brokers[0]!.split(':')[1]));
+    if (kafkaPid) pids.set('kafka', kafkaPid);
+    const quietDrain = await quietRate(main, o.quietSeconds, progress);
+    if (o.profileDir) mkdirSync(o.profileDir, { recursive: true });
+    const profilesBefore = o.profileDir ? new Set(readdirSync(o.profileDir)) : new Set<string>();
+    mkdirSync(o.outDir, { recursive: true });
+    pipeline = new PipelineProcess({
+      env,
+      cpuProfileDir: o.profileDir,
+      nodeFlags: o.nodeFlags,
+      logFile: path.join(o.outDir, `pipeline-${id}.log`),
+    });
+    await pipeline.start();
+    pids.set('ticks (node)', pipeline.pid);
+    const drainCpu = new CpuMeter(pids);
+    let drainCommandsBefore = await commandStats(main);
+    let drainMetricsBefore: MetricsSnapshot | undefined;
+    let drainCommandsAfter = drainCommandsBefore;
+    let drainCpuShare: CpuShare | undefined;
+    progress.start('ticks drain', drainTotal);
+    const ticksDrain = await meterDrain(kafka, groups.ticks, inputTopics, drainTotal, {
+      onSample: async (s) => {
+        progress.update(s.committed, rate(s.committed, s.t), `rss ${mib(pipeline!.memory().rss)}`);
+        if (s.committed > 0 && !drainMetricsBefore) {
+          drainCpu.begin();
+          drainCommandsBefore = await commandStats(main);
+          drainMetricsBefore = new MetricsSnapshot(await pipeline!.metricsText());
+        }
+        if (s.committed >= drainTotal) {
+          drainCpuShare = drainCpu.end();
+          drainCommandsAfter = await commandStats(main);
+        }
+      },
+    });
+    progress.stop();
+    if (ticksDrain.timedOut) throw new Error(`ticks did not drain: ${pipeline.stderr()}`);
+    const afterDrain = new MetricsSnapshot(await pipeline.metricsText());
+    const drainSeconds = (ticksDrain.lastCommitAt - ticksDrain.firstCommitAt) / 1000;
+    const drainEvents = ticksDrain.measuredEvents;
+    const drainCommands = redisCommands(
+      drainCommandsBefore,
+      drainCommandsAfter,
+      quietDrain,
+      drainSeconds,
+      drainEvents,
+    );
+
+    // ---- memory -------------------------------------------------------------------------------
+    progress.note('sampling Redis memory (MEMORY USAGE) of the run’s keys…');
+    const redisMain = await estimateMemory(main, `${config.redis.keyPrefix}:*`, o.memorySamples);
+    const redisAux = await estimateMemory(aux, `${config.redis.keyPrefix}:*`, o.memorySamples);
+    const messagesInState = countsAfterLoad.messages.direct + countsAfterLoad.messages.group;
+
+    // ---- latency at a fixed offered load ------------------------------------------------------
+    probe = new LatencyProbe(kafka, codec, topics.receiptUpdates);
+    await probe.start(groups.latency);
+    const quietLatency = await quietRate(main, o.quietSeconds, progress);
+    const beforeLatency = new MetricsSnapshot(await pipeline.metricsText());
+    const latencyCommandsBefore = await commandStats(main);
+    const latencyCpu = new CpuMeter(pids);
+    latencyCpu.begin();
+    const offered = await offerLoad(
+      traffic,
+      new EventLoader(producer, codec, topics, 1_000_000),
+      o.latencyRate,
+      o.latencyDuration,
+      probe,
+      kafka,
+      groups.ticks,
+      inputTopics,
+      progress,
+    );
+    const latencyCpuShare = latencyCpu.end();
+    const latencyCommandsAfter = await commandStats(main);
+    // Let the last windows close and their summaries arrive.
+    progress.note('waiting for the last windows to close…');
+    const total = drainTotal + offered.events;
+    await meterDrain(kafka, groups.ticks, inputTopics, total, { timeoutMs: 120_000 });
+    await sleep(config.windowMs + config.windowGraceMs + 4 * config.punctuateIntervalMs + 1_500);
+    await probe.stop();
+    const afterLatency = new MetricsSnapshot(await pipeline.metricsText());
+    const latencyCommands = redisCommands(
+      latencyCommandsBefore,
+      latencyCommandsAfter,
+      quietLatency,
+      offered.seconds,
+      offered.events,
+    );
+
+    const nodePeakRssBytes = pipeline.memory().peakRss;
+    await pipeline.stop();
+    pids.delete('ticks (node)');
+    pipeline = undefined;
+    let profile: BenchResult['profile'] = null;
+    if (o.profileDir) {
+      // node writes one profile per thread (tsx's loader runs in a worker): the main
+      // thread's is the largest.
+      const file = readdirSync(o.profileDir)
+        .filter((f) => f.endsWith('.cpuprofile') && !profilesBefore.has(f))
+        .sort(
+          (a, b) => fileSize(path.join(o.profileDir!, b)) - fileSize(path.join(o.profileDir!, a)),
+        )[0];
+      if (file) {
+        const full = path.join(o.profileDir, file);
+        profile = { file: full, top: summariseProfile(full, 15), byArea: profileByArea(full) };
+      }
+    }
+
+    // ---- ceiling ------------------------------------------------------------------------------
+    let ceiling: CeilingResult | null = null;
+    if (o.ceilingRequests > 0) {
+      progress.note('redis-benchmark on a throwaway redis-server…');
+      ceiling = await redisCeiling(o.ceilingRequests);
+    }
+
+    // ---- figures ------------------------------------------------------------------------------
+    const m = (snap: MetricsSnapshot, name: string, labels: Record<string, string> = {}) =>
+      snap.total(name, labels);
+    const d = (a: MetricsSnapshot, b: MetricsSnapshot, name: string, labels = {}) =>
+      MetricsSnapshot.delta(a, b, name, labels);
+    const summariesDrain = m(afterDrain, 'ticks_updates_emitted_total', { kind: 'group_summary' });
+    const absorbedDrain = m(afterDrain, 'ticks_group_receipts_absorbed_total');
+    const windowsDrain = m(afterDrain, 'ticks_windows_closed_total');
+    const summariesLatency = d(beforeLatency, afterLatency, 'ticks_updates_emitted_total', {
+      kind: 'group_summary',
+    });
+    const absorbedLatency = d(beforeLatency, afterLatency, 'ticks_group_receipts_absorbed_total');
+    const windowsLatency = d(beforeLatency, afterLatency, 'ticks_windows_closed_total');
+    const hits = m(afterLatency, 'ticks_aux_dedupe_total', { result: 'hit' });
+    const misses = m(afterLatency, 'ticks_aux_dedupe_total', { result: 'miss' });
+    const messagesApplied = m(afterLatency, 'ticks_events_in_total', { type: 'message_sent' });
+    const badgeWrites = m(afterLatency, 'ticks_main_redis_badge_writes_total');
+    const latencyMessages = d(beforeLatency, afterLatency, 'ticks_events_in_total', {
+      type: 'message_sent',
+    });
+    const latencyBadgeWrites = d(
+      beforeLatency,
+      afterLatency,
+      'ticks_main_redis_badge_writes_total',
+    );
+    const active = activeWindows(
+      offered.receiptsByWindow,
+      probe.summariesByWindow,
+      o.activeWindowReceipts,
+    );
+    const reads = traffic.counts.reads.direct + traffic.counts.reads.group;
+    const redisMainCores = drainCpuShare?.cores['redis-main'] ?? NaN;
+
+    const result: BenchResult = {
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      command,
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model ?? 'unknown',
+        memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+        node: process.version,
+        loadBefore: machineBefore.load,
+        loadAfter: loadAverage(),
+        topBefore: machineBefore.top,
+        topAfter: topProcesses(),
+      },
+      config: {
+        partitions: o.partitions,
+        windowMs: config.windowMs,
+        windowGraceMs: config.windowGraceMs,
+        punctuateIntervalMs: config.punctuateIntervalMs,
+        nodeFlags: o.nodeFlags ?? [],
+      },
+      workload: {
+        ...traffic.options,
+        inputEvents: total,
+        setupEvents,
+        trafficEvents: o.events,
+        conversations: traffic.conversations,
+        messages: countsAfterLoad.messages.direct + countsAfterLoad.messages.group,
+        delivered: countsAfterLoad.delivered.direct + countsAfterLoad.delivered.group,
+        reads: countsAfterLoad.reads.direct + countsAfterLoad.reads.group,
+        settings,
+      },
+      load: {
+        events: loader.produced,
+        seconds: loadSeconds,
+        eventsPerSecond: loader.produced / loadSeconds,
+      },
+      baseline: {
+        eventsPerSecond: baselineDrain.eventsPerSecond,
+        seconds: (baselineDrain.lastCommitAt - baselineDrain.firstCommitAt) / 1000,
+      },
+      ticks: {
+        eventsPerSecond: ticksDrain.eventsPerSecond,
+        seconds: drainSeconds,
+        ratioToBaseline: ticksDrain.eventsPerSecond / baselineDrain.eventsPerSecond,
+        cpu: drainCpuShare ?? { seconds: 0, cores: {}, machineBusyCores: NaN, otherCores: NaN },
+        redisCommands: drainCommands,
+        heldReceipts: m(afterDrain, 'ticks_held_receipts_total', { outcome: 'held' }),
+        deadLetters: m(afterDrain, 'ticks_dead_letters_total'),
+      },
+      latency: {
+        offeredRate: o.latencyRate,
+        achievedRate: offered.events / offered.seconds,
+        seconds: offered.seconds,
+        events: offered.events,
+        maxLag: offered.maxLag,
+        direct: percentiles(probe.produced.direct),
+        groupSummary: percentiles(probe.produced.group_summary),
+        unreadSync: percentiles(probe.produced.unread_sync),
+        received: {
+          direct: percentiles(probe.received.direct),
+          groupSummary: percentiles(probe.received.group_summary),
+        },
+        cpu: latencyCpuShare,
+        redisCommands: latencyCommands,
+      },
+      ratios: {
+        pushReduction: {
+          drain: 1 - summariesDrain / absorbedDrain,
+          latency: 1 - summariesLatency / absorbedLatency,
+          activeWindows: 1 - active.summaries / active.receipts,
+        },
+        receiptsPerWindow: {
+          drain: absorbedDrain / windowsDrain,
+          latency: absorbedLatency / windowsLatency,
+        },
+        activeWindows: { threshold: o.activeWindowReceipts, ...active },
+        groupReceiptsAbsorbed: { drain: absorbedDrain, latency: absorbedLatency },
+        groupSummaries: { drain: summariesDrain, latency: summariesLatency },
+        auxHitRate: hits / (hits + misses),
+        mainRedisBadgeWritesPerMessage: badgeWrites / messagesApplied,
+        mainRedisBadgeWritesPerMessageLatency: latencyBadgeWrites / latencyMessages,
+        mainRedisBadgeAddsPerMessage: misses / messagesApplied,
+        messagesCoveredPerRead: traffic.counts.messagesCoveredByReads / reads,
+      },
+      memory: {
+        redisMain,
+        redisAux,
+        redisBytesPerMessage: redisMain.bytes / messagesInState,
+        messagesInState,
+        nodePeakRssBytes,
+      },
+      ceiling,
+      redisShare: { drainCommandsPerSecond: drainCommands.perSecond, redisMainCores },
+      profile,
+      series: {
+        baseline: baselineDrain.samples,
+        ticks: ticksDrain.samples,
+        latencyCdf: {
+          direct: cdf(probe.produced.direct),
+          groupSummary: cdf(probe.produced.group_summary),
+        },
+      },
+    };
+    return result;
+  } finally {
+    progress.stop();
+    await probe?.stop().catch(() => undefined);
+    await pipeline?.stop().catch(() => undefined);
+    await producer?.close().catch(() => undefined);
+    main.disconnect();
+    aux.disconnect();
+    if (!o.keep) {
+      progress.note('cleaning up: topics, consumer groups, Redis keys of this run…');
+      await cleanUpRun(id, config).catch((err: unknown) =>
+        progress.note(`cleanup failed (npm run bench -- --clean ${id}): ${String(err)}`),
+      );
+    }
+  }
+}
+
+/** Offers `ratePerSecond` events in real time for `seconds`, stamped as they are produced. */
+async function offerLoad(
+  traffic: ChatTraffic,
+  loader: EventLoader,
+  ratePerSecond: number,
+  seconds: number,
+  probe: LatencyProbe,
+  kafka: KafkaClient,
+  groupId: string,
+  inputTopics: string[],
+  progress: BenchProgress,
+): Promise<{
+  events: number;
+  seconds: number;
+  maxLag: number;
+  receiptsByWindow: Map<string, number>;
+}> {
+  const receiptsByWindow = new Map<string, number>();
+  const total = Math.round(ratePerSecond * seconds);
+  const start = Date.now();
+  probe.window(start);
+  progress.start(`latency @${ratePerSecond}/s`, total);
+  let sent = 0;
+  let maxLag = 0;
+  let lastLagCheck = start;
+  let lagCheck: Promise<void> | undefined;
+  // One admin connection for the lag checks of the whole phase (connecting costs more).
+  let releaseAdmin!: () => void;
+  const adminDone = new Promise<void>((r) => (releaseAdmin = r));
+  const admin = new Promise<TopicAdmin>((resolve, reject) => {
+    kafka
+      .withAdmin(async (a) => {
+        resolve(a);
+        await adminDone;
+      })
+      .catch(reject);
+  });
+  const lagAdmin = await admin;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((Date.now() - start) / 1000) * ratePerSecond));
+    for (; sent < due; sent++) {
+      const at = Date.now();
+      const e = traffic.next(at);
+      if (e.role === 'receiptEvents' && traffic.isGroup(e.key)) {
+        const key = `${e.key}@${(Math.floor(at / 2000) + 1) * 2000}`;
+        receiptsByWindow.set(key, (receiptsByWindow.get(key) ?? 0) + 1);
+      }
+      await loader.add(e);
+    }
+    await loader.flush();
+    if (!lagCheck && Date.now() - lastLagCheck > 1000) {
+      lastLagCheck = Date.now();
+      lagCheck = lagAdmin
+        .groupLag(groupId, inputTopics)
+        .then((lag) => {
+          maxLag = Math.max(maxLag, lag);
+          progress.update(sent, rate(sent, Date.now() - start), `lag ${lag}`);
+        })
+        .catch(() => undefined)
+        .finally(() => (lagCheck = undefined));
+    }
+    // Ticks of 20 ms: a produce request per tick; the events of a tick are stamped as it starts.
+    await sleep(20);
+  }
+  await lagCheck;
+  releaseAdmin();
+  progress.update(total, rate(total, Date.now() - start));
+  progress.stop();
+  return { events: total, seconds: (Date.now() - start) / 1000, maxLag, receiptsByWindow };
+}
+
+function activeWindows(
+  receipts: Map<string, number>,
+  summaries: Map<string, number>,
+  threshold: number,
+): { windows: number; receipts: number; summaries: number } {
+  let windows = 0;
+  let r = 0;
+  let s = 0;
+  for (const [key, n] of receipts) {
+    if (n < threshold) continue;
+    windows++;
+    r += n;
+    s += summaries.get(key) ?? 0;
+  }
+  return { windows, receipts: r, summaries: s };
+}
+
+/** Commands per second on the main Redis while the bench is idle: other users of the server. */
+async function quietRate(redis: Redis, seconds: number, progress: BenchProgress): Promise<number> {
+  if (seconds <= 0) return 0;
+  progress.note(`measuring other users' Redis commands for ${seconds}s (subtracted later)…`);
+  const before = await commandStats(redis);
+  const t0 = Date.now();
+  await sleep(seconds * 1000);
+  const after = await commandStats(redis);
+  // The INFO calls themselves are ours; leave them out.
+  const delta = commandDelta(before, after);
+  return Math.max(0, delta.total - (delta.byCommand.info ?? 0)) / ((Date.now() - t0) / 1000);
+}
+
+function redisCommands(
+  before: Awaited<ReturnType<typeof commandStats>>,
+  after: Awaited<ReturnType<typeof commandStats>>,
+  backgroundPerSecond: number,
+  seconds: number,
+  events: number,
+): RedisCommands {
+  const delta = commandDelta(before, after);
+  const background = Math.round(backgroundPerSecond * seconds);
+  const ours = Math.max(0, delta.total - background);
+  const top = Object.fromEntries(
+    Object.entries(delta.byCommand)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 12),
+  );
+  return {
+    total: delta.total,
+    background,
+    perEvent: ours / events,
+    evalshaPerEvent: (delta.byCommand.evalsha ?? 0) / events,
+    perSecond: ours / seconds,
+    top,
+  };
+}
+
+function rate(count: number, ms: number): string {
+  return ms > 0 ? `${Math.round((count / ms) * 1000).toLocaleString('en-US')}/s` : '';
+}
+
+function mib(bytes: number): string {
+  return `${Math.round(bytes / 2 ** 20)} MiB`;
+}
+
+function fileSize(file: string): number {
+  return statSync(file).size;
+}

@@ -1,0 +1,163 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Command, InvalidArgumentError } from 'commander';
+import { loadConfig } from '../../config/config';
+import { runCommand } from '../run-command';
+import { benchChart } from './bench-chart';
+import { cleanUpRun } from './bench-cleanup';
+import { formatTable, markdownTable } from './bench-report';
+import { runBench, type BenchOptions } from './bench-run';
+import { DEFAULT_CHAT_TRAFFIC } from './chat-traffic';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+function count(min: number) {
+  return (value: string): number => {
+    const n = Number(value.replace(/_/g, ''));
+    if (!Number.isInteger(n) || n < min)
+      throw new InvalidArgumentError(`must be an integer ≥ ${min}`);
+    return n;
+  };
+}
+
+interface CliOptions {
+  events: number;
+  latencyRate: number;
+  latencyDuration: number;
+  partitions: number;
+  seed: number;
+  users: number;
+  directChats: number;
+  groups: number;
+  groupSize: number;
+  memorySamples: number;
+  ceilingRequests: number;
+  quietSeconds: number;
+  activeWindowReceipts: number;
+  profile: boolean;
+  out: string;
+  chart: string;
+  keep: boolean;
+  clean?: string;
+  nodeFlags: string;
+}
+
+const program = new Command('bench')
+  .description(
+    [
+      'Benchmark ticks on the local stack, in one run:',
+      '  1. load a seeded chat workload (direct chats, groups of ~20, bursts, deliveries, readers',
+      '     who scroll) into fresh input topics;',
+      '  2. baseline: kafkajs consuming those topics with no processing;',
+      '  3. ticks: the processors (scripts/pipeline.ts in a process of its own) draining them;',
+      '  4. latency at a fixed offered load, event → update produced, direct and group;',
+      '  5. ratios from the counters, Redis commands and memory, the process peak RSS;',
+      '  6. redis-benchmark on a throwaway redis-server (the Redis ceiling).',
+      'Results: a table here, JSON and Markdown in --out, an SVG chart at --chart. Everything',
+      'the run creates (topics, groups, Redis keys) has its own prefix and is deleted after.',
+    ].join('\n'),
+  )
+  .option('--events <n>', 'traffic events in the backlog (drain phase)', count(1), 1_000_000)
+  .option('--latency-rate <events/s>', 'offered load of the latency phase', count(1), 10_000)
+  .option('--latency-duration <s>', 'length of the latency phase', count(1), 30)
+  .option('--partitions <n>', 'partitions of the run’s topics', count(1), 6)
+  .option('--seed <n>', 'workload seed', count(0), DEFAULT_CHAT_TRAFFIC.seed)
+  .option('--users <n>', 'users', count(2), DEFAULT_CHAT_TRAFFIC.users)
+  .option('--direct-chats <n>', 'direct chats', count(1), DEFAULT_CHAT_TRAFFIC.directChats)
+  .option('--groups <n>', 'groups', count(1), DEFAULT_CHAT_TRAFFIC.groups)
+  .option('--group-size <n>', 'members per group (±3)', count(3), DEFAULT_CHAT_TRAFFIC.groupSize)
+  .option(
+    '--memory-samples <n>',
+    'keys asked MEMORY USAGE (spread over key kinds)',
+    count(1),
+    20_000,
+  )
+  .option(
+    '--ceiling-requests <n>',
+    'requests per redis-benchmark test (0: skip)',
+    count(0),
+    1_000_000,
+  )
+  .option(
+    '--quiet-seconds <s>',
+    'Redis command sample before a phase, to subtract others',
+    count(0),
+    5,
+  )
+  .option('--active-window-receipts <n>', 'receipts that make a group window active', count(1), 20)
+  .option(
+    '--profile',
+    'write a V8 CPU profile of the pipeline process and print its top frames',
+    false,
+  )
+  .option(
+    '--out <dir>',
+    'where results go (JSON, Markdown, profiles)',
+    path.join(ROOT, 'bench-results'),
+  )
+  .option('--chart <file>', 'SVG chart of the run', path.join(ROOT, 'docs', 'bench.svg'))
+  .option(
+    '--node-flags <flags>',
+    'extra node flags for the pipeline process, e.g. "--max-semi-space-size=64"',
+    '',
+  )
+  .option('--keep', 'keep the run’s topics and Redis keys (to inspect them)', false)
+  .option('--clean <run-id>', 'only delete what an interrupted run left (topics, groups, keys)')
+  .action((o: CliOptions) =>
+    runCommand(async () => {
+      const config = loadConfig();
+      if (o.clean) {
+        const removed = await cleanUpRun(o.clean, config);
+        process.stdout.write(
+          `removed ${removed.topics} topics, ${removed.groups} groups, ${removed.keys} keys\n`,
+        );
+        return;
+      }
+      const id = randomBytes(3).toString('hex');
+      // Ctrl-C: remove what the run created, then stop.
+      for (const signal of ['SIGINT', 'SIGTERM'] as const)
+        process.once(signal, () => {
+          process.stderr.write(`\ninterrupted: cleaning up run ${id}…\n`);
+          void cleanUpRun(id, config).finally(() => process.exit(130));
+        });
+      const options: BenchOptions = {
+        id,
+        events: o.events,
+        latencyRate: o.latencyRate,
+        latencyDuration: o.latencyDuration,
+        partitions: o.partitions,
+        seed: o.seed,
+        traffic: {
+          users: o.users,
+          directChats: o.directChats,
+          groups: o.groups,
+          groupSize: o.groupSize,
+        },
+        memorySamples: o.memorySamples,
+        ceilingRequests: o.ceilingRequests,
+        quietSeconds: o.quietSeconds,
+        activeWindowReceipts: o.activeWindowReceipts,
+        profileDir: o.profile ? path.join(o.out, 'profiles') : undefined,
+        outDir: o.out,
+        keep: o.keep,
+        nodeFlags: o.nodeFlags.split(/\s+/).filter(Boolean),
+      };
+      const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
+      const result = await runBench(options, command);
+      mkdirSync(o.out, { recursive: true });
+      const stamp = result.startedAt.replace(/[:.]/g, '-');
+      const json = JSON.stringify(result, null, 2);
+      writeFileSync(path.join(o.out, `bench-${stamp}.json`), json);
+      writeFileSync(path.join(o.out, 'latest.json'), json);
+      writeFileSync(path.join(o.out, 'latest.md'), `${markdownTable(result)}\n`);
+      mkdirSync(path.dirname(o.chart), { recursive: true });
+      writeFileSync(o.chart, benchChart(result));
+      process.stdout.write(`${formatTable(result)}\n\n`);
+      process.stdout.write(
+        `results: ${path.join(o.out, `bench-${stamp}.json`)} (and latest.json, latest.md)\nchart: ${o.chart}\n`,
+      );
+    }),
+  );
+
+program.parse();

@@ -1,0 +1,127 @@
+import type { AvroCodec } from '../../schemas/avro-codec';
+import { TypeName, type ReceiptUpdate } from '../../schemas/types';
+import type { GroupConsumer, KafkaClient } from '../../topology/kafka/kafka-client';
+import { sleep } from './pipeline-process';
+
+export type LatencyKind = 'direct' | 'group_summary' | 'unread_sync';
+
+/**
+ * Reads `receipt_updates` as a push gateway would and times each update from the event that
+ * caused it (`source_event_at`: the record timestamp of the input event, stamped by its
+ * producer) to the moment ticks produced it (the update record's own timestamp, CreateTime,
+ * stamped by ticks' producer when it sent the batch). `emitted_at` is not used as the end: it is
+ * the start of the batch that made the update, before the Redis work, so it would flatter.
+ */
+export class LatencyProbe {
+  /** Milliseconds from event to produced update, per kind. */
+  readonly produced: Record<LatencyKind, number[]> = {
+    direct: [],
+    group_summary: [],
+    unread_sync: [],
+  };
+  /** Milliseconds from event to this reader's receipt of the update (adds the fetch wait). */
+  readonly received: Record<LatencyKind, number[]> = {
+    direct: [],
+    group_summary: [],
+    unread_sync: [],
+  };
+  /** Group summaries per (conversation, window end): to relate pushes to receipts per window. */
+  readonly summariesByWindow = new Map<string, number>();
+  ignored = 0;
+  private consumer: GroupConsumer | undefined;
+  private since = Number.POSITIVE_INFINITY;
+  private until = Number.POSITIVE_INFINITY;
+
+  constructor(
+    private readonly kafka: KafkaClient,
+    private readonly codec: AvroCodec,
+    private readonly topic: string,
+  ) {}
+
+  /** Joins a fresh group at the end of the topic; resolves once it is assigned and positioned. */
+  async start(groupId: string): Promise<void> {
+    let assigned!: () => void;
+    const ready = new Promise<void>((r) => (assigned = r));
+    this.consumer = this.kafka.groupConsumer({
+      groupId,
+      topics: [this.topic],
+      coPartitioned: false,
+      fromBeginning: false,
+      onAssignment: () => assigned(),
+      onBatch: async (batch) => {
+        const now = Date.now();
+        for (const r of batch.records) {
+          if (r.value === null) continue;
+          const { value } = await this.codec.decodeAs('receiptUpdates', r.value);
+          this.record(value, r.timestamp, now);
+        }
+      },
+    });
+    await this.consumer.start();
+    await ready;
+    await sleep(1_000); // the first fetch resolves "latest" before load is offered
+  }
+
+  /** Counts only updates caused by events stamped in [since, until). */
+  window(since: number, until = Number.POSITIVE_INFINITY): void {
+    this.since = since;
+    this.until = until;
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.stop();
+  }
+
+  private record(u: ReceiptUpdate, producedAt: number, receivedAt: number): void {
+    if (u.source_event_at < this.since || u.source_event_at >= this.until) {
+      this.ignored++;
+      return;
+    }
+    const kind: LatencyKind =
+      TypeName.MessageStatusUpdate in u.payload
+        ? 'direct'
+        : TypeName.GroupSummary in u.payload
+          ? 'group_summary'
+          : 'unread_sync';
+    this.produced[kind].push(producedAt - u.source_event_at);
+    this.received[kind].push(receivedAt - u.source_event_at);
+    if (TypeName.GroupSummary in u.payload) {
+      const s = u.payload[TypeName.GroupSummary];
+      const key = `${s.conversation_id}@${s.window_end}`;
+      this.summariesByWindow.set(key, (this.summariesByWindow.get(key) ?? 0) + 1);
+    }
+  }
+}
+
+export interface Percentiles {
+  count: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+export function percentiles(values: number[]): Percentiles {
+  if (values.length === 0) return { count: 0, p50: NaN, p95: NaN, p99: NaN, max: NaN };
+  const sorted = Float64Array.from(values).sort();
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+  return {
+    count: sorted.length,
+    p50: at(0.5),
+    p95: at(0.95),
+    p99: at(0.99),
+    max: sorted[sorted.length - 1]!,
+  };
+}
+
+/** Up to `points` (latency, cumulative share) pairs for a CDF chart. */
+export function cdf(values: number[], points = 200): Array<[number, number]> {
+  if (values.length === 0) return [];
+  const sorted = Float64Array.from(values).sort();
+  const out: Array<[number, number]> = [];
+  for (let i = 1; i <= points; i++) {
+    const idx = Math.min(sorted.length - 1, Math.ceil((i / points) * sorted.length) - 1);
+    out.push([sorted[idx]!, (idx + 1) / sorted.length]);
+  }
+  return out;
+}

@@ -1,0 +1,187 @@
+/**
+ * Kafka 4.1 in KRaft combined mode (broker + controller in one JVM), from the Maven jars in
+ * .stack/cache/kafka/lib. Settings are those of a single test node: replication factor 1
+ * everywhere (a higher offsets-topic factor leaves consumers stuck in "coordinator not
+ * available"), no topic auto-creation (topics are created by the project's own script), and no
+ * initial rebalance delay (consumer groups in tests form at once).
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import { Kafka, logLevel } from 'kafkajs';
+import { LOCAL_STACK } from '../../config/local-stack';
+import { VERSIONS } from './images';
+import { ensureMavenLibs } from './fetch';
+import { RUN_MARKER } from './log-tail';
+import { findJava, describeRange, type JavaRuntime } from './java';
+import { ensureDir, ManagedServer, StackError, type SpawnPlan } from './managed-server';
+import { cacheDir, confDir, dataDir, mavenDir } from './paths';
+import type { Progress } from './progress';
+
+const JAVA = { min: 17 };
+
+/** A KRaft cluster id: 16 random bytes, base64url without padding (what StorageTool prints). */
+export function newClusterId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+export class KafkaServer extends ManagedServer {
+  readonly name = 'kafka';
+  readonly title = `Kafka ${VERSIONS.kafka}`;
+  readonly address = `${LOCAL_STACK.host}:${LOCAL_STACK.kafka.port}`;
+  readonly executable = 'java';
+  readonly ports = [LOCAL_STACK.kafka.port, LOCAL_STACK.kafka.controllerPort];
+  readonly startTimeoutMs = 60_000;
+  private java: JavaRuntime | undefined;
+
+  private readonly libDir = path.join(cacheDir('kafka'), 'lib');
+  private readonly logDir = path.join(dataDir('kafka'), 'kraft-logs');
+
+  preflight(): void {
+    this.java = findJava(JAVA);
+    if (!this.java) {
+      throw new StackError(
+        `java not found — ${this.title} needs ${describeRange(JAVA)}.\n` +
+          '  Fix: sudo apt-get install openjdk-17-jdk-headless (or set JAVA_HOME)',
+      );
+    }
+  }
+
+  override async fetch(progress: Progress): Promise<void> {
+    await ensureMavenLibs(this, path.join(mavenDir, 'kafka.pom.xml'), this.libDir, progress);
+  }
+
+  protected async prepare(): Promise<SpawnPlan> {
+    if (!this.java) this.preflight();
+    const java = (this.java as JavaRuntime).bin;
+    const conf = ensureDir(confDir('kafka'));
+    ensureDir(this.logDir);
+    const serverProps = path.join(conf, 'server.properties');
+    const log4j = path.join(conf, 'log4j2.properties');
+    fs.writeFileSync(serverProps, this.serverProperties());
+    fs.writeFileSync(log4j, LOG4J2);
+    const classpath = `${this.libDir}/*`;
+    const logging = `-Dlog4j2.configurationFile=${log4j}`;
+
+    // An unformatted log dir fails with "No readable meta.properties files found". Format once;
+    // -g makes it harmless should the directory already be formatted.
+    if (!fs.existsSync(path.join(this.logDir, 'meta.properties'))) {
+      await this.formatStorage(java, [logging, '-cp', classpath], serverProps);
+    }
+
+    return {
+      command: java,
+      args: [
+        '-Xms512m',
+        '-Xmx1g',
+        '-XX:+UseG1GC',
+        '-XX:MaxGCPauseMillis=20',
+        '-XX:InitiatingHeapOccupancyPercent=35',
+        '-XX:+ExplicitGCInvokesConcurrent',
+        '-XX:+ExitOnOutOfMemoryError',
+        '-Djava.awt.headless=true',
+        logging,
+        '-cp',
+        classpath,
+        'kafka.Kafka',
+        serverProps,
+      ],
+      cwd: dataDir('kafka'),
+    };
+  }
+
+  /** kafka.tools.StorageTool format; async so that other servers' health polls keep running. */
+  private async formatStorage(java: string, jvmArgs: string[], serverProps: string): Promise<void> {
+    const args = [
+      ...jvmArgs,
+      'kafka.tools.StorageTool',
+      'format',
+      '-t',
+      newClusterId(),
+      '-c',
+      serverProps,
+      '-g',
+    ];
+    fs.mkdirSync(path.dirname(this.logFile), { recursive: true });
+    fs.appendFileSync(
+      this.logFile,
+      `\n${RUN_MARKER}${new Date().toISOString()} formatting Kafka storage\n`,
+    );
+    const fd = fs.openSync(this.logFile, 'a');
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(java, args, { stdio: ['ignore', fd, fd] });
+      child.once('exit', resolve);
+      child.once('error', () => resolve(-1));
+    });
+    fs.closeSync(fd);
+    if (code !== 0) {
+      throw new StackError(`formatting Kafka storage failed (exit ${code}); see ${this.logFile}`);
+    }
+  }
+
+  async checkHealth(timeoutMs: number): Promise<void> {
+    const kafka = new Kafka({
+      clientId: 'ticks-stack-health',
+      brokers: [this.address],
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: Math.min(timeoutMs, 3000),
+      requestTimeout: timeoutMs,
+      retry: { retries: 0 },
+    });
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      const cluster = await admin.describeCluster();
+      if (cluster.brokers.length === 0) throw new Error('no brokers in cluster metadata');
+      await admin.listTopics();
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  private serverProperties(): string {
+    const { host } = LOCAL_STACK;
+    const { port, controllerPort } = LOCAL_STACK.kafka;
+    return `# Generated by scripts/stack/kafka.ts on every start: edit that file, not this one.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@${host}:${controllerPort}
+listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}
+advertised.listeners=PLAINTEXT://${host}:${port}
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=${this.logDir}
+num.partitions=1
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+`;
+  }
+}
+
+/** Quiet: warnings and errors, plus the few INFO lines that say the node is up. */
+const LOG4J2 = `# Generated by scripts/stack/kafka.ts. Output goes to stdout, which is .stack/logs/kafka.log.
+status = warn
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.out.ref = OUT
+logger.raft.name = kafka.server.KafkaRaftServer
+logger.raft.level = info
+logger.broker.name = kafka.server.BrokerServer
+logger.broker.level = info
+logger.controller.name = kafka.server.ControllerServer
+logger.controller.level = info
+logger.storage.name = kafka.tools.StorageTool
+logger.storage.level = info
+`;

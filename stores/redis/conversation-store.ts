@@ -1,0 +1,283 @@
+import type { Redis, Result } from 'ioredis';
+import type { ConversationKind, DeadLetterReason, ReceiptStatus } from '../../schemas/types';
+import type { RedisKeys } from './keys';
+import type { Queued } from './pipeline';
+import { defineScripts } from './script-loader';
+
+type Reply = unknown;
+
+export interface MessageSentResult {
+  kind: ConversationKind;
+  lastSeq: number;
+  senderAtEnd: boolean;
+  hasHeld: boolean;
+  /** Members (not the sender) who have not read the message: their badge gains a source. */
+  behind: string[];
+  /** Every member of a direct chat (the sender's peer is among them); empty for a group. */
+  members: string[];
+}
+
+export interface MemberChangedResult {
+  kind: ConversationKind;
+  hasHeld: boolean;
+  lastSeq: number;
+}
+
+export type ReceiptCommand =
+  | { type: 'read'; seq: number }
+  | { type: 'read_id'; messageId: string }
+  | { type: 'dlv_seq'; seq: number }
+  | { type: 'dlv_ids'; messageIds: string[] };
+
+export type HeldReason = Extract<
+  DeadLetterReason,
+  'NOT_A_MEMBER' | 'SEQ_NOT_REACHED' | 'UNKNOWN_MESSAGE'
+>;
+
+export type ReceiptResult =
+  | { applied: false; reason: HeldReason }
+  | {
+      applied: true;
+      kind: ConversationKind;
+      oldRead: number;
+      newRead: number;
+      unread: number;
+      atEnd: boolean;
+      peer: string | null;
+      push: { messageId: string; seq: number; status: ReceiptStatus } | null;
+      windowOpen: boolean;
+      lastSeq: number;
+      /** False for a duplicate, replayed or backwards receipt: nothing to persist. */
+      changed: boolean;
+      read: number;
+      delivered: number;
+      newlyDeliveredIds: string[];
+    };
+
+export interface WindowContents {
+  lo: number;
+  hi: number;
+  version: number;
+  sourceAt: number;
+  absorbed: number;
+  members: string[];
+  reads: Map<string, number>;
+  delivered: Map<string, number>;
+  messages: Array<{ id: string; seq: number; sender: string; deliveredByIds: string[] }>;
+}
+
+/** A list from a script's JSON reply: Redis' cjson writes an empty list as {}. */
+function list(value: string[] | object): string[] {
+  return Array.isArray(value) ? (value as string[]) : [];
+}
+
+function pairs(flat: Reply): Map<string, number> {
+  const list = flat as Array<string | number>;
+  const map = new Map<string, number>();
+  for (let i = 0; i < list.length; i += 2) map.set(String(list[i]), Number(list[i + 1]));
+  return map;
+}
+
+/**
+ * Conversation state in Redis (one hash-tagged slot per conversation), changed only through the
+ * Lua scripts in ./lua so that each event is applied atomically.
+ */
+export class ConversationStore {
+  constructor(
+    readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly ttlSeconds: number,
+  ) {
+    defineScripts(redis);
+  }
+
+  messageSent(
+    conversationId: string,
+    m: { messageId: string; seq: number; senderId: string; kind: ConversationKind; sentAt: number },
+  ): Queued<MessageSentResult> {
+    return {
+      queue: (pipe) =>
+        pipe.messageSent(
+          this.keys.conversation(conversationId),
+          m.messageId,
+          m.seq,
+          m.senderId,
+          m.kind,
+          m.sentAt,
+          this.ttlSeconds,
+        ),
+      parse: (reply) => {
+        const [kind, lastSeq, senderAtEnd, hasHeld, behind, members] = JSON.parse(
+          reply as string,
+        ) as [ConversationKind, string, number, number, string[] | object, string[] | object];
+        return {
+          kind,
+          lastSeq: Number(lastSeq),
+          senderAtEnd: senderAtEnd === 1,
+          hasHeld: hasHeld === 1,
+          behind: list(behind),
+          members: list(members),
+        };
+      },
+    };
+  }
+
+  memberChanged(
+    conversationId: string,
+    op: 'add' | 'remove',
+    userId: string,
+    kind: ConversationKind,
+  ): Queued<MemberChangedResult> {
+    return {
+      queue: (pipe) =>
+        pipe.memberChanged(
+          this.keys.conversation(conversationId),
+          op,
+          userId,
+          kind,
+          this.ttlSeconds,
+        ),
+      parse: (reply) => {
+        const [k, hasHeld, lastSeq] = reply as [ConversationKind, number, number];
+        return { kind: k, hasHeld: hasHeld === 1, lastSeq };
+      },
+    };
+  }
+
+  applyReceipt(
+    conversationId: string,
+    r: {
+      userId: string;
+      at: number;
+      shareRead: boolean;
+      version: number;
+      sourceAt: number;
+      command: ReceiptCommand;
+    },
+  ): Queued<ReceiptResult> {
+    const c = r.command;
+    const args: Array<string | number> =
+      c.type === 'read' || c.type === 'dlv_seq'
+        ? [c.seq]
+        : c.type === 'read_id'
+          ? [c.messageId]
+          : c.messageIds;
+    return {
+      queue: (pipe) =>
+        pipe.applyReceipt(
+          this.keys.conversation(conversationId),
+          c.type,
+          r.userId,
+          r.at,
+          this.ttlSeconds,
+          r.shareRead ? '1' : '0',
+          r.version,
+          r.sourceAt,
+          ...args,
+        ),
+      parse: (reply) => {
+        if (Array.isArray(reply)) return { applied: false, reason: reply[1] as HeldReason };
+        const v = JSON.parse(reply as string) as Array<string | number | string[] | object>;
+        const [
+          kind,
+          oldRead,
+          newRead,
+          unread,
+          atEnd,
+          peer,
+          pushId,
+          pushSeq,
+          pushStatus,
+          win,
+          lastSeq,
+          changed,
+          read,
+          delivered,
+          newIds,
+        ] = v;
+        return {
+          applied: true,
+          kind: kind as ConversationKind,
+          oldRead: Number(oldRead),
+          newRead: Number(newRead),
+          unread: Number(unread),
+          atEnd: atEnd === 1,
+          peer: peer ? String(peer) : null,
+          push: pushId
+            ? {
+                messageId: String(pushId),
+                seq: Number(pushSeq),
+                status: pushStatus as ReceiptStatus,
+              }
+            : null,
+          windowOpen: win === 1,
+          lastSeq: Number(lastSeq),
+          changed: changed === 1,
+          read: Number(read),
+          delivered: Number(delivered),
+          newlyDeliveredIds: list(newIds as string[] | object),
+        };
+      },
+    };
+  }
+
+  markNotified(conversationId: string, field: string, seq: number): Queued<number> {
+    return {
+      queue: (pipe) =>
+        pipe.markNotified(this.keys.conversation(conversationId), field, seq, this.ttlSeconds),
+      parse: (reply) => Number(reply),
+    };
+  }
+
+  collectWindow(
+    conversationId: string,
+    maxMessages: number,
+    scanLimit = 256,
+  ): Queued<WindowContents | null> {
+    return {
+      queue: (pipe) =>
+        pipe.collectWindow(this.keys.conversation(conversationId), maxMessages, scanLimit),
+      parse: (reply) => {
+        const v = reply as unknown[];
+        if (v.length === 0) return null;
+        const [lo, hi, version, sourceAt, absorbed, members, reads, dlvds, messages] = v;
+        return {
+          lo: Number(lo),
+          hi: Number(hi),
+          version: Number(version),
+          sourceAt: Number(sourceAt),
+          absorbed: Number(absorbed),
+          members: members as string[],
+          reads: pairs(reads),
+          delivered: pairs(dlvds),
+          messages: (messages as Array<[string, number, string, string[]]>).map(
+            ([id, seq, sender, d]) => ({
+              id,
+              seq: Number(seq),
+              sender,
+              deliveredByIds: d,
+            }),
+          ),
+        };
+      },
+    };
+  }
+
+  clearWindow(conversationId: string, version: number): Queued<boolean> {
+    return {
+      queue: (pipe) => pipe.clearWindow(this.keys.conversation(conversationId), String(version)),
+      parse: (reply) => reply === 1,
+    };
+  }
+}
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    messageSent(...args: Array<string | number>): Result<unknown, Context>;
+    memberChanged(...args: Array<string | number>): Result<unknown, Context>;
+    applyReceipt(...args: Array<string | number>): Result<unknown, Context>;
+    markNotified(...args: Array<string | number>): Result<unknown, Context>;
+    collectWindow(...args: Array<string | number>): Result<unknown, Context>;
+    clearWindow(...args: Array<string | number>): Result<unknown, Context>;
+  }
+}

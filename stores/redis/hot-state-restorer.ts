@@ -1,0 +1,111 @@
+import type { Redis, Result } from 'ioredis';
+import type { RedisKeys } from './keys';
+import { execPipeline } from './pipeline';
+import { defineScripts } from './script-loader';
+
+/** One conversation's hot state as the rebuild puts it back (see restore-conversation-1.lua). */
+export interface RestoredConversation {
+  conversationId: string;
+  kind: string;
+  last: { seq: number; messageId: string; at: number } | null;
+  members: string[];
+  former: string[];
+  read: Record<string, number>;
+  delivered: Record<string, number>;
+  messages: Array<{ seq: number; messageId: string; senderId: string; sentAt: number }>;
+  readLog: Record<string, Array<{ seq: number; at: number }>>;
+  deliveredLog: Record<string, Array<{ seq: number; at: number }>>;
+  deliveredById: Record<string, Record<string, number>>;
+}
+
+/**
+ * Writes rebuilt hot state to Redis: each conversation in one script call (its keys share a
+ * slot), then the per-user keys (badges, conversation lists) in pipelines; and clears the sender
+ * dedupe marks of the auxiliary Redis, which would otherwise hide badges the rebuild did not
+ * restore.
+ */
+export class HotStateRestorer {
+  constructor(
+    private readonly main: Redis,
+    private readonly aux: Redis,
+    private readonly keys: RedisKeys,
+    private readonly ttlSeconds: number,
+  ) {
+    defineScripts(main);
+  }
+
+  async restoreConversations(conversations: readonly RestoredConversation[]): Promise<void> {
+    if (conversations.length === 0) return;
+    const pipe = this.main.pipeline();
+    for (const c of conversations)
+      pipe.restoreConversation(
+        this.keys.conversation(c.conversationId),
+        this.ttlSeconds,
+        JSON.stringify({
+          kind: c.kind,
+          last: c.last ? [c.last.seq, c.last.messageId, c.last.at] : false,
+          members: c.members,
+          former: c.former,
+          read: c.read,
+          dlvd: c.delivered,
+          messages: c.messages.map((m) => [m.seq, m.messageId, m.senderId, m.sentAt]),
+          readlog: logs(c.readLog),
+          dlvlog: logs(c.deliveredLog),
+          dlv: c.deliveredById,
+        }),
+      );
+    await execPipeline(pipe);
+  }
+
+  /** Badge sources and conversation-list entries, added (sets: a rerun adds nothing). */
+  async restoreUsers(
+    badges: ReadonlyArray<{ userId: string; source: string }>,
+    lists: ReadonlyArray<{ userId: string; conversationId: string }>,
+  ): Promise<void> {
+    if (badges.length === 0 && lists.length === 0) return;
+    const pipe = this.main.pipeline();
+    for (const b of badges)
+      pipe
+        .sadd(this.keys.badge(b.userId), b.source)
+        .expire(this.keys.badge(b.userId), this.ttlSeconds);
+    for (const l of lists)
+      pipe
+        .sadd(this.keys.userConversations(l.userId), l.conversationId)
+        .expire(this.keys.userConversations(l.userId), this.ttlSeconds);
+    await execPipeline(pipe);
+  }
+
+  /** Deletes every dedupe mark of this prefix on the auxiliary Redis; returns how many. */
+  async clearDedupeMarks(dryRun = false): Promise<number> {
+    let cleared = 0;
+    let cursor = '0';
+    do {
+      const [next, found] = await this.aux.scan(
+        cursor,
+        'MATCH',
+        this.keys.dedupeMarks(),
+        'COUNT',
+        1000,
+      );
+      if (found.length > 0 && !dryRun) await this.aux.unlink(...found);
+      cleared += found.length;
+      cursor = next;
+    } while (cursor !== '0');
+    return cleared;
+  }
+}
+
+function logs(
+  byUser: Record<string, Array<{ seq: number; at: number }>>,
+): Record<string, Array<[number, number]>> {
+  const out: Record<string, Array<[number, number]>> = {};
+  for (const [user, entries] of Object.entries(byUser))
+    if (entries.length > 0) out[user] = entries.map((e) => [e.seq, e.at]);
+  return out;
+}
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    restoreConversation(...args: Array<string | number>): Result<unknown, Context>;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Every Redis key of ticks is built here and nowhere else. Keys carry Redis Cluster hash tags so
+ * that everything one Lua script touches lives in one slot:
+ *   {c:<conversation>}  conversation state (members, messages, watermarks, windows, receipts)
+ *   {u:<user>}          per-user state (badge, conversation list)
+ *   {p:<partition>}     per-partition indexes the punctuators scan (open windows, held receipts)
+ */
+export class RedisKeys {
+  constructor(private readonly prefix: string) {}
+
+  /** Prefix of all keys of one conversation; scripts append the suffixes below. */
+  conversation(conversationId: string): string {
+    return `${this.prefix}:{c:${conversationId}}:`;
+  }
+
+  conversationKey(conversationId: string, suffix: ConversationSuffix): string {
+    return this.conversation(conversationId) + suffix;
+  }
+
+  badge(userId: string): string {
+    return `${this.prefix}:{u:${userId}}:badge`;
+  }
+
+  userConversations(userId: string): string {
+    return `${this.prefix}:{u:${userId}}:convs`;
+  }
+
+  /** Prefix of the offline batcher's keys of one user; its scripts append the suffixes below. */
+  user(userId: string): string {
+    return `${this.prefix}:{u:${userId}}:`;
+  }
+
+  userKey(userId: string, suffix: UserSuffix): string {
+    return this.user(userId) + suffix;
+  }
+
+  openWindows(partition: number): string {
+    return `${this.prefix}:{p:${partition}}:windows`;
+  }
+
+  heldReceipts(partition: number): string {
+    return `${this.prefix}:{p:${partition}}:held`;
+  }
+
+  /** Auxiliary Redis: "source already marked unread for recipient". */
+  dedupeMark(source: string, recipient: string): string {
+    return `${this.prefix}:dd:{${recipient}}:${source}`;
+  }
+
+  /** Pattern matching every dedupe mark of this prefix on the auxiliary Redis (rebuilds clear them). */
+  dedupeMarks(): string {
+    return `${this.prefix}:dd:*`;
+  }
+
+  /** Pattern matching every key of this prefix (tests, rebuilds). */
+  all(): string {
+    return `${this.prefix}:*`;
+  }
+}
+
+/**
+ * Suffixes of the offline batcher's user keys, as its Lua scripts spell them: the user's online
+ * devices, the updates coalesced while offline, and a batch being sent.
+ */
+export type UserSuffix = 'online' | 'offline' | 'sending';
+
+/** Suffixes of conversation keys, as the Lua scripts spell them. */
+export type ConversationSuffix =
+  'meta' | 'members' | 'read' | 'dlvd' | 'msgs' | 'msg' | 'win' | 'notified' | 'held';

@@ -1,0 +1,67 @@
+--[[
+  Writes one conversation's hot state as rebuilt from the durable store (npm run rebuild).
+  Merges with what is there: watermarks only move forward, sets, logs and hashes are unions, so
+  a rebuild over a partly filled Redis, or run twice, ends in the same state. Keys get the full
+  hot TTL.
+  KEYS[1] conversation key prefix
+  ARGV[1] ttl (s)
+  ARGV[2] JSON {
+    kind,                                   -- DIRECT | GROUP
+    last = [seq, message_id, at] or false,  -- the newest message
+    members = [user, ...],                  -- current members
+    former = [user, ...],                   -- removed members (their watermarks stay)
+    read = {user: seq}, dlvd = {user: seq},
+    messages = [[seq, message_id, sender, sent_at], ...],
+    readlog = {user: [[seq, at], ...]}, dlvlog = {user: [[seq, at], ...]},
+    dlv = {message_id: {user: at}}
+  }
+  Returns the number of messages written.
+]]
+-- @include "helpers"
+
+local p = KEYS[1]
+local ttl = tonumber(ARGV[1])
+local s = cjson.decode(ARGV[2])
+local meta, members, read, dlvd, msgs, msg =
+  p .. 'meta', p .. 'members', p .. 'read', p .. 'dlvd', p .. 'msgs', p .. 'msg'
+
+redis.call('HSETNX', meta, 'kind', s.kind)
+if s.last then
+  local seq = tonumber(s.last[1])
+  if seq > hnum(meta, 'last_seq') then
+    redis.call('HSET', meta, 'last_seq', str(seq), 'last_msg', s.last[2], 'last_at', str(s.last[3]))
+  end
+end
+for _, user in ipairs(s.members) do redis.call('SADD', members, user) end
+for _, user in ipairs(s.former) do redis.call('SREM', members, user) end
+for user, seq in pairs(s.read) do
+  if redis.call('HEXISTS', read, user) == 0 then redis.call('HSET', read, user, str(seq))
+  else advance(read, user, tonumber(seq)) end
+end
+for user, seq in pairs(s.dlvd) do
+  if redis.call('HEXISTS', dlvd, user) == 0 then redis.call('HSET', dlvd, user, str(seq))
+  else advance(dlvd, user, tonumber(seq)) end
+end
+for _, m in ipairs(s.messages) do
+  redis.call('ZADD', msgs, str(m[1]), m[2])
+  redis.call('HSET', msg, m[2], str(m[1]) .. '|' .. m[3] .. '|' .. str(m[4]))
+end
+for user, entries in pairs(s.readlog) do
+  local key = p .. 'readlog:' .. user
+  for _, e in ipairs(entries) do redis.call('ZADD', key, str(e[1]), str(e[1]) .. '|' .. str(e[2])) end
+  touch(ttl, key)
+end
+for user, entries in pairs(s.dlvlog) do
+  local key = p .. 'dlvlog:' .. user
+  for _, e in ipairs(entries) do redis.call('ZADD', key, str(e[1]), str(e[1]) .. '|' .. str(e[2])) end
+  touch(ttl, key)
+end
+for id, byUser in pairs(s.dlv) do
+  local key = p .. 'dlv:' .. id
+  for user, at in pairs(byUser) do redis.call('HSETNX', key, user, str(at)) end
+  touch(ttl, key)
+end
+for _, key in ipairs({meta, members, read, dlvd, msgs, msg}) do
+  if redis.call('EXISTS', key) == 1 then redis.call('EXPIRE', key, ttl) end
+end
+return #s.messages

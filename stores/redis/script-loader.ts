@@ -1,0 +1,43 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Redis } from 'ioredis';
+
+const LUA_DIR = path.join(__dirname, 'lua');
+const INCLUDE = /^-- @include "([a-z-]+)"$/m;
+
+export interface ScriptSource {
+  /** camelCase command name, e.g. applyReceipt for apply-receipt-1.lua */
+  name: string;
+  numberOfKeys: number;
+  lua: string;
+}
+
+/** Reads lua/<name>-<numKeys>.lua once, expanding `-- @include "x"` with lua/includes/x.lua. */
+export function readScripts(dir = LUA_DIR): ScriptSource[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.lua'))
+    .map((file) => {
+      const match = /^([a-z-]+)-(\d+)\.lua$/.exec(file);
+      if (!match) throw new Error(`Lua script ${file} must be named <name>-<numberOfKeys>.lua`);
+      let lua = readFileSync(path.join(dir, file), 'utf8');
+      for (let m = INCLUDE.exec(lua); m; m = INCLUDE.exec(lua)) {
+        const fragment = readFileSync(path.join(dir, 'includes', `${m[1]}.lua`), 'utf8');
+        lua = lua.replace(m[0], () => fragment); // a function: $' in Lua patterns is not a replacement token
+      }
+      const name = match[1]!.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+      return { name, numberOfKeys: Number(match[2]), lua };
+    });
+}
+
+let cached: ScriptSource[] | undefined;
+
+/**
+ * Defines every script as an ioredis command: sent by EVALSHA, loaded on the first NOSCRIPT,
+ * and usable inside pipelines so a whole batch goes in one round trip.
+ */
+export function defineScripts(redis: Redis): void {
+  cached ??= readScripts();
+  for (const script of cached) {
+    if (!(script.name in redis)) redis.defineCommand(script.name, script);
+  }
+}

@@ -1,0 +1,146 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import pino from 'pino';
+import { Workload, type WorkloadOptions } from '../scripts/traffic/workload';
+import { Pipeline } from '../topology/pipeline';
+import { caughtUp, createHarness, eventually, snapshot, type Harness } from './support/harness';
+
+/** DESIGN.md: at-least-once in, idempotent effects; a crash or a replay ends in the same state. */
+const WORKLOAD: WorkloadOptions = {
+  seed: 11,
+  users: 120,
+  directChats: 60,
+  groups: 6,
+  groupSize: 20,
+  maxBurst: 5,
+};
+const EVENTS = 6000;
+// A long hold (no early read may expire) and a short session (the killed member leaves soon).
+const LONG_WAIT = { TICKS_PENDING_RECEIPT_WAIT_MS: '60000', TICKS_SESSION_TIMEOUT_MS: '6000' };
+
+async function loadWorkload(h: Harness): Promise<Workload> {
+  const workload = new Workload(h.publish, WORKLOAD);
+  workload.setUp();
+  await h.publish.flush();
+  for (let sent = 0; sent < EVENTS; sent += 500) {
+    workload.step(500);
+    await h.publish.flush();
+  }
+  return workload;
+}
+
+function startProcessorProcess(h: Harness): ChildProcess {
+  // node itself runs the processors (tsx as a loader, not as a wrapper process), so SIGKILL hits them.
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(__dirname, '..', 'scripts', 'pipeline.ts')],
+    {
+      env: { ...process.env, ...h.env, TICKS_METRICS_PORT: '0', TICKS_LOG_LEVEL: 'error' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  return child;
+}
+
+describe('crash and replay end in the state of a clean run', () => {
+  let clean: Harness;
+  let cleanState: Record<string, unknown>;
+  let workload: Workload;
+
+  beforeAll(async () => {
+    clean = await createHarness(LONG_WAIT);
+    workload = await loadWorkload(clean);
+    await caughtUp(clean, 120_000);
+    cleanState = await snapshot(clean, workload.conversationList);
+  }, 180_000);
+  afterAll(async () => {
+    await clean?.close();
+  });
+
+  it('the clean run did real work', () => {
+    const values = Object.values(cleanState) as Array<
+      { unread?: number; watermark?: number } | string[]
+    >;
+    expect(values.some((v) => !Array.isArray(v) && (v.unread ?? 0) > 0)).toBe(true);
+    expect(values.some((v) => !Array.isArray(v) && (v.watermark ?? 0) > 0)).toBe(true);
+    expect(values.some((v) => Array.isArray(v) && v.length > 0)).toBe(true);
+  });
+
+  it('the same input consumed twice (offsets reset) ends in the same state', async () => {
+    await clean.stopPipeline();
+    await clean.kafka.withAdmin((admin) =>
+      admin.resetGroupToEarliest(clean.config.kafka.groupId, [
+        clean.topics.conversationEvents,
+        clean.topics.receiptEvents,
+      ]),
+    );
+    expect(
+      await clean.kafka.withAdmin((a) =>
+        a.groupLag(clean.config.kafka.groupId, [clean.topics.receiptEvents]),
+      ),
+    ).toBeGreaterThan(0);
+    await clean.startPipeline();
+    await caughtUp(clean, 120_000);
+    expect(await snapshot(clean, workload.conversationList)).toEqual(cleanState);
+  }, 180_000);
+
+  it('a processor killed with SIGKILL mid-batch and restarted ends in the same state', async () => {
+    const crashed = await createHarness(LONG_WAIT, { startPipeline: false });
+    try {
+      await loadWorkload(crashed);
+      let child = startProcessorProcess(crashed);
+      // Kill it once it has committed some, but not all, of the input.
+      const lagAtKill = await eventually(
+        'partial progress',
+        async () => {
+          const lag = await crashed.kafka.withAdmin((a) =>
+            a.groupLag(crashed.config.kafka.groupId, [
+              crashed.topics.conversationEvents,
+              crashed.topics.receiptEvents,
+            ]),
+          );
+          return lag > 0 && lag < EVENTS * 0.9 ? lag : undefined;
+        },
+        60_000,
+      );
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      expect(lagAtKill).toBeGreaterThan(0);
+
+      child = startProcessorProcess(crashed);
+      await caughtUp(crashed, 120_000);
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      expect(await snapshot(crashed, workload.conversationList)).toEqual(cleanState);
+    } finally {
+      await crashed.close();
+    }
+  }, 240_000);
+
+  it('two processes share the partitions (co-partitioned) and end in the same state', async () => {
+    const shared = await createHarness(LONG_WAIT, { startPipeline: false });
+    const second = new Pipeline({
+      config: shared.config,
+      logger: pino({ level: 'warn' }),
+      codec: shared.codec,
+    });
+    try {
+      await shared.startPipeline();
+      await second.start();
+      await eventually(
+        'both processes own partitions',
+        () => shared.pipeline.ownedPartitions.length === 1 && second.ownedPartitions.length === 1,
+        60_000,
+      );
+      expect([...shared.pipeline.ownedPartitions, ...second.ownedPartitions].sort()).toEqual([
+        0, 1,
+      ]);
+      await loadWorkload(shared);
+      await caughtUp(shared, 120_000);
+      expect(await snapshot(shared, workload.conversationList)).toEqual(cleanState);
+    } finally {
+      await second.stop();
+      await shared.close();
+    }
+  }, 240_000);
+});

@@ -1,0 +1,80 @@
+import { TypeName } from '../schemas/types';
+import { createHarness, eventually, type Harness } from './support/harness';
+
+describe('bad input goes to the dead letters, and the pipeline goes on', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await createHarness({ TICKS_MAX_DELIVERED_BATCH: '10' });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('each kind of bad input lands with its reason, original bytes and source', async () => {
+    const c = 'dlq';
+    const garbage = Buffer.from('this is not avro');
+    const unknownSchema = Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0, 1, 2, 3]);
+    h.publish.memberAdded(c, 'A', 'GROUP').memberAdded(c, 'B', 'GROUP');
+    h.publish.raw('receiptEvents', c, garbage);
+    h.publish.raw('conversationEvents', c, unknownSchema);
+    h.publish.read(c, '', { seq: 1 }); // empty user id
+    h.publish.encoded('receiptEvents', c, {
+      event_id: 'e1',
+      conversation_id: c,
+      user_id: 'B',
+      device_id: 'd',
+      occurred_at: Date.now(),
+      payload: { [TypeName.ReadUpTo]: { seq: null, message_id: null } },
+    });
+    h.publish.encoded('receiptEvents', c, {
+      // the key differs from its conversation_id
+      event_id: 'e2',
+      conversation_id: 'not-' + c,
+      user_id: 'B',
+      device_id: 'd',
+      occurred_at: Date.now(),
+      payload: { [TypeName.ReadUpTo]: { seq: 1, message_id: null } },
+    });
+    h.publish.delivered(c, 'B', { messageIds: Array.from({ length: 11 }, (_, i) => `m${i}`) });
+    h.publish.messageSent(c, { messageId: 'ok', seq: 1, senderId: 'A', kind: 'GROUP' });
+    h.publish.read(c, 'B', { seq: 1 });
+    await h.publish.flush();
+
+    await eventually(
+      'good events still processed',
+      async () => (await h.read.watermark(c, 'B')) === 1,
+    );
+    const dead = await eventually(
+      'dead letters',
+      () => (h.out.deadLetters.length >= 5 ? h.out.deadLetters : undefined),
+      15_000,
+    );
+    const reasons = dead.map((d) => d.reason).sort();
+    expect(reasons).toEqual(
+      expect.arrayContaining([
+        'UNDECODABLE',
+        'UNKNOWN_SCHEMA',
+        'INVALID_FIELDS',
+        'OVERSIZED_BATCH',
+      ]),
+    );
+    expect(reasons.filter((r) => r === 'INVALID_FIELDS').length).toBeGreaterThanOrEqual(3);
+
+    const undecodable = dead.find((d) => d.reason === 'UNDECODABLE')!;
+    expect(undecodable.value).toEqual(garbage);
+    expect(undecodable.source_topic).toBe(h.topics.receiptEvents);
+    expect(undecodable.source_offset).toBeGreaterThanOrEqual(0);
+    expect(undecodable.key?.toString()).toBe(c);
+    const unknown = dead.find((d) => d.reason === 'UNKNOWN_SCHEMA')!;
+    expect(unknown.value).toEqual(unknownSchema);
+    expect(unknown.source_topic).toBe(h.topics.conversationEvents);
+    expect(dead.find((d) => d.reason === 'OVERSIZED_BATCH')!.detail).toMatch(
+      /11 ids, the limit is 10/,
+    );
+    expect(dead.some((d) => /key does not match/.test(d.detail))).toBe(true);
+    expect(dead.some((d) => /user_id is empty/.test(d.detail))).toBe(true);
+    expect(dead.some((d) => /exactly one of seq and message_id/.test(d.detail))).toBe(true);
+    const counted = await h.pipeline.metrics.total(h.pipeline.metrics.deadLetters);
+    expect(counted).toBeGreaterThanOrEqual(dead.length);
+  });
+});

@@ -1,0 +1,70 @@
+import { createHarness, eventually, type Harness } from './support/harness';
+
+describe('direct chat: unread, badge, read receipts', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await createHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('five messages A→B: badge 1, unread 5; B reads to the last: both 0 and A gets one read update', async () => {
+    const c = 'dm-a-b';
+    h.publish.memberAdded(c, 'A', 'DIRECT').memberAdded(c, 'B', 'DIRECT');
+    for (let seq = 1; seq <= 5; seq++)
+      h.publish.messageSent(c, { messageId: `m${seq}`, seq, senderId: 'A', kind: 'DIRECT' });
+    await h.publish.flush();
+
+    await eventually('unread 5', async () => (await h.read.unread(c, 'B')) === 5);
+    // The badge is written right after the conversation state, in the same batch.
+    await eventually('badge A', async () => (await h.read.badge('B')).join() === 'A');
+    expect(await h.read.unread(c, 'A')).toBe(0);
+
+    h.publish.read(c, 'B', { seq: 5 }, 'phone');
+    await h.publish.flush();
+
+    await eventually('B unread 0', async () => (await h.read.unread(c, 'B')) === 0);
+    await eventually('badge empty', async () => (await h.read.badge('B')).length === 0);
+    const reads = await eventually('A notified', () => {
+      const u = h.out.updatesFor('A', 'MessageStatusUpdate');
+      return u.length > 0 ? u : undefined;
+    });
+    // Give any extra updates time to show up, then check there was exactly one.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(h.out.updatesFor('A', 'MessageStatusUpdate')).toHaveLength(1);
+    expect(reads[0]!.payload).toEqual({
+      'dev.ticks.MessageStatusUpdate': {
+        conversation_id: c,
+        message_id: 'm5',
+        seq: 5,
+        status: 'READ',
+        by: 'B',
+      },
+    });
+    // B's other devices learn the new counts.
+    const sync = await eventually('sync to B', () => h.out.updatesFor('B', 'UnreadSync')[0]);
+    expect(sync.payload).toEqual({
+      'dev.ticks.UnreadSync': {
+        conversation_id: c,
+        unread_count: 0,
+        badge_count: 0,
+        read_up_to_seq: 5,
+        origin_device_id: 'phone',
+      },
+    });
+    // The changelog carries the applied effects, for the persister.
+    const changes = await eventually('changelog', () => {
+      const wm = h.out.stateChanges.filter((s) => 'dev.ticks.WatermarkAdvanced' in s.change);
+      return wm.length > 0 ? wm : undefined;
+    });
+    expect(changes.map((s) => s.change)).toContainEqual({
+      'dev.ticks.WatermarkAdvanced': expect.objectContaining({
+        user_id: 'B',
+        read_seq: 5,
+        delivered_seq: 5,
+      }),
+    });
+    expect(h.out.stateChanges.filter((s) => 'dev.ticks.MessageSent' in s.change)).toHaveLength(5);
+  });
+});

@@ -1,0 +1,144 @@
+import pino from 'pino';
+import { TicksHttpServer } from '../api/ticks-http-server';
+import { OfflineBatcher } from '../processors/offline/offline-batcher';
+import { createHarness, eventually, type Harness } from './support/harness';
+import { TestSocket } from './support/ws-client';
+
+/** The push gateway and the offline batcher on the real stack, through real WebSockets. */
+describe('push gateway and offline batches', () => {
+  let h: Harness;
+  let server: TicksHttpServer;
+  let batcher: OfflineBatcher;
+  const sockets: TestSocket[] = [];
+  const connect = async (user: string, device: string) => {
+    const token = server.tokens.issue(user, device);
+    const socket = await TestSocket.open(
+      `${server.url.replace('http', 'ws')}/v1/updates?access_token=${token}`,
+    );
+    sockets.push(socket);
+    await socket.waitFor('hello', (m) => m.type === 'hello');
+    return socket;
+  };
+
+  beforeAll(async () => {
+    h = await createHarness();
+    const logger = pino({ level: 'warn' });
+    batcher = new OfflineBatcher({
+      config: h.config,
+      logger,
+      codec: h.codec,
+      groupId: `${h.config.kafka.groupId}-offline`,
+    });
+    await batcher.start();
+    server = new TicksHttpServer({ config: h.config, logger, codec: h.codec, port: 0 });
+    await server.start();
+  });
+
+  afterAll(async () => {
+    for (const s of sockets) s.ws.terminate();
+    await server?.stop();
+    await batcher?.stop();
+    await h?.kafka.withAdmin((a) => a.deleteGroup(`${h.config.kafka.groupId}-offline`));
+    await h?.close();
+  });
+
+  async function directChat(c: string, sender: string, peer: string, messages: number) {
+    h.publish.memberAdded(c, sender, 'DIRECT').memberAdded(c, peer, 'DIRECT');
+    for (let seq = 1; seq <= messages; seq++)
+      h.publish.messageSent(c, { messageId: `${c}-${seq}`, seq, senderId: sender, kind: 'DIRECT' });
+    await h.publish.flush();
+    await eventually(`${c} indexed`, async () => (await h.read.unread(c, peer)) === messages);
+  }
+
+  it('refuses an upgrade without a valid token (401)', async () => {
+    await expect(TestSocket.open(`${server.url.replace('http', 'ws')}/v1/updates`)).rejects.toThrow(
+      'upgrade refused: 401',
+    );
+  });
+
+  it('direct chat: the sender gets the read at once; the reader’s other device gets the unread sync, the reading device does not', async () => {
+    const c = 'gw-dm';
+    const ana = await connect('Ana', 'phone');
+    const boPhone = await connect('Bo', 'phone');
+    const boLaptop = await connect('Bo', 'laptop');
+    await directChat(c, 'Ana', 'Bo', 2);
+    h.publish.read(c, 'Bo', { seq: 2 }, 'phone');
+    await h.publish.flush();
+
+    const update = await ana.waitFor('read update', (m) => m.type === 'message_status');
+    expect(update).toMatchObject({
+      type: 'message_status',
+      conversation_id: c,
+      message_id: `${c}-2`,
+      seq: 2,
+      status: 'READ',
+      by: 'Bo',
+      update_id: expect.any(String),
+      version: expect.any(Number),
+    });
+    const sync = await boLaptop.waitFor('unread sync', (m) => m.type === 'unread_sync');
+    expect(sync).toMatchObject({ conversation_id: c, unread_count: 0, read_up_to_seq: 2 });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(boPhone.messages.filter((m) => m.type === 'unread_sync')).toEqual([]);
+  });
+
+  it('group: the sender gets one summary when the window closes', async () => {
+    const g = 'gw-group';
+    const ana = await connect('Gana', 'phone');
+    for (const m of ['Gana', 'Gbo', 'Gcy']) h.publish.memberAdded(g, m, 'GROUP');
+    h.publish.messageSent(g, { messageId: 'g1', seq: 1, senderId: 'Gana', kind: 'GROUP' });
+    await h.publish.flush();
+    await eventually('indexed', async () => (await h.read.unread(g, 'Gcy')) === 1);
+    h.publish.read(g, 'Gbo', { seq: 1 }).read(g, 'Gcy', { seq: 1 });
+    await h.publish.flush();
+    const summary = await ana.waitFor('group summary', (m) => m.type === 'group_summary');
+    expect(summary).toMatchObject({
+      conversation_id: g,
+      message_id: 'g1',
+      status: 'READ',
+      read_count: 2,
+      delivered_count: 2,
+      total: 2,
+    });
+  });
+
+  it('offline: updates are coalesced while the sender is away and arrive as one batch on reconnect', async () => {
+    const c = 'gw-offline';
+    const first = await connect('Oana', 'phone');
+    await eventually('Oana online', async () =>
+      (await batcher.store.onlineDevices('Oana')).includes('phone'),
+    );
+    await first.close();
+    await eventually(
+      'Oana offline',
+      async () => (await batcher.store.onlineDevices('Oana')).length === 0,
+    );
+
+    await directChat(c, 'Oana', 'Obo', 3);
+    h.publish.delivered(c, 'Obo', { messageIds: [`${c}-1`] });
+    await h.publish.flush();
+    await eventually('delivered kept', async () => (await batcher.store.keptCount('Oana')) === 1);
+    h.publish.read(c, 'Obo', { seq: 2 });
+    await h.publish.flush();
+    h.publish.read(c, 'Obo', { seq: 3 });
+    await h.publish.flush();
+    await eventually('reads kept', async () => (await batcher.store.keptCount('Oana')) === 3);
+
+    const again = await connect('Oana', 'phone');
+    const batch = await again.waitFor('offline batch', (m) => m.type === 'offline_batch');
+    const updates = batch.updates as Array<Record<string, unknown>>;
+    expect(updates.map((u) => [u.type, u.message_id, u.status])).toEqual([
+      ['message_status', `${c}-1`, 'DELIVERED'],
+      ['message_status', `${c}-2`, 'READ'],
+      ['message_status', `${c}-3`, 'READ'],
+    ]);
+    await eventually('batch forgotten', async () => (await batcher.store.keptCount('Oana')) === 0);
+    // Live again: the next update is pushed directly, not kept.
+    h.publish.messageSent(c, { messageId: `${c}-4`, seq: 4, senderId: 'Oana', kind: 'DIRECT' });
+    h.publish.read(c, 'Obo', { seq: 4 });
+    await h.publish.flush();
+    await again.waitFor('live update', (m) => m.type === 'message_status' && m.seq === 4);
+    expect(await batcher.store.keptCount('Oana')).toBe(0);
+    expect(again.messages.filter((m) => m.type === 'offline_batch')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,122 @@
+import { createHarness, eventually, type Harness } from './support/harness';
+
+describe('group chat: 2-second windows', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await createHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('20 members, 15 read within a window: one summary with read_count 15 and total 19', async () => {
+    const g = 'group-20';
+    const members = Array.from({ length: 20 }, (_, i) => `u${i}`);
+    for (const m of members) h.publish.memberAdded(g, m, 'GROUP');
+    h.publish.messageSent(g, { messageId: 'hello', seq: 1, senderId: 'u0', kind: 'GROUP' });
+    await h.publish.flush();
+    await eventually('message indexed', async () => (await h.read.unread(g, 'u1')) === 1);
+    await eventually('badge set', async () => (await h.read.badge('u5')).includes(g));
+
+    for (const reader of members.slice(1, 16)) h.publish.read(g, reader, { seq: 1 });
+    await h.publish.flush();
+
+    const summary = await eventually(
+      'a summary for u0',
+      () => h.out.updatesFor('u0', 'GroupSummary')[0],
+      10_000,
+    );
+    await new Promise((r) => setTimeout(r, 2500)); // a later window would bring a second summary
+    expect(h.out.updatesFor('u0', 'GroupSummary')).toHaveLength(1);
+    expect(summary.payload).toMatchObject({
+      'dev.ticks.GroupSummary': {
+        message_id: 'hello',
+        status: 'READ',
+        read_count: 15,
+        delivered_count: 15,
+        total: 19,
+      },
+    });
+    expect(h.out.updatesFor('u0', 'MessageStatusUpdate')).toHaveLength(0);
+    expect(await h.read.unread(g, 'u3')).toBe(0);
+    expect(await h.read.badge('u3')).toEqual([]);
+    expect(await h.read.badge('u17')).toEqual([g]);
+    const absorbed = await h.pipeline.metrics.total(h.pipeline.metrics.groupReceiptsAbsorbed);
+    expect(absorbed).toBe(15);
+  });
+
+  it('a window on an idle partition closes within window + 500 ms', async () => {
+    const g = 'group-idle';
+    for (const m of ['s', 'r']) h.publish.memberAdded(g, m, 'GROUP');
+    h.publish.messageSent(g, { messageId: 'x', seq: 1, senderId: 's', kind: 'GROUP' });
+    await h.publish.flush();
+    await eventually('message indexed', async () => (await h.read.unread(g, 'r')) === 1);
+
+    // The read is the last record anywhere: nothing but the wall clock can close its window.
+    const sentAt = Date.now();
+    h.publish.read(g, 'r', { seq: 1 });
+    await h.publish.flush();
+    const summary = await eventually(
+      'summary',
+      () => h.out.updatesFor('s', 'GroupSummary')[0],
+      10_000,
+    );
+    const latency = summary.emitted_at - sentAt;
+    expect(latency).toBeLessThanOrEqual(h.config.windowMs + 500);
+  });
+
+  it('each sender hears about their newest message a read covers, not every message', async () => {
+    const g = 'group-senders';
+    for (const m of ['s1', 's2', 'r']) h.publish.memberAdded(g, m, 'GROUP');
+    h.publish
+      .messageSent(g, { messageId: 's1-a', seq: 1, senderId: 's1', kind: 'GROUP' })
+      .messageSent(g, { messageId: 's1-b', seq: 2, senderId: 's1', kind: 'GROUP' })
+      .messageSent(g, { messageId: 's2-a', seq: 3, senderId: 's2', kind: 'GROUP' })
+      .messageSent(g, { messageId: 's1-c', seq: 4, senderId: 's1', kind: 'GROUP' });
+    await h.publish.flush();
+    await eventually('indexed', async () => (await h.read.unread(g, 'r')) === 4);
+    h.publish.read(g, 'r', { seq: 3 });
+    await h.publish.flush();
+    const forS2 = await eventually(
+      's2 summary',
+      () => h.out.updatesFor('s2', 'GroupSummary')[0],
+      10_000,
+    );
+    await eventually('s1 summary', () => h.out.updatesFor('s1', 'GroupSummary')[0], 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    const ids = (u: string) =>
+      h.out
+        .updatesFor(u, 'GroupSummary')
+        .map(
+          (x) =>
+            (x.payload as { 'dev.ticks.GroupSummary': { message_id: string } })[
+              'dev.ticks.GroupSummary'
+            ].message_id,
+        );
+    expect(ids('s1')).toEqual(['s1-b']);
+    expect(ids('s2')).toEqual(['s2-a']);
+    // r read it, and s1 sent after it (sending means having read what came before).
+    expect(forS2.payload).toMatchObject({ 'dev.ticks.GroupSummary': { read_count: 2, total: 2 } });
+  });
+
+  it('a clean shutdown closes the open windows instead of leaving them to the next owner', async () => {
+    const g = 'group-shutdown';
+    for (const m of ['sd-s', 'sd-r']) h.publish.memberAdded(g, m, 'GROUP');
+    h.publish.messageSent(g, { messageId: 'bye', seq: 1, senderId: 'sd-s', kind: 'GROUP' });
+    await h.publish.flush();
+    await eventually('indexed', async () => (await h.read.unread(g, 'sd-r')) === 1);
+    h.publish.read(g, 'sd-r', { seq: 1 });
+    await h.publish.flush();
+    await eventually('read applied', async () => (await h.read.watermark(g, 'sd-r')) === 1);
+    await h.stopPipeline(); // well before the 2 s window ends
+    const summary = await eventually(
+      'summary after stop',
+      () => h.out.updatesFor('sd-s', 'GroupSummary')[0],
+      5000,
+    );
+    expect(summary.payload).toMatchObject({
+      'dev.ticks.GroupSummary': { message_id: 'bye', read_count: 1 },
+    });
+    await h.startPipeline();
+  });
+});

@@ -1,0 +1,221 @@
+/**
+ * The codec against the real schema registry and Kafka of the local stack (or whatever the
+ * TICKS_* variables point at). Every subject and topic is unique to the run and deleted after.
+ */
+import { randomUUID } from 'node:crypto';
+import * as avro from 'avsc';
+import { Kafka, logLevel } from 'kafkajs';
+import { loadConfig } from '../config/config';
+import { AvroCodec } from '../schemas/avro-codec';
+import { avroTypeOptions } from '../schemas/avro-type-options';
+import {
+  NotWireFormatError,
+  SchemaRegistryUnavailableError,
+  SchemaRejectedError,
+  UndecodableBodyError,
+  UnknownSchemaError,
+} from '../schemas/codec-errors';
+import { ConfluentRegistryClient } from '../schemas/confluent-registry-client';
+import { schemaCatalog } from '../schemas/schema-catalog';
+import { type ReceiptEvent, TypeName, type UserSettings } from '../schemas/types';
+
+const config = loadConfig();
+const run = randomUUID().slice(0, 8);
+const registry = new ConfluentRegistryClient({ url: config.registryUrl, clientId: 'ticks-tests' });
+const subjects: string[] = [];
+
+afterAll(async () => {
+  for (const subject of subjects) await registry.deleteSubject(subject);
+});
+
+async function failure(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('Avro through Kafka', () => {
+  const kafka = new Kafka({
+    clientId: 'ticks-tests',
+    brokers: config.kafka.brokers,
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  const topic = `ticks-test-schemas-${run}`;
+
+  beforeAll(async () => {
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+  });
+
+  afterAll(async () => {
+    await admin.deleteTopics({ topics: [topic] });
+    await admin.disconnect();
+  });
+
+  it('a value encoded with the registry comes back equal from a consumer', async () => {
+    const producerCodec = new AvroCodec({ registry });
+    const { subject, id } = await producerCodec.register(topic, 'receiptEvents');
+    subjects.push(subject);
+    expect(subject).toBe(`${topic}-value`);
+    expect(await registry.compatibility(subject)).toBe('BACKWARD');
+
+    const events: ReceiptEvent[] = [
+      {
+        event_id: randomUUID(),
+        conversation_id: 'c-1',
+        user_id: 'bo',
+        device_id: 'phone',
+        occurred_at: Date.now(),
+        payload: { [TypeName.Delivered]: { message_ids: ['m-1', 'm-2'], up_to_seq: null } },
+      },
+      {
+        event_id: randomUUID(),
+        conversation_id: 'c-1',
+        user_id: 'bo',
+        device_id: 'laptop',
+        occurred_at: Date.now(),
+        payload: { [TypeName.ReadUpTo]: { seq: 2 ** 40, message_id: null } },
+      },
+    ];
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      messages: await Promise.all(
+        events.map(async (event) => ({
+          key: event.conversation_id,
+          value: await producerCodec.encode('receiptEvents', event),
+        })),
+      ),
+    });
+    await producer.disconnect();
+
+    // A separate codec, as in another process: it learns the schema from the registry.
+    const consumerCodec = new AvroCodec({
+      registry: new ConfluentRegistryClient({ url: config.registryUrl }),
+    });
+    const consumer = kafka.consumer({ groupId: `ticks-test-schemas-${run}` });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const received: unknown[] = [];
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no records within 30 s')), 30_000);
+        void consumer.run({
+          eachMessage: async ({ message }) => {
+            try {
+              const decoded = await consumerCodec.decodeAs('receiptEvents', message.value!);
+              expect(decoded.schemaId).toBe(id);
+              received.push(decoded.value);
+              if (received.length === events.length) {
+                clearTimeout(timer);
+                resolve();
+              }
+            } catch (error) {
+              clearTimeout(timer);
+              reject(error);
+            }
+          },
+        });
+      });
+    } finally {
+      await consumer.disconnect();
+    }
+    expect(received).toEqual(events);
+  });
+});
+
+describe('the registry enforces BACKWARD compatibility', () => {
+  const subject = `ticks-test-compat-${run}-value`;
+  const envelope = JSON.parse(schemaCatalog().schemaText('userSettings')) as {
+    fields: Record<string, unknown>[];
+  };
+  const withField = (field: Record<string, unknown>) =>
+    JSON.stringify({ ...envelope, fields: [...envelope.fields, field] });
+
+  it('rejects a required field without default, accepts one with a default', async () => {
+    subjects.push(subject);
+    const v1 = await registry.register(
+      subject,
+      schemaCatalog().schemaText('userSettings'),
+      'BACKWARD',
+    );
+    expect(await registry.compatibility(subject)).toBe('BACKWARD');
+
+    const incompatible = withField({ name: 'locale', type: 'string', doc: 'UI language.' });
+    const rejection = await failure(registry.register(subject, incompatible, 'BACKWARD'));
+    expect(rejection).toBeInstanceOf(SchemaRejectedError);
+    expect((rejection as SchemaRejectedError).status).toBe(409);
+    expect(await registry.lookup(subject, incompatible)).toBeUndefined();
+
+    const compatible = withField({
+      name: 'locale',
+      type: 'string',
+      default: 'en',
+      doc: 'UI language.',
+    });
+    const v2 = await registry.register(subject, compatible, 'BACKWARD');
+    expect(v2).not.toBe(v1);
+    expect(await registry.lookup(subject, compatible)).toBe(v2);
+
+    // A record of the newer version decodes into this build's shape, the new field skipped.
+    const settings: UserSettings = {
+      user_id: 'bo',
+      read_receipts_enabled: true,
+      updated_at: Date.now(),
+      version: 1,
+    };
+    const body = avro.Type.forSchema(JSON.parse(compatible), avroTypeOptions()).toBuffer({
+      ...settings,
+      locale: 'pt',
+    });
+    const header = Buffer.alloc(5);
+    header.writeInt32BE(v2, 1);
+    const decoded = await new AvroCodec({ registry }).decode(Buffer.concat([header, body]));
+    expect(decoded).toEqual({ role: 'userSettings', schemaId: v2, value: settings });
+  });
+});
+
+describe('decode errors against the real registry', () => {
+  const codec = new AvroCodec({ registry });
+
+  it('an id the registry does not know is UNKNOWN_SCHEMA', async () => {
+    const error = await failure(codec.decode(Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0, 2, 0])));
+    expect(error).toBeInstanceOf(UnknownSchemaError);
+    expect((error as UnknownSchemaError).reason).toBe('UNKNOWN_SCHEMA');
+    expect(error.message).toContain(config.registryUrl);
+  });
+
+  it('garbage bytes are UNDECODABLE', async () => {
+    const error = await failure(codec.decode(Buffer.from('{"not":"avro"}')));
+    expect(error).toBeInstanceOf(NotWireFormatError);
+    expect((error as NotWireFormatError).reason).toBe('UNDECODABLE');
+  });
+
+  it('a registered id followed by a body that is not its record is UNDECODABLE', async () => {
+    const topic = `ticks-test-garbage-${run}`;
+    const { subject, id } = await codec.register(topic, 'presence');
+    subjects.push(subject);
+    const header = Buffer.alloc(5);
+    header.writeInt32BE(id, 1);
+    const error = await failure(
+      new AvroCodec({ registry }).decode(Buffer.concat([header, Buffer.from([0xff, 0xff, 0xff])])),
+    );
+    expect(error).toBeInstanceOf(UndecodableBodyError);
+    expect((error as UndecodableBodyError).reason).toBe('UNDECODABLE');
+  });
+
+  it('a registry that cannot be reached is a retriable error that says what to do', async () => {
+    const unreachable = AvroCodec.connect({ url: 'http://127.0.0.1:9/apis/ccompat/v7' });
+    const error = await failure(unreachable.decode(Buffer.from([0, 0, 0, 0, 1, 0])));
+    expect(error).toBeInstanceOf(SchemaRegistryUnavailableError);
+    expect((error as SchemaRegistryUnavailableError).retriable).toBe(true);
+    expect(error.message).toMatch(
+      /^Schema registry not reachable at http:\/\/127\.0\.0\.1:9\/apis\/ccompat\/v7 — run `npm run stack:up`/,
+    );
+  });
+});

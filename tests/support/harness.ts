@@ -1,0 +1,274 @@
+import { randomBytes } from 'node:crypto';
+import type { Client } from 'cassandra-driver';
+import { Redis } from 'ioredis';
+import pino from 'pino';
+import { loadConfig, type TicksConfig } from '../../config/config';
+import { Persister } from '../../processors/persister/persister';
+import { AvroCodec } from '../../schemas/avro-codec';
+import type { DeadLetter, ReceiptUpdate, StateChange } from '../../schemas/types';
+import { connectCassandra } from '../../stores/cassandra/connect';
+import { DurableStateReader } from '../../stores/cassandra/durable-state-reader';
+import { ensureCassandraSchema } from '../../stores/cassandra/ensure-schema';
+import { RedisKeys } from '../../stores/redis/keys';
+import { ReadModel } from '../../stores/redis/read-model';
+import { ensureTopics } from '../../topology/ensure-topics';
+import { EventPublisher } from '../../topology/event-publisher';
+import {
+  KafkaClient,
+  type GroupConsumer,
+  type RecordProducer,
+} from '../../topology/kafka/kafka-client';
+import { Pipeline } from '../../topology/pipeline';
+import { topicNames, topicSpecs, type TopicNames } from '../../topology/topics';
+
+/** What the pipeline produced, decoded, in arrival order. */
+export class OutputCollector {
+  readonly updates: ReceiptUpdate[] = [];
+  readonly deadLetters: DeadLetter[] = [];
+  readonly stateChanges: StateChange[] = [];
+  private consumer: GroupConsumer | undefined;
+
+  constructor(
+    private readonly kafka: KafkaClient,
+    private readonly codec: AvroCodec,
+    private readonly topics: TopicNames,
+  ) {}
+
+  async start(groupId: string): Promise<void> {
+    this.consumer = this.kafka.groupConsumer({
+      groupId,
+      topics: [this.topics.receiptUpdates, this.topics.deadLetters, this.topics.stateChanges],
+      coPartitioned: false,
+      fromBeginning: true,
+      onBatch: async (batch) => {
+        for (const r of batch.records) {
+          const decoded = await this.codec.decode(r.value!);
+          if (decoded.role === 'receiptUpdates') this.updates.push(decoded.value);
+          else if (decoded.role === 'deadLetters') this.deadLetters.push(decoded.value);
+          else if (decoded.role === 'stateChanges') this.stateChanges.push(decoded.value);
+        }
+      },
+    });
+    await this.consumer.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.stop();
+  }
+
+  updatesFor(userId: string, kind?: string): ReceiptUpdate[] {
+    return this.updates.filter(
+      (u) => u.user_id === userId && (!kind || `dev.ticks.${kind}` in u.payload),
+    );
+  }
+}
+
+/** Polls until `check` returns true (or a value), failing with `what` after `timeoutMs`. */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | false | undefined> | T | false | undefined,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const result = await check();
+      if (result !== false && result !== undefined) return result as T;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface Harness {
+  id: string;
+  config: TicksConfig;
+  env: Record<string, string>;
+  codec: AvroCodec;
+  kafka: KafkaClient;
+  topics: TopicNames;
+  publish: EventPublisher;
+  out: OutputCollector;
+  redis: Redis;
+  aux: Redis;
+  keys: RedisKeys;
+  read: ReadModel;
+  pipeline: Pipeline;
+  /** Starts the in-process pipeline (if `startPipeline` was false, or after stopPipeline). */
+  startPipeline(): Promise<void>;
+  stopPipeline(): Promise<void>;
+  /** With `cassandra: true`: the test's own keyspace (t<id>), migrated, dropped by close(). */
+  cassandra: Client | undefined;
+  durable: DurableStateReader | undefined;
+  /** Starts the in-process persister (group ticks-test-<id>-persister); needs `cassandra: true`. */
+  startPersister(): Promise<Persister>;
+  stopPersister(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * An isolated ticks on the real stack: its own topics, Redis key prefix and consumer groups, so
+ * tests never see each other's data; close() deletes all of it.
+ */
+export async function createHarness(
+  overrides: Record<string, string> = {},
+  options: { startPipeline?: boolean; cassandra?: boolean } = {},
+): Promise<Harness> {
+  const id = randomBytes(4).toString('hex');
+  const env: Record<string, string> = {
+    TICKS_TOPIC_PREFIX: `t${id}.`,
+    TICKS_REDIS_KEY_PREFIX: `t${id}`,
+    TICKS_GROUP_ID: `ticks-test-${id}`,
+    TICKS_PARTITIONS: '2',
+    TICKS_PENDING_RECEIPT_WAIT_MS: '4000',
+    TICKS_LOG_LEVEL: 'warn',
+    TICKS_CASSANDRA_KEYSPACE: `t${id}`,
+    TICKS_PERSISTER_GROUP_ID: `ticks-test-${id}-persister`,
+    ...overrides,
+  };
+  const config = loadConfig({ ...process.env, ...env });
+  const topics = topicNames(config);
+  const kafka = new KafkaClient({ brokers: config.kafka.brokers, clientId: `ticks-test-${id}` });
+  const codec = AvroCodec.connect({ url: config.registryUrl });
+  await ensureTopics(kafka, config);
+  await codec.registerAll(topics);
+  const producer: RecordProducer = await kafka.producer();
+  const out = new OutputCollector(kafka, codec, topics);
+  await out.start(`ticks-test-out-${id}`);
+  const redis = new Redis(config.redis.mainUrl);
+  const aux = new Redis(config.redis.auxUrl);
+  const keys = new RedisKeys(config.redis.keyPrefix);
+  const logger = pino({ level: config.logLevel });
+  let pipeline = new Pipeline({ config, logger, codec });
+  let running = false;
+  let cassandra: Client | undefined;
+  if (options.cassandra) {
+    await ensureCassandraSchema(config);
+    cassandra = await connectCassandra(config);
+  }
+  let persister: Persister | undefined;
+
+  const harness: Harness = {
+    id,
+    config,
+    env,
+    codec,
+    kafka,
+    topics,
+    publish: new EventPublisher(producer, codec, topics),
+    out,
+    redis,
+    aux,
+    keys,
+    read: new ReadModel(redis, keys),
+    get pipeline() {
+      return pipeline;
+    },
+    async startPipeline() {
+      pipeline = new Pipeline({ config, logger, codec });
+      await pipeline.start();
+      running = true;
+    },
+    async stopPipeline() {
+      if (running) await pipeline.stop();
+      running = false;
+    },
+    cassandra,
+    durable: cassandra ? new DurableStateReader(cassandra) : undefined,
+    async startPersister() {
+      if (!cassandra) throw new Error('createHarness(…, { cassandra: true }) to run the persister');
+      persister = new Persister({ config, logger, codec });
+      await persister.start();
+      return persister;
+    },
+    async stopPersister() {
+      await persister?.stop();
+      persister = undefined;
+    },
+    async close() {
+      await harness.stopPipeline();
+      await harness.stopPersister();
+      await out.stop();
+      await producer.close();
+      await kafka.withAdmin(async (admin) => {
+        await admin.deleteTopics(topicSpecs(config).map((s) => s.name));
+        for (const group of [
+          config.kafka.groupId,
+          `ticks-test-out-${id}`,
+          config.persister.groupId,
+        ])
+          await admin.deleteGroup(group);
+      });
+      if (cassandra) {
+        await cassandra.execute(`DROP KEYSPACE IF EXISTS ${config.cassandra.keyspace}`);
+        await cassandra.shutdown();
+      }
+      for (const client of [redis, aux]) {
+        const stale = await scanKeys(client, `t${id}:*`);
+        if (stale.length > 0) await client.del(...stale);
+        client.disconnect();
+      }
+    },
+  };
+  if (options.startPipeline ?? true) await harness.startPipeline();
+  return harness;
+}
+
+export async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    keys.push(...batch);
+    cursor = next;
+  } while (cursor !== '0');
+  return keys;
+}
+
+/** Waits until the processors committed everything in the input topics. */
+export async function caughtUp(h: Harness, timeoutMs = 60_000): Promise<void> {
+  await eventually(
+    'the pipeline to commit every input record',
+    async () =>
+      (await h.kafka.withAdmin((a) =>
+        a.groupLag(h.config.kafka.groupId, [h.topics.conversationEvents, h.topics.receiptEvents]),
+      )) === 0,
+    timeoutMs,
+  );
+}
+
+/** Waits until the persister committed the whole changelog (so Cassandra holds all of it). */
+export async function persisterCaughtUp(h: Harness, timeoutMs = 120_000): Promise<void> {
+  await eventually(
+    'the persister to commit every changelog record',
+    async () =>
+      (await h.kafka.withAdmin((a) =>
+        a.groupLag(h.config.persister.groupId, [h.topics.stateChanges]),
+      )) === 0,
+    timeoutMs,
+  );
+}
+
+/** Everything a user can see, for the given conversations: comparable between runs. */
+export async function snapshot(
+  h: Harness,
+  conversations: ReadonlyArray<{ id: string; members: readonly string[] }>,
+): Promise<Record<string, unknown>> {
+  const state: Record<string, unknown> = {};
+  const users = new Set<string>();
+  for (const c of conversations) {
+    for (const m of c.members) {
+      users.add(m);
+      state[`${c.id}/${m}`] = {
+        watermark: await h.read.watermark(c.id, m),
+        unread: await h.read.unread(c.id, m),
+      };
+    }
+  }
+  for (const u of [...users].sort()) state[`badge/${u}`] = await h.read.badge(u);
+  return state;
+}

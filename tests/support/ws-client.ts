@@ -1,0 +1,38 @@
+import WebSocket from 'ws';
+import { eventually } from './harness';
+
+/** A WebSocket client for the gateway tests: collects the JSON frames it receives. */
+export class TestSocket {
+  readonly messages: Array<Record<string, unknown>> = [];
+  private closed: Promise<void>;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) =>
+      this.messages.push(JSON.parse(data.toString()) as Record<string, unknown>),
+    );
+    this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
+  }
+
+  /** Opens a socket; rejects with the HTTP status when the upgrade is refused. */
+  static open(url: string): Promise<TestSocket> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      const socket = new TestSocket(ws);
+      ws.once('open', () => resolve(socket));
+      ws.once('unexpected-response', (_request, response) =>
+        reject(new Error(`upgrade refused: ${response.statusCode}`)),
+      );
+      ws.once('error', reject);
+    });
+  }
+
+  /** The first frame (from now on, or already received) that matches. */
+  waitFor(what: string, match: (m: Record<string, unknown>) => boolean, timeoutMs = 20_000) {
+    return eventually(what, () => this.messages.find(match), timeoutMs);
+  }
+
+  async close(): Promise<void> {
+    this.ws.close();
+    await this.closed;
+  }
+}

@@ -1,0 +1,55 @@
+import type { OutboundRecord, RecordProducer } from './kafka/kafka-client';
+
+interface Waiting {
+  records: OutboundRecord[];
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * One producer shared by the partition tasks: the records that tasks hand over while a send is
+ * in flight go together in the next one, so concurrent steps cost one produce request, not one
+ * each. One send in flight at a time keeps the idempotent producer's ordering simple. A caller's
+ * promise resolves once its records are acknowledged (acks=all).
+ */
+export class OutputSink {
+  private queued: Waiting[] = [];
+  private sending: Promise<void> | undefined;
+
+  constructor(private readonly producer: RecordProducer) {}
+
+  send(records: OutboundRecord[]): Promise<void> {
+    if (records.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.queued.push({ records, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** Resolves once everything handed over so far was sent (or failed). */
+  async idle(): Promise<void> {
+    while (this.sending) await this.sending;
+  }
+
+  private kick(): void {
+    if (this.sending) return;
+    this.sending = this.drain().finally(() => {
+      this.sending = undefined;
+      if (this.queued.length > 0) this.kick();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queued.length > 0) {
+      const batch = this.queued;
+      this.queued = [];
+      const records = batch.length === 1 ? batch[0]!.records : batch.flatMap((w) => w.records);
+      try {
+        await this.producer.send(records);
+        for (const w of batch) w.resolve();
+      } catch (err) {
+        for (const w of batch) w.reject(err);
+      }
+    }
+  }
+}

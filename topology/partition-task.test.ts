@@ -1,0 +1,144 @@
+import type { InboundBatch, InboundRecord } from './kafka/kafka-client';
+import { PartitionTask } from './partition-task';
+
+const OPTIONS = {
+  maxStepRecords: 100,
+  maxBufferedRecords: 1000,
+  maxIdleMs: 1000,
+  maxLeadWaitMs: 30_000,
+};
+
+function batch(
+  topic: string,
+  records: Array<[offset: number, timestamp: number]>,
+  highWatermark: number,
+  pause?: () => () => void,
+): InboundBatch {
+  return {
+    topic,
+    partition: 0,
+    highWatermark: String(highWatermark),
+    records: records.map(([offset, timestamp]): InboundRecord => ({
+      topic,
+      partition: 0,
+      offset: String(offset),
+      key: null,
+      value: null,
+      timestamp,
+    })),
+    heartbeat: async () => undefined,
+    isStale: () => false,
+    commit: async () => undefined,
+    pause,
+  };
+}
+
+const offsets = (records: InboundRecord[]) => records.map((r) => Number(r.offset));
+
+describe('PartitionTask', () => {
+  it('takes leading records as they come and others only strictly before the leading frontier', () => {
+    const task = new PartitionTask(0, 1, ['conv', 'rcpt'], OPTIONS);
+    task.add(
+      batch(
+        'rcpt',
+        [
+          [0, 10],
+          [1, 20],
+          [2, 30],
+        ],
+        10,
+      ),
+    );
+    task.add(
+      batch(
+        'conv',
+        [
+          [0, 5],
+          [1, 20],
+        ],
+        10,
+      ),
+    ); // more on the broker: not caught up
+    const step = task.nextStep(0)!;
+    expect(offsets(step.records[0]!)).toEqual([0, 1]);
+    expect(offsets(step.records[1]!)).toEqual([0]); // 20 is not before 20: conv may have more at 20
+    task.complete(step);
+    expect(task.nextStep(0)).toBeNull();
+    expect(task.waiting).toBe(true);
+  });
+
+  it('takes the rest once the leading topic is caught up on the broker', () => {
+    const task = new PartitionTask(0, 1, ['conv', 'rcpt'], OPTIONS);
+    task.add(
+      batch(
+        'rcpt',
+        [
+          [0, 10],
+          [1, 50],
+        ],
+        2,
+      ),
+    );
+    task.add(batch('conv', [[0, 5]], 1)); // fetched up to the high watermark
+    const step = task.nextStep(0)!;
+    expect(offsets(step.records[1]!)).toEqual([0, 1]);
+  });
+
+  it('waits for leading data known to be on the broker beyond maxIdleMs, not beyond maxLeadWaitMs', () => {
+    const task = new PartitionTask(0, 1, ['conv', 'rcpt'], OPTIONS);
+    task.add(batch('conv', [[0, 5]], 100));
+    task.add(batch('rcpt', [[0, 50]], 1));
+    task.complete(task.nextStep(0)!); // the conv record
+    expect(task.nextStep(1_000)).toBeNull();
+    expect(task.nextStep(5_000)).toBeNull();
+    expect(offsets(task.nextStep(40_000)!.records[1]!)).toEqual([0]);
+  });
+
+  it('takes waiting records after maxIdleMs when nothing says the leading topic has more', () => {
+    const task = new PartitionTask(0, 1, ['conv', 'rcpt'], OPTIONS);
+    const t0 = Date.now();
+    task.add(batch('rcpt', [[0, 50]], 1));
+    expect(task.nextStep(t0)).toBeNull(); // no conv batch yet: unknown
+    expect(offsets(task.nextStep(t0 + 2_000)!.records[1]!)).toEqual([0]);
+  });
+
+  it('pauses a topic that runs ahead and resumes it once half its buffer is processed', () => {
+    const task = new PartitionTask(0, 1, ['conv', 'rcpt'], { ...OPTIONS, maxBufferedRecords: 4 });
+    const resume = jest.fn();
+    const pause = jest.fn(() => resume);
+    task.add(
+      batch(
+        'rcpt',
+        [
+          [0, 10],
+          [1, 11],
+          [2, 12],
+          [3, 13],
+        ],
+        100,
+        pause,
+      ),
+    );
+    expect(pause).toHaveBeenCalledTimes(1);
+    task.add(batch('conv', [[0, 100]], 1));
+    task.complete(task.nextStep(0)!);
+    expect(resume).toHaveBeenCalledTimes(1);
+  });
+
+  it('never reorders records within a topic', () => {
+    const task = new PartitionTask(0, 1, ['conv', 'rcpt'], OPTIONS);
+    task.add(batch('conv', [[0, 100]], 10));
+    task.add(
+      batch(
+        'rcpt',
+        [
+          [0, 50],
+          [1, 200],
+          [2, 60],
+        ],
+        10,
+      ),
+    );
+    expect(offsets(task.nextStep(0)!.records[1]!)).toEqual([0]); // 60 waits behind 200
+  });
+});

@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { TicksConfig } from '../config/config';
+import type { AvroCodec } from '../schemas/avro-codec';
+import { ConversationProcessor } from '../processors/conversation/conversation-processor';
+import { UpdateEmitter } from '../processors/notifier/update-emitter';
+import { WindowCloser } from '../processors/notifier/window-closer';
+import { SettingsTable } from '../processors/privacy/settings-table';
+import { ReceiptProcessor } from '../processors/receipts/receipt-processor';
+import { BadgeUpdater } from '../processors/unread/badge-updater';
+import { connectRedis } from '../stores/redis/connect';
+import { ConversationStore } from '../stores/redis/conversation-store';
+import { RedisKeys } from '../stores/redis/keys';
+import { PartitionIndex } from '../stores/redis/partition-index';
+import { UserStore } from '../stores/redis/user-store';
+import { ensureTopics } from './ensure-topics';
+import { KafkaClient } from './kafka/kafka-client';
+import { PipelineMetrics } from './metrics';
+import { StreamRuntime, type Processor } from './stream-runtime';
+import { topicNames } from './topics';
+
+export interface PipelineOptions {
+  config: TicksConfig;
+  logger: Logger;
+  codec: AvroCodec;
+  metrics?: PipelineMetrics;
+  /** Overrides config.kafka.groupId (tests run isolated groups). */
+  groupId?: string;
+  /** The Kafka boundary to use (the replay command bounds what its consumer sees). */
+  kafka?: KafkaClient;
+}
+
+/**
+ * The ticks topology, wired: sources (conversation_events, receipt_events) → processors
+ * (conversation, receipts, unread badge, notifier) → sinks (receipt_updates, dead_letters), state
+ * stores on Redis, the user_settings global table, and the punctuators that close windows and
+ * expire held receipts.
+ */
+export class Pipeline {
+  readonly metrics: PipelineMetrics;
+  private runtime: StreamRuntime | undefined;
+  private settings: SettingsTable | undefined;
+  private redis: Redis | undefined;
+  private aux: Redis | undefined;
+  private readonly kafka: KafkaClient;
+  private readonly settingsGroup: string;
+
+  constructor(private readonly o: PipelineOptions) {
+    this.metrics = o.metrics ?? new PipelineMetrics();
+    this.kafka =
+      o.kafka ??
+      new KafkaClient({
+        brokers: o.config.kafka.brokers,
+        clientId: o.config.kafka.clientId,
+        logger: o.logger,
+      });
+    this.settingsGroup = `${o.groupId ?? o.config.kafka.groupId}-settings-${randomUUID()}`;
+  }
+
+  get ownedPartitions(): number[] {
+    return this.runtime?.ownedPartitions ?? [];
+  }
+
+  async start(): Promise<void> {
+    const { config, logger, codec } = this.o;
+    const topics = topicNames(config);
+    await ensureTopics(this.kafka, config);
+    await codec.registerAll(topics);
+    this.redis = await connectRedis(config.redis.mainUrl, 'main');
+    this.aux = await connectRedis(config.redis.auxUrl, 'auxiliary');
+
+    const keys = new RedisKeys(config.redis.keyPrefix);
+    const store = new ConversationStore(this.redis, keys, config.hotStateTtlSeconds);
+    const users = new UserStore(
+      this.redis,
+      this.aux,
+      keys,
+      config.hotStateTtlSeconds,
+      config.auxDedupeTtlSeconds,
+    );
+    const windows = new PartitionIndex(this.redis, keys, 'windows');
+    const held = new PartitionIndex(this.redis, keys, 'held');
+    const emitter = new UpdateEmitter(this.metrics);
+    const badges = new BadgeUpdater(users, this.metrics);
+    const settings = new SettingsTable(this.kafka, codec, topics.userSettings, logger);
+    this.settings = settings;
+    const sharesReads = (userId: string) => settings.sharesReads(userId);
+
+    const receipts = new ReceiptProcessor({
+      redis: this.redis,
+      keys,
+      store,
+      users,
+      badges,
+      windows,
+      held,
+      emitter,
+      metrics: this.metrics,
+      sharesReads,
+      maxDeliveredBatch: config.maxDeliveredBatch,
+      windowMs: config.windowMs,
+      windowGraceMs: config.windowGraceMs,
+      heldWaitMs: config.pendingReceiptWaitMs,
+      punctuateIntervalMs: config.punctuateIntervalMs,
+    });
+    const conversations = new ConversationProcessor({
+      store,
+      users,
+      badges,
+      receipts,
+      metrics: this.metrics,
+    });
+    const windowCloser = new WindowCloser({
+      store,
+      windows,
+      emitter,
+      metrics: this.metrics,
+      sharesReads,
+      windowMs: config.windowMs,
+      windowGraceMs: config.windowGraceMs,
+      intervalMs: config.punctuateIntervalMs,
+      maxMessagesPerWindow: 50,
+    });
+
+    // Like a GlobalKTable: the whole settings table is loaded before the first receipt.
+    await settings.start(this.settingsGroup);
+    this.runtime = new StreamRuntime({
+      kafka: this.kafka,
+      codec,
+      topics,
+      groupId: this.o.groupId ?? config.kafka.groupId,
+      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+      processors: [conversations, receipts] as Processor<unknown>[],
+      punctuators: [windowCloser, receipts.heldReceiptsPunctuator()],
+      metrics: this.metrics,
+      logger,
+    });
+    await this.runtime.start();
+    logger.info({ topics, groupId: this.o.groupId ?? config.kafka.groupId }, 'pipeline started');
+  }
+
+  /** Idempotent: finishes the batch in flight, commits, leaves the group, closes connections. */
+  async stop(): Promise<void> {
+    await this.runtime?.stop();
+    this.runtime = undefined;
+    await this.settings?.stop();
+    this.settings = undefined;
+    this.redis?.disconnect();
+    this.aux?.disconnect();
+    this.redis = this.aux = undefined;
+  }
+}
