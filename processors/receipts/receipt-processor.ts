@@ -166,18 +166,35 @@ export class ReceiptProcessor implements Processor<ReceiptEvent> {
   private async apply(jobs: ReceiptJob[], ctx: ProcessorContext): Promise<void> {
     if (jobs.length === 0) return;
     const { store, metrics } = this.o;
-    const results = await runQueued(
+    // One script call per conversation, its receipts in order; results back in job order.
+    const runs = new Map<string, number[]>();
+    jobs.forEach((job, i) => {
+      const run = runs.get(job.conversationId);
+      if (run) run.push(i);
+      else runs.set(job.conversationId, [i]);
+    });
+    const replies = await runQueued(
       store.redis,
-      jobs.map((job) =>
-        store.applyReceipt(job.conversationId, {
-          userId: job.userId,
-          at: job.occurredAt,
-          shareRead: this.o.sharesReads(job.userId),
-          version: job.version,
-          sourceAt: job.record.timestamp,
-          command: job.command,
-        }),
+      [...runs].map(([conversationId, indexes]) =>
+        store.applyReceipts(
+          conversationId,
+          indexes.map((i) => {
+            const job = jobs[i]!;
+            return {
+              userId: job.userId,
+              at: job.occurredAt,
+              shareRead: this.o.sharesReads(job.userId),
+              version: job.version,
+              sourceAt: job.record.timestamp,
+              command: job.command,
+            };
+          }),
+        ),
       ),
+    );
+    const results: ReceiptResult[] = new Array(jobs.length);
+    [...runs.values()].forEach((indexes, r) =>
+      indexes.forEach((jobIndex, k) => (results[jobIndex] = replies[r]![k]!)),
     );
 
     const heldPipe = this.o.redis.pipeline();

@@ -54,6 +54,64 @@ export type ReceiptResult =
       newlyDeliveredIds: string[];
     };
 
+/** A receipt as the store applies it. */
+export interface ReceiptInput {
+  userId: string;
+  at: number;
+  shareRead: boolean;
+  /** Source offset: the version of what it changes. */
+  version: number;
+  /** Source event time (ms). */
+  sourceAt: number;
+  command: ReceiptCommand;
+}
+
+/** One receipt's entry in apply-receipts' reply (see the script's header). */
+type ReceiptReply =
+  | ['held', HeldReason]
+  | [
+      ConversationKind,
+      string,
+      string,
+      number,
+      number,
+      string,
+      string,
+      string,
+      string,
+      number,
+      string,
+      number,
+      string,
+      string,
+      string[] | object,
+    ];
+
+function parseReceiptReply(v: ReceiptReply): ReceiptResult {
+  if (v[0] === 'held') return { applied: false, reason: v[1] };
+  const [kind, oldRead, newRead, unread, atEnd, peer, pushId, pushSeq, pushStatus, win, lastSeq] =
+    v;
+  const [changed, read, delivered, newIds] = v.slice(11) as [number, string, string, object];
+  return {
+    applied: true,
+    kind,
+    oldRead: Number(oldRead),
+    newRead: Number(newRead),
+    unread,
+    atEnd: atEnd === 1,
+    peer: peer || null,
+    push: pushId
+      ? { messageId: pushId, seq: Number(pushSeq), status: pushStatus as ReceiptStatus }
+      : null,
+    windowOpen: win === 1,
+    lastSeq: Number(lastSeq),
+    changed: changed === 1,
+    read: Number(read),
+    delivered: Number(delivered),
+    newlyDeliveredIds: list(newIds),
+  };
+}
+
 export interface WindowContents {
   lo: number;
   hi: number;
@@ -144,80 +202,19 @@ export class ConversationStore {
     };
   }
 
-  applyReceipt(
-    conversationId: string,
-    r: {
-      userId: string;
-      at: number;
-      shareRead: boolean;
-      version: number;
-      sourceAt: number;
-      command: ReceiptCommand;
-    },
-  ): Queued<ReceiptResult> {
-    const c = r.command;
-    const args: Array<string | number> =
-      c.type === 'read' || c.type === 'dlv_seq'
-        ? [c.seq]
-        : c.type === 'read_id'
-          ? [c.messageId]
-          : c.messageIds;
+  /** Applies a run of one conversation's receipts, in order, in one script call. */
+  applyReceipts(conversationId: string, receipts: ReceiptInput[]): Queued<ReceiptResult[]> {
+    const args: Array<string | number> = [this.ttlSeconds];
+    for (const r of receipts) {
+      const c = r.command;
+      args.push(c.type, r.userId, r.at, r.shareRead ? '1' : '0', r.version, r.sourceAt);
+      if (c.type === 'read' || c.type === 'dlv_seq') args.push(1, c.seq);
+      else if (c.type === 'read_id') args.push(1, c.messageId);
+      else args.push(c.messageIds.length, ...c.messageIds);
+    }
     return {
-      queue: (pipe) =>
-        pipe.applyReceipt(
-          this.keys.conversation(conversationId),
-          c.type,
-          r.userId,
-          r.at,
-          this.ttlSeconds,
-          r.shareRead ? '1' : '0',
-          r.version,
-          r.sourceAt,
-          ...args,
-        ),
-      parse: (reply) => {
-        if (Array.isArray(reply)) return { applied: false, reason: reply[1] as HeldReason };
-        const v = JSON.parse(reply as string) as Array<string | number | string[] | object>;
-        const [
-          kind,
-          oldRead,
-          newRead,
-          unread,
-          atEnd,
-          peer,
-          pushId,
-          pushSeq,
-          pushStatus,
-          win,
-          lastSeq,
-          changed,
-          read,
-          delivered,
-          newIds,
-        ] = v;
-        return {
-          applied: true,
-          kind: kind as ConversationKind,
-          oldRead: Number(oldRead),
-          newRead: Number(newRead),
-          unread: Number(unread),
-          atEnd: atEnd === 1,
-          peer: peer ? String(peer) : null,
-          push: pushId
-            ? {
-                messageId: String(pushId),
-                seq: Number(pushSeq),
-                status: pushStatus as ReceiptStatus,
-              }
-            : null,
-          windowOpen: win === 1,
-          lastSeq: Number(lastSeq),
-          changed: changed === 1,
-          read: Number(read),
-          delivered: Number(delivered),
-          newlyDeliveredIds: list(newIds as string[] | object),
-        };
-      },
+      queue: (pipe) => pipe.applyReceipts(this.keys.conversation(conversationId), ...args),
+      parse: (reply) => (JSON.parse(reply as string) as ReceiptReply[]).map(parseReceiptReply),
     };
   }
 
@@ -275,7 +272,7 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     messageSent(...args: Array<string | number>): Result<unknown, Context>;
     memberChanged(...args: Array<string | number>): Result<unknown, Context>;
-    applyReceipt(...args: Array<string | number>): Result<unknown, Context>;
+    applyReceipts(...args: Array<string | number>): Result<unknown, Context>;
     markNotified(...args: Array<string | number>): Result<unknown, Context>;
     collectWindow(...args: Array<string | number>): Result<unknown, Context>;
     clearWindow(...args: Array<string | number>): Result<unknown, Context>;

@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { loadConfig } from '../../config/config';
+import { scanKeys } from '../../tests/support/harness';
+import { connectRedis } from './connect';
+import { ConversationStore, type ReceiptInput, type ReceiptResult } from './conversation-store';
+import { RedisKeys } from './keys';
+import { runQueued, type Queued } from './pipeline';
+
+/**
+ * apply-receipts takes a run of one conversation's receipts in one call; the result must be
+ * exactly that of applying them one call each: same replies, same state.
+ */
+describe('apply-receipts: a run in one call equals one call per receipt (real Redis)', () => {
+  const run = randomBytes(4).toString('hex');
+  const alone = `t${run}a`;
+  const together = `t${run}b`;
+  let redis: Redis;
+
+  async function one<T>(call: Queued<T>): Promise<T> {
+    const [reply] = await runQueued(redis, [call]);
+    return reply!;
+  }
+  const store = (prefix: string) => new ConversationStore(redis, new RedisKeys(prefix), 3600);
+
+  /** Every key of the prefix with its content; the refresh time in meta is the clock's. */
+  async function dump(prefix: string): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    for (const key of (await scanKeys(redis, `${prefix}:*`)).sort()) {
+      const name = key.slice(prefix.length);
+      const type = await redis.type(key);
+      if (type === 'hash') {
+        const h = await redis.hgetall(key);
+        delete h.touched;
+        out[name] = h;
+      } else if (type === 'zset') out[name] = await redis.zrange(key, 0, -1, 'WITHSCORES');
+      else if (type === 'set') out[name] = (await redis.smembers(key)).sort();
+      else out[name] = type;
+    }
+    return out;
+  }
+
+  async function setUp(prefix: string, id: string, kind: 'DIRECT' | 'GROUP', members: string[]) {
+    const s = store(prefix);
+    for (const m of members) await one(s.memberChanged(id, 'add', m, kind));
+    const senders =
+      kind === 'DIRECT'
+        ? [members[0]!, members[0]!, members[1]!, members[0]!]
+        : members.slice(0, 4);
+    for (let seq = 1; seq <= senders.length; seq++)
+      await one(
+        s.messageSent(id, {
+          messageId: `m${seq}`,
+          seq,
+          senderId: senders[seq - 1]!,
+          kind,
+          sentAt: 1000 + seq,
+        }),
+      );
+  }
+
+  const r = (userId: string, command: ReceiptInput['command'], version: number): ReceiptInput => ({
+    userId,
+    at: 5000 + version,
+    shareRead: userId !== 'private',
+    version,
+    sourceAt: 9000 + version,
+    command,
+  });
+
+  async function compare(
+    id: string,
+    kind: 'DIRECT' | 'GROUP',
+    members: string[],
+    receipts: ReceiptInput[],
+  ) {
+    await setUp(alone, id, kind, members);
+    await setUp(together, id, kind, members);
+    const separately: ReceiptResult[] = [];
+    for (const receipt of receipts)
+      separately.push(...(await one(store(alone).applyReceipts(id, [receipt]))));
+    const inOneCall = await one(store(together).applyReceipts(id, receipts));
+    // The one difference: `windowOpen` says whether the group window is open after the run.
+    const openAfter = separately.filter((x) => x.applied).at(-1)?.windowOpen;
+    const withWindow = separately.map((x) => (x.applied ? { ...x, windowOpen: openAfter } : x));
+    expect(inOneCall).toEqual(withWindow);
+    expect(await dump(together)).toEqual(await dump(alone));
+    return inOneCall;
+  }
+
+  beforeAll(async () => {
+    redis = await connectRedis(loadConfig().redis.mainUrl, 'main');
+  });
+  afterAll(async () => {
+    for (const prefix of [alone, together]) {
+      const keys = await scanKeys(redis, `${prefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+    }
+    redis.disconnect();
+  });
+
+  it('group: deliveries, reads, scrolls, duplicates, backwards reads and held receipts', async () => {
+    const members = ['ana', 'bo', 'cy', 'di', 'private'];
+    const results = await compare('g1', 'GROUP', members, [
+      r('bo', { type: 'dlv_seq', seq: 2 }, 1),
+      r('cy', { type: 'dlv_ids', messageIds: ['m1', 'm3'] }, 2),
+      r('bo', { type: 'read', seq: 1 }, 3),
+      r('bo', { type: 'read', seq: 3 }, 4), // scrolls on
+      r('bo', { type: 'read', seq: 2 }, 5), // backwards: changes nothing
+      r('cy', { type: 'dlv_ids', messageIds: ['m1'] }, 6), // duplicate
+      r('mallory', { type: 'read', seq: 1 }, 7), // not a member
+      r('di', { type: 'read', seq: 9 }, 8), // beyond the last message
+      r('di', { type: 'dlv_ids', messageIds: ['m2', 'nope'] }, 9), // unknown id
+      r('private', { type: 'read_id', messageId: 'm4' }, 10),
+      r('ana', { type: 'dlv_seq', seq: 4 }, 11),
+    ]);
+    // bo sent m2, so bo has read and received up to it already.
+    expect(results.map((x) => (x.applied ? x.changed : x.reason))).toEqual([
+      false,
+      true,
+      false,
+      true,
+      false,
+      false,
+      'NOT_A_MEMBER',
+      'SEQ_NOT_REACHED',
+      'UNKNOWN_MESSAGE',
+      true,
+      true,
+    ]);
+  });
+
+  it('direct chat: the peer hears of its newest covered message once', async () => {
+    const results = await compare(
+      'd1',
+      'DIRECT',
+      ['ana', 'bo'],
+      [
+        r('bo', { type: 'dlv_ids', messageIds: ['m1'] }, 1),
+        r('bo', { type: 'dlv_seq', seq: 4 }, 2),
+        r('bo', { type: 'read', seq: 2 }, 3),
+        r('bo', { type: 'read', seq: 4 }, 4),
+        r('ana', { type: 'read', seq: 3 }, 5),
+      ],
+    );
+    expect(results.map((x) => (x.applied ? (x.push?.messageId ?? null) : x.reason))).toEqual([
+      'm1',
+      'm4',
+      'm2',
+      'm4',
+      'm3',
+    ]);
+  });
+});

@@ -1,0 +1,259 @@
+--[[
+  Applies a run of receipts of one conversation, in order, as if each were applied alone: read
+  up to a seq, or delivered (up to a seq, or a set of ids). Watermarks only move forward, so a
+  duplicate, replayed or backwards receipt changes nothing.
+  KEYS[1] conversation key prefix
+  ARGV[1] ttl (s)
+  ARGV[2..] per receipt: type ('read' | 'read_id' | 'dlv_seq' | 'dlv_ids'), user_id, at (ms),
+            share_read ('1', or '0' when the reader turned read receipts off), version (source
+            offset), source event time (ms), n, then n arguments: the seq (read, dlv_seq) or
+            message ids (read_id: one, dlv_ids: many)
+  Returns one JSON string (one reply to decode; seqs as strings; cjson writes an empty list as
+  {}): a list with one entry per receipt, in order:
+    ['held', reason]  when it cannot apply yet: NOT_A_MEMBER | SEQ_NOT_REACHED | UNKNOWN_MESSAGE
+    [kind, old, new, unread, at_end, peer, push_id, push_seq, push_status, window, last_seq,
+     changed, read, delivered, new_ids]
+      old/new: the reader's read watermark before/after (both 0 for delivered receipts)
+      changed: 1 when the receipt moved state (else a duplicate, a replay or a backwards read)
+      read/delivered: the member's watermarks after it; new_ids: ids first confirmed delivered
+      push_*: the direct-chat update for the peer ('' when nothing new to tell)
+      window: 1 when the conversation has an open group window to close (after the run: the
+        same for every receipt of the call)
+  Cost: what is per conversation (meta, members, the watermarks of every reader in the run,
+  the group window, expiries) is read and written once per call, not once per receipt; a
+  receipt adds its log entry, and for direct chats the lookup of the update to push.
+]]
+-- @include "helpers"
+
+local p = KEYS[1]
+local ttl = tonumber(ARGV[1])
+local meta, members, read, dlvd, msgs, msg, notified, win =
+  p .. 'meta', p .. 'members', p .. 'read', p .. 'dlvd', p .. 'msgs', p .. 'msg', p .. 'notified', p .. 'win'
+
+-- Parse the receipts and collect their readers.
+local receipts, users, seen = {}, {}, {}
+local i = 2
+while i <= #ARGV do
+  local n = tonumber(ARGV[i + 6])
+  local r = {type = ARGV[i], user = ARGV[i + 1], at = ARGV[i + 2], shareRead = ARGV[i + 3] == '1',
+    version = tonumber(ARGV[i + 4]), sourceAt = tonumber(ARGV[i + 5]), args = {}}
+  for j = 1, n do r.args[j] = ARGV[i + 6 + j] end
+  receipts[#receipts + 1] = r
+  if not seen[r.user] then
+    seen[r.user] = true
+    users[#users + 1] = r.user
+  end
+  i = i + 7 + n
+end
+
+if #receipts == 0 then return '[]' end
+
+local m = redis.call('HMGET', meta, 'kind', 'last_seq', 'touched')
+local kind = m[1] or 'GROUP'
+local lastSeq = tonumber(m[2] or '0')
+
+-- Membership: a direct chat's two members come in one SMEMBERS (the peer is needed anyway).
+local isMember, directMembers = {}, nil
+if kind == 'DIRECT' then
+  directMembers = redis.call('SMEMBERS', members)
+  for _, member in ipairs(directMembers) do isMember[member] = true end
+else
+  for _, user in ipairs(users) do isMember[user] = redis.call('SISMEMBER', members, user) == 1 end
+end
+
+-- The readers' watermarks, read once; written once at the end where they moved.
+local reads, dlvds, readMoved, dlvdMoved = {}, {}, {}, {}
+local readNow = redis.call('HMGET', read, unpack(users))
+local dlvdNow = redis.call('HMGET', dlvd, unpack(users))
+for k, user in ipairs(users) do
+  reads[user] = tonumber(readNow[k] or '0')
+  dlvds[user] = tonumber(dlvdNow[k] or '0')
+end
+
+local expiring = {}
+local function expireOnce(key)
+  if not expiring[key] then
+    expiring[key] = true
+    redis.call('EXPIRE', key, ttl)
+  end
+end
+
+local marksOf = {}
+local function notifiedMarks(user)
+  local marks = marksOf[user]
+  if not marks then
+    marks = redis.call('HMGET', notified, 'r:' .. user, 'd:' .. user)
+    marksOf[user] = marks
+  end
+  return marks
+end
+
+-- Group window: each range's upper end with the lowest start seen for it, over the whole run.
+local winLo, winEnds, winVersion, winSourceAt, absorbed = {}, {}, 0, nil, 0
+
+local results, applied = {}, false
+for _, r in ipairs(receipts) do
+  local user, kindOfReceipt = r.user, r.type
+  local result
+  if not isMember[user] then
+    result = {'held', 'NOT_A_MEMBER'}
+  else
+    -- Resolve the target seq (or the ids' seqs) before writing anything.
+    local target, ids, held = 0, {}, nil
+    if kindOfReceipt == 'read' or kindOfReceipt == 'dlv_seq' then
+      target = tonumber(r.args[1])
+      if target > lastSeq then held = 'SEQ_NOT_REACHED' end
+    else
+      for _, id in ipairs(r.args) do
+        local seq = parseMessage(redis.call('HGET', msg, id))
+        if not seq then
+          held = 'UNKNOWN_MESSAGE'
+          break
+        end
+        ids[#ids + 1] = {id, seq}
+        if seq > target then target = seq end
+      end
+      if kindOfReceipt == 'read_id' then kindOfReceipt = 'read' end
+    end
+
+    if held then
+      result = {'held', held}
+    else
+      applied = true
+      local oldRead, newRead = 0, 0
+      local newIds = {}
+      -- What this receipt changed, as seq ranges (lo, hi]: the group window summarises them.
+      local ranges = {}
+      local status = 'DELIVERED'
+      if kindOfReceipt == 'read' then
+        oldRead = reads[user]
+        newRead = math.max(oldRead, target)
+        local oldDlvd = dlvds[user]
+        if newRead > oldRead then reads[user] = newRead; readMoved[user] = true end
+        if newRead > oldDlvd then dlvds[user] = newRead; dlvdMoved[user] = true end
+        if newRead > oldRead or newRead > oldDlvd then
+          ranges[1] = {math.min(oldRead, oldDlvd), newRead}
+          local log = p .. 'readlog:' .. user
+          redis.call('ZADD', log, newRead, str(newRead) .. '|' .. r.at)
+          expireOnce(log)
+        end
+        if r.shareRead then status = 'READ' end
+      elseif kindOfReceipt == 'dlv_seq' then
+        local oldDlvd = dlvds[user]
+        if target > oldDlvd then
+          dlvds[user] = target
+          dlvdMoved[user] = true
+          ranges[1] = {oldDlvd, target}
+          local log = p .. 'dlvlog:' .. user
+          redis.call('ZADD', log, target, str(target) .. '|' .. r.at)
+          expireOnce(log)
+        end
+      else
+        for _, id in ipairs(ids) do
+          local key = p .. 'dlv:' .. id[1]
+          if redis.call('HSETNX', key, user, r.at) == 1 then
+            newIds[#newIds + 1] = id[1]
+            ranges[#ranges + 1] = {id[2] - 1, id[2]}
+          end
+          expireOnce(key)
+        end
+      end
+
+      -- Direct chats: the peer hears at once about its newest message this receipt covers, once.
+      local peer, pushId, pushSeq, pushStatus = '', '', 0, ''
+      if kind == 'DIRECT' then
+        for _, member in ipairs(directMembers) do
+          if member ~= user then peer = member end
+        end
+        local marks = notifiedMarks(user)
+        local floor = tonumber(marks[1] or '0')
+        if status == 'DELIVERED' then floor = math.max(floor, tonumber(marks[2] or '0')) end
+        local upTo = target
+        if kindOfReceipt == 'read' then upTo = newRead end
+        if peer ~= '' and upTo > floor then
+          local candidates = redis.call('ZREVRANGEBYSCORE', msgs, upTo, '(' .. str(floor), 'LIMIT', 0, 256)
+          for _, id in ipairs(candidates) do
+            local seq, sender = parseMessage(redis.call('HGET', msg, id))
+            if sender == peer and (kindOfReceipt ~= 'dlv_ids' or redis.call('HEXISTS', p .. 'dlv:' .. id, user) == 1) then
+              pushId, pushSeq, pushStatus = id, seq, status
+              break
+            end
+          end
+        end
+      else
+        for _, range in ipairs(ranges) do
+          local hi = range[2]
+          if winLo[hi] == nil then
+            winEnds[#winEnds + 1] = hi
+            winLo[hi] = range[1]
+          elseif range[1] < winLo[hi] then
+            winLo[hi] = range[1]
+          end
+        end
+        if #ranges > 0 then
+          absorbed = absorbed + 1
+          winVersion = math.max(winVersion, r.version)
+          winSourceAt = math.min(winSourceAt or r.sourceAt, r.sourceAt)
+        end
+      end
+
+      local unread, atEnd = 0, 0
+      if kindOfReceipt == 'read' then
+        unread = redis.call('ZCOUNT', msgs, '(' .. str(newRead), '+inf')
+        if newRead >= lastSeq then atEnd = 1 end
+      end
+      local changed = 0
+      if #ranges > 0 then changed = 1 end
+      -- index 10 (window) is filled in below, once the whole run is known
+      result = {kind, str(oldRead), str(newRead), unread, atEnd, peer, pushId, str(pushSeq),
+        pushStatus, 0, str(lastSeq), changed, str(reads[user]), str(dlvds[user]), newIds}
+    end
+  end
+  results[#results + 1] = result
+end
+
+-- Write the watermarks that moved.
+local function writeMoved(key, values, moved)
+  local args = {}
+  for user in pairs(moved) do
+    args[#args + 1] = user
+    args[#args + 1] = str(values[user])
+  end
+  if #args > 0 then redis.call('HSET', key, unpack(args)) end
+end
+writeMoved(read, reads, readMoved)
+writeMoved(dlvd, dlvds, dlvdMoved)
+
+-- Groups: fold the run's ranges into the open window. One HMGET reads what the window knows,
+-- one HSET writes what changes.
+local windowOpen = 0
+if kind ~= 'DIRECT' then
+  if absorbed > 0 then
+    local fields = {'ver', 'src'}
+    for _, hi in ipairs(winEnds) do fields[#fields + 1] = 'r:' .. str(hi) end
+    local known = redis.call('HMGET', win, unpack(fields))
+    local wver, wsrc = tonumber(known[1] or '0'), tonumber(known[2] or winSourceAt)
+    local updates = {'ver', str(math.max(wver, winVersion)), 'src', str(math.min(wsrc, winSourceAt))}
+    for k, hi in ipairs(winEnds) do
+      local lo = known[k + 2]
+      if not lo or tonumber(lo) > winLo[hi] then
+        updates[#updates + 1] = fields[k + 2]
+        updates[#updates + 1] = str(winLo[hi])
+      end
+    end
+    redis.call('HSET', win, unpack(updates))
+    redis.call('HINCRBY', win, 'absorbed', absorbed)
+    -- A new window gets its TTL (a safety net: windows are deleted when they close).
+    if not known[1] then touch(ttl, win) end
+    windowOpen = 1
+  else
+    windowOpen = redis.call('EXISTS', win)
+  end
+end
+for _, result in ipairs(results) do
+  if result[1] ~= 'held' then result[10] = windowOpen end
+end
+
+-- Only a conversation that took a receipt is kept alive (held ones may name no conversation yet).
+if applied then refreshCore(p, ttl, m[3], false) end
+return cjson.encode(results)
