@@ -314,7 +314,7 @@ function crossFieldProblems(c: TicksConfig): string[] {
     );
   if (c.auxDedupeTtlSeconds >= c.hotStateTtlSeconds)
     problems.push(
-      'TICKS_AUX_DEDUPE_TTL_SECONDS must be below TICKS_HOT_TTL_SECONDS: a dedupe mark that outlives the badge it guards would hide a new unread sender',
+      'TICKS_AUX_DEDUPE_TTL_SECONDS must be below TICKS_HOT_TTL_SECONDS: a dedupe mark saying the badge has a source, if it outlives the badge it guards, would hide a new unread sender',
     );
   if (c.windowGraceMs >= c.windowMs)
     problems.push('TICKS_WINDOW_GRACE_MS must be below TICKS_WINDOW_MS');

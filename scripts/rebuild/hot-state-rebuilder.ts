@@ -72,7 +72,7 @@ export class HotStateRebuilder {
         selected.push(c);
     }
     progress?.started(selected.length);
-    // Marks first: a mark left in place would keep a restored badge from being written again.
+    // Marks first: a mark left in place could contradict a restored badge, and be trusted.
     const dedupeMarksCleared = await this.restorer.clearDedupeMarks(options.dryRun);
     const totals: RebuildCounts = {
       conversations: 0,

@@ -21,8 +21,9 @@ export interface RestoredConversation {
 /**
  * Writes rebuilt hot state to Redis: each conversation in one script call (its keys share a
  * slot), then the per-user keys (badges, conversation lists) in pipelines; and clears the sender
- * dedupe marks of the auxiliary Redis, which would otherwise hide badges the rebuild did not
- * restore.
+ * dedupe marks of the auxiliary Redis, which would otherwise no longer match the restored badges
+ * ('1' hiding a source the rebuild did not restore, '0' keeping a read from clearing a restored
+ * one).
  */
 export class HotStateRestorer {
   constructor(

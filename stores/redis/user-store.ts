@@ -17,8 +17,12 @@ export interface BadgeApplyStats {
 
 /**
  * Per-user state on the main Redis (badge, conversation list), with the seed's auxiliary Redis
- * in front of badge additions: a sender→recipient mark there means the main Redis already has
- * the source, so the write is skipped. Marks expire before the badge they guard (config check).
+ * in front of badge writes. A sender→recipient mark there records what the main badge holds:
+ * '1' = it has the source, '0' = it does not, no mark = unknown. A change the mark already
+ * states is skipped. A mark is written only after the main write it describes, and a mark that
+ * is about to become false is deleted before that write, so a crash anywhere leaves at worst no
+ * mark, never a lying one. '1' marks expire before the badge they guard (config check); '0'
+ * marks stay true when a badge expires.
  */
 export class UserStore {
   constructor(
@@ -32,8 +36,8 @@ export class UserStore {
   /**
    * Applies a batch's badge changes. Within the batch only the last change per (user, source)
    * matters: both operations are idempotent set operations.
-   * Order is what makes it crash-safe: main SADD before the aux mark (a crash between leaves no
-   * mark, so a retry writes again), aux mark deleted before main SREM.
+   * Round trips: one aux MGET; one aux DEL pipeline (only for marks about to become false);
+   * one main pipeline (SADD+EXPIRE / SREM); one aux SET pipeline for the new marks.
    */
   async applyBadgeChanges(changes: BadgeChange[]): Promise<BadgeApplyStats> {
     const last = new Map<string, BadgeChange>();
@@ -42,36 +46,43 @@ export class UserStore {
       last.delete(id); // keep insertion order = order of the last change
       last.set(id, c);
     }
-    const adds = [...last.values()].filter((c) => c.op === 'add');
-    const removes = [...last.values()].filter((c) => c.op === 'remove');
+    const latest = [...last.values()];
     const stats: BadgeApplyStats = { dedupeHits: 0, dedupeMisses: 0, mainWrites: 0 };
+    if (latest.length === 0) return stats;
 
-    let toAdd: BadgeChange[] = [];
-    if (adds.length > 0) {
-      const marks = await this.aux.mget(adds.map((c) => this.keys.dedupeMark(c.source, c.userId)));
-      toAdd = adds.filter((_, i) => marks[i] === null);
-      stats.dedupeHits = adds.length - toAdd.length;
-      stats.dedupeMisses = toAdd.length;
-    }
-    if (removes.length > 0) {
-      await this.aux.del(...removes.map((c) => this.keys.dedupeMark(c.source, c.userId)));
-    }
-    if (toAdd.length > 0 || removes.length > 0) {
-      const pipe = this.main.pipeline();
-      for (const c of toAdd) {
-        const key = this.keys.badge(c.userId);
-        pipe.sadd(key, c.source).expire(key, this.hotTtlSeconds);
-      }
-      for (const c of removes) pipe.srem(this.keys.badge(c.userId), c.source);
-      await execPipeline(pipe);
-      stats.mainWrites = toAdd.length + removes.length;
-    }
-    if (toAdd.length > 0) {
+    const markKey = (c: BadgeChange): string => this.keys.dedupeMark(c.source, c.userId);
+    const marks = await this.aux.mget(latest.map(markKey));
+    const toWrite: BadgeChange[] = [];
+    const stale: string[] = [];
+    latest.forEach((c, i) => {
+      const mark = marks[i] ?? null;
+      if (mark === markValue(c.op)) return; // main already in the state this change asks for
+      toWrite.push(c);
+      // Any other mark ('0' before an add, '1' before a remove) would lie once main is written.
+      if (mark !== null) stale.push(markKey(c));
+    });
+    stats.dedupeHits = latest.length - toWrite.length;
+    stats.dedupeMisses = toWrite.length;
+    if (toWrite.length === 0) return stats;
+
+    if (stale.length > 0) {
       const pipe = this.aux.pipeline();
-      for (const c of toAdd)
-        pipe.set(this.keys.dedupeMark(c.source, c.userId), '1', 'EX', this.dedupeTtlSeconds);
+      for (const key of stale) pipe.del(key);
       await execPipeline(pipe);
     }
+    const main = this.main.pipeline();
+    for (const c of toWrite) {
+      const key = this.keys.badge(c.userId);
+      if (c.op === 'add') main.sadd(key, c.source).expire(key, this.hotTtlSeconds);
+      else main.srem(key, c.source);
+    }
+    await execPipeline(main);
+    stats.mainWrites = toWrite.length;
+
+    const marksPipe = this.aux.pipeline();
+    for (const c of toWrite)
+      marksPipe.set(markKey(c), markValue(c.op), 'EX', this.dedupeTtlSeconds);
+    await execPipeline(marksPipe);
     return stats;
   }
 
@@ -96,4 +107,9 @@ export class UserStore {
     }
     await execPipeline(pipe);
   }
+}
+
+/** The mark recording main's badge after `op`: '1' has the source, '0' lacks it. */
+function markValue(op: BadgeChange['op']): '1' | '0' {
+  return op === 'add' ? '1' : '0';
 }

@@ -1,0 +1,205 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { loadConfig } from '../../config/config';
+import { connectRedis } from './connect';
+import { RedisKeys } from './keys';
+import { RedisCommandError } from './pipeline';
+import { UserStore, type BadgeChange } from './user-store';
+
+/**
+ * The badge write path against the real main and auxiliary Redis: the tri-state aux mark
+ * ('1' main has the source, '0' main lacks it, none unknown) dedupes adds and removes alike,
+ * and a failure between steps never leaves a mark that contradicts the main Redis.
+ * "Skipped" is proven behind the store's back: the test changes main directly, and a skipped
+ * write leaves that change in place.
+ */
+describe('UserStore badge dedupe (real Redis)', () => {
+  const prefix = `t${randomBytes(4).toString('hex')}`;
+  const keys = new RedisKeys(prefix);
+  let main: Redis;
+  let aux: Redis;
+  let store: UserStore;
+  let n = 0;
+  /** A fresh recipient per test, so tests do not share marks or badges. */
+  const user = (): string => `u${++n}`;
+  const add = (userId: string, source: string): BadgeChange => ({ op: 'add', userId, source });
+  const remove = (userId: string, source: string): BadgeChange => ({
+    op: 'remove',
+    userId,
+    source,
+  });
+  const mark = (userId: string, source: string): Promise<string | null> =>
+    aux.get(keys.dedupeMark(source, userId));
+  const inBadge = async (userId: string, source: string): Promise<boolean> =>
+    (await main.sismember(keys.badge(userId), source)) === 1;
+
+  beforeAll(async () => {
+    const config = loadConfig();
+    main = await connectRedis(config.redis.mainUrl, 'main');
+    aux = await connectRedis(config.redis.auxUrl, 'auxiliary');
+    store = new UserStore(main, aux, keys, 600, 60);
+  });
+  afterEach(() => jest.restoreAllMocks());
+  afterAll(async () => {
+    for (const redis of [main, aux]) {
+      const found = await scan(redis, keys.all());
+      if (found.length > 0) await redis.del(...found);
+      redis.disconnect();
+    }
+  });
+
+  it('writes main once for a source added twice', async () => {
+    const u = user();
+    expect(await store.applyBadgeChanges([add(u, 'A')])).toEqual({
+      dedupeHits: 0,
+      dedupeMisses: 1,
+      mainWrites: 1,
+    });
+    expect(await inBadge(u, 'A')).toBe(true);
+    expect(await mark(u, 'A')).toBe('1');
+    expect(await main.ttl(keys.badge(u))).toBeGreaterThan(60);
+    expect(await aux.ttl(keys.dedupeMark('A', u))).toBeGreaterThan(0);
+
+    await main.srem(keys.badge(u), 'A'); // behind the store's back: only a write would restore it
+    expect(await store.applyBadgeChanges([add(u, 'A')])).toEqual({
+      dedupeHits: 1,
+      dedupeMisses: 0,
+      mainWrites: 0,
+    });
+    expect(await inBadge(u, 'A')).toBe(false);
+  });
+
+  it('writes main once for a read-to-end removal repeated without an add between', async () => {
+    const u = user();
+    await store.applyBadgeChanges([add(u, 'A')]);
+    expect(await store.applyBadgeChanges([remove(u, 'A')])).toEqual({
+      dedupeHits: 0,
+      dedupeMisses: 1,
+      mainWrites: 1,
+    });
+    expect(await inBadge(u, 'A')).toBe(false);
+    expect(await mark(u, 'A')).toBe('0');
+
+    await main.sadd(keys.badge(u), 'A'); // behind the store's back: only a write would remove it
+    expect(await store.applyBadgeChanges([remove(u, 'A')])).toEqual({
+      dedupeHits: 1,
+      dedupeMisses: 0,
+      mainWrites: 0,
+    });
+    expect(await inBadge(u, 'A')).toBe(true);
+  });
+
+  it('puts a source back when it is added after a removal, and marks it 1', async () => {
+    const u = user();
+    await store.applyBadgeChanges([add(u, 'A')]);
+    await store.applyBadgeChanges([remove(u, 'A')]);
+    expect(await mark(u, 'A')).toBe('0');
+    expect(await store.applyBadgeChanges([add(u, 'A')])).toEqual({
+      dedupeHits: 0,
+      dedupeMisses: 1,
+      mainWrites: 1,
+    });
+    expect(await inBadge(u, 'A')).toBe(true);
+    expect(await mark(u, 'A')).toBe('1');
+  });
+
+  it('deletes a stale 0 mark before the SADD: a failed main write leaves no mark', async () => {
+    const u = user();
+    await store.applyBadgeChanges([remove(u, 'A')]);
+    expect(await mark(u, 'A')).toBe('0');
+    // Crash between the aux DEL and the main write: the badge key of the wrong type fails SADD.
+    await main.set(keys.badge(u), 'not a set');
+    await expect(store.applyBadgeChanges([add(u, 'A')])).rejects.toThrow(RedisCommandError);
+    expect(await mark(u, 'A')).toBeNull(); // unknown, not a '0' that would lie after the SADD
+
+    // The batch redone after the "crash": written, and marked.
+    await main.del(keys.badge(u));
+    expect(await store.applyBadgeChanges([add(u, 'A')])).toMatchObject({ mainWrites: 1 });
+    expect(await inBadge(u, 'A')).toBe(true);
+    expect(await mark(u, 'A')).toBe('1');
+  });
+
+  it('deletes a 1 mark before the SREM: a failed main write leaves no mark', async () => {
+    const u = user();
+    await store.applyBadgeChanges([add(u, 'A')]);
+    await main.del(keys.badge(u));
+    await main.set(keys.badge(u), 'not a set');
+    await expect(store.applyBadgeChanges([remove(u, 'A')])).rejects.toThrow(RedisCommandError);
+    expect(await mark(u, 'A')).toBeNull();
+
+    await main.del(keys.badge(u));
+    await main.sadd(keys.badge(u), 'A');
+    expect(await store.applyBadgeChanges([remove(u, 'A')])).toMatchObject({ mainWrites: 1 });
+    expect(await inBadge(u, 'A')).toBe(false);
+    expect(await mark(u, 'A')).toBe('0');
+  });
+
+  it('issues one SREM for a source never added, then later removals are hits', async () => {
+    const u = user();
+    const mainPipelines = jest.spyOn(main, 'pipeline');
+    expect(await store.applyBadgeChanges([remove(u, 'A')])).toEqual({
+      dedupeHits: 0,
+      dedupeMisses: 1,
+      mainWrites: 1,
+    });
+    expect(mainPipelines).toHaveBeenCalledTimes(1);
+    expect(await mark(u, 'A')).toBe('0');
+    for (let i = 0; i < 3; i++)
+      expect(await store.applyBadgeChanges([remove(u, 'A')])).toEqual({
+        dedupeHits: 1,
+        dedupeMisses: 0,
+        mainWrites: 0,
+      });
+    expect(mainPipelines).toHaveBeenCalledTimes(1); // no main round trip at all for the hits
+    expect(await inBadge(u, 'A')).toBe(false);
+  });
+
+  it('keeps the last change per (user, source) of a batch, in 4 round trips at most', async () => {
+    const [u, v] = [user(), user()];
+    // Marks before the batch: u/A '1', u/E '1', v/B '0'.
+    await store.applyBadgeChanges([add(u, 'A'), add(u, 'E'), remove(v, 'B')]);
+    const mget = jest.spyOn(aux, 'mget');
+    const auxPipelines = jest.spyOn(aux, 'pipeline');
+    const mainPipelines = jest.spyOn(main, 'pipeline');
+    const stats = await store.applyBadgeChanges([
+      add(u, 'E'), // '1': hit
+      add(v, 'C'),
+      remove(v, 'C'), // the last change wins: removal of a never-added source, miss
+      add(u, 'A'),
+      remove(u, 'A'), // over '1': mark deleted, SREM, '0'
+      remove(v, 'B'),
+      add(v, 'B'), // over '0': mark deleted, SADD, '1'
+    ]);
+    expect(stats).toEqual({ dedupeHits: 1, dedupeMisses: 3, mainWrites: 3 });
+    expect(mget).toHaveBeenCalledTimes(1);
+    expect(auxPipelines).toHaveBeenCalledTimes(2); // the stale-mark DELs, then the new marks
+    expect(mainPipelines).toHaveBeenCalledTimes(1);
+    expect(await main.smembers(keys.badge(u))).toEqual(['E']);
+    expect(await main.smembers(keys.badge(v))).toEqual(['B']);
+    const after = await aux.mget(
+      ...[
+        [u, 'A'],
+        [u, 'E'],
+        [v, 'B'],
+        [v, 'C'],
+      ].map(([r, s]) => keys.dedupeMark(s!, r!)),
+    );
+    expect(after).toEqual(['0', '1', '1', '0']);
+
+    // Nothing stale: no DEL round trip.
+    auxPipelines.mockClear();
+    await store.applyBadgeChanges([add(v, 'D')]);
+    expect(auxPipelines).toHaveBeenCalledTimes(1);
+  });
+});
+
+async function scan(redis: Redis, pattern: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    found.push(...batch);
+    cursor = next;
+  } while (cursor !== '0');
+  return found;
+}
