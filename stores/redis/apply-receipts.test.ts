@@ -33,7 +33,7 @@ describe('apply-receipts: a run in one call equals one call per receipt (real Re
         const h = await redis.hgetall(key);
         delete h.touched;
         out[name] = h;
-      } else if (type === 'zset') out[name] = await redis.zrange(key, 0, -1, 'WITHSCORES');
+      } else if (type === 'zset') out[name] = await redis.zrange(key, '0', '-1', 'WITHSCORES');
       else if (type === 'set') out[name] = (await redis.smembers(key)).sort();
       else out[name] = type;
     }
