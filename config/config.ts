@@ -180,7 +180,7 @@ const ENV = {
   TICKS_REPLICATION_FACTOR: { schema: integer(1, 9), default: '1' },
   TICKS_RETENTION_MS: { schema: integer(60_000), default: String(7 * 24 * 3600 * 1000) },
   TICKS_WINDOW_MS: { schema: integer(100, 60_000), default: '2000' },
-  TICKS_WINDOW_GRACE_MS: { schema: integer(0, 60_000), default: '100' },
+  TICKS_WINDOW_GRACE_MS: { schema: integer(0, 60_000), default: '0' },
   TICKS_PUNCTUATE_INTERVAL_MS: { schema: integer(10, 10_000), default: '100' },
   TICKS_PENDING_RECEIPT_WAIT_MS: { schema: integer(100, 3_600_000), default: '30000' },
   TICKS_HOT_TTL_SECONDS: { schema: integer(1), default: String(24 * 3600) },

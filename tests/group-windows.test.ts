@@ -120,3 +120,35 @@ describe('group chat: 2-second windows', () => {
     await h.startPipeline();
   });
 });
+
+describe('group windows close at their end, not at the next punctuation tick', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    // A coarse interval out of step with the 2 s windows: only the aligned wake-up closes them
+    // all on time.
+    h = await createHarness({ TICKS_PUNCTUATE_INTERVAL_MS: '430' });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('three windows in a row each close within 150 ms of their end', async () => {
+    const g = 'group-aligned';
+    for (const m of ['s', 'r']) h.publish.memberAdded(g, m, 'GROUP');
+    await h.publish.flush();
+    for (let seq = 1; seq <= 3; seq++) {
+      h.publish.messageSent(g, { messageId: `m${seq}`, seq, senderId: 's', kind: 'GROUP' });
+      await h.publish.flush();
+      await eventually('message indexed', async () => (await h.read.unread(g, 'r')) === 1);
+      h.publish.read(g, 'r', { seq });
+      await h.publish.flush();
+      const summary = await eventually(
+        `summary ${seq}`,
+        () => h.out.updatesFor('s', 'GroupSummary')[seq - 1],
+        10_000,
+      );
+      const windowEnd = Math.floor(summary.emitted_at / h.config.windowMs) * h.config.windowMs;
+      expect(summary.emitted_at - windowEnd).toBeLessThanOrEqual(150);
+    }
+  });
+});

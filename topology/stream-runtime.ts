@@ -55,6 +55,11 @@ export interface Processor<T> {
 export interface Punctuator {
   readonly name: string;
   readonly intervalMs: number;
+  /**
+   * Also run right at wall-clock times k × everyMs + offsetMs (window ends), so work that is due
+   * then does not wait up to an interval.
+   */
+  readonly aligned?: { everyMs: number; offsetMs: number };
   punctuate(partitions: number[], context: ProcessorContext): Promise<void>;
   /** On shutdown: finish what must not wait for the next owner (e.g. close open windows now). */
   flush?(partitions: number[], context: ProcessorContext): Promise<void>;
@@ -219,7 +224,24 @@ export class StreamRuntime {
     for (const punctuator of this.options.punctuators) {
       const timer = setInterval(() => this.schedulePunctuation(punctuator), punctuator.intervalMs);
       this.timers.push(timer);
+      if (punctuator.aligned) this.scheduleAligned(punctuator, punctuator.aligned);
     }
+  }
+
+  private scheduleAligned(
+    punctuator: Punctuator,
+    { everyMs, offsetMs }: { everyMs: number; offsetMs: number },
+  ): void {
+    if (this.stopping) return;
+    const now = Date.now();
+    const next = Math.floor((now - offsetMs) / everyMs + 1) * everyMs + offsetMs;
+    // 1 ms late: the due time itself must have passed for Date.now() >= due.
+    const timer = setTimeout(() => {
+      this.timers.splice(this.timers.indexOf(timer), 1);
+      this.schedulePunctuation(punctuator);
+      this.scheduleAligned(punctuator, { everyMs, offsetMs });
+    }, next - now + 1);
+    this.timers.push(timer);
   }
 
   /** Stops punctuators, lets the steps in flight finish and commit, then leaves the group. */

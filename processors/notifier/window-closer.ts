@@ -28,9 +28,12 @@ export interface WindowCloserOptions {
 export class WindowCloser implements Punctuator {
   readonly name = 'group-windows';
   readonly intervalMs: number;
+  /** Windows end together (epoch-aligned): run at each end, the interval only catches stragglers. */
+  readonly aligned: { everyMs: number; offsetMs: number };
 
   constructor(private readonly o: WindowCloserOptions) {
     this.intervalMs = o.intervalMs;
+    this.aligned = { everyMs: o.windowMs, offsetMs: o.windowGraceMs };
   }
 
   punctuate(partitions: number[], ctx: ProcessorContext): Promise<void> {
