@@ -236,11 +236,14 @@ export class StreamRuntime {
     const now = Date.now();
     const next = Math.floor((now - offsetMs) / everyMs + 1) * everyMs + offsetMs;
     // 1 ms late: the due time itself must have passed for Date.now() >= due.
-    const timer = setTimeout(() => {
-      this.timers.splice(this.timers.indexOf(timer), 1);
-      this.schedulePunctuation(punctuator);
-      this.scheduleAligned(punctuator, { everyMs, offsetMs });
-    }, next - now + 1);
+    const timer = setTimeout(
+      () => {
+        this.timers.splice(this.timers.indexOf(timer), 1);
+        this.schedulePunctuation(punctuator);
+        this.scheduleAligned(punctuator, { everyMs, offsetMs });
+      },
+      next - now + 1,
+    );
     this.timers.push(timer);
   }
 
