@@ -1,6 +1,11 @@
 import type { ConversationEvent, StateChange } from '../../schemas/types';
 import { TypeName, branchOf } from '../../schemas/types';
-import type { ConversationStore, MessageSentResult } from '../../stores/redis/conversation-store';
+import {
+  MAX_MESSAGES_PER_CALL,
+  type ConversationStore,
+  type MessageSentResult,
+  type SentMessage,
+} from '../../stores/redis/conversation-store';
 import { runQueued, type Queued } from '../../stores/redis/pipeline';
 import type { BadgeChange, UserStore } from '../../stores/redis/user-store';
 import type { PipelineMetrics } from '../../topology/metrics';
@@ -16,6 +21,14 @@ export interface ConversationProcessorOptions {
   receipts: ReceiptProcessor;
   metrics: PipelineMetrics;
 }
+
+/** A MessageSent event waiting to be applied with the rest of its conversation's run. */
+type MessageRun = Array<{
+  slot: number;
+  event: ConversationEvent;
+  sourceOffset: number;
+  message: SentMessage;
+}>;
 
 type Change = { event: ConversationEvent; sourceOffset: number } & (
   | { type: 'message'; result: MessageSentResult; sender: string }
@@ -35,8 +48,38 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
 
   async process(records: Decoded<ConversationEvent>[], ctx: ProcessorContext): Promise<void> {
     const { store, metrics } = this.o;
-    const calls: Array<Queued<Change>> = [];
+    // One change per applied event, in record order: the replies fill it in.
+    const changes: Change[] = [];
+    let applied = 0;
+    const calls: Array<Queued<void>> = [];
     const partitionOf = new Map<string, number>();
+    // Consecutive MessageSent events of a conversation not sent yet, applied by one script call.
+    // A member event of the conversation sends them first, so the conversation's events still
+    // reach Redis in their order; conversations are independent of each other.
+    const runs = new Map<string, MessageRun>();
+    const flush = (conversationId: string): void => {
+      const run = runs.get(conversationId);
+      if (!run) return;
+      runs.delete(conversationId);
+      const q = store.messagesSent(
+        conversationId,
+        run.map((r) => r.message),
+      );
+      calls.push({
+        queue: q.queue,
+        parse: (reply) =>
+          q.parse(reply).forEach((result, i) => {
+            const { slot, event, sourceOffset, message } = run[i]!;
+            changes[slot] = {
+              type: 'message',
+              event,
+              sourceOffset,
+              result,
+              sender: message.senderId,
+            };
+          }),
+      });
+    };
 
     for (const { record, value: event } of records) {
       const problem = this.problem(event, record.key);
@@ -46,38 +89,39 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
         metrics.eventsIn.inc({ topic: 'conversation_events', type, outcome: 'dead_lettered' });
         continue;
       }
-      partitionOf.set(event.conversation_id, record.partition);
+      const c = event.conversation_id;
+      partitionOf.set(c, record.partition);
       const sourceOffset = Number(record.offset);
+      const slot = applied++;
       const p = event.payload;
       if (TypeName.MessageSent in p) {
         const m = p[TypeName.MessageSent];
-        const q = store.messageSent(event.conversation_id, {
-          messageId: m.message_id,
-          seq: m.seq,
-          senderId: m.sender_id,
-          kind: m.kind,
-          sentAt: m.sent_at,
+        let run = runs.get(c);
+        if (!run) runs.set(c, (run = []));
+        run.push({
+          slot,
+          event,
+          sourceOffset,
+          message: {
+            messageId: m.message_id,
+            seq: m.seq,
+            senderId: m.sender_id,
+            kind: m.kind,
+            sentAt: m.sent_at,
+          },
         });
-        calls.push({
-          queue: q.queue,
-          parse: (r) => ({
-            type: 'message',
-            event,
-            sourceOffset,
-            result: q.parse(r),
-            sender: m.sender_id,
-          }),
-        });
+        if (run.length === MAX_MESSAGES_PER_CALL) flush(c);
       } else {
+        flush(c);
         const add = TypeName.MemberAdded in p;
         const userId = add ? p[TypeName.MemberAdded].user_id : p[TypeName.MemberRemoved].user_id;
         const kind = add ? p[TypeName.MemberAdded].kind : 'GROUP';
-        const q = store.memberChanged(event.conversation_id, add ? 'add' : 'remove', userId, kind);
+        const q = store.memberChanged(c, add ? 'add' : 'remove', userId, kind);
         calls.push({
           queue: q.queue,
           parse: (r) => {
             const res = q.parse(r);
-            return {
+            changes[slot] = {
               type: 'member',
               event,
               sourceOffset,
@@ -90,8 +134,9 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
         });
       }
     }
+    for (const c of [...runs.keys()]) flush(c);
 
-    const changes = await runQueued(store.redis, calls);
+    await runQueued(store.redis, calls);
     const badge: BadgeChange[] = [];
     const membership: Array<{ userId: string; conversationId: string; op: 'add' | 'remove' }> = [];
     const touched = new Set<string>();

@@ -17,6 +17,17 @@ export interface MessageSentResult {
   members: string[];
 }
 
+export interface SentMessage {
+  messageId: string;
+  seq: number;
+  senderId: string;
+  kind: ConversationKind;
+  sentAt: number;
+}
+
+/** The most messages one messagesSent call takes (messages-sent-1.lua's limit). */
+export const MAX_MESSAGES_PER_CALL = 1000;
+
 export interface MemberChangedResult {
   kind: ConversationKind;
   hasHeld: boolean;
@@ -149,33 +160,36 @@ export class ConversationStore {
     defineScripts(redis);
   }
 
-  messageSent(
-    conversationId: string,
-    m: { messageId: string; seq: number; senderId: string; kind: ConversationKind; sentAt: number },
-  ): Queued<MessageSentResult> {
+  /**
+   * Applies consecutive messages of one conversation (in topic order) in one script call; the
+   * results are per message, in order, as if each had been applied alone one after the other.
+   * At most MAX_MESSAGES_PER_CALL messages.
+   */
+  messagesSent(conversationId: string, messages: SentMessage[]): Queued<MessageSentResult[]> {
+    if (messages.length < 1 || messages.length > MAX_MESSAGES_PER_CALL)
+      throw new RangeError(
+        `messagesSent takes 1 to ${MAX_MESSAGES_PER_CALL} messages, got ${messages.length}`,
+      );
+    const args: Array<string | number> = [this.ttlSeconds];
+    for (const m of messages) args.push(m.messageId, m.seq, m.senderId, m.kind, m.sentAt);
     return {
-      queue: (pipe) =>
-        pipe.messageSent(
-          this.keys.conversation(conversationId),
-          m.messageId,
-          m.seq,
-          m.senderId,
-          m.kind,
-          m.sentAt,
-          this.ttlSeconds,
-        ),
+      queue: (pipe) => pipe.messagesSent(this.keys.conversation(conversationId), ...args),
       parse: (reply) => {
-        const [kind, lastSeq, senderAtEnd, hasHeld, behind, members] = JSON.parse(
-          reply as string,
-        ) as [ConversationKind, string, number, number, string[] | object, string[] | object];
-        return {
+        const results = JSON.parse(reply as string) as Array<
+          [ConversationKind, string, number, number, string[] | object, string[] | object]
+        >;
+        if (!Array.isArray(results) || results.length !== messages.length)
+          throw new Error(
+            `messages-sent returned ${Array.isArray(results) ? results.length : 'no'} results for ${messages.length} messages`,
+          );
+        return results.map(([kind, lastSeq, senderAtEnd, hasHeld, behind, members]) => ({
           kind,
           lastSeq: Number(lastSeq),
           senderAtEnd: senderAtEnd === 1,
           hasHeld: hasHeld === 1,
           behind: list(behind),
           members: list(members),
-        };
+        }));
       },
     };
   }
@@ -270,7 +284,7 @@ export class ConversationStore {
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    messageSent(...args: Array<string | number>): Result<unknown, Context>;
+    messagesSent(...args: Array<string | number>): Result<unknown, Context>;
     memberChanged(...args: Array<string | number>): Result<unknown, Context>;
     applyReceipts(...args: Array<string | number>): Result<unknown, Context>;
     markNotified(...args: Array<string | number>): Result<unknown, Context>;

@@ -1,0 +1,133 @@
+--[[
+  Records consecutive messages of one conversation (in the order they were sent to the topic) and
+  moves each sender's own watermarks to its messages, as if each message were applied alone, one
+  after the other.
+  KEYS[1] conversation key prefix ("<prefix>:{c:<id>}:"); every key is derived from it, so all
+          share one hash tag and one Redis Cluster slot.
+  ARGV[1] ttl (s), then five values per message:
+          message_id, seq, sender_id, kind (DIRECT|GROUP), sent_at (ms)
+  Returns one JSON string (one reply to decode, not a nest of arrays; cjson writes an empty
+  list as {}): a list with one entry per message, in input order:
+    [kind, last_seq (string), sender_at_end (0|1), has_held (0|1), behind, members]
+    last_seq: the highest seq once this message is applied (a lower seq never moves it back).
+    behind: members other than the sender who have not read this message (badge candidates),
+    computed from current state as it stands after the earlier messages of the call (a sender
+    has read its own earlier messages), so a replay converges to the same badges.
+    members: every member in a direct chat (the peer is needed) once this message is applied;
+    empty for a group.
+  Cost: about a dozen calls whatever the number of messages and the group size: HMGET meta,
+  HGETALL read, HMGET dlvd, one SADD per distinct sender, SMEMBERS, one HSET msg and one ZADD msgs
+  for all the messages, at most one HSET each of meta, read and dlvd, refreshCore, EXISTS held.
+  At most 1,000 messages per call (unpack() is bounded by Lua's C stack; the caller splits).
+]]
+-- @include "helpers"
+
+local p = KEYS[1]
+local ttl = tonumber(ARGV[1])
+local meta, members, read, dlvd, msgs, msg =
+  p .. 'meta', p .. 'members', p .. 'read', p .. 'dlvd', p .. 'msgs', p .. 'msg'
+
+local FIELDS = 5
+local count = (#ARGV - 1) / FIELDS
+if count < 1 or count > 1000 or count ~= math.floor(count) then
+  return redis.error_reply('messages-sent: ARGV must be ttl then ' .. FIELDS .. ' values for each of 1 to 1000 messages')
+end
+
+local messages, senders, firstBy = {}, {}, {}
+local msgFields, msgsPairs = {}, {}
+for i = 1, count do
+  local b = 1 + (i - 1) * FIELDS
+  local x = { id = ARGV[b + 1], seq = tonumber(ARGV[b + 2]), sender = ARGV[b + 3], sentAt = ARGV[b + 5] }
+  messages[i] = x
+  if not firstBy[x.sender] then
+    firstBy[x.sender] = i
+    senders[#senders + 1] = x.sender
+  end
+  -- A message id sent twice keeps its last value, as with one HSET/ZADD per message.
+  msgFields[#msgFields + 1] = x.id
+  msgFields[#msgFields + 1] = str(x.seq) .. '|' .. x.sender .. '|' .. x.sentAt
+  msgsPairs[#msgsPairs + 1] = str(x.seq)
+  msgsPairs[#msgsPairs + 1] = x.id
+end
+
+local m = redis.call('HMGET', meta, 'kind', 'last_seq', 'touched')
+local kind = m[1] or ARGV[5] -- an unknown conversation takes the first message's kind
+local previousLast = tonumber(m[2] or '0')
+redis.call('HSET', msg, unpack(msgFields))
+redis.call('ZADD', msgs, unpack(msgsPairs))
+
+-- The messaging system is the authority on who sends: a sender is a member. A sender who was
+-- not a member yet is one from its first message of the call on (joined[] = that message).
+local joined = {}
+for _, sender in ipairs(senders) do
+  if redis.call('SADD', members, sender) == 1 then joined[sender] = firstBy[sender] end
+end
+local all = redis.call('SMEMBERS', members)
+local reads = numbers(redis.call('HGETALL', read))
+local delivered = redis.call('HMGET', dlvd, unpack(senders))
+local dlvds = {}
+for i, sender in ipairs(senders) do dlvds[sender] = tonumber(delivered[i] or '0') end
+
+local lastSeq, lastMsg, lastAt = previousLast, nil, nil
+local readMoved, dlvdMoved = {}, {}
+local results = {}
+for i, x in ipairs(messages) do
+  local seq, sender = x.seq, x.sender
+  if seq > lastSeq then
+    lastSeq, lastMsg, lastAt = seq, x.id, x.sentAt
+  end
+  if seq > (reads[sender] or 0) then
+    reads[sender] = seq
+    readMoved[sender] = true
+  end
+  if seq > dlvds[sender] then
+    dlvds[sender] = seq
+    dlvdMoved[sender] = true
+  end
+  local behind, now = {}, {}
+  for _, member in ipairs(all) do
+    if (joined[member] or 0) <= i then
+      now[#now + 1] = member
+      if member ~= sender and (reads[member] or 0) < seq then behind[#behind + 1] = member end
+    end
+  end
+  local senderAtEnd = 0
+  if reads[sender] >= lastSeq then senderAtEnd = 1 end
+  if kind ~= 'DIRECT' then now = {} end
+  results[i] = { kind, str(lastSeq), senderAtEnd, 0, behind, now }
+end
+
+local metaFields = {}
+if not m[1] then
+  metaFields[#metaFields + 1] = 'kind'
+  metaFields[#metaFields + 1] = kind
+end
+if lastSeq > previousLast then
+  metaFields[#metaFields + 1] = 'last_seq'
+  metaFields[#metaFields + 1] = str(lastSeq)
+  metaFields[#metaFields + 1] = 'last_msg'
+  metaFields[#metaFields + 1] = lastMsg
+  metaFields[#metaFields + 1] = 'last_at'
+  metaFields[#metaFields + 1] = lastAt
+end
+if #metaFields > 0 then redis.call('HSET', meta, unpack(metaFields)) end
+
+local readFields, dlvdFields = {}, {}
+for _, sender in ipairs(senders) do
+  if readMoved[sender] then
+    readFields[#readFields + 1] = sender
+    readFields[#readFields + 1] = str(reads[sender])
+  end
+  if dlvdMoved[sender] then
+    dlvdFields[#dlvdFields + 1] = sender
+    dlvdFields[#dlvdFields + 1] = str(dlvds[sender])
+  end
+end
+if #readFields > 0 then redis.call('HSET', read, unpack(readFields)) end
+if #dlvdFields > 0 then redis.call('HSET', dlvd, unpack(dlvdFields)) end
+
+-- The first message creates msg and msgs: they join the core keys' expiry now.
+refreshCore(p, ttl, m[3], m[1] == false or previousLast == 0)
+local held = redis.call('EXISTS', p .. 'held')
+for _, r in ipairs(results) do r[4] = held end
+return cjson.encode(results)
