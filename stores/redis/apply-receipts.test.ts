@@ -47,16 +47,18 @@ describe('apply-receipts: a run in one call equals one call per receipt (real Re
       kind === 'DIRECT'
         ? [members[0]!, members[0]!, members[1]!, members[0]!]
         : members.slice(0, 4);
-    for (let seq = 1; seq <= senders.length; seq++)
-      await one(
-        s.messageSent(id, {
-          messageId: `m${seq}`,
-          seq,
-          senderId: senders[seq - 1]!,
+    await one(
+      s.messagesSent(
+        id,
+        senders.map((senderId, i) => ({
+          messageId: `m${i + 1}`,
+          seq: i + 1,
+          senderId,
           kind,
-          sentAt: 1000 + seq,
-        }),
-      );
+          sentAt: 1001 + i,
+        })),
+      ),
+    );
   }
 
   const r = (userId: string, command: ReceiptInput['command'], version: number): ReceiptInput => ({
