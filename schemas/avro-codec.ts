@@ -183,6 +183,12 @@ export class AvroCodec {
     return read(reader, bytes) as Decoded;
   }
 
+  /** decode() without the promise when the schema id is known already; undefined when not. */
+  decodeCached(bytes: Buffer): Decoded | undefined {
+    const reader = this.readers.get(readSchemaId(bytes));
+    return reader ? read(reader, bytes) : undefined;
+  }
+
   /**
    * decode() for a topic that must hold `role`'s envelope: a record written with another
    * envelope's schema is UNKNOWN_SCHEMA here.

@@ -18,6 +18,10 @@ import type { TopicNames, TopicRole } from './topics';
 export interface RecordCodec {
   decode(value: Buffer): Promise<{ role: TopicRole; value: unknown }>;
   encode(role: TopicRole, value: never): Promise<Buffer>;
+  /** Synchronous decode when the schema is known already (undefined when not): no promise per record. */
+  decodeCached(value: Buffer): { role: TopicRole; value: unknown } | undefined;
+  /** Synchronous encode. */
+  encodeNow(role: TopicRole, value: never): Buffer;
 }
 
 /** A decoding failure that says which dead-letter reason applies. */
@@ -508,7 +512,9 @@ export class StreamRuntime {
         continue;
       }
       try {
-        const { role, value } = await this.options.codec.decode(record.value);
+        const { codec } = this.options;
+        const { role, value } =
+          codec.decodeCached(record.value) ?? (await codec.decode(record.value));
         if (role !== processor.source) {
           context.deadLetter(
             record,
@@ -553,14 +559,12 @@ export class StreamRuntime {
   private async flush(context: BatchContext): Promise<void> {
     if (context.outputs.length > 0) {
       const { codec, topics } = this.options;
-      const records = await Promise.all(
-        context.outputs.map(async (o) => ({
-          topic: topics[o.role],
-          key: o.key,
-          value: await codec.encode(o.role, o.value as never),
-          headers: o.headers,
-        })),
-      );
+      const records = context.outputs.map((o) => ({
+        topic: topics[o.role],
+        key: o.key,
+        value: codec.encodeNow(o.role, o.value as never),
+        headers: o.headers,
+      }));
       await this.sink!.send(records);
     }
     for (const hook of context.hooks) await hook();

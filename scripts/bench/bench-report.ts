@@ -70,6 +70,11 @@ export function rows(r: BenchResult): Row[] {
       value: `${int(t.heldReceipts)} / ${int(t.deadLetters)}`,
     },
     {
+      section: 'throughput',
+      figure: 'steps: records per step and topic / mean produce-to-commit time',
+      value: `${num(t.steps.recordsPerStep, 1)} / ${num(t.steps.meanMs, 1)} ms (${int(t.steps.count)} steps)`,
+    },
+    {
       section: 'latency',
       figure: `offered load`,
       value: `${int(l.offeredRate)} events/s for ${num(l.seconds, 1)} s (achieved ${int(l.achievedRate)}/s, max lag ${int(l.maxLag)})`,

@@ -111,6 +111,8 @@ export interface BenchResult {
     cpu: CpuShare;
     redisCommands: RedisCommands;
     heldReceipts: number;
+    /** Records per step and topic (mean), and the mean time from produce to commit of a step. */
+    steps: { recordsPerStep: number; meanMs: number; count: number };
     deadLetters: number;
   };
   latency: {
@@ -447,6 +449,14 @@ export async function runBench(o: BenchOptions, command: string): Promise<BenchR
         redisCommands: drainCommands,
         heldReceipts: m(afterDrain, 'ticks_held_receipts_total', { outcome: 'held' }),
         deadLetters: m(afterDrain, 'ticks_dead_letters_total'),
+        steps: {
+          count: m(afterDrain, 'ticks_batch_records_count'),
+          recordsPerStep:
+            m(afterDrain, 'ticks_batch_records_sum') / m(afterDrain, 'ticks_batch_records_count'),
+          meanMs:
+            (1000 * m(afterDrain, 'ticks_batch_duration_seconds_sum')) /
+            m(afterDrain, 'ticks_batch_duration_seconds_count'),
+        },
       },
       latency: {
         offeredRate: o.latencyRate,
