@@ -1,8 +1,9 @@
 import type { ConversationEvent, StateChange } from '../../schemas/types';
 import { TypeName, branchOf } from '../../schemas/types';
 import {
-  MAX_MESSAGES_PER_CALL,
+  MAX_EVENTS_PER_CALL,
   type ConversationStore,
+  type MemberChange,
   type MessageSentResult,
   type SentMessage,
 } from '../../stores/redis/conversation-store';
@@ -22,13 +23,19 @@ export interface ConversationProcessorOptions {
   metrics: PipelineMetrics;
 }
 
-/** A MessageSent event waiting to be applied with the rest of its conversation's run. */
-type MessageRun = Array<{
+interface Pending {
   slot: number;
   event: ConversationEvent;
   sourceOffset: number;
-  message: SentMessage;
-}>;
+}
+
+/**
+ * Consecutive events of one kind of a conversation, applied by one script call: messages, or
+ * member changes.
+ */
+type Run =
+  | { type: 'message'; items: Array<Pending & { message: SentMessage }> }
+  | { type: 'member'; items: Array<Pending & { change: MemberChange }> };
 
 type Change = { event: ConversationEvent; sourceOffset: number } & (
   | { type: 'message'; result: MessageSentResult; sender: string }
@@ -53,32 +60,64 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
     let applied = 0;
     const calls: Array<Queued<void>> = [];
     const partitionOf = new Map<string, number>();
-    // Consecutive MessageSent events of a conversation not sent yet, applied by one script call.
-    // A member event of the conversation sends them first, so the conversation's events still
-    // reach Redis in their order; conversations are independent of each other.
-    const runs = new Map<string, MessageRun>();
+    // Each conversation's events not sent yet: a run of one kind, applied by one script call.
+    // An event of the other kind sends the run first, so the conversation's events still reach
+    // Redis in their order; conversations are independent of each other.
+    const runs = new Map<string, Run>();
     const flush = (conversationId: string): void => {
       const run = runs.get(conversationId);
       if (!run) return;
       runs.delete(conversationId);
-      const q = store.messagesSent(
-        conversationId,
-        run.map((r) => r.message),
-      );
-      calls.push({
-        queue: q.queue,
-        parse: (reply) =>
-          q.parse(reply).forEach((result, i) => {
-            const { slot, event, sourceOffset, message } = run[i]!;
-            changes[slot] = {
-              type: 'message',
-              event,
-              sourceOffset,
-              result,
-              sender: message.senderId,
-            };
-          }),
-      });
+      if (run.type === 'message') {
+        const q = store.messagesSent(
+          conversationId,
+          run.items.map((r) => r.message),
+        );
+        calls.push({
+          queue: q.queue,
+          parse: (reply) =>
+            q.parse(reply).forEach((result, i) => {
+              const { slot, event, sourceOffset, message } = run.items[i]!;
+              changes[slot] = {
+                type: 'message',
+                event,
+                sourceOffset,
+                result,
+                sender: message.senderId,
+              };
+            }),
+        });
+      } else {
+        const q = store.membersChanged(
+          conversationId,
+          run.items.map((r) => r.change),
+        );
+        calls.push({
+          queue: q.queue,
+          parse: (reply) => {
+            const result = q.parse(reply);
+            for (const { slot, event, sourceOffset, change } of run.items)
+              changes[slot] = {
+                type: 'member',
+                event,
+                sourceOffset,
+                op: change.op,
+                userId: change.userId,
+                kind: result.kind,
+                hasHeld: result.hasHeld,
+              };
+          },
+        });
+      }
+    };
+    const runOf = <T extends Run['type']>(c: string, type: T): Extract<Run, { type: T }> => {
+      let run = runs.get(c);
+      if (run && (run.type !== type || run.items.length === MAX_EVENTS_PER_CALL)) {
+        flush(c);
+        run = undefined;
+      }
+      if (!run) runs.set(c, (run = { type, items: [] } as Run));
+      return run as Extract<Run, { type: T }>;
     };
 
     for (const { record, value: event } of records) {
@@ -91,17 +130,12 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
       }
       const c = event.conversation_id;
       partitionOf.set(c, record.partition);
-      const sourceOffset = Number(record.offset);
-      const slot = applied++;
+      const pending = { slot: applied++, event, sourceOffset: Number(record.offset) };
       const p = event.payload;
       if (TypeName.MessageSent in p) {
         const m = p[TypeName.MessageSent];
-        let run = runs.get(c);
-        if (!run) runs.set(c, (run = []));
-        run.push({
-          slot,
-          event,
-          sourceOffset,
+        runOf(c, 'message').items.push({
+          ...pending,
           message: {
             messageId: m.message_id,
             seq: m.seq,
@@ -110,27 +144,17 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
             sentAt: m.sent_at,
           },
         });
-        if (run.length === MAX_MESSAGES_PER_CALL) flush(c);
       } else {
-        flush(c);
         const add = TypeName.MemberAdded in p;
-        const userId = add ? p[TypeName.MemberAdded].user_id : p[TypeName.MemberRemoved].user_id;
-        const kind = add ? p[TypeName.MemberAdded].kind : 'GROUP';
-        const q = store.memberChanged(c, add ? 'add' : 'remove', userId, kind);
-        calls.push({
-          queue: q.queue,
-          parse: (r) => {
-            const res = q.parse(r);
-            changes[slot] = {
-              type: 'member',
-              event,
-              sourceOffset,
-              op: add ? 'add' : 'remove',
-              userId,
-              kind: res.kind,
-              hasHeld: res.hasHeld,
-            };
-          },
+        runOf(c, 'member').items.push({
+          ...pending,
+          change: add
+            ? {
+                op: 'add',
+                userId: p[TypeName.MemberAdded].user_id,
+                kind: p[TypeName.MemberAdded].kind,
+              }
+            : { op: 'remove', userId: p[TypeName.MemberRemoved].user_id, kind: 'GROUP' },
         });
       }
     }

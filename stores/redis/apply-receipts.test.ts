@@ -42,7 +42,12 @@ describe('apply-receipts: a run in one call equals one call per receipt (real Re
 
   async function setUp(prefix: string, id: string, kind: 'DIRECT' | 'GROUP', members: string[]) {
     const s = store(prefix);
-    for (const m of members) await one(s.memberChanged(id, 'add', m, kind));
+    await one(
+      s.membersChanged(
+        id,
+        members.map((userId) => ({ op: 'add' as const, userId, kind })),
+      ),
+    );
     const senders =
       kind === 'DIRECT'
         ? [members[0]!, members[0]!, members[1]!, members[0]!]

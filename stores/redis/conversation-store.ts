@@ -25,8 +25,15 @@ export interface SentMessage {
   sentAt: number;
 }
 
-/** The most messages one messagesSent call takes (messages-sent-1.lua's limit). */
-export const MAX_MESSAGES_PER_CALL = 1000;
+/** The most events one messagesSent or membersChanged call takes (the scripts' limit). */
+export const MAX_EVENTS_PER_CALL = 1000;
+
+/** A member joining or leaving; kind is used only while the conversation's kind is unknown. */
+export interface MemberChange {
+  op: 'add' | 'remove';
+  userId: string;
+  kind: ConversationKind;
+}
 
 export interface MemberChangedResult {
   kind: ConversationKind;
@@ -163,12 +170,12 @@ export class ConversationStore {
   /**
    * Applies consecutive messages of one conversation (in topic order) in one script call; the
    * results are per message, in order, as if each had been applied alone one after the other.
-   * At most MAX_MESSAGES_PER_CALL messages.
+   * At most MAX_EVENTS_PER_CALL messages.
    */
   messagesSent(conversationId: string, messages: SentMessage[]): Queued<MessageSentResult[]> {
-    if (messages.length < 1 || messages.length > MAX_MESSAGES_PER_CALL)
+    if (messages.length < 1 || messages.length > MAX_EVENTS_PER_CALL)
       throw new RangeError(
-        `messagesSent takes 1 to ${MAX_MESSAGES_PER_CALL} messages, got ${messages.length}`,
+        `messagesSent takes 1 to ${MAX_EVENTS_PER_CALL} messages, got ${messages.length}`,
       );
     const args: Array<string | number> = [this.ttlSeconds];
     for (const m of messages) args.push(m.messageId, m.seq, m.senderId, m.kind, m.sentAt);
@@ -194,21 +201,16 @@ export class ConversationStore {
     };
   }
 
-  memberChanged(
-    conversationId: string,
-    op: 'add' | 'remove',
-    userId: string,
-    kind: ConversationKind,
-  ): Queued<MemberChangedResult> {
+  /** Applies consecutive member changes of one conversation, in order, in one script call. */
+  membersChanged(conversationId: string, changes: MemberChange[]): Queued<MemberChangedResult> {
+    if (changes.length < 1 || changes.length > MAX_EVENTS_PER_CALL)
+      throw new RangeError(
+        `membersChanged takes 1 to ${MAX_EVENTS_PER_CALL} changes, got ${changes.length}`,
+      );
+    const args: Array<string | number> = [this.ttlSeconds];
+    for (const c of changes) args.push(c.op, c.userId, c.kind);
     return {
-      queue: (pipe) =>
-        pipe.memberChanged(
-          this.keys.conversation(conversationId),
-          op,
-          userId,
-          kind,
-          this.ttlSeconds,
-        ),
+      queue: (pipe) => pipe.membersChanged(this.keys.conversation(conversationId), ...args),
       parse: (reply) => {
         const [k, hasHeld, lastSeq] = reply as [ConversationKind, number, number];
         return { kind: k, hasHeld: hasHeld === 1, lastSeq };
@@ -285,7 +287,7 @@ export class ConversationStore {
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     messagesSent(...args: Array<string | number>): Result<unknown, Context>;
-    memberChanged(...args: Array<string | number>): Result<unknown, Context>;
+    membersChanged(...args: Array<string | number>): Result<unknown, Context>;
     applyReceipts(...args: Array<string | number>): Result<unknown, Context>;
     markNotified(...args: Array<string | number>): Result<unknown, Context>;
     collectWindow(...args: Array<string | number>): Result<unknown, Context>;

@@ -69,7 +69,7 @@ describe('messagesSent (real Redis)', () => {
 
   it('applies a run of two senders as one call per message would, and a replay changes nothing', async () => {
     for (const c of ['g-batched', 'g-single'])
-      await run(store.memberChanged(c, 'add', 'reader', 'GROUP'));
+      await run(store.membersChanged(c, [{ op: 'add', userId: 'reader', kind: 'GROUP' }]));
     const burst = [msg(1, 'a'), msg(2, 'a'), msg(3, 'b'), msg(4, 'a'), msg(5, 'b')];
 
     const { together, apart } = await both('g-batched', 'g-single', burst);
