@@ -1,5 +1,5 @@
 import type { Percentiles } from './latency-probe';
-import type { BenchResult, CpuShare } from './bench-run';
+import type { BenchResult, CpuShare, StepStats } from './bench-run';
 
 interface Row {
   section: string;
@@ -18,6 +18,10 @@ function latency(p: Percentiles): string {
   return p.count === 0
     ? 'none produced'
     : `${ms(p.p50)} / ${ms(p.p95)} / ${ms(p.p99)} / ${ms(p.max)} ms (n=${int(p.count)})`;
+}
+
+function steps(s: StepStats): string {
+  return `${num(s.recordsPerStep, 1)} / ${num(s.meanMs, 1)} ms (${int(s.count)} steps)`;
 }
 
 function cpu(c: CpuShare): string {
@@ -72,7 +76,7 @@ export function rows(r: BenchResult): Row[] {
     {
       section: 'throughput',
       figure: 'steps: records per step and topic / mean produce-to-commit time',
-      value: `${num(t.steps.recordsPerStep, 1)} / ${num(t.steps.meanMs, 1)} ms (${int(t.steps.count)} steps)`,
+      value: steps(t.steps),
     },
     {
       section: 'latency',
@@ -102,6 +106,11 @@ export function rows(r: BenchResult): Row[] {
       value: `${ms(l.received.direct.p99)} / ${ms(l.received.groupSummary.p99)} ms`,
     },
     { section: 'latency', figure: 'CPU at this load (cores)', value: cpu(l.cpu) },
+    {
+      section: 'latency',
+      figure: 'steps: records per step and topic / mean produce-to-commit time',
+      value: steps(l.steps),
+    },
     {
       section: 'ratios',
       figure: `push reduction, active windows (≥ ${q.activeWindows.threshold} receipts)`,

@@ -112,7 +112,7 @@ export interface BenchResult {
     redisCommands: RedisCommands;
     heldReceipts: number;
     /** Records per step and topic (mean), and the mean time from produce to commit of a step. */
-    steps: { recordsPerStep: number; meanMs: number; count: number };
+    steps: StepStats;
     deadLetters: number;
   };
   latency: {
@@ -128,6 +128,7 @@ export interface BenchResult {
     received: { direct: Percentiles; groupSummary: Percentiles };
     cpu: CpuShare;
     redisCommands: RedisCommands;
+    steps: StepStats;
   };
   ratios: {
     pushReduction: { drain: number; latency: number; activeWindows: number };
@@ -449,14 +450,7 @@ export async function runBench(o: BenchOptions, command: string): Promise<BenchR
         redisCommands: drainCommands,
         heldReceipts: m(afterDrain, 'ticks_held_receipts_total', { outcome: 'held' }),
         deadLetters: m(afterDrain, 'ticks_dead_letters_total'),
-        steps: {
-          count: m(afterDrain, 'ticks_batch_records_count'),
-          recordsPerStep:
-            m(afterDrain, 'ticks_batch_records_sum') / m(afterDrain, 'ticks_batch_records_count'),
-          meanMs:
-            (1000 * m(afterDrain, 'ticks_batch_duration_seconds_sum')) /
-            m(afterDrain, 'ticks_batch_duration_seconds_count'),
-        },
+        steps: stepStats(undefined, afterDrain),
       },
       latency: {
         offeredRate: o.latencyRate,
@@ -464,6 +458,7 @@ export async function runBench(o: BenchOptions, command: string): Promise<BenchR
         seconds: offered.seconds,
         events: offered.events,
         maxLag: offered.maxLag,
+        steps: stepStats(beforeLatency, afterLatency),
         direct: percentiles(probe.produced.direct),
         groupSummary: percentiles(probe.produced.group_summary),
         unreadSync: percentiles(probe.produced.unread_sync),
@@ -665,4 +660,22 @@ function mib(bytes: number): string {
 
 function fileSize(file: string): number {
   return statSync(file).size;
+}
+
+/** Records per step and topic (mean), and the mean time from produce to commit of a step. */
+export interface StepStats {
+  recordsPerStep: number;
+  meanMs: number;
+  count: number;
+}
+
+/** Step figures between two snapshots of the pipeline's metrics (from its start without `before`). */
+function stepStats(before: MetricsSnapshot | undefined, after: MetricsSnapshot): StepStats {
+  const d = (name: string) => after.total(name) - (before?.total(name) ?? 0);
+  return {
+    count: d('ticks_batch_records_count'),
+    recordsPerStep: d('ticks_batch_records_sum') / d('ticks_batch_records_count'),
+    meanMs:
+      (1000 * d('ticks_batch_duration_seconds_sum')) / d('ticks_batch_duration_seconds_count'),
+  };
 }
