@@ -199,8 +199,7 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
       }
     }
 
-    await this.o.users.recordMembership(membership);
-    await this.o.badges.apply(badge);
+    await Promise.all([this.o.users.recordMembership(membership), this.o.badges.apply(badge)]);
     await this.o.receipts.retryHeld(
       [...touched].map((conversationId) => ({
         conversationId,

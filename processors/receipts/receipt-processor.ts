@@ -276,11 +276,14 @@ export class ReceiptProcessor implements Processor<ReceiptEvent> {
       }
     });
 
-    await execPipeline(heldPipe);
-    await this.o.held.schedule(toHold);
-    // Index first: a window in Redis without an index entry would never close.
-    await this.o.windows.schedule(windows);
-    await this.o.badges.apply(badge);
+    // Independent of each other, so in one round trip's time: held receipts and their index,
+    // the window index (the windows themselves are written; an index entry makes them close),
+    // badges. Everything is done before the step's outputs go out and its offsets commit.
+    await Promise.all([
+      execPipeline(heldPipe).then(() => this.o.held.schedule(toHold)),
+      this.o.windows.schedule(windows),
+      this.o.badges.apply(badge),
+    ]);
     if (syncs.length > 0) {
       const counts = await this.o.users.badgeCounts(syncs.map((s) => s.job.userId));
       for (const { job, result } of syncs) {

@@ -7,6 +7,8 @@ export class RedisCommandError extends Error {
 
 /** Runs a pipeline (one round trip) and returns its replies, throwing the first error. */
 export async function execPipeline(pipe: ChainableCommander): Promise<unknown[]> {
+  // Nothing queued: no round trip (steps often have nothing for some of their pipelines).
+  if ((pipe as { length?: number }).length === 0) return [];
   const replies = (await pipe.exec()) ?? [];
   return replies.map(([err, reply]) => {
     if (err) throw new RedisCommandError(`Redis command failed: ${err.message}`, { cause: err });
