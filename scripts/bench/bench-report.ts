@@ -63,6 +63,11 @@ export function rows(r: BenchResult): Row[] {
     },
     {
       section: 'throughput',
+      figure: '  of which the chat traffic alone (after the setup events)',
+      value: `${int(t.trafficEventsPerSecond)} events/s`,
+    },
+    {
+      section: 'throughput',
       figure: 'ticks ÷ baseline',
       value: num(t.ratioToBaseline),
       target: '≥ 0.6',

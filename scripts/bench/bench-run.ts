@@ -111,6 +111,8 @@ export interface BenchResult {
     cpu: CpuShare;
     redisCommands: RedisCommands;
     heldReceipts: number;
+    /** The drain rate once the setup events (memberships) are behind: the chat traffic alone. */
+    trafficEventsPerSecond: number;
     /** Records per step and topic (mean), and the mean time from produce to commit of a step. */
     steps: StepStats;
     deadLetters: number;
@@ -444,6 +446,7 @@ export async function runBench(o: BenchOptions, command: string): Promise<BenchR
       },
       ticks: {
         eventsPerSecond: ticksDrain.eventsPerSecond,
+        trafficEventsPerSecond: rateAfter(ticksDrain.samples, setupEvents),
         seconds: drainSeconds,
         ratioToBaseline: ticksDrain.eventsPerSecond / baselineDrain.eventsPerSecond,
         cpu: drainCpuShare ?? { seconds: 0, cores: {}, machineBusyCores: NaN, otherCores: NaN },
@@ -678,4 +681,12 @@ function stepStats(before: MetricsSnapshot | undefined, after: MetricsSnapshot):
     meanMs:
       (1000 * d('ticks_batch_duration_seconds_sum')) / d('ticks_batch_duration_seconds_count'),
   };
+}
+
+/** Commit rate from the first sample at or past `from` committed records to the last sample. */
+function rateAfter(samples: DrainSample[], from: number): number {
+  const start = samples.find((x) => x.committed >= from);
+  const end = samples[samples.length - 1];
+  if (!start || !end || end.t <= start.t) return NaN;
+  return ((end.committed - start.committed) * 1000) / (end.t - start.t);
 }
