@@ -67,4 +67,35 @@ describe('direct chat: unread, badge, read receipts', () => {
     });
     expect(h.out.stateChanges.filter((s) => 'dev.ticks.MessageSent' in s.change)).toHaveLength(5);
   });
+
+  it('a burst of five messages from one sender, read twice: the main Redis sees three badge writes', async () => {
+    const c = 'dm-burst';
+    const { metrics } = h.pipeline;
+    const writes = () => metrics.total(metrics.mainBadgeWrites, { conversation_kind: 'direct' });
+    h.publish.memberAdded(c, 'S', 'DIRECT').memberAdded(c, 'R', 'DIRECT');
+    await h.publish.flush();
+    const before = await writes();
+    // One message per batch: only the auxiliary marks can spare the main Redis the later ones.
+    for (let seq = 1; seq <= 5; seq++) {
+      h.publish.messageSent(c, { messageId: `b${seq}`, seq, senderId: 'S', kind: 'DIRECT' });
+      await h.publish.flush();
+      await eventually(`unread ${seq}`, async () => (await h.read.unread(c, 'R')) === seq);
+      // The first message adds S to R's badge and takes R out of S's (S has read it all).
+      expect((await writes()) - before).toBe(2);
+    }
+    expect(await h.read.badge('R')).toEqual(['S']);
+    // Read to the end, then again from another device: one removal reaches the main Redis.
+    for (const device of ['phone', 'laptop']) {
+      h.publish.read(c, 'R', { seq: 5 }, device);
+      await h.publish.flush();
+      await eventually(`sync to ${device}`, () =>
+        h.out.updatesFor('R', 'UnreadSync').find((u) => {
+          const payload = u.payload as Record<string, { origin_device_id?: string }>;
+          return payload['dev.ticks.UnreadSync']?.origin_device_id === device;
+        }),
+      );
+    }
+    expect(await h.read.badge('R')).toEqual([]);
+    expect((await writes()) - before).toBe(3);
+  });
 });

@@ -70,7 +70,8 @@ export class PipelineMetrics {
 
   readonly mainBadgeWrites = new Counter({
     name: 'ticks_main_redis_badge_writes_total',
-    help: 'Badge writes that reached the main Redis',
+    help: 'Badge writes that reached the main Redis, by the kind of conversation of the source',
+    labelNames: ['conversation_kind'] as const,
     registers: [this.registry],
   });
 

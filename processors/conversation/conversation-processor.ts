@@ -175,10 +175,10 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
         const { result, sender } = change;
         const direct = result.kind === 'DIRECT';
         for (const member of result.behind)
-          badge.push({ op: 'add', userId: member, source: direct ? sender : c });
+          badge.push({ op: 'add', userId: member, source: direct ? sender : c, kind: result.kind });
         if (result.senderAtEnd) {
           const source = direct ? result.members.find((m) => m !== sender) : c;
-          if (source) badge.push({ op: 'remove', userId: sender, source });
+          if (source) badge.push({ op: 'remove', userId: sender, source, kind: result.kind });
         }
         if (result.hasHeld) touched.add(c);
         metrics.eventsIn.inc({
@@ -189,7 +189,7 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
       } else {
         membership.push({ userId: change.userId, conversationId: c, op: change.op });
         if (change.op === 'remove' && change.kind === 'GROUP')
-          badge.push({ op: 'remove', userId: change.userId, source: c });
+          badge.push({ op: 'remove', userId: change.userId, source: c, kind: 'GROUP' });
         if (change.hasHeld) touched.add(c);
         metrics.eventsIn.inc({
           topic: 'conversation_events',

@@ -241,7 +241,7 @@ export class ReceiptProcessor implements Processor<ReceiptEvent> {
       const isRead = job.command.type === 'read' || job.command.type === 'read_id';
       if (isRead && result.atEnd) {
         const source = result.kind === 'DIRECT' ? result.peer : job.conversationId;
-        if (source) badge.push({ op: 'remove', userId: job.userId, source });
+        if (source) badge.push({ op: 'remove', userId: job.userId, source, kind: result.kind });
       }
       if (result.push && result.peer) {
         this.o.emitter.direct(

@@ -17,6 +17,7 @@ export class BadgeUpdater {
     const stats = await this.users.applyBadgeChanges(changes);
     this.metrics.dedupe.inc({ result: 'hit' }, stats.dedupeHits);
     this.metrics.dedupe.inc({ result: 'miss' }, stats.dedupeMisses);
-    this.metrics.mainBadgeWrites.inc(stats.mainWrites);
+    this.metrics.mainBadgeWrites.inc({ conversation_kind: 'direct' }, stats.mainWrites.DIRECT);
+    this.metrics.mainBadgeWrites.inc({ conversation_kind: 'group' }, stats.mainWrites.GROUP);
   }
 }

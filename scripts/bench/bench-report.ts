@@ -141,6 +141,11 @@ export function rows(r: BenchResult): Row[] {
     },
     {
       section: 'ratios',
+      figure: '  per direct-chat message (bursts of 1–8 to one recipient) / per group message',
+      value: `${num(q.mainRedisBadgeWritesPerMessageByKind.direct, 3)} / ${num(q.mainRedisBadgeWritesPerMessageByKind.group, 3)}`,
+    },
+    {
+      section: 'ratios',
       figure: '  of which additions (aux misses) per message event',
       value: num(q.mainRedisBadgeAddsPerMessage, 3),
     },

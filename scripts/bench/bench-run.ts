@@ -143,6 +143,11 @@ export interface BenchResult {
     mainRedisBadgeWritesPerMessageLatency: number;
     /** Badge additions that missed the auxiliary Redis (so reached the main one), per message. */
     mainRedisBadgeAddsPerMessage: number;
+    /**
+     * Main-Redis badge writes per message of each kind of conversation (whole run): direct chats
+     * are where one sender's bursts go to one recipient.
+     */
+    mainRedisBadgeWritesPerMessageByKind: { direct: number; group: number };
     messagesCoveredPerRead: number;
   };
   memory: {
@@ -489,6 +494,15 @@ export async function runBench(o: BenchOptions, command: string): Promise<BenchR
         mainRedisBadgeWritesPerMessage: badgeWrites / messagesApplied,
         mainRedisBadgeWritesPerMessageLatency: latencyBadgeWrites / latencyMessages,
         mainRedisBadgeAddsPerMessage: misses / messagesApplied,
+        mainRedisBadgeWritesPerMessageByKind: {
+          direct:
+            m(afterLatency, 'ticks_main_redis_badge_writes_total', {
+              conversation_kind: 'direct',
+            }) / traffic.counts.messages.direct,
+          group:
+            m(afterLatency, 'ticks_main_redis_badge_writes_total', { conversation_kind: 'group' }) /
+            traffic.counts.messages.group,
+        },
         messagesCoveredPerRead: traffic.counts.messagesCoveredByReads / reads,
       },
       memory: {

@@ -22,11 +22,17 @@ describe('UserStore badge dedupe (real Redis)', () => {
   let n = 0;
   /** A fresh recipient per test, so tests do not share marks or badges. */
   const user = (): string => `u${++n}`;
-  const add = (userId: string, source: string): BadgeChange => ({ op: 'add', userId, source });
+  const add = (userId: string, source: string): BadgeChange => ({
+    op: 'add',
+    userId,
+    source,
+    kind: 'DIRECT',
+  });
   const remove = (userId: string, source: string): BadgeChange => ({
     op: 'remove',
     userId,
     source,
+    kind: 'DIRECT',
   });
   const mark = (userId: string, source: string): Promise<string | null> =>
     aux.get(keys.dedupeMark(source, userId));
@@ -53,7 +59,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
     expect(await store.applyBadgeChanges([add(u, 'A')])).toEqual({
       dedupeHits: 0,
       dedupeMisses: 1,
-      mainWrites: 1,
+      mainWrites: { DIRECT: 1, GROUP: 0 },
     });
     expect(await inBadge(u, 'A')).toBe(true);
     expect(await mark(u, 'A')).toBe('1');
@@ -64,7 +70,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
     expect(await store.applyBadgeChanges([add(u, 'A')])).toEqual({
       dedupeHits: 1,
       dedupeMisses: 0,
-      mainWrites: 0,
+      mainWrites: { DIRECT: 0, GROUP: 0 },
     });
     expect(await inBadge(u, 'A')).toBe(false);
   });
@@ -75,7 +81,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
     expect(await store.applyBadgeChanges([remove(u, 'A')])).toEqual({
       dedupeHits: 0,
       dedupeMisses: 1,
-      mainWrites: 1,
+      mainWrites: { DIRECT: 1, GROUP: 0 },
     });
     expect(await inBadge(u, 'A')).toBe(false);
     expect(await mark(u, 'A')).toBe('0');
@@ -84,7 +90,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
     expect(await store.applyBadgeChanges([remove(u, 'A')])).toEqual({
       dedupeHits: 1,
       dedupeMisses: 0,
-      mainWrites: 0,
+      mainWrites: { DIRECT: 0, GROUP: 0 },
     });
     expect(await inBadge(u, 'A')).toBe(true);
   });
@@ -97,7 +103,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
     expect(await store.applyBadgeChanges([add(u, 'A')])).toEqual({
       dedupeHits: 0,
       dedupeMisses: 1,
-      mainWrites: 1,
+      mainWrites: { DIRECT: 1, GROUP: 0 },
     });
     expect(await inBadge(u, 'A')).toBe(true);
     expect(await mark(u, 'A')).toBe('1');
@@ -114,7 +120,9 @@ describe('UserStore badge dedupe (real Redis)', () => {
 
     // The batch redone after the "crash": written, and marked.
     await main.del(keys.badge(u));
-    expect(await store.applyBadgeChanges([add(u, 'A')])).toMatchObject({ mainWrites: 1 });
+    expect(await store.applyBadgeChanges([add(u, 'A')])).toMatchObject({
+      mainWrites: { DIRECT: 1, GROUP: 0 },
+    });
     expect(await inBadge(u, 'A')).toBe(true);
     expect(await mark(u, 'A')).toBe('1');
   });
@@ -129,7 +137,9 @@ describe('UserStore badge dedupe (real Redis)', () => {
 
     await main.del(keys.badge(u));
     await main.sadd(keys.badge(u), 'A');
-    expect(await store.applyBadgeChanges([remove(u, 'A')])).toMatchObject({ mainWrites: 1 });
+    expect(await store.applyBadgeChanges([remove(u, 'A')])).toMatchObject({
+      mainWrites: { DIRECT: 1, GROUP: 0 },
+    });
     expect(await inBadge(u, 'A')).toBe(false);
     expect(await mark(u, 'A')).toBe('0');
   });
@@ -140,7 +150,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
     expect(await store.applyBadgeChanges([remove(u, 'A')])).toEqual({
       dedupeHits: 0,
       dedupeMisses: 1,
-      mainWrites: 1,
+      mainWrites: { DIRECT: 1, GROUP: 0 },
     });
     expect(mainPipelines).toHaveBeenCalledTimes(1);
     expect(await mark(u, 'A')).toBe('0');
@@ -148,7 +158,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
       expect(await store.applyBadgeChanges([remove(u, 'A')])).toEqual({
         dedupeHits: 1,
         dedupeMisses: 0,
-        mainWrites: 0,
+        mainWrites: { DIRECT: 0, GROUP: 0 },
       });
     expect(mainPipelines).toHaveBeenCalledTimes(1); // no main round trip at all for the hits
     expect(await inBadge(u, 'A')).toBe(false);
@@ -170,7 +180,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
       remove(v, 'B'),
       add(v, 'B'), // over '0': mark deleted, SADD, '1'
     ]);
-    expect(stats).toEqual({ dedupeHits: 1, dedupeMisses: 3, mainWrites: 3 });
+    expect(stats).toEqual({ dedupeHits: 1, dedupeMisses: 3, mainWrites: { DIRECT: 3, GROUP: 0 } });
     expect(mget).toHaveBeenCalledTimes(1);
     expect(auxPipelines).toHaveBeenCalledTimes(2); // the stale-mark DELs, then the new marks
     expect(mainPipelines).toHaveBeenCalledTimes(1);

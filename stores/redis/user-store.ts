@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { ConversationKind } from '../../schemas/types';
 import type { RedisKeys } from './keys';
 import { execPipeline } from './pipeline';
 
@@ -7,12 +8,15 @@ export interface BadgeChange {
   op: 'add' | 'remove';
   userId: string;
   source: string;
+  /** The kind of conversation the source stands for (counted apart in the metrics). */
+  kind: ConversationKind;
 }
 
 export interface BadgeApplyStats {
   dedupeHits: number;
   dedupeMisses: number;
-  mainWrites: number;
+  /** Main-Redis writes (SADD or SREM), by the kind of conversation of their source. */
+  mainWrites: Record<ConversationKind, number>;
 }
 
 /**
@@ -47,7 +51,11 @@ export class UserStore {
       last.set(id, c);
     }
     const latest = [...last.values()];
-    const stats: BadgeApplyStats = { dedupeHits: 0, dedupeMisses: 0, mainWrites: 0 };
+    const stats: BadgeApplyStats = {
+      dedupeHits: 0,
+      dedupeMisses: 0,
+      mainWrites: { DIRECT: 0, GROUP: 0 },
+    };
     if (latest.length === 0) return stats;
 
     const markKey = (c: BadgeChange): string => this.keys.dedupeMark(c.source, c.userId);
@@ -77,7 +85,7 @@ export class UserStore {
       else main.srem(key, c.source);
     }
     await execPipeline(main);
-    stats.mainWrites = toWrite.length;
+    for (const c of toWrite) stats.mainWrites[c.kind]++;
 
     const marksPipe = this.aux.pipeline();
     for (const c of toWrite)
