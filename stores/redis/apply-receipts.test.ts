@@ -5,7 +5,8 @@ import { scanKeys } from '../../tests/support/harness';
 import { connectRedis } from './connect';
 import { ConversationStore, type ReceiptInput, type ReceiptResult } from './conversation-store';
 import { RedisKeys } from './keys';
-import { runQueued, type Queued } from './pipeline';
+import type { Queued } from './pipeline';
+import { conversationState, runOne } from '../../tests/support/redis-state';
 
 /**
  * apply-receipts takes a run of one conversation's receipts in one call; the result must be
@@ -17,28 +18,9 @@ describe('apply-receipts: a run in one call equals one call per receipt (real Re
   const together = `t${run}b`;
   let redis: Redis;
 
-  async function one<T>(call: Queued<T>): Promise<T> {
-    const [reply] = await runQueued(redis, [call]);
-    return reply!;
-  }
+  const one = <T>(call: Queued<T>): Promise<T> => runOne(redis, call);
   const store = (prefix: string) => new ConversationStore(redis, new RedisKeys(prefix), 3600);
-
-  /** Every key of the prefix with its content; the refresh time in meta is the clock's. */
-  async function dump(prefix: string): Promise<Record<string, unknown>> {
-    const out: Record<string, unknown> = {};
-    for (const key of (await scanKeys(redis, `${prefix}:*`)).sort()) {
-      const name = key.slice(prefix.length);
-      const type = await redis.type(key);
-      if (type === 'hash') {
-        const h = await redis.hgetall(key);
-        delete h.touched;
-        out[name] = h;
-      } else if (type === 'zset') out[name] = await redis.zrange(key, '0', '-1', 'WITHSCORES');
-      else if (type === 'set') out[name] = (await redis.smembers(key)).sort();
-      else out[name] = type;
-    }
-    return out;
-  }
+  const dump = (prefix: string, id: string) => conversationState(redis, new RedisKeys(prefix), id);
 
   async function setUp(prefix: string, id: string, kind: 'DIRECT' | 'GROUP', members: string[]) {
     const s = store(prefix);
@@ -91,7 +73,7 @@ describe('apply-receipts: a run in one call equals one call per receipt (real Re
     const openAfter = separately.filter((x) => x.applied).at(-1)?.windowOpen;
     const withWindow = separately.map((x) => (x.applied ? { ...x, windowOpen: openAfter } : x));
     expect(inOneCall).toEqual(withWindow);
-    expect(await dump(together)).toEqual(await dump(alone));
+    expect(await dump(together, id)).toEqual(await dump(alone, id));
     return inOneCall;
   }
 

@@ -5,7 +5,8 @@ import { scanKeys } from '../../tests/support/harness';
 import { connectRedis } from './connect';
 import { ConversationStore, type MemberChange } from './conversation-store';
 import { RedisKeys } from './keys';
-import { runQueued, type Queued } from './pipeline';
+import type { Queued } from './pipeline';
+import { conversationState, runOne } from '../../tests/support/redis-state';
 
 /**
  * members-changed-1.lua against a real Redis: a run of member events in one call leaves the
@@ -17,21 +18,8 @@ describe('membersChanged (real Redis)', () => {
   let redis: Redis;
   let store: ConversationStore;
 
-  async function run<T>(call: Queued<T>): Promise<T> {
-    const [reply] = await runQueued(redis, [call]);
-    return reply!;
-  }
-  async function state(conversationId: string) {
-    const p = keys.conversation(conversationId);
-    const meta = await redis.hgetall(`${p}meta`);
-    delete meta.touched; // refresh time (server clock)
-    return {
-      meta,
-      read: await redis.hgetall(`${p}read`),
-      dlvd: await redis.hgetall(`${p}dlvd`),
-      members: (await redis.smembers(`${p}members`)).sort(),
-    };
-  }
+  const run = <T>(call: Queued<T>): Promise<T> => runOne(redis, call);
+  const state = (conversationId: string) => conversationState(redis, keys, conversationId);
   const add = (userId: string, kind: 'DIRECT' | 'GROUP' = 'GROUP'): MemberChange => ({
     op: 'add',
     userId,

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { loadConfig } from '../../config/config';
+import { scanKeys } from '../../tests/support/harness';
 import { connectRedis } from './connect';
 import { ConversationStore, type MessageSentResult, type SentMessage } from './conversation-store';
 import { RedisKeys } from './keys';
-import { runQueued, type Queued } from './pipeline';
+import type { Queued } from './pipeline';
+import { conversationState, runOne } from '../../tests/support/redis-state';
 
 /**
  * messages-sent-1.lua against a real Redis: one call for a run of messages must leave the same
@@ -16,26 +18,11 @@ describe('messagesSent (real Redis)', () => {
   let redis: Redis;
   let store: ConversationStore;
 
-  async function run<T>(call: Queued<T>): Promise<T> {
-    const [reply] = await runQueued(redis, [call]);
-    return reply!;
-  }
+  const run = <T>(call: Queued<T>): Promise<T> => runOne(redis, call);
   /** Set-ordered lists (SMEMBERS order) sorted, so results compare by content. */
   const sorted = (results: MessageSentResult[]) =>
     results.map((r) => ({ ...r, behind: [...r.behind].sort(), members: [...r.members].sort() }));
-  async function state(conversationId: string) {
-    const p = keys.conversation(conversationId);
-    const meta = await redis.hgetall(`${p}meta`);
-    delete meta.touched; // refresh time (server clock)
-    return {
-      meta,
-      read: await redis.hgetall(`${p}read`),
-      dlvd: await redis.hgetall(`${p}dlvd`),
-      msg: await redis.hgetall(`${p}msg`),
-      msgs: await redis.zrange(`${p}msgs`, '0', '-1', 'WITHSCORES'),
-      members: (await redis.smembers(`${p}members`)).sort(),
-    };
-  }
+  const state = (conversationId: string) => conversationState(redis, keys, conversationId);
   /** The messages in one call on `batched`, and one call each on `single`. */
   async function both(batched: string, single: string, messages: SentMessage[]) {
     const together = await run(store.messagesSent(batched, messages));
@@ -56,13 +43,7 @@ describe('messagesSent (real Redis)', () => {
     store = new ConversationStore(redis, keys, 600);
   });
   afterAll(async () => {
-    const found: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await redis.scan(cursor, 'MATCH', keys.all(), 'COUNT', 1000);
-      found.push(...batch);
-      cursor = next;
-    } while (cursor !== '0');
+    const found = await scanKeys(redis, keys.all());
     if (found.length > 0) await redis.del(...found);
     redis.disconnect();
   });
@@ -116,7 +97,7 @@ describe('messagesSent (real Redis)', () => {
     // A lower seq in a later call does not move it back either.
     const [older] = await run(store.messagesSent('o-batched', [msg(3, 'b')]));
     expect(older!.lastSeq).toBe(8);
-    expect((await state('o-batched')).meta.last_seq).toBe('8');
+    expect((await state('o-batched')).meta).toMatchObject({ last_seq: '8' });
   });
 
   it('lists a direct chat peer only once it has sent or joined', async () => {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { loadConfig } from '../../config/config';
+import { scanKeys } from '../../tests/support/harness';
 import { connectRedis } from './connect';
 import { RedisKeys } from './keys';
 import { RedisCommandError } from './pipeline';
@@ -48,7 +49,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
   afterEach(() => jest.restoreAllMocks());
   afterAll(async () => {
     for (const redis of [main, aux]) {
-      const found = await scan(redis, keys.all());
+      const found = await scanKeys(redis, keys.all());
       if (found.length > 0) await redis.del(...found);
       redis.disconnect();
     }
@@ -202,14 +203,3 @@ describe('UserStore badge dedupe (real Redis)', () => {
     expect(auxPipelines).toHaveBeenCalledTimes(1);
   });
 });
-
-async function scan(redis: Redis, pattern: string): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    found.push(...batch);
-    cursor = next;
-  } while (cursor !== '0');
-  return found;
-}
