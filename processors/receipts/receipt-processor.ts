@@ -1,9 +1,10 @@
 import type { Redis } from 'ioredis';
 import { TypeName, type ReceiptEvent, type StateChange } from '../../schemas/types';
-import type {
-  ConversationStore,
-  ReceiptCommand,
-  ReceiptResult,
+import {
+  MAX_EVENTS_PER_CALL,
+  type ConversationStore,
+  type ReceiptCommand,
+  type ReceiptResult,
 } from '../../stores/redis/conversation-store';
 import type { RedisKeys } from '../../stores/redis/keys';
 import type { PartitionIndex } from '../../stores/redis/partition-index';
@@ -166,16 +167,21 @@ export class ReceiptProcessor implements Processor<ReceiptEvent> {
   private async apply(jobs: ReceiptJob[], ctx: ProcessorContext): Promise<void> {
     if (jobs.length === 0) return;
     const { store, metrics } = this.o;
-    // One script call per conversation, its receipts in order; results back in job order.
-    const runs = new Map<string, number[]>();
+    // One script call per conversation (per MAX_EVENTS_PER_CALL of its receipts), its receipts
+    // in order; results back in job order.
+    const runs: Array<[conversationId: string, indexes: number[]]> = [];
+    const open = new Map<string, number[]>();
     jobs.forEach((job, i) => {
-      const run = runs.get(job.conversationId);
-      if (run) run.push(i);
-      else runs.set(job.conversationId, [i]);
+      let run = open.get(job.conversationId);
+      if (!run || run.length === MAX_EVENTS_PER_CALL) {
+        open.set(job.conversationId, (run = []));
+        runs.push([job.conversationId, run]);
+      }
+      run.push(i);
     });
     const replies = await runQueued(
       store.redis,
-      [...runs].map(([conversationId, indexes]) =>
+      runs.map(([conversationId, indexes]) =>
         store.applyReceipts(
           conversationId,
           indexes.map((i) => {
@@ -193,7 +199,7 @@ export class ReceiptProcessor implements Processor<ReceiptEvent> {
       ),
     );
     const results: ReceiptResult[] = new Array(jobs.length);
-    [...runs.values()].forEach((indexes, r) =>
+    runs.forEach(([, indexes], r) =>
       indexes.forEach((jobIndex, k) => (results[jobIndex] = replies[r]![k]!)),
     );
 

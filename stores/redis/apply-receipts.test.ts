@@ -140,4 +140,55 @@ describe('apply-receipts: a run in one call equals one call per receipt (real Re
       'm3',
     ]);
   });
+
+  it('a run larger than unpack() allows (900 readers, 9,000 window ends) applies in one call', async () => {
+    const s = store(together);
+    const id = 'big';
+    const readers = Array.from({ length: 900 }, (_, i) => `r${i}`);
+    await one(
+      s.membersChanged(
+        id,
+        ['ana', ...readers].map((userId) => ({
+          op: 'add' as const,
+          userId,
+          kind: 'GROUP' as const,
+        })),
+      ),
+    );
+    for (let from = 1; from <= 9000; from += 1000)
+      await one(
+        s.messagesSent(
+          id,
+          Array.from({ length: 1000 }, (_, k) => ({
+            messageId: `m${from + k}`,
+            seq: from + k,
+            senderId: 'ana',
+            kind: 'GROUP' as const,
+            sentAt: from + k,
+          })),
+        ),
+      );
+    // Each reader confirms ten messages of its own: 9,000 distinct ranges in the window.
+    const results = await one(
+      s.applyReceipts(
+        id,
+        readers.map((userId, i) =>
+          r(
+            userId,
+            {
+              type: 'dlv_ids',
+              messageIds: Array.from({ length: 10 }, (_, k) => `m${i * 10 + k + 1}`),
+            },
+            i,
+          ),
+        ),
+      ),
+    );
+    expect(results).toHaveLength(900);
+    expect(results.every((x) => x.applied && x.changed && x.newlyDeliveredIds.length === 10)).toBe(
+      true,
+    );
+    const p = new RedisKeys(together).conversation(id);
+    expect(await redis.hlen(`${p}win`)).toBeGreaterThanOrEqual(9000);
+  });
 });

@@ -25,7 +25,7 @@ export interface SentMessage {
   sentAt: number;
 }
 
-/** The most events one messagesSent or membersChanged call takes (the scripts' limit). */
+/** The most events one script call applies (messages, member changes, receipts): bounded script time. */
 export const MAX_EVENTS_PER_CALL = 1000;
 
 /** A member joining or leaving; kind is used only while the conversation's kind is unknown. */

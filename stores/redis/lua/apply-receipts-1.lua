@@ -63,8 +63,8 @@ end
 
 -- The readers' watermarks, read once; written once at the end where they moved.
 local reads, dlvds, readMoved, dlvdMoved = {}, {}, {}, {}
-local readNow = redis.call('HMGET', read, unpack(users))
-local dlvdNow = redis.call('HMGET', dlvd, unpack(users))
+local readNow = hmget(read, users)
+local dlvdNow = hmget(dlvd, users)
 for k, user in ipairs(users) do
   reads[user] = tonumber(readNow[k] or '0')
   dlvds[user] = tonumber(dlvdNow[k] or '0')
@@ -219,7 +219,7 @@ local function writeMoved(key, values, moved)
     args[#args + 1] = user
     args[#args + 1] = str(values[user])
   end
-  if #args > 0 then redis.call('HSET', key, unpack(args)) end
+  callPairs('HSET', key, args)
 end
 writeMoved(read, reads, readMoved)
 writeMoved(dlvd, dlvds, dlvdMoved)
@@ -231,7 +231,7 @@ if kind ~= 'DIRECT' then
   if absorbed > 0 then
     local fields = {'ver', 'src'}
     for _, hi in ipairs(winEnds) do fields[#fields + 1] = 'r:' .. str(hi) end
-    local known = redis.call('HMGET', win, unpack(fields))
+    local known = hmget(win, fields)
     local wver, wsrc = tonumber(known[1] or '0'), tonumber(known[2] or winSourceAt)
     local updates = {'ver', str(math.max(wver, winVersion)), 'src', str(math.min(wsrc, winSourceAt))}
     for k, hi in ipairs(winEnds) do
@@ -241,7 +241,7 @@ if kind ~= 'DIRECT' then
         updates[#updates + 1] = str(winLo[hi])
       end
     end
-    redis.call('HSET', win, unpack(updates))
+    callPairs('HSET', win, updates)
     redis.call('HINCRBY', win, 'absorbed', absorbed)
     -- A new window gets its TTL (a safety net: windows are deleted when they close).
     if not known[1] then touch(ttl, win) end

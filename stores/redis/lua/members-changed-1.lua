@@ -46,7 +46,7 @@ if isNew and kind then redis.call('HSET', meta, 'kind', kind) end
 if #joined > 0 then
   local start = str(lastSeq)
   for _, key in ipairs({read, dlvd}) do
-    local current = redis.call('HMGET', key, unpack(joined))
+    local current = hmget(key, joined)
     local fields = {}
     for k, user in ipairs(joined) do
       if not current[k] then
@@ -54,7 +54,7 @@ if #joined > 0 then
         fields[#fields + 1] = start
       end
     end
-    if #fields > 0 then redis.call('HSET', key, unpack(fields)) end
+    callPairs('HSET', key, fields)
   end
 end
 

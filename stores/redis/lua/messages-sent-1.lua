@@ -18,7 +18,7 @@
   Cost: about a dozen calls whatever the number of messages and the group size: HMGET meta,
   HGETALL read, HMGET dlvd, one SADD per distinct sender, SMEMBERS, one HSET msg and one ZADD msgs
   for all the messages, at most one HSET each of meta, read and dlvd, refreshCore, EXISTS held.
-  At most 1,000 messages per call (unpack() is bounded by Lua's C stack; the caller splits).
+  At most 1,000 messages per call, to keep a script's time short (the caller splits).
 ]]
 -- @include "helpers"
 
@@ -53,8 +53,8 @@ end
 local m = redis.call('HMGET', meta, 'kind', 'last_seq', 'touched')
 local kind = m[1] or ARGV[5] -- an unknown conversation takes the first message's kind
 local previousLast = tonumber(m[2] or '0')
-redis.call('HSET', msg, unpack(msgFields))
-redis.call('ZADD', msgs, unpack(msgsPairs))
+callPairs('HSET', msg, msgFields)
+callPairs('ZADD', msgs, msgsPairs)
 
 -- The messaging system is the authority on who sends: a sender is a member. A sender who was
 -- not a member yet is one from its first message of the call on (joined[] = that message).
@@ -64,7 +64,7 @@ for _, sender in ipairs(senders) do
 end
 local all = redis.call('SMEMBERS', members)
 local reads = numbers(redis.call('HGETALL', read))
-local delivered = redis.call('HMGET', dlvd, unpack(senders))
+local delivered = hmget(dlvd, senders)
 local dlvds = {}
 for i, sender in ipairs(senders) do dlvds[sender] = tonumber(delivered[i] or '0') end
 
@@ -123,8 +123,8 @@ for _, sender in ipairs(senders) do
     dlvdFields[#dlvdFields + 1] = str(dlvds[sender])
   end
 end
-if #readFields > 0 then redis.call('HSET', read, unpack(readFields)) end
-if #dlvdFields > 0 then redis.call('HSET', dlvd, unpack(dlvdFields)) end
+callPairs('HSET', read, readFields)
+callPairs('HSET', dlvd, dlvdFields)
 
 -- The first message creates msg and msgs: they join the core keys' expiry now.
 refreshCore(p, ttl, m[3], m[1] == false or previousLast == 0)

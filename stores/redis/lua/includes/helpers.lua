@@ -50,3 +50,25 @@ local function numbers(flat)
   for i = 1, #flat, 2 do t[flat[i]] = tonumber(flat[i + 1]) end
   return t
 end
+
+-- unpack() is bounded by Lua's C stack (about 8,000 values): variadic calls go in slices, so a
+-- large run (many readers, many window ends) cannot fail the script. Still one atomic script.
+local SLICE = 1000
+
+-- HMGET of any number of fields; the values in field order (false where missing).
+local function hmget(key, fields)
+  local values = {}
+  for i = 1, #fields, SLICE do
+    local part = redis.call('HMGET', key, unpack(fields, i, math.min(i + SLICE - 1, #fields)))
+    for k = 1, #part do values[#values + 1] = part[k] end
+  end
+  return values
+end
+
+-- A variadic write of pairs (HSET field value …, ZADD score member …) of any length; nothing
+-- when `flat` is empty.
+local function callPairs(command, key, flat)
+  for i = 1, #flat, 2 * SLICE do
+    redis.call(command, key, unpack(flat, i, math.min(i + 2 * SLICE - 1, #flat)))
+  end
+end
