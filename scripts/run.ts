@@ -100,12 +100,16 @@ const program = new Command('run')
           await publish.flush();
         }
         if (Date.now() >= nextSummary) {
-          process.stderr.write(`\r${await summary.line()}`);
+          // A terminal gets one line rewritten in place; a log file a line per second.
+          const line = await summary.line();
+          process.stderr.write(process.stderr.isTTY ? `\r\x1b[K${line}` : `${line}\n`);
           nextSummary += 1000;
         }
         await new Promise((r) => setTimeout(r, Math.max(0, tickMs - (Date.now() - tickStart))));
       }
-      process.stderr.write(`\n${await summary.line()}\nstopping…\n`);
+      process.stderr.write(
+        `${process.stderr.isTTY ? '\n' : ''}${await summary.line()}\nstopping…\n`,
+      );
       await producer.close();
       await http.stop();
       await offline.stop();
