@@ -16,7 +16,7 @@ import { MetricsServer } from '../topology/metrics-server';
 import { Pipeline } from '../topology/pipeline';
 import { topicNames } from '../topology/topics';
 import { runCommand } from './run-command';
-import { ensureStackUp } from './stack/stack';
+import { startMissingServers } from './stack/stack';
 import { LiveSummary } from './traffic/live-summary';
 import { Workload } from './traffic/workload';
 
@@ -36,10 +36,7 @@ const program = new Command('run')
   .option('--no-stack', 'do not start the local stack (use TICKS_* to point at running servers)')
   .action((opts: { rate: number; duration: number; stack: boolean }) =>
     runCommand(async () => {
-      if (opts.stack) {
-        const { started } = await ensureStackUp();
-        if (started.length > 0) console.error(`started: ${started.join(', ')}`);
-      }
+      if (opts.stack) await startMissingServers();
       const config = loadConfig();
       const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
       const codec = AvroCodec.connect({ url: config.registryUrl });

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../config/config';
+import { connectRedis } from '../../stores/redis/connect';
 import { AvroCodec } from '../../schemas/avro-codec';
 import { ensureTopics } from '../../topology/ensure-topics';
 import {
@@ -196,10 +197,8 @@ export async function runBench(o: BenchOptions, command: string): Promise<BenchR
   };
   const kafka = new KafkaClient({ brokers: config.kafka.brokers, clientId: `ticks-bench-${id}` });
   const codec = AvroCodec.connect({ url: config.registryUrl });
-  const main = new Redis(config.redis.mainUrl, { lazyConnect: true });
-  const aux = new Redis(config.redis.auxUrl, { lazyConnect: true });
-  await main.connect();
-  await aux.connect();
+  const main = await connectRedis(config.redis.mainUrl, 'main');
+  const aux = await connectRedis(config.redis.auxUrl, 'auxiliary');
   const machineBefore = { load: loadAverage(), top: topProcesses() };
   progress.note(
     `ticks bench ${id}: ${o.events} events, ${o.partitions} partitions, load ${machineBefore.load}`,

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../../config/config';
 import { runCommand } from '../run-command';
+import { startMissingServers } from '../stack/stack';
 import { benchChart } from './bench-chart';
 import { cleanUpRun } from './bench-cleanup';
 import { formatTable, markdownTable } from './bench-report';
@@ -41,6 +42,7 @@ interface CliOptions {
   keep: boolean;
   clean?: string;
   nodeFlags: string;
+  stack: boolean;
 }
 
 const program = new Command('bench')
@@ -103,9 +105,11 @@ const program = new Command('bench')
     '--max-semi-space-size=64',
   )
   .option('--keep', 'keep the run’s topics and Redis keys (to inspect them)', false)
+  .option('--no-stack', 'do not start the local stack (use TICKS_* to point at running servers)')
   .option('--clean <run-id>', 'only delete what an interrupted run left (topics, groups, keys)')
   .action((o: CliOptions) =>
     runCommand(async () => {
+      if (o.stack) await startMissingServers();
       const config = loadConfig();
       if (o.clean) {
         const removed = await cleanUpRun(o.clean, config);

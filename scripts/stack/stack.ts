@@ -78,6 +78,12 @@ export async function ensureStackUp(
   }
 }
 
+/** For commands that run on the local stack: start what is missing, and say what was started. */
+export async function startMissingServers(): Promise<void> {
+  const { started } = await ensureStackUp();
+  if (started.length > 0) console.error(`started: ${started.join(', ')}`);
+}
+
 async function bringUp(server: ManagedServer, progress: Progress): Promise<ServerResult> {
   const base = { name: server.name, address: server.address };
   const runningPid = server.ourPid();
