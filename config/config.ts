@@ -43,6 +43,8 @@ export interface TicksConfig {
   durableTtlSeconds: number;
   watermarkFlushIntervalMs: number;
   maxDeliveredBatch: number;
+  /** Records of one input topic a partition's processing step takes at most. */
+  maxStepRecords: number;
   metricsPort: number;
   logLevel: string;
   /** Query API, push gateway and demo (api/, gateway/, processors/offline/). */
@@ -188,6 +190,7 @@ const ENV = {
   TICKS_DURABLE_TTL_SECONDS: { schema: integer(1), default: String(90 * 24 * 3600) },
   TICKS_WATERMARK_FLUSH_INTERVAL_MS: { schema: integer(0), default: '60000' },
   TICKS_MAX_DELIVERED_BATCH: { schema: integer(1, 100_000), default: '1000' },
+  TICKS_MAX_STEP_RECORDS: { schema: integer(1, 100_000), default: '1000' },
   TICKS_METRICS_PORT: { schema: integer(0, 65_535), default: '9464' },
   TICKS_API_HOST: { schema: z.string().min(1), default: '127.0.0.1' },
   TICKS_API_PORT: { schema: integer(0, 65_535), default: '8080' },
@@ -284,6 +287,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TicksConfig {
     durableTtlSeconds: v.TICKS_DURABLE_TTL_SECONDS,
     watermarkFlushIntervalMs: v.TICKS_WATERMARK_FLUSH_INTERVAL_MS,
     maxDeliveredBatch: v.TICKS_MAX_DELIVERED_BATCH,
+    maxStepRecords: v.TICKS_MAX_STEP_RECORDS,
     metricsPort: v.TICKS_METRICS_PORT,
     logLevel: v.TICKS_LOG_LEVEL,
     api: {

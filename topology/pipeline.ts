@@ -135,6 +135,7 @@ export class Pipeline {
       punctuators: [windowCloser, receipts.heldReceiptsPunctuator()],
       metrics: this.metrics,
       logger,
+      task: { maxStepRecords: config.maxStepRecords },
     });
     await this.runtime.start();
     logger.info({ topics, groupId: this.o.groupId ?? config.kafka.groupId }, 'pipeline started');
