@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../../config/config';
 import { runCommand } from '../run-command';
 import { startMissingServers } from '../stack/stack';
+import { buildDist } from '../build';
 import { benchChart } from './bench-chart';
 import { cleanUpRun } from './bench-cleanup';
 import { formatTable, markdownTable } from './bench-report';
@@ -110,6 +111,8 @@ const program = new Command('bench')
   .action((o: CliOptions) =>
     runCommand(async () => {
       if (o.stack) await startMissingServers();
+      process.stderr.write('compiling ticks for the pipeline process (npm run build)…\n');
+      buildDist();
       const config = loadConfig();
       if (o.clean) {
         const removed = await cleanUpRun(o.clean, config);

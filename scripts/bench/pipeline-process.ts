@@ -3,6 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { DIST } from '../build';
 import { memoryOf } from './process-stats';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -40,7 +41,9 @@ export class PipelineProcess {
     const flags = [...(this.options.nodeFlags ?? [])];
     if (this.options.cpuProfileDir)
       flags.push('--cpu-prof', `--cpu-prof-dir=${this.options.cpuProfileDir}`);
-    const child = spawn(process.execPath, [...flags, '--import', 'tsx', 'scripts/pipeline.ts'], {
+    // The compiled pipeline (`buildDist()` first), as `npm run pipeline` runs it: no TypeScript
+    // loader in the measured process.
+    const child = spawn(process.execPath, [...flags, path.join(DIST, 'scripts', 'pipeline.js')], {
       cwd: ROOT,
       env: {
         ...process.env,
