@@ -42,6 +42,12 @@ function startProcessorProcess(h: Harness): ChildProcess {
   return child;
 }
 
+function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill(signal);
+  return exited;
+}
+
 describe('crash and replay end in the state of a clean run', () => {
   let clean: Harness;
   let cleanState: Record<string, unknown>;
@@ -86,9 +92,10 @@ describe('crash and replay end in the state of a clean run', () => {
 
   it('a processor killed with SIGKILL mid-batch and restarted ends in the same state', async () => {
     const crashed = await createHarness(LONG_WAIT, { startPipeline: false });
+    let child: ChildProcess | undefined;
     try {
       await loadWorkload(crashed);
-      let child = startProcessorProcess(crashed);
+      child = startProcessorProcess(crashed);
       // Kill it once it has committed some, but not all, of the input.
       const lagAtKill = await eventually(
         'partial progress',
@@ -103,16 +110,17 @@ describe('crash and replay end in the state of a clean run', () => {
         },
         60_000,
       );
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
+      await stopProcess(child, 'SIGKILL');
       expect(lagAtKill).toBeGreaterThan(0);
 
       child = startProcessorProcess(crashed);
       await caughtUp(crashed, 120_000);
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await stopProcess(child, 'SIGTERM');
       expect(await snapshot(crashed, workload.conversationList)).toEqual(cleanState);
     } finally {
+      // A failed wait must not leave the child running: it would hold the test run's stderr.
+      if (child && child.exitCode === null && child.signalCode === null)
+        await stopProcess(child, 'SIGKILL');
       await crashed.close();
     }
   }, 240_000);
