@@ -4,8 +4,9 @@ import { loadConfig } from '../config/config';
 import { connectRedis } from '../stores/redis/connect';
 import { RedisKeys } from '../stores/redis/keys';
 import { OfflineStore, type KeptUpdate } from '../stores/redis/offline-store';
-import { runQueued, type Queued } from '../stores/redis/pipeline';
+import type { Queued } from '../stores/redis/pipeline';
 import { scanKeys } from './support/harness';
+import { runOne } from './support/redis-state';
 
 /** The offline batcher's Redis scripts under redelivery: idempotent, and never losing a batch. */
 describe('offline store (real Redis)', () => {
@@ -18,10 +19,7 @@ describe('offline store (real Redis)', () => {
     version,
     value: `{"v":${version}}`,
   });
-  async function run<T>(call: Queued<T>): Promise<T> {
-    const [reply] = await runQueued(redis, [call]);
-    return reply!;
-  }
+  const run = <T>(call: Queued<T>): Promise<T> => runOne(redis, call);
 
   beforeAll(async () => {
     redis = await connectRedis(loadConfig().redis.mainUrl, 'main');

@@ -28,6 +28,12 @@ export interface SentMessage {
 /** The most events one script call applies (messages, member changes, receipts): bounded script time. */
 export const MAX_EVENTS_PER_CALL = 1000;
 
+/** A run of one conversation's events goes in one script call: 1 to MAX_EVENTS_PER_CALL. */
+function checkRunSize(call: string, events: number): void {
+  if (events < 1 || events > MAX_EVENTS_PER_CALL)
+    throw new RangeError(`${call} takes 1 to ${MAX_EVENTS_PER_CALL} events, got ${events}`);
+}
+
 /** A member joining or leaving; kind is used only while the conversation's kind is unknown. */
 export interface MemberChange {
   op: 'add' | 'remove';
@@ -173,10 +179,7 @@ export class ConversationStore {
    * At most MAX_EVENTS_PER_CALL messages.
    */
   messagesSent(conversationId: string, messages: SentMessage[]): Queued<MessageSentResult[]> {
-    if (messages.length < 1 || messages.length > MAX_EVENTS_PER_CALL)
-      throw new RangeError(
-        `messagesSent takes 1 to ${MAX_EVENTS_PER_CALL} messages, got ${messages.length}`,
-      );
+    checkRunSize('messagesSent', messages.length);
     const args: Array<string | number> = [this.ttlSeconds];
     for (const m of messages) args.push(m.messageId, m.seq, m.senderId, m.kind, m.sentAt);
     return {
@@ -203,10 +206,7 @@ export class ConversationStore {
 
   /** Applies consecutive member changes of one conversation, in order, in one script call. */
   membersChanged(conversationId: string, changes: MemberChange[]): Queued<MemberChangedResult> {
-    if (changes.length < 1 || changes.length > MAX_EVENTS_PER_CALL)
-      throw new RangeError(
-        `membersChanged takes 1 to ${MAX_EVENTS_PER_CALL} changes, got ${changes.length}`,
-      );
+    checkRunSize('membersChanged', changes.length);
     const args: Array<string | number> = [this.ttlSeconds];
     for (const c of changes) args.push(c.op, c.userId, c.kind);
     return {
@@ -220,6 +220,7 @@ export class ConversationStore {
 
   /** Applies a run of one conversation's receipts, in order, in one script call. */
   applyReceipts(conversationId: string, receipts: ReceiptInput[]): Queued<ReceiptResult[]> {
+    checkRunSize('applyReceipts', receipts.length);
     const args: Array<string | number> = [this.ttlSeconds];
     for (const r of receipts) {
       const c = r.command;

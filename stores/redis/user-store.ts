@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { ConversationKind } from '../../schemas/types';
 import type { RedisKeys } from './keys';
 import { execPipeline } from './pipeline';
@@ -80,9 +80,7 @@ export class UserStore {
     }
     const main = this.main.pipeline();
     for (const c of toWrite) {
-      const key = this.keys.badge(c.userId);
-      if (c.op === 'add') main.sadd(key, c.source).expire(key, this.hotTtlSeconds);
-      else main.srem(key, c.source);
+      this.queueSetChange(main, this.keys.badge(c.userId), c.source, c.op);
     }
     await execPipeline(main);
     for (const c of toWrite) stats.mainWrites[c.kind]++;
@@ -108,12 +106,20 @@ export class UserStore {
   ): Promise<void> {
     if (changes.length === 0) return;
     const pipe = this.main.pipeline();
-    for (const c of changes) {
-      const key = this.keys.userConversations(c.userId);
-      if (c.op === 'add') pipe.sadd(key, c.conversationId).expire(key, this.hotTtlSeconds);
-      else pipe.srem(key, c.conversationId);
-    }
+    for (const c of changes)
+      this.queueSetChange(pipe, this.keys.userConversations(c.userId), c.conversationId, c.op);
     await execPipeline(pipe);
+  }
+
+  /** A per-user set gains (and keeps the hot TTL) or loses a member. */
+  private queueSetChange(
+    pipe: ChainableCommander,
+    key: string,
+    member: string,
+    op: 'add' | 'remove',
+  ): void {
+    if (op === 'add') pipe.sadd(key, member).expire(key, this.hotTtlSeconds);
+    else pipe.srem(key, member);
   }
 }
 
