@@ -90,6 +90,13 @@ describe('read rules', () => {
     h.publish.read(c, 'B', { seq: 4 });
     await h.publish.flush();
     await eventually('read 4', async () => (await h.read.watermark(c, 'B')) === 4);
+    // The peer's "told up to" mark is written once the update is out: wait for the update.
+    await eventually('A told of the read', () =>
+      h.out
+        .updatesFor('A', 'MessageStatusUpdate')
+        .some((u) => JSON.stringify(u.payload).includes(c)),
+    );
+    await new Promise((r) => setTimeout(r, 200));
     h.publish.read(c, 'B', { seq: 2 }).read(c, 'B', { messageId: `${c}-1` });
     h.publish.memberAdded('marker-' + c, 'B', 'DIRECT'); // processed after the reads (same test flush)
     await h.publish.flush();

@@ -141,6 +141,20 @@ describe('apply-receipts: a run in one call equals one call per receipt (real Re
     ]);
   });
 
+  it('direct chat: a second read in the same run does not repeat the update', async () => {
+    await setUp(together, 'd2', 'DIRECT', ['ana', 'bo']);
+    const results = await one(
+      store(together).applyReceipts('d2', [
+        r('bo', { type: 'read', seq: 4 }, 1),
+        r('bo', { type: 'read', seq: 2 }, 2), // backwards: the watermark stays at 4
+      ]),
+    );
+    expect(results.map((x) => (x.applied ? (x.push?.messageId ?? null) : x.reason))).toEqual([
+      'm4',
+      null,
+    ]);
+  });
+
   it('a run larger than unpack() allows (900 readers, 9,000 window ends) applies in one call', async () => {
     const s = store(together);
     const id = 'big';

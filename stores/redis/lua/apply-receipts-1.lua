@@ -176,6 +176,8 @@ for _, r in ipairs(receipts) do
             local seq, sender = parseMessage(redis.call('HGET', msg, id))
             if sender == peer and (kindOfReceipt ~= 'dlv_ids' or redis.call('HEXISTS', p .. 'dlv:' .. id, user) == 1) then
               pushId, pushSeq, pushStatus = id, seq, status
+              -- Later receipts of this run see it as told (the mark itself is written after send).
+              if status == 'READ' then marks[1] = str(seq) else marks[2] = str(seq) end
               break
             end
           end
