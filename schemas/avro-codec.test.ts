@@ -147,11 +147,22 @@ const SAMPLES: { [R in TopicRole]: RoleValue[R] } = {
     failed_at: T0,
   },
   stateChanges: {
-    conversation_id: 'c-1',
-    source_offset: 42,
-    change: {
-      [TypeName.WatermarkAdvanced]: { user_id: 'u-2', read_seq: 7, delivered_seq: 9, at: T0 },
-    },
+    changes: [
+      {
+        conversation_id: 'c-1',
+        source_offset: 42,
+        change: {
+          [TypeName.WatermarkAdvanced]: { user_id: 'u-2', read_seq: 7, delivered_seq: 9, at: T0 },
+        },
+      },
+      {
+        conversation_id: 'c-1',
+        source_offset: 43,
+        change: {
+          [TypeName.MessagesDelivered]: { user_id: 'u-3', message_ids: ['m-1', 'm-2'], at: T0 },
+        },
+      },
+    ],
   },
 };
 

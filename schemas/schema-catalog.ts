@@ -9,7 +9,7 @@ import {
   Presence,
   ReceiptEvent,
   ReceiptUpdate,
-  StateChange,
+  StateChangeBatch,
   TypeName,
   UserSettings,
 } from './types';
@@ -24,7 +24,7 @@ export const ENVELOPE_BY_ROLE = {
   presence: TypeName.Presence,
   receiptUpdates: TypeName.ReceiptUpdate,
   deadLetters: TypeName.DeadLetter,
-  stateChanges: TypeName.StateChange,
+  stateChanges: TypeName.StateChangeBatch,
 } as const satisfies Record<TopicRole, TypeName>;
 
 /** Every topic role, in the order of ENVELOPE_BY_ROLE (which TypeScript checks is complete). */
@@ -38,7 +38,7 @@ export interface RoleValue {
   presence: Presence;
   receiptUpdates: ReceiptUpdate;
   deadLetters: DeadLetter;
-  stateChanges: StateChange;
+  stateChanges: StateChangeBatch;
 }
 
 const PRIMITIVES = new Set([

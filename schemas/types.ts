@@ -39,6 +39,7 @@ export const TypeName = {
   WatermarkAdvanced: 'dev.ticks.WatermarkAdvanced',
   MessagesDelivered: 'dev.ticks.MessagesDelivered',
   StateChange: 'dev.ticks.StateChange',
+  StateChangeBatch: 'dev.ticks.StateChangeBatch',
 } as const;
 export type TypeName = (typeof TypeName)[keyof typeof TypeName];
 
@@ -218,6 +219,11 @@ export interface StateChange {
   conversation_id: string;
   source_offset: number;
   change: StateChangePayload;
+}
+
+/** A state_changes record: one step's changes of one partition, in order. */
+export interface StateChangeBatch {
+  changes: StateChange[];
 }
 
 /** The key of a wrapped union value: `K` for `{ K: V }`. */

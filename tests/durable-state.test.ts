@@ -16,6 +16,7 @@ import {
 } from './support/harness';
 import { durableModel, storedHistory } from './support/durable-model';
 import { runScript } from './support/run-script';
+import { murmur2 } from '../topology/kafka/java-partitioner';
 
 /**
  * Issue 4: the persister writes the changelog to Cassandra (every message, delivery and read
@@ -76,10 +77,7 @@ describe('durable state in Cassandra', () => {
     await persisterCaughtUp(h);
     const changelog = await h.kafka.withAdmin((a) => a.endOffsets(h.topics.stateChanges));
     const total = [...changelog.values()].reduce((n, end) => n + Number(end), 0);
-    await eventually(
-      'the whole changelog to be collected',
-      () => h.out.stateChanges.length >= total,
-    );
+    await eventually('the whole changelog to be collected', () => h.out.changelogRecords >= total);
     conversations = workload.conversationList.map((c) => ({
       id: c.id,
       members: c.id === LATE.conversation ? [...c.members, LATE.user] : [...c.members],
@@ -126,6 +124,20 @@ describe('durable state in Cassandra', () => {
     expect(compared).toBe(conversations.reduce((n, c) => n + c.members.length, 0));
     // The late joiner starts with everything sent before they joined read, as in Redis.
     expect((await durable.joins(LATE.conversation)).get(LATE.user)).toBeGreaterThan(0);
+  });
+
+  it("logs a step's changes as one record, on the partition of their conversations", async () => {
+    // Batched: far fewer records than changes (a record per step and partition).
+    expect(h.out.changelogRecords * 5).toBeLessThan(h.out.stateChanges.length);
+    const partitions = h.config.topics.partitions;
+    for (const [conversationId, seen] of h.out.changelogPartitions) {
+      const own = (murmur2(Buffer.from(conversationId)) & 0x7fffffff) % partitions;
+      expect({ conversationId, partitions: [...seen] }).toEqual({
+        conversationId,
+        partitions: [own],
+      });
+    }
+    expect(h.out.changelogPartitions.size).toBe(conversations.length);
   });
 
   it('holds every message, delivery by id and watermark advance, once, with its time', async () => {

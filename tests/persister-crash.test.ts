@@ -120,7 +120,7 @@ describe('persister crash', () => {
 
     await eventually(
       'the whole changelog to be collected',
-      () => h.out.stateChanges.length >= total,
+      () => h.out.changelogRecords >= total,
     );
     const model = durableModel(h.out.stateChanges);
     const stored = await storedHistory(h.cassandra!, h.durable!, model);

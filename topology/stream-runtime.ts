@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { DeadLetterReason } from '../schemas/types';
+import type { DeadLetterReason, StateChange } from '../schemas/types';
+import { changelogRecords } from './changelog';
 import type {
   CommitPosition,
   GroupConsumer,
@@ -42,6 +43,11 @@ export interface Decoded<T> {
 export interface ProcessorContext {
   /** Queue a record for a sink topic; produced before the source offsets are committed. */
   send(role: TopicRole, key: string, value: unknown): void;
+  /**
+   * Log an applied change of a conversation of input partition `partition` to the state_changes
+   * changelog; a step's changes go out together (see changelog.ts), before the commit.
+   */
+  logChange(partition: number, change: StateChange): void;
   /** Queue the original record for the dead-letter topic with its reason. */
   deadLetter(record: InboundRecord, reason: DeadLetterReason, detail: string): void;
   /** Runs after this batch's records were produced (and before the commit). */
@@ -104,11 +110,14 @@ interface PendingOutput {
   key: string | null;
   value: unknown;
   headers?: Record<string, string>;
+  partition?: number;
 }
 
 class BatchContext implements ProcessorContext {
   readonly outputs: PendingOutput[] = [];
   readonly hooks: Array<() => Promise<void>> = [];
+  /** Changelog entries by input partition, in the order they were applied. */
+  readonly changes = new Map<number, StateChange[]>();
   readonly now = Date.now();
 
   constructor(
@@ -118,6 +127,21 @@ class BatchContext implements ProcessorContext {
 
   send(role: TopicRole, key: string, value: unknown): void {
     this.outputs.push({ role, key, value });
+  }
+
+  logChange(partition: number, change: StateChange): void {
+    const list = this.changes.get(partition);
+    if (list) list.push(change);
+    else this.changes.set(partition, [change]);
+  }
+
+  /** The changelog records: one (or a few, if large) per input partition, to that partition. */
+  changelogOutputs(): PendingOutput[] {
+    const outputs: PendingOutput[] = [];
+    for (const [partition, changes] of this.changes)
+      for (const slice of changelogRecords(changes))
+        outputs.push({ role: 'stateChanges', key: null, partition, value: { changes: slice } });
+    return outputs;
   }
 
   deadLetter(record: InboundRecord, reason: DeadLetterReason, detail: string): void {
@@ -557,13 +581,18 @@ export class StreamRuntime {
   }
 
   private async flush(context: BatchContext): Promise<void> {
-    if (context.outputs.length > 0) {
+    const outputs =
+      context.changes.size > 0
+        ? [...context.changelogOutputs(), ...context.outputs]
+        : context.outputs;
+    if (outputs.length > 0) {
       const { codec, topics } = this.options;
-      const records = context.outputs.map((o) => ({
+      const records = outputs.map((o) => ({
         topic: topics[o.role],
         key: o.key,
         value: codec.encodeNow(o.role, o.value as never),
         headers: o.headers,
+        partition: o.partition,
       }));
       await this.sink!.send(records);
     }

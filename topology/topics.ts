@@ -19,7 +19,7 @@ export interface TopicSpec {
   replicationFactor: number;
   /** Kafka topic configs (cleanup.policy, retention.ms, ...). */
   configs: Record<string, string>;
-  /** Input topics keyed by conversation_id: one process owns partition p of all of them. */
+  /** Topics keyed by conversation_id (the inputs and their changelog): partition p of each holds the same conversations. */
   coPartitioned: boolean;
 }
 
@@ -81,7 +81,8 @@ export function topicSpecs(config: Pick<TicksConfig, 'topics'>): TopicSpec[] {
       false,
     ),
     // The processors' changelog: what the persister writes to Cassandra.
-    spec('stateChanges', 'conversation_id', retained, false),
+    // The changelog of the input partitions: step p's changes go to partition p (changelog.ts).
+    spec('stateChanges', 'conversation_id', retained, true),
     spec(
       'deadLetters',
       'source key',
@@ -109,12 +110,12 @@ export function assertCoPartitioned(
   const missing = counts.filter((c) => c.partitions === undefined);
   if (missing.length > 0)
     throw new CoPartitioningError(
-      `Input topics missing: ${missing.map((m) => m.name).join(', ')} — run \`npm run topics:create\``,
+      `Topics keyed by conversation_id missing: ${missing.map((m) => m.name).join(', ')} — run \`npm run topics:create\``,
     );
   const distinct = new Set(counts.map((c) => c.partitions));
   if (distinct.size > 1)
     throw new CoPartitioningError(
-      `Input topics keyed by conversation_id must have the same partition count, found ${counts
+      `Topics keyed by conversation_id (inputs and their changelog) must have the same partition count, found ${counts
         .map((c) => `${c.name}=${c.partitions}`)
         .join(', ')} — recreate them with the same count (TICKS_PARTITIONS)`,
     );

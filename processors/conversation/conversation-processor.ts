@@ -166,7 +166,7 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
     const touched = new Set<string>();
     for (const change of changes) {
       const c = change.event.conversation_id;
-      ctx.send('stateChanges', c, {
+      ctx.logChange(partitionOf.get(c)!, {
         conversation_id: c,
         source_offset: change.sourceOffset,
         change: change.event.payload,

@@ -20,11 +20,11 @@ function sent(c: string, seq: number, sender: string): LoggedChange {
       },
     },
   };
-  return { offset: offset++, change };
+  return { position: offset++, change };
 }
 function added(c: string, user: string): LoggedChange {
   return {
-    offset: offset++,
+    position: offset++,
     change: {
       conversation_id: c,
       source_offset: 0,
@@ -34,7 +34,7 @@ function added(c: string, user: string): LoggedChange {
 }
 function removed(c: string, user: string): LoggedChange {
   return {
-    offset: offset++,
+    position: offset++,
     change: {
       conversation_id: c,
       source_offset: 0,
@@ -50,7 +50,7 @@ function advanced(
   t: number,
 ): LoggedChange {
   return {
-    offset: offset++,
+    position: offset++,
     change: {
       conversation_id: c,
       source_offset: 0,
@@ -67,7 +67,7 @@ function advanced(
 }
 function delivered(c: string, user: string, ids: string[], t: number): LoggedChange {
   return {
-    offset: offset++,
+    position: offset++,
     change: {
       conversation_id: c,
       source_offset: 0,

@@ -8,8 +8,8 @@ import type { KnownWatermarks, WatermarkObservation } from './watermark-coalesce
 
 /** A changelog record and where it sits in state_changes. */
 export interface LoggedChange {
-  /** Offset of the record in its state_changes partition. */
-  offset: number;
+  /** Where the change sits in its state_changes partition: changelogPosition(offset, index). */
+  position: number;
   change: StateChange;
 }
 
@@ -17,7 +17,7 @@ export interface LoggedChange {
 export interface JoinCandidate {
   conversationId: string;
   userId: string;
-  changelogOffset: number;
+  changelogPosition: number;
   /** Highest seq sent in the conversation earlier in this batch (0 if none). */
   precedingSeq: number;
 }
@@ -49,7 +49,7 @@ export function lookupsFor(
   const keys = new Map<string, { conversationId: string; userId: string }>();
   const joins = new Map<string, JoinCandidate>();
   const precedingSeq = new Map<string, number>();
-  for (const { offset, change: sc } of changes) {
+  for (const { position, change: sc } of changes) {
     const c = sc.conversation_id;
     const p = sc.change;
     let userId: string | undefined;
@@ -63,7 +63,7 @@ export function lookupsFor(
         joins.set(key, {
           conversationId: c,
           userId,
-          changelogOffset: offset,
+          changelogPosition: position,
           precedingSeq: precedingSeq.get(c) ?? 0,
         });
     } else if (TypeName.WatermarkAdvanced in p) userId = p[TypeName.WatermarkAdvanced].user_id;
@@ -133,7 +133,7 @@ export function planBatch(
     row.activeAt = Math.max(row.activeAt ?? 0, at);
   };
 
-  for (const { offset, change: sc } of changes) {
+  for (const { position, change: sc } of changes) {
     const c = sc.conversation_id;
     const p = sc.change;
     if (TypeName.MessageSent in p) {
@@ -144,7 +144,7 @@ export function planBatch(
           messageId: m.message_id,
           senderId: m.sender_id,
           sentAt: m.sent_at,
-          changelogOffset: offset,
+          changelogPosition: position,
         }),
       );
       const row = conversation(c);

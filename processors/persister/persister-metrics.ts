@@ -9,7 +9,7 @@ export class PersisterMetrics {
 
   readonly rowsWritten: Counter<'table'>;
   readonly batches: Counter<string>;
-  readonly records: Counter<'type'>;
+  readonly changes: Counter<'type'>;
   readonly retries: Counter<'table'>;
   readonly writeDuration: Histogram<'phase'>;
   readonly lag: Gauge<'partition'>;
@@ -33,9 +33,9 @@ export class PersisterMetrics {
       help: 'Changelog batches written to Cassandra',
       registers,
     });
-    this.records = new Counter({
-      name: 'ticks_persister_records_total',
-      help: 'Changelog records consumed by change type',
+    this.changes = new Counter({
+      name: 'ticks_persister_changes_total',
+      help: 'Changelog changes consumed (a state_changes record holds a step of them), by change type',
       labelNames: ['type'] as const,
       registers,
     });

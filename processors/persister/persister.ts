@@ -8,6 +8,7 @@ import { connectCassandra } from '../../stores/cassandra/connect';
 import { DurableStateReader } from '../../stores/cassandra/durable-state-reader';
 import { DurableStatements, type Statement } from '../../stores/cassandra/durable-statements';
 import { ensureCassandraSchema } from '../../stores/cassandra/ensure-schema';
+import { changelogPosition } from '../../topology/changelog';
 import { ensureTopics } from '../../topology/ensure-topics';
 import {
   KafkaClient,
@@ -174,8 +175,10 @@ export class Persister {
       }
       try {
         const { value } = await this.o.codec.decodeAs('stateChanges', record.value);
-        changes.push({ offset: Number(record.offset), change: value });
-        this.metrics.records.inc({ type: branchOf(value.change).replace('dev.ticks.', '') });
+        value.changes.forEach((change, index) => {
+          changes.push({ position: changelogPosition(Number(record.offset), index), change });
+          this.metrics.changes.inc({ type: branchOf(change.change).replace('dev.ticks.', '') });
+        });
       } catch (err) {
         if (!isReasoned(err)) throw err; // the registry is unreachable: the batch is retried
         dead.push(deadLetter(record, err.reason, err.message));
@@ -234,7 +237,7 @@ export class Persister {
       const key = keyOf(j.conversationId, j.userId);
       const before = stored.get(key);
       if (before?.joined || (known(j.conversationId, j.userId)?.readSeq ?? 0) > 0) return;
-      const lastSeq = await reader.lastSeqBefore(j.conversationId, j.changelogOffset);
+      const lastSeq = await reader.lastSeqBefore(j.conversationId, j.changelogPosition);
       joinSeqs.set(key, Math.max(lastSeq, j.precedingSeq));
     });
     return { known, joinSeq: (c, u) => joinSeqs.get(keyOf(c, u)) };

@@ -157,7 +157,7 @@ export class ReceiptProcessor implements Processor<ReceiptEvent> {
               at: job.occurredAt,
             },
           };
-    ctx.send('stateChanges', job.conversationId, {
+    ctx.logChange(job.record.partition, {
       conversation_id: job.conversationId,
       source_offset: job.version,
       change,

@@ -148,18 +148,19 @@ export class DurableStateReader {
   }
 
   /**
-   * The conversation's last seq as of changelog offset `offset`: the newest message written from
-   * an earlier changelog record. Rows written from later records (a crashed attempt of the same
-   * batch) are skipped. With no message row at all (expired), the conversation's last seq.
+   * The conversation's last seq as of changelog position `position` (topology/changelog.ts): the
+   * newest message written from an earlier change. Rows written from later changes (a crashed
+   * attempt of the same batch) are skipped. With no message row at all (expired), the
+   * conversation's last seq. (The column is named changelog_offset; it holds positions.)
    */
-  async lastSeqBefore(conversationId: string, offset: number): Promise<number> {
+  async lastSeqBefore(conversationId: string, position: number): Promise<number> {
     let any = false;
     for await (const r of this.stream(
       'SELECT seq, changelog_offset FROM messages WHERE conversation_id = ?',
       [conversationId],
     )) {
       any = true;
-      if (toNumber(r['changelog_offset']) < offset) return toNumber(r['seq']);
+      if (toNumber(r['changelog_offset']) < position) return toNumber(r['seq']);
     }
     if (any) return 0;
     return (await this.conversation(conversationId))?.lastSeq ?? 0;

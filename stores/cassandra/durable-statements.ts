@@ -66,7 +66,7 @@ export class DurableStatements {
       messageId: string;
       senderId: string;
       sentAt: number;
-      changelogOffset: number;
+      changelogPosition: number;
     },
   ): Statement[] {
     const sentAt = new Date(m.sentAt);
@@ -80,7 +80,7 @@ export class DurableStatements {
           m.messageId,
           m.senderId,
           sentAt,
-          m.changelogOffset,
+          m.changelogPosition,
           this.ttlSeconds,
         ],
       },

@@ -25,7 +25,12 @@ import { topicNames, topicSpecs, type TopicNames } from '../../topology/topics';
 export class OutputCollector {
   readonly updates: ReceiptUpdate[] = [];
   readonly deadLetters: DeadLetter[] = [];
+  /** The changelog's changes, unpacked from its records in order. */
   readonly stateChanges: StateChange[] = [];
+  /** state_changes records seen (each holds a step's changes). */
+  changelogRecords = 0;
+  /** The state_changes partitions each conversation's changes arrived on. */
+  readonly changelogPartitions = new Map<string, Set<number>>();
   private consumer: GroupConsumer | undefined;
 
   constructor(
@@ -45,7 +50,14 @@ export class OutputCollector {
           const decoded = await this.codec.decode(r.value!);
           if (decoded.role === 'receiptUpdates') this.updates.push(decoded.value);
           else if (decoded.role === 'deadLetters') this.deadLetters.push(decoded.value);
-          else if (decoded.role === 'stateChanges') this.stateChanges.push(decoded.value);
+          else if (decoded.role === 'stateChanges') {
+            this.changelogRecords++;
+            this.stateChanges.push(...decoded.value.changes);
+            for (const change of decoded.value.changes) {
+              const seen = this.changelogPartitions.get(change.conversation_id) ?? new Set();
+              this.changelogPartitions.set(change.conversation_id, seen.add(batch.partition));
+            }
+          }
         }
       },
     });

@@ -33,6 +33,8 @@ export interface OutboundRecord {
   headers?: Record<string, string>;
   /** Record timestamp (ms); the time of the send when absent. */
   timestamp?: number;
+  /** An explicit partition; by default the key's (murmur2, as the Java client). */
+  partition?: number;
 }
 
 export interface InboundBatch {
@@ -282,6 +284,7 @@ class KafkaRecordProducer implements RecordProducer {
             value: r.value,
             headers: r.headers,
             timestamp: r.timestamp === undefined ? undefined : String(r.timestamp),
+            partition: r.partition,
           })),
         })),
       });
