@@ -208,7 +208,6 @@ export class ReceiptProcessor implements Processor<ReceiptEvent> {
     const badge: BadgeChange[] = [];
     const syncs: Array<{ job: ReceiptJob; result: Extract<ReceiptResult, { applied: true }> }> = [];
     const windows: Array<{ partition: number; conversationId: string; at: number }> = [];
-    const notified: Array<{ conversationId: string; field: string; seq: number }> = [];
 
     results.forEach((result, i) => {
       const job = jobs[i]!;
@@ -263,11 +262,6 @@ export class ReceiptProcessor implements Processor<ReceiptEvent> {
           job.version,
           job.record.timestamp,
         );
-        notified.push({
-          conversationId: job.conversationId,
-          field: `${result.push.status === 'READ' ? 'r' : 'd'}:${job.userId}`,
-          seq: result.push.seq,
-        });
       }
       // A backwards read changes nothing; any other read tells the reader's other devices.
       const backwards = job.command.type === 'read' && job.command.seq < result.oldRead;
@@ -307,14 +301,6 @@ export class ReceiptProcessor implements Processor<ReceiptEvent> {
           job.record.timestamp,
         );
       }
-    }
-    if (notified.length > 0) {
-      ctx.afterSend(async () => {
-        await runQueued(
-          store.redis,
-          notified.map((n) => store.markNotified(n.conversationId, n.field, n.seq)),
-        );
-      });
     }
   }
 }

@@ -155,6 +155,31 @@ describe('apply-receipts: a run in one call equals one call per receipt (real Re
     ]);
   });
 
+  it('direct chat: the receipt that told, seen again (a redo), tells again; no other receipt does', async () => {
+    await setUp(together, 'd3', 'DIRECT', ['ana', 'bo']);
+    const pushes = async (receipts: ReceiptInput[]) =>
+      (await one(store(together).applyReceipts('d3', receipts))).map((x) =>
+        x.applied ? (x.push ? `${x.push.messageId} ${x.push.status}` : null) : x.reason,
+      );
+    expect(await pushes([r('bo', { type: 'dlv_seq', seq: 2 }, 10)])).toEqual(['m2 DELIVERED']);
+    expect(await pushes([r('bo', { type: 'read', seq: 4 }, 11)])).toEqual(['m4 READ']);
+    // A crash before those updates were produced: the redo applies the same records again.
+    expect(
+      await pushes([
+        r('bo', { type: 'dlv_seq', seq: 2 }, 10),
+        r('bo', { type: 'read', seq: 4 }, 11),
+      ]),
+    ).toEqual(['m2 DELIVERED', 'm4 READ']);
+    // New receipts at or below what was told, in a later call (a later step): nothing.
+    expect(
+      await pushes([
+        r('bo', { type: 'read', seq: 4 }, 12),
+        r('bo', { type: 'dlv_seq', seq: 4 }, 13),
+        r('bo', { type: 'read', seq: 3 }, 14),
+      ]),
+    ).toEqual([null, null, null]);
+  });
+
   it('a run larger than unpack() allows (900 readers, 9,000 window ends) applies in one call', async () => {
     const s = store(together);
     const id = 'big';

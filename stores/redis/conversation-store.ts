@@ -235,14 +235,6 @@ export class ConversationStore {
     };
   }
 
-  markNotified(conversationId: string, field: string, seq: number): Queued<number> {
-    return {
-      queue: (pipe) =>
-        pipe.markNotified(this.keys.conversation(conversationId), field, seq, this.ttlSeconds),
-      parse: (reply) => Number(reply),
-    };
-  }
-
   collectWindow(
     conversationId: string,
     maxMessages: number,
@@ -290,7 +282,6 @@ declare module 'ioredis' {
     messagesSent(...args: Array<string | number>): Result<unknown, Context>;
     membersChanged(...args: Array<string | number>): Result<unknown, Context>;
     applyReceipts(...args: Array<string | number>): Result<unknown, Context>;
-    markNotified(...args: Array<string | number>): Result<unknown, Context>;
     collectWindow(...args: Array<string | number>): Result<unknown, Context>;
     clearWindow(...args: Array<string | number>): Result<unknown, Context>;
   }

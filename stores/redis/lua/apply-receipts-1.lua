@@ -16,7 +16,11 @@
       old/new: the reader's read watermark before/after (both 0 for delivered receipts)
       changed: 1 when the receipt moved state (else a duplicate, a replay or a backwards read)
       read/delivered: the member's watermarks after it; new_ids: ids first confirmed delivered
-      push_*: the direct-chat update for the peer ('' when nothing new to tell)
+      push_*: the direct-chat update for the peer ('' when nothing new to tell). The 'told up
+        to' marks (notified: 'r:<reader>' / 'd:<reader>' = "seq|version|message_id") are written
+        here, with the version (source offset) of the receipt that told: that same receipt, seen
+        again (a redo after a crash before its update was produced), pushes the update again,
+        so none is lost; any other receipt at or below the mark pushes nothing.
       window: 1 when the conversation has an open group window to close (after the run: the
         same for every receipt of the call)
   Cost: what is per conversation (meta, members, the watermarks of every reader in the run,
@@ -78,11 +82,20 @@ local function expireOnce(key)
   end
 end
 
-local marksOf = {}
+-- A reader's 'told up to' marks, read once per call: marks[1] read, marks[2] delivered, each
+-- {seq, version, id} (seq 0 when none). Marks written before versions were kept hold a seq only.
+local marksOf, marksMoved = {}, {}
+local function parseMark(value)
+  if not value then return {0, -1, ''} end
+  local seq, version, id = string.match(value, '^(%d+)|(%d+)|(.*)$')
+  if not seq then return {tonumber(value) or 0, -1, ''} end
+  return {tonumber(seq), tonumber(version), id}
+end
 local function notifiedMarks(user)
   local marks = marksOf[user]
   if not marks then
-    marks = redis.call('HMGET', notified, 'r:' .. user, 'd:' .. user)
+    local raw = redis.call('HMGET', notified, 'r:' .. user, 'd:' .. user)
+    marks = {parseMark(raw[1]), parseMark(raw[2])}
     marksOf[user] = marks
   end
   return marks
@@ -166,8 +179,10 @@ for _, r in ipairs(receipts) do
           if member ~= user then peer = member end
         end
         local marks = notifiedMarks(user)
-        local floor = tonumber(marks[1] or '0')
-        if status == 'DELIVERED' then floor = math.max(floor, tonumber(marks[2] or '0')) end
+        local own = 2
+        if status == 'READ' then own = 1 end
+        local floor = marks[1][1]
+        if status == 'DELIVERED' then floor = math.max(floor, marks[2][1]) end
         local upTo = target
         if kindOfReceipt == 'read' then upTo = newRead end
         if peer ~= '' and upTo > floor then
@@ -176,11 +191,14 @@ for _, r in ipairs(receipts) do
             local seq, sender = parseMessage(redis.call('HGET', msg, id))
             if sender == peer and (kindOfReceipt ~= 'dlv_ids' or redis.call('HEXISTS', p .. 'dlv:' .. id, user) == 1) then
               pushId, pushSeq, pushStatus = id, seq, status
-              -- Later receipts of this run see it as told (the mark itself is written after send).
-              if status == 'READ' then marks[1] = str(seq) else marks[2] = str(seq) end
+              marks[own] = {seq, r.version, id}
+              marksMoved[#marksMoved + 1] = {user, own}
               break
             end
           end
+        elseif peer ~= '' and marks[own][2] == r.version and marks[own][3] ~= '' then
+          -- The receipt that set this mark, again: its update may not have gone out.
+          pushId, pushSeq, pushStatus = marks[own][3], marks[own][1], status
         end
       else
         for _, range in ipairs(ranges) do
@@ -225,6 +243,23 @@ local function writeMoved(key, values, moved)
 end
 writeMoved(read, reads, readMoved)
 writeMoved(dlvd, dlvds, dlvdMoved)
+
+-- The 'told up to' marks that moved, with the version of the receipt that told.
+local markFields, markWritten = {}, {}
+for k = #marksMoved, 1, -1 do
+  local user, which = marksMoved[k][1], marksMoved[k][2]
+  local field = ({'r:', 'd:'})[which] .. user
+  if not markWritten[field] then
+    markWritten[field] = true
+    local mark = marksOf[user][which]
+    markFields[#markFields + 1] = field
+    markFields[#markFields + 1] = str(mark[1]) .. '|' .. str(mark[2]) .. '|' .. mark[3]
+  end
+end
+if #markFields > 0 then
+  callPairs('HSET', notified, markFields)
+  redis.call('EXPIRE', notified, ttl)
+end
 
 -- Groups: fold the run's ranges into the open window. One HMGET reads what the window knows,
 -- one HSET writes what changes.
