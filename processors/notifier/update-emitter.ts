@@ -17,6 +17,11 @@ export type UpdateKind = 'direct' | 'group_summary' | 'unread_sync';
  * The update id is derived from the content, so a replayed update carries the same id.
  */
 export class UpdateEmitter {
+  private readonly pending = new WeakMap<
+    ProcessorContext,
+    Array<{ kind: UpdateKind; sourceAt: number }>
+  >();
+
   constructor(private readonly metrics: PipelineMetrics) {}
 
   direct(
@@ -98,8 +103,21 @@ export class UpdateEmitter {
     };
     ctx.send('receiptUpdates', to, update);
     this.metrics.updatesEmitted.inc({ kind });
-    ctx.afterSend(async () => {
-      this.metrics.eventToEmit.observe({ kind }, Math.max(0, Date.now() - sourceAt) / 1000);
-    });
+    this.sent(ctx).push({ kind, sourceAt });
+  }
+
+  /** The context's updates, timed together once they are produced (one hook, not one each). */
+  private sent(ctx: ProcessorContext): Array<{ kind: UpdateKind; sourceAt: number }> {
+    let list = this.pending.get(ctx);
+    if (!list) {
+      const created: Array<{ kind: UpdateKind; sourceAt: number }> = [];
+      this.pending.set(ctx, (list = created));
+      ctx.afterSend(async () => {
+        const now = Date.now();
+        for (const u of created)
+          this.metrics.eventToEmit.observe({ kind: u.kind }, Math.max(0, now - u.sourceAt) / 1000);
+      });
+    }
+    return list;
   }
 }
