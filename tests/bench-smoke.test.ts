@@ -46,6 +46,14 @@ describe('bench (smoke)', () => {
     expect(result.baseline.eventsPerSecond).toBeGreaterThan(0);
     expect(result.latency.direct.count + result.latency.groupSummary.count).toBeGreaterThan(0);
     expect(result.ceiling?.opsPerSecond.SET).toBeGreaterThan(0);
+    // Each of ticks' scripts was timed, one event per call, and spent time in Redis commands.
+    const scripts = Object.values(result.scripts ?? {});
+    expect(scripts).toHaveLength(4);
+    for (const s of scripts) {
+      expect(s.calls).toBeGreaterThanOrEqual(2_000);
+      expect(s.microsInCommands).toBeGreaterThan(0);
+      expect(s.microsPerCall).toBeGreaterThan(s.microsInCommands);
+    }
     expect(readFileSync(path.join(out, 'bench.svg'), 'utf8')).toContain('<svg');
     expect(existsSync(path.join(out, 'latest.md'))).toBe(true);
     expect(stderr).toContain('cleaning up');

@@ -181,6 +181,12 @@ export function rows(r: BenchResult): Row[] {
         .join(', '),
     });
   }
+  for (const [name, c] of Object.entries(r.scripts ?? {}))
+    out.push({
+      section: 'ceiling',
+      figure: `script ${name}: Redis µs per call / in its commands`,
+      value: `${c.microsPerCall.toFixed(1)} / ${c.microsInCommands.toFixed(1)} (no AOF, one event per call)`,
+    });
   out.push({
     section: 'ceiling',
     figure: 'main Redis during the drain',

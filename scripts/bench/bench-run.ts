@@ -24,6 +24,7 @@ import { CpuMeter, loadAverage, pidListeningOn, topProcesses } from './process-s
 import { profileByArea, summariseProfile, type ProfileFrame } from './profile-summary';
 import { MetricsSnapshot } from './prometheus-text';
 import { redisCeiling, type CeilingResult } from './redis-ceiling';
+import { scriptCost, type ScriptCost } from './script-cost';
 import {
   commandDelta,
   commandStats,
@@ -159,6 +160,8 @@ export interface BenchResult {
     nodePeakRssBytes: number;
   };
   ceiling: CeilingResult | null;
+  /** Redis CPU per call of ticks' scripts, one event per call, on a throwaway server. */
+  scripts: Record<string, ScriptCost> | null;
   redisShare: { drainCommandsPerSecond: number; redisMainCores: number };
   profile: { file: string; top: ProfileFrame[]; byArea: ProfileFrame[] } | null;
   series: {
@@ -369,9 +372,12 @@ export async function runBench(o: BenchOptions, command: string): Promise<BenchR
 
     // ---- ceiling ------------------------------------------------------------------------------
     let ceiling: CeilingResult | null = null;
+    let scripts: Record<string, ScriptCost> | null = null;
     if (o.ceilingRequests > 0) {
       progress.note('redis-benchmark on a throwaway redis-server…');
       ceiling = await redisCeiling(o.ceilingRequests);
+      progress.note("ticks' scripts on a throwaway redis-server, one event per call…");
+      scripts = await scriptCost();
     }
 
     // ---- figures ------------------------------------------------------------------------------
@@ -512,6 +518,7 @@ export async function runBench(o: BenchOptions, command: string): Promise<BenchR
         nodePeakRssBytes,
       },
       ceiling,
+      scripts,
       redisShare: { drainCommandsPerSecond: drainCommands.perSecond, redisMainCores },
       profile,
       series: {

@@ -1,9 +1,6 @@
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { freePort, sleep } from './pipeline-process';
+import { withThrowawayRedis } from './throwaway-redis';
 
 const run = promisify(execFile);
 
@@ -29,34 +26,7 @@ const SCRIPTS: Record<string, string> = {
  * script test runs a small Lua script with three calls, the shape of ticks' per-event work.
  */
 export async function redisCeiling(requests: number, pipeline = 16): Promise<CeilingResult> {
-  const port = await freePort();
-  const dir = mkdtempSync(path.join(tmpdir(), 'ticks-bench-redis-'));
-  const server = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      dir,
-    ],
-    { stdio: 'ignore' },
-  );
-  try {
-    for (let i = 0; ; i++) {
-      try {
-        await run('redis-cli', ['-p', String(port), 'ping']);
-        break;
-      } catch (err) {
-        if (i > 50) throw err;
-        await sleep(100);
-      }
-    }
+  return withThrowawayRedis(async (port) => {
     const common = [
       '-p',
       String(port),
@@ -80,9 +50,5 @@ export async function redisCeiling(requests: number, pipeline = 16): Promise<Cei
       record((await run('redis-benchmark', [...common, ...args])).stdout, name);
     }
     return { port, pipeline, requests, opsPerSecond };
-  } finally {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
