@@ -45,6 +45,8 @@ export interface TicksConfig {
   maxDeliveredBatch: number;
   /** Records of one input topic a partition's processing step takes at most. */
   maxStepRecords: number;
+  /** How long the shared producer waits to gather more steps' outputs into one request. */
+  produceLingerMs: number;
   metricsPort: number;
   logLevel: string;
   /** Query API, push gateway and demo (api/, gateway/, processors/offline/). */
@@ -191,6 +193,7 @@ const ENV = {
   TICKS_WATERMARK_FLUSH_INTERVAL_MS: { schema: integer(0), default: '60000' },
   TICKS_MAX_DELIVERED_BATCH: { schema: integer(1, 100_000), default: '1000' },
   TICKS_MAX_STEP_RECORDS: { schema: integer(1, 100_000), default: '1000' },
+  TICKS_PRODUCE_LINGER_MS: { schema: integer(0, 1_000), default: '5' },
   TICKS_METRICS_PORT: { schema: integer(0, 65_535), default: '9464' },
   TICKS_API_HOST: { schema: z.string().min(1), default: '127.0.0.1' },
   TICKS_API_PORT: { schema: integer(0, 65_535), default: '8080' },
@@ -288,6 +291,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TicksConfig {
     watermarkFlushIntervalMs: v.TICKS_WATERMARK_FLUSH_INTERVAL_MS,
     maxDeliveredBatch: v.TICKS_MAX_DELIVERED_BATCH,
     maxStepRecords: v.TICKS_MAX_STEP_RECORDS,
+    produceLingerMs: v.TICKS_PRODUCE_LINGER_MS,
     metricsPort: v.TICKS_METRICS_PORT,
     logLevel: v.TICKS_LOG_LEVEL,
     api: {

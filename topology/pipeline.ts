@@ -136,6 +136,7 @@ export class Pipeline {
       metrics: this.metrics,
       logger,
       task: { maxStepRecords: config.maxStepRecords },
+      produceLingerMs: config.produceLingerMs,
     });
     await this.runtime.start();
     logger.info({ topics, groupId: this.o.groupId ?? config.kafka.groupId }, 'pipeline started');

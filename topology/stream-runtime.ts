@@ -87,6 +87,8 @@ export interface StreamRuntimeOptions {
   logger: Logger;
   /** Tuning of the partition tasks; defaults in DEFAULT_TASK_OPTIONS. */
   task?: Partial<PartitionTaskOptions>;
+  /** Wait before a produce request to gather other steps' outputs (Kafka's linger.ms); 0 by default. */
+  produceLingerMs?: number;
 }
 
 export const DEFAULT_TASK_OPTIONS: PartitionTaskOptions = {
@@ -235,7 +237,7 @@ export class StreamRuntime {
   async start(): Promise<void> {
     const { kafka, groupId } = this.options;
     this.producer = await kafka.producer();
-    this.sink = new OutputSink(this.producer);
+    this.sink = new OutputSink(this.producer, this.options.produceLingerMs ?? 0);
     const consumer = kafka.groupConsumer({
       groupId,
       topics: this.sourceTopics,
