@@ -91,7 +91,6 @@ export class Pipeline {
       redis: this.redis,
       keys,
       store,
-      users,
       badges,
       windows,
       held,

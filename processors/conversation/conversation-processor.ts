@@ -199,7 +199,7 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
       }
     }
 
-    await Promise.all([this.o.users.recordMembership(membership), this.o.badges.apply(badge)]);
+    await Promise.all([this.o.users.recordMembership(membership), this.o.badges.apply(badge, ctx)]);
     await this.o.receipts.retryHeld(
       [...touched].map((conversationId) => ({
         conversationId,

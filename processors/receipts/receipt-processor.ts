@@ -9,7 +9,7 @@ import {
 import type { RedisKeys } from '../../stores/redis/keys';
 import type { PartitionIndex } from '../../stores/redis/partition-index';
 import { execPipeline, runQueued } from '../../stores/redis/pipeline';
-import type { BadgeChange, UserStore } from '../../stores/redis/user-store';
+import type { BadgeChange } from '../../stores/redis/user-store';
 import type { InboundRecord } from '../../topology/kafka/kafka-client';
 import type { PipelineMetrics } from '../../topology/metrics';
 import type {
@@ -42,7 +42,6 @@ export interface ReceiptProcessorOptions {
   redis: Redis;
   keys: RedisKeys;
   store: ConversationStore;
-  users: UserStore;
   badges: BadgeUpdater;
   windows: PartitionIndex;
   held: PartitionIndex;
@@ -278,14 +277,18 @@ export class ReceiptProcessor implements Processor<ReceiptEvent> {
 
     // Independent of each other, so in one round trip's time: held receipts and their index,
     // the window index (the windows themselves are written; an index entry makes them close),
-    // badges. Everything is done before the step's outputs go out and its offsets commit.
-    await Promise.all([
+    // badges and, after them in the same round trip, the readers' badge sizes. Everything is
+    // done before the step's outputs go out and its offsets commit.
+    const [, , counts] = await Promise.all([
       execPipeline(heldPipe).then(() => this.o.held.schedule(toHold)),
       this.o.windows.schedule(windows),
-      this.o.badges.apply(badge),
+      this.o.badges.apply(
+        badge,
+        ctx,
+        syncs.map((s) => s.job.userId),
+      ),
     ]);
     if (syncs.length > 0) {
-      const counts = await this.o.users.badgeCounts(syncs.map((s) => s.job.userId));
       for (const { job, result } of syncs) {
         this.o.emitter.unreadSync(
           ctx,

@@ -1,5 +1,6 @@
 import type { BadgeChange, UserStore } from '../../stores/redis/user-store';
 import type { PipelineMetrics } from '../../topology/metrics';
+import type { ProcessorContext } from '../../topology/stream-runtime';
 
 /**
  * The unread-senders badge: messages add their source to each recipient's badge, reading a
@@ -12,12 +13,24 @@ export class BadgeUpdater {
     private readonly metrics: PipelineMetrics,
   ) {}
 
-  async apply(changes: BadgeChange[]): Promise<void> {
-    if (changes.length === 0) return;
-    const stats = await this.users.applyBadgeChanges(changes);
+  /**
+   * Applies a step's badge changes and returns the badge sizes of `countsFor` after them. The
+   * dedupe marks are written while the step goes on; the step's commit waits for them.
+   */
+  async apply(
+    changes: BadgeChange[],
+    ctx: ProcessorContext,
+    countsFor: string[] = [],
+  ): Promise<Map<string, number>> {
+    if (changes.length === 0 && countsFor.length === 0) return new Map();
+    const stats = await this.users.applyBadgeChanges(changes, {
+      countsFor,
+      deferMarks: (written) => ctx.afterSend(() => written),
+    });
     this.metrics.dedupe.inc({ result: 'hit' }, stats.dedupeHits);
     this.metrics.dedupe.inc({ result: 'miss' }, stats.dedupeMisses);
     this.metrics.mainBadgeWrites.inc({ conversation_kind: 'direct' }, stats.mainWrites.DIRECT);
     this.metrics.mainBadgeWrites.inc({ conversation_kind: 'group' }, stats.mainWrites.GROUP);
+    return stats.counts ?? new Map();
   }
 }

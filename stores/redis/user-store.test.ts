@@ -202,4 +202,60 @@ describe('UserStore badge dedupe (real Redis)', () => {
     await store.applyBadgeChanges([add(v, 'D')]);
     expect(auxPipelines).toHaveBeenCalledTimes(1);
   });
+  it('reads badge sizes after the writes, in the main round trip the writes take', async () => {
+    const [u, v, w] = [user(), user(), user()];
+    await store.applyBadgeChanges([add(u, 'A'), add(u, 'B'), add(v, 'C')]);
+    const mainPipelines = jest.spyOn(main, 'pipeline');
+    const stats = await store.applyBadgeChanges(
+      [remove(u, 'A'), add(v, 'C') /* a hit */, add(v, 'D')],
+      { countsFor: [u, v, w, u] },
+    );
+    expect(stats.counts).toEqual(
+      new Map([
+        [u, 1],
+        [v, 2],
+        [w, 0],
+      ]),
+    );
+    expect(mainPipelines).toHaveBeenCalledTimes(1);
+    // With nothing to write (all hits, or no changes), the sizes still come back.
+    expect((await store.applyBadgeChanges([add(v, 'C')], { countsFor: [v] })).counts).toEqual(
+      new Map([[v, 2]]),
+    );
+    expect((await store.applyBadgeChanges([], { countsFor: [u] })).counts).toEqual(
+      new Map([[u, 1]]),
+    );
+  });
+
+  it('hands the mark writes over when asked: main is written first, the marks follow', async () => {
+    const u = user();
+    let handed: Promise<void> | undefined;
+    const stats = await store.applyBadgeChanges([add(u, 'A')], {
+      deferMarks: (written) => (handed = written),
+    });
+    expect(stats.mainWrites.DIRECT).toBe(1);
+    expect(await inBadge(u, 'A')).toBe(true);
+    expect(handed).toBeDefined();
+    await handed;
+    expect(await mark(u, 'A')).toBe('1');
+    // The next batch, on the same aux connection, sees the mark: a hit.
+    expect(await store.applyBadgeChanges([add(u, 'A')])).toMatchObject({ dedupeHits: 1 });
+  });
+
+  it('a handed-over mark write that fails rejects the promise it handed, nothing else', async () => {
+    const u = user();
+    const realPipeline = aux.pipeline.bind(aux);
+    let calls = 0;
+    jest.spyOn(aux, 'pipeline').mockImplementation(() => {
+      const pipe = realPipeline();
+      if (++calls === 1)
+        jest.spyOn(pipe, 'exec').mockResolvedValue([[new Error('aux down'), null]]);
+      return pipe;
+    });
+    let handed: Promise<void> | undefined;
+    await store.applyBadgeChanges([add(u, 'A')], { deferMarks: (written) => (handed = written) });
+    await expect(handed).rejects.toThrow(RedisCommandError);
+    expect(await inBadge(u, 'A')).toBe(true);
+    expect(await mark(u, 'A')).toBeNull(); // no mark: unknown, never a lie
+  });
 });

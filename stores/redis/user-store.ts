@@ -17,6 +17,19 @@ export interface BadgeApplyStats {
   dedupeMisses: number;
   /** Main-Redis writes (SADD or SREM), by the kind of conversation of their source. */
   mainWrites: Record<ConversationKind, number>;
+  /** Badge sizes after the writes, of the users in `countsFor` (only when some were asked). */
+  counts?: Map<string, number>;
+}
+
+export interface BadgeApplyOptions {
+  /** Users whose badge size to read after the writes, in the same main-Redis round trip. */
+  countsFor?: string[];
+  /**
+   * Hand the aux mark writes over instead of waiting for them (the caller awaits the promise
+   * before it commits). They are sent after the main write either way, and a later MGET on the
+   * same aux connection is answered after them, so the next batch sees them.
+   */
+  deferMarks?: (written: Promise<void>) => void;
 }
 
 /**
@@ -41,9 +54,13 @@ export class UserStore {
    * Applies a batch's badge changes. Within the batch only the last change per (user, source)
    * matters: both operations are idempotent set operations.
    * Round trips: one aux MGET; one aux DEL pipeline (only for marks about to become false);
-   * one main pipeline (SADD+EXPIRE / SREM); one aux SET pipeline for the new marks.
+   * one main pipeline (SADD+EXPIRE / SREM, then the SCARDs asked for); one aux SET pipeline for
+   * the new marks — awaited, or handed to `options.deferMarks`.
    */
-  async applyBadgeChanges(changes: BadgeChange[]): Promise<BadgeApplyStats> {
+  async applyBadgeChanges(
+    changes: BadgeChange[],
+    options: BadgeApplyOptions = {},
+  ): Promise<BadgeApplyStats> {
     const last = new Map<string, BadgeChange>();
     for (const c of changes) {
       const id = `${c.userId}\u0000${c.source}`;
@@ -51,15 +68,16 @@ export class UserStore {
       last.set(id, c);
     }
     const latest = [...last.values()];
+    const counted = [...new Set(options.countsFor ?? [])];
     const stats: BadgeApplyStats = {
       dedupeHits: 0,
       dedupeMisses: 0,
       mainWrites: { DIRECT: 0, GROUP: 0 },
     };
-    if (latest.length === 0) return stats;
+    if (latest.length === 0 && counted.length === 0) return stats;
 
     const markKey = (c: BadgeChange): string => this.keys.dedupeMark(c.source, c.userId);
-    const marks = await this.aux.mget(latest.map(markKey));
+    const marks = latest.length > 0 ? await this.aux.mget(latest.map(markKey)) : [];
     const toWrite: BadgeChange[] = [];
     const stale: string[] = [];
     latest.forEach((c, i) => {
@@ -71,7 +89,7 @@ export class UserStore {
     });
     stats.dedupeHits = latest.length - toWrite.length;
     stats.dedupeMisses = toWrite.length;
-    if (toWrite.length === 0) return stats;
+    if (toWrite.length === 0 && counted.length === 0) return stats;
 
     if (stale.length > 0) {
       const pipe = this.aux.pipeline();
@@ -82,22 +100,25 @@ export class UserStore {
     for (const c of toWrite) {
       this.queueSetChange(main, this.keys.badge(c.userId), c.source, c.op);
     }
-    await execPipeline(main);
+    // After the writes, in the same round trip: the sizes include this batch.
+    for (const u of counted) main.scard(this.keys.badge(u));
+    const replies = await execPipeline(main);
     for (const c of toWrite) stats.mainWrites[c.kind]++;
+    if (counted.length > 0) {
+      const first = replies.length - counted.length;
+      stats.counts = new Map(counted.map((u, i) => [u, Number(replies[first + i])]));
+    }
+    if (toWrite.length === 0) return stats;
 
     const marksPipe = this.aux.pipeline();
     for (const c of toWrite)
       marksPipe.set(markKey(c), markValue(c.op), 'EX', this.dedupeTtlSeconds);
-    await execPipeline(marksPipe);
+    const written = execPipeline(marksPipe).then(() => undefined);
+    if (options.deferMarks) {
+      written.catch(() => undefined); // the caller awaits it; no unhandled rejection meanwhile
+      options.deferMarks(written);
+    } else await written;
     return stats;
-  }
-
-  async badgeCounts(userIds: string[]): Promise<Map<string, number>> {
-    const unique = [...new Set(userIds)];
-    const pipe = this.main.pipeline();
-    for (const u of unique) pipe.scard(this.keys.badge(u));
-    const replies = await execPipeline(pipe);
-    return new Map(unique.map((u, i) => [u, Number(replies[i])]));
   }
 
   /** Keeps each user's conversation list (the query API lists and orders it). */
