@@ -25,7 +25,8 @@ describe('OutputSink', () => {
 
   it('with linger, gathers the steps handed over within it into one request, in order', async () => {
     const producer = new RecordingProducer();
-    const sink = new OutputSink(producer, 60);
+    // A long linger against 10 ms gaps: timer delays on a busy machine cannot split the request.
+    const sink = new OutputSink(producer, 500);
     const sent = [sink.send([record('a')])];
     await sleep(10);
     sent.push(sink.send([record('b'), record('c')]));
