@@ -1,4 +1,5 @@
 import { TypeName, type StateChange } from '../schemas/types';
+import { slicesOf } from './slices';
 
 /**
  * The state_changes changelog goes out as one record per step and input partition (a
@@ -23,24 +24,11 @@ export function changelogPosition(offset: number, index: number): number {
 
 /** The changes in record-sized slices, in order. */
 export function changelogRecords(changes: readonly StateChange[]): StateChange[][] {
-  const records: StateChange[][] = [];
-  let current: StateChange[] = [];
-  let ids = 0;
-  for (const change of changes) {
-    const weight = idsIn(change);
-    if (
-      current.length > 0 &&
-      (current.length === CHANGES_PER_RECORD || ids + weight > IDS_PER_RECORD)
-    ) {
-      records.push(current);
-      current = [];
-      ids = 0;
-    }
-    current.push(change);
-    ids += weight;
-  }
-  if (current.length > 0) records.push(current);
-  return records;
+  return slicesOf(changes, {
+    maxItems: CHANGES_PER_RECORD,
+    maxWeight: IDS_PER_RECORD,
+    weight: idsIn,
+  });
 }
 
 function idsIn({ change }: StateChange): number {

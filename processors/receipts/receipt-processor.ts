@@ -278,7 +278,7 @@ export class ReceiptProcessor implements Processor<ReceiptEvent> {
     // Independent of each other, so in one round trip's time: held receipts and their index,
     // the window index (the windows themselves are written; an index entry makes them close),
     // badges and, after them in the same round trip, the readers' badge sizes. Everything is
-    // done before the step's outputs go out and its offsets commit.
+    // done before the step's outputs go out, and the dedupe marks before its offsets commit.
     const [, , counts] = await Promise.all([
       execPipeline(heldPipe).then(() => this.o.held.schedule(toHold)),
       this.o.windows.schedule(windows),
@@ -288,22 +288,20 @@ export class ReceiptProcessor implements Processor<ReceiptEvent> {
         syncs.map((s) => s.job.userId),
       ),
     ]);
-    if (syncs.length > 0) {
-      for (const { job, result } of syncs) {
-        this.o.emitter.unreadSync(
-          ctx,
-          job.userId,
-          {
-            conversation_id: job.conversationId,
-            unread_count: result.unread,
-            badge_count: counts.get(job.userId) ?? 0,
-            read_up_to_seq: result.newRead,
-            origin_device_id: job.deviceId,
-          },
-          job.version,
-          job.record.timestamp,
-        );
-      }
+    for (const { job, result } of syncs) {
+      this.o.emitter.unreadSync(
+        ctx,
+        job.userId,
+        {
+          conversation_id: job.conversationId,
+          unread_count: result.unread,
+          badge_count: counts.get(job.userId) ?? 0,
+          read_up_to_seq: result.newRead,
+          origin_device_id: job.deviceId,
+        },
+        job.version,
+        job.record.timestamp,
+      );
     }
   }
 }

@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis } from '../../stores/redis/connect';
 import { ConversationStore, type ReceiptInput } from '../../stores/redis/conversation-store';
 import { RedisKeys } from '../../stores/redis/keys';
 import { runQueued, type Queued } from '../../stores/redis/pipeline';
@@ -21,8 +22,8 @@ const BATCH = 500;
  */
 export async function scriptCost(conversations = 2_000): Promise<Record<string, ScriptCost>> {
   return withThrowawayRedis(async (port) => {
-    const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true });
-    await redis.connect();
+    // The main Redis' client settings, on the throwaway server.
+    const redis = await connectRedis(`redis://127.0.0.1:${port}`, 'main');
     try {
       const store = new ConversationStore(redis, new RedisKeys('cost'), 86_400);
       const ids = Array.from({ length: conversations }, (_, i) => i);

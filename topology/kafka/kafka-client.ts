@@ -11,6 +11,7 @@ import {
 import type { Logger } from 'pino';
 import { CoPartitionAssigner } from './co-partition-assigner';
 import { JavaCompatiblePartitioner } from './java-partitioner';
+import { slicesOf } from '../slices';
 
 /**
  * The only module that imports kafkajs (with its plug-ins: the assigner, the partitioner). The rest of ticks sees these small
@@ -241,22 +242,12 @@ class KafkaRecordProducer implements RecordProducer {
   }
 
   async send(records: OutboundRecord[]): Promise<void> {
-    let chunk: OutboundRecord[] = [];
-    let bytes = 0;
-    for (const r of records) {
-      const size = sizeOf(r);
-      if (
-        chunk.length > 0 &&
-        (bytes + size > MAX_REQUEST_BYTES || chunk.length >= MAX_REQUEST_RECORDS)
-      ) {
-        await this.sendChunk(chunk);
-        chunk = [];
-        bytes = 0;
-      }
-      chunk.push(r);
-      bytes += size;
-    }
-    if (chunk.length > 0) await this.sendChunk(chunk);
+    const requests = slicesOf(records, {
+      maxItems: MAX_REQUEST_RECORDS,
+      maxWeight: MAX_REQUEST_BYTES,
+      weight: sizeOf,
+    });
+    for (const request of requests) await this.sendChunk(request);
   }
 
   async close(): Promise<void> {

@@ -84,6 +84,8 @@ end
 
 -- A reader's 'told up to' marks, read once per call: marks[1] read, marks[2] delivered, each
 -- {seq, version, id} (seq 0 when none). Marks written before versions were kept hold a seq only.
+-- marksMoved: field -> the mark to write at the end (its last value in the call).
+local MARK_PREFIX = {'r:', 'd:'}
 local marksOf, marksMoved = {}, {}
 local function parseMark(value)
   if not value then return {0, -1, ''} end
@@ -94,7 +96,7 @@ end
 local function notifiedMarks(user)
   local marks = marksOf[user]
   if not marks then
-    local raw = redis.call('HMGET', notified, 'r:' .. user, 'd:' .. user)
+    local raw = redis.call('HMGET', notified, MARK_PREFIX[1] .. user, MARK_PREFIX[2] .. user)
     marks = {parseMark(raw[1]), parseMark(raw[2])}
     marksOf[user] = marks
   end
@@ -192,7 +194,7 @@ for _, r in ipairs(receipts) do
             if sender == peer and (kindOfReceipt ~= 'dlv_ids' or redis.call('HEXISTS', p .. 'dlv:' .. id, user) == 1) then
               pushId, pushSeq, pushStatus = id, seq, status
               marks[own] = {seq, r.version, id}
-              marksMoved[#marksMoved + 1] = {user, own}
+              marksMoved[MARK_PREFIX[own] .. user] = marks[own]
               break
             end
           end
@@ -245,16 +247,10 @@ writeMoved(read, reads, readMoved)
 writeMoved(dlvd, dlvds, dlvdMoved)
 
 -- The 'told up to' marks that moved, with the version of the receipt that told.
-local markFields, markWritten = {}, {}
-for k = #marksMoved, 1, -1 do
-  local user, which = marksMoved[k][1], marksMoved[k][2]
-  local field = ({'r:', 'd:'})[which] .. user
-  if not markWritten[field] then
-    markWritten[field] = true
-    local mark = marksOf[user][which]
-    markFields[#markFields + 1] = field
-    markFields[#markFields + 1] = str(mark[1]) .. '|' .. str(mark[2]) .. '|' .. mark[3]
-  end
+local markFields = {}
+for field, mark in pairs(marksMoved) do
+  markFields[#markFields + 1] = field
+  markFields[#markFields + 1] = str(mark[1]) .. '|' .. str(mark[2]) .. '|' .. mark[3]
 end
 if #markFields > 0 then
   callPairs('HSET', notified, markFields)
