@@ -5,10 +5,10 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import type { Logger } from 'pino';
 import type { ReceiptDetailsSource } from '../stores/receipt-details-source';
 import type { ReadModel } from '../stores/redis/read-model';
-import type { EventPublisher } from '../topology/event-publisher';
+import type { EventPublisher } from '../runtime/event-publisher';
 import { ApiError } from './api-errors';
-import { authenticate } from './auth/authenticate';
-import type { TokenService } from './auth/token-service';
+import { authenticate } from '../auth/authenticate';
+import type { TokenService } from '../auth/token-service';
 import { receiptRoutes } from './routes/receipt-routes';
 import { unreadRoutes } from './routes/unread-routes';
 import { ErrorBody } from './schemas';

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as avro from 'avsc';
-import type { TopicRole } from '../topology/topics';
+import type { TopicRole } from '../runtime/topics';
 import { avroTypeOptions } from './avro-type-options';
 import {
   ConversationEvent,

@@ -1,14 +1,14 @@
 import { Command } from 'commander';
 import { loadConfig } from '../config/config';
-import { TicksHttpServer } from '../api/ticks-http-server';
+import { TicksHttpServer } from '../services/ticks-http-server';
 import { AvroCodec } from '../schemas/avro-codec';
 import { CassandraReceiptDetails } from '../stores/cassandra/cassandra-receipt-details';
 import { connectCassandra } from '../stores/cassandra/connect';
 import { DurableStateReader } from '../stores/cassandra/durable-state-reader';
 import { ensureCassandraSchema } from '../stores/cassandra/ensure-schema';
 import { FallbackReceiptDetails } from '../stores/receipt-details-source';
-import { createLogger } from '../topology/logger';
-import { MetricsServer } from '../topology/metrics-server';
+import { createLogger } from '../runtime/logger';
+import { MetricsServer } from '../runtime/metrics-server';
 import { runCommand } from './run-command';
 
 /**

@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import { loadConfig } from '../config/config';
-import { OfflineBatcher } from '../processors/offline/offline-batcher';
+import { OfflineBatcher } from '../services/offline-batcher';
 import { AvroCodec } from '../schemas/avro-codec';
-import { createLogger } from '../topology/logger';
-import { MetricsServer } from '../topology/metrics-server';
+import { createLogger } from '../runtime/logger';
+import { MetricsServer } from '../runtime/metrics-server';
 import { runCommand } from './run-command';
 
 /**

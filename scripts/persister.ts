@@ -2,8 +2,8 @@ import { Command } from 'commander';
 import { loadConfig } from '../config/config';
 import { Persister } from '../processors/persister/persister';
 import { AvroCodec } from '../schemas/avro-codec';
-import { createLogger } from '../topology/logger';
-import { MetricsServer } from '../topology/metrics-server';
+import { createLogger } from '../runtime/logger';
+import { MetricsServer } from '../runtime/metrics-server';
 import { runCommand } from './run-command';
 
 /**

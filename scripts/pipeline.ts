@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import { loadConfig } from '../config/config';
 import { AvroCodec } from '../schemas/avro-codec';
-import { createLogger } from '../topology/logger';
-import { MetricsServer } from '../topology/metrics-server';
-import { Pipeline } from '../topology/pipeline';
+import { createLogger } from '../runtime/logger';
+import { MetricsServer } from '../runtime/metrics-server';
+import { Pipeline } from '../services/pipeline';
 import { runCommand } from './run-command';
 
 /**

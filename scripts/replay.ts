@@ -1,10 +1,10 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/config';
 import { AvroCodec } from '../schemas/avro-codec';
-import { KafkaClient } from '../topology/kafka/kafka-client';
-import { createLogger } from '../topology/logger';
-import { Pipeline } from '../topology/pipeline';
-import { topicNames } from '../topology/topics';
+import { KafkaClient } from '../runtime/kafka/kafka-client';
+import { createLogger } from '../runtime/logger';
+import { Pipeline } from '../services/pipeline';
+import { topicNames } from '../runtime/topics';
 import { CommandProgress, printSummary } from './cli/command-progress';
 import { BoundedKafkaClient, resolveRanges, type RangeSpec } from './replay/replay-range';
 import { runCommand } from './run-command';

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../config/config';
-import { TicksHttpServer } from '../api/ticks-http-server';
-import { OfflineBatcher } from '../processors/offline/offline-batcher';
+import { TicksHttpServer } from '../services/ticks-http-server';
+import { OfflineBatcher } from '../services/offline-batcher';
 import { Persister } from '../processors/persister/persister';
 import { PersisterMetrics } from '../processors/persister/persister-metrics';
 import { AvroCodec } from '../schemas/avro-codec';
@@ -9,12 +9,12 @@ import { CassandraReceiptDetails } from '../stores/cassandra/cassandra-receipt-d
 import { connectCassandra } from '../stores/cassandra/connect';
 import { DurableStateReader } from '../stores/cassandra/durable-state-reader';
 import { FallbackReceiptDetails } from '../stores/receipt-details-source';
-import { EventPublisher } from '../topology/event-publisher';
-import { KafkaClient } from '../topology/kafka/kafka-client';
-import { createLogger } from '../topology/logger';
-import { MetricsServer } from '../topology/metrics-server';
-import { Pipeline } from '../topology/pipeline';
-import { topicNames } from '../topology/topics';
+import { EventPublisher } from '../runtime/event-publisher';
+import { KafkaClient } from '../runtime/kafka/kafka-client';
+import { createLogger } from '../runtime/logger';
+import { MetricsServer } from '../runtime/metrics-server';
+import { Pipeline } from '../services/pipeline';
+import { topicNames } from '../runtime/topics';
 import { runCommand } from './run-command';
 import { startMissingServers } from './stack/stack';
 import { LiveSummary } from './traffic/live-summary';

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { loadConfig } from '../config/config';
-import { topicNames } from '../topology/topics';
+import { topicNames } from '../runtime/topics';
 import { AvroCodec } from '../schemas/avro-codec';
 import { runCommand } from './run-command';
 

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { loadConfig } from '../config/config';
-import { TokenService } from '../api/auth/token-service';
+import { TokenService } from '../auth/token-service';
 import { runCommand } from './run-command';
 
 /** Prints a bearer token for the query API and the gateway, signed with TICKS_AUTH_SECRET. */

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { loadConfig } from '../config/config';
-import { ensureTopics } from '../topology/ensure-topics';
-import { KafkaClient } from '../topology/kafka/kafka-client';
+import { ensureTopics } from '../runtime/ensure-topics';
+import { KafkaClient } from '../runtime/kafka/kafka-client';
 import { runCommand } from './run-command';
 
 const program = new Command('topics')

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { TicksHttpServer } from '../api/ticks-http-server';
+import { TicksHttpServer } from '../services/ticks-http-server';
 import { apiClient } from './support/api-client';
 import { createHarness, eventually, type Harness } from './support/harness';
 
@@ -197,7 +197,7 @@ describe('query API', () => {
       });
       const forged = await call('GET', '/v1/me/unread', { token: `${token('Bo')}x` });
       expect(forged.status).toBe(401);
-      const { TokenService } = await import('../api/auth/token-service');
+      const { TokenService } = await import('../auth/token-service');
       const otherKey = new TokenService({ secret: 'x'.repeat(40), ttlSeconds: 60 }).issue('Bo');
       expect((await call('GET', '/v1/me/unread', { token: otherKey })).status).toBe(401);
       expect(

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import pino from 'pino';
 import { Workload, type WorkloadOptions } from '../scripts/traffic/workload';
-import { Pipeline } from '../topology/pipeline';
+import { Pipeline } from '../services/pipeline';
 import { caughtUp, createHarness, eventually, snapshot, type Harness } from './support/harness';
 
 /** DESIGN.md: at-least-once in, idempotent effects; a crash or a replay ends in the same state. */

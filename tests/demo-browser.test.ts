@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { chromium, type Browser } from 'playwright-core';
-import { TicksHttpServer } from '../api/ticks-http-server';
+import { TicksHttpServer } from '../services/ticks-http-server';
 import { createHarness, type Harness } from './support/harness';
 
 /**

@@ -16,7 +16,7 @@ import {
 } from './support/harness';
 import { durableModel, storedHistory } from './support/durable-model';
 import { runScript } from './support/run-script';
-import { murmur2 } from '../topology/kafka/java-partitioner';
+import { murmur2 } from '../runtime/kafka/java-partitioner';
 
 /**
  * Issue 4: the persister writes the changelog to Cassandra (every message, delivery and read

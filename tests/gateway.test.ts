@@ -1,6 +1,6 @@
 import pino from 'pino';
-import { TicksHttpServer } from '../api/ticks-http-server';
-import { OfflineBatcher } from '../processors/offline/offline-batcher';
+import { TicksHttpServer } from '../services/ticks-http-server';
+import { OfflineBatcher } from '../services/offline-batcher';
 import { createHarness, eventually, type Harness } from './support/harness';
 import { TestSocket } from './support/ws-client';
 

@@ -1,4 +1,4 @@
-import { MetricsServer } from '../topology/metrics-server';
+import { MetricsServer } from '../runtime/metrics-server';
 import { createHarness, eventually, type Harness } from './support/harness';
 
 describe('metrics on /metrics during a run', () => {

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { TicksHttpServer } from '../api/ticks-http-server';
+import { TicksHttpServer } from '../services/ticks-http-server';
 import { CassandraReceiptDetails } from '../stores/cassandra/cassandra-receipt-details';
 import { RedisReceiptDetails } from '../stores/redis/receipt-details';
 import {

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../config/config';
-import { ensureTopics } from '../topology/ensure-topics';
-import { KafkaClient } from '../topology/kafka/kafka-client';
-import { CoPartitioningError, topicSpecs } from '../topology/topics';
+import { ensureTopics } from '../runtime/ensure-topics';
+import { KafkaClient } from '../runtime/kafka/kafka-client';
+import { CoPartitioningError, topicSpecs } from '../runtime/topics';
 
 describe('topics (real Kafka)', () => {
   const config = loadConfig({

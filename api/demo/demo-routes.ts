@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ForbiddenError, NotFoundError } from '../api-errors';
-import { authenticate, principalOf } from '../auth/authenticate';
-import type { TokenService } from '../auth/token-service';
+import { authenticate, principalOf } from '../../auth/authenticate';
+import type { TokenService } from '../../auth/token-service';
 import type { DemoUpstream } from './demo-upstream';
 
 export interface DemoRoutesOptions {

@@ -1,5 +1,5 @@
 import type { ConversationKind } from '../../schemas/types';
-import type { EventPublisher } from '../../topology/event-publisher';
+import type { EventPublisher } from '../../runtime/event-publisher';
 
 export interface DemoUser {
   userId: string;

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { TypeName, type ReceiptEvent } from '../../schemas/types';
 import type { ReceiptDetailsSource } from '../../stores/receipt-details-source';
-import type { EventPublisher } from '../../topology/event-publisher';
+import type { EventPublisher } from '../../runtime/event-publisher';
 import { ForbiddenError, NotFoundError, UnavailableError, UnprocessableError } from '../api-errors';
-import { principalOf } from '../auth/authenticate';
-import type { Principal } from '../auth/token-service';
+import { principalOf } from '../../auth/authenticate';
+import type { Principal } from '../../auth/token-service';
 import {
   Accepted,
   DeliveredBody,

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ReadModel } from '../../stores/redis/read-model';
-import { principalOf } from '../auth/authenticate';
+import { principalOf } from '../../auth/authenticate';
 import { UnreadQuery, UnreadResponse, errorResponses } from '../schemas';
 
 export interface UnreadRoutesOptions {

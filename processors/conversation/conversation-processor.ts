@@ -9,8 +9,8 @@ import {
 } from '../../stores/redis/conversation-store';
 import { runQueued, type Queued } from '../../stores/redis/pipeline';
 import type { BadgeChange, UserStore } from '../../stores/redis/user-store';
-import type { PipelineMetrics } from '../../topology/metrics';
-import type { Decoded, Processor, ProcessorContext } from '../../topology/stream-runtime';
+import type { PipelineMetrics } from '../../runtime/metrics';
+import type { Decoded, Processor, ProcessorContext } from '../../runtime/stream-runtime';
 import type { BadgeUpdater } from '../unread/badge-updater';
 import type { ReceiptProcessor } from '../receipts/receipt-processor';
 import { firstProblem, idProblem, keyProblem, seqProblem } from '../validation';

@@ -1,5 +1,5 @@
-import type { PipelineMetrics } from '../../topology/metrics';
-import type { ProcessorContext } from '../../topology/stream-runtime';
+import type { PipelineMetrics } from '../../runtime/metrics';
+import type { ProcessorContext } from '../../runtime/stream-runtime';
 import {
   TypeName,
   type GroupSummary,

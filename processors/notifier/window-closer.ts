@@ -1,8 +1,8 @@
 import type { ConversationStore } from '../../stores/redis/conversation-store';
 import type { PartitionIndex } from '../../stores/redis/partition-index';
 import { runQueued } from '../../stores/redis/pipeline';
-import type { PipelineMetrics } from '../../topology/metrics';
-import type { ProcessorContext, Punctuator } from '../../topology/stream-runtime';
+import type { PipelineMetrics } from '../../runtime/metrics';
+import type { ProcessorContext, Punctuator } from '../../runtime/stream-runtime';
 import { summariseWindow } from './group-summary';
 import type { UpdateEmitter } from './update-emitter';
 

@@ -8,17 +8,17 @@ import { connectCassandra } from '../../stores/cassandra/connect';
 import { DurableStateReader } from '../../stores/cassandra/durable-state-reader';
 import { DurableStatements, type Statement } from '../../stores/cassandra/durable-statements';
 import { ensureCassandraSchema } from '../../stores/cassandra/ensure-schema';
-import { changelogPosition } from '../../topology/changelog';
-import { ensureTopics } from '../../topology/ensure-topics';
+import { changelogPosition } from '../../runtime/changelog';
+import { ensureTopics } from '../../runtime/ensure-topics';
 import {
   KafkaClient,
   type GroupConsumer,
   type InboundBatch,
   type InboundRecord,
   type RecordProducer,
-} from '../../topology/kafka/kafka-client';
-import { isReasoned } from '../../topology/stream-runtime';
-import { topicNames, type TopicNames } from '../../topology/topics';
+} from '../../runtime/kafka/kafka-client';
+import { isReasoned } from '../../runtime/stream-runtime';
+import { topicNames, type TopicNames } from '../../runtime/topics';
 import { lookupsFor, planBatch, type LoggedChange, type PlanContext } from './batch-plan';
 import { PersisterMetrics } from './persister-metrics';
 import {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { KafkaClient, GroupConsumer } from '../../topology/kafka/kafka-client';
-import type { RecordCodec } from '../../topology/stream-runtime';
+import type { KafkaClient, GroupConsumer } from '../../runtime/kafka/kafka-client';
+import type { RecordCodec } from '../../runtime/stream-runtime';
 import type { UserSettings } from '../../schemas/types';
 
 /**

@@ -10,14 +10,14 @@ import type { RedisKeys } from '../../stores/redis/keys';
 import type { PartitionIndex } from '../../stores/redis/partition-index';
 import { execPipeline, runQueued } from '../../stores/redis/pipeline';
 import type { BadgeChange } from '../../stores/redis/user-store';
-import type { InboundRecord } from '../../topology/kafka/kafka-client';
-import type { PipelineMetrics } from '../../topology/metrics';
+import type { InboundRecord } from '../../runtime/kafka/kafka-client';
+import type { PipelineMetrics } from '../../runtime/metrics';
 import type {
   Decoded,
   Processor,
   ProcessorContext,
   Punctuator,
-} from '../../topology/stream-runtime';
+} from '../../runtime/stream-runtime';
 import type { UpdateEmitter } from '../notifier/update-emitter';
 import type { BadgeUpdater } from '../unread/badge-updater';
 import { toReceiptCommand } from './receipt-command';

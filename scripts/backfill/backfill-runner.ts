@@ -2,7 +2,7 @@ import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { SchemaCatalog } from '../../schemas/schema-catalog';
-import type { EventPublisher } from '../../topology/event-publisher';
+import type { EventPublisher } from '../../runtime/event-publisher';
 import { parseBackfillLine } from './backfill-line';
 
 export interface BackfillOptions {

@@ -1,7 +1,7 @@
-import type { GroupConsumer, KafkaClient } from '../../topology/kafka/kafka-client';
+import type { GroupConsumer, KafkaClient } from '../../runtime/kafka/kafka-client';
 
 /**
- * The baseline: the same consumer ticks uses (kafkajs through topology/kafka, same fetch sizes,
+ * The baseline: the same consumer ticks uses (kafkajs through runtime/kafka, same fetch sizes,
  * the co-partitioning assigner, a commit per batch) reading the same topics with no processing.
  * The ratio ticks ÷ baseline is then what the processing costs, not the client.
  */

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { TicksConfig } from '../../config/config';
-import { KafkaClient } from '../../topology/kafka/kafka-client';
+import { KafkaClient } from '../../runtime/kafka/kafka-client';
 import { deleteMatching } from './redis-probe';
 
 /** The names a bench run uses, all derived from its id. */

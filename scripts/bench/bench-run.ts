@@ -5,13 +5,13 @@ import { Redis } from 'ioredis';
 import { loadConfig } from '../../config/config';
 import { connectRedis } from '../../stores/redis/connect';
 import { AvroCodec } from '../../schemas/avro-codec';
-import { ensureTopics } from '../../topology/ensure-topics';
+import { ensureTopics } from '../../runtime/ensure-topics';
 import {
   KafkaClient,
   type RecordProducer,
   type TopicAdmin,
-} from '../../topology/kafka/kafka-client';
-import { topicNames } from '../../topology/topics';
+} from '../../runtime/kafka/kafka-client';
+import { topicNames } from '../../runtime/topics';
 import { cleanUpRun, runNames } from './bench-cleanup';
 import { BaselineConsumer } from './baseline-consumer';
 import { BenchProgress } from './bench-progress';

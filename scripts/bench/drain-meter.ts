@@ -1,4 +1,4 @@
-import type { KafkaClient } from '../../topology/kafka/kafka-client';
+import type { KafkaClient } from '../../runtime/kafka/kafka-client';
 import { sleep } from './pipeline-process';
 
 export interface DrainSample {

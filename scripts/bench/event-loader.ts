@@ -1,6 +1,6 @@
 import type { AvroCodec } from '../../schemas/avro-codec';
-import type { OutboundRecord, RecordProducer } from '../../topology/kafka/kafka-client';
-import type { TopicNames } from '../../topology/topics';
+import type { OutboundRecord, RecordProducer } from '../../runtime/kafka/kafka-client';
+import type { TopicNames } from '../../runtime/topics';
 import type { TrafficEvent } from './chat-traffic';
 
 /**

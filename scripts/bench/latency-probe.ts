@@ -1,6 +1,6 @@
 import type { AvroCodec } from '../../schemas/avro-codec';
 import { TypeName, type ReceiptUpdate } from '../../schemas/types';
-import type { GroupConsumer, KafkaClient } from '../../topology/kafka/kafka-client';
+import type { GroupConsumer, KafkaClient } from '../../runtime/kafka/kafka-client';
 import { sleep } from './pipeline-process';
 
 export type LatencyKind = 'direct' | 'group_summary' | 'unread_sync';

@@ -5,7 +5,7 @@ import {
   type InboundBatch,
   type KafkaClientOptions,
   type TopicAdmin,
-} from '../../topology/kafka/kafka-client';
+} from '../../runtime/kafka/kafka-client';
 
 /** Records [start, end) of one partition to replay. */
 export interface PartitionRange {

@@ -1,4 +1,4 @@
-import type { PipelineMetrics } from '../../topology/metrics';
+import type { PipelineMetrics } from '../../runtime/metrics';
 
 /** One status line from the pipeline's own counters: rates since the previous line. */
 export class LiveSummary {

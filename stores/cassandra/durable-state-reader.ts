@@ -148,7 +148,7 @@ export class DurableStateReader {
   }
 
   /**
-   * The conversation's last seq as of changelog position `position` (topology/changelog.ts): the
+   * The conversation's last seq as of changelog position `position` (runtime/changelog.ts): the
    * newest message written from an earlier change. Rows written from later changes (a crashed
    * attempt of the same batch) are skipped. With no message row at all (expired), the
    * conversation's last seq. (The column is named changelog_offset; it holds positions.)

@@ -11,15 +11,15 @@ import { DurableStateReader } from '../../stores/cassandra/durable-state-reader'
 import { ensureCassandraSchema } from '../../stores/cassandra/ensure-schema';
 import { RedisKeys } from '../../stores/redis/keys';
 import { ReadModel } from '../../stores/redis/read-model';
-import { ensureTopics } from '../../topology/ensure-topics';
-import { EventPublisher } from '../../topology/event-publisher';
+import { ensureTopics } from '../../runtime/ensure-topics';
+import { EventPublisher } from '../../runtime/event-publisher';
 import {
   KafkaClient,
   type GroupConsumer,
   type RecordProducer,
-} from '../../topology/kafka/kafka-client';
-import { Pipeline } from '../../topology/pipeline';
-import { topicNames, topicSpecs, type TopicNames } from '../../topology/topics';
+} from '../../runtime/kafka/kafka-client';
+import { Pipeline } from '../../services/pipeline';
+import { topicNames, topicSpecs, type TopicNames } from '../../runtime/topics';
 
 /** What the pipeline produced, decoded, in arrival order. */
 export class OutputCollector {

@@ -1,5 +1,5 @@
 import { createSigner, createVerifier, TokenError } from 'fast-jwt';
-import { UnauthorizedError } from '../api-errors';
+import { UnauthorizedError } from '../api/api-errors';
 
 /** Who is calling: from a verified token. */
 export interface Principal {

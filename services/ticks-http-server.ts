@@ -13,15 +13,15 @@ import { connectRedis } from '../stores/redis/connect';
 import { RedisKeys } from '../stores/redis/keys';
 import { ReadModel } from '../stores/redis/read-model';
 import { RedisReceiptDetails } from '../stores/redis/receipt-details';
-import { ensureTopics } from '../topology/ensure-topics';
-import { EventPublisher } from '../topology/event-publisher';
-import { KafkaClient, type RecordProducer } from '../topology/kafka/kafka-client';
-import { PipelineMetrics } from '../topology/metrics';
-import { topicNames } from '../topology/topics';
-import { buildApiApp } from './api-app';
-import { TokenService } from './auth/token-service';
-import { demoRoutes } from './demo/demo-routes';
-import { DemoUpstream } from './demo/demo-upstream';
+import { ensureTopics } from '../runtime/ensure-topics';
+import { EventPublisher } from '../runtime/event-publisher';
+import { KafkaClient, type RecordProducer } from '../runtime/kafka/kafka-client';
+import { PipelineMetrics } from '../runtime/metrics';
+import { topicNames } from '../runtime/topics';
+import { buildApiApp } from '../api/api-app';
+import { TokenService } from '../auth/token-service';
+import { demoRoutes } from '../api/demo/demo-routes';
+import { DemoUpstream } from '../api/demo/demo-upstream';
 
 export interface TicksHttpServerOptions {
   config: TicksConfig;

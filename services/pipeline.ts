@@ -14,11 +14,11 @@ import { ConversationStore } from '../stores/redis/conversation-store';
 import { RedisKeys } from '../stores/redis/keys';
 import { PartitionIndex } from '../stores/redis/partition-index';
 import { UserStore } from '../stores/redis/user-store';
-import { ensureTopics } from './ensure-topics';
-import { KafkaClient } from './kafka/kafka-client';
-import { PipelineMetrics } from './metrics';
-import { StreamRuntime, type Processor } from './stream-runtime';
-import { topicNames } from './topics';
+import { ensureTopics } from '../runtime/ensure-topics';
+import { KafkaClient } from '../runtime/kafka/kafka-client';
+import { PipelineMetrics } from '../runtime/metrics';
+import { StreamRuntime, type Processor } from '../runtime/stream-runtime';
+import { topicNames } from '../runtime/topics';
 
 export interface PipelineOptions {
   config: TicksConfig;

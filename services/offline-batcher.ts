@@ -1,18 +1,18 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { TicksConfig } from '../../config/config';
-import type { AvroCodec } from '../../schemas/avro-codec';
-import { connectRedis } from '../../stores/redis/connect';
-import { RedisKeys } from '../../stores/redis/keys';
-import { OfflineStore } from '../../stores/redis/offline-store';
-import { ensureTopics } from '../../topology/ensure-topics';
-import { KafkaClient } from '../../topology/kafka/kafka-client';
-import { PipelineMetrics } from '../../topology/metrics';
-import { StreamRuntime, type Processor } from '../../topology/stream-runtime';
-import { CoPartitioningError, topicNames } from '../../topology/topics';
-import { OfflineMetrics } from './offline-metrics';
-import { OfflineUpdatesProcessor } from './offline-updates-processor';
-import { PresenceProcessor } from './presence-processor';
+import type { TicksConfig } from '../config/config';
+import type { AvroCodec } from '../schemas/avro-codec';
+import { connectRedis } from '../stores/redis/connect';
+import { RedisKeys } from '../stores/redis/keys';
+import { OfflineStore } from '../stores/redis/offline-store';
+import { ensureTopics } from '../runtime/ensure-topics';
+import { KafkaClient } from '../runtime/kafka/kafka-client';
+import { PipelineMetrics } from '../runtime/metrics';
+import { StreamRuntime, type Processor } from '../runtime/stream-runtime';
+import { CoPartitioningError, topicNames } from '../runtime/topics';
+import { OfflineMetrics } from '../processors/offline/offline-metrics';
+import { OfflineUpdatesProcessor } from '../processors/offline/offline-updates-processor';
+import { PresenceProcessor } from '../processors/offline/presence-processor';
 
 export interface OfflineBatcherOptions {
   config: TicksConfig;

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { UnauthorizedError } from '../api-errors';
+import { UnauthorizedError } from '../api/api-errors';
 import type { Principal, TokenService } from './token-service';
 
 declare module 'fastify' {
