@@ -118,10 +118,7 @@ describe('persister crash', () => {
       await exited(child);
     }
 
-    await eventually(
-      'the whole changelog to be collected',
-      () => h.out.changelogRecords >= total,
-    );
+    await eventually('the whole changelog to be collected', () => h.out.changelogRecords >= total);
     const model = durableModel(h.out.stateChanges);
     const stored = await storedHistory(h.cassandra!, h.durable!, model);
     expect(stored.messages).toEqual(model.messages);
