@@ -6,7 +6,7 @@ import {
   type ReceiptEvent,
   type UserSettings,
 } from '../schemas/types';
-import type { OutboundRecord, RecordProducer } from './kafka/kafka-client';
+import type { OutboundRecord, RecordProducer } from './kafka/types';
 import type { RecordCodec } from './stream-runtime';
 import type { TopicNames, TopicRole } from './topics';
 

@@ -1,4 +1,4 @@
-import type { CommitPosition, GroupConsumer } from './kafka/kafka-client';
+import type { CommitPosition, GroupConsumer } from './kafka/types';
 
 interface Waiting {
   resolve(): void;

@@ -1,4 +1,4 @@
-import type { OutboundRecord, RecordProducer } from './kafka/kafka-client';
+import type { OutboundRecord, RecordProducer } from './kafka/types';
 
 interface Waiting {
   records: OutboundRecord[];

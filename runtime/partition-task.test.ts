@@ -1,4 +1,4 @@
-import type { InboundBatch, InboundRecord } from './kafka/kafka-client';
+import type { InboundBatch, InboundRecord } from './kafka/types';
 import { PartitionTask } from './partition-task';
 
 const OPTIONS = {

@@ -1,4 +1,4 @@
-import type { InboundBatch, InboundRecord } from './kafka/kafka-client';
+import type { InboundBatch, InboundRecord } from './kafka/types';
 
 export interface PartitionTaskOptions {
   /** Records taken from a queue in one step, at most. */

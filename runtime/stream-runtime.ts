@@ -6,9 +6,9 @@ import type {
   GroupConsumer,
   InboundBatch,
   InboundRecord,
-  KafkaClient,
   RecordProducer,
-} from './kafka/kafka-client';
+  StreamClient,
+} from './kafka/types';
 import type { PipelineMetrics } from './metrics';
 import { OffsetCommitter } from './offset-committer';
 import { OutputSink } from './output-sink';
@@ -76,7 +76,7 @@ export interface Punctuator {
 }
 
 export interface StreamRuntimeOptions {
-  kafka: KafkaClient;
+  kafka: StreamClient;
   codec: RecordCodec;
   topics: TopicNames;
   groupId: string;

@@ -10,13 +10,13 @@ import { DurableStatements, type Statement } from '../../stores/cassandra/durabl
 import { ensureCassandraSchema } from '../../stores/cassandra/ensure-schema';
 import { changelogPosition } from '../../runtime/changelog';
 import { ensureTopics } from '../../runtime/ensure-topics';
-import {
-  KafkaClient,
-  type GroupConsumer,
-  type InboundBatch,
-  type InboundRecord,
-  type RecordProducer,
-} from '../../runtime/kafka/kafka-client';
+import { KafkaClient } from '../../runtime/kafka/kafka-client';
+import type {
+  GroupConsumer,
+  InboundBatch,
+  InboundRecord,
+  RecordProducer,
+} from '../../runtime/kafka/types';
 import { isReasoned } from '../../runtime/stream-runtime';
 import { topicNames, type TopicNames } from '../../runtime/topics';
 import { lookupsFor, planBatch, type LoggedChange, type PlanContext } from './batch-plan';

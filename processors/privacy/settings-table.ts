@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { KafkaClient, GroupConsumer } from '../../runtime/kafka/kafka-client';
+import type { KafkaClient } from '../../runtime/kafka/kafka-client';
+import type { GroupConsumer } from '../../runtime/kafka/types';
 import type { RecordCodec } from '../../runtime/stream-runtime';
 import type { UserSettings } from '../../schemas/types';
 

@@ -10,7 +10,7 @@ import type { RedisKeys } from '../../stores/redis/keys';
 import type { PartitionIndex } from '../../stores/redis/partition-index';
 import { execPipeline, runQueued } from '../../stores/redis/pipeline';
 import type { BadgeChange } from '../../stores/redis/user-store';
-import type { InboundRecord } from '../../runtime/kafka/kafka-client';
+import type { InboundRecord } from '../../runtime/kafka/types';
 import type { PipelineMetrics } from '../../runtime/metrics';
 import type {
   Decoded,

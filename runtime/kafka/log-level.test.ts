@@ -1,5 +1,5 @@
 import { logLevel } from 'kafkajs';
-import { pinoLevelOf } from './kafka-client';
+import { pinoLevelOf } from './log-level';
 
 describe('kafkajs log levels in ticks’ log', () => {
   it('keeps a real failure an error', () => {

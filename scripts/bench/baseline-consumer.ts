@@ -1,4 +1,5 @@
-import type { GroupConsumer, KafkaClient } from '../../runtime/kafka/kafka-client';
+import type { KafkaClient } from '../../runtime/kafka/kafka-client';
+import type { GroupConsumer } from '../../runtime/kafka/types';
 
 /**
  * The baseline: the same consumer ticks uses (kafkajs through runtime/kafka, same fetch sizes,

@@ -6,11 +6,9 @@ import { loadConfig } from '../../config/config';
 import { connectRedis } from '../../stores/redis/connect';
 import { AvroCodec } from '../../schemas/avro-codec';
 import { ensureTopics } from '../../runtime/ensure-topics';
-import {
-  KafkaClient,
-  type RecordProducer,
-  type TopicAdmin,
-} from '../../runtime/kafka/kafka-client';
+import { KafkaClient } from '../../runtime/kafka/kafka-client';
+import type { TopicAdmin } from '../../runtime/kafka/topic-admin';
+import type { RecordProducer } from '../../runtime/kafka/types';
 import { topicNames } from '../../runtime/topics';
 import { cleanUpRun, runNames } from './bench-cleanup';
 import { BaselineConsumer } from './baseline-consumer';

@@ -1,5 +1,5 @@
 import type { AvroCodec } from '../../schemas/avro-codec';
-import type { OutboundRecord, RecordProducer } from '../../runtime/kafka/kafka-client';
+import type { OutboundRecord, RecordProducer } from '../../runtime/kafka/types';
 import type { TopicNames } from '../../runtime/topics';
 import type { TrafficEvent } from './chat-traffic';
 

@@ -1,6 +1,7 @@
 import type { AvroCodec } from '../../schemas/avro-codec';
 import { TypeName, type ReceiptUpdate } from '../../schemas/types';
-import type { GroupConsumer, KafkaClient } from '../../runtime/kafka/kafka-client';
+import type { KafkaClient } from '../../runtime/kafka/kafka-client';
+import type { GroupConsumer } from '../../runtime/kafka/types';
 import { sleep } from './pipeline-process';
 
 export type LatencyKind = 'direct' | 'group_summary' | 'unread_sync';

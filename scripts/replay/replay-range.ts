@@ -1,11 +1,6 @@
-import {
-  KafkaClient,
-  type GroupConsumer,
-  type GroupConsumerOptions,
-  type InboundBatch,
-  type KafkaClientOptions,
-  type TopicAdmin,
-} from '../../runtime/kafka/kafka-client';
+import { KafkaClient, type KafkaClientOptions } from '../../runtime/kafka/kafka-client';
+import type { TopicAdmin } from '../../runtime/kafka/topic-admin';
+import type { GroupConsumer, GroupConsumerOptions, InboundBatch } from '../../runtime/kafka/types';
 
 /** Records [start, end) of one partition to replay. */
 export interface PartitionRange {

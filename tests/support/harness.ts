@@ -13,11 +13,8 @@ import { RedisKeys } from '../../stores/redis/keys';
 import { ReadModel } from '../../stores/redis/read-model';
 import { ensureTopics } from '../../runtime/ensure-topics';
 import { EventPublisher } from '../../runtime/event-publisher';
-import {
-  KafkaClient,
-  type GroupConsumer,
-  type RecordProducer,
-} from '../../runtime/kafka/kafka-client';
+import { KafkaClient } from '../../runtime/kafka/kafka-client';
+import type { GroupConsumer, RecordProducer } from '../../runtime/kafka/types';
 import { Pipeline } from '../../services/pipeline';
 import { topicNames, topicSpecs, type TopicNames } from '../../runtime/topics';
 

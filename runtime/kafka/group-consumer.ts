@@ -1,0 +1,107 @@
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { CoPartitionAssigner } from './co-partition-assigner';
+import { KafkaUnavailableError } from './errors';
+import type { CommitPosition, GroupConsumer, GroupConsumerOptions } from './types';
+
+/**
+ * A GroupConsumer on a kafkajs consumer: batches handed over with manual commits, the
+ * co-partition assigner when asked for, seek and pause as kafkajs offers them.
+ */
+export class KafkaGroupConsumer implements GroupConsumer {
+  private readonly consumer: Consumer;
+  private started = false;
+
+  constructor(
+    kafka: Kafka,
+    private readonly options: GroupConsumerOptions,
+    private readonly brokers: string[],
+  ) {
+    const consumer = kafka.consumer({
+      groupId: options.groupId,
+      partitionAssigners: options.coPartitioned ? [CoPartitionAssigner] : undefined,
+      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: 3000,
+      maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
+      maxWaitTimeInMs: 100,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer = consumer;
+    if (options.onAssignment) {
+      const onAssignment = options.onAssignment;
+      consumer.on(consumer.events.GROUP_JOIN, (event) => {
+        onAssignment(event.payload.memberAssignment);
+      });
+    }
+  }
+
+  async start(): Promise<void> {
+    try {
+      await this.consumer.connect();
+      await this.consumer.subscribe({
+        topics: this.options.topics,
+        fromBeginning: this.options.fromBeginning,
+      });
+    } catch (err) {
+      throw new KafkaUnavailableError(this.brokers, err);
+    }
+    this.started = true;
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
+      eachBatch: async (payload: EachBatchPayload) => {
+        const { batch } = payload;
+        await this.options.onBatch({
+          topic: batch.topic,
+          partition: batch.partition,
+          highWatermark: batch.highWatermark,
+          records: batch.messages.map((m) => ({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: m.offset,
+            key: m.key ?? null,
+            value: m.value ?? null,
+            timestamp: Number(m.timestamp),
+          })),
+          heartbeat: payload.heartbeat,
+          isStale: payload.isStale,
+          pause: payload.pause,
+          commit: async (lastOffset: string) => {
+            await this.consumer.commitOffsets([
+              {
+                topic: batch.topic,
+                partition: batch.partition,
+                offset: (BigInt(lastOffset) + 1n).toString(),
+              },
+            ]);
+          },
+        });
+        // The position moves on in memory whether or not the caller commits: a consumer that
+        // never commits (a global table, a collector) must not be handed the same batch again.
+        const last = batch.messages[batch.messages.length - 1];
+        if (last) payload.resolveOffset(last.offset);
+      },
+    });
+  }
+
+  async commit(positions: CommitPosition[]): Promise<void> {
+    if (positions.length === 0) return;
+    await this.consumer.commitOffsets(
+      positions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.nextOffset })),
+    );
+  }
+
+  seek(position: CommitPosition): void {
+    this.consumer.seek({
+      topic: position.topic,
+      partition: position.partition,
+      offset: position.nextOffset,
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    await this.consumer.disconnect();
+  }
+}

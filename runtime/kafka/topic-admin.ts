@@ -1,0 +1,128 @@
+import type { Admin, ITopicConfig } from 'kafkajs';
+
+export interface TopicToCreate {
+  name: string;
+  partitions: number;
+  replicationFactor: number;
+  configs: Record<string, string>;
+}
+
+/**
+ * The admin calls ticks needs, and nothing else: creating and describing topics for the services;
+ * offsets, lags and groups mostly for the scripts and tests. Got through KafkaClient.withAdmin, never
+ * by a stream runtime.
+ */
+export class TopicAdmin {
+  constructor(private readonly admin: Admin) {}
+
+  /** Creates the topics that do not exist; returns the names it created. */
+  async createMissing(topics: TopicToCreate[]): Promise<string[]> {
+    const existing = new Set(await this.admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.name));
+    if (missing.length === 0) return [];
+    const specs: ITopicConfig[] = missing.map((t) => ({
+      topic: t.name,
+      numPartitions: t.partitions,
+      replicationFactor: t.replicationFactor,
+      configEntries: Object.entries(t.configs).map(([name, value]) => ({ name, value })),
+    }));
+    await this.admin.createTopics({ topics: specs, waitForLeaders: true });
+    return missing.map((t) => t.name);
+  }
+
+  async partitionCounts(names: string[]): Promise<Map<string, number>> {
+    const existing = new Set(await this.admin.listTopics());
+    const present = names.filter((n) => existing.has(n));
+    const counts = new Map<string, number>();
+    if (present.length === 0) return counts;
+    const { topics } = await this.admin.fetchTopicMetadata({ topics: present });
+    for (const t of topics) counts.set(t.name, t.partitions.length);
+    return counts;
+  }
+
+  async deleteTopics(names: string[]): Promise<void> {
+    const existing = new Set(await this.admin.listTopics());
+    const present = names.filter((n) => existing.has(n));
+    if (present.length > 0) await this.admin.deleteTopics({ topics: present });
+  }
+
+  /** Latest offsets (high watermarks) of every partition of a topic. */
+  async endOffsets(topic: string): Promise<Map<number, string>> {
+    const offsets = await this.admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, o.high]));
+  }
+
+  /** Moves a consumer group (which must be stopped) to the earliest offsets of the topics. */
+  async resetGroupToEarliest(groupId: string, topics: string[]): Promise<void> {
+    for (const topic of topics) await this.admin.resetOffsets({ groupId, topic, earliest: true });
+  }
+
+  /** Records the group has not committed yet, summed over the topics' partitions. */
+  async groupLag(groupId: string, topics: string[]): Promise<number> {
+    let lag = 0;
+    const committed = await this.admin.fetchOffsets({ groupId, topics });
+    for (const { topic, partitions } of committed) {
+      const ends = await this.endOffsets(topic);
+      for (const { partition, offset } of partitions) {
+        const end = Number(ends.get(partition) ?? 0);
+        lag += Math.max(0, end - Math.max(0, Number(offset)));
+      }
+    }
+    return lag;
+  }
+
+  /** Consumer groups whose id starts with `prefix` (cleanup of a tool's own groups). */
+  async groupsStartingWith(prefix: string): Promise<string[]> {
+    const { groups } = await this.admin.listGroups();
+    return groups.map((g) => g.groupId).filter((id) => id.startsWith(prefix));
+  }
+
+  /** Topics whose name starts with `prefix`. */
+  async topicsStartingWith(prefix: string): Promise<string[]> {
+    return (await this.admin.listTopics()).filter((t) => t.startsWith(prefix));
+  }
+
+  async deleteGroup(groupId: string): Promise<void> {
+    await this.admin.deleteGroups([groupId]).catch(() => undefined);
+  }
+
+  /** Earliest offsets (log start) of every partition of a topic. */
+  async startOffsets(topic: string): Promise<Map<number, string>> {
+    const offsets = await this.admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, o.low]));
+  }
+
+  /**
+   * Per partition, the first offset whose record timestamp is at or after `timestamp` (the end
+   * offset when there is none), as Kafka's ListOffsets answers.
+   */
+  async offsetsForTime(topic: string, timestamp: number): Promise<Map<number, string>> {
+    const offsets = await this.admin.fetchTopicOffsetsByTimestamp(topic, timestamp);
+    return new Map(offsets.map((o) => [o.partition, o.offset]));
+  }
+
+  /** A group's committed offsets for a topic's partitions ('-1' where it has none). */
+  async committedOffsets(groupId: string, topic: string): Promise<Map<number, string>> {
+    const [committed] = await this.admin.fetchOffsets({ groupId, topics: [topic] });
+    return new Map((committed?.partitions ?? []).map((p) => [p.partition, p.offset]));
+  }
+
+  /** Positions a consumer group (which must have no running member) at the given offsets. */
+  async setGroupOffsets(
+    groupId: string,
+    topic: string,
+    offsets: Map<number, string>,
+  ): Promise<void> {
+    await this.admin.setOffsets({
+      groupId,
+      topic,
+      partitions: [...offsets].map(([partition, offset]) => ({ partition, offset })),
+    });
+  }
+
+  /** How many consumers are members of the group right now (0 when it is empty or unknown). */
+  async groupMemberCount(groupId: string): Promise<number> {
+    const { groups } = await this.admin.describeGroups([groupId]);
+    return groups[0]?.members.length ?? 0;
+  }
+}
