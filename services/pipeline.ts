@@ -7,6 +7,8 @@ import { ConversationProcessor } from '../processors/conversation/conversation-p
 import { UpdateEmitter } from '../processors/notifier/update-emitter';
 import { WindowCloser } from '../processors/notifier/window-closer';
 import { SettingsTable } from '../processors/privacy/settings-table';
+import { HeldReceipts } from '../processors/receipts/held-receipts';
+import { ReceiptApplier } from '../processors/receipts/receipt-applier';
 import { ReceiptProcessor } from '../processors/receipts/receipt-processor';
 import { BadgeUpdater } from '../processors/unread/badge-updater';
 import { connectRedis } from '../stores/redis/connect';
@@ -46,16 +48,16 @@ export class Pipeline {
   private readonly kafka: KafkaClient;
   private readonly settingsGroup: string;
 
-  constructor(private readonly o: PipelineOptions) {
-    this.metrics = o.metrics ?? new PipelineMetrics();
+  constructor(private readonly options: PipelineOptions) {
+    this.metrics = options.metrics ?? new PipelineMetrics();
     this.kafka =
-      o.kafka ??
+      options.kafka ??
       new KafkaClient({
-        brokers: o.config.kafka.brokers,
-        clientId: o.config.kafka.clientId,
-        logger: o.logger,
+        brokers: options.config.kafka.brokers,
+        clientId: options.config.kafka.clientId,
+        logger: options.logger,
       });
-    this.settingsGroup = `${o.groupId ?? o.config.kafka.groupId}-settings-${randomUUID()}`;
+    this.settingsGroup = `${options.groupId ?? options.config.kafka.groupId}-settings-${randomUUID()}`;
   }
 
   get ownedPartitions(): number[] {
@@ -63,7 +65,7 @@ export class Pipeline {
   }
 
   async start(): Promise<void> {
-    const { config, logger, codec } = this.o;
+    const { config, logger, codec } = this.options;
     const topics = topicNames(config);
     await ensureTopics(this.kafka, config);
     await codec.registerAll(topics);
@@ -80,34 +82,43 @@ export class Pipeline {
       config.auxDedupeTtlSeconds,
     );
     const windows = new PartitionIndex(this.redis, keys, 'windows');
-    const held = new PartitionIndex(this.redis, keys, 'held');
+    const heldIndex = new PartitionIndex(this.redis, keys, 'held');
     const emitter = new UpdateEmitter(this.metrics);
     const badges = new BadgeUpdater(users, this.metrics);
     const settings = new SettingsTable(this.kafka, codec, topics.userSettings, logger);
     this.settings = settings;
     const sharesReads = (userId: string) => settings.sharesReads(userId);
 
-    const receipts = new ReceiptProcessor({
-      redis: this.redis,
-      keys,
+    const applier = new ReceiptApplier({
       store,
       badges,
       windows,
-      held,
       emitter,
       metrics: this.metrics,
       sharesReads,
-      maxDeliveredBatch: config.maxDeliveredBatch,
       windowMs: config.windowMs,
       windowGraceMs: config.windowGraceMs,
-      heldWaitMs: config.pendingReceiptWaitMs,
+    });
+    const heldReceipts = new HeldReceipts({
+      redis: this.redis,
+      keys,
+      index: heldIndex,
+      applier,
+      metrics: this.metrics,
+      waitMs: config.pendingReceiptWaitMs,
       punctuateIntervalMs: config.punctuateIntervalMs,
+    });
+    const receipts = new ReceiptProcessor({
+      applier,
+      held: heldReceipts,
+      metrics: this.metrics,
+      maxDeliveredBatch: config.maxDeliveredBatch,
     });
     const conversations = new ConversationProcessor({
       store,
       users,
       badges,
-      receipts,
+      held: heldReceipts,
       metrics: this.metrics,
     });
     const windowCloser = new WindowCloser({
@@ -128,17 +139,20 @@ export class Pipeline {
       kafka: this.kafka,
       codec,
       topics,
-      groupId: this.o.groupId ?? config.kafka.groupId,
+      groupId: this.options.groupId ?? config.kafka.groupId,
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
       processors: [conversations, receipts] as Processor<unknown>[],
-      punctuators: [windowCloser, receipts.heldReceiptsPunctuator()],
+      punctuators: [windowCloser, heldReceipts],
       metrics: this.metrics,
       logger,
       task: { maxStepRecords: config.maxStepRecords },
       produceLingerMs: config.produceLingerMs,
     });
     await this.runtime.start();
-    logger.info({ topics, groupId: this.o.groupId ?? config.kafka.groupId }, 'pipeline started');
+    logger.info(
+      { topics, groupId: this.options.groupId ?? config.kafka.groupId },
+      'pipeline started',
+    );
   }
 
   /** Idempotent: finishes the batch in flight, commits, leaves the group, closes connections. */

@@ -1,41 +1,45 @@
 import type { ConversationEvent, StateChange } from '../../schemas/types';
-import { TypeName, branchOf } from '../../schemas/types';
+import { branchOf } from '../../schemas/types';
 import {
   MAX_EVENTS_PER_CALL,
   type ConversationStore,
-  type MemberChange,
   type MessageSentResult,
-  type SentMessage,
 } from '../../stores/redis/conversation-store';
 import { runQueued, type Queued } from '../../stores/redis/pipeline';
 import type { BadgeChange, UserStore } from '../../stores/redis/user-store';
 import type { PipelineMetrics } from '../../runtime/metrics';
 import type { Decoded, Processor, ProcessorContext } from '../../runtime/stream-runtime';
+import { conversationRuns, inInputOrder, type ConversationRun } from '../conversation-runs';
+import type { HeldReceipts } from '../receipts/held-receipts';
 import type { BadgeUpdater } from '../unread/badge-updater';
-import type { ReceiptProcessor } from '../receipts/receipt-processor';
-import { firstProblem, idProblem, keyProblem, seqProblem } from '../validation';
+import { toConversationCommand, type ConversationCommand } from './conversation-command';
 
 export interface ConversationProcessorOptions {
   store: ConversationStore;
   users: UserStore;
   badges: BadgeUpdater;
-  receipts: ReceiptProcessor;
+  held: HeldReceipts;
   metrics: PipelineMetrics;
 }
 
-interface Pending {
-  slot: number;
+interface Pending<C extends ConversationCommand = ConversationCommand> {
   event: ConversationEvent;
   sourceOffset: number;
+  command: C;
 }
 
-/**
- * Consecutive events of one kind of a conversation, applied by one script call: messages, or
- * member changes.
- */
+/** A run of one kind, applied by one script call: messages, or member changes. */
 type Run =
-  | { type: 'message'; items: Array<Pending & { message: SentMessage }> }
-  | { type: 'member'; items: Array<Pending & { change: MemberChange }> };
+  | {
+      type: 'message';
+      conversationId: string;
+      items: Array<Pending<Extract<ConversationCommand, { type: 'message' }>>>;
+    }
+  | {
+      type: 'member';
+      conversationId: string;
+      items: Array<Pending<Extract<ConversationCommand, { type: 'member' }>>>;
+    };
 
 type Change = { event: ConversationEvent; sourceOffset: number } & (
   | { type: 'message'; result: MessageSentResult; sender: string }
@@ -51,116 +55,41 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
   readonly name = 'conversation';
   readonly source = 'conversationEvents' as const;
 
-  constructor(private readonly o: ConversationProcessorOptions) {}
+  constructor(private readonly options: ConversationProcessorOptions) {}
 
   async process(records: Decoded<ConversationEvent>[], ctx: ProcessorContext): Promise<void> {
-    const { store, metrics } = this.o;
-    // One change per applied event, in record order: the replies fill it in.
-    const changes: Change[] = [];
-    let applied = 0;
-    const calls: Array<Queued<void>> = [];
+    const { store, metrics } = this.options;
+    const pending: Pending[] = [];
     const partitionOf = new Map<string, number>();
-    // Each conversation's events not sent yet: a run of one kind, applied by one script call.
-    // An event of the other kind sends the run first, so the conversation's events still reach
-    // Redis in their order; conversations are independent of each other.
-    const runs = new Map<string, Run>();
-    const flush = (conversationId: string): void => {
-      const run = runs.get(conversationId);
-      if (!run) return;
-      runs.delete(conversationId);
-      if (run.type === 'message') {
-        const q = store.messagesSent(
-          conversationId,
-          run.items.map((r) => r.message),
-        );
-        calls.push({
-          queue: q.queue,
-          parse: (reply) =>
-            q.parse(reply).forEach((result, i) => {
-              const { slot, event, sourceOffset, message } = run.items[i]!;
-              changes[slot] = {
-                type: 'message',
-                event,
-                sourceOffset,
-                result,
-                sender: message.senderId,
-              };
-            }),
-        });
-      } else {
-        const q = store.membersChanged(
-          conversationId,
-          run.items.map((r) => r.change),
-        );
-        calls.push({
-          queue: q.queue,
-          parse: (reply) => {
-            const result = q.parse(reply);
-            for (const { slot, event, sourceOffset, change } of run.items)
-              changes[slot] = {
-                type: 'member',
-                event,
-                sourceOffset,
-                op: change.op,
-                userId: change.userId,
-                kind: result.kind,
-                hasHeld: result.hasHeld,
-              };
-          },
-        });
-      }
-    };
-    const runOf = <T extends Run['type']>(c: string, type: T): Extract<Run, { type: T }> => {
-      let run = runs.get(c);
-      if (run && (run.type !== type || run.items.length === MAX_EVENTS_PER_CALL)) {
-        flush(c);
-        run = undefined;
-      }
-      if (!run) runs.set(c, (run = { type, items: [] } as Run));
-      return run as Extract<Run, { type: T }>;
-    };
-
     for (const { record, value: event } of records) {
-      const problem = this.problem(event, record.key);
-      const type = branchOf(event.payload);
-      if (problem) {
-        ctx.deadLetter(record, 'INVALID_FIELDS', problem);
-        metrics.eventsIn.inc({ topic: 'conversation_events', type, outcome: 'dead_lettered' });
+      const checked = toConversationCommand(event, record.key);
+      if (!('command' in checked)) {
+        ctx.deadLetter(record, checked.reason, checked.detail);
+        metrics.eventsIn.inc({
+          topic: 'conversation_events',
+          type: branchOf(event.payload),
+          outcome: 'dead_lettered',
+        });
         continue;
       }
-      const c = event.conversation_id;
-      partitionOf.set(c, record.partition);
-      const pending = { slot: applied++, event, sourceOffset: Number(record.offset) };
-      const p = event.payload;
-      if (TypeName.MessageSent in p) {
-        const m = p[TypeName.MessageSent];
-        runOf(c, 'message').items.push({
-          ...pending,
-          message: {
-            messageId: m.message_id,
-            seq: m.seq,
-            senderId: m.sender_id,
-            kind: m.kind,
-            sentAt: m.sent_at,
-          },
-        });
-      } else {
-        const add = TypeName.MemberAdded in p;
-        runOf(c, 'member').items.push({
-          ...pending,
-          change: add
-            ? {
-                op: 'add',
-                userId: p[TypeName.MemberAdded].user_id,
-                kind: p[TypeName.MemberAdded].kind,
-              }
-            : { op: 'remove', userId: p[TypeName.MemberRemoved].user_id, kind: 'GROUP' },
-        });
-      }
+      partitionOf.set(event.conversation_id, record.partition);
+      pending.push({ event, sourceOffset: Number(record.offset), command: checked.command });
     }
-    for (const c of [...runs.keys()]) flush(c);
 
-    await runQueued(store.redis, calls);
+    // A conversation's consecutive events of one kind go in one script call; an event of the
+    // other kind starts another, so the conversation's events still reach Redis in their order.
+    const runs = conversationRuns(pending, {
+      conversationOf: (p) => p.event.conversation_id,
+      kindOf: (p) => p.command.type,
+      maxPerRun: MAX_EVENTS_PER_CALL,
+    });
+    const replies = await runQueued(
+      store.redis,
+      runs.map((run) => this.call(typed(run))),
+    );
+    // One change per applied event, in record order.
+    const changes = inInputOrder(runs, replies);
+
     const badge: BadgeChange[] = [];
     const membership: Array<{ userId: string; conversationId: string; op: 'add' | 'remove' }> = [];
     const touched = new Set<string>();
@@ -199,8 +128,12 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
       }
     }
 
-    await Promise.all([this.o.users.recordMembership(membership), this.o.badges.apply(badge, ctx)]);
-    await this.o.receipts.retryHeld(
+    await Promise.all([
+      this.options.users.recordMembership(membership),
+      this.options.badges.apply(badge, ctx),
+    ]);
+    // A changed conversation may let its held receipts apply now.
+    await this.options.held.retry(
       [...touched].map((conversationId) => ({
         conversationId,
         partition: partitionOf.get(conversationId)!,
@@ -209,26 +142,57 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
     );
   }
 
-  private problem(event: ConversationEvent, key: Buffer | null): string | null {
-    const p = event.payload;
-    const common = firstProblem(
-      idProblem('conversation_id', event.conversation_id),
-      keyProblem(key, event.conversation_id),
-    );
-    if (common) return common;
-    if (TypeName.MessageSent in p) {
-      const m = p[TypeName.MessageSent];
-      return firstProblem(
-        idProblem('message_id', m.message_id),
-        idProblem('sender_id', m.sender_id),
-        seqProblem('seq', m.seq),
+  /** The script call of a run, and its reply read as one change per event. */
+  private call(run: Run): Queued<Change[]> {
+    const { store } = this.options;
+    if (run.type === 'message') {
+      const q = store.messagesSent(
+        run.conversationId,
+        run.items.map((p) => p.command.message),
       );
+      return {
+        queue: q.queue,
+        parse: (reply) =>
+          q.parse(reply).map((result, i) => {
+            const { event, sourceOffset, command } = run.items[i]!;
+            return {
+              type: 'message',
+              event,
+              sourceOffset,
+              result,
+              sender: command.message.senderId,
+            };
+          }),
+      };
     }
-    return idProblem(
-      'user_id',
-      TypeName.MemberAdded in p
-        ? p[TypeName.MemberAdded].user_id
-        : p[TypeName.MemberRemoved].user_id,
+    const q = store.membersChanged(
+      run.conversationId,
+      run.items.map((p) => p.command.change),
     );
+    return {
+      queue: q.queue,
+      parse: (reply) => {
+        // Member events change neither the kind nor the held receipts: one result for the run.
+        const result = q.parse(reply);
+        return run.items.map(({ event, sourceOffset, command }) => ({
+          type: 'member',
+          event,
+          sourceOffset,
+          op: command.change.op,
+          userId: command.change.userId,
+          kind: result.kind,
+          hasHeld: result.hasHeld,
+        }));
+      },
+    };
   }
+}
+
+/** conversationRuns keeps one kind per run (kindOf), so its first item's kind is the run's. */
+function typed(run: ConversationRun<Pending>): Run {
+  return {
+    type: run.items[0]!.command.type,
+    conversationId: run.conversationId,
+    items: run.items,
+  } as Run;
 }

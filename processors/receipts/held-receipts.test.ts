@@ -1,0 +1,273 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { loadConfig } from '../../config/config';
+import { TypeName, type StateChange } from '../../schemas/types';
+import { connectRedis } from '../../stores/redis/connect';
+import { ConversationStore } from '../../stores/redis/conversation-store';
+import { RedisKeys } from '../../stores/redis/keys';
+import { PartitionIndex } from '../../stores/redis/partition-index';
+import { UserStore } from '../../stores/redis/user-store';
+import type { InboundRecord } from '../../runtime/kafka/types';
+import { PipelineMetrics } from '../../runtime/metrics';
+import type { ProcessorContext } from '../../runtime/stream-runtime';
+import { runOne } from '../../tests/support/redis-state';
+import { scanKeys } from '../../tests/support/harness';
+import { UpdateEmitter } from '../notifier/update-emitter';
+import { BadgeUpdater } from '../unread/badge-updater';
+import { HeldReceipts } from './held-receipts';
+import { ReceiptApplier } from './receipt-applier';
+import type { ReceiptJob } from './receipt-job';
+
+/** A context that keeps what the processors hand it. */
+function recordingContext(now: number) {
+  const sent: Array<{ role: string; key: string; value: unknown }> = [];
+  const changes: StateChange[] = [];
+  const deadLetters: Array<{ record: InboundRecord; reason: string; detail: string }> = [];
+  const hooks: Array<() => Promise<void>> = [];
+  const ctx: ProcessorContext = {
+    now,
+    send: (role, key, value) => sent.push({ role, key, value }),
+    logChange: (_partition, change) => changes.push(change),
+    deadLetter: (record, reason, detail) => deadLetters.push({ record, reason, detail }),
+    afterSend: (fn) => hooks.push(fn),
+  };
+  const afterSend = () => Promise.all(hooks.map((fn) => fn()));
+  return { ctx, sent, changes, deadLetters, afterSend };
+}
+
+/**
+ * Held receipts against a real Redis: held in the readable format, released when their
+ * conversation reaches them, expired to the dead letters, and entries written by the previous
+ * version (short keys) handled the same way.
+ */
+describe('HeldReceipts (real Redis)', () => {
+  const prefix = `t${randomBytes(4).toString('hex')}h`;
+  const keys = new RedisKeys(prefix);
+  const partition = 2;
+  const waitMs = 30_000;
+  let redis: Redis;
+  let aux: Redis;
+  let store: ConversationStore;
+  let applier: ReceiptApplier;
+  let held: HeldReceipts;
+  let heldIndex: PartitionIndex;
+
+  beforeAll(async () => {
+    const config = loadConfig();
+    redis = await connectRedis(config.redis.mainUrl, 'main');
+    aux = await connectRedis(config.redis.auxUrl, 'auxiliary');
+    const metrics = new PipelineMetrics({ defaultMetrics: false });
+    store = new ConversationStore(redis, keys, 3600);
+    heldIndex = new PartitionIndex(redis, keys, 'held');
+    applier = new ReceiptApplier({
+      store,
+      badges: new BadgeUpdater(new UserStore(redis, aux, keys, 3600, 600), metrics),
+      windows: new PartitionIndex(redis, keys, 'windows'),
+      emitter: new UpdateEmitter(metrics),
+      metrics,
+      sharesReads: () => true,
+      windowMs: 2000,
+      windowGraceMs: 0,
+    });
+    held = new HeldReceipts({
+      redis,
+      keys,
+      index: heldIndex,
+      applier,
+      metrics,
+      waitMs,
+      punctuateIntervalMs: 1000,
+    });
+  });
+
+  afterAll(async () => {
+    for (const client of [redis, aux]) {
+      if (!client) continue;
+      const stale = await scanKeys(client, `${prefix}:*`);
+      if (stale.length > 0) await client.del(...stale);
+      client.disconnect();
+    }
+  });
+
+  /** A direct chat of A and B with `messages` messages from A. */
+  async function directChat(c: string, messages: number): Promise<void> {
+    await runOne(
+      redis,
+      store.membersChanged(c, [
+        { op: 'add', userId: 'A', kind: 'DIRECT' },
+        { op: 'add', userId: 'B', kind: 'DIRECT' },
+      ]),
+    );
+    await send(c, 1, messages);
+  }
+
+  async function send(c: string, from: number, to: number): Promise<void> {
+    const messages = [];
+    for (let seq = from; seq <= to; seq++)
+      messages.push({
+        messageId: `${c}-${seq}`,
+        seq,
+        senderId: 'A',
+        kind: 'DIRECT' as const,
+        sentAt: seq,
+      });
+    await runOne(redis, store.messagesSent(c, messages));
+  }
+
+  const record = (c: string, offset: number): InboundRecord => ({
+    topic: 'receipt_events',
+    partition,
+    offset: String(offset),
+    timestamp: 1_000 + offset,
+    key: Buffer.from(c),
+    value: Buffer.from(`original bytes of ${c}@${offset}`),
+  });
+
+  /** B read up to `seq`, as the receipt processor hands it over. */
+  const readJob = (c: string, seq: number, offset: number, deadline: number): ReceiptJob => ({
+    conversationId: c,
+    userId: 'B',
+    deviceId: 'phone',
+    occurredAt: 5_000,
+    command: { type: 'read', seq },
+    version: offset,
+    record: record(c, offset),
+    deadline,
+  });
+
+  /** A held entry as the version before wrote it. */
+  async function holdInOldFormat(c: string, seq: number, offset: number, deadline: number) {
+    const r = record(c, offset);
+    const entry = JSON.stringify({
+      c,
+      u: 'B',
+      d: 'phone',
+      at: 5_000,
+      cmd: { type: 'read', seq },
+      dl: deadline,
+      why: 'SEQ_NOT_REACHED',
+      t: r.topic,
+      p: r.partition,
+      o: r.offset,
+      ts: r.timestamp,
+      k: r.key!.toString('base64'),
+      v: r.value!.toString('base64'),
+    });
+    await redis.zadd(keys.conversationKey(c, 'held'), deadline, entry);
+    await heldIndex.schedule([{ partition, conversationId: c, at: deadline }]);
+  }
+
+  const heldEntries = (c: string) => redis.zrange(keys.conversationKey(c, 'held'), 0, '-1');
+  const indexed = (c: string) => redis.zscore(keys.heldReceipts(partition), c);
+
+  it('holds a receipt that cannot apply yet, and releases it once its message arrives', async () => {
+    const c = 'fresh';
+    await directChat(c, 2);
+    const now = Date.now();
+    const first = recordingContext(now);
+    const jobs = [readJob(c, 3, 10, now + waitMs)];
+    const results = await applier.apply(jobs);
+    expect(results).toEqual([{ applied: false, reason: 'SEQ_NOT_REACHED' }]);
+    await held.settle(jobs, results, first.ctx);
+
+    const entries = await heldEntries(c);
+    expect(entries).toHaveLength(1);
+    expect(JSON.parse(entries[0]!)).toMatchObject({
+      conversationId: c,
+      userId: 'B',
+      command: { type: 'read', seq: 3 },
+      deadline: now + waitMs,
+      reason: 'SEQ_NOT_REACHED',
+      record: { topic: 'receipt_events', partition, offset: '10' },
+    });
+    expect(Number(await indexed(c))).toBe(now + waitMs);
+
+    await send(c, 3, 3);
+    const retry = recordingContext(now + 1000);
+    await held.retry([{ partition, conversationId: c }], retry.ctx);
+    await retry.afterSend();
+    expect(await heldEntries(c)).toEqual([]);
+    expect(await indexed(c)).toBeNull();
+    expect(retry.deadLetters).toEqual([]);
+    expect(retry.changes).toEqual([
+      expect.objectContaining({ conversation_id: c, source_offset: 10 }),
+    ]);
+    expect(retry.sent).toContainEqual(
+      expect.objectContaining({
+        role: 'receiptUpdates',
+        key: 'A',
+        value: expect.objectContaining({
+          payload: {
+            [TypeName.MessageStatusUpdate]: expect.objectContaining({
+              seq: 3,
+              status: 'READ',
+              by: 'B',
+            }),
+          },
+        }),
+      }),
+    );
+  });
+
+  it('releases an entry the previous version held (short keys) once it can apply', async () => {
+    const c = 'old-release';
+    await directChat(c, 2);
+    const now = Date.now();
+    await holdInOldFormat(c, 3, 20, now + waitMs);
+    await send(c, 3, 3);
+    const retry = recordingContext(now + 1000);
+    await held.retry([{ partition, conversationId: c }], retry.ctx);
+    await retry.afterSend();
+    expect(await heldEntries(c)).toEqual([]);
+    expect(await indexed(c)).toBeNull();
+    expect(retry.deadLetters).toEqual([]);
+    expect(retry.changes).toEqual([
+      expect.objectContaining({ conversation_id: c, source_offset: 20 }),
+    ]);
+  });
+
+  it('keeps a held entry whose deadline has not come, and the index at its deadline', async () => {
+    const c = 'old-waiting';
+    await directChat(c, 2);
+    const now = Date.now();
+    await holdInOldFormat(c, 5, 30, now + waitMs);
+    const retry = recordingContext(now + 1000);
+    await held.retry([{ partition, conversationId: c }], retry.ctx);
+    expect(await heldEntries(c)).toHaveLength(1);
+    expect(Number(await indexed(c))).toBe(now + waitMs);
+    expect(retry.deadLetters).toEqual([]);
+    expect(retry.sent).toEqual([]);
+  });
+
+  it('dead-letters an expired entry of either format with its original record, on the punctuator', async () => {
+    const c = 'expired';
+    await directChat(c, 2);
+    const now = Date.now();
+    await holdInOldFormat(c, 7, 40, now - 1);
+    const fresh = recordingContext(now - waitMs - 1);
+    const jobs = [readJob(c, 8, 41, now - 1)];
+    await held.settle(jobs, await applier.apply(jobs), fresh.ctx);
+    expect(await heldEntries(c)).toHaveLength(2);
+
+    const tick = recordingContext(now);
+    await held.punctuate([partition], tick.ctx);
+    expect(await heldEntries(c)).toEqual([]);
+    expect(await indexed(c)).toBeNull();
+    expect(tick.sent).toEqual([]);
+    expect(
+      tick.deadLetters.map((d) => ({
+        offset: d.record.offset,
+        value: d.record.value,
+        reason: d.reason,
+      })),
+    ).toEqual(
+      expect.arrayContaining([
+        { offset: '40', value: record(c, 40).value, reason: 'SEQ_NOT_REACHED' },
+        { offset: '41', value: record(c, 41).value, reason: 'SEQ_NOT_REACHED' },
+      ]),
+    );
+    expect(tick.deadLetters[0]!.detail).toMatch(
+      new RegExp(`^${c} has not reached seq [78] after waiting ${waitMs} ms; nothing was marked$`),
+    );
+  });
+});

@@ -1,0 +1,149 @@
+import {
+  MAX_EVENTS_PER_CALL,
+  type ConversationStore,
+  type ReceiptResult,
+} from '../../stores/redis/conversation-store';
+import type { PartitionIndex } from '../../stores/redis/partition-index';
+import { runQueued } from '../../stores/redis/pipeline';
+import type { BadgeChange } from '../../stores/redis/user-store';
+import type { PipelineMetrics } from '../../runtime/metrics';
+import type { ProcessorContext } from '../../runtime/stream-runtime';
+import { conversationRuns, inInputOrder } from '../conversation-runs';
+import type { UpdateEmitter } from '../notifier/update-emitter';
+import type { BadgeUpdater } from '../unread/badge-updater';
+import { receiptChange } from './receipt-change';
+import type { ReceiptJob } from './receipt-job';
+
+export interface ReceiptApplierOptions {
+  store: ConversationStore;
+  badges: BadgeUpdater;
+  /** Group windows to close: a receipt that opens one registers it here. */
+  windows: PartitionIndex;
+  emitter: UpdateEmitter;
+  metrics: PipelineMetrics;
+  sharesReads(userId: string): boolean;
+  windowMs: number;
+  windowGraceMs: number;
+}
+
+type Applied = Extract<ReceiptResult, { applied: true }>;
+
+/**
+ * Applies receipts, fresh or held before, to the conversation state, and turns what they changed
+ * into effects: the changelog, direct-chat updates at once, group receipts into windows, badges
+ * cleared when the conversation is read to its end, the reader's other devices synced. What
+ * could not apply is not its business: HeldReceipts holds, releases and expires those.
+ */
+export class ReceiptApplier {
+  constructor(private readonly options: ReceiptApplierOptions) {}
+
+  /**
+   * One script call per conversation (per MAX_EVENTS_PER_CALL of its receipts), its receipts in
+   * order, all in one round trip; each job's result, in job order.
+   */
+  async apply(jobs: ReceiptJob[]): Promise<ReceiptResult[]> {
+    if (jobs.length === 0) return [];
+    const { store, sharesReads } = this.options;
+    const runs = conversationRuns(jobs, {
+      conversationOf: (job) => job.conversationId,
+      maxPerRun: MAX_EVENTS_PER_CALL,
+    });
+    const replies = await runQueued(
+      store.redis,
+      runs.map((run) =>
+        store.applyReceipts(
+          run.conversationId,
+          run.items.map((job) => ({
+            userId: job.userId,
+            at: job.occurredAt,
+            shareRead: sharesReads(job.userId),
+            version: job.version,
+            sourceAt: job.record.timestamp,
+            command: job.command,
+          })),
+        ),
+      ),
+    );
+    return inInputOrder(runs, replies);
+  }
+
+  /**
+   * The effects of the jobs that applied (`results` as apply returned them). Everything is
+   * written before the step's outputs go out, and the dedupe marks before its offsets commit.
+   */
+  async publishEffects(
+    jobs: ReceiptJob[],
+    results: ReceiptResult[],
+    ctx: ProcessorContext,
+  ): Promise<void> {
+    const { emitter, metrics, windowMs, windowGraceMs } = this.options;
+    const badge: BadgeChange[] = [];
+    const syncs: Array<{ job: ReceiptJob; result: Applied }> = [];
+    const windows: Array<{ partition: number; conversationId: string; at: number }> = [];
+
+    results.forEach((result, i) => {
+      if (!result.applied) return;
+      const job = jobs[i]!;
+      metrics.eventsIn.inc({ topic: 'receipt_events', type: job.command.type, outcome: 'applied' });
+      if (result.changed) ctx.logChange(job.record.partition, receiptChange(job, result));
+      const isRead = job.command.type === 'read' || job.command.type === 'read_id';
+      if (isRead && result.atEnd) {
+        const source = result.kind === 'DIRECT' ? result.peer : job.conversationId;
+        if (source) badge.push({ op: 'remove', userId: job.userId, source, kind: result.kind });
+      }
+      if (result.push && result.peer) {
+        emitter.direct(
+          ctx,
+          result.peer,
+          {
+            conversation_id: job.conversationId,
+            message_id: result.push.messageId,
+            seq: result.push.seq,
+            status: result.push.status,
+            by: job.userId,
+          },
+          job.version,
+          job.record.timestamp,
+        );
+      }
+      // A backwards read changes nothing; any other read tells the reader's other devices.
+      const backwards = job.command.type === 'read' && job.command.seq < result.oldRead;
+      if (isRead && !backwards) syncs.push({ job, result });
+      if (result.kind === 'GROUP' && result.windowOpen) {
+        const windowEnd = (Math.floor(ctx.now / windowMs) + 1) * windowMs;
+        windows.push({
+          partition: job.record.partition,
+          conversationId: job.conversationId,
+          at: windowEnd + windowGraceMs,
+        });
+      }
+    });
+
+    // Independent of each other, so in one round trip's time: the window index (the windows
+    // themselves are written; an index entry makes them close), badges and, after them in the
+    // same round trip, the readers' badge sizes, which the syncs carry.
+    const [, counts] = await Promise.all([
+      this.options.windows.schedule(windows),
+      this.options.badges.apply(
+        badge,
+        ctx,
+        syncs.map((s) => s.job.userId),
+      ),
+    ]);
+    for (const { job, result } of syncs) {
+      emitter.unreadSync(
+        ctx,
+        job.userId,
+        {
+          conversation_id: job.conversationId,
+          unread_count: result.unread,
+          badge_count: counts.get(job.userId) ?? 0,
+          read_up_to_seq: result.newRead,
+          origin_device_id: job.deviceId,
+        },
+        job.version,
+        job.record.timestamp,
+      );
+    }
+  }
+}
