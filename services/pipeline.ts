@@ -100,7 +100,7 @@ export class Pipeline {
       maxDeliveredBatch: config.maxDeliveredBatch,
       windowMs: config.windowMs,
       windowGraceMs: config.windowGraceMs,
-      heldWaitMs: config.pendingReceiptWaitMs,
+      heldReceiptWaitMs: config.heldReceiptWaitMs,
       punctuateIntervalMs: config.punctuateIntervalMs,
     });
     const conversations = new ConversationProcessor({
@@ -118,7 +118,7 @@ export class Pipeline {
       sharesReads,
       windowMs: config.windowMs,
       windowGraceMs: config.windowGraceMs,
-      intervalMs: config.punctuateIntervalMs,
+      punctuateIntervalMs: config.punctuateIntervalMs,
       maxMessagesPerWindow: 50,
     });
 

@@ -51,7 +51,7 @@ export interface ReceiptProcessorOptions {
   maxDeliveredBatch: number;
   windowMs: number;
   windowGraceMs: number;
-  heldWaitMs: number;
+  heldReceiptWaitMs: number;
   punctuateIntervalMs: number;
 }
 
@@ -90,7 +90,7 @@ export class ReceiptProcessor implements Processor<ReceiptEvent> {
         version: Number(record.offset),
         record,
         // From processing time, not event time: a replay of old records must wait like the first run.
-        deadline: ctx.now + this.o.heldWaitMs,
+        deadline: ctx.now + this.o.heldReceiptWaitMs,
       });
     }
     await this.apply(jobs, ctx);
@@ -225,7 +225,7 @@ export class ReceiptProcessor implements Processor<ReceiptEvent> {
           ctx.deadLetter(
             job.record,
             result.reason,
-            rejectionDetail(result.reason, job, this.o.heldWaitMs),
+            rejectionDetail(result.reason, job, this.o.heldReceiptWaitMs),
           );
           metrics.heldReceipts.inc({ outcome: 'expired' });
           metrics.eventsIn.inc({
