@@ -105,7 +105,7 @@ export class Pipeline {
       index: heldIndex,
       applier,
       metrics: this.metrics,
-      waitMs: config.pendingReceiptWaitMs,
+      waitMs: config.heldReceiptWaitMs,
       punctuateIntervalMs: config.punctuateIntervalMs,
     });
     const receipts = new ReceiptProcessor({
@@ -129,7 +129,7 @@ export class Pipeline {
       sharesReads,
       windowMs: config.windowMs,
       windowGraceMs: config.windowGraceMs,
-      intervalMs: config.punctuateIntervalMs,
+      punctuateIntervalMs: config.punctuateIntervalMs,
       maxMessagesPerWindow: 50,
     });
 

@@ -14,7 +14,7 @@ export interface WindowCloserOptions {
   sharesReads(userId: string): boolean;
   windowMs: number;
   windowGraceMs: number;
-  intervalMs: number;
+  punctuateIntervalMs: number;
   /** Most messages summarised per window (newest first); older ones are implied by watermarks. */
   maxMessagesPerWindow: number;
 }
@@ -32,7 +32,7 @@ export class WindowCloser implements Punctuator {
   readonly aligned: { everyMs: number; offsetMs: number };
 
   constructor(private readonly o: WindowCloserOptions) {
-    this.intervalMs = o.intervalMs;
+    this.intervalMs = o.punctuateIntervalMs;
     this.aligned = { everyMs: o.windowMs, offsetMs: o.windowGraceMs };
   }
 

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+
+/**
+ * The kinds of value a configuration variable holds, each read from the variable's text. Their
+ * messages are what an operator sees after `NAME="value": `, so they say what is expected.
+ */
+
+/** Comma-separated host:port entries (blanks around commas ignored), at least one. */
+export const hostPortList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z
+      .array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each entry must be host:port'))
+      .min(1, 'at least one host:port is required'),
+  );
+
+export const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be an integer')
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`);
+
+export const url = (protocols: string[]) =>
+  z.string().refine(
+    (s) => {
+      try {
+        return protocols.includes(new URL(s).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+  );
+
+/** Exactly `true` or `false`, as a boolean. */
+export const flag = z.enum(['true', 'false']).transform((s) => s === 'true');
