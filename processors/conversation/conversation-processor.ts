@@ -10,7 +10,7 @@ import {
 import { runQueued, type Queued } from '../../stores/redis/pipeline';
 import type { BadgeChange, UserStore } from '../../stores/redis/user-store';
 import type { PipelineMetrics } from '../../runtime/metrics';
-import type { Decoded, Processor, ProcessorContext } from '../../runtime/stream-runtime';
+import type { Decoded, Processor, ProcessorContext } from '../../runtime/api';
 import type { BadgeUpdater } from '../unread/badge-updater';
 import type { ReceiptProcessor } from '../receipts/receipt-processor';
 import { firstProblem, idProblem, keyProblem, seqProblem } from '../validation';
@@ -166,7 +166,7 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
     const touched = new Set<string>();
     for (const change of changes) {
       const c = change.event.conversation_id;
-      ctx.logChange(partitionOf.get(c)!, {
+      ctx.logChange({
         conversation_id: c,
         source_offset: change.sourceOffset,
         change: change.event.payload,

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { KafkaClient, GroupConsumer } from '../../runtime/kafka/kafka-client';
-import type { RecordCodec } from '../../runtime/stream-runtime';
+import type { RecordCodec } from '../../runtime/api';
 import type { UserSettings } from '../../schemas/types';
 
 /**

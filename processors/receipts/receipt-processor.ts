@@ -12,12 +12,7 @@ import { execPipeline, runQueued } from '../../stores/redis/pipeline';
 import type { BadgeChange } from '../../stores/redis/user-store';
 import type { InboundRecord } from '../../runtime/kafka/kafka-client';
 import type { PipelineMetrics } from '../../runtime/metrics';
-import type {
-  Decoded,
-  Processor,
-  ProcessorContext,
-  Punctuator,
-} from '../../runtime/stream-runtime';
+import type { Decoded, Processor, ProcessorContext, Punctuator } from '../../runtime/api';
 import type { UpdateEmitter } from '../notifier/update-emitter';
 import type { BadgeUpdater } from '../unread/badge-updater';
 import { toReceiptCommand } from './receipt-command';
@@ -156,7 +151,7 @@ export class ReceiptProcessor implements Processor<ReceiptEvent> {
               at: job.occurredAt,
             },
           };
-    ctx.logChange(job.record.partition, {
+    ctx.logChange({
       conversation_id: job.conversationId,
       source_offset: job.version,
       change,

@@ -1,4 +1,4 @@
-import type { OutboundRecord, RecordProducer } from './kafka/kafka-client';
+import type { OutboundRecord, RecordProducer } from '../kafka/kafka-client';
 import { OutputSink } from './output-sink';
 
 /** Records what the sink asks the producer to send, request by request. */
