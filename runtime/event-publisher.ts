@@ -7,7 +7,7 @@ import {
   type UserSettings,
 } from '../schemas/types';
 import type { OutboundRecord, RecordProducer } from './kafka/types';
-import type { RecordCodec } from './stream-runtime';
+import type { RecordCodec } from './api/record-codec';
 import type { TopicNames, TopicRole } from './topics';
 
 /**

@@ -82,6 +82,13 @@ export class PipelineMetrics {
     registers: [this.registry],
   });
 
+  readonly stepRetries = new Counter({
+    name: 'ticks_step_retries_total',
+    help: 'Processing steps that failed and are tried again after a back-off, by partition and by whether the error said a retry can help',
+    labelNames: ['partition', 'retriable'] as const,
+    registers: [this.registry],
+  });
+
   readonly consumerLag = new Gauge({
     name: 'ticks_consumer_lag_records',
     help: 'High watermark minus the next offset to process, per topic partition',

@@ -19,7 +19,8 @@ import { UserStore } from '../stores/redis/user-store';
 import { ensureTopics } from '../runtime/ensure-topics';
 import { KafkaClient } from '../runtime/kafka/kafka-client';
 import { PipelineMetrics } from '../runtime/metrics';
-import { StreamRuntime, type Processor } from '../runtime/stream-runtime';
+import type { Processor } from '../runtime/api';
+import { StreamRuntime } from '../runtime/internals/stream-runtime';
 import { topicNames } from '../runtime/topics';
 
 export interface PipelineOptions {

@@ -8,7 +8,7 @@ import {
 import { runQueued, type Queued } from '../../stores/redis/pipeline';
 import type { BadgeChange, UserStore } from '../../stores/redis/user-store';
 import type { PipelineMetrics } from '../../runtime/metrics';
-import type { Decoded, Processor, ProcessorContext } from '../../runtime/stream-runtime';
+import type { Decoded, Processor, ProcessorContext } from '../../runtime/api';
 import { conversationRuns, inInputOrder, type ConversationRun } from '../conversation-runs';
 import type { HeldReceipts } from '../receipts/held-receipts';
 import type { BadgeUpdater } from '../unread/badge-updater';
@@ -95,7 +95,7 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
     const touched = new Set<string>();
     for (const change of changes) {
       const c = change.event.conversation_id;
-      ctx.logChange(partitionOf.get(c)!, {
+      ctx.logChange({
         conversation_id: c,
         source_offset: change.sourceOffset,
         change: change.event.payload,

@@ -1,5 +1,5 @@
 import type { PipelineMetrics } from '../../runtime/metrics';
-import type { ProcessorContext } from '../../runtime/stream-runtime';
+import type { ProcessorContext } from '../../runtime/api';
 import {
   TypeName,
   type GroupSummary,

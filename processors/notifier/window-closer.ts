@@ -2,7 +2,7 @@ import type { ConversationStore } from '../../stores/redis/conversation-store';
 import type { PartitionIndex } from '../../stores/redis/partition-index';
 import { runQueued } from '../../stores/redis/pipeline';
 import type { PipelineMetrics } from '../../runtime/metrics';
-import type { ProcessorContext, Punctuator } from '../../runtime/stream-runtime';
+import type { ProcessorContext, Punctuator } from '../../runtime/api';
 import { summariseWindow } from './group-summary';
 import type { UpdateEmitter } from './update-emitter';
 
@@ -41,7 +41,7 @@ export class WindowCloser implements Punctuator {
   }
 
   /** On shutdown every open window closes at once: senders should not wait for a restart. */
-  flush(partitions: number[], ctx: ProcessorContext): Promise<void> {
+  beforeStop(partitions: number[], ctx: ProcessorContext): Promise<void> {
     return this.close(partitions, ctx, Number.MAX_SAFE_INTEGER);
   }
 

@@ -1,7 +1,7 @@
 import type { Presence } from '../../schemas/types';
 import type { OfflineStore } from '../../stores/redis/offline-store';
 import { runQueued } from '../../stores/redis/pipeline';
-import type { Decoded, Processor, ProcessorContext } from '../../runtime/stream-runtime';
+import type { Decoded, Processor, ProcessorContext } from '../../runtime/api';
 import { offlineBatches } from './kept-update';
 import type { OfflineMetrics } from './offline-metrics';
 

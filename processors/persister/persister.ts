@@ -2,13 +2,13 @@ import type { Client } from 'cassandra-driver';
 import type { Logger } from 'pino';
 import type { TicksConfig } from '../../config/config';
 import type { AvroCodec } from '../../schemas/avro-codec';
-import { branchOf, type DeadLetter, type DeadLetterReason } from '../../schemas/types';
+import { branchOf } from '../../schemas/types';
 import { BoundedExecutor, eachLimit } from '../../stores/cassandra/bounded-executor';
 import { connectCassandra } from '../../stores/cassandra/connect';
 import { DurableStateReader } from '../../stores/cassandra/durable-state-reader';
 import { DurableStatements, type Statement } from '../../stores/cassandra/durable-statements';
 import { ensureCassandraSchema } from '../../stores/cassandra/ensure-schema';
-import { changelogPosition } from '../../runtime/changelog';
+import { changelogPosition } from '../../runtime/internals/changelog';
 import { ensureTopics } from '../../runtime/ensure-topics';
 import { KafkaClient } from '../../runtime/kafka/kafka-client';
 import type {
@@ -17,7 +17,7 @@ import type {
   InboundRecord,
   RecordProducer,
 } from '../../runtime/kafka/types';
-import { isReasoned } from '../../runtime/stream-runtime';
+import { deadLetterRecord, isReasoned, type DeadLetterRecord } from '../../runtime/api';
 import { topicNames, type TopicNames } from '../../runtime/topics';
 import { lookupsFor, planBatch, type LoggedChange, type PlanContext } from './batch-plan';
 import { PersisterMetrics } from './persister-metrics';
@@ -167,10 +167,12 @@ export class Persister {
   private async handleBatch(batch: InboundBatch): Promise<void> {
     if (this.stopping || batch.isStale() || batch.records.length === 0) return;
     const changes: LoggedChange[] = [];
-    const dead: DeadLetter[] = [];
+    const dead: DeadLetterRecord[] = [];
     for (const record of batch.records) {
       if (record.value === null) {
-        dead.push(deadLetter(record, 'UNDECODABLE', 'changelog record has no value'));
+        dead.push(
+          deadLetterRecord(record, 'UNDECODABLE', 'changelog record has no value', Date.now()),
+        );
         continue;
       }
       try {
@@ -181,7 +183,7 @@ export class Persister {
         });
       } catch (err) {
         if (!isReasoned(err)) throw err; // the registry is unreachable: the batch is retried
-        dead.push(deadLetter(record, err.reason, err.message));
+        dead.push(deadLetterRecord(record, err.reason, err.message, Date.now()));
       }
     }
 
@@ -318,33 +320,17 @@ export class Persister {
     return out;
   }
 
-  private async sendDeadLetters(dead: DeadLetter[]): Promise<void> {
+  private async sendDeadLetters(dead: DeadLetterRecord[]): Promise<void> {
     this.metrics.deadLetters.inc(dead.length);
     const records = await Promise.all(
       dead.map(async (d) => ({
         topic: this.topics.deadLetters,
         key: d.key,
-        value: await this.o.codec.encode('deadLetters', d),
-        headers: {
-          'ticks.reason': d.reason,
-          'ticks.source': `${d.source_topic}/${d.source_partition}/${d.source_offset}`,
-        },
+        value: await this.o.codec.encode('deadLetters', d.value),
+        headers: d.headers,
       })),
     );
     await this.producer!.send(records);
     this.o.logger.error({ count: dead.length }, 'undecodable changelog records dead-lettered');
   }
-}
-
-function deadLetter(record: InboundRecord, reason: DeadLetterReason, detail: string): DeadLetter {
-  return {
-    source_topic: record.topic,
-    source_partition: record.partition,
-    source_offset: Number(record.offset),
-    key: record.key,
-    value: record.value,
-    reason,
-    detail,
-    failed_at: Date.now(),
-  };
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { KafkaClient } from '../../runtime/kafka/kafka-client';
 import type { GroupConsumer } from '../../runtime/kafka/types';
-import type { RecordCodec } from '../../runtime/stream-runtime';
+import type { RecordCodec } from '../../runtime/api';
 import type { UserSettings } from '../../schemas/types';
 
 /**

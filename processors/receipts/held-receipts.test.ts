@@ -9,7 +9,7 @@ import { PartitionIndex } from '../../stores/redis/partition-index';
 import { UserStore } from '../../stores/redis/user-store';
 import type { InboundRecord } from '../../runtime/kafka/types';
 import { PipelineMetrics } from '../../runtime/metrics';
-import type { ProcessorContext } from '../../runtime/stream-runtime';
+import type { ProcessorContext } from '../../runtime/api';
 import { runOne } from '../../tests/support/redis-state';
 import { scanKeys } from '../../tests/support/harness';
 import { UpdateEmitter } from '../notifier/update-emitter';
@@ -26,8 +26,9 @@ function recordingContext(now: number) {
   const hooks: Array<() => Promise<void>> = [];
   const ctx: ProcessorContext = {
     now,
+    partition: 0,
     send: (role, key, value) => sent.push({ role, key, value }),
-    logChange: (_partition, change) => changes.push(change),
+    logChange: (change) => changes.push(change),
     deadLetter: (record, reason, detail) => deadLetters.push({ record, reason, detail }),
     afterSend: (fn) => hooks.push(fn),
   };

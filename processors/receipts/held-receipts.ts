@@ -4,7 +4,7 @@ import type { RedisKeys } from '../../stores/redis/keys';
 import type { PartitionIndex } from '../../stores/redis/partition-index';
 import { execPipeline } from '../../stores/redis/pipeline';
 import type { PipelineMetrics } from '../../runtime/metrics';
-import type { ProcessorContext, Punctuator } from '../../runtime/stream-runtime';
+import type { ProcessorContext, Punctuator } from '../../runtime/api';
 import { parseHeld, serializeHeld } from './held-entry';
 import type { ReceiptApplier } from './receipt-applier';
 import type { ReceiptJob } from './receipt-job';

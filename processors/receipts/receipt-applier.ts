@@ -7,7 +7,7 @@ import type { PartitionIndex } from '../../stores/redis/partition-index';
 import { runQueued } from '../../stores/redis/pipeline';
 import type { BadgeChange } from '../../stores/redis/user-store';
 import type { PipelineMetrics } from '../../runtime/metrics';
-import type { ProcessorContext } from '../../runtime/stream-runtime';
+import type { ProcessorContext } from '../../runtime/api';
 import { conversationRuns, inInputOrder } from '../conversation-runs';
 import type { UpdateEmitter } from '../notifier/update-emitter';
 import type { BadgeUpdater } from '../unread/badge-updater';
@@ -85,7 +85,7 @@ export class ReceiptApplier {
       if (!result.applied) return;
       const job = jobs[i]!;
       metrics.eventsIn.inc({ topic: 'receipt_events', type: job.command.type, outcome: 'applied' });
-      if (result.changed) ctx.logChange(job.record.partition, receiptChange(job, result));
+      if (result.changed) ctx.logChange(receiptChange(job, result));
       const isRead = job.command.type === 'read' || job.command.type === 'read_id';
       if (isRead && result.atEnd) {
         const source = result.kind === 'DIRECT' ? result.peer : job.conversationId;

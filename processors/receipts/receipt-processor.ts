@@ -1,6 +1,6 @@
 import type { ReceiptEvent } from '../../schemas/types';
 import type { PipelineMetrics } from '../../runtime/metrics';
-import type { Decoded, Processor, ProcessorContext } from '../../runtime/stream-runtime';
+import type { Decoded, Processor, ProcessorContext } from '../../runtime/api';
 import type { HeldReceipts } from './held-receipts';
 import type { ReceiptApplier } from './receipt-applier';
 import { toReceiptCommand } from './receipt-command';

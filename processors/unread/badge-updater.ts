@@ -1,6 +1,6 @@
 import type { BadgeChange, UserStore } from '../../stores/redis/user-store';
 import type { PipelineMetrics } from '../../runtime/metrics';
-import type { ProcessorContext } from '../../runtime/stream-runtime';
+import type { ProcessorContext } from '../../runtime/api';
 
 /**
  * The unread-senders badge: messages add their source to each recipient's badge, reading a

@@ -1,4 +1,5 @@
-import type { CommitPosition, GroupConsumer } from './kafka/types';
+import type { CommitPosition } from '../kafka/types';
+import type { StreamConsumer } from './stream-kafka';
 
 interface Waiting {
   resolve(): void;
@@ -18,7 +19,7 @@ export class OffsetCommitter {
   private lastCommitAt = 0;
 
   constructor(
-    private readonly consumer: GroupConsumer,
+    private readonly consumer: Pick<StreamConsumer, 'commit'>,
     private readonly intervalMs = 0,
   ) {}
 
@@ -40,6 +41,15 @@ export class OffsetCommitter {
     });
   }
 
+  /**
+   * Drops the positions of these partitions that are still waiting to be sent: the partitions
+   * went to another member, which commits them from now on. Their callers' promises settle with
+   * the next request as usual.
+   */
+  forget(partitions: ReadonlySet<number>): void {
+    for (const [key, p] of this.queued) if (partitions.has(p.partition)) this.queued.delete(key);
+  }
+
   private kick(): void {
     if (this.committing) return;
     this.committing = this.drain().finally(() => {
@@ -58,7 +68,7 @@ export class OffsetCommitter {
       this.queued = new Map();
       this.waiting = [];
       try {
-        await this.consumer.commit(positions);
+        if (positions.length > 0) await this.consumer.commit(positions);
         for (const w of waiting) w.resolve();
       } catch (err) {
         for (const w of waiting) w.reject(err);

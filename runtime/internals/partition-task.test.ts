@@ -1,4 +1,4 @@
-import type { InboundBatch, InboundRecord } from './kafka/types';
+import type { InboundBatch, InboundRecord } from '../kafka/types';
 import { PartitionTask } from './partition-task';
 
 const OPTIONS = {
@@ -62,7 +62,7 @@ describe('PartitionTask', () => {
     const step = task.nextStep(0)!;
     expect(offsets(step.records[0]!)).toEqual([0, 1]);
     expect(offsets(step.records[1]!)).toEqual([0]); // 20 is not before 20: conv may have more at 20
-    task.complete(step);
+    task.markProcessed(step);
     expect(task.nextStep(0)).toBeNull();
     expect(task.waiting).toBe(true);
   });
@@ -88,7 +88,7 @@ describe('PartitionTask', () => {
     const task = new PartitionTask(0, 1, ['conv', 'rcpt'], OPTIONS);
     task.add(batch('conv', [[0, 5]], 100));
     task.add(batch('rcpt', [[0, 50]], 1));
-    task.complete(task.nextStep(0)!); // the conv record
+    task.markProcessed(task.nextStep(0)!); // the conv record
     expect(task.nextStep(1_000)).toBeNull();
     expect(task.nextStep(5_000)).toBeNull();
     expect(offsets(task.nextStep(40_000)!.records[1]!)).toEqual([0]);
@@ -121,7 +121,7 @@ describe('PartitionTask', () => {
     );
     expect(pause).toHaveBeenCalledTimes(1);
     task.add(batch('conv', [[0, 100]], 1));
-    task.complete(task.nextStep(0)!);
+    task.markProcessed(task.nextStep(0)!);
     expect(resume).toHaveBeenCalledTimes(1);
   });
 

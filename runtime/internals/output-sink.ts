@@ -1,4 +1,5 @@
-import type { OutboundRecord, RecordProducer } from './kafka/types';
+import type { OutboundRecord } from '../kafka/types';
+import type { StreamProducer } from './stream-kafka';
 
 interface Waiting {
   records: OutboundRecord[];
@@ -19,7 +20,7 @@ export class OutputSink {
   private sending: Promise<void> | undefined;
 
   constructor(
-    private readonly producer: RecordProducer,
+    private readonly producer: Pick<StreamProducer, 'send'>,
     private readonly lingerMs = 0,
   ) {}
 

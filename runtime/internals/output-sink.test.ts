@@ -1,4 +1,4 @@
-import type { OutboundRecord, RecordProducer } from './kafka/types';
+import type { OutboundRecord, RecordProducer } from '../kafka/types';
 import { OutputSink } from './output-sink';
 
 /** Records what the sink asks the producer to send, request by request. */

@@ -1,4 +1,4 @@
-import type { InboundBatch, InboundRecord } from './kafka/types';
+import type { InboundBatch, InboundRecord } from '../kafka/types';
 
 export interface PartitionTaskOptions {
   /** Records taken from a queue in one step, at most. */
@@ -19,7 +19,7 @@ interface TaskQueue {
   end: number | undefined;
   /** Offset after the last record fetched. */
   fetchedUpTo: number;
-  /** Where the partition is known to be committed (or first fetched from): a restart point. */
+  /** Where the partition is known to be committed (or first fetched from): a rewind point. */
   committedUpTo: number | undefined;
   /** The latest batch's pause(), and the resume function while paused. */
   pause: (() => () => void) | undefined;
@@ -137,7 +137,7 @@ export class PartitionTask {
   }
 
   /** Drops what a step processed; resumes a paused topic-partition once half its buffer is gone. */
-  complete(step: Step): void {
+  markProcessed(step: Step): void {
     step.records.forEach((taken, i) => {
       const q = this.queues[i]!;
       q.records.splice(0, taken.length);
@@ -148,14 +148,14 @@ export class PartitionTask {
     });
   }
 
-  /** A step's positions were committed: a restart would begin there. */
-  committed(topic: string, nextOffset: number): void {
+  /** A step's positions were committed: a rewind would begin there. */
+  markCommitted(topic: string, nextOffset: number): void {
     const q = this.queue(topic);
     q.committedUpTo = Math.max(q.committedUpTo ?? 0, nextOffset);
   }
 
   /** Where each topic-partition must be fetched again from to redo what is not committed. */
-  restartPoints(): Array<{ topic: string; nextOffset: number }> {
+  rewindPoints(): Array<{ topic: string; nextOffset: number }> {
     return this.queues
       .filter((q) => q.committedUpTo !== undefined)
       .map((q) => ({ topic: q.topic, nextOffset: q.committedUpTo! }));

@@ -1,0 +1,63 @@
+import type { DeadLetterReason, StateChange } from '../../schemas/types';
+import type { InboundRecord } from '../kafka/types';
+import type { TopicRole } from '../topics';
+
+/** An input record and its decoded value. */
+export interface Decoded<T> {
+  record: InboundRecord;
+  value: T;
+}
+
+/**
+ * The processor's only door out, as in Kafka Streams: forward to sinks, the changelog, the dead
+ * letters, after-send hooks. A context serves one step or one punctuation of one partition, and
+ * what is handed to it is produced before that step's offsets are committed.
+ */
+export interface ProcessorContext {
+  /**
+   * The input partition the step or punctuation belongs to; the inputs are co-partitioned, so it
+   * is the same number on every input topic (and on the state_changes changelog).
+   */
+  readonly partition: number;
+  /** Wall-clock time (ms) at which the step or punctuation began. */
+  readonly now: number;
+  /** Queue a record for a sink topic. */
+  send(role: TopicRole, key: string, value: unknown): void;
+  /**
+   * Log an applied change to the state_changes changelog, in this context's partition; a step's
+   * changes go out together (see internals/changelog.ts).
+   */
+  logChange(change: StateChange): void;
+  /** Queue the original record for the dead-letter topic with its reason. */
+  deadLetter(record: InboundRecord, reason: DeadLetterReason, detail: string): void;
+  /** Runs after this context's records were produced (and before the commit). */
+  afterSend(fn: () => Promise<void>): void;
+}
+
+/** Processes the records of one source topic, a step at a time. */
+export interface Processor<T> {
+  readonly name: string;
+  readonly source: TopicRole;
+  process(records: Decoded<T>[], context: ProcessorContext): Promise<void>;
+}
+
+/**
+ * Wall-clock work (closing windows, expiring held receipts). The runtime runs it for each
+ * partition it owns, in that partition's lane, so it never overlaps the partition's steps;
+ * `partitions` is always `[context.partition]`.
+ */
+export interface Punctuator {
+  readonly name: string;
+  readonly intervalMs: number;
+  /**
+   * Also run right at wall-clock times k × everyMs + offsetMs (window ends), so work that is due
+   * then does not wait up to an interval.
+   */
+  readonly aligned?: { everyMs: number; offsetMs: number };
+  punctuate(partitions: number[], context: ProcessorContext): Promise<void>;
+  /**
+   * On shutdown, for each owned partition: finish what must not wait for the partition's next
+   * owner (e.g. close open windows now).
+   */
+  beforeStop?(partitions: number[], context: ProcessorContext): Promise<void>;
+}

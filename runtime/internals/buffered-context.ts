@@ -1,0 +1,82 @@
+import type { Logger } from 'pino';
+import type { DeadLetterReason, StateChange } from '../../schemas/types';
+import { deadLetterRecord } from '../api/dead-letter';
+import type { ProcessorContext } from '../api/processor';
+import type { InboundRecord } from '../kafka/types';
+import type { PipelineMetrics } from '../metrics';
+import type { TopicRole } from '../topics';
+import { changelogRecords } from './changelog';
+
+/** A record handed to a context, not yet encoded. */
+export interface PendingOutput {
+  role: TopicRole;
+  key: string | Buffer | null;
+  value: unknown;
+  headers?: Record<string, string>;
+  /** An explicit partition; by default the key's. */
+  partition?: number;
+}
+
+/**
+ * The ProcessorContext of one step or punctuation of one partition: it holds what the processors
+ * hand over until the runtime sends it (see StreamRuntime).
+ */
+export class BufferedContext implements ProcessorContext {
+  readonly now = Date.now();
+  readonly afterSendHooks: Array<() => Promise<void>> = [];
+  private readonly outputs: PendingOutput[] = [];
+  /** Changelog entries, in the order they were applied. */
+  private readonly changes: StateChange[] = [];
+
+  constructor(
+    readonly partition: number,
+    private readonly metrics: PipelineMetrics,
+    private readonly logger: Logger,
+  ) {}
+
+  send(role: TopicRole, key: string, value: unknown): void {
+    this.outputs.push({ role, key, value });
+  }
+
+  logChange(change: StateChange): void {
+    this.changes.push(change);
+  }
+
+  deadLetter(record: InboundRecord, reason: DeadLetterReason, detail: string): void {
+    this.metrics.deadLetters.inc({ reason });
+    this.logger.warn(
+      {
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+        key: record.key?.toString('utf8'),
+        reason,
+        detail,
+      },
+      'record sent to the dead letters',
+    );
+    this.outputs.push({
+      role: 'deadLetters',
+      ...deadLetterRecord(record, reason, detail, this.now),
+    });
+  }
+
+  afterSend(fn: () => Promise<void>): void {
+    this.afterSendHooks.push(fn);
+  }
+
+  /**
+   * What to produce, in order: the changelog first — one record (a few, if large) to the
+   * state_changes partition of the same number as the input — then the rest as handed over.
+   */
+  pendingOutputs(): PendingOutput[] {
+    if (this.changes.length === 0) return this.outputs;
+    const changelog = changelogRecords(this.changes).map((slice): PendingOutput => ({
+      role: 'stateChanges',
+      key: null,
+      partition: this.partition,
+      value: { changes: slice },
+    }));
+    return [...changelog, ...this.outputs];
+  }
+}

@@ -1,0 +1,452 @@
+import pino from 'pino';
+import type { StateChange } from '../../schemas/types';
+import type { Decoded, Processor, ProcessorContext, Punctuator, RecordCodec } from '../api';
+import type { CommitPosition, InboundBatch, OutboundRecord } from '../kafka/types';
+import { PipelineMetrics } from '../metrics';
+import { topicNames, type TopicRole } from '../topics';
+import type {
+  StreamConsumer,
+  StreamConsumerOptions,
+  StreamKafka,
+  StreamProducer,
+} from './stream-kafka';
+import { StreamRuntime } from './stream-runtime';
+
+const topics = topicNames({ topics: { prefix: '' } } as Parameters<typeof topicNames>[0]);
+const CONV = topics.conversationEvents;
+const RCPT = topics.receiptEvents;
+
+/** What happened at the Kafka boundary, in order: the runtime's contract is about this order. */
+type Event =
+  | { type: 'sent'; records: OutboundRecord[] }
+  | { type: 'commit'; positions: CommitPosition[] }
+  | { type: 'seek'; position: CommitPosition };
+
+/** A gate a fake holds its callers at until the test opens it. */
+class Gate {
+  private opened: Promise<void> | undefined;
+  private open_: (() => void) | undefined;
+  close(): void {
+    this.opened = new Promise((r) => (this.open_ = r));
+  }
+  open(): void {
+    this.open_?.();
+    this.opened = undefined;
+  }
+  async pass(): Promise<void> {
+    await this.opened;
+  }
+}
+
+class FakeProducer implements StreamProducer {
+  readonly gate = new Gate();
+  /** Errors the next sends fail with, in order. */
+  readonly failures: Error[] = [];
+  closed = false;
+  constructor(private readonly events: Event[]) {}
+  async send(records: OutboundRecord[]): Promise<void> {
+    await this.gate.pass();
+    const failure = this.failures.shift();
+    if (failure) throw failure;
+    this.events.push({ type: 'sent', records });
+  }
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+class FakeConsumer implements StreamConsumer {
+  started = false;
+  constructor(
+    readonly options: StreamConsumerOptions,
+    private readonly events: Event[],
+  ) {}
+  async start(): Promise<void> {
+    this.started = true;
+  }
+  async stop(): Promise<void> {
+    this.started = false;
+  }
+  async commit(positions: CommitPosition[]): Promise<void> {
+    this.events.push({ type: 'commit', positions: positions.map((p) => ({ ...p })) });
+  }
+  seek(position: CommitPosition): void {
+    this.events.push({ type: 'seek', position });
+  }
+}
+
+class FakeKafka implements StreamKafka {
+  readonly events: Event[] = [];
+  readonly producerInstance = new FakeProducer(this.events);
+  consumer: FakeConsumer | undefined;
+  async producer(): Promise<StreamProducer> {
+    return this.producerInstance;
+  }
+  groupConsumer(options: StreamConsumerOptions): StreamConsumer {
+    this.consumer = new FakeConsumer(options, this.events);
+    return this.consumer;
+  }
+}
+
+/** Values travel as JSON tagged with their role: enough to route and dead-letter like Avro. */
+const codec: RecordCodec = {
+  decodeCached: (value) =>
+    JSON.parse(value.toString('utf8')) as { role: TopicRole; value: unknown },
+  decode: async (value) =>
+    JSON.parse(value.toString('utf8')) as { role: TopicRole; value: unknown },
+  encodeNow: (role, value) => Buffer.from(JSON.stringify({ role, value })),
+  encode: async (role, value) => Buffer.from(JSON.stringify({ role, value })),
+};
+
+const encoded = (role: TopicRole, value: unknown) => Buffer.from(JSON.stringify({ role, value }));
+
+interface Processed {
+  partition: number;
+  offset: number;
+  at: number;
+}
+
+/**
+ * Echoes each conversation event to receipt_updates (keyed by its offset) and logs it to the
+ * changelog. `gate` holds a step mid-processing; `failures` fail the next steps.
+ */
+class EchoProcessor implements Processor<{ n: number }> {
+  readonly name = 'echo';
+  readonly source = 'conversationEvents' as const;
+  readonly processed: Processed[] = [];
+  readonly attempts: number[] = [];
+  readonly failures: unknown[] = [];
+  readonly gate = new Gate();
+
+  async process(records: Decoded<{ n: number }>[], ctx: ProcessorContext): Promise<void> {
+    this.attempts.push(Date.now());
+    await this.gate.pass();
+    const failure = this.failures.shift();
+    if (failure) throw failure;
+    for (const { record, value } of records) {
+      this.processed.push({
+        partition: ctx.partition,
+        offset: Number(record.offset),
+        at: Date.now(),
+      });
+      ctx.send('receiptUpdates', `k${record.offset}`, value);
+      ctx.logChange({
+        conversation_id: `c${value.n}`,
+        source_offset: Number(record.offset),
+        change: {},
+      } as unknown as StateChange);
+    }
+  }
+}
+
+/** Receipts are not used here, but the runtime reads both co-partitioned topics. */
+class IdleProcessor implements Processor<unknown> {
+  readonly name = 'idle';
+  readonly source = 'receiptEvents' as const;
+  async process(): Promise<void> {}
+}
+
+class RecordingPunctuator implements Punctuator {
+  readonly name = 'recording';
+  readonly intervalMs = 1_000;
+  readonly runs: Array<{ partition: number; partitions: number[]; at: number }> = [];
+  async punctuate(partitions: number[], ctx: ProcessorContext): Promise<void> {
+    this.runs.push({ partition: ctx.partition, partitions, at: Date.now() });
+    ctx.send('receiptUpdates', `tick-${ctx.partition}`, { tick: true });
+  }
+}
+
+/** Lets every pending promise chain run (setImmediate is not faked). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+}
+
+function setUp(options: { punctuators?: Punctuator[]; backoff?: object } = {}) {
+  const kafka = new FakeKafka();
+  const echo = new EchoProcessor();
+  const metrics = new PipelineMetrics({ defaultMetrics: false });
+  const runtime = new StreamRuntime({
+    kafka,
+    codec,
+    topics,
+    groupId: 'g',
+    sessionTimeoutMs: 10_000,
+    processors: [echo, new IdleProcessor()] as Processor<unknown>[],
+    punctuators: options.punctuators ?? [],
+    metrics,
+    logger: pino({ level: 'silent' }),
+    backoff: { initialMs: 100, maxMs: 1_000, jitter: 0, ...options.backoff },
+  });
+  const consumer = () => kafka.consumer!;
+  const assign = (partitions: number[]) =>
+    consumer().options.onAssignment({ [CONV]: partitions, [RCPT]: partitions });
+  /** Hands over a batch of conversation events at these offsets (the partition's end after them). */
+  const fetch = (partition: number, offsets: number[], extra: Partial<InboundBatch> = {}) =>
+    consumer().options.onBatch({
+      topic: CONV,
+      partition,
+      highWatermark: String(offsets[offsets.length - 1]! + 1),
+      records: offsets.map((offset) => ({
+        topic: CONV,
+        partition,
+        offset: String(offset),
+        key: Buffer.from(`c${offset}`),
+        value: encoded('conversationEvents', { n: offset }),
+        timestamp: 1_000 + offset,
+      })),
+      heartbeat: async () => undefined,
+      isStale: () => false,
+      commit: async () => undefined,
+      ...extra,
+    });
+  const sent = () => kafka.events.flatMap((e) => (e.type === 'sent' ? e.records : []));
+  const commits = () => kafka.events.flatMap((e) => (e.type === 'commit' ? e.positions : []));
+  const committedOffset = (partition: number): number | undefined => {
+    const mine = commits().filter((p) => p.topic === CONV && p.partition === partition);
+    return mine.length === 0 ? undefined : Number(mine[mine.length - 1]!.nextOffset);
+  };
+  return { kafka, echo, metrics, runtime, consumer, assign, fetch, sent, commits, committedOffset };
+}
+
+beforeEach(() => {
+  jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+});
+afterEach(() => {
+  jest.useRealTimers();
+});
+
+describe('StreamRuntime', () => {
+  it('sends a step’s outputs through the producer and commits its offsets only after them, in order', async () => {
+    const t = setUp();
+    await t.runtime.start();
+    t.assign([0]);
+    t.kafka.producerInstance.gate.close();
+
+    await t.fetch(0, [0, 1, 2]);
+    await settle();
+    await t.fetch(0, [3, 4]);
+    await jest.advanceTimersByTimeAsync(500);
+    // Both steps are processed, but nothing is acknowledged yet: nothing may be committed.
+    expect(t.echo.processed.map((p) => p.offset)).toEqual([0, 1, 2, 3, 4]);
+    expect(t.commits()).toEqual([]);
+
+    t.kafka.producerInstance.gate.open();
+    await jest.advanceTimersByTimeAsync(500);
+    expect(t.committedOffset(0)).toBe(5);
+
+    // Each commit comes after every output of the records it covers.
+    const acknowledged = new Set<string>();
+    for (const e of t.kafka.events) {
+      if (e.type === 'sent') for (const r of e.records) if (r.key) acknowledged.add(String(r.key));
+      if (e.type === 'commit')
+        for (const p of e.positions)
+          for (let o = 0; o < Number(p.nextOffset); o++) expect(acknowledged).toContain(`k${o}`);
+    }
+    // Commits move forward only.
+    const offsets = t.commits().map((p) => Number(p.nextOffset));
+    expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+
+    // The step's changelog goes first, to the input's partition of state_changes.
+    const first = t.sent().slice(0, 4);
+    expect(
+      first.map((r) => [r.topic, r.partition ?? null, r.key === null ? null : String(r.key)]),
+    ).toEqual([
+      [topics.stateChanges, 0, null],
+      [topics.receiptUpdates, null, 'k0'],
+      [topics.receiptUpdates, null, 'k1'],
+      [topics.receiptUpdates, null, 'k2'],
+    ]);
+    await t.runtime.stop();
+    expect(t.kafka.producerInstance.closed).toBe(true);
+  });
+
+  it('dead-letters a record it cannot decode with its original key, bytes, source and reason', async () => {
+    const t = setUp();
+    await t.runtime.start();
+    t.assign([0]);
+    await t.consumer().options.onBatch({
+      topic: CONV,
+      partition: 0,
+      highWatermark: '8',
+      records: [
+        {
+          topic: CONV,
+          partition: 0,
+          offset: '7',
+          key: Buffer.from('c7'),
+          value: null,
+          timestamp: 1,
+        },
+      ],
+      heartbeat: async () => undefined,
+      isStale: () => false,
+      commit: async () => undefined,
+    });
+    await jest.advanceTimersByTimeAsync(200);
+    const [dead] = t.sent().filter((r) => r.topic === topics.deadLetters);
+    expect(dead!.key).toEqual(Buffer.from('c7'));
+    expect(dead!.headers).toEqual({ 'ticks.reason': 'UNDECODABLE', 'ticks.source': `${CONV}/0/7` });
+    expect(JSON.parse(dead!.value!.toString())).toMatchObject({
+      role: 'deadLetters',
+      value: { source_topic: CONV, source_partition: 0, source_offset: 7, reason: 'UNDECODABLE' },
+    });
+    expect(t.committedOffset(0)).toBe(8);
+    expect(await t.metrics.total(t.metrics.deadLetters, { reason: 'UNDECODABLE' })).toBe(1);
+    await t.runtime.stop();
+  });
+
+  it('backs off a failing step exponentially up to the cap, and starts over after a success', async () => {
+    const t = setUp();
+    await t.runtime.start();
+    t.assign([0]);
+    const redisDown = () => Object.assign(new Error('redis down'), { retriable: true });
+    t.echo.failures.push(redisDown(), redisDown(), redisDown(), redisDown(), redisDown());
+
+    await t.fetch(0, [0]);
+    // A batch arriving meanwhile does not cut a back-off short.
+    await jest.advanceTimersByTimeAsync(50);
+    await t.fetch(0, [1]);
+    await jest.advanceTimersByTimeAsync(5_000);
+    const gaps = (attempts: number[]) => attempts.slice(1).map((at, i) => at - attempts[i]!);
+    // 100, 200, 400, 800, then capped at 1 000; the sixth attempt succeeds.
+    expect(gaps(t.echo.attempts)).toEqual([100, 200, 400, 800, 1_000]);
+    expect(t.echo.processed.map((p) => p.offset)).toEqual([0, 1]);
+    expect(t.committedOffset(0)).toBe(2);
+    expect(
+      await t.metrics.total(t.metrics.stepRetries, { partition: '0', retriable: 'true' }),
+    ).toBe(5);
+
+    // After the success, the next failure waits the initial back-off again.
+    t.echo.attempts.length = 0;
+    t.echo.failures.push(redisDown());
+    await t.fetch(0, [2]);
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(gaps(t.echo.attempts)).toEqual([100]);
+    expect(t.committedOffset(0)).toBe(3);
+    await t.runtime.stop();
+  });
+
+  it('retries an error that retrying cannot fix at the longest back-off, without stopping', async () => {
+    const t = setUp();
+    await t.runtime.start();
+    t.assign([0]);
+    t.echo.failures.push(new TypeError('x is undefined'), new TypeError('x is undefined'));
+    await t.fetch(0, [0]);
+    await jest.advanceTimersByTimeAsync(3_000);
+    expect(t.echo.attempts.slice(1).map((at, i) => at - t.echo.attempts[i]!)).toEqual([
+      1_000, 1_000,
+    ]);
+    expect(await t.metrics.total(t.metrics.stepRetries, { retriable: 'false' })).toBe(2);
+    expect(t.committedOffset(0)).toBe(1);
+    await t.runtime.stop();
+  });
+
+  it('stops processing, committing and punctuating a partition the group took away', async () => {
+    const punctuator = new RecordingPunctuator();
+    const t = setUp({ punctuators: [punctuator] });
+    await t.runtime.start();
+    t.assign([0, 1]);
+    await jest.advanceTimersByTimeAsync(1_000);
+    await settle();
+    expect(new Set(punctuator.runs.map((r) => r.partition))).toEqual(new Set([0, 1]));
+    expect(
+      punctuator.runs.every((r) => r.partitions.length === 1 && r.partitions[0] === r.partition),
+    ).toBe(true);
+
+    // Partition 1: steps 0-1 and 2-3 wait for the producer, step 4-5 is mid-processing and
+    // 6-7 is buffered behind it.
+    t.kafka.producerInstance.gate.close();
+    await t.fetch(1, [0, 1]);
+    await settle();
+    await t.fetch(1, [2, 3]);
+    await settle();
+    t.echo.gate.close();
+    await t.fetch(1, [4, 5]);
+    await settle();
+    await t.fetch(1, [6, 7]);
+    await settle();
+
+    t.assign([0]);
+    const lostAt = Date.now();
+    t.echo.gate.open();
+    t.kafka.producerInstance.gate.open();
+    await t.fetch(1, [8, 9]); // a fetch that was under way: not ours any more
+    await t.fetch(0, [0, 1]);
+    await jest.advanceTimersByTimeAsync(3_000);
+
+    expect(t.echo.processed.filter((p) => p.partition === 1).map((p) => p.offset)).toEqual([
+      0, 1, 2, 3, 4, 5,
+    ]);
+    expect(t.commits().filter((p) => p.partition === 1)).toEqual([]);
+    expect(punctuator.runs.filter((r) => r.at > lostAt).map((r) => r.partition)).toEqual([0, 0, 0]);
+    // The partition still owned carries on.
+    expect(t.committedOffset(0)).toBe(2);
+    expect(t.runtime.ownedPartitions).toEqual([0]);
+    await t.runtime.stop();
+  });
+
+  it('does not commit a lost partition’s position that was waiting for the next commit request', async () => {
+    const t = setUp();
+    await t.runtime.start();
+    t.assign([0, 1]);
+    await t.fetch(0, [0]);
+    await jest.advanceTimersByTimeAsync(10); // commit request 1 goes at once
+    await t.fetch(1, [0, 1]);
+    await settle(); // partition 1's position waits for the commit interval
+    t.assign([0]);
+    await jest.advanceTimersByTimeAsync(500);
+    expect(t.commits().filter((p) => p.partition === 1)).toEqual([]);
+    await t.runtime.stop();
+  });
+
+  it('after a failed produce, seeks the partition back to its last commit and redoes it from there', async () => {
+    const t = setUp();
+    await t.runtime.start();
+    t.assign([0]);
+    await t.fetch(0, [0, 1]);
+    await jest.advanceTimersByTimeAsync(200);
+    expect(t.committedOffset(0)).toBe(2);
+
+    t.kafka.producerInstance.failures.push(
+      Object.assign(new Error('not enough replicas'), { retriable: true }),
+    );
+    await t.fetch(0, [2, 3]);
+    await jest.advanceTimersByTimeAsync(200);
+    const seeks = t.kafka.events.flatMap((e) => (e.type === 'seek' ? [e.position] : []));
+    expect(seeks).toEqual([{ topic: CONV, partition: 0, nextOffset: '2' }]);
+    expect(t.committedOffset(0)).toBe(2);
+    expect(await t.metrics.total(t.metrics.stepRetries, { partition: '0' })).toBe(1);
+
+    // A batch fetched before the seek is stale: dropped, not processed ahead of the redo.
+    await t.fetch(0, [4, 5], { isStale: () => true });
+    await t.fetch(0, [2, 3, 4, 5]);
+    await jest.advanceTimersByTimeAsync(500);
+    expect(t.echo.processed.map((p) => p.offset)).toEqual([0, 1, 2, 3, 2, 3, 4, 5]);
+    expect(t.committedOffset(0)).toBe(6);
+    await t.runtime.stop();
+  });
+
+  it('runs the punctuators’ shutdown hook once per owned partition, and sends what it hands over', async () => {
+    const closing: number[] = [];
+    const punctuator: Punctuator = {
+      name: 'closer',
+      intervalMs: 60_000,
+      punctuate: async () => undefined,
+      beforeStop: async (partitions, ctx) => {
+        closing.push(...partitions);
+        ctx.send('receiptUpdates', `closed-${ctx.partition}`, {});
+      },
+    };
+    const t = setUp({ punctuators: [punctuator] });
+    await t.runtime.start();
+    t.assign([2, 5]);
+    await t.runtime.stop();
+    expect(closing.sort()).toEqual([2, 5]);
+    expect(
+      t
+        .sent()
+        .map((r) => String(r.key))
+        .sort(),
+    ).toEqual(['closed-2', 'closed-5']);
+  });
+});

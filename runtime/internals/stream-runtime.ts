@@ -1,0 +1,543 @@
+import type { Logger } from 'pino';
+import type { Decoded, Processor, Punctuator } from '../api/processor';
+import { isReasoned, type RecordCodec } from '../api/record-codec';
+import type { CommitPosition, InboundBatch, InboundRecord } from '../kafka/types';
+import type { PipelineMetrics } from '../metrics';
+import type { TopicNames } from '../topics';
+import { BufferedContext } from './buffered-context';
+import { OffsetCommitter } from './offset-committer';
+import { OutputSink } from './output-sink';
+import { PartitionLanes } from './partition-lanes';
+import { PartitionTask, type PartitionTaskOptions, type Step } from './partition-task';
+import { PunctuationScheduler } from './punctuation-scheduler';
+import { DEFAULT_BACKOFF, StepBackoff, isRetriable, type BackoffOptions } from './step-backoff';
+import type { StreamConsumer, StreamKafka, StreamProducer } from './stream-kafka';
+
+export interface StreamRuntimeOptions {
+  /** The producer and group consumer to use (KafkaClient, or a fake in tests). */
+  kafka: StreamKafka;
+  codec: RecordCodec;
+  topics: TopicNames;
+  groupId: string;
+  sessionTimeoutMs: number;
+  /** One per source topic; the first one's topic leads (see PartitionTask). */
+  processors: Processor<unknown>[];
+  punctuators: Punctuator[];
+  metrics: PipelineMetrics;
+  logger: Logger;
+  /** Tuning of the partition tasks; defaults in DEFAULT_TASK_OPTIONS. */
+  task?: Partial<PartitionTaskOptions>;
+  /** Wait before a produce request to gather other steps' outputs (Kafka's linger.ms); 0 by default. */
+  produceLingerMs?: number;
+  /** Waits before a failed step is tried again; defaults in DEFAULT_BACKOFF. */
+  backoff?: Partial<BackoffOptions>;
+}
+
+export const DEFAULT_TASK_OPTIONS: PartitionTaskOptions = {
+  maxStepRecords: 1_000,
+  maxBufferedRecords: 10_000,
+  maxIdleMs: 1_000,
+  maxLeadWaitMs: 30_000,
+};
+
+/** Batches of different partitions kafkajs hands over at once (they go to separate tasks). */
+const CONCURRENT_PARTITIONS = 16;
+/** Steps of a partition whose delivery may still be under way while the next is processed. */
+const MAX_DELIVERIES_IN_FLIGHT = 3;
+/** Offsets are committed together at most this often (Kafka Streams' commit.interval.ms). */
+const COMMIT_INTERVAL_MS = 100;
+
+/**
+ * Runs the topology: one consumer group over the co-partitioned input topics, one task per
+ * partition (Kafka Streams' stream task). Its vocabulary:
+ *
+ * - **task**: a partition's fetched, not yet processed records, a queue per input topic
+ *   (PartitionTask). Fetching is decoupled from processing: a fetched batch goes to its task and
+ *   kafkajs fetches on; a task whose buffer is full has its topic-partition paused.
+ * - **step**: the records a task processes together: decoded, then run through the processors
+ *   (the leading topic first), their outputs held in a BufferedContext. Receipts are taken in
+ *   event-time order after the conversation events they may refer to (see PartitionTask).
+ * - **punctuation**: one punctuator's wall-clock run for one partition (PunctuationScheduler
+ *   wakes them, per interval and at aligned times).
+ * - **lane**: a partition's queue of steps and punctuations, run one at a time (PartitionLanes),
+ *   so a window is never closed while a step adds to it. Lanes of different partitions run
+ *   concurrently (their conversations are disjoint).
+ * - **delivery**: what follows a processed step, off its lane: send its outputs (produced,
+ *   acknowledged), run its after-send hooks, then — once the step before it is committed —
+ *   commit its offsets. At most MAX_DELIVERIES_IN_FLIGHT per partition overlap the next steps;
+ *   commits stay in step order, each after its own outputs: at-least-once. All partitions share
+ *   one producer (OutputSink) and one committer (OffsetCommitter) that merge their requests.
+ * - **rewind**: a failed delivery drops the task and seeks its partition back to its last
+ *   commit; the records are fetched again and redone (effects are idempotent).
+ * - **back-off**: a failed step (or a rewind) makes its partition wait before its next step —
+ *   doubling from DEFAULT_BACKOFF.initialMs, at once the longest wait if the error says retrying
+ *   cannot help (StepBackoff) — and is counted in ticks_step_retries_total. A committed step
+ *   resets it.
+ * - **generation**: each assignment of partitions; what an earlier generation fetched or
+ *   processed is never committed after it, and a partition lost to another member is neither
+ *   processed nor punctuated any more.
+ */
+export class StreamRuntime {
+  private consumer: StreamConsumer | undefined;
+  private producer: StreamProducer | undefined;
+  private sink: OutputSink | undefined;
+  private committer: OffsetCommitter | undefined;
+  private readonly scheduler: PunctuationScheduler;
+  private readonly lanes = new PartitionLanes();
+  private owned: number[] = [];
+  private readonly processorsByTopic = new Map<string, Processor<unknown>>();
+  /** Source topics in processor order: the first leads (see PartitionTask). */
+  private readonly sourceTopics: string[];
+  private readonly taskOptions: PartitionTaskOptions;
+  private readonly backoffOptions: BackoffOptions;
+  private tasks = new Map<number, PartitionTask>();
+  /** Each task's steps in delivery, oldest first. */
+  private readonly deliveries = new Map<PartitionTask, Array<Promise<void>>>();
+  /** Tasks with a step queued on their lane. */
+  private readonly stepQueued = new Set<PartitionTask>();
+  /** Punctuations queued or running, by punctuator and partition: one at a time each. */
+  private readonly punctuationQueued = new Set<string>();
+  /** Per partition: a timer that queues its task's next step later (an idle wait, a back-off). */
+  private readonly wakeUps = new Map<number, { at: number; timer: NodeJS.Timeout }>();
+  private readonly backoffs = new Map<number, StepBackoff>();
+  private generation = 0;
+  private stopping = false;
+
+  constructor(private readonly options: StreamRuntimeOptions) {
+    for (const p of options.processors) this.processorsByTopic.set(options.topics[p.source], p);
+    this.sourceTopics = [...this.processorsByTopic.keys()];
+    this.taskOptions = { ...DEFAULT_TASK_OPTIONS, ...options.task };
+    this.backoffOptions = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.scheduler = new PunctuationScheduler((punctuator) => this.queuePunctuations(punctuator));
+  }
+
+  get ownedPartitions(): number[] {
+    return this.owned;
+  }
+
+  async start(): Promise<void> {
+    const { kafka, groupId } = this.options;
+    this.stopping = false;
+    this.producer = await kafka.producer();
+    this.sink = new OutputSink(this.producer, this.options.produceLingerMs ?? 0);
+    const consumer = kafka.groupConsumer({
+      groupId,
+      topics: this.sourceTopics,
+      coPartitioned: true,
+      fromBeginning: true,
+      sessionTimeoutMs: this.options.sessionTimeoutMs,
+      partitionsConsumedConcurrently: CONCURRENT_PARTITIONS,
+      onBatch: (batch) => this.onBatch(batch),
+      onAssignment: (assignment) => this.onAssignment(assignment),
+    });
+    this.consumer = consumer;
+    this.committer = new OffsetCommitter(consumer, COMMIT_INTERVAL_MS);
+    await consumer.start();
+    this.scheduler.start(this.options.punctuators);
+  }
+
+  /**
+   * Stops the punctuators, lets the queued steps and their deliveries finish (and commit), runs
+   * the punctuators' shutdown hooks, then leaves the group.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.scheduler.stop();
+    for (const { timer } of this.wakeUps.values()) clearTimeout(timer);
+    this.wakeUps.clear();
+    await this.lanes.idle();
+    await Promise.all([...this.deliveries.values()].flat().map((d) => d.catch(() => undefined)));
+    await this.runShutdownHooks();
+    for (const task of this.tasks.values()) task.release();
+    this.tasks.clear();
+    await this.sink?.idle();
+    await this.committer?.idle();
+    await this.consumer?.stop();
+    await this.producer?.close();
+    this.consumer = undefined;
+    this.producer = undefined;
+  }
+
+  private onAssignment(assignment: Record<string, number[]>): void {
+    // A new generation: kafkajs restarts every partition from its committed offset, so what
+    // the tasks buffered (never committed) is dropped and will be fetched again.
+    this.generation++;
+    for (const task of this.tasks.values()) this.drop(task);
+    this.tasks = new Map();
+    const partitions = new Set<number>();
+    for (const topic of this.sourceTopics)
+      for (const p of assignment[topic] ?? []) partitions.add(p);
+    const lost = new Set(this.owned.filter((p) => !partitions.has(p)));
+    for (const p of lost) {
+      const wakeUp = this.wakeUps.get(p);
+      if (wakeUp) clearTimeout(wakeUp.timer);
+      this.wakeUps.delete(p);
+      this.backoffs.delete(p);
+    }
+    // Positions of a lost partition not sent yet would overwrite its new owner's commits.
+    if (lost.size > 0) this.committer?.forget(lost);
+    this.owned = [...partitions].sort((a, b) => a - b);
+    this.options.logger.info({ partitions: this.owned }, 'partitions assigned');
+  }
+
+  /** Buffers the batch and returns: kafkajs fetches on while the task processes. */
+  private async onBatch(batch: InboundBatch): Promise<void> {
+    if (this.stopping || batch.records.length === 0) return;
+    // Not ours (any more), or fetched before a seek (a rewind): the owner, or the fetch from
+    // the seek position, brings these records again.
+    if (!this.owned.includes(batch.partition) || batch.isStale()) return;
+    let task = this.tasks.get(batch.partition);
+    if (!task) {
+      task = new PartitionTask(
+        batch.partition,
+        this.generation,
+        this.sourceTopics,
+        this.taskOptions,
+      );
+      this.tasks.set(batch.partition, task);
+    }
+    task.add(batch);
+    this.queueStep(task);
+  }
+
+  /** Queues the task's next step on its partition's lane, unless one is queued already. */
+  private queueStep(task: PartitionTask): void {
+    if (this.stepQueued.has(task)) return;
+    this.stepQueued.add(task);
+    this.lanes
+      .run(task.partition, () => {
+        this.stepQueued.delete(task);
+        return this.runStep(task);
+      })
+      .catch((err: unknown) =>
+        this.options.logger.error({ err, partition: task.partition }, 'partition step failed'),
+      );
+  }
+
+  private isCurrent(task: PartitionTask): boolean {
+    return !this.stopping && this.tasks.get(task.partition) === task;
+  }
+
+  /**
+   * Runs the next step the task can take and hands it to delivery, then yields the lane (a
+   * punctuation queued meanwhile runs before the following step) and queues the next step. A
+   * step that fails is tried again, from the buffered records, after its partition's back-off.
+   */
+  private async runStep(task: PartitionTask): Promise<void> {
+    if (!this.isCurrent(task)) return;
+    const now = Date.now();
+    const backoff = this.backoffs.get(task.partition)?.waitFrom(now) ?? 0;
+    if (backoff > 0) return this.wakeLater(task.partition, backoff);
+    const step = task.nextStep(now);
+    if (!step) {
+      if (task.waiting) this.wakeLater(task.partition, this.taskOptions.maxIdleMs);
+      return;
+    }
+    let context: BufferedContext;
+    try {
+      context = await this.processStep(task, step);
+    } catch (err) {
+      this.stepFailed(task, step, err);
+      return;
+    }
+    task.markProcessed(step);
+    let deliveries = this.deliveries.get(task);
+    if (!deliveries) this.deliveries.set(task, (deliveries = []));
+    const delivery = this.deliver(task, step, context, deliveries[deliveries.length - 1]);
+    deliveries.push(delivery);
+    const list = deliveries;
+    delivery
+      .catch(() => undefined) // logged by rewind()
+      .finally(() => list.splice(list.indexOf(delivery), 1));
+    if (deliveries.length >= MAX_DELIVERIES_IN_FLIGHT) await deliveries[0]!.catch(() => undefined);
+    this.queueStep(task);
+  }
+
+  /** Decodes and runs the processors over a step; its outputs wait in the returned context. */
+  private async processStep(task: PartitionTask, step: Step): Promise<BufferedContext> {
+    const context = this.newContext(task.partition);
+    for (let i = 0; i < step.records.length; i++) {
+      const records = step.records[i]!;
+      if (records.length === 0) continue;
+      const processor = this.processorsByTopic.get(task.topics[i]!)!;
+      const decoded = await this.decode(records, processor, context);
+      if (decoded.length > 0) await processor.process(decoded, context);
+    }
+    return context;
+  }
+
+  private stepFailed(task: PartitionTask, step: Step, err: unknown): void {
+    const { partition } = task;
+    const { waitMs, retriable, backoff } = this.countFailure(partition, err);
+    const fields = {
+      err,
+      partition,
+      records: stepRange(task, step),
+      retriable,
+      failures: backoff.consecutiveFailures,
+      retryInMs: waitMs,
+    };
+    if (retriable && !backoff.atLongestWait)
+      this.options.logger.warn(fields, 'step failed; tried again after a back-off');
+    else
+      this.options.logger.error(
+        fields,
+        retriable
+          ? 'step keeps failing; tried again at the longest back-off'
+          : 'step failed with an error retrying cannot fix; tried again at the longest back-off',
+      );
+    this.wakeLater(partition, waitMs);
+  }
+
+  private countFailure(
+    partition: number,
+    err: unknown,
+  ): { waitMs: number; retriable: boolean; backoff: StepBackoff } {
+    let backoff = this.backoffs.get(partition);
+    if (!backoff) this.backoffs.set(partition, (backoff = new StepBackoff(this.backoffOptions)));
+    const retriable = isRetriable(err);
+    const waitMs = backoff.failed(retriable, Date.now());
+    this.options.metrics.stepRetries.inc({
+      partition: String(partition),
+      retriable: String(retriable),
+    });
+    return { waitMs, retriable, backoff };
+  }
+
+  /** Queues the partition's next step in `ms`, unless a wake-up is due sooner already. */
+  private wakeLater(partition: number, ms: number): void {
+    const at = Date.now() + ms;
+    const known = this.wakeUps.get(partition);
+    if (known && known.at <= at) return;
+    if (known) clearTimeout(known.timer);
+    const timer = setTimeout(() => {
+      this.wakeUps.delete(partition);
+      const task = this.tasks.get(partition);
+      if (task) this.queueStep(task);
+    }, ms);
+    this.wakeUps.set(partition, { at, timer });
+  }
+
+  /**
+   * A processed step's delivery: send its outputs, run its after-send hooks, then — once the
+   * step before it is committed — commit it. A failure rewinds the partition to its last
+   * commit: the buffered steps after this one are dropped and fetched again.
+   */
+  private async deliver(
+    task: PartitionTask,
+    step: Step,
+    context: BufferedContext,
+    previous: Promise<void> | undefined,
+  ): Promise<void> {
+    const { metrics } = this.options;
+    const first = step.records.findIndex((r) => r.length > 0);
+    const stopTimer = metrics.batchDuration.startTimer({ topic: task.topics[first]! });
+    const positions: CommitPosition[] = [];
+    step.records.forEach((records, i) => {
+      const last = records[records.length - 1];
+      if (last)
+        positions.push({
+          topic: task.topics[i]!,
+          partition: task.partition,
+          nextOffset: String(Number(last.offset) + 1),
+        });
+    });
+    try {
+      await this.sendOutputs(context);
+      await previous;
+    } catch (err) {
+      if (task.generation !== this.generation) return; // failed because of the rebalance
+      this.rewind(task, err);
+      throw err;
+    }
+    if (task.generation !== this.generation) return; // a rebalance: the partition is re-read
+    // Handed over in step order; the committer sends them together, at most every
+    // COMMIT_INTERVAL_MS. The next step's delivery need not wait for the request.
+    this.committer!.commit(positions).then(
+      () => this.stepCommitted(task, step, positions, stopTimer),
+      (err: unknown) => {
+        if (task.generation === this.generation) this.rewind(task, err);
+      },
+    );
+  }
+
+  private stepCommitted(
+    task: PartitionTask,
+    step: Step,
+    positions: CommitPosition[],
+    stopTimer: () => number,
+  ): void {
+    if (!this.owned.includes(task.partition)) return; // lost meanwhile: its position was dropped
+    const { metrics } = this.options;
+    this.backoffs.get(task.partition)?.succeeded();
+    for (const p of positions) task.markCommitted(p.topic, Number(p.nextOffset));
+    step.records.forEach((records, i) => {
+      const last = records[records.length - 1];
+      if (!last) return;
+      const topic = task.topics[i]!;
+      metrics.batchSize.observe({ topic }, records.length);
+      const end = task.endOf(topic);
+      if (end !== undefined)
+        metrics.consumerLag.set(
+          { topic, partition: String(task.partition) },
+          Math.max(0, end - Number(last.offset) - 1),
+        );
+    });
+    const seconds = stopTimer();
+    this.options.logger.debug(
+      { partition: task.partition, records: step.records.map((r) => r.length), seconds },
+      'step committed',
+    );
+  }
+
+  /** Forgets a task: resumes what it paused; its steps in delivery finish without committing. */
+  private drop(task: PartitionTask): void {
+    task.release();
+    const deliveries = this.deliveries.get(task);
+    if (deliveries)
+      void Promise.allSettled(deliveries).then(() => {
+        if (this.deliveries.get(task) === deliveries) this.deliveries.delete(task);
+      });
+  }
+
+  /** Drops a task whose delivery failed and fetches its partition again from its last commit. */
+  private rewind(task: PartitionTask, err: unknown): void {
+    if (this.tasks.get(task.partition) !== task) return;
+    const { waitMs, retriable } = this.countFailure(task.partition, err);
+    const points = task.rewindPoints();
+    this.options.logger.error(
+      { err, partition: task.partition, retriable, retryInMs: waitMs, from: points },
+      'producing or committing a step failed; the partition is fetched again from its last commit',
+    );
+    this.tasks.delete(task.partition);
+    this.drop(task);
+    for (const point of points)
+      this.consumer?.seek({
+        topic: point.topic,
+        partition: task.partition,
+        nextOffset: String(point.nextOffset),
+      });
+  }
+
+  private async decode(
+    records: InboundRecord[],
+    processor: Processor<unknown>,
+    context: BufferedContext,
+  ): Promise<Decoded<unknown>[]> {
+    const decoded: Decoded<unknown>[] = [];
+    for (const record of records) {
+      if (record.value === null) {
+        context.deadLetter(
+          record,
+          'UNDECODABLE',
+          'record has no value (tombstone) on an event topic',
+        );
+        continue;
+      }
+      try {
+        const { codec } = this.options;
+        const { role, value } =
+          codec.decodeCached(record.value) ?? (await codec.decode(record.value));
+        if (role !== processor.source) {
+          context.deadLetter(
+            record,
+            'UNKNOWN_SCHEMA',
+            `record is a ${role} value, not a ${processor.source} value`,
+          );
+          continue;
+        }
+        decoded.push({ record, value });
+      } catch (err) {
+        if (!isReasoned(err)) throw err; // registry unreachable: fail the step, it is retried
+        context.deadLetter(record, err.reason, err.message);
+      }
+    }
+    return decoded;
+  }
+
+  /** A punctuator's wake-up: one punctuation per owned partition, on that partition's lane. */
+  private queuePunctuations(punctuator: Punctuator): void {
+    if (this.stopping) return;
+    for (const partition of this.owned) {
+      const key = `${punctuator.name}\u0000${partition}`;
+      if (this.punctuationQueued.has(key)) continue;
+      this.punctuationQueued.add(key);
+      const generation = this.generation;
+      void this.lanes
+        .run(partition, async () => {
+          if (this.stopping || generation !== this.generation) return;
+          const context = this.newContext(partition);
+          await punctuator.punctuate([partition], context);
+          await this.sendOutputs(context);
+        })
+        .catch((err: unknown) =>
+          this.options.logger.error(
+            { err, punctuator: punctuator.name, partition },
+            'punctuator failed; retried next tick',
+          ),
+        )
+        .finally(() => this.punctuationQueued.delete(key));
+    }
+  }
+
+  /** On stop, once the lanes are idle: each punctuator's shutdown hook, per owned partition. */
+  private async runShutdownHooks(): Promise<void> {
+    if (!this.producer) return;
+    for (const punctuator of this.options.punctuators) {
+      const beforeStop = punctuator.beforeStop?.bind(punctuator);
+      if (!beforeStop) continue;
+      await Promise.all(
+        this.owned.map(async (partition) => {
+          const context = this.newContext(partition);
+          try {
+            await beforeStop([partition], context);
+            await this.sendOutputs(context);
+          } catch (err) {
+            this.options.logger.error(
+              { err, punctuator: punctuator.name, partition },
+              'shutdown hook failed; the next owner finishes it',
+            );
+          }
+        }),
+      );
+    }
+  }
+
+  private newContext(partition: number): BufferedContext {
+    return new BufferedContext(partition, this.options.metrics, this.options.logger);
+  }
+
+  /** Produces a context's outputs (resolves once acknowledged), then runs its after-send hooks. */
+  private async sendOutputs(context: BufferedContext): Promise<void> {
+    const outputs = context.pendingOutputs();
+    if (outputs.length > 0) {
+      const { codec, topics } = this.options;
+      const records = outputs.map((o) => ({
+        topic: topics[o.role],
+        key: o.key,
+        value: codec.encodeNow(o.role, o.value as never),
+        headers: o.headers,
+        partition: o.partition,
+      }));
+      await this.sink!.send(records);
+    }
+    for (const hook of context.afterSendHooks) await hook();
+  }
+}
+
+/** The offsets a step covers, per topic, for logs. */
+function stepRange(
+  task: PartitionTask,
+  step: Step,
+): Array<{ topic: string; from: string; to: string }> {
+  const ranges: Array<{ topic: string; from: string; to: string }> = [];
+  step.records.forEach((records, i) => {
+    if (records.length > 0)
+      ranges.push({
+        topic: task.topics[i]!,
+        from: records[0]!.offset,
+        to: records[records.length - 1]!.offset,
+      });
+  });
+  return ranges;
+}
