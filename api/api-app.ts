@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import type { ReceiptDetailsSource } from '../stores/receipt-details-source';
 import type { ReadModel } from '../stores/redis/read-model';
 import type { EventPublisher } from '../runtime/event-publisher';
-import { ApiError } from './api-errors';
+import { ApiError, UnauthorizedError } from './api-errors';
+import { AuthError } from '../auth/auth-error';
 import { authenticate } from '../auth/authenticate';
 import type { TokenService } from '../auth/token-service';
 import { receiptRoutes } from './routes/receipt-routes';
@@ -90,8 +91,13 @@ export function errorAnswer(
   error: FastifyError,
   maxBodyBytes: number,
 ): { status: number; body: { error: string; message: string } } {
-  if (error instanceof ApiError)
-    return { status: error.statusCode, body: { error: error.code, message: error.message } };
+  // Authentication sits below the API: its failures become the API's 401.
+  const answered = error instanceof AuthError ? new UnauthorizedError(error.message) : error;
+  if (answered instanceof ApiError)
+    return {
+      status: answered.statusCode,
+      body: { error: answered.code, message: answered.message },
+    };
   if (error.validation)
     return { status: 422, body: { error: 'invalid_request', message: error.message } };
   switch (error.code) {

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { UnauthorizedError } from '../api/api-errors';
+import { AuthError } from './auth-error';
 import type { Principal, TokenService } from './token-service';
 
 declare module 'fastify' {
@@ -30,6 +30,6 @@ export function authenticate(tokens: TokenService, options: { allowQueryToken?: 
 
 /** The caller, on a route behind authenticate(). */
 export function principalOf(request: FastifyRequest): Principal {
-  if (!request.principal) throw new UnauthorizedError('not authenticated');
+  if (!request.principal) throw new AuthError('not authenticated');
   return request.principal;
 }

@@ -1,5 +1,5 @@
 import { createSigner, createVerifier, TokenError } from 'fast-jwt';
-import { UnauthorizedError } from '../api/api-errors';
+import { AuthError } from './auth-error';
 
 /** Who is calling: from a verified token. */
 export interface Principal {
@@ -55,7 +55,7 @@ export class TokenService {
     return this.sign(deviceId === undefined ? { sub: userId } : { sub: userId, dev: deviceId });
   }
 
-  /** The principal of a token; UnauthorizedError (401) saying why when it is not valid. */
+  /** The principal of a token; AuthError saying why when it is not valid. */
   verify(token: string): Principal {
     let claims: Claims;
     try {
@@ -65,19 +65,19 @@ export class TokenService {
         err instanceof TokenError && err.code === TokenError.codes.expired
           ? 'the token has expired'
           : 'the token is not valid';
-      throw new UnauthorizedError(why);
+      throw new AuthError(why);
     }
     if (typeof claims.sub !== 'string' || !ID.test(claims.sub))
-      throw new UnauthorizedError('the token has no valid user id (sub)');
+      throw new AuthError('the token has no valid user id (sub)');
     const dev = typeof claims.dev === 'string' && ID.test(claims.dev) ? claims.dev : null;
     return { userId: claims.sub, deviceId: dev };
   }
 
   /** The principal of an `Authorization: Bearer <token>` header value. */
   fromAuthorization(header: string | undefined): Principal {
-    if (!header) throw new UnauthorizedError('missing Authorization: Bearer <token> header');
+    if (!header) throw new AuthError('missing Authorization: Bearer <token> header');
     const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
-    if (!match) throw new UnauthorizedError('the Authorization header must be "Bearer <token>"');
+    if (!match) throw new AuthError('the Authorization header must be "Bearer <token>"');
     return this.verify(match[1]!);
   }
 }

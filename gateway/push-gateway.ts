@@ -1,17 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { WebSocket } from '@fastify/websocket';
 import type { AvroCodec } from '../schemas/avro-codec';
 import type { Presence, PresenceStatus } from '../schemas/types';
-import type { TokenService } from '../auth/token-service';
+import { AuthError } from '../auth/auth-error';
 import { authenticate, principalOf } from '../auth/authenticate';
+import type { Principal, TokenService } from '../auth/token-service';
 import type { EventPublisher } from '../runtime/event-publisher';
 import type { KafkaClient } from '../runtime/kafka/kafka-client';
 import type { GroupConsumer, InboundBatch } from '../runtime/kafka/types';
 import { ConnectionRegistry, type Connection } from './connection-registry';
 import type { GatewayMetrics } from './gateway-metrics';
 import { skipsDevice, toPushMessage, type PushMessage } from './push-message';
+
+/** Close code of a connection without a valid principal (4000 + HTTP 401, the usual mapping). */
+export const CLOSE_UNAUTHENTICATED = 4401;
 
 export interface PushGatewayOptions {
   kafka: KafkaClient;
@@ -87,7 +91,7 @@ export class PushGateway {
       this.path,
       {
         websocket: true,
-        onRequest: authenticate(this.o.tokens, { allowQueryToken: true }),
+        onRequest: this.authenticateUpgrade(),
         schema: {
           summary: 'WebSocket: receipt updates for the caller, pushed as JSON text frames',
           tags: ['gateway'],
@@ -106,11 +110,41 @@ export class PushGateway {
         },
       },
       (socket: WebSocket, request) => {
-        const { userId, deviceId } = principalOf(request);
+        const principal = this.principalOrClose(socket, request);
+        if (!principal) return;
+        const { userId, deviceId } = principal;
         const asked = (request.query as { device?: string }).device;
         this.open(socket, userId, deviceId ?? asked ?? `ws-${randomUUID().slice(0, 8)}`);
       },
     );
+  }
+
+  /**
+   * Authenticates the upgrade request: without a valid token the upgrade is refused with a 401
+   * and the same {error, message} body as the query API's, whatever server the route is in.
+   */
+  private authenticateUpgrade() {
+    const check = authenticate(this.o.tokens, { allowQueryToken: true });
+    return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | void> => {
+      try {
+        await check(request, reply);
+      } catch (err) {
+        if (!(err instanceof AuthError)) throw err;
+        // Returning the reply ends the request here (Fastify's early answer from an async hook).
+        return reply.code(401).send({ error: 'unauthorized', message: err.message });
+      }
+    };
+  }
+
+  /** The caller of an upgraded connection; a connection without one is closed with 4401. */
+  private principalOrClose(socket: WebSocket, request: FastifyRequest): Principal | undefined {
+    try {
+      return principalOf(request);
+    } catch (err) {
+      if (!(err instanceof AuthError)) throw err;
+      socket.close(CLOSE_UNAUTHENTICATED, err.message.slice(0, 120));
+      return undefined;
+    }
   }
 
   /** Closes every connection (each device goes OFFLINE), then stops consuming. */

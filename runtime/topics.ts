@@ -1,14 +1,7 @@
 import type { TicksConfig } from '../config/config';
+import type { TopicRole } from '../schemas/topic-role';
 
-/** What a topic is for; schemas and processors refer to topics by role, never by name. */
-export type TopicRole =
-  | 'conversationEvents'
-  | 'receiptEvents'
-  | 'userSettings'
-  | 'presence'
-  | 'receiptUpdates'
-  | 'deadLetters'
-  | 'stateChanges';
+export type { TopicRole };
 
 export interface TopicSpec {
   role: TopicRole;

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as avro from 'avsc';
-import type { TopicRole } from '../runtime/topics';
 import { avroTypeOptions } from './avro-type-options';
+import type { TopicRole } from './topic-role';
 import {
   ConversationEvent,
   DeadLetter,

@@ -1,15 +1,8 @@
+import { exitWhenDone } from '../services/run-service';
+
 /**
  * Runs a command's body and turns the errors we expect (configuration, unreachable servers)
- * into one readable line and a non-zero exit, instead of a stack trace.
+ * into one readable line and a non-zero exit, instead of a stack trace. The same exit as the
+ * deployables' (services/run-service.ts).
  */
-export function runCommand(body: () => Promise<void>): void {
-  body().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      const message = err instanceof Error ? err.message : String(err);
-      console.error(`error: ${message}`);
-      if (process.env.TICKS_DEBUG && err instanceof Error) console.error(err.stack);
-      process.exit(1);
-    },
-  );
-}
+export const runCommand: (body: () => Promise<void>) => void = exitWhenDone;

@@ -1,20 +1,19 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { loadConfig } from '../config/config';
-import { TicksHttpServer } from '../services/ticks-http-server';
-import { OfflineBatcher } from '../services/offline-batcher';
-import { Persister } from '../processors/persister/persister';
 import { PersisterMetrics } from '../processors/persister/persister-metrics';
-import { AvroCodec } from '../schemas/avro-codec';
-import { CassandraReceiptDetails } from '../stores/cassandra/cassandra-receipt-details';
-import { connectCassandra } from '../stores/cassandra/connect';
-import { DurableStateReader } from '../stores/cassandra/durable-state-reader';
-import { FallbackReceiptDetails } from '../stores/receipt-details-source';
 import { EventPublisher } from '../runtime/event-publisher';
 import { KafkaClient } from '../runtime/kafka/kafka-client';
-import { createLogger } from '../runtime/logger';
-import { MetricsServer } from '../runtime/metrics-server';
-import { Pipeline } from '../services/pipeline';
 import { topicNames } from '../runtime/topics';
+import { DurableReceiptDetails } from '../services/durable-receipt-details';
+import { OfflineBatcher } from '../services/offline-batcher';
+import { PersisterService } from '../services/persister-service';
+import { Pipeline } from '../services/pipeline';
+import {
+  Components,
+  MetricsEndpoint,
+  createServiceContext,
+  stopOnSignal,
+} from '../services/run-service';
+import { TicksHttpServer } from '../services/ticks-http-server';
 import { runCommand } from './run-command';
 import { startMissingServers } from './stack/stack';
 import { LiveSummary } from './traffic/live-summary';
@@ -37,40 +36,38 @@ const program = new Command('run')
   .action((opts: { rate: number; duration: number; stack: boolean }) =>
     runCommand(async () => {
       if (opts.stack) await startMissingServers();
-      const config = loadConfig();
-      const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
-      const codec = AvroCodec.connect({ url: config.registryUrl });
-      const pipeline = new Pipeline({ config, logger, codec });
-      const metricsServer = new MetricsServer(pipeline.metrics.registry, () => ({
-        ok: true,
-        detail: {},
-      }));
-      const port = await metricsServer.listen(config.metricsPort);
-      await pipeline.start();
-      const offline = new OfflineBatcher({ config, logger, codec, metrics: pipeline.metrics });
-      await offline.start();
+      const signals = stopOnSignal();
+      const context = createServiceContext({
+        logLevel: (level) => (level === 'info' ? 'warn' : level),
+      });
+      const { config, codec } = context;
+      // Every deployable in this one process, sharing one metrics registry and endpoint.
+      const pipeline = new Pipeline(context);
+      const metrics = new MetricsEndpoint(pipeline.metrics.registry, {
+        port: config.metricsPort,
+        portVariable: 'TICKS_METRICS_PORT',
+      });
+      const offline = new OfflineBatcher({ ...context, metrics: pipeline.metrics });
       // Durable state: the persister (its own consumer group; migrates Cassandra first) and the
       // read-through of receipt details whose Redis copy expired.
-      const persister = new Persister({
-        config,
-        logger,
-        codec,
+      const persister = new PersisterService({
+        ...context,
         metrics: new PersisterMetrics({ registry: pipeline.metrics.registry }),
       });
-      await persister.start();
-      const cassandra = await connectCassandra(config);
-      const durableDetails = new CassandraReceiptDetails(new DurableStateReader(cassandra));
+      const durable = new DurableReceiptDetails(config);
       const http = new TicksHttpServer({
-        config,
-        logger,
-        codec,
+        ...context,
         metrics: pipeline.metrics,
         demo: !config.auth.production,
-        receiptDetails: (redis) => new FallbackReceiptDetails(redis, durableDetails),
+        receiptDetails: (redis) => durable.behind(redis),
       });
-      await http.start();
+      const components = new Components(
+        [metrics, pipeline, offline, persister, durable, http],
+        context.logger,
+      );
+      if (!(await components.start(signals.abort))) return;
       console.error(
-        `ticks is running — demo at ${http.url}/demo/ — API ${http.url}/openapi.json — metrics at http://127.0.0.1:${port}/metrics — Ctrl-C to stop`,
+        `ticks is running — demo at ${http.url}/demo/ — API ${http.url}/openapi.json — metrics at ${metrics.url} — Ctrl-C to stop`,
       );
 
       const kafka = new KafkaClient({ brokers: config.kafka.brokers, clientId: 'ticks-traffic' });
@@ -83,14 +80,13 @@ const program = new Command('run')
       }
       const summary = new LiveSummary(pipeline.metrics);
       const started = Date.now();
-      let stopping = false;
-      const stop = () => (stopping = true);
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
 
       const tickMs = 100;
       let nextSummary = Date.now() + 1000;
-      while (!stopping && (opts.duration === 0 || Date.now() - started < opts.duration * 1000)) {
+      while (
+        !signals.abort.aborted &&
+        (opts.duration === 0 || Date.now() - started < opts.duration * 1000)
+      ) {
         const tickStart = Date.now();
         if (opts.rate > 0) {
           workload.step(Math.max(1, Math.round((opts.rate * tickMs) / 1000)));
@@ -108,12 +104,7 @@ const program = new Command('run')
         `${process.stderr.isTTY ? '\n' : ''}${await summary.line()}\nstopping…\n`,
       );
       await producer.close();
-      await http.stop();
-      await offline.stop();
-      await pipeline.stop();
-      await persister.stop();
-      await cassandra.shutdown();
-      await metricsServer.close();
+      await components.stop();
     }),
   );
 

@@ -1,19 +1,18 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { TicksConfig } from '../config/config';
 import type { AvroCodec } from '../schemas/avro-codec';
-import { connectRedis } from '../stores/redis/connect';
 import { RedisKeys } from '../stores/redis/keys';
 import { OfflineStore } from '../stores/redis/offline-store';
-import { ensureTopics } from '../runtime/ensure-topics';
-import { KafkaClient } from '../runtime/kafka/kafka-client';
+import type { KafkaClient } from '../runtime/kafka/kafka-client';
 import { PipelineMetrics } from '../runtime/metrics';
 import type { Processor } from '../runtime/api';
 import { StreamRuntime } from '../runtime/internals/stream-runtime';
-import { CoPartitioningError, topicNames } from '../runtime/topics';
+import { CoPartitioningError } from '../runtime/topics';
 import { OfflineMetrics } from '../processors/offline/offline-metrics';
 import { OfflineUpdatesProcessor } from '../processors/offline/offline-updates-processor';
 import { PresenceProcessor } from '../processors/offline/presence-processor';
+import { ServiceBoot } from './boot';
+import type { Component } from './run-service';
 
 export interface OfflineBatcherOptions {
   config: TicksConfig;
@@ -32,21 +31,22 @@ export interface OfflineBatcherOptions {
  * in Redis → one OfflineBatch on receipt_updates when the user reconnects. Its own consumer
  * group and committed position: it runs beside the pipeline or as its own deployment.
  */
-export class OfflineBatcher {
+export class OfflineBatcher implements Component {
+  readonly name = 'offline batcher';
   readonly metrics: PipelineMetrics;
   readonly offlineMetrics: OfflineMetrics;
   private runtime: StreamRuntime | undefined;
-  private redis: Redis | undefined;
-  private readonly kafka: KafkaClient;
+  private readonly boot: ServiceBoot;
   private storeInstance: OfflineStore | undefined;
 
   constructor(private readonly o: OfflineBatcherOptions) {
     this.metrics = o.metrics ?? new PipelineMetrics();
     this.offlineMetrics = new OfflineMetrics(this.metrics.registry);
-    this.kafka = new KafkaClient({
-      brokers: o.config.kafka.brokers,
-      clientId: `${o.config.kafka.clientId}-offline`,
+    this.boot = new ServiceBoot({
+      config: o.config,
       logger: o.logger,
+      codec: o.codec,
+      clientSuffix: 'offline',
     });
   }
 
@@ -66,18 +66,19 @@ export class OfflineBatcher {
 
   async start(): Promise<void> {
     const { config, logger, codec } = this.o;
-    const topics = topicNames(config);
-    await ensureTopics(this.kafka, config);
-    await this.assertCoPartitioned(topics.receiptUpdates, topics.presence);
-    await codec.registerAll(topics);
-    this.redis = await connectRedis(config.redis.mainUrl, 'main');
+    const { boot } = this;
+    const { topics } = boot;
+    await boot.start({
+      redis: 'main',
+      checkTopics: (kafka) => assertCoPartitioned(kafka, topics.receiptUpdates, topics.presence),
+    });
     this.storeInstance = new OfflineStore(
-      this.redis,
+      boot.redis,
       new RedisKeys(config.redis.keyPrefix),
       config.offline.ttlSeconds,
     );
     this.runtime = new StreamRuntime({
-      kafka: this.kafka,
+      kafka: boot.kafka,
       codec,
       topics,
       groupId: this.groupId,
@@ -102,17 +103,18 @@ export class OfflineBatcher {
   async stop(): Promise<void> {
     await this.runtime?.stop();
     this.runtime = undefined;
-    this.redis?.disconnect();
-    this.redis = undefined;
+    await this.boot.stop();
   }
+}
 
-  private async assertCoPartitioned(updates: string, presence: string): Promise<void> {
-    const counts = await this.kafka.withAdmin((admin) =>
-      admin.partitionCounts([updates, presence]),
+async function assertCoPartitioned(
+  kafka: KafkaClient,
+  updates: string,
+  presence: string,
+): Promise<void> {
+  const counts = await kafka.withAdmin((admin) => admin.partitionCounts([updates, presence]));
+  if (counts.get(updates) !== counts.get(presence))
+    throw new CoPartitioningError(
+      `${updates} (${counts.get(updates)} partitions) and ${presence} (${counts.get(presence)}) must have the same partition count: the offline batcher reads both keyed by user_id`,
     );
-    if (counts.get(updates) !== counts.get(presence))
-      throw new CoPartitioningError(
-        `${updates} (${counts.get(updates)} partitions) and ${presence} (${counts.get(presence)}) must have the same partition count: the offline batcher reads both keyed by user_id`,
-      );
-  }
 }

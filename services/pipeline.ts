@@ -1,27 +1,23 @@
-import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { TicksConfig } from '../config/config';
 import type { AvroCodec } from '../schemas/avro-codec';
 import { ConversationProcessor } from '../processors/conversation/conversation-processor';
 import { UpdateEmitter } from '../processors/notifier/update-emitter';
 import { WindowCloser } from '../processors/notifier/window-closer';
-import { SettingsTable } from '../processors/privacy/settings-table';
 import { HeldReceipts } from '../processors/receipts/held-receipts';
 import { ReceiptApplier } from '../processors/receipts/receipt-applier';
 import { ReceiptProcessor } from '../processors/receipts/receipt-processor';
 import { BadgeUpdater } from '../processors/unread/badge-updater';
-import { connectRedis } from '../stores/redis/connect';
 import { ConversationStore } from '../stores/redis/conversation-store';
 import { RedisKeys } from '../stores/redis/keys';
 import { PartitionIndex } from '../stores/redis/partition-index';
 import { UserStore } from '../stores/redis/user-store';
-import { ensureTopics } from '../runtime/ensure-topics';
-import { KafkaClient } from '../runtime/kafka/kafka-client';
+import type { KafkaClient } from '../runtime/kafka/kafka-client';
 import { PipelineMetrics } from '../runtime/metrics';
 import type { Processor } from '../runtime/api';
 import { StreamRuntime } from '../runtime/internals/stream-runtime';
-import { topicNames } from '../runtime/topics';
+import { ServiceBoot } from './boot';
+import type { Component } from './run-service';
 
 export interface PipelineOptions {
   config: TicksConfig;
@@ -40,25 +36,24 @@ export interface PipelineOptions {
  * stores on Redis, the user_settings global table, and the punctuators that close windows and
  * expire held receipts.
  */
-export class Pipeline {
+export class Pipeline implements Component {
+  readonly name = 'pipeline';
   readonly metrics: PipelineMetrics;
   private runtime: StreamRuntime | undefined;
-  private settings: SettingsTable | undefined;
-  private redis: Redis | undefined;
-  private aux: Redis | undefined;
-  private readonly kafka: KafkaClient;
-  private readonly settingsGroup: string;
+  private readonly boot: ServiceBoot;
 
   constructor(private readonly options: PipelineOptions) {
     this.metrics = options.metrics ?? new PipelineMetrics();
-    this.kafka =
-      options.kafka ??
-      new KafkaClient({
-        brokers: options.config.kafka.brokers,
-        clientId: options.config.kafka.clientId,
-        logger: options.logger,
-      });
-    this.settingsGroup = `${options.groupId ?? options.config.kafka.groupId}-settings-${randomUUID()}`;
+    this.boot = new ServiceBoot({
+      config: options.config,
+      logger: options.logger,
+      codec: options.codec,
+      kafka: options.kafka,
+    });
+  }
+
+  get groupId(): string {
+    return this.options.groupId ?? this.options.config.kafka.groupId;
   }
 
   get ownedPartitions(): number[] {
@@ -67,27 +62,25 @@ export class Pipeline {
 
   async start(): Promise<void> {
     const { config, logger, codec } = this.options;
-    const topics = topicNames(config);
-    await ensureTopics(this.kafka, config);
-    await codec.registerAll(topics);
-    this.redis = await connectRedis(config.redis.mainUrl, 'main');
-    this.aux = await connectRedis(config.redis.auxUrl, 'auxiliary');
+    const { boot } = this;
+    const { topics } = boot;
+    await boot.start({ redis: 'main+aux' });
+    // Like a GlobalKTable: the whole settings table is loaded before the first receipt.
+    const settings = await boot.startSettingsTable(this.groupId);
 
     const keys = new RedisKeys(config.redis.keyPrefix);
-    const store = new ConversationStore(this.redis, keys, config.hotStateTtlSeconds);
+    const store = new ConversationStore(boot.redis, keys, config.hotStateTtlSeconds);
     const users = new UserStore(
-      this.redis,
-      this.aux,
+      boot.redis,
+      boot.aux,
       keys,
       config.hotStateTtlSeconds,
       config.auxDedupeTtlSeconds,
     );
-    const windows = new PartitionIndex(this.redis, keys, 'windows');
-    const heldIndex = new PartitionIndex(this.redis, keys, 'held');
+    const windows = new PartitionIndex(boot.redis, keys, 'windows');
+    const heldIndex = new PartitionIndex(boot.redis, keys, 'held');
     const emitter = new UpdateEmitter(this.metrics);
     const badges = new BadgeUpdater(users, this.metrics);
-    const settings = new SettingsTable(this.kafka, codec, topics.userSettings, logger);
-    this.settings = settings;
     const sharesReads = (userId: string) => settings.sharesReads(userId);
 
     const applier = new ReceiptApplier({
@@ -101,7 +94,7 @@ export class Pipeline {
       windowGraceMs: config.windowGraceMs,
     });
     const heldReceipts = new HeldReceipts({
-      redis: this.redis,
+      redis: boot.redis,
       keys,
       index: heldIndex,
       applier,
@@ -134,13 +127,11 @@ export class Pipeline {
       maxMessagesPerWindow: 50,
     });
 
-    // Like a GlobalKTable: the whole settings table is loaded before the first receipt.
-    await settings.start(this.settingsGroup);
     this.runtime = new StreamRuntime({
-      kafka: this.kafka,
+      kafka: boot.kafka,
       codec,
       topics,
-      groupId: this.options.groupId ?? config.kafka.groupId,
+      groupId: this.groupId,
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
       processors: [conversations, receipts] as Processor<unknown>[],
       punctuators: [windowCloser, heldReceipts],
@@ -150,20 +141,13 @@ export class Pipeline {
       produceLingerMs: config.produceLingerMs,
     });
     await this.runtime.start();
-    logger.info(
-      { topics, groupId: this.options.groupId ?? config.kafka.groupId },
-      'pipeline started',
-    );
+    logger.info({ topics, groupId: this.groupId }, 'pipeline started');
   }
 
   /** Idempotent: finishes the batch in flight, commits, leaves the group, closes connections. */
   async stop(): Promise<void> {
     await this.runtime?.stop();
     this.runtime = undefined;
-    await this.settings?.stop();
-    this.settings = undefined;
-    this.redis?.disconnect();
-    this.aux?.disconnect();
-    this.redis = this.aux = undefined;
+    await this.boot.stop();
   }
 }

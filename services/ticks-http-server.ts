@@ -1,28 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { TicksConfig } from '../config/config';
 import { GatewayMetrics } from '../gateway/gateway-metrics';
 import { PushGateway } from '../gateway/push-gateway';
-import { SettingsTable } from '../processors/privacy/settings-table';
 import type { AvroCodec } from '../schemas/avro-codec';
 import type { ReceiptDetailsSource } from '../stores/receipt-details-source';
-import { connectRedis } from '../stores/redis/connect';
 import { RedisKeys } from '../stores/redis/keys';
 import { ReadModel } from '../stores/redis/read-model';
 import { RedisReceiptDetails } from '../stores/redis/receipt-details';
-import { ensureTopics } from '../runtime/ensure-topics';
 import { EventPublisher } from '../runtime/event-publisher';
-import { KafkaClient } from '../runtime/kafka/kafka-client';
 import type { RecordProducer } from '../runtime/kafka/types';
 import { PipelineMetrics } from '../runtime/metrics';
-import { topicNames } from '../runtime/topics';
 import { buildApiApp } from '../api/api-app';
 import { TokenService } from '../auth/token-service';
 import { demoRoutes } from '../api/demo/demo-routes';
 import { DemoUpstream } from '../api/demo/demo-upstream';
+import { ServiceBoot } from './boot';
+import type { Component } from './run-service';
 
 export interface TicksHttpServerOptions {
   config: TicksConfig;
@@ -45,19 +41,18 @@ export interface TicksHttpServerOptions {
 
 /**
  * One HTTP server for the query API, the reference push gateway (WebSocket at /v1/updates) and,
- * for `npm start`, the demo page (/demo/). Each part can also run alone: the API without the
- * gateway (gateway: false), the gateway in its own process (scripts/gateway.ts).
+ * for `npm start`, the demo page (/demo/). The API can run without the gateway (gateway: false,
+ * `npm run api -- --no-gateway`); the gateway has no process of its own: it is served here
+ * (scripts/api.ts), each instance in its own consumer group, so any number of them can push.
  */
-export class TicksHttpServer {
+export class TicksHttpServer implements Component {
+  readonly name = 'HTTP server';
   readonly metrics: PipelineMetrics;
   readonly tokens: TokenService;
   private app: FastifyInstance | undefined;
   private gatewayInstance: PushGateway | undefined;
-  private settings: SettingsTable | undefined;
   private producer: RecordProducer | undefined;
-  private redis: Redis | undefined;
-  private readonly kafka: KafkaClient;
-  private readonly settingsGroup: string;
+  private readonly boot: ServiceBoot;
   private address: AddressInfo | undefined;
   private demoUpstream: DemoUpstream | undefined;
 
@@ -69,12 +64,12 @@ export class TicksHttpServer {
       secret: o.config.auth.secret,
       ttlSeconds: o.config.auth.tokenTtlSeconds,
     });
-    this.kafka = new KafkaClient({
-      brokers: o.config.kafka.brokers,
-      clientId: `${o.config.kafka.clientId}-api`,
+    this.boot = new ServiceBoot({
+      config: o.config,
       logger: o.logger,
+      codec: o.codec,
+      clientSuffix: 'api',
     });
-    this.settingsGroup = `${o.config.kafka.groupId}-api-settings-${randomUUID()}`;
   }
 
   /** http://host:port of the running server. */
@@ -95,22 +90,19 @@ export class TicksHttpServer {
 
   async start(): Promise<void> {
     const { config, logger, codec } = this.o;
-    const topics = topicNames(config);
-    await ensureTopics(this.kafka, config);
-    await codec.registerAll(topics);
-    this.redis = await connectRedis(config.redis.mainUrl, 'main');
-    const producer = await this.kafka.producer();
+    const { boot } = this;
+    const { topics } = boot;
+    await boot.start({ redis: 'main' });
+    const producer = await boot.kafka.producer();
     this.producer = producer;
     const publisher = () => new EventPublisher(producer, codec, topics);
     const keys = new RedisKeys(config.redis.keyPrefix);
-    const settings = new SettingsTable(this.kafka, codec, topics.userSettings, logger);
-    this.settings = settings;
-    await settings.start(this.settingsGroup);
+    const settings = await boot.startSettingsTable(`${config.kafka.groupId}-api`);
 
     const extensions: Array<(app: FastifyInstance) => Promise<void>> = [];
     if (this.o.gateway ?? true) {
       const gateway = new PushGateway({
-        kafka: this.kafka,
+        kafka: boot.kafka,
         codec,
         topic: topics.receiptUpdates,
         publisher,
@@ -131,12 +123,12 @@ export class TicksHttpServer {
       extensions.push((app) => demoRoutes(app, { upstream, tokens: this.tokens }));
     }
 
-    const redisDetails = new RedisReceiptDetails(this.redis, keys);
+    const redisDetails = new RedisReceiptDetails(boot.redis, keys);
     this.app = await buildApiApp({
       logger,
       tokens: this.tokens,
       publisher,
-      readModel: new ReadModel(this.redis, keys),
+      readModel: new ReadModel(boot.redis, keys),
       receiptDetails: this.o.receiptDetails?.(redisDetails) ?? redisDetails,
       sharesReads: (userId) => settings.sharesReads(userId),
       maxBodyBytes: config.api.maxBodyBytes,
@@ -155,11 +147,8 @@ export class TicksHttpServer {
     this.gatewayInstance = undefined;
     await this.app?.close();
     this.app = undefined;
-    await this.settings?.stop();
-    this.settings = undefined;
     await this.producer?.close();
     this.producer = undefined;
-    this.redis?.disconnect();
-    this.redis = undefined;
+    await this.boot.stop();
   }
 }

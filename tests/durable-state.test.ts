@@ -1,5 +1,5 @@
 import type { Counter } from 'prom-client';
-import type { Persister } from '../processors/persister/persister';
+import type { PersisterService } from '../services/persister-service';
 import { CassandraReceiptDetails } from '../stores/cassandra/cassandra-receipt-details';
 import { RedisReceiptDetails } from '../stores/redis/receipt-details';
 import type { ReceiptDetailsQuery } from '../stores/receipt-details-source';
@@ -36,7 +36,7 @@ const LATE = { conversation: 'group-0', user: 'late-joiner' };
 
 describe('durable state in Cassandra', () => {
   let h: Harness;
-  let persister: Persister;
+  let persister: PersisterService;
   let workload: Workload;
   let conversations: Array<{ id: string; members: string[] }>;
   const sent = new Map<string, MessageSent[]>();

@@ -4,23 +4,14 @@ import type { TicksConfig } from '../../config/config';
 import type { AvroCodec } from '../../schemas/avro-codec';
 import { branchOf } from '../../schemas/types';
 import { BoundedExecutor, eachLimit } from '../../stores/cassandra/bounded-executor';
-import { connectCassandra } from '../../stores/cassandra/connect';
 import { DurableStateReader } from '../../stores/cassandra/durable-state-reader';
 import { DurableStatements, type Statement } from '../../stores/cassandra/durable-statements';
-import { ensureCassandraSchema } from '../../stores/cassandra/ensure-schema';
-import { changelogPosition } from '../../runtime/internals/changelog';
-import { ensureTopics } from '../../runtime/ensure-topics';
-import { KafkaClient } from '../../runtime/kafka/kafka-client';
-import type {
-  GroupConsumer,
-  InboundBatch,
-  InboundRecord,
-  RecordProducer,
-} from '../../runtime/kafka/types';
+import { changelogPosition } from '../../runtime/changelog';
+import type { InboundBatch, RecordProducer } from '../../runtime/kafka/types';
 import { deadLetterRecord, isReasoned, type DeadLetterRecord } from '../../runtime/api';
-import { topicNames, type TopicNames } from '../../runtime/topics';
+import type { TopicNames } from '../../runtime/topics';
 import { lookupsFor, planBatch, type LoggedChange, type PlanContext } from './batch-plan';
-import { PersisterMetrics } from './persister-metrics';
+import type { PersisterMetrics } from './persister-metrics';
 import {
   WatermarkCoalescer,
   type CoalescedWatermark,
@@ -31,9 +22,12 @@ export interface PersisterOptions {
   config: TicksConfig;
   logger: Logger;
   codec: AvroCodec;
-  metrics?: PersisterMetrics;
-  /** Overrides config.persister.groupId. */
-  groupId?: string;
+  topics: TopicNames;
+  metrics: PersisterMetrics;
+  /** The connected Cassandra session it writes to and reads known watermarks from. */
+  client: Client;
+  /** Sends the dead letters of undecodable changelog records. */
+  producer: RecordProducer;
 }
 
 /** How far a partition was written, and how to commit it. */
@@ -56,55 +50,34 @@ interface PartitionProgress {
  * highest value — and only then are the offsets committed: a committed offset means every
  * record before it is in Cassandra. A crash re-reads from the last commit; every write is
  * idempotent, so re-reading changes nothing that matters.
+ *
+ * The batches come from a consumer of its service (services/persister-service.ts), which also
+ * connects Cassandra and Kafka and stops them after close().
  */
 export class Persister {
   readonly metrics: PersisterMetrics;
-  private readonly kafka: KafkaClient;
   private readonly topics: TopicNames;
-  private readonly groupId: string;
   private readonly coalescer = new WatermarkCoalescer();
   private readonly statements: DurableStatements;
   private readonly progress = new Map<number, PartitionProgress>();
-  private client: Client | undefined;
-  private executor: BoundedExecutor | undefined;
-  private reader: DurableStateReader | undefined;
-  private consumer: GroupConsumer | undefined;
-  private producer: RecordProducer | undefined;
+  private readonly executor: BoundedExecutor;
+  private readonly reader: DurableStateReader;
+  private readonly producer: RecordProducer;
   private timer: NodeJS.Timeout | undefined;
   private exclusive: Promise<unknown> = Promise.resolve();
   private lastFlush = Date.now();
   /** The latest batch's heartbeat: long writes keep the group membership alive with it. */
   private heartbeat: (() => Promise<void>) | undefined;
   private stopping = false;
-  private assigned: number[] = [];
 
   constructor(private readonly o: PersisterOptions) {
-    this.metrics = o.metrics ?? new PersisterMetrics();
-    this.topics = topicNames(o.config);
-    this.groupId = o.groupId ?? o.config.persister.groupId;
-    this.statements = new DurableStatements(o.config.durableTtlSeconds);
-    this.kafka = new KafkaClient({
-      brokers: o.config.kafka.brokers,
-      clientId: `${o.config.kafka.clientId}-persister`,
-      logger: o.logger,
-    });
-  }
-
-  get partitions(): number[] {
-    return this.assigned;
-  }
-
-  async start(): Promise<void> {
-    const { config, codec, logger } = this.o;
-    await ensureTopics(this.kafka, config);
-    await codec.registerAll(this.topics);
-    const migrated = await ensureCassandraSchema(config);
-    if (migrated.applied.length > 0)
-      logger.info({ applied: migrated.applied }, 'Cassandra migrations applied');
-    if (migrated.replicationWarning) logger.warn(migrated.replicationWarning);
-    this.client = await connectCassandra(config);
-    this.reader = new DurableStateReader(this.client);
-    this.executor = new BoundedExecutor(this.client, {
+    const { config, logger } = o;
+    this.metrics = o.metrics;
+    this.topics = o.topics;
+    this.producer = o.producer;
+    this.statements = new DurableStatements(config.durableTtlSeconds);
+    this.reader = new DurableStateReader(o.client);
+    this.executor = new BoundedExecutor(o.client, {
       concurrency: config.persister.concurrency,
       maxRetries: config.persister.maxRetries,
       backoffMs: config.persister.retryBackoffMs,
@@ -114,35 +87,32 @@ export class Persister {
       },
       onWritten: (table) => this.metrics.rowsWritten.inc({ table }),
     });
-    this.producer = await this.kafka.producer();
-    this.consumer = this.kafka.groupConsumer({
-      groupId: this.groupId,
-      topics: [this.topics.stateChanges],
-      coPartitioned: false,
-      fromBeginning: true,
-      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
-      onBatch: (batch) => this.serially(() => this.handleBatch(batch)),
-      onAssignment: (assignment) => {
-        this.assigned = [...(assignment[this.topics.stateChanges] ?? [])];
-        logger.info({ partitions: this.assigned }, 'persister partitions assigned');
-      },
-    });
-    await this.consumer.start();
-    const interval = config.watermarkFlushIntervalMs;
+  }
+
+  /** One changelog batch (the consumer's onBatch), after the batch or flush in progress. */
+  handle(batch: InboundBatch): Promise<void> {
+    return this.serially(() => this.handleBatch(batch));
+  }
+
+  /** Starts the flush timer: a quiet changelog's watermarks are written and committed too. */
+  startFlushing(): void {
+    const interval = this.o.config.watermarkFlushIntervalMs;
     this.timer = setInterval(
       () => {
         if (this.stopping) return;
         void this.serially(() => this.flushIfDue()).catch((err: unknown) =>
-          logger.error({ err }, 'persister flush failed; retried on the next tick'),
+          this.o.logger.error({ err }, 'persister flush failed; retried on the next tick'),
         );
       },
       Math.min(1000, Math.max(100, Math.floor(interval / 4))),
     );
-    logger.info({ groupId: this.groupId, topic: this.topics.stateChanges }, 'persister started');
   }
 
-  /** Idempotent: finishes the batch in flight, flushes, commits, leaves the group, disconnects. */
-  async stop(): Promise<void> {
+  /**
+   * Idempotent: takes no more batches, finishes the one in flight, flushes and commits. The
+   * consumer is stopped after this.
+   */
+  async close(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
@@ -152,10 +122,6 @@ export class Persister {
         'final flush failed: the next owner re-reads from the last commit',
       ),
     );
-    await this.consumer?.stop();
-    await this.producer?.close();
-    await this.client?.shutdown();
-    this.consumer = this.producer = this.client = undefined;
   }
 
   private serially<T>(fn: () => Promise<T>): Promise<T> {
@@ -190,7 +156,7 @@ export class Persister {
     const stopTimer = this.metrics.writeDuration.startTimer({ phase: 'rows' });
     const plan = planBatch(changes, this.statements, await this.planContext(changes));
     this.heartbeat = batch.heartbeat;
-    await this.whileHeartbeating(() => this.executor!.run(plan.statements));
+    await this.whileHeartbeating(() => this.executor.run(plan.statements));
     stopTimer();
     if (dead.length > 0) await this.sendDeadLetters(dead);
     if (batch.isStale()) return; // the partition moved: its new owner re-reads and commits
@@ -222,7 +188,7 @@ export class Persister {
    * first join, the conversation's last seq as of the join (everything before reads as read).
    */
   private async planContext(changes: readonly LoggedChange[]): Promise<PlanContext> {
-    const reader = this.reader!;
+    const reader = this.reader;
     const inMemory = (c: string, u: string) => this.coalescer.known(c, u);
     const { keys, joins } = lookupsFor(changes, inMemory);
     const stored = new Map<string, (KnownWatermarks & { joined: boolean }) | undefined>();
@@ -272,7 +238,7 @@ export class Persister {
       const stopTimer = this.metrics.writeDuration.startTimer({ phase: 'watermarks' });
       try {
         await this.whileHeartbeating(() =>
-          this.executor!.run(entries.flatMap((e) => this.watermarkStatements(e))),
+          this.executor.run(entries.flatMap((e) => this.watermarkStatements(e))),
         );
       } catch (err) {
         this.coalescer.restore(entries);
@@ -330,7 +296,7 @@ export class Persister {
         headers: d.headers,
       })),
     );
-    await this.producer!.send(records);
+    await this.producer.send(records);
     this.o.logger.error({ count: dead.length }, 'undecodable changelog records dead-lettered');
   }
 }

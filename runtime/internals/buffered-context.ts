@@ -5,7 +5,7 @@ import type { ProcessorContext } from '../api/processor';
 import type { InboundRecord } from '../kafka/types';
 import type { PipelineMetrics } from '../metrics';
 import type { TopicRole } from '../topics';
-import { changelogRecords } from './changelog';
+import { changelogRecords } from '../changelog';
 
 /** A record handed to a context, not yet encoded. */
 export interface PendingOutput {

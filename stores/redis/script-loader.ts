@@ -6,7 +6,7 @@ const LUA_DIR = path.join(__dirname, 'lua');
 const INCLUDE = /^-- @include "([a-z-]+)"$/m;
 
 export interface ScriptSource {
-  /** camelCase command name, e.g. applyReceipt for apply-receipt-1.lua */
+  /** camelCase command name, e.g. applyReceipts for apply-receipts-1.lua */
   name: string;
   numberOfKeys: number;
   lua: string;

@@ -3,7 +3,6 @@ import type { Client } from 'cassandra-driver';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { loadConfig, type TicksConfig } from '../../config/config';
-import { Persister } from '../../processors/persister/persister';
 import { AvroCodec } from '../../schemas/avro-codec';
 import type { DeadLetter, ReceiptUpdate, StateChange } from '../../schemas/types';
 import { connectCassandra } from '../../stores/cassandra/connect';
@@ -15,6 +14,7 @@ import { ensureTopics } from '../../runtime/ensure-topics';
 import { EventPublisher } from '../../runtime/event-publisher';
 import { KafkaClient } from '../../runtime/kafka/kafka-client';
 import type { GroupConsumer, RecordProducer } from '../../runtime/kafka/types';
+import { PersisterService } from '../../services/persister-service';
 import { Pipeline } from '../../services/pipeline';
 import { topicNames, topicSpecs, type TopicNames } from '../../runtime/topics';
 
@@ -114,7 +114,7 @@ export interface Harness {
   cassandra: Client | undefined;
   durable: DurableStateReader | undefined;
   /** Starts the in-process persister (group ticks-test-<id>-persister); needs `cassandra: true`. */
-  startPersister(): Promise<Persister>;
+  startPersister(): Promise<PersisterService>;
   stopPersister(): Promise<void>;
   close(): Promise<void>;
 }
@@ -159,7 +159,7 @@ export async function createHarness(
     await ensureCassandraSchema(config);
     cassandra = await connectCassandra(config);
   }
-  let persister: Persister | undefined;
+  let persister: PersisterService | undefined;
 
   const harness: Harness = {
     id,
@@ -190,7 +190,7 @@ export async function createHarness(
     durable: cassandra ? new DurableStateReader(cassandra) : undefined,
     async startPersister() {
       if (!cassandra) throw new Error('createHarness(…, { cassandra: true }) to run the persister');
-      persister = new Persister({ config, logger, codec });
+      persister = new PersisterService({ config, logger, codec });
       await persister.start();
       return persister;
     },

@@ -1,4 +1,4 @@
-import { TypeName, type StateChange } from '../../schemas/types';
+import { TypeName, type StateChange } from '../schemas/types';
 import {
   CHANGES_PER_RECORD,
   IDS_PER_RECORD,

@@ -1,5 +1,5 @@
-import { TypeName, type StateChange } from '../../schemas/types';
-import { slicesOf } from '../slices';
+import { TypeName, type StateChange } from '../schemas/types';
+import { slicesOf } from './slices';
 
 /**
  * The state_changes changelog goes out as one record per step and input partition (a

@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { TicksConfig } from '../config/config';
+import type { AvroCodec } from '../schemas/avro-codec';
+import { connectRedis } from '../stores/redis/connect';
+import { ensureTopics } from '../runtime/ensure-topics';
+import { KafkaClient } from '../runtime/kafka/kafka-client';
+import { topicNames, type TopicNames } from '../runtime/topics';
+import { SettingsTable } from '../processors/privacy/settings-table';
+
+export interface ServiceBootOptions {
+  config: TicksConfig;
+  logger: Logger;
+  codec: AvroCodec;
+  /** Names the service's Kafka client: `<TICKS_KAFKA_CLIENT_ID>-<suffix>` (none: the base id). */
+  clientSuffix?: string;
+  /** The Kafka boundary to use instead of a new client (the replay command bounds its consumer). */
+  kafka?: KafkaClient;
+}
+
+export interface BootNeeds {
+  /** The Redis the service keeps state in: the main one, or main and auxiliary (badge dedupe). */
+  redis?: 'main' | 'main+aux';
+  /** The service's own topic checks, once the topics exist (before any schema is registered). */
+  checkTopics?(kafka: KafkaClient, topics: TopicNames): Promise<void>;
+}
+
+/**
+ * The start-up every deployable shares, in one order: topic names, ensure the topics (which also
+ * refuses co-partitioned topics whose partition counts disagree), register every topic's value
+ * schema, connect the Redis the service needs. A service has exactly one Kafka client, made here
+ * and shared by its consumers, producer and admin calls. Also the one place that loads the
+ * user_settings global table on a throwaway consumer group.
+ *
+ * What start() and startSettingsTable() opened, stop() closes; a boot can start again after it.
+ */
+export class ServiceBoot {
+  readonly kafka: KafkaClient;
+  readonly topics: TopicNames;
+  private main: Redis | undefined;
+  private auxiliary: Redis | undefined;
+  private settings: SettingsTable | undefined;
+
+  constructor(private readonly o: ServiceBootOptions) {
+    const { config } = o;
+    this.topics = topicNames(config);
+    this.kafka =
+      o.kafka ??
+      new KafkaClient({
+        brokers: config.kafka.brokers,
+        clientId: o.clientSuffix
+          ? `${config.kafka.clientId}-${o.clientSuffix}`
+          : config.kafka.clientId,
+        logger: o.logger,
+      });
+  }
+
+  async start(needs: BootNeeds = {}): Promise<void> {
+    const { config, codec } = this.o;
+    await ensureTopics(this.kafka, config);
+    await needs.checkTopics?.(this.kafka, this.topics);
+    await codec.registerAll(this.topics);
+    if (needs.redis) this.main = await connectRedis(config.redis.mainUrl, 'main');
+    if (needs.redis === 'main+aux')
+      this.auxiliary = await connectRedis(config.redis.auxUrl, 'auxiliary');
+  }
+
+  /** The main Redis (hot state); start({ redis }) connects it. */
+  get redis(): Redis {
+    if (!this.main) throw new Error('main Redis not connected: start the boot with { redis }');
+    return this.main;
+  }
+
+  /** The auxiliary Redis (badge dedupe marks); start({ redis: 'main+aux' }) connects it. */
+  get aux(): Redis {
+    if (!this.auxiliary)
+      throw new Error("auxiliary Redis not connected: start the boot with { redis: 'main+aux' }");
+    return this.auxiliary;
+  }
+
+  /**
+   * The user_settings topic as a global table (who turned read receipts off), loaded whole before
+   * this resolves. Every process reads all of it, so its consumer group is its own and
+   * throwaway: `<groupPrefix>-settings-<uuid>`, deleted by stop().
+   */
+  async startSettingsTable(groupPrefix: string): Promise<SettingsTable> {
+    const { codec, logger } = this.o;
+    const settings = new SettingsTable(this.kafka, codec, this.topics.userSettings, logger);
+    this.settings = settings;
+    await settings.start(`${groupPrefix}-settings-${randomUUID()}`);
+    return settings;
+  }
+
+  /** Idempotent: stops the settings table (deleting its group) and disconnects Redis. */
+  async stop(): Promise<void> {
+    await this.settings?.stop();
+    this.settings = undefined;
+    this.main?.disconnect();
+    this.auxiliary?.disconnect();
+    this.main = this.auxiliary = undefined;
+  }
+}
