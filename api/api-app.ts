@@ -33,10 +33,10 @@ export interface ApiAppOptions {
  * The query API as a Fastify app: bearer-authenticated /v1 routes validated by JSON schemas, an
  * OpenAPI 3 document at /openapi.json made from the same schemas, and errors as {error, message}.
  */
-export async function buildApiApp(o: ApiAppOptions): Promise<FastifyInstance> {
+export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: o.logger as FastifyBaseLogger,
-    bodyLimit: o.maxBodyBytes,
+    loggerInstance: options.logger as FastifyBaseLogger,
+    bodyLimit: options.maxBodyBytes,
     // Reject unknown fields (422) rather than silently dropping them.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -56,10 +56,10 @@ export async function buildApiApp(o: ApiAppOptions): Promise<FastifyInstance> {
     },
   });
   app.addSchema(ErrorBody);
-  if (o.websocket) await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  if (options.websocket) await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const { status, body } = errorAnswer(error, o.maxBodyBytes);
+    const { status, body } = errorAnswer(error, options.maxBodyBytes);
     if (status >= 500) request.log.error({ err: error, url: request.url }, 'request failed');
     return reply.code(status).send(body);
   });
@@ -73,16 +73,16 @@ export async function buildApiApp(o: ApiAppOptions): Promise<FastifyInstance> {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
 
   await app.register(async (v1) => {
-    v1.addHook('onRequest', authenticate(o.tokens));
+    v1.addHook('onRequest', authenticate(options.tokens));
     await v1.register(receiptRoutes, {
-      publisher: o.publisher,
-      receiptDetails: o.receiptDetails,
-      sharesReads: o.sharesReads,
-      maxDeliveredBatch: o.maxDeliveredBatch,
+      publisher: options.publisher,
+      receiptDetails: options.receiptDetails,
+      sharesReads: options.sharesReads,
+      maxDeliveredBatch: options.maxDeliveredBatch,
     });
-    await v1.register(unreadRoutes, { readModel: o.readModel });
+    await v1.register(unreadRoutes, { readModel: options.readModel });
   });
-  for (const extension of o.extensions ?? []) await app.register(extension);
+  for (const extension of options.extensions ?? []) await app.register(extension);
   return app;
 }
 

@@ -55,17 +55,17 @@ export class PushGateway {
   private readonly assignment = new Promise<void>((resolve) => (this.assigned = resolve));
   private closing = false;
 
-  constructor(private readonly o: PushGatewayOptions) {
-    this.registry = new ConnectionRegistry(o.maxBufferedBytes);
-    this.groupId = o.groupId ?? `ticks-gateway-${randomUUID()}`;
-    this.path = o.path ?? '/v1/updates';
+  constructor(private readonly options: PushGatewayOptions) {
+    this.registry = new ConnectionRegistry(options.maxBufferedBytes);
+    this.groupId = options.groupId ?? `ticks-gateway-${randomUUID()}`;
+    this.path = options.path ?? '/v1/updates';
   }
 
   /** Starts consuming; resolves once this instance has its partitions (it then misses nothing). */
   async start(timeoutMs = 60_000): Promise<void> {
-    this.consumer = this.o.kafka.groupConsumer({
+    this.consumer = this.options.kafka.groupConsumer({
       groupId: this.groupId,
-      topics: [this.o.topic],
+      topics: [this.options.topic],
       coPartitioned: false,
       fromBeginning: false,
       onBatch: (batch) => this.push(batch),
@@ -78,7 +78,9 @@ export class PushGateway {
       new Promise<never>((_, reject) => {
         timer = setTimeout(
           () =>
-            reject(new Error(`gateway got no partitions of ${this.o.topic} in ${timeoutMs} ms`)),
+            reject(
+              new Error(`gateway got no partitions of ${this.options.topic} in ${timeoutMs} ms`),
+            ),
           timeoutMs,
         );
       }),
@@ -124,7 +126,7 @@ export class PushGateway {
    * and the same {error, message} body as the query API's, whatever server the route is in.
    */
   private authenticateUpgrade() {
-    const check = authenticate(this.o.tokens, { allowQueryToken: true });
+    const check = authenticate(this.options.tokens, { allowQueryToken: true });
     return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | void> => {
       try {
         await check(request, reply);
@@ -155,7 +157,9 @@ export class PushGateway {
     await this.presenceChain;
     await this.consumer?.stop();
     this.consumer = undefined;
-    await this.o.kafka.withAdmin((admin) => admin.deleteGroup(this.groupId)).catch(() => undefined);
+    await this.options.kafka
+      .withAdmin((admin) => admin.deleteGroup(this.groupId))
+      .catch(() => undefined);
   }
 
   private open(socket: WebSocket, userId: string, deviceId: string): void {
@@ -164,9 +168,9 @@ export class PushGateway {
       return;
     }
     const { connection, firstOfDevice } = this.registry.add(userId, deviceId, socket);
-    this.o.metrics.connections.set(this.registry.size);
+    this.options.metrics.connections.set(this.registry.size);
     socket.on('close', () => this.closed(connection));
-    socket.on('error', (err) => this.o.logger.debug({ err, userId }, 'websocket error'));
+    socket.on('error', (err) => this.options.logger.debug({ err, userId }, 'websocket error'));
     // Clients send nothing but pings; anything else is ignored.
     const hello: PushMessage = { type: 'hello', user_id: userId, device_id: deviceId };
     socket.send(JSON.stringify(hello));
@@ -176,7 +180,7 @@ export class PushGateway {
   private closed(connection: Connection): void {
     const { removed, lastOfDevice } = this.registry.remove(connection);
     if (!removed) return;
-    this.o.metrics.connections.set(this.registry.size);
+    this.options.metrics.connections.set(this.registry.size);
     if (lastOfDevice) this.presence(connection.userId, connection.deviceId, 'OFFLINE');
   }
 
@@ -185,10 +189,10 @@ export class PushGateway {
     const value: Presence = { user_id: userId, device_id: deviceId, status, at: Date.now() };
     this.presenceChain = this.presenceChain.then(async () => {
       try {
-        await this.o.publisher().encoded('presence', userId, value).flush();
-        this.o.metrics.presence.inc({ status });
+        await this.options.publisher().encoded('presence', userId, value).flush();
+        this.options.metrics.presence.inc({ status });
       } catch (err) {
-        this.o.logger.error({ err, userId, deviceId, status }, 'presence not published');
+        this.options.logger.error({ err, userId, deviceId, status }, 'presence not published');
       }
     });
   }
@@ -199,12 +203,12 @@ export class PushGateway {
       let message: PushMessage;
       let userId: string;
       try {
-        const { value } = await this.o.codec.decodeAs('receiptUpdates', record.value);
+        const { value } = await this.options.codec.decodeAs('receiptUpdates', record.value);
         userId = value.user_id;
         message = toPushMessage(value);
       } catch (err) {
         // The pipeline's output, not a client's: log it and go on.
-        this.o.logger.warn(
+        this.options.logger.warn(
           { err, partition: record.partition, offset: record.offset },
           'undecodable receipt update skipped',
         );
@@ -212,16 +216,16 @@ export class PushGateway {
       }
       const connections = this.registry.connectionsOf(userId);
       if (connections.length === 0) {
-        this.o.metrics.pushes.inc({ type: message.type, outcome: 'unrouted' });
+        this.options.metrics.pushes.inc({ type: message.type, outcome: 'unrouted' });
         continue;
       }
       const text = JSON.stringify(message);
       for (const c of connections) {
         const outcome = this.registry.deliver(c, text, skipsDevice(message, c.deviceId));
-        this.o.metrics.pushes.inc({ type: message.type, outcome });
+        this.options.metrics.pushes.inc({ type: message.type, outcome });
         if (outcome === 'dropped')
-          this.o.logger.warn(
-            { userId, deviceId: c.deviceId, maxBufferedBytes: this.o.maxBufferedBytes },
+          this.options.logger.warn(
+            { userId, deviceId: c.deviceId, maxBufferedBytes: this.options.maxBufferedBytes },
             'slow WebSocket dropped: its send buffer is full',
           );
       }

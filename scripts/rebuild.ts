@@ -28,18 +28,18 @@ function positiveInt(value: string): number {
   return n;
 }
 
-async function preflight(config: TicksConfig, o: RebuildCliOptions): Promise<void> {
+async function preflight(config: TicksConfig, options: RebuildCliOptions): Promise<void> {
   const kafka = new KafkaClient({ brokers: config.kafka.brokers, clientId: 'ticks-rebuild' });
   const topics = topicNames(config);
   await kafka.withAdmin(async (admin) => {
     const running = await admin.groupMemberCount(config.kafka.groupId);
-    if (running > 0 && !o.force)
+    if (running > 0 && !options.force)
       throw new Error(
         `the processors are running (${running} member(s) in consumer group ${config.kafka.groupId}): stop them before rebuilding, or pass --force`,
       );
-    if (o.skipPersisterCheck) return;
+    if (options.skipPersisterCheck) return;
     // Cassandra holds the changelog up to the persister's committed offsets: wait for the rest.
-    const deadline = Date.now() + o.waitForPersister * 1000;
+    const deadline = Date.now() + options.waitForPersister * 1000;
     for (;;) {
       const lag = await admin.groupLag(config.persister.groupId, [topics.stateChanges]);
       if (lag === 0) return;
@@ -72,12 +72,12 @@ new Command('rebuild')
   )
   .option('--skip-persister-check', 'do not check that the persister caught up')
   .option('--concurrency <n>', 'conversations rebuilt at once', positiveInt, 16)
-  .action((o: RebuildCliOptions) =>
+  .action((options: RebuildCliOptions) =>
     runCommand(async () => {
       const config = loadConfig();
       const hotTtlMs = config.hotStateTtlSeconds * 1000;
-      const activeWithinMs = o.all ? null : (o.activeWithin ?? hotTtlMs);
-      await preflight(config, o);
+      const activeWithinMs = options.all ? null : (options.activeWithin ?? hotTtlMs);
+      await preflight(config, options);
       const cassandra = await connectCassandra(config);
       const main = await connectRedis(config.redis.mainUrl, 'main');
       const aux = await connectRedis(config.redis.auxUrl, 'auxiliary');
@@ -97,8 +97,8 @@ new Command('rebuild')
           {
             activeWithinMs,
             recentMs: hotTtlMs,
-            dryRun: o.dryRun === true,
-            concurrency: o.concurrency,
+            dryRun: options.dryRun === true,
+            concurrency: options.concurrency,
           },
           {
             started: (total) => (bar = new CommandProgress('rebuild', 'conversations', total)),
@@ -108,7 +108,7 @@ new Command('rebuild')
         bar?.stop();
         const seconds = (Date.now() - started) / 1000;
         printSummary(
-          o.dryRun
+          options.dryRun
             ? `dry run: nothing written; a rebuild of Redis prefix ${config.redis.keyPrefix} would restore`
             : `rebuilt Redis prefix ${config.redis.keyPrefix} from Cassandra keyspace ${config.cassandra.keyspace}`,
           [
@@ -125,7 +125,7 @@ new Command('rebuild')
             ['badge sources', summary.badgeSources],
             ['conversation-list entries', summary.listEntries],
             [
-              o.dryRun ? 'dedupe marks to clear' : 'dedupe marks cleared',
+              options.dryRun ? 'dedupe marks to clear' : 'dedupe marks cleared',
               summary.dedupeMarksCleared,
             ],
             [

@@ -64,11 +64,11 @@ new Command('replay')
     'after',
     '\nExamples:\n  npm run replay -- --from 2026-05-01T10:00:00Z --to 2026-05-01T11:00:00Z\n  npm run replay -- --from-offset 0 --topics receipt_events --dry-run',
   )
-  .action((o: ReplayCliOptions) =>
+  .action((options: ReplayCliOptions) =>
     runCommand(async () => {
-      if (o.from !== undefined && o.fromOffset !== undefined)
+      if (options.from !== undefined && options.fromOffset !== undefined)
         throw new Error('give --from or --from-offset, not both');
-      if (o.to !== undefined && o.toOffset !== undefined)
+      if (options.to !== undefined && options.toOffset !== undefined)
         throw new Error('give --to or --to-offset, not both');
       const config = loadConfig();
       const names = topicNames(config);
@@ -76,12 +76,12 @@ new Command('replay')
         conversation_events: names.conversationEvents,
         receipt_events: names.receiptEvents,
       };
-      const selected = o.topics.map((t) => byBase[t as (typeof INPUTS)[number]]);
+      const selected = options.topics.map((t) => byBase[t as (typeof INPUTS)[number]]);
       const spec: RangeSpec = {
-        fromTime: o.from,
-        toTime: o.to ?? (o.toOffset === undefined ? Date.now() : undefined),
-        fromOffset: o.fromOffset,
-        toOffset: o.toOffset,
+        fromTime: options.from,
+        toTime: options.to ?? (options.toOffset === undefined ? Date.now() : undefined),
+        fromOffset: options.fromOffset,
+        toOffset: options.toOffset,
       };
       const admin = new KafkaClient({ brokers: config.kafka.brokers, clientId: 'ticks-replay' });
       const all = Object.values(byBase);
@@ -102,7 +102,7 @@ new Command('replay')
           `${r.topic}/${r.partition}`,
           `offsets ${r.start}..${r.end} (${r.end - r.start} records)`,
         ]);
-      if (o.dryRun) {
+      if (options.dryRun) {
         printSummary(`dry run: would replay ${total} records, nothing changed`, rows);
         return;
       }
@@ -111,7 +111,7 @@ new Command('replay')
         return;
       }
 
-      const group = o.group ?? `${config.kafka.groupId}-replay-${Date.now()}`;
+      const group = options.group ?? `${config.kafka.groupId}-replay-${Date.now()}`;
       await admin.withAdmin(async (a) => {
         for (const topic of all)
           await a.setGroupOffsets(
@@ -160,7 +160,7 @@ new Command('replay')
       } finally {
         bar.stop();
         await pipeline.stop();
-        if (!o.keepGroup) await admin.withAdmin((a) => a.deleteGroup(group));
+        if (!options.keepGroup) await admin.withAdmin((a) => a.deleteGroup(group));
       }
       printSummary(
         interrupted
@@ -168,7 +168,7 @@ new Command('replay')
           : `replayed ${done} records through the processors`,
         [
           ...rows,
-          ['consumer group', `${group}${o.keepGroup ? ' (kept)' : ' (deleted)'}`],
+          ['consumer group', `${group}${options.keepGroup ? ' (kept)' : ' (deleted)'}`],
           ['elapsed', `${bar.elapsedSeconds.toFixed(1)} s (${bar.rate()} records/s)`],
         ],
       );

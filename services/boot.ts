@@ -6,6 +6,9 @@ import type { AvroCodec } from '../schemas/avro-codec';
 import { connectRedis } from '../stores/redis/connect';
 import { ensureTopics } from '../runtime/ensure-topics';
 import { KafkaClient } from '../runtime/kafka/kafka-client';
+import type { Processor, Punctuator } from '../runtime/api';
+import { StreamRuntime, type StreamRuntimeOptions } from '../runtime/internals/stream-runtime';
+import type { PipelineMetrics } from '../runtime/metrics';
 import { topicNames, type TopicNames } from '../runtime/topics';
 import { SettingsTable } from '../processors/privacy/settings-table';
 
@@ -42,22 +45,22 @@ export class ServiceBoot {
   private auxiliary: Redis | undefined;
   private settings: SettingsTable | undefined;
 
-  constructor(private readonly o: ServiceBootOptions) {
-    const { config } = o;
+  constructor(private readonly options: ServiceBootOptions) {
+    const { config } = options;
     this.topics = topicNames(config);
     this.kafka =
-      o.kafka ??
+      options.kafka ??
       new KafkaClient({
         brokers: config.kafka.brokers,
-        clientId: o.clientSuffix
-          ? `${config.kafka.clientId}-${o.clientSuffix}`
+        clientId: options.clientSuffix
+          ? `${config.kafka.clientId}-${options.clientSuffix}`
           : config.kafka.clientId,
-        logger: o.logger,
+        logger: options.logger,
       });
   }
 
   async start(needs: BootNeeds = {}): Promise<void> {
-    const { config, codec } = this.o;
+    const { config, codec } = this.options;
     await ensureTopics(this.kafka, config);
     await needs.checkTopics?.(this.kafka, this.topics);
     await codec.registerAll(this.topics);
@@ -85,11 +88,37 @@ export class ServiceBoot {
    * throwaway: `<groupPrefix>-settings-<uuid>`, deleted by stop().
    */
   async startSettingsTable(groupPrefix: string): Promise<SettingsTable> {
-    const { codec, logger } = this.o;
+    const { codec, logger } = this.options;
     const settings = new SettingsTable(this.kafka, codec, this.topics.userSettings, logger);
     this.settings = settings;
     await settings.start(`${groupPrefix}-settings-${randomUUID()}`);
     return settings;
+  }
+
+  /**
+   * A stream runtime over this service's Kafka client, codec and topics, in the consumer group
+   * `groupId`: what differs between services is their processors, punctuators and tuning.
+   */
+  streamRuntime(spec: {
+    groupId: string;
+    processors: Array<Processor<never>>;
+    punctuators?: Punctuator[];
+    metrics: PipelineMetrics;
+    tuning?: Pick<StreamRuntimeOptions, 'task' | 'produceLingerMs'>;
+  }): StreamRuntime {
+    const { config, codec, logger } = this.options;
+    return new StreamRuntime({
+      kafka: this.kafka,
+      codec,
+      topics: this.topics,
+      groupId: spec.groupId,
+      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+      processors: spec.processors as Processor<unknown>[],
+      punctuators: spec.punctuators ?? [],
+      metrics: spec.metrics,
+      logger,
+      ...spec.tuning,
+    });
   }
 
   /** Idempotent: stops the settings table (deleting its group) and disconnects Redis. */

@@ -5,8 +5,7 @@ import { RedisKeys } from '../stores/redis/keys';
 import { OfflineStore } from '../stores/redis/offline-store';
 import type { KafkaClient } from '../runtime/kafka/kafka-client';
 import { PipelineMetrics } from '../runtime/metrics';
-import type { Processor } from '../runtime/api';
-import { StreamRuntime } from '../runtime/internals/stream-runtime';
+import type { StreamRuntime } from '../runtime/internals/stream-runtime';
 import { CoPartitioningError } from '../runtime/topics';
 import { OfflineMetrics } from '../processors/offline/offline-metrics';
 import { OfflineUpdatesProcessor } from '../processors/offline/offline-updates-processor';
@@ -39,19 +38,19 @@ export class OfflineBatcher implements Component {
   private readonly boot: ServiceBoot;
   private storeInstance: OfflineStore | undefined;
 
-  constructor(private readonly o: OfflineBatcherOptions) {
-    this.metrics = o.metrics ?? new PipelineMetrics();
+  constructor(private readonly options: OfflineBatcherOptions) {
+    this.metrics = options.metrics ?? new PipelineMetrics();
     this.offlineMetrics = new OfflineMetrics(this.metrics.registry);
     this.boot = new ServiceBoot({
-      config: o.config,
-      logger: o.logger,
-      codec: o.codec,
+      config: options.config,
+      logger: options.logger,
+      codec: options.codec,
       clientSuffix: 'offline',
     });
   }
 
   get groupId(): string {
-    return this.o.groupId ?? this.o.config.offline.groupId;
+    return this.options.groupId ?? this.options.config.offline.groupId;
   }
 
   get ownedPartitions(): number[] {
@@ -65,7 +64,7 @@ export class OfflineBatcher implements Component {
   }
 
   async start(): Promise<void> {
-    const { config, logger, codec } = this.o;
+    const { config, logger } = this.options;
     const { boot } = this;
     const { topics } = boot;
     await boot.start({
@@ -77,23 +76,17 @@ export class OfflineBatcher implements Component {
       new RedisKeys(config.redis.keyPrefix),
       config.offline.ttlSeconds,
     );
-    this.runtime = new StreamRuntime({
-      kafka: boot.kafka,
-      codec,
-      topics,
+    this.runtime = boot.streamRuntime({
       groupId: this.groupId,
-      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
       processors: [
         new OfflineUpdatesProcessor(this.storeInstance, this.offlineMetrics),
         new PresenceProcessor(
           this.storeInstance,
           this.offlineMetrics,
-          this.o.maxUpdatesPerBatch ?? 500,
+          this.options.maxUpdatesPerBatch ?? 500,
         ),
-      ] as Processor<unknown>[],
-      punctuators: [],
+      ],
       metrics: this.metrics,
-      logger,
     });
     await this.runtime.start();
     logger.info({ groupId: this.groupId }, 'offline batcher started');

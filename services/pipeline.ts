@@ -14,8 +14,7 @@ import { PartitionIndex } from '../stores/redis/partition-index';
 import { UserStore } from '../stores/redis/user-store';
 import type { KafkaClient } from '../runtime/kafka/kafka-client';
 import { PipelineMetrics } from '../runtime/metrics';
-import type { Processor } from '../runtime/api';
-import { StreamRuntime } from '../runtime/internals/stream-runtime';
+import type { StreamRuntime } from '../runtime/internals/stream-runtime';
 import { ServiceBoot } from './boot';
 import type { Component } from './run-service';
 
@@ -61,7 +60,7 @@ export class Pipeline implements Component {
   }
 
   async start(): Promise<void> {
-    const { config, logger, codec } = this.options;
+    const { config, logger } = this.options;
     const { boot } = this;
     const { topics } = boot;
     await boot.start({ redis: 'main+aux' });
@@ -127,18 +126,15 @@ export class Pipeline implements Component {
       maxMessagesPerWindow: 50,
     });
 
-    this.runtime = new StreamRuntime({
-      kafka: boot.kafka,
-      codec,
-      topics,
+    this.runtime = boot.streamRuntime({
       groupId: this.groupId,
-      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
-      processors: [conversations, receipts] as Processor<unknown>[],
+      processors: [conversations, receipts],
       punctuators: [windowCloser, heldReceipts],
       metrics: this.metrics,
-      logger,
-      task: { maxStepRecords: config.maxStepRecords },
-      produceLingerMs: config.produceLingerMs,
+      tuning: {
+        task: { maxStepRecords: config.maxStepRecords },
+        produceLingerMs: config.produceLingerMs,
+      },
     });
     await this.runtime.start();
     logger.info({ topics, groupId: this.groupId }, 'pipeline started');

@@ -56,18 +56,18 @@ export class TicksHttpServer implements Component {
   private address: AddressInfo | undefined;
   private demoUpstream: DemoUpstream | undefined;
 
-  constructor(private readonly o: TicksHttpServerOptions) {
-    if (o.demo && o.config.auth.production)
+  constructor(private readonly options: TicksHttpServerOptions) {
+    if (options.demo && options.config.auth.production)
       throw new Error('the demo mints tokens for anyone: it cannot run in production');
-    this.metrics = o.metrics ?? new PipelineMetrics();
+    this.metrics = options.metrics ?? new PipelineMetrics();
     this.tokens = new TokenService({
-      secret: o.config.auth.secret,
-      ttlSeconds: o.config.auth.tokenTtlSeconds,
+      secret: options.config.auth.secret,
+      ttlSeconds: options.config.auth.tokenTtlSeconds,
     });
     this.boot = new ServiceBoot({
-      config: o.config,
-      logger: o.logger,
-      codec: o.codec,
+      config: options.config,
+      logger: options.logger,
+      codec: options.codec,
       clientSuffix: 'api',
     });
   }
@@ -89,7 +89,7 @@ export class TicksHttpServer implements Component {
   }
 
   async start(): Promise<void> {
-    const { config, logger, codec } = this.o;
+    const { config, logger, codec } = this.options;
     const { boot } = this;
     const { topics } = boot;
     await boot.start({ redis: 'main' });
@@ -100,7 +100,7 @@ export class TicksHttpServer implements Component {
     const settings = await boot.startSettingsTable(`${config.kafka.groupId}-api`);
 
     const extensions: Array<(app: FastifyInstance) => Promise<void>> = [];
-    if (this.o.gateway ?? true) {
+    if (this.options.gateway ?? true) {
       const gateway = new PushGateway({
         kafka: boot.kafka,
         codec,
@@ -116,7 +116,7 @@ export class TicksHttpServer implements Component {
       this.gatewayInstance = gateway;
       extensions.push((app) => gateway.routes(app));
     }
-    if (this.o.demo) {
+    if (this.options.demo) {
       const upstream = new DemoUpstream(publisher, Date.now().toString(36));
       await upstream.setUp();
       this.demoUpstream = upstream;
@@ -129,14 +129,14 @@ export class TicksHttpServer implements Component {
       tokens: this.tokens,
       publisher,
       readModel: new ReadModel(boot.redis, keys),
-      receiptDetails: this.o.receiptDetails?.(redisDetails) ?? redisDetails,
+      receiptDetails: this.options.receiptDetails?.(redisDetails) ?? redisDetails,
       sharesReads: (userId) => settings.sharesReads(userId),
       maxBodyBytes: config.api.maxBodyBytes,
       maxDeliveredBatch: config.maxDeliveredBatch,
       websocket: this.gatewayInstance !== undefined,
       extensions,
     });
-    await this.app.listen({ port: this.o.port ?? config.api.port, host: config.api.host });
+    await this.app.listen({ port: this.options.port ?? config.api.port, host: config.api.host });
     this.address = this.app.server.address() as AddressInfo;
     logger.info({ url: this.url }, 'query API listening');
   }

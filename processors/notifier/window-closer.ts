@@ -31,9 +31,9 @@ export class WindowCloser implements Punctuator {
   /** Windows end together (epoch-aligned): run at each end, the interval only catches stragglers. */
   readonly aligned: { everyMs: number; offsetMs: number };
 
-  constructor(private readonly o: WindowCloserOptions) {
-    this.intervalMs = o.punctuateIntervalMs;
-    this.aligned = { everyMs: o.windowMs, offsetMs: o.windowGraceMs };
+  constructor(private readonly options: WindowCloserOptions) {
+    this.intervalMs = options.punctuateIntervalMs;
+    this.aligned = { everyMs: options.windowMs, offsetMs: options.windowGraceMs };
   }
 
   punctuate(partitions: number[], ctx: ProcessorContext): Promise<void> {
@@ -46,12 +46,12 @@ export class WindowCloser implements Punctuator {
   }
 
   private async close(partitions: number[], ctx: ProcessorContext, dueBy: number): Promise<void> {
-    const { store, windows, metrics } = this.o;
+    const { store, windows, metrics } = this.options;
     const due = await windows.due(partitions, dueBy);
     if (due.length === 0) return;
     const contents = await runQueued(
       store.redis,
-      due.map((d) => store.collectWindow(d.conversationId, this.o.maxMessagesPerWindow)),
+      due.map((d) => store.collectWindow(d.conversationId, this.options.maxMessagesPerWindow)),
     );
     const closed: Array<{ conversationId: string; partition: number; version: number }> = [];
     due.forEach((d, i) => {
@@ -60,16 +60,16 @@ export class WindowCloser implements Punctuator {
         closed.push({ conversationId: d.conversationId, partition: d.partition, version: -1 });
         return;
       }
-      const windowEnd = d.at - this.o.windowGraceMs;
+      const windowEnd = d.at - this.options.windowGraceMs;
       const summaries = summariseWindow(
         d.conversationId,
         window,
-        this.o.sharesReads,
-        windowEnd - this.o.windowMs,
+        this.options.sharesReads,
+        windowEnd - this.options.windowMs,
         windowEnd,
       );
       for (const { recipient, summary } of summaries)
-        this.o.emitter.groupSummary(ctx, recipient, summary, window.version, window.sourceAt);
+        this.options.emitter.groupSummary(ctx, recipient, summary, window.version, window.sourceAt);
       metrics.groupReceiptsAbsorbed.inc(window.absorbed);
       metrics.windowsClosed.inc();
       closed.push({
@@ -88,7 +88,8 @@ export class WindowCloser implements Punctuator {
         withWindow.filter((_, i) => !cleared[i]).map((c) => c.conversationId),
       );
       const nextClose =
-        (Math.floor(ctx.now / this.o.windowMs) + 1) * this.o.windowMs + this.o.windowGraceMs;
+        (Math.floor(ctx.now / this.options.windowMs) + 1) * this.options.windowMs +
+        this.options.windowGraceMs;
       await windows.reschedule(
         closed.map((c) => ({ ...c, at: stillOpen.has(c.conversationId) ? nextClose : null })),
       );

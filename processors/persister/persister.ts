@@ -70,14 +70,14 @@ export class Persister {
   private heartbeat: (() => Promise<void>) | undefined;
   private stopping = false;
 
-  constructor(private readonly o: PersisterOptions) {
-    const { config, logger } = o;
-    this.metrics = o.metrics;
-    this.topics = o.topics;
-    this.producer = o.producer;
+  constructor(private readonly options: PersisterOptions) {
+    const { config, logger } = options;
+    this.metrics = options.metrics;
+    this.topics = options.topics;
+    this.producer = options.producer;
     this.statements = new DurableStatements(config.durableTtlSeconds);
-    this.reader = new DurableStateReader(o.client);
-    this.executor = new BoundedExecutor(o.client, {
+    this.reader = new DurableStateReader(options.client);
+    this.executor = new BoundedExecutor(options.client, {
       concurrency: config.persister.concurrency,
       maxRetries: config.persister.maxRetries,
       backoffMs: config.persister.retryBackoffMs,
@@ -96,12 +96,12 @@ export class Persister {
 
   /** Starts the flush timer: a quiet changelog's watermarks are written and committed too. */
   startFlushing(): void {
-    const interval = this.o.config.watermarkFlushIntervalMs;
+    const interval = this.options.config.watermarkFlushIntervalMs;
     this.timer = setInterval(
       () => {
         if (this.stopping) return;
         void this.serially(() => this.flushIfDue()).catch((err: unknown) =>
-          this.o.logger.error({ err }, 'persister flush failed; retried on the next tick'),
+          this.options.logger.error({ err }, 'persister flush failed; retried on the next tick'),
         );
       },
       Math.min(1000, Math.max(100, Math.floor(interval / 4))),
@@ -117,7 +117,7 @@ export class Persister {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     await this.serially(() => this.flushAndCommit()).catch((err: unknown) =>
-      this.o.logger.error(
+      this.options.logger.error(
         { err },
         'final flush failed: the next owner re-reads from the last commit',
       ),
@@ -142,7 +142,7 @@ export class Persister {
         continue;
       }
       try {
-        const { value } = await this.o.codec.decodeAs('stateChanges', record.value);
+        const { value } = await this.options.codec.decodeAs('stateChanges', record.value);
         value.changes.forEach((change, index) => {
           changes.push({ position: changelogPosition(Number(record.offset), index), change });
           this.metrics.changes.inc({ type: branchOf(change.change).replace('dev.ticks.', '') });
@@ -177,7 +177,7 @@ export class Persister {
       Math.max(0, Number(batch.highWatermark) - Number(last.offset) - 1),
     );
     await batch.heartbeat();
-    if (this.coalescer.size >= this.o.config.persister.maxPendingWatermarks)
+    if (this.coalescer.size >= this.options.config.persister.maxPendingWatermarks)
       await this.flushAndCommit();
     else await this.flushIfDue();
   }
@@ -193,7 +193,7 @@ export class Persister {
     const { keys, joins } = lookupsFor(changes, inMemory);
     const stored = new Map<string, (KnownWatermarks & { joined: boolean }) | undefined>();
     const keyOf = (c: string, u: string) => `${c}\u0000${u}`;
-    await eachLimit(keys, this.o.config.persister.concurrency, async (k) => {
+    await eachLimit(keys, this.options.config.persister.concurrency, async (k) => {
       stored.set(
         keyOf(k.conversationId, k.userId),
         await reader.knownWatermarks(k.conversationId, k.userId),
@@ -201,7 +201,7 @@ export class Persister {
     });
     const known = (c: string, u: string) => inMemory(c, u) ?? stored.get(keyOf(c, u));
     const joinSeqs = new Map<string, number>();
-    await eachLimit(joins, this.o.config.persister.concurrency, async (j) => {
+    await eachLimit(joins, this.options.config.persister.concurrency, async (j) => {
       const key = keyOf(j.conversationId, j.userId);
       const before = stored.get(key);
       if (before?.joined || (known(j.conversationId, j.userId)?.readSeq ?? 0) > 0) return;
@@ -227,7 +227,7 @@ export class Persister {
   }
 
   private async flushIfDue(): Promise<void> {
-    if (Date.now() - this.lastFlush >= this.o.config.watermarkFlushIntervalMs)
+    if (Date.now() - this.lastFlush >= this.options.config.watermarkFlushIntervalMs)
       await this.flushAndCommit();
   }
 
@@ -242,7 +242,10 @@ export class Persister {
         );
       } catch (err) {
         this.coalescer.restore(entries);
-        this.o.logger.error({ err }, 'watermark flush failed: nothing committed, retried later');
+        this.options.logger.error(
+          { err },
+          'watermark flush failed: nothing committed, retried later',
+        );
         return;
       } finally {
         stopTimer();
@@ -262,7 +265,7 @@ export class Persister {
         p.committed = p.lastOffset;
         this.metrics.commits.inc();
       } catch (err) {
-        this.o.logger.warn(
+        this.options.logger.warn(
           { err, partition },
           'offset commit failed; retried after the next flush',
         );
@@ -292,11 +295,14 @@ export class Persister {
       dead.map(async (d) => ({
         topic: this.topics.deadLetters,
         key: d.key,
-        value: await this.o.codec.encode('deadLetters', d.value),
+        value: await this.options.codec.encode('deadLetters', d.value),
         headers: d.headers,
       })),
     );
     await this.producer.send(records);
-    this.o.logger.error({ count: dead.length }, 'undecodable changelog records dead-lettered');
+    this.options.logger.error(
+      { count: dead.length },
+      'undecodable changelog records dead-lettered',
+    );
   }
 }

@@ -47,7 +47,7 @@ export async function countLines(file: string): Promise<number> {
  * Every invalid line is reported with its number and written to the rejects file with the reason
  * and the original text: nothing is dropped silently.
  */
-export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
+export async function runBackfill(options: BackfillOptions): Promise<BackfillResult> {
   const result: BackfillResult = {
     lines: 0,
     published: 0,
@@ -58,45 +58,46 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
   };
   let rejects: WriteStream | undefined;
   let queued = 0;
-  const limiter = new RateLimiter(o.rate);
+  const limiter = new RateLimiter(options.rate);
 
   const flush = async () => {
-    if (queued === 0 || !o.publisher) return;
+    if (queued === 0 || !options.publisher) return;
     await limiter.take(queued);
-    result.published += await o.publisher.flush();
+    result.published += await options.publisher.flush();
     queued = 0;
   };
   const reject = (lineNumber: number, error: string, text: string) => {
     result.rejected++;
-    o.onReject?.(lineNumber, error);
-    if (!o.publisher) return;
-    rejects ??= createWriteStream(o.rejectsFile, { flags: 'w' });
+    options.onReject?.(lineNumber, error);
+    if (!options.publisher) return;
+    rejects ??= createWriteStream(options.rejectsFile, { flags: 'w' });
     rejects.write(`${JSON.stringify({ line: lineNumber, error, input: text })}\n`);
   };
 
-  const lines = createInterface({ input: createReadStream(o.file), crlfDelay: Infinity });
+  const lines = createInterface({ input: createReadStream(options.file), crlfDelay: Infinity });
   for await (const text of lines) {
     const lineNumber = ++result.lines;
-    const parsed = parseBackfillLine(text, o.maxDeliveredBatch);
+    const parsed = parseBackfillLine(text, options.maxDeliveredBatch);
     if (parsed.kind === 'skip') result.skipped++;
     else if (parsed.kind === 'reject') reject(lineNumber, parsed.error, text);
     else {
       const { role, key, value } = parsed.event;
       const paths: string[] = [];
-      const valid = o.catalog.type(role).isValid(value, {
+      const valid = options.catalog.type(role).isValid(value, {
         errorHook: (path) => paths.push(path.join('.')),
       });
       if (!valid)
         reject(lineNumber, `does not fit the ${role} schema at ${paths.join(', ')}`, text);
       else {
         result.byType[parsed.type] = (result.byType[parsed.type] ?? 0) + 1;
-        if (o.publisher) {
-          o.publisher.encoded(role, key, value);
-          if (++queued >= Math.min(o.batch, o.rate > 0 ? o.rate : o.batch)) await flush();
+        if (options.publisher) {
+          options.publisher.encoded(role, key, value);
+          if (++queued >= Math.min(options.batch, options.rate > 0 ? options.rate : options.batch))
+            await flush();
         } else result.published++;
       }
     }
-    o.onLine?.(lineNumber);
+    options.onLine?.(lineNumber);
   }
   await flush();
   if (rejects) {
@@ -104,10 +105,10 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
     await new Promise<void>((resolve, reject) =>
       stream.end((err?: Error | null) => (err ? reject(err) : resolve())),
     );
-    result.rejectsFile = o.rejectsFile;
-  } else if (o.publisher) {
+    result.rejectsFile = options.rejectsFile;
+  } else if (options.publisher) {
     // No rejects this time: a file left by an earlier run would mislead.
-    await rm(o.rejectsFile, { force: true });
+    await rm(options.rejectsFile, { force: true });
   }
   return result;
 }

@@ -176,16 +176,16 @@ export interface BenchResult {
  * Everything the run creates (topics, groups, Redis keys) has its own prefix and is deleted at
  * the end unless `keep`.
  */
-export async function runBench(o: BenchOptions, command: string): Promise<BenchResult> {
+export async function runBench(options: BenchOptions, command: string): Promise<BenchResult> {
   const progress = new BenchProgress();
   const startedAt = new Date();
-  const id = o.id;
+  const id = options.id;
   const names = runNames(id);
   const env: Record<string, string> = {
     TICKS_TOPIC_PREFIX: names.topicPrefix,
     TICKS_REDIS_KEY_PREFIX: names.keyPrefix,
     TICKS_GROUP_ID: names.groupId,
-    TICKS_PARTITIONS: String(o.partitions),
+    TICKS_PARTITIONS: String(options.partitions),
     TICKS_LOG_LEVEL: process.env.TICKS_LOG_LEVEL ?? 'warn',
   };
   const config = loadConfig({ ...process.env, ...env });
@@ -202,7 +202,7 @@ export async function runBench(o: BenchOptions, command: string): Promise<BenchR
   const aux = await connectRedis(config.redis.auxUrl, 'auxiliary');
   const machineBefore = { load: loadAverage(), top: topProcesses() };
   progress.note(
-    `ticks bench ${id}: ${o.events} events, ${o.partitions} partitions, load ${machineBefore.load}`,
+    `ticks bench ${id}: ${options.events} events, ${options.partitions} partitions, load ${machineBefore.load}`,
   );
 
   let producer: RecordProducer | undefined;
@@ -216,9 +216,9 @@ export async function runBench(o: BenchOptions, command: string): Promise<BenchR
     // ---- load -------------------------------------------------------------------------------
     const traffic = new ChatTraffic({
       ...DEFAULT_CHAT_TRAFFIC,
-      ...o.traffic,
-      seed: o.seed,
-      nominalRate: o.latencyRate,
+      ...options.traffic,
+      seed: options.seed,
+      nominalRate: options.latencyRate,
       runId: `${id}-`,
     });
     const loader = new EventLoader(producer, codec, topics);
@@ -230,17 +230,17 @@ export async function runBench(o: BenchOptions, command: string): Promise<BenchR
     }
     await loader.flush();
     const setupEvents = traffic.counts.setupEvents - settings;
-    progress.start('loading', o.events);
-    for (let i = 0; i < o.events; i++) {
+    progress.start('loading', options.events);
+    for (let i = 0; i < options.events; i++) {
       await loader.add(traffic.next(Date.now()));
       if ((i & 0x3fff) === 0)
         progress.update(i, rate(loader.produced, Date.now() - loadStart), 'encode + produce');
     }
     await loader.flush();
     const loadSeconds = (Date.now() - loadStart) / 1000;
-    progress.update(o.events, rate(loader.produced, Date.now() - loadStart));
+    progress.update(options.events, rate(loader.produced, Date.now() - loadStart));
     progress.stop();
-    const drainTotal = setupEvents + o.events;
+    const drainTotal = setupEvents + options.events;
     const countsAfterLoad = structuredClone(traffic.counts);
 
     // ---- baseline -----------------------------------------------------------------------------
@@ -262,15 +262,17 @@ export async function runBench(o: BenchOptions, command: string): Promise<BenchR
     if (redisAuxPid) pids.set('redis-aux', redisAuxPid);
     const kafkaPid = pidListeningOn(Number(config.kafka.brokers[0]!.split(':')[1]));
     if (kafkaPid) pids.set('kafka', kafkaPid);
-    const quietDrain = await quietRate(main, o.quietSeconds, progress);
-    if (o.profileDir) mkdirSync(o.profileDir, { recursive: true });
-    const profilesBefore = o.profileDir ? new Set(readdirSync(o.profileDir)) : new Set<string>();
-    mkdirSync(o.outDir, { recursive: true });
+    const quietDrain = await quietRate(main, options.quietSeconds, progress);
+    if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
+    const profilesBefore = options.profileDir
+      ? new Set(readdirSync(options.profileDir))
+      : new Set<string>();
+    mkdirSync(options.outDir, { recursive: true });
     pipeline = new PipelineProcess({
       env,
-      cpuProfileDir: o.profileDir,
-      nodeFlags: o.nodeFlags,
-      logFile: path.join(o.outDir, `pipeline-${id}.log`),
+      cpuProfileDir: options.profileDir,
+      nodeFlags: options.nodeFlags,
+      logFile: path.join(options.outDir, `pipeline-${id}.log`),
     });
     await pipeline.start();
     pids.set('ticks (node)', pipeline.pid);
@@ -309,14 +311,22 @@ export async function runBench(o: BenchOptions, command: string): Promise<BenchR
 
     // ---- memory -------------------------------------------------------------------------------
     progress.note('sampling Redis memory (MEMORY USAGE) of the run’s keys…');
-    const redisMain = await estimateMemory(main, `${config.redis.keyPrefix}:*`, o.memorySamples);
-    const redisAux = await estimateMemory(aux, `${config.redis.keyPrefix}:*`, o.memorySamples);
+    const redisMain = await estimateMemory(
+      main,
+      `${config.redis.keyPrefix}:*`,
+      options.memorySamples,
+    );
+    const redisAux = await estimateMemory(
+      aux,
+      `${config.redis.keyPrefix}:*`,
+      options.memorySamples,
+    );
     const messagesInState = countsAfterLoad.messages.direct + countsAfterLoad.messages.group;
 
     // ---- latency at a fixed offered load ------------------------------------------------------
     probe = new LatencyProbe(kafka, codec, topics.receiptUpdates);
     await probe.start(groups.latency);
-    const quietLatency = await quietRate(main, o.quietSeconds, progress);
+    const quietLatency = await quietRate(main, options.quietSeconds, progress);
     const beforeLatency = new MetricsSnapshot(await pipeline.metricsText());
     const latencyCommandsBefore = await commandStats(main);
     const latencyCpu = new CpuMeter(pids);
@@ -324,8 +334,8 @@ export async function runBench(o: BenchOptions, command: string): Promise<BenchR
     const offered = await offerLoad(
       traffic,
       new EventLoader(producer, codec, topics, 1_000_000),
-      o.latencyRate,
-      o.latencyDuration,
+      options.latencyRate,
+      options.latencyDuration,
       probe,
       kafka,
       groups.ticks,
@@ -354,16 +364,18 @@ export async function runBench(o: BenchOptions, command: string): Promise<BenchR
     pids.delete('ticks (node)');
     pipeline = undefined;
     let profile: BenchResult['profile'] = null;
-    if (o.profileDir) {
+    if (options.profileDir) {
       // node writes one profile per thread (tsx's loader runs in a worker): the main
       // thread's is the largest.
-      const file = readdirSync(o.profileDir)
+      const file = readdirSync(options.profileDir)
         .filter((f) => f.endsWith('.cpuprofile') && !profilesBefore.has(f))
         .sort(
-          (a, b) => fileSize(path.join(o.profileDir!, b)) - fileSize(path.join(o.profileDir!, a)),
+          (a, b) =>
+            fileSize(path.join(options.profileDir!, b)) -
+            fileSize(path.join(options.profileDir!, a)),
         )[0];
       if (file) {
-        const full = path.join(o.profileDir, file);
+        const full = path.join(options.profileDir, file);
         profile = { file: full, top: summariseProfile(full, 15), byArea: profileByArea(full) };
       }
     }
@@ -371,9 +383,9 @@ export async function runBench(o: BenchOptions, command: string): Promise<BenchR
     // ---- ceiling ------------------------------------------------------------------------------
     let ceiling: CeilingResult | null = null;
     let scripts: Record<string, ScriptCost> | null = null;
-    if (o.ceilingRequests > 0) {
+    if (options.ceilingRequests > 0) {
       progress.note('redis-benchmark on a throwaway redis-server…');
-      ceiling = await redisCeiling(o.ceilingRequests);
+      ceiling = await redisCeiling(options.ceilingRequests);
       progress.note("ticks' scripts on a throwaway redis-server, one event per call…");
       scripts = await scriptCost();
     }
@@ -406,7 +418,7 @@ export async function runBench(o: BenchOptions, command: string): Promise<BenchR
     const active = activeWindows(
       offered.receiptsByWindow,
       probe.summariesByWindow,
-      o.activeWindowReceipts,
+      options.activeWindowReceipts,
     );
     const reads = traffic.counts.reads.direct + traffic.counts.reads.group;
     const redisMainCores = drainCpuShare?.cores['redis-main'] ?? NaN;
@@ -426,17 +438,17 @@ export async function runBench(o: BenchOptions, command: string): Promise<BenchR
         topAfter: topProcesses(),
       },
       config: {
-        partitions: o.partitions,
+        partitions: options.partitions,
         windowMs: config.windowMs,
         windowGraceMs: config.windowGraceMs,
         punctuateIntervalMs: config.punctuateIntervalMs,
-        nodeFlags: o.nodeFlags ?? [],
+        nodeFlags: options.nodeFlags ?? [],
       },
       workload: {
         ...traffic.options,
         inputEvents: total,
         setupEvents,
-        trafficEvents: o.events,
+        trafficEvents: options.events,
         conversations: traffic.conversations,
         messages: countsAfterLoad.messages.direct + countsAfterLoad.messages.group,
         delivered: countsAfterLoad.delivered.direct + countsAfterLoad.delivered.group,
@@ -464,7 +476,7 @@ export async function runBench(o: BenchOptions, command: string): Promise<BenchR
         steps: stepStats(undefined, afterDrain),
       },
       latency: {
-        offeredRate: o.latencyRate,
+        offeredRate: options.latencyRate,
         achievedRate: offered.events / offered.seconds,
         seconds: offered.seconds,
         events: offered.events,
@@ -490,7 +502,7 @@ export async function runBench(o: BenchOptions, command: string): Promise<BenchR
           drain: absorbedDrain / windowsDrain,
           latency: absorbedLatency / windowsLatency,
         },
-        activeWindows: { threshold: o.activeWindowReceipts, ...active },
+        activeWindows: { threshold: options.activeWindowReceipts, ...active },
         groupReceiptsAbsorbed: { drain: absorbedDrain, latency: absorbedLatency },
         groupSummaries: { drain: summariesDrain, latency: summariesLatency },
         auxHitRate: hits / (hits + misses),
@@ -536,7 +548,7 @@ export async function runBench(o: BenchOptions, command: string): Promise<BenchR
     await producer?.close().catch(() => undefined);
     main.disconnect();
     aux.disconnect();
-    if (!o.keep) {
+    if (!options.keep) {
       progress.note('cleaning up: topics, consumer groups, Redis keys of this run…');
       await cleanUpRun(id, config).catch((err: unknown) =>
         progress.note(`cleanup failed (npm run bench -- --clean ${id}): ${String(err)}`),

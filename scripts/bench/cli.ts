@@ -109,14 +109,14 @@ const program = new Command('bench')
   .option('--keep', 'keep the run’s topics and Redis keys (to inspect them)', false)
   .option('--no-stack', 'do not start the local stack (use TICKS_* to point at running servers)')
   .option('--clean <run-id>', 'only delete what an interrupted run left (topics, groups, keys)')
-  .action((o: CliOptions) =>
+  .action((cli: CliOptions) =>
     runCommand(async () => {
-      if (o.stack) await startMissingServers();
+      if (cli.stack) await startMissingServers();
       process.stderr.write('compiling ticks for the pipeline process (npm run build)…\n');
       buildDist();
       const config = loadConfig();
-      if (o.clean) {
-        const removed = await cleanUpRun(o.clean, config);
+      if (cli.clean) {
+        const removed = await cleanUpRun(cli.clean, config);
         process.stdout.write(
           `removed ${removed.topics} topics, ${removed.groups} groups, ${removed.keys} keys\n`,
         );
@@ -131,39 +131,39 @@ const program = new Command('bench')
         });
       const options: BenchOptions = {
         id,
-        events: o.events,
-        latencyRate: o.latencyRate,
-        latencyDuration: o.latencyDuration,
-        partitions: o.partitions,
-        seed: o.seed,
+        events: cli.events,
+        latencyRate: cli.latencyRate,
+        latencyDuration: cli.latencyDuration,
+        partitions: cli.partitions,
+        seed: cli.seed,
         traffic: {
-          users: o.users,
-          directChats: o.directChats,
-          groups: o.groups,
-          groupSize: o.groupSize,
+          users: cli.users,
+          directChats: cli.directChats,
+          groups: cli.groups,
+          groupSize: cli.groupSize,
         },
-        memorySamples: o.memorySamples,
-        ceilingRequests: o.ceilingRequests,
-        quietSeconds: o.quietSeconds,
-        activeWindowReceipts: o.activeWindowReceipts,
-        profileDir: o.profile ? path.join(o.out, 'profiles') : undefined,
-        outDir: o.out,
-        keep: o.keep,
-        nodeFlags: o.nodeFlags.split(/\s+/).filter(Boolean),
+        memorySamples: cli.memorySamples,
+        ceilingRequests: cli.ceilingRequests,
+        quietSeconds: cli.quietSeconds,
+        activeWindowReceipts: cli.activeWindowReceipts,
+        profileDir: cli.profile ? path.join(cli.out, 'profiles') : undefined,
+        outDir: cli.out,
+        keep: cli.keep,
+        nodeFlags: cli.nodeFlags.split(/\s+/).filter(Boolean),
       };
       const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
       const result = await runBench(options, command);
-      mkdirSync(o.out, { recursive: true });
+      mkdirSync(cli.out, { recursive: true });
       const stamp = result.startedAt.replace(/[:.]/g, '-');
       const json = JSON.stringify(result, null, 2);
-      writeFileSync(path.join(o.out, `bench-${stamp}.json`), json);
-      writeFileSync(path.join(o.out, 'latest.json'), json);
-      writeFileSync(path.join(o.out, 'latest.md'), `${markdownTable(result)}\n`);
-      mkdirSync(path.dirname(o.chart), { recursive: true });
-      writeFileSync(o.chart, benchChart(result));
+      writeFileSync(path.join(cli.out, `bench-${stamp}.json`), json);
+      writeFileSync(path.join(cli.out, 'latest.json'), json);
+      writeFileSync(path.join(cli.out, 'latest.md'), `${markdownTable(result)}\n`);
+      mkdirSync(path.dirname(cli.chart), { recursive: true });
+      writeFileSync(cli.chart, benchChart(result));
       process.stdout.write(`${formatTable(result)}\n\n`);
       process.stdout.write(
-        `results: ${path.join(o.out, `bench-${stamp}.json`)} (and latest.json, latest.md)\nchart: ${o.chart}\n`,
+        `results: ${path.join(cli.out, `bench-${stamp}.json`)} (and latest.json, latest.md)\nchart: ${cli.chart}\n`,
       );
     }),
   );

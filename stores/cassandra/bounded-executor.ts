@@ -50,7 +50,7 @@ export function isRetriable(error: unknown): boolean {
 export class BoundedExecutor {
   constructor(
     private readonly client: Client,
-    private readonly o: BoundedExecutorOptions,
+    private readonly options: BoundedExecutorOptions,
   ) {}
 
   /** Resolves when every statement is written; rejects (after in-flight ones settle) on the first that cannot be. */
@@ -67,7 +67,7 @@ export class BoundedExecutor {
         }
       }
     };
-    const workers = Math.min(this.o.concurrency, statements.length);
+    const workers = Math.min(this.options.concurrency, statements.length);
     await Promise.all(Array.from({ length: workers }, worker));
     if (failure) throw failure;
   }
@@ -80,26 +80,26 @@ export class BoundedExecutor {
           isIdempotent: true,
           executionProfile: PROFILE.write,
         });
-        this.o.onWritten?.(statement.table);
+        this.options.onWritten?.(statement.table);
         return;
       } catch (err) {
         const retriable = isRetriable(err);
-        if (!retriable || attempt >= this.o.maxRetries)
+        if (!retriable || attempt >= this.options.maxRetries)
           throw new DurableWriteError(
             `Cassandra write to ${statement.table} failed${retriable ? ` after ${attempt + 1} attempts` : ''}: ${(err as Error).message.split('\n')[0]}`,
             statement.table,
             retriable,
             { cause: err },
           );
-        this.o.onRetry?.(statement.table, err, attempt + 1);
+        this.options.onRetry?.(statement.table, err, attempt + 1);
         await sleep(this.backoff(attempt));
       }
     }
   }
 
   private backoff(attempt: number): number {
-    const cap = this.o.maxBackoffMs ?? 5000;
-    const exp = Math.min(cap, this.o.backoffMs * 2 ** attempt);
+    const cap = this.options.maxBackoffMs ?? 5000;
+    const exp = Math.min(cap, this.options.backoffMs * 2 ** attempt);
     return exp / 2 + Math.random() * (exp / 2);
   }
 }
