@@ -1,0 +1,73 @@
+import type { ConversationSuffix } from '../redis/keys';
+import type { HashWrites, SetWrites, SortedSetWrites, WriteSet } from './write-set';
+
+/**
+ * Flush order of a conversation's keys (WriteSet sends lower ranks first). The watermarks go
+ * last: until they move, a replay of the step's receipts does the step again, so a flush cut
+ * short anywhere before them loses nothing. meta just before them: its last_seq and kind decide
+ * whether a replayed message or member event refreshes the expiry of keys it creates.
+ */
+export const ConversationRank = { Data: 0, Meta: 1, Watermarks: 2 } as const;
+
+/**
+ * The WriteSet handles of one conversation's keys, named as the Lua scripts name them (the key
+ * prefix, then 'meta', 'read', 'dlv:<id>', …) so that readers find what the scripts would have
+ * written.
+ */
+export class ConversationWrites {
+  constructor(
+    private readonly writes: WriteSet,
+    private readonly prefix: string,
+  ) {}
+
+  get meta(): HashWrites {
+    return this.writes.hash(this.key('meta'), ConversationRank.Meta);
+  }
+
+  get members(): SetWrites {
+    return this.writes.set(this.key('members'));
+  }
+
+  get read(): HashWrites {
+    return this.writes.hash(this.key('read'), ConversationRank.Watermarks);
+  }
+
+  get dlvd(): HashWrites {
+    return this.writes.hash(this.key('dlvd'), ConversationRank.Watermarks);
+  }
+
+  get msg(): HashWrites {
+    return this.writes.hash(this.key('msg'));
+  }
+
+  get msgs(): SortedSetWrites {
+    return this.writes.sortedSet(this.key('msgs'));
+  }
+
+  get notified(): HashWrites {
+    return this.writes.hash(this.key('notified'));
+  }
+
+  get win(): HashWrites {
+    return this.writes.hash(this.key('win'));
+  }
+
+  /** Who confirmed delivery of one message by id. */
+  deliveredBy(messageId: string): HashWrites {
+    return this.writes.hash(`${this.prefix}dlv:${messageId}`);
+  }
+
+  /** A reader's read log ("seq|at" scored by seq), for receipt details. */
+  readLog(userId: string): SortedSetWrites {
+    return this.writes.sortedSet(`${this.prefix}readlog:${userId}`);
+  }
+
+  /** A reader's delivered-up-to log. */
+  deliveredLog(userId: string): SortedSetWrites {
+    return this.writes.sortedSet(`${this.prefix}dlvlog:${userId}`);
+  }
+
+  private key(suffix: ConversationSuffix): string {
+    return this.prefix + suffix;
+  }
+}
