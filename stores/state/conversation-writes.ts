@@ -2,10 +2,14 @@ import type { ConversationSuffix } from '../redis/keys';
 import type { HashWrites, SetWrites, SortedSetWrites, WriteSet } from './write-set';
 
 /**
- * Flush order of a conversation's keys (WriteSet sends lower ranks first). The watermarks go
- * last: until they move, a replay of the step's receipts does the step again, so a flush cut
- * short anywhere before them loses nothing. meta just before them: its last_seq and kind decide
- * whether a replayed message or member event refreshes the expiry of keys it creates.
+ * Flush order of a conversation's keys (WriteSet sends lower ranks first). What tells a replay
+ * that a receipt was applied goes last — the watermarks, and who confirmed delivery by id
+ * (`dlv:<id>`): until those are written, a replay of the step applies its receipts again and
+ * redoes everything they derive (logs, marks, the group window), so a flush cut short anywhere
+ * before them loses nothing. Written before the window, a delivered-by-id entry would make the
+ * replay see an old confirmation and leave its range out of the window for good.
+ * meta goes just before them: its last_seq and kind decide whether a replayed message or member
+ * event refreshes the expiry of keys it creates.
  */
 export const ConversationRank = { Data: 0, Meta: 1, Watermarks: 2 } as const;
 
@@ -52,9 +56,9 @@ export class ConversationWrites {
     return this.writes.hash(this.key('win'));
   }
 
-  /** Who confirmed delivery of one message by id. */
+  /** Who confirmed delivery of one message by id (a watermark by id: ranked with them). */
   deliveredBy(messageId: string): HashWrites {
-    return this.writes.hash(`${this.prefix}dlv:${messageId}`);
+    return this.writes.hash(`${this.prefix}dlv:${messageId}`, ConversationRank.Watermarks);
   }
 
   /** A reader's read log ("seq|at" scored by seq), for receipt details. */

@@ -1,5 +1,7 @@
 import { ConversationWrites } from './conversation-writes';
-import { MAX_PAIRS_PER_COMMAND, WriteSet } from './write-set';
+import { hashTag, MAX_PAIRS_PER_COMMAND, WriteSet } from './write-set';
+
+const plain = { atomic: false };
 
 describe('WriteSet', () => {
   it('coalesces per key: last value per field or member, one EXPIRE', () => {
@@ -11,7 +13,7 @@ describe('WriteSet', () => {
     w.hash('h').expire(60);
     w.sortedSet('z').add('5', 'x');
     w.sortedSet('z').add('6', 'x');
-    expect(w.commands()).toEqual([
+    expect(w.commands(plain)).toEqual([
       ['hset', 'h', 'a', '3', 'b', '2'],
       ['expire', 'h', '60'],
       ['zadd', 'z', '6', 'x'],
@@ -24,7 +26,7 @@ describe('WriteSet', () => {
     w.set('s').add('new');
     w.set('s').add('gone');
     w.set('s').remove('gone');
-    expect(w.commands()).toEqual([
+    expect(w.commands(plain)).toEqual([
       ['sadd', 's', 'new'],
       ['srem', 's', 'old', 'gone'],
     ]);
@@ -35,10 +37,10 @@ describe('WriteSet', () => {
     w.hash('win').set('ver', '1');
     w.hash('win').expire(60);
     w.hash('win').del();
-    expect(w.commands()).toEqual([['del', 'win']]);
+    expect(w.commands(plain)).toEqual([['del', 'win']]);
     w.hash('win').set('ver', '2');
     w.hash('win').expire(30);
-    expect(w.commands()).toEqual([
+    expect(w.commands(plain)).toEqual([
       ['del', 'win'],
       ['hset', 'win', 'ver', '2'],
       ['expire', 'win', '30'],
@@ -47,7 +49,7 @@ describe('WriteSet', () => {
     s.set('m').remove('a');
     s.set('m').del();
     s.set('m').add('b');
-    expect(s.commands()).toEqual([
+    expect(s.commands(plain)).toEqual([
       ['del', 'm'],
       ['sadd', 'm', 'b'],
     ]);
@@ -60,7 +62,7 @@ describe('WriteSet', () => {
       w.hash('h').set(`f${i}`, 'v');
       w.set('s').add(`m${i}`);
     }
-    const sizes = w.commands().map((c) => [c[0], c.length - 2]);
+    const sizes = w.commands(plain).map((c) => [c[0], c.length - 2]);
     expect(sizes).toEqual([
       ['hset', 2 * MAX_PAIRS_PER_COMMAND],
       ['hset', 2 * MAX_PAIRS_PER_COMMAND],
@@ -79,13 +81,37 @@ describe('WriteSet', () => {
     c.msg.set('m3', '3|bo|1');
     c.dlvd.set('ana', '3');
     c.readLog('ana').add('3', '3|9');
-    expect(w.commands().map((cmd) => cmd[1])).toEqual([
+    expect(w.commands(plain).map((cmd) => cmd[1])).toEqual([
       'p:{c:1}:msg',
       'p:{c:1}:readlog:ana',
       'p:{c:1}:meta',
       'p:{c:1}:read',
       'p:{c:1}:dlvd',
     ]);
+  });
+
+  it("wraps each slot's writes in MULTI/EXEC by default: a conversation's step lands whole", () => {
+    const w = new WriteSet();
+    const one = new ConversationWrites(w, 'p:{c:1}:');
+    const two = new ConversationWrites(w, 'p:{c:2}:');
+    one.read.set('ana', '3');
+    two.msg.set('m1', '1|bo|1');
+    one.msg.set('m3', '3|bo|1');
+    w.hash('p:{u:ana}:x').set('a', '1'); // a single command needs no transaction
+    expect(w.commands()).toEqual([
+      ['multi'],
+      ['hset', 'p:{c:1}:msg', 'm3', '3|bo|1'],
+      ['hset', 'p:{c:1}:read', 'ana', '3'],
+      ['exec'],
+      ['hset', 'p:{c:2}:msg', 'm1', '1|bo|1'],
+      ['hset', 'p:{u:ana}:x', 'a', '1'],
+    ]);
+  });
+
+  it('reads the hash tag as Redis Cluster does', () => {
+    expect(hashTag('p:{c:1}:read')).toBe('c:1');
+    expect(hashTag('p:{}:x{y}')).toBe('p:{}:x{y}'); // the first {…} is empty: the whole key
+    expect(hashTag('plain')).toBe('plain');
   });
 
   it('refuses to write one key as two types', () => {

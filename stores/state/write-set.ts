@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
-import { execPipeline } from '../redis/pipeline';
+import { execPipeline, RedisCommandError } from '../redis/pipeline';
 
-/** One Redis command as sent: name, key, arguments. */
-export type RedisCommand = [command: string, key: string, ...args: string[]];
+/** One Redis command as sent: name, then arguments (the key first, but for MULTI/EXEC). */
+export type RedisCommand = [command: string, ...args: string[]];
 
 /**
  * Most members (SADD/SREM) or pairs (HSET field value, ZADD score member) per command: a
@@ -136,16 +136,30 @@ export class SetWrites extends KeyWrites {
 
 type AnyWrites = HashWrites | SortedSetWrites | SetWrites;
 
+export interface FlushOptions {
+  /**
+   * Wrap the writes of each Redis Cluster slot (each hash tag: one conversation's keys) in
+   * MULTI/EXEC, so that a conversation's step lands whole or not at all (default true).
+   */
+  atomic?: boolean;
+}
+
 /**
  * A step's Redis writes, coalesced per key, sent as plain pipelined commands in one round trip
  * (write-behind of the in-memory state: no script on the hot path).
  *
- * Order: by rank, then by the order keys were first written. The conversation layout gives the
- * watermark hashes the highest rank (stores/state/conversation-writes.ts), so a flush cut short
- * leaves every other write of a step in place before any watermark moves: a replay from the
- * last committed offset sees the old watermarks, applies the same receipts again and completes
- * the rest (the other writes are idempotent: fields set to the same values, log entries and
- * delivered-by-id entries that are already there).
+ * Order: by rank, then by the order keys were first written. The conversation layout ranks
+ * last what tells a replay that a receipt was applied (the watermark hashes and delivered-by-id
+ * entries: stores/state/conversation-writes.ts), so that a flush cut short never records a
+ * receipt as applied while the rest of its effects are missing.
+ *
+ * Order alone does not make a cut flush safe, though: a replay of the step then reads keys the
+ * step's later events already changed (a member removed after their receipt, a message sent
+ * after a receipt that waited for it) next to watermarks that did not move yet, and can decide
+ * otherwise than the first run (hold that member's receipt: its effects are lost). So by default
+ * each slot's writes go in one MULTI/EXEC: a crash leaves every conversation as it was before
+ * the step or after it, and a replay from either ends where a clean run ends, as with the
+ * scripts. Per slot, not for the whole flush: a transaction cannot span Redis Cluster slots.
  */
 export class WriteSet {
   private readonly keys = new Map<string, AnyWrites>();
@@ -167,18 +181,30 @@ export class WriteSet {
   }
 
   /** The commands flush() sends, in order (tests cut a flush short by sending a prefix). */
-  commands(): RedisCommand[] {
-    const ranked = [...this.keys.values()];
+  commands(options: FlushOptions = {}): RedisCommand[] {
     // Array.prototype.sort is stable: within a rank, keys stay in first-written order.
-    ranked.sort((a, b) => a.rank - b.rank);
+    const ranked = [...this.keys.values()].sort((a, b) => a.rank - b.rank);
     const out: RedisCommand[] = [];
-    for (const writes of ranked) writes.commands(out);
+    if (!(options.atomic ?? true)) {
+      for (const writes of ranked) writes.commands(out);
+      return out;
+    }
+    const slots = new Map<string, AnyWrites[]>();
+    for (const key of this.keys.keys()) slots.set(hashTag(key), []); // first-written order
+    for (const writes of ranked) slots.get(hashTag(writes.key))!.push(writes);
+    for (const group of slots.values()) {
+      const commands: RedisCommand[] = [];
+      for (const writes of group) writes.commands(commands);
+      // One command is atomic by itself.
+      if (commands.length > 1) out.push(['multi'], ...commands, ['exec']);
+      else out.push(...commands);
+    }
     return out;
   }
 
   /** Sends every write in one round trip; throws the first command error. */
-  async flush(redis: Redis): Promise<void> {
-    await sendCommands(redis, this.commands());
+  async flush(redis: Redis, options: FlushOptions = {}): Promise<void> {
+    await sendCommands(redis, this.commands(options));
   }
 
   private get<T extends AnyWrites>(
@@ -198,8 +224,29 @@ export class WriteSet {
   }
 }
 
-/** Sends commands as one pipeline (one round trip); throws the first command error. */
+/** Redis Cluster's hash tag: what decides a key's slot (the first non-empty {…}, else the key). */
+export function hashTag(key: string): string {
+  const open = key.indexOf('{');
+  if (open >= 0) {
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) return key.slice(open + 1, close);
+  }
+  return key;
+}
+
+/**
+ * Sends commands as one pipeline (one round trip); throws the first command error, including
+ * one inside a transaction (EXEC replies with each queued command's result).
+ */
 export async function sendCommands(redis: Redis, commands: RedisCommand[]): Promise<void> {
   if (commands.length === 0) return;
-  await execPipeline(redis.pipeline(commands));
+  const replies = await execPipeline(redis.pipeline(commands));
+  commands.forEach((command, i) => {
+    if (command[0] !== 'exec') return;
+    const failed = (replies[i] as unknown[] | null)?.find((r) => r instanceof Error);
+    if (failed)
+      throw new RedisCommandError(`Redis command failed: ${(failed as Error).message}`, {
+        cause: failed,
+      });
+  });
 }

@@ -54,15 +54,15 @@ export function stepAt(now = NOW): EngineStep {
 /** The step's commands, keys without the conversation prefix, for short expectations. */
 export function commandsOf(step: EngineStep): RedisCommand[] {
   return step.writes
-    .commands()
-    .map(([name, key, ...args]) => [name, key.slice(PREFIX.length), ...args] as RedisCommand);
+    .commands({ atomic: false })
+    .map(([name, key = '', ...args]): RedisCommand => [name, key.slice(PREFIX.length), ...args]);
 }
 
 /** The keys the step expires. */
 export function expired(step: EngineStep): string[] {
   return commandsOf(step)
     .filter((c) => c[0] === 'expire')
-    .map((c) => c[1]);
+    .map((c) => c[1] ?? '');
 }
 
 let version = 0;
