@@ -29,6 +29,7 @@ import {
 import { RedisKeys } from '../redis/keys';
 import { runQueued, type Queued } from '../redis/pipeline';
 import { loadConversations, loadDeliveredBy } from './conversation-loader';
+import type { ConversationState } from './conversation-state';
 import { sendCommands, WriteSet, type RedisCommand } from './write-set';
 
 /**
@@ -61,14 +62,24 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
   });
   afterAll(() => redis.disconnect());
 
-  it.each([
-    [1, false],
-    [2, false],
-    [3, false],
-    [4, false],
-    [5, true],
-    [6, true],
-  ])('seed %i (flushes cut short, then the step replayed: %s)', async (seed, cuts) => {
+  /**
+   * reload: (b) loads its state from Redis every step. cut: besides, some flushes stop after a
+   * random number of commands (a crash) and the step is done again from what Redis then holds
+   * (a replay from the last committed offset). cached: (b) keeps its states from step to step,
+   * as the owner of a partition will, loading a conversation only on first use: what it holds
+   * must stay what it wrote.
+   */
+  it.each<[number, 'reload' | 'cut' | 'cached']>([
+    [1, 'reload'],
+    [2, 'reload'],
+    [3, 'reload'],
+    [4, 'reload'],
+    [5, 'cut'],
+    [6, 'cut'],
+    [7, 'cached'],
+    [8, 'cached'],
+  ])('seed %i, state %s', async (seed, mode) => {
+    const cuts = mode === 'cut';
     const scriptsKeys = new RedisKeys(`t${run}s${seed}a`);
     const engineKeys = new RedisKeys(`t${run}s${seed}b`);
     prefixes.push(`t${run}s${seed}a`, `t${run}s${seed}b`);
@@ -78,12 +89,30 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
     const both = [scriptsKeys, engineKeys];
     // Its own stream, so that cutting changes nothing of the events.
     const cutRng = new Rng(seed * 7919);
+    const cache = new Map<string, ConversationState>();
+
+    /** The states of these conversations, with these delivered-by-id hashes loaded. */
+    async function statesOf(
+      ids: string[],
+      dlvIds = new Map<string, string[]>(),
+    ): Promise<Map<string, ConversationState>> {
+      if (mode !== 'cached') return loadConversations(redis, engineKeys, ids, dlvIds);
+      const fresh = ids.filter((id) => !cache.has(id));
+      for (const [id, state] of await loadConversations(redis, engineKeys, fresh, dlvIds))
+        cache.set(id, state);
+      await loadDeliveredBy(
+        redis,
+        [...dlvIds].map(([id, messageIds]) => {
+          const state = cache.get(id)!;
+          return { state, messageIds: messageIds.filter((m) => !state.deliveredBy(m)) };
+        }),
+      );
+      return new Map(ids.map((id) => [id, cache.get(id)!]));
+    }
 
     /**
-     * (b): load what the step touches, apply in order, flush once. With `cuts`, some flushes
-     * stop after a random number of commands (a crash), and the step is done again from what
-     * Redis then holds (a replay from the last committed offset): its results are the replay's,
-     * not comparable (null).
+     * (b): load what the step touches, apply in order, flush once. A step cut short is done
+     * again: its results are the replay's, not comparable (null).
      */
     async function throughEngine(calls: Call[]): Promise<unknown[] | null> {
       const dlvIds = new Map<string, string[]>();
@@ -95,9 +124,7 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
                 ...(dlvIds.get(c.conversationId) ?? []),
                 ...r.command.messageIds,
               ]);
-      const states = await loadConversations(
-        redis,
-        engineKeys,
+      const states = await statesOf(
         calls.map((c) => c.conversationId),
         dlvIds,
       );
@@ -174,9 +201,7 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
       const [viaScripts] = await runQueued(redis, [
         store.collectWindow(conversationId, maxMessages, scanLimit),
       ]);
-      const state = (await loadConversations(redis, engineKeys, [conversationId])).get(
-        conversationId,
-      )!;
+      const state = (await statesOf([conversationId])).get(conversationId)!;
       const missing = windowDeliveredByNeeded(state, maxMessages, scanLimit);
       await loadDeliveredBy(redis, [{ state, messageIds: missing }]);
       const viaEngine = collectWindow(state, maxMessages, scanLimit);
@@ -190,9 +215,7 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
 
     async function clearBoth(step: number, conversationId: string, version: number) {
       const [viaScripts] = await runQueued(redis, [store.clearWindow(conversationId, version)]);
-      const state = (await loadConversations(redis, engineKeys, [conversationId])).get(
-        conversationId,
-      )!;
+      const state = (await statesOf([conversationId])).get(conversationId)!;
       const writes = new WriteSet();
       const viaEngine = clearWindow(state, version, writes);
       await writes.flush(redis);
@@ -214,6 +237,7 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
           const held = k.conversationKey(c, 'held');
           await (hold ? redis.zadd(held, 1, 'x') : redis.del(held));
         }
+        if (cache.has(c)) cache.get(c)!.hasHeld = hold;
       }
       if (rng.chance(0.06) && (await redis.exists(scriptsKeys.conversationKey(c, 'meta')))) {
         // An hour passes: the next event refreshes the expiries; which keys get one must match.
@@ -223,6 +247,7 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
           const keys = await scanKeys(redis, `${k.conversation(c)}*`);
           for (const key of keys) await redis.persist(key);
         }
+        if (cache.has(c)) cache.get(c)!.touched = 0;
       }
       for (const [conversationId, version] of pendingClears) {
         pendingClears.delete(conversationId);
