@@ -5,11 +5,12 @@ import type { HashWrites, SetWrites, SortedSetWrites, WriteSet } from './write-s
  * Flush order of a conversation's keys (WriteSet sends lower ranks first). What tells a replay
  * that a receipt was applied goes last — the watermarks, and who confirmed delivery by id
  * (`dlv:<id>`): until those are written, a replay of the step applies its receipts again and
- * redoes everything they derive (logs, marks, the group window), so a flush cut short anywhere
- * before them loses nothing. Written before the window, a delivered-by-id entry would make the
- * replay see an old confirmation and leave its range out of the window for good.
- * meta goes just before them: its last_seq and kind decide whether a replayed message or member
- * event refreshes the expiry of keys it creates.
+ * redoes what they derive (logs, marks, the group window). Written before the window, a
+ * delivered-by-id entry would make the replay see an old confirmation and leave its range out
+ * of the window for good. meta goes just before them: its last_seq and kind decide whether a
+ * replayed message or member event refreshes the expiry of keys it creates.
+ * Order alone does not make a cut flush safe (see WriteSet): by default each conversation's
+ * writes also go as one transaction; the order still holds within it and for a plain flush.
  */
 export const ConversationRank = { Data: 0, Meta: 1, Watermarks: 2 } as const;
 

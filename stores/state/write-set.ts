@@ -168,6 +168,7 @@ export class WriteSet {
     return this.keys.size;
   }
 
+  /** The writes to a hash; `rank` places the key in the flush (its first write's rank holds). */
   hash(key: string, rank = 0): HashWrites {
     return this.get(key, rank, HashWrites);
   }
