@@ -20,41 +20,51 @@ export const ConversationRank = { Data: 0, Meta: 1, Watermarks: 2 } as const;
  * written.
  */
 export class ConversationWrites {
+  // Handles of the core keys, found once per run rather than on every write.
+  private metaWrites?: HashWrites;
+  private membersWrites?: SetWrites;
+  private readWrites?: HashWrites;
+  private dlvdWrites?: HashWrites;
+  private msgWrites?: HashWrites;
+  private msgsWrites?: SortedSetWrites;
+  private notifiedWrites?: HashWrites;
+  private winWrites?: HashWrites;
+
   constructor(
     private readonly writes: WriteSet,
     private readonly prefix: string,
   ) {}
 
   get meta(): HashWrites {
-    return this.writes.hash(this.key('meta'), ConversationRank.Meta);
+    return (this.metaWrites ??= this.writes.hash(this.key('meta'), ConversationRank.Meta));
   }
 
   get members(): SetWrites {
-    return this.writes.set(this.key('members'));
+    return (this.membersWrites ??= this.writes.set(this.key('members')));
   }
 
   get read(): HashWrites {
-    return this.writes.hash(this.key('read'), ConversationRank.Watermarks);
+    return (this.readWrites ??= this.writes.hash(this.key('read'), ConversationRank.Watermarks));
   }
 
   get dlvd(): HashWrites {
-    return this.writes.hash(this.key('dlvd'), ConversationRank.Watermarks);
+    return (this.dlvdWrites ??= this.writes.hash(this.key('dlvd'), ConversationRank.Watermarks));
   }
 
   get msg(): HashWrites {
-    return this.writes.hash(this.key('msg'));
+    return (this.msgWrites ??= this.writes.hash(this.key('msg')));
   }
 
   get msgs(): SortedSetWrites {
-    return this.writes.sortedSet(this.key('msgs'));
+    return (this.msgsWrites ??= this.writes.sortedSet(this.key('msgs')));
   }
 
   get notified(): HashWrites {
-    return this.writes.hash(this.key('notified'));
+    return (this.notifiedWrites ??= this.writes.hash(this.key('notified')));
   }
 
   get win(): HashWrites {
-    return this.writes.hash(this.key('win'));
+    return (this.winWrites ??= this.writes.hash(this.key('win')));
   }
 
   /** Who confirmed delivery of one message by id (a watermark by id: ranked with them). */

@@ -36,7 +36,8 @@ import { sendCommands, WriteSet, type RedisCommand } from './write-set';
  * The in-memory engine against the Lua scripts it replaces, on a real Redis. The same seeded
  * random events go (a) through the scripts (ConversationStore, one pipeline a step) under one
  * prefix, and (b) through load → engine → WriteSet.flush under another, with the state loaded
- * afresh from Redis every step (so the loader and the writer are on trial too). After every
+ * afresh from Redis every step in most seeds (so the loader and the writer are on trial too),
+ * kept from step to step in others (see the modes below). After every
  * step the results must be equal and the touched conversations' keys too; at the end, every
  * key. Group windows are collected and cleared at random points on both sides; receipts are
  * held and released, and conversations aged (touched 0, expiries removed), on both sides alike.
