@@ -1,0 +1,151 @@
+import type { ReceiptStatus } from '../../schemas/types';
+import type { ReceiptInput, ReceiptResult } from '../../stores/redis/conversation-store';
+import { StateNotLoadedError, type ConversationState } from '../../stores/state/conversation-state';
+import { ConversationWrites } from '../../stores/state/conversation-writes';
+import { formatNumber } from '../../stores/state/stored-values';
+import { deliveredByNeeded } from './delivered-by-needed';
+import { directUpdate, TellingMarks } from './direct-update';
+import type { EngineStep } from './engine-step';
+import { peerOf, resolveTarget } from './receipt-target';
+import { refreshCore } from './refresh-core';
+import { WindowFold, type SeqRange } from './window-fold';
+
+type Applied = Extract<ReceiptResult, { applied: true }>;
+
+/**
+ * apply-receipts-1.lua over memory: a run of one conversation's receipts, in order, as if each
+ * were applied alone — read up to a seq (or a message), delivered up to a seq, delivered by ids.
+ *
+ * - Held, marking nothing: a reader who is not a member (NOT_A_MEMBER), a seq beyond the last
+ *   message (SEQ_NOT_REACHED), an id the index does not know (UNKNOWN_MESSAGE).
+ * - Watermarks only move forward: a duplicate, replayed or backwards receipt changes nothing
+ *   (`changed` false). A read moves the delivered watermark too (read implies delivered).
+ * - Each move appends to the reader's log (readlog/dlvlog: "seq|at" scored by seq); a delivery
+ *   by ids records who confirmed each message (`dlv:<id>`, first time kept).
+ * - Direct chats: the peer hears at once (directUpdate); groups: the changed seq ranges fold
+ *   into the open window, and every applied result says whether a window is open after the run.
+ * An unknown conversation counts as a group. Throws StateNotLoadedError, having changed nothing,
+ * when delivered-by-id state the run needs is not loaded (see deliveredByNeeded).
+ */
+export function applyReceipts(
+  state: ConversationState,
+  receipts: readonly ReceiptInput[],
+  step: EngineStep,
+): ReceiptResult[] {
+  if (receipts.length === 0) return [];
+  const missing = deliveredByNeeded(state, receipts);
+  if (missing.length > 0) throw new StateNotLoadedError(state.conversationId, missing);
+
+  const writes = new ConversationWrites(step.writes, state.prefix);
+  const kind = state.kind ?? 'GROUP';
+  const direct = kind === 'DIRECT';
+  const lastSeq = state.lastSeq;
+  const marks = new TellingMarks(state, writes);
+  const window = new WindowFold();
+  const ttl = step.ttlSeconds;
+
+  const results: ReceiptResult[] = [];
+  const applied: Applied[] = [];
+  for (const r of receipts) {
+    const user = r.userId;
+    if (!state.members.has(user)) {
+      results.push({ applied: false, reason: 'NOT_A_MEMBER' });
+      continue;
+    }
+    const resolved = resolveTarget(state, r.command, lastSeq);
+    if ('held' in resolved) {
+      results.push({ applied: false, reason: resolved.held });
+      continue;
+    }
+    const { type, target } = resolved;
+    const at = String(r.at);
+    let oldRead = 0;
+    let newRead = 0;
+    const newIds: string[] = [];
+    const ranges: SeqRange[] = [];
+    let status: ReceiptStatus = 'DELIVERED';
+
+    if (type === 'read') {
+      oldRead = state.read.get(user) ?? 0;
+      newRead = Math.max(oldRead, target);
+      const oldDlvd = state.dlvd.get(user) ?? 0;
+      if (newRead > oldRead) {
+        state.setWatermark('read', user, newRead);
+        writes.read.set(user, formatNumber(newRead));
+      }
+      if (newRead > oldDlvd) {
+        state.setWatermark('dlvd', user, newRead);
+        writes.dlvd.set(user, formatNumber(newRead));
+      }
+      if (newRead > oldRead || newRead > oldDlvd) {
+        ranges.push([Math.min(oldRead, oldDlvd), newRead]);
+        const log = writes.readLog(user);
+        log.add(formatNumber(newRead), `${formatNumber(newRead)}|${at}`);
+        log.expire(ttl);
+      }
+      if (r.shareRead) status = 'READ';
+    } else if (type === 'dlv_seq') {
+      const oldDlvd = state.dlvd.get(user) ?? 0;
+      if (target > oldDlvd) {
+        state.setWatermark('dlvd', user, target);
+        writes.dlvd.set(user, formatNumber(target));
+        ranges.push([oldDlvd, target]);
+        const log = writes.deliveredLog(user);
+        log.add(formatNumber(target), `${formatNumber(target)}|${at}`);
+        log.expire(ttl);
+      }
+    } else {
+      for (const [id, seq] of resolved.ids) {
+        const by = writes.deliveredBy(id);
+        if (state.markDelivered(id, user, at)) {
+          by.set(user, at);
+          newIds.push(id);
+          ranges.push([seq - 1, seq]);
+        }
+        by.expire(ttl);
+      }
+    }
+
+    let peer = '';
+    let push: Applied['push'] = null;
+    if (direct) {
+      peer = peerOf(state.members, user);
+      push = directUpdate(state, marks, {
+        userId: user,
+        peer,
+        status,
+        upTo: type === 'read' ? newRead : target,
+        byIds: type === 'dlv_ids',
+        version: r.version,
+      });
+    } else if (ranges.length > 0) {
+      window.add(ranges, r.version, r.sourceAt);
+    }
+
+    const result: Applied = {
+      applied: true,
+      kind,
+      oldRead,
+      newRead,
+      unread: type === 'read' ? state.countAfter(newRead) : 0,
+      atEnd: type === 'read' && newRead >= lastSeq,
+      peer: peer || null,
+      push,
+      windowOpen: false, // known once the whole run is folded in
+      lastSeq,
+      changed: ranges.length > 0,
+      read: state.read.get(user) ?? 0,
+      delivered: state.dlvd.get(user) ?? 0,
+      newlyDeliveredIds: newIds,
+    };
+    results.push(result);
+    applied.push(result);
+  }
+
+  marks.finish(ttl);
+  const windowOpen = direct ? false : window.apply(state, writes, ttl);
+  for (const result of applied) result.windowOpen = windowOpen;
+  // Only a conversation that took a receipt is kept alive (held ones may name no conversation yet).
+  if (applied.length > 0) refreshCore(state, writes, step, false);
+  return results;
+}

@@ -1,0 +1,107 @@
+import type { ReceiptStatus } from '../../schemas/types';
+import { StateNotLoadedError, type ConversationState } from '../../stores/state/conversation-state';
+import type { ConversationWrites } from '../../stores/state/conversation-writes';
+import {
+  formatMark,
+  markField,
+  parseMark,
+  type NotifiedMark,
+} from '../../stores/state/stored-values';
+
+/** Most messages the update lookup scans (the script's LIMIT 0 256). */
+export const DIRECT_SCAN_LIMIT = 256;
+
+type Told = 'read' | 'delivered';
+
+/**
+ * The readers' 'told up to' marks (`notified`: 'r:<reader>' / 'd:<reader>' =
+ * "seq|version|message_id"), parsed once per run as the script reads them once per call, and
+ * written where they move. A mark carries the version (source offset) of the receipt that told.
+ */
+export class TellingMarks {
+  private readonly parsed = new Map<string, Record<Told, NotifiedMark>>();
+  private moved = false;
+
+  constructor(
+    private readonly state: ConversationState,
+    private readonly writes: ConversationWrites,
+  ) {}
+
+  of(userId: string): Readonly<Record<Told, NotifiedMark>> {
+    let marks = this.parsed.get(userId);
+    if (!marks) {
+      marks = {
+        read: parseMark(this.state.notified.get(markField('read', userId))),
+        delivered: parseMark(this.state.notified.get(markField('delivered', userId))),
+      };
+      this.parsed.set(userId, marks);
+    }
+    return marks;
+  }
+
+  tell(userId: string, which: Told, mark: NotifiedMark): void {
+    this.of(userId);
+    this.parsed.get(userId)![which] = mark;
+    const field = markField(which, userId);
+    const value = formatMark(mark);
+    this.state.setNotified(field, value);
+    this.writes.notified.set(field, value);
+    this.moved = true;
+  }
+
+  /** The script expires `notified` once, when a mark moved. */
+  finish(ttlSeconds: number): void {
+    if (this.moved) this.writes.notified.expire(ttlSeconds);
+  }
+}
+
+export interface DirectUpdateInput {
+  userId: string;
+  peer: string;
+  /** READ when the reader read and shares reads; DELIVERED otherwise. */
+  status: ReceiptStatus;
+  /** How far the receipt reaches: the new read watermark for a read, else its target. */
+  upTo: number;
+  /** Delivered by ids: only messages the reader confirmed by id count. */
+  byIds: boolean;
+  version: number;
+}
+
+/**
+ * The update a direct chat's peer hears at once: its newest message this receipt covers, told
+ * once. A read is told above what was told read; a delivery above what was told at all (read
+ * implies delivered). Any other receipt at or below the mark tells nothing, except the receipt
+ * that set the mark, seen again (the same version: a redo after a crash before its update was
+ * produced), which tells the same again, so no update is lost.
+ */
+export function directUpdate(
+  state: ConversationState,
+  marks: TellingMarks,
+  u: DirectUpdateInput,
+): { messageId: string; seq: number; status: ReceiptStatus } | null {
+  if (u.peer === '') return null;
+  const own: Told = u.status === 'READ' ? 'read' : 'delivered';
+  const mine = marks.of(u.userId);
+  const floor = own === 'read' ? mine.read.seq : Math.max(mine.read.seq, mine.delivered.seq);
+  if (u.upTo > floor) {
+    for (const id of state.newest(u.upTo, floor, DIRECT_SCAN_LIMIT)) {
+      const message = state.message(id);
+      if (!message || message.sender !== u.peer) continue;
+      if (u.byIds && !confirmedById(state, id, u.userId)) continue;
+      marks.tell(u.userId, own, { seq: message.seq, version: u.version, messageId: id });
+      return { messageId: id, seq: message.seq, status: u.status };
+    }
+    return null;
+  }
+  const mark = mine[own];
+  if (mark.version === u.version && mark.messageId !== '')
+    return { messageId: mark.messageId, seq: mark.seq, status: u.status };
+  return null;
+}
+
+function confirmedById(state: ConversationState, messageId: string, userId: string): boolean {
+  const by = state.deliveredBy(messageId);
+  // deliveredByNeeded() loads these before the run: reaching here unloaded is a bug upstream.
+  if (!by) throw new StateNotLoadedError(state.conversationId, [messageId]);
+  return by.has(userId);
+}

@@ -1,0 +1,17 @@
+import type { WriteSet } from '../../stores/state/write-set';
+
+/**
+ * What the engine's functions share within one processing step: where the Redis writes go, and
+ * the two arguments every script took from outside the conversation's state.
+ */
+export interface EngineStep {
+  /** The step's write-behind: flushed once, after the step's events are applied. */
+  writes: WriteSet;
+  /** Hot-state TTL (s): the scripts' ARGV[1]. */
+  ttlSeconds: number;
+  /**
+   * Wall clock (ms). The scripts read Redis' TIME only to decide when to refresh expiries
+   * (meta's `touched`); the engine takes the time from its caller.
+   */
+  now: number;
+}

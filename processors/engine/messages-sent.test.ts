@@ -1,0 +1,145 @@
+import type { SentMessage } from '../../stores/redis/conversation-store';
+import {
+  commandsOf,
+  expired,
+  NOW,
+  stateOf,
+  stepAt,
+  TTL,
+} from '../../tests/support/engine-fixtures';
+import { applyMessagesSent } from './messages-sent';
+
+const msg = (seq: number, senderId: string, kind: 'DIRECT' | 'GROUP' = 'GROUP'): SentMessage => ({
+  messageId: `m${seq}`,
+  seq,
+  senderId,
+  kind,
+  sentAt: 1000 + seq,
+});
+
+describe('applyMessagesSent', () => {
+  it('gives an unknown conversation the first message kind, and writes meta and the index', () => {
+    const state = stateOf();
+    const step = stepAt();
+    const results = applyMessagesSent(
+      state,
+      [msg(1, 'ana', 'DIRECT'), msg(2, 'bo', 'GROUP')],
+      step,
+    );
+    expect(results.map((r) => r.kind)).toEqual(['DIRECT', 'DIRECT']);
+    expect([state.kind, state.lastSeq, state.lastMsg, state.lastAt]).toEqual([
+      'DIRECT',
+      2,
+      'm2',
+      '1002',
+    ]);
+    expect(commandsOf(step)).toEqual(
+      expect.arrayContaining([
+        ['hset', 'msg', 'm1', '1|ana|1001', 'm2', '2|bo|1002'],
+        ['zadd', 'msgs', '1', 'm1', '2', 'm2'],
+        ['sadd', 'members', 'ana', 'bo'],
+        [
+          'hset',
+          'meta',
+          'kind',
+          'DIRECT',
+          'last_seq',
+          '2',
+          'last_msg',
+          'm2',
+          'last_at',
+          '1002',
+          'touched',
+          String(NOW),
+        ],
+      ]),
+    );
+  });
+
+  it('makes a sender a member from its first message of the run on, having read its own messages', () => {
+    const state = stateOf({ kind: 'GROUP', members: ['reader'], read: { reader: 0 } });
+    const results = applyMessagesSent(
+      state,
+      [msg(1, 'a'), msg(2, 'a'), msg(3, 'b'), msg(4, 'a'), msg(5, 'b')],
+      stepAt(),
+    );
+    expect(results.map((r) => [r.lastSeq, r.senderAtEnd, [...r.behind].sort()])).toEqual([
+      [1, true, ['reader']],
+      [2, true, ['reader']],
+      [3, true, ['a', 'reader']],
+      [4, true, ['b', 'reader']],
+      [5, true, ['a', 'reader']],
+    ]);
+    expect(Object.fromEntries(state.read)).toEqual({ reader: 0, a: 4, b: 5 });
+    expect(Object.fromEntries(state.dlvd)).toEqual({ a: 4, b: 5 });
+  });
+
+  it('lists every member of a direct chat (the peer), none of a group, joiners from their message on', () => {
+    const direct = stateOf({ kind: 'DIRECT', members: ['ana'] });
+    const [first, second] = applyMessagesSent(direct, [msg(1, 'ana'), msg(2, 'bo')], stepAt());
+    expect(first!.members).toEqual(['ana']);
+    expect([...second!.members].sort()).toEqual(['ana', 'bo']);
+    const group = stateOf({ kind: 'GROUP', members: ['ana'] });
+    expect(applyMessagesSent(group, [msg(1, 'ana')], stepAt())[0]!.members).toEqual([]);
+  });
+
+  it('keeps last_seq on a late message; the sender is then not at the end', () => {
+    const state = stateOf({
+      kind: 'GROUP',
+      members: ['ana', 'bo'],
+      read: { ana: 1, bo: 5 },
+      messages: [
+        ['m1', 1, 'ana'],
+        ['m5', 5, 'bo'],
+      ],
+      touched: NOW,
+    });
+    const step = stepAt();
+    const [late] = applyMessagesSent(state, [msg(3, 'ana')], step);
+    expect(late).toMatchObject({ lastSeq: 5, senderAtEnd: false, behind: [] });
+    expect([state.lastSeq, state.lastMsg]).toEqual([5, 'm5']);
+    expect(state.read.get('ana')).toBe(3);
+    expect(commandsOf(step).filter((c) => c[1] === 'meta')).toEqual([]); // nothing new for meta
+  });
+
+  it('moves an id sent again to its new seq; a tie on seq keeps the first message as last', () => {
+    const state = stateOf({ kind: 'GROUP', members: ['ana'] });
+    applyMessagesSent(
+      state,
+      [msg(1, 'ana'), { ...msg(3, 'ana'), messageId: 'm1' }, { ...msg(3, 'ana'), messageId: 'x' }],
+      stepAt(),
+    );
+    expect([...state.indexed()]).toEqual([
+      ['m1', 3],
+      ['x', 3],
+    ]);
+    expect(state.lastMsg).toBe('m1');
+  });
+
+  it('says whether receipts are held', () => {
+    const state = stateOf({ kind: 'GROUP', hasHeld: true });
+    expect(applyMessagesSent(state, [msg(1, 'ana')], stepAt())[0]!.hasHeld).toBe(true);
+  });
+
+  it('refreshes expiries when the conversation gets its first message, else hourly', () => {
+    const known = () =>
+      stateOf({
+        kind: 'GROUP',
+        members: ['ana'],
+        read: { ana: 1 },
+        messages: [['m1', 1, 'ana']],
+        touched: NOW,
+      });
+    const soon = stepAt(NOW + (TTL * 1000) / 24 - 1);
+    applyMessagesSent(known(), [msg(2, 'ana')], soon);
+    expect(expired(soon)).toEqual([]);
+    const anHourOn = stepAt(NOW + (TTL * 1000) / 24);
+    applyMessagesSent(known(), [msg(2, 'ana')], anHourOn);
+    expect(expired(anHourOn).sort()).toEqual(['dlvd', 'members', 'meta', 'msg', 'msgs', 'read']);
+
+    const firstMessage = stateOf({ kind: 'GROUP', members: ['ana'], touched: NOW });
+    const step = stepAt(NOW + 1);
+    applyMessagesSent(firstMessage, [msg(1, 'ana')], step);
+    expect(expired(step)).toContain('msgs');
+  });
+});

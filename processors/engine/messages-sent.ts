@@ -1,0 +1,102 @@
+import type { MessageSentResult, SentMessage } from '../../stores/redis/conversation-store';
+import type { ConversationState } from '../../stores/state/conversation-state';
+import { ConversationWrites } from '../../stores/state/conversation-writes';
+import { formatNumber } from '../../stores/state/stored-values';
+import type { EngineStep } from './engine-step';
+import { refreshCore } from './refresh-core';
+
+/**
+ * messages-sent-1.lua over memory: records consecutive messages of one conversation (in topic
+ * order) and moves each sender's own watermarks to its messages, with one result per message
+ * as if each had been applied alone, one after the other.
+ *
+ * - An unknown conversation takes the first message's kind; later kinds are ignored.
+ * - A sender is a member (the messaging system is the authority on who sends), from its first
+ *   message of the run on: earlier messages of the run do not count it.
+ * - A message's `behind` (badge candidates) are the members other than the sender who have not
+ *   read it, as the earlier messages of the run left the watermarks (a sender has read its own
+ *   earlier messages), so a replay converges to the same badges.
+ * - last_seq only grows; last_msg/last_at follow the message that raised it.
+ * - `members` lists every member for a direct chat (the peer is needed), none for a group.
+ * The order of `behind` and `members` is unspecified, as SMEMBERS' is.
+ */
+export function applyMessagesSent(
+  state: ConversationState,
+  messages: readonly SentMessage[],
+  step: EngineStep,
+): MessageSentResult[] {
+  if (messages.length === 0) return [];
+  const writes = new ConversationWrites(step.writes, state.prefix);
+  const hadKind = state.kind !== null;
+  const kind = state.kind ?? messages[0]!.kind;
+  const previousLast = state.lastSeq;
+
+  // A message id sent twice keeps its last value, as one HSET/ZADD per message would.
+  for (const m of messages) {
+    const value = state.putMessage(m.messageId, m.seq, m.senderId, String(m.sentAt));
+    writes.msg.set(m.messageId, value);
+    writes.msgs.add(formatNumber(m.seq), m.messageId);
+  }
+
+  // Senders who were not members join at their first message of the run (its index).
+  const joinedAt = new Map<string, number>();
+  messages.forEach((m, i) => {
+    if (state.addMember(m.senderId)) {
+      joinedAt.set(m.senderId, i);
+      writes.members.add(m.senderId);
+    }
+  });
+  const all = [...state.members];
+
+  let lastSeq = previousLast;
+  let lastMsg: string | null = null;
+  let lastAt: string | null = null;
+  const results: MessageSentResult[] = [];
+  for (const [i, m] of messages.entries()) {
+    const { seq, senderId: sender } = m;
+    if (seq > lastSeq) {
+      lastSeq = seq;
+      lastMsg = m.messageId;
+      lastAt = String(m.sentAt);
+    }
+    if (seq > (state.read.get(sender) ?? 0)) {
+      state.setWatermark('read', sender, seq);
+      writes.read.set(sender, formatNumber(seq));
+    }
+    if (seq > (state.dlvd.get(sender) ?? 0)) {
+      state.setWatermark('dlvd', sender, seq);
+      writes.dlvd.set(sender, formatNumber(seq));
+    }
+    const behind: string[] = [];
+    const present: string[] = [];
+    for (const member of all) {
+      if ((joinedAt.get(member) ?? -1) > i) continue;
+      present.push(member);
+      if (member !== sender && (state.read.get(member) ?? 0) < seq) behind.push(member);
+    }
+    results.push({
+      kind,
+      lastSeq,
+      senderAtEnd: (state.read.get(sender) ?? 0) >= lastSeq,
+      hasHeld: state.hasHeld,
+      behind,
+      members: kind === 'DIRECT' ? present : [],
+    });
+  }
+
+  if (!hadKind) {
+    state.kind = kind;
+    writes.meta.set('kind', kind);
+  }
+  if (lastSeq > previousLast && lastMsg !== null && lastAt !== null) {
+    state.lastSeq = lastSeq;
+    state.lastMsg = lastMsg;
+    state.lastAt = lastAt;
+    writes.meta.set('last_seq', formatNumber(lastSeq));
+    writes.meta.set('last_msg', lastMsg);
+    writes.meta.set('last_at', lastAt);
+  }
+  // The first message creates msg and msgs: they join the core keys' expiry now.
+  refreshCore(state, writes, step, !hadKind || previousLast === 0);
+  return results;
+}

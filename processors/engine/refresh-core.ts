@@ -1,0 +1,33 @@
+import type { ConversationState } from '../../stores/state/conversation-state';
+import type { ConversationWrites } from '../../stores/state/conversation-writes';
+import { formatNumber } from '../../stores/state/stored-values';
+import type { EngineStep } from './engine-step';
+
+/**
+ * helpers.lua's refreshCore. A conversation's six core keys share one expiry. Refreshing costs
+ * six EXPIREs, so an active conversation refreshes at most once per 1/24 of the TTL: its keys
+ * live between 23/24 of the TTL and the whole TTL after its last event. `force` refreshes now
+ * (keys were just created, or a set emptied and created again). meta's `touched` holds the time
+ * of the last refresh.
+ *
+ * EXPIRE of a missing key does nothing in Redis, so a key that does not exist at this point is
+ * not expired: created later in the step (by a later call), it has no expiry, exactly as after
+ * the scripts, until the next refresh.
+ */
+export function refreshCore(
+  state: ConversationState,
+  writes: ConversationWrites,
+  step: EngineStep,
+  force: boolean,
+): void {
+  const { now, ttlSeconds } = step;
+  if (!force && now - (state.touched ?? 0) < (ttlSeconds * 1000) / 24) return;
+  state.touched = now;
+  writes.meta.set('touched', formatNumber(now));
+  writes.meta.expire(ttlSeconds);
+  if (state.members.size > 0) writes.members.expire(ttlSeconds);
+  if (state.read.size > 0) writes.read.expire(ttlSeconds);
+  if (state.dlvd.size > 0) writes.dlvd.expire(ttlSeconds);
+  if (state.messageFieldCount > 0) writes.msg.expire(ttlSeconds);
+  if (state.indexedCount > 0) writes.msgs.expire(ttlSeconds);
+}

@@ -1,0 +1,31 @@
+#!lua flags=no-writes
+--[[
+  Reads one conversation's whole hot state in one call, for the in-memory engine
+  (stores/state/conversation-loader.ts): a consistent snapshot, as no write runs in between.
+  Read-only (no-writes): it can run on a replica, and can never change what it reads.
+  KEYS[1] conversation key prefix
+  ARGV    message ids whose delivered-by-id hashes (dlv:<id>) to read as well (the engine holds
+          only those a step needs: they are one key per message)
+  Returns {meta, members, read, dlvd, msg, msgs, notified, win, held, dlv}
+    meta, read, dlvd, msg, notified, win: HGETALL (flat field, value, …)
+    members: SMEMBERS; msgs: ZRANGE 0 -1 WITHSCORES (flat id, seq, …, in seq order)
+    held: 1 when receipts are held for the conversation (EXISTS held), else 0
+    dlv: one HGETALL per ARGV id, in order ({} where the key does not exist)
+  Cost: O(size of the conversation's state): meant for a conversation's first use by the
+  process that owns it, not for every event.
+]]
+local p = KEYS[1]
+local dlv = {}
+for i, id in ipairs(ARGV) do dlv[i] = redis.call('HGETALL', p .. 'dlv:' .. id) end
+return {
+  redis.call('HGETALL', p .. 'meta'),
+  redis.call('SMEMBERS', p .. 'members'),
+  redis.call('HGETALL', p .. 'read'),
+  redis.call('HGETALL', p .. 'dlvd'),
+  redis.call('HGETALL', p .. 'msg'),
+  redis.call('ZRANGE', p .. 'msgs', 0, -1, 'WITHSCORES'),
+  redis.call('HGETALL', p .. 'notified'),
+  redis.call('HGETALL', p .. 'win'),
+  redis.call('EXISTS', p .. 'held'),
+  dlv,
+}

@@ -1,0 +1,94 @@
+import type { Redis, Result } from 'ioredis';
+import type { ConversationKind } from '../../schemas/types';
+import type { RedisKeys } from '../redis/keys';
+import { execPipeline } from '../redis/pipeline';
+import { defineScripts } from '../redis/script-loader';
+import { ConversationState } from './conversation-state';
+import { luaNumber } from './stored-values';
+
+type Flat = string[];
+/** load-conversation-1.lua's reply (see its header). */
+type Snapshot = [Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, number, Flat[]];
+
+/**
+ * Loads the state of many conversations in one round trip (one read-only script call each, in
+ * one pipeline), with the delivered-by-id hashes of the given message ids.
+ */
+export async function loadConversations(
+  redis: Redis,
+  keys: RedisKeys,
+  conversationIds: Iterable<string>,
+  deliveredByIds: ReadonlyMap<string, Iterable<string>> = new Map(),
+): Promise<Map<string, ConversationState>> {
+  defineScripts(redis);
+  const ids = [...new Set(conversationIds)];
+  const dlvIds = ids.map((c) => [...new Set(deliveredByIds.get(c) ?? [])]);
+  const pipe = redis.pipeline();
+  ids.forEach((c, i) => pipe.loadConversation(keys.conversation(c), ...dlvIds[i]!));
+  const replies = await execPipeline(pipe);
+  const states = new Map<string, ConversationState>();
+  ids.forEach((c, i) =>
+    states.set(c, toState(c, keys.conversation(c), replies[i] as Snapshot, dlvIds[i]!)),
+  );
+  return states;
+}
+
+/**
+ * Loads more delivered-by-id hashes into states already held (the engine asks for them with a
+ * StateNotLoadedError, or the caller knows a window or receipt will need them): one round trip
+ * of plain HGETALLs.
+ */
+export async function loadDeliveredBy(
+  redis: Redis,
+  requests: Array<{ state: ConversationState; messageIds: Iterable<string> }>,
+): Promise<void> {
+  const wanted = requests.flatMap(({ state, messageIds }) =>
+    [...new Set(messageIds)].map((id) => ({ state, id })),
+  );
+  if (wanted.length === 0) return;
+  const pipe = redis.pipeline();
+  for (const { state, id } of wanted) pipe.hgetall(`${state.prefix}dlv:${id}`);
+  const replies = (await execPipeline(pipe)) as Array<Record<string, string>>;
+  wanted.forEach(({ state, id }, i) => state.loadDeliveredBy(id, Object.entries(replies[i]!)));
+}
+
+function toState(
+  conversationId: string,
+  prefix: string,
+  snapshot: Snapshot,
+  dlvIds: string[],
+): ConversationState {
+  const [meta, members, read, dlvd, msg, msgs, notified, win, held, dlv] = snapshot;
+  const state = new ConversationState(conversationId, prefix);
+  forPairs(meta, (field, value) => {
+    if (field === 'kind') state.kind = value as ConversationKind;
+    else if (field === 'last_seq') state.lastSeq = luaNumber(value) ?? 0;
+    else if (field === 'last_msg') state.lastMsg = value;
+    else if (field === 'last_at') state.lastAt = value;
+    else if (field === 'touched') state.touched = luaNumber(value);
+  });
+  for (const user of members) state.addMember(user);
+  forPairs(read, (user, seq) => state.setWatermark('read', user, luaNumber(seq) ?? 0));
+  forPairs(dlvd, (user, seq) => state.setWatermark('dlvd', user, luaNumber(seq) ?? 0));
+  forPairs(msg, (id, value) => state.setMessageValue(id, value));
+  forPairs(msgs, (id, score) => state.indexMessage(id, Number(score)));
+  forPairs(notified, (field, value) => state.setNotified(field, value));
+  forPairs(win, (field, value) => state.setWindowField(field, value));
+  state.hasHeld = held === 1;
+  dlvIds.forEach((id, i) => {
+    const entries: Array<[string, string]> = [];
+    forPairs(dlv[i] ?? [], (user, at) => entries.push([user, at]));
+    state.loadDeliveredBy(id, entries);
+  });
+  return state;
+}
+
+function forPairs(flat: Flat, fn: (a: string, b: string) => void): void {
+  for (let i = 0; i < flat.length; i += 2) fn(flat[i]!, flat[i + 1]!);
+}
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    loadConversation(...args: Array<string | number>): Result<unknown, Context>;
+  }
+}

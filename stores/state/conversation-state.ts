@@ -1,0 +1,242 @@
+import type { ConversationKind } from '../../schemas/types';
+import { SeqIndex } from './seq-index';
+import { formatMessage, parseMessage, type StoredMessage } from './stored-values';
+
+/**
+ * A rule needed a delivered-by-id hash (`dlv:<id>`) that was not loaded. Only the hashes a step
+ * needs are kept in memory; the caller loads these ids and applies the same events again
+ * (nothing was changed: the engine checks before it changes anything).
+ */
+export class StateNotLoadedError extends Error {
+  override readonly name = 'StateNotLoadedError';
+  readonly retriable = true;
+
+  constructor(
+    readonly conversationId: string,
+    readonly messageIds: string[],
+  ) {
+    super(
+      `conversation ${conversationId}: delivered-by-id state of ${messageIds.length} message(s) not loaded (${messageIds.slice(0, 5).join(', ')}${messageIds.length > 5 ? ', …' : ''})`,
+    );
+  }
+}
+
+// Rough V8 costs, to bound a cache by bytes (not to measure it): a string's header plus one byte
+// a character, a hash table entry, a small object.
+const STRING = 16;
+const ENTRY = 40;
+const OBJECT = 40;
+const BASE = 600; // the object, its empty collections, the meta fields
+const str = (s: string): number => STRING + s.length;
+
+type Watermark = 'read' | 'dlvd';
+
+/**
+ * One conversation's hot state, as the Lua scripts keep it under the conversation's key prefix
+ * (stores/redis/keys.ts): meta (kind, last_seq, last_msg, last_at, touched), members, the read
+ * and delivered watermarks, the message index (`msg`: id → "seq|sender|sent_at", `msgs`: id by
+ * seq), the 'told up to' marks (`notified`), the open group window (`win`) and, only for the
+ * messages loaded or touched, who confirmed delivery by id (`dlv:<id>`). The logs (`readlog:*`,
+ * `dlvlog:*`) are only ever appended to, so they are written, never held.
+ *
+ * Mutations go through methods so that the seq index and the size estimate stay right; the
+ * engine (processors/engine) records the matching Redis writes itself.
+ */
+export class ConversationState {
+  /** meta.kind; null while no event has told it. */
+  kind: ConversationKind | null = null;
+  /** meta.last_seq (0 when absent). */
+  lastSeq = 0;
+  lastMsg: string | null = null;
+  lastAt: string | null = null;
+  /** meta.touched: when the core keys' expiry was last refreshed (ms), null when never. */
+  touched: number | null = null;
+  /**
+   * Whether receipts are held for this conversation (the processor's `held` key exists): the
+   * scripts' has_held. Kept by whoever holds and releases receipts.
+   */
+  hasHeld = false;
+
+  private readonly memberSet = new Set<string>();
+  private readonly watermarks: Record<Watermark, Map<string, number>> = {
+    read: new Map(),
+    dlvd: new Map(),
+  };
+  /** The msg hash; null where its value does not parse (the scripts then know no message). */
+  private readonly messageValues = new Map<string, StoredMessage | null>();
+  private readonly index = new SeqIndex();
+  private readonly notifiedFields = new Map<string, string>();
+  private readonly windowFields = new Map<string, string>();
+  private readonly deliveredById = new Map<string, Map<string, string>>();
+  private bytes: number;
+
+  constructor(
+    readonly conversationId: string,
+    /** The conversation's key prefix (RedisKeys.conversation): the scripts' KEYS[1]. */
+    readonly prefix: string,
+  ) {
+    this.bytes = BASE + str(conversationId) + str(prefix);
+  }
+
+  /** Estimated heap bytes held, for a cache bounded by bytes. */
+  get sizeBytes(): number {
+    return this.bytes;
+  }
+
+  get members(): ReadonlySet<string> {
+    return this.memberSet;
+  }
+
+  /** SADD; false when already a member. */
+  addMember(userId: string): boolean {
+    if (this.memberSet.has(userId)) return false;
+    this.memberSet.add(userId);
+    this.bytes += ENTRY + str(userId);
+    return true;
+  }
+
+  /** SREM; false when not a member. */
+  removeMember(userId: string): boolean {
+    if (!this.memberSet.delete(userId)) return false;
+    this.bytes -= ENTRY + str(userId);
+    return true;
+  }
+
+  get read(): ReadonlyMap<string, number> {
+    return this.watermarks.read;
+  }
+
+  get dlvd(): ReadonlyMap<string, number> {
+    return this.watermarks.dlvd;
+  }
+
+  /** HSET of a watermark hash; the rules decide whether it may move. */
+  setWatermark(which: Watermark, userId: string, seq: number): void {
+    const map = this.watermarks[which];
+    if (!map.has(userId)) this.bytes += ENTRY + str(userId);
+    map.set(userId, seq);
+  }
+
+  /** The message as the scripts' parseMessage reads it; undefined when unknown. */
+  message(messageId: string): StoredMessage | undefined {
+    return this.messageValues.get(messageId) ?? undefined;
+  }
+
+  /** Fields of the msg hash (parseable or not): whether the key exists. */
+  get messageFieldCount(): number {
+    return this.messageValues.size;
+  }
+
+  /** Entries of the msgs sorted set. */
+  get indexedCount(): number {
+    return this.index.size;
+  }
+
+  /** A msg hash field as stored (loading). */
+  setMessageValue(messageId: string, value: string): void {
+    this.replaceMessageValue(messageId, parseMessage(value));
+  }
+
+  /** A msgs sorted set entry (loading). */
+  indexMessage(messageId: string, seq: number): void {
+    if (this.index.score(messageId) === undefined) this.bytes += ENTRY + 16;
+    this.index.set(messageId, seq);
+  }
+
+  /** A message sent: HSET msg and ZADD msgs as messages-sent does. Returns the msg value. */
+  putMessage(messageId: string, seq: number, sender: string, sentAt: string): string {
+    const value = formatMessage(seq, sender, sentAt);
+    this.replaceMessageValue(messageId, parseMessage(value));
+    this.indexMessage(messageId, seq);
+    return value;
+  }
+
+  /** ZCOUNT msgs (seq +inf: the unread count of a reader at `seq`. */
+  countAfter(seq: number): number {
+    return this.index.countAbove(seq);
+  }
+
+  /** ZREVRANGEBYSCORE msgs upTo (above LIMIT 0 limit. */
+  newest(upTo: number, above: number, limit: number): string[] {
+    return this.index.newest(upTo, above, limit);
+  }
+
+  /** The msgs sorted set, in Redis' order. */
+  indexed(): IterableIterator<[string, number]> {
+    return this.index.entries();
+  }
+
+  get notified(): ReadonlyMap<string, string> {
+    return this.notifiedFields;
+  }
+
+  setNotified(field: string, value: string): void {
+    this.bytes += fieldDelta(this.notifiedFields, field, value);
+    this.notifiedFields.set(field, value);
+  }
+
+  /** The open group window's fields (ver, src, absorbed, r:<hi>); empty when none is open. */
+  get window(): ReadonlyMap<string, string> {
+    return this.windowFields;
+  }
+
+  setWindowField(field: string, value: string): void {
+    this.bytes += fieldDelta(this.windowFields, field, value);
+    this.windowFields.set(field, value);
+  }
+
+  deleteWindow(): void {
+    for (const [field, value] of this.windowFields) this.bytes -= ENTRY + str(field) + str(value);
+    this.windowFields.clear();
+  }
+
+  /** Who confirmed delivery of this message by id (user → at); undefined when not loaded. */
+  deliveredBy(messageId: string): ReadonlyMap<string, string> | undefined {
+    return this.deliveredById.get(messageId);
+  }
+
+  /** Ids whose delivered-by-id hash is held. */
+  deliveredByLoaded(): IterableIterator<string> {
+    return this.deliveredById.keys();
+  }
+
+  /** Puts a `dlv:<id>` hash as read from Redis (empty when the key does not exist). */
+  loadDeliveredBy(messageId: string, entries: Iterable<[string, string]>): void {
+    const old = this.deliveredById.get(messageId);
+    if (old) for (const [user, at] of old) this.bytes -= ENTRY + str(user) + str(at);
+    else this.bytes += ENTRY + str(messageId) + OBJECT;
+    const map = new Map<string, string>();
+    for (const [user, at] of entries) {
+      map.set(user, at);
+      this.bytes += ENTRY + str(user) + str(at);
+    }
+    this.deliveredById.set(messageId, map);
+  }
+
+  /** HSETNX dlv:<id> user at: true when the user is new there. */
+  markDelivered(messageId: string, userId: string, at: string): boolean {
+    const map = this.deliveredById.get(messageId);
+    if (!map) throw new StateNotLoadedError(this.conversationId, [messageId]);
+    if (map.has(userId)) return false;
+    map.set(userId, at);
+    this.bytes += ENTRY + str(userId) + str(at);
+    return true;
+  }
+
+  private replaceMessageValue(messageId: string, message: StoredMessage | null): void {
+    const old = this.messageValues.get(messageId);
+    if (old !== undefined) this.bytes -= messageBytes(old);
+    else if (!this.messageValues.has(messageId)) this.bytes += ENTRY + str(messageId);
+    this.bytes += messageBytes(message);
+    this.messageValues.set(messageId, message);
+  }
+}
+
+function messageBytes(m: StoredMessage | null): number {
+  return m ? OBJECT + str(m.sender) + str(m.sentAt) : 0;
+}
+
+function fieldDelta(map: ReadonlyMap<string, string>, field: string, value: string): number {
+  const old = map.get(field);
+  return old === undefined ? ENTRY + str(field) + str(value) : value.length - old.length;
+}

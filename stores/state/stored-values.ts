@@ -1,0 +1,86 @@
+/**
+ * Values as the Lua scripts spell them in Redis (stores/redis/lua/includes/helpers.lua and the
+ * scripts' headers). The in-memory engine writes the same keys for the same readers, so it must
+ * format and parse exactly as the scripts do.
+ */
+
+/**
+ * The scripts' `str(n)` ('%.0f'): a whole number without exponent. Seqs, versions and times are
+ * safe integers, for which String() prints the same digits.
+ */
+export function formatNumber(n: number): string {
+  return Number.isInteger(n) && Math.abs(n) < 1e21 ? String(n) : n.toFixed(0);
+}
+
+/**
+ * Lua's tonumber() of a stored string, or null where Lua gives nil. Close enough for the values
+ * ticks stores (decimal integers); an empty or blank string is nil in Lua, 0 for Number().
+ */
+export function luaNumber(value: string | undefined | null): number | null {
+  if (value === undefined || value === null || value.trim() === '') return null;
+  const n = Number(value);
+  return Number.isNaN(n) ? null : n;
+}
+
+/** A message as the `msg` hash holds it: "seq|sender|sent_at". */
+export interface StoredMessage {
+  seq: number;
+  sender: string;
+  /** As written (the script writes its argument untouched), digits only when parseable. */
+  sentAt: string;
+}
+
+export function formatMessage(seq: number, sender: string, sentAt: string): string {
+  return `${formatNumber(seq)}|${sender}|${sentAt}`;
+}
+
+// helpers.lua's parseMessage: '^(%d+)|(.*)|(%d+)$' — the sender may itself hold '|' (greedy).
+const MESSAGE = /^(\d+)\|(.*)\|(\d+)$/s;
+
+/** null where the script's parseMessage gives nil: such a message is unknown to every rule. */
+export function parseMessage(value: string): StoredMessage | null {
+  const m = MESSAGE.exec(value);
+  return m ? { seq: Number(m[1]), sender: m[2]!, sentAt: m[3]! } : null;
+}
+
+/** A 'told up to' mark of the `notified` hash: "seq|version|message_id". */
+export interface NotifiedMark {
+  seq: number;
+  /** Source offset of the receipt that told; -1 for marks written before versions were kept. */
+  version: number;
+  messageId: string;
+}
+
+export const NO_MARK: NotifiedMark = { seq: 0, version: -1, messageId: '' };
+
+const MARK = /^(\d+)\|(\d+)\|(.*)$/s;
+
+/** apply-receipts' parseMark: a seq-only (older) mark has no version and no message. */
+export function parseMark(value: string | undefined): NotifiedMark {
+  if (value === undefined) return NO_MARK;
+  const m = MARK.exec(value);
+  if (!m) return { seq: luaNumber(value) ?? 0, version: -1, messageId: '' };
+  return { seq: Number(m[1]), version: Number(m[2]), messageId: m[3]! };
+}
+
+export function formatMark(mark: NotifiedMark): string {
+  return `${formatNumber(mark.seq)}|${formatNumber(mark.version)}|${mark.messageId}`;
+}
+
+/** Field of a reader's mark in `notified`: 'r:<user>' (told read) or 'd:<user>' (told delivered). */
+export function markField(which: 'read' | 'delivered', userId: string): string {
+  return (which === 'read' ? 'r:' : 'd:') + userId;
+}
+
+/** Field of a group window's range ending at `hi` (its value is the lowest start seen). */
+export function windowRangeField(hi: number): string {
+  return `r:${formatNumber(hi)}`;
+}
+
+const RANGE_FIELD = /^r:(\d+)$/;
+
+/** The range end a window field names, or null for the window's other fields. */
+export function parseWindowRangeField(field: string): number | null {
+  const m = RANGE_FIELD.exec(field);
+  return m ? Number(m[1]) : null;
+}

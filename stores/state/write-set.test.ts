@@ -1,0 +1,122 @@
+import { ConversationWrites } from './conversation-writes';
+import { hashTag, MAX_PAIRS_PER_COMMAND, WriteSet } from './write-set';
+
+const plain = { atomic: false };
+
+describe('WriteSet', () => {
+  it('coalesces per key: last value per field or member, one EXPIRE', () => {
+    const w = new WriteSet();
+    w.hash('h').set('a', '1');
+    w.hash('h').set('b', '2');
+    w.hash('h').set('a', '3');
+    w.hash('h').expire(60);
+    w.hash('h').expire(60);
+    w.sortedSet('z').add('5', 'x');
+    w.sortedSet('z').add('6', 'x');
+    expect(w.commands(plain)).toEqual([
+      ['hset', 'h', 'a', '3', 'b', '2'],
+      ['expire', 'h', '60'],
+      ['zadd', 'z', '6', 'x'],
+    ]);
+  });
+
+  it('sends a set its additions before its removals: a set that stays non-empty is never emptied', () => {
+    const w = new WriteSet();
+    w.set('s').remove('old');
+    w.set('s').add('new');
+    w.set('s').add('gone');
+    w.set('s').remove('gone');
+    expect(w.commands(plain)).toEqual([
+      ['sadd', 's', 'new'],
+      ['srem', 's', 'old', 'gone'],
+    ]);
+  });
+
+  it('a DEL drops the writes and the expiry before it, and starts the key afresh', () => {
+    const w = new WriteSet();
+    w.hash('win').set('ver', '1');
+    w.hash('win').expire(60);
+    w.hash('win').del();
+    expect(w.commands(plain)).toEqual([['del', 'win']]);
+    w.hash('win').set('ver', '2');
+    w.hash('win').expire(30);
+    expect(w.commands(plain)).toEqual([
+      ['del', 'win'],
+      ['hset', 'win', 'ver', '2'],
+      ['expire', 'win', '30'],
+    ]);
+    const s = new WriteSet();
+    s.set('m').remove('a');
+    s.set('m').del();
+    s.set('m').add('b');
+    expect(s.commands(plain)).toEqual([
+      ['del', 'm'],
+      ['sadd', 'm', 'b'],
+    ]);
+  });
+
+  it('slices variadic commands at MAX_PAIRS_PER_COMMAND pairs or members', () => {
+    const w = new WriteSet();
+    const n = MAX_PAIRS_PER_COMMAND * 2 + 1;
+    for (let i = 0; i < n; i++) {
+      w.hash('h').set(`f${i}`, 'v');
+      w.set('s').add(`m${i}`);
+    }
+    const sizes = w.commands(plain).map((c) => [c[0], c.length - 2]);
+    expect(sizes).toEqual([
+      ['hset', 2 * MAX_PAIRS_PER_COMMAND],
+      ['hset', 2 * MAX_PAIRS_PER_COMMAND],
+      ['hset', 2],
+      ['sadd', MAX_PAIRS_PER_COMMAND],
+      ['sadd', MAX_PAIRS_PER_COMMAND],
+      ['sadd', 1],
+    ]);
+  });
+
+  it('orders by rank, then by first write: a conversation writes its watermarks last', () => {
+    const w = new WriteSet();
+    const c = new ConversationWrites(w, 'p:{c:1}:');
+    c.read.set('ana', '3');
+    c.meta.set('last_seq', '3');
+    c.msg.set('m3', '3|bo|1');
+    c.dlvd.set('ana', '3');
+    c.readLog('ana').add('3', '3|9');
+    expect(w.commands(plain).map((cmd) => cmd[1])).toEqual([
+      'p:{c:1}:msg',
+      'p:{c:1}:readlog:ana',
+      'p:{c:1}:meta',
+      'p:{c:1}:read',
+      'p:{c:1}:dlvd',
+    ]);
+  });
+
+  it("wraps each slot's writes in MULTI/EXEC by default: a conversation's step lands whole", () => {
+    const w = new WriteSet();
+    const one = new ConversationWrites(w, 'p:{c:1}:');
+    const two = new ConversationWrites(w, 'p:{c:2}:');
+    one.read.set('ana', '3');
+    two.msg.set('m1', '1|bo|1');
+    one.msg.set('m3', '3|bo|1');
+    w.hash('p:{u:ana}:x').set('a', '1'); // a single command needs no transaction
+    expect(w.commands()).toEqual([
+      ['multi'],
+      ['hset', 'p:{c:1}:msg', 'm3', '3|bo|1'],
+      ['hset', 'p:{c:1}:read', 'ana', '3'],
+      ['exec'],
+      ['hset', 'p:{c:2}:msg', 'm1', '1|bo|1'],
+      ['hset', 'p:{u:ana}:x', 'a', '1'],
+    ]);
+  });
+
+  it('reads the hash tag as Redis Cluster does', () => {
+    expect(hashTag('p:{c:1}:read')).toBe('c:1');
+    expect(hashTag('p:{}:x{y}')).toBe('p:{}:x{y}'); // the first {…} is empty: the whole key
+    expect(hashTag('plain')).toBe('plain');
+  });
+
+  it('refuses to write one key as two types', () => {
+    const w = new WriteSet();
+    w.hash('k').set('a', '1');
+    expect(() => w.set('k')).toThrow(TypeError);
+  });
+});

@@ -1,0 +1,253 @@
+import type { Redis } from 'ioredis';
+import { execPipeline, RedisCommandError } from '../redis/pipeline';
+
+/** One Redis command as sent: name, then arguments (the key first, but for MULTI/EXEC). */
+export type RedisCommand = [command: string, ...args: string[]];
+
+/**
+ * Most members (SADD/SREM) or pairs (HSET field value, ZADD score member) per command: a
+ * command's size stays bounded whatever a step wrote (as the scripts' callPairs slices).
+ */
+export const MAX_PAIRS_PER_COMMAND = 1000;
+
+/**
+ * Writes to one key, coalesced over a step: each field or member keeps its last value, a DEL
+ * drops what came before it, and the expiry is set once. What a key's writes become, in order:
+ * DEL, the additions, the removals, EXPIRE — additions before removals so that a set that stays
+ * non-empty is never empty (so never deleted, so never loses its expiry) halfway through.
+ */
+abstract class KeyWrites {
+  protected deleted = false;
+  private ttlSeconds: number | null = null;
+
+  constructor(
+    readonly key: string,
+    /** Lower ranks are sent first (see WriteSet). */
+    readonly rank: number,
+  ) {}
+
+  /**
+   * The key is gone (DEL, or a set's last member removed): what was written before is dropped
+   * with it, and so is an expiry set before (Redis forgets a deleted key's TTL).
+   */
+  del(): void {
+    this.deleted = true;
+    this.ttlSeconds = null;
+    this.clear();
+  }
+
+  /** EXPIRE, once: the caller asks only while the key exists, as EXPIRE of a missing key is a no-op. */
+  expire(seconds: number): void {
+    this.ttlSeconds = seconds;
+  }
+
+  commands(out: RedisCommand[]): void {
+    if (this.deleted) out.push(['del', this.key]);
+    this.writes(out);
+    if (this.ttlSeconds !== null) out.push(['expire', this.key, String(this.ttlSeconds)]);
+  }
+
+  protected abstract clear(): void;
+  protected abstract writes(out: RedisCommand[]): void;
+
+  /** `name key a1 b1 a2 b2 …`, at most MAX_PAIRS_PER_COMMAND pairs each. */
+  protected pairs(out: RedisCommand[], name: string, entries: Iterable<[string, string]>): void {
+    let command: RedisCommand | null = null;
+    let count = 0;
+    for (const [a, b] of entries) {
+      if (!command || count === MAX_PAIRS_PER_COMMAND) {
+        out.push((command = [name, this.key]));
+        count = 0;
+      }
+      command.push(a, b);
+      count++;
+    }
+  }
+
+  /** `name key m1 m2 …`, at most MAX_PAIRS_PER_COMMAND members each. */
+  protected members(out: RedisCommand[], name: string, members: string[]): void {
+    for (let i = 0; i < members.length; i += MAX_PAIRS_PER_COMMAND)
+      out.push([name, this.key, ...members.slice(i, i + MAX_PAIRS_PER_COMMAND)]);
+  }
+}
+
+export class HashWrites extends KeyWrites {
+  private readonly fields = new Map<string, string>();
+
+  /** HSET field value (the last value of a field wins). */
+  set(field: string, value: string): void {
+    this.fields.set(field, value);
+  }
+
+  protected clear(): void {
+    this.fields.clear();
+  }
+
+  protected writes(out: RedisCommand[]): void {
+    this.pairs(out, 'hset', this.fields);
+  }
+}
+
+export class SortedSetWrites extends KeyWrites {
+  private readonly scores = new Map<string, string>();
+
+  /** ZADD score member (the last score of a member wins). */
+  add(score: string, member: string): void {
+    this.scores.set(member, score);
+  }
+
+  protected clear(): void {
+    this.scores.clear();
+  }
+
+  protected writes(out: RedisCommand[]): void {
+    const pairs = function* (scores: Map<string, string>): Iterable<[string, string]> {
+      for (const [member, score] of scores) yield [score, member];
+    };
+    this.pairs(out, 'zadd', pairs(this.scores));
+  }
+}
+
+export class SetWrites extends KeyWrites {
+  /** member → true (SADD) or false (SREM): the last operation on a member wins. */
+  private readonly ops = new Map<string, boolean>();
+
+  add(member: string): void {
+    this.ops.set(member, true);
+  }
+
+  remove(member: string): void {
+    this.ops.set(member, false);
+  }
+
+  protected clear(): void {
+    this.ops.clear();
+  }
+
+  protected writes(out: RedisCommand[]): void {
+    const added: string[] = [];
+    const removed: string[] = [];
+    for (const [member, add] of this.ops) (add ? added : removed).push(member);
+    this.members(out, 'sadd', added);
+    // After a DEL the set holds only what was added since: nothing to remove.
+    if (!this.deleted) this.members(out, 'srem', removed);
+  }
+}
+
+type AnyWrites = HashWrites | SortedSetWrites | SetWrites;
+
+export interface FlushOptions {
+  /**
+   * Wrap the writes of each Redis Cluster slot (each hash tag: one conversation's keys) in
+   * MULTI/EXEC, so that a conversation's step lands whole or not at all (default true).
+   */
+  atomic?: boolean;
+}
+
+/**
+ * A step's Redis writes, coalesced per key, sent as plain pipelined commands in one round trip
+ * (write-behind of the in-memory state: no script on the hot path).
+ *
+ * Order: by rank, then by the order keys were first written. The conversation layout ranks
+ * last what tells a replay that a receipt was applied (the watermark hashes and delivered-by-id
+ * entries: stores/state/conversation-writes.ts), so that a flush cut short never records a
+ * receipt as applied while the rest of its effects are missing.
+ *
+ * Order alone does not make a cut flush safe, though: a replay of the step then reads keys the
+ * step's later events already changed (a member removed after their receipt, a message sent
+ * after a receipt that waited for it) next to watermarks that did not move yet, and can decide
+ * otherwise than the first run (hold that member's receipt: its effects are lost). So by default
+ * each slot's writes go in one MULTI/EXEC: a crash leaves every conversation as it was before
+ * the step or after it, and a replay from either ends where a clean run ends, as with the
+ * scripts. Per slot, not for the whole flush: a transaction cannot span Redis Cluster slots.
+ */
+export class WriteSet {
+  private readonly keys = new Map<string, AnyWrites>();
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  /** The writes to a hash; `rank` places the key in the flush (its first write's rank holds). */
+  hash(key: string, rank = 0): HashWrites {
+    return this.get(key, rank, HashWrites);
+  }
+
+  sortedSet(key: string, rank = 0): SortedSetWrites {
+    return this.get(key, rank, SortedSetWrites);
+  }
+
+  set(key: string, rank = 0): SetWrites {
+    return this.get(key, rank, SetWrites);
+  }
+
+  /** The commands flush() sends, in order (tests cut a flush short by sending a prefix). */
+  commands(options: FlushOptions = {}): RedisCommand[] {
+    // Array.prototype.sort is stable: within a rank, keys stay in first-written order.
+    const ranked = [...this.keys.values()].sort((a, b) => a.rank - b.rank);
+    const out: RedisCommand[] = [];
+    if (!(options.atomic ?? true)) {
+      for (const writes of ranked) writes.commands(out);
+      return out;
+    }
+    const slots = new Map<string, AnyWrites[]>();
+    for (const key of this.keys.keys()) slots.set(hashTag(key), []); // first-written order
+    for (const writes of ranked) slots.get(hashTag(writes.key))!.push(writes);
+    for (const group of slots.values()) {
+      const commands: RedisCommand[] = [];
+      for (const writes of group) writes.commands(commands);
+      // One command is atomic by itself.
+      if (commands.length > 1) out.push(['multi'], ...commands, ['exec']);
+      else out.push(...commands);
+    }
+    return out;
+  }
+
+  /** Sends every write in one round trip; throws the first command error. */
+  async flush(redis: Redis, options: FlushOptions = {}): Promise<void> {
+    await sendCommands(redis, this.commands(options));
+  }
+
+  private get<T extends AnyWrites>(
+    key: string,
+    rank: number,
+    type: new (key: string, rank: number) => T,
+  ): T {
+    const found = this.keys.get(key);
+    if (found) {
+      if (!(found instanceof type))
+        throw new TypeError(`${key} is written as a ${found.constructor.name}, not a ${type.name}`);
+      return found;
+    }
+    const created = new type(key, rank);
+    this.keys.set(key, created);
+    return created;
+  }
+}
+
+/** Redis Cluster's hash tag: what decides a key's slot (the first non-empty {…}, else the key). */
+export function hashTag(key: string): string {
+  const open = key.indexOf('{');
+  if (open >= 0) {
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) return key.slice(open + 1, close);
+  }
+  return key;
+}
+
+/**
+ * Sends commands as one pipeline (one round trip); throws the first command error, including
+ * one inside a transaction (EXEC replies with each queued command's result).
+ */
+export async function sendCommands(redis: Redis, commands: RedisCommand[]): Promise<void> {
+  if (commands.length === 0) return;
+  const replies = await execPipeline(redis.pipeline(commands));
+  commands.forEach((command, i) => {
+    if (command[0] !== 'exec') return;
+    const failed = (replies[i] as unknown[] | null)?.find((r) => r instanceof Error);
+    if (failed)
+      throw new RedisCommandError(`Redis command failed: ${(failed as Error).message}`, {
+        cause: failed,
+      });
+  });
+}

@@ -1,0 +1,85 @@
+import type { EngineStep } from '../../processors/engine/engine-step';
+import type { ConversationKind } from '../../schemas/types';
+import type { ReceiptCommand, ReceiptInput } from '../../stores/redis/conversation-store';
+import { ConversationState } from '../../stores/state/conversation-state';
+import { WriteSet, type RedisCommand } from '../../stores/state/write-set';
+
+export const PREFIX = 't:{c:c1}:';
+export const TTL = 3600;
+/** A clock far from 0: a conversation never touched is due for its expiry refresh. */
+export const NOW = 10_000_000;
+
+export interface StateSpec {
+  kind?: ConversationKind;
+  members?: string[];
+  read?: Record<string, number>;
+  dlvd?: Record<string, number>;
+  /** [id, seq, sender]; last_seq follows the highest. */
+  messages?: Array<[string, number, string]>;
+  notified?: Record<string, string>;
+  window?: Record<string, string>;
+  /** message id → users who confirmed it by id; listed ids are loaded (empty: loaded, none). */
+  deliveredBy?: Record<string, string[]>;
+  hasHeld?: boolean;
+  touched?: number;
+}
+
+/** A conversation's state as a loader would have built it from what the scripts wrote. */
+export function stateOf(spec: StateSpec = {}): ConversationState {
+  const s = new ConversationState('c1', PREFIX);
+  s.kind = spec.kind ?? null;
+  for (const m of spec.members ?? []) s.addMember(m);
+  for (const [u, seq] of Object.entries(spec.read ?? {})) s.setWatermark('read', u, seq);
+  for (const [u, seq] of Object.entries(spec.dlvd ?? {})) s.setWatermark('dlvd', u, seq);
+  for (const [id, seq, sender] of spec.messages ?? []) {
+    s.putMessage(id, seq, sender, String(1000 + seq));
+    if (seq > s.lastSeq) [s.lastSeq, s.lastMsg, s.lastAt] = [seq, id, String(1000 + seq)];
+  }
+  for (const [f, v] of Object.entries(spec.notified ?? {})) s.setNotified(f, v);
+  for (const [f, v] of Object.entries(spec.window ?? {})) s.setWindowField(f, v);
+  for (const [id, users] of Object.entries(spec.deliveredBy ?? {}))
+    s.loadDeliveredBy(
+      id,
+      users.map((u) => [u, '1']),
+    );
+  s.hasHeld = spec.hasHeld ?? false;
+  s.touched = spec.touched ?? null;
+  return s;
+}
+
+export function stepAt(now = NOW): EngineStep {
+  return { writes: new WriteSet(), ttlSeconds: TTL, now };
+}
+
+/** The step's commands, keys without the conversation prefix, for short expectations. */
+export function commandsOf(step: EngineStep): RedisCommand[] {
+  return step.writes
+    .commands({ atomic: false })
+    .map(([name, key = '', ...args]): RedisCommand => [name, key.slice(PREFIX.length), ...args]);
+}
+
+/** The keys the step expires. */
+export function expired(step: EngineStep): string[] {
+  return commandsOf(step)
+    .filter((c) => c[0] === 'expire')
+    .map((c) => c[1] ?? '');
+}
+
+let version = 0;
+
+export function receipt(
+  userId: string,
+  command: ReceiptCommand,
+  options: Partial<Omit<ReceiptInput, 'userId' | 'command'>> = {},
+): ReceiptInput {
+  const v = options.version ?? ++version + 100;
+  return {
+    userId,
+    at: 5000 + v,
+    shareRead: true,
+    version: v,
+    sourceAt: 9000 + v,
+    command,
+    ...options,
+  };
+}

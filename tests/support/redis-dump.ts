@@ -1,0 +1,49 @@
+import type { Redis } from 'ioredis';
+import { execPipeline } from '../../stores/redis/pipeline';
+import { scanKeys } from './harness';
+
+/** One key as a test compares it: its type, its contents, and whether it expires. */
+export interface DumpedKey {
+  type: string;
+  value: unknown;
+  expires: boolean;
+}
+
+/**
+ * Keys under `prefix` by their name after it, with types, contents and TTL presence (not its
+ * value: two ways of writing the same state set expiries at different moments). Hashes as
+ * objects without meta's 'touched' (a clock reading), sets sorted, sorted sets in order with
+ * scores. `names` lists the keys to look at; without it, every key under the prefix (SCAN).
+ */
+export async function dumpKeys(
+  redis: Redis,
+  prefix: string,
+  names?: string[],
+): Promise<Record<string, DumpedKey>> {
+  const keys = names ? names.map((n) => prefix + n) : (await scanKeys(redis, `${prefix}*`)).sort();
+  if (keys.length === 0) return {};
+  const typePipe = redis.pipeline();
+  for (const key of keys) typePipe.type(key);
+  const types = (await execPipeline(typePipe)) as string[];
+  const present = keys.map((key, i) => ({ key, type: types[i]! })).filter((k) => k.type !== 'none');
+  if (present.length === 0) return {};
+  const pipe = redis.pipeline();
+  for (const { key, type } of present) {
+    if (type === 'hash') pipe.hgetall(key);
+    else if (type === 'zset') pipe.zrange(key, '0', '-1', 'WITHSCORES');
+    else if (type === 'set') pipe.smembers(key);
+    else pipe.type(key);
+    pipe.pttl(key);
+  }
+  const replies = await execPipeline(pipe);
+  const out: Record<string, DumpedKey> = {};
+  present.forEach(({ key, type }, i) => {
+    let value = replies[2 * i];
+    if (type === 'hash') {
+      const { touched: _touched, ...rest } = value as Record<string, string>;
+      value = rest;
+    } else if (type === 'set') value = [...(value as string[])].sort();
+    out[key.slice(prefix.length)] = { type, value, expires: (replies[2 * i + 1] as number) > 0 };
+  });
+  return out;
+}
