@@ -7,8 +7,9 @@ import { WindowCloser } from '../processors/notifier/window-closer';
 import { HeldReceipts } from '../processors/receipts/held-receipts';
 import { ReceiptApplier } from '../processors/receipts/receipt-applier';
 import { ReceiptProcessor } from '../processors/receipts/receipt-processor';
+import { StateSteps } from '../processors/state-steps';
 import { BadgeUpdater } from '../processors/unread/badge-updater';
-import { ConversationStore } from '../stores/redis/conversation-store';
+import { ConversationStates } from '../stores/state/conversation-states';
 import { RedisKeys } from '../stores/redis/keys';
 import { PartitionIndex } from '../stores/redis/partition-index';
 import { UserStore } from '../stores/redis/user-store';
@@ -68,7 +69,10 @@ export class Pipeline implements Component {
     const settings = await boot.startSettingsTable(this.groupId);
 
     const keys = new RedisKeys(config.redis.keyPrefix);
-    const store = new ConversationStore(boot.redis, keys, config.hotStateTtlSeconds);
+    const states = new ConversationStates(boot.redis, keys, {
+      maxBytes: config.stateCacheBytes,
+    });
+    const steps = new StateSteps(states, config.hotStateTtlSeconds);
     const users = new UserStore(
       boot.redis,
       boot.aux,
@@ -83,7 +87,7 @@ export class Pipeline implements Component {
     const sharesReads = (userId: string) => settings.sharesReads(userId);
 
     const applier = new ReceiptApplier({
-      store,
+      steps,
       badges,
       windows,
       emitter,
@@ -97,6 +101,7 @@ export class Pipeline implements Component {
       keys,
       index: heldIndex,
       applier,
+      states,
       metrics: this.metrics,
       waitMs: config.heldReceiptWaitMs,
       punctuateIntervalMs: config.punctuateIntervalMs,
@@ -108,14 +113,14 @@ export class Pipeline implements Component {
       maxDeliveredBatch: config.maxDeliveredBatch,
     });
     const conversations = new ConversationProcessor({
-      store,
+      steps,
       users,
       badges,
       held: heldReceipts,
       metrics: this.metrics,
     });
     const windowCloser = new WindowCloser({
-      store,
+      steps,
       windows,
       emitter,
       metrics: this.metrics,
@@ -130,6 +135,7 @@ export class Pipeline implements Component {
       groupId: this.groupId,
       processors: [conversations, receipts],
       punctuators: [windowCloser, heldReceipts],
+      stateStores: [states],
       metrics: this.metrics,
       tuning: {
         task: { maxStepRecords: config.maxStepRecords },
