@@ -268,6 +268,12 @@ export const CONFIG_TABLE = {
     default: '5',
     doc: "how long the shared producer waits to gather more steps' outputs into one request",
   }),
+  partitionLeaseMs: variable({
+    env: 'TICKS_PARTITION_LEASE_MS',
+    schema: integer(1_000, 300_000),
+    default: '10000',
+    doc: "how long a processor's lease on a partition's state lasts unrenewed (renewed every third of it); below TICKS_SESSION_TIMEOUT_MS",
+  }),
   metricsPort: variable({
     env: 'TICKS_METRICS_PORT',
     schema: integer(0, 65_535),

@@ -105,6 +105,8 @@ export class ServiceBoot {
     punctuators?: Punctuator[];
     metrics: PipelineMetrics;
     tuning?: Pick<StreamRuntimeOptions, 'task' | 'produceLingerMs'>;
+    /** Partition leases fencing the state writes (the pipeline); none: no fencing. */
+    leases?: StreamRuntimeOptions['leases'];
   }): StreamRuntime {
     const { config, codec, logger } = this.options;
     return new StreamRuntime({
@@ -117,6 +119,7 @@ export class ServiceBoot {
       punctuators: spec.punctuators ?? [],
       metrics: spec.metrics,
       logger,
+      leases: spec.leases,
       ...spec.tuning,
     });
   }
