@@ -274,6 +274,12 @@ export const CONFIG_TABLE = {
     default: '268435456',
     doc: 'estimated bytes of conversation state a pipeline process keeps in memory (idle states are evicted above it and reloaded from Redis)',
   }),
+  partitionLeaseMs: variable({
+    env: 'TICKS_PARTITION_LEASE_MS',
+    schema: integer(1_000, 300_000),
+    default: '10000',
+    doc: "how long a processor's lease on a partition's state lasts unrenewed (renewed every third of it); below TICKS_SESSION_TIMEOUT_MS",
+  }),
   metricsPort: variable({
     env: 'TICKS_METRICS_PORT',
     schema: integer(0, 65_535),

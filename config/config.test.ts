@@ -129,6 +129,14 @@ describe('loadConfig', () => {
     ],
     [{ TICKS_PERSISTER_GROUP_ID: 'ticks-processors' }, /TICKS_PERSISTER_GROUP_ID must differ/],
     [{ TICKS_PERSISTER_METRICS_PORT: '9464' }, /TICKS_PERSISTER_METRICS_PORT must differ/],
+    [
+      { TICKS_SESSION_TIMEOUT_MS: '6000' },
+      /TICKS_PARTITION_LEASE_MS must be below TICKS_SESSION_TIMEOUT_MS/,
+    ],
+    [
+      { TICKS_PARTITION_LEASE_MS: '30000' },
+      /TICKS_PARTITION_LEASE_MS must be below TICKS_SESSION_TIMEOUT_MS/,
+    ],
   ])('cross-field check %p', (env, message) => {
     const problems = problemsFor(env);
     expect(problems.some((p) => message.test(p))).toBe(true);

@@ -89,6 +89,13 @@ export class PipelineMetrics {
     registers: [this.registry],
   });
 
+  readonly leaseLost = new Counter({
+    name: 'ticks_lease_lost_total',
+    help: 'Partition leases found lost (run out, or held by another process) while the partition was assigned here: its deliveries ran no after-send hook and committed nothing, and it waited for its lease again',
+    labelNames: ['partition'] as const,
+    registers: [this.registry],
+  });
+
   readonly consumerLag = new Gauge({
     name: 'ticks_consumer_lag_records',
     help: 'High watermark minus the next offset to process, per topic partition',

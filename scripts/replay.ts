@@ -134,6 +134,8 @@ new Command('replay')
         codec: AvroCodec.connect({ url: config.registryUrl }),
         groupId: group,
         kafka,
+        // Its own group, beside the processors that hold the partition leases: it takes none.
+        partitionLeases: false,
       });
       const bar = new CommandProgress('replay', 'records', total);
       let interrupted = false;

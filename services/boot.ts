@@ -106,6 +106,8 @@ export class ServiceBoot {
     stateStores?: PartitionStateStore[];
     metrics: PipelineMetrics;
     tuning?: Pick<StreamRuntimeOptions, 'task' | 'produceLingerMs'>;
+    /** Partition leases fencing the state writes (the pipeline); none: no fencing. */
+    leases?: StreamRuntimeOptions['leases'];
   }): StreamRuntime {
     const { config, codec, logger } = this.options;
     return new StreamRuntime({
@@ -119,6 +121,7 @@ export class ServiceBoot {
       stateStores: spec.stateStores ?? [],
       metrics: spec.metrics,
       logger,
+      leases: spec.leases,
       ...spec.tuning,
     });
   }

@@ -12,6 +12,7 @@ import { BadgeUpdater } from '../processors/unread/badge-updater';
 import { ConversationStates } from '../stores/state/conversation-states';
 import { RedisKeys } from '../stores/redis/keys';
 import { PartitionIndex } from '../stores/redis/partition-index';
+import { PartitionLeases } from '../stores/redis/partition-lease';
 import { UserStore } from '../stores/redis/user-store';
 import type { KafkaClient } from '../runtime/kafka/kafka-client';
 import { PipelineMetrics } from '../runtime/metrics';
@@ -28,6 +29,12 @@ export interface PipelineOptions {
   groupId?: string;
   /** The Kafka boundary to use (the replay command bounds what its consumer sees). */
   kafka?: KafkaClient;
+  /**
+   * Whether a partition's steps wait for its lease (PartitionLeases, TICKS_PARTITION_LEASE_MS):
+   * true by default. The replay command runs in a group of its own beside the processors, which
+   * hold the leases: it takes none, or it would wait for theirs for ever.
+   */
+  partitionLeases?: boolean;
 }
 
 /**
@@ -141,6 +148,10 @@ export class Pipeline implements Component {
         task: { maxStepRecords: config.maxStepRecords },
         produceLingerMs: config.produceLingerMs,
       },
+      leases:
+        (this.options.partitionLeases ?? true)
+          ? new PartitionLeases(boot.redis, keys, { ttlMs: config.partitionLeaseMs })
+          : undefined,
     });
     await this.runtime.start();
     logger.info({ topics, groupId: this.groupId }, 'pipeline started');

@@ -28,6 +28,8 @@ export interface StreamConsumerOptions {
   onBatch(batch: InboundBatch): Promise<void>;
   /** The member's partitions, by topic, after each rebalance (before their first batch). */
   onAssignment(assignment: Record<string, number[]>): void;
+  /** The group coordinator acknowledged a heartbeat (kafkajs' HEARTBEAT event). */
+  onHeartbeat?(): void;
 }
 
 export interface StreamConsumer {

@@ -4,6 +4,7 @@ import type { Decoded, Processor, ProcessorContext, Punctuator, RecordCodec } fr
 import type { CommitPosition, InboundBatch, OutboundRecord } from '../kafka/types';
 import { PipelineMetrics } from '../metrics';
 import { topicNames, type TopicRole } from '../topics';
+import type { PartitionLeaseStore } from './partition-ownership';
 import type {
   StreamConsumer,
   StreamConsumerOptions,
@@ -20,7 +21,8 @@ const RCPT = topics.receiptEvents;
 type Event =
   | { type: 'sent'; records: OutboundRecord[] }
   | { type: 'commit'; positions: CommitPosition[] }
-  | { type: 'seek'; position: CommitPosition };
+  | { type: 'seek'; position: CommitPosition }
+  | { type: 'release'; partition: number };
 
 /** A gate a fake holds its callers at until the test opens it. */
 class Gate {
@@ -75,6 +77,51 @@ class FakeConsumer implements StreamConsumer {
   }
 }
 
+/**
+ * Leases in memory on the (fake) clock, valid like PartitionLeases' from the send time for the
+ * ttl less a margin. `elsewhere`: partitions another process holds (acquiring fails, a renewal
+ * finds them taken); `expire` ends a lease behind the runtime's back.
+ */
+class FakeLeases implements PartitionLeaseStore {
+  readonly ttlMs = 1_000;
+  readonly marginMs = 100;
+  readonly elsewhere = new Set<number>();
+  readonly acquires: Array<{ partition: number; at: number }> = [];
+  readonly renewals: number[] = [];
+  private readonly validUntil = new Map<number, number>();
+  constructor(private readonly events: Event[]) {}
+  async acquire(partition: number): Promise<boolean> {
+    this.acquires.push({ partition, at: Date.now() });
+    if (this.elsewhere.has(partition)) {
+      this.validUntil.delete(partition);
+      return false;
+    }
+    this.validUntil.set(partition, Date.now() + this.ttlMs - this.marginMs);
+    return true;
+  }
+  async renew(): Promise<number[]> {
+    this.renewals.push(Date.now());
+    const lost: number[] = [];
+    for (const partition of [...this.validUntil.keys()]) {
+      if (this.elsewhere.has(partition)) {
+        this.validUntil.delete(partition);
+        lost.push(partition);
+      } else this.validUntil.set(partition, Date.now() + this.ttlMs - this.marginMs);
+    }
+    return lost;
+  }
+  async release(partition: number): Promise<void> {
+    this.validUntil.delete(partition);
+    this.events.push({ type: 'release', partition });
+  }
+  holds(partition: number, now = Date.now()): boolean {
+    return (this.validUntil.get(partition) ?? Number.NEGATIVE_INFINITY) > now;
+  }
+  expire(partition: number): void {
+    this.validUntil.delete(partition);
+  }
+}
+
 class FakeKafka implements StreamKafka {
   readonly events: Event[] = [];
   readonly producerInstance = new FakeProducer(this.events);
@@ -108,12 +155,16 @@ interface Processed {
 
 /**
  * Echoes each conversation event to receipt_updates (keyed by its offset) and logs it to the
- * changelog. `gate` holds a step mid-processing; `failures` fail the next steps.
+ * changelog; its after-send hook notes the offsets in `hooked` (a state flush would run there).
+ * `gate` holds a step mid-processing; `failures` fail the next steps.
  */
 class EchoProcessor implements Processor<{ n: number }> {
   readonly name = 'echo';
   readonly source = 'conversationEvents' as const;
   readonly processed: Processed[] = [];
+  readonly hooked: Array<{ partition: number; offset: number }> = [];
+  /** Holds the after-send hooks (once started) until the test opens it. */
+  readonly hookGate = new Gate();
   readonly attempts: number[] = [];
   readonly failures: unknown[] = [];
   readonly gate = new Gate();
@@ -136,6 +187,12 @@ class EchoProcessor implements Processor<{ n: number }> {
         change: {},
       } as unknown as StateChange);
     }
+    const { partition } = ctx;
+    const offsets = records.map(({ record }) => Number(record.offset));
+    ctx.afterSend(async () => {
+      for (const offset of offsets) this.hooked.push({ partition, offset });
+      await this.hookGate.pass();
+    });
   }
 }
 
@@ -161,8 +218,16 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
 }
 
-function setUp(options: { punctuators?: Punctuator[]; backoff?: object } = {}) {
+function setUp(
+  options: {
+    punctuators?: Punctuator[];
+    backoff?: object;
+    /** Fence the partitions with FakeLeases (ttl 1 s, renewed every ~300 ms). */
+    leases?: boolean;
+  } = {},
+) {
   const kafka = new FakeKafka();
+  const leases = options.leases ? new FakeLeases(kafka.events) : undefined;
   const echo = new EchoProcessor();
   const metrics = new PipelineMetrics({ defaultMetrics: false });
   const runtime = new StreamRuntime({
@@ -176,10 +241,12 @@ function setUp(options: { punctuators?: Punctuator[]; backoff?: object } = {}) {
     metrics,
     logger: pino({ level: 'silent' }),
     backoff: { initialMs: 100, maxMs: 1_000, jitter: 0, ...options.backoff },
+    leases,
   });
   const consumer = () => kafka.consumer!;
   const assign = (partitions: number[]) =>
     consumer().options.onAssignment({ [CONV]: partitions, [RCPT]: partitions });
+  const heartbeat = () => consumer().options.onHeartbeat?.();
   /** Hands over a batch of conversation events at these offsets (the partition's end after them). */
   const fetch = (partition: number, offsets: number[], extra: Partial<InboundBatch> = {}) =>
     consumer().options.onBatch({
@@ -205,7 +272,27 @@ function setUp(options: { punctuators?: Punctuator[]; backoff?: object } = {}) {
     const mine = commits().filter((p) => p.topic === CONV && p.partition === partition);
     return mine.length === 0 ? undefined : Number(mine[mine.length - 1]!.nextOffset);
   };
-  return { kafka, echo, metrics, runtime, consumer, assign, fetch, sent, commits, committedOffset };
+  const released = (partition: number) =>
+    kafka.events.findIndex((e) => e.type === 'release' && e.partition === partition);
+  return {
+    kafka,
+    echo,
+    metrics,
+    runtime,
+    consumer,
+    assign,
+    heartbeat,
+    fetch,
+    sent,
+    commits,
+    committedOffset,
+    released,
+    /** The FakeLeases of a setUp({ leases: true }). */
+    get leases(): FakeLeases {
+      if (!leases) throw new Error('setUp({ leases: true }) to fence with leases');
+      return leases;
+    },
+  };
 }
 
 beforeEach(() => {
@@ -448,5 +535,212 @@ describe('StreamRuntime', () => {
         .map((r) => String(r.key))
         .sort(),
     ).toEqual(['closed-2', 'closed-5']);
+  });
+  describe('with partition leases', () => {
+    const offsetsOf = (items: Array<{ partition: number; offset: number }>, partition: number) =>
+      items.filter((i) => i.partition === partition).map((i) => i.offset);
+
+    it('a partition waits for its lease before its first step, buffering what was fetched', async () => {
+      const punctuator = new RecordingPunctuator();
+      const t = setUp({ leases: true, punctuators: [punctuator] });
+      // The previous owner of partition 0 still holds its lease.
+      t.leases.elsewhere.add(0);
+      await t.runtime.start();
+      t.assign([0, 1]);
+      await t.fetch(0, [0, 1]);
+      await t.fetch(1, [0]);
+      await jest.advanceTimersByTimeAsync(2_000);
+
+      expect(offsetsOf(t.echo.processed, 0)).toEqual([]);
+      expect(offsetsOf(t.echo.hooked, 0)).toEqual([]);
+      expect(t.commits().filter((p) => p.partition === 0)).toEqual([]);
+      expect(punctuator.runs.filter((r) => r.partition === 0)).toEqual([]);
+      // Tried every tenth of the ttl meanwhile; partition 1 went on.
+      const tries = t.leases.acquires.filter((a) => a.partition === 0);
+      expect(tries.length).toBeGreaterThanOrEqual(15);
+      expect(tries.slice(1).every((a, i) => a.at - tries[i]!.at <= 100)).toBe(true);
+      expect(offsetsOf(t.echo.processed, 1)).toEqual([0]);
+      expect(t.committedOffset(1)).toBe(1);
+
+      // The previous owner lets go: the buffered records are processed and committed.
+      t.leases.elsewhere.delete(0);
+      await jest.advanceTimersByTimeAsync(1_500);
+      expect(offsetsOf(t.echo.processed, 0)).toEqual([0, 1]);
+      expect(offsetsOf(t.echo.hooked, 0)).toEqual([0, 1]);
+      expect(t.committedOffset(0)).toBe(2);
+      expect(punctuator.runs.some((r) => r.partition === 0)).toBe(true);
+      await t.runtime.stop();
+    });
+
+    it('a delivery whose lease is gone runs no after-send hook and commits nothing', async () => {
+      const t = setUp({ leases: true });
+      await t.runtime.start();
+      t.assign([0]);
+      await t.fetch(0, [0, 1]);
+      await jest.advanceTimersByTimeAsync(200);
+      expect(t.committedOffset(0)).toBe(2);
+
+      // Step 2-3 is processed; its outputs wait for the producer while the lease is taken.
+      t.kafka.producerInstance.gate.close();
+      await t.fetch(0, [2, 3]);
+      await settle();
+      expect(offsetsOf(t.echo.processed, 0)).toEqual([0, 1, 2, 3]);
+      t.leases.elsewhere.add(0);
+      t.leases.expire(0);
+      t.kafka.producerInstance.gate.open();
+      await settle();
+
+      expect(offsetsOf(t.echo.hooked, 0)).toEqual([0, 1]);
+      await jest.advanceTimersByTimeAsync(1_000);
+      expect(t.committedOffset(0)).toBe(2);
+      expect(await t.metrics.total(t.metrics.leaseLost, { partition: '0' })).toBe(1);
+      // Fetched again from its last commit once its lease is back; nothing runs until then.
+      const seeks = t.kafka.events.flatMap((e) => (e.type === 'seek' ? [e.position] : []));
+      expect(seeks).toEqual([{ topic: CONV, partition: 0, nextOffset: '2' }]);
+      await t.fetch(0, [2, 3]);
+      await jest.advanceTimersByTimeAsync(1_000);
+      expect(offsetsOf(t.echo.processed, 0)).toEqual([0, 1, 2, 3]);
+      expect(t.committedOffset(0)).toBe(2);
+
+      t.leases.elsewhere.delete(0);
+      await jest.advanceTimersByTimeAsync(200);
+      expect(offsetsOf(t.echo.processed, 0)).toEqual([0, 1, 2, 3, 2, 3]);
+      expect(offsetsOf(t.echo.hooked, 0)).toEqual([0, 1, 2, 3]);
+      expect(t.committedOffset(0)).toBe(4);
+      expect(await t.metrics.total(t.metrics.leaseLost, { partition: '0' })).toBe(1);
+      await t.runtime.stop();
+    });
+
+    it('a step processed before its lease was lost runs no hook, even once the lease is back', async () => {
+      const t = setUp({ leases: true });
+      await t.runtime.start();
+      t.assign([0]);
+      t.kafka.producerInstance.gate.close();
+      await t.fetch(0, [0, 1]);
+      await settle();
+      await t.fetch(0, [2, 3]);
+      await settle();
+      expect(offsetsOf(t.echo.processed, 0)).toEqual([0, 1, 2, 3]);
+      // The lease runs out and is acquired again at once (no one else took it) while both
+      // steps wait for the producer: neither step's hooks may run, nor may it commit.
+      t.leases.expire(0);
+      t.kafka.producerInstance.gate.open();
+      await jest.advanceTimersByTimeAsync(300);
+      expect(t.leases.holds(0)).toBe(true);
+      expect(t.echo.hooked).toEqual([]);
+      expect(t.commits()).toEqual([]);
+      // Redone from the last commit under the new lease.
+      await t.fetch(0, [0, 1, 2, 3]);
+      await jest.advanceTimersByTimeAsync(300);
+      expect(offsetsOf(t.echo.hooked, 0)).toEqual([0, 1, 2, 3]);
+      expect(t.committedOffset(0)).toBe(4);
+      await t.runtime.stop();
+    });
+
+    it('a lease lost while the hooks ran commits nothing', async () => {
+      const t = setUp({ leases: true });
+      await t.runtime.start();
+      t.assign([0]);
+      t.echo.hookGate.close();
+      await t.fetch(0, [0, 1]);
+      await settle();
+      expect(offsetsOf(t.echo.hooked, 0)).toEqual([0, 1]); // started under the lease
+      t.leases.expire(0);
+      t.echo.hookGate.open();
+      await settle();
+      await jest.advanceTimersByTimeAsync(150); // past the commit interval
+      expect(t.commits()).toEqual([]);
+      expect(await t.metrics.total(t.metrics.leaseLost, { partition: '0' })).toBe(1);
+      await t.runtime.stop();
+    });
+
+    it('a lease found taken by a renewal stops the partition at once', async () => {
+      const t = setUp({ leases: true });
+      await t.runtime.start();
+      t.assign([0]);
+      await jest.advanceTimersByTimeAsync(100);
+      t.leases.elsewhere.add(0);
+      await jest.advanceTimersByTimeAsync(400); // a renewal finds the other holder
+      expect(await t.metrics.total(t.metrics.leaseLost, { partition: '0' })).toBe(1);
+      await t.fetch(0, [0]);
+      await jest.advanceTimersByTimeAsync(1_000);
+      expect(t.echo.processed).toEqual([]);
+      expect(t.commits()).toEqual([]);
+      await t.runtime.stop();
+    });
+
+    it('releases a partition’s lease when the group takes it away, once its deliveries settled, and all on stop', async () => {
+      const t = setUp({ leases: true });
+      await t.runtime.start();
+      t.assign([0, 1]);
+      await jest.advanceTimersByTimeAsync(10);
+      t.kafka.producerInstance.gate.close();
+      await t.fetch(1, [0, 1]);
+      await settle();
+
+      t.assign([0]);
+      await jest.advanceTimersByTimeAsync(2_000);
+      // Its delivery still waits for the producer: the lease is kept (renewed) meanwhile.
+      expect(t.released(1)).toBe(-1);
+      expect(t.leases.holds(1)).toBe(true);
+
+      t.kafka.producerInstance.gate.open();
+      await jest.advanceTimersByTimeAsync(100);
+      const sentAt = t.kafka.events.findIndex(
+        (e) => e.type === 'sent' && e.records.some((r) => String(r.key) === 'k1'),
+      );
+      expect(sentAt).toBeGreaterThanOrEqual(0);
+      expect(t.released(1)).toBeGreaterThan(sentAt);
+      // Its hooks ran under the lease; nothing of the lost generation was committed.
+      expect(offsetsOf(t.echo.hooked, 1)).toEqual([0, 1]);
+      expect(t.commits().filter((p) => p.partition === 1)).toEqual([]);
+      expect(t.leases.holds(0)).toBe(true);
+      expect(t.released(0)).toBe(-1);
+
+      // stop(): the final delivery and its commit first, then the lease.
+      await t.fetch(0, [0]);
+      await t.runtime.stop();
+      const committedAt = t.kafka.events.findIndex(
+        (e) => e.type === 'commit' && e.positions.some((p) => p.partition === 0),
+      );
+      expect(committedAt).toBeGreaterThanOrEqual(0);
+      expect(t.released(0)).toBeGreaterThan(committedAt);
+      expect(t.leases.holds(0)).toBe(false);
+    });
+
+    it('renews the leases only while the group heartbeats are fresher than the session timeout', async () => {
+      const t = setUp({ leases: true });
+      await t.runtime.start();
+      t.assign([0]);
+      for (let i = 0; i < 3; i++) {
+        await jest.advanceTimersByTimeAsync(3_000);
+        t.heartbeat();
+      }
+      const lastHeartbeat = Date.now();
+      expect(t.leases.renewals.length).toBeGreaterThanOrEqual(25); // every ~300 ms
+      expect(t.leases.holds(0)).toBe(true);
+
+      // Heartbeats stop (a stalled event loop, a coordinator out of reach).
+      await jest.advanceTimersByTimeAsync(15_000);
+      const late = t.leases.renewals.filter((at) => at >= lastHeartbeat + 10_000);
+      expect(late).toEqual([]);
+      expect(Math.max(...t.leases.renewals)).toBeGreaterThan(lastHeartbeat + 9_000);
+      expect(t.leases.holds(0)).toBe(false);
+      expect(await t.metrics.total(t.metrics.leaseLost, { partition: '0' })).toBe(1);
+      // Without a valid lease nothing is processed — and none is acquired while unhealthy.
+      const tries = t.leases.acquires.length;
+      await t.fetch(0, [0]);
+      await jest.advanceTimersByTimeAsync(1_000);
+      expect(t.echo.processed).toEqual([]);
+      expect(t.leases.acquires.length).toBe(tries);
+
+      // The group takes the member back (a join): the lease is acquired, the partition goes on.
+      t.assign([0]);
+      await t.fetch(0, [0]);
+      await jest.advanceTimersByTimeAsync(1_000);
+      expect(t.echo.processed.map((p) => p.offset)).toEqual([0]);
+      expect(t.committedOffset(0)).toBe(1);
+      await t.runtime.stop();
+    });
   });
 });

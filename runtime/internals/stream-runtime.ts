@@ -8,6 +8,12 @@ import { BufferedContext } from './buffered-context';
 import { OffsetCommitter } from './offset-committer';
 import { OutputSink } from './output-sink';
 import { PartitionLanes } from './partition-lanes';
+import {
+  PartitionLeaseLostError,
+  PartitionOwnership,
+  type LeaseLossReason,
+  type PartitionLeaseStore,
+} from './partition-ownership';
 import { PartitionTask, type PartitionTaskOptions, type Step } from './partition-task';
 import { PunctuationScheduler } from './punctuation-scheduler';
 import { DEFAULT_BACKOFF, StepBackoff, isRetriable, type BackoffOptions } from './step-backoff';
@@ -33,6 +39,11 @@ export interface StreamRuntimeOptions {
   backoff?: Partial<BackoffOptions>;
   /** In-memory state of the owned partitions, reset where it may be ahead of what was delivered. */
   stateStores?: PartitionStateStore[];
+  /**
+   * Partition leases fencing the partitions' state writes (see PartitionOwnership); without
+   * them (the offline batcher) a partition's steps run as soon as it is assigned.
+   */
+  leases?: PartitionLeaseStore;
 }
 
 export const DEFAULT_TASK_OPTIONS: PartitionTaskOptions = {
@@ -78,12 +89,21 @@ const COMMIT_INTERVAL_MS = 100;
  * - **generation**: each assignment of partitions; what an earlier generation fetched or
  *   processed is never committed after it, and a partition lost to another member is neither
  *   processed nor punctuated any more.
+ * - **lease** (with `leases`): a partition's steps and punctuations run only while this process
+ *   holds the partition's lease (PartitionOwnership): a newly assigned partition buffers its
+ *   records until the lease is acquired (its previous owner may hold it still). A delivery
+ *   checks the lease before its after-send hooks and again before its commit; a lease found
+ *   lost (run out: renewals stop while the group's heartbeats are stale; or taken) runs no hook,
+ *   commits nothing, drops the partition's task and rewinds it to its last commit, counted in
+ *   ticks_lease_lost_total; the partition waits for its lease again. A partition taken away
+ *   releases its lease once the work it started has settled, and stop() releases them all last.
  */
 export class StreamRuntime {
   private consumer: StreamConsumer | undefined;
   private producer: StreamProducer | undefined;
   private sink: OutputSink | undefined;
   private committer: OffsetCommitter | undefined;
+  private ownership: PartitionOwnership | undefined;
   private readonly scheduler: PunctuationScheduler;
   private readonly lanes = new PartitionLanes();
   private owned: number[] = [];
@@ -118,9 +138,19 @@ export class StreamRuntime {
   }
 
   async start(): Promise<void> {
-    const { kafka, groupId } = this.options;
+    const { kafka, groupId, leases, logger } = this.options;
     this.stopping = false;
     this.producer = await kafka.producer();
+    if (leases) {
+      this.ownership = new PartitionOwnership({
+        leases,
+        sessionTimeoutMs: this.options.sessionTimeoutMs,
+        logger,
+        onAcquired: (partition) => this.leaseAcquired(partition),
+        onLost: (partition, reason) => this.leaseLost(partition, reason),
+      });
+      this.ownership.start();
+    }
     this.sink = new OutputSink(this.producer, this.options.produceLingerMs ?? 0);
     const consumer = kafka.groupConsumer({
       groupId,
@@ -131,16 +161,24 @@ export class StreamRuntime {
       partitionsConsumedConcurrently: CONCURRENT_PARTITIONS,
       onBatch: (batch) => this.onBatch(batch),
       onAssignment: (assignment) => this.onAssignment(assignment),
+      onHeartbeat: () => this.ownership?.heartbeat(),
     });
     this.consumer = consumer;
     this.committer = new OffsetCommitter(consumer, COMMIT_INTERVAL_MS);
-    await consumer.start();
+    try {
+      await consumer.start();
+    } catch (err) {
+      // Not started: stop renewing, and release what a join during the start may have taken.
+      await this.ownership?.stop();
+      this.ownership = undefined;
+      throw err;
+    }
     this.scheduler.start(this.options.punctuators);
   }
 
   /**
    * Stops the punctuators, lets the queued steps and their deliveries finish (and commit), runs
-   * the punctuators' shutdown hooks, then leaves the group.
+   * the punctuators' shutdown hooks, releases the partition leases, then leaves the group.
    */
   async stop(): Promise<void> {
     this.stopping = true;
@@ -154,6 +192,8 @@ export class StreamRuntime {
     this.tasks.clear();
     await this.sink?.idle();
     await this.committer?.idle();
+    await this.ownership?.stop();
+    this.ownership = undefined;
     await this.consumer?.stop();
     await this.producer?.close();
     this.consumer = undefined;
@@ -182,6 +222,77 @@ export class StreamRuntime {
     if (lost.size > 0) this.committer?.forget(lost);
     this.owned = [...partitions].sort((a, b) => a - b);
     this.options.logger.info({ partitions: this.owned }, 'partitions assigned');
+    // Joining the group is the coordinator's word that this member is alive, like a heartbeat.
+    this.ownership?.heartbeat();
+    this.ownership?.assign(partitions, (p) => this.settled(p));
+  }
+
+  /**
+   * Resolves once the work the partition started has settled: what is queued on its lane (a
+   * step mid-processing still hands its outputs to delivery), then its tasks' deliveries.
+   */
+  private settled(partition: number): Promise<unknown> {
+    return this.lanes.run(partition, () =>
+      Promise.allSettled(
+        [...this.deliveries].flatMap(([task, list]) => (task.partition === partition ? list : [])),
+      ),
+    );
+  }
+
+  /** The partition's lease is acquired: its buffered records may be processed. */
+  private leaseAcquired(partition: number): void {
+    if (this.stopping) return;
+    this.options.logger.debug({ partition }, 'partition lease acquired');
+    // Another process may have written the partition's state while this one held no lease.
+    this.resetState(partition);
+    const task = this.tasks.get(partition);
+    if (task) this.queueStep(task);
+  }
+
+  /**
+   * The partition's lease was found lost while it is assigned here: another process may write
+   * its state now (or soon). Nothing of it is processed, hooked or committed until the lease is
+   * back; its task is dropped and its partition fetched again from its last commit.
+   */
+  private leaseLost(partition: number, reason: LeaseLossReason): void {
+    const { logger, metrics } = this.options;
+    metrics.leaseLost.inc({ partition: String(partition) });
+    logger.warn(
+      { partition, reason },
+      reason === 'taken'
+        ? 'partition lease held by another process: the partition stops and waits for its lease again'
+        : 'partition lease ran out: the partition stops and waits for its lease again',
+    );
+    const wakeUp = this.wakeUps.get(partition);
+    if (wakeUp) clearTimeout(wakeUp.timer);
+    this.wakeUps.delete(partition);
+    this.committer?.forget(new Set([partition]));
+    this.resetState(partition);
+    const task = this.tasks.get(partition);
+    if (!task) return;
+    const points = task.rewindPoints();
+    this.tasks.delete(partition);
+    this.drop(task);
+    for (const point of points)
+      this.consumer?.seek({ topic: point.topic, partition, nextOffset: String(point.nextOffset) });
+  }
+
+  /** Whether the partition's steps and punctuations may run (always, without leases). */
+  private mayRun(partition: number): boolean {
+    return this.ownership?.mayRun(partition) ?? true;
+  }
+
+  /** The term of the partition's lease (0 without leases): see PartitionOwnership. */
+  private leaseTerm(partition: number): number {
+    return this.ownership?.term(partition) ?? 0;
+  }
+
+  /**
+   * Whether work of the partition started in lease term `term` may run its hooks and commit
+   * (always, without leases).
+   */
+  private leaseHeld(partition: number, term: number): boolean {
+    return this.ownership?.holds(partition, term) ?? true;
   }
 
   /** Buffers the batch and returns: kafkajs fetches on while the task processes. */
@@ -229,6 +340,8 @@ export class StreamRuntime {
    */
   private async runStep(task: PartitionTask): Promise<void> {
     if (!this.isCurrent(task)) return;
+    // Waiting for its lease: leaseAcquired queues the step.
+    if (!this.mayRun(task.partition)) return;
     const now = Date.now();
     const backoff = this.backoffs.get(task.partition)?.waitFrom(now) ?? 0;
     if (backoff > 0) return this.wakeLater(task.partition, backoff);
@@ -237,6 +350,7 @@ export class StreamRuntime {
       if (task.waiting) this.wakeLater(task.partition, this.taskOptions.maxIdleMs);
       return;
     }
+    const term = this.leaseTerm(task.partition);
     let context: BufferedContext;
     try {
       context = await this.processStep(task, step);
@@ -247,7 +361,7 @@ export class StreamRuntime {
     task.markProcessed(step);
     let deliveries = this.deliveries.get(task);
     if (!deliveries) this.deliveries.set(task, (deliveries = []));
-    const delivery = this.deliver(task, step, context, deliveries[deliveries.length - 1]);
+    const delivery = this.deliver(task, step, context, term, deliveries[deliveries.length - 1]);
     deliveries.push(delivery);
     const list = deliveries;
     delivery
@@ -326,12 +440,15 @@ export class StreamRuntime {
   /**
    * A processed step's delivery: send its outputs, run its after-send hooks, then — once the
    * step before it is committed — commit it. A failure rewinds the partition to its last
-   * commit: the buffered steps after this one are dropped and fetched again.
+   * commit: the buffered steps after this one are dropped and fetched again. The partition's
+   * lease is checked before the hooks and before the commit: lost, neither runs (leaseLost
+   * dropped the task when the loss was found).
    */
   private async deliver(
     task: PartitionTask,
     step: Step,
     context: BufferedContext,
+    term: number,
     previous: Promise<void> | undefined,
   ): Promise<void> {
     const { metrics } = this.options;
@@ -348,14 +465,17 @@ export class StreamRuntime {
         });
     });
     try {
-      await this.sendOutputs(context);
+      if (!(await this.sendOutputs(context, term)))
+        throw new PartitionLeaseLostError(task.partition);
       await previous;
     } catch (err) {
       if (task.generation !== this.generation) return; // failed because of the rebalance
+      if (err instanceof PartitionLeaseLostError) throw err; // the task is dropped already
       this.rewind(task, err);
       throw err;
     }
     if (task.generation !== this.generation) return; // a rebalance: the partition is re-read
+    if (!this.leaseHeld(task.partition, term)) throw new PartitionLeaseLostError(task.partition);
     // Handed over in step order; the committer sends them together, at most every
     // COMMIT_INTERVAL_MS. The next step's delivery need not wait for the request.
     this.committer!.commit(positions).then(
@@ -483,9 +603,11 @@ export class StreamRuntime {
       void this.lanes
         .run(partition, async () => {
           if (this.stopping || generation !== this.generation) return;
+          if (!this.mayRun(partition)) return;
+          const term = this.leaseTerm(partition);
           const context = this.newContext(partition);
           await punctuator.punctuate([partition], context);
-          await this.sendOutputs(context);
+          await this.sendOutputs(context, term);
         })
         .catch((err: unknown) => {
           this.resetState(partition); // it may have changed state it did not deliver
@@ -506,10 +628,12 @@ export class StreamRuntime {
       if (!beforeStop) continue;
       await Promise.all(
         this.owned.map(async (partition) => {
+          if (!this.mayRun(partition)) return; // not ours to finish: the lease holder does
+          const term = this.leaseTerm(partition);
           const context = this.newContext(partition);
           try {
             await beforeStop([partition], context);
-            await this.sendOutputs(context);
+            await this.sendOutputs(context, term);
           } catch (err) {
             this.options.logger.error(
               { err, punctuator: punctuator.name, partition },
@@ -525,8 +649,12 @@ export class StreamRuntime {
     return new BufferedContext(partition, this.options.metrics, this.options.logger);
   }
 
-  /** Produces a context's outputs (resolves once acknowledged), then runs its after-send hooks. */
-  private async sendOutputs(context: BufferedContext): Promise<void> {
+  /**
+   * Produces a context's outputs (resolves once acknowledged), then runs its after-send hooks —
+   * unless the partition's lease was lost since lease term `term`, in which the context's work
+   * started: then it runs none and resolves false.
+   */
+  private async sendOutputs(context: BufferedContext, term: number): Promise<boolean> {
     const outputs = context.pendingOutputs();
     if (outputs.length > 0) {
       const { codec, topics } = this.options;
@@ -539,7 +667,9 @@ export class StreamRuntime {
       }));
       await this.sink!.send(records);
     }
+    if (!this.leaseHeld(context.partition, term)) return false;
     for (const hook of context.afterSendHooks) await hook();
+    return true;
   }
 }
 

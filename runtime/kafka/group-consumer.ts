@@ -32,6 +32,10 @@ export class KafkaGroupConsumer implements GroupConsumer {
         onAssignment(event.payload.memberAssignment);
       });
     }
+    if (options.onHeartbeat) {
+      const onHeartbeat = options.onHeartbeat;
+      consumer.on(consumer.events.HEARTBEAT, () => onHeartbeat());
+    }
   }
 
   async start(): Promise<void> {

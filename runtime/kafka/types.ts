@@ -56,6 +56,8 @@ export interface GroupConsumerOptions {
   fromBeginning: boolean;
   onBatch(batch: InboundBatch): Promise<void>;
   onAssignment?(assignment: Record<string, number[]>): void;
+  /** The group coordinator acknowledged a heartbeat: the group still counts this member. */
+  onHeartbeat?(): void;
   sessionTimeoutMs?: number;
   maxBytesPerPartition?: number;
   /** Batches of different partitions handed to onBatch at the same time (default 1). */

@@ -3,7 +3,8 @@
  * that everything one Lua script touches lives in one slot:
  *   {c:<conversation>}  conversation state (members, messages, watermarks, windows, receipts)
  *   {u:<user>}          per-user state (badge, conversation list)
- *   {p:<partition>}     per-partition indexes the punctuators scan (open windows, held receipts)
+ *   {p:<partition>}     per-partition keys: the indexes the punctuators scan (open windows, held
+ *                       receipts) and the partition's lease (which process may write its state)
  */
 export class RedisKeys {
   constructor(private readonly prefix: string) {}
@@ -40,6 +41,11 @@ export class RedisKeys {
 
   heldReceipts(partition: number): string {
     return `${this.prefix}:{p:${partition}}:held`;
+  }
+
+  /** Which process owns the partition's state: its owner id, expiring (PartitionLeases). */
+  partitionLease(partition: number): string {
+    return `${this.prefix}:{p:${partition}}:lease`;
   }
 
   /** Auxiliary Redis: "source already marked unread for recipient". */

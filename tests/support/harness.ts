@@ -134,6 +134,9 @@ export async function createHarness(
     TICKS_GROUP_ID: `ticks-test-${id}`,
     TICKS_PARTITIONS: '2',
     TICKS_PENDING_RECEIPT_WAIT_MS: '4000',
+    // Below the shortest session timeout the tests use (6 s); a restart after a kill waits for
+    // the dead process's leases at most this long.
+    TICKS_PARTITION_LEASE_MS: '4000',
     TICKS_LOG_LEVEL: 'warn',
     TICKS_CASSANDRA_KEYSPACE: `t${id}`,
     TICKS_PERSISTER_GROUP_ID: `ticks-test-${id}-persister`,
