@@ -7,9 +7,8 @@ import { WindowCloser } from '../processors/notifier/window-closer';
 import { HeldReceipts } from '../processors/receipts/held-receipts';
 import { ReceiptApplier } from '../processors/receipts/receipt-applier';
 import { ReceiptProcessor } from '../processors/receipts/receipt-processor';
-import { StateSteps } from '../processors/state-steps';
 import { BadgeUpdater } from '../processors/unread/badge-updater';
-import { ConversationStates } from '../stores/state/conversation-states';
+import { ConversationStore } from '../stores/redis/conversation-store';
 import { RedisKeys } from '../stores/redis/keys';
 import { PartitionIndex } from '../stores/redis/partition-index';
 import { PartitionLeases } from '../stores/redis/partition-lease';
@@ -76,10 +75,7 @@ export class Pipeline implements Component {
     const settings = await boot.startSettingsTable(this.groupId);
 
     const keys = new RedisKeys(config.redis.keyPrefix);
-    const states = new ConversationStates(boot.redis, keys, {
-      maxBytes: config.stateCacheBytes,
-    });
-    const steps = new StateSteps(states, config.hotStateTtlSeconds);
+    const store = new ConversationStore(boot.redis, keys, config.hotStateTtlSeconds);
     const users = new UserStore(
       boot.redis,
       boot.aux,
@@ -94,7 +90,7 @@ export class Pipeline implements Component {
     const sharesReads = (userId: string) => settings.sharesReads(userId);
 
     const applier = new ReceiptApplier({
-      steps,
+      store,
       badges,
       windows,
       emitter,
@@ -108,7 +104,6 @@ export class Pipeline implements Component {
       keys,
       index: heldIndex,
       applier,
-      states,
       metrics: this.metrics,
       waitMs: config.heldReceiptWaitMs,
       punctuateIntervalMs: config.punctuateIntervalMs,
@@ -120,14 +115,14 @@ export class Pipeline implements Component {
       maxDeliveredBatch: config.maxDeliveredBatch,
     });
     const conversations = new ConversationProcessor({
-      steps,
+      store,
       users,
       badges,
       held: heldReceipts,
       metrics: this.metrics,
     });
     const windowCloser = new WindowCloser({
-      steps,
+      store,
       windows,
       emitter,
       metrics: this.metrics,
@@ -142,7 +137,6 @@ export class Pipeline implements Component {
       groupId: this.groupId,
       processors: [conversations, receipts],
       punctuators: [windowCloser, heldReceipts],
-      stateStores: [states],
       metrics: this.metrics,
       tuning: {
         task: { maxStepRecords: config.maxStepRecords },
