@@ -268,6 +268,12 @@ export const CONFIG_TABLE = {
     default: '5',
     doc: "how long the shared producer waits to gather more steps' outputs into one request",
   }),
+  stateCacheBytes: variable({
+    env: 'TICKS_STATE_CACHE_BYTES',
+    schema: integer(1_000_000, 64_000_000_000),
+    default: '268435456',
+    doc: 'estimated bytes of conversation state a pipeline process keeps in memory (idle states are evicted above it and reloaded from Redis)',
+  }),
   partitionLeaseMs: variable({
     env: 'TICKS_PARTITION_LEASE_MS',
     schema: integer(1_000, 300_000),

@@ -6,7 +6,7 @@ import type { AvroCodec } from '../schemas/avro-codec';
 import { connectRedis } from '../stores/redis/connect';
 import { ensureTopics } from '../runtime/ensure-topics';
 import { KafkaClient } from '../runtime/kafka/kafka-client';
-import type { Processor, Punctuator } from '../runtime/api';
+import type { PartitionStateStore, Processor, Punctuator } from '../runtime/api';
 import { StreamRuntime, type StreamRuntimeOptions } from '../runtime/internals/stream-runtime';
 import type { PipelineMetrics } from '../runtime/metrics';
 import { topicNames, type TopicNames } from '../runtime/topics';
@@ -103,6 +103,7 @@ export class ServiceBoot {
     groupId: string;
     processors: Array<Processor<never>>;
     punctuators?: Punctuator[];
+    stateStores?: PartitionStateStore[];
     metrics: PipelineMetrics;
     tuning?: Pick<StreamRuntimeOptions, 'task' | 'produceLingerMs'>;
     /** Partition leases fencing the state writes (the pipeline); none: no fencing. */
@@ -117,6 +118,7 @@ export class ServiceBoot {
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
       processors: spec.processors as Processor<unknown>[],
       punctuators: spec.punctuators ?? [],
+      stateStores: spec.stateStores ?? [],
       metrics: spec.metrics,
       logger,
       leases: spec.leases,

@@ -7,8 +7,9 @@ import { WindowCloser } from '../processors/notifier/window-closer';
 import { HeldReceipts } from '../processors/receipts/held-receipts';
 import { ReceiptApplier } from '../processors/receipts/receipt-applier';
 import { ReceiptProcessor } from '../processors/receipts/receipt-processor';
+import { StateSteps } from '../processors/state-steps';
 import { BadgeUpdater } from '../processors/unread/badge-updater';
-import { ConversationStore } from '../stores/redis/conversation-store';
+import { ConversationStates } from '../stores/state/conversation-states';
 import { RedisKeys } from '../stores/redis/keys';
 import { PartitionIndex } from '../stores/redis/partition-index';
 import { PartitionLeases } from '../stores/redis/partition-lease';
@@ -75,7 +76,10 @@ export class Pipeline implements Component {
     const settings = await boot.startSettingsTable(this.groupId);
 
     const keys = new RedisKeys(config.redis.keyPrefix);
-    const store = new ConversationStore(boot.redis, keys, config.hotStateTtlSeconds);
+    const states = new ConversationStates(boot.redis, keys, {
+      maxBytes: config.stateCacheBytes,
+    });
+    const steps = new StateSteps(states, config.hotStateTtlSeconds);
     const users = new UserStore(
       boot.redis,
       boot.aux,
@@ -90,7 +94,7 @@ export class Pipeline implements Component {
     const sharesReads = (userId: string) => settings.sharesReads(userId);
 
     const applier = new ReceiptApplier({
-      store,
+      steps,
       badges,
       windows,
       emitter,
@@ -104,6 +108,7 @@ export class Pipeline implements Component {
       keys,
       index: heldIndex,
       applier,
+      states,
       metrics: this.metrics,
       waitMs: config.heldReceiptWaitMs,
       punctuateIntervalMs: config.punctuateIntervalMs,
@@ -115,14 +120,14 @@ export class Pipeline implements Component {
       maxDeliveredBatch: config.maxDeliveredBatch,
     });
     const conversations = new ConversationProcessor({
-      store,
+      steps,
       users,
       badges,
       held: heldReceipts,
       metrics: this.metrics,
     });
     const windowCloser = new WindowCloser({
-      store,
+      steps,
       windows,
       emitter,
       metrics: this.metrics,
@@ -137,6 +142,7 @@ export class Pipeline implements Component {
       groupId: this.groupId,
       processors: [conversations, receipts],
       punctuators: [windowCloser, heldReceipts],
+      stateStores: [states],
       metrics: this.metrics,
       tuning: {
         task: { maxStepRecords: config.maxStepRecords },

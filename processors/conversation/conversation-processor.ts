@@ -1,21 +1,20 @@
 import type { ConversationEvent, StateChange } from '../../schemas/types';
 import { branchOf } from '../../schemas/types';
-import {
-  MAX_EVENTS_PER_CALL,
-  type ConversationStore,
-  type MessageSentResult,
-} from '../../stores/redis/conversation-store';
-import { runQueued, type Queued } from '../../stores/redis/pipeline';
+import { MAX_EVENTS_PER_CALL, type MessageSentResult } from '../../stores/redis/conversation-store';
 import type { BadgeChange, UserStore } from '../../stores/redis/user-store';
 import type { PipelineMetrics } from '../../runtime/metrics';
 import type { Decoded, Processor, ProcessorContext } from '../../runtime/api';
 import { conversationRuns, inInputOrder, type ConversationRun } from '../conversation-runs';
+import { applyMemberChanges } from '../engine/members-changed';
+import { applyMessagesSent } from '../engine/messages-sent';
 import type { HeldReceipts } from '../receipts/held-receipts';
+import type { StateStep, StateSteps } from '../state-steps';
 import type { BadgeUpdater } from '../unread/badge-updater';
 import { toConversationCommand, type ConversationCommand } from './conversation-command';
 
 export interface ConversationProcessorOptions {
-  store: ConversationStore;
+  /** The partition-owned conversation states, written behind once per step. */
+  steps: StateSteps;
   users: UserStore;
   badges: BadgeUpdater;
   held: HeldReceipts;
@@ -28,7 +27,7 @@ interface Pending<C extends ConversationCommand = ConversationCommand> {
   command: C;
 }
 
-/** A run of one kind, applied by one script call: messages, or member changes. */
+/** A run of one kind, applied together: messages, or member changes. */
 type Run =
   | {
       type: 'message';
@@ -58,7 +57,7 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
   constructor(private readonly options: ConversationProcessorOptions) {}
 
   async process(records: Decoded<ConversationEvent>[], ctx: ProcessorContext): Promise<void> {
-    const { store, metrics } = this.options;
+    const { steps, metrics } = this.options;
     const pending: Pending[] = [];
     const partitionOf = new Map<string, number>();
     for (const { record, value: event } of records) {
@@ -76,17 +75,19 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
       pending.push({ event, sourceOffset: Number(record.offset), command: checked.command });
     }
 
-    // A conversation's consecutive events of one kind go in one script call; an event of the
-    // other kind starts another, so the conversation's events still reach Redis in their order.
+    // A conversation's consecutive events of one kind are applied together; an event of the
+    // other kind starts another run, so the conversation's events apply in their order.
     const runs = conversationRuns(pending, {
       conversationOf: (p) => p.event.conversation_id,
       kindOf: (p) => p.command.type,
       maxPerRun: MAX_EVENTS_PER_CALL,
     });
-    const replies = await runQueued(
-      store.redis,
-      runs.map((run) => this.call(typed(run))),
+    const step = steps.of(ctx);
+    await steps.states.prefetch(
+      ctx.partition,
+      runs.map((run) => run.conversationId),
     );
+    const replies = runs.map((run) => this.apply(typed(run), step));
     // One change per applied event, in record order.
     const changes = inInputOrder(runs, replies);
 
@@ -142,49 +143,36 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
     );
   }
 
-  /** The script call of a run, and its reply read as one change per event. */
-  private call(run: Run): Queued<Change[]> {
-    const { store } = this.options;
+  /** Applies a run to its conversation's state: one change per event. */
+  private apply(run: Run, step: StateStep): Change[] {
+    const state = this.options.steps.states.get(run.conversationId);
+    step.touch(run.conversationId);
     if (run.type === 'message') {
-      const q = store.messagesSent(
-        run.conversationId,
+      const results = applyMessagesSent(
+        state,
         run.items.map((p) => p.command.message),
+        step,
       );
-      return {
-        queue: q.queue,
-        parse: (reply) =>
-          q.parse(reply).map((result, i) => {
-            const { event, sourceOffset, command } = run.items[i]!;
-            return {
-              type: 'message',
-              event,
-              sourceOffset,
-              result,
-              sender: command.message.senderId,
-            };
-          }),
-      };
+      return results.map((result, i) => {
+        const { event, sourceOffset, command } = run.items[i]!;
+        return { type: 'message', event, sourceOffset, result, sender: command.message.senderId };
+      });
     }
-    const q = store.membersChanged(
-      run.conversationId,
+    // Member events change neither the kind nor the held receipts: one result for the run.
+    const result = applyMemberChanges(
+      state,
       run.items.map((p) => p.command.change),
+      step,
     );
-    return {
-      queue: q.queue,
-      parse: (reply) => {
-        // Member events change neither the kind nor the held receipts: one result for the run.
-        const result = q.parse(reply);
-        return run.items.map(({ event, sourceOffset, command }) => ({
-          type: 'member',
-          event,
-          sourceOffset,
-          op: command.change.op,
-          userId: command.change.userId,
-          kind: result.kind,
-          hasHeld: result.hasHeld,
-        }));
-      },
-    };
+    return run.items.map(({ event, sourceOffset, command }) => ({
+      type: 'member',
+      event,
+      sourceOffset,
+      op: command.change.op,
+      userId: command.change.userId,
+      kind: result.kind,
+      hasHeld: result.hasHeld,
+    }));
   }
 }
 

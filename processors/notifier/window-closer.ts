@@ -1,13 +1,14 @@
-import type { ConversationStore } from '../../stores/redis/conversation-store';
 import type { PartitionIndex } from '../../stores/redis/partition-index';
-import { runQueued } from '../../stores/redis/pipeline';
 import type { PipelineMetrics } from '../../runtime/metrics';
 import type { ProcessorContext, Punctuator } from '../../runtime/api';
+import { clearWindow, collectWindow, windowDeliveredByNeeded } from '../engine/group-window';
+import type { StateSteps } from '../state-steps';
 import { summariseWindow } from './group-summary';
 import type { UpdateEmitter } from './update-emitter';
 
 export interface WindowCloserOptions {
-  store: ConversationStore;
+  /** The partition-owned conversation states (a window is part of its conversation's). */
+  steps: StateSteps;
   windows: PartitionIndex;
   emitter: UpdateEmitter;
   metrics: PipelineMetrics;
@@ -46,20 +47,25 @@ export class WindowCloser implements Punctuator {
   }
 
   private async close(partitions: number[], ctx: ProcessorContext, dueBy: number): Promise<void> {
-    const { store, windows, metrics } = this.options;
+    const { steps, windows, metrics, maxMessagesPerWindow } = this.options;
     const due = await windows.due(partitions, dueBy);
     if (due.length === 0) return;
-    const contents = await runQueued(
-      store.redis,
-      due.map((d) => store.collectWindow(d.conversationId, this.options.maxMessagesPerWindow)),
+    const step = steps.of(ctx);
+    const { states } = steps;
+    await states.prefetch(
+      ctx.partition,
+      due.map((d) => d.conversationId),
     );
-    const closed: Array<{ conversationId: string; partition: number; version: number }> = [];
-    due.forEach((d, i) => {
-      const window = contents[i];
-      if (!window) {
-        closed.push({ conversationId: d.conversationId, partition: d.partition, version: -1 });
-        return;
-      }
+    const deliveredBy = new Map<string, string[]>();
+    for (const d of due) {
+      const needed = windowDeliveredByNeeded(states.get(d.conversationId), maxMessagesPerWindow);
+      if (needed.length > 0) deliveredBy.set(d.conversationId, needed);
+    }
+    if (deliveredBy.size > 0) await states.prefetch(ctx.partition, [], deliveredBy);
+    for (const d of due) {
+      const state = states.get(d.conversationId);
+      const window = collectWindow(state, maxMessagesPerWindow);
+      if (!window) continue;
       const windowEnd = d.at - this.options.windowGraceMs;
       const summaries = summariseWindow(
         d.conversationId,
@@ -72,26 +78,23 @@ export class WindowCloser implements Punctuator {
         this.options.emitter.groupSummary(ctx, recipient, summary, window.version, window.sourceAt);
       metrics.groupReceiptsAbsorbed.inc(window.absorbed);
       metrics.windowsClosed.inc();
-      closed.push({
-        conversationId: d.conversationId,
-        partition: d.partition,
-        version: window.version,
-      });
-    });
-    ctx.afterSend(async () => {
-      const withWindow = closed.filter((c) => c.version >= 0);
-      const cleared = await runQueued(
-        store.redis,
-        withWindow.map((c) => store.clearWindow(c.conversationId, c.version)),
-      );
-      const stillOpen = new Set(
-        withWindow.filter((_, i) => !cleared[i]).map((c) => c.conversationId),
-      );
+      // Deleted in memory now, in Redis by this punctuation's write-behind: after the summaries
+      // were produced (a crash before that closes the window again; its counts are absolute).
+      clearWindow(state, window.version, step.writes);
+      step.touch(d.conversationId);
+    }
+    // After the write-behind (registered first): the index forgets the windows closed here,
+    // unless a later step opened one again meanwhile (memory knows: this process owns them).
+    ctx.afterSend(() => {
       const nextClose =
-        (Math.floor(ctx.now / this.options.windowMs) + 1) * this.options.windowMs +
+        (Math.floor(Date.now() / this.options.windowMs) + 1) * this.options.windowMs +
         this.options.windowGraceMs;
-      await windows.reschedule(
-        closed.map((c) => ({ ...c, at: stillOpen.has(c.conversationId) ? nextClose : null })),
+      return windows.reschedule(
+        due.map((d) => ({
+          conversationId: d.conversationId,
+          partition: d.partition,
+          at: (states.peek(d.conversationId)?.window.size ?? 0) > 0 ? nextClose : null,
+        })),
       );
     });
   }

@@ -15,6 +15,8 @@ import { scanKeys } from '../../tests/support/harness';
 import { UpdateEmitter } from '../notifier/update-emitter';
 import { BadgeUpdater } from '../unread/badge-updater';
 import { HeldReceipts } from './held-receipts';
+import { ConversationStates } from '../../stores/state/conversation-states';
+import { StateSteps } from '../state-steps';
 import { ReceiptApplier } from './receipt-applier';
 import type { ReceiptJob } from './receipt-job';
 
@@ -26,7 +28,7 @@ function recordingContext(now: number) {
   const hooks: Array<() => Promise<void>> = [];
   const ctx: ProcessorContext = {
     now,
-    partition: 0,
+    partition: 2, // the partition of the records these tests hold
     send: (role, key, value) => sent.push({ role, key, value }),
     logChange: (change) => changes.push(change),
     deadLetter: (record, reason, detail) => deadLetters.push({ record, reason, detail }),
@@ -49,6 +51,7 @@ describe('HeldReceipts (real Redis)', () => {
   let redis: Redis;
   let aux: Redis;
   let store: ConversationStore;
+  let states: ConversationStates;
   let applier: ReceiptApplier;
   let held: HeldReceipts;
   let heldIndex: PartitionIndex;
@@ -60,8 +63,9 @@ describe('HeldReceipts (real Redis)', () => {
     const metrics = new PipelineMetrics({ defaultMetrics: false });
     store = new ConversationStore(redis, keys, 3600);
     heldIndex = new PartitionIndex(redis, keys, 'held');
+    states = new ConversationStates(redis, keys, { maxBytes: 64 * 1024 * 1024 });
     applier = new ReceiptApplier({
-      store,
+      steps: new StateSteps(states, 3600),
       badges: new BadgeUpdater(new UserStore(redis, aux, keys, 3600, 600), metrics),
       windows: new PartitionIndex(redis, keys, 'windows'),
       emitter: new UpdateEmitter(metrics),
@@ -75,6 +79,7 @@ describe('HeldReceipts (real Redis)', () => {
       keys,
       index: heldIndex,
       applier,
+      states,
       metrics,
       waitMs,
       punctuateIntervalMs: 1000,
@@ -113,6 +118,8 @@ describe('HeldReceipts (real Redis)', () => {
         sentAt: seq,
       });
     await runOne(redis, store.messagesSent(c, messages));
+    // Written past the owner's memory (by the scripts, as a stand-in): it reloads them.
+    states.resetPartition(partition);
   }
 
   const record = (c: string, offset: number): InboundRecord => ({
@@ -167,7 +174,7 @@ describe('HeldReceipts (real Redis)', () => {
     const now = Date.now();
     const first = recordingContext(now);
     const jobs = [readJob(c, 3, 10, now + waitMs)];
-    const results = await applier.apply(jobs);
+    const results = await applier.apply(jobs, first.ctx);
     expect(results).toEqual([{ applied: false, reason: 'SEQ_NOT_REACHED' }]);
     await held.settle(jobs, results, first.ctx);
 
@@ -247,7 +254,7 @@ describe('HeldReceipts (real Redis)', () => {
     await holdInOldFormat(c, 7, 40, now - 1);
     const fresh = recordingContext(now - waitMs - 1);
     const jobs = [readJob(c, 8, 41, now - 1)];
-    await held.settle(jobs, await applier.apply(jobs), fresh.ctx);
+    await held.settle(jobs, await applier.apply(jobs, fresh.ctx), fresh.ctx);
     expect(await heldEntries(c)).toHaveLength(2);
 
     const tick = recordingContext(now);

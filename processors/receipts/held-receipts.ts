@@ -3,6 +3,7 @@ import type { ReceiptResult } from '../../stores/redis/conversation-store';
 import type { RedisKeys } from '../../stores/redis/keys';
 import type { PartitionIndex } from '../../stores/redis/partition-index';
 import { execPipeline } from '../../stores/redis/pipeline';
+import type { ConversationStates } from '../../stores/state/conversation-states';
 import type { PipelineMetrics } from '../../runtime/metrics';
 import type { ProcessorContext, Punctuator } from '../../runtime/api';
 import { parseHeld, serializeHeld } from './held-entry';
@@ -16,6 +17,8 @@ export interface HeldReceiptsOptions {
   /** Per partition, each conversation with held receipts at its earliest deadline. */
   index: PartitionIndex;
   applier: ReceiptApplier;
+  /** The conversation states in memory, whose "has held receipts" flag this keeps true. */
+  states: ConversationStates;
   metrics: PipelineMetrics;
   /** How long a receipt may wait for its message or membership (TICKS_PENDING_RECEIPT_WAIT_MS). */
   waitMs: number;
@@ -63,6 +66,8 @@ export class HeldReceipts implements Punctuator {
         }
       } else if (job.heldAs === undefined && ctx.now < job.deadline) {
         pipe.zadd(heldKey, job.deadline, serializeHeld(job, result.reason));
+        const state = this.options.states.peek(job.conversationId);
+        if (state) state.hasHeld = true; // the next message or member change retries it
         toHold.push({
           partition: job.record.partition,
           conversationId: job.conversationId,
@@ -102,7 +107,7 @@ export class HeldReceipts implements Punctuator {
     const replies = (await execPipeline(pipe)) as string[][];
     const jobs = replies.flatMap((entries) => entries.map(parseHeld));
     if (jobs.length > 0) {
-      const results = await applier.apply(jobs);
+      const results = await applier.apply(jobs, ctx);
       // Independent writes, so in one round trip's time: the effects and the held entries.
       await Promise.all([
         applier.publishEffects(jobs, results, ctx),
@@ -114,6 +119,10 @@ export class HeldReceipts implements Punctuator {
     for (const c of conversations)
       next.zrange(keys.conversationKey(c.conversationId, 'held'), 0, '0', 'WITHSCORES');
     const earliest = (await execPipeline(next)) as string[][];
+    conversations.forEach((c, i) => {
+      const state = this.options.states.peek(c.conversationId);
+      if (state) state.hasHeld = earliest[i]!.length > 0;
+    });
     await this.options.index.reschedule(
       conversations.map((c, i) => ({
         ...c,

@@ -1,21 +1,25 @@
 import {
   MAX_EVENTS_PER_CALL,
-  type ConversationStore,
+  type ReceiptInput,
   type ReceiptResult,
 } from '../../stores/redis/conversation-store';
 import type { PartitionIndex } from '../../stores/redis/partition-index';
-import { runQueued } from '../../stores/redis/pipeline';
+import { StateNotLoadedError } from '../../stores/state/conversation-state';
 import type { BadgeChange } from '../../stores/redis/user-store';
 import type { PipelineMetrics } from '../../runtime/metrics';
 import type { ProcessorContext } from '../../runtime/api';
 import { conversationRuns, inInputOrder } from '../conversation-runs';
+import { applyReceipts } from '../engine/apply-receipts';
+import { deliveredByNeeded } from '../engine/delivered-by-needed';
+import type { StateSteps } from '../state-steps';
 import type { UpdateEmitter } from '../notifier/update-emitter';
 import type { BadgeUpdater } from '../unread/badge-updater';
 import { receiptChange } from './receipt-change';
 import type { ReceiptJob } from './receipt-job';
 
 export interface ReceiptApplierOptions {
-  store: ConversationStore;
+  /** The partition-owned conversation states, written behind once per step. */
+  steps: StateSteps;
   badges: BadgeUpdater;
   /** Group windows to close: a receipt that opens one registers it here. */
   windows: PartitionIndex;
@@ -38,32 +42,63 @@ export class ReceiptApplier {
   constructor(private readonly options: ReceiptApplierOptions) {}
 
   /**
-   * One script call per conversation (per MAX_EVENTS_PER_CALL of its receipts), its receipts in
-   * order, all in one round trip; each job's result, in job order.
+   * Applies the jobs to their conversations' states, each conversation's receipts in order, with
+   * no Redis round trip when the states (and the delivered-by-id hashes the receipts look at) are
+   * in memory; each job's result, in job order.
    */
-  async apply(jobs: ReceiptJob[]): Promise<ReceiptResult[]> {
+  async apply(jobs: ReceiptJob[], ctx: ProcessorContext): Promise<ReceiptResult[]> {
     if (jobs.length === 0) return [];
-    const { store, sharesReads } = this.options;
+    const { steps, sharesReads } = this.options;
     const runs = conversationRuns(jobs, {
       conversationOf: (job) => job.conversationId,
       maxPerRun: MAX_EVENTS_PER_CALL,
     });
-    const replies = await runQueued(
-      store.redis,
-      runs.map((run) =>
-        store.applyReceipts(
-          run.conversationId,
-          run.items.map((job) => ({
-            userId: job.userId,
-            at: job.occurredAt,
-            shareRead: sharesReads(job.userId),
-            version: job.version,
-            sourceAt: job.record.timestamp,
-            command: job.command,
-          })),
-        ),
-      ),
+    const step = steps.of(ctx);
+    const inputs = runs.map((run) =>
+      run.items.map((job): ReceiptInput => ({
+        userId: job.userId,
+        at: job.occurredAt,
+        shareRead: sharesReads(job.userId),
+        version: job.version,
+        sourceAt: job.record.timestamp,
+        command: job.command,
+      })),
     );
+    await steps.states.prefetch(
+      ctx.partition,
+      runs.map((run) => run.conversationId),
+    );
+    // The delivered-by-id hashes the runs read, loaded with the states' first need known.
+    const deliveredBy = new Map<string, string[]>();
+    runs.forEach((run, i) => {
+      const needed = deliveredByNeeded(steps.states.get(run.conversationId), inputs[i]!);
+      if (needed.length > 0)
+        deliveredBy.set(run.conversationId, [
+          ...(deliveredBy.get(run.conversationId) ?? []),
+          ...needed,
+        ]);
+    });
+    if (deliveredBy.size > 0) await steps.states.prefetch(ctx.partition, [], deliveredBy);
+    const replies: ReceiptResult[][] = [];
+    for (const [i, run] of runs.entries()) {
+      const state = steps.states.get(run.conversationId);
+      step.touch(run.conversationId);
+      for (;;) {
+        try {
+          replies.push(applyReceipts(state, inputs[i]!, step));
+          break;
+        } catch (err) {
+          // An earlier run of the conversation made this one look at hashes not loaded yet; the
+          // engine changes nothing before it throws.
+          if (!(err instanceof StateNotLoadedError)) throw err;
+          await steps.states.prefetch(
+            ctx.partition,
+            [],
+            new Map([[run.conversationId, err.messageIds]]),
+          );
+        }
+      }
+    }
     return inInputOrder(runs, replies);
   }
 

@@ -50,7 +50,7 @@ export class ReceiptProcessor implements Processor<ReceiptEvent> {
       });
     }
     if (jobs.length === 0) return;
-    const results = await applier.apply(jobs);
+    const results = await applier.apply(jobs, ctx);
     // Independent writes, so in one round trip's time: the effects and the held entries.
     await Promise.all([
       applier.publishEffects(jobs, results, ctx),

@@ -61,3 +61,16 @@ export interface Punctuator {
    */
   beforeStop?(partitions: number[], context: ProcessorContext): Promise<void>;
 }
+
+/**
+ * State a processor keeps in memory for the partitions it owns (Kafka Streams' state store, here
+ * written behind to Redis in each step's delivery). The runtime resets a partition's state when
+ * what is in memory may be ahead of what was delivered — a failed step or punctuation, a rewind,
+ * a rebalance — so the records redone from the last commit start again from the stored state.
+ * `settled` resolves once the partition's deliveries in flight at the reset are over: their
+ * writes land before anything is reloaded.
+ */
+export interface PartitionStateStore {
+  readonly name: string;
+  resetPartition(partition: number, settled: Promise<unknown>): void;
+}

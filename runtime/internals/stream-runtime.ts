@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Decoded, Processor, Punctuator } from '../api/processor';
+import type { Decoded, PartitionStateStore, Processor, Punctuator } from '../api/processor';
 import { isReasoned, type RecordCodec } from '../api/record-codec';
 import type { CommitPosition, InboundBatch, InboundRecord } from '../kafka/types';
 import type { PipelineMetrics } from '../metrics';
@@ -37,6 +37,8 @@ export interface StreamRuntimeOptions {
   produceLingerMs?: number;
   /** Waits before a failed step is tried again; defaults in DEFAULT_BACKOFF. */
   backoff?: Partial<BackoffOptions>;
+  /** In-memory state of the owned partitions, reset where it may be ahead of what was delivered. */
+  stateStores?: PartitionStateStore[];
   /**
    * Partition leases fencing the partitions' state writes (see PartitionOwnership); without
    * them (the offline batcher) a partition's steps run as soon as it is assigned.
@@ -202,6 +204,8 @@ export class StreamRuntime {
     // A new generation: kafkajs restarts every partition from its committed offset, so what
     // the tasks buffered (never committed) is dropped and will be fetched again.
     this.generation++;
+    // Every partition is redone from its commit: state kept in memory may be ahead of it.
+    for (const p of this.owned) this.resetState(p);
     for (const task of this.tasks.values()) this.drop(task);
     this.tasks = new Map();
     const partitions = new Set<number>();
@@ -239,6 +243,8 @@ export class StreamRuntime {
   private leaseAcquired(partition: number): void {
     if (this.stopping) return;
     this.options.logger.debug({ partition }, 'partition lease acquired');
+    // Another process may have written the partition's state while this one held no lease.
+    this.resetState(partition);
     const task = this.tasks.get(partition);
     if (task) this.queueStep(task);
   }
@@ -261,6 +267,7 @@ export class StreamRuntime {
     if (wakeUp) clearTimeout(wakeUp.timer);
     this.wakeUps.delete(partition);
     this.committer?.forget(new Set([partition]));
+    this.resetState(partition);
     const task = this.tasks.get(partition);
     if (!task) return;
     const points = task.rewindPoints();
@@ -379,6 +386,7 @@ export class StreamRuntime {
 
   private stepFailed(task: PartitionTask, step: Step, err: unknown): void {
     const { partition } = task;
+    this.resetState(partition); // the step may have changed part of the state before it failed
     const { waitMs, retriable, backoff } = this.countFailure(partition, err);
     const fields = {
       err,
@@ -517,11 +525,23 @@ export class StreamRuntime {
       });
   }
 
+  /** Resets the partition's state stores once its deliveries in flight are over. */
+  private resetState(partition: number): void {
+    const stores = this.options.stateStores ?? [];
+    if (stores.length === 0) return;
+    const inFlight: Array<Promise<void>> = [];
+    for (const [task, deliveries] of this.deliveries)
+      if (task.partition === partition) inFlight.push(...deliveries);
+    const settled = Promise.allSettled(inFlight);
+    for (const store of stores) store.resetPartition(partition, settled);
+  }
+
   /** Drops a task whose delivery failed and fetches its partition again from its last commit. */
   private rewind(task: PartitionTask, err: unknown): void {
     if (this.tasks.get(task.partition) !== task) return;
     const { waitMs, retriable } = this.countFailure(task.partition, err);
     const points = task.rewindPoints();
+    this.resetState(task.partition);
     this.options.logger.error(
       { err, partition: task.partition, retriable, retryInMs: waitMs, from: points },
       'producing or committing a step failed; the partition is fetched again from its last commit',
@@ -589,12 +609,13 @@ export class StreamRuntime {
           await punctuator.punctuate([partition], context);
           await this.sendOutputs(context, term);
         })
-        .catch((err: unknown) =>
+        .catch((err: unknown) => {
+          this.resetState(partition); // it may have changed state it did not deliver
           this.options.logger.error(
             { err, punctuator: punctuator.name, partition },
             'punctuator failed; retried next tick',
-          ),
-        )
+          );
+        })
         .finally(() => this.punctuationQueued.delete(key));
     }
   }

@@ -1,0 +1,199 @@
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../redis/keys';
+import { loadConversations, loadDeliveredBy } from './conversation-loader';
+import type { ConversationState } from './conversation-state';
+import { WriteSet } from './write-set';
+
+export interface ConversationStatesOptions {
+  /** Bytes of state kept in memory (estimated); idle, flushed states are evicted above it. */
+  maxBytes: number;
+}
+
+interface Entry {
+  state: ConversationState;
+  partition: number;
+  /** The last write-behind (of its partition) that carries this state's changes. */
+  lastWrite: number;
+  /** Its size when last counted into the store's total. */
+  counted: number;
+}
+
+/** One step's write-behind of one partition. */
+export interface WriteBehind {
+  readonly writes: WriteSet;
+  /** Marks a conversation as changed by this step: it stays in memory until the flush lands. */
+  touch(conversationId: string): void;
+  /** Sends the writes after the partition's earlier flushes. */
+  flush(): Promise<void>;
+}
+
+interface PartitionWrites {
+  /** Write-behinds handed out / completed, in order: a state is clean once its last is done. */
+  issued: number;
+  done: number;
+  /** The partition's flushes run one after the other, in step order. */
+  chain: Promise<void>;
+  /** After a reset: the flushes that were in flight then, which a reload must wait for. */
+  settling: Promise<void> | undefined;
+}
+
+/**
+ * The state store of the conversations this process owns (Kafka Streams' keyed state: the task
+ * that owns partition p is the only writer of its conversations). States are loaded from Redis
+ * on first touch — the missing ones of a step in one round trip — kept in memory, changed by the
+ * engine's synchronous functions, and written behind: each step's changes go to Redis in one
+ * WriteSet, flushed after the step's outputs were produced and before its offsets commit, one
+ * partition's flushes in step order.
+ *
+ * Memory is bounded by an estimate in bytes: above it, the least recently used states whose
+ * changes are all in Redis are evicted (a state with a flush still pending is never evicted, so
+ * a reload never reads Redis behind memory). When a partition is reset — a failed step, a
+ * rewind, a lost partition — its states are dropped and reloaded later, after its flushes in
+ * flight settled: what Redis holds is then the truth the redo starts from.
+ */
+export class ConversationStates {
+  readonly name = 'conversation-states';
+  /** Least recently used first (a touched entry is re-inserted at the end). */
+  private readonly entries = new Map<string, Entry>();
+  private readonly partitions = new Map<number, PartitionWrites>();
+  private bytes = 0;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly options: ConversationStatesOptions,
+  ) {}
+
+  /** States held in memory, and their estimated size. */
+  get size(): { states: number; bytes: number } {
+    return { states: this.entries.size, bytes: this.bytes };
+  }
+
+  /**
+   * Makes these conversations' states (and the delivered-by-id hashes named) available to get():
+   * one round trip for whatever is missing, none when all are held.
+   */
+  async prefetch(
+    partition: number,
+    conversationIds: Iterable<string>,
+    deliveredBy: ReadonlyMap<string, Iterable<string>> = new Map(),
+  ): Promise<void> {
+    const missing: string[] = [];
+    for (const id of new Set(conversationIds)) {
+      const entry = this.entries.get(id);
+      if (entry) this.touch(id, entry);
+      else missing.push(id);
+    }
+    const moreDeliveredBy: Array<{ state: ConversationState; messageIds: string[] }> = [];
+    for (const [id, messageIds] of deliveredBy) {
+      const entry = this.entries.get(id);
+      if (!entry) continue;
+      const unknown = [...messageIds].filter((m) => entry.state.deliveredBy(m) === undefined);
+      if (unknown.length > 0) moreDeliveredBy.push({ state: entry.state, messageIds: unknown });
+    }
+    if (missing.length > 0) {
+      // A reset partition's flushes may still be under way: load what they leave in Redis.
+      // (Otherwise a state not held has no flush pending: only clean states are evicted.)
+      await this.writesOf(partition).settling;
+      const loaded = await loadConversations(this.redis, this.keys, missing, deliveredBy);
+      for (const [id, state] of loaded) {
+        // Loaded meanwhile by another step of the partition? Keep the one in memory.
+        if (this.entries.has(id)) continue;
+        this.entries.set(id, { state, partition, lastWrite: 0, counted: state.sizeBytes });
+        this.bytes += state.sizeBytes;
+      }
+    }
+    if (moreDeliveredBy.length > 0) await loadDeliveredBy(this.redis, moreDeliveredBy);
+    this.evict();
+  }
+
+  /** The held state of a conversation; prefetch() it first. */
+  get(conversationId: string): ConversationState {
+    const entry = this.entries.get(conversationId);
+    if (!entry) throw new Error(`conversation ${conversationId} is not loaded: prefetch it first`);
+    return entry.state;
+  }
+
+  /** The held state, if any (no load). */
+  peek(conversationId: string): ConversationState | undefined {
+    return this.entries.get(conversationId)?.state;
+  }
+
+  /** A new write-behind for one step of `partition`. */
+  writeBehind(partition: number): WriteBehind {
+    const p = this.writesOf(partition);
+    const number = ++p.issued;
+    const writes = new WriteSet();
+    const touched = new Set<string>();
+    return {
+      writes,
+      touch: (conversationId) => {
+        touched.add(conversationId);
+        const entry = this.entries.get(conversationId);
+        if (entry) entry.lastWrite = number;
+      },
+      flush: () => {
+        const run = p.chain.then(() => writes.flush(this.redis));
+        p.chain = run.then(
+          () => {
+            p.done = Math.max(p.done, number);
+            this.recount(touched);
+          },
+          () => undefined, // the step's delivery fails and the runtime resets the partition
+        );
+        return run;
+      },
+    };
+  }
+
+  /**
+   * Forgets a partition's states (failed step, rewind, rebalance): reloaded when needed, once
+   * `settled` (the partition's deliveries in flight, whose flushes must land first) is over.
+   */
+  resetPartition(partition: number, settled: Promise<unknown> = Promise.resolve()): void {
+    for (const [id, entry] of this.entries)
+      if (entry.partition === partition) {
+        this.entries.delete(id);
+        this.bytes -= entry.counted;
+      }
+    const p = this.writesOf(partition);
+    p.settling = settled.then(() => p.chain);
+  }
+
+  private writesOf(partition: number): PartitionWrites {
+    let p = this.partitions.get(partition);
+    if (!p)
+      this.partitions.set(
+        partition,
+        (p = { issued: 0, done: 0, chain: Promise.resolve(), settling: undefined }),
+      );
+    return p;
+  }
+
+  private touch(id: string, entry: Entry): void {
+    this.entries.delete(id);
+    this.entries.set(id, entry);
+  }
+
+  /** States grow as they change: their sizes are recounted when their flush lands. */
+  private recount(ids: Iterable<string>): void {
+    for (const id of ids) {
+      const entry = this.entries.get(id);
+      if (!entry) continue;
+      const size = entry.state.sizeBytes;
+      this.bytes += size - entry.counted;
+      entry.counted = size;
+    }
+  }
+
+  private evict(): void {
+    if (this.bytes <= this.options.maxBytes) return;
+    for (const [id, entry] of this.entries) {
+      if (this.bytes <= this.options.maxBytes) break;
+      const p = this.partitions.get(entry.partition);
+      if (p && entry.lastWrite > p.done) continue; // its changes are not all in Redis yet
+      this.entries.delete(id);
+      this.bytes -= entry.counted;
+    }
+  }
+}
