@@ -2,11 +2,16 @@ import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../redis/keys';
 import { loadConversations, loadDeliveredBy } from './conversation-loader';
 import type { ConversationState } from './conversation-state';
-import { WriteSet } from './write-set';
+import { WriteSet, type FlushOptions } from './write-set';
 
 export interface ConversationStatesOptions {
   /** Bytes of state kept in memory (estimated); idle, flushed states are evicted above it. */
   maxBytes: number;
+  /**
+   * How a step's writes are made atomic (see FlushOptions): one transaction for the whole step
+   * on a single Redis server (the default), one per conversation on Redis Cluster.
+   */
+  atomic?: FlushOptions['atomic'];
 }
 
 interface Entry {
@@ -133,7 +138,11 @@ export class ConversationStates {
         if (entry) entry.lastWrite = number;
       },
       flush: () => {
-        const run = p.chain.then(() => writes.flush(this.redis));
+        const run = p.chain.then(() =>
+          this.options.atomic === 'whole' || this.options.atomic === undefined
+            ? writes.flushAsScript(this.redis)
+            : writes.flush(this.redis, { atomic: this.options.atomic }),
+        );
         p.chain = run.then(
           () => {
             p.done = Math.max(p.done, number);

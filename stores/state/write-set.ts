@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { Redis, Result } from 'ioredis';
+import { defineScripts } from '../redis/script-loader';
 import { execPipeline, RedisCommandError } from '../redis/pipeline';
 
 /** One Redis command as sent: name, then arguments (the key first, but for MULTI/EXEC). */
@@ -138,10 +139,13 @@ type AnyWrites = HashWrites | SortedSetWrites | SetWrites;
 
 export interface FlushOptions {
   /**
-   * Wrap the writes of each Redis Cluster slot (each hash tag: one conversation's keys) in
-   * MULTI/EXEC, so that a conversation's step lands whole or not at all (default true).
+   * `true` (the default): wrap the writes of each Redis Cluster slot (each hash tag: one
+   * conversation's keys) in MULTI/EXEC, so that a conversation's step lands whole or not at all.
+   * `'whole'`: one MULTI/EXEC around everything — the same guarantee for every conversation at
+   * once, for two commands instead of two per conversation; only where all keys are on one
+   * server (not Redis Cluster). `false`: no transaction.
    */
-  atomic?: boolean;
+  atomic?: boolean | 'whole';
 }
 
 /**
@@ -186,9 +190,10 @@ export class WriteSet {
     // Array.prototype.sort is stable: within a rank, keys stay in first-written order.
     const ranked = [...this.keys.values()].sort((a, b) => a.rank - b.rank);
     const out: RedisCommand[] = [];
-    if (!(options.atomic ?? true)) {
+    const atomic = options.atomic ?? true;
+    if (atomic === false || atomic === 'whole') {
       for (const writes of ranked) writes.commands(out);
-      return out;
+      return atomic === 'whole' && out.length > 1 ? [['multi'], ...out, ['exec']] : out;
     }
     const slots = new Map<string, AnyWrites[]>();
     for (const key of this.keys.keys()) slots.set(hashTag(key), []); // first-written order
@@ -206,6 +211,17 @@ export class WriteSet {
   /** Sends every write in one round trip; throws the first command error. */
   async flush(redis: Redis, options: FlushOptions = {}): Promise<void> {
     await sendCommands(redis, this.commands(options));
+  }
+
+  /**
+   * Sends every write as one script call (apply-writes-1.lua: atomic, as one MULTI/EXEC): one
+   * client command for the whole step instead of one per write. Single Redis server only.
+   */
+  async flushAsScript(redis: Redis): Promise<void> {
+    const commands = this.commands({ atomic: false });
+    if (commands.length === 0) return;
+    defineScripts(redis);
+    await redis.applyWrites(commands[0]![1]!, JSON.stringify(commands));
   }
 
   private get<T extends AnyWrites>(
@@ -250,4 +266,10 @@ export async function sendCommands(redis: Redis, commands: RedisCommand[]): Prom
         cause: failed,
       });
   });
+}
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    applyWrites(firstKey: string, commands: string): Result<number, Context>;
+  }
 }
