@@ -56,6 +56,8 @@ export class WindowCloser implements Punctuator {
       ctx.partition,
       due.map((d) => d.conversationId),
     );
+    // Held in memory from now until this punctuation's write lands.
+    for (const d of due) step.touch(d.conversationId);
     const deliveredBy = new Map<string, string[]>();
     for (const d of due) {
       const needed = windowDeliveredByNeeded(states.get(d.conversationId), maxMessagesPerWindow);
@@ -81,7 +83,6 @@ export class WindowCloser implements Punctuator {
       // Deleted in memory now, in Redis by this punctuation's write-behind: after the summaries
       // were produced (a crash before that closes the window again; its counts are absolute).
       clearWindow(state, window.version, step.writes);
-      step.touch(d.conversationId);
     }
     // After the write-behind (registered first): the index forgets the windows closed here,
     // unless a later step opened one again meanwhile (memory knows: this process owns them).

@@ -68,6 +68,8 @@ export class ReceiptApplier {
       ctx.partition,
       runs.map((run) => run.conversationId),
     );
+    // Held in memory from now until this step's write lands (the loads below cannot evict them).
+    for (const run of runs) step.touch(run.conversationId);
     // The delivered-by-id hashes the runs read, loaded with the states' first need known.
     const deliveredBy = new Map<string, string[]>();
     runs.forEach((run, i) => {
@@ -82,7 +84,6 @@ export class ReceiptApplier {
     const replies: ReceiptResult[][] = [];
     for (const [i, run] of runs.entries()) {
       const state = steps.states.get(run.conversationId);
-      step.touch(run.conversationId);
       for (;;) {
         try {
           replies.push(applyReceipts(state, inputs[i]!, step));

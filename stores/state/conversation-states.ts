@@ -36,10 +36,29 @@ interface PartitionWrites {
   /** Write-behinds handed out / completed, in order: a state is clean once its last is done. */
   issued: number;
   done: number;
-  /** The partition's flushes run one after the other, in step order. */
-  chain: Promise<void>;
+  /**
+   * The partition's write-behinds, in the order they were handed out (step order), each waiting
+   * for the one before: false once one failed or was abandoned, after which none is written.
+   */
+  chain: Promise<boolean>;
+  /** Bumped by a reset: write-behinds handed out before it are never written. */
+  epoch: number;
+  /** Decides the write-behinds handed out and not flushed yet (a reset abandons them). */
+  undecided: Set<(write: boolean) => void>;
   /** After a reset: the flushes that were in flight then, which a reload must wait for. */
-  settling: Promise<void> | undefined;
+  settling: Promise<unknown> | undefined;
+}
+
+/** A step's write-behind that was not written: an earlier one failed, or the partition was reset. */
+export class WriteBehindAbandonedError extends Error {
+  override readonly name = 'WriteBehindAbandonedError';
+  readonly retriable = true;
+
+  constructor(readonly partition: number) {
+    super(
+      `the state writes of a step of partition ${partition} were abandoned (an earlier step's failed, or the partition was reset): the step is redone from its last commit`,
+    );
+  }
 }
 
 /**
@@ -83,8 +102,9 @@ export class ConversationStates {
     conversationIds: Iterable<string>,
     deliveredBy: ReadonlyMap<string, Iterable<string>> = new Map(),
   ): Promise<void> {
+    const wanted = new Set(conversationIds);
     const missing: string[] = [];
-    for (const id of new Set(conversationIds)) {
+    for (const id of wanted) {
       const entry = this.entries.get(id);
       if (entry) this.touch(id, entry);
       else missing.push(id);
@@ -109,7 +129,8 @@ export class ConversationStates {
       }
     }
     if (moreDeliveredBy.length > 0) await loadDeliveredBy(this.redis, moreDeliveredBy);
-    this.evict();
+    for (const id of deliveredBy.keys()) wanted.add(id);
+    this.evict(wanted);
   }
 
   /** The held state of a conversation; prefetch() it first. */
@@ -124,12 +145,32 @@ export class ConversationStates {
     return this.entries.get(conversationId)?.state;
   }
 
-  /** A new write-behind for one step of `partition`. */
+  /**
+   * A new write-behind for one step of `partition`. Write-behinds are written in the order they
+   * were handed out, whatever order their steps' deliveries call flush() in (a later step's
+   * outputs may be acknowledged first): an older step's values never overwrite a newer one's.
+   * One that fails, or that a reset abandons, stops the ones after it: their steps are redone.
+   */
   writeBehind(partition: number): WriteBehind {
     const p = this.writesOf(partition);
     const number = ++p.issued;
+    const epoch = p.epoch;
     const writes = new WriteSet();
     const touched = new Set<string>();
+    let decide!: (write: boolean) => void;
+    const decided = new Promise<boolean>((resolve) => (decide = resolve));
+    p.undecided.add(decide);
+    const run = p.chain.then(async (earlierWritten) => {
+      const write = await decided;
+      if (!write || !earlierWritten || p.epoch !== epoch) return false;
+      await (this.options.atomic === 'whole' || this.options.atomic === undefined
+        ? writes.flushAsScript(this.redis)
+        : writes.flush(this.redis, { atomic: this.options.atomic }));
+      p.done = Math.max(p.done, number);
+      this.recount(touched);
+      return true;
+    });
+    p.chain = run.catch(() => false);
     return {
       writes,
       touch: (conversationId) => {
@@ -137,20 +178,10 @@ export class ConversationStates {
         const entry = this.entries.get(conversationId);
         if (entry) entry.lastWrite = number;
       },
-      flush: () => {
-        const run = p.chain.then(() =>
-          this.options.atomic === 'whole' || this.options.atomic === undefined
-            ? writes.flushAsScript(this.redis)
-            : writes.flush(this.redis, { atomic: this.options.atomic }),
-        );
-        p.chain = run.then(
-          () => {
-            p.done = Math.max(p.done, number);
-            this.recount(touched);
-          },
-          () => undefined, // the step's delivery fails and the runtime resets the partition
-        );
-        return run;
+      flush: async () => {
+        p.undecided.delete(decide);
+        decide(true);
+        if (!(await run)) throw new WriteBehindAbandonedError(partition);
       },
     };
   }
@@ -166,7 +197,12 @@ export class ConversationStates {
         this.bytes -= entry.counted;
       }
     const p = this.writesOf(partition);
-    p.settling = settled.then(() => p.chain);
+    p.epoch++;
+    for (const decide of p.undecided) decide(false); // their steps are redone from Redis
+    p.undecided.clear();
+    const before = p.chain;
+    p.settling = settled.then(() => before);
+    p.chain = before.then(() => true); // the write-behinds handed out from now on start afresh
   }
 
   private writesOf(partition: number): PartitionWrites {
@@ -174,7 +210,14 @@ export class ConversationStates {
     if (!p)
       this.partitions.set(
         partition,
-        (p = { issued: 0, done: 0, chain: Promise.resolve(), settling: undefined }),
+        (p = {
+          issued: 0,
+          done: 0,
+          chain: Promise.resolve(true),
+          epoch: 0,
+          undecided: new Set(),
+          settling: undefined,
+        }),
       );
     return p;
   }
@@ -195,10 +238,12 @@ export class ConversationStates {
     }
   }
 
-  private evict(): void {
+  /** Evicts idle clean states while over budget; never `needed` (the step asking for them). */
+  private evict(needed: ReadonlySet<string>): void {
     if (this.bytes <= this.options.maxBytes) return;
     for (const [id, entry] of this.entries) {
       if (this.bytes <= this.options.maxBytes) break;
+      if (needed.has(id)) continue;
       const p = this.partitions.get(entry.partition);
       if (p && entry.lastWrite > p.done) continue; // its changes are not all in Redis yet
       this.entries.delete(id);

@@ -1,0 +1,166 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { loadConfig } from '../../config/config';
+import { connectRedis } from '../redis/connect';
+import { RedisKeys } from '../redis/keys';
+import { ConversationStates } from './conversation-states';
+import { WriteSet } from './write-set';
+
+/**
+ * The partition-owned state store against a real Redis: loads on first touch (one round trip
+ * for a step's missing states, none when held), never evicts a state whose changes are not in
+ * Redis yet, writes a partition's steps in order, and after a reset reloads only once the
+ * writes in flight landed.
+ */
+describe('ConversationStates (real Redis)', () => {
+  const prefix = `t${randomBytes(4).toString('hex')}cs`;
+  const keys = new RedisKeys(prefix);
+  let redis: Redis;
+
+  beforeAll(async () => {
+    redis = await connectRedis(loadConfig().redis.mainUrl, 'main');
+  });
+  afterAll(async () => {
+    const found = await redis.keys(`${prefix}:*`);
+    if (found.length > 0) await redis.del(...found);
+    redis.disconnect();
+  });
+
+  const meta = (c: string) => keys.conversationKey(c, 'meta');
+  const seed = (c: string, lastSeq: number) =>
+    redis.hset(meta(c), 'kind', 'GROUP', 'last_seq', String(lastSeq));
+
+  it('loads the missing states of a step in one round trip, and none when all are held', async () => {
+    await seed('a', 3);
+    await seed('b', 5);
+    const states = new ConversationStates(redis, keys, { maxBytes: 1 << 30 });
+    expect(() => states.get('a')).toThrow(/not loaded/);
+    const pipelines = jest.spyOn(redis, 'pipeline');
+    await states.prefetch(0, ['a', 'b', 'a']);
+    expect(pipelines).toHaveBeenCalledTimes(1);
+    expect(states.get('a').lastSeq).toBe(3);
+    expect(states.get('b').lastSeq).toBe(5);
+    await states.prefetch(0, ['b', 'a']);
+    expect(pipelines).toHaveBeenCalledTimes(1);
+    pipelines.mockRestore();
+  });
+
+  it('keeps a changed state in memory until its write-behind landed, then may evict it', async () => {
+    await seed('c', 1);
+    await seed('d', 1);
+    // Every state is over budget: only what is not clean survives a prefetch.
+    const states = new ConversationStates(redis, keys, { maxBytes: 1 });
+    await states.prefetch(0, ['c']);
+    const step = states.writeBehind(0);
+    states.get('c').lastSeq = 9; // a change only memory knows until the flush
+    step.writes.hash(meta('c')).set('last_seq', '9');
+    step.touch('c');
+    await states.prefetch(0, ['d']);
+    expect(states.peek('c')?.lastSeq).toBe(9);
+    await step.flush();
+    expect(await redis.hget(meta('c'), 'last_seq')).toBe('9');
+    await states.prefetch(0, ['d']);
+    expect(states.peek('c')).toBeUndefined();
+    await states.prefetch(0, ['c']);
+    expect(states.get('c').lastSeq).toBe(9); // reloaded from what the flush wrote
+  });
+
+  it("writes a partition's steps in step order, whatever order their flushes are called in", async () => {
+    await seed('e', 1);
+    const states = new ConversationStates(redis, keys, { maxBytes: 1 << 30 });
+    const first = states.writeBehind(0);
+    const second = states.writeBehind(0);
+    first.writes.hash(meta('e')).set('last_seq', '2');
+    second.writes.hash(meta('e')).set('last_seq', '3');
+    // The first step's flush is called second (its produce took longer): it still goes first.
+    const later = second.flush();
+    await first.flush();
+    await later;
+    expect(await redis.hget(meta('e'), 'last_seq')).toBe('3');
+  });
+
+  it('abandons the write-behinds a reset finds unflushed, and those after a failed one', async () => {
+    await seed('h', 1);
+    const states = new ConversationStates(redis, keys, { maxBytes: 1 << 30 });
+    const abandoned = states.writeBehind(3);
+    abandoned.writes.hash(meta('h')).set('last_seq', '2');
+    const after = states.writeBehind(3);
+    after.writes.hash(meta('h')).set('last_seq', '3');
+    const afterFlush = after.flush();
+    states.resetPartition(3); // e.g. the first step's produce failed: it never flushes
+    await expect(afterFlush).rejects.toThrow(/abandoned/);
+    await expect(abandoned.flush()).rejects.toThrow(/abandoned/);
+    expect(await redis.hget(meta('h'), 'last_seq')).toBe('1');
+    // A new write-behind after the reset is written.
+    const fresh = states.writeBehind(3);
+    fresh.writes.hash(meta('h')).set('last_seq', '4');
+    await fresh.flush();
+    expect(await redis.hget(meta('h'), 'last_seq')).toBe('4');
+  });
+
+  it('after a reset, drops the partition and reloads only once its writes in flight settled', async () => {
+    await seed('f', 1);
+    await seed('g', 1);
+    const states = new ConversationStates(redis, keys, { maxBytes: 1 << 30 });
+    await states.prefetch(0, ['f']);
+    await states.prefetch(1, ['g']);
+    let land!: () => void;
+    const inFlight = new Promise<void>((resolve) => (land = resolve));
+    states.resetPartition(0, inFlight);
+    expect(states.peek('f')).toBeUndefined();
+    expect(states.peek('g')).toBeDefined(); // another partition's states stay
+    let loaded = false;
+    const reload = states.prefetch(0, ['f']).then(() => (loaded = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(loaded).toBe(false);
+    await redis.hset(meta('f'), 'last_seq', '7'); // what the delivery in flight wrote
+    land();
+    await reload;
+    expect(states.get('f').lastSeq).toBe(7);
+  });
+});
+
+describe('WriteSet.flushAsScript (real Redis)', () => {
+  const prefix = `t${randomBytes(4).toString('hex')}ws`;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    redis = await connectRedis(loadConfig().redis.mainUrl, 'main');
+  });
+  afterAll(async () => {
+    const found = await redis.keys(`${prefix}*`);
+    if (found.length > 0) await redis.del(...found);
+    redis.disconnect();
+  });
+
+  function writes(p: string): WriteSet {
+    const w = new WriteSet();
+    w.hash(`${p}:{c}:h`).set('a', '1');
+    w.hash(`${p}:{c}:h`).set('b', '2');
+    w.hash(`${p}:{c}:h`).expire(600);
+    w.sortedSet(`${p}:{c}:z`).add('5', 'x');
+    w.set(`${p}:{c}:s`).add('m');
+    w.set(`${p}:{c}:s`).add('n');
+    w.set(`${p}:{c}:s`).remove('n');
+    w.hash(`${p}:{c}:gone`).set('f', 'v');
+    w.hash(`${p}:{c}:gone`).del();
+    return w;
+  }
+
+  it('leaves Redis as the pipelined commands do, in one client command', async () => {
+    const scripted = `${prefix}A`;
+    const piped = `${prefix}B`;
+    await redis.hset(`${scripted}:{c}:gone`, 'old', '1');
+    await redis.hset(`${piped}:{c}:gone`, 'old', '1');
+    await writes(scripted).flushAsScript(redis);
+    await writes(piped).flush(redis);
+    for (const suffix of ['h', 'z', 's', 'gone']) {
+      const [a, b] = [`${scripted}:{c}:${suffix}`, `${piped}:{c}:${suffix}`];
+      expect(await redis.type(a)).toBe(await redis.type(b));
+      expect(await redis.dump(a)).toEqual(await redis.dump(b));
+      expect((await redis.ttl(a)) > 0).toBe((await redis.ttl(b)) > 0);
+    }
+    expect(await redis.hgetall(`${scripted}:{c}:h`)).toEqual({ a: '1', b: '2' });
+    expect(await redis.exists(`${scripted}:{c}:gone`)).toBe(0);
+  });
+});
