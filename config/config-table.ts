@@ -271,7 +271,7 @@ export const CONFIG_TABLE = {
   stateCacheBytes: variable({
     env: 'TICKS_STATE_CACHE_BYTES',
     schema: integer(1_000_000, 64_000_000_000),
-    default: '268435456',
+    default: '134217728',
     doc: 'estimated bytes of conversation state a pipeline process keeps in memory (idle states are evicted above it and reloaded from Redis)',
   }),
   partitionLeaseMs: variable({
