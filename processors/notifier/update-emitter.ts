@@ -11,10 +11,10 @@ import {
 export type UpdateKind = 'direct' | 'group_summary' | 'unread_sync';
 
 /**
- * Builds the records of `receipt_updates`, keyed by the user to notify. The version is the
- * offset of the receipt that caused the update (monotonic per conversation, since a conversation
- * lives on one partition), so a client keeps the highest and drops a stale or replayed one.
- * The update id is derived from the content, so a replayed update carries the same id.
+ * Builds the records of `receipt_updates`, keyed by the user to notify. The version comes from the
+ * conversation's own counter (processors/engine/update-version.ts): it strictly increases per
+ * conversation in the order updates are decided, so a client keeps the highest and drops a stale
+ * one. The update id is derived from the content and the version.
  */
 export class UpdateEmitter {
   private readonly pending = new WeakMap<

@@ -1,6 +1,7 @@
 import type { PartitionIndex } from '../../stores/redis/partition-index';
 import type { PipelineMetrics } from '../../runtime/metrics';
 import type { ProcessorContext, Punctuator } from '../../runtime/api';
+import { nextUpdateVersion } from '../engine/update-version';
 import { clearWindow, collectWindow, windowDeliveredByNeeded } from '../engine/group-window';
 import type { StateSteps } from '../state-steps';
 import { summariseWindow } from './group-summary';
@@ -77,7 +78,13 @@ export class WindowCloser implements Punctuator {
         windowEnd,
       );
       for (const { recipient, summary } of summaries)
-        this.options.emitter.groupSummary(ctx, recipient, summary, window.version, window.sourceAt);
+        this.options.emitter.groupSummary(
+          ctx,
+          recipient,
+          summary,
+          nextUpdateVersion(state, step),
+          window.sourceAt,
+        );
       metrics.groupReceiptsAbsorbed.inc(window.absorbed);
       metrics.windowsClosed.inc();
       // Deleted in memory now, in Redis by this punctuation's write-behind: after the summaries

@@ -168,6 +168,42 @@ describe('HeldReceipts (real Redis)', () => {
   const heldEntries = (c: string) => redis.zrange(keys.conversationKey(c, 'held'), 0, '-1');
   const indexed = (c: string) => redis.zscore(keys.heldReceipts(partition), c);
 
+  it('tells a held read, applied late, with a higher version than the later, lower read told before it', async () => {
+    const c = 'late';
+    await directChat(c, 2);
+    const now = Date.now();
+    const versionsTo = (sent: Array<{ role: string; key: string; value: unknown }>) =>
+      sent
+        .filter((o) => o.role === 'receiptUpdates' && o.key === 'A')
+        .map((o) => {
+          const update = o.value as { version: number; payload: Record<string, { seq: number }> };
+          return {
+            seq: update.payload[TypeName.MessageStatusUpdate]!.seq,
+            version: update.version,
+          };
+        });
+    // read 3 (offset 10) comes before message 3: held; read 2 (offset 11) applies and is told.
+    const first = recordingContext(now);
+    const jobs = [readJob(c, 3, 10, now + waitMs), readJob(c, 2, 11, now + waitMs)];
+    const results = await applier.apply(jobs, first.ctx);
+    await Promise.all([
+      applier.publishEffects(jobs, results, first.ctx),
+      held.settle(jobs, results, first.ctx),
+    ]);
+    await first.afterSend();
+    const told = versionsTo(first.sent);
+    expect(told.map((t) => t.seq)).toEqual([2]);
+
+    // Message 3 arrives; the held read 3 applies now and is told after read 2.
+    await send(c, 3, 3);
+    const retry = recordingContext(now + 1000);
+    await held.retry([{ partition, conversationId: c }], retry.ctx);
+    await retry.afterSend();
+    const late = versionsTo(retry.sent);
+    expect(late.map((t) => t.seq)).toEqual([3]);
+    expect(late[0]!.version).toBeGreaterThan(told[0]!.version);
+  });
+
   it('holds a receipt that cannot apply yet, and releases it once its message arrives', async () => {
     const c = 'fresh';
     await directChat(c, 2);

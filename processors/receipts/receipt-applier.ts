@@ -11,6 +11,7 @@ import type { ProcessorContext } from '../../runtime/api';
 import { conversationRuns, inInputOrder } from '../conversation-runs';
 import { applyReceipts } from '../engine/apply-receipts';
 import { deliveredByNeeded } from '../engine/delivered-by-needed';
+import { nextUpdateVersion } from '../engine/update-version';
 import type { StateSteps } from '../state-steps';
 import type { UpdateEmitter } from '../notifier/update-emitter';
 import type { BadgeUpdater } from '../unread/badge-updater';
@@ -114,12 +115,16 @@ export class ReceiptApplier {
   ): Promise<void> {
     const { emitter, metrics, windowMs, windowGraceMs } = this.options;
     const badge: BadgeChange[] = [];
-    const syncs: Array<{ job: ReceiptJob; result: Applied }> = [];
+    const syncs: Array<{ job: ReceiptJob; result: Applied; version: number }> = [];
     const windows: Array<{ partition: number; conversationId: string; at: number }> = [];
 
+    const step = this.options.steps.of(ctx);
     results.forEach((result, i) => {
       if (!result.applied) return;
       const job = jobs[i]!;
+      // Versions in the order updates are decided (the state is held until the step's write).
+      const version = () =>
+        nextUpdateVersion(this.options.steps.states.get(job.conversationId), step);
       metrics.eventsIn.inc({ topic: 'receipt_events', type: job.command.type, outcome: 'applied' });
       if (result.changed) ctx.logChange(receiptChange(job, result));
       const isRead = job.command.type === 'read' || job.command.type === 'read_id';
@@ -138,13 +143,13 @@ export class ReceiptApplier {
             status: result.push.status,
             by: job.userId,
           },
-          job.version,
+          version(),
           job.record.timestamp,
         );
       }
       // A backwards read changes nothing; any other read tells the reader's other devices.
       const backwards = job.command.type === 'read' && job.command.seq < result.oldRead;
-      if (isRead && !backwards) syncs.push({ job, result });
+      if (isRead && !backwards) syncs.push({ job, result, version: version() });
       if (result.kind === 'GROUP' && result.windowOpen) {
         const windowEnd = (Math.floor(ctx.now / windowMs) + 1) * windowMs;
         windows.push({
@@ -166,7 +171,7 @@ export class ReceiptApplier {
         syncs.map((s) => s.job.userId),
       ),
     ]);
-    for (const { job, result } of syncs) {
+    for (const { job, result, version } of syncs) {
       emitter.unreadSync(
         ctx,
         job.userId,
@@ -177,7 +182,7 @@ export class ReceiptApplier {
           read_up_to_seq: result.newRead,
           origin_device_id: job.deviceId,
         },
-        job.version,
+        version,
         job.record.timestamp,
       );
     }

@@ -66,6 +66,7 @@ function toState(
     else if (field === 'last_msg') state.lastMsg = value;
     else if (field === 'last_at') state.lastAt = value;
     else if (field === 'touched') state.touched = luaNumber(value);
+    else if (field === 'uver') state.updateVersion = luaNumber(value) ?? 0;
   });
   for (const user of members) state.addMember(user);
   forPairs(read, (user, seq) => state.setWatermark('read', user, luaNumber(seq) ?? 0));

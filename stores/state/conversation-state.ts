@@ -54,6 +54,10 @@ export class ConversationState {
   lastAt: string | null = null;
   /** meta.touched: when the core keys' expiry was last refreshed (ms), null when never. */
   touched: number | null = null;
+  /** meta.uver: the version of the latest update told about this conversation (0 when none). */
+  updateVersion = 0;
+  /** Whether updateVersion was raised to this incarnation's floor (see nextUpdateVersion). */
+  versionFloored = false;
   /**
    * Whether receipts are held for this conversation (the processor's `held` key exists): the
    * scripts' has_held. Kept by whoever holds and releases receipts.
