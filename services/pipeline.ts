@@ -3,6 +3,7 @@ import type { TicksConfig } from '../config/config';
 import type { AvroCodec } from '../schemas/avro-codec';
 import { ConversationProcessor } from '../processors/conversation/conversation-processor';
 import { UpdateEmitter } from '../processors/notifier/update-emitter';
+import type { GroupWindowing } from '../processors/notifier/group-windowing';
 import { WindowCloser } from '../processors/notifier/window-closer';
 import { HeldReceipts } from '../processors/receipts/held-receipts';
 import { ReceiptApplier } from '../processors/receipts/receipt-applier';
@@ -93,16 +94,16 @@ export class Pipeline implements Component {
     const badges = new BadgeUpdater(users, this.metrics);
     const sharesReads = (userId: string) => settings.sharesReads(userId);
 
-    const applier = new ReceiptApplier({
+    const windowing: GroupWindowing = {
       steps,
-      badges,
       windows,
       emitter,
       metrics: this.metrics,
       sharesReads,
       windowMs: config.windowMs,
       windowGraceMs: config.windowGraceMs,
-    });
+    };
+    const applier = new ReceiptApplier({ ...windowing, badges });
     const heldReceipts = new HeldReceipts({
       redis: boot.redis,
       keys,
@@ -127,13 +128,7 @@ export class Pipeline implements Component {
       metrics: this.metrics,
     });
     const windowCloser = new WindowCloser({
-      steps,
-      windows,
-      emitter,
-      metrics: this.metrics,
-      sharesReads,
-      windowMs: config.windowMs,
-      windowGraceMs: config.windowGraceMs,
+      ...windowing,
       punctuateIntervalMs: config.punctuateIntervalMs,
       maxMessagesPerWindow: 50,
     });

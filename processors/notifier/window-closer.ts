@@ -1,21 +1,10 @@
-import type { PartitionIndex } from '../../stores/redis/partition-index';
-import type { PipelineMetrics } from '../../runtime/metrics';
 import type { ProcessorContext, Punctuator } from '../../runtime/api';
 import { nextUpdateVersion } from '../engine/update-version';
 import { clearWindow, collectWindow, windowDeliveredByNeeded } from '../engine/group-window';
-import type { StateSteps } from '../state-steps';
 import { summariseWindow } from './group-summary';
-import type { UpdateEmitter } from './update-emitter';
+import { windowCloseAfter, type GroupWindowing } from './group-windowing';
 
-export interface WindowCloserOptions {
-  /** The partition-owned conversation states (a window is part of its conversation's). */
-  steps: StateSteps;
-  windows: PartitionIndex;
-  emitter: UpdateEmitter;
-  metrics: PipelineMetrics;
-  sharesReads(userId: string): boolean;
-  windowMs: number;
-  windowGraceMs: number;
+export interface WindowCloserOptions extends GroupWindowing {
   punctuateIntervalMs: number;
   /** Most messages summarised per window (newest first); older ones are implied by watermarks. */
   maxMessagesPerWindow: number;
@@ -94,9 +83,7 @@ export class WindowCloser implements Punctuator {
     // After the write-behind (registered first): the index forgets the windows closed here,
     // unless a later step opened one again meanwhile (memory knows: this process owns them).
     ctx.afterSend(() => {
-      const nextClose =
-        (Math.floor(Date.now() / this.options.windowMs) + 1) * this.options.windowMs +
-        this.options.windowGraceMs;
+      const nextClose = windowCloseAfter(Date.now(), this.options);
       return windows.reschedule(
         due.map((d) => ({
           conversationId: d.conversationId,

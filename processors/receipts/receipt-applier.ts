@@ -3,32 +3,21 @@ import {
   type ReceiptInput,
   type ReceiptResult,
 } from '../../stores/redis/conversation-store';
-import type { PartitionIndex } from '../../stores/redis/partition-index';
 import { StateNotLoadedError } from '../../stores/state/conversation-state';
 import type { BadgeChange } from '../../stores/redis/user-store';
-import type { PipelineMetrics } from '../../runtime/metrics';
 import type { ProcessorContext } from '../../runtime/api';
 import { conversationRuns, inInputOrder } from '../conversation-runs';
 import { applyReceipts } from '../engine/apply-receipts';
 import { deliveredByNeeded } from '../engine/delivered-by-needed';
 import { nextUpdateVersion } from '../engine/update-version';
-import type { StateSteps } from '../state-steps';
-import type { UpdateEmitter } from '../notifier/update-emitter';
+import { windowCloseAfter, type GroupWindowing } from '../notifier/group-windowing';
 import type { BadgeUpdater } from '../unread/badge-updater';
 import { receiptChange } from './receipt-change';
 import type { ReceiptJob } from './receipt-job';
 
-export interface ReceiptApplierOptions {
-  /** The partition-owned conversation states, written behind once per step. */
-  steps: StateSteps;
+/** The window side of receipts, and the badges they clear. */
+export interface ReceiptApplierOptions extends GroupWindowing {
   badges: BadgeUpdater;
-  /** Group windows to close: a receipt that opens one registers it here. */
-  windows: PartitionIndex;
-  emitter: UpdateEmitter;
-  metrics: PipelineMetrics;
-  sharesReads(userId: string): boolean;
-  windowMs: number;
-  windowGraceMs: number;
 }
 
 type Applied = Extract<ReceiptResult, { applied: true }>;
@@ -113,7 +102,7 @@ export class ReceiptApplier {
     results: ReceiptResult[],
     ctx: ProcessorContext,
   ): Promise<void> {
-    const { emitter, metrics, windowMs, windowGraceMs } = this.options;
+    const { emitter, metrics } = this.options;
     const badge: BadgeChange[] = [];
     const syncs: Array<{ job: ReceiptJob; result: Applied; version: number }> = [];
     const windows: Array<{ partition: number; conversationId: string; at: number }> = [];
@@ -151,11 +140,10 @@ export class ReceiptApplier {
       const backwards = job.command.type === 'read' && job.command.seq < result.oldRead;
       if (isRead && !backwards) syncs.push({ job, result, version: version() });
       if (result.kind === 'GROUP' && result.windowOpen) {
-        const windowEnd = (Math.floor(ctx.now / windowMs) + 1) * windowMs;
         windows.push({
           partition: job.record.partition,
           conversationId: job.conversationId,
-          at: windowEnd + windowGraceMs,
+          at: windowCloseAfter(ctx.now, this.options),
         });
       }
     });

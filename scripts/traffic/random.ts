@@ -18,6 +18,10 @@ export class SeededRandom {
     return minInclusive + Math.floor(this.next() * (maxInclusive - minInclusive + 1));
   }
 
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+
   pick<T>(items: readonly T[]): T {
     return items[Math.floor(this.next() * items.length)]!;
   }

@@ -161,8 +161,10 @@ function pairs(flat: Reply): Map<string, number> {
 }
 
 /**
- * Conversation state in Redis (one hash-tagged slot per conversation), changed only through the
- * Lua scripts in ./lua so that each event is applied atomically.
+ * Conversation state in Redis (one hash-tagged slot per conversation) changed by the Lua scripts
+ * in ./lua, each event applied atomically. The pipeline no longer calls them on its hot path (it
+ * applies processors/engine to its partitions' states in memory and writes them behind): they
+ * are the reference the engine's differential test holds it to, and the bench measures them.
  */
 export class ConversationStore {
   constructor(

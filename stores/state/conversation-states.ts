@@ -2,16 +2,17 @@ import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../redis/keys';
 import { loadConversations, loadDeliveredBy } from './conversation-loader';
 import type { ConversationState } from './conversation-state';
-import { WriteSet, type FlushOptions } from './write-set';
+import { WriteSet } from './write-set';
 
 export interface ConversationStatesOptions {
   /** Bytes of state kept in memory (estimated); idle, flushed states are evicted above it. */
   maxBytes: number;
   /**
-   * How a step's writes are made atomic (see FlushOptions): one transaction for the whole step
-   * on a single Redis server (the default), one per conversation on Redis Cluster.
+   * How a step's writes reach Redis, atomically either way: `script` (the default) sends the
+   * whole step as one apply-writes call — one client command, for a single Redis server;
+   * `transactions` pipelines one MULTI/EXEC per conversation, as Redis Cluster needs.
    */
-  atomic?: FlushOptions['atomic'];
+  flushAs?: 'script' | 'transactions';
 }
 
 interface Entry {
@@ -163,9 +164,9 @@ export class ConversationStates {
     const run = p.chain.then(async (earlierWritten) => {
       const write = await decided;
       if (!write || !earlierWritten || p.epoch !== epoch) return false;
-      await (this.options.atomic === 'whole' || this.options.atomic === undefined
-        ? writes.flushAsScript(this.redis)
-        : writes.flush(this.redis, { atomic: this.options.atomic }));
+      await (this.options.flushAs === 'transactions'
+        ? writes.flush(this.redis)
+        : writes.flushAsScript(this.redis));
       p.done = Math.max(p.done, number);
       this.recount(touched);
       return true;

@@ -1,3 +1,4 @@
+import { SeededRandom } from '../../scripts/traffic/random';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { loadConfig } from '../../config/config';
@@ -13,7 +14,6 @@ import { applyMemberChanges } from '../../processors/engine/members-changed';
 import { applyMessagesSent } from '../../processors/engine/messages-sent';
 import {
   ConversationEventGenerator,
-  Rng,
   type Call,
 } from '../../tests/support/conversation-event-generator';
 import { scanKeys } from '../../tests/support/harness';
@@ -85,11 +85,11 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
     const engineKeys = new RedisKeys(`t${run}s${seed}b`);
     prefixes.push(`t${run}s${seed}a`, `t${run}s${seed}b`);
     const store = new ConversationStore(redis, scriptsKeys, TTL);
-    const rng = new Rng(seed);
+    const rng = new SeededRandom(seed);
     const gen = new ConversationEventGenerator(rng, 3, 3);
     const both = [scriptsKeys, engineKeys];
     // Its own stream, so that cutting changes nothing of the events.
-    const cutRng = new Rng(seed * 7919);
+    const cutRng = new SeededRandom(seed * 7919);
     const cache = new Map<string, ConversationState>();
 
     /** The states of these conversations, with these delivered-by-id hashes loaded. */

@@ -139,13 +139,10 @@ type AnyWrites = HashWrites | SortedSetWrites | SetWrites;
 
 export interface FlushOptions {
   /**
-   * `true` (the default): wrap the writes of each Redis Cluster slot (each hash tag: one
-   * conversation's keys) in MULTI/EXEC, so that a conversation's step lands whole or not at all.
-   * `'whole'`: one MULTI/EXEC around everything — the same guarantee for every conversation at
-   * once, for two commands instead of two per conversation; only where all keys are on one
-   * server (not Redis Cluster). `false`: no transaction.
+   * Wrap the writes of each Redis Cluster slot (each hash tag: one conversation's keys) in
+   * MULTI/EXEC, so that a conversation's step lands whole or not at all (default true).
    */
-  atomic?: boolean | 'whole';
+  atomic?: boolean;
 }
 
 /**
@@ -190,10 +187,9 @@ export class WriteSet {
     // Array.prototype.sort is stable: within a rank, keys stay in first-written order.
     const ranked = [...this.keys.values()].sort((a, b) => a.rank - b.rank);
     const out: RedisCommand[] = [];
-    const atomic = options.atomic ?? true;
-    if (atomic === false || atomic === 'whole') {
+    if (!(options.atomic ?? true)) {
       for (const writes of ranked) writes.commands(out);
-      return atomic === 'whole' && out.length > 1 ? [['multi'], ...out, ['exec']] : out;
+      return out;
     }
     const slots = new Map<string, AnyWrites[]>();
     for (const key of this.keys.keys()) slots.set(hashTag(key), []); // first-written order

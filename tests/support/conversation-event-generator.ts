@@ -5,35 +5,7 @@ import type {
   SentMessage,
 } from '../../stores/redis/conversation-store';
 import type { ConversationKind } from '../../schemas/types';
-
-/** mulberry32: the same seed gives the same events, run after run. */
-export class Rng {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  int(min: number, max: number): number {
-    return min + Math.floor(this.next() * (max - min + 1));
-  }
-
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-
-  pick<T>(items: readonly T[]): T {
-    return items[Math.floor(this.next() * items.length)]!;
-  }
-}
+import type { SeededRandom } from '../../scripts/traffic/random';
 
 /** One store call's worth of a conversation's events (a run of one kind). */
 export type Call =
@@ -68,7 +40,7 @@ export class ConversationEventGenerator {
   private version = 0;
 
   constructor(
-    private readonly rng: Rng,
+    private readonly rng: SeededRandom,
     directs: number,
     groups: number,
   ) {
