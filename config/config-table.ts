@@ -274,6 +274,12 @@ export const CONFIG_TABLE = {
     default: '134217728',
     doc: 'estimated bytes of conversation state a pipeline process keeps in memory (idle states are evicted above it and reloaded from Redis)',
   }),
+  dedupeCacheEntries: variable({
+    env: 'TICKS_DEDUPE_CACHE_ENTRIES',
+    schema: integer(0, 100_000_000),
+    default: '500000',
+    doc: 'badge dedupe marks a pipeline process keeps in memory in front of the auxiliary Redis (least recently used evicted; 0: none, read the auxiliary Redis every time)',
+  }),
   partitionLeaseMs: variable({
     env: 'TICKS_PARTITION_LEASE_MS',
     schema: integer(1_000, 300_000),

@@ -62,8 +62,8 @@ export class PipelineMetrics {
   });
 
   readonly dedupe = new Counter({
-    name: 'ticks_aux_dedupe_total',
-    help: 'Badge additions checked against the auxiliary Redis: hit = main Redis write skipped',
+    name: 'ticks_badge_dedupe_total',
+    help: 'Badge changes checked against the dedupe marks: memory_hit and aux_hit skip the main Redis write (the mark known in memory, or read from the auxiliary Redis), miss writes it',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });

@@ -11,6 +11,7 @@ import { ReceiptProcessor } from '../processors/receipts/receipt-processor';
 import { StateSteps } from '../processors/state-steps';
 import { BadgeUpdater } from '../processors/unread/badge-updater';
 import { ConversationStates } from '../stores/state/conversation-states';
+import { DedupeMarkCache } from '../stores/state/dedupe-mark-cache';
 import { RedisKeys } from '../stores/redis/keys';
 import { PartitionIndex } from '../stores/redis/partition-index';
 import { PartitionLeases } from '../stores/redis/partition-lease';
@@ -91,7 +92,11 @@ export class Pipeline implements Component {
     const windows = new PartitionIndex(boot.redis, keys, 'windows');
     const heldIndex = new PartitionIndex(boot.redis, keys, 'held');
     const emitter = new UpdateEmitter(this.metrics);
-    const badges = new BadgeUpdater(users, this.metrics);
+    const marks =
+      config.dedupeCacheEntries > 0
+        ? new DedupeMarkCache(config.dedupeCacheEntries, config.auxDedupeTtlSeconds * 1000)
+        : undefined;
+    const badges = new BadgeUpdater(users, this.metrics, marks);
     const sharesReads = (userId: string) => settings.sharesReads(userId);
 
     const windowing: GroupWindowing = {
@@ -137,7 +142,7 @@ export class Pipeline implements Component {
       groupId: this.groupId,
       processors: [conversations, receipts],
       punctuators: [windowCloser, heldReceipts],
-      stateStores: [states],
+      stateStores: marks ? [states, marks] : [states],
       metrics: this.metrics,
       tuning: {
         task: { maxStepRecords: config.maxStepRecords },

@@ -33,7 +33,7 @@ describe('metrics on /metrics during a run', () => {
       'ticks_dead_letters_total{reason="UNDECODABLE"} 1',
       'ticks_updates_emitted_total{kind="group_summary"} 1',
       'ticks_group_receipts_absorbed_total 1',
-      'ticks_aux_dedupe_total{result="miss"}',
+      'ticks_badge_dedupe_total{result="miss"}',
       'ticks_batch_duration_seconds_bucket',
       'ticks_event_to_emit_seconds_bucket{le="2.5",kind="group_summary"} 1',
       'ticks_consumer_lag_records{topic=',

@@ -1,4 +1,5 @@
 import type { BadgeChange, UserStore } from '../../stores/redis/user-store';
+import type { DedupeMarkCache } from '../../stores/state/dedupe-mark-cache';
 import type { PipelineMetrics } from '../../runtime/metrics';
 import type { ProcessorContext } from '../../runtime/api';
 
@@ -11,6 +12,8 @@ export class BadgeUpdater {
   constructor(
     private readonly users: UserStore,
     private readonly metrics: PipelineMetrics,
+    /** The dedupe marks kept in memory in front of the auxiliary Redis (none: always read it). */
+    private readonly marks?: DedupeMarkCache,
   ) {}
 
   /**
@@ -26,9 +29,11 @@ export class BadgeUpdater {
     const stats = await this.users.applyBadgeChanges(changes, {
       countsFor,
       deferMarks: (written) => ctx.afterSend(() => written),
+      memory: this.marks?.of(ctx.partition),
     });
-    this.metrics.dedupe.inc({ result: 'hit' }, stats.dedupeHits);
-    this.metrics.dedupe.inc({ result: 'miss' }, stats.dedupeMisses);
+    this.metrics.dedupe.inc({ result: 'memory_hit' }, stats.memoryHits);
+    this.metrics.dedupe.inc({ result: 'aux_hit' }, stats.auxHits);
+    this.metrics.dedupe.inc({ result: 'miss' }, stats.misses);
     this.metrics.mainBadgeWrites.inc({ conversation_kind: 'direct' }, stats.mainWrites.DIRECT);
     this.metrics.mainBadgeWrites.inc({ conversation_kind: 'group' }, stats.mainWrites.GROUP);
     return stats.counts ?? new Map();

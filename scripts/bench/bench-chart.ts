@@ -148,7 +148,7 @@ export function benchChart(r: BenchResult): string {
   );
   parts.push(
     `<text x="${W / 2}" y="${H - 14}" text-anchor="middle" fill="#555">${esc(
-      `push reduction (active windows) ${(100 * r.ratios.pushReduction.activeWindows).toFixed(1)} % · aux hit rate ${(100 * r.ratios.auxHitRate).toFixed(1)} % · ${r.ticks.redisCommands.perEvent.toFixed(1)} Redis commands/event · ${Math.round(r.memory.redisBytesPerMessage)} B Redis/message`,
+      `push reduction (active windows) ${(100 * r.ratios.pushReduction.activeWindows).toFixed(1)} % · dedupe hit rate ${(100 * r.ratios.dedupe.hitRate).toFixed(1)} % · ${r.ticks.redisCommands.perEvent.toFixed(1)} Redis commands/event · ${Math.round(r.memory.redisBytesPerMessage)} B Redis/message`,
     )}</text>`,
     '</svg>',
   );

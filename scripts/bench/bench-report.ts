@@ -132,7 +132,11 @@ export function rows(r: BenchResult): Row[] {
       figure: 'push reduction, drain (backlog: windows fill faster)',
       value: `${pct(q.pushReduction.drain)} (${num(q.receiptsPerWindow.drain, 1)} receipts/window)`,
     },
-    { section: 'ratios', figure: 'auxiliary-Redis hit rate', value: pct(q.auxHitRate) },
+    {
+      section: 'ratios',
+      figure: 'badge dedupe hit rate (marks found in memory / read from aux Redis / misses)',
+      value: `${pct(q.dedupe.hitRate)} (${num(q.dedupe.memoryHits, 0)} / ${num(q.dedupe.auxHits, 0)} / ${num(q.dedupe.misses, 0)})`,
+    },
     {
       section: 'ratios',
       figure: 'main-Redis badge writes per message event',
@@ -146,7 +150,7 @@ export function rows(r: BenchResult): Row[] {
     },
     {
       section: 'ratios',
-      figure: '  of which additions (aux misses) per message event',
+      figure: '  of which additions (dedupe misses) per message event',
       value: num(q.mainRedisBadgeAddsPerMessage, 3),
     },
     {

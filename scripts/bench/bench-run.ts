@@ -138,7 +138,8 @@ export interface BenchResult {
     activeWindows: { threshold: number; windows: number; receipts: number; summaries: number };
     groupReceiptsAbsorbed: { drain: number; latency: number };
     groupSummaries: { drain: number; latency: number };
-    auxHitRate: number;
+    /** Badge changes the dedupe marks skipped, and where the mark was found. */
+    dedupe: { hitRate: number; memoryHits: number; auxHits: number; misses: number };
     mainRedisBadgeWritesPerMessage: number;
     mainRedisBadgeWritesPerMessageLatency: number;
     /** Badge additions that missed the auxiliary Redis (so reached the main one), per message. */
@@ -403,8 +404,9 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     });
     const absorbedLatency = d(beforeLatency, afterLatency, 'ticks_group_receipts_absorbed_total');
     const windowsLatency = d(beforeLatency, afterLatency, 'ticks_windows_closed_total');
-    const hits = m(afterLatency, 'ticks_aux_dedupe_total', { result: 'hit' });
-    const misses = m(afterLatency, 'ticks_aux_dedupe_total', { result: 'miss' });
+    const memoryHits = m(afterLatency, 'ticks_badge_dedupe_total', { result: 'memory_hit' });
+    const auxHits = m(afterLatency, 'ticks_badge_dedupe_total', { result: 'aux_hit' });
+    const misses = m(afterLatency, 'ticks_badge_dedupe_total', { result: 'miss' });
     const messagesApplied = m(afterLatency, 'ticks_events_in_total', { type: 'message_sent' });
     const badgeWrites = m(afterLatency, 'ticks_main_redis_badge_writes_total');
     const latencyMessages = d(beforeLatency, afterLatency, 'ticks_events_in_total', {
@@ -505,7 +507,12 @@ export async function runBench(options: BenchOptions, command: string): Promise<
         activeWindows: { threshold: options.activeWindowReceipts, ...active },
         groupReceiptsAbsorbed: { drain: absorbedDrain, latency: absorbedLatency },
         groupSummaries: { drain: summariesDrain, latency: summariesLatency },
-        auxHitRate: hits / (hits + misses),
+        dedupe: {
+          hitRate: (memoryHits + auxHits) / (memoryHits + auxHits + misses),
+          memoryHits,
+          auxHits,
+          misses,
+        },
         mainRedisBadgeWritesPerMessage: badgeWrites / messagesApplied,
         mainRedisBadgeWritesPerMessageLatency: latencyBadgeWrites / latencyMessages,
         mainRedisBadgeAddsPerMessage: misses / messagesApplied,

@@ -12,7 +12,9 @@ export class LiveSummary {
     const pushes = await m.total(m.updatesEmitted);
     const summaries = await m.total(m.updatesEmitted, { kind: 'group_summary' });
     const absorbed = await m.total(m.groupReceiptsAbsorbed);
-    const hits = await m.total(m.dedupe, { result: 'hit' });
+    const hits =
+      (await m.total(m.dedupe, { result: 'memory_hit' })) +
+      (await m.total(m.dedupe, { result: 'aux_hit' }));
     const misses = await m.total(m.dedupe, { result: 'miss' });
     const dead = await m.total(m.deadLetters);
     const now = Date.now();

@@ -5,6 +5,7 @@ import { scanKeys } from '../../tests/support/harness';
 import { connectRedis } from './connect';
 import { RedisKeys } from './keys';
 import { RedisCommandError } from './pipeline';
+import { DedupeMarkCache } from '../state/dedupe-mark-cache';
 import { UserStore, type BadgeChange } from './user-store';
 
 /**
@@ -58,8 +59,9 @@ describe('UserStore badge dedupe (real Redis)', () => {
   it('writes main once for a source added twice', async () => {
     const u = user();
     expect(await store.applyBadgeChanges([add(u, 'A')])).toEqual({
-      dedupeHits: 0,
-      dedupeMisses: 1,
+      memoryHits: 0,
+      auxHits: 0,
+      misses: 1,
       mainWrites: { DIRECT: 1, GROUP: 0 },
     });
     expect(await inBadge(u, 'A')).toBe(true);
@@ -69,8 +71,9 @@ describe('UserStore badge dedupe (real Redis)', () => {
 
     await main.srem(keys.badge(u), 'A'); // behind the store's back: only a write would restore it
     expect(await store.applyBadgeChanges([add(u, 'A')])).toEqual({
-      dedupeHits: 1,
-      dedupeMisses: 0,
+      memoryHits: 0,
+      auxHits: 1,
+      misses: 0,
       mainWrites: { DIRECT: 0, GROUP: 0 },
     });
     expect(await inBadge(u, 'A')).toBe(false);
@@ -80,8 +83,9 @@ describe('UserStore badge dedupe (real Redis)', () => {
     const u = user();
     await store.applyBadgeChanges([add(u, 'A')]);
     expect(await store.applyBadgeChanges([remove(u, 'A')])).toEqual({
-      dedupeHits: 0,
-      dedupeMisses: 1,
+      memoryHits: 0,
+      auxHits: 0,
+      misses: 1,
       mainWrites: { DIRECT: 1, GROUP: 0 },
     });
     expect(await inBadge(u, 'A')).toBe(false);
@@ -89,8 +93,9 @@ describe('UserStore badge dedupe (real Redis)', () => {
 
     await main.sadd(keys.badge(u), 'A'); // behind the store's back: only a write would remove it
     expect(await store.applyBadgeChanges([remove(u, 'A')])).toEqual({
-      dedupeHits: 1,
-      dedupeMisses: 0,
+      memoryHits: 0,
+      auxHits: 1,
+      misses: 0,
       mainWrites: { DIRECT: 0, GROUP: 0 },
     });
     expect(await inBadge(u, 'A')).toBe(true);
@@ -102,8 +107,9 @@ describe('UserStore badge dedupe (real Redis)', () => {
     await store.applyBadgeChanges([remove(u, 'A')]);
     expect(await mark(u, 'A')).toBe('0');
     expect(await store.applyBadgeChanges([add(u, 'A')])).toEqual({
-      dedupeHits: 0,
-      dedupeMisses: 1,
+      memoryHits: 0,
+      auxHits: 0,
+      misses: 1,
       mainWrites: { DIRECT: 1, GROUP: 0 },
     });
     expect(await inBadge(u, 'A')).toBe(true);
@@ -149,16 +155,18 @@ describe('UserStore badge dedupe (real Redis)', () => {
     const u = user();
     const mainPipelines = jest.spyOn(main, 'pipeline');
     expect(await store.applyBadgeChanges([remove(u, 'A')])).toEqual({
-      dedupeHits: 0,
-      dedupeMisses: 1,
+      memoryHits: 0,
+      auxHits: 0,
+      misses: 1,
       mainWrites: { DIRECT: 1, GROUP: 0 },
     });
     expect(mainPipelines).toHaveBeenCalledTimes(1);
     expect(await mark(u, 'A')).toBe('0');
     for (let i = 0; i < 3; i++)
       expect(await store.applyBadgeChanges([remove(u, 'A')])).toEqual({
-        dedupeHits: 1,
-        dedupeMisses: 0,
+        memoryHits: 0,
+        auxHits: 1,
+        misses: 0,
         mainWrites: { DIRECT: 0, GROUP: 0 },
       });
     expect(mainPipelines).toHaveBeenCalledTimes(1); // no main round trip at all for the hits
@@ -181,7 +189,12 @@ describe('UserStore badge dedupe (real Redis)', () => {
       remove(v, 'B'),
       add(v, 'B'), // over '0': mark deleted, SADD, '1'
     ]);
-    expect(stats).toEqual({ dedupeHits: 1, dedupeMisses: 3, mainWrites: { DIRECT: 3, GROUP: 0 } });
+    expect(stats).toEqual({
+      memoryHits: 0,
+      auxHits: 1,
+      misses: 3,
+      mainWrites: { DIRECT: 3, GROUP: 0 },
+    });
     expect(mget).toHaveBeenCalledTimes(1);
     expect(auxPipelines).toHaveBeenCalledTimes(2); // the stale-mark DELs, then the new marks
     expect(mainPipelines).toHaveBeenCalledTimes(1);
@@ -239,7 +252,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
     await handed;
     expect(await mark(u, 'A')).toBe('1');
     // The next batch, on the same aux connection, sees the mark: a hit.
-    expect(await store.applyBadgeChanges([add(u, 'A')])).toMatchObject({ dedupeHits: 1 });
+    expect(await store.applyBadgeChanges([add(u, 'A')])).toMatchObject({ auxHits: 1 });
   });
 
   it('a handed-over mark write that fails rejects the promise it handed, nothing else', async () => {
@@ -257,5 +270,78 @@ describe('UserStore badge dedupe (real Redis)', () => {
     await expect(handed).rejects.toThrow(RedisCommandError);
     expect(await inBadge(u, 'A')).toBe(true);
     expect(await mark(u, 'A')).toBeNull(); // no mark: unknown, never a lie
+  });
+
+  describe('with the marks kept in memory (DedupeMarkCache)', () => {
+    it('reads the aux Redis once per pair, then decides from memory', async () => {
+      const u = user();
+      const marks = new DedupeMarkCache(100, 60_000);
+      const mget = jest.spyOn(aux, 'mget');
+      expect(await store.applyBadgeChanges([add(u, 'A')], { memory: marks.of(0) })).toMatchObject({
+        misses: 1,
+      });
+      expect(mget).toHaveBeenCalledTimes(1);
+      // Behind the store's back: main loses the source, aux says nothing. Memory knows '1'.
+      await main.srem(keys.badge(u), 'A');
+      await aux.del(keys.dedupeMark('A', u));
+      expect(await store.applyBadgeChanges([add(u, 'A')], { memory: marks.of(0) })).toEqual({
+        memoryHits: 1,
+        auxHits: 0,
+        misses: 0,
+        mainWrites: { DIRECT: 0, GROUP: 0 },
+      });
+      expect(mget).toHaveBeenCalledTimes(1); // no aux read for a pair memory knows
+      expect(await inBadge(u, 'A')).toBe(false); // skipped: the change behind its back stays
+    });
+
+    it('learns the marks it reads from the aux Redis', async () => {
+      const u = user();
+      await store.applyBadgeChanges([remove(u, 'A')]); // aux '0', written without memory
+      const marks = new DedupeMarkCache(100, 60_000);
+      expect(
+        await store.applyBadgeChanges([remove(u, 'A')], { memory: marks.of(0) }),
+      ).toMatchObject({ auxHits: 1, misses: 0 });
+      expect(
+        await store.applyBadgeChanges([remove(u, 'A')], { memory: marks.of(0) }),
+      ).toMatchObject({ memoryHits: 1, auxHits: 0 });
+    });
+
+    it('a flip deletes the aux mark first, writes main, then remembers and marks the new state', async () => {
+      const u = user();
+      const marks = new DedupeMarkCache(100, 60_000);
+      await store.applyBadgeChanges([add(u, 'A')], { memory: marks.of(0) });
+      expect(
+        await store.applyBadgeChanges([remove(u, 'A')], { memory: marks.of(0) }),
+      ).toMatchObject({ misses: 1, mainWrites: { DIRECT: 1, GROUP: 0 } });
+      expect(await inBadge(u, 'A')).toBe(false);
+      expect(await mark(u, 'A')).toBe('0');
+      expect(
+        await store.applyBadgeChanges([remove(u, 'A')], { memory: marks.of(0) }),
+      ).toMatchObject({ memoryHits: 1 });
+    });
+
+    it('forgets a partition on reset: its pairs are read from the aux Redis again', async () => {
+      const u = user();
+      const marks = new DedupeMarkCache(100, 60_000);
+      await store.applyBadgeChanges([add(u, 'A')], { memory: marks.of(3) });
+      // Another owner of partition 3 removed the source meanwhile (and marked it).
+      await main.srem(keys.badge(u), 'A');
+      await aux.set(keys.dedupeMark('A', u), '0');
+      marks.resetPartition(3);
+      expect(await store.applyBadgeChanges([add(u, 'A')], { memory: marks.of(3) })).toMatchObject({
+        memoryHits: 0,
+        misses: 1,
+      });
+      expect(await inBadge(u, 'A')).toBe(true);
+    });
+
+    it('a step that began before a reset remembers nothing after it', async () => {
+      const u = user();
+      const marks = new DedupeMarkCache(100, 60_000);
+      const before = marks.of(1);
+      marks.resetPartition(1);
+      await store.applyBadgeChanges([add(u, 'A')], { memory: before });
+      expect(marks.size).toBe(0);
+    });
   });
 });

@@ -1,5 +1,6 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { ConversationKind } from '../../schemas/types';
+import type { DedupeMark, MarkMemory } from '../state/dedupe-mark-cache';
 import type { RedisKeys } from './keys';
 import { execPipeline } from './pipeline';
 
@@ -13,8 +14,12 @@ export interface BadgeChange {
 }
 
 export interface BadgeApplyStats {
-  dedupeHits: number;
-  dedupeMisses: number;
+  /** Changes skipped because the mark in memory already stated them (no aux read). */
+  memoryHits: number;
+  /** Changes skipped because the aux mark, read for pairs memory did not know, stated them. */
+  auxHits: number;
+  /** Changes written to the main Redis. */
+  misses: number;
   /** Main-Redis writes (SADD or SREM), by the kind of conversation of their source. */
   mainWrites: Record<ConversationKind, number>;
   /** Badge sizes after the writes, of the users in `countsFor` (only when some were asked). */
@@ -30,6 +35,11 @@ export interface BadgeApplyOptions {
    * same aux connection is answered after them, so the next batch sees them.
    */
   deferMarks?: (written: Promise<void>) => void;
+  /**
+   * The marks this process knows (DedupeMarkCache): the aux Redis is read only for the pairs it
+   * does not know, and it learns every mark read or written.
+   */
+  memory?: MarkMemory;
 }
 
 /**
@@ -53,7 +63,7 @@ export class UserStore {
   /**
    * Applies a batch's badge changes. Within the batch only the last change per (user, source)
    * matters: both operations are idempotent set operations.
-   * Round trips: one aux MGET; one aux DEL pipeline (only for marks about to become false);
+   * Round trips: one aux MGET (only for the pairs `options.memory` does not know); one aux DEL pipeline (only for marks about to become false);
    * one main pipeline (SADD+EXPIRE / SREM, then the SCARDs asked for); one aux SET pipeline for
    * the new marks — awaited, or handed to `options.deferMarks`.
    */
@@ -70,28 +80,39 @@ export class UserStore {
     const latest = [...last.values()];
     const counted = [...new Set(options.countsFor ?? [])];
     const stats: BadgeApplyStats = {
-      dedupeHits: 0,
-      dedupeMisses: 0,
+      memoryHits: 0,
+      auxHits: 0,
+      misses: 0,
       mainWrites: { DIRECT: 0, GROUP: 0 },
     };
     if (latest.length === 0 && counted.length === 0) return stats;
 
+    const { memory } = options;
     const markKey = (c: BadgeChange): string => this.keys.dedupeMark(c.source, c.userId);
-    const marks = latest.length > 0 ? await this.aux.mget(latest.map(markKey)) : [];
+    const known = latest.map((c) => memory?.get(markKey(c)));
+    const unknown = latest.filter((_, i) => known[i] === undefined);
+    const read = unknown.length > 0 ? await this.aux.mget(unknown.map(markKey)) : [];
+    let r = 0;
     const toWrite: BadgeChange[] = [];
     const stale: string[] = [];
     latest.forEach((c, i) => {
-      const mark = marks[i] ?? null;
-      if (mark === markValue(c.op)) return; // main already in the state this change asks for
+      const inMemory = known[i];
+      const mark = inMemory ?? read[r++] ?? null;
+      if (inMemory === undefined && mark !== null) memory?.remember(markKey(c), mark as DedupeMark);
+      if (mark === markValue(c.op)) {
+        if (inMemory === undefined) stats.auxHits++;
+        else stats.memoryHits++;
+        return; // main already in the state this change asks for
+      }
       toWrite.push(c);
       // Any other mark ('0' before an add, '1' before a remove) would lie once main is written.
       if (mark !== null) stale.push(markKey(c));
     });
-    stats.dedupeHits = latest.length - toWrite.length;
-    stats.dedupeMisses = toWrite.length;
+    stats.misses = toWrite.length;
     if (toWrite.length === 0 && counted.length === 0) return stats;
 
     if (stale.length > 0) {
+      for (const key of stale) memory?.forget(key);
       const pipe = this.aux.pipeline();
       for (const key of stale) pipe.del(key);
       await execPipeline(pipe);
@@ -103,7 +124,10 @@ export class UserStore {
     // After the writes, in the same round trip: the sizes include this batch.
     for (const u of counted) main.scard(this.keys.badge(u));
     const replies = await execPipeline(main);
-    for (const c of toWrite) stats.mainWrites[c.kind]++;
+    for (const c of toWrite) {
+      stats.mainWrites[c.kind]++;
+      memory?.remember(markKey(c), markValue(c.op));
+    }
     if (counted.length > 0) {
       const first = replies.length - counted.length;
       stats.counts = new Map(counted.map((u, i) => [u, Number(replies[first + i])]));

@@ -1,0 +1,86 @@
+/** A badge dedupe mark: '1' the main badge has the source, '0' it does not. */
+export type DedupeMark = '1' | '0';
+
+/** The marks one step may read and remember, for one partition (see DedupeMarkCache.of). */
+export interface MarkMemory {
+  get(key: string): DedupeMark | undefined;
+  /** Records what the main Redis now holds (call only after main acknowledged the write). */
+  remember(key: string, mark: DedupeMark): void;
+  /** Drops a mark about to become false (before the main write that changes it). */
+  forget(key: string): void;
+}
+
+interface CachedMark {
+  mark: DedupeMark;
+  partition: number;
+  expiresAt: number;
+}
+
+/**
+ * The auxiliary Redis' dedupe marks that this process wrote or read, kept in memory in front of
+ * it (the aux Redis stays their durable home). A (source, recipient) pair belongs to one
+ * conversation, so to one partition: only that partition's owner changes the badge entry the
+ * mark describes, and while it owns the partition its memory is the truth. A reset of the
+ * partition (lost, rewound, lease lost) forgets its marks; what a step of the partition started
+ * before the reset cannot remember anything after it (epochs), since another owner may have
+ * changed the badge since. Entries expire with the aux marks' TTL and are bounded in number
+ * (least recently used first).
+ */
+export class DedupeMarkCache {
+  readonly name = 'dedupe-marks';
+  private readonly marks = new Map<string, CachedMark>();
+  private readonly epochs = new Map<number, number>();
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get size(): number {
+    return this.marks.size;
+  }
+
+  /** The marks of `partition` as a step that starts now sees them. */
+  of(partition: number): MarkMemory {
+    const epoch = this.epochs.get(partition) ?? 0;
+    const current = () => (this.epochs.get(partition) ?? 0) === epoch;
+    return {
+      get: (key) => (current() ? this.get(key) : undefined),
+      remember: (key, mark) => {
+        if (current()) this.set(key, partition, mark);
+      },
+      forget: (key) => {
+        this.marks.delete(key);
+      },
+    };
+  }
+
+  resetPartition(partition: number): void {
+    this.epochs.set(partition, (this.epochs.get(partition) ?? 0) + 1);
+    for (const [key, cached] of this.marks)
+      if (cached.partition === partition) this.marks.delete(key);
+  }
+
+  private get(key: string): DedupeMark | undefined {
+    const cached = this.marks.get(key);
+    if (!cached) return undefined;
+    if (cached.expiresAt <= this.now()) {
+      this.marks.delete(key);
+      return undefined;
+    }
+    // Most recently used last: eviction takes the first.
+    this.marks.delete(key);
+    this.marks.set(key, cached);
+    return cached.mark;
+  }
+
+  private set(key: string, partition: number, mark: DedupeMark): void {
+    this.marks.delete(key);
+    this.marks.set(key, { mark, partition, expiresAt: this.now() + this.ttlMs });
+    if (this.marks.size > this.maxEntries) {
+      const oldest = this.marks.keys().next();
+      if (!oldest.done) this.marks.delete(oldest.value);
+    }
+  }
+}
