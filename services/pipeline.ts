@@ -110,11 +110,10 @@ export class Pipeline implements Component {
     };
     const applier = new ReceiptApplier({ ...windowing, badges });
     const heldReceipts = new HeldReceipts({
-      redis: boot.redis,
       keys,
       index: heldIndex,
       applier,
-      states,
+      steps,
       metrics: this.metrics,
       waitMs: config.heldReceiptWaitMs,
       punctuateIntervalMs: config.punctuateIntervalMs,

@@ -64,8 +64,9 @@ describe('HeldReceipts (real Redis)', () => {
     store = new ConversationStore(redis, keys, 3600);
     heldIndex = new PartitionIndex(redis, keys, 'held');
     states = new ConversationStates(redis, keys, { maxBytes: 64 * 1024 * 1024 });
+    const steps = new StateSteps(states, 3600);
     applier = new ReceiptApplier({
-      steps: new StateSteps(states, 3600),
+      steps,
       badges: new BadgeUpdater(new UserStore(redis, aux, keys, 3600, 600), metrics),
       windows: new PartitionIndex(redis, keys, 'windows'),
       emitter: new UpdateEmitter(metrics),
@@ -75,11 +76,10 @@ describe('HeldReceipts (real Redis)', () => {
       windowGraceMs: 0,
     });
     held = new HeldReceipts({
-      redis,
       keys,
       index: heldIndex,
       applier,
-      states,
+      steps,
       metrics,
       waitMs,
       punctuateIntervalMs: 1000,
@@ -163,6 +163,7 @@ describe('HeldReceipts (real Redis)', () => {
     });
     await redis.zadd(keys.conversationKey(c, 'held'), deadline, entry);
     await heldIndex.schedule([{ partition, conversationId: c, at: deadline }]);
+    states.resetPartition(partition); // written past the owner's memory: it reloads them
   }
 
   const heldEntries = (c: string) => redis.zrange(keys.conversationKey(c, 'held'), 0, '-1');
@@ -213,6 +214,8 @@ describe('HeldReceipts (real Redis)', () => {
     const results = await applier.apply(jobs, first.ctx);
     expect(results).toEqual([{ applied: false, reason: 'SEQ_NOT_REACHED' }]);
     await held.settle(jobs, results, first.ctx);
+    expect(await heldEntries(c)).toEqual([]); // written behind, after the step's outputs
+    await first.afterSend();
 
     const entries = await heldEntries(c);
     expect(entries).toHaveLength(1);
@@ -247,6 +250,45 @@ describe('HeldReceipts (real Redis)', () => {
               status: 'READ',
               by: 'B',
             }),
+          },
+        }),
+      }),
+    );
+  });
+
+  it('a release whose step never flushed (a crash) leaves the receipt held: the redo releases and tells it', async () => {
+    const c = 'crash-release';
+    await directChat(c, 2);
+    const now = Date.now();
+    const first = recordingContext(now);
+    const jobs = [readJob(c, 3, 50, now + waitMs)];
+    await held.settle(jobs, await applier.apply(jobs, first.ctx), first.ctx);
+    await first.afterSend();
+    await send(c, 3, 3);
+
+    // The retry applies it, but the process dies before the step's outputs and flush.
+    const lost = recordingContext(now + 1000);
+    await held.retry([{ partition, conversationId: c }], lost.ctx);
+    expect(lost.sent.length).toBeGreaterThan(0);
+    states.resetPartition(partition); // the next owner starts from Redis
+    expect(await heldEntries(c)).toHaveLength(1);
+    expect(await indexed(c)).not.toBeNull();
+
+    const redo = recordingContext(now + 2000);
+    await held.retry([{ partition, conversationId: c }], redo.ctx);
+    await redo.afterSend();
+    expect(await heldEntries(c)).toEqual([]);
+    expect(await indexed(c)).toBeNull();
+    expect(redo.changes).toEqual([
+      expect.objectContaining({ conversation_id: c, source_offset: 50 }),
+    ]);
+    expect(redo.sent).toContainEqual(
+      expect.objectContaining({
+        role: 'receiptUpdates',
+        key: 'A',
+        value: expect.objectContaining({
+          payload: {
+            [TypeName.MessageStatusUpdate]: expect.objectContaining({ seq: 3, status: 'READ' }),
           },
         }),
       }),
@@ -291,10 +333,12 @@ describe('HeldReceipts (real Redis)', () => {
     const fresh = recordingContext(now - waitMs - 1);
     const jobs = [readJob(c, 8, 41, now - 1)];
     await held.settle(jobs, await applier.apply(jobs, fresh.ctx), fresh.ctx);
+    await fresh.afterSend();
     expect(await heldEntries(c)).toHaveLength(2);
 
     const tick = recordingContext(now);
     await held.punctuate([partition], tick.ctx);
+    await tick.afterSend();
     expect(await heldEntries(c)).toEqual([]);
     expect(await indexed(c)).toBeNull();
     expect(tick.sent).toEqual([]);

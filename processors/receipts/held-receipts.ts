@@ -1,24 +1,21 @@
-import type { Redis } from 'ioredis';
 import type { ReceiptResult } from '../../stores/redis/conversation-store';
 import type { RedisKeys } from '../../stores/redis/keys';
 import type { PartitionIndex } from '../../stores/redis/partition-index';
-import { execPipeline } from '../../stores/redis/pipeline';
-import type { ConversationStates } from '../../stores/state/conversation-states';
 import type { PipelineMetrics } from '../../runtime/metrics';
 import type { ProcessorContext, Punctuator } from '../../runtime/api';
+import type { StateSteps } from '../state-steps';
 import { parseHeld, serializeHeld } from './held-entry';
 import type { ReceiptApplier } from './receipt-applier';
 import type { ReceiptJob } from './receipt-job';
 import { rejectionDetail } from './rejection-detail';
 
 export interface HeldReceiptsOptions {
-  redis: Redis;
   keys: RedisKeys;
   /** Per partition, each conversation with held receipts at its earliest deadline. */
   index: PartitionIndex;
   applier: ReceiptApplier;
-  /** The conversation states in memory, whose "has held receipts" flag this keeps true. */
-  states: ConversationStates;
+  /** The conversation states in memory (which hold the held receipts) and their write-behinds. */
+  steps: StateSteps;
   metrics: PipelineMetrics;
   /** How long a receipt may wait for its message or membership (TICKS_PENDING_RECEIPT_WAIT_MS). */
   waitMs: number;
@@ -51,23 +48,35 @@ export class HeldReceipts implements Punctuator {
   /**
    * After `jobs` were tried (`results` as the applier returned them): holds the fresh ones that
    * could not apply, releases the held ones that did, dead-letters those whose deadline passed.
+   * The held entries are part of the conversation's state in memory and go to Redis with its
+   * write-behind, after the step's outputs: a crash before that flush finds them as they were,
+   * and the redo releases (and tells) them again.
    */
   async settle(jobs: ReceiptJob[], results: ReceiptResult[], ctx: ProcessorContext): Promise<void> {
-    const { redis, keys, metrics } = this.options;
-    const pipe = redis.pipeline();
+    const { keys, metrics, steps } = this.options;
+    const { states } = steps;
+    await states.prefetch(
+      ctx.partition,
+      jobs.map((j) => j.conversationId),
+    );
+    const step = steps.of(ctx);
     const toHold: Array<{ partition: number; conversationId: string; at: number }> = [];
     results.forEach((result, i) => {
       const job = jobs[i]!;
-      const heldKey = keys.conversationKey(job.conversationId, 'held');
+      const state = states.get(job.conversationId);
+      const held = () => {
+        step.touch(job.conversationId);
+        return step.writes.sortedSet(keys.conversationKey(job.conversationId, 'held'));
+      };
       if (result.applied) {
-        if (job.heldAs !== undefined) {
-          pipe.zrem(heldKey, job.heldAs);
+        if (job.heldAs !== undefined && state.release(job.heldAs)) {
+          held().remove(job.heldAs);
           metrics.heldReceipts.inc({ outcome: 'released' });
         }
       } else if (job.heldAs === undefined && ctx.now < job.deadline) {
-        pipe.zadd(heldKey, job.deadline, serializeHeld(job, result.reason));
-        const state = this.options.states.peek(job.conversationId);
-        if (state) state.hasHeld = true; // the next message or member change retries it
+        const entry = serializeHeld(job, result.reason);
+        state.hold(entry, job.deadline); // the next message or member change retries it
+        held().add(String(job.deadline), entry);
         toHold.push({
           partition: job.record.partition,
           conversationId: job.conversationId,
@@ -75,7 +84,7 @@ export class HeldReceipts implements Punctuator {
         });
         metrics.heldReceipts.inc({ outcome: 'held' });
       } else if (ctx.now >= job.deadline) {
-        if (job.heldAs !== undefined) pipe.zrem(heldKey, job.heldAs);
+        if (job.heldAs !== undefined && state.release(job.heldAs)) held().remove(job.heldAs);
         ctx.deadLetter(
           job.record,
           result.reason,
@@ -90,7 +99,8 @@ export class HeldReceipts implements Punctuator {
       }
       // Otherwise it was held before and its deadline has not come: it stays as it is.
     });
-    await execPipeline(pipe);
+    // A pointer to a deadline, written now: at worst it points at a conversation whose held
+    // entry a crash lost with its step (the punctuation then finds nothing to do).
     await this.options.index.schedule(toHold);
   }
 
@@ -100,12 +110,11 @@ export class HeldReceipts implements Punctuator {
     ctx: ProcessorContext,
   ): Promise<void> {
     if (conversations.length === 0) return;
-    const { redis, keys, applier } = this.options;
-    const pipe = redis.pipeline();
-    for (const c of conversations)
-      pipe.zrange(keys.conversationKey(c.conversationId, 'held'), 0, '-1');
-    const replies = (await execPipeline(pipe)) as string[][];
-    const jobs = replies.flatMap((entries) => entries.map(parseHeld));
+    const { applier, steps } = this.options;
+    const { states } = steps;
+    const ids = conversations.map((c) => c.conversationId);
+    await states.prefetch(ctx.partition, ids);
+    const jobs = ids.flatMap((id) => [...states.get(id).held.keys()].map(parseHeld));
     if (jobs.length > 0) {
       const results = await applier.apply(jobs, ctx);
       // Independent writes, so in one round trip's time: the effects and the held entries.
@@ -114,21 +123,16 @@ export class HeldReceipts implements Punctuator {
         this.settle(jobs, results, ctx),
       ]);
     }
-    // Point the partition index at each conversation's earliest remaining deadline.
-    const next = redis.pipeline();
-    for (const c of conversations)
-      next.zrange(keys.conversationKey(c.conversationId, 'held'), 0, '0', 'WITHSCORES');
-    const earliest = (await execPipeline(next)) as string[][];
-    conversations.forEach((c, i) => {
-      const state = this.options.states.peek(c.conversationId);
-      if (state) state.hasHeld = earliest[i]!.length > 0;
-    });
-    await this.options.index.reschedule(
-      conversations.map((c, i) => ({
-        ...c,
-        at: earliest[i]!.length > 0 ? Number(earliest[i]![1]) : null,
-      })),
-    );
+    await states.prefetch(ctx.partition, ids);
+    const next = conversations.map((c) => ({
+      ...c,
+      at: states.get(c.conversationId).earliestHeldDeadline(),
+    }));
+    // Pointing the partition index at each conversation's earliest remaining deadline may take a
+    // pointer away: only once the held entries it points at are in Redis (after the step's flush,
+    // whose hook steps.of registers first).
+    steps.of(ctx);
+    ctx.afterSend(() => this.options.index.reschedule(next));
   }
 
   /** Wall-clock expiry of held receipts whose deadline passed on a quiet conversation. */

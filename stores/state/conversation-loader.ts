@@ -8,7 +8,7 @@ import { luaNumber } from './stored-values';
 
 type Flat = string[];
 /** load-conversation-1.lua's reply (see its header). */
-type Snapshot = [Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, number, Flat[]];
+type Snapshot = [Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat[]];
 
 /**
  * Loads the state of many conversations in one round trip (one read-only script call each, in
@@ -75,7 +75,7 @@ function toState(
   forPairs(msgs, (id, score) => state.indexMessage(id, Number(score)));
   forPairs(notified, (field, value) => state.setNotified(field, value));
   forPairs(win, (field, value) => state.setWindowField(field, value));
-  state.hasHeld = held === 1;
+  forPairs(held, (entry, deadline) => state.hold(entry, Number(deadline)));
   dlvIds.forEach((id, i) => {
     const entries: Array<[string, string]> = [];
     forPairs(dlv[i] ?? [], (user, at) => entries.push([user, at]));

@@ -38,7 +38,7 @@ type Watermark = 'read' | 'dlvd';
  * One conversation's hot state, as the Lua scripts keep it under the conversation's key prefix
  * (stores/redis/keys.ts): meta (kind, last_seq, last_msg, last_at, touched), members, the read
  * and delivered watermarks, the message index (`msg`: id → "seq|sender|sent_at", `msgs`: id by
- * seq), the 'told up to' marks (`notified`), the open group window (`win`) and, only for the
+ * seq), the 'told up to' marks (`notified`), the open group window (`win`), the held receipts (`held`) and, only for the
  * messages loaded or touched, who confirmed delivery by id (`dlv:<id>`). The logs (`readlog:*`,
  * `dlvlog:*`) are only ever appended to, so they are written, never held.
  *
@@ -58,11 +58,6 @@ export class ConversationState {
   updateVersion = 0;
   /** Whether updateVersion was raised to this incarnation's floor (see nextUpdateVersion). */
   versionFloored = false;
-  /**
-   * Whether receipts are held for this conversation (the processor's `held` key exists): the
-   * scripts' has_held. Kept by whoever holds and releases receipts.
-   */
-  hasHeld = false;
 
   private readonly memberSet = new Set<string>();
   private readonly watermarks: Record<Watermark, Map<string, number>> = {
@@ -75,6 +70,8 @@ export class ConversationState {
   private readonly notifiedFields = new Map<string, string>();
   private readonly windowFields = new Map<string, string>();
   private readonly deliveredById = new Map<string, Map<string, string>>();
+  /** The `held` sorted set: receipts waiting for their message or membership → deadline. */
+  private readonly heldEntries = new Map<string, number>();
   private bytes: number;
 
   constructor(
@@ -228,6 +225,37 @@ export class ConversationState {
     map.set(userId, at);
     this.bytes += ENTRY + str(userId) + str(at);
     return true;
+  }
+
+  /** Whether receipts are held for this conversation (the scripts' has_held). */
+  get hasHeld(): boolean {
+    return this.heldEntries.size > 0;
+  }
+
+  /** The held receipts (entry → deadline), as the `held` sorted set keeps them. */
+  get held(): ReadonlyMap<string, number> {
+    return this.heldEntries;
+  }
+
+  /** ZADD held deadline entry. */
+  hold(entry: string, deadline: number): void {
+    if (!this.heldEntries.has(entry)) this.bytes += ENTRY + str(entry) + 16;
+    this.heldEntries.set(entry, deadline);
+  }
+
+  /** ZREM held entry; false when it was not held. */
+  release(entry: string): boolean {
+    if (!this.heldEntries.delete(entry)) return false;
+    this.bytes -= ENTRY + str(entry) + 16;
+    return true;
+  }
+
+  /** The earliest deadline of the held receipts; null when none is held. */
+  earliestHeldDeadline(): number | null {
+    let earliest: number | null = null;
+    for (const deadline of this.heldEntries.values())
+      if (earliest === null || deadline < earliest) earliest = deadline;
+    return earliest;
   }
 
   private replaceMessageValue(messageId: string, message: StoredMessage | null): void {

@@ -238,7 +238,11 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
           const held = k.conversationKey(c, 'held');
           await (hold ? redis.zadd(held, 1, 'x') : redis.del(held));
         }
-        if (cache.has(c)) cache.get(c)!.hasHeld = hold;
+        const state = cache.get(c);
+        if (state) {
+          if (hold) state.hold('x', 1);
+          else for (const entry of [...state.held.keys()]) state.release(entry);
+        }
       }
       if (rng.chance(0.06) && (await redis.exists(scriptsKeys.conversationKey(c, 'meta')))) {
         // An hour passes: the next event refreshes the expiries; which keys get one must match.

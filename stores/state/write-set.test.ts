@@ -32,6 +32,20 @@ describe('WriteSet', () => {
     ]);
   });
 
+  it('a sorted set too: additions before removals, the last operation on a member wins', () => {
+    const w = new WriteSet();
+    w.sortedSet('z').remove('old');
+    w.sortedSet('z').add('1', 'held');
+    w.sortedSet('z').add('2', 'back');
+    w.sortedSet('z').remove('back');
+    w.sortedSet('z').remove('again');
+    w.sortedSet('z').add('3', 'again');
+    expect(w.commands(plain)).toEqual([
+      ['zadd', 'z', '1', 'held', '3', 'again'],
+      ['zrem', 'z', 'old', 'back'],
+    ]);
+  });
+
   it('a DEL drops the writes and the expiry before it, and starts the key afresh', () => {
     const w = new WriteSet();
     w.hash('win').set('ver', '1');

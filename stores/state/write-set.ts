@@ -90,11 +90,17 @@ export class HashWrites extends KeyWrites {
 }
 
 export class SortedSetWrites extends KeyWrites {
-  private readonly scores = new Map<string, string>();
+  /** member → its score (ZADD), or null (ZREM): the last operation on a member wins. */
+  private readonly scores = new Map<string, string | null>();
 
   /** ZADD score member (the last score of a member wins). */
   add(score: string, member: string): void {
     this.scores.set(member, score);
+  }
+
+  /** ZREM member. */
+  remove(member: string): void {
+    this.scores.set(member, null);
   }
 
   protected clear(): void {
@@ -102,10 +108,13 @@ export class SortedSetWrites extends KeyWrites {
   }
 
   protected writes(out: RedisCommand[]): void {
-    const pairs = function* (scores: Map<string, string>): Iterable<[string, string]> {
-      for (const [member, score] of scores) yield [score, member];
+    const added = function* (scores: Map<string, string | null>): Iterable<[string, string]> {
+      for (const [member, score] of scores) if (score !== null) yield [score, member];
     };
-    this.pairs(out, 'zadd', pairs(this.scores));
+    this.pairs(out, 'zadd', added(this.scores));
+    const removed = [...this.scores].filter(([, score]) => score === null).map(([m]) => m);
+    // After a DEL the set holds only what was added since: nothing to remove.
+    if (!this.deleted) this.members(out, 'zrem', removed);
   }
 }
 

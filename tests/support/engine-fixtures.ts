@@ -42,7 +42,7 @@ export function stateOf(spec: StateSpec = {}): ConversationState {
       id,
       users.map((u) => [u, '1']),
     );
-  s.hasHeld = spec.hasHeld ?? false;
+  if (spec.hasHeld) s.hold('a held receipt', NOW + 30_000);
   s.touched = spec.touched ?? null;
   return s;
 }

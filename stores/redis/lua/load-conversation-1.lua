@@ -9,7 +9,7 @@
   Returns {meta, members, read, dlvd, msg, msgs, notified, win, held, dlv}
     meta, read, dlvd, msg, notified, win: HGETALL (flat field, value, …)
     members: SMEMBERS; msgs: ZRANGE 0 -1 WITHSCORES (flat id, seq, …, in seq order)
-    held: 1 when receipts are held for the conversation (EXISTS held), else 0
+    held: ZRANGE held 0 -1 WITHSCORES (the held receipts, flat entry, deadline, …)
     dlv: one HGETALL per ARGV id, in order ({} where the key does not exist)
   Cost: O(size of the conversation's state): meant for a conversation's first use by the
   process that owns it, not for every event.
@@ -26,6 +26,6 @@ return {
   redis.call('ZRANGE', p .. 'msgs', 0, -1, 'WITHSCORES'),
   redis.call('HGETALL', p .. 'notified'),
   redis.call('HGETALL', p .. 'win'),
-  redis.call('EXISTS', p .. 'held'),
+  redis.call('ZRANGE', p .. 'held', 0, -1, 'WITHSCORES'),
   dlv,
 }
