@@ -66,7 +66,8 @@ export interface Punctuator {
  * State a processor keeps in memory for the partitions it owns (Kafka Streams' state store, here
  * written behind to Redis in each step's delivery). The runtime resets a partition's state when
  * what is in memory may be ahead of what was delivered — a failed step or punctuation, a rewind,
- * a rebalance — so the records redone from the last commit start again from the stored state.
+ * a partition taken away, a step a rebalance cut short — so the records redone from the last
+ * commit start again from the stored state. A partition a rebalance leaves in place keeps it.
  * `settled` resolves once the partition's deliveries in flight at the reset are over: their
  * writes land before anything is reloaded.
  */

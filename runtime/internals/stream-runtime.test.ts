@@ -1,6 +1,13 @@
 import pino from 'pino';
 import type { StateChange } from '../../schemas/types';
-import type { Decoded, Processor, ProcessorContext, Punctuator, RecordCodec } from '../api';
+import type {
+  Decoded,
+  PartitionStateStore,
+  Processor,
+  ProcessorContext,
+  Punctuator,
+  RecordCodec,
+} from '../api';
 import type { CommitPosition, InboundBatch, OutboundRecord } from '../kafka/types';
 import { PipelineMetrics } from '../metrics';
 import { topicNames, type TopicRole } from '../topics';
@@ -226,6 +233,12 @@ function setUp(
     leases?: boolean;
   } = {},
 ) {
+  /** The partitions whose state the runtime reset, in order (a state store that records). */
+  const resets: number[] = [];
+  const stateStore: PartitionStateStore = {
+    name: 'recording',
+    resetPartition: (partition) => resets.push(partition),
+  };
   const kafka = new FakeKafka();
   const leases = options.leases ? new FakeLeases(kafka.events) : undefined;
   const echo = new EchoProcessor();
@@ -242,6 +255,7 @@ function setUp(
     logger: pino({ level: 'silent' }),
     backoff: { initialMs: 100, maxMs: 1_000, jitter: 0, ...options.backoff },
     leases,
+    stateStores: [stateStore],
   });
   const consumer = () => kafka.consumer!;
   const assign = (partitions: number[]) =>
@@ -275,6 +289,7 @@ function setUp(
   const released = (partition: number) =>
     kafka.events.findIndex((e) => e.type === 'release' && e.partition === partition);
   return {
+    resets,
     kafka,
     echo,
     metrics,
@@ -469,6 +484,33 @@ describe('StreamRuntime', () => {
     // The partition still owned carries on.
     expect(t.committedOffset(0)).toBe(2);
     expect(t.runtime.ownedPartitions).toEqual([0]);
+    await t.runtime.stop();
+  });
+
+  it('a rebalance resets the state of the partitions it takes away and of steps it cut short, not of the others', async () => {
+    const t = setUp();
+    await t.runtime.start();
+    t.assign([0, 1, 2]);
+    await t.fetch(0, [0, 1]);
+    await t.fetch(1, [0, 1]);
+    await jest.advanceTimersByTimeAsync(200);
+    expect(t.resets).toEqual([]);
+
+    // Partition 2's step waits for the producer when the rebalance comes, and then fails.
+    t.kafka.producerInstance.gate.close();
+    t.kafka.producerInstance.failures.push(new Error('broker gone'));
+    await t.fetch(2, [0, 1]);
+    await settle();
+    t.assign([0, 2]);
+    expect(t.resets).toEqual([1]); // taken away
+    t.kafka.producerInstance.gate.open();
+    await jest.advanceTimersByTimeAsync(200);
+    // Partition 0 keeps its state; partition 2's cut step may have left memory ahead of Redis.
+    expect(t.resets).toEqual([1, 2]);
+    await t.fetch(0, [2, 3]);
+    await jest.advanceTimersByTimeAsync(200);
+    expect(t.resets).toEqual([1, 2]);
+    expect(t.committedOffset(0)).toBe(4);
     await t.runtime.stop();
   });
 

@@ -204,14 +204,17 @@ export class StreamRuntime {
     // A new generation: kafkajs restarts every partition from its committed offset, so what
     // the tasks buffered (never committed) is dropped and will be fetched again.
     this.generation++;
-    // Every partition is redone from its commit: state kept in memory may be ahead of it.
-    for (const p of this.owned) this.resetState(p);
-    for (const task of this.tasks.values()) this.drop(task);
-    this.tasks = new Map();
     const partitions = new Set<number>();
     for (const topic of this.sourceTopics)
       for (const p of assignment[topic] ?? []) partitions.add(p);
     const lost = new Set(this.owned.filter((p) => !partitions.has(p)));
+    // A lost partition's state is its next owner's. A kept one keeps its state in memory (its
+    // lease, so its term, goes on): redone from its commit, its steps find their effects there
+    // as a redo after a crash finds them in Redis; a step whose writes the rebalance cut short
+    // resets its partition (deliver).
+    for (const p of lost) this.resetState(p);
+    for (const task of this.tasks.values()) this.drop(task);
+    this.tasks = new Map();
     for (const p of lost) {
       const wakeUp = this.wakeUps.get(p);
       if (wakeUp) clearTimeout(wakeUp.timer);
@@ -469,7 +472,12 @@ export class StreamRuntime {
         throw new PartitionLeaseLostError(task.partition);
       await previous;
     } catch (err) {
-      if (task.generation !== this.generation) return; // failed because of the rebalance
+      if (task.generation !== this.generation) {
+        // Failed because of the rebalance: its state writes may not have landed, so what memory
+        // holds of the partition may be ahead of Redis. The redo starts from Redis.
+        this.resetState(task.partition);
+        return;
+      }
       if (err instanceof PartitionLeaseLostError) throw err; // the task is dropped already
       this.rewind(task, err);
       throw err;
