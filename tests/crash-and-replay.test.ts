@@ -1,9 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import pino from 'pino';
 import { Workload, type WorkloadOptions } from '../scripts/traffic/workload';
 import { Pipeline } from '../services/pipeline';
 import { caughtUp, createHarness, eventually, snapshot, type Harness } from './support/harness';
+import { PipelineProcess } from './support/pipeline-process';
 
 /** DESIGN.md: at-least-once in, idempotent effects; a crash or a replay ends in the same state. */
 const WORKLOAD: WorkloadOptions = {
@@ -27,25 +26,6 @@ async function loadWorkload(h: Harness): Promise<Workload> {
     await h.publish.flush();
   }
   return workload;
-}
-
-function startProcessorProcess(h: Harness): ChildProcess {
-  // node itself runs the processors (tsx as a loader, not as a wrapper process), so SIGKILL hits them.
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(__dirname, '..', 'scripts', 'pipeline.ts')],
-    {
-      env: { ...process.env, ...h.env, TICKS_METRICS_PORT: '0', TICKS_LOG_LEVEL: 'error' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
-  return child;
-}
-
-function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill(signal);
-  return exited;
 }
 
 describe('crash and replay end in the state of a clean run', () => {
@@ -92,10 +72,10 @@ describe('crash and replay end in the state of a clean run', () => {
 
   it('a processor killed with SIGKILL mid-batch and restarted ends in the same state', async () => {
     const crashed = await createHarness(LONG_WAIT, { startPipeline: false });
-    let child: ChildProcess | undefined;
+    let child: PipelineProcess | undefined;
     try {
       await loadWorkload(crashed);
-      child = startProcessorProcess(crashed);
+      child = new PipelineProcess(crashed);
       // Kill it once it has committed some, but not all, of the input.
       const lagAtKill = await eventually(
         'partial progress',
@@ -110,17 +90,15 @@ describe('crash and replay end in the state of a clean run', () => {
         },
         60_000,
       );
-      await stopProcess(child, 'SIGKILL');
+      await child.signal('SIGKILL');
       expect(lagAtKill).toBeGreaterThan(0);
 
-      child = startProcessorProcess(crashed);
+      child = new PipelineProcess(crashed);
       await caughtUp(crashed, 120_000);
-      await stopProcess(child, 'SIGTERM');
+      await child.signal('SIGTERM');
       expect(await snapshot(crashed, workload.conversationList)).toEqual(cleanState);
     } finally {
-      // A failed wait must not leave the child running: it would hold the test run's stderr.
-      if (child && child.exitCode === null && child.signalCode === null)
-        await stopProcess(child, 'SIGKILL');
+      await child?.kill();
       await crashed.close();
     }
   }, 240_000);
