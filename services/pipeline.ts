@@ -141,7 +141,8 @@ export class Pipeline implements Component {
       groupId: this.groupId,
       processors: [conversations, receipts],
       punctuators: [windowCloser, heldReceipts],
-      stateStores: marks ? [states, marks] : [states],
+      // The indexes are the owner's too: kept in memory, read again after a reset.
+      stateStores: [states, windows, heldIndex, ...(marks ? [marks] : [])],
       metrics: this.metrics,
       tuning: {
         task: { maxStepRecords: config.maxStepRecords },
