@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { ReceiptDetailsSource } from '../stores/receipt-details-source';
 import type { ReadModel } from '../stores/redis/read-model';
 import type { EventPublisher } from '../runtime/event-publisher';
-import { ApiError, UnauthorizedError } from './api-errors';
+import { ApiError, UnauthorizedError, UnavailableError } from './api-errors';
 import { AuthError } from '../auth/auth-error';
 import { authenticate } from '../auth/authenticate';
 import type { TokenService } from '../auth/token-service';
@@ -59,9 +59,12 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
   if (options.websocket) await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const { status, body } = errorAnswer(error, options.maxBodyBytes);
+    const { status, body, headers } = errorAnswer(error, options.maxBodyBytes);
     if (status >= 500) request.log.error({ err: error, url: request.url }, 'request failed');
-    return reply.code(status).send(body);
+    return reply
+      .code(status)
+      .headers(headers ?? {})
+      .send(body);
   });
   app.setNotFoundHandler((request, reply) =>
     reply
@@ -86,17 +89,22 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
   return app;
 }
 
-/** Maps any error to the status and {error, message} body the API answers with. */
+/** Maps any error to the status, {error, message} body and headers the API answers with. */
 export function errorAnswer(
   error: FastifyError,
   maxBodyBytes: number,
-): { status: number; body: { error: string; message: string } } {
+): { status: number; body: { error: string; message: string }; headers?: Record<string, string> } {
   // Authentication sits below the API: its failures become the API's 401.
-  const answered = error instanceof AuthError ? new UnauthorizedError(error.message) : error;
+  const answered: Error = error instanceof AuthError ? new UnauthorizedError(error.message) : error;
   if (answered instanceof ApiError)
     return {
       status: answered.statusCode,
       body: { error: answered.code, message: answered.message },
+      // A 503 says when to try again.
+      headers:
+        answered instanceof UnavailableError
+          ? { 'Retry-After': String(answered.retryAfterSeconds) }
+          : undefined,
     };
   if (error.validation)
     return { status: 422, body: { error: 'invalid_request', message: error.message } };

@@ -41,12 +41,17 @@ export class UnprocessableError extends ApiError {
   }
 }
 
-/** A dependency (Kafka, Redis) failed; the client may retry. */
+/** Seconds a client is told to wait (Retry-After) before retrying after a 503. */
+export const DEFAULT_RETRY_AFTER_SECONDS = 5;
+
+/** A dependency (Kafka, Redis) failed; the client may retry after `retryAfterSeconds`. */
 export class UnavailableError extends ApiError {
   override readonly name = 'UnavailableError';
   readonly retriable = true;
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly retryAfterSeconds: number;
+  constructor(message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
     super(503, 'unavailable', message);
     if (options?.cause !== undefined) this.cause = options.cause;
+    this.retryAfterSeconds = options?.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS;
   }
 }

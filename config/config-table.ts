@@ -58,6 +58,12 @@ export const CONFIG_TABLE = {
       default: '30000',
       doc: 'consumer group session timeout: how long a silent member keeps its partitions',
     }),
+    sendTimeoutMs: variable({
+      env: 'TICKS_KAFKA_SEND_TIMEOUT_MS',
+      schema: integer(500, 300_000),
+      default: '10000',
+      doc: "how long a produce request waits for Kafka's acknowledgement before it fails (the API answers 503, a pipeline step is retried)",
+    }),
   },
   registryUrl: variable({
     env: 'TICKS_REGISTRY_URL',

@@ -5,6 +5,7 @@ export class GatewayMetrics {
   readonly connections: Gauge;
   readonly pushes: Counter<'type' | 'outcome'>;
   readonly presence: Counter<'status'>;
+  readonly presenceFailed: Counter<'status'>;
 
   constructor(registry: Registry) {
     this.connections = new Gauge({
@@ -21,6 +22,12 @@ export class GatewayMetrics {
     this.presence = new Counter({
       name: 'ticks_gateway_presence_total',
       help: 'Presence records published by status',
+      labelNames: ['status'] as const,
+      registers: [registry],
+    });
+    this.presenceFailed = new Counter({
+      name: 'ticks_gateway_presence_failed_total',
+      help: 'Presence records not published by status: Kafka did not acknowledge them within TICKS_KAFKA_SEND_TIMEOUT_MS (logged; the offline batcher did not hear of them)',
       labelNames: ['status'] as const,
       registers: [registry],
     });

@@ -50,7 +50,10 @@ export class PushGateway {
   readonly groupId: string;
   readonly path: string;
   private consumer: GroupConsumer | undefined;
-  private presenceChain: Promise<void> = Promise.resolve();
+  /** Presence records not sent yet, in the order they happened. */
+  private presenceQueue: Presence[] = [];
+  /** The send of queued presence records under way, if any. */
+  private presenceSending: Promise<void> | undefined;
   private assigned!: () => void;
   private readonly assignment = new Promise<void>((resolve) => (this.assigned = resolve));
   private closing = false;
@@ -154,7 +157,7 @@ export class PushGateway {
     this.closing = true;
     for (const c of this.registry.all()) c.socket.close(1001, 'gateway stopping');
     for (const c of this.registry.all()) this.closed(c);
-    await this.presenceChain;
+    while (this.presenceSending) await this.presenceSending;
     await this.consumer?.stop();
     this.consumer = undefined;
     await this.options.kafka
@@ -184,17 +187,48 @@ export class PushGateway {
     if (lastOfDevice) this.presence(connection.userId, connection.deviceId, 'OFFLINE');
   }
 
-  /** Presence records go out one after another, so a device's ONLINE precedes its OFFLINE. */
+  /**
+   * Presence records go out in order (a device's ONLINE before its OFFLINE), those queued meanwhile
+   * together in one send. Each send is bounded (TICKS_KAFKA_SEND_TIMEOUT_MS): during a Kafka
+   * outage a burst of sockets closing costs one bound, not one per record, and nothing waits on
+   * Kafka for ever. What could not be sent is logged and counted, not retried: the device's next
+   * connect or disconnect tells the offline batcher again.
+   */
   private presence(userId: string, deviceId: string, status: PresenceStatus): void {
-    const value: Presence = { user_id: userId, device_id: deviceId, status, at: Date.now() };
-    this.presenceChain = this.presenceChain.then(async () => {
-      try {
-        await this.options.publisher().encoded('presence', userId, value).flush();
-        this.options.metrics.presence.inc({ status });
-      } catch (err) {
-        this.options.logger.error({ err, userId, deviceId, status }, 'presence not published');
-      }
+    this.presenceQueue.push({ user_id: userId, device_id: deviceId, status, at: Date.now() });
+    this.sendPresence();
+  }
+
+  private sendPresence(): void {
+    if (this.presenceSending || this.presenceQueue.length === 0) return;
+    this.presenceSending = this.sendQueuedPresence().finally(() => {
+      this.presenceSending = undefined;
+      this.sendPresence(); // records queued while the last send was settling
     });
+  }
+
+  private async sendQueuedPresence(): Promise<void> {
+    const { logger, metrics } = this.options;
+    while (this.presenceQueue.length > 0) {
+      const batch = this.presenceQueue;
+      this.presenceQueue = [];
+      const publisher = this.options.publisher();
+      for (const value of batch) publisher.encoded('presence', value.user_id, value);
+      try {
+        await publisher.flush();
+        for (const { status } of batch) metrics.presence.inc({ status });
+      } catch (err) {
+        for (const { status } of batch) metrics.presenceFailed.inc({ status });
+        logger.error(
+          {
+            err,
+            records: batch.length,
+            first: batch.slice(0, 5).map((p) => `${p.user_id}/${p.device_id} ${p.status}`),
+          },
+          'presence not published (Kafka did not take it): the offline batcher misses these devices going online or offline until their next connect or disconnect; check Kafka',
+        );
+      }
+    }
   }
 
   private async push(batch: InboundBatch): Promise<void> {

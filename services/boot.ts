@@ -56,6 +56,7 @@ export class ServiceBoot {
           ? `${config.kafka.clientId}-${options.clientSuffix}`
           : config.kafka.clientId,
         logger: options.logger,
+        sendTimeoutMs: config.kafka.sendTimeoutMs,
       });
   }
 

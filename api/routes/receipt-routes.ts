@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { TypeName, type ReceiptEvent } from '../../schemas/types';
 import type { ReceiptDetailsSource } from '../../stores/receipt-details-source';
 import type { EventPublisher } from '../../runtime/event-publisher';
+import { KafkaSendTimeoutError } from '../../runtime/kafka/errors';
 import { ForbiddenError, NotFoundError, UnavailableError, UnprocessableError } from '../api-errors';
 import { principalOf } from '../../auth/authenticate';
 import type { Principal } from '../../auth/token-service';
@@ -161,7 +162,15 @@ async function produce(
   try {
     await publisher.encoded('receiptEvents', conversationId, event).flush();
   } catch (err) {
-    throw new UnavailableError('the receipt could not be recorded; retry', { cause: err });
+    // Names what failed, not where it runs: the brokers' addresses stay in the server's log.
+    const what =
+      err instanceof KafkaSendTimeoutError
+        ? `Kafka did not acknowledge the receipt event within ${err.timeoutMs} ms`
+        : `producing the receipt event failed (${err instanceof Error ? err.name : 'error'})`;
+    throw new UnavailableError(
+      `the receipt could not be recorded: ${what}; retry after the Retry-After delay`,
+      { cause: err },
+    );
   }
   return event.event_id;
 }

@@ -13,3 +13,26 @@ export class KafkaUnavailableError extends Error {
     );
   }
 }
+
+/**
+ * Kafka did not acknowledge a send within its bound (TICKS_KAFKA_SEND_TIMEOUT_MS): the brokers
+ * are unreachable, the topic is missing or has no leader, or the broker is overloaded. The
+ * records may still have been written: retrying is safe (ticks' effects are idempotent).
+ */
+export class KafkaSendTimeoutError extends Error {
+  override readonly name = 'KafkaSendTimeoutError';
+  readonly retriable = true;
+  constructor(
+    readonly topics: string[],
+    readonly timeoutMs: number,
+    readonly brokers: string[],
+    /** The last error Kafka answered with, if any. */
+    override readonly cause?: unknown,
+  ) {
+    super(
+      `Kafka (${brokers.join(',')}) did not acknowledge records for ${topics.join(', ')} within ${timeoutMs} ms (TICKS_KAFKA_SEND_TIMEOUT_MS): the brokers are unreachable, a topic is missing or has no leader, or the broker is overloaded${
+        cause instanceof Error ? ` (last error: ${cause.message})` : ''
+      }`,
+    );
+  }
+}

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { KafkaUnavailableError } from './errors';
 import { KafkaGroupConsumer } from './group-consumer';
 import { pinoLogCreator } from './log-level';
-import { KafkaRecordProducer } from './producer';
+import { KafkaRecordProducer, PRODUCER_ATTEMPT_RETRY } from './producer';
 import { TopicAdmin } from './topic-admin';
 import type { GroupConsumer, GroupConsumerOptions, RecordProducer, StreamClient } from './types';
 
@@ -13,7 +13,15 @@ export interface KafkaClientOptions {
   logger?: Logger;
   /** How long connecting may take before giving up with KafkaUnavailableError. */
   connectTimeoutMs?: number;
+  /**
+   * How long a produce request may wait for Kafka's acknowledgement before it fails with
+   * KafkaSendTimeoutError (TICKS_KAFKA_SEND_TIMEOUT_MS); DEFAULT_SEND_TIMEOUT_MS if absent.
+   */
+  sendTimeoutMs?: number;
 }
+
+/** TICKS_KAFKA_SEND_TIMEOUT_MS' default, for clients made without the configuration. */
+export const DEFAULT_SEND_TIMEOUT_MS = 10_000;
 
 /**
  * One service's connection to Kafka (one per service): it owns the kafkajs client and hands out
@@ -21,16 +29,26 @@ export interface KafkaClientOptions {
  */
 export class KafkaClient implements StreamClient {
   private readonly kafka: Kafka;
+  /**
+   * The same client for producers, with short retries of their connections (metadata,
+   * connecting): a producer repeats its attempts until a send's deadline (producer.ts), and an
+   * attempt given up at the deadline must not retry on in the background for long.
+   */
+  private readonly producerKafka: Kafka;
 
   constructor(private readonly options: KafkaClientOptions) {
-    this.kafka = new Kafka({
+    const config = {
       clientId: options.clientId,
       brokers: options.brokers,
       connectionTimeout: options.connectTimeoutMs ?? 3000,
-      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5000 },
       logLevel: KafkaLogLevel.WARN,
       logCreator: pinoLogCreator(options.logger),
+    };
+    this.kafka = new Kafka({
+      ...config,
+      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5000 },
     });
+    this.producerKafka = new Kafka({ ...config, retry: PRODUCER_ATTEMPT_RETRY });
   }
 
   get brokers(): string[] {
@@ -53,7 +71,11 @@ export class KafkaClient implements StreamClient {
   }
 
   async producer(): Promise<RecordProducer> {
-    return KafkaRecordProducer.connect(this.kafka, this.options.brokers);
+    return KafkaRecordProducer.connect(
+      this.producerKafka,
+      this.options.brokers,
+      this.options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
+    );
   }
 
   groupConsumer(options: GroupConsumerOptions): GroupConsumer {

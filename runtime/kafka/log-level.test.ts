@@ -19,4 +19,9 @@ describe('kafkajs log levels in ticks’ log', () => {
     expect(pinoLevelOf(logLevel.WARN, 'x')).toBe('warn');
     expect(pinoLevelOf(logLevel.INFO, 'x')).toBe('debug');
   });
+
+  it('puts the warning about the producer’s bounded retries (deliberate) at debug', () => {
+    const warning = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
+    expect(pinoLevelOf(logLevel.WARN, undefined, warning)).toBe('debug');
+  });
 });

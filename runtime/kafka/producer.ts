@@ -1,6 +1,6 @@
 import { CompressionTypes, type Kafka, type Producer } from 'kafkajs';
 import { slicesOf } from '../slices';
-import { KafkaUnavailableError } from './errors';
+import { KafkaSendTimeoutError, KafkaUnavailableError } from './errors';
 import { JavaCompatiblePartitioner } from './java-partitioner';
 import type { OutboundRecord, RecordProducer } from './types';
 
@@ -19,6 +19,23 @@ const RECORD_OVERHEAD_BYTES = 64;
  */
 const MAX_REQUEST_RECORDS = 500;
 
+type ProducerBatch = Parameters<Producer['sendBatch']>[0];
+
+/** An attempt reached the send's deadline. */
+class AttemptTimeout extends Error {
+  override readonly name = 'AttemptTimeout';
+}
+
+/**
+ * Whether another attempt can help: kafkajs marks errors retriable, and wraps a retriable one
+ * its own (short) retries did not get past in KafkaJSNumberOfRetriesExceeded.
+ */
+function worthRetrying(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'KafkaJSNumberOfRetriesExceeded') return true;
+  return (err as { retriable?: unknown }).retriable === true;
+}
+
 function sizeOf(r: OutboundRecord): number {
   let size = RECORD_OVERHEAD_BYTES + (r.value?.length ?? 0);
   size += typeof r.key === 'string' ? Buffer.byteLength(r.key) : (r.key?.length ?? 0);
@@ -27,39 +44,77 @@ function sizeOf(r: OutboundRecord): number {
   return size;
 }
 
+/**
+ * kafkajs' own retries of one attempt, kept short: the attempts are repeated here until the
+ * send's deadline, and an attempt abandoned at the deadline (kafkajs cannot cancel one) must
+ * end soon after it rather than retry, reconnecting, for a long time. KafkaClient gives its
+ * producers' connections (metadata, connecting) the same short retries.
+ */
+export const PRODUCER_ATTEMPT_RETRY = { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 };
+/** How long a producer's first connection may keep failing with retriable errors. */
+const START_CONNECT_MS = 30_000;
+
+/** The wait after the n-th consecutive failed attempt (from 0): 100 ms doubling, up to 1 s. */
+function attemptWait(failures: number): number {
+  return Math.min(1000, 100 * 2 ** failures);
+}
+
 function newProducer(kafka: Kafka): Producer {
   return kafka.producer({
-    // Idempotent, so the retries below never duplicate; retried until Kafka answers rather
-    // than dropping a record.
+    // Idempotent, so retries never duplicate; a failed attempt is repeated (see sendChunk)
+    // until the send's deadline rather than dropping a record.
     idempotent: true,
     maxInFlightRequests: 5,
     allowAutoTopicCreation: false,
-    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5000 },
+    retry: PRODUCER_ATTEMPT_RETRY,
     // Murmur2 on the key, as the Java client: producers in any language agree on the partition
     // of a conversation, which co-partitioning relies on.
     createPartitioner: JavaCompatiblePartitioner,
   });
 }
 
-/** A RecordProducer on kafkajs' idempotent producer, replaced by a fresh one after a failed send. */
+/**
+ * A RecordProducer on kafkajs' idempotent producer, replaced by a fresh one after a failed
+ * attempt. A produce request is tried again (after a short wait) while the error is one retrying
+ * can fix, until its deadline (`sendTimeoutMs`, reconnecting included): past it the send fails
+ * with KafkaSendTimeoutError instead of waiting for Kafka for ever, so a caller (an API request,
+ * the gateway's presence, a pipeline step) fails in bounded time during an outage.
+ */
 export class KafkaRecordProducer implements RecordProducer {
   private producer: Producer | undefined;
   private connecting: Promise<Producer> | undefined;
 
-  /** Connects a producer; KafkaUnavailableError when Kafka cannot be reached. */
-  static async connect(kafka: Kafka, brokers: string[]): Promise<KafkaRecordProducer> {
-    const producer = newProducer(kafka);
-    try {
-      await producer.connect();
-    } catch (err) {
-      throw new KafkaUnavailableError(brokers, err);
+  /**
+   * Connects a producer, trying again while Kafka answers with errors retrying can fix (a
+   * coordinator still loading on a fresh broker) for up to START_CONNECT_MS;
+   * KafkaUnavailableError when Kafka cannot be reached.
+   */
+  static async connect(
+    kafka: Kafka,
+    brokers: string[],
+    sendTimeoutMs: number,
+  ): Promise<KafkaRecordProducer> {
+    const deadline = Date.now() + START_CONNECT_MS;
+    for (let failures = 0; ; failures++) {
+      const producer = newProducer(kafka);
+      try {
+        await producer.connect();
+        return new KafkaRecordProducer(producer, () => newProducer(kafka), brokers, sendTimeoutMs);
+      } catch (err) {
+        await producer.disconnect().catch(() => undefined);
+        const wait = attemptWait(failures);
+        if (!worthRetrying(err) || Date.now() + wait > deadline)
+          throw new KafkaUnavailableError(brokers, err);
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
     }
-    return new KafkaRecordProducer(producer, () => newProducer(kafka));
   }
 
   private constructor(
     first: Producer,
     private readonly create: () => Producer,
+    private readonly brokers: string[],
+    private readonly sendTimeoutMs: number,
   ) {
     this.producer = first;
   }
@@ -79,36 +134,86 @@ export class KafkaRecordProducer implements RecordProducer {
     await producer?.disconnect();
   }
 
+  /** One produce request, tried until it is acknowledged or its deadline passes. */
   private async sendChunk(records: OutboundRecord[]): Promise<void> {
-    const producer = await this.current();
     const byTopic = new Map<string, OutboundRecord[]>();
     for (const r of records) {
       const list = byTopic.get(r.topic);
       if (list) list.push(r);
       else byTopic.set(r.topic, [r]);
     }
-    try {
-      await producer.sendBatch({
-        acks: -1,
-        compression: CompressionTypes.None,
-        topicMessages: [...byTopic].map(([topic, list]) => ({
-          topic,
-          messages: list.map((r) => ({
-            key: r.key,
-            value: r.value,
-            headers: r.headers,
-            timestamp: r.timestamp === undefined ? undefined : String(r.timestamp),
-            partition: r.partition,
-          })),
+    const batch: ProducerBatch = {
+      acks: -1,
+      // The broker waits no longer for its replicas than the caller waits for the broker.
+      timeout: this.sendTimeoutMs,
+      compression: CompressionTypes.None,
+      topicMessages: [...byTopic].map(([topic, list]) => ({
+        topic,
+        messages: list.map((r) => ({
+          key: r.key,
+          value: r.value,
+          headers: r.headers,
+          timestamp: r.timestamp === undefined ? undefined : String(r.timestamp),
+          partition: r.partition,
         })),
-      });
+      })),
+    };
+    const deadline = Date.now() + this.sendTimeoutMs;
+    const timedOut = (cause: unknown) =>
+      new KafkaSendTimeoutError([...byTopic.keys()], this.sendTimeoutMs, this.brokers, cause);
+    let lastError: unknown;
+    for (let failures = 0; ; failures++) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw timedOut(lastError);
+      try {
+        await this.attempt(batch, left);
+        return;
+      } catch (err) {
+        if (err instanceof AttemptTimeout) throw timedOut(lastError);
+        if (!worthRetrying(err)) throw err;
+        lastError = err;
+      }
+      const wait = Math.min(attemptWait(failures), deadline - Date.now());
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  /**
+   * One attempt on the current producer, given up after `timeoutMs`. A producer whose attempt
+   * failed is dropped: kafkajs' idempotent producer has counted the failed records' sequence
+   * numbers although the broker wrote nothing, so every later send to those partitions would
+   * fail with OUT_OF_ORDER_SEQUENCE_NUMBER; the next attempt gets a fresh producer (a new
+   * producer id). An attempt given up may still be retrying inside kafkajs (briefly, see
+   * PRODUCER_ATTEMPT_RETRY): its producer is disconnected now and again once it settles.
+   */
+  private async attempt(batch: ProducerBatch, timeoutMs: number): Promise<void> {
+    let producer: Producer | undefined;
+    let abandoned = false;
+    const sending = (async () => {
+      const connected = await this.current();
+      if (abandoned) return; // connected after the deadline: the caller has moved on
+      producer = connected;
+      await connected.sendBatch(batch);
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new AttemptTimeout()), timeoutMs);
+    });
+    try {
+      await Promise.race([sending, timeout]);
     } catch (err) {
-      // kafkajs' idempotent producer has counted the failed records' sequence numbers although
-      // the broker wrote nothing; every later send to those partitions would then fail with
-      // OUT_OF_ORDER_SEQUENCE_NUMBER. The next send gets a fresh producer (a new producer id).
-      if (this.producer === producer) this.producer = undefined;
-      void producer.disconnect().catch(() => undefined);
+      abandoned = true;
+      void sending.catch(() => undefined); // its own failure, if any, comes too late to matter
+      const failed = producer;
+      if (failed) {
+        if (this.producer === failed) this.producer = undefined;
+        const disconnect = () => failed.disconnect().catch(() => undefined);
+        void disconnect();
+        void sending.then(disconnect, disconnect);
+      }
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
