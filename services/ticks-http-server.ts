@@ -130,7 +130,8 @@ export class TicksHttpServer implements Component {
       publisher,
       readModel: new ReadModel(boot.redis, keys),
       receiptDetails: this.options.receiptDetails?.(redisDetails) ?? redisDetails,
-      sharesReads: (userId) => settings.sharesReads(userId),
+      // Receipt details hide a read whose reader's setting is unknown rather than fail.
+      sharesReads: (userId) => settings.knownToShareReads(userId),
       maxBodyBytes: config.api.maxBodyBytes,
       maxDeliveredBatch: config.maxDeliveredBatch,
       websocket: this.gatewayInstance !== undefined,
