@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { ReceiptDetailsSource } from '../stores/receipt-details-source';
 import type { ReadModel } from '../stores/redis/read-model';
 import type { EventPublisher } from '../runtime/event-publisher';
+import { alwaysHealthy, HEALTH_PATHS, type ProcessHealth } from '../runtime/health';
 import { ApiError, UnauthorizedError, UnavailableError } from './api-errors';
 import { AuthError } from '../auth/auth-error';
 import { authenticate } from '../auth/authenticate';
@@ -23,6 +24,8 @@ export interface ApiAppOptions {
   sharesReads(userId: string): boolean;
   maxBodyBytes: number;
   maxDeliveredBatch: number;
+  /** What /livez, /readyz and /healthz answer; without it, always live and ready. */
+  health?: ProcessHealth;
   /** Registers @fastify/websocket first, for a gateway route added by `extensions`. */
   websocket?: boolean;
   /** More routes in the same server (the push gateway, the demo). */
@@ -73,7 +76,12 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
   );
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
+  const health = options.health ?? alwaysHealthy();
+  for (const [path, probe] of Object.entries(HEALTH_PATHS))
+    app.get(path, { schema: { hide: true } }, async (_request, reply) => {
+      const report = await probe(health);
+      return reply.code(report.ok ? 200 : 503).send(report);
+    });
 
   await app.register(async (v1) => {
     v1.addHook('onRequest', authenticate(options.tokens));

@@ -178,7 +178,7 @@ export const CONFIG_TABLE = {
       env: 'TICKS_PERSISTER_METRICS_PORT',
       schema: integer(0, 65_535),
       default: '9465',
-      doc: "the persister's /metrics and /healthz (0: a free port)",
+      doc: "the persister's /metrics and health probes (0: a free port)",
     }),
   },
   topics: {
@@ -292,11 +292,17 @@ export const CONFIG_TABLE = {
     default: '10000',
     doc: "how long a processor's lease on a partition's state lasts unrenewed (renewed every third of it); below TICKS_SESSION_TIMEOUT_MS",
   }),
+  readyMaxFailingMs: variable({
+    env: 'TICKS_READY_MAX_FAILING_MS',
+    schema: integer(1_000, 3_600_000),
+    default: '30000',
+    doc: "how long a partition's steps may keep failing (nothing committed) before the pipeline reports not ready (/readyz 503)",
+  }),
   metricsPort: variable({
     env: 'TICKS_METRICS_PORT',
     schema: integer(0, 65_535),
     default: '9464',
-    doc: '/metrics and /healthz (0: a free port)',
+    doc: '/metrics and the health probes /livez, /readyz, /healthz (0: a free port)',
   }),
   /** Query API, push gateway and demo (api/, gateway/, processors/offline/). */
   api: {

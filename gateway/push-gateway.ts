@@ -9,7 +9,7 @@ import { authenticate, principalOf } from '../auth/authenticate';
 import type { Principal, TokenService } from '../auth/token-service';
 import type { EventPublisher } from '../runtime/event-publisher';
 import type { KafkaClient } from '../runtime/kafka/kafka-client';
-import type { GroupConsumer, InboundBatch } from '../runtime/kafka/types';
+import type { ConsumerStatus, GroupConsumer, InboundBatch } from '../runtime/kafka/types';
 import { ConnectionRegistry, type Connection } from './connection-registry';
 import type { GatewayMetrics } from './gateway-metrics';
 import { skipsDevice, toPushMessage, type PushMessage } from './push-message';
@@ -88,6 +88,11 @@ export class PushGateway {
         );
       }),
     ]).finally(() => clearTimeout(timer));
+  }
+
+  /** Where this instance's consumer of receipt_updates is (liveness and readiness). */
+  consumerStatus(): ConsumerStatus {
+    return this.consumer?.status() ?? { state: 'stopped' };
   }
 
   /** The WebSocket route, on an app that registered @fastify/websocket. */

@@ -46,6 +46,7 @@ const program = new Command('run')
       const metrics = new MetricsEndpoint(pipeline.metrics.registry, {
         port: config.metricsPort,
         portVariable: 'TICKS_METRICS_PORT',
+        health: pipeline.health(),
       });
       const offline = new OfflineBatcher({ ...context, metrics: pipeline.metrics });
       // Durable state: the persister (its own consumer group; migrates Cassandra first) and the

@@ -1,3 +1,4 @@
+import { alwaysHealthy } from '../runtime/health';
 import { OfflineBatcher } from './offline-batcher';
 import { PersisterService } from './persister-service';
 import { Pipeline } from './pipeline';
@@ -20,7 +21,7 @@ export function pipelineProcess(context: ServiceContext): Service {
       registry: pipeline.metrics.registry,
       port: context.config.metricsPort,
       portVariable: 'TICKS_METRICS_PORT',
-      health: () => ({ partitions: pipeline.ownedPartitions }),
+      health: pipeline.health(),
     },
     stopping: 'finishing the batch in flight and committing',
   };
@@ -36,7 +37,7 @@ export function persisterProcess(context: ServiceContext): Service {
       registry: persister.metrics.registry,
       port: context.config.persister.metricsPort,
       portVariable: 'TICKS_PERSISTER_METRICS_PORT',
-      health: () => ({ partitions: persister.partitions }),
+      health: alwaysHealthy(() => ({ partitions: persister.partitions })),
     },
     stopping: 'flushing watermarks and committing',
   };
@@ -52,7 +53,7 @@ export function offlineProcess(context: ServiceContext): Service {
       registry: batcher.metrics.registry,
       port: context.config.metricsPort,
       portVariable: 'TICKS_METRICS_PORT',
-      health: () => ({ partitions: batcher.ownedPartitions }),
+      health: alwaysHealthy(() => ({ partitions: batcher.ownedPartitions })),
     },
     running: () => ({ groupId: batcher.groupId }),
   };
@@ -78,6 +79,7 @@ export function apiProcess(options: { gateway: boolean; demo: boolean }) {
         registry: server.metrics.registry,
         port: context.config.metricsPort,
         portVariable: 'TICKS_METRICS_PORT',
+        health: server.health(),
       },
       running: () => ({ url: server.url }),
     };

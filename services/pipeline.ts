@@ -17,6 +17,13 @@ import { PartitionIndex } from '../stores/redis/partition-index';
 import { PartitionLeases } from '../stores/redis/partition-lease';
 import { UserStore } from '../stores/redis/user-store';
 import type { KafkaClient } from '../runtime/kafka/kafka-client';
+import {
+  cachedCheck,
+  consumerAlive,
+  consumerRunning,
+  processHealth,
+  type ProcessHealth,
+} from '../runtime/health';
 import { PipelineMetrics } from '../runtime/metrics';
 import type { StreamRuntime } from '../runtime/internals/stream-runtime';
 import { ServiceBoot } from './boot';
@@ -67,6 +74,45 @@ export class Pipeline implements Component {
 
   get ownedPartitions(): number[] {
     return this.runtime?.ownedPartitions ?? [];
+  }
+
+  /**
+   * Liveness: the group consumer has not crashed for good. Readiness, besides: started, the
+   * consumer in its group, no partition whose steps have kept failing for
+   * TICKS_READY_MAX_FAILING_MS, both Redis answering a PING, Kafka answering through the
+   * bootstrap brokers.
+   */
+  health(): ProcessHealth {
+    const consumer = () => this.runtime?.consumerStatus ?? { state: 'stopped' as const };
+    const started =
+      <T>(check: () => T) =>
+      () => {
+        if (!this.runtime) throw new Error('not started');
+        return check();
+      };
+    const maxFailingMs = this.options.config.readyMaxFailingMs;
+    return processHealth({
+      live: { consumer: consumerAlive(consumer) },
+      ready: {
+        consumer: consumerRunning(consumer),
+        steps: started(() => {
+          const failing = this.runtime!.failingFor(maxFailingMs);
+          if (failing.length > 0)
+            return {
+              ok: false,
+              detail: `steps failing for more than ${maxFailingMs} ms (TICKS_READY_MAX_FAILING_MS): ${failing
+                .map(
+                  (f) => `partition ${f.partition} for ${f.failingMs} ms, ${f.failures} failures`,
+                )
+                .join('; ')} — the log's "step failed" lines say why`,
+            };
+        }),
+        redis: started(() => this.boot.redis.ping()),
+        redis_aux: started(() => this.boot.aux.ping()),
+        kafka: cachedCheck(() => this.boot.kafka.probe(), 1000),
+      },
+      detail: () => ({ partitions: this.ownedPartitions }),
+    });
   }
 
   async start(): Promise<void> {

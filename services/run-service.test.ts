@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:net';
 import pino from 'pino';
 import { Registry } from 'prom-client';
+import { HEALTH_CHECK_TIMEOUT_MS, processHealth } from '../runtime/health';
 import { Components, MetricsEndpoint, StartError, StopError, type Component } from './run-service';
 
 const silent = pino({ level: 'silent' });
@@ -142,12 +143,51 @@ describe('MetricsEndpoint', () => {
     }
   });
 
+  it('answers 503 with the report while a readiness check fails, 200 on /livez', async () => {
+    const endpoint = new MetricsEndpoint(new Registry(), {
+      port: 0,
+      portVariable: 'X',
+      health: processHealth({
+        live: { consumer: () => ({ ok: true }) },
+        ready: {
+          redis: () => Promise.reject(new Error('Connection is closed.')),
+          slow: () => new Promise(() => undefined), // never answers
+        },
+      }),
+    });
+    await endpoint.start();
+    try {
+      const live = await fetch(endpoint.url.replace('/metrics', '/livez'));
+      expect(live.status).toBe(200);
+      const started = Date.now();
+      const ready = await fetch(endpoint.url.replace('/metrics', '/readyz'));
+      expect(Date.now() - started).toBeLessThan(HEALTH_CHECK_TIMEOUT_MS + 1000);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toEqual({
+        ok: false,
+        checks: {
+          consumer: { ok: true },
+          redis: { ok: false, detail: 'Connection is closed.' },
+          slow: { ok: false, detail: `no answer within ${HEALTH_CHECK_TIMEOUT_MS} ms` },
+        },
+      });
+    } finally {
+      await endpoint.stop();
+    }
+  });
+
   it('serves on any free port with 0, and closes', async () => {
     const endpoint = new MetricsEndpoint(new Registry(), { port: 0, portVariable: 'X' });
     await endpoint.start();
     expect(endpoint.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
-    const response = await fetch(endpoint.url.replace('/metrics', '/healthz'));
-    expect(await response.json()).toEqual({ ok: true, detail: {} });
+    for (const probe of ['/healthz', '/livez', '/readyz']) {
+      const response = await fetch(endpoint.url.replace('/metrics', probe));
+      expect([probe, response.status, await response.json()]).toEqual([
+        probe,
+        200,
+        { ok: true, checks: {} },
+      ]);
+    }
     await endpoint.stop();
   });
 });

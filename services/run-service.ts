@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import { loadConfig, type TicksConfig } from '../config/config';
 import { AvroCodec } from '../schemas/avro-codec';
 import { createLogger } from '../runtime/logger';
+import { alwaysHealthy, type ProcessHealth } from '../runtime/health';
 import { MetricsServer } from '../runtime/metrics-server';
 
 /** Something a process starts and, once started, stops: a service, a server, a connection. */
@@ -89,7 +90,10 @@ export class Components {
   }
 }
 
-/** /metrics and /healthz of a process, as a component (started first, closed last). */
+/**
+ * /metrics and the health probes (/livez, /readyz, /healthz) of a process, as a component
+ * (started first, closed last, so the probes answer while the rest starts and stops).
+ */
 export class MetricsEndpoint implements Component {
   readonly name = 'metrics server';
   private readonly server: MetricsServer;
@@ -101,11 +105,11 @@ export class MetricsEndpoint implements Component {
       port: number;
       /** The variable that sets `port`, for the error when it is taken. */
       portVariable: string;
-      /** /healthz's detail. */
-      health?: () => unknown;
+      /** What the probes answer; without it, always live and ready. */
+      health?: ProcessHealth;
     },
   ) {
-    this.server = new MetricsServer(registry, () => ({ ok: true, detail: o.health?.() ?? {} }));
+    this.server = new MetricsServer(registry, o.health ?? alwaysHealthy());
   }
 
   get url(): string {
@@ -170,8 +174,8 @@ export interface Service {
     port: number;
     /** The variable that sets the port (TICKS_METRICS_PORT...). */
     portVariable: string;
-    /** /healthz's detail, e.g. the partitions owned. */
-    health?: () => unknown;
+    /** What /livez and /readyz answer (with a detail, e.g. the partitions owned). */
+    health?: ProcessHealth;
   };
   /** Logged with "<name> running" once every component started (URLs, group...). */
   running?: () => Record<string, unknown>;

@@ -12,7 +12,15 @@ import { ReadModel } from '../stores/redis/read-model';
 import { RedisReceiptDetails } from '../stores/redis/receipt-details';
 import { EventPublisher } from '../runtime/event-publisher';
 import type { RecordProducer } from '../runtime/kafka/types';
+import {
+  cachedCheck,
+  consumerAlive,
+  consumerRunning,
+  processHealth,
+  type ProcessHealth,
+} from '../runtime/health';
 import { PipelineMetrics } from '../runtime/metrics';
+import type { SettingsTable } from '../processors/privacy/settings-table';
 import { buildApiApp } from '../api/api-app';
 import { TokenService } from '../auth/token-service';
 import { demoRoutes } from '../api/demo/demo-routes';
@@ -55,6 +63,8 @@ export class TicksHttpServer implements Component {
   private readonly boot: ServiceBoot;
   private address: AddressInfo | undefined;
   private demoUpstream: DemoUpstream | undefined;
+  private settings: SettingsTable | undefined;
+  private started = false;
 
   constructor(private readonly options: TicksHttpServerOptions) {
     if (options.demo && options.config.auth.production)
@@ -88,6 +98,35 @@ export class TicksHttpServer implements Component {
     return this.demoUpstream;
   }
 
+  /**
+   * Liveness: the settings table's and the gateway's consumers have not crashed for good.
+   * Readiness, besides: started, those consumers in their groups, the main Redis answering a
+   * PING, Kafka answering through the bootstrap brokers.
+   */
+  health(): ProcessHealth {
+    const settings = () => this.settings?.consumerStatus() ?? { state: 'stopped' as const };
+    const gateway = () => this.gatewayInstance?.consumerStatus() ?? { state: 'stopped' as const };
+    const withGateway = this.options.gateway ?? true;
+    return processHealth({
+      live: {
+        settings_consumer: consumerAlive(settings),
+        ...(withGateway ? { gateway_consumer: consumerAlive(gateway) } : {}),
+      },
+      ready: {
+        started: () => {
+          if (!this.started) throw new Error('not started');
+        },
+        settings_consumer: consumerRunning(settings),
+        ...(withGateway ? { gateway_consumer: consumerRunning(gateway) } : {}),
+        redis: () => {
+          if (!this.started) throw new Error('not started');
+          return this.boot.redis.ping();
+        },
+        kafka: cachedCheck(() => this.boot.kafka.probe(), 1000),
+      },
+    });
+  }
+
   async start(): Promise<void> {
     const { config, logger, codec } = this.options;
     const { boot } = this;
@@ -98,6 +137,7 @@ export class TicksHttpServer implements Component {
     const publisher = () => new EventPublisher(producer, codec, topics);
     const keys = new RedisKeys(config.redis.keyPrefix);
     const settings = await boot.startSettingsTable(`${config.kafka.groupId}-api`);
+    this.settings = settings;
 
     const extensions: Array<(app: FastifyInstance) => Promise<void>> = [];
     if (this.options.gateway ?? true) {
@@ -136,14 +176,17 @@ export class TicksHttpServer implements Component {
       maxDeliveredBatch: config.maxDeliveredBatch,
       websocket: this.gatewayInstance !== undefined,
       extensions,
+      health: this.health(),
     });
     await this.app.listen({ port: this.options.port ?? config.api.port, host: config.api.host });
     this.address = this.app.server.address() as AddressInfo;
+    this.started = true;
     logger.info({ url: this.url }, 'query API listening');
   }
 
   /** Idempotent: closes sockets (devices go OFFLINE), stops consuming, closes connections. */
   async stop(): Promise<void> {
+    this.started = false;
     await this.gatewayInstance?.stop();
     this.gatewayInstance = undefined;
     await this.app?.close();
@@ -151,5 +194,6 @@ export class TicksHttpServer implements Component {
     await this.producer?.close();
     this.producer = undefined;
     await this.boot.stop();
+    this.settings = undefined;
   }
 }

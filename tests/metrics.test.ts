@@ -1,3 +1,4 @@
+import { alwaysHealthy } from '../runtime/health';
 import { MetricsServer } from '../runtime/metrics-server';
 import { createHarness, eventually, type Harness } from './support/harness';
 
@@ -7,10 +8,10 @@ describe('metrics on /metrics during a run', () => {
   let port: number;
   beforeAll(async () => {
     h = await createHarness();
-    server = new MetricsServer(h.pipeline.metrics.registry, () => ({
-      ok: true,
-      detail: { partitions: h.pipeline.ownedPartitions },
-    }));
+    server = new MetricsServer(
+      h.pipeline.metrics.registry,
+      alwaysHealthy(() => ({ partitions: h.pipeline.ownedPartitions })),
+    );
     port = await server.listen(0);
   });
   afterAll(async () => {

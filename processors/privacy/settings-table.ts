@@ -1,6 +1,11 @@
 import type { Logger } from 'pino';
 import type { KafkaClient } from '../../runtime/kafka/kafka-client';
-import type { GroupConsumer, InboundBatch, InboundRecord } from '../../runtime/kafka/types';
+import type {
+  ConsumerStatus,
+  GroupConsumer,
+  InboundBatch,
+  InboundRecord,
+} from '../../runtime/kafka/types';
 import { isReasoned, type RecordCodec } from '../../runtime/api';
 import type { UserSettings } from '../../schemas/types';
 
@@ -72,6 +77,11 @@ export class SettingsTable {
     retry: Partial<SettingsRetryOptions> = {},
   ) {
     this.retry = { ...DEFAULT_SETTINGS_RETRY, ...retry };
+  }
+
+  /** Where the table's consumer is (liveness and readiness of the process). */
+  consumerStatus(): ConsumerStatus {
+    return this.consumer?.status() ?? { state: 'stopped' };
   }
 
   /** Whether the user shares read receipts; SettingsUnknownError when that is not known. */

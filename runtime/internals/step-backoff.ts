@@ -39,6 +39,7 @@ export class StepBackoff {
   private failures = 0;
   private readyAt = 0;
   private capped = false;
+  private firstFailureAt: number | undefined;
 
   constructor(
     private readonly options: BackoffOptions,
@@ -50,6 +51,11 @@ export class StepBackoff {
     return this.failures;
   }
 
+  /** When the first of the failures since the last success happened (none: undefined). */
+  get failingSince(): number | undefined {
+    return this.firstFailureAt;
+  }
+
   /** Whether the last failure earned the longest wait. */
   get atLongestWait(): boolean {
     return this.capped;
@@ -58,6 +64,7 @@ export class StepBackoff {
   /** Counts a failure at `now`; returns how long to wait before the next attempt (ms). */
   failed(retriable: boolean, now: number): number {
     this.failures++;
+    this.firstFailureAt ??= now;
     const { initialMs, maxMs, jitter } = this.options;
     const full = retriable ? Math.min(maxMs, initialMs * 2 ** (this.failures - 1)) : maxMs;
     this.capped = full >= maxMs;
@@ -70,6 +77,7 @@ export class StepBackoff {
   succeeded(): void {
     this.failures = 0;
     this.capped = false;
+    this.firstFailureAt = undefined;
   }
 
   /** How long after `now` the next attempt may run (0: at once). */

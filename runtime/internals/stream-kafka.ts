@@ -1,4 +1,4 @@
-import type { CommitPosition, InboundBatch, OutboundRecord } from '../kafka/types';
+import type { CommitPosition, ConsumerStatus, InboundBatch, OutboundRecord } from '../kafka/types';
 
 /**
  * What the stream runtime needs of Kafka, and nothing more: a producer and a group consumer.
@@ -35,6 +35,8 @@ export interface StreamConsumerOptions {
 export interface StreamConsumer {
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Where the consumer is (liveness and readiness); fakes may leave it out. */
+  status?(): ConsumerStatus;
   /** Commits several positions in one request. */
   commit(positions: CommitPosition[]): Promise<void>;
   /** Fetches a topic-partition again from `position.nextOffset` (its batches in flight go stale). */

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Decoded, PartitionStateStore, Processor, Punctuator } from '../api/processor';
 import { isReasoned, type RecordCodec } from '../api/record-codec';
-import type { CommitPosition, InboundBatch, InboundRecord } from '../kafka/types';
+import type { CommitPosition, ConsumerStatus, InboundBatch, InboundRecord } from '../kafka/types';
 import type { PipelineMetrics } from '../metrics';
 import type { TopicNames } from '../topics';
 import { BufferedContext } from './buffered-context';
@@ -135,6 +135,29 @@ export class StreamRuntime {
 
   get ownedPartitions(): number[] {
     return this.owned;
+  }
+
+  /** Where the group consumer is (liveness and readiness). */
+  get consumerStatus(): ConsumerStatus {
+    if (!this.consumer) return { state: 'stopped' };
+    return this.consumer.status?.() ?? { state: 'running' };
+  }
+
+  /**
+   * Owned partitions whose steps have kept failing (nothing committed since the first failure)
+   * for `ms` or longer, with their failures: what readiness reports.
+   */
+  failingFor(
+    ms: number,
+    now = Date.now(),
+  ): Array<{ partition: number; failingMs: number; failures: number }> {
+    const failing = [];
+    for (const [partition, backoff] of this.backoffs) {
+      const since = backoff.failingSince;
+      if (since !== undefined && now - since >= ms && this.owned.includes(partition))
+        failing.push({ partition, failingMs: now - since, failures: backoff.consecutiveFailures });
+    }
+    return failing;
   }
 
   async start(): Promise<void> {

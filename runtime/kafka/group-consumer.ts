@@ -1,7 +1,7 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { CoPartitionAssigner } from './co-partition-assigner';
 import { KafkaUnavailableError } from './errors';
-import type { CommitPosition, GroupConsumer, GroupConsumerOptions } from './types';
+import type { CommitPosition, ConsumerStatus, GroupConsumer, GroupConsumerOptions } from './types';
 
 /**
  * A GroupConsumer on a kafkajs consumer: batches handed over with manual commits, the
@@ -10,6 +10,7 @@ import type { CommitPosition, GroupConsumer, GroupConsumerOptions } from './type
 export class KafkaGroupConsumer implements GroupConsumer {
   private readonly consumer: Consumer;
   private started = false;
+  private current: ConsumerStatus = { state: 'stopped' };
 
   constructor(
     kafka: Kafka,
@@ -26,6 +27,13 @@ export class KafkaGroupConsumer implements GroupConsumer {
       allowAutoTopicCreation: false,
     });
     this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      if (this.started) this.current = { state: 'running' };
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      const error = payload.error instanceof Error ? payload.error.message : String(payload.error);
+      this.current = { state: payload.restart ? 'restarting' : 'crashed', error };
+    });
     if (options.onAssignment) {
       const onAssignment = options.onAssignment;
       consumer.on(consumer.events.GROUP_JOIN, (event) => {
@@ -38,7 +46,12 @@ export class KafkaGroupConsumer implements GroupConsumer {
     }
   }
 
+  status(): ConsumerStatus {
+    return this.current;
+  }
+
   async start(): Promise<void> {
+    this.current = { state: 'starting' };
     try {
       await this.consumer.connect();
       await this.consumer.subscribe({
@@ -46,6 +59,7 @@ export class KafkaGroupConsumer implements GroupConsumer {
         fromBeginning: this.options.fromBeginning,
       });
     } catch (err) {
+      this.current = { state: 'stopped' };
       throw new KafkaUnavailableError(this.brokers, err);
     }
     this.started = true;
@@ -106,6 +120,7 @@ export class KafkaGroupConsumer implements GroupConsumer {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    this.current = { state: 'stopped' };
     await this.consumer.disconnect();
   }
 }

@@ -35,6 +35,8 @@ export class KafkaClient implements StreamClient {
    * attempt given up at the deadline must not retry on in the background for long.
    */
   private readonly producerKafka: Kafka;
+  /** The same client without retries, for probes: an answer, or a failure, at once. */
+  private readonly probeKafka: Kafka;
 
   constructor(private readonly options: KafkaClientOptions) {
     const config = {
@@ -49,6 +51,23 @@ export class KafkaClient implements StreamClient {
       retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5000 },
     });
     this.producerKafka = new Kafka({ ...config, retry: PRODUCER_ATTEMPT_RETRY });
+    this.probeKafka = new Kafka({ ...config, retry: { retries: 0 } });
+  }
+
+  /**
+   * Whether Kafka answers through the configured bootstrap brokers (a new connection and its
+   * API versions request, as any new client would need), for readiness probes: resolves, or
+   * rejects with KafkaUnavailableError. Connections made for it are closed.
+   */
+  async probe(): Promise<void> {
+    const admin = this.probeKafka.admin();
+    try {
+      await admin.connect();
+    } catch (err) {
+      throw new KafkaUnavailableError(this.options.brokers, err);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
   }
 
   get brokers(): string[] {

@@ -64,9 +64,22 @@ export interface GroupConsumerOptions {
   partitionsConsumedConcurrently?: number;
 }
 
+/**
+ * Where a group consumer is: starting (until it first joins its group), running, restarting
+ * (kafkajs crashed it on an error it retries: it joins again), crashed (an error it does not
+ * retry: it consumes nothing more until the process restarts), stopped.
+ */
+export interface ConsumerStatus {
+  state: 'starting' | 'running' | 'restarting' | 'crashed' | 'stopped';
+  /** The crash's error. */
+  error?: string;
+}
+
 export interface GroupConsumer {
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Where the consumer is (for liveness and readiness). */
+  status(): ConsumerStatus;
   /** Commits several positions in one request (consumers that commit outside onBatch). */
   commit(positions: CommitPosition[]): Promise<void>;
   /** Fetches a topic-partition again from `position.nextOffset` (its batches in flight go stale). */
