@@ -55,8 +55,8 @@ export const CONFIG_TABLE = {
     sessionTimeoutMs: variable({
       env: 'TICKS_SESSION_TIMEOUT_MS',
       schema: integer(6000, 300_000),
-      default: '30000',
-      doc: 'consumer group session timeout: how long a silent member keeps its partitions',
+      default: '10000',
+      doc: 'consumer group session timeout: how long a silent member (a killed process) keeps its partitions; heartbeats go every second (a third of it if that is shorter)',
     }),
     sendTimeoutMs: variable({
       env: 'TICKS_KAFKA_SEND_TIMEOUT_MS',
@@ -289,7 +289,7 @@ export const CONFIG_TABLE = {
   partitionLeaseMs: variable({
     env: 'TICKS_PARTITION_LEASE_MS',
     schema: integer(1_000, 300_000),
-    default: '10000',
+    default: '6000',
     doc: "how long a processor's lease on a partition's state lasts unrenewed (renewed every third of it); below TICKS_SESSION_TIMEOUT_MS",
   }),
   readyMaxFailingMs: variable({

@@ -3,6 +3,9 @@ import { CoPartitionAssigner } from './co-partition-assigner';
 import { KafkaUnavailableError } from './errors';
 import type { CommitPosition, ConsumerStatus, GroupConsumer, GroupConsumerOptions } from './types';
 
+/** TICKS_SESSION_TIMEOUT_MS' default, for consumers made without the configuration. */
+export const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
+
 /**
  * A GroupConsumer on a kafkajs consumer: batches handed over with manual commits, the
  * co-partition assigner when asked for, seek and pause as kafkajs offers them.
@@ -17,11 +20,16 @@ export class KafkaGroupConsumer implements GroupConsumer {
     private readonly options: GroupConsumerOptions,
     private readonly brokers: string[],
   ) {
+    const sessionTimeout = options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
     const consumer = kafka.consumer({
       groupId: options.groupId,
       partitionAssigners: options.coPartitioned ? [CoPartitionAssigner] : undefined,
-      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: 3000,
+      sessionTimeout,
+      // A member learns of a rebalance (a member gone or leaving) from its next heartbeat's
+      // answer: every second, so a takeover waits at most that long for the survivors (a
+      // heartbeat is one small request). Three per session at least, so that one lost
+      // heartbeat does not cost the membership.
+      heartbeatInterval: Math.min(1000, Math.floor(sessionTimeout / 3)),
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
       maxWaitTimeInMs: 100,
       allowAutoTopicCreation: false,
