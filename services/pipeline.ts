@@ -96,7 +96,7 @@ export class Pipeline implements Component {
       config.dedupeCacheEntries > 0
         ? new DedupeMarkCache(config.dedupeCacheEntries, config.auxDedupeTtlSeconds * 1000)
         : undefined;
-    const badges = new BadgeUpdater(users, this.metrics, marks);
+    const badges = new BadgeUpdater(users, this.metrics, marks, logger);
     const sharesReads = (userId: string) => settings.sharesReads(userId);
 
     const windowing: GroupWindowing = {

@@ -5,6 +5,12 @@ export class RedisUnavailableError extends Error {
   readonly retriable = true;
 }
 
+export interface ConnectOptions {
+  timeoutMs?: number;
+  /** A command not answered in this time fails (none: it waits for the server). */
+  commandTimeoutMs?: number;
+}
+
 /**
  * Connects and PINGs, so a wrong URL fails at start with the variable to fix rather than with
  * commands queuing forever.
@@ -12,11 +18,12 @@ export class RedisUnavailableError extends Error {
 export async function connectRedis(
   url: string,
   role: 'main' | 'auxiliary',
-  timeoutMs = 5000,
+  options: ConnectOptions = {},
 ): Promise<Redis> {
   const redis = new Redis(url, {
     lazyConnect: true,
-    connectTimeout: timeoutMs,
+    connectTimeout: options.timeoutMs ?? 5000,
+    commandTimeout: options.commandTimeoutMs,
     maxRetriesPerRequest: 3,
     enableAutoPipelining: false,
   });
@@ -33,4 +40,30 @@ export async function connectRedis(
     );
   }
   return redis;
+}
+
+/**
+ * For a Redis the service can run without for a while (the auxiliary one: its marks are an
+ * optimisation): connects as connectRedis does, but when the server does not answer, returns a
+ * client that keeps connecting in the background, and says so through `onUnavailable`.
+ */
+export async function connectOptionalRedis(
+  url: string,
+  role: 'main' | 'auxiliary',
+  options: ConnectOptions & { onUnavailable: (err: RedisUnavailableError) => void },
+): Promise<Redis> {
+  try {
+    return await connectRedis(url, role, options);
+  } catch (err) {
+    if (!(err instanceof RedisUnavailableError)) throw err;
+    options.onUnavailable(err);
+    const redis = new Redis(url, {
+      connectTimeout: options.timeoutMs ?? 5000,
+      commandTimeout: options.commandTimeoutMs,
+      maxRetriesPerRequest: 3,
+      enableAutoPipelining: false,
+    });
+    redis.on('error', () => undefined);
+    return redis;
+  }
 }
