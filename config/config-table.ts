@@ -232,6 +232,12 @@ export const CONFIG_TABLE = {
     default: String(24 * 3600),
     doc: 'expiry of the hot state in Redis',
   }),
+  maxIndexedMessages: variable({
+    env: 'TICKS_MAX_INDEXED_MESSAGES',
+    schema: integer(1, 10_000_000),
+    default: '2000',
+    doc: 'messages a conversation keeps in the hot Redis index (trimmed, oldest first, once it holds a tenth more): receipts by id and receipt details cover these, an unread count beyond them shows this cap',
+  }),
   auxDedupeTtlSeconds: variable({
     env: 'TICKS_AUX_DEDUPE_TTL_SECONDS',
     schema: integer(1),

@@ -81,7 +81,7 @@ export class Pipeline implements Component {
     const states = new ConversationStates(boot.redis, keys, {
       maxBytes: config.stateCacheBytes,
     });
-    const steps = new StateSteps(states, config.hotStateTtlSeconds);
+    const steps = new StateSteps(states, config.hotStateTtlSeconds, config.maxIndexedMessages);
     const users = new UserStore(
       boot.redis,
       boot.aux,

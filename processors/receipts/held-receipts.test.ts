@@ -64,7 +64,7 @@ describe('HeldReceipts (real Redis)', () => {
     store = new ConversationStore(redis, keys, 3600);
     heldIndex = new PartitionIndex(redis, keys, 'held');
     states = new ConversationStates(redis, keys, { maxBytes: 64 * 1024 * 1024 });
-    const steps = new StateSteps(states, 3600);
+    const steps = new StateSteps(states, 3600, 2000);
     applier = new ReceiptApplier({
       steps,
       badges: new BadgeUpdater(new UserStore(redis, aux, keys, 3600, 600), metrics),

@@ -129,7 +129,14 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
         calls.map((c) => c.conversationId),
         dlvIds,
       );
-      const step: EngineStep = { writes: new WriteSet(), ttlSeconds: TTL, now: Date.now() };
+      // The scripts keep every message: no trim in the comparison (the generator's conversations
+      // stay far below the cap; trimMessages has tests of its own).
+      const step: EngineStep = {
+        writes: new WriteSet(),
+        ttlSeconds: TTL,
+        now: Date.now(),
+        maxIndexedMessages: Number.MAX_SAFE_INTEGER,
+      };
       const results: unknown[] = [];
       for (const c of calls) {
         const state = states.get(c.conversationId)!;
