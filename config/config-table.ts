@@ -226,6 +226,18 @@ export const CONFIG_TABLE = {
     default: '30000',
     doc: 'how long an early receipt is held before it is dead-lettered',
   }),
+  maxHeldPerConversation: variable({
+    env: 'TICKS_MAX_HELD_PER_CONVERSATION',
+    schema: integer(1, 1_000_000),
+    default: '1000',
+    doc: 'most early receipts held for one conversation; more are dead-lettered with their reason',
+  }),
+  maxHeldPerUser: variable({
+    env: 'TICKS_MAX_HELD_PER_USER',
+    schema: integer(1, 1_000_000),
+    default: '50',
+    doc: 'most early receipts held for one user in one conversation; more are dead-lettered with their reason',
+  }),
   hotStateTtlSeconds: variable({
     env: 'TICKS_HOT_TTL_SECONDS',
     schema: integer(1),

@@ -116,6 +116,8 @@ export class Pipeline implements Component {
       steps,
       metrics: this.metrics,
       waitMs: config.heldReceiptWaitMs,
+      maxHeldPerConversation: config.maxHeldPerConversation,
+      maxHeldPerUser: config.maxHeldPerUser,
       punctuateIntervalMs: config.punctuateIntervalMs,
     });
     const receipts = new ReceiptProcessor({

@@ -75,14 +75,14 @@ describe('trimMessages (real Redis)', () => {
     await flush(second);
     const r = await redis;
     expect(state.indexedCount).toBe(10);
-    expect(await r.zrange(`${prefix}msgs`, 0, 0)).toEqual(['m3']);
+    expect(await r.zrange(`${prefix}msgs`, '0', '0')).toEqual(['m3']);
     expect(await r.zcard(`${prefix}msgs`)).toBe(10);
     expect(await r.hlen(`${prefix}msg`)).toBe(10);
     expect(await r.hexists(`${prefix}msg`, 'm2')).toBe(0);
     expect(await r.exists(`${prefix}dlv:m2`)).toBe(0);
     expect(await r.exists(`${prefix}dlv:m3`)).toBe(1);
     // bo's read at 3 still tells when m3 was read; nothing below the oldest message is kept.
-    expect(await r.zrange(`${prefix}readlog:bo`, 0, -1, 'WITHSCORES')).toEqual([
+    expect(await r.zrange(`${prefix}readlog:bo`, '0', '-1', 'WITHSCORES')).toEqual([
       expect.stringMatching(/^3\|/),
       '3',
     ]);
