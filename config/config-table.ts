@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type ConfigOf, type ConfigTable, variable } from './config-variable';
 import { localUrls, LOCAL_STACK } from './local-stack';
+import { hiddenSecret, withoutPassword } from './redact';
 import { flag, hostPortList, integer, url } from './value-schemas';
 
 /** Signs the tokens of a development setup; a production configuration refuses it. */
@@ -20,6 +21,8 @@ export const CASSANDRA_CONSISTENCIES = [
 export type CassandraConsistency = (typeof CASSANDRA_CONSISTENCIES)[number];
 
 const redisUrl = url(['redis:', 'rediss:']);
+/** Problems show these without their password. */
+const shownUrl = (raw: string) => JSON.stringify(withoutPassword(raw));
 const nonEmpty = z.string().min(1);
 const consistency = z.enum(CASSANDRA_CONSISTENCIES);
 
@@ -64,6 +67,7 @@ export const CONFIG_TABLE = {
     schema: url(['http:', 'https:']),
     default: localUrls.registryUrl,
     doc: 'Confluent-compatible schema registry',
+    shown: shownUrl,
   }),
   redis: {
     mainUrl: variable({
@@ -71,12 +75,14 @@ export const CONFIG_TABLE = {
       schema: redisUrl,
       default: localUrls.redisMainUrl,
       doc: 'main Redis: hot state',
+      shown: shownUrl,
     }),
     auxUrl: variable({
       env: 'TICKS_AUX_REDIS_URL',
       schema: redisUrl,
       default: localUrls.redisAuxUrl,
       doc: 'auxiliary Redis: the badge dedupe marks (must differ from the main one)',
+      shown: shownUrl,
     }),
     keyPrefix: variable({
       env: 'TICKS_REDIS_KEY_PREFIX',
@@ -327,6 +333,7 @@ export const CONFIG_TABLE = {
       schema: z.string().min(32, 'must be at least 32 characters (HS256 secret)'),
       default: DEV_AUTH_SECRET,
       doc: 'HMAC (HS256) secret of the bearer tokens',
+      shown: hiddenSecret,
     }),
     tokenTtlSeconds: variable({
       env: 'TICKS_AUTH_TOKEN_TTL_SECONDS',

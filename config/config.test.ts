@@ -96,6 +96,31 @@ describe('loadConfig', () => {
     expect(problems[0]).toMatch(message);
   });
 
+  it.each([
+    [
+      'TICKS_AUTH_SECRET',
+      'hunter2-too-short',
+      /TICKS_AUTH_SECRET=<hidden, 17 characters>: must be at least 32/,
+    ],
+    [
+      'TICKS_REDIS_URL',
+      'http://admin:hunter2@redis:6379',
+      /TICKS_REDIS_URL="http:\/\/\*\*\*@redis:6379": .*redis:\/\//,
+    ],
+    ['TICKS_AUX_REDIS_URL', 'redis//user:hunter2@aux', /TICKS_AUX_REDIS_URL=/],
+    ['TICKS_AUX_REDIS_URL', 'rediss//:hunter2@aux:6380', /TICKS_AUX_REDIS_URL=/],
+    [
+      'TICKS_REGISTRY_URL',
+      'ftp://reg:hunter2@registry',
+      /TICKS_REGISTRY_URL="ftp:\/\/\*\*\*@registry"/,
+    ],
+  ])('%s=%p: the problem names it without echoing the secret', (name, value, message) => {
+    const problems = problemsFor({ [name]: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(message);
+    expect(problems[0]).not.toContain('hunter2');
+  });
+
   it('reports every bad variable at once', () => {
     const problems = problemsFor({ TICKS_PARTITIONS: 'x', TICKS_WINDOW_MS: 'y' });
     expect(problems.map((p) => p.split('=')[0])).toEqual(['TICKS_PARTITIONS', 'TICKS_WINDOW_MS']);
