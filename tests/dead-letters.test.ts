@@ -41,6 +41,13 @@ describe('bad input goes to the dead letters, and the pipeline goes on', () => {
     });
     h.publish.delivered(c, 'B', { messageIds: Array.from({ length: 11 }, (_, i) => `m${i}`) });
     h.publish.messageSent(c, { messageId: 'ok', seq: 1, senderId: 'A', kind: 'GROUP' });
+    h.publish.messageSent(c, {
+      messageId: 'old',
+      seq: 2,
+      senderId: 'A',
+      kind: 'GROUP',
+      sentAt: -5,
+    });
     h.publish.read(c, 'B', { seq: 1 });
     await h.publish.flush();
 
@@ -50,7 +57,7 @@ describe('bad input goes to the dead letters, and the pipeline goes on', () => {
     );
     const dead = await eventually(
       'dead letters',
-      () => (h.out.deadLetters.length >= 5 ? h.out.deadLetters : undefined),
+      () => (h.out.deadLetters.length >= 6 ? h.out.deadLetters : undefined),
       15_000,
     );
     const reasons = dead.map((d) => d.reason).sort();
@@ -62,7 +69,13 @@ describe('bad input goes to the dead letters, and the pipeline goes on', () => {
         'OVERSIZED_BATCH',
       ]),
     );
-    expect(reasons.filter((r) => r === 'INVALID_FIELDS').length).toBeGreaterThanOrEqual(3);
+    expect(reasons.filter((r) => r === 'INVALID_FIELDS').length).toBeGreaterThanOrEqual(4);
+    // A message sent before 1970 is refused whole: nothing of it is stored (no unread, no index).
+    expect(dead.some((d) => /sent_at must be epoch milliseconds .* got -5/.test(d.detail))).toBe(
+      true,
+    );
+    expect(await h.read.unread(c, 'B')).toBe(0);
+    expect(await h.redis.hget(h.keys.conversationKey(c, 'msg'), 'old')).toBeNull();
 
     const undecodable = dead.find((d) => d.reason === 'UNDECODABLE')!;
     expect(undecodable.value).toEqual(garbage);
