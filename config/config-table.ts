@@ -69,6 +69,12 @@ export const CONFIG_TABLE = {
     doc: 'Confluent-compatible schema registry',
     shown: shownUrl,
   }),
+  registryTimeoutMs: variable({
+    env: 'TICKS_REGISTRY_TIMEOUT_MS',
+    schema: integer(100, 120_000),
+    default: '10000',
+    doc: 'how long one schema registry call (lookup, registration, schema by id) may wait for an answer',
+  }),
   redis: {
     mainUrl: variable({
       env: 'TICKS_REDIS_URL',
