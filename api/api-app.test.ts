@@ -4,7 +4,11 @@ import { capturedLogger } from '../tests/support/captured-logger';
 import { buildApiApp } from './api-app';
 
 describe('request logs of the API app', () => {
-  const tokens = new TokenService({ secret: 's'.repeat(40), ttlSeconds: 600 });
+  const tokens = new TokenService({
+    secret: 's'.repeat(40),
+    ttlSeconds: 600,
+    maxLifetimeSeconds: 600,
+  });
   const token = tokens.issue('ana', 'phone');
   let app: FastifyInstance;
   let lines: string[];

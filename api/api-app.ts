@@ -53,7 +53,15 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
         version: '1',
       },
       components: {
-        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description:
+              'HS256 JWT signed with TICKS_AUTH_SECRET: sub (user id), optional dev (device id), iss "ticks", iat (not in the future) and exp at most TICKS_AUTH_MAX_TOKEN_LIFETIME_SECONDS after iat. The WebSocket at /v1/updates also takes it as ?access_token= and closes with 4401 "token expired" when it expires.',
+          },
+        },
       },
     },
   });

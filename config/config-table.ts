@@ -343,15 +343,27 @@ export const CONFIG_TABLE = {
     }),
     tokenTtlSeconds: variable({
       env: 'TICKS_AUTH_TOKEN_TTL_SECONDS',
-      schema: integer(60, 365 * 24 * 3600),
+      schema: integer(60, 7 * 24 * 3600),
       default: '86400',
-      doc: 'lifetime of the tokens issued',
+      doc: 'lifetime of the tokens issued (at most TICKS_AUTH_MAX_TOKEN_LIFETIME_SECONDS)',
+    }),
+    maxTokenLifetimeSeconds: variable({
+      env: 'TICKS_AUTH_MAX_TOKEN_LIFETIME_SECONDS',
+      schema: integer(60, 7 * 24 * 3600),
+      default: '86400',
+      doc: 'longest lifetime (exp - iat) of a token the API and gateway accept',
     }),
     production: variable({
       env: 'TICKS_PRODUCTION',
       schema: flag,
       default: 'false',
-      doc: 'true in production (so is NODE_ENV=production): the development secret is refused',
+      doc: 'true in production (so is NODE_ENV=production): the development secret, dev mode and the demo are refused',
+    }),
+    devMode: variable({
+      env: 'TICKS_DEV_MODE',
+      schema: flag,
+      default: 'false',
+      doc: "a developer's machine (npm start sets it): the API and gateway accept the development secret, on a loopback TICKS_API_HOST only, and may serve the demo",
     }),
   },
   offline: {

@@ -1,4 +1,6 @@
 import pino from 'pino';
+import { TokenService } from '../auth/token-service';
+import { CLOSE_UNAUTHENTICATED } from '../gateway/push-gateway';
 import { TicksHttpServer } from '../services/ticks-http-server';
 import { OfflineBatcher } from '../services/offline-batcher';
 import { createHarness, eventually, type Harness } from './support/harness';
@@ -77,6 +79,26 @@ describe('push gateway and offline batches', () => {
     const log = serverLog.lines.join('\n');
     expect(log).toContain('/v1/updates?access_token=[REDACTED]&device=phone');
     expect(log).not.toContain(token);
+  });
+
+  it('closes a connection when its token expires (4401, "token expired")', async () => {
+    const shortLived = new TokenService({
+      secret: h.config.auth.secret,
+      ttlSeconds: 2,
+      maxLifetimeSeconds: 2,
+    });
+    const socket = await TestSocket.open(
+      `${server.url.replace('http', 'ws')}/v1/updates?access_token=${shortLived.issue('Exa', 'phone')}`,
+    );
+    sockets.push(socket);
+    await socket.waitFor('hello', (m) => m.type === 'hello');
+    const opened = Date.now();
+    const closed = await Promise.race([
+      socket.closed,
+      new Promise((resolve) => setTimeout(() => resolve('still open after 8 s'), 8000)),
+    ]);
+    expect(closed).toEqual({ code: CLOSE_UNAUTHENTICATED, reason: 'token expired' });
+    expect(Date.now() - opened).toBeLessThan(4000);
   });
 
   it('direct chat: the sender gets the read at once; the reader’s other device gets the unread sync, the reading device does not', async () => {
