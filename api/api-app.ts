@@ -9,6 +9,7 @@ import type { EventPublisher } from '../runtime/event-publisher';
 import { ApiError, UnauthorizedError } from './api-errors';
 import { AuthError } from '../auth/auth-error';
 import { authenticate } from '../auth/authenticate';
+import { requestLogger, withoutCredentials } from '../auth/request-log';
 import type { TokenService } from '../auth/token-service';
 import { receiptRoutes } from './routes/receipt-routes';
 import { unreadRoutes } from './routes/unread-routes';
@@ -35,7 +36,8 @@ export interface ApiAppOptions {
  */
 export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: options.logger as FastifyBaseLogger,
+    // Request logs (the gateway's and the demo's routes are in this app too) carry no tokens.
+    loggerInstance: requestLogger(options.logger) as FastifyBaseLogger,
     bodyLimit: options.maxBodyBytes,
     // Reject unknown fields (422) rather than silently dropping them.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
@@ -51,7 +53,15 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
         version: '1',
       },
       components: {
-        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description:
+              'HS256 JWT signed with TICKS_AUTH_SECRET: sub (user id), optional dev (device id), iss "ticks", iat (not in the future) and exp at most TICKS_AUTH_MAX_TOKEN_LIFETIME_SECONDS after iat. The WebSocket at /v1/updates also takes it as ?access_token= and closes with 4401 "token expired" when it expires.',
+          },
+        },
       },
     },
   });
@@ -60,13 +70,15 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const { status, body } = errorAnswer(error, options.maxBodyBytes);
-    if (status >= 500) request.log.error({ err: error, url: request.url }, 'request failed');
+    if (status >= 500)
+      request.log.error({ err: error, url: withoutCredentials(request.url) }, 'request failed');
     return reply.code(status).send(body);
   });
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .send({ error: 'not_found', message: `no route ${request.method} ${request.url}` }),
+    reply.code(404).send({
+      error: 'not_found',
+      message: `no route ${request.method} ${withoutCredentials(request.url)}`,
+    }),
   );
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

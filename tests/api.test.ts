@@ -198,7 +198,11 @@ describe('query API', () => {
       const forged = await call('GET', '/v1/me/unread', { token: `${token('Bo')}x` });
       expect(forged.status).toBe(401);
       const { TokenService } = await import('../auth/token-service');
-      const otherKey = new TokenService({ secret: 'x'.repeat(40), ttlSeconds: 60 }).issue('Bo');
+      const otherKey = new TokenService({
+        secret: 'x'.repeat(40),
+        ttlSeconds: 60,
+        maxLifetimeSeconds: 60,
+      }).issue('Bo');
       expect((await call('GET', '/v1/me/unread', { token: otherKey })).status).toBe(401);
       expect(
         (await call('GET', '/v1/me/unread', { headers: { authorization: 'Basic Ym86cHc=' } }))

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { withoutPassword } from '../../config/redact';
 
 export class RedisUnavailableError extends Error {
   override readonly name = 'RedisUnavailableError';
@@ -35,7 +36,7 @@ export async function connectRedis(
     redis.disconnect();
     const variable = role === 'main' ? 'TICKS_REDIS_URL' : 'TICKS_AUX_REDIS_URL';
     throw new RedisUnavailableError(
-      `${role} Redis not reachable at ${url} — run \`npm run stack:up\` (or check ${variable}): ${(err as Error).message}`,
+      `${role} Redis not reachable at ${withoutPassword(url)} — run \`npm run stack:up\` (or check ${variable}): ${(err as Error).message}`,
       { cause: err },
     );
   }
