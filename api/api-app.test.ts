@@ -33,6 +33,7 @@ describe('request logs of the API app', () => {
       sharesReads: () => true,
       maxBodyBytes: 4096,
       maxDeliveredBatch: 10,
+      rateLimitPerMinute: 1000,
       extensions: [
         async (a) => {
           a.get('/boom', async () => {

@@ -1,3 +1,4 @@
+import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -6,9 +7,9 @@ import type { Logger } from 'pino';
 import type { ReceiptDetailsSource } from '../stores/receipt-details-source';
 import type { ReadModel } from '../stores/redis/read-model';
 import type { EventPublisher } from '../runtime/event-publisher';
-import { ApiError, UnauthorizedError } from './api-errors';
+import { ApiError, TooManyRequestsError, UnauthorizedError } from './api-errors';
 import { AuthError } from '../auth/auth-error';
-import { authenticate } from '../auth/authenticate';
+import { authenticate, principalOf } from '../auth/authenticate';
 import { requestLogger, withoutCredentials } from '../auth/request-log';
 import type { TokenService } from '../auth/token-service';
 import { receiptRoutes } from './routes/receipt-routes';
@@ -24,6 +25,8 @@ export interface ApiAppOptions {
   sharesReads(userId: string): boolean;
   maxBodyBytes: number;
   maxDeliveredBatch: number;
+  /** Requests one user may make to /v1 per minute (per process). */
+  rateLimitPerMinute: number;
   /** Registers @fastify/websocket first, for a gateway route added by `extensions`. */
   websocket?: boolean;
   /** More routes in the same server (the push gateway, the demo). */
@@ -86,8 +89,20 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
 
   await app.register(async (v1) => {
     v1.addHook('onRequest', authenticate(options.tokens));
+    // Per user (known once authenticated), so one client cannot flood the pipeline or Redis.
+    await v1.register(rateLimit, {
+      hook: 'preHandler',
+      max: options.rateLimitPerMinute,
+      timeWindow: 60_000,
+      keyGenerator: (request) => principalOf(request).userId,
+      errorResponseBuilder: (_request, context) =>
+        new TooManyRequestsError(
+          `more than ${context.max} requests a minute (TICKS_API_RATE_LIMIT_PER_MINUTE); retry in ${Math.ceil(context.ttl / 1000)} s`,
+        ),
+    });
     await v1.register(receiptRoutes, {
       publisher: options.publisher,
+      isMember: (conversationId, userId) => options.readModel.isMember(conversationId, userId),
       receiptDetails: options.receiptDetails,
       sharesReads: options.sharesReads,
       maxDeliveredBatch: options.maxDeliveredBatch,

@@ -342,6 +342,12 @@ export const CONFIG_TABLE = {
       default: String(256 * 1024),
       doc: 'largest request body accepted (413 above it)',
     }),
+    rateLimitPerMinute: variable({
+      env: 'TICKS_API_RATE_LIMIT_PER_MINUTE',
+      schema: integer(1, 100_000_000),
+      default: '1200',
+      doc: 'requests a user may make to /v1 per minute (429 with Retry-After above it)',
+    }),
   },
   gateway: {
     maxBufferedBytes: variable({

@@ -134,6 +134,7 @@ export class TicksHttpServer implements Component {
       sharesReads: (userId) => settings.sharesReads(userId),
       maxBodyBytes: config.api.maxBodyBytes,
       maxDeliveredBatch: config.maxDeliveredBatch,
+      rateLimitPerMinute: config.api.rateLimitPerMinute,
       websocket: this.gatewayInstance !== undefined,
       extensions,
     });
