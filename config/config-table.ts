@@ -403,6 +403,12 @@ export const CONFIG_TABLE = {
       default: String(24 * 3600),
       doc: "how long a user's coalesced updates and online-device marks are kept",
     }),
+    presenceLeaseMs: variable({
+      env: 'TICKS_PRESENCE_LEASE_MS',
+      schema: integer(1_000, 24 * 3_600_000),
+      default: '60000',
+      doc: 'how long a connected device counts as online without a renewal: the gateway renews every third of it; a gateway that dies leaves its devices online this long at most',
+    }),
   },
   logLevel: variable({
     env: 'TICKS_LOG_LEVEL',

@@ -39,6 +39,12 @@ export interface PushGatewayOptions {
   groupId?: string;
   /** WebSocket path. */
   path?: string;
+  /**
+   * How long a device this gateway announces ONLINE counts as online without a renewal: the
+   * gateway renews every connected device every third of it, so if it dies its devices go
+   * offline (the batcher keeps their updates) within one lease.
+   */
+  presenceLeaseMs: number;
 }
 
 /**
@@ -56,6 +62,7 @@ export class PushGateway {
   private assigned!: () => void;
   private readonly assignment = new Promise<void>((resolve) => (this.assigned = resolve));
   private closing = false;
+  private renewal: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: PushGatewayOptions) {
     this.registry = new ConnectionRegistry(options.maxBufferedBytes);
@@ -74,6 +81,8 @@ export class PushGateway {
       onAssignment: () => this.assigned(),
     });
     await this.consumer.start();
+    this.renewal = setInterval(() => this.renewPresence(), this.options.presenceLeaseMs / 3);
+    this.renewal.unref();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       this.assignment,
@@ -155,6 +164,7 @@ export class PushGateway {
   /** Closes every connection (each device goes OFFLINE), then stops consuming. */
   async stop(): Promise<void> {
     this.closing = true;
+    clearInterval(this.renewal);
     for (const c of this.registry.all()) c.socket.close(1001, 'gateway stopping');
     for (const c of this.registry.all()) this.closed(c);
     await this.presenceChain;
@@ -195,9 +205,38 @@ export class PushGateway {
     if (lastOfDevice) this.presence(connection.userId, connection.deviceId, 'OFFLINE');
   }
 
+  private presenceValue(userId: string, deviceId: string, status: PresenceStatus): Presence {
+    const lease = status === 'ONLINE' ? this.options.presenceLeaseMs : null;
+    return { user_id: userId, device_id: deviceId, status, at: Date.now(), lease_ms: lease };
+  }
+
+  /**
+   * Renews the lease of every device connected here, in the presence order: a device that
+   * closed before this runs is not renewed (its OFFLINE went out before), one that closes after
+   * has its OFFLINE after the renewal.
+   */
+  private renewPresence(): void {
+    this.presenceChain = this.presenceChain.then(async () => {
+      const devices = this.registry.devices();
+      if (devices.length === 0) return;
+      const publisher = this.options.publisher();
+      for (const d of devices)
+        publisher.encoded('presence', d.userId, this.presenceValue(d.userId, d.deviceId, 'ONLINE'));
+      try {
+        await publisher.flush();
+        this.options.metrics.presence.inc({ status: 'RENEWED' }, devices.length);
+      } catch (err) {
+        this.options.logger.error(
+          { err, devices: devices.length },
+          'presence renewals not published',
+        );
+      }
+    });
+  }
+
   /** Presence records go out one after another, so a device's ONLINE precedes its OFFLINE. */
   private presence(userId: string, deviceId: string, status: PresenceStatus): void {
-    const value: Presence = { user_id: userId, device_id: deviceId, status, at: Date.now() };
+    const value = this.presenceValue(userId, deviceId, status);
     this.presenceChain = this.presenceChain.then(async () => {
       try {
         await this.options.publisher().encoded('presence', userId, value).flush();

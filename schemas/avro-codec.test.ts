@@ -39,7 +39,7 @@ const SAMPLES: { [R in TopicRole]: RoleValue[R] } = {
     payload: { [TypeName.Delivered]: { message_ids: ['m-1', 'm-2'], up_to_seq: null } },
   },
   userSettings: { user_id: 'bo', read_receipts_enabled: false, updated_at: T0, version: 3 },
-  presence: { user_id: 'bo', device_id: 'phone', status: 'OFFLINE', at: T0 },
+  presence: { user_id: 'bo', device_id: 'phone', status: 'OFFLINE', at: T0, lease_ms: null },
   receiptUpdates: {
     update_id: 'u-1',
     user_id: 'ana',

@@ -134,6 +134,8 @@ export interface Presence {
   device_id: string;
   status: PresenceStatus;
   at: EpochMillis;
+  /** ONLINE: how long the device counts as online unless renewed; null: the batcher's default. */
+  lease_ms?: number | null;
 }
 
 export interface MessageStatusUpdate {

@@ -112,6 +112,7 @@ export class TicksHttpServer implements Component {
         logger,
         maxBufferedBytes: config.gateway.maxBufferedBytes,
         groupId: `${config.kafka.groupId}-gateway-${randomUUID()}`,
+        presenceLeaseMs: config.offline.presenceLeaseMs,
       });
       await gateway.start();
       this.gatewayInstance = gateway;

@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
 import pino from 'pino';
 import { TokenService } from '../auth/token-service';
 import { CLOSE_UNAUTHENTICATED } from '../gateway/push-gateway';
@@ -186,4 +189,57 @@ describe('push gateway and offline batches', () => {
     expect(await batcher.store.keptCount('Oana')).toBe(0);
     expect(again.messages.filter((m) => m.type === 'offline_batch')).toHaveLength(1);
   });
+
+  it('a gateway killed without a word: its devices stay online while it renews their leases, and go offline within one lease after it died', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(free));
+      });
+    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(__dirname, '..', 'scripts', 'api.ts')],
+      {
+        env: {
+          ...process.env,
+          ...h.env,
+          TICKS_API_PORT: String(port),
+          TICKS_PRESENCE_LEASE_MS: '1500',
+          TICKS_METRICS_PORT: '0',
+          TICKS_LOG_LEVEL: 'error',
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      const token = server.tokens.issue('Gina', 'tablet');
+      const socket = await eventually(
+        'the gateway process listening',
+        () => TestSocket.open(`ws://127.0.0.1:${port}/v1/updates?access_token=${token}`),
+        60_000,
+      );
+      sockets.push(socket);
+      await socket.waitFor('hello', (m) => m.type === 'hello');
+      await eventually('Gina online', async () =>
+        (await batcher.store.onlineDevices('Gina')).includes('tablet'),
+      );
+      // Two leases later she is still online: the gateway renewed her lease.
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(await batcher.store.onlineDevices('Gina')).toEqual(['tablet']);
+
+      child.kill('SIGKILL'); // no OFFLINE goes out
+      await exited;
+      const killedAt = Date.now();
+      await eventually(
+        'Gina offline once her lease ended',
+        async () => (await batcher.store.onlineDevices('Gina')).length === 0,
+        10_000,
+      );
+      expect(Date.now() - killedAt).toBeLessThan(1_500 + 1_000);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 120_000);
 });

@@ -74,9 +74,10 @@ export class RedisKeys {
 
 /**
  * Suffixes of the offline batcher's user keys, as its Lua scripts spell them: the user's online
- * devices, the updates coalesced while offline, and a batch being sent.
+ * devices (each until the end of its lease), the updates coalesced while offline, and a batch
+ * being sent.
  */
-export type UserSuffix = 'online' | 'offline' | 'sending';
+export type UserSuffix = 'devices' | 'offline' | 'sending';
 
 /** Suffixes of conversation keys, as the Lua scripts spell them. */
 export type ConversationSuffix =
