@@ -356,6 +356,12 @@ export const CONFIG_TABLE = {
       default: String(1024 * 1024),
       doc: 'bytes a socket may have queued and unsent before the gateway drops it as too slow',
     }),
+    maxConnectionsPerUser: variable({
+      env: 'TICKS_GATEWAY_MAX_CONNECTIONS_PER_USER',
+      schema: integer(1, 100_000),
+      default: '20',
+      doc: 'open WebSockets one user may hold on one gateway; one more is closed with 4429',
+    }),
   },
   auth: {
     secret: variable({

@@ -16,6 +16,8 @@ import { skipsDevice, toPushMessage, type PushMessage } from './push-message';
 
 /** Close code of a connection without a valid principal (4000 + HTTP 401, the usual mapping). */
 export const CLOSE_UNAUTHENTICATED = 4401;
+/** Close code of a connection beyond the user's limit (as HTTP's 429). */
+export const CLOSE_TOO_MANY_CONNECTIONS = 4429;
 /** Close reason when the token a connection was opened with expires: reconnect with a new one. */
 export const TOKEN_EXPIRED_REASON = 'token expired';
 
@@ -45,6 +47,8 @@ export interface PushGatewayOptions {
    * offline (the batcher keeps their updates) within one lease.
    */
   presenceLeaseMs: number;
+  /** Open connections one user may hold here; one more is closed at once (4429). */
+  maxConnectionsPerUser: number;
 }
 
 /**
@@ -178,6 +182,15 @@ export class PushGateway {
   private open(socket: WebSocket, userId: string, deviceId: string, expiresAt: number): void {
     if (this.closing) {
       socket.close(1001, 'gateway stopping');
+      return;
+    }
+    const held = this.registry.connectionsOf(userId).length;
+    if (held >= this.options.maxConnectionsPerUser) {
+      // One user cannot hold the gateway's memory and fan-out: a client that leaks sockets meets this.
+      socket.close(
+        CLOSE_TOO_MANY_CONNECTIONS,
+        `too many connections (${held}; TICKS_GATEWAY_MAX_CONNECTIONS_PER_USER)`,
+      );
       return;
     }
     const { connection, firstOfDevice } = this.registry.add(userId, deviceId, socket);

@@ -113,6 +113,7 @@ export class TicksHttpServer implements Component {
         maxBufferedBytes: config.gateway.maxBufferedBytes,
         groupId: `${config.kafka.groupId}-gateway-${randomUUID()}`,
         presenceLeaseMs: config.offline.presenceLeaseMs,
+        maxConnectionsPerUser: config.gateway.maxConnectionsPerUser,
       });
       await gateway.start();
       this.gatewayInstance = gateway;

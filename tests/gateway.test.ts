@@ -3,7 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import pino from 'pino';
 import { TokenService } from '../auth/token-service';
-import { CLOSE_UNAUTHENTICATED } from '../gateway/push-gateway';
+import { CLOSE_TOO_MANY_CONNECTIONS, CLOSE_UNAUTHENTICATED } from '../gateway/push-gateway';
 import { TicksHttpServer } from '../services/ticks-http-server';
 import { OfflineBatcher } from '../services/offline-batcher';
 import { createHarness, eventually, type Harness } from './support/harness';
@@ -28,7 +28,7 @@ describe('push gateway and offline batches', () => {
   };
 
   beforeAll(async () => {
-    h = await createHarness();
+    h = await createHarness({ TICKS_GATEWAY_MAX_CONNECTIONS_PER_USER: '3' });
     const logger = pino({ level: 'warn' });
     batcher = new OfflineBatcher({
       config: h.config,
@@ -82,6 +82,25 @@ describe('push gateway and offline batches', () => {
     const log = serverLog.lines.join('\n');
     expect(log).toContain('/v1/updates?access_token=[REDACTED]&device=phone');
     expect(log).not.toContain(token);
+  });
+
+  it('closes a connection beyond TICKS_GATEWAY_MAX_CONNECTIONS_PER_USER (4429); others are served', async () => {
+    const held = [];
+    for (let i = 0; i < 3; i++) held.push(await connect('Many', `device-${i}`));
+    const extra = await TestSocket.open(
+      `${server.url.replace('http', 'ws')}/v1/updates?access_token=${server.tokens.issue('Many', 'device-3')}`,
+    );
+    sockets.push(extra);
+    expect(await extra.closed).toEqual({
+      code: CLOSE_TOO_MANY_CONNECTIONS,
+      reason: expect.stringContaining('TICKS_GATEWAY_MAX_CONNECTIONS_PER_USER'),
+    });
+    expect(extra.messages).toEqual([]); // not even a hello
+    await held[0]!.close();
+    await eventually('a place freed', async () => {
+      const again = await connect('Many', 'device-4');
+      return again !== undefined;
+    });
   });
 
   it('closes a connection when its token expires (4401, "token expired")', async () => {
