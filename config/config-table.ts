@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { type ConfigOf, type ConfigTable, variable } from './config-variable';
 import { localUrls, LOCAL_STACK } from './local-stack';
 import { hiddenSecret, withoutPassword } from './redact';
-import { flag, hostPortList, integer, url } from './value-schemas';
+import { faultPoint, flag, hostPortList, integer, url } from './value-schemas';
 
 /** Signs the tokens of a development setup; a production configuration refuses it. */
 export const DEV_AUTH_SECRET = 'ticks-development-secret-do-not-use-in-production';
@@ -315,6 +315,12 @@ export const CONFIG_TABLE = {
     schema: integer(1_000, 300_000),
     default: '10000',
     doc: "how long a processor's lease on a partition's state lasts unrenewed (renewed every third of it); below TICKS_SESSION_TIMEOUT_MS",
+  }),
+  faultKillAt: variable({
+    env: 'TICKS_FAULT_KILL_AT',
+    schema: faultPoint,
+    default: '',
+    doc: "test only (crash tests): '<produced|flushed>:<n>' makes the pipeline process SIGKILL itself when its n-th step delivery has produced its outputs (before the Redis write-behind) or has written it (before the offset commit); empty: never",
   }),
   metricsPort: variable({
     env: 'TICKS_METRICS_PORT',

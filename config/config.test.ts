@@ -121,6 +121,29 @@ describe('loadConfig', () => {
     expect(problems[0]).not.toContain('hunter2');
   });
 
+  it('reads TICKS_FAULT_KILL_AT (crash tests) as a stage and a delivery number, empty as none', () => {
+    expect(loadConfig({}).faultKillAt).toBeNull();
+    expect(loadConfig({ TICKS_FAULT_KILL_AT: 'produced:3' }).faultKillAt).toEqual({
+      stage: 'produced',
+      delivery: 3,
+    });
+    expect(loadConfig({ TICKS_FAULT_KILL_AT: 'flushed:34' }).faultKillAt).toEqual({
+      stage: 'flushed',
+      delivery: 34,
+    });
+    for (const bad of ['produced', 'committed:3', 'flushed:0', 'flushed:-1', 'produced:3x'])
+      expect(problemsFor({ TICKS_FAULT_KILL_AT: bad })).toEqual([
+        expect.stringMatching(/^TICKS_FAULT_KILL_AT=.*must be empty or <produced\|flushed>:<n>/),
+      ]);
+    expect(
+      problemsFor({
+        TICKS_FAULT_KILL_AT: 'produced:1',
+        TICKS_PRODUCTION: 'true',
+        TICKS_AUTH_SECRET: 's'.repeat(40),
+      }),
+    ).toEqual([expect.stringMatching(/TICKS_FAULT_KILL_AT must be empty in production/)]);
+  });
+
   it('reports every bad variable at once', () => {
     const problems = problemsFor({ TICKS_PARTITIONS: 'x', TICKS_WINDOW_MS: 'y' });
     expect(problems.map((p) => p.split('=')[0])).toEqual(['TICKS_PARTITIONS', 'TICKS_WINDOW_MS']);

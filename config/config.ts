@@ -97,6 +97,10 @@ function crossFieldProblems(c: TicksConfig): string[] {
     problems.push(
       `${ENV.partitionLeaseMs} must be below ${ENV.kafka.sessionTimeoutMs}: a processor that stalls must lose its partition leases before the group gives its partitions to another, or the new owner waits for the stalled one's lease`,
     );
+  if (c.auth.production && c.faultKillAt)
+    problems.push(
+      `${ENV.faultKillAt} must be empty in production: it makes the pipeline kill itself (crash tests only)`,
+    );
   if (c.auth.production && c.auth.secret === DEV_AUTH_SECRET)
     problems.push(
       `${ENV.auth.secret} must be set in production (${ENV.auth.production}=true or NODE_ENV=production): the development secret signs tokens anyone can mint`,

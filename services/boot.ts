@@ -117,7 +117,7 @@ export class ServiceBoot {
     punctuators?: Punctuator[];
     stateStores?: PartitionStateStore[];
     metrics: PipelineMetrics;
-    tuning?: Pick<StreamRuntimeOptions, 'task' | 'produceLingerMs'>;
+    tuning?: Pick<StreamRuntimeOptions, 'task' | 'produceLingerMs' | 'onDeliveryStage'>;
     /** Partition leases fencing the state writes (the pipeline); none: no fencing. */
     leases?: StreamRuntimeOptions['leases'];
   }): StreamRuntime {

@@ -20,6 +20,7 @@ import type { KafkaClient } from '../runtime/kafka/kafka-client';
 import { PipelineMetrics } from '../runtime/metrics';
 import type { StreamRuntime } from '../runtime/internals/stream-runtime';
 import { ServiceBoot } from './boot';
+import { deliveryFault } from './fault-injection';
 import type { Component } from './run-service';
 
 export interface PipelineOptions {
@@ -149,6 +150,7 @@ export class Pipeline implements Component {
       tuning: {
         task: { maxStepRecords: config.maxStepRecords },
         produceLingerMs: config.produceLingerMs,
+        onDeliveryStage: deliveryFault(config.faultKillAt, logger),
       },
       leases:
         (this.options.partitionLeases ?? true)
