@@ -8,6 +8,7 @@ function windowOf(partial: Partial<WindowContents>): WindowContents {
     version: 1,
     sourceAt: 0,
     absorbed: 1,
+    unwindowed: 1,
     members: [],
     reads: new Map(),
     delivered: new Map(),

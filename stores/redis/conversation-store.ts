@@ -142,6 +142,11 @@ export interface WindowContents {
   version: number;
   sourceAt: number;
   absorbed: number;
+  /**
+   * Pushes the direct-chat rule would have sent for the window's receipts (per receipt, one to
+   * each sender it newly covers); null for a window opened by a build that did not count them.
+   */
+  unwindowed: number | null;
   members: string[];
   reads: Map<string, number>;
   delivered: Map<string, number>;
@@ -239,22 +244,24 @@ export class ConversationStore {
 
   collectWindow(
     conversationId: string,
-    maxMessages: number,
+    maxPerSender: number,
     scanLimit = 256,
   ): Queued<WindowContents | null> {
     return {
       queue: (pipe) =>
-        pipe.collectWindow(this.keys.conversation(conversationId), maxMessages, scanLimit),
+        pipe.collectWindow(this.keys.conversation(conversationId), maxPerSender, scanLimit),
       parse: (reply) => {
         const v = reply as unknown[];
         if (v.length === 0) return null;
-        const [lo, hi, version, sourceAt, absorbed, members, reads, dlvds, messages] = v;
+        const [lo, hi, version, sourceAt, absorbed, members, reads, dlvds, messages, unwindowed] =
+          v;
         return {
           lo: Number(lo),
           hi: Number(hi),
           version: Number(version),
           sourceAt: Number(sourceAt),
           absorbed: Number(absorbed),
+          unwindowed: Number(unwindowed) < 0 ? null : Number(unwindowed),
           members: members as string[],
           reads: pairs(reads),
           delivered: pairs(dlvds),

@@ -211,6 +211,11 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
         conversationId,
         window: sortedWindow(viaScripts!),
       });
+      if (viaScripts) {
+        const senders = new Set(viaScripts.messages.map((m) => m.sender)).size;
+        if (senders >= 2) saw('window tells several senders');
+        if ((viaScripts.unwindowed ?? 0) > senders) saw('window saves pushes');
+      }
       return viaScripts;
     }
 
@@ -315,6 +320,8 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
       'members, has held',
       'dlv loaded for an update lookup',
       'window collected',
+      'window tells several senders',
+      'window saves pushes',
       'window cleared',
       'window moved on, kept',
       'aged',
