@@ -63,6 +63,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
       auxHits: 0,
       misses: 1,
       mainWrites: { DIRECT: 1, GROUP: 0 },
+      changed: { add: 1, remove: 0 },
     });
     expect(await inBadge(u, 'A')).toBe(true);
     expect(await mark(u, 'A')).toBe('1');
@@ -75,6 +76,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
       auxHits: 1,
       misses: 0,
       mainWrites: { DIRECT: 0, GROUP: 0 },
+      changed: { add: 0, remove: 0 },
     });
     expect(await inBadge(u, 'A')).toBe(false);
   });
@@ -87,6 +89,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
       auxHits: 0,
       misses: 1,
       mainWrites: { DIRECT: 1, GROUP: 0 },
+      changed: { add: 0, remove: 1 },
     });
     expect(await inBadge(u, 'A')).toBe(false);
     expect(await mark(u, 'A')).toBe('0');
@@ -97,6 +100,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
       auxHits: 1,
       misses: 0,
       mainWrites: { DIRECT: 0, GROUP: 0 },
+      changed: { add: 0, remove: 0 },
     });
     expect(await inBadge(u, 'A')).toBe(true);
   });
@@ -111,6 +115,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
       auxHits: 0,
       misses: 1,
       mainWrites: { DIRECT: 1, GROUP: 0 },
+      changed: { add: 1, remove: 0 },
     });
     expect(await inBadge(u, 'A')).toBe(true);
     expect(await mark(u, 'A')).toBe('1');
@@ -159,6 +164,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
       auxHits: 0,
       misses: 1,
       mainWrites: { DIRECT: 1, GROUP: 0 },
+      changed: { add: 0, remove: 0 },
     });
     expect(mainPipelines).toHaveBeenCalledTimes(1);
     expect(await mark(u, 'A')).toBe('0');
@@ -168,9 +174,19 @@ describe('UserStore badge dedupe (real Redis)', () => {
         auxHits: 1,
         misses: 0,
         mainWrites: { DIRECT: 0, GROUP: 0 },
+        changed: { add: 0, remove: 0 },
       });
     expect(mainPipelines).toHaveBeenCalledTimes(1); // no main round trip at all for the hits
     expect(await inBadge(u, 'A')).toBe(false);
+  });
+
+  it('counts as real changes only the writes that changed a badge', async () => {
+    const [u, v] = [user(), user()];
+    // Marks the dedupe does not know: the badge already holds A, and lacks B.
+    await main.sadd(keys.badge(u), 'A');
+    const stats = await store.applyBadgeChanges([add(u, 'A'), add(u, 'C'), remove(v, 'B')]);
+    expect(stats).toMatchObject({ misses: 3, mainWrites: { DIRECT: 3, GROUP: 0 } });
+    expect(stats.changed).toEqual({ add: 1, remove: 0 }); // only C was not there yet
   });
 
   it('keeps the last change per (user, source) of a batch, in 4 round trips at most', async () => {
@@ -194,6 +210,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
       auxHits: 1,
       misses: 3,
       mainWrites: { DIRECT: 3, GROUP: 0 },
+      changed: { add: 1, remove: 1 },
     });
     expect(mget).toHaveBeenCalledTimes(1);
     expect(auxPipelines).toHaveBeenCalledTimes(2); // the stale-mark DELs, then the new marks
@@ -289,6 +306,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
         auxHits: 0,
         misses: 0,
         mainWrites: { DIRECT: 0, GROUP: 0 },
+        changed: { add: 0, remove: 0 },
       });
       expect(mget).toHaveBeenCalledTimes(1); // no aux read for a pair memory knows
       expect(await inBadge(u, 'A')).toBe(false); // skipped: the change behind its back stays

@@ -22,6 +22,11 @@ export interface BadgeApplyStats {
   misses: number;
   /** Main-Redis writes (SADD or SREM), by the kind of conversation of their source. */
   mainWrites: Record<ConversationKind, number>;
+  /**
+   * Of those writes, the ones that changed the badge (SADD or SREM replied 1): a source really
+   * added or removed. A write that changed nothing was a mark the dedupe did not know.
+   */
+  changed: { add: number; remove: number };
   /** Badge sizes after the writes, of the users in `countsFor` (only when some were asked). */
   counts?: Map<string, number>;
 }
@@ -84,6 +89,7 @@ export class UserStore {
       auxHits: 0,
       misses: 0,
       mainWrites: { DIRECT: 0, GROUP: 0 },
+      changed: { add: 0, remove: 0 },
     };
     if (latest.length === 0 && counted.length === 0) return stats;
 
@@ -124,8 +130,12 @@ export class UserStore {
     // After the writes, in the same round trip: the sizes include this batch.
     for (const u of counted) main.scard(this.keys.badge(u));
     const replies = await execPipeline(main);
+    let reply = 0;
     for (const c of toWrite) {
       stats.mainWrites[c.kind]++;
+      // SADD's or SREM's reply: how many members it added or removed (an add's EXPIRE follows).
+      if (Number(replies[reply]) > 0) stats.changed[c.op]++;
+      reply += c.op === 'add' ? 2 : 1;
       memory?.remember(markKey(c), markValue(c.op));
     }
     if (counted.length > 0) {
