@@ -9,7 +9,11 @@ type Reply = unknown;
 export interface MessageSentResult {
   kind: ConversationKind;
   lastSeq: number;
-  senderAtEnd: boolean;
+  /**
+   * Sending took the sender to the end over messages they had not read: their badge loses the
+   * source (false when they had nothing unread: it is not in their badge).
+   */
+  senderCaughtUp: boolean;
   hasHeld: boolean;
   /** Members (not the sender) who have not read the message: their badge gains a source. */
   behind: string[];
@@ -199,10 +203,10 @@ export class ConversationStore {
           throw new Error(
             `messages-sent returned ${Array.isArray(results) ? results.length : 'no'} results for ${messages.length} messages`,
           );
-        return results.map(([kind, lastSeq, senderAtEnd, hasHeld, behind, members]) => ({
+        return results.map(([kind, lastSeq, senderCaughtUp, hasHeld, behind, members]) => ({
           kind,
           lastSeq: Number(lastSeq),
-          senderAtEnd: senderAtEnd === 1,
+          senderCaughtUp: senderCaughtUp === 1,
           hasHeld: hasHeld === 1,
           behind: list(behind),
           members: list(members),

@@ -315,7 +315,8 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
       'group window open',
       'read to the end',
       'message, has held',
-      'message, sender not at end',
+      'message, sender caught up',
+      'message, sender not caught up',
       'message, nobody behind',
       'members, has held',
       'dlv loaded for an update lookup',
@@ -336,7 +337,8 @@ function countRules(calls: Call[], results: unknown[], saw: (what: string) => vo
     if (call.type === 'messages')
       for (const r of results[i] as MessageSentResult[]) {
         if (r.hasHeld) saw('message, has held');
-        if (!r.senderAtEnd) saw('message, sender not at end');
+        if (r.senderCaughtUp) saw('message, sender caught up');
+        else saw('message, sender not caught up');
         if (r.behind.length === 0) saw('message, nobody behind');
       }
     else if (call.type === 'members') {
