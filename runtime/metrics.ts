@@ -90,7 +90,8 @@ export class PipelineMetrics {
 
   readonly windowsClosed = new Counter({
     name: 'ticks_windows_closed_total',
-    help: 'Group windows closed',
+    help: 'Group windows closed, by their receipts',
+    labelNames: ['window_receipts'] as const,
     registers: [this.registry],
   });
 

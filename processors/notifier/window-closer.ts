@@ -84,7 +84,7 @@ export class WindowCloser implements Punctuator {
       metrics.groupPushesSent.inc(size, summaries.length);
       metrics.groupPushesUnwindowed.inc(size, window.unwindowed ?? summaries.length);
       metrics.groupReceiptsAbsorbed.inc(window.absorbed);
-      metrics.windowsClosed.inc();
+      metrics.windowsClosed.inc(size);
       // Deleted in memory now, in Redis by this punctuation's write-behind: after the summaries
       // were produced (a crash before that closes the window again; its counts are absolute).
       clearWindow(state, window.version, step.writes);
