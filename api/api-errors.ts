@@ -41,6 +41,14 @@ export class UnprocessableError extends ApiError {
   }
 }
 
+/** The caller made more requests than its rate allows; Retry-After says when to try again. */
+export class TooManyRequestsError extends ApiError {
+  override readonly name = 'TooManyRequestsError';
+  constructor(message: string) {
+    super(429, 'rate_limited', message);
+  }
+}
+
 /** A dependency (Kafka, Redis) failed; the client may retry. */
 export class UnavailableError extends ApiError {
   override readonly name = 'UnavailableError';

@@ -16,6 +16,8 @@ import { skipsDevice, toPushMessage, type PushMessage } from './push-message';
 
 /** Close code of a connection without a valid principal (4000 + HTTP 401, the usual mapping). */
 export const CLOSE_UNAUTHENTICATED = 4401;
+/** Close reason when the token a connection was opened with expires: reconnect with a new one. */
+export const TOKEN_EXPIRED_REASON = 'token expired';
 
 export interface PushGatewayOptions {
   kafka: KafkaClient;
@@ -114,9 +116,10 @@ export class PushGateway {
       (socket: WebSocket, request) => {
         const principal = this.principalOrClose(socket, request);
         if (!principal) return;
-        const { userId, deviceId } = principal;
+        const { userId, deviceId, expiresAt } = principal;
         const asked = (request.query as { device?: string }).device;
-        this.open(socket, userId, deviceId ?? asked ?? `ws-${randomUUID().slice(0, 8)}`);
+        const device = deviceId ?? asked ?? `ws-${randomUUID().slice(0, 8)}`;
+        this.open(socket, userId, device, expiresAt);
       },
     );
   }
@@ -162,14 +165,22 @@ export class PushGateway {
       .catch(() => undefined);
   }
 
-  private open(socket: WebSocket, userId: string, deviceId: string): void {
+  private open(socket: WebSocket, userId: string, deviceId: string, expiresAt: number): void {
     if (this.closing) {
       socket.close(1001, 'gateway stopping');
       return;
     }
     const { connection, firstOfDevice } = this.registry.add(userId, deviceId, socket);
     this.options.metrics.connections.set(this.registry.size);
-    socket.on('close', () => this.closed(connection));
+    // A connection is authenticated for as long as its token: not a day longer than the API.
+    const expiry = setTimeout(
+      () => socket.close(CLOSE_UNAUTHENTICATED, TOKEN_EXPIRED_REASON),
+      Math.max(0, expiresAt - Date.now()),
+    );
+    socket.on('close', () => {
+      clearTimeout(expiry);
+      this.closed(connection);
+    });
     socket.on('error', (err) => this.options.logger.debug({ err, userId }, 'websocket error'));
     // Clients send nothing but pings; anything else is ignored.
     const hello: PushMessage = { type: 'hello', user_id: userId, device_id: deviceId };

@@ -109,6 +109,19 @@ export class PipelineMetrics {
     registers: [this.registry],
   });
 
+  readonly auxDegraded = new Gauge({
+    name: 'ticks_aux_dedupe_degraded',
+    help: '1 while a partition writes badges to the main Redis without the auxiliary dedupe (aux failed, or its marks are being repaired after an outage)',
+    labelNames: ['partition'] as const,
+    registers: [this.registry],
+  });
+
+  readonly auxErrors = new Counter({
+    name: 'ticks_aux_redis_errors_total',
+    help: 'Auxiliary Redis commands that failed in a step (the step went on without dedupe)',
+    registers: [this.registry],
+  });
+
   readonly mainBadgeWrites = new Counter({
     name: 'ticks_main_redis_badge_writes_total',
     help: 'Badge writes that reached the main Redis, by the kind of conversation of the source',

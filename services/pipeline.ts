@@ -81,7 +81,7 @@ export class Pipeline implements Component {
     const states = new ConversationStates(boot.redis, keys, {
       maxBytes: config.stateCacheBytes,
     });
-    const steps = new StateSteps(states, config.hotStateTtlSeconds);
+    const steps = new StateSteps(states, config.hotStateTtlSeconds, config.maxIndexedMessages);
     const users = new UserStore(
       boot.redis,
       boot.aux,
@@ -96,7 +96,7 @@ export class Pipeline implements Component {
       config.dedupeCacheEntries > 0
         ? new DedupeMarkCache(config.dedupeCacheEntries, config.auxDedupeTtlSeconds * 1000)
         : undefined;
-    const badges = new BadgeUpdater(users, this.metrics, marks);
+    const badges = new BadgeUpdater(users, this.metrics, marks, logger);
     const sharesReads = (userId: string) => settings.sharesReads(userId);
 
     const windowing: GroupWindowing = {
@@ -116,6 +116,8 @@ export class Pipeline implements Component {
       steps,
       metrics: this.metrics,
       waitMs: config.heldReceiptWaitMs,
+      maxHeldPerConversation: config.maxHeldPerConversation,
+      maxHeldPerUser: config.maxHeldPerUser,
       punctuateIntervalMs: config.punctuateIntervalMs,
     });
     const receipts = new ReceiptProcessor({
@@ -141,7 +143,8 @@ export class Pipeline implements Component {
       groupId: this.groupId,
       processors: [conversations, receipts],
       punctuators: [windowCloser, heldReceipts],
-      stateStores: marks ? [states, marks] : [states],
+      // The indexes are the owner's too: kept in memory, read again after a reset.
+      stateStores: [states, windows, heldIndex, ...(marks ? [marks] : [])],
       metrics: this.metrics,
       tuning: {
         task: { maxStepRecords: config.maxStepRecords },

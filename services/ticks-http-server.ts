@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { TicksConfig } from '../config/config';
+import { ConfigError, devSecretProblem, type TicksConfig } from '../config/config';
 import { GatewayMetrics } from '../gateway/gateway-metrics';
 import { PushGateway } from '../gateway/push-gateway';
 import type { AvroCodec } from '../schemas/avro-codec';
@@ -57,13 +57,14 @@ export class TicksHttpServer implements Component {
   private demoUpstream: DemoUpstream | undefined;
 
   constructor(private readonly options: TicksHttpServerOptions) {
-    if (options.demo && options.config.auth.production)
-      throw new Error('the demo mints tokens for anyone: it cannot run in production');
+    const problem = devSecretProblem(options.config);
+    if (problem) throw new ConfigError([problem]);
+    if (options.demo && !options.config.auth.devMode)
+      throw new Error(
+        'the demo mints tokens for anyone: it runs only in dev mode (TICKS_DEV_MODE=true, as `npm start` sets it)',
+      );
     this.metrics = options.metrics ?? new PipelineMetrics();
-    this.tokens = new TokenService({
-      secret: options.config.auth.secret,
-      ttlSeconds: options.config.auth.tokenTtlSeconds,
-    });
+    this.tokens = TokenService.fromConfig(options.config.auth);
     this.boot = new ServiceBoot({
       config: options.config,
       logger: options.logger,
@@ -133,6 +134,7 @@ export class TicksHttpServer implements Component {
       sharesReads: (userId) => settings.sharesReads(userId),
       maxBodyBytes: config.api.maxBodyBytes,
       maxDeliveredBatch: config.maxDeliveredBatch,
+      rateLimitPerMinute: config.api.rateLimitPerMinute,
       websocket: this.gatewayInstance !== undefined,
       extensions,
     });

@@ -1,7 +1,10 @@
 import pino from 'pino';
+import { TokenService } from '../auth/token-service';
+import { CLOSE_UNAUTHENTICATED } from '../gateway/push-gateway';
 import { TicksHttpServer } from '../services/ticks-http-server';
 import { OfflineBatcher } from '../services/offline-batcher';
 import { createHarness, eventually, type Harness } from './support/harness';
+import { capturedLogger } from './support/captured-logger';
 import { TestSocket } from './support/ws-client';
 
 /** The push gateway and the offline batcher on the real stack, through real WebSockets. */
@@ -10,6 +13,7 @@ describe('push gateway and offline batches', () => {
   let server: TicksHttpServer;
   let batcher: OfflineBatcher;
   const sockets: TestSocket[] = [];
+  const serverLog = capturedLogger('info');
   const connect = async (user: string, device: string) => {
     const token = server.tokens.issue(user, device);
     const socket = await TestSocket.open(
@@ -30,7 +34,12 @@ describe('push gateway and offline batches', () => {
       groupId: `${h.config.kafka.groupId}-offline`,
     });
     await batcher.start();
-    server = new TicksHttpServer({ config: h.config, logger, codec: h.codec, port: 0 });
+    server = new TicksHttpServer({
+      config: h.config,
+      logger: serverLog.logger,
+      codec: h.codec,
+      port: 0,
+    });
     await server.start();
   });
 
@@ -54,6 +63,42 @@ describe('push gateway and offline batches', () => {
     await expect(TestSocket.open(`${server.url.replace('http', 'ws')}/v1/updates`)).rejects.toThrow(
       'upgrade refused: 401',
     );
+  });
+
+  it('logs the upgrade requests at info level without their query-string tokens', async () => {
+    const token = server.tokens.issue('Lana', 'phone');
+    const socket = await TestSocket.open(
+      `${server.url.replace('http', 'ws')}/v1/updates?access_token=${token}&device=phone`,
+    );
+    sockets.push(socket);
+    await socket.waitFor('hello', (m) => m.type === 'hello');
+    await expect(
+      TestSocket.open(`${server.url.replace('http', 'ws')}/v1/updates?access_token=${token}x`),
+    ).rejects.toThrow('upgrade refused: 401');
+    await socket.close();
+    const log = serverLog.lines.join('\n');
+    expect(log).toContain('/v1/updates?access_token=[REDACTED]&device=phone');
+    expect(log).not.toContain(token);
+  });
+
+  it('closes a connection when its token expires (4401, "token expired")', async () => {
+    const shortLived = new TokenService({
+      secret: h.config.auth.secret,
+      ttlSeconds: 2,
+      maxLifetimeSeconds: 2,
+    });
+    const socket = await TestSocket.open(
+      `${server.url.replace('http', 'ws')}/v1/updates?access_token=${shortLived.issue('Exa', 'phone')}`,
+    );
+    sockets.push(socket);
+    await socket.waitFor('hello', (m) => m.type === 'hello');
+    const opened = Date.now();
+    const closed = await Promise.race([
+      socket.closed,
+      new Promise((resolve) => setTimeout(() => resolve('still open after 8 s'), 8000)),
+    ]);
+    expect(closed).toEqual({ code: CLOSE_UNAUTHENTICATED, reason: 'token expired' });
+    expect(Date.now() - opened).toBeLessThan(4000);
   });
 
   it('direct chat: the sender gets the read at once; the reader’s other device gets the unread sync, the reading device does not', async () => {

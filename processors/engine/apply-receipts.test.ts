@@ -1,8 +1,11 @@
 import type { ReceiptResult } from '../../stores/redis/conversation-store';
 import { StateNotLoadedError } from '../../stores/state/conversation-state';
+import type { EngineStep } from './engine-step';
 import {
   commandsOf,
   expired,
+  NOW,
+  TTL,
   receipt,
   stateOf,
   stepAt,
@@ -117,7 +120,7 @@ describe('applyReceipts: watermarks', () => {
     expect(commandsOf(step)).toContainEqual(['zadd', 'dlvlog:cy', '3', '3|7000']);
   });
 
-  it('records delivery by id once per reader and message, expiring every hash it names', () => {
+  it('records delivery by id once per reader and message, expiring the hashes it writes', () => {
     const state = group({ deliveredBy: { m2: ['cy'], m3: [] } });
     const step = stepAt();
     const [first, dup] = applyReceipts(
@@ -132,7 +135,25 @@ describe('applyReceipts: watermarks', () => {
     expect(dup).toMatchObject({ newlyDeliveredIds: [], changed: false });
     const cmds = commandsOf(step);
     expect(cmds).toContainEqual(['hset', 'dlv:m3', 'cy', '7000']);
-    expect(cmds.filter((c) => c[1] === 'dlv:m2')).toEqual([['expire', 'dlv:m2', '3600']]);
+    expect(cmds).toContainEqual(['expire', 'dlv:m3', String(TTL)]);
+    expect(cmds.filter((c) => c[1] === 'dlv:m2')).toEqual([]); // nothing written, nothing expired
+  });
+
+  it('refreshes a log’s expiry on a write only when it was not refreshed lately', () => {
+    const state = group();
+    const expiresOf = (step: EngineStep) =>
+      commandsOf(step)
+        .filter((c) => c[0] === 'expire' && /log:/.test(c[1]!))
+        .map((c) => c[1]);
+    const readAt = (now: number, seq: number) => {
+      const step = stepAt(now);
+      applyReceipts(state, [receipt('bo', { type: 'read', seq })], step);
+      return expiresOf(step);
+    };
+    expect(readAt(NOW, 1)).toEqual(['readlog:bo']); // created: expires
+    expect(readAt(NOW + 1_000, 2)).toEqual([]); // refreshed a second ago
+    const later = NOW + 1_000 + (TTL * 1000) / 24;
+    expect(readAt(later, 3)).toEqual(['readlog:bo']);
   });
 
   it('refuses, before changing anything, a run whose delivered-by-id state is not loaded', () => {

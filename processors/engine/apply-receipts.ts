@@ -7,7 +7,7 @@ import { deliveredByNeeded } from './delivered-by-needed';
 import { directUpdate, TellingMarks } from './direct-update';
 import type { EngineStep } from './engine-step';
 import { peerOf, resolveTarget } from './receipt-target';
-import { refreshCore } from './refresh-core';
+import { expiryRefreshMs, refreshCore } from './refresh-core';
 import { sendersCovered, WindowFold, type SeqRange } from './window-fold';
 
 type Applied = Extract<ReceiptResult, { applied: true }>;
@@ -45,6 +45,12 @@ export function applyReceipts(
   const marks = new TellingMarks(state, writes);
   const window = new WindowFold();
   const ttl = step.ttlSeconds;
+  const refreshMs = expiryRefreshMs(ttl);
+  // A log or delivered-by hash this step writes to gets its expiry when it was not refreshed
+  // lately (not on every write: an active reader's log would cost an EXPIRE per receipt).
+  const expireWhenDue = (key: { expire(seconds: number): void }, suffix: string) => {
+    if (state.refreshExpiry(suffix, step.now, refreshMs)) key.expire(ttl);
+  };
 
   const results: ReceiptResult[] = [];
   const applied: Applied[] = [];
@@ -85,7 +91,7 @@ export function applyReceipts(
         ranges.push([Math.min(oldRead, oldDlvd), newRead]);
         const log = writes.readLog(user);
         log.add(formatNumber(newRead), `${formatNumber(newRead)}|${at}`);
-        log.expire(ttl);
+        expireWhenDue(log, `readlog:${user}`);
       }
       if (r.shareRead) status = 'READ';
       // A read that is not shared shows only as the deliveries it implies.
@@ -98,17 +104,17 @@ export function applyReceipts(
         ranges.push([oldDlvd, target]);
         const log = writes.deliveredLog(user);
         log.add(formatNumber(target), `${formatNumber(target)}|${at}`);
-        log.expire(ttl);
+        expireWhenDue(log, `dlvlog:${user}`);
       }
     } else {
       for (const [id, seq] of resolved.ids) {
-        const by = writes.deliveredBy(id);
         if (state.markDelivered(id, user, at)) {
+          const by = writes.deliveredBy(id);
           by.set(user, at);
+          expireWhenDue(by, `dlv:${id}`);
           newIds.push(id);
           ranges.push([seq - 1, seq]);
         }
-        by.expire(ttl);
       }
       // A message already below the delivered watermark was counted as delivered before.
       const dlvd = state.dlvd.get(user) ?? 0;

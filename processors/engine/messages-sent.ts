@@ -4,6 +4,7 @@ import { ConversationWrites } from '../../stores/state/conversation-writes';
 import { formatNumber } from '../../stores/state/stored-values';
 import type { EngineStep } from './engine-step';
 import { refreshCore } from './refresh-core';
+import { trimMessages } from './trim-messages';
 
 /**
  * messages-sent-1.lua over memory: records consecutive messages of one conversation (in topic
@@ -100,6 +101,7 @@ export function applyMessagesSent(
     writes.meta.set('last_msg', lastMsg);
     writes.meta.set('last_at', lastAt);
   }
+  trimMessages(state, writes, step);
   // The first message creates msg and msgs: they join the core keys' expiry now.
   refreshCore(state, writes, step, !hadKind || previousLast === 0);
   return results;

@@ -14,6 +14,11 @@ import type { EngineStep } from './engine-step';
  * not expired: created later in the step (by a later call), it has no expiry, exactly as after
  * the scripts, until the next refresh.
  */
+/** How often a key's expiry is refreshed at most: its TTL stays between 23/24 and all of it. */
+export function expiryRefreshMs(ttlSeconds: number): number {
+  return (ttlSeconds * 1000) / 24;
+}
+
 export function refreshCore(
   state: ConversationState,
   writes: ConversationWrites,
@@ -21,7 +26,7 @@ export function refreshCore(
   force: boolean,
 ): void {
   const { now, ttlSeconds } = step;
-  if (!force && now - (state.touched ?? 0) < (ttlSeconds * 1000) / 24) return;
+  if (!force && now - (state.touched ?? 0) < expiryRefreshMs(ttlSeconds)) return;
   state.touched = now;
   writes.meta.set('touched', formatNumber(now));
   writes.meta.expire(ttlSeconds);

@@ -48,6 +48,14 @@ export class RedisKeys {
     return `${this.prefix}:{p:${partition}}:lease`;
   }
 
+  /**
+   * Main Redis: the dedupe marks of a partition that may lie, written while the auxiliary Redis
+   * failed (the badge changed in main without its mark); deleted from aux before dedupe resumes.
+   */
+  untrustedMarks(partition: number): string {
+    return `${this.prefix}:{p:${partition}}:untrusted-marks`;
+  }
+
   /** Auxiliary Redis: "source already marked unread for recipient". */
   dedupeMark(source: string, recipient: string): string {
     return `${this.prefix}:dd:{${recipient}}:${source}`;

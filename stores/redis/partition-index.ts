@@ -4,17 +4,32 @@ import { execPipeline } from './pipeline';
 
 export type IndexKind = 'windows' | 'held';
 
+type Entry = { partition: number; conversationId: string; at: number };
+
 /**
  * Per-partition sorted sets of "conversation → when to look again" (a window's close time, a
  * held receipt's deadline). Punctuators scan only the partitions their process owns, so after a
  * rebalance the new owner finds and finishes the work of the old one.
+ *
+ * The owner of a partition is its only writer, so it keeps the partition's index in memory:
+ * loaded with one ZRANGE when first used after an assignment or a reset, answering `due` without
+ * a round trip and skipping a ZADD that would change nothing (a window's index entry is written
+ * once, not once per receipt). Redis gets every change, for the next owner.
  */
 export class PartitionIndex {
+  readonly name: string;
+  /** A partition's entries (conversation → at) as this process wrote or read them. */
+  private readonly memory = new Map<number, Promise<Map<string, number>>>();
+  /** Per partition: resolves once the deliveries in flight at its last reset are over. */
+  private readonly settling = new Map<number, Promise<unknown>>();
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly kind: IndexKind,
-  ) {}
+  ) {
+    this.name = `${kind}-index`;
+  }
 
   private key(partition: number): string {
     return this.kind === 'windows'
@@ -23,47 +38,80 @@ export class PartitionIndex {
   }
 
   /**
-   * Registers conversations. `keepEarlier`: an existing entry keeps the earlier time (a window's
-   * first close time, a conversation's earliest deadline).
+   * Forgets a partition's entries (a state store's reset: rebalance, failed step, lease change);
+   * they are read again once the writes in flight at the reset (`settled`) are over.
    */
-  async schedule(
-    entries: Array<{ partition: number; conversationId: string; at: number }>,
-  ): Promise<void> {
-    if (entries.length === 0) return;
-    const pipe = this.redis.pipeline();
-    for (const e of entries) pipe.zadd(this.key(e.partition), 'LT', e.at, e.conversationId);
-    await execPipeline(pipe);
+  resetPartition(partition: number, settled: Promise<unknown> = Promise.resolve()): void {
+    this.memory.delete(partition);
+    this.settling.set(
+      partition,
+      settled.catch(() => undefined),
+    );
   }
 
-  async reschedule(
-    entries: Array<{ partition: number; conversationId: string; at: number | null }>,
-  ): Promise<void> {
+  private entries(partition: number): Promise<Map<string, number>> {
+    let known = this.memory.get(partition);
+    if (!known) {
+      const settled = this.settling.get(partition) ?? Promise.resolve();
+      known = settled.then(async () => {
+        const flat = await this.redis.zrange(this.key(partition), '0', '-1', 'WITHSCORES');
+        const entries = new Map<string, number>();
+        for (let i = 0; i < flat.length; i += 2) entries.set(flat[i]!, Number(flat[i + 1]));
+        return entries;
+      });
+      // A failed read is not remembered: the next use reads again.
+      known.catch(() => {
+        if (this.memory.get(partition) === known) this.memory.delete(partition);
+      });
+      this.memory.set(partition, known);
+    }
+    return known;
+  }
+
+  /**
+   * Registers conversations; an existing entry keeps the earlier time (a window's first close
+   * time, a conversation's earliest deadline), as ZADD LT does.
+   */
+  async schedule(entries: Entry[]): Promise<void> {
     if (entries.length === 0) return;
     const pipe = this.redis.pipeline();
     for (const e of entries) {
-      if (e.at === null) pipe.zrem(this.key(e.partition), e.conversationId);
-      else pipe.zadd(this.key(e.partition), e.at, e.conversationId);
+      const known = await this.entries(e.partition);
+      const at = known.get(e.conversationId);
+      if (at !== undefined && at <= e.at) continue;
+      known.set(e.conversationId, e.at);
+      pipe.zadd(this.key(e.partition), 'LT', e.at, e.conversationId);
+    }
+    if (pipe.length > 0) await execPipeline(pipe);
+  }
+
+  /** Sets each conversation's time, or removes it (`at: null`). */
+  async reschedule(entries: Array<Omit<Entry, 'at'> & { at: number | null }>): Promise<void> {
+    if (entries.length === 0) return;
+    const pipe = this.redis.pipeline();
+    for (const e of entries) {
+      const known = await this.entries(e.partition);
+      if (e.at === null) {
+        known.delete(e.conversationId);
+        pipe.zrem(this.key(e.partition), e.conversationId);
+      } else {
+        known.set(e.conversationId, e.at);
+        pipe.zadd(this.key(e.partition), e.at, e.conversationId);
+      }
     }
     await execPipeline(pipe);
   }
 
   /** Conversations due at `now` on the given partitions, at most `limit` per partition. */
-  async due(
-    partitions: number[],
-    now: number,
-    limit = 500,
-  ): Promise<Array<{ partition: number; conversationId: string; at: number }>> {
-    if (partitions.length === 0) return [];
-    const pipe = this.redis.pipeline();
-    for (const p of partitions)
-      pipe.zrangebyscore(this.key(p), '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit);
-    const replies = await execPipeline(pipe);
-    const due: Array<{ partition: number; conversationId: string; at: number }> = [];
-    replies.forEach((reply, i) => {
-      const flat = reply as string[];
-      for (let j = 0; j < flat.length; j += 2)
-        due.push({ partition: partitions[i]!, conversationId: flat[j]!, at: Number(flat[j + 1]) });
-    });
+  async due(partitions: number[], now: number, limit = 500): Promise<Entry[]> {
+    const due: Entry[] = [];
+    for (const partition of partitions) {
+      const found: Entry[] = [];
+      for (const [conversationId, at] of await this.entries(partition))
+        if (at <= now) found.push({ partition, conversationId, at });
+      found.sort((a, b) => a.at - b.at);
+      due.push(...found.slice(0, limit));
+    }
     return due;
   }
 }

@@ -58,6 +58,11 @@ export class ConversationState {
   updateVersion = 0;
   /** Whether updateVersion was raised to this incarnation's floor (see nextUpdateVersion). */
   versionFloored = false;
+  /**
+   * When this process last set the expiry of a key it appends to (a log, a delivered-by hash),
+   * by key suffix. Not loaded: after a load the first write refreshes each key once.
+   */
+  private readonly expiryRefreshed = new Map<string, number>();
 
   private readonly memberSet = new Set<string>();
   private readonly watermarks: Record<Watermark, Map<string, number>> = {
@@ -80,6 +85,19 @@ export class ConversationState {
     readonly prefix: string,
   ) {
     this.bytes = BASE + str(conversationId) + str(prefix);
+  }
+
+  /**
+   * Whether a key this step writes to (and so exists after it) needs its expiry set: not when
+   * this process set it less than `refreshMs` ago, as the core keys' refresh (refreshCore). A
+   * key is only ever appended to, so one that got an expiry keeps it until the next refresh.
+   */
+  refreshExpiry(suffix: string, now: number, refreshMs: number): boolean {
+    const last = this.expiryRefreshed.get(suffix);
+    if (last !== undefined && now - last < refreshMs) return false;
+    if (last === undefined) this.bytes += ENTRY + str(suffix);
+    this.expiryRefreshed.set(suffix, now);
+    return true;
   }
 
   /** Estimated heap bytes held, for a cache bounded by bytes. */
@@ -153,6 +171,31 @@ export class ConversationState {
     this.replaceMessageValue(messageId, parseMessage(value));
     this.indexMessage(messageId, seq);
     return value;
+  }
+
+  /**
+   * Forgets the `count` oldest messages (msgs, msg, their delivered-by hashes); returns their
+   * ids, oldest first.
+   */
+  trimOldest(count: number): string[] {
+    const removed = this.index.removeOldest(count).map(([id]) => id);
+    for (const id of removed) {
+      const old = this.messageValues.get(id);
+      if (this.messageValues.delete(id)) this.bytes -= ENTRY + str(id) + messageBytes(old ?? null);
+      this.bytes -= ENTRY + 16;
+      const by = this.deliveredById.get(id);
+      if (by) {
+        for (const [user, at] of by) this.bytes -= ENTRY + str(user) + str(at);
+        this.bytes -= ENTRY + str(id) + OBJECT;
+        this.deliveredById.delete(id);
+      }
+    }
+    return removed;
+  }
+
+  /** The lowest seq in the message index (undefined when empty). */
+  get lowestIndexedSeq(): number | undefined {
+    return this.index.lowestSeq;
   }
 
   /** ZCOUNT msgs (seq +inf: the unread count of a reader at `seq`. */

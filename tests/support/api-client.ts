@@ -2,6 +2,8 @@
 export interface ApiAnswer<T = Record<string, unknown>> {
   status: number;
   body: T;
+  /** Response headers, names in lower case. */
+  headers: Record<string, string>;
 }
 
 export function apiClient(baseUrl: string) {
@@ -23,6 +25,10 @@ export function apiClient(baseUrl: string) {
     if (payload !== undefined) headers['content-type'] = 'application/json';
     const response = await fetch(`${baseUrl}${path}`, { method, headers, body: payload });
     const text = await response.text();
-    return { status: response.status, body: (text ? JSON.parse(text) : {}) as T };
+    return {
+      status: response.status,
+      body: (text ? JSON.parse(text) : {}) as T,
+      headers: Object.fromEntries(response.headers.entries()),
+    };
   };
 }

@@ -140,6 +140,8 @@ export async function createHarness(
     TICKS_LOG_LEVEL: 'warn',
     TICKS_CASSANDRA_KEYSPACE: `t${id}`,
     TICKS_PERSISTER_GROUP_ID: `ticks-test-${id}-persister`,
+    // Auth as in production: a secret of the test's own (the development one needs dev mode).
+    TICKS_AUTH_SECRET: `test-secret-${randomBytes(16).toString('hex')}`,
     ...overrides,
   };
   const config = loadConfig({ ...process.env, ...env });

@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { loadConfig } from '../../config/config';
+import { scanKeys } from '../../tests/support/harness';
+import { connectRedis } from './connect';
+import { RedisKeys } from './keys';
+import { PartitionIndex } from './partition-index';
+
+/**
+ * The partition index against the real main Redis: the owner answers from memory, writes every
+ * change to Redis for the next owner, skips writes that change nothing, and reads the index
+ * again after a reset (once the writes in flight at the reset are over).
+ */
+describe('PartitionIndex (real Redis)', () => {
+  const prefix = `t${randomBytes(4).toString('hex')}`;
+  const keys = new RedisKeys(prefix);
+  let redis: Redis;
+  let n = 0;
+  /** A fresh partition per test, so tests do not share index keys. */
+  const partition = (): number => ++n;
+  const stored = (p: number) => redis.zrange(keys.openWindows(p), '0', '-1', 'WITHSCORES');
+
+  beforeAll(async () => {
+    redis = await connectRedis(loadConfig().redis.mainUrl, 'main');
+  });
+  afterAll(async () => {
+    const found = await scanKeys(redis, keys.all());
+    if (found.length > 0) await redis.del(...found);
+    redis.disconnect();
+  });
+
+  it('writes every change to Redis, where the next owner finds it', async () => {
+    const p = partition();
+    const owner = new PartitionIndex(redis, keys, 'windows');
+    await owner.schedule([
+      { partition: p, conversationId: 'a', at: 100 },
+      { partition: p, conversationId: 'b', at: 300 },
+    ]);
+    await owner.reschedule([
+      { partition: p, conversationId: 'a', at: null },
+      { partition: p, conversationId: 'b', at: 200 },
+    ]);
+    expect(await stored(p)).toEqual(['b', '200']);
+    const next = new PartitionIndex(redis, keys, 'windows');
+    expect(await next.due([p], 250)).toEqual([{ partition: p, conversationId: 'b', at: 200 }]);
+  });
+
+  it('keeps the earlier time of an entry, and does not write what changes nothing', async () => {
+    const p = partition();
+    const index = new PartitionIndex(redis, keys, 'windows');
+    await index.schedule([{ partition: p, conversationId: 'g', at: 100 }]);
+    // Another writer's change is invisible to the owner's memory: a write would restore it.
+    await redis.zadd(keys.openWindows(p), 150, 'g');
+    await index.schedule([{ partition: p, conversationId: 'g', at: 120 }]);
+    expect(await stored(p)).toEqual(['g', '150']); // nothing written: memory knew 100 ≤ 120
+    await index.schedule([{ partition: p, conversationId: 'g', at: 90 }]);
+    expect(await stored(p)).toEqual(['g', '90']);
+  });
+
+  it('answers from memory, and reads Redis again after a reset once its writes in flight are over', async () => {
+    const p = partition();
+    await redis.zadd(keys.openWindows(p), 100, 'x', 500, 'y');
+    const index = new PartitionIndex(redis, keys, 'windows');
+    expect(await index.due([p], 200)).toEqual([{ partition: p, conversationId: 'x', at: 100 }]);
+    await redis.zadd(keys.openWindows(p), 150, 'z'); // not by the owner: memory does not know it
+    expect((await index.due([p], 200)).map((e) => e.conversationId)).toEqual(['x']);
+
+    let settle!: () => void;
+    index.resetPartition(p, new Promise<void>((r) => (settle = r)));
+    const due = index.due([p], 200);
+    await redis.zadd(keys.openWindows(p), 160, 'w'); // lands before the reset settles
+    settle();
+    expect((await due).map((e) => e.conversationId)).toEqual(['x', 'z', 'w']);
+  });
+
+  it('orders due entries by time and caps them per partition', async () => {
+    const p = partition();
+    const q = partition();
+    const index = new PartitionIndex(redis, keys, 'windows');
+    await index.schedule([
+      { partition: p, conversationId: 'late', at: 30 },
+      { partition: p, conversationId: 'early', at: 10 },
+      { partition: p, conversationId: 'mid', at: 20 },
+      { partition: q, conversationId: 'other', at: 5 },
+    ]);
+    expect(await index.due([p, q], 100, 2)).toEqual([
+      { partition: p, conversationId: 'early', at: 10 },
+      { partition: p, conversationId: 'mid', at: 20 },
+      { partition: q, conversationId: 'other', at: 5 },
+    ]);
+  });
+});
