@@ -16,7 +16,7 @@ import {
 import { TicksHttpServer } from '../services/ticks-http-server';
 import { runCommand } from './run-command';
 import { startMissingServers } from './stack/stack';
-import { LiveSummary } from './traffic/live-summary';
+import { LIVE_SUMMARY_LEGEND, LiveSummary } from './traffic/live-summary';
 import { Workload } from './traffic/workload';
 
 function positiveInt(value: string): number {
@@ -82,6 +82,7 @@ const program = new Command('run')
         await publish.flush();
       }
       const summary = new LiveSummary(pipeline.metrics);
+      console.error(LIVE_SUMMARY_LEGEND);
       const started = Date.now();
 
       const tickMs = 100;

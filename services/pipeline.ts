@@ -137,7 +137,7 @@ export class Pipeline implements Component {
     const windowCloser = new WindowCloser({
       ...windowing,
       punctuateIntervalMs: config.punctuateIntervalMs,
-      maxMessagesPerWindow: 50,
+      maxMessagesPerSender: 50,
     });
 
     this.runtime = boot.streamRuntime({

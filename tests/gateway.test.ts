@@ -158,14 +158,12 @@ describe('push gateway and offline batches', () => {
     await eventually('indexed', async () => (await h.read.unread(g, 'Gcy')) === 1);
     h.publish.read(g, 'Gbo', { seq: 1 }).read(g, 'Gcy', { seq: 1 });
     await h.publish.flush();
-    const summary = await ana.waitFor('group summary', (m) => m.type === 'group_summary');
+    const summary = await ana.waitFor('group summary', (m) => m.type === 'group_sender_summary');
     expect(summary).toMatchObject({
       conversation_id: g,
-      message_id: 'g1',
-      status: 'READ',
-      read_count: 2,
-      delivered_count: 2,
-      total: 2,
+      messages: [
+        { message_id: 'g1', seq: 1, status: 'READ', read_count: 2, delivered_count: 2, total: 2 },
+      ],
     });
   });
 

@@ -18,6 +18,9 @@ import { trimMessages } from './trim-messages';
  *   read it, as the earlier messages of the run left the watermarks (a sender has read its own
  *   earlier messages), so a replay converges to the same badges.
  * - last_seq only grows; last_msg/last_at follow the message that raised it.
+ * - `senderCaughtUp`: sending took the sender to the end over messages they had not read, so
+ *   their badge loses the source; not when they had nothing unread (nothing to remove: a write
+ *   of the badge would change nothing).
  * - `members` lists every member for a direct chat (the peer is needed), none for a group.
  * The order of `behind` and `members` is unspecified, as SMEMBERS' is.
  */
@@ -55,6 +58,7 @@ export function applyMessagesSent(
   const results: MessageSentResult[] = [];
   for (const [i, m] of messages.entries()) {
     const { seq, senderId: sender } = m;
+    const hadUnread = (state.read.get(sender) ?? 0) < lastSeq;
     if (seq > lastSeq) {
       lastSeq = seq;
       lastMsg = m.messageId;
@@ -78,7 +82,7 @@ export function applyMessagesSent(
     results.push({
       kind,
       lastSeq,
-      senderAtEnd: (state.read.get(sender) ?? 0) >= lastSeq,
+      senderCaughtUp: hadUnread && (state.read.get(sender) ?? 0) >= lastSeq,
       hasHeld: state.hasHeld,
       behind,
       members: kind === 'DIRECT' ? present : [],

@@ -51,6 +51,8 @@ export class BadgeUpdater {
     this.metrics.dedupe.inc({ result: 'miss' }, stats.misses);
     this.metrics.mainBadgeWrites.inc({ conversation_kind: 'direct' }, stats.mainWrites.DIRECT);
     this.metrics.mainBadgeWrites.inc({ conversation_kind: 'group' }, stats.mainWrites.GROUP);
+    this.metrics.badgeChanges.inc({ op: 'add' }, stats.changed.add);
+    this.metrics.badgeChanges.inc({ op: 'remove' }, stats.changed.remove);
     return stats.counts ?? new Map();
   }
 

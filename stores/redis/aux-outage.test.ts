@@ -94,6 +94,25 @@ describe('UserStore during an auxiliary Redis outage (private redis-server)', ()
     expect(await aux.get(markKey)).toBe('0');
   });
 
+  it('counts the real badge changes of writes made without dedupe', async () => {
+    const store = new UserStore(main, aux, keys, 600, 60);
+    await main.sadd(keys.badge('u3'), 'A', 'B');
+    server.kill('SIGSTOP');
+    try {
+      const stats = await store.applyBadgeChanges(
+        [
+          { op: 'remove', userId: 'u3', source: 'A', kind: 'DIRECT' }, // there: a change
+          { op: 'add', userId: 'u3', source: 'B', kind: 'DIRECT' }, // there already: none
+        ],
+        { memory: freshMemory(), partition: partition + 1 },
+      );
+      // The replies of the badge writes come after the one listing the untrusted marks.
+      expect(stats).toMatchObject({ aux: 'failed', misses: 2, changed: { add: 0, remove: 1 } });
+    } finally {
+      server.kill('SIGCONT');
+    }
+  });
+
   it('starts without an aux that does not answer, and uses it once it does', async () => {
     const port = await freePort();
     const unavailable: string[] = [];

@@ -63,6 +63,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
       auxHits: 0,
       misses: 1,
       mainWrites: { DIRECT: 1, GROUP: 0 },
+      changed: { add: 1, remove: 0 },
       aux: 'ok',
     });
     expect(await inBadge(u, 'A')).toBe(true);
@@ -76,6 +77,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
       auxHits: 1,
       misses: 0,
       mainWrites: { DIRECT: 0, GROUP: 0 },
+      changed: { add: 0, remove: 0 },
       aux: 'ok',
     });
     expect(await inBadge(u, 'A')).toBe(false);
@@ -89,6 +91,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
       auxHits: 0,
       misses: 1,
       mainWrites: { DIRECT: 1, GROUP: 0 },
+      changed: { add: 0, remove: 1 },
       aux: 'ok',
     });
     expect(await inBadge(u, 'A')).toBe(false);
@@ -100,6 +103,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
       auxHits: 1,
       misses: 0,
       mainWrites: { DIRECT: 0, GROUP: 0 },
+      changed: { add: 0, remove: 0 },
       aux: 'ok',
     });
     expect(await inBadge(u, 'A')).toBe(true);
@@ -115,6 +119,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
       auxHits: 0,
       misses: 1,
       mainWrites: { DIRECT: 1, GROUP: 0 },
+      changed: { add: 1, remove: 0 },
       aux: 'ok',
     });
     expect(await inBadge(u, 'A')).toBe(true);
@@ -166,6 +171,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
       auxHits: 0,
       misses: 1,
       mainWrites: { DIRECT: 1, GROUP: 0 },
+      changed: { add: 0, remove: 0 },
       aux: 'ok',
     });
     expect(mainPipelines).toHaveBeenCalledTimes(1);
@@ -176,10 +182,20 @@ describe('UserStore badge dedupe (real Redis)', () => {
         auxHits: 1,
         misses: 0,
         mainWrites: { DIRECT: 0, GROUP: 0 },
+        changed: { add: 0, remove: 0 },
         aux: 'ok',
       });
     expect(mainPipelines).toHaveBeenCalledTimes(1); // no main round trip at all for the hits
     expect(await inBadge(u, 'A')).toBe(false);
+  });
+
+  it('counts as real changes only the writes that changed a badge', async () => {
+    const [u, v] = [user(), user()];
+    // Marks the dedupe does not know: the badge already holds A, and lacks B.
+    await main.sadd(keys.badge(u), 'A');
+    const stats = await store.applyBadgeChanges([add(u, 'A'), add(u, 'C'), remove(v, 'B')]);
+    expect(stats).toMatchObject({ misses: 3, mainWrites: { DIRECT: 3, GROUP: 0 } });
+    expect(stats.changed).toEqual({ add: 1, remove: 0 }); // only C was not there yet
   });
 
   it('keeps the last change per (user, source) of a batch, in 4 round trips at most', async () => {
@@ -203,6 +219,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
       auxHits: 1,
       misses: 3,
       mainWrites: { DIRECT: 3, GROUP: 0 },
+      changed: { add: 1, remove: 1 },
       aux: 'ok',
     });
     expect(mget).toHaveBeenCalledTimes(1);
@@ -299,6 +316,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
         auxHits: 0,
         misses: 0,
         mainWrites: { DIRECT: 0, GROUP: 0 },
+        changed: { add: 0, remove: 0 },
         aux: 'ok',
       });
       expect(mget).toHaveBeenCalledTimes(1); // no aux read for a pair memory knows

@@ -22,6 +22,11 @@ export interface BadgeApplyStats {
   misses: number;
   /** Main-Redis writes (SADD or SREM), by the kind of conversation of their source. */
   mainWrites: Record<ConversationKind, number>;
+  /**
+   * Of those writes, the ones that changed the badge (SADD or SREM replied 1): a source really
+   * added or removed. A write that changed nothing was a mark the dedupe did not know.
+   */
+  changed: { add: number; remove: number };
   /** Badge sizes after the writes, of the users in `countsFor` (only when some were asked). */
   counts?: Map<string, number>;
   /**
@@ -114,6 +119,7 @@ export class UserStore {
       auxHits: 0,
       misses: 0,
       mainWrites: { DIRECT: 0, GROUP: 0 },
+      changed: { add: 0, remove: 0 },
       aux: 'ok',
     };
     if (latest.length === 0 && counted.length === 0) return stats;
@@ -176,6 +182,8 @@ export class UserStore {
       memory?.setUntrusted(true);
       this.unguardedWrites.set(partition, (this.unguardedWrites.get(partition) ?? 0) + 1);
     }
+    // The replies of the writes start after what is queued so far.
+    let reply = (main as unknown as { length: number }).length;
     for (const c of toWrite) {
       this.queueSetChange(main, this.keys.badge(c.userId), c.source, c.op);
     }
@@ -184,6 +192,9 @@ export class UserStore {
     const replies = await execPipeline(main);
     for (const c of toWrite) {
       stats.mainWrites[c.kind]++;
+      // SADD's or SREM's reply: how many members it added or removed (an add's EXPIRE follows).
+      if (Number(replies[reply]) > 0) stats.changed[c.op]++;
+      reply += c.op === 'add' ? 2 : 1;
       memory?.remember(markKey(c), markValue(c.op));
     }
     if (counted.length > 0) {

@@ -177,6 +177,11 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
         conversationId,
         window: sortedWindow(viaScripts!),
       });
+      if (viaScripts) {
+        const senders = new Set(viaScripts.messages.map((m) => m.sender)).size;
+        if (senders >= 2) saw('window tells several senders');
+        if ((viaScripts.unwindowed ?? 0) > senders) saw('window saves pushes');
+      }
       return viaScripts;
     }
 
@@ -279,11 +284,14 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
       'group window open',
       'read to the end',
       'message, has held',
-      'message, sender not at end',
+      'message, sender caught up',
+      'message, sender not caught up',
       'message, nobody behind',
       'members, has held',
       'dlv loaded for an update lookup',
       'window collected',
+      'window tells several senders',
+      'window saves pushes',
       'window cleared',
       'window moved on, kept',
       'aged',
@@ -298,7 +306,8 @@ function countRules(calls: Call[], results: unknown[], saw: (what: string) => vo
     if (call.type === 'messages')
       for (const r of results[i] as MessageSentResult[]) {
         if (r.hasHeld) saw('message, has held');
-        if (!r.senderAtEnd) saw('message, sender not at end');
+        if (r.senderCaughtUp) saw('message, sender caught up');
+        else saw('message, sender not caught up');
         if (r.behind.length === 0) saw('message, nobody behind');
       }
     else if (call.type === 'members') {
