@@ -1,3 +1,4 @@
+import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -7,9 +8,10 @@ import type { ReceiptDetailsSource } from '../stores/receipt-details-source';
 import type { ReadModel } from '../stores/redis/read-model';
 import type { EventPublisher } from '../runtime/event-publisher';
 import { alwaysHealthy, HEALTH_PATHS, type ProcessHealth } from '../runtime/health';
-import { ApiError, UnauthorizedError, UnavailableError } from './api-errors';
+import { ApiError, TooManyRequestsError, UnauthorizedError, UnavailableError } from './api-errors';
 import { AuthError } from '../auth/auth-error';
-import { authenticate } from '../auth/authenticate';
+import { authenticate, principalOf } from '../auth/authenticate';
+import { requestLogger, withoutCredentials } from '../auth/request-log';
 import type { TokenService } from '../auth/token-service';
 import { receiptRoutes } from './routes/receipt-routes';
 import { unreadRoutes } from './routes/unread-routes';
@@ -24,6 +26,8 @@ export interface ApiAppOptions {
   sharesReads(userId: string): boolean;
   maxBodyBytes: number;
   maxDeliveredBatch: number;
+  /** Requests one user may make to /v1 per minute (per process). */
+  rateLimitPerMinute: number;
   /** What /livez, /readyz and /healthz answer; without it, always live and ready. */
   health?: ProcessHealth;
   /** Registers @fastify/websocket first, for a gateway route added by `extensions`. */
@@ -38,7 +42,8 @@ export interface ApiAppOptions {
  */
 export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: options.logger as FastifyBaseLogger,
+    // Request logs (the gateway's and the demo's routes are in this app too) carry no tokens.
+    loggerInstance: requestLogger(options.logger) as FastifyBaseLogger,
     bodyLimit: options.maxBodyBytes,
     // Reject unknown fields (422) rather than silently dropping them.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
@@ -54,7 +59,15 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
         version: '1',
       },
       components: {
-        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description:
+              'HS256 JWT signed with TICKS_AUTH_SECRET: sub (user id), optional dev (device id), iss "ticks", iat (not in the future) and exp at most TICKS_AUTH_MAX_TOKEN_LIFETIME_SECONDS after iat. The WebSocket at /v1/updates also takes it as ?access_token= and closes with 4401 "token expired" when it expires.',
+          },
+        },
       },
     },
   });
@@ -63,16 +76,18 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const { status, body, headers } = errorAnswer(error, options.maxBodyBytes);
-    if (status >= 500) request.log.error({ err: error, url: request.url }, 'request failed');
+    if (status >= 500)
+      request.log.error({ err: error, url: withoutCredentials(request.url) }, 'request failed');
     return reply
       .code(status)
       .headers(headers ?? {})
       .send(body);
   });
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .send({ error: 'not_found', message: `no route ${request.method} ${request.url}` }),
+    reply.code(404).send({
+      error: 'not_found',
+      message: `no route ${request.method} ${withoutCredentials(request.url)}`,
+    }),
   );
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -85,8 +100,20 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
 
   await app.register(async (v1) => {
     v1.addHook('onRequest', authenticate(options.tokens));
+    // Per user (known once authenticated), so one client cannot flood the pipeline or Redis.
+    await v1.register(rateLimit, {
+      hook: 'preHandler',
+      max: options.rateLimitPerMinute,
+      timeWindow: 60_000,
+      keyGenerator: (request) => principalOf(request).userId,
+      errorResponseBuilder: (_request, context) =>
+        new TooManyRequestsError(
+          `more than ${context.max} requests a minute (TICKS_API_RATE_LIMIT_PER_MINUTE); retry in ${Math.ceil(context.ttl / 1000)} s`,
+        ),
+    });
     await v1.register(receiptRoutes, {
       publisher: options.publisher,
+      isMember: (conversationId, userId) => options.readModel.isMember(conversationId, userId),
       receiptDetails: options.receiptDetails,
       sharesReads: options.sharesReads,
       maxDeliveredBatch: options.maxDeliveredBatch,

@@ -41,6 +41,14 @@ export class UnprocessableError extends ApiError {
   }
 }
 
+/** The caller made more requests than its rate allows; Retry-After says when to try again. */
+export class TooManyRequestsError extends ApiError {
+  override readonly name = 'TooManyRequestsError';
+  constructor(message: string) {
+    super(429, 'rate_limited', message);
+  }
+}
+
 /** Seconds a client is told to wait (Retry-After) before retrying after a 503. */
 export const DEFAULT_RETRY_AFTER_SECONDS = 5;
 

@@ -1,4 +1,5 @@
 import { createSigner, createVerifier, TokenError } from 'fast-jwt';
+import type { TicksConfig } from '../config/config';
 import { AuthError } from './auth-error';
 
 /** Who is calling: from a verified token. */
@@ -6,33 +7,49 @@ export interface Principal {
   userId: string;
   /** The device the token was issued for; null when it is for the user as a whole. */
   deviceId: string | null;
+  /** When the token expires (epoch ms): a WebSocket opened with it is closed then. */
+  expiresAt: number;
 }
 
 export interface TokenServiceOptions {
   /** HS256 secret (config TICKS_AUTH_SECRET). */
   secret: string;
+  /** Lifetime of the tokens issue() signs (TICKS_AUTH_TOKEN_TTL_SECONDS). */
   ttlSeconds: number;
+  /** Longest lifetime, exp - iat, of a token verify() accepts (TICKS_AUTH_MAX_TOKEN_LIFETIME_SECONDS). */
+  maxLifetimeSeconds: number;
   issuer?: string;
 }
 
 interface Claims {
   sub: string;
   dev?: string;
+  iat: number;
+  exp: number;
 }
+
+const CLOCK_TOLERANCE_MS = 5000;
 
 const ID = /^[^\s]{1,200}$/;
 
 /**
  * Bearer tokens: JWTs signed with HMAC-SHA256 (fast-jwt), carrying the user id (`sub`) and
- * optionally a device id (`dev`). Verification accepts only HS256 and our issuer, and requires
- * an expiry.
+ * optionally a device id (`dev`). Verification accepts only HS256 and requires our issuer
+ * (`iss`), an issue time (`iat`, not in the future) and an expiry (`exp`) at most
+ * maxLifetimeSeconds after it: a leaked token is good for a bounded time, whoever signed it.
  */
 export class TokenService {
-  private readonly sign: (payload: Claims) => string;
+  private readonly sign: (payload: { sub: string; dev?: string }) => string;
   private readonly verifyToken: (token: string) => Claims;
+  private readonly maxLifetimeSeconds: number;
 
   constructor(options: TokenServiceOptions) {
+    if (options.ttlSeconds > options.maxLifetimeSeconds)
+      throw new Error(
+        `tokens of ${options.ttlSeconds} s would outlive the ${options.maxLifetimeSeconds} s accepted`,
+      );
     const iss = options.issuer ?? 'ticks';
+    this.maxLifetimeSeconds = options.maxLifetimeSeconds;
     this.sign = createSigner({
       key: options.secret,
       algorithm: 'HS256',
@@ -43,8 +60,17 @@ export class TokenService {
       key: options.secret,
       algorithms: ['HS256'],
       allowedIss: iss,
-      requiredClaims: ['sub', 'exp'],
-      clockTolerance: 5000,
+      requiredClaims: ['sub', 'iss', 'iat', 'exp'],
+      clockTolerance: CLOCK_TOLERANCE_MS,
+    });
+  }
+
+  /** Tokens as the configuration says (TICKS_AUTH_*). */
+  static fromConfig(auth: TicksConfig['auth']): TokenService {
+    return new TokenService({
+      secret: auth.secret,
+      ttlSeconds: auth.tokenTtlSeconds,
+      maxLifetimeSeconds: auth.maxTokenLifetimeSeconds,
     });
   }
 
@@ -61,16 +87,20 @@ export class TokenService {
     try {
       claims = this.verifyToken(token);
     } catch (err) {
-      const why =
-        err instanceof TokenError && err.code === TokenError.codes.expired
-          ? 'the token has expired'
-          : 'the token is not valid';
-      throw new AuthError(why);
+      throw new AuthError(refusal(err));
     }
     if (typeof claims.sub !== 'string' || !ID.test(claims.sub))
       throw new AuthError('the token has no valid user id (sub)');
+    if (typeof claims.iat !== 'number' || !Number.isFinite(claims.iat))
+      throw new AuthError('the token has no valid issue time (iat)');
+    if (claims.iat * 1000 > Date.now() + CLOCK_TOLERANCE_MS)
+      throw new AuthError('the token is issued in the future (iat)');
+    if (claims.exp - claims.iat > this.maxLifetimeSeconds)
+      throw new AuthError(
+        `the token lives ${claims.exp - claims.iat} s (exp - iat), longer than the ${this.maxLifetimeSeconds} s accepted`,
+      );
     const dev = typeof claims.dev === 'string' && ID.test(claims.dev) ? claims.dev : null;
-    return { userId: claims.sub, deviceId: dev };
+    return { userId: claims.sub, deviceId: dev, expiresAt: claims.exp * 1000 };
   }
 
   /** The principal of an `Authorization: Bearer <token>` header value. */
@@ -79,5 +109,20 @@ export class TokenService {
     const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
     if (!match) throw new AuthError('the Authorization header must be "Bearer <token>"');
     return this.verify(match[1]!);
+  }
+}
+
+/** Why fast-jwt refused a token, as the caller may be told. */
+function refusal(err: unknown): string {
+  if (!(err instanceof TokenError)) return 'the token is not valid';
+  switch (err.code) {
+    case TokenError.codes.expired:
+      return 'the token has expired';
+    case TokenError.codes.missingRequiredClaim:
+      return `the token is not valid: ${err.message}`; // names the claim (iss, iat, exp, sub)
+    case TokenError.codes.invalidClaimValue:
+      return `the token is not valid: ${err.message}`; // e.g. another issuer
+    default:
+      return 'the token is not valid';
   }
 }

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { type ConfigOf, type ConfigTable, variable } from './config-variable';
 import { localUrls, LOCAL_STACK } from './local-stack';
-import { flag, hostPortList, integer, url } from './value-schemas';
+import { hiddenSecret, withoutPassword } from './redact';
+import { faultPoint, flag, hostPortList, integer, url } from './value-schemas';
 
 /** Signs the tokens of a development setup; a production configuration refuses it. */
 export const DEV_AUTH_SECRET = 'ticks-development-secret-do-not-use-in-production';
@@ -20,6 +21,8 @@ export const CASSANDRA_CONSISTENCIES = [
 export type CassandraConsistency = (typeof CASSANDRA_CONSISTENCIES)[number];
 
 const redisUrl = url(['redis:', 'rediss:']);
+/** Problems show these without their password. */
+const shownUrl = (raw: string) => JSON.stringify(withoutPassword(raw));
 const nonEmpty = z.string().min(1);
 const consistency = z.enum(CASSANDRA_CONSISTENCIES);
 
@@ -70,6 +73,13 @@ export const CONFIG_TABLE = {
     schema: url(['http:', 'https:']),
     default: localUrls.registryUrl,
     doc: 'Confluent-compatible schema registry',
+    shown: shownUrl,
+  }),
+  registryTimeoutMs: variable({
+    env: 'TICKS_REGISTRY_TIMEOUT_MS',
+    schema: integer(100, 120_000),
+    default: '10000',
+    doc: 'how long one schema registry call (lookup, registration, schema by id) may wait for an answer',
   }),
   redis: {
     mainUrl: variable({
@@ -77,12 +87,14 @@ export const CONFIG_TABLE = {
       schema: redisUrl,
       default: localUrls.redisMainUrl,
       doc: 'main Redis: hot state',
+      shown: shownUrl,
     }),
     auxUrl: variable({
       env: 'TICKS_AUX_REDIS_URL',
       schema: redisUrl,
       default: localUrls.redisAuxUrl,
       doc: 'auxiliary Redis: the badge dedupe marks (must differ from the main one)',
+      shown: shownUrl,
     }),
     keyPrefix: variable({
       env: 'TICKS_REDIS_KEY_PREFIX',
@@ -232,11 +244,29 @@ export const CONFIG_TABLE = {
     default: '30000',
     doc: 'how long an early receipt is held before it is dead-lettered',
   }),
+  maxHeldPerConversation: variable({
+    env: 'TICKS_MAX_HELD_PER_CONVERSATION',
+    schema: integer(1, 1_000_000),
+    default: '1000',
+    doc: 'most early receipts held for one conversation; more are dead-lettered with their reason',
+  }),
+  maxHeldPerUser: variable({
+    env: 'TICKS_MAX_HELD_PER_USER',
+    schema: integer(1, 1_000_000),
+    default: '50',
+    doc: 'most early receipts held for one user in one conversation; more are dead-lettered with their reason',
+  }),
   hotStateTtlSeconds: variable({
     env: 'TICKS_HOT_TTL_SECONDS',
     schema: integer(1),
     default: String(24 * 3600),
     doc: 'expiry of the hot state in Redis',
+  }),
+  maxIndexedMessages: variable({
+    env: 'TICKS_MAX_INDEXED_MESSAGES',
+    schema: integer(1, 10_000_000),
+    default: '2000',
+    doc: 'messages a conversation keeps in the hot Redis index (trimmed, oldest first, once it holds a tenth more): receipts by id and receipt details cover these, an unread count beyond them shows this cap',
   }),
   auxDedupeTtlSeconds: variable({
     env: 'TICKS_AUX_DEDUPE_TTL_SECONDS',
@@ -298,6 +328,12 @@ export const CONFIG_TABLE = {
     default: '30000',
     doc: "how long a partition's steps may keep failing (nothing committed) before the pipeline reports not ready (/readyz 503)",
   }),
+  faultKillAt: variable({
+    env: 'TICKS_FAULT_KILL_AT',
+    schema: faultPoint,
+    default: '',
+    doc: "test only (crash tests): '<produced|flushed>:<n>' makes the pipeline process SIGKILL itself when its n-th step delivery has produced its outputs (before the Redis write-behind) or has written it (before the offset commit); empty: never",
+  }),
   metricsPort: variable({
     env: 'TICKS_METRICS_PORT',
     schema: integer(0, 65_535),
@@ -324,6 +360,12 @@ export const CONFIG_TABLE = {
       default: String(256 * 1024),
       doc: 'largest request body accepted (413 above it)',
     }),
+    rateLimitPerMinute: variable({
+      env: 'TICKS_API_RATE_LIMIT_PER_MINUTE',
+      schema: integer(1, 100_000_000),
+      default: '1200',
+      doc: 'requests a user may make to /v1 per minute (429 with Retry-After above it)',
+    }),
   },
   gateway: {
     maxBufferedBytes: variable({
@@ -332,6 +374,12 @@ export const CONFIG_TABLE = {
       default: String(1024 * 1024),
       doc: 'bytes a socket may have queued and unsent before the gateway drops it as too slow',
     }),
+    maxConnectionsPerUser: variable({
+      env: 'TICKS_GATEWAY_MAX_CONNECTIONS_PER_USER',
+      schema: integer(1, 100_000),
+      default: '20',
+      doc: 'open WebSockets one user may hold on one gateway; one more is closed with 4429',
+    }),
   },
   auth: {
     secret: variable({
@@ -339,18 +387,31 @@ export const CONFIG_TABLE = {
       schema: z.string().min(32, 'must be at least 32 characters (HS256 secret)'),
       default: DEV_AUTH_SECRET,
       doc: 'HMAC (HS256) secret of the bearer tokens',
+      shown: hiddenSecret,
     }),
     tokenTtlSeconds: variable({
       env: 'TICKS_AUTH_TOKEN_TTL_SECONDS',
-      schema: integer(60, 365 * 24 * 3600),
+      schema: integer(60, 7 * 24 * 3600),
       default: '86400',
-      doc: 'lifetime of the tokens issued',
+      doc: 'lifetime of the tokens issued (at most TICKS_AUTH_MAX_TOKEN_LIFETIME_SECONDS)',
+    }),
+    maxTokenLifetimeSeconds: variable({
+      env: 'TICKS_AUTH_MAX_TOKEN_LIFETIME_SECONDS',
+      schema: integer(60, 7 * 24 * 3600),
+      default: '86400',
+      doc: 'longest lifetime (exp - iat) of a token the API and gateway accept',
     }),
     production: variable({
       env: 'TICKS_PRODUCTION',
       schema: flag,
       default: 'false',
-      doc: 'true in production (so is NODE_ENV=production): the development secret is refused',
+      doc: 'true in production (so is NODE_ENV=production): the development secret, dev mode and the demo are refused',
+    }),
+    devMode: variable({
+      env: 'TICKS_DEV_MODE',
+      schema: flag,
+      default: 'false',
+      doc: "a developer's machine (npm start sets it): the API and gateway accept the development secret, on a loopback TICKS_API_HOST only, and may serve the demo",
     }),
   },
   offline: {
@@ -365,6 +426,12 @@ export const CONFIG_TABLE = {
       schema: integer(60),
       default: String(24 * 3600),
       doc: "how long a user's coalesced updates and online-device marks are kept",
+    }),
+    presenceLeaseMs: variable({
+      env: 'TICKS_PRESENCE_LEASE_MS',
+      schema: integer(1_000, 24 * 3_600_000),
+      default: '60000',
+      doc: 'how long a connected device counts as online without a renewal: the gateway renews every third of it; a gateway that dies leaves its devices online this long at most',
     }),
   },
   logLevel: variable({

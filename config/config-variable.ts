@@ -13,12 +13,15 @@ export class ConfigVariable<S extends z.ZodType = z.ZodType> {
   readonly schema: S;
   readonly default: string;
   readonly doc: string;
+  /** How the text is shown in a problem (a secret, a URL with a password); as it is by default. */
+  readonly shown: (raw: string) => string;
 
-  constructor(spec: { env: `TICKS_${string}`; schema: S; default: string; doc: string }) {
+  constructor(spec: VariableSpec<S>) {
     this.env = spec.env;
     this.schema = spec.schema;
     this.default = spec.default;
     this.doc = spec.doc;
+    this.shown = spec.shown ?? ((raw) => JSON.stringify(raw));
   }
 
   read(environment: NodeJS.ProcessEnv): VariableReading<z.output<S>> {
@@ -26,16 +29,19 @@ export class ConfigVariable<S extends z.ZodType = z.ZodType> {
     const result = this.schema.safeParse(raw);
     if (result.success) return { ok: true, value: result.data };
     const messages = result.error.issues.map((i) => i.message).join('; ');
-    return { ok: false, problem: `${this.env}=${JSON.stringify(raw)}: ${messages}` };
+    return { ok: false, problem: `${this.env}=${this.shown(raw)}: ${messages}` };
   }
 }
 
-export function variable<S extends z.ZodType>(spec: {
+interface VariableSpec<S extends z.ZodType> {
   env: `TICKS_${string}`;
   schema: S;
   default: string;
   doc: string;
-}): ConfigVariable<S> {
+  shown?: (raw: string) => string;
+}
+
+export function variable<S extends z.ZodType>(spec: VariableSpec<S>): ConfigVariable<S> {
   return new ConfigVariable(spec);
 }
 

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, devSecretProblem, isLoopback, loadConfig } from './config';
 import { localUrls } from './local-stack';
 
 function problemsFor(env: NodeJS.ProcessEnv): string[] {
@@ -96,6 +96,54 @@ describe('loadConfig', () => {
     expect(problems[0]).toMatch(message);
   });
 
+  it.each([
+    [
+      'TICKS_AUTH_SECRET',
+      'hunter2-too-short',
+      /TICKS_AUTH_SECRET=<hidden, 17 characters>: must be at least 32/,
+    ],
+    [
+      'TICKS_REDIS_URL',
+      'http://admin:hunter2@redis:6379',
+      /TICKS_REDIS_URL="http:\/\/\*\*\*@redis:6379": .*redis:\/\//,
+    ],
+    ['TICKS_AUX_REDIS_URL', 'redis//user:hunter2@aux', /TICKS_AUX_REDIS_URL=/],
+    ['TICKS_AUX_REDIS_URL', 'rediss//:hunter2@aux:6380', /TICKS_AUX_REDIS_URL=/],
+    [
+      'TICKS_REGISTRY_URL',
+      'ftp://reg:hunter2@registry',
+      /TICKS_REGISTRY_URL="ftp:\/\/\*\*\*@registry"/,
+    ],
+  ])('%s=%p: the problem names it without echoing the secret', (name, value, message) => {
+    const problems = problemsFor({ [name]: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(message);
+    expect(problems[0]).not.toContain('hunter2');
+  });
+
+  it('reads TICKS_FAULT_KILL_AT (crash tests) as a stage and a delivery number, empty as none', () => {
+    expect(loadConfig({}).faultKillAt).toBeNull();
+    expect(loadConfig({ TICKS_FAULT_KILL_AT: 'produced:3' }).faultKillAt).toEqual({
+      stage: 'produced',
+      delivery: 3,
+    });
+    expect(loadConfig({ TICKS_FAULT_KILL_AT: 'flushed:34' }).faultKillAt).toEqual({
+      stage: 'flushed',
+      delivery: 34,
+    });
+    for (const bad of ['produced', 'committed:3', 'flushed:0', 'flushed:-1', 'produced:3x'])
+      expect(problemsFor({ TICKS_FAULT_KILL_AT: bad })).toEqual([
+        expect.stringMatching(/^TICKS_FAULT_KILL_AT=.*must be empty or <produced\|flushed>:<n>/),
+      ]);
+    expect(
+      problemsFor({
+        TICKS_FAULT_KILL_AT: 'produced:1',
+        TICKS_PRODUCTION: 'true',
+        TICKS_AUTH_SECRET: 's'.repeat(40),
+      }),
+    ).toEqual([expect.stringMatching(/TICKS_FAULT_KILL_AT must be empty in production/)]);
+  });
+
   it('reports every bad variable at once', () => {
     const problems = problemsFor({ TICKS_PARTITIONS: 'x', TICKS_WINDOW_MS: 'y' });
     expect(problems.map((p) => p.split('=')[0])).toEqual(['TICKS_PARTITIONS', 'TICKS_WINDOW_MS']);
@@ -140,5 +188,60 @@ describe('loadConfig', () => {
   ])('cross-field check %p', (env, message) => {
     const problems = problemsFor(env);
     expect(problems.some((p) => message.test(p))).toBe(true);
+  });
+
+  describe('the development secret (API and gateway)', () => {
+    const secret = { TICKS_AUTH_SECRET: 's'.repeat(40) };
+
+    it('is refused without dev mode, naming the variable to set', () => {
+      expect(devSecretProblem(loadConfig({}))).toMatch(
+        /TICKS_AUTH_SECRET is not set: .* set TICKS_AUTH_SECRET .* or TICKS_DEV_MODE=true/,
+      );
+    });
+
+    it.each(['0.0.0.0', '::', '10.0.0.5', 'ticks.example.com'])(
+      'is refused in dev mode beyond loopback (TICKS_API_HOST=%s)',
+      (host) => {
+        expect(
+          devSecretProblem(loadConfig({ TICKS_DEV_MODE: 'true', TICKS_API_HOST: host })),
+        ).toMatch(
+          new RegExp(
+            `TICKS_API_HOST=${host} is reachable beyond this machine: set TICKS_AUTH_SECRET`,
+          ),
+        );
+      },
+    );
+
+    it.each(['127.0.0.1', 'localhost', '::1', '[::1]', '127.1.2.3'])(
+      'is accepted in dev mode on loopback (%s)',
+      (host) => {
+        expect(isLoopback(host)).toBe(true);
+        expect(
+          devSecretProblem(loadConfig({ TICKS_DEV_MODE: 'true', TICKS_API_HOST: host })),
+        ).toBeUndefined();
+      },
+    );
+
+    it('is no concern once a secret is set, wherever the API listens', () => {
+      expect(
+        devSecretProblem(loadConfig({ ...secret, TICKS_API_HOST: '0.0.0.0' })),
+      ).toBeUndefined();
+    });
+
+    it('dev mode is refused in production; tokens may not be issued to outlive the maximum', () => {
+      expect(problemsFor({ ...secret, TICKS_DEV_MODE: 'true', TICKS_PRODUCTION: 'true' })).toEqual([
+        expect.stringMatching(/TICKS_DEV_MODE=true cannot be set in production/),
+      ]);
+      expect(
+        problemsFor({
+          TICKS_AUTH_TOKEN_TTL_SECONDS: '7200',
+          TICKS_AUTH_MAX_TOKEN_LIFETIME_SECONDS: '3600',
+        }),
+      ).toEqual([
+        expect.stringMatching(
+          /TICKS_AUTH_TOKEN_TTL_SECONDS must be at most TICKS_AUTH_MAX_TOKEN_LIFETIME_SECONDS/,
+        ),
+      ]);
+    });
   });
 });

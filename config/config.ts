@@ -50,6 +50,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TicksConfig {
 /** The variables' environment names, laid out like TicksConfig, for the messages below. */
 const ENV = envNames(CONFIG_TABLE);
 
+/**
+ * Why the API and gateway must not start with this configuration's auth, or undefined. The
+ * development secret is published: tokens signed with it are anyone's. It is accepted only when a
+ * developer said so (TICKS_DEV_MODE=true; `npm start` does) and the server listens on loopback,
+ * where nobody else can reach it.
+ */
+export function devSecretProblem(c: TicksConfig): string | undefined {
+  if (c.auth.secret !== DEV_AUTH_SECRET) return undefined;
+  if (!c.auth.devMode)
+    return `${ENV.auth.secret} is not set: the published development secret would sign and accept tokens anyone can mint — set ${ENV.auth.secret} (at least 32 random characters), or ${ENV.auth.devMode}=true for local development on loopback`;
+  if (!isLoopback(c.api.host))
+    return `${ENV.auth.secret} is not set and ${ENV.api.host}=${c.api.host} is reachable beyond this machine: set ${ENV.auth.secret} (at least 32 random characters) — the development secret is accepted on a loopback host only`;
+  return undefined;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: only this machine can connect. */
+export function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127(\.\d{1,3}){3}$/.test(bare);
+}
+
 function crossFieldProblems(c: TicksConfig): string[] {
   const problems: string[] = [];
   if (c.redis.mainUrl === c.redis.auxUrl)
@@ -76,9 +97,21 @@ function crossFieldProblems(c: TicksConfig): string[] {
     problems.push(
       `${ENV.partitionLeaseMs} must be below ${ENV.kafka.sessionTimeoutMs}: a processor that stalls must lose its partition leases before the group gives its partitions to another, or the new owner waits for the stalled one's lease`,
     );
+  if (c.auth.production && c.faultKillAt)
+    problems.push(
+      `${ENV.faultKillAt} must be empty in production: it makes the pipeline kill itself (crash tests only)`,
+    );
   if (c.auth.production && c.auth.secret === DEV_AUTH_SECRET)
     problems.push(
       `${ENV.auth.secret} must be set in production (${ENV.auth.production}=true or NODE_ENV=production): the development secret signs tokens anyone can mint`,
+    );
+  if (c.auth.production && c.auth.devMode)
+    problems.push(
+      `${ENV.auth.devMode}=true cannot be set in production (${ENV.auth.production}=true or NODE_ENV=production)`,
+    );
+  if (c.auth.tokenTtlSeconds > c.auth.maxTokenLifetimeSeconds)
+    problems.push(
+      `${ENV.auth.tokenTtlSeconds} must be at most ${ENV.auth.maxTokenLifetimeSeconds}: the API would refuse the tokens issued`,
     );
   if (c.offline.groupId === c.kafka.groupId)
     problems.push(

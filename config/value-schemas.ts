@@ -41,3 +41,19 @@ export const url = (protocols: string[]) =>
 
 /** Exactly `true` or `false`, as a boolean. */
 export const flag = z.enum(['true', 'false']).transform((s) => s === 'true');
+
+/** The stages of a step's delivery a test may crash the pipeline at (TICKS_FAULT_KILL_AT). */
+export const FAULT_STAGES = ['produced', 'flushed'] as const;
+
+/** Empty: none; or `<stage>:<n>`, the n-th (from 1) step delivery to reach that stage. */
+export const faultPoint = z
+  .string()
+  .regex(
+    new RegExp(`^(|(${FAULT_STAGES.join('|')}):[1-9][0-9]{0,8})$`),
+    `must be empty or <${FAULT_STAGES.join('|')}>:<n> with n ≥ 1, e.g. produced:3`,
+  )
+  .transform((s) => {
+    if (s === '') return null;
+    const [stage, n] = s.split(':') as [(typeof FAULT_STAGES)[number], string];
+    return { stage, delivery: Number(n) };
+  });

@@ -66,6 +66,15 @@ export class ConnectionRegistry {
     return [...(this.byUser.get(userId) ?? [])];
   }
 
+  /** Each connected device once (a device may have several connections). */
+  devices(): Array<{ userId: string; deviceId: string }> {
+    const out: Array<{ userId: string; deviceId: string }> = [];
+    for (const [userId, set] of this.byUser)
+      for (const deviceId of new Set([...set].map((c) => c.deviceId)))
+        out.push({ userId, deviceId });
+    return out;
+  }
+
   all(): Connection[] {
     return [...this.byUser.values()].flatMap((set) => [...set]);
   }

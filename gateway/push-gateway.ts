@@ -16,6 +16,10 @@ import { skipsDevice, toPushMessage, type PushMessage } from './push-message';
 
 /** Close code of a connection without a valid principal (4000 + HTTP 401, the usual mapping). */
 export const CLOSE_UNAUTHENTICATED = 4401;
+/** Close code of a connection beyond the user's limit (as HTTP's 429). */
+export const CLOSE_TOO_MANY_CONNECTIONS = 4429;
+/** Close reason when the token a connection was opened with expires: reconnect with a new one. */
+export const TOKEN_EXPIRED_REASON = 'token expired';
 
 export interface PushGatewayOptions {
   kafka: KafkaClient;
@@ -37,6 +41,14 @@ export interface PushGatewayOptions {
   groupId?: string;
   /** WebSocket path. */
   path?: string;
+  /**
+   * How long a device this gateway announces ONLINE counts as online without a renewal: the
+   * gateway renews every connected device every third of it, so if it dies its devices go
+   * offline (the batcher keeps their updates) within one lease.
+   */
+  presenceLeaseMs: number;
+  /** Open connections one user may hold here; one more is closed at once (4429). */
+  maxConnectionsPerUser: number;
 }
 
 /**
@@ -45,18 +57,22 @@ export interface PushGatewayOptions {
  * the API's bearer tokens; publishes presence as devices connect and disconnect, which the
  * offline batcher follows.
  */
+/** In the presence queue: a renewal of every device connected when it is sent. */
+const RENEWAL = Symbol('renewal');
+
 export class PushGateway {
   readonly registry: ConnectionRegistry;
   readonly groupId: string;
   readonly path: string;
   private consumer: GroupConsumer | undefined;
   /** Presence records not sent yet, in the order they happened. */
-  private presenceQueue: Presence[] = [];
+  private presenceQueue: Array<Presence | typeof RENEWAL> = [];
   /** The send of queued presence records under way, if any. */
   private presenceSending: Promise<void> | undefined;
   private assigned!: () => void;
   private readonly assignment = new Promise<void>((resolve) => (this.assigned = resolve));
   private closing = false;
+  private renewal: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: PushGatewayOptions) {
     this.registry = new ConnectionRegistry(options.maxBufferedBytes);
@@ -75,6 +91,8 @@ export class PushGateway {
       onAssignment: () => this.assigned(),
     });
     await this.consumer.start();
+    this.renewal = setInterval(() => this.renewPresence(), this.options.presenceLeaseMs / 3);
+    this.renewal.unref();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       this.assignment,
@@ -122,9 +140,10 @@ export class PushGateway {
       (socket: WebSocket, request) => {
         const principal = this.principalOrClose(socket, request);
         if (!principal) return;
-        const { userId, deviceId } = principal;
+        const { userId, deviceId, expiresAt } = principal;
         const asked = (request.query as { device?: string }).device;
-        this.open(socket, userId, deviceId ?? asked ?? `ws-${randomUUID().slice(0, 8)}`);
+        const device = deviceId ?? asked ?? `ws-${randomUUID().slice(0, 8)}`;
+        this.open(socket, userId, device, expiresAt);
       },
     );
   }
@@ -160,6 +179,7 @@ export class PushGateway {
   /** Closes every connection (each device goes OFFLINE), then stops consuming. */
   async stop(): Promise<void> {
     this.closing = true;
+    clearInterval(this.renewal);
     for (const c of this.registry.all()) c.socket.close(1001, 'gateway stopping');
     for (const c of this.registry.all()) this.closed(c);
     while (this.presenceSending) await this.presenceSending;
@@ -170,14 +190,31 @@ export class PushGateway {
       .catch(() => undefined);
   }
 
-  private open(socket: WebSocket, userId: string, deviceId: string): void {
+  private open(socket: WebSocket, userId: string, deviceId: string, expiresAt: number): void {
     if (this.closing) {
       socket.close(1001, 'gateway stopping');
       return;
     }
+    const held = this.registry.connectionsOf(userId).length;
+    if (held >= this.options.maxConnectionsPerUser) {
+      // One user cannot hold the gateway's memory and fan-out: a client that leaks sockets meets this.
+      socket.close(
+        CLOSE_TOO_MANY_CONNECTIONS,
+        `too many connections (${held}; TICKS_GATEWAY_MAX_CONNECTIONS_PER_USER)`,
+      );
+      return;
+    }
     const { connection, firstOfDevice } = this.registry.add(userId, deviceId, socket);
     this.options.metrics.connections.set(this.registry.size);
-    socket.on('close', () => this.closed(connection));
+    // A connection is authenticated for as long as its token: not a day longer than the API.
+    const expiry = setTimeout(
+      () => socket.close(CLOSE_UNAUTHENTICATED, TOKEN_EXPIRED_REASON),
+      Math.max(0, expiresAt - Date.now()),
+    );
+    socket.on('close', () => {
+      clearTimeout(expiry);
+      this.closed(connection);
+    });
     socket.on('error', (err) => this.options.logger.debug({ err, userId }, 'websocket error'));
     // Clients send nothing but pings; anything else is ignored.
     const hello: PushMessage = { type: 'hello', user_id: userId, device_id: deviceId };
@@ -192,15 +229,30 @@ export class PushGateway {
     if (lastOfDevice) this.presence(connection.userId, connection.deviceId, 'OFFLINE');
   }
 
+  private presenceValue(userId: string, deviceId: string, status: PresenceStatus): Presence {
+    const lease = status === 'ONLINE' ? this.options.presenceLeaseMs : null;
+    return { user_id: userId, device_id: deviceId, status, at: Date.now(), lease_ms: lease };
+  }
+
+  /**
+   * Renews the lease of every device connected here, in the presence order: the devices are
+   * those connected when the renewal is sent, so a device that closed before is not renewed (its
+   * OFFLINE went out before), and one that closes after has its OFFLINE after the renewal.
+   */
+  private renewPresence(): void {
+    this.presenceQueue.push(RENEWAL);
+    this.sendPresence();
+  }
+
   /**
    * Presence records go out in order (a device's ONLINE before its OFFLINE), those queued meanwhile
    * together in one send. Each send is bounded (TICKS_KAFKA_SEND_TIMEOUT_MS): during a Kafka
    * outage a burst of sockets closing costs one bound, not one per record, and nothing waits on
    * Kafka for ever. What could not be sent is logged and counted, not retried: the device's next
-   * connect or disconnect tells the offline batcher again.
+   * connect, disconnect or lease renewal tells the offline batcher again.
    */
   private presence(userId: string, deviceId: string, status: PresenceStatus): void {
-    this.presenceQueue.push({ user_id: userId, device_id: deviceId, status, at: Date.now() });
+    this.presenceQueue.push(this.presenceValue(userId, deviceId, status));
     this.sendPresence();
   }
 
@@ -215,10 +267,20 @@ export class PushGateway {
   private async sendQueuedPresence(): Promise<void> {
     const { logger, metrics } = this.options;
     while (this.presenceQueue.length > 0) {
-      const batch = this.presenceQueue;
+      const queued = this.presenceQueue;
       this.presenceQueue = [];
+      // Each record with the status its metrics count it under (a renewal: RENEWED).
+      const batch = queued.flatMap((entry) =>
+        entry === RENEWAL
+          ? this.registry.devices().map((d) => ({
+              value: this.presenceValue(d.userId, d.deviceId, 'ONLINE'),
+              status: 'RENEWED',
+            }))
+          : [{ value: entry, status: entry.status as string }],
+      );
+      if (batch.length === 0) continue;
       const publisher = this.options.publisher();
-      for (const value of batch) publisher.encoded('presence', value.user_id, value);
+      for (const { value } of batch) publisher.encoded('presence', value.user_id, value);
       try {
         await publisher.flush();
         for (const { status } of batch) metrics.presence.inc({ status });
@@ -228,7 +290,9 @@ export class PushGateway {
           {
             err,
             records: batch.length,
-            first: batch.slice(0, 5).map((p) => `${p.user_id}/${p.device_id} ${p.status}`),
+            first: batch
+              .slice(0, 5)
+              .map(({ value: p, status }) => `${p.user_id}/${p.device_id} ${status}`),
           },
           'presence not published (Kafka did not take it): the offline batcher misses these devices going online or offline until their next connect or disconnect; check Kafka',
         );

@@ -1,5 +1,7 @@
 import {
   TypeName,
+  senderSummaryOf,
+  type GroupMessageCounts,
   type OfflineUpdate,
   type ReceiptUpdate,
   type ReceiptUpdatePayload,
@@ -34,14 +36,13 @@ export type PushedUpdate =
       by: string;
     }
   | {
-      type: 'group_summary';
+      /**
+       * Groups: one per sender per closed window, every message of theirs it changed, newest
+       * first (a GroupSummary record of an earlier build comes as one of one message).
+       */
+      type: 'group_sender_summary';
       conversation_id: string;
-      message_id: string;
-      seq: number;
-      status: 'DELIVERED' | 'READ';
-      read_count: number;
-      delivered_count: number;
-      total: number;
+      messages: GroupMessageCounts[];
       window_start: number;
       window_end: number;
     }
@@ -74,7 +75,10 @@ export function toPushMessage(update: ReceiptUpdate): PushMessage {
 function toPushedUpdate(p: OfflineUpdate): PushedUpdate {
   if (TypeName.MessageStatusUpdate in p)
     return { type: 'message_status', ...p[TypeName.MessageStatusUpdate] };
-  if (TypeName.GroupSummary in p) return { type: 'group_summary', ...p[TypeName.GroupSummary] };
+  if (TypeName.GroupSenderSummary in p)
+    return { type: 'group_sender_summary', ...p[TypeName.GroupSenderSummary] };
+  if (TypeName.GroupSummary in p)
+    return { type: 'group_sender_summary', ...senderSummaryOf(p[TypeName.GroupSummary]) };
   return { type: 'unread_sync', ...p[TypeName.UnreadSync] };
 }
 

@@ -23,6 +23,7 @@ export class StateSteps {
   constructor(
     readonly states: ConversationStates,
     private readonly ttlSeconds: number,
+    private readonly maxIndexedMessages: number,
   ) {}
 
   of(ctx: ProcessorContext): StateStep {
@@ -33,6 +34,7 @@ export class StateSteps {
         writes: behind.writes,
         ttlSeconds: this.ttlSeconds,
         now: ctx.now,
+        maxIndexedMessages: this.maxIndexedMessages,
         touch: (conversationId) => behind.touch(conversationId),
       };
       this.steps.set(ctx, step);

@@ -22,6 +22,16 @@ export function seqProblem(field: string, value: number): string | null {
   return null;
 }
 
+/**
+ * Times are epoch milliseconds, never before 1970: the state keeps them as digits only, and a
+ * negative one would be stored where no rule can read it back (half a message).
+ */
+export function timeProblem(field: string, value: number): string | null {
+  if (!Number.isSafeInteger(value) || value < 0)
+    return `${field} must be epoch milliseconds between 0 and 2^53-1, got ${value}`;
+  return null;
+}
+
 /** The record key must be the conversation id, or the event sits on another process's partition. */
 export function keyProblem(key: Buffer | null, conversationId: string): string | null {
   if (key === null) return 'record key is missing (must be the conversation_id)';

@@ -1,5 +1,31 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/**
+ * Push reduction of group windows, the one definition every figure uses (metrics, `npm start`'s
+ * live summary, the bench, the README): 1 − pushes sent ÷ pushes the direct-chat rule would have
+ * sent for the same group receipts (per receipt, one to each sender whose message it newly
+ * covers). Both are counted when the windows close, in the same pass. null when there is nothing
+ * to compare (no receipt told anyone).
+ */
+export function pushReduction(sent: number, unwindowed: number): number | null {
+  return unwindowed > 0 ? 1 - sent / unwindowed : null;
+}
+
+/** Main-Redis badge writes per badge change that really happened; null before any change. */
+export function badgeWritesPerChange(writes: number, changes: number): number | null {
+  return changes > 0 ? writes / changes : null;
+}
+
+/** The `window_receipts` label: a closed window's receipts, in classes. */
+export const WINDOW_RECEIPTS_CLASSES = ['1', '2-4', '5-19', '20+'] as const;
+export type WindowReceiptsClass = (typeof WINDOW_RECEIPTS_CLASSES)[number];
+/** Windows of at least 20 receipts: the seeds' "active" windows. */
+export const ACTIVE_WINDOWS: WindowReceiptsClass = '20+';
+
+export function windowReceiptsClass(receipts: number): WindowReceiptsClass {
+  return receipts >= 20 ? '20+' : receipts >= 5 ? '5-19' : receipts >= 2 ? '2-4' : '1';
+}
+
 /** Every Prometheus metric of the pipeline, on one registry (served at /metrics). */
 export class PipelineMetrics {
   readonly registry = new Registry();
@@ -48,9 +74,24 @@ export class PipelineMetrics {
     registers: [this.registry],
   });
 
+  readonly groupPushesUnwindowed = new Counter({
+    name: 'ticks_group_pushes_unwindowed_total',
+    help: 'Pushes the direct-chat rule would have sent for the receipts of the group windows closed (per receipt, one to each sender whose message it newly covers), by the receipts of the window: push reduction = 1 − ticks_updates_emitted_total{kind="group_summary"} ÷ this',
+    labelNames: ['window_receipts'] as const,
+    registers: [this.registry],
+  });
+
+  readonly groupPushesSent = new Counter({
+    name: 'ticks_group_pushes_sent_total',
+    help: 'Group summaries sent when windows closed (the pushes of ticks_updates_emitted_total{kind="group_summary"}), by the receipts of the window: the push reduction per class of window',
+    labelNames: ['window_receipts'] as const,
+    registers: [this.registry],
+  });
+
   readonly windowsClosed = new Counter({
     name: 'ticks_windows_closed_total',
-    help: 'Group windows closed',
+    help: 'Group windows closed, by their receipts',
+    labelNames: ['window_receipts'] as const,
     registers: [this.registry],
   });
 
@@ -68,10 +109,30 @@ export class PipelineMetrics {
     registers: [this.registry],
   });
 
+  readonly auxDegraded = new Gauge({
+    name: 'ticks_aux_dedupe_degraded',
+    help: '1 while a partition writes badges to the main Redis without the auxiliary dedupe (aux failed, or its marks are being repaired after an outage)',
+    labelNames: ['partition'] as const,
+    registers: [this.registry],
+  });
+
+  readonly auxErrors = new Counter({
+    name: 'ticks_aux_redis_errors_total',
+    help: 'Auxiliary Redis commands that failed in a step (the step went on without dedupe)',
+    registers: [this.registry],
+  });
+
   readonly mainBadgeWrites = new Counter({
     name: 'ticks_main_redis_badge_writes_total',
     help: 'Badge writes that reached the main Redis, by the kind of conversation of the source',
     labelNames: ['conversation_kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly badgeChanges = new Counter({
+    name: 'ticks_badge_changes_total',
+    help: "Sources really added to or removed from a user's unread-senders badge (SADD or SREM that changed the set): main-Redis badge writes ÷ this = writes per real change",
+    labelNames: ['op'] as const,
     registers: [this.registry],
   });
 

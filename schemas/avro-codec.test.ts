@@ -9,61 +9,9 @@ import {
   UndecodableBodyError,
   UnknownSchemaError,
 } from './codec-errors';
-import type { Compatibility, RegistryClient } from './registry-client';
 import { type RoleValue, type TopicRole, TOPIC_ROLES, schemaCatalog } from './schema-catalog';
 import { TypeName } from './types';
-
-/** A registry in memory: ids per schema text, counting the calls the codec makes. */
-class MemoryRegistry implements RegistryClient {
-  readonly url = 'memory://registry';
-  readonly schemas = new Map<number, string>();
-  readonly subjects = new Map<string, { compatibility?: Compatibility; ids: number[] }>();
-  writerTypeCalls = 0;
-  private nextId = 1;
-
-  async register(subject: string, schema: string, compatibility: Compatibility): Promise<number> {
-    const entry = this.subjects.get(subject) ?? { ids: [] };
-    entry.compatibility = compatibility;
-    this.subjects.set(subject, entry);
-    const id = this.idOf(schema) ?? this.add(schema);
-    if (!entry.ids.includes(id)) entry.ids.push(id);
-    return id;
-  }
-
-  /** Puts a schema in the registry directly, as another producer would. */
-  add(schema: string): number {
-    const id = this.nextId++;
-    this.schemas.set(id, schema);
-    return id;
-  }
-
-  async lookup(subject: string, schema: string): Promise<number | undefined> {
-    const id = this.idOf(schema);
-    return id !== undefined && this.subjects.get(subject)?.ids.includes(id) ? id : undefined;
-  }
-
-  async writerType(id: number): Promise<avro.Type | undefined> {
-    this.writerTypeCalls++;
-    await new Promise((resolve) => setImmediate(resolve));
-    const schema = this.schemas.get(id);
-    return schema === undefined
-      ? undefined
-      : avro.Type.forSchema(JSON.parse(schema), avroTypeOptions());
-  }
-
-  async compatibility(subject: string): Promise<Compatibility | undefined> {
-    return this.subjects.get(subject)?.compatibility;
-  }
-
-  async deleteSubject(subject: string): Promise<void> {
-    this.subjects.delete(subject);
-  }
-
-  private idOf(schema: string): number | undefined {
-    for (const [id, text] of this.schemas) if (text === schema) return id;
-    return undefined;
-  }
-}
+import { MemoryRegistry } from '../tests/support/memory-registry';
 
 const T0 = 1_700_000_000_000;
 
@@ -91,7 +39,7 @@ const SAMPLES: { [R in TopicRole]: RoleValue[R] } = {
     payload: { [TypeName.Delivered]: { message_ids: ['m-1', 'm-2'], up_to_seq: null } },
   },
   userSettings: { user_id: 'bo', read_receipts_enabled: false, updated_at: T0, version: 3 },
-  presence: { user_id: 'bo', device_id: 'phone', status: 'OFFLINE', at: T0 },
+  presence: { user_id: 'bo', device_id: 'phone', status: 'OFFLINE', at: T0, lease_ms: null },
   receiptUpdates: {
     update_id: 'u-1',
     user_id: 'ana',

@@ -1,5 +1,6 @@
 import * as avro from 'avsc';
 import { BoundedArrayType } from './bounded-array-type';
+import { BoundedMapType } from './bounded-map-type';
 import { EpochMillisType } from './epoch-millis-type';
 
 export type AvroTypeOptions = Partial<avro.ForSchemaOptions>;
@@ -20,13 +21,18 @@ export function avroTypeOptions(): AvroTypeOptions {
     wrapUnions: 'auto',
     omitRecordMethods: true,
     registry: {},
-    typeHook: (schema, opts) =>
-      isArraySchema(schema) ? new BoundedArrayType(schema, opts) : undefined,
+    // Arrays and maps with checked block headers, so a bad record cannot hang the decoder.
+    typeHook: (schema, opts) => {
+      const type = typeOf(schema);
+      if (type === 'array') return new BoundedArrayType(schema, opts);
+      if (type === 'map') return new BoundedMapType(schema, opts);
+      return undefined;
+    },
   };
 }
 
-function isArraySchema(schema: unknown): boolean {
-  return (
-    typeof schema === 'object' && schema !== null && (schema as { type?: unknown }).type === 'array'
-  );
+function typeOf(schema: unknown): unknown {
+  return typeof schema === 'object' && schema !== null
+    ? (schema as { type?: unknown }).type
+    : undefined;
 }

@@ -1,72 +1,81 @@
 import * as avro from 'avsc';
+import {
+  Blocks,
+  bytesLeft,
+  canEncodeToZeroBytes,
+  MAX_ZERO_BYTE_ITEMS,
+  type Tap,
+  type ValueReader,
+} from './avro-blocks';
 
-/** The part of avsc's (untyped) Tap that an array reader needs. */
-interface Tap {
-  buf: Buffer;
-  pos: number;
-  readLong(): number;
-  skipLong(): void;
-  _invalidate(): void;
+/** What avsc's createResolver hands to a reader type's `_update`. */
+interface Resolver {
+  itemsType: unknown;
+  _read: (this: Resolver, tap: Tap) => unknown;
 }
 
-/** What an items type or an items resolver offers when reading. */
-interface ItemsReader {
-  _read(tap: Tap): unknown;
-  _skip(tap: Tap): void;
-}
+const avscUpdate = (
+  avro.types.ArrayType.prototype as unknown as {
+    _update(this: avro.types.ArrayType, resolver: Resolver, writer: avro.Type, opts: unknown): void;
+  }
+)._update;
 
 /**
- * An Avro array that refuses a block count larger than the bytes left in the buffer.
+ * An Avro array whose block headers are checked before they are used (see Blocks): one bad record
+ * can neither loop forever nor allocate without bound; it fails with a CorruptBlockError, which
+ * the codec reports as UNDECODABLE.
  *
- * avsc trusts the count: seven bytes of garbage that happen to start with a valid schema id can
- * announce 2^31 items, and avsc then loops (and allocates) for minutes before noticing that the
- * buffer ran out — one bad record would stall or crash its partition. Every item of every dev.ticks
- * array encodes to at least one byte (strings, unions), so a count above the remaining bytes is
- * proof of corruption: we invalidate the tap and the codec reports the record as undecodable.
- * (schemas/schema-catalog.test.ts checks that no dev.ticks array has items that can encode to zero
- * bytes.)
- *
- * avsc reuses `_read` for resolvers with `this` bound to the resolver, whose `itemsType` is the
- * items resolver, so one implementation serves both paths.
+ * The items an array may hold in all are the bytes left when it begins, as each item takes at
+ * least one byte — unless the items can encode to zero bytes (null, empty records: no dev.ticks
+ * array has such items, but a writer's schema from the registry may), then MAX_ZERO_BYTE_ITEMS.
+ * When a record is read through a resolver, that depends on the writer's items, which only
+ * `_update` sees: it gives the resolver a reader that knows.
  */
 export class BoundedArrayType extends avro.types.ArrayType {
   _read(tap: Tap): unknown[] {
-    const items = this.itemsType as unknown as ItemsReader;
-    let values: unknown[] | undefined;
-    let i = 0;
-    let n: number;
-    while ((n = tap.readLong())) {
-      if (n < 0) {
-        n = -n;
-        tap.skipLong(); // Block size in bytes, only useful to skip.
-      }
-      if (n > tap.buf.length - tap.pos) {
-        tap._invalidate();
-        return values ?? [];
-      }
-      values ??= new Array<unknown>(n);
-      while (n--) {
-        values[i++] = items._read(tap);
-      }
-    }
-    return values ?? [];
+    return readArray(tap, this.itemsType as unknown as ValueReader, itemsCanBeEmpty(this));
   }
 
   _skip(tap: Tap): void {
-    const items = this.itemsType as unknown as ItemsReader;
-    let n: number;
-    while ((n = tap.readLong())) {
-      if (n < 0) {
-        tap.pos += tap.readLong();
-        continue;
-      }
-      if (n > tap.buf.length - tap.pos) {
-        tap._invalidate();
-        return;
-      }
-      while (n--) {
-        items._skip(tap);
-      }
+    const items = this.itemsType as unknown as ValueReader;
+    const blocks = new Blocks('array', limit(tap, itemsCanBeEmpty(this)));
+    for (let n = blocks.next(tap); n > 0; n = blocks.next(tap)) {
+      if (blocks.size >= 0) tap.pos += blocks.size;
+      else while (n--) items._skip(tap);
     }
   }
+
+  _update(resolver: Resolver, writer: avro.Type, opts: unknown): void {
+    avscUpdate.call(this, resolver, writer, opts);
+    if (!(writer instanceof avro.types.ArrayType)) return;
+    const itemsCanBeEmpty = canEncodeToZeroBytes(writer.itemsType);
+    resolver._read = function (this: Resolver, tap: Tap) {
+      return readArray(tap, this.itemsType as ValueReader, itemsCanBeEmpty);
+    };
+  }
+}
+
+/** Per array type; avsc freezes its types, so this cannot be a field. */
+const emptyItems = new WeakMap<avro.types.ArrayType, boolean>();
+
+// Lazily: a recursive schema's items may not be complete while the array type is being built.
+function itemsCanBeEmpty(type: avro.types.ArrayType): boolean {
+  let known = emptyItems.get(type);
+  if (known === undefined) emptyItems.set(type, (known = canEncodeToZeroBytes(type.itemsType)));
+  return known;
+}
+
+function limit(tap: Tap, itemsCanBeEmpty: boolean): number {
+  return itemsCanBeEmpty ? MAX_ZERO_BYTE_ITEMS : bytesLeft(tap);
+}
+
+function readArray(tap: Tap, items: ValueReader, itemsCanBeEmpty: boolean): unknown[] {
+  const blocks = new Blocks('array', limit(tap, itemsCanBeEmpty));
+  let values: unknown[] | undefined;
+  let i = 0;
+  for (let n = blocks.next(tap); n > 0; n = blocks.next(tap)) {
+    values ??= new Array<unknown>(n);
+    while (n--) values[i++] = items._read(tap);
+  }
+  return values ?? [];
 }

@@ -15,11 +15,28 @@ export interface RegistryConnection {
   auth?: { username: string; password: string };
   /** Sent as the user agent's client id. Default 'ticks'. */
   clientId?: string;
-  /** Timeout of the configuration and deletion requests, in ms. Default 10 000. */
+  /**
+   * How long one call may wait for the registry (a lookup, a registration, a schema by id, with
+   * the library's retries), in ms: a registry that accepts connections and never answers is
+   * then unavailable (retriable), not a hang. Default 10 000 (TICKS_REGISTRY_TIMEOUT_MS).
+   */
   requestTimeoutMs?: number;
 }
 
 const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
+
+type Middleware = NonNullable<
+  ConstructorParameters<typeof SchemaRegistry>[0]['middlewares']
+>[number];
+
+/** Gives each of the library's requests a socket timeout, so a silent registry's sockets close. */
+function requestTimeout(ms: number): Middleware {
+  return () => ({
+    async prepareRequest(next) {
+      return (await next()).enhance({ timeout: ms });
+    },
+  });
+}
 
 /**
  * RegistryClient over @kafkajs/confluent-schema-registry, which registers, looks up and fetches
@@ -46,9 +63,38 @@ export class ConfluentRegistryClient implements RegistryClient {
     // avsc give each parse its own named-type registry.
     const { registry: _shared, ...avroOptions } = avroTypeOptions();
     this.library = new SchemaRegistry(
-      { host: this.url, auth: connection.auth, clientId: connection.clientId ?? 'ticks' },
+      {
+        host: this.url,
+        auth: connection.auth,
+        clientId: connection.clientId ?? 'ticks',
+        middlewares: [requestTimeout(this.requestTimeoutMs)],
+      },
       { [SchemaType.AVRO]: avroOptions },
     );
+  }
+
+  /**
+   * A library call within requestTimeoutMs, retries included: the library has no deadline of its
+   * own. Past it, SchemaRegistryUnavailableError naming what did not answer.
+   */
+  private async bounded<T>(what: string, call: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new SchemaRegistryUnavailableError(this.url, {
+              cause: new Error(`${what}: no answer within ${this.requestTimeoutMs} ms`),
+            }),
+          ),
+        this.requestTimeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([call(), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -61,9 +107,11 @@ export class ConfluentRegistryClient implements RegistryClient {
     const configuredFirst = await this.putCompatibility(subject, compatibility);
     let id: number;
     try {
-      ({ id } = await this.library.register(
-        { type: SchemaType.AVRO, schema },
-        { subject, compatibility: COMPATIBILITY[compatibility] },
+      ({ id } = await this.bounded(`registering ${subject}`, () =>
+        this.library.register(
+          { type: SchemaType.AVRO, schema },
+          { subject, compatibility: COMPATIBILITY[compatibility] },
+        ),
       ));
     } catch (error) {
       throw this.failure(error, subject);
@@ -76,7 +124,9 @@ export class ConfluentRegistryClient implements RegistryClient {
 
   async lookup(subject: string, schema: string): Promise<number | undefined> {
     try {
-      return await this.library.getRegistryIdBySchema(subject, { type: SchemaType.AVRO, schema });
+      return await this.bounded(`looking up ${subject}`, () =>
+        this.library.getRegistryIdBySchema(subject, { type: SchemaType.AVRO, schema }),
+      );
     } catch (error) {
       // The library turns the registry's 404 into this error, without the status.
       if ((error as Error).name === 'ConfluentSchemaRegistryError') return undefined;
@@ -87,8 +137,9 @@ export class ConfluentRegistryClient implements RegistryClient {
   async writerType(id: number): Promise<avro.Type | undefined> {
     let schema: unknown;
     try {
-      schema = await this.library.getSchema(id);
+      schema = await this.bounded(`fetching schema id ${id}`, () => this.library.getSchema(id));
     } catch (error) {
+      if (error instanceof SchemaRegistryUnavailableError) throw error;
       const status = httpStatus(error);
       if (status === 404) return undefined;
       if (status !== undefined) throw this.failure(error);
@@ -176,6 +227,7 @@ export class ConfluentRegistryClient implements RegistryClient {
 
   /** A library failure as one of ours: the registry's refusal, or no usable answer. */
   private failure(error: unknown, subject = ''): Error {
+    if (error instanceof SchemaRegistryUnavailableError) return error;
     const status = httpStatus(error);
     if (status === 409 || status === 422) {
       return new SchemaRejectedError(subject, status, (error as Error).message, { cause: error });

@@ -31,6 +31,8 @@ export const TypeName = {
   ReceiptStatus: 'dev.ticks.ReceiptStatus',
   MessageStatusUpdate: 'dev.ticks.MessageStatusUpdate',
   GroupSummary: 'dev.ticks.GroupSummary',
+  GroupMessageCounts: 'dev.ticks.GroupMessageCounts',
+  GroupSenderSummary: 'dev.ticks.GroupSenderSummary',
   UnreadSync: 'dev.ticks.UnreadSync',
   OfflineBatch: 'dev.ticks.OfflineBatch',
   ReceiptUpdate: 'dev.ticks.ReceiptUpdate',
@@ -134,6 +136,8 @@ export interface Presence {
   device_id: string;
   status: PresenceStatus;
   at: EpochMillis;
+  /** ONLINE: how long the device counts as online unless renewed; null: the batcher's default. */
+  lease_ms?: number | null;
 }
 
 export interface MessageStatusUpdate {
@@ -156,6 +160,34 @@ export interface GroupSummary {
   window_end: EpochMillis;
 }
 
+/** One message in a GroupSenderSummary. */
+export interface GroupMessageCounts {
+  message_id: string;
+  seq: number;
+  status: ReceiptStatus;
+  read_count: number;
+  delivered_count: number;
+  total: number;
+}
+
+/** What a sender is told when a group window closes: every message of theirs it changed. */
+export interface GroupSenderSummary {
+  conversation_id: string;
+  /** Newest first. */
+  messages: GroupMessageCounts[];
+  window_start: EpochMillis;
+  window_end: EpochMillis;
+}
+
+/**
+ * A GroupSummary (one message, written by builds before GroupSenderSummary) in the shape that
+ * replaced it, so that consumers handle one shape whichever build wrote the record.
+ */
+export function senderSummaryOf(legacy: GroupSummary): GroupSenderSummary {
+  const { conversation_id, window_start, window_end, ...message } = legacy;
+  return { conversation_id, messages: [message], window_start, window_end };
+}
+
 export interface UnreadSync {
   conversation_id: string;
   unread_count: number;
@@ -167,7 +199,8 @@ export interface UnreadSync {
 export type OfflineUpdate =
   | { [TypeName.MessageStatusUpdate]: MessageStatusUpdate }
   | { [TypeName.GroupSummary]: GroupSummary }
-  | { [TypeName.UnreadSync]: UnreadSync };
+  | { [TypeName.UnreadSync]: UnreadSync }
+  | { [TypeName.GroupSenderSummary]: GroupSenderSummary };
 
 export interface OfflineBatch {
   updates: OfflineUpdate[];

@@ -16,7 +16,7 @@ import {
 import { TicksHttpServer } from '../services/ticks-http-server';
 import { runCommand } from './run-command';
 import { startMissingServers } from './stack/stack';
-import { LiveSummary } from './traffic/live-summary';
+import { LIVE_SUMMARY_LEGEND, LiveSummary } from './traffic/live-summary';
 import { Workload } from './traffic/workload';
 
 function positiveInt(value: string): number {
@@ -35,6 +35,9 @@ const program = new Command('run')
   .option('--no-stack', 'do not start the local stack (use TICKS_* to point at running servers)')
   .action((opts: { rate: number; duration: number; stack: boolean }) =>
     runCommand(async () => {
+      // The local demo is the dev mode, said here: the development secret and the demo page are
+      // then accepted, on a loopback TICKS_API_HOST only (TicksHttpServer refuses them otherwise).
+      process.env.TICKS_DEV_MODE ??= 'true';
       if (opts.stack) await startMissingServers();
       const signals = stopOnSignal();
       const context = createServiceContext({
@@ -59,7 +62,7 @@ const program = new Command('run')
       const http = new TicksHttpServer({
         ...context,
         metrics: pipeline.metrics,
-        demo: !config.auth.production,
+        demo: config.auth.devMode,
         receiptDetails: (redis) => durable.behind(redis),
       });
       const components = new Components(
@@ -80,6 +83,7 @@ const program = new Command('run')
         await publish.flush();
       }
       const summary = new LiveSummary(pipeline.metrics);
+      console.error(LIVE_SUMMARY_LEGEND);
       const started = Date.now();
 
       const tickMs = 100;

@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { TicksConfig } from '../config/config';
 import type { AvroCodec } from '../schemas/avro-codec';
-import { connectRedis } from '../stores/redis/connect';
+import { connectOptionalRedis, connectRedis } from '../stores/redis/connect';
+
 import { ensureTopics } from '../runtime/ensure-topics';
 import { KafkaClient } from '../runtime/kafka/kafka-client';
 import type { PartitionStateStore, Processor, Punctuator } from '../runtime/api';
@@ -11,6 +12,9 @@ import { StreamRuntime, type StreamRuntimeOptions } from '../runtime/internals/s
 import type { PipelineMetrics } from '../runtime/metrics';
 import { topicNames, type TopicNames } from '../runtime/topics';
 import { SettingsTable } from '../processors/privacy/settings-table';
+
+/** An aux command not answered in this time fails: a step does not wait for a hung aux. */
+const AUX_COMMAND_TIMEOUT_MS = 1_000;
 
 export interface ServiceBootOptions {
   config: TicksConfig;
@@ -67,7 +71,15 @@ export class ServiceBoot {
     await codec.registerAll(this.topics);
     if (needs.redis) this.main = await connectRedis(config.redis.mainUrl, 'main');
     if (needs.redis === 'main+aux')
-      this.auxiliary = await connectRedis(config.redis.auxUrl, 'auxiliary');
+      // Its marks only save main writes: without it, badges go to main unguarded (UserStore).
+      this.auxiliary = await connectOptionalRedis(config.redis.auxUrl, 'auxiliary', {
+        commandTimeoutMs: AUX_COMMAND_TIMEOUT_MS,
+        onUnavailable: (err) =>
+          this.options.logger.warn(
+            { err: err.message },
+            'auxiliary Redis not reachable at start: badges written without dedupe until it answers',
+          ),
+      });
   }
 
   /** The main Redis (hot state); start({ redis }) connects it. */
@@ -106,7 +118,7 @@ export class ServiceBoot {
     punctuators?: Punctuator[];
     stateStores?: PartitionStateStore[];
     metrics: PipelineMetrics;
-    tuning?: Pick<StreamRuntimeOptions, 'task' | 'produceLingerMs'>;
+    tuning?: Pick<StreamRuntimeOptions, 'task' | 'produceLingerMs' | 'onDeliveryStage'>;
     /** Partition leases fencing the state writes (the pipeline); none: no fencing. */
     leases?: StreamRuntimeOptions['leases'];
   }): StreamRuntime {

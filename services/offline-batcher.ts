@@ -84,6 +84,7 @@ export class OfflineBatcher implements Component {
           this.storeInstance,
           this.offlineMetrics,
           this.options.maxUpdatesPerBatch ?? 500,
+          config.offline.presenceLeaseMs,
         ),
       ],
       metrics: this.metrics,

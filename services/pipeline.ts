@@ -27,6 +27,7 @@ import {
 import { PipelineMetrics } from '../runtime/metrics';
 import type { StreamRuntime } from '../runtime/internals/stream-runtime';
 import { ServiceBoot } from './boot';
+import { deliveryFault } from './fault-injection';
 import type { Component } from './run-service';
 
 export interface PipelineOptions {
@@ -79,8 +80,8 @@ export class Pipeline implements Component {
   /**
    * Liveness: the group consumer has not crashed for good. Readiness, besides: started, the
    * consumer in its group, no partition whose steps have kept failing for
-   * TICKS_READY_MAX_FAILING_MS, both Redis answering a PING, Kafka answering through the
-   * bootstrap brokers.
+   * TICKS_READY_MAX_FAILING_MS, the main Redis answering a PING (the auxiliary one is reported,
+   * not required), Kafka answering through the bootstrap brokers.
    */
   health(): ProcessHealth {
     const consumer = () => this.runtime?.consumerStatus ?? { state: 'stopped' as const };
@@ -108,7 +109,17 @@ export class Pipeline implements Component {
             };
         }),
         redis: started(() => this.boot.redis.ping()),
-        redis_aux: started(() => this.boot.aux.ping()),
+        // The auxiliary Redis is an optimisation: without it badges are written without dedupe,
+        // so it is reported, never red (its commands time out within AUX_COMMAND_TIMEOUT_MS).
+        redis_aux: started(() =>
+          this.boot.aux.ping().then(
+            () => ({ ok: true }),
+            (err: Error) => ({
+              ok: true,
+              detail: `not answering (${err.message}): badges written without dedupe until it does`,
+            }),
+          ),
+        ),
         kafka: cachedCheck(() => this.boot.kafka.probe(), 1000),
       },
       detail: () => ({ partitions: this.ownedPartitions }),
@@ -127,7 +138,7 @@ export class Pipeline implements Component {
     const states = new ConversationStates(boot.redis, keys, {
       maxBytes: config.stateCacheBytes,
     });
-    const steps = new StateSteps(states, config.hotStateTtlSeconds);
+    const steps = new StateSteps(states, config.hotStateTtlSeconds, config.maxIndexedMessages);
     const users = new UserStore(
       boot.redis,
       boot.aux,
@@ -142,7 +153,7 @@ export class Pipeline implements Component {
       config.dedupeCacheEntries > 0
         ? new DedupeMarkCache(config.dedupeCacheEntries, config.auxDedupeTtlSeconds * 1000)
         : undefined;
-    const badges = new BadgeUpdater(users, this.metrics, marks);
+    const badges = new BadgeUpdater(users, this.metrics, marks, logger);
     const sharesReads = (userId: string) => settings.sharesReads(userId);
 
     const windowing: GroupWindowing = {
@@ -162,6 +173,8 @@ export class Pipeline implements Component {
       steps,
       metrics: this.metrics,
       waitMs: config.heldReceiptWaitMs,
+      maxHeldPerConversation: config.maxHeldPerConversation,
+      maxHeldPerUser: config.maxHeldPerUser,
       punctuateIntervalMs: config.punctuateIntervalMs,
     });
     const receipts = new ReceiptProcessor({
@@ -180,7 +193,7 @@ export class Pipeline implements Component {
     const windowCloser = new WindowCloser({
       ...windowing,
       punctuateIntervalMs: config.punctuateIntervalMs,
-      maxMessagesPerWindow: 50,
+      maxMessagesPerSender: 50,
     });
 
     this.runtime = boot.streamRuntime({
@@ -193,6 +206,7 @@ export class Pipeline implements Component {
       tuning: {
         task: { maxStepRecords: config.maxStepRecords },
         produceLingerMs: config.produceLingerMs,
+        onDeliveryStage: deliveryFault(config.faultKillAt, logger),
       },
       leases:
         (this.options.partitionLeases ?? true)

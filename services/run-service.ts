@@ -159,7 +159,10 @@ export function createServiceContext(
   return {
     config,
     logger: createLogger(level, options.loggerName),
-    codec: AvroCodec.connect({ url: config.registryUrl }),
+    codec: AvroCodec.connect({
+      url: config.registryUrl,
+      requestTimeoutMs: config.registryTimeoutMs,
+    }),
   };
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { TicksConfig } from '../config/config';
+import { ConfigError, devSecretProblem, type TicksConfig } from '../config/config';
 import { GatewayMetrics } from '../gateway/gateway-metrics';
 import { PushGateway } from '../gateway/push-gateway';
 import type { AvroCodec } from '../schemas/avro-codec';
@@ -67,13 +67,14 @@ export class TicksHttpServer implements Component {
   private started = false;
 
   constructor(private readonly options: TicksHttpServerOptions) {
-    if (options.demo && options.config.auth.production)
-      throw new Error('the demo mints tokens for anyone: it cannot run in production');
+    const problem = devSecretProblem(options.config);
+    if (problem) throw new ConfigError([problem]);
+    if (options.demo && !options.config.auth.devMode)
+      throw new Error(
+        'the demo mints tokens for anyone: it runs only in dev mode (TICKS_DEV_MODE=true, as `npm start` sets it)',
+      );
     this.metrics = options.metrics ?? new PipelineMetrics();
-    this.tokens = new TokenService({
-      secret: options.config.auth.secret,
-      ttlSeconds: options.config.auth.tokenTtlSeconds,
-    });
+    this.tokens = TokenService.fromConfig(options.config.auth);
     this.boot = new ServiceBoot({
       config: options.config,
       logger: options.logger,
@@ -151,6 +152,8 @@ export class TicksHttpServer implements Component {
         logger,
         maxBufferedBytes: config.gateway.maxBufferedBytes,
         groupId: `${config.kafka.groupId}-gateway-${randomUUID()}`,
+        presenceLeaseMs: config.offline.presenceLeaseMs,
+        maxConnectionsPerUser: config.gateway.maxConnectionsPerUser,
       });
       await gateway.start();
       this.gatewayInstance = gateway;
@@ -174,6 +177,7 @@ export class TicksHttpServer implements Component {
       sharesReads: (userId) => settings.knownToShareReads(userId),
       maxBodyBytes: config.api.maxBodyBytes,
       maxDeliveredBatch: config.maxDeliveredBatch,
+      rateLimitPerMinute: config.api.rateLimitPerMinute,
       websocket: this.gatewayInstance !== undefined,
       extensions,
       health: this.health(),

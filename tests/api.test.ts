@@ -198,7 +198,11 @@ describe('query API', () => {
       const forged = await call('GET', '/v1/me/unread', { token: `${token('Bo')}x` });
       expect(forged.status).toBe(401);
       const { TokenService } = await import('../auth/token-service');
-      const otherKey = new TokenService({ secret: 'x'.repeat(40), ttlSeconds: 60 }).issue('Bo');
+      const otherKey = new TokenService({
+        secret: 'x'.repeat(40),
+        ttlSeconds: 60,
+        maxLifetimeSeconds: 60,
+      }).issue('Bo');
       expect((await call('GET', '/v1/me/unread', { token: otherKey })).status).toBe(401);
       expect(
         (await call('GET', '/v1/me/unread', { headers: { authorization: 'Basic Ym86cHc=' } }))
@@ -233,6 +237,63 @@ describe('query API', () => {
       });
       expect(unknownMessage.status).toBe(404);
       expect(unknownMessage.body.error).toBe('not_found');
+    });
+
+    it('403 for receipts a non-member reports (known conversation or not): nothing is produced', async () => {
+      for (const conversation of [dm, 'nowhere']) {
+        const answer = await call('POST', '/v1/receipts/read', {
+          token: token('Mallory'),
+          body: { conversation_id: conversation, seq: 1 },
+        });
+        expect(answer.status).toBe(403);
+        expect(answer.body).toEqual({
+          error: 'forbidden',
+          message: `you are not a member of conversation ${conversation}`,
+        });
+      }
+      const delivered = await call('POST', '/v1/receipts/delivered', {
+        token: token('Mallory'),
+        body: { conversation_id: group, message_ids: ['g-1'] },
+      });
+      expect(delivered.status).toBe(403);
+    });
+
+    it('429 with Retry-After once a user passes TICKS_API_RATE_LIMIT_PER_MINUTE; others go on', async () => {
+      const limited = new TicksHttpServer({
+        config: { ...h.config, api: { ...h.config.api, rateLimitPerMinute: 3 } },
+        logger: pino({ level: 'warn' }),
+        codec: h.codec,
+        gateway: false,
+        port: 0,
+      });
+      await limited.start();
+      try {
+        const callLimited = apiClient(limited.url);
+        const statuses = [];
+        for (let i = 0; i < 4; i++)
+          statuses.push(
+            (await callLimited('GET', '/v1/me/unread', { token: limited.tokens.issue('Bo') }))
+              .status,
+          );
+        expect(statuses).toEqual([200, 200, 200, 429]);
+        const refused = await callLimited('POST', '/v1/receipts/read', {
+          token: limited.tokens.issue('Bo'),
+          body: { conversation_id: dm, seq: 1 },
+        });
+        expect(refused.status).toBe(429);
+        expect(refused.headers['retry-after']).toMatch(/^\d+$/);
+        expect(refused.body).toEqual({
+          error: 'rate_limited',
+          message: expect.stringContaining('TICKS_API_RATE_LIMIT_PER_MINUTE'),
+        });
+        // Per user: Ana still has her requests.
+        expect(
+          (await callLimited('GET', '/v1/me/unread', { token: limited.tokens.issue('Ana') }))
+            .status,
+        ).toBe(200);
+      } finally {
+        await limited.stop();
+      }
     });
 
     it('422 for invalid bodies and a batch over the limit', async () => {

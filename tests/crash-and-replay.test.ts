@@ -1,8 +1,9 @@
 import pino from 'pino';
-import { Workload, type WorkloadOptions } from '../scripts/traffic/workload';
+import type { Workload, WorkloadOptions } from '../scripts/traffic/workload';
 import { Pipeline } from '../services/pipeline';
 import { caughtUp, createHarness, eventually, snapshot, type Harness } from './support/harness';
 import { PipelineProcess } from './support/pipeline-process';
+import { loadWorkload as loadInput } from './support/workload-load';
 
 /** DESIGN.md: at-least-once in, idempotent effects; a crash or a replay ends in the same state. */
 const WORKLOAD: WorkloadOptions = {
@@ -17,16 +18,7 @@ const EVENTS = 6000;
 // A long hold (no early read may expire) and a short session (the killed member leaves soon).
 const LONG_WAIT = { TICKS_PENDING_RECEIPT_WAIT_MS: '60000', TICKS_SESSION_TIMEOUT_MS: '6000' };
 
-async function loadWorkload(h: Harness): Promise<Workload> {
-  const workload = new Workload(h.publish, WORKLOAD);
-  workload.setUp();
-  await h.publish.flush();
-  for (let sent = 0; sent < EVENTS; sent += 500) {
-    workload.step(500);
-    await h.publish.flush();
-  }
-  return workload;
-}
+const loadWorkload = (h: Harness): Promise<Workload> => loadInput(h, WORKLOAD, EVENTS);
 
 describe('crash and replay end in the state of a clean run', () => {
   let clean: Harness;
@@ -75,23 +67,23 @@ describe('crash and replay end in the state of a clean run', () => {
     let child: PipelineProcess | undefined;
     try {
       await loadWorkload(crashed);
-      child = new PipelineProcess(crashed);
-      // Kill it once it has committed some, but not all, of the input.
-      const lagAtKill = await eventually(
-        'partial progress',
-        async () => {
-          const lag = await crashed.kafka.withAdmin((a) =>
-            a.groupLag(crashed.config.kafka.groupId, [
-              crashed.topics.conversationEvents,
-              crashed.topics.receiptEvents,
-            ]),
-          );
-          return lag > 0 && lag < EVENTS * 0.9 ? lag : undefined;
-        },
-        60_000,
+      // It kills itself halfway through the input (about 30 steps of 200 records), at a step
+      // whose outputs were produced and whose state was neither written to Redis nor committed.
+      const killed = (child = new PipelineProcess(crashed, {
+        TICKS_MAX_STEP_RECORDS: '200',
+        TICKS_FAULT_KILL_AT: 'produced:15',
+      }));
+      await eventually('the pipeline to kill itself at produced:15', () => !killed.running, 60_000);
+      expect(killed.child.signalCode).toBe('SIGKILL');
+      const lagAtKill = await crashed.kafka.withAdmin((a) =>
+        a.groupLag(crashed.config.kafka.groupId, [
+          crashed.topics.conversationEvents,
+          crashed.topics.receiptEvents,
+        ]),
       );
-      await child.signal('SIGKILL');
+      // It had committed some, but not all, of the input.
       expect(lagAtKill).toBeGreaterThan(0);
+      expect(lagAtKill).toBeLessThan(EVENTS * 0.9);
 
       child = new PipelineProcess(crashed);
       await caughtUp(crashed, 120_000);

@@ -1,7 +1,13 @@
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
 import pino from 'pino';
+import { TokenService } from '../auth/token-service';
+import { CLOSE_TOO_MANY_CONNECTIONS, CLOSE_UNAUTHENTICATED } from '../gateway/push-gateway';
 import { TicksHttpServer } from '../services/ticks-http-server';
 import { OfflineBatcher } from '../services/offline-batcher';
 import { createHarness, eventually, type Harness } from './support/harness';
+import { capturedLogger } from './support/captured-logger';
 import { TestSocket } from './support/ws-client';
 
 /** The push gateway and the offline batcher on the real stack, through real WebSockets. */
@@ -10,6 +16,7 @@ describe('push gateway and offline batches', () => {
   let server: TicksHttpServer;
   let batcher: OfflineBatcher;
   const sockets: TestSocket[] = [];
+  const serverLog = capturedLogger('info');
   const connect = async (user: string, device: string) => {
     const token = server.tokens.issue(user, device);
     const socket = await TestSocket.open(
@@ -21,7 +28,7 @@ describe('push gateway and offline batches', () => {
   };
 
   beforeAll(async () => {
-    h = await createHarness();
+    h = await createHarness({ TICKS_GATEWAY_MAX_CONNECTIONS_PER_USER: '3' });
     const logger = pino({ level: 'warn' });
     batcher = new OfflineBatcher({
       config: h.config,
@@ -30,7 +37,12 @@ describe('push gateway and offline batches', () => {
       groupId: `${h.config.kafka.groupId}-offline`,
     });
     await batcher.start();
-    server = new TicksHttpServer({ config: h.config, logger, codec: h.codec, port: 0 });
+    server = new TicksHttpServer({
+      config: h.config,
+      logger: serverLog.logger,
+      codec: h.codec,
+      port: 0,
+    });
     await server.start();
   });
 
@@ -54,6 +66,61 @@ describe('push gateway and offline batches', () => {
     await expect(TestSocket.open(`${server.url.replace('http', 'ws')}/v1/updates`)).rejects.toThrow(
       'upgrade refused: 401',
     );
+  });
+
+  it('logs the upgrade requests at info level without their query-string tokens', async () => {
+    const token = server.tokens.issue('Lana', 'phone');
+    const socket = await TestSocket.open(
+      `${server.url.replace('http', 'ws')}/v1/updates?access_token=${token}&device=phone`,
+    );
+    sockets.push(socket);
+    await socket.waitFor('hello', (m) => m.type === 'hello');
+    await expect(
+      TestSocket.open(`${server.url.replace('http', 'ws')}/v1/updates?access_token=${token}x`),
+    ).rejects.toThrow('upgrade refused: 401');
+    await socket.close();
+    const log = serverLog.lines.join('\n');
+    expect(log).toContain('/v1/updates?access_token=[REDACTED]&device=phone');
+    expect(log).not.toContain(token);
+  });
+
+  it('closes a connection beyond TICKS_GATEWAY_MAX_CONNECTIONS_PER_USER (4429); others are served', async () => {
+    const held = [];
+    for (let i = 0; i < 3; i++) held.push(await connect('Many', `device-${i}`));
+    const extra = await TestSocket.open(
+      `${server.url.replace('http', 'ws')}/v1/updates?access_token=${server.tokens.issue('Many', 'device-3')}`,
+    );
+    sockets.push(extra);
+    expect(await extra.closed).toEqual({
+      code: CLOSE_TOO_MANY_CONNECTIONS,
+      reason: expect.stringContaining('TICKS_GATEWAY_MAX_CONNECTIONS_PER_USER'),
+    });
+    expect(extra.messages).toEqual([]); // not even a hello
+    await held[0]!.close();
+    await eventually('a place freed', async () => {
+      const again = await connect('Many', 'device-4');
+      return again !== undefined;
+    });
+  });
+
+  it('closes a connection when its token expires (4401, "token expired")', async () => {
+    const shortLived = new TokenService({
+      secret: h.config.auth.secret,
+      ttlSeconds: 2,
+      maxLifetimeSeconds: 2,
+    });
+    const socket = await TestSocket.open(
+      `${server.url.replace('http', 'ws')}/v1/updates?access_token=${shortLived.issue('Exa', 'phone')}`,
+    );
+    sockets.push(socket);
+    await socket.waitFor('hello', (m) => m.type === 'hello');
+    const opened = Date.now();
+    const closed = await Promise.race([
+      socket.closed,
+      new Promise((resolve) => setTimeout(() => resolve('still open after 8 s'), 8000)),
+    ]);
+    expect(closed).toEqual({ code: CLOSE_UNAUTHENTICATED, reason: 'token expired' });
+    expect(Date.now() - opened).toBeLessThan(4000);
   });
 
   it('direct chat: the sender gets the read at once; the reader’s other device gets the unread sync, the reading device does not', async () => {
@@ -91,14 +158,12 @@ describe('push gateway and offline batches', () => {
     await eventually('indexed', async () => (await h.read.unread(g, 'Gcy')) === 1);
     h.publish.read(g, 'Gbo', { seq: 1 }).read(g, 'Gcy', { seq: 1 });
     await h.publish.flush();
-    const summary = await ana.waitFor('group summary', (m) => m.type === 'group_summary');
+    const summary = await ana.waitFor('group summary', (m) => m.type === 'group_sender_summary');
     expect(summary).toMatchObject({
       conversation_id: g,
-      message_id: 'g1',
-      status: 'READ',
-      read_count: 2,
-      delivered_count: 2,
-      total: 2,
+      messages: [
+        { message_id: 'g1', seq: 1, status: 'READ', read_count: 2, delivered_count: 2, total: 2 },
+      ],
     });
   });
 
@@ -141,4 +206,57 @@ describe('push gateway and offline batches', () => {
     expect(await batcher.store.keptCount('Oana')).toBe(0);
     expect(again.messages.filter((m) => m.type === 'offline_batch')).toHaveLength(1);
   });
+
+  it('a gateway killed without a word: its devices stay online while it renews their leases, and go offline within one lease after it died', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(free));
+      });
+    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(__dirname, '..', 'scripts', 'api.ts')],
+      {
+        env: {
+          ...process.env,
+          ...h.env,
+          TICKS_API_PORT: String(port),
+          TICKS_PRESENCE_LEASE_MS: '1500',
+          TICKS_METRICS_PORT: '0',
+          TICKS_LOG_LEVEL: 'error',
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      const token = server.tokens.issue('Gina', 'tablet');
+      const socket = await eventually(
+        'the gateway process listening',
+        () => TestSocket.open(`ws://127.0.0.1:${port}/v1/updates?access_token=${token}`),
+        60_000,
+      );
+      sockets.push(socket);
+      await socket.waitFor('hello', (m) => m.type === 'hello');
+      await eventually('Gina online', async () =>
+        (await batcher.store.onlineDevices('Gina')).includes('tablet'),
+      );
+      // Two leases later she is still online: the gateway renewed her lease.
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(await batcher.store.onlineDevices('Gina')).toEqual(['tablet']);
+
+      child.kill('SIGKILL'); // no OFFLINE goes out
+      await exited;
+      const killedAt = Date.now();
+      await eventually(
+        'Gina offline once her lease ended',
+        async () => (await batcher.store.onlineDevices('Gina')).length === 0,
+        10_000,
+      );
+      expect(Date.now() - killedAt).toBeLessThan(1_500 + 1_000);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 120_000);
 });

@@ -1,4 +1,10 @@
+import { TypeName, type GroupSenderSummary, type ReceiptUpdate } from '../schemas/types';
 import { createHarness, eventually, type Harness } from './support/harness';
+
+const SUMMARY = 'GroupSenderSummary';
+/** The sender summary an update carries. */
+const summaryOf = (u: ReceiptUpdate): GroupSenderSummary =>
+  (u.payload as { [TypeName.GroupSenderSummary]: GroupSenderSummary })[TypeName.GroupSenderSummary];
 
 describe('group chat: 2-second windows', () => {
   let h: Harness;
@@ -23,26 +29,30 @@ describe('group chat: 2-second windows', () => {
 
     const summary = await eventually(
       'a summary for u0',
-      () => h.out.updatesFor('u0', 'GroupSummary')[0],
+      () => h.out.updatesFor('u0', SUMMARY)[0],
       10_000,
     );
     await new Promise((r) => setTimeout(r, 2500)); // a later window would bring a second summary
-    expect(h.out.updatesFor('u0', 'GroupSummary')).toHaveLength(1);
-    expect(summary.payload).toMatchObject({
-      'dev.ticks.GroupSummary': {
+    expect(h.out.updatesFor('u0', SUMMARY)).toHaveLength(1);
+    expect(summaryOf(summary).messages).toEqual([
+      {
         message_id: 'hello',
+        seq: 1,
         status: 'READ',
         read_count: 15,
         delivered_count: 15,
         total: 19,
       },
-    });
+    ]);
     expect(h.out.updatesFor('u0', 'MessageStatusUpdate')).toHaveLength(0);
     expect(await h.read.unread(g, 'u3')).toBe(0);
     expect(await h.read.badge('u3')).toEqual([]);
     expect(await h.read.badge('u17')).toEqual([g]);
-    const absorbed = await h.pipeline.metrics.total(h.pipeline.metrics.groupReceiptsAbsorbed);
-    expect(absorbed).toBe(15);
+    const m = h.pipeline.metrics;
+    expect(await m.total(m.groupReceiptsAbsorbed)).toBe(15);
+    // Fifteen reads, each would have told u0: one push instead of fifteen, in an active window.
+    expect(await m.total(m.groupPushesUnwindowed, { window_receipts: '5-19' })).toBe(15);
+    expect(await m.total(m.groupPushesSent, { window_receipts: '5-19' })).toBe(1);
   });
 
   it('a window on an idle partition closes within window + 500 ms', async () => {
@@ -56,16 +66,12 @@ describe('group chat: 2-second windows', () => {
     const sentAt = Date.now();
     h.publish.read(g, 'r', { seq: 1 });
     await h.publish.flush();
-    const summary = await eventually(
-      'summary',
-      () => h.out.updatesFor('s', 'GroupSummary')[0],
-      10_000,
-    );
+    const summary = await eventually('summary', () => h.out.updatesFor('s', SUMMARY)[0], 10_000);
     const latency = summary.emitted_at - sentAt;
     expect(latency).toBeLessThanOrEqual(h.config.windowMs + 500);
   });
 
-  it('each sender hears about their newest message a read covers, not every message', async () => {
+  it('each sender hears once a window, about every message of theirs a read covered', async () => {
     const g = 'group-senders';
     for (const m of ['s1', 's2', 'r']) h.publish.memberAdded(g, m, 'GROUP');
     h.publish
@@ -77,26 +83,15 @@ describe('group chat: 2-second windows', () => {
     await eventually('indexed', async () => (await h.read.unread(g, 'r')) === 4);
     h.publish.read(g, 'r', { seq: 3 });
     await h.publish.flush();
-    const forS2 = await eventually(
-      's2 summary',
-      () => h.out.updatesFor('s2', 'GroupSummary')[0],
-      10_000,
-    );
-    await eventually('s1 summary', () => h.out.updatesFor('s1', 'GroupSummary')[0], 10_000);
+    const forS2 = await eventually('s2 summary', () => h.out.updatesFor('s2', SUMMARY)[0], 10_000);
+    await eventually('s1 summary', () => h.out.updatesFor('s1', SUMMARY)[0], 10_000);
     await new Promise((r) => setTimeout(r, 500));
     const ids = (u: string) =>
-      h.out
-        .updatesFor(u, 'GroupSummary')
-        .map(
-          (x) =>
-            (x.payload as { 'dev.ticks.GroupSummary': { message_id: string } })[
-              'dev.ticks.GroupSummary'
-            ].message_id,
-        );
-    expect(ids('s1')).toEqual(['s1-b']);
-    expect(ids('s2')).toEqual(['s2-a']);
+      h.out.updatesFor(u, SUMMARY).map((x) => summaryOf(x).messages.map((m) => m.message_id));
+    expect(ids('s1')).toEqual([['s1-b', 's1-a']]);
+    expect(ids('s2')).toEqual([['s2-a']]);
     // r read it, and s1 sent after it (sending means having read what came before).
-    expect(forS2.payload).toMatchObject({ 'dev.ticks.GroupSummary': { read_count: 2, total: 2 } });
+    expect(summaryOf(forS2).messages).toMatchObject([{ read_count: 2, total: 2 }]);
   });
 
   it('a clean shutdown closes the open windows instead of leaving them to the next owner', async () => {
@@ -111,12 +106,10 @@ describe('group chat: 2-second windows', () => {
     await h.stopPipeline(); // well before the 2 s window ends
     const summary = await eventually(
       'summary after stop',
-      () => h.out.updatesFor('sd-s', 'GroupSummary')[0],
+      () => h.out.updatesFor('sd-s', SUMMARY)[0],
       5000,
     );
-    expect(summary.payload).toMatchObject({
-      'dev.ticks.GroupSummary': { message_id: 'bye', read_count: 1 },
-    });
+    expect(summaryOf(summary).messages).toMatchObject([{ message_id: 'bye', read_count: 1 }]);
     await h.startPipeline();
   });
 });
@@ -144,7 +137,7 @@ describe('group windows close at their end, not at the next punctuation tick', (
       await h.publish.flush();
       const summary = await eventually(
         `summary ${seq}`,
-        () => h.out.updatesFor('s', 'GroupSummary')[seq - 1],
+        () => h.out.updatesFor('s', SUMMARY)[seq - 1],
         10_000,
       );
       const windowEnd = Math.floor(summary.emitted_at / h.config.windowMs) * h.config.windowMs;

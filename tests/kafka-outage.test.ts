@@ -22,10 +22,14 @@ describe('Kafka outage: bounded sends', () => {
   const sockets: TestSocket[] = [];
 
   beforeAll(async () => {
-    h = await createHarness(
-      { TICKS_KAFKA_SEND_TIMEOUT_MS: String(SEND_TIMEOUT_MS) },
-      { startPipeline: false },
-    );
+    h = await createHarness({ TICKS_KAFKA_SEND_TIMEOUT_MS: String(SEND_TIMEOUT_MS) });
+    // The API takes receipts from members only: the pipeline records Ana's membership, then
+    // stops (it consumes the topic the first test deletes).
+    h.publish.memberAdded('c-out', 'Ana', 'DIRECT').memberAdded('c-out', 'Bo', 'DIRECT');
+    h.publish.messageSent('c-out', { messageId: 'o1', seq: 1, senderId: 'Bo', kind: 'DIRECT' });
+    await h.publish.flush();
+    await eventually('Ana a member', async () => (await h.read.unread('c-out', 'Ana')) === 1);
+    await h.stopPipeline();
     server = new TicksHttpServer({
       config: h.config,
       logger: pino({ level: 'silent' }),
@@ -63,7 +67,7 @@ describe('Kafka outage: bounded sends', () => {
     const answer = await read();
     const elapsed = Date.now() - started;
     expect(answer.status).toBe(503);
-    expect(answer.headers.get('retry-after')).toBe('5');
+    expect(answer.headers['retry-after']).toBe('5');
     expect(answer.body).toEqual({
       error: 'unavailable',
       message: expect.stringContaining(

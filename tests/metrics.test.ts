@@ -26,7 +26,7 @@ describe('metrics on /metrics during a run', () => {
     h.publish.raw('receiptEvents', c, Buffer.from('garbage'));
     h.publish.read(c, 'b', { seq: 1 });
     await h.publish.flush();
-    await eventually('summary', () => h.out.updatesFor('a', 'GroupSummary')[0], 10_000);
+    await eventually('summary', () => h.out.updatesFor('a', 'GroupSenderSummary')[0], 10_000);
 
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     for (const name of [
@@ -34,6 +34,9 @@ describe('metrics on /metrics during a run', () => {
       'ticks_dead_letters_total{reason="UNDECODABLE"} 1',
       'ticks_updates_emitted_total{kind="group_summary"} 1',
       'ticks_group_receipts_absorbed_total 1',
+      'ticks_group_pushes_unwindowed_total{window_receipts="1"} 1',
+      'ticks_group_pushes_sent_total{window_receipts="1"} 1',
+      'ticks_badge_changes_total{op="add"}',
       'ticks_badge_dedupe_total{result="miss"}',
       'ticks_batch_duration_seconds_bucket',
       'ticks_event_to_emit_seconds_bucket{le="2.5",kind="group_summary"} 1',

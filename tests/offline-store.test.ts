@@ -20,6 +20,7 @@ describe('offline store (real Redis)', () => {
     value: `{"v":${version}}`,
   });
   const run = <T>(call: Queued<T>): Promise<T> => runOne(redis, call);
+  const LEASE = 60_000;
 
   beforeAll(async () => {
     redis = await connectRedis(loadConfig().redis.mainUrl, 'main');
@@ -40,30 +41,50 @@ describe('offline store (real Redis)', () => {
   });
 
   it('hands the batch out again until it is confirmed, then forgets it', async () => {
-    const first = await run(store.presence('u1', 'ONLINE', 'phone', 'b1'));
+    const first = await run(store.presence('u1', 'ONLINE', 'phone', 'b1', LEASE));
     expect(first).toEqual({
       send: true,
       batchId: 'b1',
       values: [expect.stringMatching(/^2\|5\|/)],
     });
     // Redelivery of the same presence record (crash before the confirmation): same batch.
-    expect(await run(store.presence('u1', 'ONLINE', 'phone', 'b1'))).toEqual(first);
+    expect(await run(store.presence('u1', 'ONLINE', 'phone', 'b1', LEASE))).toEqual(first);
     expect(await run(store.coalesce('u1', [kept('s:c:m2', 1, 30)]))).toBe('online');
     expect(await run(store.sent('u1', 'b1'))).toBe(true);
-    expect(await run(store.presence('u1', 'ONLINE', 'laptop', 'b2'))).toEqual({ send: false });
+    expect(await run(store.presence('u1', 'ONLINE', 'laptop', 'b2', LEASE))).toEqual({
+      send: false,
+    });
     expect(await store.onlineDevices('u1')).toEqual(['laptop', 'phone']);
   });
 
   it('is offline only when the last device goes', async () => {
-    await run(store.presence('u1', 'OFFLINE', 'phone', 'b3'));
+    await run(store.presence('u1', 'OFFLINE', 'phone', 'b3', LEASE));
     expect(await run(store.coalesce('u1', [kept('s:c:m3', 1, 40)]))).toBe('online');
-    await run(store.presence('u1', 'OFFLINE', 'laptop', 'b4'));
+    await run(store.presence('u1', 'OFFLINE', 'laptop', 'b4', LEASE));
     expect(await run(store.coalesce('u1', [kept('s:c:m3', 1, 40)]))).toBe(1);
-    const back = await run(store.presence('u1', 'ONLINE', 'phone', 'b5'));
+    const back = await run(store.presence('u1', 'ONLINE', 'phone', 'b5', LEASE));
     expect(back).toMatchObject({
       send: true,
       batchId: 'b5',
       values: [expect.stringMatching(/^1\|40\|/)],
+    });
+  });
+
+  it('takes a device whose lease ended for offline (its gateway died): updates are kept, and sent when it comes back', async () => {
+    const t0 = Date.now();
+    await run(store.presence('u2', 'ONLINE', 'phone', 'c1', 1_000, t0));
+    expect(await run(store.coalesce('u2', [kept('s:c:m9', 1, 50)], t0 + 500))).toBe('online');
+    // A renewal before the end keeps it online; none after it: offline at t0 + 1500 + 1000.
+    await run(store.presence('u2', 'ONLINE', 'phone', 'c2', 1_000, t0 + 500));
+    expect(await run(store.coalesce('u2', [kept('s:c:m9', 1, 51)], t0 + 1_400))).toBe('online');
+    expect(await store.onlineDevices('u2', t0 + 1_400)).toEqual(['phone']);
+    expect(await store.onlineDevices('u2', t0 + 1_600)).toEqual([]);
+    expect(await run(store.coalesce('u2', [kept('s:c:m9', 1, 52)], t0 + 1_600))).toBe(1);
+    // The device connects again (another gateway): the kept update is its batch.
+    expect(await run(store.presence('u2', 'ONLINE', 'phone', 'c3', 1_000, t0 + 5_000))).toEqual({
+      send: true,
+      batchId: 'c3',
+      values: [expect.stringMatching(/^1\|52\|/)],
     });
   });
 });

@@ -47,11 +47,13 @@ describe('privacy: read receipts turned off', () => {
     await h.publish.flush();
     const summary = await eventually(
       'summary',
-      () => h.out.updatesFor('Loud', 'GroupSummary')[0],
+      () => h.out.updatesFor('Loud', 'GroupSenderSummary')[0],
       10_000,
     );
     expect(summary.payload).toMatchObject({
-      'dev.ticks.GroupSummary': { message_id: 'gq1', read_count: 1, delivered_count: 2, total: 2 },
+      'dev.ticks.GroupSenderSummary': {
+        messages: [{ message_id: 'gq1', read_count: 1, delivered_count: 2, total: 2 }],
+      },
     });
     expect(await h.read.unread(g, 'Quiet')).toBe(0);
   });

@@ -3,6 +3,8 @@
  * TICKS_* variables point at). Every subject and topic is unique to the run and deleted after.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import * as avro from 'avsc';
 import { Kafka, logLevel } from 'kafkajs';
 import { loadConfig } from '../config/config';
@@ -17,7 +19,12 @@ import {
 } from '../schemas/codec-errors';
 import { ConfluentRegistryClient } from '../schemas/confluent-registry-client';
 import { schemaCatalog } from '../schemas/schema-catalog';
-import { type ReceiptEvent, TypeName, type UserSettings } from '../schemas/types';
+import {
+  type ReceiptEvent,
+  type ReceiptUpdate,
+  TypeName,
+  type UserSettings,
+} from '../schemas/types';
 
 const config = loadConfig();
 const run = randomUUID().slice(0, 8);
@@ -177,6 +184,72 @@ describe('the registry enforces BACKWARD compatibility', () => {
     header.writeInt32BE(v2, 1);
     const decoded = await new AvroCodec({ registry }).decode(Buffer.concat([header, body]));
     expect(decoded).toEqual({ role: 'userSettings', schemaId: v2, value: settings });
+  });
+});
+
+describe('receipt_updates: one group summary per sender (GroupSenderSummary), BACKWARD', () => {
+  const subject = `ticks-test-updates-${run}-value`;
+  /** The subject's schema as registered by the build before GroupSenderSummary (c6ff4a3). */
+  const before = readFileSync(
+    path.join(__dirname, 'fixtures', 'receipt-updates-value-c6ff4a3.json'),
+    'utf8',
+  );
+  const now = schemaCatalog().schemaText('receiptUpdates');
+  const header = (id: number) => {
+    const h = Buffer.alloc(5);
+    h.writeInt32BE(id, 1);
+    return h;
+  };
+
+  it('registers over the previous schema, and a single-message summary written before still decodes', async () => {
+    subjects.push(subject);
+    const v1 = await registry.register(subject, JSON.stringify(JSON.parse(before)), 'BACKWARD');
+    const v2 = await registry.register(subject, now, 'BACKWARD');
+    expect(v2).not.toBe(v1);
+
+    // A record the previous build wrote, read by this one (resolved against its schema).
+    const legacy: ReceiptUpdate = {
+      update_id: 'g:g1:m7:42',
+      user_id: 'ana',
+      version: 42,
+      source_event_at: 1000,
+      emitted_at: 2000,
+      payload: {
+        [TypeName.GroupSummary]: {
+          conversation_id: 'g1',
+          message_id: 'm7',
+          seq: 7,
+          status: 'READ',
+          read_count: 3,
+          delivered_count: 5,
+          total: 19,
+          window_start: 0,
+          window_end: 2000,
+        },
+      },
+    };
+    const body = avro.Type.forSchema(JSON.parse(before), avroTypeOptions()).toBuffer(legacy);
+    const decoded = await new AvroCodec({ registry }).decode(Buffer.concat([header(v1), body]));
+    expect(decoded).toEqual({ role: 'receiptUpdates', schemaId: v1, value: legacy });
+  });
+
+  it('refuses a schema without the old summary: the registry keeps it readable', async () => {
+    const schema = JSON.parse(now) as {
+      fields: Array<{ name: string; type: unknown }>;
+    };
+    // Out of the payload union and out of OfflineBatch's items, which name it.
+    const payload = schema.fields.find((f) => f.name === 'payload')!;
+    const branches = (payload.type as Array<{ name?: string; fields?: unknown }>).filter(
+      (branch) => branch.name !== 'GroupSummary',
+    );
+    const batch = branches.find((b) => b.name === 'OfflineBatch')!.fields as Array<{
+      type: { items: unknown[] };
+    }>;
+    batch[0]!.type.items = batch[0]!.type.items.filter((b) => b !== 'dev.ticks.GroupSummary');
+    payload.type = branches;
+    expect(() => avro.Type.forSchema(schema as avro.Schema)).not.toThrow();
+    const rejection = await failure(registry.register(subject, JSON.stringify(schema), 'BACKWARD'));
+    expect(rejection).toBeInstanceOf(SchemaRejectedError);
   });
 });
 

@@ -100,6 +100,32 @@ describe('stack status', () => {
   });
 });
 
+describe('a second checkout', () => {
+  // Its own .stack (TICKS_STACK_DIR): none of the running servers is its own.
+  const run = (command: string) =>
+    promisify(execFile)(
+      path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'),
+      ['scripts/stack/cli.ts', command],
+      {
+        cwd: REPO_ROOT,
+        timeout: 120_000,
+        env: { ...process.env, TICKS_STACK_DIR: fs.mkdtempSync('/tmp/ticks-second-stack-') },
+      },
+    );
+
+  it('uses the healthy servers another checkout started, and never stops them', async () => {
+    const { stdout } = await run('up');
+    for (const name of SERVER_NAMES)
+      expect(stdout).toMatch(
+        new RegExp(`^${name}\\s+\\S+\\s+healthy \\(another process serves it`, 'm'),
+      );
+    await run('down');
+    const status = await run('status');
+    for (const name of SERVER_NAMES)
+      expect(status.stdout).toMatch(new RegExp(`^${name}\\s+\\S+\\s+healthy`, 'm'));
+  }, 180_000);
+});
+
 describe('docker-compose.yml', () => {
   const services = readCompose();
   const byName = new Map(services.map((s) => [s.name, s]));

@@ -19,6 +19,8 @@ import {
 export interface ReceiptRoutesOptions {
   /** A publisher per request: its queue is the request's own. */
   publisher(): EventPublisher;
+  /** Whether the user is a member of the conversation (as the pipeline last applied). */
+  isMember(conversationId: string, userId: string): Promise<boolean>;
   receiptDetails: ReceiptDetailsSource;
   sharesReads(userId: string): boolean;
   maxDeliveredBatch: number;
@@ -46,6 +48,7 @@ export const receiptRoutes: FastifyPluginAsyncTypebox<ReceiptRoutesOptions> = as
       const caller = principalOf(request);
       const body = request.body;
       ownReceipt(caller, body.user_id);
+      await member(o, caller, body.conversation_id);
       if (body.message_ids.length > o.maxDeliveredBatch)
         throw new UnprocessableError(
           `message_ids has ${body.message_ids.length} ids; at most ${o.maxDeliveredBatch} per request (TICKS_MAX_DELIVERED_BATCH)`,
@@ -72,6 +75,7 @@ export const receiptRoutes: FastifyPluginAsyncTypebox<ReceiptRoutesOptions> = as
       const caller = principalOf(request);
       const body = request.body;
       ownReceipt(caller, body.user_id);
+      await member(o, caller, body.conversation_id);
       if ((body.seq === undefined) === (body.up_to_message_id === undefined))
         throw new UnprocessableError('give exactly one of up_to_message_id and seq');
       const eventId = await produce(o.publisher(), caller, request.headers, body.conversation_id, {
@@ -134,6 +138,19 @@ function ownReceipt(caller: Principal, userId: string | undefined): void {
     throw new ForbiddenError(
       `you are ${caller.userId}: you can report only your own receipts, not ${userId}'s`,
     );
+}
+
+/**
+ * Only members report receipts (as only members read a message's receipts): a non-member's
+ * receipt would be held by the pipeline for nothing, and anyone could flood a conversation.
+ */
+async function member(
+  o: Pick<ReceiptRoutesOptions, 'isMember'>,
+  caller: Principal,
+  conversationId: string,
+): Promise<void> {
+  if (!(await o.isMember(conversationId, caller.userId)))
+    throw new ForbiddenError(`you are not a member of conversation ${conversationId}`);
 }
 
 /** The token's device, else the X-Device-Id header, else "api". */

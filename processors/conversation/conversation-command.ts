@@ -1,7 +1,14 @@
 import type { ConversationEvent } from '../../schemas/types';
 import { TypeName } from '../../schemas/types';
 import type { MemberChange, SentMessage } from '../../stores/redis/conversation-store';
-import { firstProblem, idProblem, keyProblem, seqProblem, type Rejection } from '../validation';
+import {
+  firstProblem,
+  idProblem,
+  keyProblem,
+  seqProblem,
+  timeProblem,
+  type Rejection,
+} from '../validation';
 
 /** What the store applies for a conversation event: a message, or a member joining or leaving. */
 export type ConversationCommand =
@@ -58,6 +65,7 @@ function eventProblem(event: ConversationEvent, key: Buffer | null): string | nu
       idProblem('message_id', m.message_id),
       idProblem('sender_id', m.sender_id),
       seqProblem('seq', m.seq),
+      timeProblem('sent_at', m.sent_at),
     );
   }
   return idProblem(

@@ -106,7 +106,7 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
         const direct = result.kind === 'DIRECT';
         for (const member of result.behind)
           badge.push({ op: 'add', userId: member, source: direct ? sender : c, kind: result.kind });
-        if (result.senderAtEnd) {
+        if (result.senderCaughtUp) {
           const source = direct ? result.members.find((m) => m !== sender) : c;
           if (source) badge.push({ op: 'remove', userId: sender, source, kind: result.kind });
         }

@@ -304,6 +304,10 @@ describe('applyReceipts: group windows', () => {
       'r:2': '0',
       'r:3': '2',
       absorbed: '3',
+      // bo's read told ana (m1); cy's read ana (m1) and bo (m2); cy's delivery of m3 ana.
+      unwindowed: '4',
+      's:ana': '1',
+      's:bo': '1',
     });
     expect(expired(step)).toContain('win');
   });
@@ -317,8 +321,57 @@ describe('applyReceipts: group windows', () => {
       src: '800',
       'r:2': '0',
       absorbed: '2',
+      unwindowed: '1', // ana's read (1, 2] covered bo's m2
+      's:bo': '1',
     });
     expect(expired(step)).not.toContain('win');
+  });
+
+  it('counts, per receipt, one push to each sender other than the reader it newly covers', () => {
+    // Four members; m1 ana, m2 bo, m3 cy, m4 ana. Each sender has read up to their message.
+    const state = stateOf({
+      kind: 'GROUP',
+      members: ['ana', 'bo', 'cy', 'dee'],
+      read: { ana: 4, bo: 2, cy: 3, dee: 0 },
+      dlvd: { ana: 4, bo: 2, cy: 3, dee: 0 },
+      messages: [
+        ['m1', 1, 'ana'],
+        ['m2', 2, 'bo'],
+        ['m3', 3, 'cy'],
+        ['m4', 4, 'ana'],
+      ],
+    });
+    applyReceipts(
+      state,
+      [
+        receipt('dee', { type: 'read', seq: 4 }), // (0, 4]: ana, bo and cy — three pushes
+        receipt('bo', { type: 'read', seq: 4 }), // (2, 4]: cy and ana — two
+        receipt('cy', { type: 'dlv_seq', seq: 3 }), // at cy's own watermark: changes nothing
+      ],
+      stepAt(),
+    );
+    expect(Object.fromEntries(state.window)).toMatchObject({
+      absorbed: '2',
+      unwindowed: '5',
+      's:ana': '1',
+      's:bo': '1',
+      's:cy': '1',
+    });
+  });
+
+  it('tells nobody of a read that is not shared over what was delivered, nor of a delivery by id below the watermark', () => {
+    const state = group({ dlvd: { ana: 1, bo: 0, cy: 2 }, deliveredBy: { m2: [] } });
+    applyReceipts(
+      state,
+      [
+        receipt('cy', { type: 'read', seq: 2 }, { shareRead: false }), // delivered already
+        receipt('cy', { type: 'dlv_ids', messageIds: ['m2'] }), // m2 is below cy's watermark
+        receipt('bo', { type: 'read', seq: 3 }, { shareRead: false }), // delivers m1 m3: ana
+      ],
+      stepAt(),
+    );
+    expect(Object.fromEntries(state.window)).toMatchObject({ absorbed: '3', unwindowed: '1' });
+    expect([...state.window.keys()].filter((f) => f.startsWith('s:'))).toEqual(['s:ana']);
   });
 
   it('says a window is open when one is, though this run added nothing', () => {

@@ -8,7 +8,7 @@ import { directUpdate, TellingMarks } from './direct-update';
 import type { EngineStep } from './engine-step';
 import { peerOf, resolveTarget } from './receipt-target';
 import { expiryRefreshMs, refreshCore } from './refresh-core';
-import { WindowFold, type SeqRange } from './window-fold';
+import { sendersCovered, WindowFold, type SeqRange } from './window-fold';
 
 type Applied = Extract<ReceiptResult, { applied: true }>;
 
@@ -23,7 +23,9 @@ type Applied = Extract<ReceiptResult, { applied: true }>;
  * - Each move appends to the reader's log (readlog/dlvlog: "seq|at" scored by seq); a delivery
  *   by ids records who confirmed each message (`dlv:<id>`, first time kept).
  * - Direct chats: the peer hears at once (directUpdate); groups: the changed seq ranges fold
- *   into the open window, and every applied result says whether a window is open after the run.
+ *   into the open window with the senders the receipt newly covers (sendersCovered: those a
+ *   non-shared read only delivered, or a delivery by id already below the delivered watermark,
+ *   are not), and every applied result says whether a window is open after the run.
  * An unknown conversation counts as a group. Throws StateNotLoadedError, having changed nothing,
  * when delivered-by-id state the run needs is not loaded (see deliveredByNeeded).
  */
@@ -69,6 +71,8 @@ export function applyReceipts(
     let newRead = 0;
     const newIds: string[] = [];
     const ranges: SeqRange[] = [];
+    // What a sender can see changed (groups: whom the direct-chat rule would tell).
+    let seen: SeqRange[] = ranges;
     let status: ReceiptStatus = 'DELIVERED';
 
     if (type === 'read') {
@@ -90,6 +94,8 @@ export function applyReceipts(
         expireWhenDue(log, `readlog:${user}`);
       }
       if (r.shareRead) status = 'READ';
+      // A read that is not shared shows only as the deliveries it implies.
+      else seen = newRead > oldDlvd ? [[oldDlvd, newRead]] : [];
     } else if (type === 'dlv_seq') {
       const oldDlvd = state.dlvd.get(user) ?? 0;
       if (target > oldDlvd) {
@@ -110,6 +116,9 @@ export function applyReceipts(
           ranges.push([seq - 1, seq]);
         }
       }
+      // A message already below the delivered watermark was counted as delivered before.
+      const dlvd = state.dlvd.get(user) ?? 0;
+      seen = ranges.filter(([, seq]) => seq > dlvd);
     }
 
     let peer = '';
@@ -125,7 +134,7 @@ export function applyReceipts(
         version: r.version,
       });
     } else if (ranges.length > 0) {
-      window.add(ranges, r.version, r.sourceAt);
+      window.add(ranges, sendersCovered(state, seen, user), r.version, r.sourceAt);
     }
 
     const result: Applied = {

@@ -14,4 +14,6 @@ export interface EngineStep {
    * (meta's `touched`); the engine takes the time from its caller.
    */
   now: number;
+  /** Messages a conversation keeps in its hot index (older ones are trimmed: trimMessages). */
+  maxIndexedMessages: number;
 }

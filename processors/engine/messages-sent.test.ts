@@ -63,10 +63,10 @@ describe('applyMessagesSent', () => {
       [msg(1, 'a'), msg(2, 'a'), msg(3, 'b'), msg(4, 'a'), msg(5, 'b')],
       stepAt(),
     );
-    expect(results.map((r) => [r.lastSeq, r.senderAtEnd, [...r.behind].sort()])).toEqual([
-      [1, true, ['reader']],
-      [2, true, ['reader']],
-      [3, true, ['a', 'reader']],
+    expect(results.map((r) => [r.lastSeq, r.senderCaughtUp, [...r.behind].sort()])).toEqual([
+      [1, false, ['reader']], // a had nothing unread: nothing leaves a's badge
+      [2, false, ['reader']],
+      [3, true, ['a', 'reader']], // b had not read a's messages: sending reads them
       [4, true, ['b', 'reader']],
       [5, true, ['a', 'reader']],
     ]);
@@ -96,7 +96,7 @@ describe('applyMessagesSent', () => {
     });
     const step = stepAt();
     const [late] = applyMessagesSent(state, [msg(3, 'ana')], step);
-    expect(late).toMatchObject({ lastSeq: 5, senderAtEnd: false, behind: [] });
+    expect(late).toMatchObject({ lastSeq: 5, senderCaughtUp: false, behind: [] });
     expect([state.lastSeq, state.lastMsg]).toEqual([5, 'm5']);
     expect(state.read.get('ana')).toBe(3);
     expect(commandsOf(step).filter((c) => c[1] === 'meta')).toEqual([]); // nothing new for meta

@@ -4,6 +4,7 @@ import { ConversationWrites } from '../../stores/state/conversation-writes';
 import { formatNumber } from '../../stores/state/stored-values';
 import type { EngineStep } from './engine-step';
 import { refreshCore } from './refresh-core';
+import { trimMessages } from './trim-messages';
 
 /**
  * messages-sent-1.lua over memory: records consecutive messages of one conversation (in topic
@@ -17,6 +18,9 @@ import { refreshCore } from './refresh-core';
  *   read it, as the earlier messages of the run left the watermarks (a sender has read its own
  *   earlier messages), so a replay converges to the same badges.
  * - last_seq only grows; last_msg/last_at follow the message that raised it.
+ * - `senderCaughtUp`: sending took the sender to the end over messages they had not read, so
+ *   their badge loses the source; not when they had nothing unread (nothing to remove: a write
+ *   of the badge would change nothing).
  * - `members` lists every member for a direct chat (the peer is needed), none for a group.
  * The order of `behind` and `members` is unspecified, as SMEMBERS' is.
  */
@@ -54,6 +58,7 @@ export function applyMessagesSent(
   const results: MessageSentResult[] = [];
   for (const [i, m] of messages.entries()) {
     const { seq, senderId: sender } = m;
+    const hadUnread = (state.read.get(sender) ?? 0) < lastSeq;
     if (seq > lastSeq) {
       lastSeq = seq;
       lastMsg = m.messageId;
@@ -77,7 +82,7 @@ export function applyMessagesSent(
     results.push({
       kind,
       lastSeq,
-      senderAtEnd: (state.read.get(sender) ?? 0) >= lastSeq,
+      senderCaughtUp: hadUnread && (state.read.get(sender) ?? 0) >= lastSeq,
       hasHeld: state.hasHeld,
       behind,
       members: kind === 'DIRECT' ? present : [],
@@ -96,6 +101,7 @@ export function applyMessagesSent(
     writes.meta.set('last_msg', lastMsg);
     writes.meta.set('last_at', lastAt);
   }
+  trimMessages(state, writes, step);
   // The first message creates msg and msgs: they join the core keys' expiry now.
   refreshCore(state, writes, step, !hadKind || previousLast === 0);
   return results;

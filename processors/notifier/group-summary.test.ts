@@ -8,6 +8,7 @@ function windowOf(partial: Partial<WindowContents>): WindowContents {
     version: 1,
     sourceAt: 0,
     absorbed: 1,
+    unwindowed: 1,
     members: [],
     reads: new Map(),
     delivered: new Map(),
@@ -45,13 +46,21 @@ describe('summariseWindow', () => {
     expect(summaries).toEqual([
       {
         recipient: 's',
-        summary: expect.objectContaining({
-          message_id: 'm5',
-          read_count: 1,
-          delivered_count: 3,
-          total: 3,
-          status: 'READ',
-        }),
+        summary: {
+          conversation_id: 'g',
+          messages: [
+            {
+              message_id: 'm5',
+              seq: 5,
+              status: 'READ',
+              read_count: 1,
+              delivered_count: 3,
+              total: 3,
+            },
+          ],
+          window_start: 1000,
+          window_end: 3000,
+        },
       },
     ]);
   });
@@ -69,28 +78,44 @@ describe('summariseWindow', () => {
       0,
       2000,
     );
-    expect(only!.summary).toMatchObject({ read_count: 0, delivered_count: 1, status: 'DELIVERED' });
+    expect(only!.summary.messages).toMatchObject([
+      { read_count: 0, delivered_count: 1, status: 'DELIVERED' },
+    ]);
   });
 
-  it('addresses each message to its own sender and skips messages nobody received', () => {
+  it('sends each sender one summary of all their messages, newest first, without those nobody received', () => {
     const summaries = summariseWindow(
       'g',
       windowOf({
         members,
         reads: new Map([['a', 6]]),
         messages: [
-          { id: 'm7', seq: 7, sender: 'b', deliveredByIds: [] },
           { id: 'm6', seq: 6, sender: 'b', deliveredByIds: [] },
+          { id: 'm7', seq: 7, sender: 'b', deliveredByIds: [] },
           { id: 'm5', seq: 5, sender: 'c', deliveredByIds: [] },
+          { id: 'm2', seq: 2, sender: 'b', deliveredByIds: [] },
         ],
       }),
       () => true,
       0,
       2000,
     );
-    expect(summaries.map((s) => [s.recipient, s.summary.message_id])).toEqual([
-      ['b', 'm6'],
-      ['c', 'm5'],
+    expect(
+      summaries.map((s) => [s.recipient, s.summary.messages.map((m) => m.message_id)]),
+    ).toEqual([
+      ['b', ['m6', 'm2']],
+      ['c', ['m5']],
     ]);
+  });
+
+  it('tells no sender whose messages nobody received', () => {
+    const summaries = summariseWindow(
+      'g',
+      windowOf({ members, messages: [{ id: 'm7', seq: 7, sender: 'b', deliveredByIds: [] }] }),
+      () => true,
+      0,
+      2000,
+    );
+    expect(summaries).toEqual([]);
   });
 });

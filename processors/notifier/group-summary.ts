@@ -1,16 +1,17 @@
-import type { GroupSummary } from '../../schemas/types';
+import type { GroupMessageCounts, GroupSenderSummary } from '../../schemas/types';
 import type { WindowContents } from '../../stores/redis/conversation-store';
 
 export interface AddressedSummary {
-  /** The sender of the message, who is told. */
+  /** The sender of the messages, who is told. */
   recipient: string;
-  summary: GroupSummary;
+  summary: GroupSenderSummary;
 }
 
 /**
- * Absolute counts for each message the window touched, so a duplicate or replayed summary is
- * harmless. Recipients are the members other than the sender; a member who does not share reads
- * counts as delivered, never as read.
+ * One push per sender: every message of theirs the window picked, newest first, with absolute
+ * counts, so a duplicate or replayed summary is harmless. Recipients are the members other than
+ * the sender; a member who does not share reads counts as delivered, never as read. A message
+ * nobody received is left out, and a sender left with none is not told.
  */
 export function summariseWindow(
   conversationId: string,
@@ -19,7 +20,7 @@ export function summariseWindow(
   windowStart: number,
   windowEnd: number,
 ): AddressedSummary[] {
-  const summaries: AddressedSummary[] = [];
+  const bySender = new Map<string, GroupMessageCounts[]>();
   for (const message of window.messages) {
     let total = 0;
     let readCount = 0;
@@ -34,20 +35,24 @@ export function summariseWindow(
         deliveredCount++;
     }
     if (deliveredCount === 0) continue;
-    summaries.push({
-      recipient: message.sender,
-      summary: {
-        conversation_id: conversationId,
-        message_id: message.id,
-        seq: message.seq,
-        status: readCount > 0 ? 'READ' : 'DELIVERED',
-        read_count: readCount,
-        delivered_count: deliveredCount,
-        total,
-        window_start: windowStart,
-        window_end: windowEnd,
-      },
+    let list = bySender.get(message.sender);
+    if (!list) bySender.set(message.sender, (list = []));
+    list.push({
+      message_id: message.id,
+      seq: message.seq,
+      status: readCount > 0 ? 'READ' : 'DELIVERED',
+      read_count: readCount,
+      delivered_count: deliveredCount,
+      total,
     });
   }
-  return summaries;
+  return [...bySender].map(([recipient, messages]) => ({
+    recipient,
+    summary: {
+      conversation_id: conversationId,
+      messages: messages.sort((a, b) => b.seq - a.seq),
+      window_start: windowStart,
+      window_end: windowEnd,
+    },
+  }));
 }

@@ -2,7 +2,7 @@ import type { PipelineMetrics } from '../../runtime/metrics';
 import type { ProcessorContext } from '../../runtime/api';
 import {
   TypeName,
-  type GroupSummary,
+  type GroupSenderSummary,
   type MessageStatusUpdate,
   type ReceiptUpdate,
   type UnreadSync,
@@ -44,10 +44,11 @@ export class UpdateEmitter {
     );
   }
 
+  /** One sender's summary of a closed group window (one push however many messages). */
   groupSummary(
     ctx: ProcessorContext,
     to: string,
-    summary: GroupSummary,
+    summary: GroupSenderSummary,
     version: number,
     sourceAt: number,
   ): void {
@@ -55,9 +56,9 @@ export class UpdateEmitter {
       ctx,
       'group_summary',
       to,
-      `g:${summary.conversation_id}:${summary.message_id}:${version}`,
+      `g:${summary.conversation_id}:${to}:${version}`,
       {
-        [TypeName.GroupSummary]: summary,
+        [TypeName.GroupSenderSummary]: summary,
       },
       version,
       sourceAt,

@@ -1,4 +1,5 @@
 import type { ProcessorContext, Punctuator } from '../../runtime/api';
+import { windowReceiptsClass } from '../../runtime/metrics';
 import { nextUpdateVersion } from '../engine/update-version';
 import { clearWindow, collectWindow, windowDeliveredByNeeded } from '../engine/group-window';
 import { summariseWindow } from './group-summary';
@@ -6,8 +7,11 @@ import { windowCloseAfter, type GroupWindowing } from './group-windowing';
 
 export interface WindowCloserOptions extends GroupWindowing {
   punctuateIntervalMs: number;
-  /** Most messages summarised per window (newest first); older ones are implied by watermarks. */
-  maxMessagesPerWindow: number;
+  /**
+   * Most messages in one sender's summary (newest first); older ones are implied by watermarks
+   * (their counts are at least the oldest listed one's).
+   */
+  maxMessagesPerSender: number;
 }
 
 /**
@@ -37,7 +41,7 @@ export class WindowCloser implements Punctuator {
   }
 
   private async close(partitions: number[], ctx: ProcessorContext, dueBy: number): Promise<void> {
-    const { steps, windows, metrics, maxMessagesPerWindow } = this.options;
+    const { steps, windows, metrics, maxMessagesPerSender } = this.options;
     const due = await windows.due(partitions, dueBy);
     if (due.length === 0) return;
     const step = steps.of(ctx);
@@ -50,13 +54,13 @@ export class WindowCloser implements Punctuator {
     for (const d of due) step.touch(d.conversationId);
     const deliveredBy = new Map<string, string[]>();
     for (const d of due) {
-      const needed = windowDeliveredByNeeded(states.get(d.conversationId), maxMessagesPerWindow);
+      const needed = windowDeliveredByNeeded(states.get(d.conversationId), maxMessagesPerSender);
       if (needed.length > 0) deliveredBy.set(d.conversationId, needed);
     }
     if (deliveredBy.size > 0) await states.prefetch(ctx.partition, [], deliveredBy);
     for (const d of due) {
       const state = states.get(d.conversationId);
-      const window = collectWindow(state, maxMessagesPerWindow);
+      const window = collectWindow(state, maxMessagesPerSender);
       if (!window) continue;
       const windowEnd = d.at - this.options.windowGraceMs;
       const summaries = summariseWindow(
@@ -74,8 +78,13 @@ export class WindowCloser implements Punctuator {
           nextUpdateVersion(state, step),
           window.sourceAt,
         );
+      // Counted together, so that the reduction compares the same windows. A window opened by a
+      // build that did not count (null) is taken as no reduction rather than guessed.
+      const size = { window_receipts: windowReceiptsClass(window.absorbed) };
+      metrics.groupPushesSent.inc(size, summaries.length);
+      metrics.groupPushesUnwindowed.inc(size, window.unwindowed ?? summaries.length);
       metrics.groupReceiptsAbsorbed.inc(window.absorbed);
-      metrics.windowsClosed.inc();
+      metrics.windowsClosed.inc(size);
       // Deleted in memory now, in Redis by this punctuation's write-behind: after the summaries
       // were produced (a crash before that closes the window again; its counts are absolute).
       clearWindow(state, window.version, step.writes);

@@ -1,4 +1,11 @@
-import { TypeName, branchOf, type OfflineUpdate, type ReceiptUpdate } from '../../schemas/types';
+import {
+  TypeName,
+  branchOf,
+  senderSummaryOf,
+  type GroupSenderSummary,
+  type OfflineUpdate,
+  type ReceiptUpdate,
+} from '../../schemas/types';
 import type { KeptUpdate } from '../../stores/redis/offline-store';
 
 /** What is stored for one kept update: the payload and the envelope fields a batch needs. */
@@ -11,37 +18,38 @@ interface StoredUpdate {
 
 /**
  * How an update for an offline user coalesces: the latest status per message (a read beats a
- * delivered report of the same message), the latest summary per group message, the latest
- * unread sync per conversation. Offline batches themselves are never kept (null).
+ * delivered report of the same message), the latest counts per group message (a sender's summary
+ * is kept message by message, so a later window that changed other messages keeps these), the
+ * latest unread sync per conversation. Offline batches themselves are never kept (null).
  */
-export function toKept(update: ReceiptUpdate): KeptUpdate | null {
+export function toKept(update: ReceiptUpdate): KeptUpdate[] | null {
   const p = update.payload;
-  let field: string;
-  let rank = 0;
-  let kept: OfflineUpdate;
+  const keep = (field: string, rank: number, kept: OfflineUpdate): KeptUpdate => {
+    const stored: StoredUpdate = {
+      update: kept,
+      version: update.version,
+      sourceAt: update.source_event_at,
+      emittedAt: update.emitted_at,
+    };
+    return { field, rank, version: update.version, value: JSON.stringify(stored) };
+  };
   if (TypeName.MessageStatusUpdate in p) {
     const u = p[TypeName.MessageStatusUpdate];
-    field = `s:${u.conversation_id}:${u.message_id}`;
-    rank = u.status === 'READ' ? 2 : 1;
-    kept = p;
-  } else if (TypeName.GroupSummary in p) {
-    const u = p[TypeName.GroupSummary];
-    field = `g:${u.conversation_id}:${u.message_id}`;
-    rank = u.status === 'READ' ? 2 : 1;
-    kept = p;
-  } else if (TypeName.UnreadSync in p) {
-    field = `u:${p[TypeName.UnreadSync].conversation_id}`;
-    kept = p;
-  } else {
-    return null;
+    return [keep(`s:${u.conversation_id}:${u.message_id}`, u.status === 'READ' ? 2 : 1, p)];
   }
-  const stored: StoredUpdate = {
-    update: kept,
-    version: update.version,
-    sourceAt: update.source_event_at,
-    emittedAt: update.emitted_at,
-  };
-  return { field, rank, version: update.version, value: JSON.stringify(stored) };
+  if (TypeName.GroupSenderSummary in p || TypeName.GroupSummary in p) {
+    const summary =
+      TypeName.GroupSenderSummary in p
+        ? p[TypeName.GroupSenderSummary]
+        : senderSummaryOf(p[TypeName.GroupSummary]);
+    return summary.messages.map((m) =>
+      keep(`g:${summary.conversation_id}:${m.message_id}`, m.status === 'READ' ? 2 : 1, {
+        [TypeName.GroupSenderSummary]: { ...summary, messages: [m] },
+      }),
+    );
+  }
+  if (TypeName.UnreadSync in p) return [keep(`u:${p[TypeName.UnreadSync].conversation_id}`, 0, p)];
+  return null;
 }
 
 /** The stored form back ("rank|version|json", as the scripts hand it out). */
@@ -51,9 +59,11 @@ export function fromKept(value: string): StoredUpdate {
 }
 
 /**
- * The OfflineBatch records for kept updates, oldest first, at most `maxPerBatch` updates each
- * (one record stays well under Kafka's message size limit). Ids are derived from the batch id, so
- * a batch sent again after a crash carries the same ids.
+ * The OfflineBatch records for kept updates, oldest first, at most `maxPerBatch` kept updates
+ * each (one record stays well under Kafka's message size limit). In each record a
+ * conversation's group messages come back together as one GroupSenderSummary, where its newest
+ * one stood. Ids are derived from the batch id, so a batch sent again after a crash carries the
+ * same ids.
  */
 export function offlineBatches(
   userId: string,
@@ -74,10 +84,49 @@ export function offlineBatches(
       version: Math.max(...chunk.map((s) => s.version)),
       source_event_at: Math.min(...chunk.map((s) => s.sourceAt)),
       emitted_at: now,
-      payload: { [TypeName.OfflineBatch]: { updates: chunk.map((s) => s.update) } },
+      payload: {
+        [TypeName.OfflineBatch]: { updates: groupedBySender(chunk.map((s) => s.update)) },
+      },
     });
   }
   return batches;
+}
+
+/**
+ * The group messages of each conversation (kept one by one, some perhaps by an earlier build as
+ * GroupSummary) as one GroupSenderSummary, newest message first, spanning their windows, at the
+ * place of the conversation's last one; the other updates stay as they are. The user is the
+ * sender of every one of them: one conversation, one summary.
+ */
+function groupedBySender(updates: OfflineUpdate[]): OfflineUpdate[] {
+  const summaryOf = (u: OfflineUpdate): GroupSenderSummary | null =>
+    TypeName.GroupSenderSummary in u
+      ? u[TypeName.GroupSenderSummary]
+      : TypeName.GroupSummary in u
+        ? senderSummaryOf(u[TypeName.GroupSummary])
+        : null;
+  const merged = new Map<string, { summary: GroupSenderSummary; last: number }>();
+  updates.forEach((u, i) => {
+    const s = summaryOf(u);
+    if (!s) return;
+    const m = merged.get(s.conversation_id);
+    if (!m) {
+      merged.set(s.conversation_id, { summary: { ...s, messages: [...s.messages] }, last: i });
+      return;
+    }
+    m.summary.messages.push(...s.messages);
+    m.summary.window_start = Math.min(m.summary.window_start, s.window_start);
+    m.summary.window_end = Math.max(m.summary.window_end, s.window_end);
+    m.last = i;
+  });
+  return updates.flatMap((u, i): OfflineUpdate[] => {
+    const s = summaryOf(u);
+    if (!s) return [u];
+    const m = merged.get(s.conversation_id)!;
+    if (m.last !== i) return [];
+    m.summary.messages.sort((a, b) => b.seq - a.seq);
+    return [{ [TypeName.GroupSenderSummary]: m.summary }];
+  });
 }
 
 /** 'MessageStatusUpdate' for a wrapped update, for metrics labels. */

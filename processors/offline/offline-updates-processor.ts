@@ -7,7 +7,8 @@ import type { OfflineMetrics } from './offline-metrics';
 
 /**
  * Reads receipt_updates (keyed by the user to notify) and keeps, for each user with no device
- * online, the latest update per message. Its own OfflineBatch records come back on the same
+ * online, the latest update per message (a group summary of several messages is kept message by
+ * message). Its own OfflineBatch records come back on the same
  * topic and are ignored. Idempotent: keeping is a max over (rank, version).
  */
 export class OfflineUpdatesProcessor implements Processor<ReceiptUpdate> {
@@ -27,7 +28,7 @@ export class OfflineUpdatesProcessor implements Processor<ReceiptUpdate> {
         this.metrics.updates.inc({ outcome: 'own_batch' });
         continue;
       }
-      calls.push(this.store.coalesce(value.user_id, [kept]));
+      calls.push(this.store.coalesce(value.user_id, kept));
     }
     const replies = await runQueued(this.store.redis, calls);
     for (const reply of replies) {

@@ -19,6 +19,8 @@ export class PresenceProcessor implements Processor<Presence> {
     private readonly store: OfflineStore,
     private readonly metrics: OfflineMetrics,
     private readonly maxUpdatesPerBatch: number,
+    /** The lease of an ONLINE record that names none (a gateway of the version before). */
+    private readonly defaultLeaseMs: number,
   ) {}
 
   async process(records: Decoded<Presence>[], ctx: ProcessorContext): Promise<void> {
@@ -41,6 +43,8 @@ export class PresenceProcessor implements Processor<Presence> {
           value.status,
           value.device_id,
           `o:${value.user_id}:${record.partition}:${record.offset}`,
+          value.lease_ms ?? this.defaultLeaseMs,
+          ctx.now,
         ),
       ),
     );

@@ -3,7 +3,8 @@ import type { ReceiptJob } from './receipt-job';
 
 /**
  * A held receipt as stored in its conversation's `held` sorted set (scored by its deadline). It
- * keeps the original record, so an expired one dead-letters with its own bytes.
+ * keeps the original record, so an expired one dead-letters with its own bytes. This is the
+ * format of the version before CompactEntry, which Redis may still hold after an upgrade.
  */
 interface HeldEntry {
   conversationId: string;
@@ -25,7 +26,7 @@ interface HeldEntry {
   };
 }
 
-/** The entry format of the version before HeldEntry, which Redis may still hold after an upgrade. */
+/** The entry format of the version before HeldEntry, still read after an upgrade. */
 interface ShortKeyEntry {
   c: string;
   u: string;
@@ -43,35 +44,57 @@ interface ShortKeyEntry {
 }
 
 /**
- * The entry of a job held for `reason`. The same job and reason give the same string (fields in a
- * fixed order), so a replayed receipt held again is one member of the set, not two.
+ * The entry format stored now: a JSON array without field names, deadline or reason. The
+ * deadline is the entry's score; leaving it (and the reason) out makes the entry a function of
+ * the receipt alone, so a replayed or redelivered receipt held again is the same member of the
+ * set, not a second one.
  */
-export function serializeHeld(job: ReceiptJob, reason: string): string {
+type CompactEntry = [
+  format: 'h3',
+  conversationId: string,
+  userId: string,
+  deviceId: string,
+  occurredAt: number,
+  command: ReceiptCommand,
+  topic: string,
+  partition: number,
+  offset: string,
+  timestamp: number,
+  key: string | null,
+  value: string | null,
+];
+
+/** The entry of a held job: the same receipt gives the same string, whenever and why held. */
+export function serializeHeld(job: ReceiptJob): string {
   const r = job.record;
-  const entry: HeldEntry = {
-    conversationId: job.conversationId,
-    userId: job.userId,
-    deviceId: job.deviceId,
-    occurredAt: job.occurredAt,
-    command: job.command,
-    deadline: job.deadline,
-    reason,
-    record: {
-      topic: r.topic,
-      partition: r.partition,
-      offset: r.offset,
-      timestamp: r.timestamp,
-      key: r.key?.toString('base64') ?? null,
-      value: r.value?.toString('base64') ?? null,
-    },
-  };
+  const entry: CompactEntry = [
+    'h3',
+    job.conversationId,
+    job.userId,
+    job.deviceId,
+    job.occurredAt,
+    job.command,
+    r.topic,
+    r.partition,
+    r.offset,
+    r.timestamp,
+    r.key?.toString('base64') ?? null,
+    r.value?.toString('base64') ?? null,
+  ];
   return JSON.stringify(entry);
 }
 
-/** The job of a held entry, in either format; `heldAs` is the entry itself, to remove it by. */
-export function parseHeld(entry: string): ReceiptJob {
-  const parsed = JSON.parse(entry) as HeldEntry | ShortKeyEntry;
-  const h = 'c' in parsed ? fromShortKeys(parsed) : parsed;
+/**
+ * The job of a held entry (any format), whose score is `deadline`; `heldAs` is the entry
+ * itself, to remove it by.
+ */
+export function parseHeld(entry: string, deadline: number): ReceiptJob {
+  const parsed = JSON.parse(entry) as CompactEntry | HeldEntry | ShortKeyEntry;
+  const h = Array.isArray(parsed)
+    ? fromCompact(parsed)
+    : 'c' in parsed
+      ? fromShortKeys(parsed)
+      : parsed;
   const r = h.record;
   return {
     conversationId: h.conversationId,
@@ -80,7 +103,7 @@ export function parseHeld(entry: string): ReceiptJob {
     occurredAt: h.occurredAt,
     command: h.command,
     version: Number(r.offset),
-    deadline: h.deadline,
+    deadline,
     heldAs: entry,
     record: {
       topic: r.topic,
@@ -90,6 +113,32 @@ export function parseHeld(entry: string): ReceiptJob {
       key: r.key === null ? null : Buffer.from(r.key, 'base64'),
       value: r.value === null ? null : Buffer.from(r.value, 'base64'),
     },
+  };
+}
+
+/** Who a held entry is from, without decoding the rest (caps per user). */
+export function heldUserOf(entry: string): string {
+  const parsed = JSON.parse(entry) as CompactEntry | HeldEntry | ShortKeyEntry;
+  return Array.isArray(parsed) ? parsed[2] : 'c' in parsed ? parsed.u : parsed.userId;
+}
+
+function fromCompact(e: CompactEntry): Omit<HeldEntry, 'deadline' | 'reason'> {
+  const [, conversationId, userId, deviceId, occurredAt, command] = e;
+  const [topic, partition, offset, timestamp, key, value] = e.slice(6) as [
+    string,
+    number,
+    string,
+    number,
+    string | null,
+    string | null,
+  ];
+  return {
+    conversationId,
+    userId,
+    deviceId,
+    occurredAt,
+    command,
+    record: { topic, partition, offset, timestamp, key, value },
   };
 }
 

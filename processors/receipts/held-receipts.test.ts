@@ -14,6 +14,7 @@ import { runOne } from '../../tests/support/redis-state';
 import { scanKeys } from '../../tests/support/harness';
 import { UpdateEmitter } from '../notifier/update-emitter';
 import { BadgeUpdater } from '../unread/badge-updater';
+import { parseHeld } from './held-entry';
 import { HeldReceipts } from './held-receipts';
 import { ConversationStates } from '../../stores/state/conversation-states';
 import { StateSteps } from '../state-steps';
@@ -64,7 +65,7 @@ describe('HeldReceipts (real Redis)', () => {
     store = new ConversationStore(redis, keys, 3600);
     heldIndex = new PartitionIndex(redis, keys, 'held');
     states = new ConversationStates(redis, keys, { maxBytes: 64 * 1024 * 1024 });
-    const steps = new StateSteps(states, 3600);
+    const steps = new StateSteps(states, 3600, 2000);
     applier = new ReceiptApplier({
       steps,
       badges: new BadgeUpdater(new UserStore(redis, aux, keys, 3600, 600), metrics),
@@ -83,6 +84,8 @@ describe('HeldReceipts (real Redis)', () => {
       metrics,
       waitMs,
       punctuateIntervalMs: 1000,
+      maxHeldPerConversation: 5,
+      maxHeldPerUser: 3,
     });
   });
 
@@ -219,12 +222,11 @@ describe('HeldReceipts (real Redis)', () => {
 
     const entries = await heldEntries(c);
     expect(entries).toHaveLength(1);
-    expect(JSON.parse(entries[0]!)).toMatchObject({
+    expect(parseHeld(entries[0]!, now + waitMs)).toMatchObject({
       conversationId: c,
       userId: 'B',
       command: { type: 'read', seq: 3 },
       deadline: now + waitMs,
-      reason: 'SEQ_NOT_REACHED',
       record: { topic: 'receipt_events', partition, offset: '10' },
     });
     expect(Number(await indexed(c))).toBe(now + waitMs);
@@ -254,6 +256,53 @@ describe('HeldReceipts (real Redis)', () => {
         }),
       }),
     );
+  });
+
+  it('holds a redelivered receipt once, and dead-letters receipts beyond the caps with their reason', async () => {
+    const c = 'flood';
+    await directChat(c, 1);
+    const now = Date.now();
+    const hold = async (jobs: ReceiptJob[], at: number) => {
+      const ctx = recordingContext(at);
+      await held.settle(jobs, await applier.apply(jobs, ctx.ctx), ctx.ctx);
+      await ctx.afterSend();
+      return ctx;
+    };
+    // B's read of message 5 (not sent yet), then the same record again later (a replay).
+    await hold([readJob(c, 5, 20, now + waitMs)], now);
+    const replay = await hold([readJob(c, 5, 20, now + 5_000 + waitMs)], now + 5_000);
+    expect(replay.deadLetters).toEqual([]);
+    expect(await heldEntries(c)).toHaveLength(1);
+    expect(
+      Number(await redis.zscore(keys.conversationKey(c, 'held'), (await heldEntries(c))[0]!)),
+    ).toBe(now + waitMs); // the first deadline stands
+
+    // B may hold 3 (maxHeldPerUser): two more are held, the fourth is refused.
+    const more = await hold(
+      [21, 22, 23].map((offset) => readJob(c, 5, offset, now + waitMs)),
+      now,
+    );
+    expect(await heldEntries(c)).toHaveLength(3);
+    expect(more.deadLetters).toEqual([
+      expect.objectContaining({
+        reason: 'SEQ_NOT_REACHED',
+        detail: expect.stringContaining('TICKS_MAX_HELD_PER_USER'),
+        record: expect.objectContaining({ offset: '23' }),
+      }),
+    ]);
+    // Others fill the conversation up to 5 (maxHeldPerConversation); then nobody is held.
+    const others = [30, 31, 32].map((offset) => ({
+      ...readJob(c, 5, offset, now + waitMs),
+      userId: `X${offset}`,
+    }));
+    const full = await hold(others, now);
+    expect(await heldEntries(c)).toHaveLength(5);
+    expect(full.deadLetters).toEqual([
+      expect.objectContaining({
+        detail: expect.stringContaining('TICKS_MAX_HELD_PER_CONVERSATION'),
+        record: expect.objectContaining({ offset: '32' }),
+      }),
+    ]);
   });
 
   it('a release whose step never flushed (a crash) leaves the receipt held: the redo releases and tells it', async () => {

@@ -4,7 +4,7 @@ import type { PartitionIndex } from '../../stores/redis/partition-index';
 import type { PipelineMetrics } from '../../runtime/metrics';
 import type { ProcessorContext, Punctuator } from '../../runtime/api';
 import type { StateSteps } from '../state-steps';
-import { parseHeld, serializeHeld } from './held-entry';
+import { heldUserOf, parseHeld, serializeHeld } from './held-entry';
 import type { ReceiptApplier } from './receipt-applier';
 import type { ReceiptJob } from './receipt-job';
 import { rejectionDetail } from './rejection-detail';
@@ -19,6 +19,9 @@ export interface HeldReceiptsOptions {
   metrics: PipelineMetrics;
   /** How long a receipt may wait for its message or membership (TICKS_PENDING_RECEIPT_WAIT_MS). */
   waitMs: number;
+  /** Most receipts held for one conversation, and for one user in it; more are dead-lettered. */
+  maxHeldPerConversation: number;
+  maxHeldPerUser: number;
   punctuateIntervalMs: number;
 }
 
@@ -74,7 +77,28 @@ export class HeldReceipts implements Punctuator {
           metrics.heldReceipts.inc({ outcome: 'released' });
         }
       } else if (job.heldAs === undefined && ctx.now < job.deadline) {
-        const entry = serializeHeld(job, result.reason);
+        const entry = serializeHeld(job);
+        if (state.held.has(entry)) {
+          // Redelivered or replayed while held: one entry, with its first deadline.
+          metrics.heldReceipts.inc({ outcome: 'duplicate' });
+          return;
+        }
+        const full = this.refusal(state.held.keys(), job.userId);
+        if (full) {
+          // A cap, not a wait: whoever floods a conversation with early receipts fills only it.
+          ctx.deadLetter(
+            job.record,
+            result.reason,
+            `${full}; ${rejectionDetail(result.reason, job, this.options.waitMs)}`,
+          );
+          metrics.heldReceipts.inc({ outcome: 'refused' });
+          metrics.eventsIn.inc({
+            topic: 'receipt_events',
+            type: job.command.type,
+            outcome: 'dead_lettered',
+          });
+          return;
+        }
         state.hold(entry, job.deadline); // the next message or member change retries it
         held().add(String(job.deadline), entry);
         toHold.push({
@@ -104,6 +128,22 @@ export class HeldReceipts implements Punctuator {
     await this.options.index.schedule(toHold);
   }
 
+  /** Why one more receipt of `userId` may not be held beside `held`; undefined when it may. */
+  private refusal(held: Iterable<string>, userId: string): string | undefined {
+    const { maxHeldPerConversation, maxHeldPerUser } = this.options;
+    let all = 0;
+    let theirs = 0;
+    for (const entry of held) {
+      all++;
+      if (heldUserOf(entry) === userId) theirs++;
+    }
+    if (all >= maxHeldPerConversation)
+      return `not held: the conversation already holds ${all} early receipts (TICKS_MAX_HELD_PER_CONVERSATION)`;
+    if (theirs >= maxHeldPerUser)
+      return `not held: ${userId} already has ${theirs} early receipts held in this conversation (TICKS_MAX_HELD_PER_USER)`;
+    return undefined;
+  }
+
   /** Tries again the receipts held for these conversations (after they changed). */
   async retry(
     conversations: Array<{ partition: number; conversationId: string }>,
@@ -114,7 +154,9 @@ export class HeldReceipts implements Punctuator {
     const { states } = steps;
     const ids = conversations.map((c) => c.conversationId);
     await states.prefetch(ctx.partition, ids);
-    const jobs = ids.flatMap((id) => [...states.get(id).held.keys()].map(parseHeld));
+    const jobs = ids.flatMap((id) =>
+      [...states.get(id).held].map(([entry, deadline]) => parseHeld(entry, deadline)),
+    );
     if (jobs.length > 0) {
       const results = await applier.apply(jobs, ctx);
       // Independent writes, so in one round trip's time: the effects and the held entries.

@@ -104,16 +104,19 @@ export class ReceiptApplier {
   ): Promise<void> {
     const { emitter, metrics } = this.options;
     const badge: BadgeChange[] = [];
-    const syncs: Array<{ job: ReceiptJob; result: Applied; version: number }> = [];
+    const syncs: Array<{ job: ReceiptJob; result: Applied }> = [];
     const windows: Array<{ partition: number; conversationId: string; at: number }> = [];
 
-    const step = this.options.steps.of(ctx);
+    const { steps } = this.options;
+    const step = steps.of(ctx);
+    // Taken as each update is sent, so that a conversation's versions rise in the order its
+    // updates go out (a sync, sent after the step's direct updates, takes its version then: none
+    // arrives below one sent before it). The state is held in memory until the step's write.
+    const nextVersion = (job: ReceiptJob) =>
+      nextUpdateVersion(steps.states.get(job.conversationId), step);
     results.forEach((result, i) => {
       if (!result.applied) return;
       const job = jobs[i]!;
-      // Versions in the order updates are decided (the state is held until the step's write).
-      const version = () =>
-        nextUpdateVersion(this.options.steps.states.get(job.conversationId), step);
       metrics.eventsIn.inc({ topic: 'receipt_events', type: job.command.type, outcome: 'applied' });
       if (result.changed) ctx.logChange(receiptChange(job, result));
       const isRead = job.command.type === 'read' || job.command.type === 'read_id';
@@ -132,13 +135,13 @@ export class ReceiptApplier {
             status: result.push.status,
             by: job.userId,
           },
-          version(),
+          nextVersion(job),
           job.record.timestamp,
         );
       }
       // A backwards read changes nothing; any other read tells the reader's other devices.
       const backwards = job.command.type === 'read' && job.command.seq < result.oldRead;
-      if (isRead && !backwards) syncs.push({ job, result, version: version() });
+      if (isRead && !backwards) syncs.push({ job, result });
       if (result.kind === 'GROUP' && result.windowOpen) {
         windows.push({
           partition: job.record.partition,
@@ -159,7 +162,7 @@ export class ReceiptApplier {
         syncs.map((s) => s.job.userId),
       ),
     ]);
-    for (const { job, result, version } of syncs) {
+    for (const { job, result } of syncs) {
       emitter.unreadSync(
         ctx,
         job.userId,
@@ -170,7 +173,7 @@ export class ReceiptApplier {
           read_up_to_seq: result.newRead,
           origin_device_id: job.deviceId,
         },
-        version,
+        nextVersion(job),
         job.record.timestamp,
       );
     }

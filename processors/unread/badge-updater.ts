@@ -2,6 +2,7 @@ import type { BadgeChange, UserStore } from '../../stores/redis/user-store';
 import type { DedupeMarkCache } from '../../stores/state/dedupe-mark-cache';
 import type { PipelineMetrics } from '../../runtime/metrics';
 import type { ProcessorContext } from '../../runtime/api';
+import type { Logger } from 'pino';
 
 /**
  * The unread-senders badge: messages add their source to each recipient's badge, reading a
@@ -9,12 +10,24 @@ import type { ProcessorContext } from '../../runtime/api';
  * its hit rate are accounted here.
  */
 export class BadgeUpdater {
+  /** Partitions whose badges are written without dedupe since an aux failure (warned once). */
+  private readonly degraded = new Set<number>();
+
   constructor(
     private readonly users: UserStore,
     private readonly metrics: PipelineMetrics,
     /** The dedupe marks kept in memory in front of the auxiliary Redis (none: always read it). */
     private readonly marks?: DedupeMarkCache,
-  ) {}
+    private readonly logger?: Logger,
+  ) {
+    users.onRecovered = (partition) => {
+      if (!this.degraded.delete(partition)) return;
+      this.metrics.auxDegraded.set({ partition: String(partition) }, 0);
+      this.logger?.info({ partition }, 'auxiliary Redis back: badge dedupe resumes');
+    };
+    users.onRepairFailed = (partition, err) =>
+      this.logger?.debug({ partition, err: String(err) }, 'auxiliary Redis still failing');
+  }
 
   /**
    * Applies a step's badge changes and returns the badge sizes of `countsFor` after them. The
@@ -30,12 +43,28 @@ export class BadgeUpdater {
       countsFor,
       deferMarks: (written) => ctx.afterSend(() => written),
       memory: this.marks?.of(ctx.partition),
+      partition: ctx.partition,
     });
+    if (stats.aux !== 'ok') this.noteDegraded(ctx.partition, stats.auxError);
     this.metrics.dedupe.inc({ result: 'memory_hit' }, stats.memoryHits);
     this.metrics.dedupe.inc({ result: 'aux_hit' }, stats.auxHits);
     this.metrics.dedupe.inc({ result: 'miss' }, stats.misses);
     this.metrics.mainBadgeWrites.inc({ conversation_kind: 'direct' }, stats.mainWrites.DIRECT);
     this.metrics.mainBadgeWrites.inc({ conversation_kind: 'group' }, stats.mainWrites.GROUP);
+    this.metrics.badgeChanges.inc({ op: 'add' }, stats.changed.add);
+    this.metrics.badgeChanges.inc({ op: 'remove' }, stats.changed.remove);
     return stats.counts ?? new Map();
+  }
+
+  /** The aux Redis failed or its marks are untrusted: badges go to main unguarded, said once. */
+  private noteDegraded(partition: number, err: Error | undefined): void {
+    if (err) this.metrics.auxErrors.inc();
+    if (this.degraded.has(partition)) return;
+    this.degraded.add(partition);
+    this.metrics.auxDegraded.set({ partition: String(partition) }, 1);
+    this.logger?.warn(
+      { partition, err: err?.message },
+      'auxiliary Redis failing (check TICKS_AUX_REDIS_URL, or `npm run stack:up`): badges written to main without dedupe until it answers again',
+    );
   }
 }

@@ -18,7 +18,7 @@ import type {
   StreamKafka,
   StreamProducer,
 } from './stream-kafka';
-import { StreamRuntime } from './stream-runtime';
+import { StreamRuntime, type DeliveryStage } from './stream-runtime';
 
 const topics = topicNames({ topics: { prefix: '' } } as Parameters<typeof topicNames>[0]);
 const CONV = topics.conversationEvents;
@@ -29,7 +29,9 @@ type Event =
   | { type: 'sent'; records: OutboundRecord[] }
   | { type: 'commit'; positions: CommitPosition[] }
   | { type: 'seek'; position: CommitPosition }
-  | { type: 'release'; partition: number };
+  | { type: 'release'; partition: number }
+  /** onDeliveryStage was told; `hooked`: the after-send hooks that had run by then. */
+  | { type: 'stage'; stage: DeliveryStage; partition: number; hooked: number };
 
 /** A gate a fake holds its callers at until the test opens it. */
 class Gate {
@@ -256,6 +258,8 @@ function setUp(
     backoff: { initialMs: 100, maxMs: 1_000, jitter: 0, ...options.backoff },
     leases,
     stateStores: [stateStore],
+    onDeliveryStage: (stage, partition) =>
+      kafka.events.push({ type: 'stage', stage, partition, hooked: echo.hooked.length }),
   });
   const consumer = () => kafka.consumer!;
   const assign = (partitions: number[]) =>
@@ -552,6 +556,31 @@ describe('StreamRuntime', () => {
     await jest.advanceTimersByTimeAsync(500);
     expect(t.echo.processed.map((p) => p.offset)).toEqual([0, 1, 2, 3, 2, 3, 4, 5]);
     expect(t.committedOffset(0)).toBe(6);
+    await t.runtime.stop();
+  });
+
+  it('tells each step delivery’s stages: produced after its outputs and before its hooks, flushed after its hooks and before its commit', async () => {
+    const t = setUp();
+    await t.runtime.start();
+    t.assign([0]);
+    t.echo.hookGate.close();
+    await t.fetch(0, [0, 1]);
+    await jest.advanceTimersByTimeAsync(200);
+    // Produced, the hook (the state flush) under way: not flushed, not committed.
+    const stages = () =>
+      t.kafka.events.flatMap((e): unknown[] =>
+        e.type === 'stage' ? [[e.stage, e.partition, e.hooked]] : e.type === 'sent' ? ['sent'] : [],
+      );
+    expect(stages()).toEqual(['sent', ['produced', 0, 0]]);
+    expect(t.commits()).toEqual([]);
+
+    t.echo.hookGate.open();
+    await jest.advanceTimersByTimeAsync(200);
+    expect(stages()).toEqual(['sent', ['produced', 0, 0], ['flushed', 0, 2]]);
+    const flushedAt = t.kafka.events.findIndex((e) => e.type === 'stage' && e.stage === 'flushed');
+    const committedAt = t.kafka.events.findIndex((e) => e.type === 'commit');
+    expect(committedAt).toBeGreaterThan(flushedAt);
+    expect(t.committedOffset(0)).toBe(2);
     await t.runtime.stop();
   });
 

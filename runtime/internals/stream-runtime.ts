@@ -44,7 +44,16 @@ export interface StreamRuntimeOptions {
    * them (the offline batcher) a partition's steps run as soon as it is assigned.
    */
   leases?: PartitionLeaseStore;
+  /**
+   * Told as each step's delivery passes a stage: `produced` once its outputs are acknowledged, before its after-send hooks (the state
+   * write-behind); `flushed` once those hooks are done, before its offsets are committed.
+   * Test-only: the fault injection (TICKS_FAULT_KILL_AT) kills the process there.
+   */
+  onDeliveryStage?: (stage: DeliveryStage, partition: number) => void;
 }
+
+/** Points of a step's delivery a test may crash the process at (see onDeliveryStage). */
+export type DeliveryStage = 'produced' | 'flushed';
 
 export const DEFAULT_TASK_OPTIONS: PartitionTaskOptions = {
   maxStepRecords: 1_000,
@@ -490,9 +499,12 @@ export class StreamRuntime {
           nextOffset: String(Number(last.offset) + 1),
         });
     });
+    const { onDeliveryStage } = this.options;
     try {
-      if (!(await this.sendOutputs(context, term)))
+      const produced = onDeliveryStage && (() => onDeliveryStage('produced', task.partition));
+      if (!(await this.sendOutputs(context, term, produced)))
         throw new PartitionLeaseLostError(task.partition);
+      onDeliveryStage?.('flushed', task.partition);
       await previous;
     } catch (err) {
       if (task.generation !== this.generation) {
@@ -681,11 +693,15 @@ export class StreamRuntime {
   }
 
   /**
-   * Produces a context's outputs (resolves once acknowledged), then runs its after-send hooks —
-   * unless the partition's lease was lost since lease term `term`, in which the context's work
-   * started: then it runs none and resolves false.
+   * Produces a context's outputs (resolves once acknowledged), tells `produced`, then runs its
+   * after-send hooks — unless the partition's lease was lost since lease term `term`, in which
+   * the context's work started: then it runs none and resolves false.
    */
-  private async sendOutputs(context: BufferedContext, term: number): Promise<boolean> {
+  private async sendOutputs(
+    context: BufferedContext,
+    term: number,
+    produced?: () => void,
+  ): Promise<boolean> {
     const outputs = context.pendingOutputs();
     if (outputs.length > 0) {
       const { codec, topics } = this.options;
@@ -698,6 +714,7 @@ export class StreamRuntime {
       }));
       await this.sink!.send(records);
     }
+    produced?.();
     if (!this.leaseHeld(context.partition, term)) return false;
     for (const hook of context.afterSendHooks) await hook();
     return true;

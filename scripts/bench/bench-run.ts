@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../config/config';
+import { ACTIVE_WINDOWS, badgeWritesPerChange, pushReduction } from '../../runtime/metrics';
 import { connectRedis } from '../../stores/redis/connect';
 import { AvroCodec } from '../../schemas/avro-codec';
 import { ensureTopics } from '../../runtime/ensure-topics';
@@ -44,13 +45,18 @@ export interface BenchOptions {
   ceilingRequests: number;
   /** Seconds of Redis command counts taken before a phase, to subtract other users' commands. */
   quietSeconds: number;
-  /** Receipts in a group window from which the window counts as active. */
-  activeWindowReceipts: number;
   profileDir?: string;
   outDir: string;
   keep: boolean;
   /** Extra node flags of the pipeline process. */
   nodeFlags?: string[];
+}
+
+/** Group pushes sent at window close, and what the direct-chat rule would have sent instead. */
+export interface GroupPushes {
+  sent: number;
+  unwindowed: number;
+  windows: number;
 }
 
 export interface CpuShare {
@@ -133,17 +139,33 @@ export interface BenchResult {
     steps: StepStats;
   };
   ratios: {
+    /**
+     * 1 − group pushes sent ÷ pushes the direct-chat rule would have sent for the same receipts
+     * (runtime/metrics.ts pushReduction): over the drain, in real time, and in real time in the
+     * windows of at least 20 receipts. NaN when nothing would have been sent.
+     */
     pushReduction: { drain: number; latency: number; activeWindows: number };
+    groupPushes: { drain: GroupPushes; latency: GroupPushes; activeWindows: GroupPushes };
     receiptsPerWindow: { drain: number; latency: number };
-    activeWindows: { threshold: number; windows: number; receipts: number; summaries: number };
     groupReceiptsAbsorbed: { drain: number; latency: number };
-    groupSummaries: { drain: number; latency: number };
     /** Badge changes the dedupe marks skipped, and where the mark was found. */
-    dedupe: { hitRate: number; memoryHits: number; auxHits: number; misses: number };
+    dedupe: {
+      hitRate: number;
+      memoryHits: number;
+      auxHits: number;
+      misses: number;
+      /** Of the marks memory did not know, the share the auxiliary Redis had. */
+      auxHitRate: number;
+    };
+    /**
+     * Main-Redis badge writes per source really added to or removed from a badge (whole run;
+     * real time), and the changes themselves.
+     */
+    badgeWritesPerChange: { run: number; latency: number; adds: number; removes: number };
     mainRedisBadgeWritesPerMessage: number;
     mainRedisBadgeWritesPerMessageLatency: number;
-    /** Badge additions that missed the auxiliary Redis (so reached the main one), per message. */
-    mainRedisBadgeAddsPerMessage: number;
+    /** Sources really added to a badge, per message (the writes a message cannot avoid). */
+    badgeAddsPerMessage: number;
     /**
      * Main-Redis badge writes per message of each kind of conversation (whole run): direct chats
      * are where one sender's bursts go to one recipient.
@@ -396,14 +418,30 @@ export async function runBench(options: BenchOptions, command: string): Promise<
       snap.total(name, labels);
     const d = (a: MetricsSnapshot, b: MetricsSnapshot, name: string, labels = {}) =>
       MetricsSnapshot.delta(a, b, name, labels);
-    const summariesDrain = m(afterDrain, 'ticks_updates_emitted_total', { kind: 'group_summary' });
     const absorbedDrain = m(afterDrain, 'ticks_group_receipts_absorbed_total');
     const windowsDrain = m(afterDrain, 'ticks_windows_closed_total');
-    const summariesLatency = d(beforeLatency, afterLatency, 'ticks_updates_emitted_total', {
-      kind: 'group_summary',
-    });
     const absorbedLatency = d(beforeLatency, afterLatency, 'ticks_group_receipts_absorbed_total');
     const windowsLatency = d(beforeLatency, afterLatency, 'ticks_windows_closed_total');
+    // The figures of runtime/metrics.ts's definition, from the pipeline's own counters.
+    const groupPushes = (
+      before: MetricsSnapshot | undefined,
+      after: MetricsSnapshot,
+      windows: Record<string, string> = {},
+    ): GroupPushes => {
+      const delta = (name: string, labels: Record<string, string>) =>
+        after.total(name, labels) - (before?.total(name, labels) ?? 0);
+      return {
+        sent: delta('ticks_group_pushes_sent_total', windows),
+        unwindowed: delta('ticks_group_pushes_unwindowed_total', windows),
+        windows: delta('ticks_windows_closed_total', windows),
+      };
+    };
+    const pushesDrain = groupPushes(undefined, afterDrain);
+    const pushesLatency = groupPushes(beforeLatency, afterLatency);
+    const pushesActive = groupPushes(beforeLatency, afterLatency, {
+      window_receipts: ACTIVE_WINDOWS,
+    });
+    const reduction = (p: GroupPushes) => pushReduction(p.sent, p.unwindowed) ?? NaN;
     const memoryHits = m(afterLatency, 'ticks_badge_dedupe_total', { result: 'memory_hit' });
     const auxHits = m(afterLatency, 'ticks_badge_dedupe_total', { result: 'aux_hit' });
     const misses = m(afterLatency, 'ticks_badge_dedupe_total', { result: 'miss' });
@@ -417,11 +455,9 @@ export async function runBench(options: BenchOptions, command: string): Promise<
       afterLatency,
       'ticks_main_redis_badge_writes_total',
     );
-    const active = activeWindows(
-      offered.receiptsByWindow,
-      probe.summariesByWindow,
-      options.activeWindowReceipts,
-    );
+    const badgeAdds = m(afterLatency, 'ticks_badge_changes_total', { op: 'add' });
+    const badgeRemoves = m(afterLatency, 'ticks_badge_changes_total', { op: 'remove' });
+    const latencyBadgeChanges = d(beforeLatency, afterLatency, 'ticks_badge_changes_total');
     const reads = traffic.counts.reads.direct + traffic.counts.reads.group;
     const redisMainCores = drainCpuShare?.cores['redis-main'] ?? NaN;
 
@@ -496,26 +532,32 @@ export async function runBench(options: BenchOptions, command: string): Promise<
       },
       ratios: {
         pushReduction: {
-          drain: 1 - summariesDrain / absorbedDrain,
-          latency: 1 - summariesLatency / absorbedLatency,
-          activeWindows: 1 - active.summaries / active.receipts,
+          drain: reduction(pushesDrain),
+          latency: reduction(pushesLatency),
+          activeWindows: reduction(pushesActive),
         },
+        groupPushes: { drain: pushesDrain, latency: pushesLatency, activeWindows: pushesActive },
         receiptsPerWindow: {
           drain: absorbedDrain / windowsDrain,
           latency: absorbedLatency / windowsLatency,
         },
-        activeWindows: { threshold: options.activeWindowReceipts, ...active },
         groupReceiptsAbsorbed: { drain: absorbedDrain, latency: absorbedLatency },
-        groupSummaries: { drain: summariesDrain, latency: summariesLatency },
         dedupe: {
           hitRate: (memoryHits + auxHits) / (memoryHits + auxHits + misses),
           memoryHits,
           auxHits,
           misses,
+          auxHitRate: auxHits / (auxHits + misses),
+        },
+        badgeWritesPerChange: {
+          run: badgeWritesPerChange(badgeWrites, badgeAdds + badgeRemoves) ?? NaN,
+          latency: badgeWritesPerChange(latencyBadgeWrites, latencyBadgeChanges) ?? NaN,
+          adds: badgeAdds,
+          removes: badgeRemoves,
         },
         mainRedisBadgeWritesPerMessage: badgeWrites / messagesApplied,
         mainRedisBadgeWritesPerMessageLatency: latencyBadgeWrites / latencyMessages,
-        mainRedisBadgeAddsPerMessage: misses / messagesApplied,
+        badgeAddsPerMessage: badgeAdds / messagesApplied,
         mainRedisBadgeWritesPerMessageByKind: {
           direct:
             m(afterLatency, 'ticks_main_redis_badge_writes_total', {
@@ -575,13 +617,7 @@ async function offerLoad(
   groupId: string,
   inputTopics: string[],
   progress: BenchProgress,
-): Promise<{
-  events: number;
-  seconds: number;
-  maxLag: number;
-  receiptsByWindow: Map<string, number>;
-}> {
-  const receiptsByWindow = new Map<string, number>();
+): Promise<{ events: number; seconds: number; maxLag: number }> {
   const total = Math.round(ratePerSecond * seconds);
   const start = Date.now();
   probe.window(start);
@@ -605,13 +641,7 @@ async function offerLoad(
   while (sent < total) {
     const due = Math.min(total, Math.floor(((Date.now() - start) / 1000) * ratePerSecond));
     for (; sent < due; sent++) {
-      const at = Date.now();
-      const e = traffic.next(at);
-      if (e.role === 'receiptEvents' && traffic.isGroup(e.key)) {
-        const key = `${e.key}@${(Math.floor(at / 2000) + 1) * 2000}`;
-        receiptsByWindow.set(key, (receiptsByWindow.get(key) ?? 0) + 1);
-      }
-      await loader.add(e);
+      await loader.add(traffic.next(Date.now()));
     }
     await loader.flush();
     if (!lagCheck && Date.now() - lastLagCheck > 1000) {
@@ -632,24 +662,7 @@ async function offerLoad(
   releaseAdmin();
   progress.update(total, rate(total, Date.now() - start));
   progress.stop();
-  return { events: total, seconds: (Date.now() - start) / 1000, maxLag, receiptsByWindow };
-}
-
-function activeWindows(
-  receipts: Map<string, number>,
-  summaries: Map<string, number>,
-  threshold: number,
-): { windows: number; receipts: number; summaries: number } {
-  let windows = 0;
-  let r = 0;
-  let s = 0;
-  for (const [key, n] of receipts) {
-    if (n < threshold) continue;
-    windows++;
-    r += n;
-    s += summaries.get(key) ?? 0;
-  }
-  return { windows, receipts: r, summaries: s };
+  return { events: total, seconds: (Date.now() - start) / 1000, maxLag };
 }
 
 /** Commands per second on the main Redis while the bench is idle: other users of the server. */

@@ -151,11 +151,6 @@ export class ChatTraffic {
     this.groupCdf = zipfCdf(this.groups.length, o.activitySkew);
   }
 
-  /** Whether a conversation id of this workload is a group. */
-  isGroup(conversationId: string): boolean {
-    return conversationId.startsWith(`${this.options.runId}g-`);
-  }
-
   get conversations(): number {
     return this.directChats.length + this.groups.length;
   }

@@ -36,7 +36,6 @@ interface CliOptions {
   memorySamples: number;
   ceilingRequests: number;
   quietSeconds: number;
-  activeWindowReceipts: number;
   profile: boolean;
   out: string;
   chart: string;
@@ -89,7 +88,6 @@ const program = new Command('bench')
     count(0),
     5,
   )
-  .option('--active-window-receipts <n>', 'receipts that make a group window active', count(1), 20)
   .option(
     '--profile',
     'write a V8 CPU profile of the pipeline process and print its top frames',
@@ -145,7 +143,6 @@ const program = new Command('bench')
         memorySamples: cli.memorySamples,
         ceilingRequests: cli.ceilingRequests,
         quietSeconds: cli.quietSeconds,
-        activeWindowReceipts: cli.activeWindowReceipts,
         profileDir: cli.profile ? path.join(cli.out, 'profiles') : undefined,
         outDir: cli.out,
         keep: cli.keep,

@@ -26,8 +26,6 @@ export class LatencyProbe {
     group_summary: [],
     unread_sync: [],
   };
-  /** Group summaries per (conversation, window end): to relate pushes to receipts per window. */
-  readonly summariesByWindow = new Map<string, number>();
   ignored = 0;
   private consumer: GroupConsumer | undefined;
   private since = Number.POSITIVE_INFINITY;
@@ -78,19 +76,15 @@ export class LatencyProbe {
       this.ignored++;
       return;
     }
+    const p = u.payload;
     const kind: LatencyKind =
-      TypeName.MessageStatusUpdate in u.payload
+      TypeName.MessageStatusUpdate in p
         ? 'direct'
-        : TypeName.GroupSummary in u.payload
+        : TypeName.GroupSenderSummary in p || TypeName.GroupSummary in p
           ? 'group_summary'
           : 'unread_sync';
     this.produced[kind].push(producedAt - u.source_event_at);
     this.received[kind].push(receivedAt - u.source_event_at);
-    if (TypeName.GroupSummary in u.payload) {
-      const s = u.payload[TypeName.GroupSummary];
-      const key = `${s.conversation_id}@${s.window_end}`;
-      this.summariesByWindow.set(key, (this.summariesByWindow.get(key) ?? 0) + 1);
-    }
   }
 }
 

@@ -28,10 +28,12 @@ async function up(): Promise<number> {
       r.address,
       r.outcome === 'started'
         ? `healthy (started, pid ${r.pid}, ${r.seconds?.toFixed(1)}s)`
-        : `healthy (already running, pid ${r.pid})`,
+        : r.outcome === 'shared'
+          ? 'healthy (another process serves it: used as it is, never stopped by this checkout)'
+          : `healthy (already running, pid ${r.pid})`,
     ]);
     console.log(formatTable(HEADER, rows));
-    if (results.every((r) => r.outcome === 'already running'))
+    if (results.every((r) => r.outcome !== 'started'))
       console.log('already running: nothing to do');
     return 0;
   } catch (err) {

@@ -117,6 +117,15 @@ export abstract class ManagedServer {
     return { kind: 'foreign', detail: taken.map((p) => this.describePort(p)).join('; ') };
   }
 
+  /**
+   * Whether another process (another checkout's stack, docker compose) serves this server's
+   * ports and answers its health check: then it is used as it is, and never stopped by us.
+   */
+  async servedElsewhere(): Promise<boolean> {
+    if (this.ourPid() !== undefined) return false;
+    return (await this.takenPorts()).length > 0 && (await this.isHealthy());
+  }
+
   /** Starts the server in the background; the caller then waits with waitUntilHealthy(). */
   async start(): Promise<StartHandle> {
     if (this.ourPid() !== undefined) throw new Error(`${this.name} is already running`);

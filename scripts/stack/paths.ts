@@ -6,7 +6,8 @@
 import * as path from 'node:path';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
-export const STACK_DIR = path.join(REPO_ROOT, '.stack');
+/** TICKS_STACK_DIR moves it (a second stack view of one checkout: tests of sharing a stack). */
+export const STACK_DIR = process.env.TICKS_STACK_DIR ?? path.join(REPO_ROOT, '.stack');
 
 /** Downloads (jars, tarballs): kept by `down --purge`, because fetching them is the slow part. */
 export const cacheDir = (server: string): string => path.join(STACK_DIR, 'cache', server);

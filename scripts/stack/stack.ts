@@ -14,8 +14,8 @@ import { Progress } from './progress';
 export interface ServerResult {
   name: string;
   address: string;
-  /** started | already running | failed */
-  outcome: 'started' | 'already running' | 'failed';
+  /** started | already running (ours) | shared (another process's, healthy: used as it is) | failed */
+  outcome: 'started' | 'already running' | 'shared' | 'failed';
   pid?: number;
   seconds?: number;
   error?: StackError;
@@ -50,7 +50,14 @@ export async function ensureStackUp(
   const servers = options.servers ? serversNamed(options.servers) : allServers();
   const progress = options.progress ?? new Progress();
   try {
-    const toStart = servers.filter((s) => s.ourPid() === undefined);
+    // A healthy server another checkout (or docker compose) started is used as it is.
+    const shared = new Set<ManagedServer>();
+    await Promise.all(
+      servers.map(async (s) => {
+        if (await s.servedElsewhere()) shared.add(s);
+      }),
+    );
+    const toStart = servers.filter((s) => s.ourPid() === undefined && !shared.has(s));
     // Check every tool first, so that one run lists every missing tool.
     const problems = toStart.flatMap((s) => {
       try {
@@ -65,7 +72,9 @@ export async function ensureStackUp(
     // Sequential: concurrent Maven runs would race on the same ~/.m2 repository.
     for (const server of toStart) await server.fetch(progress);
 
-    const results = await Promise.all(servers.map((s) => bringUp(s, progress)));
+    const results = await Promise.all(
+      servers.map((s) => (shared.has(s) ? useShared(s, progress) : bringUp(s, progress))),
+    );
     const started = results.filter((r) => r.outcome === 'started').map((r) => r.name);
     const failed = results.filter((r) => r.outcome === 'failed');
     if (failed.length > 0) {
@@ -82,6 +91,12 @@ export async function ensureStackUp(
 export async function startMissingServers(): Promise<void> {
   const { started } = await ensureStackUp();
   if (started.length > 0) console.error(`started: ${started.join(', ')}`);
+}
+
+function useShared(server: ManagedServer, progress: Progress): ServerResult {
+  progress.begin(server.name);
+  progress.done(server.name, `✓ ${server.name} served by another process (healthy): used as it is`);
+  return { name: server.name, address: server.address, outcome: 'shared' };
 }
 
 async function bringUp(server: ManagedServer, progress: Progress): Promise<ServerResult> {

@@ -56,12 +56,21 @@ export class DurableStateReader {
     private readonly fetchSize = 1000,
   ) {}
 
+  /** Every row, page after page (execute alone returns the first page only). */
   private async rows(query: string, params: unknown[]): Promise<types.Row[]> {
-    const result = await this.client.execute(query, params, {
-      prepare: true,
-      executionProfile: PROFILE.read,
-    });
-    return result.rows;
+    const rows: types.Row[] = [];
+    let pageState: string | undefined;
+    do {
+      const result = await this.client.execute(query, params, {
+        prepare: true,
+        fetchSize: this.fetchSize,
+        pageState,
+        executionProfile: PROFILE.read,
+      });
+      rows.push(...result.rows);
+      pageState = result.pageState ?? undefined;
+    } while (pageState);
+    return rows;
   }
 
   private stream(query: string, params: unknown[]): AsyncIterable<types.Row> {

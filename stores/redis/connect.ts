@@ -1,8 +1,15 @@
 import { Redis } from 'ioredis';
+import { withoutPassword } from '../../config/redact';
 
 export class RedisUnavailableError extends Error {
   override readonly name = 'RedisUnavailableError';
   readonly retriable = true;
+}
+
+export interface ConnectOptions {
+  timeoutMs?: number;
+  /** A command not answered in this time fails (none: it waits for the server). */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -12,11 +19,12 @@ export class RedisUnavailableError extends Error {
 export async function connectRedis(
   url: string,
   role: 'main' | 'auxiliary',
-  timeoutMs = 5000,
+  options: ConnectOptions = {},
 ): Promise<Redis> {
   const redis = new Redis(url, {
     lazyConnect: true,
-    connectTimeout: timeoutMs,
+    connectTimeout: options.timeoutMs ?? 5000,
+    commandTimeout: options.commandTimeoutMs,
     maxRetriesPerRequest: 3,
     enableAutoPipelining: false,
   });
@@ -28,9 +36,35 @@ export async function connectRedis(
     redis.disconnect();
     const variable = role === 'main' ? 'TICKS_REDIS_URL' : 'TICKS_AUX_REDIS_URL';
     throw new RedisUnavailableError(
-      `${role} Redis not reachable at ${url} — run \`npm run stack:up\` (or check ${variable}): ${(err as Error).message}`,
+      `${role} Redis not reachable at ${withoutPassword(url)} — run \`npm run stack:up\` (or check ${variable}): ${(err as Error).message}`,
       { cause: err },
     );
   }
   return redis;
+}
+
+/**
+ * For a Redis the service can run without for a while (the auxiliary one: its marks are an
+ * optimisation): connects as connectRedis does, but when the server does not answer, returns a
+ * client that keeps connecting in the background, and says so through `onUnavailable`.
+ */
+export async function connectOptionalRedis(
+  url: string,
+  role: 'main' | 'auxiliary',
+  options: ConnectOptions & { onUnavailable: (err: RedisUnavailableError) => void },
+): Promise<Redis> {
+  try {
+    return await connectRedis(url, role, options);
+  } catch (err) {
+    if (!(err instanceof RedisUnavailableError)) throw err;
+    options.onUnavailable(err);
+    const redis = new Redis(url, {
+      connectTimeout: options.timeoutMs ?? 5000,
+      commandTimeout: options.commandTimeoutMs,
+      maxRetriesPerRequest: 3,
+      enableAutoPipelining: false,
+    });
+    redis.on('error', () => undefined);
+    return redis;
+  }
 }

@@ -9,7 +9,11 @@ type Reply = unknown;
 export interface MessageSentResult {
   kind: ConversationKind;
   lastSeq: number;
-  senderAtEnd: boolean;
+  /**
+   * Sending took the sender to the end over messages they had not read: their badge loses the
+   * source (false when they had nothing unread: it is not in their badge).
+   */
+  senderCaughtUp: boolean;
   hasHeld: boolean;
   /** Members (not the sender) who have not read the message: their badge gains a source. */
   behind: string[];
@@ -142,6 +146,11 @@ export interface WindowContents {
   version: number;
   sourceAt: number;
   absorbed: number;
+  /**
+   * Pushes the direct-chat rule would have sent for the window's receipts (per receipt, one to
+   * each sender it newly covers); null for a window opened by a build that did not count them.
+   */
+  unwindowed: number | null;
   members: string[];
   reads: Map<string, number>;
   delivered: Map<string, number>;
@@ -194,10 +203,10 @@ export class ConversationStore {
           throw new Error(
             `messages-sent returned ${Array.isArray(results) ? results.length : 'no'} results for ${messages.length} messages`,
           );
-        return results.map(([kind, lastSeq, senderAtEnd, hasHeld, behind, members]) => ({
+        return results.map(([kind, lastSeq, senderCaughtUp, hasHeld, behind, members]) => ({
           kind,
           lastSeq: Number(lastSeq),
-          senderAtEnd: senderAtEnd === 1,
+          senderCaughtUp: senderCaughtUp === 1,
           hasHeld: hasHeld === 1,
           behind: list(behind),
           members: list(members),
@@ -239,22 +248,24 @@ export class ConversationStore {
 
   collectWindow(
     conversationId: string,
-    maxMessages: number,
+    maxPerSender: number,
     scanLimit = 256,
   ): Queued<WindowContents | null> {
     return {
       queue: (pipe) =>
-        pipe.collectWindow(this.keys.conversation(conversationId), maxMessages, scanLimit),
+        pipe.collectWindow(this.keys.conversation(conversationId), maxPerSender, scanLimit),
       parse: (reply) => {
         const v = reply as unknown[];
         if (v.length === 0) return null;
-        const [lo, hi, version, sourceAt, absorbed, members, reads, dlvds, messages] = v;
+        const [lo, hi, version, sourceAt, absorbed, members, reads, dlvds, messages, unwindowed] =
+          v;
         return {
           lo: Number(lo),
           hi: Number(hi),
           version: Number(version),
           sourceAt: Number(sourceAt),
           absorbed: Number(absorbed),
+          unwindowed: Number(unwindowed) < 0 ? null : Number(unwindowed),
           members: members as string[],
           reads: pairs(reads),
           delivered: pairs(dlvds),

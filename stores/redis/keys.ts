@@ -48,6 +48,14 @@ export class RedisKeys {
     return `${this.prefix}:{p:${partition}}:lease`;
   }
 
+  /**
+   * Main Redis: the dedupe marks of a partition that may lie, written while the auxiliary Redis
+   * failed (the badge changed in main without its mark); deleted from aux before dedupe resumes.
+   */
+  untrustedMarks(partition: number): string {
+    return `${this.prefix}:{p:${partition}}:untrusted-marks`;
+  }
+
   /** Auxiliary Redis: "source already marked unread for recipient". */
   dedupeMark(source: string, recipient: string): string {
     return `${this.prefix}:dd:{${recipient}}:${source}`;
@@ -66,9 +74,10 @@ export class RedisKeys {
 
 /**
  * Suffixes of the offline batcher's user keys, as its Lua scripts spell them: the user's online
- * devices, the updates coalesced while offline, and a batch being sent.
+ * devices (each until the end of its lease), the updates coalesced while offline, and a batch
+ * being sent.
  */
-export type UserSuffix = 'online' | 'offline' | 'sending';
+export type UserSuffix = 'devices' | 'offline' | 'sending';
 
 /** Suffixes of conversation keys, as the Lua scripts spell them. */
 export type ConversationSuffix =

@@ -57,10 +57,10 @@ describe('messagesSent (real Redis)', () => {
     expect(together).toEqual(apart);
     // Each message sees the read watermarks as the earlier messages left them: a sender has
     // read its own earlier messages, and b is a member only from its first message on.
-    expect(together.map((r) => [r.lastSeq, r.senderAtEnd, r.behind])).toEqual([
-      [1, true, ['reader']],
-      [2, true, ['reader']],
-      [3, true, ['a', 'reader']],
+    expect(together.map((r) => [r.lastSeq, r.senderCaughtUp, r.behind])).toEqual([
+      [1, false, ['reader']], // a had nothing unread: nothing leaves a's badge
+      [2, false, ['reader']],
+      [3, true, ['a', 'reader']], // b had not read a's messages: sending reads them
       [4, true, ['b', 'reader']],
       [5, true, ['a', 'reader']],
     ]);
@@ -82,8 +82,8 @@ describe('messagesSent (real Redis)', () => {
     const late = [msg(7, 'a'), msg(6, 'b'), msg(8, 'b'), msg(2, 'a')];
     const { together, apart } = await both('o-batched', 'o-single', late);
     expect(together).toEqual(apart);
-    expect(together.map((r) => [r.lastSeq, r.senderAtEnd])).toEqual([
-      [7, true],
+    expect(together.map((r) => [r.lastSeq, r.senderCaughtUp])).toEqual([
+      [7, false], // nothing unread before
       [7, false], // b has read up to 6 of 7
       [8, true],
       [8, false], // a stays at 7 of 8: seq 2 moves nothing back

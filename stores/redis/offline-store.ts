@@ -34,8 +34,8 @@ export class OfflineStore {
    * Keeps the updates if the user is offline. Replies how many were newer than what was kept, or
    * 'online' when nothing is kept because a device of the user is connected.
    */
-  coalesce(userId: string, updates: KeptUpdate[]): Queued<number | 'online'> {
-    const args: Array<string | number> = [this.ttlSeconds];
+  coalesce(userId: string, updates: KeptUpdate[], now = Date.now()): Queued<number | 'online'> {
+    const args: Array<string | number> = [this.ttlSeconds, now];
     for (const u of updates) args.push(u.field, u.rank, u.version, u.value);
     return {
       queue: (pipe) => pipe.offlineCoalesce(this.keys.user(userId), ...args),
@@ -43,15 +43,26 @@ export class OfflineStore {
     };
   }
 
+  /** An ONLINE device counts as online for `leaseMs` from `now` unless renewed. */
   presence(
     userId: string,
     status: PresenceStatus,
     deviceId: string,
     newBatchId: string,
+    leaseMs: number,
+    now = Date.now(),
   ): Queued<PresenceOutcome> {
     return {
       queue: (pipe) =>
-        pipe.offlinePresence(this.keys.user(userId), status, deviceId, this.ttlSeconds, newBatchId),
+        pipe.offlinePresence(
+          this.keys.user(userId),
+          status,
+          deviceId,
+          this.ttlSeconds,
+          newBatchId,
+          now,
+          now + leaseMs,
+        ),
       parse: (reply) => {
         const [kind, batchId, ...values] = reply as string[];
         return kind === 'send' ? { send: true, batchId: batchId!, values } : { send: false };
@@ -66,8 +77,11 @@ export class OfflineStore {
     };
   }
 
-  async onlineDevices(userId: string): Promise<string[]> {
-    return (await this.redis.smembers(this.keys.userKey(userId, 'online'))).sort();
+  /** The devices whose lease has not ended at `now`. */
+  async onlineDevices(userId: string, now = Date.now()): Promise<string[]> {
+    return (
+      await this.redis.zrangebyscore(this.keys.userKey(userId, 'devices'), `(${now}`, '+inf')
+    ).sort();
   }
 
   /** How many updates are kept for the user (waiting for a reconnect). */

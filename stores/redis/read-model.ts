@@ -68,6 +68,13 @@ export class ReadModel {
     return this.redis.smembers(this.keys.userConversations(userId));
   }
 
+  async isMember(conversationId: string, userId: string): Promise<boolean> {
+    return (
+      (await this.redis.sismember(this.keys.conversationKey(conversationId, 'members'), userId)) ===
+      1
+    );
+  }
+
   async members(conversationId: string): Promise<string[]> {
     return (await this.redis.smembers(this.keys.conversationKey(conversationId, 'members'))).sort();
   }

@@ -63,6 +63,8 @@ describe('UserStore badge dedupe (real Redis)', () => {
       auxHits: 0,
       misses: 1,
       mainWrites: { DIRECT: 1, GROUP: 0 },
+      changed: { add: 1, remove: 0 },
+      aux: 'ok',
     });
     expect(await inBadge(u, 'A')).toBe(true);
     expect(await mark(u, 'A')).toBe('1');
@@ -75,6 +77,8 @@ describe('UserStore badge dedupe (real Redis)', () => {
       auxHits: 1,
       misses: 0,
       mainWrites: { DIRECT: 0, GROUP: 0 },
+      changed: { add: 0, remove: 0 },
+      aux: 'ok',
     });
     expect(await inBadge(u, 'A')).toBe(false);
   });
@@ -87,6 +91,8 @@ describe('UserStore badge dedupe (real Redis)', () => {
       auxHits: 0,
       misses: 1,
       mainWrites: { DIRECT: 1, GROUP: 0 },
+      changed: { add: 0, remove: 1 },
+      aux: 'ok',
     });
     expect(await inBadge(u, 'A')).toBe(false);
     expect(await mark(u, 'A')).toBe('0');
@@ -97,6 +103,8 @@ describe('UserStore badge dedupe (real Redis)', () => {
       auxHits: 1,
       misses: 0,
       mainWrites: { DIRECT: 0, GROUP: 0 },
+      changed: { add: 0, remove: 0 },
+      aux: 'ok',
     });
     expect(await inBadge(u, 'A')).toBe(true);
   });
@@ -111,6 +119,8 @@ describe('UserStore badge dedupe (real Redis)', () => {
       auxHits: 0,
       misses: 1,
       mainWrites: { DIRECT: 1, GROUP: 0 },
+      changed: { add: 1, remove: 0 },
+      aux: 'ok',
     });
     expect(await inBadge(u, 'A')).toBe(true);
     expect(await mark(u, 'A')).toBe('1');
@@ -129,6 +139,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
     await main.del(keys.badge(u));
     expect(await store.applyBadgeChanges([add(u, 'A')])).toMatchObject({
       mainWrites: { DIRECT: 1, GROUP: 0 },
+      aux: 'ok',
     });
     expect(await inBadge(u, 'A')).toBe(true);
     expect(await mark(u, 'A')).toBe('1');
@@ -146,6 +157,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
     await main.sadd(keys.badge(u), 'A');
     expect(await store.applyBadgeChanges([remove(u, 'A')])).toMatchObject({
       mainWrites: { DIRECT: 1, GROUP: 0 },
+      aux: 'ok',
     });
     expect(await inBadge(u, 'A')).toBe(false);
     expect(await mark(u, 'A')).toBe('0');
@@ -159,6 +171,8 @@ describe('UserStore badge dedupe (real Redis)', () => {
       auxHits: 0,
       misses: 1,
       mainWrites: { DIRECT: 1, GROUP: 0 },
+      changed: { add: 0, remove: 0 },
+      aux: 'ok',
     });
     expect(mainPipelines).toHaveBeenCalledTimes(1);
     expect(await mark(u, 'A')).toBe('0');
@@ -168,9 +182,20 @@ describe('UserStore badge dedupe (real Redis)', () => {
         auxHits: 1,
         misses: 0,
         mainWrites: { DIRECT: 0, GROUP: 0 },
+        changed: { add: 0, remove: 0 },
+        aux: 'ok',
       });
     expect(mainPipelines).toHaveBeenCalledTimes(1); // no main round trip at all for the hits
     expect(await inBadge(u, 'A')).toBe(false);
+  });
+
+  it('counts as real changes only the writes that changed a badge', async () => {
+    const [u, v] = [user(), user()];
+    // Marks the dedupe does not know: the badge already holds A, and lacks B.
+    await main.sadd(keys.badge(u), 'A');
+    const stats = await store.applyBadgeChanges([add(u, 'A'), add(u, 'C'), remove(v, 'B')]);
+    expect(stats).toMatchObject({ misses: 3, mainWrites: { DIRECT: 3, GROUP: 0 } });
+    expect(stats.changed).toEqual({ add: 1, remove: 0 }); // only C was not there yet
   });
 
   it('keeps the last change per (user, source) of a batch, in 4 round trips at most', async () => {
@@ -194,6 +219,8 @@ describe('UserStore badge dedupe (real Redis)', () => {
       auxHits: 1,
       misses: 3,
       mainWrites: { DIRECT: 3, GROUP: 0 },
+      changed: { add: 1, remove: 1 },
+      aux: 'ok',
     });
     expect(mget).toHaveBeenCalledTimes(1);
     expect(auxPipelines).toHaveBeenCalledTimes(2); // the stale-mark DELs, then the new marks
@@ -255,7 +282,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
     expect(await store.applyBadgeChanges([add(u, 'A')])).toMatchObject({ auxHits: 1 });
   });
 
-  it('a handed-over mark write that fails rejects the promise it handed, nothing else', async () => {
+  it('a handed-over mark write that fails fails nothing: the pair stays unknown', async () => {
     const u = user();
     const realPipeline = aux.pipeline.bind(aux);
     let calls = 0;
@@ -267,7 +294,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
     });
     let handed: Promise<void> | undefined;
     await store.applyBadgeChanges([add(u, 'A')], { deferMarks: (written) => (handed = written) });
-    await expect(handed).rejects.toThrow(RedisCommandError);
+    await expect(handed).resolves.toBeUndefined();
     expect(await inBadge(u, 'A')).toBe(true);
     expect(await mark(u, 'A')).toBeNull(); // no mark: unknown, never a lie
   });
@@ -289,6 +316,8 @@ describe('UserStore badge dedupe (real Redis)', () => {
         auxHits: 0,
         misses: 0,
         mainWrites: { DIRECT: 0, GROUP: 0 },
+        changed: { add: 0, remove: 0 },
+        aux: 'ok',
       });
       expect(mget).toHaveBeenCalledTimes(1); // no aux read for a pair memory knows
       expect(await inBadge(u, 'A')).toBe(false); // skipped: the change behind its back stays

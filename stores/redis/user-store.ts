@@ -22,8 +22,21 @@ export interface BadgeApplyStats {
   misses: number;
   /** Main-Redis writes (SADD or SREM), by the kind of conversation of their source. */
   mainWrites: Record<ConversationKind, number>;
+  /**
+   * Of those writes, the ones that changed the badge (SADD or SREM replied 1): a source really
+   * added or removed. A write that changed nothing was a mark the dedupe did not know.
+   */
+  changed: { add: number; remove: number };
   /** Badge sizes after the writes, of the users in `countsFor` (only when some were asked). */
   counts?: Map<string, number>;
+  /**
+   * The auxiliary Redis: 'ok'; 'failed' (a command failed in this call: it went on without
+   * dedupe); 'degraded' (marks of the partition may lie since an outage: not read until a
+   * background repair deleted them from aux; `onRecovered` tells when).
+   */
+  aux: 'ok' | 'failed' | 'degraded';
+  /** The aux error of a 'failed' call. */
+  auxError?: Error;
 }
 
 export interface BadgeApplyOptions {
@@ -40,7 +53,14 @@ export interface BadgeApplyOptions {
    * does not know, and it learns every mark read or written.
    */
   memory?: MarkMemory;
+  /** The partition the changes belong to (its pairs' marks are listed apart after an outage). */
+  partition?: number;
 }
+
+/** How often at most a degraded partition tries to delete its untrusted marks from aux. */
+const REPAIR_INTERVAL_MS = 1_000;
+/** Untrusted marks deleted per round trip while repairing. */
+const REPAIR_BATCH = 1_000;
 
 /**
  * Per-user state on the main Redis (badge, conversation list), with the seed's auxiliary Redis
@@ -50,8 +70,22 @@ export interface BadgeApplyOptions {
  * is about to become false is deleted before that write, so a crash anywhere leaves at worst no
  * mark, never a lying one. '1' marks expire before the badge they guard (config check); '0'
  * marks stay true when a badge expires.
+ *
+ * The marks are an optimisation: when the aux Redis fails, badges are written to main without
+ * them (every change written). A mark then may lie (its badge changed in main while aux could
+ * not be told), so the pairs written that way are listed in main, per partition, in the same
+ * round trip as their writes (`untrustedMarks`); the partition reads no aux mark until a repair
+ * has deleted every listed mark from aux. A restart or a new owner finds the list in main.
  */
 export class UserStore {
+  /** Per partition: the last repair of its untrusted marks (see trustsAux). */
+  private readonly repairs = new Map<number, { running: boolean; at: number }>();
+  /** Per partition: how many writes went to main unguarded (a repair spanning one is not enough). */
+  private readonly unguardedWrites = new Map<number, number>();
+  /** Told when a partition's marks are trusted again, or a repair failed (logs, metrics). */
+  onRecovered?: (partition: number) => void;
+  onRepairFailed?: (partition: number, err: unknown) => void;
+
   constructor(
     private readonly main: Redis,
     private readonly aux: Redis,
@@ -65,7 +99,8 @@ export class UserStore {
    * matters: both operations are idempotent set operations.
    * Round trips: one aux MGET (only for the pairs `options.memory` does not know); one aux DEL pipeline (only for marks about to become false);
    * one main pipeline (SADD+EXPIRE / SREM, then the SCARDs asked for); one aux SET pipeline for
-   * the new marks — awaited, or handed to `options.deferMarks`.
+   * the new marks — awaited, or handed to `options.deferMarks`. An aux failure is not the
+   * step's: the changes go to main unguarded (see the class).
    */
   async applyBadgeChanges(
     changes: BadgeChange[],
@@ -84,20 +119,38 @@ export class UserStore {
       auxHits: 0,
       misses: 0,
       mainWrites: { DIRECT: 0, GROUP: 0 },
+      changed: { add: 0, remove: 0 },
+      aux: 'ok',
     };
     if (latest.length === 0 && counted.length === 0) return stats;
 
     const { memory } = options;
+    const partition = options.partition ?? -1;
+    const untrustedKey = this.keys.untrustedMarks(partition);
     const markKey = (c: BadgeChange): string => this.keys.dedupeMark(c.source, c.userId);
+    const auxFailed = (err: unknown) => {
+      stats.aux = 'failed';
+      stats.auxError = err instanceof Error ? err : new Error(String(err));
+    };
+    let guarded = latest.length > 0 && (await this.trustsAux(partition, memory, stats));
+
     const known = latest.map((c) => memory?.get(markKey(c)));
     const unknown = latest.filter((_, i) => known[i] === undefined);
-    const read = unknown.length > 0 ? await this.aux.mget(unknown.map(markKey)) : [];
+    let read: Array<string | null> = [];
+    if (guarded && unknown.length > 0) {
+      try {
+        read = await this.aux.mget(unknown.map(markKey));
+      } catch (err) {
+        auxFailed(err);
+        guarded = false;
+      }
+    }
     let r = 0;
     const toWrite: BadgeChange[] = [];
     const stale: string[] = [];
     latest.forEach((c, i) => {
       const inMemory = known[i];
-      const mark = inMemory ?? read[r++] ?? null;
+      const mark = inMemory ?? (guarded ? (read[r++] ?? null) : null);
       if (inMemory === undefined && mark !== null) memory?.remember(markKey(c), mark as DedupeMark);
       if (mark === markValue(c.op)) {
         if (inMemory === undefined) stats.auxHits++;
@@ -111,13 +164,26 @@ export class UserStore {
     stats.misses = toWrite.length;
     if (toWrite.length === 0 && counted.length === 0) return stats;
 
-    if (stale.length > 0) {
-      for (const key of stale) memory?.forget(key);
+    for (const key of stale) memory?.forget(key);
+    if (guarded && stale.length > 0) {
       const pipe = this.aux.pipeline();
       for (const key of stale) pipe.del(key);
-      await execPipeline(pipe);
+      try {
+        await execPipeline(pipe);
+      } catch (err) {
+        auxFailed(err);
+        guarded = false;
+      }
     }
     const main = this.main.pipeline();
+    // Unguarded: the marks of what is written now may lie, listed before the writes they cover.
+    if (!guarded && toWrite.length > 0) {
+      main.sadd(untrustedKey, ...toWrite.map(markKey));
+      memory?.setUntrusted(true);
+      this.unguardedWrites.set(partition, (this.unguardedWrites.get(partition) ?? 0) + 1);
+    }
+    // The replies of the writes start after what is queued so far.
+    let reply = (main as unknown as { length: number }).length;
     for (const c of toWrite) {
       this.queueSetChange(main, this.keys.badge(c.userId), c.source, c.op);
     }
@@ -126,23 +192,81 @@ export class UserStore {
     const replies = await execPipeline(main);
     for (const c of toWrite) {
       stats.mainWrites[c.kind]++;
+      // SADD's or SREM's reply: how many members it added or removed (an add's EXPIRE follows).
+      if (Number(replies[reply]) > 0) stats.changed[c.op]++;
+      reply += c.op === 'add' ? 2 : 1;
       memory?.remember(markKey(c), markValue(c.op));
     }
     if (counted.length > 0) {
       const first = replies.length - counted.length;
       stats.counts = new Map(counted.map((u, i) => [u, Number(replies[first + i])]));
     }
-    if (toWrite.length === 0) return stats;
+    if (toWrite.length === 0 || !guarded) return stats;
 
     const marksPipe = this.aux.pipeline();
     for (const c of toWrite)
       marksPipe.set(markKey(c), markValue(c.op), 'EX', this.dedupeTtlSeconds);
-    const written = execPipeline(marksPipe).then(() => undefined);
-    if (options.deferMarks) {
-      written.catch(() => undefined); // the caller awaits it; no unhandled rejection meanwhile
-      options.deferMarks(written);
-    } else await written;
+    // A mark not written leaves the pair unknown (its stale mark was deleted before main was
+    // written), which is safe: the aux failure shows in the next call.
+    const written = execPipeline(marksPipe).then(
+      () => undefined,
+      () => undefined,
+    );
+    if (options.deferMarks) options.deferMarks(written);
+    else await written;
     return stats;
+  }
+
+  /**
+   * Whether the partition's aux marks can be read: none is listed as untrusted (read from main
+   * once, then known in memory). While some are, a repair runs in the background at most once
+   * per REPAIR_INTERVAL_MS (a step does not wait for an aux that does not answer).
+   */
+  private async trustsAux(
+    partition: number,
+    memory: MarkMemory | undefined,
+    stats: BadgeApplyStats,
+  ): Promise<boolean> {
+    let untrusted = memory?.untrusted();
+    if (untrusted === undefined) {
+      untrusted = (await this.main.scard(this.keys.untrustedMarks(partition))) > 0;
+      memory?.setUntrusted(untrusted);
+    }
+    if (!untrusted) return true;
+    stats.aux = 'degraded';
+    const repair = this.repairs.get(partition);
+    if (repair?.running || Date.now() - (repair?.at ?? 0) < REPAIR_INTERVAL_MS) return false;
+    const state = { running: true, at: Date.now() };
+    this.repairs.set(partition, state);
+    const attempt = (): void => {
+      const unguardedBefore = this.unguardedWrites.get(partition) ?? 0;
+      this.repair(partition).then(
+        () => {
+          // An unguarded write listed meanwhile may have come after the list was read: again.
+          if ((this.unguardedWrites.get(partition) ?? 0) !== unguardedBefore) return attempt();
+          state.running = false;
+          memory?.setUntrusted(false);
+          this.onRecovered?.(partition);
+        },
+        (err: unknown) => {
+          state.running = false;
+          this.onRepairFailed?.(partition, err);
+        },
+      );
+    };
+    attempt();
+    return false;
+  }
+
+  /** Deletes the partition's untrusted marks from aux, then from the list in main. */
+  private async repair(partition: number): Promise<void> {
+    const key = this.keys.untrustedMarks(partition);
+    for (;;) {
+      const listed = await this.main.srandmember(key, REPAIR_BATCH);
+      if (listed.length === 0) return;
+      await this.aux.del(...listed); // first from aux: a crash in between leaves them listed
+      await this.main.srem(key, ...listed);
+    }
   }
 
   /** Keeps each user's conversation list (the query API lists and orders it). */

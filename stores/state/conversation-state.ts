@@ -173,6 +173,31 @@ export class ConversationState {
     return value;
   }
 
+  /**
+   * Forgets the `count` oldest messages (msgs, msg, their delivered-by hashes); returns their
+   * ids, oldest first.
+   */
+  trimOldest(count: number): string[] {
+    const removed = this.index.removeOldest(count).map(([id]) => id);
+    for (const id of removed) {
+      const old = this.messageValues.get(id);
+      if (this.messageValues.delete(id)) this.bytes -= ENTRY + str(id) + messageBytes(old ?? null);
+      this.bytes -= ENTRY + 16;
+      const by = this.deliveredById.get(id);
+      if (by) {
+        for (const [user, at] of by) this.bytes -= ENTRY + str(user) + str(at);
+        this.bytes -= ENTRY + str(id) + OBJECT;
+        this.deliveredById.delete(id);
+      }
+    }
+    return removed;
+  }
+
+  /** The lowest seq in the message index (undefined when empty). */
+  get lowestIndexedSeq(): number | undefined {
+    return this.index.lowestSeq;
+  }
+
   /** ZCOUNT msgs (seq +inf: the unread count of a reader at `seq`. */
   countAfter(seq: number): number {
     return this.index.countAbove(seq);

@@ -8,6 +8,12 @@ export interface MarkMemory {
   remember(key: string, mark: DedupeMark): void;
   /** Drops a mark about to become false (before the main write that changes it). */
   forget(key: string): void;
+  /**
+   * Whether the partition's aux marks may lie after an aux outage (see UserStore), as last read
+   * or set; undefined when not known (read main again).
+   */
+  untrusted(): boolean | undefined;
+  setUntrusted(value: boolean): void;
 }
 
 interface CachedMark {
@@ -30,6 +36,8 @@ export class DedupeMarkCache {
   readonly name = 'dedupe-marks';
   private readonly marks = new Map<string, CachedMark>();
   private readonly epochs = new Map<number, number>();
+  /** Per partition: whether its aux marks may lie (UserStore reads it from main when unknown). */
+  private readonly untrusted = new Map<number, boolean>();
 
   constructor(
     private readonly maxEntries: number,
@@ -53,11 +61,16 @@ export class DedupeMarkCache {
       forget: (key) => {
         this.marks.delete(key);
       },
+      untrusted: () => (current() ? this.untrusted.get(partition) : undefined),
+      setUntrusted: (value) => {
+        if (current()) this.untrusted.set(partition, value);
+      },
     };
   }
 
   resetPartition(partition: number): void {
     this.epochs.set(partition, (this.epochs.get(partition) ?? 0) + 1);
+    this.untrusted.delete(partition);
     for (const [key, cached] of this.marks)
       if (cached.partition === partition) this.marks.delete(key);
   }

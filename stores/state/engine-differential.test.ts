@@ -2,20 +2,16 @@ import { SeededRandom } from '../../scripts/traffic/random';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { loadConfig } from '../../config/config';
-import { applyReceipts } from '../../processors/engine/apply-receipts';
-import { deliveredByNeeded } from '../../processors/engine/delivered-by-needed';
-import type { EngineStep } from '../../processors/engine/engine-step';
 import {
   clearWindow,
   collectWindow,
   windowDeliveredByNeeded,
 } from '../../processors/engine/group-window';
-import { applyMemberChanges } from '../../processors/engine/members-changed';
-import { applyMessagesSent } from '../../processors/engine/messages-sent';
 import {
   ConversationEventGenerator,
   type Call,
 } from '../../tests/support/conversation-event-generator';
+import { applyCalls, conversationKeyNames, cutShort } from '../../tests/support/engine-steps';
 import { scanKeys } from '../../tests/support/harness';
 import { dumpKeys, type DumpedKey } from '../../tests/support/redis-dump';
 import { connectRedis } from '../redis/connect';
@@ -30,7 +26,7 @@ import { RedisKeys } from '../redis/keys';
 import { runQueued, type Queued } from '../redis/pipeline';
 import { loadConversations, loadDeliveredBy } from './conversation-loader';
 import type { ConversationState } from './conversation-state';
-import { sendCommands, WriteSet, type RedisCommand } from './write-set';
+import { sendCommands, WriteSet } from './write-set';
 
 /**
  * The in-memory engine against the Lua scripts it replaces, on a real Redis. The same seeded
@@ -116,35 +112,9 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
      * again: its results are the replay's, not comparable (null).
      */
     async function throughEngine(calls: Call[]): Promise<unknown[] | null> {
-      const dlvIds = new Map<string, string[]>();
-      for (const c of calls)
-        if (c.type === 'receipts')
-          for (const r of c.events)
-            if (r.command.type === 'dlv_ids')
-              dlvIds.set(c.conversationId, [
-                ...(dlvIds.get(c.conversationId) ?? []),
-                ...r.command.messageIds,
-              ]);
-      const states = await statesOf(
-        calls.map((c) => c.conversationId),
-        dlvIds,
+      const { step, results } = await applyCalls(redis, calls, statesOf, TTL, () =>
+        saw('dlv loaded for an update lookup'),
       );
-      const step: EngineStep = { writes: new WriteSet(), ttlSeconds: TTL, now: Date.now() };
-      const results: unknown[] = [];
-      for (const c of calls) {
-        const state = states.get(c.conversationId)!;
-        if (c.type === 'messages') results.push(applyMessagesSent(state, c.events, step));
-        else if (c.type === 'members') results.push(applyMemberChanges(state, c.events, step));
-        else {
-          // A direct chat's update lookup may test messages confirmed by earlier receipts.
-          const missing = deliveredByNeeded(state, c.events);
-          if (missing.length > 0) {
-            saw('dlv loaded for an update lookup');
-            await loadDeliveredBy(redis, [{ state, messageIds: missing }]);
-          }
-          results.push(applyReceipts(state, c.events, step));
-        }
-      }
       if (cuts && cutRng.chance(0.25)) {
         const commands = step.writes.commands();
         await sendCommands(redis, cutShort(commands, cutRng.int(0, commands.length - 1)));
@@ -181,11 +151,7 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
 
     /** A conversation's keys by name, on both sides (names known: no SCAN of a shared Redis). */
     async function expectSameConversation(step: number, conversationId: string) {
-      const names = [
-        ...['meta', 'members', 'read', 'dlvd', 'msg', 'msgs', 'notified', 'win', 'held'],
-        ...gen.messageIdsOf(conversationId).map((id) => `dlv:${id}`),
-        ...gen.usersOf(conversationId).flatMap((u) => [`readlog:${u}`, `dlvlog:${u}`]),
-      ];
+      const names = conversationKeyNames(gen, conversationId);
       const [viaScripts, viaEngine] = await Promise.all(
         both.map((k) => dumpKeys(redis, k.conversation(conversationId), names)),
       );
@@ -211,6 +177,11 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
         conversationId,
         window: sortedWindow(viaScripts!),
       });
+      if (viaScripts) {
+        const senders = new Set(viaScripts.messages.map((m) => m.sender)).size;
+        if (senders >= 2) saw('window tells several senders');
+        if ((viaScripts.unwindowed ?? 0) > senders) saw('window saves pushes');
+      }
       return viaScripts;
     }
 
@@ -313,11 +284,14 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
       'group window open',
       'read to the end',
       'message, has held',
-      'message, sender not at end',
+      'message, sender caught up',
+      'message, sender not caught up',
       'message, nobody behind',
       'members, has held',
       'dlv loaded for an update lookup',
       'window collected',
+      'window tells several senders',
+      'window saves pushes',
       'window cleared',
       'window moved on, kept',
       'aged',
@@ -332,7 +306,8 @@ function countRules(calls: Call[], results: unknown[], saw: (what: string) => vo
     if (call.type === 'messages')
       for (const r of results[i] as MessageSentResult[]) {
         if (r.hasHeld) saw('message, has held');
-        if (!r.senderAtEnd) saw('message, sender not at end');
+        if (r.senderCaughtUp) saw('message, sender caught up');
+        else saw('message, sender not caught up');
         if (r.behind.length === 0) saw('message, nobody behind');
       }
     else if (call.type === 'members') {
@@ -350,16 +325,6 @@ function countRules(calls: Call[], results: unknown[], saw: (what: string) => vo
         if (r.atEnd) saw('read to the end');
       }
   });
-}
-
-/**
- * The first `count` commands, as a crash leaves them: Redis discards a transaction whose EXEC
- * never came (the connection dropped), so one left open is not sent at all.
- */
-function cutShort(commands: RedisCommand[], count: number): RedisCommand[] {
-  const names = commands.slice(0, count).map((c) => c[0]);
-  const open = names.lastIndexOf('multi');
-  return commands.slice(0, open > names.lastIndexOf('exec') ? open : count);
 }
 
 /** Set-ordered lists (SMEMBERS order in the scripts) sorted, so results compare by content. */

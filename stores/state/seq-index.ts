@@ -61,6 +61,19 @@ export class SeqIndex {
     return true;
   }
 
+  /** Removes the `count` oldest entries (lowest seqs); returns them, oldest first. */
+  removeOldest(count: number): Array<[id: string, seq: number]> {
+    const ids = this.ids.splice(0, count);
+    const seqs = this.seqs.splice(0, count);
+    for (const id of ids) this.scores.delete(id);
+    return ids.map((id, i) => [id, seqs[i]!]);
+  }
+
+  /** The lowest seq indexed (undefined when empty). */
+  get lowestSeq(): number | undefined {
+    return this.seqs[0];
+  }
+
   /** ZCOUNT msgs (seq +inf */
   countAbove(seq: number): number {
     return this.ids.length - this.upperBound(seq);

@@ -77,6 +77,19 @@ export function windowRangeField(hi: number): string {
   return `r:${formatNumber(hi)}`;
 }
 
+/**
+ * Field of a group window naming a sender to tell when it closes (a receipt newly covered one of
+ * their messages); its value is '1'.
+ */
+export function windowSenderField(sender: string): string {
+  return `s:${sender}`;
+}
+
+/** The sender a window field names, or null for the window's other fields. */
+export function parseWindowSenderField(field: string): string | null {
+  return field.startsWith('s:') ? field.slice(2) : null;
+}
+
 const RANGE_FIELD = /^r:(\d+)$/;
 
 /** The range end a window field names, or null for the window's other fields. */

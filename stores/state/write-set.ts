@@ -73,11 +73,17 @@ abstract class KeyWrites {
 }
 
 export class HashWrites extends KeyWrites {
-  private readonly fields = new Map<string, string>();
+  /** field → its value (HSET), or null (HDEL): the last operation on a field wins. */
+  private readonly fields = new Map<string, string | null>();
 
   /** HSET field value (the last value of a field wins). */
   set(field: string, value: string): void {
     this.fields.set(field, value);
+  }
+
+  /** HDEL field. */
+  delete(field: string): void {
+    this.fields.set(field, null);
   }
 
   protected clear(): void {
@@ -85,7 +91,13 @@ export class HashWrites extends KeyWrites {
   }
 
   protected writes(out: RedisCommand[]): void {
-    this.pairs(out, 'hset', this.fields);
+    const set = function* (fields: Map<string, string | null>): Iterable<[string, string]> {
+      for (const [field, value] of fields) if (value !== null) yield [field, value];
+    };
+    this.pairs(out, 'hset', set(this.fields));
+    const deleted = [...this.fields].filter(([, value]) => value === null).map(([f]) => f);
+    // After a DEL the hash holds only what was set since: nothing to delete.
+    if (!this.deleted) this.members(out, 'hdel', deleted);
   }
 }
 
@@ -103,8 +115,16 @@ export class SortedSetWrites extends KeyWrites {
     this.scores.set(member, null);
   }
 
+  /** ZREMRANGEBYSCORE key -inf (score: every member below `score`, after the step's adds. */
+  removeBelow(score: number): void {
+    this.below = Math.max(this.below ?? score, score);
+  }
+
+  private below: number | null = null;
+
   protected clear(): void {
     this.scores.clear();
+    this.below = null;
   }
 
   protected writes(out: RedisCommand[]): void {
@@ -115,6 +135,7 @@ export class SortedSetWrites extends KeyWrites {
     const removed = [...this.scores].filter(([, score]) => score === null).map(([m]) => m);
     // After a DEL the set holds only what was added since: nothing to remove.
     if (!this.deleted) this.members(out, 'zrem', removed);
+    if (this.below !== null) out.push(['zremrangebyscore', this.key, '-inf', `(${this.below}`]);
   }
 }
 

@@ -2,7 +2,8 @@
 export interface ApiAnswer<T = Record<string, unknown>> {
   status: number;
   body: T;
-  headers: Headers;
+  /** Response headers, names in lower case. */
+  headers: Record<string, string>;
 }
 
 export function apiClient(baseUrl: string) {
@@ -27,7 +28,7 @@ export function apiClient(baseUrl: string) {
     return {
       status: response.status,
       body: (text ? JSON.parse(text) : {}) as T,
-      headers: response.headers,
+      headers: Object.fromEntries(response.headers.entries()),
     };
   };
 }

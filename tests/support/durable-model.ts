@@ -30,6 +30,23 @@ export interface DurableModel {
  * read watermark, a delivery the delivered one).
  */
 export function durableModel(changes: readonly StateChange[]): DurableModel {
+  return replayChangelog(changes).model;
+}
+
+/**
+ * Where the changelog leaves each `${c}/${u}`'s watermarks (sends, first joins and receipts
+ * together): maxima, so the same whatever order the pipeline applied the events in.
+ */
+export function durableWatermarks(
+  changes: readonly StateChange[],
+): Map<string, { read: number; delivered: number }> {
+  return replayChangelog(changes).watermarks;
+}
+
+function replayChangelog(changes: readonly StateChange[]): {
+  model: DurableModel;
+  watermarks: Map<string, { read: number; delivered: number }>;
+} {
   const model: DurableModel = {
     messages: new Map(),
     deliveredById: new Map(),
@@ -87,7 +104,7 @@ export function durableModel(changes: readonly StateChange[]): DurableModel {
       }
     }
   }
-  return model;
+  return { model, watermarks };
 }
 
 /** Cassandra's history rows, in the model's shape (every row: duplicates would show). */

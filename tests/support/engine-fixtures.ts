@@ -48,7 +48,7 @@ export function stateOf(spec: StateSpec = {}): ConversationState {
 }
 
 export function stepAt(now = NOW): EngineStep {
-  return { writes: new WriteSet(), ttlSeconds: TTL, now };
+  return { writes: new WriteSet(), ttlSeconds: TTL, now, maxIndexedMessages: 2000 };
 }
 
 /** The step's commands, keys without the conversation prefix, for short expectations. */

@@ -28,6 +28,8 @@ export class OutputCollector {
   changelogRecords = 0;
   /** The state_changes partitions each conversation's changes arrived on. */
   readonly changelogPartitions = new Map<string, Set<number>>();
+  /** `${topic}/${partition}` → the offset after the last record read. */
+  private readonly positions = new Map<string, number>();
   private consumer: GroupConsumer | undefined;
 
   constructor(
@@ -56,6 +58,8 @@ export class OutputCollector {
             }
           }
         }
+        const last = batch.records[batch.records.length - 1];
+        if (last) this.positions.set(`${batch.topic}/${batch.partition}`, Number(last.offset) + 1);
       },
     });
     await this.consumer.start();
@@ -63,6 +67,11 @@ export class OutputCollector {
 
   async stop(): Promise<void> {
     await this.consumer?.stop();
+  }
+
+  /** The offset after the last record read from a partition of an output topic (0: none yet). */
+  position(topic: string, partition: number): number {
+    return this.positions.get(`${topic}/${partition}`) ?? 0;
   }
 
   updatesFor(userId: string, kind?: string): ReceiptUpdate[] {
@@ -140,6 +149,8 @@ export async function createHarness(
     TICKS_LOG_LEVEL: 'warn',
     TICKS_CASSANDRA_KEYSPACE: `t${id}`,
     TICKS_PERSISTER_GROUP_ID: `ticks-test-${id}-persister`,
+    // Auth as in production: a secret of the test's own (the development one needs dev mode).
+    TICKS_AUTH_SECRET: `test-secret-${randomBytes(16).toString('hex')}`,
     ...overrides,
   };
   const config = loadConfig({ ...process.env, ...env });
@@ -249,6 +260,20 @@ export async function caughtUp(h: Harness, timeoutMs = 60_000): Promise<void> {
       (await h.kafka.withAdmin((a) =>
         a.groupLag(h.config.kafka.groupId, [h.topics.conversationEvents, h.topics.receiptEvents]),
       )) === 0,
+    timeoutMs,
+  );
+}
+
+/** Waits until the collector read every record the output topics hold now. */
+export async function outputsCollected(h: Harness, timeoutMs = 30_000): Promise<void> {
+  const topics = [h.topics.receiptUpdates, h.topics.deadLetters, h.topics.stateChanges];
+  const ends = await h.kafka.withAdmin((a) => Promise.all(topics.map((t) => a.endOffsets(t))));
+  await eventually(
+    'the collector to read every output record',
+    () =>
+      topics.every((topic, i) =>
+        [...ends[i]!].every(([partition, end]) => h.out.position(topic, partition) >= Number(end)),
+      ),
     timeoutMs,
   );
 }

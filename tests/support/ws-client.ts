@@ -4,13 +4,16 @@ import { eventually } from './harness';
 /** A WebSocket client for the gateway tests: collects the JSON frames it receives. */
 export class TestSocket {
   readonly messages: Array<Record<string, unknown>> = [];
-  private closed: Promise<void>;
+  /** Resolves with the close frame's code and reason when the socket closes, whoever closed it. */
+  readonly closed: Promise<{ code: number; reason: string }>;
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) =>
       this.messages.push(JSON.parse(data.toString()) as Record<string, unknown>),
     );
-    this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
+    this.closed = new Promise((resolve) =>
+      ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
   }
 
   /** Opens a socket; rejects with the HTTP status when the upgrade is refused. */

@@ -93,7 +93,7 @@ class Client {
     if (!conv) return;
     if (m.type === 'message_status')
       this.upgrade(conv, m.seq, m.status === 'READ' ? 'read' : 'delivered');
-    if (m.type === 'group_summary') this.summarise(conv, m);
+    if (m.type === 'group_sender_summary') for (const s of m.messages) this.summarise(conv, s);
     if (m.type === 'unread_sync') {
       conv.unread = m.unread_count;
       conv.readUpTo = Math.max(conv.readUpTo, m.read_up_to_seq);
@@ -110,7 +110,10 @@ class Client {
         msg.status = status;
   }
 
-  /** Groups: read_count readers of message seq have read every earlier message too. */
+  /**
+   * Groups: one push per window lists my messages it changed; read_count readers of message seq
+   * have read every earlier message too.
+   */
   summarise(conv, s) {
     for (const msg of conv.messages) {
       if (msg.sender_id !== this.user.user_id || msg.seq > s.seq) continue;

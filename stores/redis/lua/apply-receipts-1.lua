@@ -23,6 +23,10 @@
         so none is lost; any other receipt at or below the mark pushes nothing.
       window: 1 when the conversation has an open group window to close (after the run: the
         same for every receipt of the call)
+  Groups: the window ('win') notes, besides each range, the senders to tell ('s:<sender>': a
+  receipt newly covered one of their messages — what a shared read or a delivery changed, not
+  what a read that is not shared only confirms, nor a delivery by id below the watermark) and
+  'unwindowed': the pushes the direct-chat rule would have sent, per receipt one to each.
   Cost: what is per conversation (meta, members, the watermarks of every reader in the run,
   the group window, expiries) is read and written once per call, not once per receipt; a
   receipt adds its log entry, and for direct chats the lookup of the update to push.
@@ -103,8 +107,30 @@ local function notifiedMarks(user)
   return marks
 end
 
--- Group window: each range's upper end with the lowest start seen for it, over the whole run.
+-- Group window: each range's upper end with the lowest start seen for it, over the whole run;
+-- the senders to tell, and the pushes the direct-chat rule would have sent (per receipt, one to
+-- each sender other than the reader with a message among the newest 256 of each range it newly
+-- covers).
 local winLo, winEnds, winVersion, winSourceAt, absorbed = {}, {}, 0, nil, 0
+local winSenders, winSenderList, unwindowed = {}, {}, 0
+local function sendersCovered(ranges, reader)
+  local senders, count = {}, 0
+  for _, range in ipairs(ranges) do
+    local ids = redis.call('ZREVRANGEBYSCORE', msgs, range[2], '(' .. str(range[1]), 'LIMIT', 0, 256)
+    for _, id in ipairs(ids) do
+      local _, sender = parseMessage(redis.call('HGET', msg, id))
+      if sender and sender ~= reader and not senders[sender] then
+        senders[sender] = true
+        count = count + 1
+        if not winSenders[sender] then
+          winSenders[sender] = true
+          winSenderList[#winSenderList + 1] = sender
+        end
+      end
+    end
+  end
+  return count
+end
 
 local results, applied = {}, false
 for _, r in ipairs(receipts) do
@@ -139,6 +165,8 @@ for _, r in ipairs(receipts) do
       local newIds = {}
       -- What this receipt changed, as seq ranges (lo, hi]: the group window summarises them.
       local ranges = {}
+      -- What a sender can see changed (groups: whom the direct-chat rule would tell).
+      local seen = ranges
       local status = 'DELIVERED'
       if kindOfReceipt == 'read' then
         oldRead = reads[user]
@@ -152,7 +180,14 @@ for _, r in ipairs(receipts) do
           redis.call('ZADD', log, newRead, str(newRead) .. '|' .. r.at)
           expireOnce(log)
         end
-        if r.shareRead then status = 'READ' end
+        if r.shareRead then
+          status = 'READ'
+        elseif newRead > oldDlvd then
+          -- A read that is not shared shows only as the deliveries it implies.
+          seen = {{oldDlvd, newRead}}
+        else
+          seen = {}
+        end
       elseif kindOfReceipt == 'dlv_seq' then
         local oldDlvd = dlvds[user]
         if target > oldDlvd then
@@ -171,6 +206,11 @@ for _, r in ipairs(receipts) do
             ranges[#ranges + 1] = {id[2] - 1, id[2]}
           end
           expireOnce(key)
+        end
+        -- A message already below the delivered watermark was counted as delivered before.
+        seen = {}
+        for _, range in ipairs(ranges) do
+          if range[2] > dlvds[user] then seen[#seen + 1] = range end
         end
       end
 
@@ -214,6 +254,7 @@ for _, r in ipairs(receipts) do
         end
         if #ranges > 0 then
           absorbed = absorbed + 1
+          unwindowed = unwindowed + sendersCovered(seen, user)
           winVersion = math.max(winVersion, r.version)
           winSourceAt = math.min(winSourceAt or r.sourceAt, r.sourceAt)
         end
@@ -274,8 +315,13 @@ if kind ~= 'DIRECT' then
         updates[#updates + 1] = str(winLo[hi])
       end
     end
+    for _, sender in ipairs(winSenderList) do
+      updates[#updates + 1] = 's:' .. sender
+      updates[#updates + 1] = '1'
+    end
     callPairs('HSET', win, updates)
     redis.call('HINCRBY', win, 'absorbed', absorbed)
+    redis.call('HINCRBY', win, 'unwindowed', unwindowed)
     -- A new window gets its TTL (a safety net: windows are deleted when they close).
     if not known[1] then touch(ttl, win) end
     windowOpen = 1

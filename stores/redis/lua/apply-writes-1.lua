@@ -1,6 +1,6 @@
 --[[
   Applies a step's write-behind (stores/state/write-set.ts) in one call: the commands Node would
-  otherwise send one by one — HSET, HDEL, ZADD, ZREM, SADD, SREM, DEL, EXPIRE — packed as one
+  otherwise send one by one — HSET, HDEL, ZADD, ZREM, ZREMRANGEBYSCORE, SADD, SREM, DEL, EXPIRE — packed as one
   JSON argument, run in order. It decides nothing and reads nothing: the logic ran in the
   process that owns the partition; this only saves that process the cost of thousands of client
   commands per step (encoding each, a promise and a reply each). As a script it is atomic, like

@@ -8,8 +8,10 @@
           message_id, seq, sender_id, kind (DIRECT|GROUP), sent_at (ms)
   Returns one JSON string (one reply to decode, not a nest of arrays; cjson writes an empty
   list as {}): a list with one entry per message, in input order:
-    [kind, last_seq (string), sender_at_end (0|1), has_held (0|1), behind, members]
+    [kind, last_seq (string), sender_caught_up (0|1), has_held (0|1), behind, members]
     last_seq: the highest seq once this message is applied (a lower seq never moves it back).
+    sender_caught_up: sending took the sender to the end over messages they had not read (their
+    badge loses the source); 0 when they had nothing unread (the source is not in their badge).
     behind: members other than the sender who have not read this message (badge candidates),
     computed from current state as it stands after the earlier messages of the call (a sender
     has read its own earlier messages), so a replay converges to the same badges.
@@ -73,6 +75,7 @@ local readMoved, dlvdMoved = {}, {}
 local results = {}
 for i, x in ipairs(messages) do
   local seq, sender = x.seq, x.sender
+  local hadUnread = (reads[sender] or 0) < lastSeq
   if seq > lastSeq then
     lastSeq, lastMsg, lastAt = seq, x.id, x.sentAt
   end
@@ -91,10 +94,10 @@ for i, x in ipairs(messages) do
       if member ~= sender and (reads[member] or 0) < seq then behind[#behind + 1] = member end
     end
   end
-  local senderAtEnd = 0
-  if reads[sender] >= lastSeq then senderAtEnd = 1 end
+  local caughtUp = 0
+  if hadUnread and reads[sender] >= lastSeq then caughtUp = 1 end
   if kind ~= 'DIRECT' then now = {} end
-  results[i] = { kind, str(lastSeq), senderAtEnd, 0, behind, now }
+  results[i] = { kind, str(lastSeq), caughtUp, 0, behind, now }
 end
 
 local metaFields = {}

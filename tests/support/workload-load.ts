@@ -1,0 +1,21 @@
+import { Workload, type WorkloadOptions } from '../../scripts/traffic/workload';
+import type { Harness } from './harness';
+
+/**
+ * Publishes a seeded workload to the harness's input topics: every conversation's members, then
+ * about `events` events of traffic, flushed 500 at a time. The same options give the same events.
+ */
+export async function loadWorkload(
+  h: Harness,
+  options: WorkloadOptions,
+  events: number,
+): Promise<Workload> {
+  const workload = new Workload(h.publish, options);
+  workload.setUp();
+  await h.publish.flush();
+  for (let sent = 0; sent < events; sent += 500) {
+    workload.step(500);
+    await h.publish.flush();
+  }
+  return workload;
+}
