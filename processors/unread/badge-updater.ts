@@ -26,6 +26,7 @@ export class BadgeUpdater {
     countsFor: string[] = [],
   ): Promise<Map<string, number>> {
     if (changes.length === 0 && countsFor.length === 0) return new Map();
+    ctx.assertLeaseHeld(); // written now, mid-step: not by a process that lost the partition
     const stats = await this.users.applyBadgeChanges(changes, {
       countsFor,
       deferMarks: (written) => ctx.afterSend(() => written),
