@@ -78,8 +78,13 @@ export class Pipeline implements Component {
     const settings = await boot.startSettingsTable(this.groupId);
 
     const keys = new RedisKeys(config.redis.keyPrefix);
+    const leases =
+      (this.options.partitionLeases ?? true)
+        ? new PartitionLeases(boot.redis, keys, { ttlMs: config.partitionLeaseMs })
+        : undefined;
     const states = new ConversationStates(boot.redis, keys, {
       maxBytes: config.stateCacheBytes,
+      fence: leases && ((partition) => leases.fence(partition)),
     });
     const steps = new StateSteps(states, config.hotStateTtlSeconds);
     const users = new UserStore(
@@ -147,10 +152,7 @@ export class Pipeline implements Component {
         task: { maxStepRecords: config.maxStepRecords },
         produceLingerMs: config.produceLingerMs,
       },
-      leases:
-        (this.options.partitionLeases ?? true)
-          ? new PartitionLeases(boot.redis, keys, { ttlMs: config.partitionLeaseMs })
-          : undefined,
+      leases,
     });
     await this.runtime.start();
     logger.info({ topics, groupId: this.groupId }, 'pipeline started');
