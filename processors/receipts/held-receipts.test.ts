@@ -302,6 +302,7 @@ describe('HeldReceipts (real Redis)', () => {
     const c = 'fenced';
     await directChat(c, 2);
     await redis.sadd(keys.badge('B'), 'A'); // B has not read A's messages
+    await aux.del(keys.dedupeMark('A', 'B')); // and no mark says otherwise
     const now = Date.now();
     // Read 3 cannot apply yet (held, and indexed); read 2 reads to the end (badge, sync).
     const lost = recordingContext(now, false);

@@ -26,11 +26,12 @@ export class BadgeUpdater {
     countsFor: string[] = [],
   ): Promise<Map<string, number>> {
     if (changes.length === 0 && countsFor.length === 0) return new Map();
-    ctx.assertLeaseHeld(); // written now, mid-step: not by a process that lost the partition
     const stats = await this.users.applyBadgeChanges(changes, {
       countsFor,
       deferMarks: (written) => ctx.afterSend(() => written),
       memory: this.marks?.of(ctx.partition),
+      // Written mid-step, after reads: not by a process that lost the partition meanwhile.
+      beforeWrite: () => ctx.assertLeaseHeld(),
     });
     this.metrics.dedupe.inc({ result: 'memory_hit' }, stats.memoryHits);
     this.metrics.dedupe.inc({ result: 'aux_hit' }, stats.auxHits);

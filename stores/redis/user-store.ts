@@ -40,6 +40,12 @@ export interface BadgeApplyOptions {
    * does not know, and it learns every mark read or written.
    */
   memory?: MarkMemory;
+  /**
+   * Called right before each write round trip (the aux DELs, the main writes, the aux SETs), so
+   * a writer that may lose its right to write meanwhile (a partition lease, while it waits for a
+   * reply) is asked again each time: it throws to stop there.
+   */
+  beforeWrite?: () => void;
 }
 
 /**
@@ -111,12 +117,15 @@ export class UserStore {
     stats.misses = toWrite.length;
     if (toWrite.length === 0 && counted.length === 0) return stats;
 
+    const { beforeWrite } = options;
     if (stale.length > 0) {
       for (const key of stale) memory?.forget(key);
+      beforeWrite?.();
       const pipe = this.aux.pipeline();
       for (const key of stale) pipe.del(key);
       await execPipeline(pipe);
     }
+    if (toWrite.length > 0) beforeWrite?.();
     const main = this.main.pipeline();
     for (const c of toWrite) {
       this.queueSetChange(main, this.keys.badge(c.userId), c.source, c.op);
@@ -134,6 +143,7 @@ export class UserStore {
     }
     if (toWrite.length === 0) return stats;
 
+    beforeWrite?.();
     const marksPipe = this.aux.pipeline();
     for (const c of toWrite)
       marksPipe.set(markKey(c), markValue(c.op), 'EX', this.dedupeTtlSeconds);
