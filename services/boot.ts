@@ -41,6 +41,8 @@ export interface BootNeeds {
 export class ServiceBoot {
   readonly kafka: KafkaClient;
   readonly topics: TopicNames;
+  /** The service's Kafka client id (`<TICKS_KAFKA_CLIENT_ID>[-<suffix>]`). */
+  readonly clientId: string;
   private main: Redis | undefined;
   private auxiliary: Redis | undefined;
   private settings: SettingsTable | undefined;
@@ -48,13 +50,14 @@ export class ServiceBoot {
   constructor(private readonly options: ServiceBootOptions) {
     const { config } = options;
     this.topics = topicNames(config);
+    this.clientId = options.clientSuffix
+      ? `${config.kafka.clientId}-${options.clientSuffix}`
+      : config.kafka.clientId;
     this.kafka =
       options.kafka ??
       new KafkaClient({
         brokers: config.kafka.brokers,
-        clientId: options.clientSuffix
-          ? `${config.kafka.clientId}-${options.clientSuffix}`
-          : config.kafka.clientId,
+        clientId: this.clientId,
         logger: options.logger,
       });
   }
@@ -64,9 +67,11 @@ export class ServiceBoot {
     await ensureTopics(this.kafka, config);
     await needs.checkTopics?.(this.kafka, this.topics);
     await codec.registerAll(this.topics);
-    if (needs.redis) this.main = await connectRedis(config.redis.mainUrl, 'main');
+    // Named after the Kafka client and the pid: CLIENT LIST (or a test) tells whose it is.
+    const name = `${this.clientId}:${process.pid}`;
+    if (needs.redis) this.main = await connectRedis(config.redis.mainUrl, 'main', { name });
     if (needs.redis === 'main+aux')
-      this.auxiliary = await connectRedis(config.redis.auxUrl, 'auxiliary');
+      this.auxiliary = await connectRedis(config.redis.auxUrl, 'auxiliary', { name });
   }
 
   /** The main Redis (hot state); start({ redis }) connects it. */

@@ -5,6 +5,15 @@ export class RedisUnavailableError extends Error {
   readonly retriable = true;
 }
 
+export interface ConnectRedisOptions {
+  timeoutMs?: number;
+  /**
+   * The connection's name on the server (CLIENT SETNAME, sent again on every reconnect), so
+   * CLIENT LIST tells which process a connection is; no spaces.
+   */
+  name?: string;
+}
+
 /**
  * Connects and PINGs, so a wrong URL fails at start with the variable to fix rather than with
  * commands queuing forever.
@@ -12,13 +21,14 @@ export class RedisUnavailableError extends Error {
 export async function connectRedis(
   url: string,
   role: 'main' | 'auxiliary',
-  timeoutMs = 5000,
+  { timeoutMs = 5000, name }: ConnectRedisOptions = {},
 ): Promise<Redis> {
   const redis = new Redis(url, {
     lazyConnect: true,
     connectTimeout: timeoutMs,
     maxRetriesPerRequest: 3,
     enableAutoPipelining: false,
+    connectionName: name,
   });
   redis.on('error', () => undefined); // reported through failed commands, not as an unhandled event
   try {
