@@ -12,8 +12,10 @@ import {
 /**
  * Issue 11, "Rebalance tests": the partition-owned state in memory, written behind to Redis and
  * fenced by partition leases, survives a member joining and leaving under load and an owner
- * stopped past the session timeout: the end state is a clean run's, no watermark goes back, and
- * a process that lost its lease writes nothing to Redis.
+ * stopped past the session timeout: the end state is a clean run's and the changelog ends where
+ * Redis does; a process that lost its lease writes nothing to Redis. No watermark goes back when
+ * a member joins and leaves; after a stop, nothing the resumed process built after it woke moves
+ * one back (a produce request in flight when it stopped, and redone steps, may: see the test).
  */
 const WORKLOAD: WorkloadOptions = {
   seed: 23,
