@@ -45,6 +45,8 @@ export interface BootNeeds {
 export class ServiceBoot {
   readonly kafka: KafkaClient;
   readonly topics: TopicNames;
+  /** The service's Kafka client id (`<TICKS_KAFKA_CLIENT_ID>[-<suffix>]`). */
+  readonly clientId: string;
   private main: Redis | undefined;
   private auxiliary: Redis | undefined;
   private settings: SettingsTable | undefined;
@@ -52,13 +54,14 @@ export class ServiceBoot {
   constructor(private readonly options: ServiceBootOptions) {
     const { config } = options;
     this.topics = topicNames(config);
+    this.clientId = options.clientSuffix
+      ? `${config.kafka.clientId}-${options.clientSuffix}`
+      : config.kafka.clientId;
     this.kafka =
       options.kafka ??
       new KafkaClient({
         brokers: config.kafka.brokers,
-        clientId: options.clientSuffix
-          ? `${config.kafka.clientId}-${options.clientSuffix}`
-          : config.kafka.clientId,
+        clientId: this.clientId,
         logger: options.logger,
         sendTimeoutMs: config.kafka.sendTimeoutMs,
       });
@@ -69,10 +72,13 @@ export class ServiceBoot {
     await ensureTopics(this.kafka, config);
     await needs.checkTopics?.(this.kafka, this.topics);
     await codec.registerAll(this.topics);
-    if (needs.redis) this.main = await connectRedis(config.redis.mainUrl, 'main');
+    // Named after the Kafka client and the pid: CLIENT LIST (or a test) tells whose it is.
+    const name = `${this.clientId}:${process.pid}`;
+    if (needs.redis) this.main = await connectRedis(config.redis.mainUrl, 'main', { name });
     if (needs.redis === 'main+aux')
       // Its marks only save main writes: without it, badges go to main unguarded (UserStore).
       this.auxiliary = await connectOptionalRedis(config.redis.auxUrl, 'auxiliary', {
+        name,
         commandTimeoutMs: AUX_COMMAND_TIMEOUT_MS,
         onUnavailable: (err) =>
           this.options.logger.warn(

@@ -135,8 +135,13 @@ export class Pipeline implements Component {
     const settings = await boot.startSettingsTable(this.groupId);
 
     const keys = new RedisKeys(config.redis.keyPrefix);
+    const leases =
+      (this.options.partitionLeases ?? true)
+        ? new PartitionLeases(boot.redis, keys, { ttlMs: config.partitionLeaseMs })
+        : undefined;
     const states = new ConversationStates(boot.redis, keys, {
       maxBytes: config.stateCacheBytes,
+      fence: leases && ((partition) => leases.fence(partition)),
     });
     const steps = new StateSteps(states, config.hotStateTtlSeconds, config.maxIndexedMessages);
     const users = new UserStore(
@@ -208,10 +213,7 @@ export class Pipeline implements Component {
         produceLingerMs: config.produceLingerMs,
         onDeliveryStage: deliveryFault(config.faultKillAt, logger),
       },
-      leases:
-        (this.options.partitionLeases ?? true)
-          ? new PartitionLeases(boot.redis, keys, { ttlMs: config.partitionLeaseMs })
-          : undefined,
+      leases,
     });
     await this.runtime.start();
     logger.info({ topics, groupId: this.groupId }, 'pipeline started');

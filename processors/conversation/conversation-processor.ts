@@ -129,6 +129,7 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
       }
     }
 
+    if (membership.length > 0) ctx.assertLeaseHeld(); // written now, mid-step (badges check too)
     await Promise.all([
       this.options.users.recordMembership(membership),
       this.options.badges.apply(badge, ctx),

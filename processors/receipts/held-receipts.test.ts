@@ -21,8 +21,8 @@ import { StateSteps } from '../state-steps';
 import { ReceiptApplier } from './receipt-applier';
 import type { ReceiptJob } from './receipt-job';
 
-/** A context that keeps what the processors hand it. */
-function recordingContext(now: number) {
+/** A context that keeps what the processors hand it; `leaseHeld` false: the lease was lost. */
+function recordingContext(now: number, leaseHeld = true) {
   const sent: Array<{ role: string; key: string; value: unknown }> = [];
   const changes: StateChange[] = [];
   const deadLetters: Array<{ record: InboundRecord; reason: string; detail: string }> = [];
@@ -34,6 +34,9 @@ function recordingContext(now: number) {
     logChange: (change) => changes.push(change),
     deadLetter: (record, reason, detail) => deadLetters.push({ record, reason, detail }),
     afterSend: (fn) => hooks.push(fn),
+    assertLeaseHeld: () => {
+      if (!leaseHeld) throw new Error('lease lost');
+    },
   };
   const afterSend = () => Promise.all(hooks.map((fn) => fn()));
   return { ctx, sent, changes, deadLetters, afterSend };
@@ -342,6 +345,25 @@ describe('HeldReceipts (real Redis)', () => {
         }),
       }),
     );
+  });
+
+  it('a step whose partition lease was lost meanwhile writes nothing to Redis mid-step', async () => {
+    const c = 'fenced';
+    await directChat(c, 2);
+    await redis.sadd(keys.badge('B'), 'A'); // B has not read A's messages
+    await aux.del(keys.dedupeMark('A', 'B')); // and no mark says otherwise
+    const now = Date.now();
+    // Read 3 cannot apply yet (held, and indexed); read 2 reads to the end (badge, sync).
+    const lost = recordingContext(now, false);
+    const jobs = [readJob(c, 3, 60, now + waitMs), readJob(c, 2, 61, now + waitMs)];
+    const results = await applier.apply(jobs, lost.ctx);
+    expect(results.map((r) => r.applied)).toEqual([false, true]);
+    await expect(held.settle(jobs, results, lost.ctx)).rejects.toThrow('lease lost');
+    await expect(applier.publishEffects(jobs, results, lost.ctx)).rejects.toThrow('lease lost');
+    expect(await indexed(c)).toBeNull();
+    expect(await redis.smembers(keys.badge('B'))).toEqual(['A']);
+    expect(await heldEntries(c)).toEqual([]);
+    states.resetPartition(partition); // the step failed: its changes in memory are dropped
   });
 
   it('releases an entry the previous version held (short keys) once it can apply', async () => {

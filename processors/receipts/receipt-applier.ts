@@ -154,6 +154,7 @@ export class ReceiptApplier {
     // Independent of each other, so in one round trip's time: the window index (the windows
     // themselves are written; an index entry makes them close), badges and, after them in the
     // same round trip, the readers' badge sizes, which the syncs carry.
+    if (windows.length > 0) ctx.assertLeaseHeld(); // written now, mid-step (badges check too)
     const [, counts] = await Promise.all([
       this.options.windows.schedule(windows),
       this.options.badges.apply(

@@ -44,6 +44,8 @@ export class BadgeUpdater {
       deferMarks: (written) => ctx.afterSend(() => written),
       memory: this.marks?.of(ctx.partition),
       partition: ctx.partition,
+      // Written mid-step, after reads: not by a process that lost the partition meanwhile.
+      beforeWrite: () => ctx.assertLeaseHeld(),
     });
     if (stats.aux !== 'ok') this.noteDegraded(ctx.partition, stats.auxError);
     this.metrics.dedupe.inc({ result: 'memory_hit' }, stats.memoryHits);

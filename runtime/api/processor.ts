@@ -32,6 +32,13 @@ export interface ProcessorContext {
   deadLetter(record: InboundRecord, reason: DeadLetterReason, detail: string): void;
   /** Runs after this context's records were produced (and before the commit). */
   afterSend(fn: () => Promise<void>): void;
+  /**
+   * Throws if this process lost the partition's lease since the step or punctuation began
+   * (another process may own its state now): call it right before writing to a store during
+   * the step, as the writes after-send hooks make are checked by the runtime. The step is
+   * dropped and taken up again, from its last commit, once the lease is back.
+   */
+  assertLeaseHeld(): void;
 }
 
 /** Processes the records of one source topic, a step at a time. */

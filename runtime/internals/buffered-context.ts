@@ -6,6 +6,7 @@ import type { InboundRecord } from '../kafka/types';
 import type { PipelineMetrics } from '../metrics';
 import type { TopicRole } from '../topics';
 import { changelogRecords } from '../changelog';
+import { PartitionLeaseLostError } from './partition-ownership';
 
 /** A record handed to a context, not yet encoded. */
 export interface PendingOutput {
@@ -32,7 +33,13 @@ export class BufferedContext implements ProcessorContext {
     readonly partition: number,
     private readonly metrics: PipelineMetrics,
     private readonly logger: Logger,
+    /** Whether the lease this context's work started under is still held (see StreamRuntime). */
+    private readonly leaseHeld: () => boolean = () => true,
   ) {}
+
+  assertLeaseHeld(): void {
+    if (!this.leaseHeld()) throw new PartitionLeaseLostError(this.partition);
+  }
 
   send(role: TopicRole, key: string, value: unknown): void {
     this.outputs.push({ role, key, value });

@@ -3,7 +3,8 @@ import type { StreamProducer } from './stream-kafka';
 
 interface Waiting {
   records: OutboundRecord[];
-  resolve(): void;
+  mayGo: (() => boolean) | undefined;
+  resolve(sent: boolean): void;
   reject(err: unknown): void;
 }
 
@@ -14,6 +15,10 @@ interface Waiting {
  * client handle far fewer requests for a few milliseconds of latency. One send in flight at a
  * time keeps the idempotent producer's ordering simple. A caller's promise resolves once its
  * records are acknowledged (acks=all).
+ *
+ * Records wait while a request is in flight, which a stalled process (GC, SIGSTOP) may resume
+ * long after: a caller's `mayGo` is asked again right before its records go into a request, and
+ * records it refuses are not sent (the promise resolves false).
  */
 export class OutputSink {
   private queued: Waiting[] = [];
@@ -24,10 +29,11 @@ export class OutputSink {
     private readonly lingerMs = 0,
   ) {}
 
-  send(records: OutboundRecord[]): Promise<void> {
-    if (records.length === 0) return Promise.resolve();
+  /** Resolves true once the records are acknowledged, false if `mayGo` withheld them. */
+  send(records: OutboundRecord[], mayGo?: () => boolean): Promise<boolean> {
+    if (records.length === 0) return Promise.resolve(true);
     return new Promise((resolve, reject) => {
-      this.queued.push({ records, resolve, reject });
+      this.queued.push({ records, mayGo, resolve, reject });
       this.kick();
     });
   }
@@ -51,12 +57,17 @@ export class OutputSink {
 
   private async drain(): Promise<void> {
     while (this.queued.length > 0) {
-      const batch = this.queued;
+      const batch: Waiting[] = [];
+      for (const w of this.queued) {
+        if (w.mayGo && !w.mayGo()) w.resolve(false);
+        else batch.push(w);
+      }
       this.queued = [];
+      if (batch.length === 0) continue;
       const records = batch.length === 1 ? batch[0]!.records : batch.flatMap((w) => w.records);
       try {
         await this.producer.send(records);
-        for (const w of batch) w.resolve();
+        for (const w of batch) w.resolve(true);
       } catch (err) {
         for (const w of batch) w.reject(err);
       }

@@ -172,6 +172,10 @@ class EchoProcessor implements Processor<{ n: number }> {
   readonly source = 'conversationEvents' as const;
   readonly processed: Processed[] = [];
   readonly hooked: Array<{ partition: number; offset: number }> = [];
+  /** Offsets whose second after-send hook ran (registered after the first). */
+  readonly lateHooked: Array<{ partition: number; offset: number }> = [];
+  /** Asks the context whether its lease is held right after the gate (before any output). */
+  checkLease = false;
   /** Holds the after-send hooks (once started) until the test opens it. */
   readonly hookGate = new Gate();
   readonly attempts: number[] = [];
@@ -181,6 +185,7 @@ class EchoProcessor implements Processor<{ n: number }> {
   async process(records: Decoded<{ n: number }>[], ctx: ProcessorContext): Promise<void> {
     this.attempts.push(Date.now());
     await this.gate.pass();
+    if (this.checkLease) ctx.assertLeaseHeld();
     const failure = this.failures.shift();
     if (failure) throw failure;
     for (const { record, value } of records) {
@@ -201,6 +206,9 @@ class EchoProcessor implements Processor<{ n: number }> {
     ctx.afterSend(async () => {
       for (const offset of offsets) this.hooked.push({ partition, offset });
       await this.hookGate.pass();
+    });
+    ctx.afterSend(async () => {
+      for (const offset of offsets) this.lateHooked.push({ partition, offset });
     });
   }
 }
@@ -708,6 +716,77 @@ describe('StreamRuntime', () => {
       await t.runtime.stop();
     });
 
+    it('a step whose lease ran out while it was processed produces nothing', async () => {
+      const t = setUp({ leases: true });
+      await t.runtime.start();
+      t.assign([0]);
+      await t.fetch(0, [0, 1]);
+      await jest.advanceTimersByTimeAsync(200);
+      const sentBefore = t.sent().length;
+      // Step 2-3 is mid-processing (a stalled process) when its lease runs out.
+      t.echo.gate.close();
+      await t.fetch(0, [2, 3]);
+      await settle();
+      t.leases.elsewhere.add(0);
+      t.leases.expire(0);
+      t.echo.gate.open();
+      await jest.advanceTimersByTimeAsync(300);
+      expect(offsetsOf(t.echo.processed, 0)).toEqual([0, 1, 2, 3]);
+      expect(t.sent().length).toBe(sentBefore);
+      expect(offsetsOf(t.echo.hooked, 0)).toEqual([0, 1]);
+      expect(t.committedOffset(0)).toBe(2);
+      await t.runtime.stop();
+    });
+
+    it('outputs waiting behind a produce request in flight are not produced once the lease is lost', async () => {
+      const t = setUp({ leases: true });
+      await t.runtime.start();
+      t.assign([0]);
+      t.kafka.producerInstance.gate.close();
+      await t.fetch(0, [0, 1]);
+      await settle(); // step 0-1's request is in flight
+      await t.fetch(0, [2, 3]);
+      await settle(); // step 2-3's records wait for it
+      expect(offsetsOf(t.echo.processed, 0)).toEqual([0, 1, 2, 3]);
+      t.leases.elsewhere.add(0);
+      t.leases.expire(0);
+      t.kafka.producerInstance.gate.open();
+      await jest.advanceTimersByTimeAsync(300);
+      const keys = t.sent().map((r) => String(r.key));
+      expect(keys).toContain('k1');
+      expect(keys).not.toContain('k2');
+      expect(t.echo.hooked).toEqual([]);
+      expect(t.commits()).toEqual([]);
+      await t.runtime.stop();
+    });
+
+    it('a step that asks mid-step whether its lease is held stops there when it is not, and is redone once it is back', async () => {
+      const t = setUp({ leases: true });
+      await t.runtime.start();
+      t.assign([0]);
+      t.echo.checkLease = true;
+      t.echo.gate.close();
+      await t.fetch(0, [0, 1]);
+      await settle();
+      t.leases.elsewhere.add(0);
+      t.leases.expire(0);
+      t.echo.gate.open();
+      await jest.advanceTimersByTimeAsync(300);
+      expect(t.echo.processed).toEqual([]);
+      expect(t.sent()).toEqual([]);
+      // Not a failure of the step: the lease's loss is counted, not a retry.
+      expect(await t.metrics.total(t.metrics.leaseLost, { partition: '0' })).toBe(1);
+      expect(await t.metrics.total(t.metrics.stepRetries, { partition: '0' })).toBe(0);
+
+      t.leases.elsewhere.delete(0);
+      await jest.advanceTimersByTimeAsync(200);
+      await t.fetch(0, [0, 1]);
+      await jest.advanceTimersByTimeAsync(300);
+      expect(offsetsOf(t.echo.processed, 0)).toEqual([0, 1]);
+      expect(t.committedOffset(0)).toBe(2);
+      await t.runtime.stop();
+    });
+
     it('a lease lost while the hooks ran commits nothing', async () => {
       const t = setUp({ leases: true });
       await t.runtime.start();
@@ -721,6 +800,7 @@ describe('StreamRuntime', () => {
       await settle();
       await jest.advanceTimersByTimeAsync(150); // past the commit interval
       expect(t.commits()).toEqual([]);
+      expect(t.echo.lateHooked).toEqual([]); // the hooks after it did not run
       expect(await t.metrics.total(t.metrics.leaseLost, { partition: '0' })).toBe(1);
       await t.runtime.stop();
     });

@@ -101,10 +101,14 @@ const COMMIT_INTERVAL_MS = 100;
  * - **lease** (with `leases`): a partition's steps and punctuations run only while this process
  *   holds the partition's lease (PartitionOwnership): a newly assigned partition buffers its
  *   records until the lease is acquired (its previous owner may hold it still). A delivery
- *   checks the lease before its after-send hooks and again before its commit; a lease found
- *   lost (run out: renewals stop while the group's heartbeats are stale; or taken) runs no hook,
- *   commits nothing, drops the partition's task and rewinds it to its last commit, counted in
- *   ticks_lease_lost_total; the partition waits for its lease again. A partition taken away
+ *   checks the lease before its outputs are produced (and again when they go into a produce
+ *   request), before each after-send hook and before its commit; a processor checks it before
+ *   it writes to a store mid-step (ProcessorContext.assertLeaseHeld). A lease found lost (run
+ *   out: renewals stop while the group's heartbeats are stale; or taken) produces nothing more,
+ *   runs no hook, commits nothing, drops the partition's task and rewinds it to its last
+ *   commit, counted in ticks_lease_lost_total; the partition waits for its lease again. A
+ *   stall between a check and the write it guards is still possible: the state flush is fenced
+ *   in Redis too (ConversationStates), Kafka outputs are not. A partition taken away
  *   releases its lease once the work it started has settled, and stop() releases them all last.
  */
 export class StreamRuntime {
@@ -388,8 +392,10 @@ export class StreamRuntime {
     const term = this.leaseTerm(task.partition);
     let context: BufferedContext;
     try {
-      context = await this.processStep(task, step);
+      context = await this.processStep(task, step, term);
     } catch (err) {
+      // A lease found lost mid-step (assertLeaseHeld): leaseLost dropped the task already.
+      if (err instanceof PartitionLeaseLostError) return;
       this.stepFailed(task, step, err);
       return;
     }
@@ -407,8 +413,12 @@ export class StreamRuntime {
   }
 
   /** Decodes and runs the processors over a step; its outputs wait in the returned context. */
-  private async processStep(task: PartitionTask, step: Step): Promise<BufferedContext> {
-    const context = this.newContext(task.partition);
+  private async processStep(
+    task: PartitionTask,
+    step: Step,
+    term: number,
+  ): Promise<BufferedContext> {
+    const context = this.newContext(task.partition, term);
     for (let i = 0; i < step.records.length; i++) {
       const records = step.records[i]!;
       if (records.length === 0) continue;
@@ -648,12 +658,13 @@ export class StreamRuntime {
           if (this.stopping || generation !== this.generation) return;
           if (!this.mayRun(partition)) return;
           const term = this.leaseTerm(partition);
-          const context = this.newContext(partition);
+          const context = this.newContext(partition, term);
           await punctuator.punctuate([partition], context);
           await this.sendOutputs(context, term);
         })
         .catch((err: unknown) => {
           this.resetState(partition); // it may have changed state it did not deliver
+          if (err instanceof PartitionLeaseLostError) return; // logged by leaseLost
           this.options.logger.error(
             { err, punctuator: punctuator.name, partition },
             'punctuator failed; retried next tick',
@@ -673,7 +684,7 @@ export class StreamRuntime {
         this.owned.map(async (partition) => {
           if (!this.mayRun(partition)) return; // not ours to finish: the lease holder does
           const term = this.leaseTerm(partition);
-          const context = this.newContext(partition);
+          const context = this.newContext(partition, term);
           try {
             await beforeStop([partition], context);
             await this.sendOutputs(context, term);
@@ -688,22 +699,30 @@ export class StreamRuntime {
     }
   }
 
-  private newContext(partition: number): BufferedContext {
-    return new BufferedContext(partition, this.options.metrics, this.options.logger);
+  /** A context for work of the partition started in lease term `term`. */
+  private newContext(partition: number, term: number): BufferedContext {
+    return new BufferedContext(partition, this.options.metrics, this.options.logger, () =>
+      this.leaseHeld(partition, term),
+    );
   }
 
   /**
    * Produces a context's outputs (resolves once acknowledged), tells `produced`, then runs its
-   * after-send hooks — unless the partition's lease was lost since lease term `term`, in which
-   * the context's work started: then it runs none and resolves false.
+   * after-send hooks in order — as long as the partition's lease has not been lost since lease
+   * term `term`, in which the context's work started. It is asked before the outputs are
+   * produced, again when they go into a produce request (they may wait for one in flight), and
+   * before each hook: the process may have stalled (GC, SIGSTOP) past its lease at any await.
+   * Lost, nothing more is produced or run, and it resolves false.
    */
   private async sendOutputs(
     context: BufferedContext,
     term: number,
     produced?: () => void,
   ): Promise<boolean> {
+    const held = () => this.leaseHeld(context.partition, term);
     const outputs = context.pendingOutputs();
     if (outputs.length > 0) {
+      if (!held()) return false;
       const { codec, topics } = this.options;
       const records = outputs.map((o) => ({
         topic: topics[o.role],
@@ -712,11 +731,13 @@ export class StreamRuntime {
         headers: o.headers,
         partition: o.partition,
       }));
-      await this.sink!.send(records);
+      if (!(await this.sink!.send(records, held))) return false;
     }
     produced?.();
-    if (!this.leaseHeld(context.partition, term)) return false;
-    for (const hook of context.afterSendHooks) await hook();
+    for (const hook of context.afterSendHooks) {
+      if (!held()) return false;
+      await hook();
+    }
     return true;
   }
 }

@@ -10,6 +10,11 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** A command not answered in this time fails (none: it waits for the server). */
   commandTimeoutMs?: number;
+  /**
+   * The connection's name on the server (CLIENT SETNAME, sent again on every reconnect), so
+   * CLIENT LIST tells which process a connection is; no spaces.
+   */
+  name?: string;
 }
 
 /**
@@ -27,6 +32,7 @@ export async function connectRedis(
     commandTimeout: options.commandTimeoutMs,
     maxRetriesPerRequest: 3,
     enableAutoPipelining: false,
+    connectionName: options.name,
   });
   redis.on('error', () => undefined); // reported through failed commands, not as an unhandled event
   try {

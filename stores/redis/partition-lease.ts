@@ -15,6 +15,19 @@ export interface PartitionLeaseOptions {
   safetyMarginMs?: number;
 }
 
+/** What a fenced write carries: it lands only while `leaseKey` names `owner` (apply-writes-1.lua). */
+export interface WriteFence {
+  leaseKey: string;
+  owner: string;
+}
+
+/** A fenced write found its partition's lease held by another process (or by none): nothing was written. */
+export class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError';
+  /** The partition is redone by whoever holds its lease: trying again (after a rewind) can help. */
+  readonly retriable = true;
+}
+
 /** A lease this process holds, as far as it knows. */
 interface HeldLease {
   /** Valid until then (ms, local clock): the latest confirmed command's send time + ttl − margin. */
@@ -127,6 +140,14 @@ export class PartitionLeases {
   async release(partition: number): Promise<void> {
     this.held.delete(partition);
     await this.redis.releaseLease(this.keys.partitionLease(partition), this.ownerId);
+  }
+
+  /**
+   * The fence of this process's writes to the partition's state: Redis refuses them once the
+   * lease names another owner, even if a stall let this process's own check pass too late.
+   */
+  fence(partition: number): WriteFence {
+    return { leaseKey: this.keys.partitionLease(partition), owner: this.ownerId };
   }
 
   /** Whether this process may still write the partition's state at `now` (see the class). */

@@ -56,6 +56,26 @@ describe('UserStore badge dedupe (real Redis)', () => {
     }
   });
 
+  it('asks beforeWrite again before each write, after the reads it waited for: a throw writes nothing more', async () => {
+    const u = user();
+    await aux.set(keys.dedupeMark('A', u), '0'); // about to lie: deleted before the main write
+    let lost = false;
+    const mget = aux.mget.bind(aux);
+    jest.spyOn(aux, 'mget').mockImplementation((async (...args: Parameters<typeof mget>) => {
+      const reply = await mget(...args);
+      lost = true; // the writer lost its right to write while it waited for the marks
+      return reply;
+    }) as typeof aux.mget);
+    const beforeWrite = () => {
+      if (lost) throw new Error('lease lost');
+    };
+    await expect(store.applyBadgeChanges([add(u, 'A')], { beforeWrite })).rejects.toThrow(
+      'lease lost',
+    );
+    expect(await inBadge(u, 'A')).toBe(false);
+    expect(await mark(u, 'A')).toBe('0');
+  });
+
   it('writes main once for a source added twice', async () => {
     const u = user();
     expect(await store.applyBadgeChanges([add(u, 'A')])).toEqual({

@@ -55,6 +55,12 @@ export interface BadgeApplyOptions {
   memory?: MarkMemory;
   /** The partition the changes belong to (its pairs' marks are listed apart after an outage). */
   partition?: number;
+  /**
+   * Called right before each write round trip (the aux DELs, the main writes, the aux SETs), so
+   * a writer that may lose its right to write meanwhile (a partition lease, while it waits for a
+   * reply) is asked again each time: it throws to stop there.
+   */
+  beforeWrite?: () => void;
 }
 
 /** How often at most a degraded partition tries to delete its untrusted marks from aux. */
@@ -164,8 +170,10 @@ export class UserStore {
     stats.misses = toWrite.length;
     if (toWrite.length === 0 && counted.length === 0) return stats;
 
+    const { beforeWrite } = options;
     for (const key of stale) memory?.forget(key);
     if (guarded && stale.length > 0) {
+      beforeWrite?.();
       const pipe = this.aux.pipeline();
       for (const key of stale) pipe.del(key);
       try {
@@ -175,6 +183,7 @@ export class UserStore {
         guarded = false;
       }
     }
+    if (toWrite.length > 0) beforeWrite?.();
     const main = this.main.pipeline();
     // Unguarded: the marks of what is written now may lie, listed before the writes they cover.
     if (!guarded && toWrite.length > 0) {
@@ -203,6 +212,7 @@ export class UserStore {
     }
     if (toWrite.length === 0 || !guarded) return stats;
 
+    beforeWrite?.();
     const marksPipe = this.aux.pipeline();
     for (const c of toWrite)
       marksPipe.set(markKey(c), markValue(c.op), 'EX', this.dedupeTtlSeconds);

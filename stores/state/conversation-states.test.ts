@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import { loadConfig } from '../../config/config';
 import { connectRedis } from '../redis/connect';
 import { RedisKeys } from '../redis/keys';
-import { ConversationStates } from './conversation-states';
+import { LeaseLostError } from '../redis/partition-lease';
+import { ConversationStates, WriteBehindAbandonedError } from './conversation-states';
 import { WriteSet } from './write-set';
 
 /**
@@ -63,6 +64,41 @@ describe('ConversationStates (real Redis)', () => {
     expect(states.peek('c')).toBeUndefined();
     await states.prefetch(0, ['c']);
     expect(states.get('c').lastSeq).toBe(9); // reloaded from what the flush wrote
+  });
+
+  it('a fenced flush lands only while the partition lease names this writer; one refused stops the steps after it', async () => {
+    await seed('f', 1);
+    const lease = keys.partitionLease(0);
+    const states = new ConversationStates(redis, keys, {
+      maxBytes: 1 << 30,
+      fence: (partition) => ({ leaseKey: keys.partitionLease(partition), owner: 'me' }),
+    });
+    const flush = async (lastSeq: string) => {
+      const step = states.writeBehind(0);
+      step.writes.hash(meta('f')).set('last_seq', lastSeq);
+      await step.flush();
+    };
+    await redis.set(lease, 'me', 'PX', 10_000);
+    await flush('2');
+    expect(await redis.hget(meta('f'), 'last_seq')).toBe('2');
+
+    // This writer stalled past its lease (its own check passed before the stall); the next
+    // owner took the lease and wrote since. The late step must not overwrite it.
+    await redis.set(lease, 'next', 'PX', 10_000);
+    await redis.hset(meta('f'), 'last_seq', '5');
+    const late = states.writeBehind(0);
+    const after = states.writeBehind(0);
+    late.writes.hash(meta('f')).set('last_seq', '3');
+    after.writes.hash(meta('f')).set('last_seq', '4');
+    await expect(late.flush()).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(after.flush()).rejects.toBeInstanceOf(WriteBehindAbandonedError);
+    expect(await redis.hget(meta('f'), 'last_seq')).toBe('5');
+
+    // Nobody's lease (it ran out): refused too.
+    await redis.del(lease);
+    states.resetPartition(0);
+    await expect(flush('6')).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await redis.hget(meta('f'), 'last_seq')).toBe('5');
   });
 
   it("writes a partition's steps in step order, whatever order their flushes are called in", async () => {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../redis/keys';
+import type { WriteFence } from '../redis/partition-lease';
 import { loadConversations, loadDeliveredBy } from './conversation-loader';
 import type { ConversationState } from './conversation-state';
 import { WriteSet } from './write-set';
@@ -13,6 +14,14 @@ export interface ConversationStatesOptions {
    * `transactions` pipelines one MULTI/EXEC per conversation, as Redis Cluster needs.
    */
   flushAs?: 'script' | 'transactions';
+  /**
+   * The partition lease a step's writes are fenced with (PartitionLeases.fence): a flush lands
+   * only while the lease names this process, else it fails with LeaseLostError and writes
+   * nothing. Only the `script` flush is fenced: `transactions` (for Redis Cluster) cannot put
+   * the lease key in a transaction with the conversations' keys, and relies on the runtime's
+   * own lease checks.
+   */
+  fence?: (partition: number) => WriteFence;
 }
 
 interface Entry {
@@ -166,7 +175,7 @@ export class ConversationStates {
       if (!write || !earlierWritten || p.epoch !== epoch) return false;
       await (this.options.flushAs === 'transactions'
         ? writes.flush(this.redis)
-        : writes.flushAsScript(this.redis));
+        : writes.flushAsScript(this.redis, this.options.fence?.(partition)));
       p.done = Math.max(p.done, number);
       this.recount(touched);
       return true;

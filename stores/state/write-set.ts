@@ -1,5 +1,6 @@
 import type { Redis, Result } from 'ioredis';
 import { defineScripts } from '../redis/script-loader';
+import { LeaseLostError, type WriteFence } from '../redis/partition-lease';
 import { execPipeline, RedisCommandError } from '../redis/pipeline';
 
 /** One Redis command as sent: name, then arguments (the key first, but for MULTI/EXEC). */
@@ -242,12 +243,24 @@ export class WriteSet {
   /**
    * Sends every write as one script call (apply-writes-1.lua: atomic, as one MULTI/EXEC): one
    * client command for the whole step instead of one per write. Single Redis server only.
+   * With a `fence`, nothing is written unless the lease key names the owner: a LeaseLostError.
    */
-  async flushAsScript(redis: Redis): Promise<void> {
+  async flushAsScript(redis: Redis, fence?: WriteFence): Promise<void> {
     const commands = this.commands({ atomic: false });
     if (commands.length === 0) return;
     defineScripts(redis);
-    await redis.applyWrites(commands[0]![1]!, JSON.stringify(commands));
+    const json = JSON.stringify(commands);
+    if (!fence) {
+      await redis.applyWrites(commands[0]![1]!, json);
+      return;
+    }
+    try {
+      await redis.applyWrites(fence.leaseKey, json, fence.owner);
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('LEASE_LOST'))
+        throw new LeaseLostError(err.message.slice('LEASE_LOST '.length), { cause: err });
+      throw err;
+    }
   }
 
   private get<T extends AnyWrites>(
@@ -296,6 +309,6 @@ export async function sendCommands(redis: Redis, commands: RedisCommand[]): Prom
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    applyWrites(firstKey: string, commands: string): Result<number, Context>;
+    applyWrites(key: string, commands: string, owner?: string): Result<number, Context>;
   }
 }

@@ -22,6 +22,11 @@ export interface DurableModel {
   deliveredAdvances: Map<string, Advance[]>;
   /** Every `${c}/${u}` the changelog mentions. */
   keys: Set<string>;
+  /**
+   * `${c}/${u}` → the watermarks the changelog leaves (the highest it states: the persister's
+   * rows keep the highest whatever the order); not read back by storedHistory.
+   */
+  watermarks: Map<string, { read: number; delivered: number }>;
 }
 
 /**
@@ -53,9 +58,10 @@ function replayChangelog(changes: readonly StateChange[]): {
     readAdvances: new Map(),
     deliveredAdvances: new Map(),
     keys: new Set(),
+    watermarks: new Map(),
   };
   const lastSeq = new Map<string, number>();
-  const watermarks = new Map<string, { read: number; delivered: number }>();
+  const { watermarks } = model;
   const joined = new Set<string>();
   const push = (map: Map<string, Advance[]>, key: string, a: Advance) =>
     map.set(key, [...(map.get(key) ?? []), a]);
@@ -127,6 +133,7 @@ export async function storedHistory(
     readAdvances: new Map(),
     deliveredAdvances: new Map(),
     keys: model.keys,
+    watermarks: new Map(),
   };
   for (const c of model.messages.keys()) {
     const seqs = new Set<number>();

@@ -21,9 +21,13 @@ import { topicNames, topicSpecs, type TopicNames } from '../../runtime/topics';
 /** What the pipeline produced, decoded, in arrival order. */
 export class OutputCollector {
   readonly updates: ReceiptUpdate[] = [];
+  /** Each update's record timestamp: when its producer built the request (ms, its clock). */
+  readonly updateTimestamps: number[] = [];
   readonly deadLetters: DeadLetter[] = [];
   /** The changelog's changes, unpacked from its records in order. */
   readonly stateChanges: StateChange[] = [];
+  /** Each change's record timestamp (see updateTimestamps). */
+  readonly changeTimestamps: number[] = [];
   /** state_changes records seen (each holds a step's changes). */
   changelogRecords = 0;
   /** The state_changes partitions each conversation's changes arrived on. */
@@ -47,12 +51,15 @@ export class OutputCollector {
       onBatch: async (batch) => {
         for (const r of batch.records) {
           const decoded = await this.codec.decode(r.value!);
-          if (decoded.role === 'receiptUpdates') this.updates.push(decoded.value);
-          else if (decoded.role === 'deadLetters') this.deadLetters.push(decoded.value);
+          if (decoded.role === 'receiptUpdates') {
+            this.updates.push(decoded.value);
+            this.updateTimestamps.push(r.timestamp);
+          } else if (decoded.role === 'deadLetters') this.deadLetters.push(decoded.value);
           else if (decoded.role === 'stateChanges') {
             this.changelogRecords++;
             this.stateChanges.push(...decoded.value.changes);
             for (const change of decoded.value.changes) {
+              this.changeTimestamps.push(r.timestamp);
               const seen = this.changelogPartitions.get(change.conversation_id) ?? new Set();
               this.changelogPartitions.set(change.conversation_id, seen.add(batch.partition));
             }
