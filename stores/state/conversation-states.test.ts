@@ -154,6 +154,84 @@ describe('ConversationStates (real Redis)', () => {
     await reload;
     expect(states.get('f').lastSeq).toBe(7);
   });
+  describe('the outbox', () => {
+    const record = (key: string) => ({
+      topic: 'receipt_updates',
+      key,
+      value: Buffer.from([0, 0, 0, 0, 1, 2, 255, key.length]),
+      partition: 3,
+    });
+    const outbox = (partition: number) => redis.lrange(keys.outbox(partition), 0, -1);
+    const withOutbox = (told: unknown[][]) =>
+      new ConversationStates(redis, keys, {
+        maxBytes: 1 << 30,
+        outbox: {
+          produce: async (records) => {
+            told.push(records);
+          },
+        },
+      });
+
+    it('holds a step’s records with its state until they are produced', async () => {
+      await seed('o1', 1);
+      const states = withOutbox([]);
+      await states.prefetch(7, ['o1']);
+      const step = states.writeBehind(7);
+      step.writes.hash(meta('o1')).set('last_seq', '2');
+      step.touch('o1');
+      await step.flush([record('a'), record('b')]);
+      expect(await redis.hget(meta('o1'), 'last_seq')).toBe('2');
+      expect(await outbox(7)).toHaveLength(1); // in the same write as the state
+      await step.produced();
+      expect(await outbox(7)).toEqual([]);
+
+      // A step that changed no state keeps nothing: its redo tells the same again.
+      const idle = states.writeBehind(7);
+      await idle.flush([record('c')]);
+      expect(await outbox(7)).toEqual([]);
+    });
+
+    it('a crash between the flush and the produce: the next owner tells the records before it loads anything', async () => {
+      await seed('o2', 1);
+      const crashed = withOutbox([]);
+      await crashed.prefetch(8, ['o2']);
+      const step = crashed.writeBehind(8);
+      step.writes.hash(meta('o2')).set('last_seq', '5');
+      step.touch('o2');
+      await step.flush([record('x'), record('y')]); // … and the process dies here
+
+      const told: unknown[][] = [];
+      const next = withOutbox(told);
+      await next.prefetch(8, ['o2']);
+      expect(told).toEqual([
+        [record('x'), record('y')].map((r) => ({
+          ...r,
+          key: Buffer.from(r.key),
+          headers: undefined,
+        })),
+      ]);
+      expect(next.get('o2').lastSeq).toBe(5);
+      expect(await outbox(8)).toEqual([]);
+      await next.prefetch(8, ['o2', 'o1']); // told once, not on every load
+      expect(told).toHaveLength(1);
+    });
+
+    it('after a reset, the next load tells what a failed delivery left in the outbox', async () => {
+      await seed('o3', 1);
+      const told: unknown[][] = [];
+      const states = withOutbox(told);
+      await states.prefetch(9, ['o3']);
+      const step = states.writeBehind(9);
+      step.writes.hash(meta('o3')).set('last_seq', '4');
+      step.touch('o3');
+      await step.flush([record('z')]); // the produce then fails: the runtime resets
+      states.resetPartition(9);
+      expect(told).toEqual([]);
+      await states.prefetch(9, ['o3']);
+      expect(told).toHaveLength(1);
+      expect(await outbox(9)).toEqual([]);
+    });
+  });
 });
 
 describe('WriteSet.flushAsScript (real Redis)', () => {
