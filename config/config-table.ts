@@ -332,7 +332,7 @@ export const CONFIG_TABLE = {
     env: 'TICKS_FAULT_KILL_AT',
     schema: faultPoint,
     default: '',
-    doc: "test only (crash tests): '<produced|flushed>:<n>' makes the pipeline process SIGKILL itself when its n-th step delivery has written its state and outbox (flushed: before its outputs are produced) or produced its outputs (produced: before the offset commit); empty: never",
+    doc: "test only (crash tests): '<produced|flushed>:<n>' makes the pipeline process SIGKILL itself when its n-th step delivery has produced its outputs (before the Redis write-behind) or has written it (before the offset commit); empty: never",
   }),
   metricsPort: variable({
     env: 'TICKS_METRICS_PORT',
