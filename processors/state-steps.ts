@@ -10,13 +10,12 @@ export interface StateStep extends EngineStep {
 
 /**
  * Binds the partition-owned conversation states to the runtime's steps: each context (a step or
- * a punctuation of one partition) gets one write-behind, flushed by a before-send hook with the
- * context's encoded outputs and changelog as its outbox, in one atomic write — before anything
- * is produced — and cleared of that outbox once they are produced, before the commit. A crash
- * before the flush redoes the step from the old state (nothing was told); a crash after it
- * finds the effects in Redis (a redo tells nothing new) and the outputs in the outbox, which
- * whoever loads the partition next produces. The after-send hooks (dedupe marks, window index)
- * all run after the state is in Redis.
+ * a punctuation of one partition) gets one write-behind, flushed by an after-send hook — after
+ * the context's outputs and changelog were produced, before its offsets commit — so a crash
+ * before the flush redoes the step from the old state with the same outputs, and a crash after
+ * it finds the effects in Redis (a redo changes nothing). The flush hook is registered when the
+ * context first touches state, ahead of the hooks registered after it (dedupe marks, window
+ * index), which therefore run after the state is in Redis.
  */
 export class StateSteps {
   private readonly steps = new WeakMap<ProcessorContext, StateStep>();
@@ -39,8 +38,7 @@ export class StateSteps {
         touch: (conversationId) => behind.touch(conversationId),
       };
       this.steps.set(ctx, step);
-      ctx.beforeSend((records) => behind.flush(records));
-      ctx.afterSend(() => behind.produced());
+      ctx.afterSend(() => behind.flush());
     }
     return step;
   }

@@ -142,13 +142,6 @@ export class Pipeline implements Component {
     const states = new ConversationStates(boot.redis, keys, {
       maxBytes: config.stateCacheBytes,
       fence: leases && ((partition) => leases.fence(partition)),
-      // Produced by the runtime, started below: a partition's first load comes after the start.
-      outbox: {
-        produce: async (records) => {
-          if (!this.runtime) throw new Error('pipeline stopped: the outbox is produced later');
-          await this.runtime.produce(records);
-        },
-      },
     });
     const steps = new StateSteps(states, config.hotStateTtlSeconds, config.maxIndexedMessages);
     const users = new UserStore(

@@ -26,7 +26,6 @@ function recordingContext(now: number, leaseHeld = true) {
   const sent: Array<{ role: string; key: string; value: unknown }> = [];
   const changes: StateChange[] = [];
   const deadLetters: Array<{ record: InboundRecord; reason: string; detail: string }> = [];
-  const before: Array<() => Promise<void>> = [];
   const hooks: Array<() => Promise<void>> = [];
   const ctx: ProcessorContext = {
     now,
@@ -34,17 +33,12 @@ function recordingContext(now: number, leaseHeld = true) {
     send: (role, key, value) => sent.push({ role, key, value }),
     logChange: (change) => changes.push(change),
     deadLetter: (record, reason, detail) => deadLetters.push({ record, reason, detail }),
-    beforeSend: (fn) => before.push(() => fn([])),
     afterSend: (fn) => hooks.push(fn),
     assertLeaseHeld: () => {
       if (!leaseHeld) throw new Error('lease lost');
     },
   };
-  /** The delivery: the before-send hooks (the state flush), then the after-send hooks. */
-  const afterSend = async () => {
-    for (const fn of before) await fn();
-    await Promise.all(hooks.map((fn) => fn()));
-  };
+  const afterSend = () => Promise.all(hooks.map((fn) => fn()));
   return { ctx, sent, changes, deadLetters, afterSend };
 }
 

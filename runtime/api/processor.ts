@@ -1,5 +1,5 @@
 import type { DeadLetterReason, StateChange } from '../../schemas/types';
-import type { InboundRecord, OutboundRecord } from '../kafka/types';
+import type { InboundRecord } from '../kafka/types';
 import type { TopicRole } from '../topics';
 
 /** An input record and its decoded value. */
@@ -30,13 +30,6 @@ export interface ProcessorContext {
   logChange(change: StateChange): void;
   /** Queue the original record for the dead-letter topic with its reason. */
   deadLetter(record: InboundRecord, reason: DeadLetterReason, detail: string): void;
-  /**
-   * Runs once this context's records are encoded, before they are produced, with those records
-   * (empty when there are none): a state store writes its changes there, with the records as an
-   * outbox in the same atomic write, so what is told is never ahead of what is stored and a
-   * crash before the produce loses nothing (the next owner produces the outbox).
-   */
-  beforeSend(fn: (records: readonly OutboundRecord[]) => Promise<void>): void;
   /** Runs after this context's records were produced (and before the commit). */
   afterSend(fn: () => Promise<void>): void;
   /**

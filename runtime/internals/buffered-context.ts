@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { DeadLetterReason, StateChange } from '../../schemas/types';
 import { deadLetterRecord } from '../api/dead-letter';
 import type { ProcessorContext } from '../api/processor';
-import type { InboundRecord, OutboundRecord } from '../kafka/types';
+import type { InboundRecord } from '../kafka/types';
 import type { PipelineMetrics } from '../metrics';
 import type { TopicRole } from '../topics';
 import { changelogRecords } from '../changelog';
@@ -24,7 +24,6 @@ export interface PendingOutput {
  */
 export class BufferedContext implements ProcessorContext {
   readonly now = Date.now();
-  readonly beforeSendHooks: Array<(records: readonly OutboundRecord[]) => Promise<void>> = [];
   readonly afterSendHooks: Array<() => Promise<void>> = [];
   private readonly outputs: PendingOutput[] = [];
   /** Changelog entries, in the order they were applied. */
@@ -67,10 +66,6 @@ export class BufferedContext implements ProcessorContext {
       role: 'deadLetters',
       ...deadLetterRecord(record, reason, detail, this.now),
     });
-  }
-
-  beforeSend(fn: (records: readonly OutboundRecord[]) => Promise<void>): void {
-    this.beforeSendHooks.push(fn);
   }
 
   afterSend(fn: () => Promise<void>): void {

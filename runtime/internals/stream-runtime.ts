@@ -1,13 +1,7 @@
 import type { Logger } from 'pino';
 import type { Decoded, PartitionStateStore, Processor, Punctuator } from '../api/processor';
 import { isReasoned, type RecordCodec } from '../api/record-codec';
-import type {
-  CommitPosition,
-  ConsumerStatus,
-  InboundBatch,
-  InboundRecord,
-  OutboundRecord,
-} from '../kafka/types';
+import type { CommitPosition, ConsumerStatus, InboundBatch, InboundRecord } from '../kafka/types';
 import type { PipelineMetrics } from '../metrics';
 import type { TopicNames } from '../topics';
 import { BufferedContext } from './buffered-context';
@@ -51,10 +45,9 @@ export interface StreamRuntimeOptions {
    */
   leases?: PartitionLeaseStore;
   /**
-   * Told as each step's delivery passes a stage: `flushed` once its before-send hooks (the state
-   * write-behind with its outbox) are done, before its outputs are produced; `produced` once its
-   * outputs are acknowledged, before its after-send hooks and its commit. Test-only: the fault
-   * injection (TICKS_FAULT_KILL_AT) kills the process there.
+   * Told as each step's delivery passes a stage: `produced` once its outputs are acknowledged, before its after-send hooks (the state
+   * write-behind); `flushed` once those hooks are done, before its offsets are committed.
+   * Test-only: the fault injection (TICKS_FAULT_KILL_AT) kills the process there.
    */
   onDeliveryStage?: (stage: DeliveryStage, partition: number) => void;
 }
@@ -91,10 +84,9 @@ const COMMIT_INTERVAL_MS = 100;
  * - **lane**: a partition's queue of steps and punctuations, run one at a time (PartitionLanes),
  *   so a window is never closed while a step adds to it. Lanes of different partitions run
  *   concurrently (their conversations are disjoint).
- * - **delivery**: what follows a processed step, off its lane: encode its outputs, run its
- *   before-send hooks with them (the state write-behind, which stores them as an outbox in the
- *   same atomic write), send them (produced, acknowledged), run its after-send hooks, then — once
- *   the step before it is committed — commit its offsets. At most MAX_DELIVERIES_IN_FLIGHT per partition overlap the next steps;
+ * - **delivery**: what follows a processed step, off its lane: send its outputs (produced,
+ *   acknowledged), run its after-send hooks, then — once the step before it is committed —
+ *   commit its offsets. At most MAX_DELIVERIES_IN_FLIGHT per partition overlap the next steps;
  *   commits stay in step order, each after its own outputs: at-least-once. All partitions share
  *   one producer (OutputSink) and one committer (OffsetCommitter) that merge their requests.
  * - **rewind**: a failed delivery drops the task and seeks its partition back to its last
@@ -109,8 +101,8 @@ const COMMIT_INTERVAL_MS = 100;
  * - **lease** (with `leases`): a partition's steps and punctuations run only while this process
  *   holds the partition's lease (PartitionOwnership): a newly assigned partition buffers its
  *   records until the lease is acquired (its previous owner may hold it still). A delivery
- *   checks the lease before each before-send hook, before its outputs are produced (and again
- *   when they go into a produce request), before each after-send hook and before its commit; a processor checks it before
+ *   checks the lease before its outputs are produced (and again when they go into a produce
+ *   request), before each after-send hook and before its commit; a processor checks it before
  *   it writes to a store mid-step (ProcessorContext.assertLeaseHeld). A lease found lost (run
  *   out: renewals stop while the group's heartbeats are stale; or taken) produces nothing more,
  *   runs no hook, commits nothing, drops the partition's task and rewinds it to its last
@@ -519,12 +511,10 @@ export class StreamRuntime {
     });
     const { onDeliveryStage } = this.options;
     try {
-      const stages = onDeliveryStage && {
-        flushed: () => onDeliveryStage('flushed', task.partition),
-        produced: () => onDeliveryStage('produced', task.partition),
-      };
-      if (!(await this.sendOutputs(context, term, stages)))
+      const produced = onDeliveryStage && (() => onDeliveryStage('produced', task.partition));
+      if (!(await this.sendOutputs(context, term, produced)))
         throw new PartitionLeaseLostError(task.partition);
+      onDeliveryStage?.('flushed', task.partition);
       await previous;
     } catch (err) {
       if (task.generation !== this.generation) {
@@ -717,49 +707,33 @@ export class StreamRuntime {
   }
 
   /**
-   * Encodes a context's outputs, runs its before-send hooks with them (the state write-behind and
-   * its outbox), tells `flushed`, produces them (resolves once acknowledged), tells `produced`,
-   * then runs its after-send hooks in order — as long as the partition's lease has not been lost since lease
+   * Produces a context's outputs (resolves once acknowledged), tells `produced`, then runs its
+   * after-send hooks in order — as long as the partition's lease has not been lost since lease
    * term `term`, in which the context's work started. It is asked before the outputs are
    * produced, again when they go into a produce request (they may wait for one in flight), and
    * before each hook: the process may have stalled (GC, SIGSTOP) past its lease at any await.
    * Lost, nothing more is produced or run, and it resolves false.
    */
-  /**
-   * Produces records outside any step (a state store's outbox, recovered when a partition's
-   * state is loaded again): resolves once acknowledged.
-   */
-  async produce(records: readonly OutboundRecord[]): Promise<void> {
-    if (!this.sink) throw new Error('the stream runtime is not started: nothing can be produced');
-    await this.sink.send([...records]);
-  }
-
   private async sendOutputs(
     context: BufferedContext,
     term: number,
-    stages: { flushed?: () => void; produced?: () => void } = {},
+    produced?: () => void,
   ): Promise<boolean> {
     const held = () => this.leaseHeld(context.partition, term);
     const outputs = context.pendingOutputs();
-    const { codec, topics } = this.options;
-    const records = outputs.map((o) => ({
-      topic: topics[o.role],
-      key: o.key,
-      value: codec.encodeNow(o.role, o.value as never),
-      headers: o.headers,
-      partition: o.partition,
-    }));
-    // The state (and its outbox: these records) is written before anything is told.
-    for (const hook of context.beforeSendHooks) {
+    if (outputs.length > 0) {
       if (!held()) return false;
-      await hook(records);
-    }
-    stages.flushed?.();
-    if (records.length > 0) {
-      if (!held()) return false;
+      const { codec, topics } = this.options;
+      const records = outputs.map((o) => ({
+        topic: topics[o.role],
+        key: o.key,
+        value: codec.encodeNow(o.role, o.value as never),
+        headers: o.headers,
+        partition: o.partition,
+      }));
       if (!(await this.sink!.send(records, held))) return false;
     }
-    stages.produced?.();
+    produced?.();
     for (const hook of context.afterSendHooks) {
       if (!held()) return false;
       await hook();

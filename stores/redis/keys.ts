@@ -43,14 +43,6 @@ export class RedisKeys {
     return `${this.prefix}:{p:${partition}}:held`;
   }
 
-  /**
-   * The partition's outbox: the records of steps whose state is written and whose records may
-   * not be produced yet (ConversationStates), produced again by whoever loads the state next.
-   */
-  outbox(partition: number): string {
-    return `${this.prefix}:{p:${partition}}:outbox`;
-  }
-
   /** Which process owns the partition's state: its owner id, expiring (PartitionLeases). */
   partitionLease(partition: number): string {
     return `${this.prefix}:{p:${partition}}:lease`;

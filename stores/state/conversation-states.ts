@@ -1,6 +1,4 @@
-import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { execPipeline } from '../redis/pipeline';
 import type { RedisKeys } from '../redis/keys';
 import type { WriteFence } from '../redis/partition-lease';
 import { loadConversations, loadDeliveredBy } from './conversation-loader';
@@ -24,24 +22,6 @@ export interface ConversationStatesOptions {
    * own lease checks.
    */
   fence?: (partition: number) => WriteFence;
-  /**
-   * The transactional outbox: a step's records are written with its state (the same atomic
-   * flush) and deleted once produced; whoever loads a partition's state again — this process
-   * after a reset, the next owner after a crash or a rebalance — first produces what the outbox
-   * holds with `produce`. So a step's records are never told before its state is stored (a redo
-   * never tells older content with newer versions) and never lost once it is (a redo that finds
-   * its effects stored tells nothing). Without it, records are not kept (tests of the store).
-   */
-  outbox?: { produce(records: OutboxRecord[]): Promise<void> };
-}
-
-/** A record as the runtime produces it (runtime/kafka's OutboundRecord, structurally). */
-export interface OutboxRecord {
-  topic: string;
-  key: string | Buffer | null;
-  value: Buffer | null;
-  headers?: Record<string, string>;
-  partition?: number;
 }
 
 interface Entry {
@@ -58,13 +38,8 @@ export interface WriteBehind {
   readonly writes: WriteSet;
   /** Marks a conversation as changed by this step: it stays in memory until the flush lands. */
   touch(conversationId: string): void;
-  /**
-   * Sends the writes after the partition's earlier flushes, with the step's `records` in the
-   * outbox when the step changed state.
-   */
-  flush(records?: readonly OutboxRecord[]): Promise<void>;
-  /** The records were produced: they leave the outbox. */
-  produced(): Promise<void>;
+  /** Sends the writes after the partition's earlier flushes. */
+  flush(): Promise<void>;
 }
 
 interface PartitionWrites {
@@ -82,11 +57,6 @@ interface PartitionWrites {
   undecided: Set<(write: boolean) => void>;
   /** After a reset: the flushes that were in flight then, which a reload must wait for. */
   settling: Promise<unknown> | undefined;
-  /**
-   * The outbox told before the partition's first load (after an assignment or a reset): what a
-   * crashed or earlier owner, or a failed step, left there. Undefined until a load asks for it.
-   */
-  recovery: Promise<void> | undefined;
 }
 
 /** A step's write-behind that was not written: an earlier one failed, or the partition was reset. */
@@ -121,8 +91,6 @@ export class ConversationStates {
   private readonly entries = new Map<string, Entry>();
   private readonly partitions = new Map<number, PartitionWrites>();
   private bytes = 0;
-  /** Tells this process's outbox entries apart from another's (with the step number). */
-  private readonly instance = randomUUID().slice(0, 8);
 
   constructor(
     private readonly redis: Redis,
@@ -161,12 +129,7 @@ export class ConversationStates {
     if (missing.length > 0) {
       // A reset partition's flushes may still be under way: load what they leave in Redis.
       // (Otherwise a state not held has no flush pending: only clean states are evicted.)
-      const p = this.writesOf(partition);
-      await p.settling;
-      await (p.recovery ??= this.produceOutbox(partition).catch((err: unknown) => {
-        p.recovery = undefined; // asked again by the next load
-        throw err;
-      }));
+      await this.writesOf(partition).settling;
       const loaded = await loadConversations(this.redis, this.keys, missing, deliveredBy);
       for (const [id, state] of loaded) {
         // Loaded meanwhile by another step of the partition? Keep the one in memory.
@@ -218,7 +181,6 @@ export class ConversationStates {
       return true;
     });
     p.chain = run.catch(() => false);
-    let outboxEntry: string | undefined;
     return {
       writes,
       touch: (conversationId) => {
@@ -226,20 +188,10 @@ export class ConversationStates {
         const entry = this.entries.get(conversationId);
         if (entry) entry.lastWrite = number;
       },
-      flush: async (records = []) => {
-        // A step that changed no state can lose nothing: its redo tells the same again.
-        if (this.options.outbox && records.length > 0 && writes.size > 0) {
-          outboxEntry = `${this.instance}:${number}|${serializeRecords(records)}`;
-          // First: in a flush as transactions (Redis Cluster), its own slot lands before the state.
-          writes.list(this.keys.outbox(partition), -1).push(outboxEntry);
-        }
+      flush: async () => {
         p.undecided.delete(decide);
         decide(true);
         if (!(await run)) throw new WriteBehindAbandonedError(partition);
-      },
-      produced: async () => {
-        if (outboxEntry !== undefined)
-          await this.redis.lrem(this.keys.outbox(partition), 1, outboxEntry);
       },
     };
   }
@@ -260,7 +212,6 @@ export class ConversationStates {
     p.undecided.clear();
     const before = p.chain;
     p.settling = settled.then(() => before);
-    p.recovery = undefined; // the next load tells what the outbox holds first
     p.chain = before.then(() => true); // the write-behinds handed out from now on start afresh
   }
 
@@ -276,26 +227,9 @@ export class ConversationStates {
           epoch: 0,
           undecided: new Set(),
           settling: undefined,
-          recovery: undefined,
         }),
       );
     return p;
-  }
-
-  /**
-   * Produces what the partition's outbox holds (records of steps whose state was written and
-   * whose records may not have been produced), in step order, then removes them.
-   */
-  private async produceOutbox(partition: number): Promise<void> {
-    const outbox = this.options.outbox;
-    if (!outbox) return;
-    const key = this.keys.outbox(partition);
-    const entries = await this.redis.lrange(key, 0, -1);
-    if (entries.length === 0) return;
-    await outbox.produce(entries.flatMap((e) => parseRecords(e.slice(e.indexOf('|') + 1))));
-    const pipe = this.redis.pipeline();
-    for (const e of entries) pipe.lrem(key, 1, e);
-    await execPipeline(pipe);
   }
 
   private touch(id: string, entry: Entry): void {
@@ -326,34 +260,4 @@ export class ConversationStates {
       this.bytes -= entry.counted;
     }
   }
-}
-
-/** Records as one outbox entry: JSON, bytes in base64. */
-function serializeRecords(records: readonly OutboxRecord[]): string {
-  return JSON.stringify(
-    records.map((r) => ({
-      t: r.topic,
-      k: r.key === null ? null : Buffer.from(r.key).toString('base64'),
-      v: r.value === null ? null : r.value.toString('base64'),
-      h: r.headers,
-      p: r.partition,
-    })),
-  );
-}
-
-function parseRecords(json: string): OutboxRecord[] {
-  const parsed = JSON.parse(json) as Array<{
-    t: string;
-    k: string | null;
-    v: string | null;
-    h?: Record<string, string>;
-    p?: number;
-  }>;
-  return parsed.map((r) => ({
-    topic: r.t,
-    key: r.k === null ? null : Buffer.from(r.k, 'base64'),
-    value: r.v === null ? null : Buffer.from(r.v, 'base64'),
-    headers: r.h,
-    partition: r.p,
-  }));
 }

@@ -166,24 +166,7 @@ export class SetWrites extends KeyWrites {
   }
 }
 
-export class ListWrites extends KeyWrites {
-  private readonly values: string[] = [];
-
-  /** RPUSH value. */
-  push(value: string): void {
-    this.values.push(value);
-  }
-
-  protected clear(): void {
-    this.values.length = 0;
-  }
-
-  protected writes(out: RedisCommand[]): void {
-    this.members(out, 'rpush', this.values);
-  }
-}
-
-type AnyWrites = HashWrites | SortedSetWrites | SetWrites | ListWrites;
+type AnyWrites = HashWrites | SortedSetWrites | SetWrites;
 
 export interface FlushOptions {
   /**
@@ -228,10 +211,6 @@ export class WriteSet {
 
   set(key: string, rank = 0): SetWrites {
     return this.get(key, rank, SetWrites);
-  }
-
-  list(key: string, rank = 0): ListWrites {
-    return this.get(key, rank, ListWrites);
   }
 
   /** The commands flush() sends, in order (tests cut a flush short by sending a prefix). */

@@ -24,29 +24,18 @@ export interface ClientView {
    * keeps the highest version per conversation (versions are per conversation) drops them.
    */
   outOfOrder: Array<{ conversation: string; after: Seen; late: Seen }>;
-  /** Updates received again (same update_id and version): a client drops them as seen. */
-  duplicates: number;
 }
 
 /**
  * receipt_updates applied as a client applies them, in arrival order (a user's updates are on one
- * partition, in the order they were sent): it drops an update it received before (same update_id
- * and version), and per user, conversation and kind it keeps the update with the highest version
- * and drops one with a lower or equal version.
+ * partition, in the order they were sent): per user, conversation and kind it keeps the update
+ * with the highest version and drops one with a lower or equal version.
  */
 export function clientView(updates: readonly ReceiptUpdate[]): ClientView {
   const applied = new Map<string, Seen & { content: string }>();
   const newest = new Map<string, Seen>();
-  const view: ClientView = { shown: {}, conflicts: [], outOfOrder: [], duplicates: 0 };
-  const received = new Set<string>();
+  const view: ClientView = { shown: {}, conflicts: [], outOfOrder: [] };
   for (const update of updates) {
-    // A redelivery (an outbox produced again after a crash): the same update, already applied.
-    const id = `${update.update_id}@${update.version}`;
-    if (received.has(id)) {
-      view.duplicates++;
-      continue;
-    }
-    received.add(id);
     const [type, payload] = Object.entries(update.payload)[0] as [
       string,
       { conversation_id: string },
