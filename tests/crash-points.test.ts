@@ -171,7 +171,7 @@ describe('a pipeline killed between produce and flush, or between flush and comm
     expect(values.some((v) => !Array.isArray(v) && (v.unread ?? 0) > 0)).toBe(true);
     expect(values.some((v) => Array.isArray(v) && v.length > 0)).toBe(true);
     const kinds = new Set(Object.keys(clean.view.shown).map((k) => k.split('/')[2]));
-    expect([...kinds].sort()).toEqual(['GroupSummary', 'MessageStatusUpdate', 'UnreadSync']);
+    expect([...kinds].sort()).toEqual(['GroupSenderSummary', 'MessageStatusUpdate', 'UnreadSync']);
     expect(Object.keys(directUpdates(clean.view)).length).toBeGreaterThan(50);
     expect(clean.view.conflicts).toEqual([]);
     expect(clean.view.outOfOrder).toEqual([]);
