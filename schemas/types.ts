@@ -148,18 +148,6 @@ export interface MessageStatusUpdate {
   by: string;
 }
 
-export interface GroupSummary {
-  conversation_id: string;
-  message_id: string;
-  seq: number;
-  status: ReceiptStatus;
-  read_count: number;
-  delivered_count: number;
-  total: number;
-  window_start: EpochMillis;
-  window_end: EpochMillis;
-}
-
 /** One message in a GroupSenderSummary. */
 export interface GroupMessageCounts {
   message_id: string;
@@ -168,6 +156,13 @@ export interface GroupMessageCounts {
   read_count: number;
   delivered_count: number;
   total: number;
+}
+
+/** The one-message summary of the version before GroupSenderSummary (still read). */
+export interface GroupSummary extends GroupMessageCounts {
+  conversation_id: string;
+  window_start: EpochMillis;
+  window_end: EpochMillis;
 }
 
 /** What a sender is told when a group window closes: every message of theirs it changed. */

@@ -4,6 +4,7 @@ import type { EngineStep } from './engine-step';
 import {
   commandsOf,
   expired,
+  groupOfThreeSenders,
   NOW,
   TTL,
   receipt,
@@ -328,19 +329,7 @@ describe('applyReceipts: group windows', () => {
   });
 
   it('counts, per receipt, one push to each sender other than the reader it newly covers', () => {
-    // Four members; m1 ana, m2 bo, m3 cy, m4 ana. Each sender has read up to their message.
-    const state = stateOf({
-      kind: 'GROUP',
-      members: ['ana', 'bo', 'cy', 'dee'],
-      read: { ana: 4, bo: 2, cy: 3, dee: 0 },
-      dlvd: { ana: 4, bo: 2, cy: 3, dee: 0 },
-      messages: [
-        ['m1', 1, 'ana'],
-        ['m2', 2, 'bo'],
-        ['m3', 3, 'cy'],
-        ['m4', 4, 'ana'],
-      ],
-    });
+    const state = groupOfThreeSenders();
     applyReceipts(
       state,
       [

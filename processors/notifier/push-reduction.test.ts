@@ -1,6 +1,6 @@
 import { pushReduction, windowReceiptsClass } from '../../runtime/metrics';
 import type { ReceiptInput } from '../../stores/redis/conversation-store';
-import { receipt, stateOf, stepAt } from '../../tests/support/engine-fixtures';
+import { groupOfThreeSenders, receipt, stepAt } from '../../tests/support/engine-fixtures';
 import { applyReceipts } from '../engine/apply-receipts';
 import { collectWindow } from '../engine/group-window';
 import { summariseWindow } from './group-summary';
@@ -11,19 +11,7 @@ import { summariseWindow } from './group-summary';
  * m4 ana; each sender has read up to their own message, dee nothing.
  */
 function closeWindowAfter(receipts: ReceiptInput[]) {
-  const state = stateOf({
-    kind: 'GROUP',
-    members: ['ana', 'bo', 'cy', 'dee'],
-    read: { ana: 4, bo: 2, cy: 3, dee: 0 },
-    dlvd: { ana: 4, bo: 2, cy: 3, dee: 0 },
-    messages: [
-      ['m1', 1, 'ana'],
-      ['m2', 2, 'bo'],
-      ['m3', 3, 'cy'],
-      ['m4', 4, 'ana'],
-    ],
-    deliveredBy: { m1: [], m2: [], m3: [], m4: [] },
-  });
+  const state = groupOfThreeSenders({ deliveredBy: { m1: [], m2: [], m3: [], m4: [] } });
   applyReceipts(state, receipts, stepAt());
   const window = collectWindow(state, 50)!;
   const pushes = summariseWindow('g', window, () => true, 0, 2000);

@@ -12,6 +12,18 @@ export function runNames(id: string): {
   return { topicPrefix: `bench-${id}.`, keyPrefix: `bench${id}`, groupId: `ticks-bench-${id}` };
 }
 
+/** The TICKS_* variables that give a run's processes its own topics, keys and group. */
+export function runEnv(id: string, partitions: number, logLevel: string): Record<string, string> {
+  const names = runNames(id);
+  return {
+    TICKS_TOPIC_PREFIX: names.topicPrefix,
+    TICKS_REDIS_KEY_PREFIX: names.keyPrefix,
+    TICKS_GROUP_ID: names.groupId,
+    TICKS_PARTITIONS: String(partitions),
+    TICKS_LOG_LEVEL: process.env.TICKS_LOG_LEVEL ?? logLevel,
+  };
+}
+
 /**
  * Deletes what a bench run created: its topics, its consumer groups (the pipeline's settings
  * group included), its keys on both Redis servers. Used at the end of a run, on Ctrl-C, and by

@@ -11,7 +11,7 @@ import { KafkaClient } from '../../runtime/kafka/kafka-client';
 import type { TopicAdmin } from '../../runtime/kafka/topic-admin';
 import type { RecordProducer } from '../../runtime/kafka/types';
 import { topicNames } from '../../runtime/topics';
-import { cleanUpRun, runNames } from './bench-cleanup';
+import { cleanUpRun, runEnv } from './bench-cleanup';
 import { BaselineConsumer } from './baseline-consumer';
 import { BenchProgress } from './bench-progress';
 import { ChatTraffic, DEFAULT_CHAT_TRAFFIC, type ChatTrafficOptions } from './chat-traffic';
@@ -203,14 +203,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
   const progress = new BenchProgress();
   const startedAt = new Date();
   const id = options.id;
-  const names = runNames(id);
-  const env: Record<string, string> = {
-    TICKS_TOPIC_PREFIX: names.topicPrefix,
-    TICKS_REDIS_KEY_PREFIX: names.keyPrefix,
-    TICKS_GROUP_ID: names.groupId,
-    TICKS_PARTITIONS: String(options.partitions),
-    TICKS_LOG_LEVEL: process.env.TICKS_LOG_LEVEL ?? 'warn',
-  };
+  const env = runEnv(id, options.partitions, 'warn');
   const config = loadConfig({ ...process.env, ...env });
   const topics = topicNames(config);
   const inputTopics = [topics.conversationEvents, topics.receiptEvents];

@@ -6,7 +6,7 @@ import { EventPublisher } from '../../runtime/event-publisher';
 import { KafkaClient } from '../../runtime/kafka/kafka-client';
 import type { GroupConsumer, RecordProducer } from '../../runtime/kafka/types';
 import { topicNames } from '../../runtime/topics';
-import { cleanUpRun, runNames } from './bench-cleanup';
+import { cleanUpRun, runEnv, runNames } from './bench-cleanup';
 import { PipelineProcess, sleep } from './pipeline-process';
 
 /**
@@ -52,13 +52,7 @@ const TICK_MS = 100;
 export async function measureRecovery(options: RecoveryOptions): Promise<RecoveryResult> {
   const id = `recovery-${randomBytes(3).toString('hex')}`;
   const names = runNames(id);
-  const env: Record<string, string> = {
-    TICKS_TOPIC_PREFIX: names.topicPrefix,
-    TICKS_REDIS_KEY_PREFIX: names.keyPrefix,
-    TICKS_GROUP_ID: names.groupId,
-    TICKS_PARTITIONS: String(options.partitions),
-    TICKS_LOG_LEVEL: process.env.TICKS_LOG_LEVEL ?? 'error',
-  };
+  const env = runEnv(id, options.partitions, 'error');
   const config = loadConfig({ ...process.env, ...env });
   const topics = topicNames(config);
   const kafka = new KafkaClient({ brokers: config.kafka.brokers, clientId: `ticks-${id}` });

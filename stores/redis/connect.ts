@@ -26,15 +26,7 @@ export async function connectRedis(
   role: 'main' | 'auxiliary',
   options: ConnectOptions = {},
 ): Promise<Redis> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: options.timeoutMs ?? 5000,
-    commandTimeout: options.commandTimeoutMs,
-    maxRetriesPerRequest: 3,
-    enableAutoPipelining: false,
-    connectionName: options.name,
-  });
-  redis.on('error', () => undefined); // reported through failed commands, not as an unhandled event
+  const redis = client(url, options, true);
   try {
     await redis.connect();
     await redis.ping();
@@ -64,13 +56,19 @@ export async function connectOptionalRedis(
   } catch (err) {
     if (!(err instanceof RedisUnavailableError)) throw err;
     options.onUnavailable(err);
-    const redis = new Redis(url, {
-      connectTimeout: options.timeoutMs ?? 5000,
-      commandTimeout: options.commandTimeoutMs,
-      maxRetriesPerRequest: 3,
-      enableAutoPipelining: false,
-    });
-    redis.on('error', () => undefined);
-    return redis;
+    return client(url, options, false); // connects in the background, and again on every loss
   }
+}
+
+function client(url: string, options: ConnectOptions, lazyConnect: boolean): Redis {
+  const redis = new Redis(url, {
+    lazyConnect,
+    connectTimeout: options.timeoutMs ?? 5000,
+    commandTimeout: options.commandTimeoutMs,
+    maxRetriesPerRequest: 3,
+    enableAutoPipelining: false,
+    connectionName: options.name,
+  });
+  redis.on('error', () => undefined); // reported through failed commands, not as an unhandled event
+  return redis;
 }

@@ -47,6 +47,26 @@ export function stateOf(spec: StateSpec = {}): ConversationState {
   return s;
 }
 
+/**
+ * A group of four where three members sent: m1 ana, m2 bo, m3 cy, m4 ana; each sender has read
+ * up to their own message, dee nothing (receipts covering several senders).
+ */
+export function groupOfThreeSenders(extra: StateSpec = {}): ConversationState {
+  return stateOf({
+    kind: 'GROUP',
+    members: ['ana', 'bo', 'cy', 'dee'],
+    read: { ana: 4, bo: 2, cy: 3, dee: 0 },
+    dlvd: { ana: 4, bo: 2, cy: 3, dee: 0 },
+    messages: [
+      ['m1', 1, 'ana'],
+      ['m2', 2, 'bo'],
+      ['m3', 3, 'cy'],
+      ['m4', 4, 'ana'],
+    ],
+    ...extra,
+  });
+}
+
 export function stepAt(now = NOW): EngineStep {
   return { writes: new WriteSet(), ttlSeconds: TTL, now, maxIndexedMessages: 2000 };
 }

@@ -64,22 +64,16 @@ export function changelogRegressions(changes: readonly StateChange[]): Regressio
     if (!w) continue;
     const key = `${c.conversation_id}/${w.user_id}`;
     const seen = last.get(key);
-    if (seen && w.read_seq < seen.read)
-      out.push({
-        what: `changelog-read/${key}`,
-        from: seen.read,
-        to: w.read_seq,
-        versions: [seen.offset, c.source_offset],
-        index,
-      });
-    if (seen && w.delivered_seq < seen.delivered)
-      out.push({
-        what: `changelog-delivered/${key}`,
-        from: seen.delivered,
-        to: w.delivered_seq,
-        versions: [seen.offset, c.source_offset],
-        index,
-      });
+    const now = { read: w.read_seq, delivered: w.delivered_seq };
+    for (const kind of ['read', 'delivered'] as const)
+      if (seen && now[kind] < seen[kind])
+        out.push({
+          what: `changelog-${kind}/${key}`,
+          from: seen[kind],
+          to: now[kind],
+          versions: [seen.offset, c.source_offset],
+          index,
+        });
     last.set(key, { read: w.read_seq, delivered: w.delivered_seq, offset: c.source_offset });
   }
   return out;
