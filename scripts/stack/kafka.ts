@@ -13,7 +13,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { LOCAL_STACK } from '../../config/local-stack';
 import { VERSIONS } from './images';
 import { ensureMavenLibs } from './fetch';
-import { RUN_MARKER } from './log-tail';
+import { RUN_MARKER, tailFile } from './log-tail';
 import { findJava, describeRange, type JavaRuntime } from './java';
 import { ensureDir, ManagedServer, StackError, type SpawnPlan } from './managed-server';
 import { cacheDir, confDir, dataDir, mavenDir } from './paths';
@@ -67,7 +67,7 @@ export class KafkaServer extends ManagedServer {
     // An unformatted log dir fails with "No readable meta.properties files found". Format once;
     // -g makes it harmless should the directory already be formatted.
     if (!fs.existsSync(path.join(this.logDir, 'meta.properties'))) {
-      await this.formatStorage(java, [logging, '-cp', classpath], serverProps);
+      await this.formatStorageWithRetry(java, [logging, '-cp', classpath], serverProps);
     }
 
     return {
@@ -91,8 +91,36 @@ export class KafkaServer extends ManagedServer {
     };
   }
 
+  /**
+   * A CI run once saw the format fail with nothing to tell why: a failed attempt leaves its output
+   * in the error (the log's tail) and is tried once more on an emptied directory, which holds
+   * nothing yet (no meta.properties means no data).
+   */
+  private async formatStorageWithRetry(
+    java: string,
+    jvmArgs: string[],
+    serverProps: string,
+  ): Promise<void> {
+    const code = await this.formatStorage(java, jvmArgs, serverProps);
+    if (code === 0) return;
+    fs.rmSync(this.logDir, { recursive: true, force: true });
+    ensureDir(this.logDir);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const again = await this.formatStorage(java, jvmArgs, serverProps);
+    if (again !== 0) {
+      throw new StackError(
+        `formatting Kafka storage failed twice (exit ${code}, then ${again})\n  log: ${this.logFile}`,
+        tailFile(this.logFile, 40),
+      );
+    }
+  }
+
   /** kafka.tools.StorageTool format; async so that other servers' health polls keep running. */
-  private async formatStorage(java: string, jvmArgs: string[], serverProps: string): Promise<void> {
+  private async formatStorage(
+    java: string,
+    jvmArgs: string[],
+    serverProps: string,
+  ): Promise<number | null> {
     const args = [
       ...jvmArgs,
       'kafka.tools.StorageTool',
@@ -115,9 +143,7 @@ export class KafkaServer extends ManagedServer {
       child.once('error', () => resolve(-1));
     });
     fs.closeSync(fd);
-    if (code !== 0) {
-      throw new StackError(`formatting Kafka storage failed (exit ${code}); see ${this.logFile}`);
-    }
+    return code;
   }
 
   async checkHealth(timeoutMs: number): Promise<void> {
