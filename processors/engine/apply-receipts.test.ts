@@ -216,7 +216,7 @@ describe('applyReceipts: direct chats tell the peer once', () => {
     expect(results.every((r) => !r.windowOpen)).toBe(true);
   });
 
-  it('tells again only the receipt that set the mark (a redo), nothing for any other at or below it', () => {
+  it('tells nothing for a receipt at or below the mark, the one that set it included (a redo)', () => {
     const state = direct({ notified: { 'r:bo': '4|11|m4', 'd:bo': '2|10|m2' } });
     const results = applyReceipts(
       state,
@@ -228,9 +228,11 @@ describe('applyReceipts: direct chats tell the peer once', () => {
       ],
       stepAt(),
     ).map(applied);
+    // Its state was written after its update was produced: telling it again (with a new version)
+    // could put the DELIVERED after a READ that is not redone.
     expect(results.map((r) => r.push && `${r.push.messageId} ${r.push.status}`)).toEqual([
-      'm2 DELIVERED',
-      'm4 READ',
+      null,
+      null,
       null,
       null,
     ]);

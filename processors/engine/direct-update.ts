@@ -70,9 +70,11 @@ export interface DirectUpdateInput {
 /**
  * The update a direct chat's peer hears at once: its newest message this receipt covers, told
  * once. A read is told above what was told read; a delivery above what was told at all (read
- * implies delivered). Any other receipt at or below the mark tells nothing, except the receipt
- * that set the mark, seen again (the same version: a redo after a crash before its update was
- * produced), which tells the same again, so no update is lost.
+ * implies delivered). Any other receipt at or below the mark tells nothing — the receipt that set
+ * the mark too, seen again in a redo: a state is written only after its step's updates were
+ * produced, so a mark found in Redis was told. Telling it again would carry a new version and
+ * could land after a later status told by a receipt that is not redone (one held until its
+ * message came, released by a step already committed): the client would end on the older one.
  */
 export function directUpdate(
   state: ConversationState,
@@ -91,11 +93,7 @@ export function directUpdate(
       marks.tell(u.userId, own, { seq: message.seq, version: u.version, messageId: id });
       return { messageId: id, seq: message.seq, status: u.status };
     }
-    return null;
   }
-  const mark = mine[own];
-  if (mark.version === u.version && mark.messageId !== '')
-    return { messageId: mark.messageId, seq: mark.seq, status: u.status };
   return null;
 }
 

@@ -18,9 +18,9 @@
       read/delivered: the member's watermarks after it; new_ids: ids first confirmed delivered
       push_*: the direct-chat update for the peer ('' when nothing new to tell). The 'told up
         to' marks (notified: 'r:<reader>' / 'd:<reader>' = "seq|version|message_id") are written
-        here, with the version (source offset) of the receipt that told: that same receipt, seen
-        again (a redo after a crash before its update was produced), pushes the update again,
-        so none is lost; any other receipt at or below the mark pushes nothing.
+        here, with the version (source offset) of the receipt that told; any receipt at or below
+        the mark pushes nothing, that same receipt seen again in a redo included (its state is
+        written after its update was produced).
       window: 1 when the conversation has an open group window to close (after the run: the
         same for every receipt of the call)
   Groups: the window ('win') notes, besides each range, the senders to tell ('s:<sender>': a
@@ -238,9 +238,6 @@ for _, r in ipairs(receipts) do
               break
             end
           end
-        elseif peer ~= '' and marks[own][2] == r.version and marks[own][3] ~= '' then
-          -- The receipt that set this mark, again: its update may not have gone out.
-          pushId, pushSeq, pushStatus = marks[own][3], marks[own][1], status
         end
       else
         for _, range in ipairs(ranges) do
