@@ -108,9 +108,17 @@ export class KafkaServer extends ManagedServer {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const again = await this.formatStorage(java, jvmArgs, serverProps);
     if (again !== 0) {
+      const tail = tailFile(this.logFile, 40);
+      // A jar cut short (a full disk, an interrupted download into ~/.m2) fails class loading.
+      const brokenJar = tail.some((l) =>
+        /NoClassDefFound|ClassNotFound|ZipException|invalid LOC/.test(l),
+      );
       throw new StackError(
-        `formatting Kafka storage failed twice (exit ${code}, then ${again})\n  log: ${this.logFile}`,
-        tailFile(this.logFile, 40),
+        `formatting Kafka storage failed twice (exit ${code}, then ${again})\n  log: ${this.logFile}` +
+          (brokenJar
+            ? `\n  Fix: a jar looks damaged — delete ${this.libDir} and ~/.m2/repository/org/apache/kafka, then run \`npm run stack:up\` again`
+            : ''),
+        tail,
       );
     }
   }
