@@ -60,10 +60,10 @@ export class ReadModel {
   /**
    * One page of a user's conversations, newest first, after `after` (the previous page's
    * `next`), and their badge. Only the page's conversations are counted. The common case (a
-   * user whose conversations fit in one page, asking again) is one round trip: the keys of the
-   * conversations the user had last time are read in the same pipeline as the list and the
-   * badge, and used only when the list read there is the same. A longer list costs the
-   * conversations' latest-message times (one HGET each) to order them, then the page's counts.
+   * user whose conversations fit in one page, asking again) is one round trip: the
+   * conversations the user had last time are counted in the same pipeline as the list and the
+   * badge are read, and used only when the list read there is the same. A longer list costs the
+   * conversations' latest-message times (one script call) to order them, then the page's counts.
    */
   async unreadPage(
     userId: string,
@@ -76,11 +76,11 @@ export class ReadModel {
       .pipeline()
       .smembers(this.keys.userConversations(userId))
       .smembers(this.keys.badge(userId));
-    for (const c of guess ?? []) {
-      if (guessFits) this.queueUnread(pipe, c, userId);
-      else pipe.hget(this.keys.conversationKey(c, 'meta'), 'last_at');
+    if (guess && guess.length > 0) {
+      if (guessFits) this.queueCounts(pipe, guess, userId);
+      else this.queueLatestTimes(pipe, guess);
     }
-    const [list, badge, ...guessed] = await execPipeline(pipe);
+    const [list, badge, guessed] = await execPipeline(pipe);
     const ids = list as string[];
     this.knownLists.set(userId, ids);
     const guessedRight = guess !== undefined && sameIds(guess, ids);
@@ -91,17 +91,15 @@ export class ReadModel {
     });
 
     if (ids.length <= limit) {
-      const rows = guessedRight
-        ? guess.map((c, i) => unreadRow(c, guessed[i]))
-        : await this.unreadOf(ids, userId);
+      const rows = guessedRight ? countRows(guess, guessed) : await this.unreadOf(ids, userId);
       return page(
         rows.filter((r) => after === undefined || isAfter(r, after)).sort(newestFirst),
         null,
       );
     }
-    const lastAts = guessedRight ? guessed : await this.lastAts(ids);
+    const lastAts = (guessedRight ? guessed : await this.latestTimes(ids)) as number[];
     const order = ids
-      .map((conversationId, i) => ({ conversationId, lastAt: Number(lastAts[i] ?? 0) }))
+      .map((conversationId, i) => ({ conversationId, lastAt: lastAts[i]! }))
       .filter((c) => after === undefined || isAfter(c, after))
       .sort(newestFirst);
     const chosen = order.slice(0, limit);
@@ -114,23 +112,33 @@ export class ReadModel {
     return page(rows, order.length > limit && last ? { ...last } : null);
   }
 
-  /** Unread counts in the order of `conversationIds`, one script call each, one round trip. */
+  /** Unread counts in the order of `conversationIds`, in one script call. */
   private async unreadOf(conversationIds: string[], userId: string): Promise<ConversationUnread[]> {
     if (conversationIds.length === 0) return [];
     const pipe = this.redis.pipeline();
-    for (const c of conversationIds) this.queueUnread(pipe, c, userId);
-    const replies = await execPipeline(pipe);
-    return conversationIds.map((c, i) => unreadRow(c, replies[i]));
+    this.queueCounts(pipe, conversationIds, userId);
+    const [reply] = await execPipeline(pipe);
+    return countRows(conversationIds, reply);
   }
 
-  private queueUnread(pipe: ChainableCommander, conversationId: string, userId: string): void {
-    pipe.conversationUnread(this.keys.conversation(conversationId), userId);
+  private queueCounts(
+    pipe: ChainableCommander,
+    conversationIds: readonly string[],
+    userId: string,
+  ) {
+    const prefixes = conversationIds.map((c) => this.keys.conversation(c));
+    pipe.unreadCounts(prefixes.length, ...prefixes, userId);
   }
 
-  private async lastAts(conversationIds: string[]): Promise<unknown[]> {
+  private queueLatestTimes(pipe: ChainableCommander, conversationIds: readonly string[]) {
+    const prefixes = conversationIds.map((c) => this.keys.conversation(c));
+    pipe.latestTimes(prefixes.length, ...prefixes);
+  }
+
+  private async latestTimes(conversationIds: string[]): Promise<unknown> {
     const pipe = this.redis.pipeline();
-    for (const c of conversationIds) pipe.hget(this.keys.conversationKey(c, 'meta'), 'last_at');
-    return execPipeline(pipe);
+    this.queueLatestTimes(pipe, conversationIds);
+    return (await execPipeline(pipe))[0];
   }
 
   async badge(userId: string): Promise<string[]> {
@@ -167,14 +175,21 @@ function isAfter(c: { lastAt: number; conversationId: string }, cursor: UnreadCu
   return newestFirst(cursor, c) < 0;
 }
 
-/** conversation-unread-1.lua's reply: [read_up_to_seq, last_seq, last_at, unread]. */
-function unreadRow(conversationId: string, reply: unknown): ConversationUnread {
-  const [readUpToSeq, lastSeq, lastAt, unread] = reply as [number, number, number, number];
-  return { conversationId, unread, readUpToSeq, lastSeq, lastAt };
+/** unread-counts-n.lua's reply: four integers per conversation, in order. */
+function countRows(conversationIds: readonly string[], reply: unknown): ConversationUnread[] {
+  const n = reply as number[];
+  return conversationIds.map((conversationId, i) => ({
+    conversationId,
+    readUpToSeq: n[4 * i]!,
+    lastSeq: n[4 * i + 1]!,
+    lastAt: n[4 * i + 2]!,
+    unread: n[4 * i + 3]!,
+  }));
 }
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    conversationUnread(...args: Array<string | number>): Result<unknown, Context>;
+    unreadCounts(...args: Array<string | number>): Result<unknown, Context>;
+    latestTimes(...args: Array<string | number>): Result<unknown, Context>;
   }
 }

@@ -1,0 +1,93 @@
+import autocannon from 'autocannon';
+
+/** One endpoint as the load generator asks it. */
+export interface ApiTarget {
+  name: string;
+  method: 'GET' | 'POST';
+  path: string;
+  token: string;
+  body?: unknown;
+}
+
+export interface LoadFigures {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  /** Answers other than 2xx, and connection errors or timeouts. */
+  failed: number;
+  seconds: number;
+}
+
+export interface EndpointFigures {
+  name: string;
+  request: string;
+  endpoint: LoadFigures;
+  /** GET /healthz just before it, with the same connections: the framework's floor. */
+  healthz: LoadFigures;
+  /** Requests/s of the endpoint ÷ those of /healthz. */
+  ratio: number;
+}
+
+export interface FixedRateFigures {
+  name: string;
+  offered: number;
+  endpoint: LoadFigures;
+}
+
+export interface ApiLoadOptions {
+  url: string;
+  connections: number;
+  seconds: number;
+}
+
+/**
+ * Drives the query API with autocannon: each endpoint at full speed right after /healthz (same
+ * connections, same length: the ratio cancels most of what the machine is doing meanwhile), and
+ * at a fixed offered rate for the latency at a known load.
+ */
+export class ApiLoad {
+  constructor(private readonly options: ApiLoadOptions) {}
+
+  async beside(target: ApiTarget): Promise<EndpointFigures> {
+    const healthz = await this.run({ name: 'healthz', method: 'GET', path: '/healthz', token: '' });
+    const endpoint = await this.run(target);
+    return {
+      name: target.name,
+      request: `${target.method} ${target.path}`,
+      endpoint,
+      healthz,
+      ratio: endpoint.requestsPerSecond / healthz.requestsPerSecond,
+    };
+  }
+
+  async atRate(target: ApiTarget, offered: number): Promise<FixedRateFigures> {
+    return { name: target.name, offered, endpoint: await this.run(target, offered) };
+  }
+
+  private async run(target: ApiTarget, overallRate?: number): Promise<LoadFigures> {
+    const headers: Record<string, string> = {};
+    if (target.token) headers.authorization = `Bearer ${target.token}`;
+    if (target.body !== undefined) headers['content-type'] = 'application/json';
+    const result = await autocannon({
+      url: `${this.options.url}${target.path}`,
+      method: target.method,
+      headers,
+      body: target.body === undefined ? undefined : JSON.stringify(target.body),
+      connections: this.options.connections,
+      duration: this.options.seconds,
+      ...(overallRate === undefined ? {} : { overallRate }),
+    });
+    const failed = result.non2xx + result.errors;
+    if (result['2xx'] === 0)
+      throw new Error(
+        `${target.method} ${target.path}: no request succeeded (${result.non2xx} non-2xx answers, ${result.errors} errors)`,
+      );
+    return {
+      requestsPerSecond: result['2xx'] / result.duration,
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      failed,
+      seconds: result.duration,
+    };
+  }
+}
