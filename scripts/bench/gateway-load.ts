@@ -1,10 +1,10 @@
 import WebSocket from 'ws';
 import { toPushMessage } from '../../gateway/push-message';
 import type { EventPublisher } from '../../runtime/event-publisher';
-import { TypeName, type GroupMessageCounts, type ReceiptUpdate } from '../../schemas/types';
 import { percentiles, type Percentiles } from './latency-probe';
 import { sleep } from './pipeline-process';
 import { MetricsSnapshot } from './prometheus-text';
+import { groupSummaryUpdate, statusUpdate } from './push-records';
 
 export interface GatewayLoadOptions {
   /** ws://host:port/v1/updates */
@@ -56,8 +56,10 @@ export interface SlowConsumerFigures {
   clients: number;
   frameBytes: number;
   offeredBytesPerClient: number;
-  /** Slow sockets the gateway closed (send buffer full), by its counter. */
+  /** Slow sockets the gateway dropped (send buffer full), by its counter. */
   dropped: number;
+  /** Paused clients that found their connection closed once they read again. */
+  closedByGateway: number;
   /** The reading device of each slow user got every update meanwhile. */
   readingDevicesServed: boolean;
   rssBefore: number;
@@ -146,7 +148,10 @@ export async function loadGateway(o: GatewayLoadOptions): Promise<GatewayFigures
     await publisher.flush();
     await sleep(10);
   }
-  const expected = records * o.devicesPerUser;
+  // The last users may hold one device fewer (connections not a multiple of the devices).
+  const devicesOf = (u: number) => Math.floor((o.connections - 1 - u) / users) + 1;
+  let expected = 0;
+  for (let n = 0; n < records; n++) expected += devicesOf(n % users);
   let lastArrival = Date.now();
   for (
     let seen = -1;
@@ -219,7 +224,7 @@ async function slowConsumers(
   const droppedBefore = (await o.gatewayMetrics()).total('ticks_gateway_pushes_total', {
     outcome: 'dropped',
   });
-  const sample = statusSummary(`${o.runId}-slow-probe`, 'x', 0);
+  const sample = groupSummaryUpdate(`${o.runId}-slow-probe`, 'x', 0);
   const frameBytes = Buffer.byteLength(JSON.stringify(toPushMessage(sample)));
   const recordsPerUser = Math.ceil(o.slowBytesPerClient / frameBytes);
   await sleep(1000);
@@ -236,7 +241,7 @@ async function slowConsumers(
           publisher.encoded(
             'receiptUpdates',
             `gw${o.runId}-slow${u}`,
-            statusSummary(`${o.runId}-slow-${sent}`, `gw${o.runId}-slow${u}`, sent),
+            groupSummaryUpdate(`${o.runId}-slow-${sent}`, `gw${o.runId}-slow${u}`, sent),
           );
       await publisher.flush();
       dropped =
@@ -253,61 +258,23 @@ async function slowConsumers(
     clearInterval(sampler);
   }
   const readingDevicesServed = reading.every((c) => c.received - 1 === sent);
+  // Resumed, a dropped socket reads what was in flight, then its end.
   for (const c of paused) c.ws.resume();
+  const closedBy = Date.now() + 10_000;
+  while (Date.now() < closedBy && paused.some((c) => !c.closed)) await sleep(100);
+  const closedByGateway = paused.filter((c) => c.closed).length;
   await Promise.all([...paused, ...reading].map((c) => closeClient(c)));
   return {
     clients: paused.length,
     frameBytes,
     offeredBytesPerClient: sent * frameBytes,
     dropped,
+    closedByGateway,
     readingDevicesServed,
     rssBefore,
     rssPeak,
     boundBytes: paused.length * o.maxBufferedBytes,
   };
-}
-
-function envelope(updateId: string, userId: string, version: number) {
-  const now = Date.now();
-  return { update_id: updateId, user_id: userId, version, source_event_at: now, emitted_at: now };
-}
-
-function statusUpdate(updateId: string, userId: string, n: number): ReceiptUpdate {
-  return {
-    ...envelope(updateId, userId, n + 1),
-    payload: {
-      [TypeName.MessageStatusUpdate]: {
-        conversation_id: `${userId}-chat`,
-        message_id: `m${n}`,
-        seq: n + 1,
-        status: 'READ',
-        by: `${userId}-peer`,
-      },
-    },
-  } as ReceiptUpdate;
-}
-
-/** A large update: a group sender summary of 100 messages. */
-function statusSummary(updateId: string, userId: string, n: number): ReceiptUpdate {
-  const messages: GroupMessageCounts[] = Array.from({ length: 100 }, (_, i) => ({
-    message_id: `message-${n}-${i}`,
-    seq: n * 100 + i + 1,
-    status: 'DELIVERED',
-    read_count: i,
-    delivered_count: 150,
-    total: 199,
-  }));
-  return {
-    ...envelope(updateId, userId, n + 1),
-    payload: {
-      [TypeName.GroupSenderSummary]: {
-        conversation_id: `${userId}-group`,
-        messages,
-        window_start: Date.now() - 1000,
-        window_end: Date.now(),
-      },
-    },
-  } as ReceiptUpdate;
 }
 
 function closeClient(client: BenchClient): Promise<void> {

@@ -55,7 +55,7 @@ export function servingRows(s: ServingResult): Row[] {
     {
       section: 'serving: gateway',
       figure: 'slow consumers (paused sockets)',
-      value: `${int(g.slow.dropped)} of ${int(g.slow.clients)} dropped after ${mib(g.slow.offeredBytesPerClient)} offered each; reading devices ${g.slow.readingDevicesServed ? 'got every update' : 'MISSED updates'}; RSS ${mib(g.slow.rssBefore)} → peak ${mib(g.slow.rssPeak)} (bound ${mib(g.slow.boundBytes)} buffered)`,
+      value: `${int(g.slow.dropped)} of ${int(g.slow.clients)} dropped (${int(g.slow.closedByGateway)} saw the close) after ${mib(g.slow.offeredBytesPerClient)} offered each; reading devices ${g.slow.readingDevicesServed ? 'got every update' : 'MISSED updates'}; RSS ${mib(g.slow.rssBefore)} → peak ${mib(g.slow.rssPeak)} (bound ${mib(g.slow.boundBytes)} buffered)`,
       target: 'all dropped, growth ≤ bound',
     },
   );
