@@ -45,7 +45,7 @@ export class TokenService {
   private readonly sign: (payload: { sub: string; dev?: string }) => string;
   private readonly verifyToken: (token: string) => Claims;
   private readonly maxLifetimeSeconds: number;
-  private readonly verified: VerifiedTokens;
+  private readonly verified: VerifiedTokens<Principal>;
 
   constructor(options: TokenServiceOptions) {
     if (options.ttlSeconds > options.maxLifetimeSeconds)

@@ -12,7 +12,7 @@ describe('VerifiedTokens', () => {
   const clock = () => now;
 
   it('answers a token it holds until the token expires, then forgets it', () => {
-    const cache = new VerifiedTokens(10, clock);
+    const cache = new VerifiedTokens<Principal>(10, clock);
     cache.set('h.p.sig1', principal('ana', now + 1000));
     expect(cache.get('h.p.sig1')?.userId).toBe('ana');
     now += 999;
@@ -23,13 +23,13 @@ describe('VerifiedTokens', () => {
   });
 
   it('does not answer another token that carries a known signature', () => {
-    const cache = new VerifiedTokens(10, clock);
+    const cache = new VerifiedTokens<Principal>(10, clock);
     cache.set('h.ana.sig', principal('ana', now + 1000));
     expect(cache.get('h.eve.sig')).toBeUndefined();
   });
 
   it('holds at most maxEntries, dropping the least recently used', () => {
-    const cache = new VerifiedTokens(3, clock);
+    const cache = new VerifiedTokens<Principal>(3, clock);
     for (const n of [1, 2, 3]) cache.set(`h.p.s${n}`, principal(`u${n}`, now + 1000));
     expect(cache.get('h.p.s1')?.userId).toBe('u1'); // s1 used: s2 is now the oldest
     cache.set('h.p.s4', principal('u4', now + 1000));
@@ -41,7 +41,7 @@ describe('VerifiedTokens', () => {
   });
 
   it('holds nothing with maxEntries 0', () => {
-    const cache = new VerifiedTokens(0, clock);
+    const cache = new VerifiedTokens<Principal>(0, clock);
     cache.set('h.p.s', principal('ana', now + 1000));
     expect(cache.get('h.p.s')).toBeUndefined();
   });

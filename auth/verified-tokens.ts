@@ -1,4 +1,7 @@
-import type { Principal } from './token-service';
+/** What a verified token says; used until `expiresAt` (epoch ms). */
+export interface Expiring {
+  readonly expiresAt: number;
+}
 
 /**
  * Tokens already verified, so a client's every request does not pay for the HMAC and the claim
@@ -7,8 +10,8 @@ import type { Principal } from './token-service';
  * principal. Bounded: at most `maxEntries`, the least recently used leave first. An entry is
  * used only before the token's expiry; after it the token is verified again (and refused).
  */
-export class VerifiedTokens {
-  private readonly entries = new Map<string, { token: string; principal: Principal }>();
+export class VerifiedTokens<P extends Expiring> {
+  private readonly entries = new Map<string, { token: string; principal: P }>();
 
   constructor(
     readonly maxEntries: number,
@@ -23,7 +26,7 @@ export class VerifiedTokens {
   }
 
   /** The principal of a token verified before and not expired yet; undefined otherwise. */
-  get(token: string): Principal | undefined {
+  get(token: string): P | undefined {
     const key = signatureOf(token);
     const entry = this.entries.get(key);
     if (!entry || entry.token !== token) return undefined;
@@ -37,7 +40,7 @@ export class VerifiedTokens {
     return entry.principal;
   }
 
-  set(token: string, principal: Principal): void {
+  set(token: string, principal: P): void {
     if (this.maxEntries === 0) return;
     const key = signatureOf(token);
     this.entries.delete(key);

@@ -3,7 +3,7 @@ import { int, mib, ms, num, type Row } from './report-format';
 import type { ServingResult } from './serving-run';
 
 const load = (f: LoadFigures) =>
-  `${int(f.requestsPerSecond)} req/s, p50 ${ms(f.p50)} / p99 ${ms(f.p99)} ms${f.failed > 0 ? `, ${int(f.failed)} failed` : ''}`;
+  `${int(f.requestsPerSecond)} req/s, p50 ${ms(f.p50)} / p99 ${ms(f.p99)} ms${f.failed > 0 ? `, ${int(f.failed)} not 2xx` : ''}`;
 
 /** The serving phase's figures, in the order of the table. */
 export function servingRows(s: ServingResult): Row[] {
