@@ -100,6 +100,13 @@ export const UnreadQuery = Type.Object({
     default: 200,
     description: 'Most conversations listed (newest first)',
   }),
+  cursor: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 2 * MAX_ID_LENGTH,
+      description: 'Where to start: the next_cursor of the previous page',
+    }),
+  ),
 });
 export type UnreadQuery = Static<typeof UnreadQuery>;
 
@@ -115,6 +122,10 @@ export const UnreadResponse = Type.Object({
     }),
     { description: 'Ordered by latest message, newest first' },
   ),
+  next_cursor: Type.Union([Type.String(), Type.Null()], {
+    description:
+      'Give it as cursor for the next page; null on the last page. A conversation with a newer message since moved to the first page',
+  }),
   badge: Type.Object({
     count: Type.Integer({ description: 'Sources with unread messages' }),
     sources: Type.Array(Type.String(), {

@@ -59,4 +59,37 @@ describe('TokenService', () => {
       /7200 s would outlive the 3600 s/,
     );
   });
+
+  describe('verified tokens cache', () => {
+    afterEach(() => jest.useRealTimers());
+
+    it('refuses an expired token it verified before (the cache keeps no token past exp)', () => {
+      jest.useFakeTimers({ now: Date.now() });
+      const token = signed({ sub: 'ana', iss: 'ticks', iat: now(), exp: now() + 60 });
+      expect(tokens.verify(token).userId).toBe('ana'); // verified and cached
+      expect(tokens.verify(token).userId).toBe('ana'); // from the cache
+      jest.setSystemTime(Date.now() + 66_000); // past exp and the 5 s clock tolerance
+      expect(refusal(token)).toMatch(/expired/);
+    });
+
+    it('refuses a payload changed under a cached token’s signature', () => {
+      const token = tokens.issue('ana');
+      tokens.verify(token);
+      const [header, payload, signature] = token.split('.');
+      const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as object;
+      const forged = Buffer.from(JSON.stringify({ ...claims, sub: 'eve' })).toString('base64url');
+      expect(refusal(`${header}.${forged}.${signature}`)).toMatch(/not valid/);
+    });
+
+    it('remembers at most cacheSize tokens', () => {
+      const small = new TokenService({
+        secret,
+        ttlSeconds: 600,
+        maxLifetimeSeconds: 3600,
+        cacheSize: 5,
+      });
+      for (let i = 0; i < 50; i++) small.verify(small.issue(`user-${i}`));
+      expect(small.cachedTokens).toBe(5);
+    });
+  });
 });

@@ -1,6 +1,7 @@
 import { createSigner, createVerifier, TokenError } from 'fast-jwt';
 import type { TicksConfig } from '../config/config';
 import { AuthError } from './auth-error';
+import { VerifiedTokens } from './verified-tokens';
 
 /** Who is calling: from a verified token. */
 export interface Principal {
@@ -19,6 +20,8 @@ export interface TokenServiceOptions {
   /** Longest lifetime, exp - iat, of a token verify() accepts (TICKS_AUTH_MAX_TOKEN_LIFETIME_SECONDS). */
   maxLifetimeSeconds: number;
   issuer?: string;
+  /** Verified tokens remembered until they expire (default 10,000; 0: verify every time). */
+  cacheSize?: number;
 }
 
 interface Claims {
@@ -42,6 +45,7 @@ export class TokenService {
   private readonly sign: (payload: { sub: string; dev?: string }) => string;
   private readonly verifyToken: (token: string) => Claims;
   private readonly maxLifetimeSeconds: number;
+  private readonly verified: VerifiedTokens<Principal>;
 
   constructor(options: TokenServiceOptions) {
     if (options.ttlSeconds > options.maxLifetimeSeconds)
@@ -50,6 +54,7 @@ export class TokenService {
       );
     const iss = options.issuer ?? 'ticks';
     this.maxLifetimeSeconds = options.maxLifetimeSeconds;
+    this.verified = new VerifiedTokens(options.cacheSize ?? 10_000);
     this.sign = createSigner({
       key: options.secret,
       algorithm: 'HS256',
@@ -81,8 +86,24 @@ export class TokenService {
     return this.sign(deviceId === undefined ? { sub: userId } : { sub: userId, dev: deviceId });
   }
 
-  /** The principal of a token; AuthError saying why when it is not valid. */
+  /**
+   * The principal of a token; AuthError saying why when it is not valid. A token is verified
+   * once and remembered until it expires (a client sends the same one with every request).
+   */
   verify(token: string): Principal {
+    const known = this.verified.get(token);
+    if (known) return known;
+    const principal = this.verifyClaims(token);
+    this.verified.set(token, principal);
+    return principal;
+  }
+
+  /** Tokens remembered as verified (bounded by cacheSize). */
+  get cachedTokens(): number {
+    return this.verified.size;
+  }
+
+  private verifyClaims(token: string): Principal {
     let claims: Claims;
     try {
       claims = this.verifyToken(token);

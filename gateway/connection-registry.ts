@@ -26,13 +26,13 @@ export type DeliveryOutcome = 'sent' | 'skipped' | 'dropped';
 export class ConnectionRegistry {
   private readonly byUser = new Map<string, Set<Connection>>();
   private nextId = 1;
+  private count = 0;
 
   constructor(private readonly maxBufferedBytes: number) {}
 
+  /** Open connections (kept as a count: every open and close reports it). */
   get size(): number {
-    let n = 0;
-    for (const set of this.byUser.values()) n += set.size;
-    return n;
+    return this.count;
   }
 
   get users(): number {
@@ -50,6 +50,7 @@ export class ConnectionRegistry {
     if (!set) this.byUser.set(userId, (set = new Set()));
     const firstOfDevice = ![...set].some((c) => c.deviceId === deviceId);
     set.add(connection);
+    this.count++;
     return { connection, firstOfDevice };
   }
 
@@ -57,13 +58,15 @@ export class ConnectionRegistry {
   remove(connection: Connection): { removed: boolean; lastOfDevice: boolean } {
     const set = this.byUser.get(connection.userId);
     if (!set || !set.delete(connection)) return { removed: false, lastOfDevice: false };
+    this.count--;
     if (set.size === 0) this.byUser.delete(connection.userId);
     const lastOfDevice = ![...set].some((c) => c.deviceId === connection.deviceId);
     return { removed: true, lastOfDevice };
   }
 
   connectionsOf(userId: string): Connection[] {
-    return [...(this.byUser.get(userId) ?? [])];
+    const set = this.byUser.get(userId);
+    return set ? [...set] : [];
   }
 
   /** Each connected device once (a device may have several connections). */
@@ -80,8 +83,8 @@ export class ConnectionRegistry {
   }
 
   /**
-   * Sends `text` to one connection unless `skip` says that device needs no copy; drops (and
-   * removes) the connection when its send buffer is full.
+   * Sends `text` to one connection unless `skip` says that device needs no copy; drops the
+   * connection (terminates it: the caller removes it) when its send buffer is full.
    */
   deliver(connection: Connection, text: string, skip = false): DeliveryOutcome {
     if (skip) return 'skipped';

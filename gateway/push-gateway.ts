@@ -326,11 +326,14 @@ export class PushGateway {
       for (const c of connections) {
         const outcome = this.registry.deliver(c, text, skipsDevice(message, c.deviceId));
         this.options.metrics.pushes.inc({ type: message.type, outcome });
-        if (outcome === 'dropped')
-          this.options.logger.warn(
-            { userId, deviceId: c.deviceId, maxBufferedBytes: this.options.maxBufferedBytes },
-            'slow WebSocket dropped: its send buffer is full',
-          );
+        if (outcome !== 'dropped') continue;
+        // Out of the registry now, not when its close event comes: nothing more is sent to it
+        // (and counted as dropped again) meanwhile.
+        this.closed(c);
+        this.options.logger.warn(
+          { userId, deviceId: c.deviceId, maxBufferedBytes: this.options.maxBufferedBytes },
+          'slow WebSocket dropped: its send buffer is full',
+        );
       }
     }
   }

@@ -94,6 +94,28 @@ describe('query API', () => {
       expect(me.body.badge.sources.sort()).toEqual(['Ana', group].sort());
     });
 
+    it('GET /v1/me/unread pages with limit and next_cursor; a cursor it did not give is a 422', async () => {
+      type Page = { conversations: Array<{ conversation_id: string }>; next_cursor: string | null };
+      const first = await call<Page>('GET', '/v1/me/unread?limit=1', { token: token('Bo') });
+      expect(first.body.conversations.map((c) => c.conversation_id)).toEqual([group]);
+      expect(first.body.next_cursor).toEqual(expect.any(String));
+      const second = await call<Page>(
+        'GET',
+        `/v1/me/unread?limit=1&cursor=${encodeURIComponent(first.body.next_cursor!)}`,
+        { token: token('Bo') },
+      );
+      expect(second.body.conversations.map((c) => c.conversation_id)).toEqual([dm]);
+      expect(second.body.next_cursor).toBeNull();
+      const bad = await call('GET', '/v1/me/unread?cursor=bm90LWEtY3Vyc29y', {
+        token: token('Bo'),
+      });
+      expect(bad.status).toBe(422);
+      expect(bad.body).toMatchObject({
+        error: 'invalid_request',
+        message: expect.stringMatching(/cursor/),
+      });
+    });
+
     it('POST /v1/receipts/delivered → 202, then the receipts show Bo delivered', async () => {
       const answer = await call('POST', '/v1/receipts/delivered', {
         token: token('Bo', 'phone'),

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { rows } from '../scripts/bench/bench-report';
 import type { BenchResult } from '../scripts/bench/bench-run';
+import { runBenchCli, TINY_SERVING } from './support/run-bench';
 
 /**
  * `npm run bench` with a tiny workload: it completes, cleans up, and prints every figure of its
@@ -15,37 +15,26 @@ describe('bench (smoke)', () => {
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
   it('runs every phase on a tiny workload and prints every figure', async () => {
-    const args = [
-      '--import',
-      'tsx',
-      path.join(__dirname, '..', 'scripts', 'bench', 'cli.ts'),
+    const { stdout, stderr } = await runBenchCli([
       ...['--events', '3000', '--users', '400', '--direct-chats', '100', '--groups', '8'],
       ...['--latency-rate', '400', '--latency-duration', '3', '--quiet-seconds', '0'],
       ...['--ceiling-requests', '20000', '--memory-samples', '500'],
+      ...TINY_SERVING,
       ...['--out', out, '--chart', path.join(out, 'bench.svg')],
-    ];
-    const child = spawn(process.execPath, args, {
-      env: { ...process.env, TICKS_LOG_LEVEL: 'error' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    if (code !== 0) throw new Error(`bench exited with ${code}:\n${stderr.slice(-3000)}`);
+    ]);
 
     const result = JSON.parse(readFileSync(path.join(out, 'latest.json'), 'utf8')) as BenchResult;
     for (const row of rows(result)) {
       expect(stdout).toContain(row.figure);
       expect(row.value.trim()).not.toBe('');
     }
-    for (const heading of ['THROUGHPUT', 'LATENCY', 'RATIOS', 'MEMORY', 'CEILING'])
+    for (const heading of ['THROUGHPUT', 'LATENCY', 'RATIOS', 'MEMORY', 'CEILING', 'SERVING'])
       expect(stdout).toContain(heading);
     expect(result.ticks.eventsPerSecond).toBeGreaterThan(0);
     expect(result.baseline.eventsPerSecond).toBeGreaterThan(0);
     expect(result.latency.direct.count + result.latency.groupSummary.count).toBeGreaterThan(0);
     expect(result.ceiling?.opsPerSecond.SET).toBeGreaterThan(0);
+    expect(result.serving?.api.endpoints.length).toBeGreaterThan(0);
     // Each of ticks' scripts was timed, one event per call, and spent time in Redis commands.
     const scripts = Object.values(result.scripts ?? {});
     expect(scripts).toHaveLength(4);
@@ -57,5 +46,5 @@ describe('bench (smoke)', () => {
     expect(readFileSync(path.join(out, 'bench.svg'), 'utf8')).toContain('<svg');
     expect(existsSync(path.join(out, 'latest.md'))).toBe(true);
     expect(stderr).toContain('cleaning up');
-  }, 120_000);
+  }, 240_000);
 });

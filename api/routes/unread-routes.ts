@@ -2,12 +2,16 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ReadModel } from '../../stores/redis/read-model';
 import { principalOf } from '../../auth/authenticate';
 import { UnreadQuery, UnreadResponse, errorResponses } from '../schemas';
+import { decodeCursor, encodeCursor } from '../unread-cursor';
 
 export interface UnreadRoutesOptions {
   readModel: ReadModel;
 }
 
-/** The caller's unread counts per conversation, newest first, and their unread-senders badge. */
+/**
+ * The caller's unread counts per conversation, newest first, a page at a time (limit, cursor),
+ * and their unread-senders badge.
+ */
 export const unreadRoutes: FastifyPluginAsyncTypebox<UnreadRoutesOptions> = async (app, o) => {
   app.get(
     '/v1/me/unread',
@@ -22,21 +26,22 @@ export const unreadRoutes: FastifyPluginAsyncTypebox<UnreadRoutesOptions> = asyn
     },
     async (request) => {
       const { userId } = principalOf(request);
-      const ids = await o.readModel.conversations(userId);
-      const [unread, badge] = await Promise.all([
-        o.readModel.unreadMany(ids, userId),
-        o.readModel.badge(userId),
-      ]);
+      const { limit, cursor } = request.query;
+      const page = await o.readModel.unreadPage(userId, {
+        limit,
+        after: cursor === undefined ? undefined : decodeCursor(cursor),
+      });
       return {
         user_id: userId,
-        conversations: unread.slice(0, request.query.limit).map((c) => ({
+        conversations: page.conversations.map((c) => ({
           conversation_id: c.conversationId,
           unread: c.unread,
           read_up_to_seq: c.readUpToSeq,
           last_seq: c.lastSeq,
           last_at: c.lastAt,
         })),
-        badge: { count: badge.length, sources: badge },
+        next_cursor: page.next ? encodeCursor(page.next) : null,
+        badge: { count: page.badge.length, sources: page.badge },
       };
     },
   );

@@ -1,18 +1,9 @@
 import type { Percentiles } from './latency-probe';
 import type { BenchResult, CpuShare, GroupPushes, StepStats } from './bench-run';
+import { formatRows, int, markdownRows, mib, ms, num, pct, type Row } from './report-format';
+import { servingRows } from './serving-report';
 
-interface Row {
-  section: string;
-  figure: string;
-  value: string;
-  target?: string;
-}
-
-const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
-const num = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '—');
-const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)} %` : '—');
-const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-const ms = (n: number) => (Number.isFinite(n) ? `${Math.round(n)}` : '—');
+export type { Row } from './report-format';
 
 function latency(p: Percentiles): string {
   return p.count === 0
@@ -212,24 +203,13 @@ export function rows(r: BenchResult): Row[] {
     figure: 'main Redis during the drain',
     value: `${int(r.redisShare.drainCommandsPerSecond)} commands/s, ${num(r.redisShare.redisMainCores)} cores`,
   });
+  if (r.serving) out.push(...servingRows(r.serving));
   return out;
 }
 
 /** The table for a terminal. */
 export function formatTable(r: BenchResult): string {
-  const list = rows(r);
-  const w1 = Math.max(...list.map((x) => x.figure.length));
-  const lines: string[] = [];
-  let section = '';
-  for (const row of list) {
-    if (row.section !== section) {
-      section = row.section;
-      lines.push('', section.toUpperCase());
-    }
-    lines.push(
-      `  ${row.figure.padEnd(w1)}  ${row.value}${row.target ? `   [target ${row.target}]` : ''}`,
-    );
-  }
+  const lines = [formatRows(rows(r))];
   if (r.profile) {
     lines.push('', `PROFILE (${r.profile.file}) — self time`);
     for (const a of r.profile.byArea) lines.push(`  ${pct(a.selfShare).padStart(7)}  ${a.frame}`);
@@ -241,10 +221,5 @@ export function formatTable(r: BenchResult): string {
 
 /** The same table in Markdown (for BENCHMARKS.md). */
 export function markdownTable(r: BenchResult): string {
-  const lines = ['| | Figure | Value | Target |', '|---|---|---|---|'];
-  for (const row of rows(r))
-    lines.push(
-      `| ${row.section} | ${row.figure} | ${row.value.replace(/\|/g, '\\|')} | ${row.target ?? ''} |`,
-    );
-  return lines.join('\n');
+  return markdownRows(rows(r));
 }

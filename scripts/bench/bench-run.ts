@@ -24,6 +24,7 @@ import { profileByArea, summariseProfile, type ProfileFrame } from './profile-su
 import { MetricsSnapshot } from './prometheus-text';
 import { redisCeiling, type CeilingResult } from './redis-ceiling';
 import { scriptCost, type ScriptCost } from './script-cost';
+import { runServing, type ServingOptions, type ServingResult } from './serving-run';
 import {
   commandDelta,
   commandStats,
@@ -50,6 +51,8 @@ export interface BenchOptions {
   keep: boolean;
   /** Extra node flags of the pipeline process. */
   nodeFlags?: string[];
+  /** The serving phase (query API and gateway) after the pipeline's; none when undefined. */
+  serving?: Omit<ServingOptions, 'id' | 'partitions' | 'outDir'>;
 }
 
 /** Group pushes sent at window close, and what the direct-chat rule would have sent instead. */
@@ -185,6 +188,8 @@ export interface BenchResult {
   scripts: Record<string, ScriptCost> | null;
   redisShare: { drainCommandsPerSecond: number; redisMainCores: number };
   profile: { file: string; top: ProfileFrame[]; byArea: ProfileFrame[] } | null;
+  /** The query API and the gateway under load (null: not run). */
+  serving: ServingResult | null;
   series: {
     baseline: DrainSample[];
     ticks: DrainSample[];
@@ -573,6 +578,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
       scripts,
       redisShare: { drainCommandsPerSecond: drainCommands.perSecond, redisMainCores },
       profile,
+      serving: null,
       series: {
         baseline: baselineDrain.samples,
         ticks: ticksDrain.samples,
@@ -582,6 +588,14 @@ export async function runBench(options: BenchOptions, command: string): Promise<
         },
       },
     };
+    if (options.serving) {
+      // The pipeline stopped above: the machine is the serving side's.
+      result.serving = await runServing(
+        { ...options.serving, id, partitions: options.partitions, outDir: options.outDir },
+        progress,
+      );
+      result.finishedAt = new Date().toISOString();
+    }
     return result;
   } finally {
     progress.stop();

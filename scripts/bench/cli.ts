@@ -10,7 +10,11 @@ import { benchChart } from './bench-chart';
 import { cleanUpRun } from './bench-cleanup';
 import { formatTable, markdownTable } from './bench-report';
 import { runBench, type BenchOptions } from './bench-run';
+import { BenchProgress } from './bench-progress';
 import { DEFAULT_CHAT_TRAFFIC } from './chat-traffic';
+import { formatRows, markdownRows } from './report-format';
+import { servingRows } from './serving-report';
+import { runServing, type ServingOptions } from './serving-run';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -21,6 +25,12 @@ function count(min: number) {
       throw new InvalidArgumentError(`must be an integer ≥ ${min}`);
     return n;
   };
+}
+
+function counts(value: string): number[] {
+  const list = value.split(',').map((v) => count(1)(v.trim()));
+  if (list.length === 0) throw new InvalidArgumentError('give at least one size');
+  return list;
 }
 
 interface CliOptions {
@@ -43,6 +53,19 @@ interface CliOptions {
   clean?: string;
   nodeFlags: string;
   stack: boolean;
+  serving: boolean;
+  servingOnly: boolean;
+  servingSeconds: number;
+  servingConnections: number;
+  servingRate: number;
+  servingConversations: number[];
+  servingGroup: number;
+  gatewayConnections: number;
+  gatewayDevices: number;
+  pushRate: number;
+  pushSeconds: number;
+  slowClients: number;
+  slowMib: number;
 }
 
 const program = new Command('bench')
@@ -56,7 +79,10 @@ const program = new Command('bench')
       '  4. latency at a fixed offered load, event → update produced, direct and group;',
       '  5. ratios from the counters, Redis commands and memory, the process peak RSS;',
       '  6. redis-benchmark on a throwaway redis-server (the Redis ceiling), and the Redis time of',
-      "     ticks' own scripts there, one event per call.",
+      "     ticks' own scripts there, one event per call;",
+      '  7. serving: the query API (autocannon, each endpoint beside /healthz, and at a fixed rate)',
+      '     and the push gateway (WebSocket clients: connections, pushes/s, record → socket time,',
+      '     memory per connection, slow consumers) in the API process (--serving-only: this alone).',
       'Results: a table here, JSON and Markdown in --out, an SVG chart at --chart. Everything',
       'the run creates (topics, groups, Redis keys) has its own prefix and is deleted after.',
     ].join('\n'),
@@ -104,6 +130,24 @@ const program = new Command('bench')
     'node flags for the pipeline process (the default is what `npm run pipeline` uses: a larger young generation, fewer scavenges)',
     '--max-semi-space-size=64',
   )
+  .option('--no-serving', 'skip the serving phase')
+  .option('--serving-only', 'run the serving phase alone', false)
+  .option('--serving-seconds <s>', 'length of each autocannon run', count(1), 10)
+  .option('--serving-connections <n>', 'autocannon connections', count(1), 50)
+  .option('--serving-rate <req/s>', 'offered rate of the fixed-rate runs', count(1), 2000)
+  .option(
+    '--serving-conversations <list>',
+    'conversations of the users asking GET /v1/me/unread',
+    counts,
+    [3, 100, 5000],
+  )
+  .option('--serving-group <n>', 'members of the group whose receipts are asked', count(2), 200)
+  .option('--gateway-connections <n>', 'WebSocket connections held', count(1), 10_000)
+  .option('--gateway-devices <n>', 'devices (connections) per user', count(1), 3)
+  .option('--push-rate <frames/s>', 'pushes offered per second (socket frames)', count(1), 30_000)
+  .option('--push-seconds <s>', 'length of the push run', count(1), 10)
+  .option('--slow-clients <n>', 'sockets that stop reading', count(0), 20)
+  .option('--slow-mib <MiB>', 'most offered to each slow socket', count(1), 16)
   .option('--keep', 'keep the run’s topics and Redis keys (to inspect them)', false)
   .option('--no-stack', 'do not start the local stack (use TICKS_* to point at running servers)')
   .option('--clean <run-id>', 'only delete what an interrupted run left (topics, groups, keys)')
@@ -127,6 +171,41 @@ const program = new Command('bench')
           process.stderr.write(`\ninterrupted: cleaning up run ${id}…\n`);
           void cleanUpRun(id, config).finally(() => process.exit(130));
         });
+      const serving: Omit<ServingOptions, 'id' | 'partitions' | 'outDir'> = {
+        seconds: cli.servingSeconds,
+        connections: cli.servingConnections,
+        fixedRate: cli.servingRate,
+        conversations: cli.servingConversations,
+        groupSize: cli.servingGroup,
+        gatewayConnections: cli.gatewayConnections,
+        devicesPerUser: cli.gatewayDevices,
+        pushRate: cli.pushRate,
+        pushSeconds: cli.pushSeconds,
+        slowClients: cli.slowClients,
+        slowBytesPerClient: cli.slowMib * 2 ** 20,
+      };
+      const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
+      mkdirSync(cli.out, { recursive: true });
+      if (cli.servingOnly) {
+        const progress = new BenchProgress();
+        const result = await runServing(
+          { ...serving, id, partitions: cli.partitions, outDir: cli.out },
+          progress,
+        ).finally(async () => {
+          if (cli.keep) return;
+          progress.note('cleaning up: topics, consumer groups, Redis keys of this run…');
+          await cleanUpRun(id, config);
+        });
+        const json = JSON.stringify({ command, ...result }, null, 2);
+        writeFileSync(path.join(cli.out, 'serving-latest.json'), json);
+        writeFileSync(
+          path.join(cli.out, 'serving-latest.md'),
+          `${markdownRows(servingRows(result))}\n`,
+        );
+        process.stdout.write(`${formatRows(servingRows(result))}\n\n`);
+        process.stdout.write(`results: ${path.join(cli.out, 'serving-latest.json')} (and .md)\n`);
+        return;
+      }
       const options: BenchOptions = {
         id,
         events: cli.events,
@@ -147,10 +226,9 @@ const program = new Command('bench')
         outDir: cli.out,
         keep: cli.keep,
         nodeFlags: cli.nodeFlags.split(/\s+/).filter(Boolean),
+        serving: cli.serving ? serving : undefined,
       };
-      const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
       const result = await runBench(options, command);
-      mkdirSync(cli.out, { recursive: true });
       const stamp = result.startedAt.replace(/[:.]/g, '-');
       const json = JSON.stringify(result, null, 2);
       writeFileSync(path.join(cli.out, `bench-${stamp}.json`), json);

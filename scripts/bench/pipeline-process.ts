@@ -17,11 +17,16 @@ export interface PipelineProcessOptions {
   nodeFlags?: string[];
   /** File that receives the process's log (stderr). */
   logFile?: string;
+  /** Which compiled script runs (dist/scripts/<script>.js): the pipeline unless given (e.g. api). */
+  script?: string;
+  /** Arguments of the script. */
+  args?: string[];
 }
 
 /**
  * The processors as they are deployed: `scripts/pipeline.ts` in a Node process of its own, so its
  * CPU, peak RSS and profile are the pipeline's alone. Counters come from its /metrics endpoint.
+ * Another deployable (`script: 'api'`: the query API and the gateway) runs the same way.
  */
 export class PipelineProcess {
   private child: ChildProcess | undefined;
@@ -31,8 +36,12 @@ export class PipelineProcess {
 
   constructor(private readonly options: PipelineProcessOptions) {}
 
+  private get script(): string {
+    return this.options.script ?? 'pipeline';
+  }
+
   get pid(): number {
-    if (!this.child?.pid) throw new Error('the pipeline process is not running');
+    if (!this.child?.pid) throw new Error(`the ${this.script} process is not running`);
     return this.child.pid;
   }
 
@@ -43,7 +52,8 @@ export class PipelineProcess {
       flags.push('--cpu-prof', `--cpu-prof-dir=${this.options.cpuProfileDir}`);
     // The compiled pipeline (`buildDist()` first), as `npm run pipeline` runs it: no TypeScript
     // loader in the measured process.
-    const child = spawn(process.execPath, [...flags, path.join(DIST, 'scripts', 'pipeline.js')], {
+    const entry = path.join(DIST, 'scripts', `${this.script}.js`);
+    const child = spawn(process.execPath, [...flags, entry, ...(this.options.args ?? [])], {
       cwd: ROOT,
       env: {
         ...process.env,
@@ -53,7 +63,7 @@ export class PipelineProcess {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.child = child;
-    // Never outlive the bench (Ctrl-C, a crash): a stray pipeline would keep consuming.
+    // Never outlive the bench (Ctrl-C, a crash): a stray process would keep consuming.
     const orphanGuard = () => child.kill('SIGKILL');
     process.once('exit', orphanGuard);
     child.once('exit', () => process.removeListener('exit', orphanGuard));
@@ -68,12 +78,13 @@ export class PipelineProcess {
     const deadline = Date.now() + 60_000;
     for (;;) {
       if (child.exitCode !== null)
-        throw new Error(`the pipeline process exited (${child.exitCode}): ${this.stderr()}`);
+        throw new Error(`the ${this.script} process exited (${child.exitCode}): ${this.stderr()}`);
       try {
         await this.metricsText();
         return;
       } catch {
-        if (Date.now() > deadline) throw new Error(`the pipeline did not start: ${this.stderr()}`);
+        if (Date.now() > deadline)
+          throw new Error(`the ${this.script} process did not start: ${this.stderr()}`);
         await sleep(200);
       }
     }

@@ -1,6 +1,8 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis, Result } from 'ioredis';
 import type { RedisKeys } from './keys';
+import { KnownLists, sameIds } from './known-lists';
 import { execPipeline } from './pipeline';
+import { defineScripts } from './script-loader';
 
 export interface ConversationUnread {
   conversationId: string;
@@ -10,15 +12,34 @@ export interface ConversationUnread {
   lastAt: number;
 }
 
+/** Where a page of conversations ends: the next page starts after it (newest first). */
+export interface UnreadCursor {
+  lastAt: number;
+  conversationId: string;
+}
+
+export interface UnreadPage {
+  /** Newest first (latest message; ties by conversation id). */
+  conversations: ConversationUnread[];
+  /** The user's badge sources, sorted. */
+  badge: string[];
+  /** Where the next page starts; null when this page holds the last conversations. */
+  next: UnreadCursor | null;
+}
+
 /**
  * The read side of the hot state: what the query API, tools and tests ask. Unread counts are
  * derived (messages after the watermark), never stored, so nothing here can drift.
  */
 export class ReadModel {
+  private readonly knownLists = new KnownLists();
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
-  ) {}
+  ) {
+    defineScripts(redis);
+  }
 
   async watermark(conversationId: string, userId: string): Promise<number> {
     return Number(
@@ -33,31 +54,91 @@ export class ReadModel {
 
   /** Unread counts of one user in several conversations, in one round trip, newest first. */
   async unreadMany(conversationIds: string[], userId: string): Promise<ConversationUnread[]> {
+    return (await this.unreadOf(conversationIds, userId)).sort(newestFirst);
+  }
+
+  /**
+   * One page of a user's conversations, newest first, after `after` (the previous page's
+   * `next`), and their badge. Only the page's conversations are counted. The common case (a
+   * user whose conversations fit in one page, asking again) is one round trip: the
+   * conversations the user had last time are counted in the same pipeline as the list and the
+   * badge are read, and used only when the list read there is the same. A longer list costs the
+   * conversations' latest-message times (one script call) to order them, then the page's counts.
+   */
+  async unreadPage(
+    userId: string,
+    options: { limit: number; after?: UnreadCursor },
+  ): Promise<UnreadPage> {
+    const { limit, after } = options;
+    const guess = this.knownLists.get(userId);
+    const guessFits = guess !== undefined && guess.length <= limit;
+    const pipe = this.redis
+      .pipeline()
+      .smembers(this.keys.userConversations(userId))
+      .smembers(this.keys.badge(userId));
+    if (guess && guess.length > 0) {
+      if (guessFits) this.queueCounts(pipe, guess, userId);
+      else this.queueLatestTimes(pipe, guess);
+    }
+    const [list, badge, guessed] = await execPipeline(pipe);
+    const ids = list as string[];
+    this.knownLists.set(userId, ids);
+    const guessedRight = guess !== undefined && sameIds(guess, ids);
+    const page = (rows: ConversationUnread[], next: UnreadCursor | null): UnreadPage => ({
+      conversations: rows,
+      badge: (badge as string[]).sort(),
+      next,
+    });
+
+    if (ids.length <= limit) {
+      const rows = guessedRight ? countRows(guess, guessed) : await this.unreadOf(ids, userId);
+      return page(
+        rows.filter((r) => after === undefined || isAfter(r, after)).sort(newestFirst),
+        null,
+      );
+    }
+    const lastAts = (guessedRight ? guessed : await this.latestTimes(ids)) as number[];
+    const order = ids
+      .map((conversationId, i) => ({ conversationId, lastAt: lastAts[i]! }))
+      .filter((c) => after === undefined || isAfter(c, after))
+      .sort(newestFirst);
+    const chosen = order.slice(0, limit);
+    const rows = await this.unreadOf(
+      chosen.map((c) => c.conversationId),
+      userId,
+    );
+    const last = chosen[chosen.length - 1];
+    // The cursor is where the page was cut (the times it was ordered by), whatever came since.
+    return page(rows, order.length > limit && last ? { ...last } : null);
+  }
+
+  /** Unread counts in the order of `conversationIds`, in one script call. */
+  private async unreadOf(conversationIds: string[], userId: string): Promise<ConversationUnread[]> {
     if (conversationIds.length === 0) return [];
     const pipe = this.redis.pipeline();
-    for (const c of conversationIds) {
-      pipe.hget(this.keys.conversationKey(c, 'read'), userId);
-      pipe.hmget(this.keys.conversationKey(c, 'meta'), 'last_seq', 'last_at');
-    }
-    const replies = await execPipeline(pipe);
-    const watermarks = conversationIds.map((_, i) => Number(replies[2 * i] ?? 0));
-    const counts = this.redis.pipeline();
-    conversationIds.forEach((c, i) =>
-      counts.zcount(this.keys.conversationKey(c, 'msgs'), `(${watermarks[i]}`, '+inf'),
-    );
-    const unread = await execPipeline(counts);
-    return conversationIds
-      .map((conversationId, i) => {
-        const [lastSeq, lastAt] = replies[2 * i + 1] as [string | null, string | null];
-        return {
-          conversationId,
-          unread: Number(unread[i]),
-          readUpToSeq: watermarks[i]!,
-          lastSeq: Number(lastSeq ?? 0),
-          lastAt: Number(lastAt ?? 0),
-        };
-      })
-      .sort((a, b) => b.lastAt - a.lastAt);
+    this.queueCounts(pipe, conversationIds, userId);
+    const [reply] = await execPipeline(pipe);
+    return countRows(conversationIds, reply);
+  }
+
+  private queueCounts(
+    pipe: ChainableCommander,
+    conversationIds: readonly string[],
+    userId: string,
+  ) {
+    const prefixes = conversationIds.map((c) => this.keys.conversation(c));
+    pipe.unreadCounts(prefixes.length, ...prefixes, userId);
+  }
+
+  private queueLatestTimes(pipe: ChainableCommander, conversationIds: readonly string[]) {
+    const prefixes = conversationIds.map((c) => this.keys.conversation(c));
+    pipe.latestTimes(prefixes.length, ...prefixes);
+  }
+
+  private async latestTimes(conversationIds: string[]): Promise<unknown> {
+    const pipe = this.redis.pipeline();
+    this.queueLatestTimes(pipe, conversationIds);
+    return (await execPipeline(pipe))[0];
   }
 
   async badge(userId: string): Promise<string[]> {
@@ -77,5 +158,38 @@ export class ReadModel {
 
   async members(conversationId: string): Promise<string[]> {
     return (await this.redis.smembers(this.keys.conversationKey(conversationId, 'members'))).sort();
+  }
+}
+
+/** Newest first by latest message; ties by conversation id, so pages are cut consistently. */
+function newestFirst(
+  a: { lastAt: number; conversationId: string },
+  b: { lastAt: number; conversationId: string },
+): number {
+  if (a.lastAt !== b.lastAt) return b.lastAt - a.lastAt;
+  return a.conversationId < b.conversationId ? -1 : a.conversationId > b.conversationId ? 1 : 0;
+}
+
+/** Whether a conversation comes after the cursor, newest first. */
+function isAfter(c: { lastAt: number; conversationId: string }, cursor: UnreadCursor): boolean {
+  return newestFirst(cursor, c) < 0;
+}
+
+/** unread-counts-n.lua's reply: four integers per conversation, in order. */
+function countRows(conversationIds: readonly string[], reply: unknown): ConversationUnread[] {
+  const n = reply as number[];
+  return conversationIds.map((conversationId, i) => ({
+    conversationId,
+    readUpToSeq: n[4 * i]!,
+    lastSeq: n[4 * i + 1]!,
+    lastAt: n[4 * i + 2]!,
+    unread: n[4 * i + 3]!,
+  }));
+}
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    unreadCounts(...args: Array<string | number>): Result<unknown, Context>;
+    latestTimes(...args: Array<string | number>): Result<unknown, Context>;
   }
 }

@@ -8,24 +8,29 @@ const INCLUDE = /^-- @include "([a-z-]+)"$/m;
 export interface ScriptSource {
   /** camelCase command name, e.g. applyReceipts for apply-receipts-1.lua */
   name: string;
-  numberOfKeys: number;
+  /** Undefined for <name>-n.lua: the caller gives the number of keys first. */
+  numberOfKeys?: number;
   lua: string;
 }
 
-/** Reads lua/<name>-<numKeys>.lua once, expanding `-- @include "x"` with lua/includes/x.lua. */
+/**
+ * Reads lua/<name>-<numKeys>.lua once (<name>-n.lua: any number of keys, given first by the
+ * caller), expanding `-- @include "x"` with lua/includes/x.lua.
+ */
 export function readScripts(dir = LUA_DIR): ScriptSource[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.lua'))
     .map((file) => {
-      const match = /^([a-z-]+)-(\d+)\.lua$/.exec(file);
-      if (!match) throw new Error(`Lua script ${file} must be named <name>-<numberOfKeys>.lua`);
+      const match = /^([a-z-]+)-(\d+|n)\.lua$/.exec(file);
+      if (!match)
+        throw new Error(`Lua script ${file} must be named <name>-<numberOfKeys or n>.lua`);
       let lua = readFileSync(path.join(dir, file), 'utf8');
       for (let m = INCLUDE.exec(lua); m; m = INCLUDE.exec(lua)) {
         const fragment = readFileSync(path.join(dir, 'includes', `${m[1]}.lua`), 'utf8');
         lua = lua.replace(m[0], () => fragment); // a function: $' in Lua patterns is not a replacement token
       }
       const name = match[1]!.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-      return { name, numberOfKeys: Number(match[2]), lua };
+      return { name, numberOfKeys: match[2] === 'n' ? undefined : Number(match[2]), lua };
     });
 }
 

@@ -1,0 +1,306 @@
+import WebSocket from 'ws';
+import { toPushMessage } from '../../gateway/push-message';
+import type { EventPublisher } from '../../runtime/event-publisher';
+import { percentiles, type Percentiles } from './latency-probe';
+import { sleep } from './pipeline-process';
+import { MetricsSnapshot } from './prometheus-text';
+import { groupSummaryUpdate, statusUpdate } from './push-records';
+
+export interface GatewayLoadOptions {
+  /** ws://host:port/v1/updates */
+  url: string;
+  runId: string;
+  connections: number;
+  devicesPerUser: number;
+  /** Socket frames offered per second: records per second × devices per user. */
+  pushRate: number;
+  pushSeconds: number;
+  /** Clients that stop reading (pause) while their users get updates. */
+  slowClients: number;
+  /** Bytes offered to each slow client at most (the flood ends sooner once all are dropped). */
+  slowBytesPerClient: number;
+  /** The gateway's bound on a socket's unsent bytes (TICKS_GATEWAY_MAX_BUFFERED_BYTES). */
+  maxBufferedBytes: number;
+  token(userId: string, deviceId: string): string;
+  publisher(): EventPublisher;
+  /** RSS of the gateway process now. */
+  gatewayRss(): number;
+  gatewayMetrics(): Promise<MetricsSnapshot>;
+}
+
+export interface GatewayFigures {
+  connections: number;
+  users: number;
+  devicesPerUser: number;
+  connectSeconds: number;
+  memory: {
+    rssBefore: number;
+    rssAfter: number;
+    bytesPerConnection: number;
+    heapPerConnection: number;
+  };
+  pushes: {
+    records: number;
+    offeredPerSecond: number;
+    delivered: number;
+    expected: number;
+    seconds: number;
+    deliveredPerSecond: number;
+    /** receipt_updates record produced → frame read by the client, ms. */
+    latency: Percentiles;
+  };
+  slow: SlowConsumerFigures;
+}
+
+export interface SlowConsumerFigures {
+  clients: number;
+  frameBytes: number;
+  offeredBytesPerClient: number;
+  /** Slow sockets the gateway dropped (send buffer full), by its counter. */
+  dropped: number;
+  /** Paused clients that found their connection closed once they read again. */
+  closedByGateway: number;
+  /** The reading device of each slow user got every update meanwhile. */
+  readingDevicesServed: boolean;
+  rssBefore: number;
+  rssPeak: number;
+  /** What the gateway may hold for them: clients × TICKS_GATEWAY_MAX_BUFFERED_BYTES. */
+  boundBytes: number;
+}
+
+/** One client connection: counts what it reads and times the frames of a push run. */
+class BenchClient {
+  received = 0;
+  closed = false;
+
+  private constructor(readonly ws: WebSocket) {}
+
+  static open(url: string, onFrame: (frame: { update_id?: string; emitted_at?: number }) => void) {
+    return new Promise<BenchClient>((resolve, reject) => {
+      const ws = new WebSocket(url, { perMessageDeflate: false });
+      const client = new BenchClient(ws);
+      ws.once('unexpected-response', (_req, res) =>
+        reject(new Error(`gateway refused the upgrade: HTTP ${res.statusCode}`)),
+      );
+      ws.once('error', reject);
+      ws.once('close', () => (client.closed = true));
+      ws.on('message', (data: Buffer) => {
+        client.received++;
+        if (client.received === 1) return resolve(client); // hello
+        onFrame(JSON.parse(data.toString()) as { update_id?: string; emitted_at?: number });
+      });
+    });
+  }
+}
+
+/**
+ * The push gateway under many connections (several devices per user): how fast they open and
+ * what each costs in memory, pushes delivered per second at an offered rate with the time from
+ * the receipt_updates record to the socket, and what clients that stop reading cost.
+ */
+export async function loadGateway(o: GatewayLoadOptions): Promise<GatewayFigures> {
+  const users = Math.ceil(o.connections / o.devicesPerUser);
+  const latencies: number[] = [];
+  let phase = '';
+  let delivered = 0;
+  const onFrame = (frame: { update_id?: string; emitted_at?: number }) => {
+    if (!phase || !frame.update_id?.startsWith(phase)) return;
+    delivered++;
+    latencies.push(Date.now() - frame.emitted_at!);
+  };
+
+  // ---- connections ----------------------------------------------------------------------------
+  await sleep(1000);
+  const rssBefore = o.gatewayRss();
+  const heapBefore = (await o.gatewayMetrics()).total('ticks_nodejs_heap_size_used_bytes');
+  const connectStart = Date.now();
+  const clients: BenchClient[] = [];
+  const wanted = Array.from({ length: o.connections }, (_, i) => ({
+    userId: `gw${o.runId}-u${i % users}`,
+    deviceId: `d${Math.floor(i / users)}`,
+  }));
+  await inParallel(wanted, 100, async ({ userId, deviceId }) => {
+    clients.push(
+      await BenchClient.open(`${o.url}?access_token=${o.token(userId, deviceId)}`, onFrame),
+    );
+  });
+  const connectSeconds = (Date.now() - connectStart) / 1000;
+  await sleep(2000);
+  const rssAfter = o.gatewayRss();
+  const heapAfter = (await o.gatewayMetrics()).total('ticks_nodejs_heap_size_used_bytes');
+
+  // ---- pushes at an offered rate --------------------------------------------------------------
+  phase = `${o.runId}-push-`;
+  const recordRate = o.pushRate / o.devicesPerUser;
+  const pushStart = Date.now();
+  let records = 0;
+  while (Date.now() - pushStart < o.pushSeconds * 1000) {
+    const due = Math.floor(((Date.now() - pushStart) / 1000) * recordRate) - records;
+    const publisher = o.publisher();
+    for (let i = 0; i < due; i++, records++) {
+      const userId = `gw${o.runId}-u${records % users}`;
+      publisher.encoded(
+        'receiptUpdates',
+        userId,
+        statusUpdate(`${phase}${records}`, userId, records),
+      );
+    }
+    await publisher.flush();
+    await sleep(10);
+  }
+  // The last users may hold one device fewer (connections not a multiple of the devices).
+  const devicesOf = (u: number) => Math.floor((o.connections - 1 - u) / users) + 1;
+  let expected = 0;
+  for (let n = 0; n < records; n++) expected += devicesOf(n % users);
+  let lastArrival = Date.now();
+  for (
+    let seen = -1;
+    delivered < expected && (delivered !== seen || Date.now() - lastArrival < 5000);
+  ) {
+    if (delivered !== seen) lastArrival = Date.now();
+    seen = delivered;
+    await sleep(100);
+  }
+  const pushSeconds = (lastArrival - pushStart) / 1000;
+  const pushes = {
+    records,
+    offeredPerSecond: o.pushRate,
+    delivered,
+    expected,
+    seconds: pushSeconds,
+    deliveredPerSecond: delivered / pushSeconds,
+    latency: percentiles(latencies),
+  };
+  phase = '';
+
+  const slow = await slowConsumers(o, onFrame);
+  await Promise.all(clients.map((c) => closeClient(c)));
+  return {
+    connections: clients.length,
+    users,
+    devicesPerUser: o.devicesPerUser,
+    connectSeconds,
+    memory: {
+      rssBefore,
+      rssAfter,
+      bytesPerConnection: (rssAfter - rssBefore) / clients.length,
+      heapPerConnection: (heapAfter - heapBefore) / clients.length,
+    },
+    pushes,
+    slow,
+  };
+}
+
+/**
+ * Slow consumers: users each with up to ten devices that stop reading and one that reads. Their
+ * updates are large (a group sender summary of 100 messages) and keep coming until every paused
+ * socket is dropped or `slowBytesPerClient` was offered to each; the gateway's RSS is sampled
+ * meanwhile. Back-pressure holds when the paused sockets are dropped, the reading devices get
+ * everything, and the RSS grows by at most the bound.
+ */
+async function slowConsumers(
+  o: GatewayLoadOptions,
+  onFrame: (frame: { update_id?: string; emitted_at?: number }) => void,
+): Promise<SlowConsumerFigures> {
+  const perUser = 10;
+  const slowUsers = Math.ceil(o.slowClients / perUser);
+  const paused: BenchClient[] = [];
+  const reading: BenchClient[] = [];
+  for (let u = 0; u < slowUsers; u++) {
+    const userId = `gw${o.runId}-slow${u}`;
+    const devices = Math.min(perUser, o.slowClients - u * perUser);
+    for (let d = 0; d < devices; d++) {
+      const client = await BenchClient.open(
+        `${o.url}?access_token=${o.token(userId, `paused${d}`)}`,
+        onFrame,
+      );
+      client.ws.pause();
+      paused.push(client);
+    }
+    reading.push(
+      await BenchClient.open(`${o.url}?access_token=${o.token(userId, 'reading')}`, onFrame),
+    );
+  }
+  const droppedBefore = (await o.gatewayMetrics()).total('ticks_gateway_pushes_total', {
+    outcome: 'dropped',
+  });
+  const sample = groupSummaryUpdate(`${o.runId}-slow-probe`, 'x', 0);
+  const frameBytes = Buffer.byteLength(JSON.stringify(toPushMessage(sample)));
+  const recordsPerUser = Math.ceil(o.slowBytesPerClient / frameBytes);
+  await sleep(1000);
+  const rssBefore = o.gatewayRss();
+  let rssPeak = rssBefore;
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, o.gatewayRss())), 100);
+  let dropped = 0;
+  let sent = 0;
+  try {
+    for (; sent < recordsPerUser && dropped < paused.length;) {
+      const publisher = o.publisher();
+      for (let i = 0; i < 50 && sent < recordsPerUser; i++, sent++)
+        for (let u = 0; u < slowUsers; u++)
+          publisher.encoded(
+            'receiptUpdates',
+            `gw${o.runId}-slow${u}`,
+            groupSummaryUpdate(`${o.runId}-slow-${sent}`, `gw${o.runId}-slow${u}`, sent),
+          );
+      await publisher.flush();
+      dropped =
+        (await o.gatewayMetrics()).total('ticks_gateway_pushes_total', { outcome: 'dropped' }) -
+        droppedBefore;
+    }
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && reading.some((c) => c.received - 1 < sent)) await sleep(100);
+    await sleep(500);
+    dropped =
+      (await o.gatewayMetrics()).total('ticks_gateway_pushes_total', { outcome: 'dropped' }) -
+      droppedBefore;
+  } finally {
+    clearInterval(sampler);
+  }
+  const readingDevicesServed = reading.every((c) => c.received - 1 === sent);
+  // Resumed, a dropped socket reads what was in flight, then its end.
+  for (const c of paused) c.ws.resume();
+  const closedBy = Date.now() + 10_000;
+  while (Date.now() < closedBy && paused.some((c) => !c.closed)) await sleep(100);
+  const closedByGateway = paused.filter((c) => c.closed).length;
+  await Promise.all([...paused, ...reading].map((c) => closeClient(c)));
+  return {
+    clients: paused.length,
+    frameBytes,
+    offeredBytesPerClient: sent * frameBytes,
+    dropped,
+    closedByGateway,
+    readingDevicesServed,
+    rssBefore,
+    rssPeak,
+    boundBytes: paused.length * o.maxBufferedBytes,
+  };
+}
+
+function closeClient(client: BenchClient): Promise<void> {
+  if (client.closed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      client.ws.terminate();
+      resolve();
+    }, 5000);
+    client.ws.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    client.ws.close();
+  });
+}
+
+/** Runs `work` on every item, at most `limit` at a time. */
+async function inParallel<T>(
+  items: T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

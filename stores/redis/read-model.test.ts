@@ -1,0 +1,213 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { loadConfig } from '../../config/config';
+import { scanKeys } from '../../tests/support/harness';
+import { connectRedis } from './connect';
+import { HotStateRestorer, type RestoredConversation } from './hot-state-restorer';
+import { RedisKeys } from './keys';
+import { ReadModel, type ConversationUnread, type UnreadCursor } from './read-model';
+
+/**
+ * The unread pages against the real main Redis: pages cut by the cursor give every conversation
+ * once, newest first, with the counts of the state as it is when asked; the common case costs
+ * one round trip; a changed conversation list is never answered from the last one.
+ */
+describe('ReadModel unread pages (real Redis)', () => {
+  const prefix = `t${randomBytes(4).toString('hex')}`;
+  const keys = new RedisKeys(prefix);
+  let redis: Redis;
+  let restorer: HotStateRestorer;
+  let user = 0;
+  const newUser = () => `reader-${++user}`;
+
+  /** A conversation of `userId` and a peer with `messages` messages, the latest sent at `lastAt`; read up to `read`. */
+  function conversation(
+    id: string,
+    userId: string,
+    lastAt: number,
+    messages: number,
+    read: number,
+  ): RestoredConversation {
+    const list = Array.from({ length: messages }, (_, i) => ({
+      seq: i + 1,
+      messageId: `${id}-m${i + 1}`,
+      senderId: 'peer',
+      sentAt: lastAt - (messages - 1 - i),
+    }));
+    return {
+      conversationId: id,
+      kind: 'GROUP',
+      last: messages > 0 ? { seq: messages, messageId: `${id}-m${messages}`, at: lastAt } : null,
+      members: [userId, 'peer'],
+      former: [],
+      read: { [userId]: read, peer: messages },
+      delivered: { [userId]: read, peer: messages },
+      messages: list,
+      readLog: {},
+      deliveredLog: {},
+      deliveredById: {},
+    };
+  }
+
+  async function seed(userId: string, conversations: RestoredConversation[]): Promise<void> {
+    await restorer.restoreConversations(conversations);
+    await restorer.restoreUsers(
+      [],
+      conversations.map((c) => ({ userId, conversationId: c.conversationId })),
+    );
+  }
+
+  /** Every page of `limit`, following next_cursor. */
+  async function allPages(
+    model: ReadModel,
+    userId: string,
+    limit: number,
+  ): Promise<ConversationUnread[][]> {
+    const pages: ConversationUnread[][] = [];
+    let after: UnreadCursor | undefined;
+    for (let i = 0; i < 100; i++) {
+      const page = await model.unreadPage(userId, { limit, after });
+      pages.push(page.conversations);
+      if (!page.next) return pages;
+      after = page.next;
+    }
+    throw new Error('more than 100 pages: the cursor does not advance');
+  }
+
+  beforeAll(async () => {
+    redis = await connectRedis(loadConfig().redis.mainUrl, 'main');
+    restorer = new HotStateRestorer(redis, redis, keys, 3600);
+  });
+  afterAll(async () => {
+    const found = await scanKeys(redis, keys.all());
+    for (let i = 0; i < found.length; i += 500) await redis.del(...found.slice(i, i + 500));
+    redis.disconnect();
+  });
+
+  it('gives every conversation once over the pages, newest first, ties cut by id', async () => {
+    const u = newUser();
+    // 23 conversations; times repeat (three share each time) so pages are cut inside ties.
+    const conversations = Array.from({ length: 23 }, (_, i) =>
+      conversation(
+        `${u}-c${String(i).padStart(2, '0')}`,
+        u,
+        1_000_000 + Math.floor(i / 3),
+        4,
+        i % 5,
+      ),
+    );
+    await seed(u, conversations);
+    const model = new ReadModel(redis, keys);
+    const expected = [...conversations]
+      .sort((a, b) => b.last!.at - a.last!.at || (a.conversationId < b.conversationId ? -1 : 1))
+      .map((c) => ({
+        conversationId: c.conversationId,
+        unread: 4 - (c.read[u] ?? 0),
+        readUpToSeq: c.read[u],
+        lastSeq: 4,
+        lastAt: c.last!.at,
+      }));
+    for (const limit of [1, 4, 7, 22, 23, 50]) {
+      const pages = await allPages(model, u, limit);
+      expect(pages.flat()).toEqual(expected);
+      expect(pages).toHaveLength(Math.max(1, Math.ceil(23 / limit)));
+      for (const page of pages) expect(page.length).toBeLessThanOrEqual(limit);
+    }
+  });
+
+  it('orders a long list by latest message and counts only the page', async () => {
+    const u = newUser();
+    const conversations = Array.from({ length: 300 }, (_, i) =>
+      conversation(`${u}-c${i}`, u, 2_000_000 + ((i * 7919) % 300), 3, i % 2),
+    );
+    await seed(u, conversations);
+    const model = new ReadModel(redis, keys);
+    const scripts = jest.spyOn(redis, 'unreadCounts');
+    for (let ask = 0; ask < 2; ask++) {
+      scripts.mockClear();
+      const page = await model.unreadPage(u, { limit: 50 });
+      expect(page.conversations.map((c) => c.lastAt)).toEqual(
+        Array.from({ length: 50 }, (_, i) => 2_000_299 - i),
+      );
+      expect(page.next).toEqual({
+        lastAt: 2_000_250,
+        conversationId: page.conversations[49]!.conversationId,
+      });
+      // One call counting the page's 50 conversations, not the 300.
+      expect(scripts.mock.calls.map((call) => call[0])).toEqual([50]);
+    }
+    scripts.mockRestore();
+  });
+
+  it('answers a user who fits in one page in one round trip, and from the state as it is', async () => {
+    const u = newUser();
+    await seed(u, [
+      conversation(`${u}-a`, u, 3_000_000, 5, 1),
+      conversation(`${u}-b`, u, 3_000_001, 2, 0),
+    ]);
+    const model = new ReadModel(redis, keys);
+    await model.unreadPage(u, { limit: 50 }); // learns the list
+    const trips = jest.spyOn(redis, 'pipeline');
+    const second = await model.unreadPage(u, { limit: 50 });
+    expect(trips).toHaveBeenCalledTimes(1);
+    expect(second.conversations.map((c) => [c.conversationId, c.unread])).toEqual([
+      [`${u}-b`, 2],
+      [`${u}-a`, 4],
+    ]);
+    // A read moves the watermark: the next answer has it (nothing is kept from the last one).
+    await redis.hset(keys.conversationKey(`${u}-a`, 'read'), u, '5');
+    const afterRead = await model.unreadPage(u, { limit: 50 });
+    expect(afterRead.conversations.find((c) => c.conversationId === `${u}-a`)?.unread).toBe(0);
+    trips.mockRestore();
+  });
+
+  it('follows a conversation list that changed since the last call (joined, left)', async () => {
+    const u = newUser();
+    await seed(u, [conversation(`${u}-a`, u, 4_000_000, 1, 0)]);
+    const model = new ReadModel(redis, keys);
+    expect((await model.unreadPage(u, { limit: 50 })).conversations).toHaveLength(1);
+    await seed(u, [conversation(`${u}-new`, u, 4_000_005, 3, 0)]);
+    expect(
+      (await model.unreadPage(u, { limit: 50 })).conversations.map((c) => [
+        c.conversationId,
+        c.unread,
+      ]),
+    ).toEqual([
+      [`${u}-new`, 3],
+      [`${u}-a`, 1],
+    ]);
+    await redis.srem(keys.userConversations(u), `${u}-a`);
+    expect(
+      (await model.unreadPage(u, { limit: 50 })).conversations.map((c) => c.conversationId),
+    ).toEqual([`${u}-new`]);
+    // A list grown past the page: ordered again, not answered from the short guess.
+    await seed(
+      u,
+      Array.from({ length: 5 }, (_, i) => conversation(`${u}-more${i}`, u, 4_000_010 + i, 1, 0)),
+    );
+    const page = await model.unreadPage(u, { limit: 3 });
+    expect(page.conversations.map((c) => c.conversationId)).toEqual([
+      `${u}-more4`,
+      `${u}-more3`,
+      `${u}-more2`,
+    ]);
+    expect(page.next).not.toBeNull();
+  });
+
+  it('gives the badge with the page, sorted, and nothing for an unknown user', async () => {
+    const u = newUser();
+    await restorer.restoreUsers(
+      [
+        { userId: u, source: 'zed' },
+        { userId: u, source: 'amy' },
+      ],
+      [],
+    );
+    const model = new ReadModel(redis, keys);
+    expect(await model.unreadPage(u, { limit: 10 })).toEqual({
+      conversations: [],
+      badge: ['amy', 'zed'],
+      next: null,
+    });
+  });
+});
