@@ -45,7 +45,7 @@ async function main(options: Options): Promise<number> {
       const result = await runScenario(scenario, size, seed, log);
       results.push(result);
       const v = result.verdict;
-      log(`  ${scenario.name}: lost ${v.eventsLost}, false reads ${v.falseReads}, stale ${v.staleStatuses}, other ${v.otherMismatches} (${result.seconds.toFixed(0)} s)`);
+      log(`  ${scenario.name}: lost ${v.eventsLost}, false reads ${v.falseReads}, stale ${v.staleStatuses}, reply-implied ${v.replyImplied}, other ${v.otherMismatches} (${result.seconds.toFixed(0)} s)`);
       for (const d of v.details) log(`    ${d}`);
     }
   } finally {
@@ -73,7 +73,7 @@ function shareDownloads(stackDir: string): void {
 
 new Command('chaos')
   .description('the fault suite: scenarios of faults and hostile input under load, judged against a reference model')
-  .option('--scenarios <names>', 'comma-separated: sigkill, rebalance, redis-main-restart, aux-redis-down, kafka-restart, registry-down, cassandra-down, hostile')
+  .option('--scenarios <names>', 'comma-separated: no-fault, sigkill, rebalance, redis-main-restart, aux-redis-down, kafka-restart, registry-down, cassandra-down, hostile')
   .option('--short', 'the short form (small load, short outages)')
   .option('--seed <n>', 'seed of the first scenario (the next get seed+1, …)', '12')
   .option('--keep-stack', 'leave the private stack running')

@@ -8,7 +8,7 @@ import {
 } from '../../schemas/types';
 import { clientView } from '../support/client-view';
 import { messageId } from './chaos-load';
-import type { ReferenceModel } from './reference-model';
+import type { Bounds, ReferenceModel } from './reference-model';
 
 /** What a scenario's outputs were found to hold against the reference model. */
 export interface Verdict {
@@ -16,8 +16,14 @@ export interface Verdict {
   eventsLost: number;
   /** A watermark, status or read count beyond what was read: never allowed. */
   falseReads: number;
-  /** Statuses and group counts a client ends on that are behind the truth. */
+  /** Statuses and group counts a client ends on that are behind what receipts promised. */
   staleStatuses: number;
+  /**
+   * Statuses and counts behind the watermarks only because a member's own message moved theirs
+   * (a reply counts as read in the API; no update tells the other side): not a defect of the
+   * run, a product gap, counted apart.
+   */
+  replyImplied: number;
   /** Everything else that differs: unread counts, badges, versions, dead letters, API answers. */
   otherMismatches: number;
   /** The first differences, each naming where and what. */
@@ -31,6 +37,7 @@ export function emptyVerdict(): Verdict {
     eventsLost: 0,
     falseReads: 0,
     staleStatuses: 0,
+    replyImplied: 0,
     otherMismatches: 0,
     details: [],
     checked: {},
@@ -38,6 +45,7 @@ export function emptyVerdict(): Verdict {
 }
 
 type Tally = 'eventsLost' | 'falseReads' | 'staleStatuses' | 'otherMismatches';
+
 
 export function note(v: Verdict, tally: Tally, detail: string, count = 1): void {
   v[tally] += count;
@@ -156,7 +164,8 @@ export function judgeUpdates(
         const want = model.directStatus(c, sender);
         const shown = direct.get(key) ?? { read: 0, delivered: 0 };
         compare(v, `direct ${key} READ`, shown.read, want.read);
-        compare(v, `direct ${key} DELIVERED`, Math.max(shown.read, shown.delivered), want.delivered);
+        const delivered = Math.max(shown.read, shown.delivered);
+        compare(v, `direct ${key} DELIVERED`, delivered, want.delivered);
         continue;
       }
       for (const seq of model.seqsOf(c, sender)) {
@@ -181,9 +190,10 @@ function raise(
   map.set(key, { read: Math.max(seen.read, read), delivered: Math.max(seen.delivered, delivered) });
 }
 
-function compare(v: Verdict, what: string, shown: number, want: number): void {
-  if (shown < want) note(v, 'staleStatuses', `updates: ${what} ${shown} < ${want}`);
-  else if (shown > want) note(v, 'falseReads', `updates: ${what} ${shown} > ${want}`);
+function compare(v: Verdict, what: string, shown: number, want: Bounds): void {
+  if (shown < want.promised) note(v, 'staleStatuses', `updates: ${what} ${shown} < ${want.promised}`);
+  else if (shown > want.truth) note(v, 'falseReads', `updates: ${what} ${shown} > ${want.truth}`);
+  else if (shown < want.truth) v.replyImplied++;
 }
 
 /**

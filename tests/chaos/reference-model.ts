@@ -15,8 +15,23 @@ interface ModelConversation {
   senders: string[];
   /** user → highest seq read (a read, or their own message) */
   read: Map<string, number>;
-  /** user → highest seq delivered to a device (a delivery up to a seq) */
+  /** user → highest seq delivered to a device (a delivery up to a seq, or their own message) */
   delivered: Map<string, number>;
+  /**
+   * user → the highest read / delivery a receipt of theirs took their watermark to (as the
+   * events were published): what ticks promises to tell. A member's own message moves their
+   * watermarks too, and ticks tells no one of that (see directStatus).
+   */
+  toldRead: Map<string, number>;
+  toldDelivered: Map<string, number>;
+}
+
+/** A status or count a client must end on: at least `promised`, at most `truth`. */
+export interface Bounds {
+  /** What receipts that moved a watermark promise to tell. */
+  promised: number;
+  /** The watermarks' truth (a member's own message counts as read up to it). */
+  truth: number;
 }
 
 /** What a client must end on for one (user, conversation). */
@@ -41,6 +56,8 @@ export class ReferenceModel {
       senders: [],
       read: new Map(),
       delivered: new Map(),
+      toldRead: new Map(),
+      toldDelivered: new Map(),
     });
     this.events += members.length;
   }
@@ -50,7 +67,8 @@ export class ReferenceModel {
     const c = this.get(conversationId);
     c.senders.push(sender);
     const seq = c.senders.length;
-    c.read.set(sender, seq); // sending moves the sender's own watermark to the message
+    c.read.set(sender, seq); // sending moves the sender's own watermarks to the message
+    c.delivered.set(sender, seq);
     this.events++;
     return seq;
   }
@@ -58,6 +76,7 @@ export class ReferenceModel {
   markRead(conversationId: string, user: string, seq: number): void {
     const c = this.get(conversationId);
     this.checkReached(c, seq);
+    if (seq > this.readOf(c, user)) c.toldRead.set(user, seq);
     c.read.set(user, Math.max(c.read.get(user) ?? 0, seq));
     this.events++;
   }
@@ -65,6 +84,8 @@ export class ReferenceModel {
   markDelivered(conversationId: string, user: string, upToSeq: number): void {
     const c = this.get(conversationId);
     this.checkReached(c, upToSeq);
+    if (upToSeq > Math.max(this.readOf(c, user), c.delivered.get(user) ?? 0))
+      c.toldDelivered.set(user, upToSeq);
     c.delivered.set(user, Math.max(c.delivered.get(user) ?? 0, upToSeq));
     this.events++;
   }
@@ -114,30 +135,40 @@ export class ReferenceModel {
   /**
    * A direct chat, as its sender must end up seeing it: the newest of the sender's messages the
    * peer has read, and the newest the peer's devices received (reading implies receiving); 0 when
-   * none.
+   * none. `truth` counts the peer's own messages as read up to them (their watermark moves, and
+   * the API says so); `promised` only what the peer's receipts moved.
    */
-  directStatus(conversationId: string, sender: string): { read: number; delivered: number } {
+  directStatus(conversationId: string, sender: string): { read: Bounds; delivered: Bounds } {
     const c = this.get(conversationId);
     const peer = c.members.find((m) => m !== sender)!;
+    const told = c.toldRead.get(peer) ?? 0;
     const read = this.readOf(c, peer);
-    const delivered = Math.max(read, c.delivered.get(peer) ?? 0);
-    return { read: this.newestOf(c, sender, read), delivered: this.newestOf(c, sender, delivered) };
+    return {
+      read: { promised: this.newestOf(c, sender, told), truth: this.newestOf(c, sender, read) },
+      delivered: {
+        promised: this.newestOf(c, sender, Math.max(told, c.toldDelivered.get(peer) ?? 0)),
+        truth: this.newestOf(c, sender, Math.max(read, c.delivered.get(peer) ?? 0)),
+      },
+    };
   }
 
   /** A group message's absolute counts: members but the sender who read / received it. */
   groupCounts(
     conversationId: string,
     seq: number,
-  ): { sender: string; read: number; delivered: number; total: number } {
+  ): { sender: string; read: Bounds; delivered: Bounds; total: number } {
     const c = this.get(conversationId);
     const sender = c.senders[seq - 1]!;
-    let read = 0;
-    let delivered = 0;
+    const read = { promised: 0, truth: 0 };
+    const delivered = { promised: 0, truth: 0 };
     for (const m of c.members) {
       if (m === sender) continue;
+      const told = c.toldRead.get(m) ?? 0;
       const r = this.readOf(c, m);
-      if (r >= seq) read++;
-      if (Math.max(r, c.delivered.get(m) ?? 0) >= seq) delivered++;
+      if (told >= seq) read.promised++;
+      if (r >= seq) read.truth++;
+      if (Math.max(told, c.toldDelivered.get(m) ?? 0) >= seq) delivered.promised++;
+      if (Math.max(r, c.delivered.get(m) ?? 0) >= seq) delivered.truth++;
     }
     return { sender, read, delivered, total: c.members.length - 1 };
   }

@@ -36,6 +36,16 @@ async function outage(ctx: ChaosContext, name: string, seconds: number): Promise
 
 export const SCENARIOS: Scenario[] = [
   {
+    name: 'no-fault',
+    restartsServers: false,
+    pipelines: 1,
+    async inject(ctx) {
+      await sleep(ctx.size.seconds * 500);
+      ctx.healed('nothing (a probe under load)');
+      return 'none (the control run)';
+    },
+  },
+  {
     name: 'sigkill',
     restartsServers: false,
     pipelines: 1,
