@@ -84,9 +84,14 @@ export class ChaosLoad {
   private async flushOnce(): Promise<void> {
     // The publisher empties its queue as a flush starts, so a failed one leaves nothing there.
     const batch = this.pending;
+    this.pending = []; // events recorded during the send wait for the next flush
     for (const queue of batch) queue(this.publish);
-    this.published += await this.publish.flush();
-    this.pending = this.pending.slice(batch.length);
+    try {
+      this.published += await this.publish.flush();
+    } catch (err) {
+      this.pending = [...batch, ...this.pending];
+      throw err;
+    }
   }
 
   /**

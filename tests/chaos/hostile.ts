@@ -96,7 +96,7 @@ export async function publishHostileRecords(
         const valid = await encode(
           receipt(own, 'x', { [TypeName.Delivered]: { up_to_seq: null, message_ids: [`z${i}`] } }),
         );
-        const marker = valid.indexOf(Buffer.from([0x02, 0x02 * (`z${i}`.length)]));
+        const marker = valid.lastIndexOf(Buffer.from([0x02, 0x02 * `z${i}`.length]));
         if (marker < 0) throw new Error('huge-block: the ids array header was not found');
         bytes = Buffer.concat([valid.subarray(0, marker), Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x40]), valid.subarray(marker + 1)]);
         break;

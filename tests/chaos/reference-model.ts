@@ -24,6 +24,8 @@ interface ModelConversation {
    */
   toldRead: Map<string, number>;
   toldDelivered: Map<string, number>;
+  /** user → their newest message's seq */
+  sent: Map<string, number>;
 }
 
 /** A status or count a client must end on: at least `promised`, at most `truth`. */
@@ -58,6 +60,7 @@ export class ReferenceModel {
       delivered: new Map(),
       toldRead: new Map(),
       toldDelivered: new Map(),
+      sent: new Map(),
     });
     this.events += members.length;
   }
@@ -69,6 +72,7 @@ export class ReferenceModel {
     const seq = c.senders.length;
     c.read.set(sender, seq); // sending moves the sender's own watermarks to the message
     c.delivered.set(sender, seq);
+    c.sent.set(sender, seq);
     this.events++;
     return seq;
   }
@@ -141,12 +145,12 @@ export class ReferenceModel {
   directStatus(conversationId: string, sender: string): { read: Bounds; delivered: Bounds } {
     const c = this.get(conversationId);
     const peer = c.members.find((m) => m !== sender)!;
-    const told = c.toldRead.get(peer) ?? 0;
+    const told = this.promisedOf(c, peer, c.toldRead);
     const read = this.readOf(c, peer);
     return {
       read: { promised: this.newestOf(c, sender, told), truth: this.newestOf(c, sender, read) },
       delivered: {
-        promised: this.newestOf(c, sender, Math.max(told, c.toldDelivered.get(peer) ?? 0)),
+        promised: this.newestOf(c, sender, Math.max(told, this.promisedOf(c, peer, c.toldDelivered))),
         truth: this.newestOf(c, sender, Math.max(read, c.delivered.get(peer) ?? 0)),
       },
     };
@@ -163,11 +167,11 @@ export class ReferenceModel {
     const delivered = { promised: 0, truth: 0 };
     for (const m of c.members) {
       if (m === sender) continue;
-      const told = c.toldRead.get(m) ?? 0;
+      const told = this.promisedOf(c, m, c.toldRead);
       const r = this.readOf(c, m);
       if (told >= seq) read.promised++;
       if (r >= seq) read.truth++;
-      if (Math.max(told, c.toldDelivered.get(m) ?? 0) >= seq) delivered.promised++;
+      if (Math.max(told, this.promisedOf(c, m, c.toldDelivered)) >= seq) delivered.promised++;
       if (Math.max(r, c.delivered.get(m) ?? 0) >= seq) delivered.truth++;
     }
     return { sender, read, delivered, total: c.members.length - 1 };
@@ -177,6 +181,17 @@ export class ReferenceModel {
   seqsOf(conversationId: string, sender?: string): number[] {
     const c = this.get(conversationId);
     return c.senders.flatMap((s, i) => (sender === undefined || s === sender ? [i + 1] : []));
+  }
+
+  /**
+   * What a member's receipts promise to tell: the read (delivery) their receipts took their
+   * watermark to, when above every message of their own. At or below one, the pipeline may have
+   * applied their message first (the two input topics are read side by side), and then the
+   * receipt moved nothing and told nothing: only the watermark's truth bounds it.
+   */
+  private promisedOf(c: ModelConversation, user: string, told: Map<string, number>): number {
+    const t = told.get(user) ?? 0;
+    return t > (c.sent.get(user) ?? 0) ? t : 0;
   }
 
   private readOf(c: ModelConversation, user: string): number {
