@@ -68,7 +68,7 @@ export class ChaosLoad {
 
   /** Queues about `events` events of traffic (the caller flushes). */
   step(events: number): void {
-    for (let queued = 0; queued < events; ) queued += this.action();
+    for (let queued = 0; queued < events;) queued += this.action();
   }
 
   /**
@@ -128,7 +128,12 @@ export class ChaosLoad {
     const seq = this.model.send(conversationId, sender);
     const { kind } = this.model.conversation(conversationId);
     this.pending.push((p) =>
-      p.messageSent(conversationId, { messageId: messageId(conversationId, seq), seq, senderId: sender, kind }),
+      p.messageSent(conversationId, {
+        messageId: messageId(conversationId, seq),
+        seq,
+        senderId: sender,
+        kind,
+      }),
     );
     return seq;
   }

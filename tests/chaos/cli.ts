@@ -22,8 +22,16 @@ async function main(options: Options): Promise<number> {
   process.env['TICKS_STACK_DIR'] ??= path.join(REPO, '.stack-chaos');
   process.env['TICKS_STACK_PORT_OFFSET'] ??= '10100';
   if (Number(process.env['TICKS_STACK_PORT_OFFSET']) === 0)
-    throw new Error('TICKS_STACK_PORT_OFFSET=0 is the shared stack: the chaos suite restarts servers, give it a stack of its own');
-  for (const v of ['TICKS_KAFKA_BROKERS', 'TICKS_REGISTRY_URL', 'TICKS_REDIS_URL', 'TICKS_AUX_REDIS_URL', 'TICKS_CASSANDRA_CONTACT_POINTS'])
+    throw new Error(
+      'TICKS_STACK_PORT_OFFSET=0 is the shared stack: the chaos suite restarts servers, give it a stack of its own',
+    );
+  for (const v of [
+    'TICKS_KAFKA_BROKERS',
+    'TICKS_REGISTRY_URL',
+    'TICKS_REDIS_URL',
+    'TICKS_AUX_REDIS_URL',
+    'TICKS_CASSANDRA_CONTACT_POINTS',
+  ])
     delete process.env[v]; // the private stack's addresses are the defaults now
   shareDownloads(process.env['TICKS_STACK_DIR']);
 
@@ -34,8 +42,11 @@ async function main(options: Options): Promise<number> {
 
   const scenarios = options.scenarios ? options.scenarios.split(',').map(scenarioNamed) : SCENARIOS;
   const size = options.short ? SHORT : FULL;
-  const log = (m: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${m}\n`);
-  log(`chaos stack in ${process.env['TICKS_STACK_DIR']} (port offset ${process.env['TICKS_STACK_PORT_OFFSET']})`);
+  const log = (m: string) =>
+    process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+  log(
+    `chaos stack in ${process.env['TICKS_STACK_DIR']} (port offset ${process.env['TICKS_STACK_PORT_OFFSET']})`,
+  );
   const { started } = await ensureStackUp();
   const results = [];
   try {
@@ -45,7 +56,9 @@ async function main(options: Options): Promise<number> {
       const result = await runScenario(scenario, size, seed, log);
       results.push(result);
       const v = result.verdict;
-      log(`  ${scenario.name}: lost ${v.eventsLost}, false reads ${v.falseReads}, stale ${v.staleStatuses}, reply-implied ${v.replyImplied}, other ${v.otherMismatches} (${result.seconds.toFixed(0)} s)`);
+      log(
+        `  ${scenario.name}: lost ${v.eventsLost}, false reads ${v.falseReads}, stale ${v.staleStatuses}, reply-implied ${v.replyImplied}, other ${v.otherMismatches} (${result.seconds.toFixed(0)} s)`,
+      );
       for (const d of v.details) log(`    ${d}`);
     }
   } finally {
@@ -72,8 +85,13 @@ function shareDownloads(stackDir: string): void {
 }
 
 new Command('chaos')
-  .description('the fault suite: scenarios of faults and hostile input under load, judged against a reference model')
-  .option('--scenarios <names>', 'comma-separated: no-fault, sigkill, rebalance, redis-main-restart, aux-redis-down, kafka-restart, registry-down, cassandra-down, hostile')
+  .description(
+    'the fault suite: scenarios of faults and hostile input under load, judged against a reference model',
+  )
+  .option(
+    '--scenarios <names>',
+    'comma-separated: no-fault, sigkill, rebalance, redis-main-restart, aux-redis-down, kafka-restart, registry-down, cassandra-down, hostile',
+  )
   .option('--short', 'the short form (small load, short outages)')
   .option('--seed <n>', 'seed of the first scenario (the next get seed+1, …)', '12')
   .option('--keep-stack', 'leave the private stack running')
@@ -82,7 +100,9 @@ new Command('chaos')
     try {
       process.exitCode = await main(options);
     } catch (err) {
-      process.stderr.write(`chaos failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(
+        `chaos failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
       process.exitCode = 2;
     }
     // Kafka clients and timers of a failed run must not keep the process alive.

@@ -69,15 +69,26 @@ export async function publishHostileRecords(
     tag.writeUInt32BE(i);
     switch (kind) {
       case 'garbage':
-        bytes = Buffer.concat([Buffer.from([0x80 | random.int(1, 0x7f)]), tag, randomBytes(random.int(0, 60))]);
+        bytes = Buffer.concat([
+          Buffer.from([0x80 | random.int(1, 0x7f)]),
+          tag,
+          randomBytes(random.int(0, 60)),
+        ]);
         break;
       case 'unknown-schema': {
-        bytes = Buffer.concat([Buffer.from([0]), Buffer.alloc(4), tag, randomBytes(random.int(0, 30))]);
+        bytes = Buffer.concat([
+          Buffer.from([0]),
+          Buffer.alloc(4),
+          tag,
+          randomBytes(random.int(0, 30)),
+        ]);
         bytes.writeUInt32BE(0x7f000000 + random.int(0, 0xffffff), 1);
         break;
       }
       case 'truncated': {
-        const whole = await encode(receipt(own, 'x', { [TypeName.ReadUpTo]: { seq: 1, message_id: null } }));
+        const whole = await encode(
+          receipt(own, 'x', { [TypeName.ReadUpTo]: { seq: 1, message_id: null } }),
+        );
         bytes = whole.subarray(0, random.int(6, whole.length - 1));
         break;
       }
@@ -86,7 +97,10 @@ export async function publishHostileRecords(
           receipt(own, 'x', {
             [TypeName.Delivered]: {
               up_to_seq: null,
-              message_ids: Array.from({ length: maxDeliveredBatch + random.int(1, 50) }, (_, k) => `${i}-${k}`),
+              message_ids: Array.from(
+                { length: maxDeliveredBatch + random.int(1, 50) },
+                (_, k) => `${i}-${k}`,
+              ),
             },
           }),
         );
@@ -98,13 +112,19 @@ export async function publishHostileRecords(
         );
         const marker = valid.lastIndexOf(Buffer.from([0x02, 0x02 * `z${i}`.length]));
         if (marker < 0) throw new Error('huge-block: the ids array header was not found');
-        bytes = Buffer.concat([valid.subarray(0, marker), Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x40]), valid.subarray(marker + 1)]);
+        bytes = Buffer.concat([
+          valid.subarray(0, marker),
+          Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x40]),
+          valid.subarray(marker + 1),
+        ]);
         break;
       }
       case 'negative-seq':
         key = target;
         bytes = await encode(
-          receipt(target, member, { [TypeName.ReadUpTo]: { seq: -random.int(1, 1e6), message_id: null } }),
+          receipt(target, member, {
+            [TypeName.ReadUpTo]: { seq: -random.int(1, 1e6), message_id: null },
+          }),
         );
         break;
       case 'wrong-key':
@@ -116,7 +136,9 @@ export async function publishHostileRecords(
         );
         break;
       case 'fuzzed': {
-        const valid = await encode(receipt(own, `f${i}`, { [TypeName.ReadUpTo]: { seq: 1, message_id: null } }));
+        const valid = await encode(
+          receipt(own, `f${i}`, { [TypeName.ReadUpTo]: { seq: 1, message_id: null } }),
+        );
         bytes = Buffer.from(valid);
         for (let flips = random.int(1, 4); flips > 0; flips--)
           bytes[random.int(5, bytes.length - 1)] = random.int(0, 255);
@@ -180,14 +202,53 @@ export async function hostileApiTraffic(
     const c = conversations[i % conversations.length]!;
     const { lastSeq, members } = model.conversation(c);
     const read = { conversation_id: c, seq: lastSeq };
-    expect('non-member read', await call('POST', '/v1/receipts/read', { token: token(`intruder-${i % 7}`), body: read }), 403);
-    expect('non-member delivered', await call('POST', '/v1/receipts/delivered', { token: token(`intruder-${i % 7}`), body: { conversation_id: c, message_ids: ['x'] } }), 403);
-    expect('non-member receipt details', await call('GET', `/v1/messages/${c}/${c}:1/receipts`, { token: token(`intruder-${i % 7}`) }), 403);
-    expect('another user\'s id', await call('POST', '/v1/receipts/read', { token: token(`intruder-${i % 7}`), body: { ...read, user_id: members[0] } }), 403);
+    expect(
+      'non-member read',
+      await call('POST', '/v1/receipts/read', { token: token(`intruder-${i % 7}`), body: read }),
+      403,
+    );
+    expect(
+      'non-member delivered',
+      await call('POST', '/v1/receipts/delivered', {
+        token: token(`intruder-${i % 7}`),
+        body: { conversation_id: c, message_ids: ['x'] },
+      }),
+      403,
+    );
+    expect(
+      'non-member receipt details',
+      await call('GET', `/v1/messages/${c}/${c}:1/receipts`, { token: token(`intruder-${i % 7}`) }),
+      403,
+    );
+    expect(
+      "another user's id",
+      await call('POST', '/v1/receipts/read', {
+        token: token(`intruder-${i % 7}`),
+        body: { ...read, user_id: members[0] },
+      }),
+      403,
+    );
     expect('no token', await call('POST', '/v1/receipts/read', { body: read }), 401);
-    expect('garbage token', await call('GET', '/v1/me/unread', { token: randomBytes(24).toString('base64url') }), 401);
-    expect('forged token', await call('POST', '/v1/receipts/read', { token: forged({ sub: members[0], exp: Math.floor(Date.now() / 1000) + 60 }), body: read }), 401);
-    expect('foreign issuer', await call('GET', '/v1/me/unread', { token: foreign({ sub: members[0], exp: Math.floor(Date.now() / 1000) + 60 }) }), 401);
+    expect(
+      'garbage token',
+      await call('GET', '/v1/me/unread', { token: randomBytes(24).toString('base64url') }),
+      401,
+    );
+    expect(
+      'forged token',
+      await call('POST', '/v1/receipts/read', {
+        token: forged({ sub: members[0], exp: Math.floor(Date.now() / 1000) + 60 }),
+        body: read,
+      }),
+      401,
+    );
+    expect(
+      'foreign issuer',
+      await call('GET', '/v1/me/unread', {
+        token: foreign({ sub: members[0], exp: Math.floor(Date.now() / 1000) + 60 }),
+      }),
+      401,
+    );
   }
   // A flood from one user: past the limit every request is refused with a Retry-After.
   const flooder = token('flooder');
@@ -203,7 +264,11 @@ export async function hostileApiTraffic(
   }
   if (limited < 50) {
     result.wrongAnswers++;
-    note(v, 'otherMismatches', `API flood: ${limited} of the last 50 requests past the limit refused with 429`);
+    note(
+      v,
+      'otherMismatches',
+      `API flood: ${limited} of the last 50 requests past the limit refused with 429`,
+    );
   }
   return result;
 }

@@ -46,7 +46,6 @@ export function emptyVerdict(): Verdict {
 
 type Tally = 'eventsLost' | 'falseReads' | 'staleStatuses' | 'otherMismatches';
 
-
 export function note(v: Verdict, tally: Tally, detail: string, count = 1): void {
   v[tally] += count;
   if (v.details.length < 40) v.details.push(`${tally}: ${detail}`);
@@ -81,22 +80,43 @@ export async function judgeApi(
         continue;
       }
       if (seen.last_seq < want.lastSeq)
-        note(v, 'eventsLost', `API: ${c} last_seq ${seen.last_seq} < ${want.lastSeq}`, want.lastSeq - seen.last_seq);
+        note(
+          v,
+          'eventsLost',
+          `API: ${c} last_seq ${seen.last_seq} < ${want.lastSeq}`,
+          want.lastSeq - seen.last_seq,
+        );
       if (seen.read_up_to_seq < want.readUpToSeq)
-        note(v, 'eventsLost', `API: ${c}/${user} read_up_to_seq ${seen.read_up_to_seq} < ${want.readUpToSeq}`);
+        note(
+          v,
+          'eventsLost',
+          `API: ${c}/${user} read_up_to_seq ${seen.read_up_to_seq} < ${want.readUpToSeq}`,
+        );
       if (seen.read_up_to_seq > want.readUpToSeq)
-        note(v, 'falseReads', `API: ${c}/${user} read_up_to_seq ${seen.read_up_to_seq} > ${want.readUpToSeq}`);
+        note(
+          v,
+          'falseReads',
+          `API: ${c}/${user} read_up_to_seq ${seen.read_up_to_seq} > ${want.readUpToSeq}`,
+        );
       if (seen.last_seq > want.lastSeq)
         note(v, 'otherMismatches', `API: ${c} last_seq ${seen.last_seq} > ${want.lastSeq}`);
       if (seen.unread !== want.unread)
-        note(v, 'otherMismatches', `API: ${c}/${user} unread ${seen.unread}, expected ${want.unread}`);
+        note(
+          v,
+          'otherMismatches',
+          `API: ${c}/${user} unread ${seen.unread}, expected ${want.unread}`,
+        );
       got.delete(c);
     }
     for (const c of got.keys()) note(v, 'otherMismatches', `API: ${user} lists ${c}, not a member`);
     const badge = [...answer.badge.sources].sort();
     const want = model.badgeOf(user);
     if (JSON.stringify(badge) !== JSON.stringify(want))
-      note(v, 'otherMismatches', `API: badge of ${user} ${JSON.stringify(badge)}, expected ${JSON.stringify(want)}`);
+      note(
+        v,
+        'otherMismatches',
+        `API: badge of ${user} ${JSON.stringify(badge)}, expected ${JSON.stringify(want)}`,
+      );
   }
 }
 
@@ -120,9 +140,17 @@ export function judgeUpdates(
   v.checked['receipt_updates'] = updates.length;
   const view = clientView(updates);
   for (const c of view.conflicts)
-    note(v, 'otherMismatches', `updates: version ${c.first.version} twice with other content (${c.key})`);
+    note(
+      v,
+      'otherMismatches',
+      `updates: version ${c.first.version} twice with other content (${c.key})`,
+    );
   for (const o of view.outOfOrder)
-    note(v, 'otherMismatches', `updates: ${o.conversation} version ${o.late.version} after ${o.after.version}`);
+    note(
+      v,
+      'otherMismatches',
+      `updates: ${o.conversation} version ${o.late.version} after ${o.after.version}`,
+    );
 
   const last = new Map<string, Applied>();
   const direct = new Map<string, { read: number; delivered: number }>();
@@ -191,7 +219,8 @@ function raise(
 }
 
 function compare(v: Verdict, what: string, shown: number, want: Bounds): void {
-  if (shown < want.promised) note(v, 'staleStatuses', `updates: ${what} ${shown} < ${want.promised}`);
+  if (shown < want.promised)
+    note(v, 'staleStatuses', `updates: ${what} ${shown} < ${want.promised}`);
   else if (shown > want.truth) note(v, 'falseReads', `updates: ${what} ${shown} > ${want.truth}`);
   else if (shown < want.truth) v.replyImplied++;
 }
@@ -215,9 +244,14 @@ export function judgeDeadLetters(
     else if (!tolerated.has(hex)) {
       unexpected++;
       if (unexpected <= 5)
-        note(v, 'otherMismatches', `dead letter not expected: ${d.reason} ${d.detail} (${d.source_topic}@${d.source_offset})`);
+        note(
+          v,
+          'otherMismatches',
+          `dead letter not expected: ${d.reason} ${d.detail} (${d.source_topic}@${d.source_offset})`,
+        );
     }
-    if (!d.reason || !d.detail) note(v, 'otherMismatches', `dead letter without a reason at ${d.source_offset}`);
+    if (!d.reason || !d.detail)
+      note(v, 'otherMismatches', `dead letter without a reason at ${d.source_offset}`);
   }
   if (unexpected > 5) v.otherMismatches += unexpected - 5;
   const missing = expected.size - seen.size;
@@ -237,26 +271,51 @@ export async function judgeCassandra(
   let rows = 0;
   for (const c of model.conversationIds()) {
     const { members } = model.conversation(c);
-    const messages = await all(cassandra, `SELECT seq, sender_id FROM ${keyspace}.messages WHERE conversation_id = ?`, [c]);
-    const watermarks = await all(cassandra, `SELECT user_id, last_read_seq FROM ${keyspace}.watermarks WHERE conversation_id = ?`, [c]);
-    const joins = await all(cassandra, `SELECT user_id, joined_seq FROM ${keyspace}.member_joins WHERE conversation_id = ?`, [c]);
+    const messages = await all(
+      cassandra,
+      `SELECT seq, sender_id FROM ${keyspace}.messages WHERE conversation_id = ?`,
+      [c],
+    );
+    const watermarks = await all(
+      cassandra,
+      `SELECT user_id, last_read_seq FROM ${keyspace}.watermarks WHERE conversation_id = ?`,
+      [c],
+    );
+    const joins = await all(
+      cassandra,
+      `SELECT user_id, joined_seq FROM ${keyspace}.member_joins WHERE conversation_id = ?`,
+      [c],
+    );
     rows += messages.length + watermarks.length + joins.length;
     const stored = new Set(messages.map((r) => Number(r['seq'])));
     const want = model.seqsOf(c);
     const missing = want.filter((s) => !stored.has(s));
     if (missing.length > 0)
-      note(v, 'eventsLost', `Cassandra: ${c} lacks messages ${missing.slice(0, 5).join(',')}`, missing.length);
-    if (stored.size > want.length) note(v, 'otherMismatches', `Cassandra: ${c} has ${stored.size} messages, sent ${want.length}`);
+      note(
+        v,
+        'eventsLost',
+        `Cassandra: ${c} lacks messages ${missing.slice(0, 5).join(',')}`,
+        missing.length,
+      );
+    if (stored.size > want.length)
+      note(
+        v,
+        'otherMismatches',
+        `Cassandra: ${c} has ${stored.size} messages, sent ${want.length}`,
+      );
     const read = new Map<string, number>();
-    const up = (u: string, seq: unknown) => read.set(u, Math.max(read.get(u) ?? 0, Number(seq ?? 0)));
+    const up = (u: string, seq: unknown) =>
+      read.set(u, Math.max(read.get(u) ?? 0, Number(seq ?? 0)));
     for (const r of watermarks) up(String(r['user_id']), r['last_read_seq']);
     for (const r of joins) up(String(r['user_id']), r['joined_seq']);
     for (const r of messages) up(String(r['sender_id']), r['seq']);
     for (const u of members) {
       const got = read.get(u) ?? 0;
       const expected = model.readWatermark(c, u);
-      if (got < expected) note(v, 'eventsLost', `Cassandra: ${c}/${u} read watermark ${got} < ${expected}`);
-      if (got > expected) note(v, 'falseReads', `Cassandra: ${c}/${u} read watermark ${got} > ${expected}`);
+      if (got < expected)
+        note(v, 'eventsLost', `Cassandra: ${c}/${u} read watermark ${got} < ${expected}`);
+      if (got > expected)
+        note(v, 'falseReads', `Cassandra: ${c}/${u} read watermark ${got} > ${expected}`);
     }
   }
   v.checked['Cassandra rows'] = rows;
@@ -271,7 +330,11 @@ async function all(
   const out: Array<Record<string, unknown>> = [];
   let pageState: string | undefined;
   do {
-    const page = await cassandra.execute(cql, params, { prepare: true, fetchSize: 1000, pageState });
+    const page = await cassandra.execute(cql, params, {
+      prepare: true,
+      fetchSize: 1000,
+      pageState,
+    });
     out.push(...(page.rows as unknown as Array<Record<string, unknown>>));
     pageState = page.pageState ?? undefined;
   } while (pageState);

@@ -117,7 +117,11 @@ export class ReferenceModel {
     for (const c of this.conversations.values()) {
       if (!c.members.includes(user)) continue;
       const readUpToSeq = this.readOf(c, user);
-      out.set(c.id, { unread: c.senders.length - readUpToSeq, readUpToSeq, lastSeq: c.senders.length });
+      out.set(c.id, {
+        unread: c.senders.length - readUpToSeq,
+        readUpToSeq,
+        lastSeq: c.senders.length,
+      });
     }
     return out;
   }
@@ -150,7 +154,11 @@ export class ReferenceModel {
     return {
       read: { promised: this.newestOf(c, sender, told), truth: this.newestOf(c, sender, read) },
       delivered: {
-        promised: this.newestOf(c, sender, Math.max(told, this.promisedOf(c, peer, c.toldDelivered))),
+        promised: this.newestOf(
+          c,
+          sender,
+          Math.max(told, this.promisedOf(c, peer, c.toldDelivered)),
+        ),
         truth: this.newestOf(c, sender, Math.max(read, c.delivered.get(peer) ?? 0)),
       },
     };

@@ -16,7 +16,12 @@ export function resultTable(results: readonly ScenarioResult[], command: string)
     return `| ${r.scenario} (seed ${r.seed}) | ${r.loadHeld} | ${r.faults} | ${v.eventsLost} | ${v.falseReads} | ${v.staleStatuses} | ${v.replyImplied} | ${v.otherMismatches} | ${recoveryText(r.recoveries)} | ${r.persisterSeconds.toFixed(0)} s | ${r.seconds.toFixed(0)} s |`;
   });
   const checked = results.map(
-    (r) => `- ${r.scenario}: ${Object.entries(r.verdict.checked).map(([k, n]) => `${n} ${k}`).join(', ')}; processes restarted by the supervisor after exiting on their own: ${r.unexpectedRestarts}`,
+    (r) =>
+      `- ${r.scenario}: ${Object.entries(r.verdict.checked)
+        .map(([k, n]) => `${n} ${k}`)
+        .join(
+          ', ',
+        )}; processes restarted by the supervisor after exiting on their own: ${r.unexpectedRestarts}`,
   );
   return [
     `\`${command}\``,

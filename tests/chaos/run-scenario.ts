@@ -147,15 +147,24 @@ export async function runScenario(
     const recoveries: number[] = [];
     // One reader polls the API for every probe under way (polls of its own would pass the rate
     // limit): a probe is done when each probe chat shows the message sent for it.
-    const waiting: Array<{ what: string; at: number; want: Map<string, number>; done: () => void }> = [];
+    const waiting: Array<{
+      what: string;
+      at: number;
+      want: Map<string, number>;
+      done: () => void;
+    }> = [];
     const probes: Array<Promise<void>> = [];
     let polling = false;
     const poll = async () => {
       polling = true;
       while (waiting.length > 0) {
         await sleep(250);
-        const answer = await call<UnreadAnswer>('GET', '/v1/me/unread?limit=1000', { token: token('probe-reader') });
-        const seen = new Map(answer.body.conversations?.map((c) => [c.conversation_id, c.last_seq]) ?? []);
+        const answer = await call<UnreadAnswer>('GET', '/v1/me/unread?limit=1000', {
+          token: token('probe-reader'),
+        });
+        const seen = new Map(
+          answer.body.conversations?.map((c) => [c.conversation_id, c.last_seq]) ?? [],
+        );
         for (const w of [...waiting]) {
           if (![...w.want].every(([c, seq]) => (seen.get(c) ?? 0) >= seq)) continue;
           const seconds = (Date.now() - w.at) / 1000;
@@ -171,7 +180,8 @@ export async function runScenario(
     };
     const probe = (what: string) => {
       const want = new Map<string, number>();
-      for (let i = 0; i < PROBES; i++) want.set(`probe-${i}`, load.sendNow(`probe-${i}`, `probe-writer-${i}`));
+      for (let i = 0; i < PROBES; i++)
+        want.set(`probe-${i}`, load.sendNow(`probe-${i}`, `probe-writer-${i}`));
       probes.push(
         new Promise<void>((done) => waiting.push({ what, at: Date.now(), want, done })),
         load.flushRetrying(),
@@ -193,7 +203,9 @@ export async function runScenario(
     };
     for (let i = 0; i < scenario.pipelines; i++) addPipeline();
     await caughtUp(h, 120_000);
-    log(`  ${load.model.conversationIds().length} conversations set up; load for ${size.seconds} s at ${size.load.rate}/s`);
+    log(
+      `  ${load.model.conversationIds().length} conversations set up; load for ${size.seconds} s at ${size.load.rate}/s`,
+    );
 
     const apiVerdict = emptyVerdict();
     const ctx: ChaosContext = {
@@ -233,12 +245,19 @@ export async function runScenario(
 
     const verdict = apiVerdict;
     await judgeApi(verdict, load.model, async (user) => {
-      const answer = await call<UnreadAnswer>('GET', '/v1/me/unread?limit=1000', { token: token(user) });
+      const answer = await call<UnreadAnswer>('GET', '/v1/me/unread?limit=1000', {
+        token: token(user),
+      });
       if (answer.status !== 200) throw new Error(`GET /v1/me/unread for ${user}: ${answer.status}`);
       return answer.body;
     });
     judgeUpdates(verdict, load.model, h.out.updates);
-    judgeDeadLetters(verdict, h.out.deadLetters, ctx.hostile?.expected ?? new Set(), ctx.hostile?.tolerated);
+    judgeDeadLetters(
+      verdict,
+      h.out.deadLetters,
+      ctx.hostile?.expected ?? new Set(),
+      ctx.hostile?.tolerated,
+    );
     await judgeCassandra(verdict, load.model, h.cassandra!, h.config.cassandra.keyspace);
     return {
       scenario: scenario.name,

@@ -21,7 +21,9 @@ export class SupervisedService {
   ) {}
 
   get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    return (
+      this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null
+    );
   }
 
   get pid(): number | undefined {
@@ -35,7 +37,13 @@ export class SupervisedService {
       process.execPath,
       ['--import', 'tsx', path.join(__dirname, '..', '..', 'scripts', `${this.script}.ts`)],
       {
-        env: { ...process.env, TICKS_METRICS_PORT: '0', TICKS_PERSISTER_METRICS_PORT: '0', TICKS_LOG_LEVEL: 'error', ...this.env },
+        env: {
+          ...process.env,
+          TICKS_METRICS_PORT: '0',
+          TICKS_PERSISTER_METRICS_PORT: '0',
+          TICKS_LOG_LEVEL: 'error',
+          ...this.env,
+        },
         stdio: ['ignore', 'ignore', 'inherit'],
       },
     );
