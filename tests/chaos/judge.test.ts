@@ -1,0 +1,117 @@
+import { TypeName, type DeadLetter, type ReceiptUpdate } from '../../schemas/types';
+import { emptyVerdict, judgeApi, judgeDeadLetters, judgeUpdates, type UnreadAnswer } from './judge';
+import { ReferenceModel } from './reference-model';
+
+/** The chaos judge must see each kind of difference, or the suite could not fail. */
+describe('chaos judge', () => {
+  /** A direct chat: Ana sends 1 and 2, Bo reads up to 2 (his receipt moves his watermark). */
+  function chat(): ReferenceModel {
+    const model = new ReferenceModel();
+    model.addConversation('dm', 'DIRECT', ['ana', 'bo']);
+    model.send('dm', 'ana');
+    model.send('dm', 'ana');
+    model.markRead('dm', 'bo', 2);
+    return model;
+  }
+
+  const status = (version: number, seq: number, status: 'READ' | 'DELIVERED'): ReceiptUpdate => ({
+    update_id: `u${version}`,
+    user_id: 'ana',
+    version,
+    source_event_at: 0,
+    emitted_at: 0,
+    payload: {
+      [TypeName.MessageStatusUpdate]: {
+        conversation_id: 'dm',
+        message_id: `dm:${seq}`,
+        seq,
+        status,
+        by: 'bo',
+      },
+    } as ReceiptUpdate['payload'],
+  });
+
+  it('accepts the truth', () => {
+    const v = emptyVerdict();
+    judgeUpdates(v, chat(), [status(4, 1, 'DELIVERED'), status(5, 2, 'READ')]);
+    expect(v).toMatchObject({ staleStatuses: 0, falseReads: 0, otherMismatches: 0 });
+  });
+
+  it('counts a READ never told as stale, and one beyond the read as false', () => {
+    const stale = emptyVerdict();
+    judgeUpdates(stale, chat(), [status(5, 1, 'READ')]);
+    expect(stale.staleStatuses).toBe(2); // READ and DELIVERED both behind m2
+    const beyond = chat();
+    beyond.send('dm', 'ana'); // m3, not read
+    const wrong = emptyVerdict();
+    judgeUpdates(wrong, beyond, [status(5, 3, 'READ')]);
+    expect(wrong.falseReads).toBeGreaterThan(0);
+  });
+
+  it('applies updates by version: a newer one arriving first hides an older one', () => {
+    const v = emptyVerdict();
+    judgeUpdates(v, chat(), [status(6, 1, 'DELIVERED'), status(5, 2, 'READ')]);
+    expect(v.otherMismatches).toBe(1); // arrived out of order
+    expect(v.staleStatuses).toBe(2); // the client dropped the READ: READ and DELIVERED behind
+  });
+
+  it('a read only the reader’s own message implies is counted apart, not as stale', () => {
+    const model = chat();
+    model.send('dm', 'ana'); // m3
+    model.send('dm', 'bo'); // m4: Bo's watermark moves over m3 without a receipt
+    const v = emptyVerdict();
+    judgeUpdates(v, model, [status(5, 2, 'READ')]);
+    expect(v.staleStatuses).toBe(0);
+    expect(v.replyImplied).toBe(2);
+  });
+
+  it('checks the API: lost messages and reads, false reads, unread counts, badges', async () => {
+    const model = chat();
+    const answer = (readUpTo: number, lastSeq: number, badge: string[]): UnreadAnswer => ({
+      user_id: 'bo',
+      conversations: [
+        {
+          conversation_id: 'dm',
+          unread: lastSeq - readUpTo,
+          read_up_to_seq: readUpTo,
+          last_seq: lastSeq,
+        },
+      ],
+      badge: { count: badge.length, sources: badge },
+    });
+    const judge = async (bo: UnreadAnswer) => {
+      const v = emptyVerdict();
+      await judgeApi(v, model, async (user) =>
+        user === 'bo' ? bo : { ...answer(2, 2, []), user_id: user },
+      );
+      return v;
+    };
+    expect(await judge(answer(2, 2, []))).toMatchObject({
+      eventsLost: 0,
+      falseReads: 0,
+      otherMismatches: 0,
+    });
+    expect((await judge(answer(1, 2, ['ana']))).eventsLost).toBe(1);
+    expect((await judge(answer(2, 1, []))).eventsLost).toBe(1);
+    model.send('dm', 'ana'); // m3, unread for Bo
+    expect((await judge(answer(3, 3, []))).falseReads).toBe(1);
+    expect((await judge(answer(2, 3, []))).otherMismatches).toBe(1); // the badge lacks Ana
+  });
+
+  it('requires every hostile record in dead_letters, and nothing else there', () => {
+    const dead = (hex: string): DeadLetter => ({
+      source_topic: 't',
+      source_partition: 0,
+      source_offset: 1,
+      key: null,
+      value: Buffer.from(hex, 'hex'),
+      reason: 'UNDECODABLE',
+      detail: 'bad',
+      failed_at: 0,
+    });
+    const v = emptyVerdict();
+    judgeDeadLetters(v, [dead('aa'), dead('cc')], new Set(['aa', 'bb']), new Set());
+    expect(v.eventsLost).toBe(1); // bb missing
+    expect(v.otherMismatches).toBe(1); // cc not expected
+  });
+});

@@ -1,0 +1,225 @@
+/**
+ * The product rules of DESIGN.md, written again from the spec alone (it imports nothing of ticks):
+ * what every client-visible output must say once the events a chaos scenario published are all
+ * applied. The load only makes events whose final effect does not depend on the order the two
+ * input topics are read in (members join before any traffic, seqs rise by one, receipts name
+ * seqs already sent), so one final truth exists, however the pipeline was interrupted.
+ */
+export type Kind = 'DIRECT' | 'GROUP';
+
+interface ModelConversation {
+  id: string;
+  kind: Kind;
+  members: string[];
+  /** seq → sender (seqs 1..lastSeq, no gaps) */
+  senders: string[];
+  /** user → highest seq read (a read, or their own message) */
+  read: Map<string, number>;
+  /** user → highest seq delivered to a device (a delivery up to a seq, or their own message) */
+  delivered: Map<string, number>;
+  /**
+   * user → the highest read / delivery a receipt of theirs took their watermark to (as the
+   * events were published): what ticks promises to tell. A member's own message moves their
+   * watermarks too, and ticks tells no one of that (see directStatus).
+   */
+  toldRead: Map<string, number>;
+  toldDelivered: Map<string, number>;
+  /** user → their newest message's seq */
+  sent: Map<string, number>;
+}
+
+/** A status or count a client must end on: at least `promised`, at most `truth`. */
+export interface Bounds {
+  /** What receipts that moved a watermark promise to tell. */
+  promised: number;
+  /** The watermarks' truth (a member's own message counts as read up to it). */
+  truth: number;
+}
+
+/** What a client must end on for one (user, conversation). */
+export interface ExpectedUnread {
+  unread: number;
+  readUpToSeq: number;
+  lastSeq: number;
+}
+
+export class ReferenceModel {
+  private readonly conversations = new Map<string, ModelConversation>();
+  /** Events recorded, for the table's "load held". */
+  events = 0;
+
+  addConversation(id: string, kind: Kind, members: readonly string[]): void {
+    if (this.conversations.has(id)) throw new Error(`conversation ${id} added twice`);
+    if (kind === 'DIRECT' && members.length !== 2) throw new Error(`${id}: a direct chat has two`);
+    this.conversations.set(id, {
+      id,
+      kind,
+      members: [...members],
+      senders: [],
+      read: new Map(),
+      delivered: new Map(),
+      toldRead: new Map(),
+      toldDelivered: new Map(),
+      sent: new Map(),
+    });
+    this.events += members.length;
+  }
+
+  /** The next message of a conversation; returns its seq. */
+  send(conversationId: string, sender: string): number {
+    const c = this.get(conversationId);
+    c.senders.push(sender);
+    const seq = c.senders.length;
+    c.read.set(sender, seq); // sending moves the sender's own watermarks to the message
+    c.delivered.set(sender, seq);
+    c.sent.set(sender, seq);
+    this.events++;
+    return seq;
+  }
+
+  markRead(conversationId: string, user: string, seq: number): void {
+    const c = this.get(conversationId);
+    this.checkReached(c, seq);
+    if (seq > this.readOf(c, user)) c.toldRead.set(user, seq);
+    c.read.set(user, Math.max(c.read.get(user) ?? 0, seq));
+    this.events++;
+  }
+
+  markDelivered(conversationId: string, user: string, upToSeq: number): void {
+    const c = this.get(conversationId);
+    this.checkReached(c, upToSeq);
+    if (upToSeq > Math.max(this.readOf(c, user), c.delivered.get(user) ?? 0))
+      c.toldDelivered.set(user, upToSeq);
+    c.delivered.set(user, Math.max(c.delivered.get(user) ?? 0, upToSeq));
+    this.events++;
+  }
+
+  lastSeq(conversationId: string): number {
+    return this.get(conversationId).senders.length;
+  }
+
+  conversationIds(): string[] {
+    return [...this.conversations.keys()];
+  }
+
+  conversation(id: string): { kind: Kind; members: readonly string[]; lastSeq: number } {
+    const c = this.get(id);
+    return { kind: c.kind, members: c.members, lastSeq: c.senders.length };
+  }
+
+  users(): string[] {
+    return [...new Set([...this.conversations.values()].flatMap((c) => c.members))].sort();
+  }
+
+  /** Per conversation of the user: unread = messages after the read watermark. */
+  unreadOf(user: string): Map<string, ExpectedUnread> {
+    const out = new Map<string, ExpectedUnread>();
+    for (const c of this.conversations.values()) {
+      if (!c.members.includes(user)) continue;
+      const readUpToSeq = this.readOf(c, user);
+      out.set(c.id, {
+        unread: c.senders.length - readUpToSeq,
+        readUpToSeq,
+        lastSeq: c.senders.length,
+      });
+    }
+    return out;
+  }
+
+  /** The unread-senders badge: the peer of a direct chat, a group's id, when anything is unread. */
+  badgeOf(user: string): string[] {
+    const sources = new Set<string>();
+    for (const c of this.conversations.values()) {
+      if (!c.members.includes(user) || this.readOf(c, user) >= c.senders.length) continue;
+      sources.add(c.kind === 'DIRECT' ? c.members.find((m) => m !== user)! : c.id);
+    }
+    return [...sources].sort();
+  }
+
+  readWatermark(conversationId: string, user: string): number {
+    return this.readOf(this.get(conversationId), user);
+  }
+
+  /**
+   * A direct chat, as its sender must end up seeing it: the newest of the sender's messages the
+   * peer has read, and the newest the peer's devices received (reading implies receiving); 0 when
+   * none. `truth` counts the peer's own messages as read up to them (their watermark moves, and
+   * the API says so); `promised` only what the peer's receipts moved.
+   */
+  directStatus(conversationId: string, sender: string): { read: Bounds; delivered: Bounds } {
+    const c = this.get(conversationId);
+    const peer = c.members.find((m) => m !== sender)!;
+    const told = this.promisedOf(c, peer, c.toldRead);
+    const read = this.readOf(c, peer);
+    return {
+      read: { promised: this.newestOf(c, sender, told), truth: this.newestOf(c, sender, read) },
+      delivered: {
+        promised: this.newestOf(
+          c,
+          sender,
+          Math.max(told, this.promisedOf(c, peer, c.toldDelivered)),
+        ),
+        truth: this.newestOf(c, sender, Math.max(read, c.delivered.get(peer) ?? 0)),
+      },
+    };
+  }
+
+  /** A group message's absolute counts: members but the sender who read / received it. */
+  groupCounts(
+    conversationId: string,
+    seq: number,
+  ): { sender: string; read: Bounds; delivered: Bounds; total: number } {
+    const c = this.get(conversationId);
+    const sender = c.senders[seq - 1]!;
+    const read = { promised: 0, truth: 0 };
+    const delivered = { promised: 0, truth: 0 };
+    for (const m of c.members) {
+      if (m === sender) continue;
+      const told = this.promisedOf(c, m, c.toldRead);
+      const r = this.readOf(c, m);
+      if (told >= seq) read.promised++;
+      if (r >= seq) read.truth++;
+      if (Math.max(told, this.promisedOf(c, m, c.toldDelivered)) >= seq) delivered.promised++;
+      if (Math.max(r, c.delivered.get(m) ?? 0) >= seq) delivered.truth++;
+    }
+    return { sender, read, delivered, total: c.members.length - 1 };
+  }
+
+  /** Seqs of a conversation's messages sent by `sender`. */
+  seqsOf(conversationId: string, sender?: string): number[] {
+    const c = this.get(conversationId);
+    return c.senders.flatMap((s, i) => (sender === undefined || s === sender ? [i + 1] : []));
+  }
+
+  /**
+   * What a member's receipts promise to tell: the read (delivery) their receipts took their
+   * watermark to, when above every message of their own. At or below one, the pipeline may have
+   * applied their message first (the two input topics are read side by side), and then the
+   * receipt moved nothing and told nothing: only the watermark's truth bounds it.
+   */
+  private promisedOf(c: ModelConversation, user: string, told: Map<string, number>): number {
+    const t = told.get(user) ?? 0;
+    return t > (c.sent.get(user) ?? 0) ? t : 0;
+  }
+
+  private readOf(c: ModelConversation, user: string): number {
+    return c.read.get(user) ?? 0;
+  }
+
+  private newestOf(c: ModelConversation, sender: string, upTo: number): number {
+    for (let seq = Math.min(upTo, c.senders.length); seq >= 1; seq--)
+      if (c.senders[seq - 1] === sender) return seq;
+    return 0;
+  }
+
+  private checkReached(c: ModelConversation, seq: number): void {
+    if (seq < 1 || seq > c.senders.length)
+      throw new Error(`${c.id}: a receipt for seq ${seq}, sent ${c.senders.length}`);
+  }
+
+  private get(id: string): ModelConversation {
+    const c = this.conversations.get(id);
+    if (!c) throw new Error(`unknown conversation ${id}`);
+    return c;
+  }
+}
