@@ -1,4 +1,13 @@
-import type { Admin, ITopicConfig } from 'kafkajs';
+import { ConfigResourceTypes, type Admin, type ITopicConfig } from 'kafkajs';
+
+/** Where a partition's replicas are: broker ids. */
+export interface PartitionReplicas {
+  partition: number;
+  leader: number;
+  replicas: number[];
+  /** The in-sync replicas: those an acks=all write waits for. */
+  isr: number[];
+}
 
 export interface TopicToCreate {
   name: string;
@@ -38,6 +47,33 @@ export class TopicAdmin {
     const { topics } = await this.admin.fetchTopicMetadata({ topics: present });
     for (const t of topics) counts.set(t.name, t.partitions.length);
     return counts;
+  }
+
+  /** Leader, replicas and in-sync replicas of every partition of the topics, by topic. */
+  async partitionReplicas(names: string[]): Promise<Map<string, PartitionReplicas[]>> {
+    const { topics } = await this.admin.fetchTopicMetadata({ topics: names });
+    return new Map(
+      topics.map((t) => [
+        t.name,
+        t.partitions.map((p) => ({
+          partition: p.partitionId,
+          leader: p.leader,
+          replicas: p.replicas,
+          isr: p.isr,
+        })),
+      ]),
+    );
+  }
+
+  /** A topic's configuration values (its own or the broker's default), by name. */
+  async topicConfig(topic: string, names: string[]): Promise<Record<string, string>> {
+    const { resources } = await this.admin.describeConfigs({
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: names }],
+      includeSynonyms: false,
+    });
+    return Object.fromEntries(
+      (resources[0]?.configEntries ?? []).map((e) => [e.configName, e.configValue]),
+    );
   }
 
   async deleteTopics(names: string[]): Promise<void> {

@@ -1,0 +1,270 @@
+import type { Workload, WorkloadOptions } from '../scripts/traffic/workload';
+import {
+  KAFKA_CLUSTER_ENV,
+  KAFKA_CLUSTER_REPLICATION,
+  KAFKA_CLUSTER_SIZE,
+} from '../scripts/stack/kafka-cluster';
+import { ChunkedLoad, expectChangelogEndsAsRedis, leasesOf } from './support/chunked-load';
+import { clientView } from './support/client-view';
+import { durableModel, durableWatermarks } from './support/durable-model';
+import {
+  caughtUp,
+  createHarness,
+  eventually,
+  outputsCollected,
+  snapshot,
+  type Harness,
+} from './support/harness';
+import { TestKafkaCluster } from './support/kafka-cluster';
+import { PipelineProcess } from './support/pipeline-process';
+import { changelogRegressions, clientRegressions } from './support/watermark-views';
+
+/**
+ * Issue 16 items 2–4 on the stack's real 3-broker KRaft cluster (started here if it does not
+ * run, stopped again after): topics replicated 3 times with min.insync.replicas 2, three pipeline
+ * processes in one consumer group sharing the partitions, and the end of a clean run after (b) the
+ * broker coordinating the pipeline's group SIGKILLed and started again while load flows, and (c)
+ * pipeline processes stopped (SIGTERM and SIGKILL in turn) and started every few seconds under
+ * load. The end: what users read, the changelog's messages and watermarks (what Cassandra gets),
+ * the changelog ending where Redis does; no watermark back, no version that misleads a client,
+ * no dead letter.
+ */
+const WORKLOAD: WorkloadOptions = {
+  seed: 37,
+  users: 100,
+  directChats: 50,
+  groups: 5,
+  groupSize: 15,
+  maxBurst: 5,
+};
+const CHUNK = 250;
+const CHUNKS = 20;
+const PROCESSES = 3;
+const ENV = {
+  ...KAFKA_CLUSTER_ENV,
+  // No held receipt may expire (the end must not depend on timing)…
+  TICKS_PENDING_RECEIPT_WAIT_MS: '60000',
+  // …a member gone is replaced soon, and its leases run out before that.
+  TICKS_SESSION_TIMEOUT_MS: '6000',
+  TICKS_PARTITION_LEASE_MS: '2000',
+  TICKS_PARTITIONS: '6',
+};
+const PARTITIONS = Number(ENV.TICKS_PARTITIONS);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What a run ends in, comparable between runs of the same load. */
+interface End {
+  /** What users read: watermarks, unread counts, badges. */
+  state: Record<string, unknown>;
+  /** What the changelog gives Cassandra: every message, and the watermarks. */
+  durable: unknown;
+}
+
+class Run {
+  readonly processes: PipelineProcess[] = [];
+  readonly load: ChunkedLoad;
+  constructor(readonly h: Harness) {
+    this.load = new ChunkedLoad(h, WORKLOAD, CHUNK, CHUNKS);
+  }
+
+  static async create(): Promise<Run> {
+    return new Run(await createHarness(ENV, { startPipeline: false }));
+  }
+
+  get conversations(): Workload['conversationList'] {
+    return this.load.workload.conversationList;
+  }
+
+  startProcess(): PipelineProcess {
+    const p = new PipelineProcess(this.h);
+    this.processes.push(p);
+    return p;
+  }
+
+  running(): PipelineProcess[] {
+    return this.processes.filter((p) => p.running);
+  }
+
+  /** Starts `count` processes and waits until each holds partitions of its own. */
+  async startGroup(count: number): Promise<void> {
+    const started = Array.from({ length: count }, () => this.startProcess());
+    await eventually(
+      `each of ${count} pipeline processes to own partitions`,
+      async () => {
+        for (const p of started)
+          if ((await leasesOf(this.h, p.child.pid!, PARTITIONS)).length === 0) return false;
+        return true;
+      },
+      60_000,
+    );
+  }
+
+  /** Every process holding partitions now, by pid. */
+  async owners(): Promise<number[]> {
+    const pids: number[] = [];
+    for (const p of this.running())
+      if ((await leasesOf(this.h, p.child.pid!, PARTITIONS)).length > 0) pids.push(p.child.pid!);
+    return pids;
+  }
+
+  /**
+   * Waits until every input record is committed, stops the processes cleanly (which closes the
+   * open group windows) and reads every output; then checks what no run may break.
+   */
+  async end(): Promise<End> {
+    const { h } = this;
+    await caughtUp(h, 120_000);
+    await Promise.all(this.running().map((p) => p.signal('SIGTERM')));
+    await outputsCollected(h, 60_000);
+    await expectChangelogEndsAsRedis(h, this.conversations);
+    expect(clientRegressions(h.out.updates)).toEqual([]);
+    expect(changelogRegressions(h.out.stateChanges)).toEqual([]);
+    const view = clientView(h.out.updates);
+    expect(view.conflicts).toEqual([]);
+    expect(view.outOfOrder).toEqual([]);
+    expect(h.out.deadLetters).toEqual([]);
+    const { messages } = durableModel(h.out.stateChanges);
+    return {
+      state: await snapshot(h, this.conversations),
+      durable: { messages, watermarks: durableWatermarks(h.out.stateChanges) },
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.processes) await p.kill();
+    await this.h.close();
+  }
+}
+
+describe('a 3-broker Kafka cluster and three pipeline processes (issue 16)', () => {
+  let cluster: TestKafkaCluster;
+  let clean: End;
+
+  beforeAll(async () => {
+    cluster = await TestKafkaCluster.up();
+    const run = await Run.create();
+    try {
+      await run.startGroup(1);
+      await run.load.rest();
+      clean = await run.end();
+      const values = Object.values(clean.state) as Array<{ unread?: number } | string[]>;
+      // The clean run did real work: unread counts and badges to compare.
+      expect(values.some((v) => !Array.isArray(v) && (v.unread ?? 0) > 0)).toBe(true);
+      expect(values.some((v) => Array.isArray(v) && v.length > 0)).toBe(true);
+    } finally {
+      await run.close();
+    }
+  }, 240_000);
+
+  afterAll(async () => {
+    await cluster?.down();
+  }, 120_000);
+
+  it('creates topics with the configured replication factor on every broker, min.insync.replicas 2', async () => {
+    const run = await Run.create();
+    try {
+      const { h } = run;
+      const topics = Object.values(h.topics);
+      const replicas = await h.kafka.withAdmin((a) => a.partitionReplicas(topics));
+      for (const topic of topics) {
+        const partitions = replicas.get(topic)!;
+        expect(partitions).toHaveLength(PARTITIONS);
+        for (const p of partitions) {
+          expect(p.replicas).toHaveLength(KAFKA_CLUSTER_REPLICATION.factor);
+          expect(p.isr).toHaveLength(KAFKA_CLUSTER_REPLICATION.factor);
+        }
+      }
+      // Leaders spread over every broker.
+      const leaders = new Set([...replicas.values()].flat().map((p) => p.leader));
+      expect(leaders.size).toBe(KAFKA_CLUSTER_SIZE);
+      const config = await h.kafka.withAdmin((a) =>
+        a.topicConfig(h.topics.conversationEvents, ['min.insync.replicas']),
+      );
+      expect(config['min.insync.replicas']).toBe(String(KAFKA_CLUSTER_REPLICATION.minInsync));
+    } finally {
+      await run.close();
+    }
+  });
+
+  it('(b) the broker coordinating the group, SIGKILLed and restarted while load flows: a clean run’s end', async () => {
+    const run = await Run.create();
+    const { h, load } = run;
+    let killed: number | undefined;
+    try {
+      await run.startGroup(PROCESSES);
+      await load.publish(3);
+      killed = await TestKafkaCluster.coordinatorOf(h.kafka, h.config.kafka.groupId);
+      const replicas = await h.kafka.withAdmin((a) => a.partitionReplicas(Object.values(h.topics)));
+      // It also leads partitions of ticks' topics: producers and fetches lose their leader too.
+      expect([...replicas.values()].flat().some((p) => p.leader === killed)).toBe(true);
+
+      const publishing = load.rest(300);
+      await sleep(500);
+      await cluster.kill(killed);
+      const chunksAtKill = load.published;
+      // Down until the cluster has moved every leadership away from it, and longer.
+      await eventually(
+        `partitions led by broker ${killed} to get new leaders`,
+        async () => {
+          const now = await h.kafka.withAdmin((a) => a.partitionReplicas(Object.values(h.topics)));
+          return [...now.values()].flat().every((p) => p.leader !== killed);
+        },
+        30_000,
+      );
+      await sleep(2000);
+      // The load went on flowing without it.
+      expect(load.published).toBeGreaterThan(chunksAtKill);
+      expect(load.done).toBe(false);
+      await cluster.restart(killed);
+      await publishing;
+
+      expect(await run.end()).toEqual(clean);
+      // The restarted broker caught up: every partition back to 3 in-sync replicas.
+      await eventually(
+        'every partition to have its 3 replicas in sync again',
+        async () =>
+          (await TestKafkaCluster.underReplicated(h.kafka, Object.values(h.topics))).length === 0,
+        60_000,
+      );
+    } finally {
+      if (killed !== undefined && !cluster.isRunning(killed)) await cluster.restart(killed);
+      await run.close();
+    }
+  }, 240_000);
+
+  it('(c) pipeline processes stopped and started every few seconds under load: a clean run’s end', async () => {
+    const run = await Run.create();
+    const { load } = run;
+    try {
+      await run.startGroup(PROCESSES);
+      // Every process seen holding partitions, sampled while the load flows.
+      const owners = new Set<number>();
+      const sampling = (async () => {
+        while (!load.done) {
+          for (const pid of await run.owners()) owners.add(pid);
+          await sleep(250);
+        }
+      })();
+      const publishing = load.rest(1000);
+      let cycles = 0;
+      while (!load.done) {
+        await sleep(3000);
+        if (load.done) break;
+        // The oldest goes (a clean stop and a crash in turn) and a new one comes.
+        const oldest = run.running()[0]!;
+        run.startProcess();
+        await oldest.signal(cycles % 2 === 0 ? 'SIGTERM' : 'SIGKILL');
+        cycles++;
+      }
+      await Promise.all([publishing, sampling]);
+      expect(cycles).toBeGreaterThanOrEqual(4);
+      // Partitions moved to the processes that came.
+      expect(owners.size).toBeGreaterThan(PROCESSES + 1);
+
+      expect(await run.end()).toEqual(clean);
+    } finally {
+      await run.close();
+    }
+  }, 240_000);
+});
