@@ -35,8 +35,35 @@ export class TopicAdmin {
       replicationFactor: t.replicationFactor,
       configEntries: Object.entries(t.configs).map(([name, value]) => ({ name, value })),
     }));
-    await this.admin.createTopics({ topics: specs, waitForLeaders: true });
+    await this.admin.createTopics({ topics: specs, waitForLeaders: false });
+    await this.waitForLeaders(missing.map((t) => t.name));
     return missing.map((t) => t.name);
+  }
+
+  /**
+   * Waits until every partition of new topics has a leader. kafkajs' own wait asks one broker
+   * and gives up on "unknown topic", which a broker of a cluster answers until the controller's
+   * news of the topic reaches it; so both answers mean "not yet" here.
+   */
+  private async waitForLeaders(names: string[], timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown;
+    while (Date.now() < deadline) {
+      try {
+        const { topics } = await this.admin.fetchTopicMetadata({ topics: names });
+        const led = topics.every((t) => t.partitions.every((p) => p.leader >= 0));
+        if (topics.length === names.length && led) return;
+      } catch (err) {
+        const type = (err as { type?: string }).type;
+        if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') throw err;
+        last = err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(
+      `topics ${names.join(', ')} were created but have no leader after ${timeoutMs} ms` +
+        `${last ? ` (${String(last)})` : ''}: check that every Kafka broker is up`,
+    );
   }
 
   async partitionCounts(names: string[]): Promise<Map<string, number>> {
