@@ -41,29 +41,43 @@ export class TopicAdmin {
   }
 
   /**
-   * Waits until every partition of new topics has a leader. kafkajs' own wait asks one broker
-   * and gives up on "unknown topic", which a broker of a cluster answers until the controller's
-   * news of the topic reaches it; so both answers mean "not yet" here.
+   * Waits until new topics are listed and every partition has a leader. kafkajs' own wait gives
+   * up on "unknown topic", which a broker of a cluster answers until the controller's news of the
+   * topic reaches it; and each call asks a broker at random, so one broker's answer says nothing
+   * of the others': the topics count as there once CHECKS_IN_A_ROW answers in a row agree.
    */
   private async waitForLeaders(names: string[], timeoutMs = 30_000): Promise<void> {
+    const CHECKS_IN_A_ROW = 6;
     const deadline = Date.now() + timeoutMs;
+    let agreed = 0;
     let last: unknown;
-    while (Date.now() < deadline) {
-      try {
-        const { topics } = await this.admin.fetchTopicMetadata({ topics: names });
-        const led = topics.every((t) => t.partitions.every((p) => p.leader >= 0));
-        if (topics.length === names.length && led) return;
-      } catch (err) {
-        const type = (err as { type?: string }).type;
-        if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') throw err;
+    while (agreed < CHECKS_IN_A_ROW) {
+      if (Date.now() > deadline)
+        throw new Error(
+          `topics ${names.join(', ')} were created but have no leader after ${timeoutMs} ms` +
+            `${last ? ` (${String(last)})` : ''}: check that every Kafka broker is up`,
+        );
+      agreed = (await this.listedWithLeaders(names).catch((err: unknown) => {
         last = err;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+        return false;
+      }))
+        ? agreed + 1
+        : 0;
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    throw new Error(
-      `topics ${names.join(', ')} were created but have no leader after ${timeoutMs} ms` +
-        `${last ? ` (${String(last)})` : ''}: check that every Kafka broker is up`,
-    );
+  }
+
+  private async listedWithLeaders(names: string[]): Promise<boolean> {
+    const listed = new Set(await this.admin.listTopics());
+    if (!names.every((n) => listed.has(n))) return false;
+    try {
+      const { topics } = await this.admin.fetchTopicMetadata({ topics: names });
+      return topics.every((t) => t.partitions.every((p) => p.leader >= 0));
+    } catch (err) {
+      const type = (err as { type?: string }).type;
+      if (type === 'UNKNOWN_TOPIC_OR_PARTITION' || type === 'LEADER_NOT_AVAILABLE') return false;
+      throw err;
+    }
   }
 
   async partitionCounts(names: string[]): Promise<Map<string, number>> {

@@ -39,7 +39,7 @@ export class TestKafkaCluster {
     } catch (err) {
       if (err instanceof StackUpError) {
         await stopServers(err.started);
-        throw new Error(formatFailure(err));
+        throw new Error(formatFailure(err), { cause: err });
       }
       throw err;
     }
