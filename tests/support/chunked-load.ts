@@ -60,16 +60,19 @@ export async function leasesOf(h: Harness, pid: number, partitions: number): Pro
 }
 
 /**
- * The changelog, kept as the persister keeps it (the highest watermarks per member), ends where
- * Redis ends: it is complete, and claims nothing Redis does not hold.
+ * Every member's [read, delivered] watermarks as the changelog leaves them (kept as the persister
+ * keeps them: the highest per member) and as Redis holds them.
  */
-export async function expectChangelogEndsAsRedis(
+export async function changelogAndRedis(
   h: Harness,
   conversations: Workload['conversationList'],
-): Promise<void> {
+): Promise<{
+  changelog: Record<string, [number, number]>;
+  redis: Record<string, [number, number]>;
+}> {
   const { watermarks } = durableModel(h.out.stateChanges);
-  const fromChangelog: Record<string, [number, number]> = {};
-  const fromRedis: Record<string, [number, number]> = {};
+  const changelog: Record<string, [number, number]> = {};
+  const redis: Record<string, [number, number]> = {};
   for (const c of conversations) {
     const [read, delivered] = await Promise.all([
       h.redis.hgetall(h.keys.conversationKey(c.id, 'read')),
@@ -77,9 +80,20 @@ export async function expectChangelogEndsAsRedis(
     ]);
     for (const m of c.members) {
       const w = watermarks.get(`${c.id}/${m}`);
-      fromChangelog[`${c.id}/${m}`] = [w?.read ?? 0, w?.delivered ?? 0];
-      fromRedis[`${c.id}/${m}`] = [Number(read[m] ?? 0), Number(delivered[m] ?? 0)];
+      changelog[`${c.id}/${m}`] = [w?.read ?? 0, w?.delivered ?? 0];
+      redis[`${c.id}/${m}`] = [Number(read[m] ?? 0), Number(delivered[m] ?? 0)];
     }
   }
-  expect(fromChangelog).toEqual(fromRedis);
+  return { changelog, redis };
+}
+
+/**
+ * The changelog ends where Redis ends: it is complete, and claims nothing Redis does not hold.
+ */
+export async function expectChangelogEndsAsRedis(
+  h: Harness,
+  conversations: Workload['conversationList'],
+): Promise<void> {
+  const { changelog, redis } = await changelogAndRedis(h, conversations);
+  expect(changelog).toEqual(redis);
 }
