@@ -10,6 +10,7 @@ import { durableModel, durableWatermarks } from './support/durable-model';
 import {
   caughtUp,
   createHarness,
+  OutputCollector,
   eventually,
   outputsCollected,
   snapshot,
@@ -100,6 +101,23 @@ function sorted<V>(map: Map<string, V>): Record<string, unknown> {
   );
 }
 
+/**
+ * The output topics read again from the start by a consumer of its own: what Kafka holds, to tell
+ * a record Kafka lost from one the test's collector missed.
+ */
+async function readOutputsAgain(h: Harness): Promise<OutputCollector> {
+  const again = new OutputCollector(h.kafka, h.codec, h.topics);
+  const groupId = `ticks-test-reread-${h.id}`;
+  await again.start(groupId);
+  try {
+    await outputsCollected({ ...h, out: again }, 60_000);
+  } finally {
+    await again.stop();
+    await h.kafka.withAdmin((a) => a.deleteGroup(groupId));
+  }
+  return again;
+}
+
 /** Records in the input topics, summed over their partitions. */
 async function inputRecords(h: Harness): Promise<number> {
   const ends = await h.kafka.withAdmin((a) =>
@@ -158,12 +176,16 @@ class Run {
     await outputsCollected(h, 60_000);
     const view = clientView(h.out.updates);
     const { messages } = durableModel(h.out.stateChanges);
+    const again = await readOutputsAgain(h);
+    const messagesInKafka = sorted(durableModel(again.stateChanges).messages);
+    if (JSON.stringify(messagesInKafka) !== JSON.stringify(sorted(messages)))
+      console.log('the collector missed changelog records that Kafka holds');
     return {
       end: {
         inputRecords: await inputRecords(h),
         state: await snapshot(h, this.conversations),
         durable: {
-          messages: sorted(messages),
+          messages: messagesInKafka,
           watermarks: sorted(durableWatermarks(h.out.stateChanges)),
         },
         changelogEndsAs: await changelogAndRedis(h, this.conversations),

@@ -8,7 +8,13 @@ describe('KafkaGroupConsumer.seek', () => {
     const kafka = new Kafka({ brokers: ['127.0.0.1:1'], logLevel: logLevel.NOTHING });
     const consumer = new KafkaGroupConsumer(
       kafka,
-      { groupId: 'g', topics: ['t'], coPartitioned: false, onBatch: async () => undefined },
+      {
+        groupId: 'g',
+        topics: ['t'],
+        coPartitioned: false,
+        fromBeginning: false,
+        onBatch: async () => undefined,
+      },
       ['127.0.0.1:1'],
     );
     expect(() => consumer.seek({ topic: 't', partition: 0, nextOffset: '5' })).not.toThrow();
