@@ -12,6 +12,11 @@ const offset = stackPortOffset(process.env['TICKS_STACK_PORT_OFFSET']);
 export const LOCAL_STACK = {
   host: '127.0.0.1',
   kafka: { port: 19092 + offset, controllerPort: 19093 + offset },
+  /** The optional 3-broker cluster (`npm run stack:up -- --kafka-brokers 3`): node i, i from 0. */
+  kafkaCluster: {
+    ports: [19192 + offset, 19193 + offset, 19194 + offset],
+    controllerPorts: [19195 + offset, 19196 + offset, 19197 + offset],
+  },
   registry: {
     port: 18081 + offset,
     managementPort: 18082 + offset,
@@ -29,6 +34,9 @@ export const LOCAL_STACK = {
 
 export const localUrls = {
   kafkaBrokers: `${LOCAL_STACK.host}:${LOCAL_STACK.kafka.port}`,
+  kafkaClusterBrokers: LOCAL_STACK.kafkaCluster.ports
+    .map((p) => `${LOCAL_STACK.host}:${p}`)
+    .join(','),
   registryUrl: `http://${LOCAL_STACK.host}:${LOCAL_STACK.registry.port}${LOCAL_STACK.registry.ccompatPath}`,
   redisMainUrl: `redis://${LOCAL_STACK.host}:${LOCAL_STACK.redisMain.port}`,
   redisAuxUrl: `redis://${LOCAL_STACK.host}:${LOCAL_STACK.redisAux.port}`,

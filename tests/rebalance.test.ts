@@ -1,6 +1,6 @@
-import { Workload, type WorkloadOptions } from '../scripts/traffic/workload';
+import type { Workload, WorkloadOptions } from '../scripts/traffic/workload';
+import { ChunkedLoad, expectChangelogEndsAsRedis, leasesOf } from './support/chunked-load';
 import { caughtUp, createHarness, eventually, snapshot, type Harness } from './support/harness';
-import { durableModel } from './support/durable-model';
 import { LeaseMonitor } from './support/lease-monitor';
 import { PipelineProcess } from './support/pipeline-process';
 import {
@@ -37,69 +37,8 @@ const ENV = {
   TICKS_PARTITIONS: '4',
 };
 const PARTITIONS = Number(ENV.TICKS_PARTITIONS);
-
-class Load {
-  readonly workload: Workload;
-  private published = 0;
-  constructor(private readonly h: Harness) {
-    this.workload = new Workload(h.publish, WORKLOAD);
-    this.workload.setUp();
-  }
-  get done(): boolean {
-    return this.published >= CHUNKS;
-  }
-  /** Publishes the next `chunks` chunks (each flushed: the pipeline sees them at once). */
-  async publish(chunks = 1): Promise<void> {
-    for (let i = 0; i < chunks && !this.done; i++, this.published++) {
-      this.workload.step(CHUNK);
-      await this.h.publish.flush();
-    }
-  }
-  /** Publishes the rest (at most `chunks` chunks), a chunk every `everyMs`. */
-  async rest(everyMs = 0, chunks = CHUNKS): Promise<void> {
-    for (let i = 0; i < chunks && !this.done; i++) {
-      await this.publish();
-      if (everyMs > 0) await sleep(everyMs);
-    }
-  }
-}
-
+const newLoad = (h: Harness) => new ChunkedLoad(h, WORKLOAD, CHUNK, CHUNKS);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The partitions whose lease the process `pid` holds now (its owner id holds its pid). */
-async function leasesOf(h: Harness, pid: number): Promise<number[]> {
-  const held: number[] = [];
-  for (let p = 0; p < PARTITIONS; p++) {
-    const owner = await h.redis.get(h.keys.partitionLease(p));
-    if (owner?.includes(`/${pid}/`)) held.push(p);
-  }
-  return held;
-}
-
-/**
- * The changelog, kept as the persister keeps it (the highest watermarks per member), ends where
- * Redis ends: it is complete, and claims nothing Redis does not hold.
- */
-async function expectChangelogEndsAsRedis(
-  h: Harness,
-  conversations: Workload['conversationList'],
-): Promise<void> {
-  const { watermarks } = durableModel(h.out.stateChanges);
-  const fromChangelog: Record<string, [number, number]> = {};
-  const fromRedis: Record<string, [number, number]> = {};
-  for (const c of conversations) {
-    const [read, delivered] = await Promise.all([
-      h.redis.hgetall(h.keys.conversationKey(c.id, 'read')),
-      h.redis.hgetall(h.keys.conversationKey(c.id, 'dlvd')),
-    ]);
-    for (const m of c.members) {
-      const w = watermarks.get(`${c.id}/${m}`);
-      fromChangelog[`${c.id}/${m}`] = [w?.read ?? 0, w?.delivered ?? 0];
-      fromRedis[`${c.id}/${m}`] = [Number(read[m] ?? 0), Number(delivered[m] ?? 0)];
-    }
-  }
-  expect(fromChangelog).toEqual(fromRedis);
-}
 
 /** Input records the processors have not committed yet. */
 function lag(h: Harness): Promise<number> {
@@ -131,7 +70,7 @@ describe('rebalances under load end in the state of a clean run (issue 11)', () 
   beforeAll(async () => {
     const clean = await createHarness(ENV);
     try {
-      const load = new Load(clean);
+      const load = newLoad(clean);
       await load.rest();
       await caughtUp(clean);
       await collected(clean);
@@ -154,18 +93,18 @@ describe('rebalances under load end in the state of a clean run (issue 11)', () 
     let second: PipelineProcess | undefined;
     try {
       await h.startPipeline();
-      const load = new Load(h);
+      const load = newLoad(h);
       await load.publish(3);
       second = new PipelineProcess(h);
       const joined = second;
       // Joins while the load flows; it owns partitions once it holds their leases.
       const flowing = (async () => {
-        while (!load.done && (await leasesOf(h, joined.child.pid!)).length === 0)
+        while (!load.done && (await leasesOf(h, joined.child.pid!, PARTITIONS)).length === 0)
           await load.publish();
       })();
       await eventually(
         'the second process to own partitions',
-        async () => (await leasesOf(h, joined.child.pid!)).length > 0,
+        async () => (await leasesOf(h, joined.child.pid!, PARTITIONS)).length > 0,
         30_000,
       );
       await flowing;
@@ -204,10 +143,10 @@ describe('rebalances under load end in the state of a clean run (issue 11)', () 
       const oldPid = old.child.pid!;
       await eventually(
         'the first process to own every partition',
-        async () => (await leasesOf(h, oldPid)).length === PARTITIONS,
+        async () => (await leasesOf(h, oldPid, PARTITIONS)).length === PARTITIONS,
         30_000,
       );
-      const load = new Load(h);
+      const load = newLoad(h);
       await load.publish(2);
       await caughtUp(h);
       // Stopped mid-load: steps, their outputs and their writes in flight.
@@ -223,7 +162,7 @@ describe('rebalances under load end in the state of a clean run (issue 11)', () 
       await load.publish(4);
       await eventually(
         'the second process to take every partition',
-        async () => (await leasesOf(h, nextPid)).length === PARTITIONS,
+        async () => (await leasesOf(h, nextPid, PARTITIONS)).length === PARTITIONS,
         30_000,
       );
       // The group waited for the stopped member's session to end before it handed its partitions on.
@@ -241,7 +180,7 @@ describe('rebalances under load end in the state of a clean run (issue 11)', () 
       // It rejoins the group and gets partitions back, which it may write once it holds them.
       await eventually(
         'the resumed process to own partitions again',
-        async () => (await leasesOf(h, oldPid)).length > 0,
+        async () => (await leasesOf(h, oldPid, PARTITIONS)).length > 0,
         30_000,
       );
       await load.rest(50);

@@ -6,6 +6,11 @@ import type { CommitPosition, ConsumerStatus, GroupConsumer, GroupConsumerOption
 /** TICKS_SESSION_TIMEOUT_MS' default, for consumers made without the configuration. */
 export const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
 
+/** kafkajs' answer to a seek while its consumer has no group (before run, or restarting). */
+function isNotRunningGroup(err: unknown): boolean {
+  return err instanceof Error && /Consumer group was not initialized/.test(err.message);
+}
+
 /**
  * A GroupConsumer on a kafkajs consumer: batches handed over with manual commits, the
  * co-partition assigner when asked for, seek and pause as kafkajs offers them.
@@ -117,12 +122,23 @@ export class KafkaGroupConsumer implements GroupConsumer {
     );
   }
 
+  /**
+   * Fetches the partition again from `position`. While kafkajs restarts a consumer that crashed
+   * (a broker gone: connection refused, the coordinator moved), it has no group and refuses to
+   * seek: nothing to do then, as the restarted consumer rejoins and fetches every partition it
+   * gets from the committed offsets, where a rewind points at most. Thrown in a commit's
+   * callback, that refusal used to end the process (an unhandled rejection).
+   */
   seek(position: CommitPosition): void {
-    this.consumer.seek({
-      topic: position.topic,
-      partition: position.partition,
-      offset: position.nextOffset,
-    });
+    try {
+      this.consumer.seek({
+        topic: position.topic,
+        partition: position.partition,
+        offset: position.nextOffset,
+      });
+    } catch (err) {
+      if (!isNotRunningGroup(err)) throw err;
+    }
   }
 
   async stop(): Promise<void> {

@@ -1,4 +1,10 @@
-import { CompressionTypes, type Kafka, type Producer } from 'kafkajs';
+import {
+  CompressionTypes,
+  type ICustomPartitioner,
+  type Kafka,
+  type Producer,
+  type RecordMetadata,
+} from 'kafkajs';
 import { slicesOf } from '../slices';
 import { KafkaSendTimeoutError, KafkaUnavailableError } from './errors';
 import { JavaCompatiblePartitioner } from './java-partitioner';
@@ -59,7 +65,59 @@ function attemptWait(failures: number): number {
   return Math.min(1000, 100 * 2 ** failures);
 }
 
-function newProducer(kafka: Kafka): Producer {
+/** The partition kafkajs' partitioner chose for each message object of a send. */
+type ChosenPartitions = WeakMap<object, number>;
+
+/** The Java-compatible partitioner, noting each message's partition in `chosen`. */
+function notingPartitioner(chosen: ChosenPartitions): ICustomPartitioner {
+  return () => {
+    const partitioner = JavaCompatiblePartitioner();
+    return (args) => {
+      const partition = partitioner(args);
+      chosen.set(args.message, partition);
+      return partition;
+    };
+  };
+}
+
+/** Some records of an acknowledged send were never sent (see unwrittenPartitions). */
+export class RecordsNotWrittenError extends Error {
+  override readonly name = 'RecordsNotWrittenError';
+  /** Sending the whole batch again (with a new producer) writes them. */
+  readonly retriable = true;
+  constructor(readonly partitions: string[]) {
+    super(
+      `kafkajs acknowledged a send without writing its records to ${partitions.join(', ')} ` +
+        '(a leader moved to a broker that had answered already): the send is repeated',
+    );
+  }
+}
+
+/**
+ * The topic-partitions of `batch` that have no answer in what sendBatch returned. kafkajs 2.2.4
+ * keeps, across its retries of one send, the answers of the brokers that answered; when a
+ * broker dies and its partitions' leadership moves to a broker that had answered, the retry sends
+ * those partitions' records nowhere and the send resolves (tulios/kafkajs#1303): acknowledged
+ * records that Kafka never got. Seen on the 3-broker cluster with a broker SIGKILLed
+ * (tests/kafka-cluster.test.ts: input records missing).
+ */
+export function unwrittenPartitions(
+  batch: ProducerBatch,
+  written: readonly Pick<RecordMetadata, 'topicName' | 'partition'>[],
+  chosen: ChosenPartitions,
+): string[] {
+  const answered = new Set(written.map((w) => `${w.topicName}/${w.partition}`));
+  const missing = new Set<string>();
+  for (const { topic, messages } of batch.topicMessages ?? [])
+    for (const message of messages) {
+      const partition = chosen.get(message) ?? message.partition;
+      const at = `${topic}/${partition ?? '?'}`;
+      if (!answered.has(at)) missing.add(at);
+    }
+  return [...missing];
+}
+
+function newProducer(kafka: Kafka, chosen: ChosenPartitions): Producer {
   return kafka.producer({
     // Idempotent, so retries never duplicate; a failed attempt is repeated (see sendChunk)
     // until the send's deadline rather than dropping a record.
@@ -68,8 +126,9 @@ function newProducer(kafka: Kafka): Producer {
     allowAutoTopicCreation: false,
     retry: PRODUCER_ATTEMPT_RETRY,
     // Murmur2 on the key, as the Java client: producers in any language agree on the partition
-    // of a conversation, which co-partitioning relies on.
-    createPartitioner: JavaCompatiblePartitioner,
+    // of a conversation, which co-partitioning relies on. Each choice is noted, to check that
+    // every partition of a send was written (unwrittenPartitions).
+    createPartitioner: notingPartitioner(chosen),
   });
 }
 
@@ -95,11 +154,18 @@ export class KafkaRecordProducer implements RecordProducer {
     sendTimeoutMs: number,
   ): Promise<KafkaRecordProducer> {
     const deadline = Date.now() + START_CONNECT_MS;
+    const chosen: ChosenPartitions = new WeakMap();
     for (let failures = 0; ; failures++) {
-      const producer = newProducer(kafka);
+      const producer = newProducer(kafka, chosen);
       try {
         await producer.connect();
-        return new KafkaRecordProducer(producer, () => newProducer(kafka), brokers, sendTimeoutMs);
+        return new KafkaRecordProducer(
+          producer,
+          () => newProducer(kafka, chosen),
+          chosen,
+          brokers,
+          sendTimeoutMs,
+        );
       } catch (err) {
         await producer.disconnect().catch(() => undefined);
         const wait = attemptWait(failures);
@@ -113,6 +179,7 @@ export class KafkaRecordProducer implements RecordProducer {
   private constructor(
     first: Producer,
     private readonly create: () => Producer,
+    private readonly chosen: ChosenPartitions,
     private readonly brokers: string[],
     private readonly sendTimeoutMs: number,
   ) {
@@ -193,7 +260,9 @@ export class KafkaRecordProducer implements RecordProducer {
       const connected = await this.current();
       if (abandoned) return; // connected after the deadline: the caller has moved on
       producer = connected;
-      await connected.sendBatch(batch);
+      const written = await connected.sendBatch(batch);
+      const missing = unwrittenPartitions(batch, written, this.chosen);
+      if (missing.length > 0) throw new RecordsNotWrittenError(missing);
     })();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

@@ -1,4 +1,13 @@
-import type { Admin, ITopicConfig } from 'kafkajs';
+import { ConfigResourceTypes, type Admin, type ITopicConfig } from 'kafkajs';
+
+/** Where a partition's replicas are: broker ids. */
+export interface PartitionReplicas {
+  partition: number;
+  leader: number;
+  replicas: number[];
+  /** The in-sync replicas: those an acks=all write waits for. */
+  isr: number[];
+}
 
 export interface TopicToCreate {
   name: string;
@@ -26,8 +35,49 @@ export class TopicAdmin {
       replicationFactor: t.replicationFactor,
       configEntries: Object.entries(t.configs).map(([name, value]) => ({ name, value })),
     }));
-    await this.admin.createTopics({ topics: specs, waitForLeaders: true });
+    await this.admin.createTopics({ topics: specs, waitForLeaders: false });
+    await this.waitForLeaders(missing.map((t) => t.name));
     return missing.map((t) => t.name);
+  }
+
+  /**
+   * Waits until new topics are listed and every partition has a leader. kafkajs' own wait gives
+   * up on "unknown topic", which a broker of a cluster answers until the controller's news of the
+   * topic reaches it; and each call asks a broker at random, so one broker's answer says nothing
+   * of the others': the topics count as there once CHECKS_IN_A_ROW answers in a row agree.
+   */
+  private async waitForLeaders(names: string[], timeoutMs = 30_000): Promise<void> {
+    const CHECKS_IN_A_ROW = 6;
+    const deadline = Date.now() + timeoutMs;
+    let agreed = 0;
+    let last: unknown;
+    while (agreed < CHECKS_IN_A_ROW) {
+      if (Date.now() > deadline)
+        throw new Error(
+          `topics ${names.join(', ')} were created but have no leader after ${timeoutMs} ms` +
+            `${last ? ` (${String(last)})` : ''}: check that every Kafka broker is up`,
+        );
+      agreed = (await this.listedWithLeaders(names).catch((err: unknown) => {
+        last = err;
+        return false;
+      }))
+        ? agreed + 1
+        : 0;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  private async listedWithLeaders(names: string[]): Promise<boolean> {
+    const listed = new Set(await this.admin.listTopics());
+    if (!names.every((n) => listed.has(n))) return false;
+    try {
+      const { topics } = await this.admin.fetchTopicMetadata({ topics: names });
+      return topics.every((t) => t.partitions.every((p) => p.leader >= 0));
+    } catch (err) {
+      const type = (err as { type?: string }).type;
+      if (type === 'UNKNOWN_TOPIC_OR_PARTITION' || type === 'LEADER_NOT_AVAILABLE') return false;
+      throw err;
+    }
   }
 
   async partitionCounts(names: string[]): Promise<Map<string, number>> {
@@ -38,6 +88,33 @@ export class TopicAdmin {
     const { topics } = await this.admin.fetchTopicMetadata({ topics: present });
     for (const t of topics) counts.set(t.name, t.partitions.length);
     return counts;
+  }
+
+  /** Leader, replicas and in-sync replicas of every partition of the topics, by topic. */
+  async partitionReplicas(names: string[]): Promise<Map<string, PartitionReplicas[]>> {
+    const { topics } = await this.admin.fetchTopicMetadata({ topics: names });
+    return new Map(
+      topics.map((t) => [
+        t.name,
+        t.partitions.map((p) => ({
+          partition: p.partitionId,
+          leader: p.leader,
+          replicas: p.replicas,
+          isr: p.isr,
+        })),
+      ]),
+    );
+  }
+
+  /** A topic's configuration values (its own or the broker's default), by name. */
+  async topicConfig(topic: string, names: string[]): Promise<Record<string, string>> {
+    const { resources } = await this.admin.describeConfigs({
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: names }],
+      includeSynonyms: false,
+    });
+    return Object.fromEntries(
+      (resources[0]?.configEntries ?? []).map((e) => [e.configName, e.configValue]),
+    );
   }
 
   async deleteTopics(names: string[]): Promise<void> {

@@ -16,13 +16,14 @@ import {
 } from './stack';
 import { StackError } from './managed-server';
 import { dataRoot, REPO_ROOT, STACK_DIR } from './paths';
+import { afterUp, kafkaBrokersOption, serversToStart, type UpFlags } from './up-options';
 import { formatTable } from './table';
 
 const HEADER = ['server', 'address', 'status'];
 
-async function up(): Promise<number> {
+async function up(flags: UpFlags): Promise<number> {
   try {
-    const { results } = await ensureStackUp();
+    const { results } = await ensureStackUp({ servers: serversToStart(flags) });
     const rows = results.map((r) => [
       r.name,
       r.address,
@@ -35,6 +36,7 @@ async function up(): Promise<number> {
     console.log(formatTable(HEADER, rows));
     if (results.every((r) => r.outcome !== 'started'))
       console.log('already running: nothing to do');
+    for (const line of afterUp(flags)) console.log(line);
     return 0;
   } catch (err) {
     if (err instanceof StackUpError) {
@@ -108,7 +110,8 @@ const program = new Command()
 program
   .command('up')
   .description('fetch what is missing, start what is not running, wait until all are healthy')
-  .action(run(up));
+  .addOption(kafkaBrokersOption())
+  .action((flags: UpFlags) => run(() => up(flags))());
 
 program
   .command('down')

@@ -1,9 +1,10 @@
 /**
  * Kafka 4.1 in KRaft combined mode (broker + controller in one JVM), from the Maven jars in
- * .stack/cache/kafka/lib. Settings are those of a single test node: replication factor 1
+ * .stack/cache/kafka/lib. The stack's broker is a single test node: replication factor 1
  * everywhere (a higher offsets-topic factor leaves consumers stuck in "coordinator not
- * available"), no topic auto-creation (topics are created by the project's own script), and no
- * initial rebalance delay (consumer groups in tests form at once).
+ * available"). A node of the optional 3-broker cluster (kafka-cluster.ts) is the same server with
+ * another KafkaNode. Both: no topic auto-creation (topics are created by the project's own
+ * script), and no initial rebalance delay (consumer groups in tests form at once).
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -26,17 +27,61 @@ export function newClusterId(): string {
   return randomBytes(16).toString('base64url');
 }
 
+/** One KRaft node: what differs between the single broker and a node of the cluster. */
+export interface KafkaNode {
+  /** The server's name: its pid, log, data and conf files. */
+  name: string;
+  nodeId: number;
+  port: number;
+  controllerPort: number;
+  /** controller.quorum.voters: `id@host:controllerPort` of every controller. */
+  voters: string;
+  /** Replication of the internal topics and the broker defaults; minInsync also for acks=all. */
+  replication: { factor: number; minInsync: number };
+  /** JVM heap, e.g. ['-Xms512m', '-Xmx1g']. */
+  heap: string[];
+  /** The cluster id to format a new log directory with (every node of a cluster shares it). */
+  clusterId(): string;
+  /** More server.properties lines. */
+  extraProperties?: string;
+  startTimeoutMs: number;
+}
+
+/** The stack's single broker. */
+export const SINGLE_NODE: KafkaNode = {
+  name: 'kafka',
+  nodeId: 1,
+  port: LOCAL_STACK.kafka.port,
+  controllerPort: LOCAL_STACK.kafka.controllerPort,
+  voters: `1@${LOCAL_STACK.host}:${LOCAL_STACK.kafka.controllerPort}`,
+  replication: { factor: 1, minInsync: 1 },
+  heap: ['-Xms512m', '-Xmx1g'],
+  clusterId: newClusterId,
+  startTimeoutMs: 60_000,
+};
+
 export class KafkaServer extends ManagedServer {
-  readonly name = 'kafka';
-  readonly title = `Kafka ${VERSIONS.kafka}`;
-  readonly address = `${LOCAL_STACK.host}:${LOCAL_STACK.kafka.port}`;
+  readonly name: string;
+  readonly title: string;
+  readonly address: string;
   readonly executable = 'java';
-  readonly ports = [LOCAL_STACK.kafka.port, LOCAL_STACK.kafka.controllerPort];
-  readonly startTimeoutMs = 60_000;
+  readonly ports: readonly number[];
+  readonly startTimeoutMs: number;
   private java: JavaRuntime | undefined;
 
   private readonly libDir = path.join(cacheDir('kafka'), 'lib');
-  private readonly logDir = path.join(dataDir('kafka'), 'kraft-logs');
+  private readonly logDir: string;
+
+  constructor(readonly node: KafkaNode = SINGLE_NODE) {
+    super();
+    this.name = node.name;
+    this.title =
+      node === SINGLE_NODE ? `Kafka ${VERSIONS.kafka}` : `Kafka ${VERSIONS.kafka} (${node.name})`;
+    this.address = `${LOCAL_STACK.host}:${node.port}`;
+    this.ports = [node.port, node.controllerPort];
+    this.startTimeoutMs = node.startTimeoutMs;
+    this.logDir = path.join(dataDir(node.name), 'kraft-logs');
+  }
 
   preflight(): void {
     this.java = findJava(JAVA);
@@ -55,7 +100,7 @@ export class KafkaServer extends ManagedServer {
   protected async prepare(): Promise<SpawnPlan> {
     if (!this.java) this.preflight();
     const java = (this.java as JavaRuntime).bin;
-    const conf = ensureDir(confDir('kafka'));
+    const conf = ensureDir(confDir(this.name));
     ensureDir(this.logDir);
     const serverProps = path.join(conf, 'server.properties');
     const log4j = path.join(conf, 'log4j2.properties');
@@ -73,8 +118,7 @@ export class KafkaServer extends ManagedServer {
     return {
       command: java,
       args: [
-        '-Xms512m',
-        '-Xmx1g',
+        ...this.node.heap,
         '-XX:+UseG1GC',
         '-XX:MaxGCPauseMillis=20',
         '-XX:InitiatingHeapOccupancyPercent=35',
@@ -87,7 +131,7 @@ export class KafkaServer extends ManagedServer {
         'kafka.Kafka',
         serverProps,
       ],
-      cwd: dataDir('kafka'),
+      cwd: dataDir(this.name),
     };
   }
 
@@ -134,7 +178,7 @@ export class KafkaServer extends ManagedServer {
       'kafka.tools.StorageTool',
       'format',
       '-t',
-      newClusterId(),
+      this.node.clusterId(),
       '-c',
       serverProps,
       '-g',
@@ -167,7 +211,9 @@ export class KafkaServer extends ManagedServer {
     try {
       await admin.connect();
       const cluster = await admin.describeCluster();
-      if (cluster.brokers.length === 0) throw new Error('no brokers in cluster metadata');
+      // A cluster's node is healthy once it has joined (registered and unfenced).
+      if (!cluster.brokers.some((b) => b.nodeId === this.node.nodeId))
+        throw new Error(`broker ${this.node.nodeId} not in the cluster metadata yet`);
       await admin.listTopics();
     } finally {
       await admin.disconnect().catch(() => undefined);
@@ -176,11 +222,12 @@ export class KafkaServer extends ManagedServer {
 
   private serverProperties(): string {
     const { host } = LOCAL_STACK;
-    const { port, controllerPort } = LOCAL_STACK.kafka;
+    const { port, controllerPort, nodeId, voters, replication } = this.node;
+    const { factor, minInsync } = replication;
     return `# Generated by scripts/stack/kafka.ts on every start: edit that file, not this one.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@${host}:${controllerPort}
+node.id=${nodeId}
+controller.quorum.voters=${voters}
 listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}
 advertised.listeners=PLAINTEXT://${host}:${port}
 inter.broker.listener.name=PLAINTEXT
@@ -188,16 +235,16 @@ controller.listener.names=CONTROLLER
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 log.dirs=${this.logDir}
 num.partitions=1
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+default.replication.factor=${factor}
+min.insync.replicas=${minInsync}
+offsets.topic.replication.factor=${factor}
+transaction.state.log.replication.factor=${factor}
+transaction.state.log.min.isr=${minInsync}
+share.coordinator.state.topic.replication.factor=${factor}
+share.coordinator.state.topic.min.isr=${minInsync}
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
-`;
+${this.node.extraProperties ?? ''}`;
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { allServers, serversNamed } from './servers';
+import { allServers, optionalServers, serversNamed } from './servers';
 import { ManagedServer, StackError, type ServerState, type StartHandle } from './managed-server';
 import { confDir, dataRoot } from './paths';
 import { Progress } from './progress';
@@ -152,8 +152,10 @@ export async function stopServers(names: readonly string[]): Promise<StoppedServ
   return Promise.all(serversNamed(names).map(async (s) => ({ name: s.name, pid: await s.stop() })));
 }
 
+/** Stops the stack, and those optional servers that run. */
 export async function stopAll(): Promise<StoppedServer[]> {
-  return stopServers(allServers().map((s) => s.name));
+  const running = optionalServers().filter((s) => s.ourPid() !== undefined);
+  return stopServers([...allServers(), ...running].map((s) => s.name));
 }
 
 /** Deletes server state (.stack/data and generated config), keeping the download cache. */
@@ -168,10 +170,15 @@ export interface ServerStatus {
   state: ServerState;
 }
 
+/** Every server of the stack, and the optional ones that are not down. */
 export async function stackStatus(): Promise<ServerStatus[]> {
-  return Promise.all(
-    allServers().map(async (s) => ({ name: s.name, address: s.address, state: await s.state() })),
-  );
+  const status = (s: ManagedServer) =>
+    s.state().then((state) => ({ name: s.name, address: s.address, state }));
+  const [stack, optional] = await Promise.all([
+    Promise.all(allServers().map(status)),
+    Promise.all(optionalServers().map(status)),
+  ]);
+  return [...stack, ...optional.filter((s) => s.state.kind !== 'down')];
 }
 
 export function describeState(state: ServerState): string {
