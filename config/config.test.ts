@@ -16,8 +16,8 @@ describe('loadConfig', () => {
     const config = loadConfig({});
     expect(config.kafka.brokers).toEqual([localUrls.kafkaBrokers]);
     expect(config.registryUrl).toBe(localUrls.registryUrl);
-    expect(config.redis.mainUrl).toBe(localUrls.redisMainUrl);
-    expect(config.redis.auxUrl).toBe(localUrls.redisAuxUrl);
+    expect(config.redis.main.url).toBe(localUrls.redisMainUrl);
+    expect(config.redis.aux.url).toBe(localUrls.redisAuxUrl);
     expect(config.windowMs).toBe(2000);
     expect(config.hotStateTtlSeconds).toBe(86_400);
     expect(config.durableTtlSeconds).toBe(90 * 86_400);

@@ -16,13 +16,18 @@ import {
 } from './stack';
 import { StackError } from './managed-server';
 import { dataRoot, REPO_ROOT, STACK_DIR } from './paths';
+import type { StackModes } from './servers';
 import { formatTable } from './table';
 
 const HEADER = ['server', 'address', 'status'];
+const REDIS_CLUSTER_FLAG = '--redis-cluster';
+const REDIS_CLUSTER_HELP =
+  'also a Redis Cluster: 3 masters + 3 replicas (config/local-stack.ts ports); point ticks at it with ' +
+  'TICKS_REDIS_CLUSTER=true TICKS_REDIS_URL=redis://127.0.0.1:17381';
 
-async function up(): Promise<number> {
+async function up(options: StackModes): Promise<number> {
   try {
-    const { results } = await ensureStackUp();
+    const { results } = await ensureStackUp(options);
     const rows = results.map((r) => [
       r.name,
       r.address,
@@ -72,12 +77,12 @@ async function down(options: { purge?: boolean }): Promise<number> {
   return 0;
 }
 
-async function status(): Promise<number> {
-  const statuses = await stackStatus();
+async function status(options: StackModes): Promise<number> {
+  const statuses = await stackStatus(options);
   console.log(
     formatTable(
       HEADER,
-      statuses.map((s) => [s.name, s.address, describeState(s.state)]),
+      statuses.map((s) => [s.name, s.address, s.note ?? describeState(s.state)]),
     ),
   );
   return statuses.every((s) => s.state.kind === 'healthy') ? 0 : 1;
@@ -108,7 +113,8 @@ const program = new Command()
 program
   .command('up')
   .description('fetch what is missing, start what is not running, wait until all are healthy')
-  .action(run(up));
+  .option(REDIS_CLUSTER_FLAG, REDIS_CLUSTER_HELP)
+  .action((options: StackModes) => run(() => up(options))());
 
 program
   .command('down')
@@ -119,7 +125,8 @@ program
 program
   .command('status')
   .description('show each server’s state; exit code 1 unless all are healthy')
-  .action(run(status));
+  .option(REDIS_CLUSTER_FLAG, 'also show the Redis Cluster (shown anyway while one of its nodes runs)')
+  .action((options: StackModes) => run(() => status(options))());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err);

@@ -3,23 +3,35 @@ import { CassandraServer } from './cassandra';
 import { KafkaServer } from './kafka';
 import type { ManagedServer } from './managed-server';
 import { RedisServer } from './redis';
+import { clusterNodes } from './redis-cluster';
 import { RegistryServer } from './registry';
 
-export function allServers(): ManagedServer[] {
+export interface StackModes {
+  /** Also the Redis Cluster's nodes (`stack:up -- --redis-cluster`). */
+  redisCluster?: boolean;
+}
+
+export function allServers(modes: StackModes = {}): ManagedServer[] {
   return [
     new RedisServer('main'),
     new RedisServer('aux'),
     new KafkaServer(),
     new RegistryServer(),
     new CassandraServer(),
+    ...(modes.redisCluster ? clusterNodes() : []),
   ];
 }
 
-export const SERVER_NAMES = allServers().map((s) => s.name);
+/** Every server any mode runs: what `down` stops (if ours) and names can refer to. */
+export function knownServers(): ManagedServer[] {
+  return allServers({ redisCluster: true });
+}
+
+export const SERVER_NAMES = knownServers().map((s) => s.name);
 
 /** The named servers; throws on an unknown name so a typo does not silently do nothing. */
 export function serversNamed(names: readonly string[]): ManagedServer[] {
-  const all = allServers();
+  const all = knownServers();
   return names.map((name) => {
     const server = all.find((s) => s.name === name);
     if (!server) throw new Error(`unknown server "${name}" (known: ${SERVER_NAMES.join(', ')})`);

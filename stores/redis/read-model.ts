@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect';
 import type { RedisKeys } from './keys';
-import { execPipeline } from './pipeline';
+import { execPipeline, pipelineOf } from './pipeline';
 
 export interface ConversationUnread {
   conversationId: string;
@@ -16,7 +16,7 @@ export interface ConversationUnread {
  */
 export class ReadModel {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 
@@ -34,14 +34,14 @@ export class ReadModel {
   /** Unread counts of one user in several conversations, in one round trip, newest first. */
   async unreadMany(conversationIds: string[], userId: string): Promise<ConversationUnread[]> {
     if (conversationIds.length === 0) return [];
-    const pipe = this.redis.pipeline();
+    const pipe = pipelineOf(this.redis);
     for (const c of conversationIds) {
       pipe.hget(this.keys.conversationKey(c, 'read'), userId);
       pipe.hmget(this.keys.conversationKey(c, 'meta'), 'last_seq', 'last_at');
     }
     const replies = await execPipeline(pipe);
     const watermarks = conversationIds.map((_, i) => Number(replies[2 * i] ?? 0));
-    const counts = this.redis.pipeline();
+    const counts = pipelineOf(this.redis);
     conversationIds.forEach((c, i) =>
       counts.zcount(this.keys.conversationKey(c, 'msgs'), `(${watermarks[i]}`, '+inf'),
     );

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect';
 
 const LUA_DIR = path.join(__dirname, 'lua');
 const INCLUDE = /^-- @include "([a-z-]+)"$/m;
@@ -35,7 +35,7 @@ let cached: ScriptSource[] | undefined;
  * Defines every script as an ioredis command: sent by EVALSHA, loaded on the first NOSCRIPT,
  * and usable inside pipelines so a whole batch goes in one round trip.
  */
-export function defineScripts(redis: Redis): void {
+export function defineScripts(redis: RedisClient): void {
   cached ??= readScripts();
   for (const script of cached) {
     if (!(script.name in redis)) redis.defineCommand(script.name, script);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect';
 import { loadConfig } from '../../config/config';
-import { scanKeys } from '../../tests/support/harness';
+import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { connectRedis } from './connect';
 import { RedisKeys } from './keys';
 import { RedisCommandError } from './pipeline';
@@ -18,8 +18,8 @@ import { UserStore, type BadgeChange } from './user-store';
 describe('UserStore badge dedupe (real Redis)', () => {
   const prefix = `t${randomBytes(4).toString('hex')}`;
   const keys = new RedisKeys(prefix);
-  let main: Redis;
-  let aux: Redis;
+  let main: RedisClient;
+  let aux: RedisClient;
   let store: UserStore;
   let n = 0;
   /** A fresh recipient per test, so tests do not share marks or badges. */
@@ -43,15 +43,15 @@ describe('UserStore badge dedupe (real Redis)', () => {
 
   beforeAll(async () => {
     const config = loadConfig();
-    main = await connectRedis(config.redis.mainUrl, 'main');
-    aux = await connectRedis(config.redis.auxUrl, 'auxiliary');
+    main = await connectRedis(config.redis.main, 'main');
+    aux = await connectRedis(config.redis.aux, 'auxiliary');
     store = new UserStore(main, aux, keys, 600, 60);
   });
   afterEach(() => jest.restoreAllMocks());
   afterAll(async () => {
     for (const redis of [main, aux]) {
       const found = await scanKeys(redis, keys.all());
-      if (found.length > 0) await redis.del(...found);
+      await deleteKeys(redis, found);
       redis.disconnect();
     }
   });

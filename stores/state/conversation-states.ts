@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect';
 import type { RedisKeys } from '../redis/keys';
 import type { WriteFence } from '../redis/partition-lease';
 import { loadConversations, loadDeliveredBy } from './conversation-loader';
@@ -93,7 +93,7 @@ export class ConversationStates {
   private bytes = 0;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly options: ConversationStatesOptions,
   ) {}

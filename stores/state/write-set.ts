@@ -1,7 +1,9 @@
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
 import { defineScripts } from '../redis/script-loader';
 import { LeaseLostError, type WriteFence } from '../redis/partition-lease';
-import { execPipeline, RedisCommandError } from '../redis/pipeline';
+import { execPipeline, RedisCommandError, pipelineOf } from '../redis/pipeline';
+import { hashTag } from '../redis/slots';
+import { isCluster, type RedisClient } from '../redis/connect';
 
 /** One Redis command as sent: name, then arguments (the key first, but for MULTI/EXEC). */
 export type RedisCommand = [command: string, ...args: string[]];
@@ -236,7 +238,7 @@ export class WriteSet {
   }
 
   /** Sends every write in one round trip; throws the first command error. */
-  async flush(redis: Redis, options: FlushOptions = {}): Promise<void> {
+  async flush(redis: RedisClient, options: FlushOptions = {}): Promise<void> {
     await sendCommands(redis, this.commands(options));
   }
 
@@ -245,7 +247,11 @@ export class WriteSet {
    * client command for the whole step instead of one per write. Single Redis server only.
    * With a `fence`, nothing is written unless the lease key names the owner: a LeaseLostError.
    */
-  async flushAsScript(redis: Redis, fence?: WriteFence): Promise<void> {
+  async flushAsScript(redis: RedisClient, fence?: WriteFence): Promise<void> {
+    if (isCluster(redis))
+      throw new Error(
+        'WriteSet.flushAsScript sends a whole step in one script call, which a Redis Cluster refuses across slots: use flush() (one transaction per conversation)',
+      );
     const commands = this.commands({ atomic: false });
     if (commands.length === 0) return;
     defineScripts(redis);
@@ -280,23 +286,13 @@ export class WriteSet {
   }
 }
 
-/** Redis Cluster's hash tag: what decides a key's slot (the first non-empty {…}, else the key). */
-export function hashTag(key: string): string {
-  const open = key.indexOf('{');
-  if (open >= 0) {
-    const close = key.indexOf('}', open + 1);
-    if (close > open + 1) return key.slice(open + 1, close);
-  }
-  return key;
-}
-
 /**
  * Sends commands as one pipeline (one round trip); throws the first command error, including
  * one inside a transaction (EXEC replies with each queued command's result).
  */
-export async function sendCommands(redis: Redis, commands: RedisCommand[]): Promise<void> {
+export async function sendCommands(redis: RedisClient, commands: RedisCommand[]): Promise<void> {
   if (commands.length === 0) return;
-  const replies = await execPipeline(redis.pipeline(commands));
+  const replies = await execPipeline(pipelineOf(redis, commands));
   commands.forEach((command, i) => {
     if (command[0] !== 'exec') return;
     const failed = (replies[i] as unknown[] | null)?.find((r) => r instanceof Error);
