@@ -12,7 +12,6 @@ import { StateSteps } from '../processors/state-steps';
 import { BadgeUpdater } from '../processors/unread/badge-updater';
 import { ConversationStates } from '../stores/state/conversation-states';
 import { DedupeMarkCache } from '../stores/state/dedupe-mark-cache';
-import { isCluster } from '../stores/redis/connect';
 import { RedisKeys } from '../stores/redis/keys';
 import { PartitionIndex } from '../stores/redis/partition-index';
 import { PartitionLeases } from '../stores/redis/partition-lease';
@@ -142,8 +141,6 @@ export class Pipeline implements Component {
         : undefined;
     const states = new ConversationStates(boot.redis, keys, {
       maxBytes: config.stateCacheBytes,
-      // A script call cannot span a cluster's slots: there, one transaction per conversation.
-      flushAs: isCluster(boot.redis) ? 'transactions' : 'script',
       fence: leases && ((partition) => leases.fence(partition)),
     });
     const steps = new StateSteps(states, config.hotStateTtlSeconds, config.maxIndexedMessages);

@@ -63,7 +63,7 @@ const KEYLESS = new Set(['multi', 'exec', 'discard', 'ping', 'time', 'info']);
  * reads span many conversations, users and partitions, so the split is done here, once for
  * every store. Each part is an ioredis cluster pipeline: it follows MOVED and ASK itself.
  */
-class SplitPipeline {
+export class SplitPipeline {
   private readonly calls: Call[] = [];
   readonly proxy: ChainableCommander;
 
@@ -83,7 +83,7 @@ class SplitPipeline {
   }
 
   queue(name: string, args: unknown[]): void {
-    this.calls.push({ name: name.toLowerCase(), args });
+    this.calls.push({ name, args });
   }
 
   async exec(): Promise<Replies> {
@@ -114,7 +114,8 @@ class SplitPipeline {
   private units(): number[][] {
     const units: number[][] = [];
     let transaction: number[] | undefined;
-    this.calls.forEach(({ name }, i) => {
+    this.calls.forEach((call, i) => {
+      const name = call.name.toLowerCase();
       if (name === 'multi') transaction = [];
       if (transaction) transaction.push(i);
       else units.push([i]);
@@ -129,7 +130,7 @@ class SplitPipeline {
 
   /** The nodes serving the unit's slot, as ioredis groups slots (any node for a keyless one). */
   private nodeOf(unit: number[]): string {
-    const keyed = unit.map((i) => this.calls[i]!).find((c) => !KEYLESS.has(c.name));
+    const keyed = unit.map((i) => this.calls[i]!).find((c) => !KEYLESS.has(c.name.toLowerCase()));
     if (!keyed) return 'any';
     const slot = keySlot(String(keyed.args[0]));
     return this.cluster.slots[slot]?.join(';') ?? `slot ${slot}`;

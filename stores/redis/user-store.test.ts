@@ -7,6 +7,7 @@ import { RedisKeys } from './keys';
 import { RedisCommandError } from './pipeline';
 import { DedupeMarkCache } from '../state/dedupe-mark-cache';
 import { UserStore, type BadgeChange } from './user-store';
+import { spyOnPipelines } from '../../tests/support/round-trips';
 
 /**
  * The badge write path against the real main and auxiliary Redis: the tri-state aux mark
@@ -185,7 +186,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
 
   it('issues one SREM for a source never added, then later removals are hits', async () => {
     const u = user();
-    const mainPipelines = jest.spyOn(main, 'pipeline');
+    const mainPipelines = spyOnPipelines(main);
     expect(await store.applyBadgeChanges([remove(u, 'A')])).toEqual({
       memoryHits: 0,
       auxHits: 0,
@@ -223,8 +224,8 @@ describe('UserStore badge dedupe (real Redis)', () => {
     // Marks before the batch: u/A '1', u/E '1', v/B '0'.
     await store.applyBadgeChanges([add(u, 'A'), add(u, 'E'), remove(v, 'B')]);
     const mget = jest.spyOn(aux, 'mget');
-    const auxPipelines = jest.spyOn(aux, 'pipeline');
-    const mainPipelines = jest.spyOn(main, 'pipeline');
+    const auxPipelines = spyOnPipelines(aux);
+    const mainPipelines = spyOnPipelines(main);
     const stats = await store.applyBadgeChanges([
       add(u, 'E'), // '1': hit
       add(v, 'C'),
@@ -265,7 +266,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
   it('reads badge sizes after the writes, in the main round trip the writes take', async () => {
     const [u, v, w] = [user(), user(), user()];
     await store.applyBadgeChanges([add(u, 'A'), add(u, 'B'), add(v, 'C')]);
-    const mainPipelines = jest.spyOn(main, 'pipeline');
+    const mainPipelines = spyOnPipelines(main);
     const stats = await store.applyBadgeChanges(
       [remove(u, 'A'), add(v, 'C') /* a hit */, add(v, 'D')],
       { countsFor: [u, v, w, u] },

@@ -6,7 +6,8 @@ import { RedisKeys } from '../redis/keys';
 import { LeaseLostError } from '../redis/partition-lease';
 import { ConversationStates, WriteBehindAbandonedError } from './conversation-states';
 import { WriteSet } from './write-set';
-import { deleteKeys } from '../redis/keyspace';
+import { deleteKeys, scanKeys } from '../redis/keyspace';
+import { spyOnPipelines } from '../../tests/support/round-trips';
 
 /**
  * The partition-owned state store against a real Redis: loads on first touch (one round trip
@@ -37,7 +38,7 @@ describe('ConversationStates (real Redis)', () => {
     await seed('b', 5);
     const states = new ConversationStates(redis, keys, { maxBytes: 1 << 30 });
     expect(() => states.get('a')).toThrow(/not loaded/);
-    const pipelines = jest.spyOn(redis, 'pipeline');
+    const pipelines = spyOnPipelines(redis);
     await states.prefetch(0, ['a', 'b', 'a']);
     expect(pipelines).toHaveBeenCalledTimes(1);
     expect(states.get('a').lastSeq).toBe(3);
@@ -165,7 +166,7 @@ describe('WriteSet.flushAsScript (real Redis)', () => {
     redis = await connectRedis(loadConfig().redis.main, 'main');
   });
   afterAll(async () => {
-    const found = await redis.keys(`${prefix}*`);
+    const found = await scanKeys(redis, `${prefix}*`);
     await deleteKeys(redis, found);
     redis.disconnect();
   });
