@@ -54,6 +54,48 @@ interface Call {
   args: unknown[];
 }
 
+/** Commands that only read: a pipeline of these alone needs no replica's confirmation. */
+const READS = new Set([
+  'get',
+  'mget',
+  'exists',
+  'type',
+  'ttl',
+  'pttl',
+  'hget',
+  'hmget',
+  'hgetall',
+  'hkeys',
+  'hexists',
+  'smembers',
+  'sismember',
+  'scard',
+  'srandmember',
+  'zrange',
+  'zrangebyscore',
+  'zrevrangebyscore',
+  'zscore',
+  'zcard',
+  'zcount',
+  'dump',
+  'loadConversation',
+  'receiptDetails',
+  'collectWindow',
+].map((name) => name.toLowerCase()));
+
+/** How long a write waits for its master's replica before it fails (and its step is redone). */
+const REPLICA_WAIT_MS = 2000;
+
+/** The error for a part whose WAIT says no replica has its writes, else undefined. */
+function unreplicated(reply: [Error | null, unknown] | undefined): Error | undefined {
+  if (!reply) return new Error('no reply to WAIT');
+  if (reply[0]) return reply[0];
+  if (Number(reply[1]) >= 1) return undefined;
+  return new Error(
+    `written to a Redis Cluster master, but no replica confirmed it within ${REPLICA_WAIT_MS} ms: a failover now could lose it (the step is redone)`,
+  );
+}
+
 /** Commands of a pipeline that name no key (the rest name theirs first, scripts included). */
 const KEYLESS = new Set(['multi', 'exec', 'discard', 'ping', 'time', 'info']);
 
@@ -96,18 +138,37 @@ export class SplitPipeline {
     }
     const replies: Replies = new Array(this.calls.length);
     await Promise.all(
-      [...byNode.values()].map(async (indexes) => {
+      [...byNode].map(async ([nodes, indexes]) => {
         const pipe = this.cluster.pipeline() as unknown as Record<string, (...a: unknown[]) => void>;
         for (const i of indexes) pipe[this.calls[i]!.name]!(...this.calls[i]!.args);
+        const replicated = this.needsReplica(nodes, indexes);
+        if (replicated) pipe.wait!(1, REPLICA_WAIT_MS);
         const part = await (pipe as unknown as ChainableCommander).exec().then(
           (r) => r ?? [],
           // The whole part failed (the slot map changed under it): each of its commands did.
           (err: Error) => indexes.map((): [Error, null] => [err, null]),
         );
-        indexes.forEach((i, j) => (replies[i] = part[j] ?? [new Error('no reply'), null]));
+        const unconfirmed = replicated && unreplicated(part.at(-1));
+        indexes.forEach(
+          (i, j) =>
+            (replies[i] = unconfirmed
+              ? [unconfirmed, null]
+              : (part[j] ?? [new Error('no reply'), null])),
+        );
       }),
     );
     return replies;
+  }
+
+  /**
+   * Writes to a master that has a replica wait for it (WAIT 1) before they count as done: the
+   * processors commit Kafka offsets after their writes, and a master killed before its replica
+   * got a write would lose it in the failover while the offset says it is applied. A master the
+   * slot map shows without a replica (its replica was promoted) is not waited for.
+   */
+  private needsReplica(nodes: string, indexes: number[]): boolean {
+    if (nodes.split(';').length < 2) return false;
+    return indexes.some((i) => !READS.has(this.calls[i]!.name.toLowerCase()));
   }
 
   /** The calls in units sent together: a MULTI … EXEC, or one command. */
