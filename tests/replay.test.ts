@@ -1,5 +1,12 @@
 import { Workload, type WorkloadOptions } from '../scripts/traffic/workload';
-import { caughtUp, createHarness, deleteKeys, scanKeys, snapshot, type Harness } from './support/harness';
+import {
+  caughtUp,
+  createHarness,
+  deleteKeys,
+  scanKeys,
+  snapshot,
+  type Harness,
+} from './support/harness';
 import { runScript } from './support/run-script';
 
 /** Issue 4: `npm run replay` re-derives Redis state from the input topics; twice changes nothing. */

@@ -1,7 +1,6 @@
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { loadConfig } from '../../config/config';
 import { ACTIVE_WINDOWS, badgeWritesPerChange, pushReduction } from '../../runtime/metrics';
 import { connectRedis, type RedisClient } from '../../stores/redis/connect';
@@ -659,7 +658,11 @@ async function offerLoad(
 }
 
 /** Commands per second on the main Redis while the bench is idle: other users of the server. */
-async function quietRate(redis: RedisClient, seconds: number, progress: BenchProgress): Promise<number> {
+async function quietRate(
+  redis: RedisClient,
+  seconds: number,
+  progress: BenchProgress,
+): Promise<number> {
   if (seconds <= 0) return 0;
   progress.note(`measuring other users' Redis commands for ${seconds}s (subtracted later)…`);
   const before = await commandStats(redis);

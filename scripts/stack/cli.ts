@@ -125,7 +125,10 @@ program
 program
   .command('status')
   .description('show each server’s state; exit code 1 unless all are healthy')
-  .option(REDIS_CLUSTER_FLAG, 'also show the Redis Cluster (shown anyway while one of its nodes runs)')
+  .option(
+    REDIS_CLUSTER_FLAG,
+    'also show the Redis Cluster (shown anyway while one of its nodes runs)',
+  )
   .action((options: StackModes) => run(() => status(options))());
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -100,7 +100,9 @@ export async function clusterView(port: number, timeoutMs = 3000): Promise<Clust
       state: field('cluster_state'),
       slotsAssigned: Number(field('cluster_slots_assigned')),
       knownNodes: Number(field('cluster_known_nodes')),
-      masters: nodes.filter((n) => n[2]!.includes('master') && alive(n) && n.length > 8).map(address),
+      masters: nodes
+        .filter((n) => n[2]!.includes('master') && alive(n) && n.length > 8)
+        .map(address),
       replicas: nodes.filter((n) => n[2]!.includes('slave') && alive(n)).map(address),
     };
   } finally {
@@ -154,8 +156,8 @@ export async function formCluster(
   const deadline = Date.now() + timeoutMs;
   let views: ClusterView[] = [];
   while (Date.now() < deadline) {
-    views = await Promise.all(ports.map((p) => clusterView(p).catch(() => undefined))).then(
-      (all) => all.filter((v): v is ClusterView => v !== undefined),
+    views = await Promise.all(ports.map((p) => clusterView(p).catch(() => undefined))).then((all) =>
+      all.filter((v): v is ClusterView => v !== undefined),
     );
     if (views.length === ports.length && views.every((v) => isFormed(v, layout))) return outcome;
     await sleep(250);

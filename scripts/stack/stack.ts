@@ -101,7 +101,10 @@ async function formClusterStep(progress: Progress, results: ServerResult[]): Pro
   progress.begin('redis-cluster');
   try {
     const outcome = await formCluster();
-    progress.done('redis-cluster', `✓ Redis Cluster ${outcome === 'created' ? 'created' : 'whole'}`);
+    progress.done(
+      'redis-cluster',
+      `✓ Redis Cluster ${outcome === 'created' ? 'created' : 'whole'}`,
+    );
   } catch (err) {
     progress.done('redis-cluster', '✗ Redis Cluster not formed');
     const started = results.filter((r) => r.outcome === 'started').map((r) => r.name);

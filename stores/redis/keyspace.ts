@@ -8,7 +8,11 @@ import { execPipeline, pipelineOf } from './pipeline';
  */
 
 /** Every key matching `pattern` (SCAN, never KEYS), on every master of a cluster. */
-export async function scanKeys(redis: RedisClient, pattern: string, count = 1000): Promise<string[]> {
+export async function scanKeys(
+  redis: RedisClient,
+  pattern: string,
+  count = 1000,
+): Promise<string[]> {
   const nodes = isCluster(redis) ? redis.nodes('master') : [redis];
   const keys: string[] = [];
   for (const node of nodes) {

@@ -55,33 +55,35 @@ interface Call {
 }
 
 /** Commands that only read: a pipeline of these alone needs no replica's confirmation. */
-const READS = new Set([
-  'get',
-  'mget',
-  'exists',
-  'type',
-  'ttl',
-  'pttl',
-  'hget',
-  'hmget',
-  'hgetall',
-  'hkeys',
-  'hexists',
-  'smembers',
-  'sismember',
-  'scard',
-  'srandmember',
-  'zrange',
-  'zrangebyscore',
-  'zrevrangebyscore',
-  'zscore',
-  'zcard',
-  'zcount',
-  'dump',
-  'loadConversation',
-  'receiptDetails',
-  'collectWindow',
-].map((name) => name.toLowerCase()));
+const READS = new Set(
+  [
+    'get',
+    'mget',
+    'exists',
+    'type',
+    'ttl',
+    'pttl',
+    'hget',
+    'hmget',
+    'hgetall',
+    'hkeys',
+    'hexists',
+    'smembers',
+    'sismember',
+    'scard',
+    'srandmember',
+    'zrange',
+    'zrangebyscore',
+    'zrevrangebyscore',
+    'zscore',
+    'zcard',
+    'zcount',
+    'dump',
+    'loadConversation',
+    'receiptDetails',
+    'collectWindow',
+  ].map((name) => name.toLowerCase()),
+);
 
 /** How long a write waits for its master's replica before it fails (and its step is redone). */
 const REPLICA_WAIT_MS = 2000;
@@ -139,7 +141,10 @@ export class SplitPipeline {
     const replies: Replies = new Array(this.calls.length);
     await Promise.all(
       [...byNode].map(async ([nodes, indexes]) => {
-        const pipe = this.cluster.pipeline() as unknown as Record<string, (...a: unknown[]) => void>;
+        const pipe = this.cluster.pipeline() as unknown as Record<
+          string,
+          (...a: unknown[]) => void
+        >;
         for (const i of indexes) pipe[this.calls[i]!.name]!(...this.calls[i]!.args);
         const replicated = this.needsReplica(nodes, indexes);
         if (replicated) pipe.wait!(1, REPLICA_WAIT_MS);

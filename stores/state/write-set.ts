@@ -244,7 +244,10 @@ export class WriteSet {
    * that stalls between the two round trips past its lease can still write late; on a cluster,
    * where the lease and the conversations are in different slots, this is the fence there is.
    */
-  async flush(redis: RedisClient, options: FlushOptions & { fence?: WriteFence } = {}): Promise<void> {
+  async flush(
+    redis: RedisClient,
+    options: FlushOptions & { fence?: WriteFence } = {},
+  ): Promise<void> {
     const commands = this.commands(options);
     if (commands.length === 0) return;
     const { fence } = options;
