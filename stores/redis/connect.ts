@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { RedisTarget } from '../../config/config';
 import { withoutPassword } from '../../config/redact';
@@ -135,7 +136,8 @@ function clusterClient(target: RedisTarget, common: RedisOptions, lazyConnect: b
       ...common,
       username: decodeURIComponent(url.username) || undefined,
       password: decodeURIComponent(url.password) || undefined,
-      ...(tls && { tls: { servername: url.hostname } }),
+      // SNI takes a host name, never an address.
+      ...(tls && { tls: isIP(url.hostname) ? {} : { servername: url.hostname } }),
     },
   });
 }
