@@ -16,6 +16,7 @@ import {
 } from './stack';
 import { StackError } from './managed-server';
 import { dataRoot, REPO_ROOT, STACK_DIR } from './paths';
+import { LOCAL_CLUSTER } from './redis-cluster';
 import type { StackModes } from './servers';
 import { formatTable } from './table';
 
@@ -65,7 +66,9 @@ async function up(options: StackModes): Promise<number> {
 
 async function down(options: { purge?: boolean }): Promise<number> {
   const stopped = await stopAll();
-  for (const s of stopped) {
+  // The cluster mode's nodes are listed only when they ran: most stacks never start them.
+  const clusterNode = (name: string) => name.startsWith(`${LOCAL_CLUSTER.name}-`);
+  for (const s of stopped.filter((s) => s.pid !== undefined || !clusterNode(s.name))) {
     console.log(
       s.pid === undefined ? `${s.name}: not running` : `stopped ${s.name} (pid ${s.pid})`,
     );
