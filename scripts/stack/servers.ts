@@ -27,14 +27,16 @@ export function knownServers(): ManagedServer[] {
   return allServers({ redisCluster: true });
 }
 
-export const SERVER_NAMES = knownServers().map((s) => s.name);
+/** The default stack's servers (the docker-compose.yml services). */
+export const SERVER_NAMES = allServers().map((s) => s.name);
 
 /** The named servers; throws on an unknown name so a typo does not silently do nothing. */
 export function serversNamed(names: readonly string[]): ManagedServer[] {
   const all = knownServers();
   return names.map((name) => {
     const server = all.find((s) => s.name === name);
-    if (!server) throw new Error(`unknown server "${name}" (known: ${SERVER_NAMES.join(', ')})`);
+    if (!server)
+      throw new Error(`unknown server "${name}" (known: ${all.map((s) => s.name).join(', ')})`);
     return server;
   });
 }
