@@ -13,6 +13,8 @@ export async function scanKeys(
   pattern: string,
   count = 1000,
 ): Promise<string[]> {
+  // The slot map read anew: a master lost in a failover since the last one is not listed.
+  if (isCluster(redis)) await new Promise<unknown>((done) => redis.refreshSlotsCache(done));
   const nodes = isCluster(redis) ? redis.nodes('master') : [redis];
   const keys: string[] = [];
   for (const node of nodes) {
