@@ -54,38 +54,7 @@ interface Call {
   args: unknown[];
 }
 
-/** Commands that only read: a pipeline of these alone needs no replica's confirmation. */
-const READS = new Set(
-  [
-    'get',
-    'mget',
-    'exists',
-    'type',
-    'ttl',
-    'pttl',
-    'hget',
-    'hmget',
-    'hgetall',
-    'hkeys',
-    'hexists',
-    'smembers',
-    'sismember',
-    'scard',
-    'srandmember',
-    'zrange',
-    'zrangebyscore',
-    'zrevrangebyscore',
-    'zscore',
-    'zcard',
-    'zcount',
-    'dump',
-    'loadConversation',
-    'receiptDetails',
-    'collectWindow',
-  ].map((name) => name.toLowerCase()),
-);
-
-/** How long a write waits for its master's replica before it fails (and its step is redone). */
+/** How long a part waits for its master's replica before it fails (and its step is redone). */
 const REPLICA_WAIT_MS = 2000;
 
 /** The error for a part whose WAIT says no replica has its writes, else undefined. */
@@ -94,7 +63,7 @@ function unreplicated(reply: [Error | null, unknown] | undefined): Error | undef
   if (reply[0]) return reply[0];
   if (Number(reply[1]) >= 1) return undefined;
   return new Error(
-    `written to a Redis Cluster master, but no replica confirmed it within ${REPLICA_WAIT_MS} ms: a failover now could lose it (the step is redone)`,
+    `no replica of a Redis Cluster master confirmed this connection's writes to it within ${REPLICA_WAIT_MS} ms: a failover now could lose them (the step is redone)`,
   );
 }
 
@@ -146,7 +115,7 @@ export class SplitPipeline {
           (...a: unknown[]) => void
         >;
         for (const i of indexes) pipe[this.calls[i]!.name]!(...this.calls[i]!.args);
-        const replicated = this.needsReplica(nodes, indexes);
+        const replicated = this.needsReplica(nodes);
         if (replicated) pipe.wait!(1, REPLICA_WAIT_MS);
         const part = await (pipe as unknown as ChainableCommander).exec().then(
           (r) => r ?? [],
@@ -166,14 +135,16 @@ export class SplitPipeline {
   }
 
   /**
-   * Writes to a master that has a replica wait for it (WAIT 1) before they count as done: the
-   * processors commit Kafka offsets after their writes, and a master killed before its replica
-   * got a write would lose it in the failover while the offset says it is applied. A master the
-   * slot map shows without a replica (its replica was promoted) is not waited for.
+   * Every part sent to a master that has a replica ends with WAIT 1: the processors commit Kafka
+   * offsets after their writes, and a master killed before its replica got a write would lose it
+   * in the failover while the offset says it is applied. Reads wait too: a step redone after a
+   * failed flush reloads what that flush left on the master, and must not commit on it before the
+   * replica has it (WAIT covers this connection's earlier writes; with none pending it answers at
+   * once). A master the slot map shows without a replica (its replica was promoted) is not
+   * waited for.
    */
-  private needsReplica(nodes: string, indexes: number[]): boolean {
-    if (nodes.split(';').length < 2) return false;
-    return indexes.some((i) => !READS.has(this.calls[i]!.name.toLowerCase()));
+  private needsReplica(nodes: string): boolean {
+    return nodes.split(';').length >= 2;
   }
 
   /** The calls in units sent together: a MULTI … EXEC, or one command. */
