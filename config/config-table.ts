@@ -2,7 +2,14 @@ import { z } from 'zod';
 import { type ConfigOf, type ConfigTable, variable } from './config-variable';
 import { localUrls, LOCAL_STACK } from './local-stack';
 import { hiddenSecret, withoutPassword } from './redact';
-import { faultPoint, flag, hostPortList, integer, url } from './value-schemas';
+import {
+  faultPoint,
+  flag,
+  hostPortList,
+  integer,
+  optionalHostPortList,
+  url,
+} from './value-schemas';
 
 /** Signs the tokens of a development setup; a production configuration refuses it. */
 export const DEV_AUTH_SECRET = 'ticks-development-secret-do-not-use-in-production';
@@ -25,6 +32,39 @@ const redisUrl = url(['redis:', 'rediss:']);
 const shownUrl = (raw: string) => JSON.stringify(withoutPassword(raw));
 const nonEmpty = z.string().min(1);
 const consistency = z.enum(CASSANDRA_CONSISTENCIES);
+
+/**
+ * The variables of one Redis (main or auxiliary): a single server, or a Redis Cluster reached
+ * through seed nodes. The URL carries what every node shares: TLS (rediss:), user and password.
+ */
+function redisServer(spec: {
+  role: 'main' | 'auxiliary';
+  prefix: 'TICKS_REDIS' | 'TICKS_AUX_REDIS';
+  default: string;
+  doc: string;
+}) {
+  return {
+    url: variable({
+      env: `${spec.prefix}_URL`,
+      schema: redisUrl,
+      default: spec.default,
+      doc: `${spec.doc}; with ${spec.prefix}_CLUSTER=true, one seed node of the cluster and the scheme (rediss: TLS), user and password of every node`,
+      shown: shownUrl,
+    }),
+    cluster: variable({
+      env: `${spec.prefix}_CLUSTER`,
+      schema: flag,
+      default: 'false',
+      doc: `true: the ${spec.role} Redis is a Redis Cluster (ioredis' cluster client: keys spread over its masters, MOVED/ASK and failovers followed)`,
+    }),
+    seeds: variable({
+      env: `${spec.prefix}_CLUSTER_SEEDS`,
+      schema: optionalHostPortList,
+      default: '',
+      doc: `more seed nodes of the ${spec.role} Redis Cluster (host:port, comma-separated), tried when the URL's node does not answer; empty: the URL's node only`,
+    }),
+  };
+}
 
 /**
  * Every configuration variable, declared once: its place here is its path in the configuration
@@ -82,19 +122,17 @@ export const CONFIG_TABLE = {
     doc: 'how long one schema registry call (lookup, registration, schema by id) may wait for an answer',
   }),
   redis: {
-    mainUrl: variable({
-      env: 'TICKS_REDIS_URL',
-      schema: redisUrl,
+    main: redisServer({
+      role: 'main',
+      prefix: 'TICKS_REDIS',
       default: localUrls.redisMainUrl,
       doc: 'main Redis: hot state',
-      shown: shownUrl,
     }),
-    auxUrl: variable({
-      env: 'TICKS_AUX_REDIS_URL',
-      schema: redisUrl,
+    aux: redisServer({
+      role: 'auxiliary',
+      prefix: 'TICKS_AUX_REDIS',
       default: localUrls.redisAuxUrl,
       doc: 'auxiliary Redis: the badge dedupe marks (must differ from the main one)',
-      shown: shownUrl,
     }),
     keyPrefix: variable({
       env: 'TICKS_REDIS_KEY_PREFIX',

@@ -16,8 +16,8 @@ describe('loadConfig', () => {
     const config = loadConfig({});
     expect(config.kafka.brokers).toEqual([localUrls.kafkaBrokers]);
     expect(config.registryUrl).toBe(localUrls.registryUrl);
-    expect(config.redis.mainUrl).toBe(localUrls.redisMainUrl);
-    expect(config.redis.auxUrl).toBe(localUrls.redisAuxUrl);
+    expect(config.redis.main).toEqual({ url: localUrls.redisMainUrl, cluster: false, seeds: [] });
+    expect(config.redis.aux).toEqual({ url: localUrls.redisAuxUrl, cluster: false, seeds: [] });
     expect(config.windowMs).toBe(2000);
     expect(config.hotStateTtlSeconds).toBe(86_400);
     expect(config.durableTtlSeconds).toBe(90 * 86_400);
@@ -119,6 +119,39 @@ describe('loadConfig', () => {
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(message);
     expect(problems[0]).not.toContain('hunter2');
+  });
+
+  it('names a Redis Cluster by a seed URL (TLS, password) and more seeds, for main and aux', () => {
+    const config = loadConfig({
+      TICKS_REDIS_CLUSTER: 'true',
+      TICKS_REDIS_URL: 'rediss://ticks:s3cret@clustercfg.example:6379',
+      TICKS_REDIS_CLUSTER_SEEDS: 'n2.example:6379, n3.example:6379',
+      TICKS_AUX_REDIS_CLUSTER: 'true',
+      TICKS_AUX_REDIS_URL: 'redis://aux.example:6379',
+    });
+    expect(config.redis.main).toEqual({
+      url: 'rediss://ticks:s3cret@clustercfg.example:6379',
+      cluster: true,
+      seeds: ['n2.example:6379', 'n3.example:6379'],
+    });
+    expect(config.redis.aux).toEqual({
+      url: 'redis://aux.example:6379',
+      cluster: true,
+      seeds: [],
+    });
+  });
+
+  it('refuses cluster seeds without the cluster flag, and bad seeds, naming the variables', () => {
+    expect(problemsFor({ TICKS_AUX_REDIS_CLUSTER_SEEDS: 'n2:6379' })).toEqual([
+      expect.stringMatching(
+        /^TICKS_AUX_REDIS_CLUSTER_SEEDS names seed nodes but TICKS_AUX_REDIS_CLUSTER is not true/,
+      ),
+    ]);
+    expect(
+      problemsFor({ TICKS_REDIS_CLUSTER: 'yes', TICKS_REDIS_CLUSTER_SEEDS: 'n2' }).map(
+        (p) => p.split('=')[0],
+      ),
+    ).toEqual(['TICKS_REDIS_CLUSTER', 'TICKS_REDIS_CLUSTER_SEEDS']);
   });
 
   it('reads TICKS_FAULT_KILL_AT (crash tests) as a stage and a delivery number, empty as none', () => {

@@ -21,6 +21,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** Where one Redis is: a single server (its URL), or a Redis Cluster (seed nodes). */
+export type RedisTarget = TicksConfig['redis']['main'];
+
 /** Every variable, flat: its environment name, default, meaning and path in TicksConfig. */
 export const CONFIG_VARIABLES: ReadonlyArray<{
   name: string;
@@ -73,10 +76,15 @@ export function isLoopback(host: string): boolean {
 
 function crossFieldProblems(c: TicksConfig): string[] {
   const problems: string[] = [];
-  if (c.redis.mainUrl === c.redis.auxUrl)
+  if (c.redis.main.url === c.redis.aux.url)
     problems.push(
-      `${ENV.redis.auxUrl} must differ from ${ENV.redis.mainUrl}: the sender dedupe runs on its own Redis`,
+      `${ENV.redis.aux.url} must differ from ${ENV.redis.main.url}: the sender dedupe runs on its own Redis`,
     );
+  for (const role of ['main', 'aux'] as const)
+    if (!c.redis[role].cluster && c.redis[role].seeds.length > 0)
+      problems.push(
+        `${ENV.redis[role].seeds} names seed nodes but ${ENV.redis[role].cluster} is not true: set it, or empty the seeds for a single server`,
+      );
   if (c.auxDedupeTtlSeconds >= c.hotStateTtlSeconds)
     problems.push(
       `${ENV.auxDedupeTtlSeconds} must be below ${ENV.hotStateTtlSeconds}: a dedupe mark saying the badge has a source, if it outlives the badge it guards, would hide a new unread sender`,

@@ -24,6 +24,11 @@ export const LOCAL_STACK = {
   },
   redisMain: { port: 16379 + offset },
   redisAux: { port: 16380 + offset },
+  /**
+   * `stack:up -- --redis-cluster`: 3 masters and 3 replicas on consecutive ports from this one;
+   * each node's cluster bus on its port + busOffset (not Redis' +10000: ours stay together).
+   */
+  redisCluster: { firstPort: 17381 + offset, nodes: 6, replicasPerMaster: 1, busOffset: 100 },
   cassandra: {
     port: 19042 + offset,
     storagePort: 17000 + offset,
@@ -40,6 +45,8 @@ export const localUrls = {
   registryUrl: `http://${LOCAL_STACK.host}:${LOCAL_STACK.registry.port}${LOCAL_STACK.registry.ccompatPath}`,
   redisMainUrl: `redis://${LOCAL_STACK.host}:${LOCAL_STACK.redisMain.port}`,
   redisAuxUrl: `redis://${LOCAL_STACK.host}:${LOCAL_STACK.redisAux.port}`,
+  /** One seed of the cluster mode's Redis Cluster (with TICKS_REDIS_CLUSTER=true). */
+  redisClusterUrl: `redis://${LOCAL_STACK.host}:${LOCAL_STACK.redisCluster.firstPort}`,
   cassandraContactPoints: `${LOCAL_STACK.host}:${LOCAL_STACK.cassandra.port}`,
 } as const;
 

@@ -5,20 +5,21 @@ import { z } from 'zod';
  * messages are what an operator sees after `NAME="value": `, so they say what is expected.
  */
 
+const hostPorts = (s: string) =>
+  s
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each entry must be host:port');
+
 /** Comma-separated host:port entries (blanks around commas ignored), at least one. */
 export const hostPortList = z
   .string()
-  .transform((s) =>
-    s
-      .split(',')
-      .map((p) => p.trim())
-      .filter(Boolean),
-  )
-  .pipe(
-    z
-      .array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each entry must be host:port'))
-      .min(1, 'at least one host:port is required'),
-  );
+  .transform(hostPorts)
+  .pipe(z.array(hostPort).min(1, 'at least one host:port is required'));
+
+/** Comma-separated host:port entries, possibly none. */
+export const optionalHostPortList = z.string().transform(hostPorts).pipe(z.array(hostPort));
 
 export const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce

@@ -79,8 +79,8 @@ new Command('rebuild')
       const activeWithinMs = options.all ? null : (options.activeWithin ?? hotTtlMs);
       await preflight(config, options);
       const cassandra = await connectCassandra(config);
-      const main = await connectRedis(config.redis.mainUrl, 'main');
-      const aux = await connectRedis(config.redis.auxUrl, 'auxiliary');
+      const main = await connectRedis(config.redis.main, 'main');
+      const aux = await connectRedis(config.redis.aux, 'auxiliary');
       let bar: CommandProgress | undefined;
       try {
         const rebuilder = new HotStateRebuilder(

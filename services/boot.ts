@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../stores/redis/connect';
 import type { Logger } from 'pino';
 import type { TicksConfig } from '../config/config';
 import type { AvroCodec } from '../schemas/avro-codec';
@@ -47,8 +47,8 @@ export class ServiceBoot {
   readonly topics: TopicNames;
   /** The service's Kafka client id (`<TICKS_KAFKA_CLIENT_ID>[-<suffix>]`). */
   readonly clientId: string;
-  private main: Redis | undefined;
-  private auxiliary: Redis | undefined;
+  private main: RedisClient | undefined;
+  private auxiliary: RedisClient | undefined;
   private settings: SettingsTable | undefined;
 
   constructor(private readonly options: ServiceBootOptions) {
@@ -74,10 +74,10 @@ export class ServiceBoot {
     await codec.registerAll(this.topics);
     // Named after the Kafka client and the pid: CLIENT LIST (or a test) tells whose it is.
     const name = `${this.clientId}:${process.pid}`;
-    if (needs.redis) this.main = await connectRedis(config.redis.mainUrl, 'main', { name });
+    if (needs.redis) this.main = await connectRedis(config.redis.main, 'main', { name });
     if (needs.redis === 'main+aux')
       // Its marks only save main writes: without it, badges go to main unguarded (UserStore).
-      this.auxiliary = await connectOptionalRedis(config.redis.auxUrl, 'auxiliary', {
+      this.auxiliary = await connectOptionalRedis(config.redis.aux, 'auxiliary', {
         name,
         commandTimeoutMs: AUX_COMMAND_TIMEOUT_MS,
         onUnavailable: (err) =>
@@ -89,13 +89,13 @@ export class ServiceBoot {
   }
 
   /** The main Redis (hot state); start({ redis }) connects it. */
-  get redis(): Redis {
+  get redis(): RedisClient {
     if (!this.main) throw new Error('main Redis not connected: start the boot with { redis }');
     return this.main;
   }
 
   /** The auxiliary Redis (badge dedupe marks); start({ redis: 'main+aux' }) connects it. */
-  get aux(): Redis {
+  get aux(): RedisClient {
     if (!this.auxiliary)
       throw new Error("auxiliary Redis not connected: start the boot with { redis: 'main+aux' }");
     return this.auxiliary;

@@ -49,7 +49,7 @@ describe('health probes', () => {
 
   beforeAll(async () => {
     h = await createHarness({}, { startPipeline: false });
-    const main = new URL(h.config.redis.mainUrl);
+    const main = new URL(h.config.redis.main.url);
     redis = await TcpProxy.start(main.hostname, Number(main.port));
     const [broker] = h.config.kafka.brokers;
     const [host, port] = broker!.split(':');

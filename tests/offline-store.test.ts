@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../stores/redis/connect';
 import { loadConfig } from '../config/config';
 import { connectRedis } from '../stores/redis/connect';
 import { RedisKeys } from '../stores/redis/keys';
 import { OfflineStore, type KeptUpdate } from '../stores/redis/offline-store';
 import type { Queued } from '../stores/redis/pipeline';
-import { scanKeys } from './support/harness';
+import { deleteKeys, scanKeys } from './support/harness';
 import { runOne } from './support/redis-state';
 
 /** The offline batcher's Redis scripts under redelivery: idempotent, and never losing a batch. */
 describe('offline store (real Redis)', () => {
   const prefix = `t${randomBytes(4).toString('hex')}`;
-  let redis: Redis;
+  let redis: RedisClient;
   let store: OfflineStore;
   const kept = (field: string, rank: number, version: number): KeptUpdate => ({
     field,
@@ -23,12 +23,12 @@ describe('offline store (real Redis)', () => {
   const LEASE = 60_000;
 
   beforeAll(async () => {
-    redis = await connectRedis(loadConfig().redis.mainUrl, 'main');
+    redis = await connectRedis(loadConfig().redis.main, 'main');
     store = new OfflineStore(redis, new RedisKeys(prefix), 60);
   });
   afterAll(async () => {
     const keys = await scanKeys(redis, `${prefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
+    await deleteKeys(redis, keys);
     redis.disconnect();
   });
 

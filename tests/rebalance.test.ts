@@ -173,7 +173,7 @@ describe('rebalances under load end in the state of a clean run (issue 11)', () 
       const before = { updates: h.out.updates.length, changes: h.out.stateChanges.length };
 
       // Every command it sends from now on is watched, and with it who holds which lease.
-      monitor = await LeaseMonitor.start(h.config.redis.mainUrl, h.keys, PARTITIONS);
+      monitor = await LeaseMonitor.start(h.config.redis.main.url, h.keys, PARTITIONS);
       await old.signal('SIGCONT');
       const resumedAt = Date.now();
       await load.publish();

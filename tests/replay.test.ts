@@ -1,5 +1,12 @@
 import { Workload, type WorkloadOptions } from '../scripts/traffic/workload';
-import { caughtUp, createHarness, scanKeys, snapshot, type Harness } from './support/harness';
+import {
+  caughtUp,
+  createHarness,
+  deleteKeys,
+  scanKeys,
+  snapshot,
+  type Harness,
+} from './support/harness';
 import { runScript } from './support/run-script';
 
 /** Issue 4: `npm run replay` re-derives Redis state from the input topics; twice changes nothing. */
@@ -70,7 +77,7 @@ describe('replay', () => {
     await h.stopPipeline();
     for (const client of [h.redis, h.aux]) {
       const keys = await scanKeys(client, h.keys.all());
-      if (keys.length > 0) await client.del(...keys);
+      await deleteKeys(client, keys);
     }
     // A record after the range: the replay must not apply it.
     const dm = workload.conversationList.find((c) => c.kind === 'DIRECT')!;

@@ -25,8 +25,8 @@ function serverId(info: string): string | undefined {
 }
 
 describe('Redis main and aux', () => {
-  const main = new Redis(config.redis.mainUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  const aux = new Redis(config.redis.auxUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const main = new Redis(config.redis.main.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const aux = new Redis(config.redis.aux.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   const key = `ticks-stack-test:${randomUUID()}`;
 
   beforeAll(async () => {

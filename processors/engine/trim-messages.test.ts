@@ -7,7 +7,7 @@ import { ReadModel } from '../../stores/redis/read-model';
 import { loadConversations } from '../../stores/state/conversation-loader';
 import { ConversationState } from '../../stores/state/conversation-state';
 import { WriteSet } from '../../stores/state/write-set';
-import { scanKeys } from '../../tests/support/harness';
+import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { receipt, TTL } from '../../tests/support/engine-fixtures';
 import { applyReceipts } from './apply-receipts';
 import type { EngineStep } from './engine-step';
@@ -28,7 +28,7 @@ const msg = (seq: number, senderId = 'ana'): SentMessage => ({
  */
 describe('trimMessages (real Redis)', () => {
   const keys = new RedisKeys(`t${randomBytes(4).toString('hex')}`);
-  const redis = connectRedis(loadConfig().redis.mainUrl, 'main');
+  const redis = connectRedis(loadConfig().redis.main, 'main');
   const step = (): EngineStep => ({
     writes: new WriteSet(),
     ttlSeconds: TTL,
@@ -40,7 +40,7 @@ describe('trimMessages (real Redis)', () => {
   afterAll(async () => {
     const r = await redis;
     const found = await scanKeys(r, keys.all());
-    if (found.length > 0) await r.del(...found);
+    await deleteKeys(r, found);
     r.disconnect();
   });
 

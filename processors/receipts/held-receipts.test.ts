@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../stores/redis/connect';
 import { loadConfig } from '../../config/config';
 import { TypeName, type StateChange } from '../../schemas/types';
 import { connectRedis } from '../../stores/redis/connect';
@@ -11,7 +11,7 @@ import type { InboundRecord } from '../../runtime/kafka/types';
 import { PipelineMetrics } from '../../runtime/metrics';
 import type { ProcessorContext } from '../../runtime/api';
 import { runOne } from '../../tests/support/redis-state';
-import { scanKeys } from '../../tests/support/harness';
+import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { UpdateEmitter } from '../notifier/update-emitter';
 import { BadgeUpdater } from '../unread/badge-updater';
 import { parseHeld } from './held-entry';
@@ -52,8 +52,8 @@ describe('HeldReceipts (real Redis)', () => {
   const keys = new RedisKeys(prefix);
   const partition = 2;
   const waitMs = 30_000;
-  let redis: Redis;
-  let aux: Redis;
+  let redis: RedisClient;
+  let aux: RedisClient;
   let store: ConversationStore;
   let states: ConversationStates;
   let applier: ReceiptApplier;
@@ -62,8 +62,8 @@ describe('HeldReceipts (real Redis)', () => {
 
   beforeAll(async () => {
     const config = loadConfig();
-    redis = await connectRedis(config.redis.mainUrl, 'main');
-    aux = await connectRedis(config.redis.auxUrl, 'auxiliary');
+    redis = await connectRedis(config.redis.main, 'main');
+    aux = await connectRedis(config.redis.aux, 'auxiliary');
     const metrics = new PipelineMetrics({ defaultMetrics: false });
     store = new ConversationStore(redis, keys, 3600);
     heldIndex = new PartitionIndex(redis, keys, 'held');
@@ -96,7 +96,7 @@ describe('HeldReceipts (real Redis)', () => {
     for (const client of [redis, aux]) {
       if (!client) continue;
       const stale = await scanKeys(client, `${prefix}:*`);
-      if (stale.length > 0) await client.del(...stale);
+      await deleteKeys(client, stale);
       client.disconnect();
     }
   });

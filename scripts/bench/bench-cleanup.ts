@@ -46,7 +46,7 @@ export async function cleanUpRun(
     return { topics: topics.length, groups: groups.length };
   });
   let keys = 0;
-  for (const url of [config.redis.mainUrl, config.redis.auxUrl]) {
+  for (const url of [config.redis.main.url, config.redis.aux.url]) {
     const redis = new Redis(url);
     try {
       keys += await deleteMatching(redis, `${names.keyPrefix}:*`);

@@ -1,10 +1,9 @@
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { loadConfig } from '../../config/config';
 import { ACTIVE_WINDOWS, badgeWritesPerChange, pushReduction } from '../../runtime/metrics';
-import { connectRedis } from '../../stores/redis/connect';
+import { connectRedis, type RedisClient } from '../../stores/redis/connect';
 import { AvroCodec } from '../../schemas/avro-codec';
 import { ensureTopics } from '../../runtime/ensure-topics';
 import { KafkaClient } from '../../runtime/kafka/kafka-client';
@@ -219,8 +218,8 @@ export async function runBench(options: BenchOptions, command: string): Promise<
   };
   const kafka = new KafkaClient({ brokers: config.kafka.brokers, clientId: `ticks-bench-${id}` });
   const codec = AvroCodec.connect({ url: config.registryUrl });
-  const main = await connectRedis(config.redis.mainUrl, 'main');
-  const aux = await connectRedis(config.redis.auxUrl, 'auxiliary');
+  const main = await connectRedis(config.redis.main, 'main');
+  const aux = await connectRedis(config.redis.aux, 'auxiliary');
   const machineBefore = { load: loadAverage(), top: topProcesses() };
   progress.note(
     `ticks bench ${id}: ${options.events} events, ${options.partitions} partitions, load ${machineBefore.load}`,
@@ -673,7 +672,11 @@ async function offerLoad(
 }
 
 /** Commands per second on the main Redis while the bench is idle: other users of the server. */
-async function quietRate(redis: Redis, seconds: number, progress: BenchProgress): Promise<number> {
+async function quietRate(
+  redis: RedisClient,
+  seconds: number,
+  progress: BenchProgress,
+): Promise<number> {
   if (seconds <= 0) return 0;
   progress.note(`measuring other users' Redis commands for ${seconds}s (subtracted later)…`);
   const before = await commandStats(redis);

@@ -1,8 +1,9 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../stores/redis/connect';
+import { pipelineOf } from '../../stores/redis/pipeline';
 
 /** Calls per command since the server started (INFO commandstats), and the total. */
 export async function commandStats(
-  redis: Redis,
+  redis: RedisClient,
 ): Promise<{ total: number; byCommand: Map<string, number> }> {
   const info = await redis.info('commandstats');
   const byCommand = new Map<string, number>();
@@ -31,14 +32,14 @@ export function commandDelta(
   return { total, byCommand };
 }
 
-export async function serverPid(redis: Redis): Promise<number | undefined> {
+export async function serverPid(redis: RedisClient): Promise<number | undefined> {
   const info = await redis.info('server');
   const m = /^process_id:(\d+)/m.exec(info);
   return m ? Number(m[1]) : undefined;
 }
 
 /** Every key matching `pattern` (SCAN, never KEYS). */
-export async function scanAll(redis: Redis, pattern: string): Promise<string[]> {
+export async function scanAll(redis: RedisClient, pattern: string): Promise<string[]> {
   const keys: string[] = [];
   let cursor = '0';
   do {
@@ -50,7 +51,7 @@ export async function scanAll(redis: Redis, pattern: string): Promise<string[]> 
 }
 
 /** Deletes every key matching `pattern` (UNLINK, in batches); returns how many. */
-export async function deleteMatching(redis: Redis, pattern: string): Promise<number> {
+export async function deleteMatching(redis: RedisClient, pattern: string): Promise<number> {
   let deleted = 0;
   let cursor = '0';
   do {
@@ -75,7 +76,7 @@ export interface MemoryEstimate {
  * count × mean size per kind (exact when every key is sampled).
  */
 export async function estimateMemory(
-  redis: Redis,
+  redis: RedisClient,
   pattern: string,
   maxSamples: number,
 ): Promise<MemoryEstimate> {
@@ -97,7 +98,7 @@ export async function estimateMemory(
     const sample = Array.from({ length: n }, (_, i) => list[Math.floor(i * step)]!);
     let sampled = 0;
     for (let i = 0; i < sample.length; i += 1000) {
-      const pipe = redis.pipeline();
+      const pipe = pipelineOf(redis);
       for (const key of sample.slice(i, i + 1000)) pipe.memory('USAGE', key, 'SAMPLES', '0');
       const replies = (await pipe.exec()) ?? [];
       for (const [, reply] of replies) sampled += Number(reply ?? 0);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../stores/redis/connect';
 import { connectRedis } from '../../stores/redis/connect';
 import { ConversationStore, type ReceiptInput } from '../../stores/redis/conversation-store';
 import { RedisKeys } from '../../stores/redis/keys';
@@ -78,7 +78,7 @@ export async function scriptCost(conversations = 2_000): Promise<Record<string, 
 }
 
 async function inBatches(
-  redis: Redis,
+  redis: RedisClient,
   ids: number[],
   calls: (i: number) => Array<Queued<unknown>>,
 ): Promise<void> {

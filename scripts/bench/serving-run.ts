@@ -89,8 +89,8 @@ export async function runServing(
     clientId: `ticks-bench-${o.id}-serving`,
   });
   const codec = AvroCodec.connect({ url: config.registryUrl });
-  const main = await connectRedis(config.redis.mainUrl, 'main');
-  const aux = await connectRedis(config.redis.auxUrl, 'auxiliary');
+  const main = await connectRedis(config.redis.main, 'main');
+  const aux = await connectRedis(config.redis.aux, 'auxiliary');
   const tokens = TokenService.fromConfig(config.auth);
   let producer: RecordProducer | undefined;
   let api: PipelineProcess | undefined;

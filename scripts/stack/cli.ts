@@ -17,13 +17,22 @@ import {
 import { StackError } from './managed-server';
 import { dataRoot, REPO_ROOT, STACK_DIR } from './paths';
 import { afterUp, kafkaBrokersOption, serversToStart, type UpFlags } from './up-options';
+import { LOCAL_CLUSTER } from './redis-cluster';
+import type { StackModes } from './servers';
 import { formatTable } from './table';
 
 const HEADER = ['server', 'address', 'status'];
+const REDIS_CLUSTER_FLAG = '--redis-cluster';
+const REDIS_CLUSTER_HELP =
+  'also a Redis Cluster: 3 masters + 3 replicas (config/local-stack.ts ports); point ticks at it with ' +
+  'TICKS_REDIS_CLUSTER=true TICKS_REDIS_URL=redis://127.0.0.1:17381';
 
-async function up(flags: UpFlags): Promise<number> {
+async function up(flags: UpFlags & StackModes): Promise<number> {
   try {
-    const { results } = await ensureStackUp({ servers: serversToStart(flags) });
+    const { results } = await ensureStackUp({
+      redisCluster: flags.redisCluster,
+      servers: serversToStart(flags),
+    });
     const rows = results.map((r) => [
       r.name,
       r.address,
@@ -62,7 +71,9 @@ async function up(flags: UpFlags): Promise<number> {
 
 async function down(options: { purge?: boolean }): Promise<number> {
   const stopped = await stopAll();
-  for (const s of stopped) {
+  // The cluster mode's nodes are listed only when they ran: most stacks never start them.
+  const clusterNode = (name: string) => name.startsWith(`${LOCAL_CLUSTER.name}-`);
+  for (const s of stopped.filter((s) => s.pid !== undefined || !clusterNode(s.name))) {
     console.log(
       s.pid === undefined ? `${s.name}: not running` : `stopped ${s.name} (pid ${s.pid})`,
     );
@@ -74,12 +85,12 @@ async function down(options: { purge?: boolean }): Promise<number> {
   return 0;
 }
 
-async function status(): Promise<number> {
-  const statuses = await stackStatus();
+async function status(options: StackModes): Promise<number> {
+  const statuses = await stackStatus(options);
   console.log(
     formatTable(
       HEADER,
-      statuses.map((s) => [s.name, s.address, describeState(s.state)]),
+      statuses.map((s) => [s.name, s.address, s.note ?? describeState(s.state)]),
     ),
   );
   return statuses.every((s) => s.state.kind === 'healthy') ? 0 : 1;
@@ -111,7 +122,8 @@ program
   .command('up')
   .description('fetch what is missing, start what is not running, wait until all are healthy')
   .addOption(kafkaBrokersOption())
-  .action((flags: UpFlags) => run(() => up(flags))());
+  .option(REDIS_CLUSTER_FLAG, REDIS_CLUSTER_HELP)
+  .action((flags: UpFlags & StackModes) => run(() => up(flags))());
 
 program
   .command('down')
@@ -122,7 +134,11 @@ program
 program
   .command('status')
   .description('show each server’s state; exit code 1 unless all are healthy')
-  .action(run(status));
+  .option(
+    REDIS_CLUSTER_FLAG,
+    'also show the Redis Cluster (shown anyway while one of its nodes runs)',
+  )
+  .action((options: StackModes) => run(() => status(options))());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err);

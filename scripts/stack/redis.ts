@@ -12,6 +12,13 @@ import { dataDir } from './paths';
 
 export type RedisRole = 'main' | 'aux';
 
+/** A Redis of the stack other than main and aux (a cluster node): its name, title and port. */
+export interface RedisInstance {
+  name: string;
+  title: string;
+  port: number;
+}
+
 export class RedisServer extends ManagedServer {
   readonly name: string;
   readonly title: string;
@@ -20,15 +27,28 @@ export class RedisServer extends ManagedServer {
   readonly ports: readonly number[];
   readonly startTimeoutMs = 10_000;
   override readonly stopTimeoutMs = 10_000;
-  private readonly port: number;
+  readonly port: number;
 
-  constructor(readonly role: RedisRole) {
+  constructor(instance: RedisRole | RedisInstance) {
     super();
-    this.name = `redis-${role}`;
-    this.title = `Redis (${role})`;
-    this.port = role === 'main' ? LOCAL_STACK.redisMain.port : LOCAL_STACK.redisAux.port;
+    const { name, title, port } =
+      typeof instance === 'string'
+        ? {
+            name: `redis-${instance}`,
+            title: `Redis (${instance})`,
+            port: instance === 'main' ? LOCAL_STACK.redisMain.port : LOCAL_STACK.redisAux.port,
+          }
+        : instance;
+    this.name = name;
+    this.title = title;
+    this.port = port;
     this.ports = [this.port];
     this.address = `redis://${LOCAL_STACK.host}:${this.port}`;
+  }
+
+  /** Arguments a kind of instance adds (a cluster node's); none for main and aux. */
+  protected extraArgs(_dir: string): string[] {
+    return [];
   }
 
   preflight(): void {
@@ -63,6 +83,7 @@ export class RedisServer extends ManagedServer {
         // Keep our argv visible in /proc/<pid>/cmdline: that is how `down` recognises our process.
         '--set-proc-title',
         'no',
+        ...this.extraArgs(dir),
       ],
       cwd: dir,
     };

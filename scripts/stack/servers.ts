@@ -4,18 +4,31 @@ import { KafkaServer } from './kafka';
 import { kafkaClusterNodes } from './kafka-cluster';
 import type { ManagedServer } from './managed-server';
 import { RedisServer } from './redis';
+import { clusterNodes } from './redis-cluster';
 import { RegistryServer } from './registry';
 
-export function allServers(): ManagedServer[] {
+export interface StackModes {
+  /** Also the Redis Cluster's nodes (`stack:up -- --redis-cluster`). */
+  redisCluster?: boolean;
+}
+
+export function allServers(modes: StackModes = {}): ManagedServer[] {
   return [
     new RedisServer('main'),
     new RedisServer('aux'),
     new KafkaServer(),
     new RegistryServer(),
     new CassandraServer(),
+    ...(modes.redisCluster ? clusterNodes() : []),
   ];
 }
 
+/** Every server any mode runs: what `down` stops (if ours) and names can refer to. */
+export function knownServers(): ManagedServer[] {
+  return [...allServers({ redisCluster: true }), ...optionalServers()];
+}
+
+/** The default stack's servers (the docker-compose.yml services). */
 export const SERVER_NAMES = allServers().map((s) => s.name);
 
 /** Servers started only when asked for (`up --kafka-brokers 3`); status and down include them. */
@@ -25,7 +38,7 @@ export function optionalServers(): ManagedServer[] {
 
 /** The named servers; throws on an unknown name so a typo does not silently do nothing. */
 export function serversNamed(names: readonly string[]): ManagedServer[] {
-  const all = [...allServers(), ...optionalServers()];
+  const all = knownServers();
   return names.map((name) => {
     const server = all.find((s) => s.name === name);
     if (!server)

@@ -6,7 +6,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { allServers, optionalServers, serversNamed } from './servers';
+import {
+  allServers,
+  knownServers,
+  optionalServers,
+  serversNamed,
+  type StackModes,
+} from './servers';
+import { localUrls } from '../../config/local-stack';
+import { describeCluster, formCluster, LOCAL_CLUSTER } from './redis-cluster';
 import { ManagedServer, StackError, type ServerState, type StartHandle } from './managed-server';
 import { confDir, dataRoot } from './paths';
 import { Progress } from './progress';
@@ -33,8 +41,8 @@ export class StackUpError extends StackError {
   }
 }
 
-export interface UpOptions {
-  /** Default: all servers. */
+export interface UpOptions extends StackModes {
+  /** Default: all servers (of the modes asked for). */
   servers?: readonly string[];
   progress?: Progress;
 }
@@ -47,7 +55,7 @@ export interface UpOptions {
 export async function ensureStackUp(
   options: UpOptions = {},
 ): Promise<{ started: string[]; results: ServerResult[] }> {
-  const servers = options.servers ? serversNamed(options.servers) : allServers();
+  const servers = options.servers ? serversNamed(options.servers) : allServers(options);
   const progress = options.progress ?? new Progress();
   try {
     // A healthy server another checkout (or docker compose) started is used as it is.
@@ -77,6 +85,7 @@ export async function ensureStackUp(
     );
     const started = results.filter((r) => r.outcome === 'started').map((r) => r.name);
     const failed = results.filter((r) => r.outcome === 'failed');
+    if (options.redisCluster && failed.length === 0) await formClusterStep(progress, results);
     if (failed.length > 0) {
       const message = failed.map((r) => formatFailure(r.error as StackError)).join('\n\n');
       throw new StackUpError(message, started, results);
@@ -91,6 +100,22 @@ export async function ensureStackUp(
 export async function startMissingServers(): Promise<void> {
   const { started } = await ensureStackUp();
   if (started.length > 0) console.error(`started: ${started.join(', ')}`);
+}
+
+/** Joins the cluster nodes into one Redis Cluster (once) and waits until it is whole. */
+async function formClusterStep(progress: Progress, results: ServerResult[]): Promise<void> {
+  progress.begin('redis-cluster');
+  try {
+    const outcome = await formCluster();
+    progress.done(
+      'redis-cluster',
+      `✓ Redis Cluster ${outcome === 'created' ? 'created' : 'whole'}`,
+    );
+  } catch (err) {
+    progress.done('redis-cluster', '✗ Redis Cluster not formed');
+    const started = results.filter((r) => r.outcome === 'started').map((r) => r.name);
+    throw new StackUpError(err instanceof Error ? err.message : String(err), started, results);
+  }
 }
 
 function useShared(server: ManagedServer, progress: Progress): ServerResult {
@@ -154,8 +179,7 @@ export async function stopServers(names: readonly string[]): Promise<StoppedServ
 
 /** Stops the stack, and those optional servers that run. */
 export async function stopAll(): Promise<StoppedServer[]> {
-  const running = optionalServers().filter((s) => s.ourPid() !== undefined);
-  return stopServers([...allServers(), ...running].map((s) => s.name));
+  return stopServers(knownServers().map((s) => s.name));
 }
 
 /** Deletes server state (.stack/data and generated config), keeping the download cache. */
@@ -168,17 +192,37 @@ export interface ServerStatus {
   name: string;
   address: string;
   state: ServerState;
+  /** Shown instead of the state's description (the Redis Cluster's own state). */
+  note?: string;
 }
 
-/** Every server of the stack, and the optional ones that are not down. */
-export async function stackStatus(): Promise<ServerStatus[]> {
-  const status = (s: ManagedServer) =>
-    s.state().then((state) => ({ name: s.name, address: s.address, state }));
-  const [stack, optional] = await Promise.all([
-    Promise.all(allServers().map(status)),
-    Promise.all(optionalServers().map(status)),
-  ]);
-  return [...stack, ...optional.filter((s) => s.state.kind !== 'down')];
+/** Each server's state; the cluster mode's nodes when asked for, or when one of them runs. */
+export async function stackStatus(modes: StackModes = {}): Promise<ServerStatus[]> {
+  const clusterRuns = allServers({ redisCluster: true }).some(
+    (s) => s.name.startsWith(`${LOCAL_CLUSTER.name}-`) && s.ourPid() !== undefined,
+  );
+  const servers = allServers({ redisCluster: modes.redisCluster || clusterRuns });
+  const statuses: ServerStatus[] = await Promise.all(
+    servers.map(async (s) => ({ name: s.name, address: s.address, state: await s.state() })),
+  );
+  if (modes.redisCluster || clusterRuns) {
+    const detail = await describeCluster();
+    statuses.push({
+      name: LOCAL_CLUSTER.name,
+      address: `${localUrls.redisClusterUrl} (seed; ${LOCAL_CLUSTER.nodes} nodes)`,
+      state: detail.startsWith('cluster_state:ok') ? { kind: 'healthy' } : { kind: 'down' },
+      note: detail,
+    });
+  }
+  // The optional Kafka cluster's nodes, while they run.
+  const optional = await Promise.all(
+    optionalServers().map(async (s) => ({
+      name: s.name,
+      address: s.address,
+      state: await s.state(),
+    })),
+  );
+  return [...statuses, ...optional.filter((s) => s.state.kind !== 'down')];
 }
 
 export function describeState(state: ServerState): string {

@@ -1,7 +1,7 @@
 /** `stack:up`'s options for the optional servers: which to start, and what to tell the user. */
 import { Option } from 'commander';
 import { KAFKA_CLUSTER_ENV, KAFKA_CLUSTER_NAMES, KAFKA_CLUSTER_SIZE } from './kafka-cluster';
-import { SERVER_NAMES } from './servers';
+import { allServers, type StackModes } from './servers';
 
 export interface UpFlags {
   /** '1': the stack's single broker only; KAFKA_CLUSTER_SIZE: the cluster as well. */
@@ -20,8 +20,10 @@ export function kafkaBrokersOption(): Option {
 
 const withCluster = (flags: UpFlags): boolean => Number(flags.kafkaBrokers) > 1;
 
-export function serversToStart(flags: UpFlags): string[] {
-  return withCluster(flags) ? [...SERVER_NAMES, ...KAFKA_CLUSTER_NAMES] : [...SERVER_NAMES];
+/** The stack's servers, with the Redis Cluster's nodes and the Kafka cluster's when asked for. */
+export function serversToStart(flags: UpFlags & StackModes): string[] {
+  const names = allServers({ redisCluster: flags.redisCluster }).map((s) => s.name);
+  return withCluster(flags) ? [...names, ...KAFKA_CLUSTER_NAMES] : names;
 }
 
 /** How to point ticks at what was started beyond the stack. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect';
 import { loadConfig } from '../../config/config';
-import { scanKeys } from '../../tests/support/harness';
+import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { connectRedis } from './connect';
 import { ConversationStore, type ReceiptInput, type ReceiptResult } from './conversation-store';
 import { RedisKeys } from './keys';
@@ -16,7 +16,7 @@ describe('apply-receipts: a run in one call equals one call per receipt (real Re
   const run = randomBytes(4).toString('hex');
   const alone = `t${run}a`;
   const together = `t${run}b`;
-  let redis: Redis;
+  let redis: RedisClient;
 
   const one = <T>(call: Queued<T>): Promise<T> => runOne(redis, call);
   const store = (prefix: string) => new ConversationStore(redis, new RedisKeys(prefix), 3600);
@@ -78,12 +78,12 @@ describe('apply-receipts: a run in one call equals one call per receipt (real Re
   }
 
   beforeAll(async () => {
-    redis = await connectRedis(loadConfig().redis.mainUrl, 'main');
+    redis = await connectRedis(loadConfig().redis.main, 'main');
   });
   afterAll(async () => {
     for (const prefix of [alone, together]) {
       const keys = await scanKeys(redis, `${prefix}:*`);
-      if (keys.length > 0) await redis.del(...keys);
+      await deleteKeys(redis, keys);
     }
     redis.disconnect();
   });

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect';
 import { loadConfig } from '../../config/config';
-import { eventually, scanKeys } from '../../tests/support/harness';
+import { eventually, deleteKeys, scanKeys } from '../../tests/support/harness';
 import { DedupeMarkCache } from '../state/dedupe-mark-cache';
 import { connectOptionalRedis, connectRedis } from './connect';
 import { RedisKeys } from './keys';
@@ -32,8 +32,8 @@ describe('UserStore during an auxiliary Redis outage (private redis-server)', ()
   const keys = new RedisKeys(prefix);
   const partition = 3;
   let server: ChildProcess;
-  let main: Redis;
-  let aux: Redis;
+  let main: RedisClient;
+  let aux: RedisClient;
   const add: BadgeChange = { op: 'add', userId: 'u1', source: 'A', kind: 'DIRECT' };
   const remove: BadgeChange = { ...add, op: 'remove' };
   const markKey = keys.dedupeMark('A', 'u1');
@@ -46,7 +46,7 @@ describe('UserStore during an auxiliary Redis outage (private redis-server)', ()
     server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no'], {
       stdio: 'ignore',
     });
-    main = await connectRedis(loadConfig().redis.mainUrl, 'main');
+    main = await connectRedis(loadConfig().redis.main, 'main');
     aux = await eventually(
       'the private aux redis-server',
       () => connectRedis(`redis://127.0.0.1:${port}`, 'auxiliary', { commandTimeoutMs: 300 }),
@@ -58,7 +58,7 @@ describe('UserStore during an auxiliary Redis outage (private redis-server)', ()
     server.kill('SIGKILL');
     aux?.disconnect();
     const found = await scanKeys(main, keys.all());
-    if (found.length > 0) await main.del(...found);
+    await deleteKeys(main, found);
     main.disconnect();
   });
 

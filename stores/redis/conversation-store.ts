@@ -1,4 +1,5 @@
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from './connect';
 import type { ConversationKind, DeadLetterReason, ReceiptStatus } from '../../schemas/types';
 import type { RedisKeys } from './keys';
 import type { Queued } from './pipeline';
@@ -177,7 +178,7 @@ function pairs(flat: Reply): Map<string, number> {
  */
 export class ConversationStore {
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly ttlSeconds: number,
   ) {

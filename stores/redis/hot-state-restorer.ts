@@ -1,6 +1,8 @@
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from './connect';
 import type { RedisKeys } from './keys';
-import { execPipeline } from './pipeline';
+import { execPipeline, pipelineOf } from './pipeline';
+import { deleteKeys, scanKeys } from './keyspace';
 import { defineScripts } from './script-loader';
 
 /** One conversation's hot state as the rebuild puts it back (see restore-conversation-1.lua). */
@@ -27,8 +29,8 @@ export interface RestoredConversation {
  */
 export class HotStateRestorer {
   constructor(
-    private readonly main: Redis,
-    private readonly aux: Redis,
+    private readonly main: RedisClient,
+    private readonly aux: RedisClient,
     private readonly keys: RedisKeys,
     private readonly ttlSeconds: number,
   ) {
@@ -37,7 +39,7 @@ export class HotStateRestorer {
 
   async restoreConversations(conversations: readonly RestoredConversation[]): Promise<void> {
     if (conversations.length === 0) return;
-    const pipe = this.main.pipeline();
+    const pipe = pipelineOf(this.main);
     for (const c of conversations)
       pipe.restoreConversation(
         this.keys.conversation(c.conversationId),
@@ -64,7 +66,7 @@ export class HotStateRestorer {
     lists: ReadonlyArray<{ userId: string; conversationId: string }>,
   ): Promise<void> {
     if (badges.length === 0 && lists.length === 0) return;
-    const pipe = this.main.pipeline();
+    const pipe = pipelineOf(this.main);
     for (const b of badges)
       pipe
         .sadd(this.keys.badge(b.userId), b.source)
@@ -78,21 +80,9 @@ export class HotStateRestorer {
 
   /** Deletes every dedupe mark of this prefix on the auxiliary Redis; returns how many. */
   async clearDedupeMarks(dryRun = false): Promise<number> {
-    let cleared = 0;
-    let cursor = '0';
-    do {
-      const [next, found] = await this.aux.scan(
-        cursor,
-        'MATCH',
-        this.keys.dedupeMarks(),
-        'COUNT',
-        1000,
-      );
-      if (found.length > 0 && !dryRun) await this.aux.unlink(...found);
-      cleared += found.length;
-      cursor = next;
-    } while (cursor !== '0');
-    return cleared;
+    const found = await scanKeys(this.aux, this.keys.dedupeMarks());
+    if (!dryRun) await deleteKeys(this.aux, found);
+    return found.length;
   }
 }
 

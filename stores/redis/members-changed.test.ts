@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect';
 import { loadConfig } from '../../config/config';
-import { scanKeys } from '../../tests/support/harness';
+import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { connectRedis } from './connect';
 import { ConversationStore, type MemberChange } from './conversation-store';
 import { RedisKeys } from './keys';
@@ -15,7 +15,7 @@ import { conversationState, runOne } from '../../tests/support/redis-state';
 describe('membersChanged (real Redis)', () => {
   const prefix = `t${randomBytes(4).toString('hex')}`;
   const keys = new RedisKeys(prefix);
-  let redis: Redis;
+  let redis: RedisClient;
   let store: ConversationStore;
 
   const run = <T>(call: Queued<T>): Promise<T> => runOne(redis, call);
@@ -28,12 +28,12 @@ describe('membersChanged (real Redis)', () => {
   const remove = (userId: string): MemberChange => ({ op: 'remove', userId, kind: 'GROUP' });
 
   beforeAll(async () => {
-    redis = await connectRedis(loadConfig().redis.mainUrl, 'main');
+    redis = await connectRedis(loadConfig().redis.main, 'main');
     store = new ConversationStore(redis, keys, 600);
   });
   afterAll(async () => {
     const found = await scanKeys(redis, `${prefix}:*`);
-    if (found.length > 0) await redis.del(...found);
+    await deleteKeys(redis, found);
     redis.disconnect();
   });
 

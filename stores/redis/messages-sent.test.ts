@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect';
 import { loadConfig } from '../../config/config';
-import { scanKeys } from '../../tests/support/harness';
+import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { connectRedis } from './connect';
 import { ConversationStore, type MessageSentResult, type SentMessage } from './conversation-store';
 import { RedisKeys } from './keys';
@@ -15,7 +15,7 @@ import { conversationState, runOne } from '../../tests/support/redis-state';
 describe('messagesSent (real Redis)', () => {
   const prefix = `t${randomBytes(4).toString('hex')}`;
   const keys = new RedisKeys(prefix);
-  let redis: Redis;
+  let redis: RedisClient;
   let store: ConversationStore;
 
   const run = <T>(call: Queued<T>): Promise<T> => runOne(redis, call);
@@ -39,12 +39,12 @@ describe('messagesSent (real Redis)', () => {
   });
 
   beforeAll(async () => {
-    redis = await connectRedis(loadConfig().redis.mainUrl, 'main');
+    redis = await connectRedis(loadConfig().redis.main, 'main');
     store = new ConversationStore(redis, keys, 600);
   });
   afterAll(async () => {
     const found = await scanKeys(redis, keys.all());
-    if (found.length > 0) await redis.del(...found);
+    await deleteKeys(redis, found);
     redis.disconnect();
   });
 

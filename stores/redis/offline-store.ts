@@ -1,4 +1,5 @@
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from './connect';
 import type { PresenceStatus } from '../../schemas/types';
 import type { RedisKeys } from './keys';
 import type { Queued } from './pipeline';
@@ -23,7 +24,7 @@ export type PresenceOutcome = { send: false } | { send: true; batchId: string; v
  */
 export class OfflineStore {
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly ttlSeconds: number,
   ) {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect';
 import { loadConfig } from '../../config/config';
-import { scanKeys } from '../../tests/support/harness';
+import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { connectRedis } from './connect';
 import { RedisKeys } from './keys';
 import { PartitionIndex } from './partition-index';
@@ -14,18 +14,18 @@ import { PartitionIndex } from './partition-index';
 describe('PartitionIndex (real Redis)', () => {
   const prefix = `t${randomBytes(4).toString('hex')}`;
   const keys = new RedisKeys(prefix);
-  let redis: Redis;
+  let redis: RedisClient;
   let n = 0;
   /** A fresh partition per test, so tests do not share index keys. */
   const partition = (): number => ++n;
   const stored = (p: number) => redis.zrange(keys.openWindows(p), '0', '-1', 'WITHSCORES');
 
   beforeAll(async () => {
-    redis = await connectRedis(loadConfig().redis.mainUrl, 'main');
+    redis = await connectRedis(loadConfig().redis.main, 'main');
   });
   afterAll(async () => {
     const found = await scanKeys(redis, keys.all());
-    if (found.length > 0) await redis.del(...found);
+    await deleteKeys(redis, found);
     redis.disconnect();
   });
 

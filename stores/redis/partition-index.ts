@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect';
 import type { RedisKeys } from './keys';
-import { execPipeline } from './pipeline';
+import { execPipeline, pipelineOf } from './pipeline';
 
 export type IndexKind = 'windows' | 'held';
 
@@ -26,7 +26,7 @@ export class PartitionIndex {
   private readonly settling = new Map<number, Promise<unknown>>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly kind: IndexKind,
   ) {
@@ -78,7 +78,7 @@ export class PartitionIndex {
    */
   async schedule(entries: Entry[]): Promise<void> {
     if (entries.length === 0) return;
-    const pipe = this.redis.pipeline();
+    const pipe = pipelineOf(this.redis);
     for (const e of entries) {
       const known = await this.entries(e.partition);
       const at = known.get(e.conversationId);
@@ -92,7 +92,7 @@ export class PartitionIndex {
   /** Sets each conversation's time, or removes it (`at: null`). */
   async reschedule(entries: Array<Omit<Entry, 'at'> & { at: number | null }>): Promise<void> {
     if (entries.length === 0) return;
-    const pipe = this.redis.pipeline();
+    const pipe = pipelineOf(this.redis);
     for (const e of entries) {
       const known = await this.entries(e.partition);
       if (e.at === null) {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect';
 import { loadConfig } from '../../config/config';
-import { scanKeys } from '../../tests/support/harness';
+import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { connectRedis } from './connect';
 import { RedisKeys } from './keys';
 import { PartitionLeases } from './partition-lease';
@@ -16,7 +16,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('PartitionLeases (real Redis)', () => {
   const prefix = `t${randomBytes(4).toString('hex')}`;
   const keys = new RedisKeys(prefix);
-  let redis: Redis;
+  let redis: RedisClient;
   let n = 0;
   /** A fresh partition per test, so tests do not share leases. */
   const partition = (): number => ++n;
@@ -24,12 +24,12 @@ describe('PartitionLeases (real Redis)', () => {
     new PartitionLeases(redis, keys, { ttlMs, safetyMarginMs });
 
   beforeAll(async () => {
-    redis = await connectRedis(loadConfig().redis.mainUrl, 'main');
+    redis = await connectRedis(loadConfig().redis.main, 'main');
   });
   afterEach(() => jest.restoreAllMocks());
   afterAll(async () => {
     const found = await scanKeys(redis, keys.all());
-    if (found.length > 0) await redis.del(...found);
+    await deleteKeys(redis, found);
     redis.disconnect();
   });
 

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from './connect';
 import type { RedisKeys } from './keys';
-import { execPipeline, RedisCommandError } from './pipeline';
+import { execPipeline, RedisCommandError, pipelineOf } from './pipeline';
 import { defineScripts } from './script-loader';
 
 export interface PartitionLeaseOptions {
@@ -55,7 +56,7 @@ export class PartitionLeases {
   private readonly held = new Map<number, HeldLease>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     options: PartitionLeaseOptions,
   ) {
@@ -86,8 +87,7 @@ export class PartitionLeases {
     const known = this.held.get(partition);
     const sentAt = Date.now();
     const [set, extended] = await execPipeline(
-      this.redis
-        .pipeline()
+      pipelineOf(this.redis)
         .set(key, this.ownerId, 'PX', this.ttlMs, 'NX')
         .renewLease(key, this.ownerId, this.ttlMs),
     );
@@ -108,7 +108,7 @@ export class PartitionLeases {
   async renew(): Promise<number[]> {
     const leases = [...this.held];
     if (leases.length === 0) return [];
-    const pipe = this.redis.pipeline();
+    const pipe = pipelineOf(this.redis);
     for (const [partition] of leases)
       pipe.renewLease(this.keys.partitionLease(partition), this.ownerId, this.ttlMs);
     const sentAt = Date.now();
@@ -143,7 +143,7 @@ export class PartitionLeases {
   }
 
   /**
-   * The fence of this process's writes to the partition's state: Redis refuses them once the
+   * The fence of this process's writes to the partition's state: RedisClient refuses them once the
    * lease names another owner, even if a stall let this process's own check pass too late.
    */
   fence(partition: number): WriteFence {

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { connectRedis, type RedisClient } from './connect';
 import { loadConfig } from '../../config/config';
 import { scanKeys } from '../../tests/support/harness';
-import { connectRedis } from './connect';
 import { HotStateRestorer, type RestoredConversation } from './hot-state-restorer';
 import { RedisKeys } from './keys';
 import { ReadModel, type ConversationUnread, type UnreadCursor } from './read-model';
@@ -15,7 +14,7 @@ import { ReadModel, type ConversationUnread, type UnreadCursor } from './read-mo
 describe('ReadModel unread pages (real Redis)', () => {
   const prefix = `t${randomBytes(4).toString('hex')}`;
   const keys = new RedisKeys(prefix);
-  let redis: Redis;
+  let redis: RedisClient;
   let restorer: HotStateRestorer;
   let user = 0;
   const newUser = () => `reader-${++user}`;
@@ -75,7 +74,7 @@ describe('ReadModel unread pages (real Redis)', () => {
   }
 
   beforeAll(async () => {
-    redis = await connectRedis(loadConfig().redis.mainUrl, 'main');
+    redis = await connectRedis(loadConfig().redis.main, 'main');
     restorer = new HotStateRestorer(redis, redis, keys, 3600);
   });
   afterAll(async () => {

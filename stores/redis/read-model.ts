@@ -1,7 +1,8 @@
-import type { ChainableCommander, Redis, Result } from 'ioredis';
+import type { ChainableCommander, Result } from 'ioredis';
+import { isCluster, type RedisClient } from './connect';
 import type { RedisKeys } from './keys';
 import { KnownLists, sameIds } from './known-lists';
-import { execPipeline } from './pipeline';
+import { execPipeline, pipelineOf } from './pipeline';
 import { defineScripts } from './script-loader';
 
 export interface ConversationUnread {
@@ -35,7 +36,7 @@ export class ReadModel {
   private readonly knownLists = new KnownLists();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {
     defineScripts(redis);
@@ -70,10 +71,10 @@ export class ReadModel {
     options: { limit: number; after?: UnreadCursor },
   ): Promise<UnreadPage> {
     const { limit, after } = options;
-    const guess = this.knownLists.get(userId);
+    // On a cluster the list and the page's keys live on other nodes: no guessed counts there.
+    const guess = isCluster(this.redis) ? undefined : this.knownLists.get(userId);
     const guessFits = guess !== undefined && guess.length <= limit;
-    const pipe = this.redis
-      .pipeline()
+    const pipe = pipelineOf(this.redis)
       .smembers(this.keys.userConversations(userId))
       .smembers(this.keys.badge(userId));
     if (guess && guess.length > 0) {
@@ -115,10 +116,43 @@ export class ReadModel {
   /** Unread counts in the order of `conversationIds`, in one script call. */
   private async unreadOf(conversationIds: string[], userId: string): Promise<ConversationUnread[]> {
     if (conversationIds.length === 0) return [];
+    if (isCluster(this.redis)) return this.unreadPerSlot(conversationIds, userId);
     const pipe = this.redis.pipeline();
     this.queueCounts(pipe, conversationIds, userId);
     const [reply] = await execPipeline(pipe);
     return countRows(conversationIds, reply);
+  }
+
+  /**
+   * On a Redis Cluster the page scripts would span slots (one conversation each): the same
+   * figures from per-conversation commands, split per node by pipelineOf.
+   */
+  private async unreadPerSlot(
+    conversationIds: readonly string[],
+    userId: string,
+  ): Promise<ConversationUnread[]> {
+    const pipe = pipelineOf(this.redis);
+    for (const c of conversationIds) {
+      pipe.hget(this.keys.conversationKey(c, 'read'), userId);
+      pipe.hmget(this.keys.conversationKey(c, 'meta'), 'last_seq', 'last_at');
+    }
+    const replies = await execPipeline(pipe);
+    const watermarks = conversationIds.map((_, i) => Number(replies[2 * i] ?? 0));
+    const counts = pipelineOf(this.redis);
+    conversationIds.forEach((c, i) =>
+      counts.zcount(this.keys.conversationKey(c, 'msgs'), `(${watermarks[i]}`, '+inf'),
+    );
+    const unread = await execPipeline(counts);
+    return conversationIds.map((conversationId, i) => {
+      const [lastSeq, lastAt] = replies[2 * i + 1] as [string | null, string | null];
+      return {
+        conversationId,
+        unread: Number(unread[i]),
+        readUpToSeq: watermarks[i]!,
+        lastSeq: Number(lastSeq ?? 0),
+        lastAt: Number(lastAt ?? 0),
+      };
+    });
   }
 
   private queueCounts(
@@ -136,6 +170,8 @@ export class ReadModel {
   }
 
   private async latestTimes(conversationIds: string[]): Promise<unknown> {
+    if (isCluster(this.redis))
+      return (await this.unreadPerSlot(conversationIds, '')).map((r) => r.lastAt);
     const pipe = this.redis.pipeline();
     this.queueLatestTimes(pipe, conversationIds);
     return (await execPipeline(pipe))[0];

@@ -1,4 +1,5 @@
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from './connect';
 import type {
   ReceiptDetailsLookup,
   ReceiptDetailsQuery,
@@ -17,7 +18,7 @@ export class RedisReceiptDetails implements ReceiptDetailsSource {
   readonly name = 'redis';
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly maxLaterMessages = 500,
   ) {

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect';
 import { loadConfig } from '../../config/config';
-import { scanKeys } from '../../tests/support/harness';
+import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { connectRedis } from './connect';
 import { RedisKeys } from './keys';
 import { RedisCommandError } from './pipeline';
 import { DedupeMarkCache } from '../state/dedupe-mark-cache';
 import { UserStore, type BadgeChange } from './user-store';
+import { spyOnPipelines } from '../../tests/support/round-trips';
 
 /**
  * The badge write path against the real main and auxiliary Redis: the tri-state aux mark
@@ -18,8 +19,8 @@ import { UserStore, type BadgeChange } from './user-store';
 describe('UserStore badge dedupe (real Redis)', () => {
   const prefix = `t${randomBytes(4).toString('hex')}`;
   const keys = new RedisKeys(prefix);
-  let main: Redis;
-  let aux: Redis;
+  let main: RedisClient;
+  let aux: RedisClient;
   let store: UserStore;
   let n = 0;
   /** A fresh recipient per test, so tests do not share marks or badges. */
@@ -43,15 +44,15 @@ describe('UserStore badge dedupe (real Redis)', () => {
 
   beforeAll(async () => {
     const config = loadConfig();
-    main = await connectRedis(config.redis.mainUrl, 'main');
-    aux = await connectRedis(config.redis.auxUrl, 'auxiliary');
+    main = await connectRedis(config.redis.main, 'main');
+    aux = await connectRedis(config.redis.aux, 'auxiliary');
     store = new UserStore(main, aux, keys, 600, 60);
   });
   afterEach(() => jest.restoreAllMocks());
   afterAll(async () => {
     for (const redis of [main, aux]) {
       const found = await scanKeys(redis, keys.all());
-      if (found.length > 0) await redis.del(...found);
+      await deleteKeys(redis, found);
       redis.disconnect();
     }
   });
@@ -185,7 +186,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
 
   it('issues one SREM for a source never added, then later removals are hits', async () => {
     const u = user();
-    const mainPipelines = jest.spyOn(main, 'pipeline');
+    const mainPipelines = spyOnPipelines(main);
     expect(await store.applyBadgeChanges([remove(u, 'A')])).toEqual({
       memoryHits: 0,
       auxHits: 0,
@@ -223,8 +224,8 @@ describe('UserStore badge dedupe (real Redis)', () => {
     // Marks before the batch: u/A '1', u/E '1', v/B '0'.
     await store.applyBadgeChanges([add(u, 'A'), add(u, 'E'), remove(v, 'B')]);
     const mget = jest.spyOn(aux, 'mget');
-    const auxPipelines = jest.spyOn(aux, 'pipeline');
-    const mainPipelines = jest.spyOn(main, 'pipeline');
+    const auxPipelines = spyOnPipelines(aux);
+    const mainPipelines = spyOnPipelines(main);
     const stats = await store.applyBadgeChanges([
       add(u, 'E'), // '1': hit
       add(v, 'C'),
@@ -265,7 +266,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
   it('reads badge sizes after the writes, in the main round trip the writes take', async () => {
     const [u, v, w] = [user(), user(), user()];
     await store.applyBadgeChanges([add(u, 'A'), add(u, 'B'), add(v, 'C')]);
-    const mainPipelines = jest.spyOn(main, 'pipeline');
+    const mainPipelines = spyOnPipelines(main);
     const stats = await store.applyBadgeChanges(
       [remove(u, 'A'), add(v, 'C') /* a hit */, add(v, 'D')],
       { countsFor: [u, v, w, u] },

@@ -1,8 +1,10 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from './connect';
 import type { ConversationKind } from '../../schemas/types';
 import type { DedupeMark, MarkMemory } from '../state/dedupe-mark-cache';
 import type { RedisKeys } from './keys';
-import { execPipeline } from './pipeline';
+import { execPipeline, pipelineOf } from './pipeline';
+import { deleteKeys, getKeys } from './keyspace';
 
 /** A change to a user's unread-senders badge; a source is the peer (direct) or the group id. */
 export interface BadgeChange {
@@ -93,8 +95,8 @@ export class UserStore {
   onRepairFailed?: (partition: number, err: unknown) => void;
 
   constructor(
-    private readonly main: Redis,
-    private readonly aux: Redis,
+    private readonly main: RedisClient,
+    private readonly aux: RedisClient,
     private readonly keys: RedisKeys,
     private readonly hotTtlSeconds: number,
     private readonly dedupeTtlSeconds: number,
@@ -145,7 +147,7 @@ export class UserStore {
     let read: Array<string | null> = [];
     if (guarded && unknown.length > 0) {
       try {
-        read = await this.aux.mget(unknown.map(markKey));
+        read = await getKeys(this.aux, unknown.map(markKey));
       } catch (err) {
         auxFailed(err);
         guarded = false;
@@ -174,7 +176,7 @@ export class UserStore {
     for (const key of stale) memory?.forget(key);
     if (guarded && stale.length > 0) {
       beforeWrite?.();
-      const pipe = this.aux.pipeline();
+      const pipe = pipelineOf(this.aux);
       for (const key of stale) pipe.del(key);
       try {
         await execPipeline(pipe);
@@ -184,7 +186,7 @@ export class UserStore {
       }
     }
     if (toWrite.length > 0) beforeWrite?.();
-    const main = this.main.pipeline();
+    const main = pipelineOf(this.main);
     // Unguarded: the marks of what is written now may lie, listed before the writes they cover.
     if (!guarded && toWrite.length > 0) {
       main.sadd(untrustedKey, ...toWrite.map(markKey));
@@ -213,7 +215,7 @@ export class UserStore {
     if (toWrite.length === 0 || !guarded) return stats;
 
     beforeWrite?.();
-    const marksPipe = this.aux.pipeline();
+    const marksPipe = pipelineOf(this.aux);
     for (const c of toWrite)
       marksPipe.set(markKey(c), markValue(c.op), 'EX', this.dedupeTtlSeconds);
     // A mark not written leaves the pair unknown (its stale mark was deleted before main was
@@ -274,7 +276,7 @@ export class UserStore {
     for (;;) {
       const listed = await this.main.srandmember(key, REPAIR_BATCH);
       if (listed.length === 0) return;
-      await this.aux.del(...listed); // first from aux: a crash in between leaves them listed
+      await deleteKeys(this.aux, listed); // first from aux: a crash in between leaves them listed
       await this.main.srem(key, ...listed);
     }
   }
@@ -284,7 +286,7 @@ export class UserStore {
     changes: Array<{ userId: string; conversationId: string; op: 'add' | 'remove' }>,
   ): Promise<void> {
     if (changes.length === 0) return;
-    const pipe = this.main.pipeline();
+    const pipe = pipelineOf(this.main);
     for (const c of changes)
       this.queueSetChange(pipe, this.keys.userConversations(c.userId), c.conversationId, c.op);
     await execPipeline(pipe);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect';
 import { loadConfig } from '../../config/config';
-import { scanKeys } from '../../tests/support/harness';
+import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { runOne } from '../../tests/support/redis-state';
 import { connectRedis } from '../redis/connect';
 import { ConversationStore } from '../redis/conversation-store';
@@ -11,16 +11,16 @@ import { loadConversations, loadDeliveredBy } from './conversation-loader';
 /** The loader reads back, in one round trip, what the scripts wrote (real Redis). */
 describe('loadConversations (real Redis)', () => {
   const keys = new RedisKeys(`t${randomBytes(4).toString('hex')}`);
-  let redis: Redis;
+  let redis: RedisClient;
   let store: ConversationStore;
 
   beforeAll(async () => {
-    redis = await connectRedis(loadConfig().redis.mainUrl, 'main');
+    redis = await connectRedis(loadConfig().redis.main, 'main');
     store = new ConversationStore(redis, keys, 600);
   });
   afterAll(async () => {
     const found = await scanKeys(redis, keys.all());
-    if (found.length > 0) await redis.del(...found);
+    await deleteKeys(redis, found);
     redis.disconnect();
   });
 

@@ -1,7 +1,8 @@
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from '../redis/connect';
 import type { ConversationKind } from '../../schemas/types';
 import type { RedisKeys } from '../redis/keys';
-import { execPipeline } from '../redis/pipeline';
+import { execPipeline, pipelineOf } from '../redis/pipeline';
 import { defineScripts } from '../redis/script-loader';
 import { ConversationState } from './conversation-state';
 import { luaNumber } from './stored-values';
@@ -15,7 +16,7 @@ type Snapshot = [Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat[]];
  * one pipeline), with the delivered-by-id hashes of the given message ids.
  */
 export async function loadConversations(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   conversationIds: Iterable<string>,
   deliveredByIds: ReadonlyMap<string, Iterable<string>> = new Map(),
@@ -23,7 +24,7 @@ export async function loadConversations(
   defineScripts(redis);
   const ids = [...new Set(conversationIds)];
   const dlvIds = ids.map((c) => [...new Set(deliveredByIds.get(c) ?? [])]);
-  const pipe = redis.pipeline();
+  const pipe = pipelineOf(redis);
   ids.forEach((c, i) => pipe.loadConversation(keys.conversation(c), ...dlvIds[i]!));
   const replies = await execPipeline(pipe);
   const states = new Map<string, ConversationState>();
@@ -39,14 +40,14 @@ export async function loadConversations(
  * of plain HGETALLs.
  */
 export async function loadDeliveredBy(
-  redis: Redis,
+  redis: RedisClient,
   requests: Array<{ state: ConversationState; messageIds: Iterable<string> }>,
 ): Promise<void> {
   const wanted = requests.flatMap(({ state, messageIds }) =>
     [...new Set(messageIds)].map((id) => ({ state, id })),
   );
   if (wanted.length === 0) return;
-  const pipe = redis.pipeline();
+  const pipe = pipelineOf(redis);
   for (const { state, id } of wanted) pipe.hgetall(`${state.prefix}dlv:${id}`);
   const replies = (await execPipeline(pipe)) as Array<Record<string, string>>;
   wanted.forEach(({ state, id }, i) => state.loadDeliveredBy(id, Object.entries(replies[i]!)));

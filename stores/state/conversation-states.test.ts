@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect';
 import { loadConfig } from '../../config/config';
 import { connectRedis } from '../redis/connect';
 import { RedisKeys } from '../redis/keys';
 import { LeaseLostError } from '../redis/partition-lease';
 import { ConversationStates, WriteBehindAbandonedError } from './conversation-states';
 import { WriteSet } from './write-set';
+import { deleteKeys, scanKeys } from '../redis/keyspace';
+import { spyOnPipelines } from '../../tests/support/round-trips';
 
 /**
  * The partition-owned state store against a real Redis: loads on first touch (one round trip
@@ -16,14 +18,14 @@ import { WriteSet } from './write-set';
 describe('ConversationStates (real Redis)', () => {
   const prefix = `t${randomBytes(4).toString('hex')}cs`;
   const keys = new RedisKeys(prefix);
-  let redis: Redis;
+  let redis: RedisClient;
 
   beforeAll(async () => {
-    redis = await connectRedis(loadConfig().redis.mainUrl, 'main');
+    redis = await connectRedis(loadConfig().redis.main, 'main');
   });
   afterAll(async () => {
     const found = await redis.keys(`${prefix}:*`);
-    if (found.length > 0) await redis.del(...found);
+    await deleteKeys(redis, found);
     redis.disconnect();
   });
 
@@ -36,7 +38,7 @@ describe('ConversationStates (real Redis)', () => {
     await seed('b', 5);
     const states = new ConversationStates(redis, keys, { maxBytes: 1 << 30 });
     expect(() => states.get('a')).toThrow(/not loaded/);
-    const pipelines = jest.spyOn(redis, 'pipeline');
+    const pipelines = spyOnPipelines(redis);
     await states.prefetch(0, ['a', 'b', 'a']);
     expect(pipelines).toHaveBeenCalledTimes(1);
     expect(states.get('a').lastSeq).toBe(3);
@@ -158,14 +160,14 @@ describe('ConversationStates (real Redis)', () => {
 
 describe('WriteSet.flushAsScript (real Redis)', () => {
   const prefix = `t${randomBytes(4).toString('hex')}ws`;
-  let redis: Redis;
+  let redis: RedisClient;
 
   beforeAll(async () => {
-    redis = await connectRedis(loadConfig().redis.mainUrl, 'main');
+    redis = await connectRedis(loadConfig().redis.main, 'main');
   });
   afterAll(async () => {
-    const found = await redis.keys(`${prefix}*`);
-    if (found.length > 0) await redis.del(...found);
+    const found = await scanKeys(redis, `${prefix}*`);
+    await deleteKeys(redis, found);
     redis.disconnect();
   });
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from '../redis/connect';
 import type { RedisKeys } from '../redis/keys';
 import type { WriteFence } from '../redis/partition-lease';
 import { loadConversations, loadDeliveredBy } from './conversation-loader';
@@ -9,17 +9,17 @@ export interface ConversationStatesOptions {
   /** Bytes of state kept in memory (estimated); idle, flushed states are evicted above it. */
   maxBytes: number;
   /**
-   * How a step's writes reach Redis, atomically either way: `script` (the default) sends the
-   * whole step as one apply-writes call — one client command, for a single Redis server;
-   * `transactions` pipelines one MULTI/EXEC per conversation, as Redis Cluster needs.
+   * How a step's writes reach Redis, atomically either way: `script` (the default on a single
+   * server) sends the whole step as one apply-writes call — one client command;
+   * `transactions` (the default on a Redis Cluster, where one script cannot span slots)
+   * pipelines one MULTI/EXEC per conversation.
    */
   flushAs?: 'script' | 'transactions';
   /**
    * The partition lease a step's writes are fenced with (PartitionLeases.fence): a flush lands
    * only while the lease names this process, else it fails with LeaseLostError and writes
-   * nothing. Only the `script` flush is fenced: `transactions` (for Redis Cluster) cannot put
-   * the lease key in a transaction with the conversations' keys, and relies on the runtime's
-   * own lease checks.
+   * nothing. The `script` flush checks it atomically with the writes; `transactions` checks it
+   * in the round trip before them (WriteSet.flush).
    */
   fence?: (partition: number) => WriteFence;
 }
@@ -92,11 +92,15 @@ export class ConversationStates {
   private readonly partitions = new Map<number, PartitionWrites>();
   private bytes = 0;
 
+  private readonly flushAs: 'script' | 'transactions';
+
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly options: ConversationStatesOptions,
-  ) {}
+  ) {
+    this.flushAs = options.flushAs ?? (isCluster(redis) ? 'transactions' : 'script');
+  }
 
   /** States held in memory, and their estimated size. */
   get size(): { states: number; bytes: number } {
@@ -173,9 +177,10 @@ export class ConversationStates {
     const run = p.chain.then(async (earlierWritten) => {
       const write = await decided;
       if (!write || !earlierWritten || p.epoch !== epoch) return false;
-      await (this.options.flushAs === 'transactions'
-        ? writes.flush(this.redis)
-        : writes.flushAsScript(this.redis, this.options.fence?.(partition)));
+      const fence = this.options.fence?.(partition);
+      await (this.flushAs === 'transactions'
+        ? writes.flush(this.redis, { fence })
+        : writes.flushAsScript(this.redis, fence));
       p.done = Math.max(p.done, number);
       this.recount(touched);
       return true;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect';
 import { loadConfig } from '../../config/config';
 import { SeededRandom } from '../../scripts/traffic/random';
 import {
@@ -16,8 +16,9 @@ import { dumpKeys, type DumpedKey } from '../../tests/support/redis-dump';
 import { connectRedis } from '../redis/connect';
 import { RedisKeys } from '../redis/keys';
 import { loadConversations } from './conversation-loader';
-import { execPipeline } from '../redis/pipeline';
+import { execPipeline, pipelineOf } from '../redis/pipeline';
 import { sendCommands } from './write-set';
+import { deleteKeys } from '../redis/keyspace';
 
 /**
  * A crash may stop a step's write-behind after any of its commands (a flush is one MULTI/EXEC
@@ -34,10 +35,10 @@ describe('a step whose write-behind was cut after any number of commands, redone
   /** Steps before the one cut (they build a history of members, messages and receipts). */
   const BEFORE = 30;
   const run = randomBytes(4).toString('hex');
-  let redis: Redis;
+  let redis: RedisClient;
 
   beforeAll(async () => {
-    redis = await connectRedis(loadConfig().redis.mainUrl, 'main');
+    redis = await connectRedis(loadConfig().redis.main, 'main');
   });
   afterAll(() => redis.disconnect());
 
@@ -70,7 +71,7 @@ describe('a step whose write-behind was cut after any number of commands, redone
     /** A fresh prefix holding the history's state: the state the cut step starts from. */
     async function afterHistory(): Promise<RedisKeys> {
       const keys = fresh();
-      const pipe = redis.pipeline();
+      const pipe = pipelineOf(redis);
       for (const { name, value, pttl } of written)
         pipe.restore(`${keys.all().slice(0, -1)}${name}`, pttl > 0 ? pttl : 0, value);
       await execPipeline(pipe);
@@ -90,7 +91,7 @@ describe('a step whose write-behind was cut after any number of commands, redone
       const names = conversations.flatMap((id) =>
         conversationKeyNames(gen, id).map((n) => keys.conversation(id) + n),
       );
-      for (let i = 0; i < names.length; i += 1000) await redis.del(...names.slice(i, i + 1000));
+      await deleteKeys(redis, names);
     }
 
     try {
@@ -102,7 +103,7 @@ describe('a step whose write-behind was cut after any number of commands, redone
       const names = conversations.flatMap((id) =>
         conversationKeyNames(gen, id).map((n) => base.conversation(id) + n),
       );
-      const pipe = redis.pipeline();
+      const pipe = pipelineOf(redis);
       for (const name of names) pipe.dumpBuffer(name).pttl(name);
       const replies = await execPipeline(pipe);
       const prefixLength = base.all().length - 1;

@@ -1,6 +1,6 @@
 import { SeededRandom } from '../../scripts/traffic/random';
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect';
 import { loadConfig } from '../../config/config';
 import {
   clearWindow,
@@ -12,7 +12,7 @@ import {
   type Call,
 } from '../../tests/support/conversation-event-generator';
 import { applyCalls, conversationKeyNames, cutShort } from '../../tests/support/engine-steps';
-import { scanKeys } from '../../tests/support/harness';
+import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { dumpKeys, type DumpedKey } from '../../tests/support/redis-dump';
 import { connectRedis } from '../redis/connect';
 import {
@@ -43,18 +43,18 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
   const STEPS = 150;
   const run = randomBytes(4).toString('hex');
   const prefixes: string[] = [];
-  let redis: Redis;
+  let redis: RedisClient;
   /** How often each rule came up, over all seeds: the events must reach every rule. */
   const seen = new Map<string, number>();
   const saw = (what: string) => seen.set(what, (seen.get(what) ?? 0) + 1);
 
   beforeAll(async () => {
-    redis = await connectRedis(loadConfig().redis.mainUrl, 'main');
+    redis = await connectRedis(loadConfig().redis.main, 'main');
   });
   afterEach(async () => {
     for (const prefix of prefixes.splice(0)) {
       const keys = await scanKeys(redis, `${prefix}:*`);
-      for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
+      await deleteKeys(redis, keys);
     }
   });
   afterAll(() => redis.disconnect());

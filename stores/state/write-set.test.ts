@@ -1,5 +1,5 @@
 import { ConversationWrites } from './conversation-writes';
-import { hashTag, MAX_PAIRS_PER_COMMAND, WriteSet } from './write-set';
+import { MAX_PAIRS_PER_COMMAND, WriteSet } from './write-set';
 
 const plain = { atomic: false };
 
@@ -120,12 +120,6 @@ describe('WriteSet', () => {
       ['hset', 'p:{c:2}:msg', 'm1', '1|bo|1'],
       ['hset', 'p:{u:ana}:x', 'a', '1'],
     ]);
-  });
-
-  it('reads the hash tag as Redis Cluster does', () => {
-    expect(hashTag('p:{c:1}:read')).toBe('c:1');
-    expect(hashTag('p:{}:x{y}')).toBe('p:{}:x{y}'); // the first {…} is empty: the whole key
-    expect(hashTag('plain')).toBe('plain');
   });
 
   it('refuses to write one key as two types', () => {

@@ -1,7 +1,9 @@
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
 import { defineScripts } from '../redis/script-loader';
 import { LeaseLostError, type WriteFence } from '../redis/partition-lease';
-import { execPipeline, RedisCommandError } from '../redis/pipeline';
+import { execPipeline, RedisCommandError, pipelineOf } from '../redis/pipeline';
+import { hashTag, keySlot } from '../redis/slots';
+import { isCluster, type RedisClient } from '../redis/connect';
 
 /** One Redis command as sent: name, then arguments (the key first, but for MULTI/EXEC). */
 export type RedisCommand = [command: string, ...args: string[]];
@@ -235,17 +237,42 @@ export class WriteSet {
     return out;
   }
 
-  /** Sends every write in one round trip; throws the first command error. */
-  async flush(redis: Redis, options: FlushOptions = {}): Promise<void> {
-    await sendCommands(redis, this.commands(options));
+  /**
+   * Sends every write in one round trip (one per node of a Redis Cluster); throws the first
+   * command error. With a `fence`, the lease is read first and nothing is written unless it names
+   * the owner (a LeaseLostError). Not atomic with the writes, as the script's fence is: a writer
+   * that stalls between the two round trips past its lease can still write late; on a cluster,
+   * where the lease and the conversations are in different slots, this is the fence there is.
+   */
+  async flush(
+    redis: RedisClient,
+    options: FlushOptions & { fence?: WriteFence } = {},
+  ): Promise<void> {
+    const commands = this.commands(options);
+    if (commands.length === 0) return;
+    const { fence } = options;
+    if (fence) {
+      const holder = await redis.get(fence.leaseKey);
+      if (holder !== fence.owner)
+        throw new LeaseLostError(
+          `the partition lease ${fence.leaseKey} is not held by ${fence.owner} (${holder === null ? 'none holds it' : `${holder} holds it`})`,
+        );
+    }
+    await sendCommands(redis, commands);
   }
 
   /**
    * Sends every write as one script call (apply-writes-1.lua: atomic, as one MULTI/EXEC): one
-   * client command for the whole step instead of one per write. Single Redis server only.
+   * client command for the whole step instead of one per write. On a Redis Cluster, only for
+   * writes (and a fence) of one slot.
    * With a `fence`, nothing is written unless the lease key names the owner: a LeaseLostError.
    */
-  async flushAsScript(redis: Redis, fence?: WriteFence): Promise<void> {
+  async flushAsScript(redis: RedisClient, fence?: WriteFence): Promise<void> {
+    const slots = new Set([...this.keys.keys(), ...(fence ? [fence.leaseKey] : [])].map(keySlot));
+    if (isCluster(redis) && slots.size > 1)
+      throw new Error(
+        `WriteSet.flushAsScript would send keys of ${slots.size} slots in one script call, which a Redis Cluster refuses: use flush() (one transaction per conversation)`,
+      );
     const commands = this.commands({ atomic: false });
     if (commands.length === 0) return;
     defineScripts(redis);
@@ -280,23 +307,13 @@ export class WriteSet {
   }
 }
 
-/** Redis Cluster's hash tag: what decides a key's slot (the first non-empty {…}, else the key). */
-export function hashTag(key: string): string {
-  const open = key.indexOf('{');
-  if (open >= 0) {
-    const close = key.indexOf('}', open + 1);
-    if (close > open + 1) return key.slice(open + 1, close);
-  }
-  return key;
-}
-
 /**
  * Sends commands as one pipeline (one round trip); throws the first command error, including
  * one inside a transaction (EXEC replies with each queued command's result).
  */
-export async function sendCommands(redis: Redis, commands: RedisCommand[]): Promise<void> {
+export async function sendCommands(redis: RedisClient, commands: RedisCommand[]): Promise<void> {
   if (commands.length === 0) return;
-  const replies = await execPipeline(redis.pipeline(commands));
+  const replies = await execPipeline(pipelineOf(redis, commands));
   commands.forEach((command, i) => {
     if (command[0] !== 'exec') return;
     const failed = (replies[i] as unknown[] | null)?.find((r) => r instanceof Error);

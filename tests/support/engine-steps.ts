@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../stores/redis/connect';
 import { applyReceipts } from '../../processors/engine/apply-receipts';
 import { deliveredByNeeded } from '../../processors/engine/delivered-by-needed';
 import type { EngineStep } from '../../processors/engine/engine-step';
@@ -22,7 +22,7 @@ export type StatesOf = (
  * lookup needed delivered-by-id entries an earlier receipt confirmed (loaded then).
  */
 export async function applyCalls(
-  redis: Redis,
+  redis: RedisClient,
   calls: Call[],
   statesOf: StatesOf,
   ttlSeconds: number,
@@ -68,7 +68,7 @@ export async function applyCalls(
 }
 
 /**
- * The first `count` commands, as a crash leaves them: Redis discards a transaction whose EXEC
+ * The first `count` commands, as a crash leaves them: RedisClient discards a transaction whose EXEC
  * never came (the connection dropped), so one left open is not sent at all.
  */
 export function cutShort(commands: RedisCommand[], count: number): RedisCommand[] {

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from 'cassandra-driver';
-import { Redis } from 'ioredis';
 import pino from 'pino';
 import { loadConfig, type TicksConfig } from '../../config/config';
 import { AvroCodec } from '../../schemas/avro-codec';
@@ -8,6 +7,8 @@ import type { DeadLetter, ReceiptUpdate, StateChange } from '../../schemas/types
 import { connectCassandra } from '../../stores/cassandra/connect';
 import { DurableStateReader } from '../../stores/cassandra/durable-state-reader';
 import { ensureCassandraSchema } from '../../stores/cassandra/ensure-schema';
+import { connectRedis, type RedisClient } from '../../stores/redis/connect';
+import { deleteKeys, scanKeys } from '../../stores/redis/keyspace';
 import { RedisKeys } from '../../stores/redis/keys';
 import { ReadModel } from '../../stores/redis/read-model';
 import { ensureTopics } from '../../runtime/ensure-topics';
@@ -118,8 +119,8 @@ export interface Harness {
   topics: TopicNames;
   publish: EventPublisher;
   out: OutputCollector;
-  redis: Redis;
-  aux: Redis;
+  redis: RedisClient;
+  aux: RedisClient;
   keys: RedisKeys;
   read: ReadModel;
   pipeline: Pipeline;
@@ -169,8 +170,8 @@ export async function createHarness(
   const producer: RecordProducer = await kafka.producer();
   const out = new OutputCollector(kafka, codec, topics);
   await out.start(`ticks-test-out-${id}`);
-  const redis = new Redis(config.redis.mainUrl);
-  const aux = new Redis(config.redis.auxUrl);
+  const redis = await connectRedis(config.redis.main, 'main');
+  const aux = await connectRedis(config.redis.aux, 'auxiliary');
   const keys = new RedisKeys(config.redis.keyPrefix);
   const logger = pino({ level: config.logLevel });
   let pipeline = new Pipeline({ config, logger, codec });
@@ -239,7 +240,7 @@ export async function createHarness(
       }
       for (const client of [redis, aux]) {
         const stale = await scanKeys(client, `t${id}:*`);
-        if (stale.length > 0) await client.del(...stale);
+        await deleteKeys(client, stale);
         client.disconnect();
       }
     },
@@ -248,16 +249,7 @@ export async function createHarness(
   return harness;
 }
 
-export async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    keys.push(...batch);
-    cursor = next;
-  } while (cursor !== '0');
-  return keys;
-}
+export { deleteKeys, scanKeys };
 
 /** Waits until the processors committed everything in the input topics. */
 export async function caughtUp(h: Harness, timeoutMs = 60_000): Promise<void> {

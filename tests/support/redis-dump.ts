@@ -1,6 +1,7 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../stores/redis/connect';
 import { execPipeline } from '../../stores/redis/pipeline';
 import { scanKeys } from './harness';
+import { pipelineOf } from '../../stores/redis/pipeline';
 
 /** One key as a test compares it: its type, its contents, and whether it expires. */
 export interface DumpedKey {
@@ -16,18 +17,18 @@ export interface DumpedKey {
  * scores. `names` lists the keys to look at; without it, every key under the prefix (SCAN).
  */
 export async function dumpKeys(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   names?: string[],
 ): Promise<Record<string, DumpedKey>> {
   const keys = names ? names.map((n) => prefix + n) : (await scanKeys(redis, `${prefix}*`)).sort();
   if (keys.length === 0) return {};
-  const typePipe = redis.pipeline();
+  const typePipe = pipelineOf(redis);
   for (const key of keys) typePipe.type(key);
   const types = (await execPipeline(typePipe)) as string[];
   const present = keys.map((key, i) => ({ key, type: types[i]! })).filter((k) => k.type !== 'none');
   if (present.length === 0) return {};
-  const pipe = redis.pipeline();
+  const pipe = pipelineOf(redis);
   for (const { key, type } of present) {
     if (type === 'hash') pipe.hgetall(key);
     else if (type === 'zset') pipe.zrange(key, '0', '-1', 'WITHSCORES');

@@ -1,10 +1,10 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../stores/redis/connect';
 import type { RedisKeys } from '../../stores/redis/keys';
 import { runQueued, type Queued } from '../../stores/redis/pipeline';
 import { scanKeys } from './harness';
 
 /** Runs one queued store call in its own round trip and returns its parsed reply. */
-export async function runOne<T>(redis: Redis, call: Queued<T>): Promise<T> {
+export async function runOne<T>(redis: RedisClient, call: Queued<T>): Promise<T> {
   const [reply] = await runQueued(redis, [call]);
   return reply!;
 }
@@ -15,7 +15,7 @@ export async function runOne<T>(redis: Redis, call: Queued<T>): Promise<T> {
  * 'touched' (the server clock at the last expiry refresh) is left out; sets come sorted.
  */
 export async function conversationState(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   conversationId: string,
 ): Promise<Record<string, unknown>> {

@@ -1,0 +1,51 @@
+import { isCluster, type RedisClient } from './connect';
+import { execPipeline, pipelineOf } from './pipeline';
+
+/**
+ * Commands over many keys, on either kind of Redis. A Redis Cluster refuses a multi-key command
+ * whose keys are in different slots (CROSSSLOT), and SCAN walks one node only: these send one
+ * command per key through pipelineOf (split per node) and scan every master.
+ */
+
+/** Every key matching `pattern` (SCAN, never KEYS), on every master of a cluster. */
+export async function scanKeys(
+  redis: RedisClient,
+  pattern: string,
+  count = 1000,
+): Promise<string[]> {
+  // The slot map read anew: a master lost in a failover since the last one is not listed.
+  if (isCluster(redis)) await new Promise<unknown>((done) => redis.refreshSlotsCache(done));
+  const nodes = isCluster(redis) ? redis.nodes('master') : [redis];
+  const keys: string[] = [];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', count);
+      for (const key of batch) keys.push(key);
+      cursor = next;
+    } while (cursor !== '0');
+  }
+  return keys;
+}
+
+/** UNLINKs the keys (in one round trip per node); returns how many existed. */
+export async function deleteKeys(redis: RedisClient, keys: readonly string[]): Promise<number> {
+  if (keys.length === 0) return 0;
+  if (!isCluster(redis)) return redis.unlink(...keys);
+  const pipe = pipelineOf(redis);
+  for (const key of keys) pipe.unlink(key);
+  const replies = await execPipeline(pipe);
+  return replies.reduce<number>((sum, n) => sum + Number(n), 0);
+}
+
+/** GET of each key (MGET on a single server), in the keys' order. */
+export async function getKeys(
+  redis: RedisClient,
+  keys: readonly string[],
+): Promise<Array<string | null>> {
+  if (keys.length === 0) return [];
+  if (!isCluster(redis)) return redis.mget(...keys);
+  const pipe = pipelineOf(redis);
+  for (const key of keys) pipe.get(key);
+  return (await execPipeline(pipe)) as Array<string | null>;
+}
