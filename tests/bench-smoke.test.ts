@@ -54,6 +54,13 @@ describe('bench (smoke)', () => {
       expect(s.microsInCommands).toBeGreaterThan(0);
       expect(s.microsPerCall).toBeGreaterThan(s.microsInCommands);
     }
+    // Memory by kind of key adds up to the total, and the conversation's messages are there.
+    const kinds = result.memory.redisMain.byKind;
+    const sum = Object.values(kinds).reduce((a, k) => a + k.bytes, 0);
+    expect(Math.abs(sum - result.memory.redisMain.bytes)).toBeLessThanOrEqual(
+      Object.keys(kinds).length,
+    );
+    expect(kinds['c:msgs']?.bytes).toBeGreaterThan(0);
     expect(readFileSync(path.join(out, 'bench.svg'), 'utf8')).toContain('<svg');
     expect(existsSync(path.join(out, 'latest.md'))).toBe(true);
     expect(stderr).toContain('cleaning up');

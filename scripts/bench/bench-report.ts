@@ -1,5 +1,6 @@
 import type { Percentiles } from './latency-probe';
 import type { BenchResult, CpuShare, GroupPushes, StepStats } from './bench-run';
+import { memoryByKind } from './memory-report';
 
 interface Row {
   section: string;
@@ -184,6 +185,10 @@ export function rows(r: BenchResult): Row[] {
       figure: 'main Redis bytes per message of state',
       value: `${int(r.memory.redisBytesPerMessage)} B (${mib(r.memory.redisMain.bytes)} over ${int(r.memory.redisMain.keys)} keys, ${int(r.memory.messagesInState)} messages)`,
     },
+    ...memoryByKind(r.memory.redisMain, r.memory.messagesInState).map((k) => ({
+      section: 'memory',
+      ...k,
+    })),
     {
       section: 'memory',
       figure: 'auxiliary Redis (dedupe marks)',
