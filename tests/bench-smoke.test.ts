@@ -40,7 +40,7 @@ describe('bench (smoke)', () => {
       expect(stdout).toContain(row.figure);
       expect(row.value.trim()).not.toBe('');
     }
-    for (const heading of ['THROUGHPUT', 'LATENCY', 'RATIOS', 'MEMORY', 'CEILING'])
+    for (const heading of ['THROUGHPUT', 'LATENCY', 'RATIOS', 'MEMORY', 'PERSISTER', 'CEILING'])
       expect(stdout).toContain(heading);
     expect(result.ticks.eventsPerSecond).toBeGreaterThan(0);
     expect(result.baseline.eventsPerSecond).toBeGreaterThan(0);
@@ -54,6 +54,13 @@ describe('bench (smoke)', () => {
       expect(s.microsInCommands).toBeGreaterThan(0);
       expect(s.microsPerCall).toBeGreaterThan(s.microsInCommands);
     }
+    // The persister ran beside the drain, wrote rows, caught up and committed everything.
+    const persister = result.persister!;
+    expect(persister.timedOut).toBe(false);
+    expect(persister.changes).toBeGreaterThan(0);
+    expect(persister.rowsByTable.messages).toBeGreaterThan(0);
+    expect(persister.overall.rowsPerSecond).toBeGreaterThan(0);
+    expect(persister.uncommittedAfterStop).toBe(0);
     // Memory by kind of key adds up to the total, and the conversation's messages are there.
     const kinds = result.memory.redisMain.byKind;
     const sum = Object.values(kinds).reduce((a, k) => a + k.bytes, 0);

@@ -1,6 +1,7 @@
 import type { Percentiles } from './latency-probe';
 import type { BenchResult, CpuShare, GroupPushes, StepStats } from './bench-run';
 import { memoryByKind } from './memory-report';
+import { persisterRows } from './persister-report';
 
 interface Row {
   section: string;
@@ -196,6 +197,8 @@ export function rows(r: BenchResult): Row[] {
     },
     { section: 'memory', figure: 'ticks process peak RSS', value: mib(r.memory.nodePeakRssBytes) },
   ];
+  if (r.persister)
+    for (const row of persisterRows(r.persister)) out.push({ section: 'persister', ...row });
   if (r.ceiling) {
     const c = r.ceiling.opsPerSecond;
     out.push({

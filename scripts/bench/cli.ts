@@ -43,6 +43,7 @@ interface CliOptions {
   clean?: string;
   nodeFlags: string;
   stack: boolean;
+  persister: boolean;
 }
 
 const program = new Command('bench')
@@ -105,6 +106,7 @@ const program = new Command('bench')
     '--max-semi-space-size=64',
   )
   .option('--keep', 'keep the run’s topics and Redis keys (to inspect them)', false)
+  .option('--no-persister', 'leave the persister out of the drain (it shares the CPU)')
   .option('--no-stack', 'do not start the local stack (use TICKS_* to point at running servers)')
   .option('--clean <run-id>', 'only delete what an interrupted run left (topics, groups, keys)')
   .action((cli: CliOptions) =>
@@ -116,7 +118,7 @@ const program = new Command('bench')
       if (cli.clean) {
         const removed = await cleanUpRun(cli.clean, config);
         process.stdout.write(
-          `removed ${removed.topics} topics, ${removed.groups} groups, ${removed.keys} keys\n`,
+          `removed ${removed.topics} topics, ${removed.groups} groups, ${removed.keys} keys, ${removed.keyspaces} keyspaces\n`,
         );
         return;
       }
@@ -147,6 +149,7 @@ const program = new Command('bench')
         outDir: cli.out,
         keep: cli.keep,
         nodeFlags: cli.nodeFlags.split(/\s+/).filter(Boolean),
+        persister: cli.persister,
       };
       const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
       const result = await runBench(options, command);

@@ -17,6 +17,10 @@ export interface PipelineProcessOptions {
   nodeFlags?: string[];
   /** File that receives the process's log (stderr). */
   logFile?: string;
+  /** The deployable to run, scripts/<script>.ts compiled (default: the pipeline). */
+  script?: 'pipeline' | 'persister';
+  /** The variable that sets its metrics port (default: TICKS_METRICS_PORT). */
+  metricsPortVariable?: string;
 }
 
 /**
@@ -32,7 +36,7 @@ export class PipelineProcess {
   constructor(private readonly options: PipelineProcessOptions) {}
 
   get pid(): number {
-    if (!this.child?.pid) throw new Error('the pipeline process is not running');
+    if (!this.child?.pid) throw new Error(`the ${this.name} process is not running`);
     return this.child.pid;
   }
 
@@ -43,15 +47,19 @@ export class PipelineProcess {
       flags.push('--cpu-prof', `--cpu-prof-dir=${this.options.cpuProfileDir}`);
     // The compiled pipeline (`buildDist()` first), as `npm run pipeline` runs it: no TypeScript
     // loader in the measured process.
-    const child = spawn(process.execPath, [...flags, path.join(DIST, 'scripts', 'pipeline.js')], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        ...this.options.env,
-        TICKS_METRICS_PORT: String(this.metricsPort),
+    const child = spawn(
+      process.execPath,
+      [...flags, path.join(DIST, 'scripts', `${this.name}.js`)],
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          ...this.options.env,
+          [this.options.metricsPortVariable ?? 'TICKS_METRICS_PORT']: String(this.metricsPort),
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
       },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    );
     this.child = child;
     // Never outlive the bench (Ctrl-C, a crash): a stray pipeline would keep consuming.
     const orphanGuard = () => child.kill('SIGKILL');
@@ -68,18 +76,23 @@ export class PipelineProcess {
     const deadline = Date.now() + 60_000;
     for (;;) {
       if (child.exitCode !== null)
-        throw new Error(`the pipeline process exited (${child.exitCode}): ${this.stderr()}`);
+        throw new Error(`the ${this.name} process exited (${child.exitCode}): ${this.stderr()}`);
       try {
         await this.metricsText();
         return;
       } catch {
-        if (Date.now() > deadline) throw new Error(`the pipeline did not start: ${this.stderr()}`);
+        if (Date.now() > deadline)
+          throw new Error(`the ${this.name} did not start: ${this.stderr()}`);
         await sleep(200);
       }
     }
   }
 
-  /** Peak and current RSS of the pipeline process. */
+  private get name(): string {
+    return this.options.script ?? 'pipeline';
+  }
+
+  /** Peak and current RSS of the process. */
   memory(): { peakRss: number; rss: number } {
     return memoryOf(this.pid) ?? { peakRss: 0, rss: 0 };
   }
@@ -104,7 +117,7 @@ export class PipelineProcess {
     });
   }
 
-  /** SIGTERM: the pipeline finishes its batch, commits, leaves the group and exits. */
+  /** SIGTERM: the process finishes its batch (the persister flushes), commits, leaves the group and exits. */
   async stop(): Promise<number | null> {
     if (!this.child || this.child.exitCode !== null) return this.child?.exitCode ?? null;
     this.child.kill('SIGTERM');
