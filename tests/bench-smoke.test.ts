@@ -71,5 +71,7 @@ describe('bench (smoke)', () => {
     expect(readFileSync(path.join(out, 'bench.svg'), 'utf8')).toContain('<svg');
     expect(existsSync(path.join(out, 'latest.md'))).toBe(true);
     expect(stderr).toContain('cleaning up');
-  }, 120_000);
+    // Generous: it compiles ticks, starts two processes (the persister migrates a keyspace of
+    // its own) and runs on a machine that tests share.
+  }, 300_000);
 });

@@ -293,7 +293,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     if (options.persister !== false) {
       // Started first: its Cassandra migration is not part of the drain.
       persister = new PersisterPhase({ id, env, outDir: options.outDir });
-      await persister.start();
+      await persister.start(kafka, topics.stateChanges);
       pids.set('persister (node)', persister.pid);
       const cassandraPid = pidListeningOn(Number(config.cassandra.contactPoints[0]!.split(':')[1]));
       if (cassandraPid) pids.set('cassandra', cassandraPid);

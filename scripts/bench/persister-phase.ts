@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { KafkaClient } from '../../runtime/kafka/kafka-client';
+import type { TopicAdmin } from '../../runtime/kafka/topic-admin';
 import { runNames } from './bench-cleanup';
 import { runKeyspace } from './run-keyspace';
 import type { BenchProgress } from './bench-progress';
@@ -14,6 +15,9 @@ interface PersisterSample {
   rows: number;
   /** Changelog records not yet read (its lag gauge, summed over partitions). */
   lag: number;
+  /** The changelog's end offsets, per partition, and their sum. */
+  ends: Map<number, string>;
+  end: number;
 }
 
 /** A rate over part of the run. */
@@ -91,10 +95,10 @@ export class PersisterPhase {
     return this.process.pid;
   }
 
-  async start(): Promise<void> {
+  async start(kafka: KafkaClient, changelogTopic: string): Promise<void> {
     await this.process.start();
     this.startedAt = Date.now();
-    this.sampling = this.sampleLoop();
+    this.sampling = kafka.withAdmin((admin) => this.sampleLoop(admin, changelogTopic));
   }
 
   /** The pipeline has committed the whole backlog. */
@@ -108,8 +112,9 @@ export class PersisterPhase {
   }
 
   /**
-   * Waits until the persister has read the whole changelog (its lag is 0 after the drain's
-   * end, and the changes stopped growing for two samples), stops it and returns the figures.
+   * Waits until the persister has read the whole changelog (after the drain's end, two samples
+   * in a row with its lag at 0 and neither its changes nor the changelog grown between them),
+   * stops it and returns the figures.
    */
   async finish(
     kafka: KafkaClient,
@@ -121,17 +126,20 @@ export class PersisterPhase {
     const endedAt = this.drainEndedAt!;
     const deadline = Date.now() + timeoutMs;
     let caughtUpAt: number | undefined;
+    let readUpTo = new Map<number, string>();
     let timedOut = false;
     progress.note('waiting for the persister to catch up with the changelog…');
     while (caughtUpAt === undefined) {
       await sleep(500);
       const after = this.samples.filter((s) => s.t >= endedAt);
       const [a, b] = after.slice(-2);
-      if (a && b && b.lag === 0 && a.changes === b.changes && b.changes > 0)
+      if (a && b && b.lag === 0 && a.changes === b.changes && a.end === b.end && b.changes > 0) {
         caughtUpAt = after.find((s) => s.lag === 0 && s.changes === b.changes)!.t;
-      else if (Date.now() > deadline) {
+        readUpTo = b.ends;
+      } else if (Date.now() > deadline) {
         timedOut = true;
         caughtUpAt = this.latest()?.t ?? endedAt;
+        readUpTo = this.latest()?.ends ?? readUpTo;
       }
     }
     this.stopped = true;
@@ -139,9 +147,8 @@ export class PersisterPhase {
     const lastText = await this.process.metricsText();
     const peakRssBytes = this.process.memory().peakRss;
     const groupId = PersisterPhase.env(this.options.id, {}).TICKS_PERSISTER_GROUP_ID!;
-    // The changelog as the persister saw it last: the pipeline's punctuators may add records
-    // (closed windows) after it, which the stop is not asked to cover.
-    const ends = await kafka.withAdmin((admin) => admin.endOffsets(changelogTopic));
+    // The changelog it had read when it caught up: the pipeline's punctuators may add records
+    // (closed windows) after that, and a stopping persister takes no new batch.
     const stopStart = Date.now();
     await this.process.stop();
     const finalFlushSeconds = (Date.now() - stopStart) / 1000;
@@ -149,7 +156,7 @@ export class PersisterPhase {
       admin.committedOffsets(groupId, changelogTopic),
     );
     let uncommittedAfterStop = 0;
-    for (const [partition, end] of ends)
+    for (const [partition, end] of readUpTo)
       uncommittedAfterStop += Math.max(
         0,
         Number(end) - Math.max(0, Number(committed.get(partition) ?? 0)),
@@ -187,15 +194,19 @@ export class PersisterPhase {
     await this.process.stop();
   }
 
-  private async sampleLoop(): Promise<void> {
+  private async sampleLoop(admin: TopicAdmin, changelogTopic: string): Promise<void> {
     while (!this.stopped) {
       try {
+        // The changelog's end first: a record the persister reports read is then within it.
+        const ends = await admin.endOffsets(changelogTopic);
         const snap = new MetricsSnapshot(await this.process.metricsText());
         this.samples.push({
           t: Date.now() - this.startedAt,
           changes: snap.total('ticks_persister_changes_total'),
           rows: snap.total('ticks_persister_rows_written_total'),
           lag: snap.total('ticks_persister_lag_records'),
+          ends,
+          end: [...ends.values()].reduce((sum, o) => sum + Number(o), 0),
         });
       } catch {
         // A scrape that failed (the process busy for 10 s): the next one counts.
