@@ -61,11 +61,11 @@ export class ReadModel {
   }
 
   async badge(userId: string): Promise<string[]> {
-    return (await this.redis.smembers(this.keys.badge(userId))).sort();
+    return (await this.redis.hkeys(this.keys.badge(userId))).sort();
   }
 
   async conversations(userId: string): Promise<string[]> {
-    return this.redis.smembers(this.keys.userConversations(userId));
+    return this.redis.hkeys(this.keys.userConversations(userId));
   }
 
   async isMember(conversationId: string, userId: string): Promise<boolean> {
