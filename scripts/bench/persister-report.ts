@@ -14,7 +14,7 @@ export function persisterRows(p: PersisterResult): Array<{ figure: string; value
       value: `${int(p.duringDrain.changesPerSecond)} / ${int(p.duringDrain.rowsPerSecond)} (${sec(p.duringDrain.seconds)})`,
     },
     {
-      figure: 'persister lag on the changelog: max during the drain / at its end (records)',
+      figure: 'persister lag, changelog records not committed: max in the drain / at its end',
       value: `${int(p.duringDrain.maxLag)} / ${int(p.lagAtDrainEnd)}`,
     },
     {
