@@ -350,7 +350,7 @@ describe('HeldReceipts (real Redis)', () => {
   it('a step whose partition lease was lost meanwhile writes nothing to Redis mid-step', async () => {
     const c = 'fenced';
     await directChat(c, 2);
-    await redis.sadd(keys.badge('B'), 'A'); // B has not read A's messages
+    await redis.hset(keys.badge('B'), 'A', ''); // B has not read A's messages
     await aux.del(keys.dedupeMark('A', 'B')); // and no mark says otherwise
     const now = Date.now();
     // Read 3 cannot apply yet (held, and indexed); read 2 reads to the end (badge, sync).
@@ -361,7 +361,7 @@ describe('HeldReceipts (real Redis)', () => {
     await expect(held.settle(jobs, results, lost.ctx)).rejects.toThrow('lease lost');
     await expect(applier.publishEffects(jobs, results, lost.ctx)).rejects.toThrow('lease lost');
     expect(await indexed(c)).toBeNull();
-    expect(await redis.smembers(keys.badge('B'))).toEqual(['A']);
+    expect(await redis.hkeys(keys.badge('B'))).toEqual(['A']);
     expect(await heldEntries(c)).toEqual([]);
     states.resetPartition(partition); // the step failed: its changes in memory are dropped
   });

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import type { TicksConfig } from '../../config/config';
 import { KafkaClient } from '../../runtime/kafka/kafka-client';
 import { deleteMatching } from './redis-probe';
+import { dropRunKeyspace } from './run-keyspace';
 
 /** The names a bench run uses, all derived from its id. */
 export function runNames(id: string): {
@@ -26,13 +27,13 @@ export function runEnv(id: string, partitions: number, logLevel: string): Record
 
 /**
  * Deletes what a bench run created: its topics, its consumer groups (the pipeline's settings
- * group included), its keys on both Redis servers. Used at the end of a run, on Ctrl-C, and by
+ * group and the persister's included), its keys on both Redis servers, its Cassandra keyspace. Used at the end of a run, on Ctrl-C, and by
  * `npm run bench -- --clean <id>` after a run that was killed.
  */
 export async function cleanUpRun(
   id: string,
-  config: Pick<TicksConfig, 'kafka' | 'redis'>,
-): Promise<{ topics: number; groups: number; keys: number }> {
+  config: Pick<TicksConfig, 'kafka' | 'redis' | 'cassandra'>,
+): Promise<{ topics: number; groups: number; keys: number; keyspaces: number }> {
   const names = runNames(id);
   const kafka = new KafkaClient({
     brokers: config.kafka.brokers,
@@ -54,5 +55,6 @@ export async function cleanUpRun(
       redis.disconnect();
     }
   }
-  return { topics, groups, keys };
+  const keyspaces = (await dropRunKeyspace(id, config)) ? 1 : 0;
+  return { topics, groups, keys, keyspaces };
 }

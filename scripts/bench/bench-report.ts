@@ -2,6 +2,8 @@ import type { Percentiles } from './latency-probe';
 import type { BenchResult, CpuShare, GroupPushes, StepStats } from './bench-run';
 import { formatRows, int, markdownRows, mib, ms, num, pct, type Row } from './report-format';
 import { servingRows } from './serving-report';
+import { memoryByKind } from './memory-report';
+import { persisterRows } from './persister-report';
 
 export type { Row } from './report-format';
 
@@ -175,6 +177,10 @@ export function rows(r: BenchResult): Row[] {
       figure: 'main Redis bytes per message of state',
       value: `${int(r.memory.redisBytesPerMessage)} B (${mib(r.memory.redisMain.bytes)} over ${int(r.memory.redisMain.keys)} keys, ${int(r.memory.messagesInState)} messages)`,
     },
+    ...memoryByKind(r.memory.redisMain, r.memory.messagesInState).map((k) => ({
+      section: 'memory',
+      ...k,
+    })),
     {
       section: 'memory',
       figure: 'auxiliary Redis (dedupe marks)',
@@ -182,6 +188,8 @@ export function rows(r: BenchResult): Row[] {
     },
     { section: 'memory', figure: 'ticks process peak RSS', value: mib(r.memory.nodePeakRssBytes) },
   ];
+  if (r.persister)
+    for (const row of persisterRows(r.persister)) out.push({ section: 'persister', ...row });
   if (r.ceiling) {
     const c = r.ceiling.opsPerSecond;
     out.push({

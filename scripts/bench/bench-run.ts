@@ -17,6 +17,7 @@ import { ChatTraffic, DEFAULT_CHAT_TRAFFIC, type ChatTrafficOptions } from './ch
 import { meterDrain, type DrainSample } from './drain-meter';
 import { EventLoader } from './event-loader';
 import { LatencyProbe, cdf, percentiles, type Percentiles } from './latency-probe';
+import { PersisterPhase, type PersisterResult } from './persister-phase';
 import { PipelineProcess, sleep } from './pipeline-process';
 import { CpuMeter, loadAverage, pidListeningOn, topProcesses } from './process-stats';
 import { profileByArea, summariseProfile, type ProfileFrame } from './profile-summary';
@@ -52,6 +53,8 @@ export interface BenchOptions {
   nodeFlags?: string[];
   /** The serving phase (query API and gateway) after the pipeline's; none when undefined. */
   serving?: Omit<ServingOptions, 'id' | 'partitions' | 'outDir'>;
+  /** Run the persister beside the pipeline's drain and measure it (on unless false). */
+  persister?: boolean;
 }
 
 /** Group pushes sent at window close, and what the direct-chat rule would have sent instead. */
@@ -182,6 +185,8 @@ export interface BenchResult {
     messagesInState: number;
     nodePeakRssBytes: number;
   };
+  /** The persister beside the drain (null when the run left it out). */
+  persister: PersisterResult | null;
   ceiling: CeilingResult | null;
   /** Redis CPU per call of ticks' scripts, one event per call, on a throwaway server. */
   scripts: Record<string, ScriptCost> | null;
@@ -227,6 +232,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
 
   let producer: RecordProducer | undefined;
   let pipeline: PipelineProcess | undefined;
+  let persister: PersisterPhase | undefined;
   let probe: LatencyProbe | undefined;
   try {
     await ensureTopics(kafka, config);
@@ -288,6 +294,14 @@ export async function runBench(options: BenchOptions, command: string): Promise<
       ? new Set(readdirSync(options.profileDir))
       : new Set<string>();
     mkdirSync(options.outDir, { recursive: true });
+    if (options.persister !== false) {
+      // Started first: its Cassandra migration is not part of the drain.
+      persister = new PersisterPhase({ id, env, outDir: options.outDir });
+      await persister.start(kafka, topics.stateChanges);
+      pids.set('persister (node)', persister.pid);
+      const cassandraPid = pidListeningOn(Number(config.cassandra.contactPoints[0]!.split(':')[1]));
+      if (cassandraPid) pids.set('cassandra', cassandraPid);
+    }
     pipeline = new PipelineProcess({
       env,
       cpuProfileDir: options.profileDir,
@@ -304,13 +318,19 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     progress.start('ticks drain', drainTotal);
     const ticksDrain = await meterDrain(kafka, groups.ticks, inputTopics, drainTotal, {
       onSample: async (s) => {
-        progress.update(s.committed, rate(s.committed, s.t), `rss ${mib(pipeline!.memory().rss)}`);
+        const persisterLag = persister?.latest()?.lag;
+        progress.update(
+          s.committed,
+          rate(s.committed, s.t),
+          `rss ${mib(pipeline!.memory().rss)}${persisterLag === undefined ? '' : `, persister lag ${persisterLag}`}`,
+        );
         if (s.committed > 0 && !drainMetricsBefore) {
           drainCpu.begin();
           drainCommandsBefore = await commandStats(main);
           drainMetricsBefore = new MetricsSnapshot(await pipeline!.metricsText());
         }
         if (s.committed >= drainTotal) {
+          persister?.drainEnded();
           drainCpuShare = drainCpu.end();
           drainCommandsAfter = await commandStats(main);
         }
@@ -321,6 +341,11 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     const afterDrain = new MetricsSnapshot(await pipeline.metricsText());
     const drainSeconds = (ticksDrain.lastCommitAt - ticksDrain.firstCommitAt) / 1000;
     const drainEvents = ticksDrain.measuredEvents;
+    const persisted = persister
+      ? await persister.finish(kafka, topics.stateChanges, progress, 10 * 60_000)
+      : null;
+    persister = undefined;
+    pids.delete('persister (node)');
     const drainCommands = redisCommands(
       drainCommandsBefore,
       drainCommandsAfter,
@@ -573,6 +598,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
         messagesInState,
         nodePeakRssBytes,
       },
+      persister: persisted,
       ceiling,
       scripts,
       redisShare: { drainCommandsPerSecond: drainCommands.perSecond, redisMainCores },
@@ -600,6 +626,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     progress.stop();
     await probe?.stop().catch(() => undefined);
     await pipeline?.stop().catch(() => undefined);
+    await persister?.stop().catch(() => undefined);
     await producer?.close().catch(() => undefined);
     main.disconnect();
     aux.disconnect();

@@ -66,6 +66,7 @@ interface CliOptions {
   pushSeconds: number;
   slowClients: number;
   slowMib: number;
+  persister: boolean;
 }
 
 const program = new Command('bench')
@@ -149,6 +150,7 @@ const program = new Command('bench')
   .option('--slow-clients <n>', 'sockets that stop reading', count(0), 20)
   .option('--slow-mib <MiB>', 'most offered to each slow socket', count(1), 16)
   .option('--keep', 'keep the run’s topics and Redis keys (to inspect them)', false)
+  .option('--no-persister', 'leave the persister out of the drain (it shares the CPU)')
   .option('--no-stack', 'do not start the local stack (use TICKS_* to point at running servers)')
   .option('--clean <run-id>', 'only delete what an interrupted run left (topics, groups, keys)')
   .action((cli: CliOptions) =>
@@ -160,7 +162,7 @@ const program = new Command('bench')
       if (cli.clean) {
         const removed = await cleanUpRun(cli.clean, config);
         process.stdout.write(
-          `removed ${removed.topics} topics, ${removed.groups} groups, ${removed.keys} keys\n`,
+          `removed ${removed.topics} topics, ${removed.groups} groups, ${removed.keys} keys, ${removed.keyspaces} keyspaces\n`,
         );
         return;
       }
@@ -227,6 +229,7 @@ const program = new Command('bench')
         keep: cli.keep,
         nodeFlags: cli.nodeFlags.split(/\s+/).filter(Boolean),
         serving: cli.serving ? serving : undefined,
+        persister: cli.persister,
       };
       const result = await runBench(options, command);
       const stamp = result.startedAt.replace(/[:.]/g, '-');

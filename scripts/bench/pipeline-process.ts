@@ -21,6 +21,8 @@ export interface PipelineProcessOptions {
   script?: string;
   /** Arguments of the script. */
   args?: string[];
+  /** The variable that sets its metrics port (default: TICKS_METRICS_PORT). */
+  metricsPortVariable?: string;
 }
 
 /**
@@ -58,7 +60,7 @@ export class PipelineProcess {
       env: {
         ...process.env,
         ...this.options.env,
-        TICKS_METRICS_PORT: String(this.metricsPort),
+        [this.options.metricsPortVariable ?? 'TICKS_METRICS_PORT']: String(this.metricsPort),
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -90,7 +92,7 @@ export class PipelineProcess {
     }
   }
 
-  /** Peak and current RSS of the pipeline process. */
+  /** Peak and current RSS of the process. */
   memory(): { peakRss: number; rss: number } {
     return memoryOf(this.pid) ?? { peakRss: 0, rss: 0 };
   }
@@ -115,7 +117,7 @@ export class PipelineProcess {
     });
   }
 
-  /** SIGTERM: the pipeline finishes its batch, commits, leaves the group and exits. */
+  /** SIGTERM: the process finishes its batch (the persister flushes), commits, leaves the group and exits. */
   async stop(): Promise<number | null> {
     if (!this.child || this.child.exitCode !== null) return this.child?.exitCode ?? null;
     this.child.kill('SIGTERM');

@@ -62,12 +62,21 @@ export async function deleteMatching(redis: RedisClient, pattern: string): Promi
   return deleted;
 }
 
+export interface KindMemory {
+  keys: number;
+  bytes: number;
+  withoutExpiry: number;
+}
+
 export interface MemoryEstimate {
   keys: number;
   sampledKeys: number;
   bytes: number;
-  /** Per kind of key (the part of the key after the hash tag, digits dropped). */
-  byKind: Record<string, { keys: number; bytes: number }>;
+  /**
+   * Per kind of key (the part of the key after the hash tag, digits dropped): keys, estimated
+   * bytes, and the share of the sampled keys that have no expiry (they stay until deleted).
+   */
+  byKind: Record<string, KindMemory>;
 }
 
 /**
@@ -97,15 +106,25 @@ export async function estimateMemory(
     const step = list.length / n;
     const sample = Array.from({ length: n }, (_, i) => list[Math.floor(i * step)]!);
     let sampled = 0;
+    let persistent = 0;
     for (let i = 0; i < sample.length; i += 1000) {
       const pipe = pipelineOf(redis);
-      for (const key of sample.slice(i, i + 1000)) pipe.memory('USAGE', key, 'SAMPLES', '0');
+      for (const key of sample.slice(i, i + 1000))
+        pipe.memory('USAGE', key, 'SAMPLES', '0').pttl(key);
       const replies = (await pipe.exec()) ?? [];
-      for (const [, reply] of replies) sampled += Number(reply ?? 0);
+      for (let r = 0; r < replies.length; r += 2) {
+        sampled += Number(replies[r]![1] ?? 0);
+        // PTTL −1: the key exists and has no expiry (−2: deleted since the SCAN).
+        if (Number(replies[r + 1]![1]) === -1) persistent++;
+      }
     }
     sampledKeys += sample.length;
     const kindBytes = (sampled / sample.length) * list.length;
-    byKind[kind] = { keys: list.length, bytes: Math.round(kindBytes) };
+    byKind[kind] = {
+      keys: list.length,
+      bytes: Math.round(kindBytes),
+      withoutExpiry: persistent / sample.length,
+    };
     bytes += kindBytes;
   }
   return { keys: keys.length, sampledKeys, bytes: Math.round(bytes), byKind };

@@ -37,7 +37,7 @@ describe('UserStore during an auxiliary Redis outage (private redis-server)', ()
   const add: BadgeChange = { op: 'add', userId: 'u1', source: 'A', kind: 'DIRECT' };
   const remove: BadgeChange = { ...add, op: 'remove' };
   const markKey = keys.dedupeMark('A', 'u1');
-  const inBadge = async () => (await main.sismember(keys.badge('u1'), 'A')) === 1;
+  const inBadge = async () => (await main.hexists(keys.badge('u1'), 'A')) === 1;
   /** A process's memory of marks, as after a start (nothing known). */
   const freshMemory = () => new DedupeMarkCache(1_000, 60_000).of(partition);
 
@@ -96,7 +96,7 @@ describe('UserStore during an auxiliary Redis outage (private redis-server)', ()
 
   it('counts the real badge changes of writes made without dedupe', async () => {
     const store = new UserStore(main, aux, keys, 600, 60);
-    await main.sadd(keys.badge('u3'), 'A', 'B');
+    await main.hset(keys.badge('u3'), 'A', '', 'B', '');
     server.kill('SIGSTOP');
     try {
       const stats = await store.applyBadgeChanges(

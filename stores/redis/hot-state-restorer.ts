@@ -60,7 +60,7 @@ export class HotStateRestorer {
     await execPipeline(pipe);
   }
 
-  /** Badge sources and conversation-list entries, added (sets: a rerun adds nothing). */
+  /** Badge sources and conversation-list entries, added (set-like: a rerun adds nothing). */
   async restoreUsers(
     badges: ReadonlyArray<{ userId: string; source: string }>,
     lists: ReadonlyArray<{ userId: string; conversationId: string }>,
@@ -69,11 +69,11 @@ export class HotStateRestorer {
     const pipe = pipelineOf(this.main);
     for (const b of badges)
       pipe
-        .sadd(this.keys.badge(b.userId), b.source)
+        .hset(this.keys.badge(b.userId), b.source, '')
         .expire(this.keys.badge(b.userId), this.ttlSeconds);
     for (const l of lists)
       pipe
-        .sadd(this.keys.userConversations(l.userId), l.conversationId)
+        .hset(this.keys.userConversations(l.userId), l.conversationId, '')
         .expire(this.keys.userConversations(l.userId), this.ttlSeconds);
     await execPipeline(pipe);
   }

@@ -18,10 +18,19 @@ export class RedisKeys {
     return this.conversation(conversationId) + suffix;
   }
 
+  /**
+   * The user's unread-senders badge: a hash of source → '' used as a set, for the reason
+   * userConversations gives.
+   */
   badge(userId: string): string {
     return `${this.prefix}:{u:${userId}}:badge`;
   }
 
+  /**
+   * The user's conversations: a hash of conversation id → '' used as a set. Redis 7.0 keeps any
+   * set of strings as a hashtable (~250 B for two members); a small hash (up to
+   * hash-max-listpack-entries) is a listpack (~120 B).
+   */
   userConversations(userId: string): string {
     return `${this.prefix}:{u:${userId}}:convs`;
   }

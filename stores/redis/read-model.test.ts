@@ -175,7 +175,7 @@ describe('ReadModel unread pages (real Redis)', () => {
       [`${u}-new`, 3],
       [`${u}-a`, 1],
     ]);
-    await redis.srem(keys.userConversations(u), `${u}-a`);
+    await redis.hdel(keys.userConversations(u), `${u}-a`);
     expect(
       (await model.unreadPage(u, { limit: 50 })).conversations.map((c) => c.conversationId),
     ).toEqual([`${u}-new`]);

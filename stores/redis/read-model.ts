@@ -75,8 +75,8 @@ export class ReadModel {
     const guess = isCluster(this.redis) ? undefined : this.knownLists.get(userId);
     const guessFits = guess !== undefined && guess.length <= limit;
     const pipe = pipelineOf(this.redis)
-      .smembers(this.keys.userConversations(userId))
-      .smembers(this.keys.badge(userId));
+      .hkeys(this.keys.userConversations(userId))
+      .hkeys(this.keys.badge(userId));
     if (guess && guess.length > 0) {
       if (guessFits) this.queueCounts(pipe, guess, userId);
       else this.queueLatestTimes(pipe, guess);
@@ -178,11 +178,11 @@ export class ReadModel {
   }
 
   async badge(userId: string): Promise<string[]> {
-    return (await this.redis.smembers(this.keys.badge(userId))).sort();
+    return (await this.redis.hkeys(this.keys.badge(userId))).sort();
   }
 
   async conversations(userId: string): Promise<string[]> {
-    return this.redis.smembers(this.keys.userConversations(userId));
+    return this.redis.hkeys(this.keys.userConversations(userId));
   }
 
   async isMember(conversationId: string, userId: string): Promise<boolean> {

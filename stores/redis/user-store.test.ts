@@ -5,6 +5,7 @@ import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { connectRedis } from './connect';
 import { RedisKeys } from './keys';
 import { RedisCommandError } from './pipeline';
+import { ReadModel } from './read-model';
 import { DedupeMarkCache } from '../state/dedupe-mark-cache';
 import { UserStore, type BadgeChange } from './user-store';
 import { spyOnPipelines } from '../../tests/support/round-trips';
@@ -40,7 +41,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
   const mark = (userId: string, source: string): Promise<string | null> =>
     aux.get(keys.dedupeMark(source, userId));
   const inBadge = async (userId: string, source: string): Promise<boolean> =>
-    (await main.sismember(keys.badge(userId), source)) === 1;
+    (await main.hexists(keys.badge(userId), source)) === 1;
 
   beforeAll(async () => {
     const config = loadConfig();
@@ -92,7 +93,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
     expect(await main.ttl(keys.badge(u))).toBeGreaterThan(60);
     expect(await aux.ttl(keys.dedupeMark('A', u))).toBeGreaterThan(0);
 
-    await main.srem(keys.badge(u), 'A'); // behind the store's back: only a write would restore it
+    await main.hdel(keys.badge(u), 'A'); // behind the store's back: only a write would restore it
     expect(await store.applyBadgeChanges([add(u, 'A')])).toEqual({
       memoryHits: 0,
       auxHits: 1,
@@ -118,7 +119,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
     expect(await inBadge(u, 'A')).toBe(false);
     expect(await mark(u, 'A')).toBe('0');
 
-    await main.sadd(keys.badge(u), 'A'); // behind the store's back: only a write would remove it
+    await main.hset(keys.badge(u), 'A', ''); // behind the store's back: only a write would remove it
     expect(await store.applyBadgeChanges([remove(u, 'A')])).toEqual({
       memoryHits: 0,
       auxHits: 1,
@@ -147,14 +148,14 @@ describe('UserStore badge dedupe (real Redis)', () => {
     expect(await mark(u, 'A')).toBe('1');
   });
 
-  it('deletes a stale 0 mark before the SADD: a failed main write leaves no mark', async () => {
+  it('deletes a stale 0 mark before the HSET: a failed main write leaves no mark', async () => {
     const u = user();
     await store.applyBadgeChanges([remove(u, 'A')]);
     expect(await mark(u, 'A')).toBe('0');
-    // Crash between the aux DEL and the main write: the badge key of the wrong type fails SADD.
+    // Crash between the aux DEL and the main write: the badge key of the wrong type fails HSET.
     await main.set(keys.badge(u), 'not a set');
     await expect(store.applyBadgeChanges([add(u, 'A')])).rejects.toThrow(RedisCommandError);
-    expect(await mark(u, 'A')).toBeNull(); // unknown, not a '0' that would lie after the SADD
+    expect(await mark(u, 'A')).toBeNull(); // unknown, not a '0' that would lie after the HSET
 
     // The batch redone after the "crash": written, and marked.
     await main.del(keys.badge(u));
@@ -166,7 +167,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
     expect(await mark(u, 'A')).toBe('1');
   });
 
-  it('deletes a 1 mark before the SREM: a failed main write leaves no mark', async () => {
+  it('deletes a 1 mark before the HDEL: a failed main write leaves no mark', async () => {
     const u = user();
     await store.applyBadgeChanges([add(u, 'A')]);
     await main.del(keys.badge(u));
@@ -175,7 +176,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
     expect(await mark(u, 'A')).toBeNull();
 
     await main.del(keys.badge(u));
-    await main.sadd(keys.badge(u), 'A');
+    await main.hset(keys.badge(u), 'A', '');
     expect(await store.applyBadgeChanges([remove(u, 'A')])).toMatchObject({
       mainWrites: { DIRECT: 1, GROUP: 0 },
       aux: 'ok',
@@ -184,7 +185,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
     expect(await mark(u, 'A')).toBe('0');
   });
 
-  it('issues one SREM for a source never added, then later removals are hits', async () => {
+  it('issues one HDEL for a source never added, then later removals are hits', async () => {
     const u = user();
     const mainPipelines = spyOnPipelines(main);
     expect(await store.applyBadgeChanges([remove(u, 'A')])).toEqual({
@@ -213,7 +214,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
   it('counts as real changes only the writes that changed a badge', async () => {
     const [u, v] = [user(), user()];
     // Marks the dedupe does not know: the badge already holds A, and lacks B.
-    await main.sadd(keys.badge(u), 'A');
+    await main.hset(keys.badge(u), 'A', '');
     const stats = await store.applyBadgeChanges([add(u, 'A'), add(u, 'C'), remove(v, 'B')]);
     expect(stats).toMatchObject({ misses: 3, mainWrites: { DIRECT: 3, GROUP: 0 } });
     expect(stats.changed).toEqual({ add: 1, remove: 0 }); // only C was not there yet
@@ -231,9 +232,9 @@ describe('UserStore badge dedupe (real Redis)', () => {
       add(v, 'C'),
       remove(v, 'C'), // the last change wins: removal of a never-added source, miss
       add(u, 'A'),
-      remove(u, 'A'), // over '1': mark deleted, SREM, '0'
+      remove(u, 'A'), // over '1': mark deleted, HDEL, '0'
       remove(v, 'B'),
-      add(v, 'B'), // over '0': mark deleted, SADD, '1'
+      add(v, 'B'), // over '0': mark deleted, HSET, '1'
     ]);
     expect(stats).toEqual({
       memoryHits: 0,
@@ -246,8 +247,8 @@ describe('UserStore badge dedupe (real Redis)', () => {
     expect(mget).toHaveBeenCalledTimes(1);
     expect(auxPipelines).toHaveBeenCalledTimes(2); // the stale-mark DELs, then the new marks
     expect(mainPipelines).toHaveBeenCalledTimes(1);
-    expect(await main.smembers(keys.badge(u))).toEqual(['E']);
-    expect(await main.smembers(keys.badge(v))).toEqual(['B']);
+    expect(await main.hkeys(keys.badge(u))).toEqual(['E']);
+    expect(await main.hkeys(keys.badge(v))).toEqual(['B']);
     const after = await aux.mget(
       ...[
         [u, 'A'],
@@ -330,7 +331,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
       });
       expect(mget).toHaveBeenCalledTimes(1);
       // Behind the store's back: main loses the source, aux says nothing. Memory knows '1'.
-      await main.srem(keys.badge(u), 'A');
+      await main.hdel(keys.badge(u), 'A');
       await aux.del(keys.dedupeMark('A', u));
       expect(await store.applyBadgeChanges([add(u, 'A')], { memory: marks.of(0) })).toEqual({
         memoryHits: 1,
@@ -375,7 +376,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
       const marks = new DedupeMarkCache(100, 60_000);
       await store.applyBadgeChanges([add(u, 'A')], { memory: marks.of(3) });
       // Another owner of partition 3 removed the source meanwhile (and marked it).
-      await main.srem(keys.badge(u), 'A');
+      await main.hdel(keys.badge(u), 'A');
       await aux.set(keys.dedupeMark('A', u), '0');
       marks.resetPartition(3);
       expect(await store.applyBadgeChanges([add(u, 'A')], { memory: marks.of(3) })).toMatchObject({
@@ -393,5 +394,59 @@ describe('UserStore badge dedupe (real Redis)', () => {
       await store.applyBadgeChanges([add(u, 'A')], { memory: before });
       expect(marks.size).toBe(0);
     });
+  });
+});
+
+/**
+ * Each user's conversation list (recordMembership, read by the query API) and badge: small
+ * hashes used as sets, so that Redis keeps them in its compact listpack form (Redis 7.0 keeps a
+ * set of strings as a hashtable).
+ */
+describe('UserStore conversation list (real Redis)', () => {
+  const prefix = `t${randomBytes(4).toString('hex')}`;
+  const keys = new RedisKeys(prefix);
+  let main: RedisClient;
+  let aux: RedisClient;
+  let store: UserStore;
+  let read: ReadModel;
+
+  beforeAll(async () => {
+    const config = loadConfig();
+    main = await connectRedis(config.redis.main, 'main');
+    aux = await connectRedis(config.redis.aux, 'auxiliary');
+    store = new UserStore(main, aux, keys, 600, 60);
+    read = new ReadModel(main, keys);
+  });
+  afterAll(async () => {
+    for (const redis of [main, aux]) {
+      const found = await scanKeys(redis, keys.all());
+      if (found.length > 0) await redis.del(...found);
+      redis.disconnect();
+    }
+  });
+
+  it('adds and removes conversations, once each, kept compact and expiring', async () => {
+    await store.recordMembership([
+      { userId: 'u1', conversationId: 'dm-1', op: 'add' },
+      { userId: 'u1', conversationId: 'g-2', op: 'add' },
+      { userId: 'u1', conversationId: 'g-2', op: 'add' }, // a redelivery adds nothing
+      { userId: 'u2', conversationId: 'dm-1', op: 'add' },
+    ]);
+    await store.recordMembership([{ userId: 'u1', conversationId: 'dm-1', op: 'remove' }]);
+
+    expect((await read.conversations('u1')).sort()).toEqual(['g-2']);
+    expect(await read.conversations('u2')).toEqual(['dm-1']);
+    const key = keys.userConversations('u1');
+    expect(await main.object('ENCODING', key)).toBe('listpack');
+    expect(await main.ttl(key)).toBeGreaterThan(500);
+  });
+
+  it('keeps a badge compact too: a listpack, read back by the query API', async () => {
+    await store.applyBadgeChanges([
+      { op: 'add', userId: 'u3', source: 'B', kind: 'DIRECT' },
+      { op: 'add', userId: 'u3', source: 'A', kind: 'GROUP' },
+    ]);
+    expect(await read.badge('u3')).toEqual(['A', 'B']);
+    expect(await main.object('ENCODING', keys.badge('u3'))).toBe('listpack');
   });
 });

@@ -22,10 +22,10 @@ export interface BadgeApplyStats {
   auxHits: number;
   /** Changes written to the main Redis. */
   misses: number;
-  /** Main-Redis writes (SADD or SREM), by the kind of conversation of their source. */
+  /** Main-Redis writes (HSET or HDEL), by the kind of conversation of their source. */
   mainWrites: Record<ConversationKind, number>;
   /**
-   * Of those writes, the ones that changed the badge (SADD or SREM replied 1): a source really
+   * Of those writes, the ones that changed the badge (HSET or HDEL replied 1): a source really
    * added or removed. A write that changed nothing was a mark the dedupe did not know.
    */
   changed: { add: number; remove: number };
@@ -106,7 +106,7 @@ export class UserStore {
    * Applies a batch's badge changes. Within the batch only the last change per (user, source)
    * matters: both operations are idempotent set operations.
    * Round trips: one aux MGET (only for the pairs `options.memory` does not know); one aux DEL pipeline (only for marks about to become false);
-   * one main pipeline (SADD+EXPIRE / SREM, then the SCARDs asked for); one aux SET pipeline for
+   * one main pipeline (HSET+EXPIRE / HDEL, then the HLENs asked for); one aux SET pipeline for
    * the new marks — awaited, or handed to `options.deferMarks`. An aux failure is not the
    * step's: the changes go to main unguarded (see the class).
    */
@@ -199,11 +199,11 @@ export class UserStore {
       this.queueSetChange(main, this.keys.badge(c.userId), c.source, c.op);
     }
     // After the writes, in the same round trip: the sizes include this batch.
-    for (const u of counted) main.scard(this.keys.badge(u));
+    for (const u of counted) main.hlen(this.keys.badge(u));
     const replies = await execPipeline(main);
     for (const c of toWrite) {
       stats.mainWrites[c.kind]++;
-      // SADD's or SREM's reply: how many members it added or removed (an add's EXPIRE follows).
+      // HSET's or HDEL's reply: how many members it added or removed (an add's EXPIRE follows).
       if (Number(replies[reply]) > 0) stats.changed[c.op]++;
       reply += c.op === 'add' ? 2 : 1;
       memory?.remember(markKey(c), markValue(c.op));
@@ -292,15 +292,18 @@ export class UserStore {
     await execPipeline(pipe);
   }
 
-  /** A per-user set gains (and keeps the hot TTL) or loses a member. */
+  /**
+   * A per-user set gains (and keeps the hot TTL) or loses a member. The set is a hash of
+   * member → '' (RedisKeys.badge): small, it stays a listpack.
+   */
   private queueSetChange(
     pipe: ChainableCommander,
     key: string,
     member: string,
     op: 'add' | 'remove',
   ): void {
-    if (op === 'add') pipe.sadd(key, member).expire(key, this.hotTtlSeconds);
-    else pipe.srem(key, member);
+    if (op === 'add') pipe.hset(key, member, '').expire(key, this.hotTtlSeconds);
+    else pipe.hdel(key, member);
   }
 }
 

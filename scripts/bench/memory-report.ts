@@ -1,0 +1,50 @@
+import type { MemoryEstimate } from './redis-probe';
+
+/** One row of the memory section: a kind of key, its bytes per message and share of the total. */
+export interface KindRow {
+  figure: string;
+  value: string;
+}
+
+const KIND_NAMES: Record<string, string> = {
+  'c:msgs': 'message index (seq → message)',
+  'c:msg': 'message hash (message → seq, sender)',
+  'c:read': 'read watermarks',
+  'c:dlvd': 'delivered watermarks',
+  'c:readlog': 'read log per member (seq → time)',
+  'c:dlvlog': 'delivered log per member (seq → time)',
+  'c:dlv': 'delivered-by of one message (member → time)',
+  'c:notified': 'told-up-to marks',
+  'c:meta': 'conversation meta',
+  'c:members': 'members',
+  'c:win': 'open group window',
+  'c:held': 'held receipts',
+  'u:badge': 'badge (unread sources)',
+  'u:convs': 'user’s conversations',
+  'p:windows': 'partition: open windows index',
+  'p:held': 'partition: held receipts index',
+  'p:lease': 'partition lease',
+};
+
+/**
+ * Main-Redis bytes per message of state, by kind of key (largest first), so the cost of each
+ * structure shows: bytes per message, share of the total, keys, and the share of keys without
+ * an expiry (those stay until something deletes them).
+ */
+export function memoryByKind(memory: MemoryEstimate, messages: number): KindRow[] {
+  return Object.entries(memory.byKind)
+    .sort((a, b) => b[1].bytes - a[1].bytes)
+    .map(([kind, k]) => ({
+      figure: `  ${kind}${KIND_NAMES[kind] ? ` — ${KIND_NAMES[kind]}` : ''}`,
+      value: [
+        `${fixed(k.bytes / messages, 1)} B/message`,
+        `${fixed((100 * k.bytes) / Math.max(1, memory.bytes), 1)} %`,
+        `${k.keys.toLocaleString('en-US')} keys of ${fixed(k.bytes / Math.max(1, k.keys), 0)} B`,
+        `${fixed(100 * k.withoutExpiry, 0)} % without expiry`,
+      ].join(', '),
+    }));
+}
+
+function fixed(n: number, digits: number): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : '—';
+}
