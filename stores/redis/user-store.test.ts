@@ -419,8 +419,7 @@ describe('UserStore conversation list (real Redis)', () => {
   });
   afterAll(async () => {
     for (const redis of [main, aux]) {
-      const found = await scanKeys(redis, keys.all());
-      if (found.length > 0) await redis.del(...found);
+      await deleteKeys(redis, await scanKeys(redis, keys.all()));
       redis.disconnect();
     }
   });
