@@ -112,6 +112,10 @@ export const receiptRoutes: FastifyPluginAsyncTypebox<ReceiptRoutesOptions> = as
         throw new ForbiddenError(`you are not a member of conversation ${conversationId}`);
       if (found.status === 'no_message')
         throw new NotFoundError(`no message ${messageId} in conversation ${conversationId}`);
+      if (found.status === 'deleted')
+        throw new NotFoundError(
+          `message ${messageId} was deleted from conversation ${conversationId}: it has no receipts`,
+        );
       const delivered = [];
       const read = [];
       for (const r of found.recipients) {
