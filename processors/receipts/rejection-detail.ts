@@ -17,6 +17,6 @@ export function rejectionDetail(reason: string, job: ReceiptJob, waitMs: number)
         ? `${job.conversationId} has not reached ${what}`
         : `${what} unknown in ${job.conversationId}`;
   if (reason === 'MESSAGE_DELETED')
-    return `${what} was deleted from ${job.conversationId}: a receipt naming it marks nothing`;
+    return `${what} deleted from ${job.conversationId}: a receipt naming only deleted messages marks nothing`;
   return `${why} after waiting ${waitMs} ms; nothing was marked`;
 }

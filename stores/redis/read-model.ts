@@ -4,7 +4,10 @@ import { execPipeline } from './pipeline';
 
 export interface ConversationUnread {
   conversationId: string;
+  /** Messages after the watermark; at least 1 while the user has it marked unread. */
   unread: number;
+  /** The user marked it unread and has not read it since. */
+  markedUnread: boolean;
   readUpToSeq: number;
   lastSeq: number;
   lastAt: number;
@@ -38,9 +41,10 @@ export class ReadModel {
     for (const c of conversationIds) {
       pipe.hget(this.keys.conversationKey(c, 'read'), userId);
       pipe.hmget(this.keys.conversationKey(c, 'meta'), 'last_seq', 'last_at');
+      pipe.hexists(this.keys.conversationKey(c, 'marked'), userId);
     }
     const replies = await execPipeline(pipe);
-    const watermarks = conversationIds.map((_, i) => Number(replies[2 * i] ?? 0));
+    const watermarks = conversationIds.map((_, i) => Number(replies[3 * i] ?? 0));
     const counts = this.redis.pipeline();
     conversationIds.forEach((c, i) =>
       counts.zcount(this.keys.conversationKey(c, 'msgs'), `(${watermarks[i]}`, '+inf'),
@@ -48,10 +52,12 @@ export class ReadModel {
     const unread = await execPipeline(counts);
     return conversationIds
       .map((conversationId, i) => {
-        const [lastSeq, lastAt] = replies[2 * i + 1] as [string | null, string | null];
+        const [lastSeq, lastAt] = replies[3 * i + 1] as [string | null, string | null];
+        const markedUnread = replies[3 * i + 2] === 1;
         return {
           conversationId,
-          unread: Number(unread[i]),
+          unread: Math.max(Number(unread[i]), markedUnread ? 1 : 0),
+          markedUnread,
           readUpToSeq: watermarks[i]!,
           lastSeq: Number(lastSeq ?? 0),
           lastAt: Number(lastAt ?? 0),
