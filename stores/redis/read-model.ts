@@ -4,6 +4,8 @@ import { execPipeline } from './pipeline';
 
 export interface ConversationUnread {
   conversationId: string;
+  /** null when the hot state does not know it. */
+  kind: string | null;
   /** Messages after the watermark; at least 1 while the user has it marked unread. */
   unread: number;
   /** The user marked it unread and has not read it since. */
@@ -40,7 +42,7 @@ export class ReadModel {
     const pipe = this.redis.pipeline();
     for (const c of conversationIds) {
       pipe.hget(this.keys.conversationKey(c, 'read'), userId);
-      pipe.hmget(this.keys.conversationKey(c, 'meta'), 'last_seq', 'last_at');
+      pipe.hmget(this.keys.conversationKey(c, 'meta'), 'last_seq', 'last_at', 'kind');
       pipe.hexists(this.keys.conversationKey(c, 'marked'), userId);
     }
     const replies = await execPipeline(pipe);
@@ -52,10 +54,11 @@ export class ReadModel {
     const unread = await execPipeline(counts);
     return conversationIds
       .map((conversationId, i) => {
-        const [lastSeq, lastAt] = replies[3 * i + 1] as [string | null, string | null];
+        const [lastSeq, lastAt, kind] = replies[3 * i + 1] as Array<string | null>;
         const markedUnread = replies[3 * i + 2] === 1;
         return {
           conversationId,
+          kind: kind ?? null,
           unread: Math.max(Number(unread[i]), markedUnread ? 1 : 0),
           markedUnread,
           readUpToSeq: watermarks[i]!,
