@@ -265,6 +265,20 @@ describe('user actions: delete, mark as unread', () => {
     await eventually('marked again', async () => (await h.read.unread(c, 'K')) === 1);
   });
 
+  it('replaying every input twice (npm run replay) changes nothing', async () => {
+    await caughtUp(h);
+    const before = await snapshot(h, all);
+    const to = new Date(Date.now() + 1000).toISOString();
+    for (let i = 0; i < 2; i++) {
+      const result = await runScript(h, 'replay.ts', ['--from-offset', '0', '--to', to]);
+      expect(result.stderr).not.toMatch(/^error/m);
+      expect(result.code).toBe(0);
+      expect(await snapshot(h, all)).toEqual(before);
+      expect((await details(group.id, `${group.id}-3`, 'B')).status).toBe('deleted');
+    }
+    expect(await h.read.unread(marking.id, 'K')).toBe(1); // still marked
+  }, 300_000);
+
   it('Cassandra agrees (deleted → 404 there too) and a rebuild after a Redis loss restores the same counts, badges and flags', async () => {
     await caughtUp(h);
     await persisterCaughtUp(h);
