@@ -31,6 +31,7 @@ describe('request logs of the API app', () => {
       readModel: {} as never,
       receiptDetails: {} as never,
       sharesReads: () => true,
+      settings: {} as never,
       maxBodyBytes: 4096,
       maxDeliveredBatch: 10,
       rateLimitPerMinute: 1000,

@@ -15,6 +15,7 @@ import { requestLogger, withoutCredentials } from '../auth/request-log';
 import type { TokenService } from '../auth/token-service';
 import { receiptRoutes } from './routes/receipt-routes';
 import { unreadRoutes } from './routes/unread-routes';
+import { conversationRoutes, type UserSettingsView } from './routes/conversation-routes';
 import { ErrorBody } from './schemas';
 
 export interface ApiAppOptions {
@@ -24,6 +25,10 @@ export interface ApiAppOptions {
   readModel: ReadModel;
   receiptDetails: ReceiptDetailsSource;
   sharesReads(userId: string): boolean;
+  /** The user_settings table: mutes (read by the unread answer, written by PUT …/mute). */
+  settings: UserSettingsView & {
+    mutedConversations(userId: string, now: number): Map<string, number | null>;
+  };
   maxBodyBytes: number;
   maxDeliveredBatch: number;
   /** Requests one user may make to /v1 per minute (per process). */
@@ -55,7 +60,7 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
       info: {
         title: 'ticks query API',
         description:
-          'Report delivered/read receipts (produced as events; the pipeline applies them) and read unread counts, the unread-senders badge and receipt details. Push: the WebSocket gateway at /v1/updates.',
+          'Report delivered/read receipts (produced as events; the pipeline applies them), mark conversations unread and mute them, and read unread counts, the unread-senders badge and receipt details (a deleted message answers 404). Push: the WebSocket gateway at /v1/updates.',
         version: '1',
       },
       components: {
@@ -118,7 +123,15 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
       sharesReads: options.sharesReads,
       maxDeliveredBatch: options.maxDeliveredBatch,
     });
-    await v1.register(unreadRoutes, { readModel: options.readModel });
+    await v1.register(unreadRoutes, {
+      readModel: options.readModel,
+      mutedConversations: (userId, now) => options.settings.mutedConversations(userId, now),
+    });
+    await v1.register(conversationRoutes, {
+      publisher: options.publisher,
+      isMember: (conversationId, userId) => options.readModel.isMember(conversationId, userId),
+      settings: options.settings,
+    });
   });
   for (const extension of options.extensions ?? []) await app.register(extension);
   return app;

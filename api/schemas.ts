@@ -93,6 +93,36 @@ export const ReceiptsResponse = Type.Object({
 });
 export type ReceiptsResponse = Static<typeof ReceiptsResponse>;
 
+export const ConversationParams = Type.Object({
+  conversation_id: Id('The conversation'),
+});
+export type ConversationParams = Static<typeof ConversationParams>;
+
+export const MuteBody = Type.Object(
+  {
+    muted: Type.Boolean({ default: true, description: 'false unmutes' }),
+    until: Type.Optional(
+      Type.Union([EpochMillis('When the mute ends by itself; in the future'), Type.Null()], {
+        description: 'When the mute ends by itself (epoch ms); absent or null: until unmuted',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type MuteBody = Static<typeof MuteBody>;
+
+export const MuteResponse = Type.Object(
+  {
+    conversation_id: Type.String(),
+    muted: Type.Boolean(),
+    until: Type.Union([EpochMillis('When the mute ends'), Type.Null()]),
+  },
+  {
+    description:
+      "The user's settings record was produced (user_settings, compacted); unread answers of this process show it at once, others once they read it",
+  },
+);
+
 export const UnreadQuery = Type.Object({
   limit: Type.Integer({
     minimum: 1,
@@ -115,7 +145,16 @@ export const UnreadResponse = Type.Object({
   conversations: Type.Array(
     Type.Object({
       conversation_id: Type.String(),
-      unread: Type.Integer({ description: 'Messages after the read watermark' }),
+      unread: Type.Integer({
+        description: 'Messages after the read watermark; at least 1 while marked unread',
+      }),
+      marked_unread: Type.Boolean({
+        description: 'The user marked it unread and has not read it since (from any device)',
+      }),
+      muted: Type.Boolean({ description: 'Muted: it keeps its unread count, not in the badge' }),
+      muted_until: Type.Union([EpochMillis('When the mute ends'), Type.Null()], {
+        description: 'When the mute ends by itself; null when not muted or muted until unmuted',
+      }),
       read_up_to_seq: Type.Integer({ description: 'The read watermark' }),
       last_seq: Type.Integer({ description: 'Seq of the latest message' }),
       last_at: EpochMillis('When the latest message was sent'),
@@ -127,9 +166,10 @@ export const UnreadResponse = Type.Object({
       'Give it as cursor for the next page; null on the last page. A conversation with a newer message since moved to the first page',
   }),
   badge: Type.Object({
-    count: Type.Integer({ description: 'Sources with unread messages' }),
+    count: Type.Integer({ description: 'Sources with unread messages, muted ones left out' }),
     sources: Type.Array(Type.String(), {
-      description: 'The peer of a direct chat, or the group id (a group counts once)',
+      description:
+        'The peer of a direct chat, or the group id (a group counts once); not those of muted conversations',
     }),
   }),
 });

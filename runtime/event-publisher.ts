@@ -3,6 +3,7 @@ import {
   TypeName,
   type ConversationEvent,
   type ConversationKind,
+  type ConversationMute,
   type ReceiptEvent,
   type UserSettings,
 } from '../schemas/types';
@@ -67,6 +68,21 @@ export class EventPublisher {
     });
   }
 
+  messageDeleted(
+    conversationId: string,
+    messageId: string,
+    deletedBy: string,
+    at = Date.now(),
+  ): this {
+    return this.conversation(conversationId, at, {
+      [TypeName.MessageDeleted]: { message_id: messageId, deleted_by: deletedBy, deleted_at: at },
+    });
+  }
+
+  markUnread(conversationId: string, userId: string, deviceId = 'device-1', at = Date.now()): this {
+    return this.receipt(conversationId, userId, deviceId, at, { [TypeName.MarkedUnread]: {} });
+  }
+
   read(
     conversationId: string,
     userId: string,
@@ -97,12 +113,20 @@ export class EventPublisher {
     });
   }
 
-  settings(userId: string, readReceiptsEnabled: boolean, at = Date.now()): this {
+  /** The user's whole settings record (compacted: it replaces the previous one). */
+  settings(
+    userId: string,
+    readReceiptsEnabled: boolean,
+    at = Date.now(),
+    mutes: ConversationMute[] = [],
+    version = at,
+  ): this {
     const value: UserSettings = {
       user_id: userId,
       read_receipts_enabled: readReceiptsEnabled,
       updated_at: at,
-      version: at,
+      version,
+      muted_conversations: mutes,
     };
     this.queued.push({ role: 'userSettings', key: userId, value });
     return this;

@@ -38,7 +38,16 @@ const SAMPLES: { [R in TopicRole]: RoleValue[R] } = {
     occurred_at: T0 + 1,
     payload: { [TypeName.Delivered]: { message_ids: ['m-1', 'm-2'], up_to_seq: null } },
   },
-  userSettings: { user_id: 'bo', read_receipts_enabled: false, updated_at: T0, version: 3 },
+  userSettings: {
+    user_id: 'bo',
+    read_receipts_enabled: false,
+    updated_at: T0,
+    version: 3,
+    muted_conversations: [
+      { conversation_id: 'c1', until: T0 + 3_600_000 },
+      { conversation_id: 'c2', until: null },
+    ],
+  },
   presence: { user_id: 'bo', device_id: 'phone', status: 'OFFLINE', at: T0, lease_ms: null },
   receiptUpdates: {
     update_id: 'u-1',

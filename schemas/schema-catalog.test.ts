@@ -100,6 +100,7 @@ describe('SchemaCatalog', () => {
       'dev.ticks.ConversationKind',
       'dev.ticks.MemberAdded',
       'dev.ticks.MemberRemoved',
+      'dev.ticks.MessageDeleted',
     ]);
     const payload = (schema.fields as Json[]).find((f) => f.name === 'payload')!.type as Json[];
     const memberAdded = payload[1] as Json;

@@ -21,11 +21,14 @@ export const TypeName = {
   MessageSent: 'dev.ticks.MessageSent',
   MemberAdded: 'dev.ticks.MemberAdded',
   MemberRemoved: 'dev.ticks.MemberRemoved',
+  MessageDeleted: 'dev.ticks.MessageDeleted',
   ConversationEvent: 'dev.ticks.ConversationEvent',
   Delivered: 'dev.ticks.Delivered',
   ReadUpTo: 'dev.ticks.ReadUpTo',
+  MarkedUnread: 'dev.ticks.MarkedUnread',
   ReceiptEvent: 'dev.ticks.ReceiptEvent',
   UserSettings: 'dev.ticks.UserSettings',
+  ConversationMute: 'dev.ticks.ConversationMute',
   PresenceStatus: 'dev.ticks.PresenceStatus',
   Presence: 'dev.ticks.Presence',
   ReceiptStatus: 'dev.ticks.ReceiptStatus',
@@ -40,6 +43,7 @@ export const TypeName = {
   DeadLetter: 'dev.ticks.DeadLetter',
   WatermarkAdvanced: 'dev.ticks.WatermarkAdvanced',
   MessagesDelivered: 'dev.ticks.MessagesDelivered',
+  UnreadMarked: 'dev.ticks.UnreadMarked',
   StateChange: 'dev.ticks.StateChange',
   StateChangeBatch: 'dev.ticks.StateChangeBatch',
 } as const;
@@ -66,6 +70,7 @@ export const DEAD_LETTER_REASONS = [
   'SEQ_NOT_REACHED',
   'UNKNOWN_MESSAGE',
   'PROCESSING_FAILED',
+  'MESSAGE_DELETED',
 ] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
@@ -88,10 +93,17 @@ export interface MemberRemoved {
   removed_at: EpochMillis;
 }
 
+export interface MessageDeleted {
+  message_id: string;
+  deleted_by: string;
+  deleted_at: EpochMillis;
+}
+
 export type ConversationEventPayload =
   | { [TypeName.MessageSent]: MessageSent }
   | { [TypeName.MemberAdded]: MemberAdded }
-  | { [TypeName.MemberRemoved]: MemberRemoved };
+  | { [TypeName.MemberRemoved]: MemberRemoved }
+  | { [TypeName.MessageDeleted]: MessageDeleted };
 
 export interface ConversationEvent {
   event_id: string;
@@ -112,8 +124,13 @@ export interface ReadUpTo {
   message_id: string | null;
 }
 
+/** Mark as unread: no fields, the envelope says who, from which device and when. */
+export type MarkedUnread = Record<string, never>;
+
 export type ReceiptEventPayload =
-  { [TypeName.Delivered]: Delivered } | { [TypeName.ReadUpTo]: ReadUpTo };
+  | { [TypeName.Delivered]: Delivered }
+  | { [TypeName.ReadUpTo]: ReadUpTo }
+  | { [TypeName.MarkedUnread]: MarkedUnread };
 
 export interface ReceiptEvent {
   event_id: string;
@@ -124,11 +141,19 @@ export interface ReceiptEvent {
   payload: ReceiptEventPayload;
 }
 
+export interface ConversationMute {
+  conversation_id: string;
+  /** null: until unmuted. */
+  until: EpochMillis | null;
+}
+
 export interface UserSettings {
   user_id: string;
   read_receipts_enabled: boolean;
   updated_at: EpochMillis;
   version: number;
+  /** Always there when decoded (the schema's default: none); writers may leave it out. */
+  muted_conversations?: ConversationMute[];
 }
 
 export interface Presence {
@@ -236,12 +261,20 @@ export interface MessagesDelivered {
   at: EpochMillis;
 }
 
+export interface UnreadMarked {
+  user_id: string;
+  marked: boolean;
+  at: EpochMillis;
+}
+
 export type StateChangePayload =
   | { [TypeName.MessageSent]: MessageSent }
   | { [TypeName.MemberAdded]: MemberAdded }
   | { [TypeName.MemberRemoved]: MemberRemoved }
   | { [TypeName.WatermarkAdvanced]: WatermarkAdvanced }
-  | { [TypeName.MessagesDelivered]: MessagesDelivered };
+  | { [TypeName.MessagesDelivered]: MessagesDelivered }
+  | { [TypeName.MessageDeleted]: MessageDeleted }
+  | { [TypeName.UnreadMarked]: UnreadMarked };
 
 export interface StateChange {
   conversation_id: string;

@@ -175,6 +175,7 @@ export class TicksHttpServer implements Component {
       receiptDetails: this.options.receiptDetails?.(redisDetails) ?? redisDetails,
       // Receipt details hide a read whose reader's setting is unknown rather than fail.
       sharesReads: (userId) => settings.knownToShareReads(userId),
+      settings,
       maxBodyBytes: config.api.maxBodyBytes,
       maxDeliveredBatch: config.maxDeliveredBatch,
       rateLimitPerMinute: config.api.rateLimitPerMinute,

@@ -30,6 +30,8 @@ export type ReceiptDetailsLookup =
   | { status: 'not_member' }
   /** The conversation is known, the message is not (expired, or never sent): ask the next. */
   | { status: 'no_message' }
+  /** The message was deleted: it has no receipts to show (no other source is asked). */
+  | { status: 'deleted' }
   | {
       status: 'found';
       message: { seq: number; senderId: string; sentAt: number };
@@ -52,7 +54,8 @@ export class FallbackReceiptDetails implements ReceiptDetailsSource {
     let answer: ReceiptDetailsLookup = { status: 'no_conversation' };
     for (const source of this.sources) {
       const next = await source.lookup(query);
-      if (next.status === 'found' || next.status === 'not_member') return next;
+      if (next.status === 'found' || next.status === 'not_member' || next.status === 'deleted')
+        return next;
       // "The conversation exists but not the message" is more precise than "nothing known".
       if (next.status === 'no_message' || answer.status === 'no_conversation') answer = next;
     }

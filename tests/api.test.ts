@@ -198,6 +198,8 @@ describe('query API', () => {
       expect(Object.keys(doc.body.paths).sort()).toEqual(
         [
           '/v1/me/unread',
+          '/v1/conversations/{conversation_id}/unread',
+          '/v1/conversations/{conversation_id}/mute',
           '/v1/messages/{conversation_id}/{message_id}/receipts',
           '/v1/receipts/delivered',
           '/v1/receipts/read',

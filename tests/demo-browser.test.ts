@@ -54,7 +54,7 @@ if (!haveChromium)
     await h?.close();
   });
 
-  it('Ana sends, Bo reads, Ana sees it read; the group shows "read by N of M"', async () => {
+  it('Ana sends, Bo reads, Ana sees it read; the group shows "read by N of M"; delete, mark unread, mute', async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 760 } });
     page.on('pageerror', (err) => process.stderr.write(`page error: ${err.message}\n`));
     await page.goto(`${server.url}/demo/`);
@@ -96,5 +96,51 @@ if (!haveChromium)
       .waitFor({ timeout: 30_000 });
 
     await page.screenshot({ path: path.join(ARTIFACTS, 'demo-group.png') });
+
+    // Delete (issue 14): Ana's unread message to Bo counts, then, deleted, counts no more.
+    await ana.locator('.conv[data-kind="direct"]').click();
+    await ana.locator('input[name="text"]').fill('oops, wrong chat');
+    await ana.locator('button[type="submit"]').click();
+    await bo
+      .locator('.conv[data-kind="direct"] .unread[data-count="1"]')
+      .waitFor({ timeout: 30_000 });
+    await bo.locator('.badge[data-count="1"]').waitFor({ timeout: 30_000 });
+    await ana.locator('.msg.mine', { hasText: 'oops' }).locator('button.delete').click();
+    await ana.locator('.msg.mine', { hasText: 'oops' }).waitFor({ state: 'detached' });
+    await bo
+      .locator('.conv[data-kind="direct"] .unread[data-count="0"]')
+      .waitFor({ state: 'attached', timeout: 30_000 });
+    await bo.locator('.badge[data-count="0"]').waitFor({ timeout: 30_000 });
+    await bo.locator('.conv[data-kind="direct"]').click();
+    await bo.locator('.msg', { hasText: 'Hi Bo!' }).waitFor({ timeout: 30_000 });
+    expect(await bo.locator('.msg', { hasText: 'oops' }).count()).toBe(0);
+
+    // Mark unread: Bo marks the direct chat (read) unread: 1 and in the badge; opening reads it.
+    await bo.locator('.conv[data-kind="direct"] button.mark-unread').click();
+    await bo
+      .locator('.conv[data-kind="direct"] .unread[data-count="1"]')
+      .waitFor({ timeout: 30_000 });
+    await bo.locator('.badge[data-count="1"]').waitFor({ timeout: 30_000 });
+    await page.waitForTimeout(1_000); // the server's answer, not only the page's own
+    await bo.locator('.badge[data-count="1"]').waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'demo-marked-unread.png') });
+    await bo.locator('.conv[data-kind="direct"]').click();
+    await bo
+      .locator('.conv[data-kind="direct"] .unread[data-count="0"]')
+      .waitFor({ state: 'attached', timeout: 30_000 });
+    await bo.locator('.badge[data-count="0"]').waitFor({ timeout: 30_000 });
+    expect(await ana.locator('.msg.mine .tick.read').count()).toBe(1); // Ana was told nothing new
+
+    // Mute: the group keeps its unread count and leaves Bo's badge.
+    await ana.locator('.conv[data-kind="group"]').click();
+    await ana.locator('input[name="text"]').fill('anyone?');
+    await ana.locator('button[type="submit"]').click();
+    await bo.locator('.badge[data-count="1"]').waitFor({ timeout: 30_000 });
+    await bo.locator('.conv[data-kind="group"] button.mute').click();
+    await bo.locator('.conv.muted[data-kind="group"]').waitFor({ timeout: 30_000 });
+    await bo.locator('.badge[data-count="0"]').waitFor({ timeout: 30_000 });
+    await bo
+      .locator('.conv[data-kind="group"] .unread[data-count="1"]')
+      .waitFor({ timeout: 30_000 });
   });
 });

@@ -175,6 +175,7 @@ describe('the registry enforces BACKWARD compatibility', () => {
       read_receipts_enabled: true,
       updated_at: Date.now(),
       version: 1,
+      muted_conversations: [],
     };
     const body = avro.Type.forSchema(JSON.parse(compatible), avroTypeOptions()).toBuffer({
       ...settings,
@@ -251,6 +252,100 @@ describe('receipt_updates: one group summary per sender (GroupSenderSummary), BA
     const rejection = await failure(registry.register(subject, JSON.stringify(schema), 'BACKWARD'));
     expect(rejection).toBeInstanceOf(SchemaRejectedError);
   });
+});
+
+describe('issue 14 (deleted messages, mark as unread, mute): every changed subject, BACKWARD', () => {
+  /** Each subject's schema as registered by the build before issue 14 (f84cca3). */
+  const before = (name: string) =>
+    readFileSync(path.join(__dirname, 'fixtures', `${name}-value-f84cca3.json`), 'utf8');
+  const header = (id: number) => {
+    const h = Buffer.alloc(5);
+    h.writeInt32BE(id, 1);
+    return h;
+  };
+  /** A record the previous build wrote, for each role, and how this build reads it. */
+  const cases = [
+    {
+      role: 'conversationEvents',
+      name: 'conversation-events',
+      old: {
+        event_id: 'e1',
+        conversation_id: 'c1',
+        occurred_at: 1000,
+        payload: { [TypeName.MemberRemoved]: { user_id: 'bo', removed_at: 1000 } },
+      },
+    },
+    {
+      role: 'receiptEvents',
+      name: 'receipt-events',
+      old: {
+        event_id: 'e2',
+        conversation_id: 'c1',
+        user_id: 'bo',
+        device_id: 'phone',
+        occurred_at: 1000,
+        payload: { [TypeName.ReadUpTo]: { seq: 3, message_id: null } },
+      },
+    },
+    {
+      role: 'userSettings',
+      name: 'user-settings',
+      old: { user_id: 'bo', read_receipts_enabled: false, updated_at: 1000, version: 2 },
+      read: { muted_conversations: [] }, // the new field's default
+    },
+    {
+      role: 'stateChanges',
+      name: 'state-changes',
+      old: {
+        changes: [
+          {
+            conversation_id: 'c1',
+            source_offset: 4,
+            change: {
+              [TypeName.WatermarkAdvanced]: { user_id: 'bo', read_seq: 3, delivered_seq: 3, at: 9 },
+            },
+          },
+        ],
+      },
+    },
+    {
+      role: 'deadLetters',
+      name: 'dead-letters',
+      old: {
+        source_topic: 'receipt_events',
+        source_partition: 0,
+        source_offset: 5,
+        key: null,
+        value: null,
+        reason: 'UNKNOWN_MESSAGE',
+        detail: 'm9 unknown in c1',
+        failed_at: 1000,
+      },
+    },
+  ] as const;
+
+  it.each(cases)(
+    '$role: registers over the previous schema, and a record written before decodes',
+    async ({ role, name, old, ...rest }) => {
+      const subject = `ticks-test-ua-${name}-${run}-value`;
+      subjects.push(subject);
+      const previous = before(name);
+      const v1 = await registry.register(subject, JSON.stringify(JSON.parse(previous)), 'BACKWARD');
+      const v2 = await registry.register(subject, schemaCatalog().schemaText(role), 'BACKWARD');
+      expect(v2).not.toBe(v1);
+      const body = avro.Type.forSchema(JSON.parse(previous), avroTypeOptions()).toBuffer(old);
+      // Read with this build's schema, as a consumer of the new build resolves v1 records.
+      const reader = schemaCatalog().type(role);
+      const writer = avro.Type.forSchema(JSON.parse(previous), avroTypeOptions());
+      const resolved = reader.fromBuffer(body, reader.createResolver(writer));
+      expect(JSON.parse(JSON.stringify(resolved))).toEqual({
+        ...old,
+        ...('read' in rest ? rest.read : {}),
+      });
+      const decoded = await new AvroCodec({ registry }).decode(Buffer.concat([header(v1), body]));
+      expect(decoded).toMatchObject({ role, schemaId: v1 });
+    },
+  );
 });
 
 describe('decode errors against the real registry', () => {

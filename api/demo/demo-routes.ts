@@ -20,7 +20,7 @@ const FILES: Record<string, string> = {
 
 /**
  * DEMO ONLY: the page at /demo/ and the upstream simulation it needs (/demo/api/...): a session
- * with tokens for the demo users, sending messages, and reading message texts. Receipts, unread
+ * with tokens for the demo users, sending and deleting messages, and reading message texts. Receipts, unread
  * counts and ticks go through the real query API and gateway.
  */
 export async function demoRoutes(app: FastifyInstance, o: DemoRoutesOptions): Promise<void> {
@@ -79,6 +79,7 @@ export async function demoRoutes(app: FastifyInstance, o: DemoRoutesOptions): Pr
             c.conversationId,
             Number(request.query.after ?? 0) || 0,
           ),
+          deleted: o.upstream.deleted(c.conversationId),
         };
       },
     );
@@ -99,6 +100,18 @@ export async function demoRoutes(app: FastifyInstance, o: DemoRoutesOptions): Pr
         const userId = principalOf(request).userId;
         const c = memberOf(request.params.id, userId);
         return reply.code(201).send(await o.upstream.send(c, userId, request.body.text));
+      },
+    );
+
+    scope.delete<{ Params: { id: string; messageId: string } }>(
+      '/demo/api/conversations/:id/messages/:messageId',
+      hidden,
+      async (request, reply) => {
+        const userId = principalOf(request).userId;
+        const c = memberOf(request.params.id, userId);
+        if (!(await o.upstream.delete(c, userId, request.params.messageId)))
+          throw new ForbiddenError(`${request.params.messageId} is not a message of yours`);
+        return reply.code(204).send();
       },
     );
   });

@@ -24,13 +24,16 @@ export interface DemoMessage {
 /**
  * DEMO ONLY — stands in for the upstream messaging system, which ticks does not include: it
  * keeps the demo's conversations and message texts in memory, hands out seqs, and produces
- * MemberAdded / MessageSent through EventPublisher exactly as a real messaging service would.
+ * MemberAdded / MessageSent / MessageDeleted through EventPublisher exactly as a real messaging
+ * service would.
  * Ids carry a run id, so every `npm start` begins with fresh conversations.
  */
 export class DemoUpstream {
   readonly users: DemoUser[];
   readonly conversations: DemoConversation[];
   private readonly messages = new Map<string, DemoMessage[]>();
+  /** Deleted message ids per conversation (clients drop them from what they show). */
+  private readonly deletedIds = new Map<string, string[]>();
 
   constructor(
     private readonly publisher: () => EventPublisher,
@@ -56,7 +59,10 @@ export class DemoUpstream {
         members: [ana, bo, cy],
       },
     ];
-    for (const c of this.conversations) this.messages.set(c.conversationId, []);
+    for (const c of this.conversations) {
+      this.messages.set(c.conversationId, []);
+      this.deletedIds.set(c.conversationId, []);
+    }
   }
 
   /** Produces the members of the demo conversations. */
@@ -76,7 +82,30 @@ export class DemoUpstream {
   }
 
   messagesAfter(conversationId: string, afterSeq: number): DemoMessage[] {
-    return (this.messages.get(conversationId) ?? []).filter((m) => m.seq > afterSeq);
+    const deleted = new Set(this.deleted(conversationId));
+    return (this.messages.get(conversationId) ?? []).filter(
+      (m) => m.seq > afterSeq && !deleted.has(m.message_id),
+    );
+  }
+
+  deleted(conversationId: string): string[] {
+    return this.deletedIds.get(conversationId) ?? [];
+  }
+
+  /** The sender deletes their message: false when it is not theirs (or not there). */
+  async delete(
+    conversation: DemoConversation,
+    userId: string,
+    messageId: string,
+  ): Promise<boolean> {
+    const message = this.messages
+      .get(conversation.conversationId)!
+      .find((m) => m.message_id === messageId);
+    const deleted = this.deletedIds.get(conversation.conversationId)!;
+    if (!message || message.sender_id !== userId) return false;
+    if (!deleted.includes(messageId)) deleted.push(messageId);
+    await this.publisher().messageDeleted(conversation.conversationId, messageId, userId).flush();
+    return true;
   }
 
   async send(conversation: DemoConversation, senderId: string, text: string): Promise<DemoMessage> {

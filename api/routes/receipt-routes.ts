@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { TypeName, type ReceiptEvent } from '../../schemas/types';
+import { TypeName } from '../../schemas/types';
 import type { ReceiptDetailsSource } from '../../stores/receipt-details-source';
 import type { EventPublisher } from '../../runtime/event-publisher';
-import { KafkaSendTimeoutError } from '../../runtime/kafka/errors';
-import { ForbiddenError, NotFoundError, UnavailableError, UnprocessableError } from '../api-errors';
+import { ForbiddenError, NotFoundError, UnprocessableError } from '../api-errors';
+import { member, produce, type IsMember } from './receipt-event';
 import { principalOf } from '../../auth/authenticate';
 import type { Principal } from '../../auth/token-service';
 import {
@@ -20,7 +19,7 @@ export interface ReceiptRoutesOptions {
   /** A publisher per request: its queue is the request's own. */
   publisher(): EventPublisher;
   /** Whether the user is a member of the conversation (as the pipeline last applied). */
-  isMember(conversationId: string, userId: string): Promise<boolean>;
+  isMember: IsMember;
   receiptDetails: ReceiptDetailsSource;
   sharesReads(userId: string): boolean;
   maxDeliveredBatch: number;
@@ -112,6 +111,10 @@ export const receiptRoutes: FastifyPluginAsyncTypebox<ReceiptRoutesOptions> = as
         throw new ForbiddenError(`you are not a member of conversation ${conversationId}`);
       if (found.status === 'no_message')
         throw new NotFoundError(`no message ${messageId} in conversation ${conversationId}`);
+      if (found.status === 'deleted')
+        throw new NotFoundError(
+          `message ${messageId} was deleted from conversation ${conversationId}: it has no receipts`,
+        );
       const delivered = [];
       const read = [];
       for (const r of found.recipients) {
@@ -138,56 +141,4 @@ function ownReceipt(caller: Principal, userId: string | undefined): void {
     throw new ForbiddenError(
       `you are ${caller.userId}: you can report only your own receipts, not ${userId}'s`,
     );
-}
-
-/**
- * Only members report receipts (as only members read a message's receipts): a non-member's
- * receipt would be held by the pipeline for nothing, and anyone could flood a conversation.
- */
-async function member(
-  o: Pick<ReceiptRoutesOptions, 'isMember'>,
-  caller: Principal,
-  conversationId: string,
-): Promise<void> {
-  if (!(await o.isMember(conversationId, caller.userId)))
-    throw new ForbiddenError(`you are not a member of conversation ${conversationId}`);
-}
-
-/** The token's device, else the X-Device-Id header, else "api". */
-function deviceOf(caller: Principal, headers: Record<string, unknown>): string {
-  if (caller.deviceId) return caller.deviceId;
-  const header = headers['x-device-id'];
-  if (typeof header === 'string' && /^[^\s]{1,200}$/.test(header)) return header;
-  return 'api';
-}
-
-async function produce(
-  publisher: EventPublisher,
-  caller: Principal,
-  headers: Record<string, unknown>,
-  conversationId: string,
-  payload: ReceiptEvent['payload'],
-): Promise<string> {
-  const event: ReceiptEvent = {
-    event_id: randomUUID(),
-    conversation_id: conversationId,
-    user_id: caller.userId,
-    device_id: deviceOf(caller, headers),
-    occurred_at: Date.now(),
-    payload,
-  };
-  try {
-    await publisher.encoded('receiptEvents', conversationId, event).flush();
-  } catch (err) {
-    // Names what failed, not where it runs: the brokers' addresses stay in the server's log.
-    const what =
-      err instanceof KafkaSendTimeoutError
-        ? `Kafka did not acknowledge the receipt event within ${err.timeoutMs} ms`
-        : `producing the receipt event failed (${err instanceof Error ? err.name : 'error'})`;
-    throw new UnavailableError(
-      `the receipt could not be recorded: ${what}; retry after the Retry-After delay`,
-      { cause: err },
-    );
-  }
-  return event.event_id;
 }

@@ -6,13 +6,18 @@ import { decodeCursor, encodeCursor } from '../unread-cursor';
 
 export interface UnreadRoutesOptions {
   readModel: ReadModel;
+  /** The user's conversations muted at `now` → until (null: until unmuted). */
+  mutedConversations(userId: string, now: number): Map<string, number | null>;
+  now?: () => number;
 }
 
 /**
  * The caller's unread counts per conversation, newest first, a page at a time (limit, cursor),
- * and their unread-senders badge.
+ * and their unread-senders badge. A muted conversation keeps its count and leaves the badge; its
+ * mute is checked at each request, so one that ends needs no timer.
  */
 export const unreadRoutes: FastifyPluginAsyncTypebox<UnreadRoutesOptions> = async (app, o) => {
+  const now = o.now ?? Date.now;
   app.get(
     '/v1/me/unread',
     {
@@ -31,18 +36,46 @@ export const unreadRoutes: FastifyPluginAsyncTypebox<UnreadRoutesOptions> = asyn
         limit,
         after: cursor === undefined ? undefined : decodeCursor(cursor),
       });
+      const muted = o.mutedConversations(userId, now());
+      const hidden = await mutedSources(o.readModel, userId, muted);
+      const sources = page.badge.filter((s) => !hidden.has(s));
       return {
         user_id: userId,
         conversations: page.conversations.map((c) => ({
           conversation_id: c.conversationId,
           unread: c.unread,
+          marked_unread: c.markedUnread,
+          muted: muted.has(c.conversationId),
+          muted_until: muted.get(c.conversationId) ?? null,
           read_up_to_seq: c.readUpToSeq,
           last_seq: c.lastSeq,
           last_at: c.lastAt,
         })),
         next_cursor: page.next ? encodeCursor(page.next) : null,
-        badge: { count: page.badge.length, sources: page.badge },
+        badge: { count: sources.length, sources },
       };
     },
   );
 };
+
+/**
+ * The badge sources the user's muted conversations stand for: the group, or a direct chat's
+ * peer. Read for every muted conversation, not only those of the page: the badge is the user's
+ * whole badge. No round trip when nothing is muted.
+ */
+async function mutedSources(
+  readModel: ReadModel,
+  userId: string,
+  muted: ReadonlyMap<string, number | null>,
+): Promise<Set<string>> {
+  if (muted.size === 0) return new Set();
+  const conversations = await readModel.unreadMany([...muted.keys()], userId);
+  const sources = await Promise.all(
+    conversations.map(async (c) =>
+      c.kind === 'DIRECT'
+        ? (await readModel.members(c.conversationId)).filter((m) => m !== userId)
+        : [c.conversationId],
+    ),
+  );
+  return new Set(sources.flat());
+}

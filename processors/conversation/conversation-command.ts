@@ -1,6 +1,7 @@
 import type { ConversationEvent } from '../../schemas/types';
 import { TypeName } from '../../schemas/types';
 import type { MemberChange, SentMessage } from '../../stores/redis/conversation-store';
+import type { DeletedMessage } from '../engine/messages-deleted';
 import {
   firstProblem,
   idProblem,
@@ -10,9 +11,14 @@ import {
   type Rejection,
 } from '../validation';
 
-/** What the store applies for a conversation event: a message, or a member joining or leaving. */
+/**
+ * What the engine applies for a conversation event: a message, a member joining or leaving, or a
+ * message deleted.
+ */
 export type ConversationCommand =
-  { type: 'message'; message: SentMessage } | { type: 'member'; change: MemberChange };
+  | { type: 'message'; message: SentMessage }
+  | { type: 'member'; change: MemberChange }
+  | { type: 'delete'; deletion: DeletedMessage };
 
 /** Turns a decoded conversation event into the command the store applies, or says why it cannot. */
 export function toConversationCommand(
@@ -37,6 +43,10 @@ export function toConversationCommand(
       },
     };
   }
+  if (TypeName.MessageDeleted in p)
+    return {
+      command: { type: 'delete', deletion: { messageId: p[TypeName.MessageDeleted].message_id } },
+    };
   return {
     command: {
       type: 'member',
@@ -66,6 +76,14 @@ function eventProblem(event: ConversationEvent, key: Buffer | null): string | nu
       idProblem('sender_id', m.sender_id),
       seqProblem('seq', m.seq),
       timeProblem('sent_at', m.sent_at),
+    );
+  }
+  if (TypeName.MessageDeleted in p) {
+    const d = p[TypeName.MessageDeleted];
+    return firstProblem(
+      idProblem('message_id', d.message_id),
+      idProblem('deleted_by', d.deleted_by),
+      timeProblem('deleted_at', d.deleted_at),
     );
   }
   return idProblem(

@@ -7,6 +7,8 @@ import type { Decoded, Processor, ProcessorContext } from '../../runtime/api';
 import { conversationRuns, inInputOrder, type ConversationRun } from '../conversation-runs';
 import { applyMemberChanges } from '../engine/members-changed';
 import { applyMessagesSent } from '../engine/messages-sent';
+import { applyMessagesDeleted, type MessageDeletedResult } from '../engine/messages-deleted';
+import { peerOf } from '../engine/receipt-target';
 import type { HeldReceipts } from '../receipts/held-receipts';
 import type { StateStep, StateSteps } from '../state-steps';
 import type { BadgeUpdater } from '../unread/badge-updater';
@@ -27,8 +29,13 @@ interface Pending<C extends ConversationCommand = ConversationCommand> {
   command: C;
 }
 
-/** A run of one kind, applied together: messages, or member changes. */
+/** A run of one kind, applied together: messages, member changes, or deletions. */
 type Run =
+  | {
+      type: 'delete';
+      conversationId: string;
+      items: Array<Pending<Extract<ConversationCommand, { type: 'delete' }>>>;
+    }
   | {
       type: 'message';
       conversationId: string;
@@ -43,12 +50,14 @@ type Run =
 type Change = { event: ConversationEvent; sourceOffset: number } & (
   | { type: 'message'; result: MessageSentResult; sender: string }
   | { type: 'member'; op: 'add' | 'remove'; userId: string; kind: string; hasHeld: boolean }
+  | { type: 'delete'; result: MessageDeletedResult }
 );
 
 /**
  * Conversation state: members, the message index, the sender's own watermark (sending a message
- * means having read what came before it), and the badge sources each message adds. Receipts held
- * for a conversation are tried again when it changes.
+ * means having read what came before it), the badge sources each message adds, and deletions
+ * (a deleted message stops counting: the badge loses a source whose last unread it was).
+ * Receipts held for a conversation are tried again when it changes.
  */
 export class ConversationProcessor implements Processor<ConversationEvent> {
   readonly name = 'conversation';
@@ -116,6 +125,19 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
           type: 'message_sent',
           outcome: 'applied',
         });
+      } else if (change.type === 'delete') {
+        const { result } = change;
+        for (const member of result.caughtUp) {
+          const source = result.kind === 'DIRECT' ? peerOf(result.members, member) : c;
+          if (source) badge.push({ op: 'remove', userId: member, source, kind: result.kind });
+        }
+        // Receipts held for it (sent and deleted before they could apply) are refused now.
+        if (result.hasHeld) touched.add(c);
+        metrics.eventsIn.inc({
+          topic: 'conversation_events',
+          type: 'message_deleted',
+          outcome: result.removed ? 'applied' : 'ignored',
+        });
       } else {
         membership.push({ userId: change.userId, conversationId: c, op: change.op });
         if (change.op === 'remove' && change.kind === 'GROUP')
@@ -157,6 +179,17 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
       return results.map((result, i) => {
         const { event, sourceOffset, command } = run.items[i]!;
         return { type: 'message', event, sourceOffset, result, sender: command.message.senderId };
+      });
+    }
+    if (run.type === 'delete') {
+      const results = applyMessagesDeleted(
+        state,
+        run.items.map((p) => p.command.deletion),
+        step,
+      );
+      return results.map((result, i) => {
+        const { event, sourceOffset } = run.items[i]!;
+        return { type: 'delete', event, sourceOffset, result };
       });
     }
     // Member events change neither the kind nor the held receipts: one result for the run.

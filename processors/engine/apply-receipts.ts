@@ -26,6 +26,9 @@ type Applied = Extract<ReceiptResult, { applied: true }>;
  *   into the open window with the senders the receipt newly covers (sendersCovered: those a
  *   non-shared read only delivered, or a delivery by id already below the delivered watermark,
  *   are not), and every applied result says whether a window is open after the run.
+ * - Mark as unread (mark_unread, the engine's only): the reader's flag is set (`marked`), no
+ *   watermark moves, nobody is told; its unread shows at least 1. Their next read (any applied
+ *   read, even one that moves nothing) clears it (`unreadMark` says when either happened).
  * An unknown conversation counts as a group. Throws StateNotLoadedError, having changed nothing,
  * when delivered-by-id state the run needs is not loaded (see deliveredByNeeded).
  */
@@ -44,6 +47,7 @@ export function applyReceipts(
   const lastSeq = state.lastSeq;
   const marks = new TellingMarks(state, writes);
   const window = new WindowFold();
+  const hadMarked = state.marked.size > 0;
   const ttl = step.ttlSeconds;
   const refreshMs = expiryRefreshMs(ttl);
   // A log or delivered-by hash this step writes to gets its expiry when it was not refreshed
@@ -60,6 +64,31 @@ export function applyReceipts(
       results.push({ applied: false, reason: 'NOT_A_MEMBER' });
       continue;
     }
+    if (r.command.type === 'mark_unread') {
+      const marked = state.markUnread(user, String(r.at));
+      if (marked) writes.marked.set(user, String(r.at));
+      const read = state.read.get(user) ?? 0;
+      const result: Applied = {
+        applied: true,
+        kind,
+        oldRead: read,
+        newRead: read,
+        unread: Math.max(1, state.countAfter(read)),
+        atEnd: false,
+        peer: direct ? peerOf(state.members, user) || null : null,
+        push: null,
+        windowOpen: false,
+        lastSeq,
+        changed: false, // no watermark: the flag is logged apart (unreadMark)
+        read,
+        delivered: state.dlvd.get(user) ?? 0,
+        newlyDeliveredIds: [],
+      };
+      if (marked) result.unreadMark = 'set';
+      results.push(result);
+      applied.push(result);
+      continue;
+    }
     const resolved = resolveTarget(state, r.command, lastSeq);
     if ('held' in resolved) {
       results.push({ applied: false, reason: resolved.held });
@@ -74,6 +103,7 @@ export function applyReceipts(
     // What a sender can see changed (groups: whom the direct-chat rule would tell).
     let seen: SeqRange[] = ranges;
     let status: ReceiptStatus = 'DELIVERED';
+    let cleared = false;
 
     if (type === 'read') {
       oldRead = state.read.get(user) ?? 0;
@@ -92,6 +122,10 @@ export function applyReceipts(
         const log = writes.readLog(user);
         log.add(formatNumber(newRead), `${formatNumber(newRead)}|${at}`);
         expireWhenDue(log, `readlog:${user}`);
+      }
+      if (state.clearUnreadMark(user)) {
+        writes.marked.delete(user);
+        cleared = true;
       }
       if (r.shareRead) status = 'READ';
       // A read that is not shared shows only as the deliveries it implies.
@@ -153,6 +187,7 @@ export function applyReceipts(
       delivered: state.dlvd.get(user) ?? 0,
       newlyDeliveredIds: newIds,
     };
+    if (cleared) result.unreadMark = 'cleared';
     results.push(result);
     applied.push(result);
   }
@@ -161,6 +196,7 @@ export function applyReceipts(
   const windowOpen = direct ? false : window.apply(state, writes, ttl);
   for (const result of applied) result.windowOpen = windowOpen;
   // Only a conversation that took a receipt is kept alive (held ones may name no conversation yet).
-  if (applied.length > 0) refreshCore(state, writes, step, false);
+  // A `marked` hash created by this run joins the core keys' expiry now.
+  if (applied.length > 0) refreshCore(state, writes, step, !hadMarked && state.marked.size > 0);
   return results;
 }

@@ -22,6 +22,8 @@ import { trimMessages } from './trim-messages';
  *   their badge loses the source; not when they had nothing unread (nothing to remove: a write
  *   of the badge would change nothing).
  * - `members` lists every member for a direct chat (the peer is needed), none for a group.
+ * - A message id that was deleted never comes back (a replay of its MessageSent after the
+ *   deletion): it changes nothing and its result adds no badge.
  * The order of `behind` and `members` is unspecified, as SMEMBERS' is.
  */
 export function applyMessagesSent(
@@ -34,9 +36,11 @@ export function applyMessagesSent(
   const hadKind = state.kind !== null;
   const kind = state.kind ?? messages[0]!.kind;
   const previousLast = state.lastSeq;
+  const hadIndex = state.indexedCount > 0;
 
   // A message id sent twice keeps its last value, as one HSET/ZADD per message would.
   for (const m of messages) {
+    if (state.isDeleted(m.messageId)) continue;
     const value = state.putMessage(m.messageId, m.seq, m.senderId, String(m.sentAt));
     writes.msg.set(m.messageId, value);
     writes.msgs.add(formatNumber(m.seq), m.messageId);
@@ -58,6 +62,17 @@ export function applyMessagesSent(
   const results: MessageSentResult[] = [];
   for (const [i, m] of messages.entries()) {
     const { seq, senderId: sender } = m;
+    if (state.isDeleted(m.messageId)) {
+      results.push({
+        kind,
+        lastSeq,
+        senderCaughtUp: false,
+        hasHeld: state.hasHeld,
+        behind: [],
+        members: [],
+      });
+      continue;
+    }
     const hadUnread = (state.read.get(sender) ?? 0) < lastSeq;
     if (seq > lastSeq) {
       lastSeq = seq;
@@ -102,7 +117,8 @@ export function applyMessagesSent(
     writes.meta.set('last_at', lastAt);
   }
   trimMessages(state, writes, step);
-  // The first message creates msg and msgs: they join the core keys' expiry now.
-  refreshCore(state, writes, step, !hadKind || previousLast === 0);
+  // The first message creates msg and msgs (again, after deletions emptied them): they join the
+  // core keys' expiry now.
+  refreshCore(state, writes, step, !hadKind || previousLast === 0 || !hadIndex);
   return results;
 }

@@ -16,11 +16,13 @@ export type ReceiptTarget =
 /**
  * A seq beyond the conversation's last message is not reached yet; an id the message index does
  * not know is unknown (its message is on another topic and may come later). Either way the
- * receipt is held and marks nothing — never a false read. Membership is checked by the caller.
+ * receipt is held and marks nothing — never a false read. An id that was deleted is left out of
+ * a delivery by ids; a read of it, or a delivery naming only deleted ids, is refused for good
+ * (MESSAGE_DELETED: it waits for nothing). Membership is checked by the caller.
  */
 export function resolveTarget(
   state: ConversationState,
-  command: ReceiptCommand,
+  command: Exclude<ReceiptCommand, { type: 'mark_unread' }>,
   lastSeq: number,
 ): ReceiptTarget {
   if (command.type === 'read' || command.type === 'dlv_seq') {
@@ -30,12 +32,18 @@ export function resolveTarget(
   const messageIds = command.type === 'read_id' ? [command.messageId] : command.messageIds;
   const ids: Array<[string, number]> = [];
   let target = 0;
+  let deleted = 0;
   for (const id of messageIds) {
+    if (state.isDeleted(id)) {
+      deleted++;
+      continue;
+    }
     const message = state.message(id);
     if (!message) return { held: 'UNKNOWN_MESSAGE' };
     ids.push([id, message.seq]);
     if (message.seq > target) target = message.seq;
   }
+  if (deleted > 0 && ids.length === 0) return { held: 'MESSAGE_DELETED' };
   return { type: command.type === 'read_id' ? 'read' : 'dlv_ids', target, ids };
 }
 

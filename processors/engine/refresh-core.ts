@@ -4,7 +4,8 @@ import { formatNumber } from '../../stores/state/stored-values';
 import type { EngineStep } from './engine-step';
 
 /**
- * helpers.lua's refreshCore. A conversation's six core keys share one expiry. Refreshing costs
+ * helpers.lua's refreshCore. A conversation's core keys share one expiry (six, and the deleted ids
+ * and unread marks where a conversation has them). Refreshing costs
  * six EXPIREs, so an active conversation refreshes at most once per 1/24 of the TTL: its keys
  * live between 23/24 of the TTL and the whole TTL after its last event. `force` refreshes now
  * (keys were just created, or a set emptied and created again). meta's `touched` holds the time
@@ -35,4 +36,6 @@ export function refreshCore(
   if (state.dlvd.size > 0) writes.dlvd.expire(ttlSeconds);
   if (state.messageFieldCount > 0) writes.msg.expire(ttlSeconds);
   if (state.indexedCount > 0) writes.msgs.expire(ttlSeconds);
+  if (state.deleted.size > 0) writes.deleted.expire(ttlSeconds);
+  if (state.marked.size > 0) writes.marked.expire(ttlSeconds);
 }

@@ -196,6 +196,18 @@ export function planBatch(
         deliveredSeq: w.delivered_seq,
         at: w.at,
       });
+    } else if (TypeName.MessageDeleted in p) {
+      const d = p[TypeName.MessageDeleted];
+      rows.push(statements.messageDeleted(c, d.message_id, d.deleted_by, d.deleted_at));
+    } else if (TypeName.UnreadMarked in p) {
+      const u = p[TypeName.UnreadMarked];
+      rows.push(
+        statements.unreadMark(c, u.user_id, {
+          marked: u.marked,
+          at: u.at,
+          changelogPosition: position,
+        }),
+      );
     } else {
       const d = p[TypeName.MessagesDelivered];
       for (const messageId of d.message_ids) {

@@ -7,7 +7,7 @@ import type {
   InboundRecord,
 } from '../../runtime/kafka/types';
 import { isReasoned, type RecordCodec } from '../../runtime/api';
-import type { UserSettings } from '../../schemas/types';
+import type { ConversationMute, UserSettings } from '../../schemas/types';
 
 /** How a record that failed to decode for a reason retrying may fix (the registry) is retried. */
 export interface SettingsRetryOptions {
@@ -46,8 +46,10 @@ export class SettingsUnknownError extends Error {
 
 /**
  * The compacted user_settings topic as a global table (Kafka Streams' GlobalKTable): every
- * process reads all of it from the beginning and keeps who turned read receipts off. Only
- * opt-outs are kept in memory: the default is to share.
+ * process reads all of it from the beginning and keeps who turned read receipts off and which
+ * conversations each user muted (until when). Only opt-outs and mutes are kept in memory: the
+ * default is to share and to be unmuted. A record whose version is below the user's newest one
+ * applied is ignored (the schema's rule: an older record never overwrites a newer one).
  *
  * A record that cannot be decoded is never taken as "shares reads" (that would tell senders what
  * an opted-out user read). A failure retrying may fix (the registry unreachable, at start or
@@ -60,6 +62,10 @@ export class SettingsUnknownError extends Error {
  */
 export class SettingsTable {
   private readonly optedOut = new Set<string>();
+  /** user → their muted conversations (only users with some). */
+  private readonly mutes = new Map<string, ConversationMute[]>();
+  /** user → the version of their newest record applied. */
+  private readonly versions = new Map<string, number>();
   /** Users whose newest record could not be decoded, and why. */
   private readonly unreadable = new Map<string, string>();
   /** Set while a record keeps failing past `unknownAfterMs`: no user's setting is known. */
@@ -99,7 +105,40 @@ export class SettingsTable {
     return this.stalled === undefined && !this.unreadable.has(userId) && this.sharesReads(userId);
   }
 
+  /**
+   * The user's muted conversations whose mute has not ended at `now`: conversation → until
+   * (null: until unmuted). An unreadable setting shows no mute (muting hides nothing sensitive).
+   */
+  mutedConversations(userId: string, now: number): Map<string, number | null> {
+    const muted = new Map<string, number | null>();
+    for (const m of this.mutes.get(userId) ?? [])
+      if (m.until === null || m.until > now) muted.set(m.conversation_id, m.until);
+    return muted;
+  }
+
+  /**
+   * The user's whole settings as this table knows them, for a writer that changes one part and
+   * publishes the record again (compacted: the new record replaces the old one).
+   */
+  current(userId: string): {
+    readReceiptsEnabled: boolean;
+    mutes: ConversationMute[];
+    version: number;
+  } {
+    return {
+      readReceiptsEnabled: !this.optedOut.has(userId),
+      mutes: [...(this.mutes.get(userId) ?? [])],
+      version: this.versions.get(userId) ?? 0,
+    };
+  }
+
   apply(settings: UserSettings): void {
+    const newest = this.versions.get(settings.user_id);
+    if (newest !== undefined && settings.version < newest) return;
+    this.versions.set(settings.user_id, settings.version);
+    const mutes = settings.muted_conversations ?? [];
+    if (mutes.length > 0) this.mutes.set(settings.user_id, mutes);
+    else this.mutes.delete(settings.user_id);
     this.unreadable.delete(settings.user_id);
     if (settings.read_receipts_enabled) this.optedOut.delete(settings.user_id);
     else this.optedOut.add(settings.user_id);

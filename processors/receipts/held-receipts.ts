@@ -30,7 +30,8 @@ export interface HeldReceiptsOptions {
  * may come before its message or the reader's membership; it is held in its conversation's
  * `held` sorted set (scored by its deadline) and tried again whenever the conversation changes,
  * and by this punctuator once its deadline passed on a quiet conversation. A held receipt that
- * still cannot apply by its deadline goes to the dead letters with its reason.
+ * still cannot apply by its deadline goes to the dead letters with its reason; one that names only
+ * deleted messages goes there at once (MESSAGE_DELETED), held before or not.
  */
 export class HeldReceipts implements Punctuator {
   readonly name = 'held-receipts';
@@ -76,6 +77,18 @@ export class HeldReceipts implements Punctuator {
           held().remove(job.heldAs);
           metrics.heldReceipts.inc({ outcome: 'released' });
         }
+      } else if (result.reason === 'MESSAGE_DELETED') {
+        // Waiting cannot help: its message is gone for good. Held before, it leaves the set.
+        if (job.heldAs !== undefined && state.release(job.heldAs)) {
+          held().remove(job.heldAs);
+          metrics.heldReceipts.inc({ outcome: 'deleted' });
+        }
+        ctx.deadLetter(job.record, result.reason, rejectionDetail(result.reason, job, 0));
+        metrics.eventsIn.inc({
+          topic: 'receipt_events',
+          type: job.command.type,
+          outcome: 'dead_lettered',
+        });
       } else if (job.heldAs === undefined && ctx.now < job.deadline) {
         const entry = serializeHeld(job);
         if (state.held.has(entry)) {

@@ -12,7 +12,7 @@ import { deliveredByNeeded } from '../engine/delivered-by-needed';
 import { nextUpdateVersion } from '../engine/update-version';
 import { windowCloseAfter, type GroupWindowing } from '../notifier/group-windowing';
 import type { BadgeUpdater } from '../unread/badge-updater';
-import { receiptChange } from './receipt-change';
+import { receiptChange, unreadMarkChange } from './receipt-change';
 import type { ReceiptJob } from './receipt-job';
 
 /** The window side of receipts, and the badges they clear. */
@@ -25,7 +25,8 @@ type Applied = Extract<ReceiptResult, { applied: true }>;
 /**
  * Applies receipts, fresh or held before, to the conversation state, and turns what they changed
  * into effects: the changelog, direct-chat updates at once, group receipts into windows, badges
- * cleared when the conversation is read to its end, the reader's other devices synced. What
+ * cleared when nothing is left unread (joined when marked unread), the reader's other devices
+ * synced. What
  * could not apply is not its business: HeldReceipts holds, releases and expires those.
  */
 export class ReceiptApplier {
@@ -119,10 +120,16 @@ export class ReceiptApplier {
       const job = jobs[i]!;
       metrics.eventsIn.inc({ topic: 'receipt_events', type: job.command.type, outcome: 'applied' });
       if (result.changed) ctx.logChange(receiptChange(job, result));
+      if (result.unreadMark) ctx.logChange(unreadMarkChange(job, result.unreadMark === 'set'));
       const isRead = job.command.type === 'read' || job.command.type === 'read_id';
-      if (isRead && result.atEnd) {
-        const source = result.kind === 'DIRECT' ? result.peer : job.conversationId;
-        if (source) badge.push({ op: 'remove', userId: job.userId, source, kind: result.kind });
+      const source = result.kind === 'DIRECT' ? result.peer : job.conversationId;
+      // Nothing left unread (read to the end, or what was after it deleted): the source goes.
+      if (isRead && result.unread === 0 && source)
+        badge.push({ op: 'remove', userId: job.userId, source, kind: result.kind });
+      // Marked unread: the conversation joins the badge; the reader's devices hear, nobody else.
+      if (result.unreadMark === 'set') {
+        if (source) badge.push({ op: 'add', userId: job.userId, source, kind: result.kind });
+        syncs.push({ job, result });
       }
       if (result.push && result.peer) {
         emitter.direct(

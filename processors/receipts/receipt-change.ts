@@ -29,3 +29,12 @@ export function receiptChange(
         };
   return { conversation_id: job.conversationId, source_offset: job.version, change };
 }
+
+/** The changelog entry of a mark-as-unread flag set by `job`, or cleared by its read. */
+export function unreadMarkChange(job: ReceiptJob, marked: boolean): StateChange {
+  return {
+    conversation_id: job.conversationId,
+    source_offset: job.version,
+    change: { [TypeName.UnreadMarked]: { user_id: job.userId, marked, at: job.occurredAt } },
+  };
+}

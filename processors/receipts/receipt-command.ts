@@ -36,6 +36,8 @@ export function toReceiptCommand(
       : { command: { type: 'read_id', messageId: message_id! } };
   }
 
+  if (TypeName.MarkedUnread in payload) return { command: { type: 'mark_unread' } };
+
   const { message_ids, up_to_seq } = payload[TypeName.Delivered];
   if ((message_ids === null) === (up_to_seq === null))
     return {

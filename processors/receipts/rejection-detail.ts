@@ -7,12 +7,16 @@ export function rejectionDetail(reason: string, job: ReceiptJob, waitMs: number)
       ? `seq ${job.command.seq}`
       : job.command.type === 'read_id'
         ? `message ${job.command.messageId}`
-        : `messages ${job.command.messageIds.join(',')}`;
+        : job.command.type === 'dlv_ids'
+          ? `messages ${job.command.messageIds.join(',')}`
+          : 'mark as unread';
   const why =
     reason === 'NOT_A_MEMBER'
       ? `${job.userId} is not a member of ${job.conversationId}`
       : reason === 'SEQ_NOT_REACHED'
         ? `${job.conversationId} has not reached ${what}`
         : `${what} unknown in ${job.conversationId}`;
+  if (reason === 'MESSAGE_DELETED')
+    return `${what} deleted from ${job.conversationId}: a receipt naming only deleted messages marks nothing`;
   return `${why} after waiting ${waitMs} ms; nothing was marked`;
 }

@@ -77,6 +77,79 @@ describe('parseBackfillLine', () => {
     });
   });
 
+  it('parses deletions, mark-as-unread and mutes (issue 14)', () => {
+    expect(
+      parse({
+        type: 'message_deleted',
+        conversation_id: 'c1',
+        message_id: 'm1',
+        deleted_by: 'ana',
+        at: AT,
+      }),
+    ).toMatchObject({
+      event: {
+        role: 'conversationEvents',
+        key: 'c1',
+        value: {
+          payload: {
+            [TypeName.MessageDeleted]: {
+              message_id: 'm1',
+              deleted_by: 'ana',
+              deleted_at: Date.parse(AT),
+            },
+          },
+        },
+      },
+    });
+    expect(
+      parse({ type: 'marked_unread', conversation_id: 'c1', user_id: 'bo', at: AT }),
+    ).toMatchObject({
+      event: {
+        role: 'receiptEvents',
+        value: { user_id: 'bo', device_id: 'backfill', payload: { [TypeName.MarkedUnread]: {} } },
+      },
+    });
+    expect(
+      parse({
+        type: 'settings',
+        user_id: 'bo',
+        read_receipts_enabled: true,
+        muted_conversations: [
+          { conversation_id: 'c1', until: '2026-05-01T11:00:00Z' },
+          { conversation_id: 'c2' },
+        ],
+        at: AT,
+      }),
+    ).toMatchObject({
+      event: {
+        value: {
+          muted_conversations: [
+            { conversation_id: 'c1', until: Date.parse('2026-05-01T11:00:00Z') },
+            { conversation_id: 'c2', until: null },
+          ],
+        },
+      },
+    });
+    expect(
+      parse({
+        type: 'message_deleted',
+        conversation_id: 'c1',
+        message_id: '',
+        deleted_by: 'a',
+        at: AT,
+      }),
+    ).toMatchObject({ kind: 'reject', error: expect.stringMatching(/message_id/) });
+    expect(
+      parse({
+        type: 'settings',
+        user_id: 'bo',
+        read_receipts_enabled: true,
+        muted_conversations: [{ conversation_id: 'c1', until: 'soon' }],
+        at: AT,
+      }),
+    ).toMatchObject({ kind: 'reject', error: expect.stringMatching(/until/) });
+  });
+
   it('derives a stable event id, or keeps the one given', () => {
     const line = JSON.stringify({
       type: 'member_removed',

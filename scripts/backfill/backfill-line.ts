@@ -20,7 +20,12 @@ import {
  *   {"type":"delivered","conversation_id":"c1","user_id":"bo","message_ids":["m1"],"device_id":"phone","at":"…"}
  *   {"type":"delivered","conversation_id":"c1","user_id":"bo","up_to_seq":1,"at":"…"}
  *   {"type":"read","conversation_id":"c1","user_id":"bo","seq":1,"at":"…"}            (or "message_id":"m1")
+ *   {"type":"message_deleted","conversation_id":"c1","message_id":"m1","deleted_by":"ana","at":"…"}
+ *   {"type":"marked_unread","conversation_id":"c1","user_id":"bo","device_id":"phone","at":"…"}
  *   {"type":"settings","user_id":"bo","read_receipts_enabled":false,"at":"…"}
+ *   {"type":"settings","user_id":"bo","read_receipts_enabled":true,"muted_conversations":[{"conversation_id":"c1","until":"…"}],"at":"…"}
+ * A settings line is the user's whole settings (it replaces the previous record): list every
+ * muted conversation ("until" optional: muted until unmuted).
  */
 export const LINE_FORMAT_HELP = `Line format (JSON lines; "at" is ISO-8601 or epoch ms; "event_id" optional; blank and # lines skipped):
   {"type":"member_added","conversation_id":"c1","user_id":"ana","kind":"DIRECT|GROUP","at":"2026-05-01T10:00:00Z"}
@@ -28,7 +33,10 @@ export const LINE_FORMAT_HELP = `Line format (JSON lines; "at" is ISO-8601 or ep
   {"type":"message_sent","conversation_id":"c1","message_id":"m1","seq":1,"sender_id":"ana","kind":"DIRECT|GROUP","at":"…"}
   {"type":"delivered","conversation_id":"c1","user_id":"bo","message_ids":["m1"] | "up_to_seq":1,"device_id":"phone","at":"…"}
   {"type":"read","conversation_id":"c1","user_id":"bo","seq":1 | "message_id":"m1","device_id":"phone","at":"…"}
-  {"type":"settings","user_id":"bo","read_receipts_enabled":false,"at":"…"}`;
+  {"type":"message_deleted","conversation_id":"c1","message_id":"m1","deleted_by":"ana","at":"…"}
+  {"type":"marked_unread","conversation_id":"c1","user_id":"bo","device_id":"phone","at":"…"}
+  {"type":"settings","user_id":"bo","read_receipts_enabled":false,"muted_conversations":[{"conversation_id":"c1","until":"…"}],"at":"…"}
+    (settings: the user's whole settings; muted_conversations optional, each "until" optional)`;
 
 export type BackfillEvent =
   | { role: 'conversationEvents'; key: string; value: ConversationEvent }
@@ -93,9 +101,30 @@ const LINE = z.discriminatedUnion('type', [
     .strict(),
   z
     .object({
+      type: z.literal('message_deleted'),
+      conversation_id: id,
+      message_id: id,
+      deleted_by: id,
+      ...common,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('marked_unread'),
+      conversation_id: id,
+      user_id: id,
+      device_id: id.default('backfill'),
+      ...common,
+    })
+    .strict(),
+  z
+    .object({
       type: z.literal('settings'),
       user_id: id,
       read_receipts_enabled: z.boolean(),
+      muted_conversations: z
+        .array(z.object({ conversation_id: id, until: time.nullable().optional() }).strict())
+        .default([]),
       ...common,
     })
     .strict(),
@@ -109,6 +138,8 @@ const TYPES = [
   'message_sent',
   'delivered',
   'read',
+  'message_deleted',
+  'marked_unread',
   'settings',
 ] as const;
 
@@ -160,9 +191,30 @@ function problem(line: Line, maxDeliveredBatch: number): string | null {
         line.seq === undefined ? null : seqProblem('seq', line.seq),
         line.message_id === undefined ? null : idProblem('message_id', line.message_id),
       );
+    case 'message_deleted':
+      return firstProblem(
+        idProblem('conversation_id', line.conversation_id),
+        idProblem('message_id', line.message_id),
+        idProblem('deleted_by', line.deleted_by),
+      );
+    case 'marked_unread':
+      return firstProblem(
+        idProblem('conversation_id', line.conversation_id),
+        idProblem('user_id', line.user_id),
+        idProblem('device_id', line.device_id),
+      );
     case 'settings':
-      return idProblem('user_id', line.user_id);
+      return firstProblem(
+        idProblem('user_id', line.user_id),
+        ...line.muted_conversations.map((m, i) =>
+          idProblem(`muted_conversations[${i}].conversation_id`, m.conversation_id),
+        ),
+      );
   }
+}
+
+function epochMillis(at: number | string): number {
+  return typeof at === 'number' ? at : Date.parse(at);
 }
 
 function zodMessage(error: z.ZodError): string {
@@ -199,7 +251,7 @@ export function parseBackfillLine(text: string, maxDeliveredBatch: number): Pars
   const line = parsed.data;
   const bad = problem(line, maxDeliveredBatch);
   if (bad) return { kind: 'reject', error: bad };
-  const at = typeof line.at === 'number' ? line.at : Date.parse(line.at);
+  const at = epochMillis(line.at);
   const eventId = line.event_id ?? lineEventId(trimmed);
   return { kind: 'event', type: line.type, event: toEvent(line, eventId, at) };
 }
@@ -215,25 +267,38 @@ function toEvent(line: Line, eventId: string, at: number): BackfillEvent {
           read_receipts_enabled: line.read_receipts_enabled,
           updated_at: at,
           version: at,
+          muted_conversations: line.muted_conversations.map((m) => ({
+            conversation_id: m.conversation_id,
+            until: m.until === undefined || m.until === null ? null : epochMillis(m.until),
+          })),
         },
       };
     case 'member_added':
     case 'member_removed':
-    case 'message_sent': {
+    case 'message_sent':
+    case 'message_deleted': {
       const payload: ConversationEvent['payload'] =
-        line.type === 'member_added'
-          ? { [TypeName.MemberAdded]: { user_id: line.user_id, kind: line.kind, added_at: at } }
-          : line.type === 'member_removed'
-            ? { [TypeName.MemberRemoved]: { user_id: line.user_id, removed_at: at } }
-            : {
-                [TypeName.MessageSent]: {
-                  message_id: line.message_id,
-                  seq: line.seq,
-                  sender_id: line.sender_id,
-                  kind: line.kind,
-                  sent_at: at,
-                },
-              };
+        line.type === 'message_deleted'
+          ? {
+              [TypeName.MessageDeleted]: {
+                message_id: line.message_id,
+                deleted_by: line.deleted_by,
+                deleted_at: at,
+              },
+            }
+          : line.type === 'member_added'
+            ? { [TypeName.MemberAdded]: { user_id: line.user_id, kind: line.kind, added_at: at } }
+            : line.type === 'member_removed'
+              ? { [TypeName.MemberRemoved]: { user_id: line.user_id, removed_at: at } }
+              : {
+                  [TypeName.MessageSent]: {
+                    message_id: line.message_id,
+                    seq: line.seq,
+                    sender_id: line.sender_id,
+                    kind: line.kind,
+                    sent_at: at,
+                  },
+                };
       return {
         role: 'conversationEvents',
         key: line.conversation_id,
@@ -246,16 +311,21 @@ function toEvent(line: Line, eventId: string, at: number): BackfillEvent {
       };
     }
     case 'delivered':
-    case 'read': {
+    case 'read':
+    case 'marked_unread': {
       const payload: ReceiptEvent['payload'] =
-        line.type === 'delivered'
-          ? {
-              [TypeName.Delivered]: {
-                message_ids: line.message_ids ?? null,
-                up_to_seq: line.up_to_seq ?? null,
-              },
-            }
-          : { [TypeName.ReadUpTo]: { seq: line.seq ?? null, message_id: line.message_id ?? null } };
+        line.type === 'marked_unread'
+          ? { [TypeName.MarkedUnread]: {} }
+          : line.type === 'delivered'
+            ? {
+                [TypeName.Delivered]: {
+                  message_ids: line.message_ids ?? null,
+                  up_to_seq: line.up_to_seq ?? null,
+                },
+              }
+            : {
+                [TypeName.ReadUpTo]: { seq: line.seq ?? null, message_id: line.message_id ?? null },
+              };
       return {
         role: 'receiptEvents',
         key: line.conversation_id,

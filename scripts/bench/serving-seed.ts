@@ -92,6 +92,8 @@ function chat(id: string, members: string[], lastAt: number, read: number): Rest
   return {
     conversationId: id,
     kind: members.length === 2 ? 'DIRECT' : 'GROUP',
+    deleted: [],
+    marked: {},
     last: { seq: MESSAGES, messageId: `${id}-m${MESSAGES}`, at: lastAt },
     members,
     former: [],

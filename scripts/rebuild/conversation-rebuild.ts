@@ -61,7 +61,8 @@ export class MessageSelection {
 /**
  * The unread-senders badge, derived: a current member with unread messages has the source in
  * their badge — the peer for a direct chat (whoever sent what they have not read), the
- * conversation for a group. Exactly what the processors maintain incrementally.
+ * conversation for a group. A member who marked the conversation unread has it too (the peer, in
+ * a direct chat). Exactly what the processors maintain incrementally.
  */
 export function badgeSources(
   conversationId: string,
@@ -69,12 +70,19 @@ export function badgeSources(
   currentMembers: readonly string[],
   read: ReadonlyMap<string, number>,
   messages: readonly MessageRecord[],
+  markedUnread: readonly string[] = [],
 ): Array<{ userId: string; source: string }> {
   const out: Array<{ userId: string; source: string }> = [];
   for (const u of currentMembers) {
     const watermark = read.get(u) ?? 0;
     // Sending moves the sender's own watermark, so what a member has not read others sent.
     const unread = messages.filter((m) => m.seq > watermark && m.senderId !== u);
+    if (markedUnread.includes(u)) {
+      const peer = currentMembers.find((m) => m !== u);
+      const source = kind === 'DIRECT' ? peer : conversationId;
+      if (source && !unread.some((m) => kind !== 'DIRECT' || m.senderId === source))
+        out.push({ userId: u, source });
+    }
     if (unread.length === 0) continue;
     if (kind === 'DIRECT')
       for (const source of new Set(unread.map((m) => m.senderId))) out.push({ userId: u, source });

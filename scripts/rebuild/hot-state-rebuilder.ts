@@ -52,8 +52,9 @@ export interface RebuildProgress {
 
 /**
  * Puts the hot state back into Redis from Cassandra after a Redis loss: per conversation its
- * kind and last message, members, watermarks, the messages unread by someone or recent, the
- * read/delivered logs and deliveries by id of those messages; per user the badge (derived from
+ * kind and last message, members, watermarks, the messages unread by someone or recent (never a
+ * deleted one), the read/delivered logs and deliveries by id of those messages, the deleted ids
+ * and the mark-as-unread flags; per user the badge (derived from
  * unread counts) and the conversation list. Clears the auxiliary dedupe marks first.
  */
 export class HotStateRebuilder {
@@ -98,10 +99,12 @@ export class HotStateRebuilder {
     dryRun: boolean,
   ): Promise<RebuildCounts> {
     const id = c.conversationId;
-    const [members, joins, watermarks] = await Promise.all([
+    const [members, joins, watermarks, deleted, marks] = await Promise.all([
       this.reader.members(id),
       this.reader.joins(id),
       this.reader.watermarks(id),
+      this.reader.deletedMessages(id),
+      this.reader.unreadMarks(id),
     ]);
     const { read, delivered } = effectiveWatermarks(members, joins, watermarks);
     const current = members.filter((m) => m.active).map((m) => m.userId);
@@ -109,7 +112,7 @@ export class HotStateRebuilder {
     const messages: MessageRecord[] = [];
     for await (const m of this.reader.messagesNewestFirst(id)) {
       if (!selection.keep(m)) break;
-      messages.push(m);
+      if (!deleted.has(m.messageId)) messages.push(m); // a deleted message counts for nobody
     }
 
     const readLog: RestoredConversation['readLog'] = {};
@@ -135,7 +138,8 @@ export class HotStateRebuilder {
     }
 
     const kind = c.kind ?? 'GROUP';
-    const badges = badgeSources(id, kind, current, read, messages);
+    const marked = current.filter((u) => marks.has(u));
+    const badges = badgeSources(id, kind, current, read, messages, marked);
     const lists = members
       .filter((m) => m.listed)
       .map((m) => ({ userId: m.userId, conversationId: id }));
@@ -156,6 +160,8 @@ export class HotStateRebuilder {
           readLog,
           deliveredLog,
           deliveredById,
+          deleted: [...deleted],
+          marked: Object.fromEntries(marked.map((u) => [u, marks.get(u)!])),
         },
       ]);
       await this.restorer.restoreUsers(badges, lists);

@@ -25,13 +25,15 @@ export class CassandraReceiptDetails implements ReceiptDetailsSource {
 
   async lookup(query: ReceiptDetailsQuery): Promise<ReceiptDetailsLookup> {
     const { conversationId: c, messageId } = query;
-    const [members, message] = await Promise.all([
+    const [members, message, deleted] = await Promise.all([
       this.reader.members(c),
       this.reader.messageById(c, messageId),
+      this.reader.isDeleted(c, messageId),
     ]);
     const current = members.filter((m) => m.active);
     if (current.length === 0) return { status: 'no_conversation' };
     if (!current.some((m) => m.userId === query.viewer)) return { status: 'not_member' };
+    if (deleted) return { status: 'deleted' };
     if (!message) return { status: 'no_message' };
 
     const { seq } = message;

@@ -216,6 +216,37 @@ export class DurableStateReader {
     };
   }
 
+  /** Whether the message was deleted (deleted_messages). */
+  async isDeleted(conversationId: string, messageId: string): Promise<boolean> {
+    const rows = await this.rows(
+      'SELECT message_id FROM deleted_messages WHERE conversation_id = ? AND message_id = ?',
+      [conversationId, messageId],
+    );
+    return rows.length > 0;
+  }
+
+  /** The conversation's deleted message ids. */
+  async deletedMessages(conversationId: string): Promise<Set<string>> {
+    const rows = await this.rows(
+      'SELECT message_id FROM deleted_messages WHERE conversation_id = ?',
+      [conversationId],
+    );
+    return new Set(rows.map((r) => String(r['message_id'])));
+  }
+
+  /** Members who marked the conversation unread and have not read it since: user → when. */
+  async unreadMarks(conversationId: string): Promise<Map<string, number>> {
+    const rows = await this.rows(
+      'SELECT user_id, marked, at FROM unread_marks WHERE conversation_id = ?',
+      [conversationId],
+    );
+    return new Map(
+      rows
+        .filter((r) => r['marked'] === true)
+        .map((r) => [String(r['user_id']), toNumber(r['at'])]),
+    );
+  }
+
   /** The member's first advance at or above `seq` (earliest time for that seq), if any. */
   async firstAdvanceFrom(
     table: AdvanceTable,

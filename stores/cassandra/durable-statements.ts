@@ -7,7 +7,9 @@ export type DurableTable =
   | 'messages'
   | 'message_receipts'
   | 'read_advances'
-  | 'delivered_advances';
+  | 'delivered_advances'
+  | 'deleted_messages'
+  | 'unread_marks';
 
 /** One CQL write, ready for the bounded executor. */
 export interface Statement {
@@ -48,6 +50,10 @@ const Q = {
     'UPDATE watermarks USING TIMESTAMP ? SET last_read_seq = ?, last_read_at = ? WHERE conversation_id = ? AND user_id = ?',
   watermarkDelivered:
     'UPDATE watermarks USING TIMESTAMP ? SET last_delivered_seq = ?, last_delivered_at = ? WHERE conversation_id = ? AND user_id = ?',
+  messageDeleted:
+    'INSERT INTO deleted_messages (conversation_id, message_id, deleted_by, deleted_at) VALUES (?, ?, ?, ?) USING TTL ?',
+  unreadMark:
+    'UPDATE unread_marks USING TIMESTAMP ? SET marked = ?, at = ? WHERE conversation_id = ? AND user_id = ?',
 } as const;
 
 /**
@@ -167,6 +173,32 @@ export class DurableStatements {
       query: Q.memberJoin,
       params: [conversationId, userId, joinedSeq, new Date(at)],
       conditional: true,
+    };
+  }
+
+  messageDeleted(
+    conversationId: string,
+    messageId: string,
+    deletedBy: string,
+    deletedAt: number,
+  ): Statement {
+    return {
+      table: 'deleted_messages',
+      query: Q.messageDeleted,
+      params: [conversationId, messageId, deletedBy, new Date(deletedAt), this.ttlSeconds],
+    };
+  }
+
+  /** The flag as of changelog position `position` (the write timestamp: the latest wins). */
+  unreadMark(
+    conversationId: string,
+    userId: string,
+    mark: { marked: boolean; at: number; changelogPosition: number },
+  ): Statement {
+    return {
+      table: 'unread_marks',
+      query: Q.unreadMark,
+      params: [mark.changelogPosition, mark.marked, new Date(mark.at), conversationId, userId],
     };
   }
 

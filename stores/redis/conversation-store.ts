@@ -56,11 +56,13 @@ export type ReceiptCommand =
   | { type: 'read'; seq: number }
   | { type: 'read_id'; messageId: string }
   | { type: 'dlv_seq'; seq: number }
-  | { type: 'dlv_ids'; messageIds: string[] };
+  | { type: 'dlv_ids'; messageIds: string[] }
+  /** Mark as unread: the in-memory engine's only (no script takes it). */
+  | { type: 'mark_unread' };
 
 export type HeldReason = Extract<
   DeadLetterReason,
-  'NOT_A_MEMBER' | 'SEQ_NOT_REACHED' | 'UNKNOWN_MESSAGE'
+  'NOT_A_MEMBER' | 'SEQ_NOT_REACHED' | 'UNKNOWN_MESSAGE' | 'MESSAGE_DELETED'
 >;
 
 export type ReceiptResult =
@@ -81,6 +83,11 @@ export type ReceiptResult =
       read: number;
       delivered: number;
       newlyDeliveredIds: string[];
+      /**
+       * The reader's mark-as-unread flag: 'set' by a mark_unread, 'cleared' by their read; absent
+       * when it did not change (always, for the scripts, which know no flag).
+       */
+      unreadMark?: 'set' | 'cleared';
     };
 
 /** A receipt as the store applies it. */
@@ -239,7 +246,8 @@ export class ConversationStore {
       args.push(c.type, r.userId, r.at, r.shareRead ? '1' : '0', r.version, r.sourceAt);
       if (c.type === 'read' || c.type === 'dlv_seq') args.push(1, c.seq);
       else if (c.type === 'read_id') args.push(1, c.messageId);
-      else args.push(c.messageIds.length, ...c.messageIds);
+      else if (c.type === 'dlv_ids') args.push(c.messageIds.length, ...c.messageIds);
+      else throw new RangeError('apply-receipts-1.lua knows no mark_unread: the engine applies it');
     }
     return {
       queue: (pipe) => pipe.applyReceipts(this.keys.conversation(conversationId), ...args),

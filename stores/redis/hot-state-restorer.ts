@@ -18,6 +18,10 @@ export interface RestoredConversation {
   readLog: Record<string, Array<{ seq: number; at: number }>>;
   deliveredLog: Record<string, Array<{ seq: number; at: number }>>;
   deliveredById: Record<string, Record<string, number>>;
+  /** Deleted message ids (kept so that receipts naming them are refused). */
+  deleted: string[];
+  /** Members who marked the conversation unread: user → when. */
+  marked: Record<string, number>;
 }
 
 /**
@@ -55,6 +59,8 @@ export class HotStateRestorer {
           readlog: logs(c.readLog),
           dlvlog: logs(c.deliveredLog),
           dlv: c.deliveredById,
+          deleted: c.deleted,
+          marked: c.marked,
         }),
       );
     await execPipeline(pipe);

@@ -90,4 +90,14 @@ export type UserSuffix = 'devices' | 'offline' | 'sending';
 
 /** Suffixes of conversation keys, as the Lua scripts spell them. */
 export type ConversationSuffix =
-  'meta' | 'members' | 'read' | 'dlvd' | 'msgs' | 'msg' | 'win' | 'notified' | 'held';
+  | 'meta'
+  | 'members'
+  | 'read'
+  | 'dlvd'
+  | 'msgs'
+  | 'msg'
+  | 'win'
+  | 'notified'
+  | 'held'
+  | 'deleted'
+  | 'marked';

@@ -36,6 +36,8 @@ describe('ReadModel unread pages (real Redis)', () => {
     return {
       conversationId: id,
       kind: 'GROUP',
+      deleted: [],
+      marked: {},
       last: messages > 0 ? { seq: messages, messageId: `${id}-m${messages}`, at: lastAt } : null,
       members: [userId, 'peer'],
       former: [],
@@ -101,7 +103,9 @@ describe('ReadModel unread pages (real Redis)', () => {
       .sort((a, b) => b.last!.at - a.last!.at || (a.conversationId < b.conversationId ? -1 : 1))
       .map((c) => ({
         conversationId: c.conversationId,
+        kind: 'GROUP',
         unread: 4 - (c.read[u] ?? 0),
+        markedUnread: false,
         readUpToSeq: c.read[u],
         lastSeq: 4,
         lastAt: c.last!.at,

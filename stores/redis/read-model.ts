@@ -7,7 +7,12 @@ import { defineScripts } from './script-loader';
 
 export interface ConversationUnread {
   conversationId: string;
+  /** null when the hot state does not know it. */
+  kind: string | null;
+  /** Messages after the watermark; at least 1 while the user has it marked unread. */
   unread: number;
+  /** The user marked it unread and has not read it since. */
+  markedUnread: boolean;
   readUpToSeq: number;
   lastSeq: number;
   lastAt: number;
@@ -134,20 +139,24 @@ export class ReadModel {
     const pipe = pipelineOf(this.redis);
     for (const c of conversationIds) {
       pipe.hget(this.keys.conversationKey(c, 'read'), userId);
-      pipe.hmget(this.keys.conversationKey(c, 'meta'), 'last_seq', 'last_at');
+      pipe.hmget(this.keys.conversationKey(c, 'meta'), 'last_seq', 'last_at', 'kind');
+      pipe.hexists(this.keys.conversationKey(c, 'marked'), userId);
     }
     const replies = await execPipeline(pipe);
-    const watermarks = conversationIds.map((_, i) => Number(replies[2 * i] ?? 0));
+    const watermarks = conversationIds.map((_, i) => Number(replies[3 * i] ?? 0));
     const counts = pipelineOf(this.redis);
     conversationIds.forEach((c, i) =>
       counts.zcount(this.keys.conversationKey(c, 'msgs'), `(${watermarks[i]}`, '+inf'),
     );
     const unread = await execPipeline(counts);
     return conversationIds.map((conversationId, i) => {
-      const [lastSeq, lastAt] = replies[2 * i + 1] as [string | null, string | null];
+      const [lastSeq, lastAt, kind] = replies[3 * i + 1] as Array<string | null>;
+      const markedUnread = replies[3 * i + 2] === 1;
       return {
         conversationId,
-        unread: Number(unread[i]),
+        kind: kind ?? null,
+        unread: Math.max(Number(unread[i]), markedUnread ? 1 : 0),
+        markedUnread,
         readUpToSeq: watermarks[i]!,
         lastSeq: Number(lastSeq ?? 0),
         lastAt: Number(lastAt ?? 0),
@@ -213,14 +222,19 @@ function isAfter(c: { lastAt: number; conversationId: string }, cursor: UnreadCu
 
 /** unread-counts-n.lua's reply: four integers per conversation, in order. */
 function countRows(conversationIds: readonly string[], reply: unknown): ConversationUnread[] {
-  const n = reply as number[];
-  return conversationIds.map((conversationId, i) => ({
-    conversationId,
-    readUpToSeq: n[4 * i]!,
-    lastSeq: n[4 * i + 1]!,
-    lastAt: n[4 * i + 2]!,
-    unread: n[4 * i + 3]!,
-  }));
+  const n = reply as Array<number | string>;
+  return conversationIds.map((conversationId, i) => {
+    const markedUnread = n[6 * i + 4] === 1;
+    return {
+      conversationId,
+      kind: (n[6 * i + 5] as string) || null,
+      readUpToSeq: n[6 * i] as number,
+      lastSeq: n[6 * i + 1] as number,
+      lastAt: n[6 * i + 2] as number,
+      unread: Math.max(n[6 * i + 3] as number, markedUnread ? 1 : 0),
+      markedUnread,
+    };
+  });
 }
 
 declare module 'ioredis' {

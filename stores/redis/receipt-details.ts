@@ -33,7 +33,12 @@ export class RedisReceiptDetails implements ReceiptDetailsSource {
       this.maxLaterMessages,
     )) as [string, ...unknown[]];
     const [status] = reply;
-    if (status === 'no_conversation' || status === 'not_member' || status === 'no_message')
+    if (
+      status === 'no_conversation' ||
+      status === 'not_member' ||
+      status === 'no_message' ||
+      status === 'deleted'
+    )
       return { status };
     const [, seq, sender, sentAt, rows] = reply as [string, string, string, string, string[]];
     const recipients: RecipientReceipt[] = [];

@@ -9,7 +9,7 @@ import { luaNumber } from './stored-values';
 
 type Flat = string[];
 /** load-conversation-1.lua's reply (see its header). */
-type Snapshot = [Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat[]];
+type Snapshot = [Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat[], Flat, Flat];
 
 /**
  * Loads the state of many conversations in one round trip (one read-only script call each, in
@@ -59,7 +59,8 @@ function toState(
   snapshot: Snapshot,
   dlvIds: string[],
 ): ConversationState {
-  const [meta, members, read, dlvd, msg, msgs, notified, win, held, dlv] = snapshot;
+  const [meta, members, read, dlvd, msg, msgs, notified, win, held, dlv, deleted, marked] =
+    snapshot;
   const state = new ConversationState(conversationId, prefix);
   forPairs(meta, (field, value) => {
     if (field === 'kind') state.kind = value as ConversationKind;
@@ -77,6 +78,8 @@ function toState(
   forPairs(notified, (field, value) => state.setNotified(field, value));
   forPairs(win, (field, value) => state.setWindowField(field, value));
   forPairs(held, (entry, deadline) => state.hold(entry, Number(deadline)));
+  forPairs(deleted ?? [], (id, seq) => state.markDeleted(id, luaNumber(seq) ?? 0));
+  forPairs(marked ?? [], (user, at) => state.markUnread(user, at));
   dlvIds.forEach((id, i) => {
     const entries: Array<[string, string]> = [];
     forPairs(dlv[i] ?? [], (user, at) => entries.push([user, at]));

@@ -77,6 +77,10 @@ export class ConversationState {
   private readonly deliveredById = new Map<string, Map<string, string>>();
   /** The `held` sorted set: receipts waiting for their message or membership → deadline. */
   private readonly heldEntries = new Map<string, number>();
+  /** The `deleted` hash: deleted message id → its seq (0 when it was not known here). */
+  private readonly deletedIds = new Map<string, number>();
+  /** The `marked` hash: member → when they marked the conversation unread (until they read). */
+  private readonly markedBy = new Map<string, string>();
   private bytes: number;
 
   constructor(
@@ -183,14 +187,17 @@ export class ConversationState {
       const old = this.messageValues.get(id);
       if (this.messageValues.delete(id)) this.bytes -= ENTRY + str(id) + messageBytes(old ?? null);
       this.bytes -= ENTRY + 16;
-      const by = this.deliveredById.get(id);
-      if (by) {
-        for (const [user, at] of by) this.bytes -= ENTRY + str(user) + str(at);
-        this.bytes -= ENTRY + str(id) + OBJECT;
-        this.deliveredById.delete(id);
-      }
+      this.forgetDeliveredBy(id);
     }
     return removed;
+  }
+
+  private forgetDeliveredBy(id: string): void {
+    const by = this.deliveredById.get(id);
+    if (!by) return;
+    for (const [user, at] of by) this.bytes -= ENTRY + str(user) + str(at);
+    this.bytes -= ENTRY + str(id) + OBJECT;
+    this.deliveredById.delete(id);
   }
 
   /** The lowest seq in the message index (undefined when empty). */
@@ -290,6 +297,60 @@ export class ConversationState {
   release(entry: string): boolean {
     if (!this.heldEntries.delete(entry)) return false;
     this.bytes -= ENTRY + str(entry) + 16;
+    return true;
+  }
+
+  /** Whether this message id was deleted (kept after the message itself is forgotten). */
+  isDeleted(messageId: string): boolean {
+    return this.deletedIds.has(messageId);
+  }
+
+  /** The `deleted` hash: deleted id → seq. */
+  get deleted(): ReadonlyMap<string, number> {
+    return this.deletedIds;
+  }
+
+  /** HSET deleted id seq; false when already deleted. */
+  markDeleted(messageId: string, seq: number): boolean {
+    if (this.deletedIds.has(messageId)) return false;
+    this.deletedIds.set(messageId, seq);
+    this.bytes += ENTRY + str(messageId) + 16;
+    return true;
+  }
+
+  /**
+   * Forgets one message (msg, msgs, its delivered-by hash) as a deletion does; false when the
+   * index did not know it.
+   */
+  forgetMessage(messageId: string): boolean {
+    if (!this.index.remove(messageId)) return false;
+    this.bytes -= ENTRY + 16;
+    const old = this.messageValues.get(messageId);
+    if (this.messageValues.delete(messageId))
+      this.bytes -= ENTRY + str(messageId) + messageBytes(old ?? null);
+    this.forgetDeliveredBy(messageId);
+    return true;
+  }
+
+  /** Members who marked the conversation unread (member → when). */
+  get marked(): ReadonlyMap<string, string> {
+    return this.markedBy;
+  }
+
+  /** HSET marked user at; false when already marked. */
+  markUnread(userId: string, at: string): boolean {
+    if (this.markedBy.has(userId)) return false;
+    this.markedBy.set(userId, at);
+    this.bytes += ENTRY + str(userId) + str(at);
+    return true;
+  }
+
+  /** HDEL marked user; false when not marked. */
+  clearUnreadMark(userId: string): boolean {
+    const at = this.markedBy.get(userId);
+    if (at === undefined) return false;
+    this.markedBy.delete(userId);
+    this.bytes -= ENTRY + str(userId) + str(at);
     return true;
   }
 

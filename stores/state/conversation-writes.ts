@@ -29,6 +29,8 @@ export class ConversationWrites {
   private msgsWrites?: SortedSetWrites;
   private notifiedWrites?: HashWrites;
   private winWrites?: HashWrites;
+  private deletedWrites?: HashWrites;
+  private markedWrites?: HashWrites;
 
   constructor(
     private readonly writes: WriteSet,
@@ -65,6 +67,22 @@ export class ConversationWrites {
 
   get win(): HashWrites {
     return (this.winWrites ??= this.writes.hash(this.key('win')));
+  }
+
+  /** Deleted message ids → seq: a receipt naming one is refused, its details answer 404. */
+  get deleted(): HashWrites {
+    return (this.deletedWrites ??= this.writes.hash(
+      this.key('deleted'),
+      ConversationRank.Watermarks,
+    ));
+  }
+
+  /** Members who marked the conversation unread (cleared by their next read). */
+  get marked(): HashWrites {
+    return (this.markedWrites ??= this.writes.hash(
+      this.key('marked'),
+      ConversationRank.Watermarks,
+    ));
   }
 
   /** Who confirmed delivery of one message by id (a watermark by id: ranked with them). */

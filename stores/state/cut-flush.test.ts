@@ -46,8 +46,10 @@ describe('a step whose write-behind was cut after any number of commands, redone
     [1, 'three random steps as one'],
     [2, 'three random steps as one'],
     [3, 'random steps and a crowd joining a group'],
+    [4, 'random steps with deletions and marks as unread'],
+    [5, 'random steps with deletions and marks as unread'],
   ])('seed %i: %s', async (seed) => {
-    const gen = new ConversationEventGenerator(new SeededRandom(seed), 3, 3);
+    const gen = new ConversationEventGenerator(new SeededRandom(seed), 3, 3, seed >= 4);
     const history = Array.from({ length: BEFORE }, () => inPipelineOrder(gen.step()));
     const cut = inPipelineOrder([
       ...gen.step(),
@@ -148,6 +150,11 @@ describe('a step whose write-behind was cut after any number of commands, redone
       }
       // Nothing, all, and states in between (some conversations written, others not) were cut.
       expect(leftByCuts.size).toBeGreaterThanOrEqual(4);
+      // The user actions' keys are on trial too: the history made some.
+      if (seed >= 4)
+        expect(written.map((w) => w.name).filter((n) => /deleted$|marked$/.test(n))).not.toEqual(
+          [],
+        );
     } finally {
       for (const keys of [...live]) await remove(keys);
     }

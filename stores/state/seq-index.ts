@@ -61,6 +61,17 @@ export class SeqIndex {
     return true;
   }
 
+  /** ZREM: false when the id was not indexed. */
+  remove(id: string): boolean {
+    const seq = this.scores.get(id);
+    if (seq === undefined) return false;
+    const at = this.lowerBound(seq, id);
+    this.seqs.splice(at, 1);
+    this.ids.splice(at, 1);
+    this.scores.delete(id);
+    return true;
+  }
+
   /** Removes the `count` oldest entries (lowest seqs); returns them, oldest first. */
   removeOldest(count: number): Array<[id: string, seq: number]> {
     const ids = this.ids.splice(0, count);

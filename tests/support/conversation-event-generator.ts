@@ -6,12 +6,14 @@ import type {
 } from '../../stores/redis/conversation-store';
 import type { ConversationKind } from '../../schemas/types';
 import type { SeededRandom } from '../../scripts/traffic/random';
+import type { DeletedMessage } from '../../processors/engine/messages-deleted';
 
 /** One store call's worth of a conversation's events (a run of one kind). */
 export type Call =
   | { conversationId: string; type: 'messages'; events: SentMessage[] }
   | { conversationId: string; type: 'members'; events: MemberChange[] }
-  | { conversationId: string; type: 'receipts'; events: ReceiptInput[] };
+  | { conversationId: string; type: 'receipts'; events: ReceiptInput[] }
+  | { conversationId: string; type: 'deletions'; events: DeletedMessage[] };
 
 /** What the generator believes of a conversation: enough to make plausible (and wrong) events. */
 interface Conversation {
@@ -33,7 +35,9 @@ const OUTSIDER = 'zed';
  * gaps, late (lower) seqs, duplicates, ids sent again with another seq and seqs shared by two
  * ids, and receipts of every kind — reads and deliveries by seq and by ids, duplicates,
  * backwards reads, redos (the same receipt and version again), unknown ids, non-members, seqs
- * not reached, readers who do not share reads.
+ * not reached, readers who do not share reads. With `userActions` (issue 14, which the Lua
+ * scripts never knew), also deletions (of sent ids, again, of unknown ids, then sent again) and
+ * marks as unread; without it the random stream is exactly what it was before them.
  */
 export class ConversationEventGenerator {
   readonly conversations: Conversation[] = [];
@@ -43,6 +47,7 @@ export class ConversationEventGenerator {
     private readonly rng: SeededRandom,
     directs: number,
     groups: number,
+    private readonly userActions = false,
   ) {
     for (let i = 0; i < directs; i++)
       this.conversations.push(this.conversation(`d${i}`, 'DIRECT', [`a${i}`, `b${i}`]));
@@ -79,6 +84,12 @@ export class ConversationEventGenerator {
         conversationId: conversation.id,
         type: 'members',
         events: this.members(conversation),
+      };
+    if (this.userActions && roll >= 0.42 && roll < 0.5)
+      return {
+        conversationId: conversation.id,
+        type: 'deletions',
+        events: Array.from({ length: this.rng.int(1, 3) }, () => this.deletion(conversation)),
       };
     if (roll < 0.5)
       return {
@@ -160,6 +171,13 @@ export class ConversationEventGenerator {
     return { messageId: id, seq, senderId, kind: this.kindOf(c), sentAt: 1_000_000 + seq * 10 };
   }
 
+  /** Mostly a recent message; sometimes one deleted before, or an id never sent. */
+  private deletion(c: Conversation): DeletedMessage {
+    if (c.sent.length === 0 || this.rng.chance(0.1))
+      return { messageId: `gone${this.rng.int(0, 9)}` };
+    return { messageId: this.newish(c) };
+  }
+
   private receipt(c: Conversation): ReceiptInput {
     if (c.receipts.length > 0 && this.rng.chance(0.08)) return this.rng.pick(c.receipts); // redo
     const members = [...c.members];
@@ -181,6 +199,7 @@ export class ConversationEventGenerator {
   }
 
   private command(c: Conversation): ReceiptCommand {
+    if (this.userActions && this.rng.chance(0.1)) return { type: 'mark_unread' };
     const seq = () => this.rng.int(1, c.maxSeq + 3); // some beyond the newest: not reached
     const id = () =>
       c.sent.length === 0 || this.rng.chance(0.1) ? `nope${this.rng.int(0, 9)}` : this.newish(c);

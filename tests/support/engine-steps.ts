@@ -4,6 +4,7 @@ import { deliveredByNeeded } from '../../processors/engine/delivered-by-needed';
 import type { EngineStep } from '../../processors/engine/engine-step';
 import { applyMemberChanges } from '../../processors/engine/members-changed';
 import { applyMessagesSent } from '../../processors/engine/messages-sent';
+import { applyMessagesDeleted } from '../../processors/engine/messages-deleted';
 import { loadDeliveredBy } from '../../stores/state/conversation-loader';
 import type { ConversationState } from '../../stores/state/conversation-state';
 import { WriteSet, type RedisCommand } from '../../stores/state/write-set';
@@ -54,6 +55,7 @@ export async function applyCalls(
     const state = states.get(c.conversationId)!;
     if (c.type === 'messages') results.push(applyMessagesSent(state, c.events, step));
     else if (c.type === 'members') results.push(applyMemberChanges(state, c.events, step));
+    else if (c.type === 'deletions') results.push(applyMessagesDeleted(state, c.events, step));
     else {
       // A direct chat's update lookup may test messages confirmed by earlier receipts.
       const missing = deliveredByNeeded(state, c.events);
@@ -84,6 +86,7 @@ export function conversationKeyNames(
 ): string[] {
   return [
     ...['meta', 'members', 'read', 'dlvd', 'msg', 'msgs', 'notified', 'win', 'held'],
+    ...['deleted', 'marked'],
     ...gen.messageIdsOf(conversationId).map((id) => `dlv:${id}`),
     ...gen.usersOf(conversationId).flatMap((u) => [`readlog:${u}`, `dlvlog:${u}`]),
   ];

@@ -14,7 +14,16 @@ class Client {
     this.convs = new Map(
       conversations.map((c) => [
         c.conversation_id,
-        { ...c, messages: [], lastSeq: 0, unread: 0, readUpTo: 0, loaded: false },
+        {
+          ...c,
+          messages: [],
+          lastSeq: 0,
+          unread: 0,
+          readUpTo: 0,
+          loaded: false,
+          marked: false,
+          muted: false,
+        },
       ]),
     );
     this.openId = null;
@@ -137,9 +146,17 @@ class Client {
 
   async fetchMessages(conv) {
     const path = `/demo/api/conversations/${encodeURIComponent(conv.conversation_id)}/messages?after=${conv.lastSeq}`;
-    const { messages } = await this.api('GET', path);
+    const { messages, deleted } = await this.api('GET', path);
     const firstLoad = !conv.loaded;
     conv.loaded = true;
+    // Deleted upstream: gone from the list (ticks stops counting them as unread).
+    const gone = new Set(deleted);
+    const kept = conv.messages.filter((m) => !gone.has(m.message_id));
+    if (kept.length !== conv.messages.length) {
+      conv.messages = kept;
+      this.scheduleUnreadRefresh();
+      if (conv.conversation_id === this.openId) this.renderMessages();
+    }
     if (messages.length === 0) return;
     const received = [];
     for (const m of messages) {
@@ -199,9 +216,11 @@ class Client {
     const conv = this.convs.get(this.openId);
     if (!conv || conv.messages.length === 0 || !this.atEnd()) return;
     const last = conv.messages[conv.messages.length - 1];
-    if (last.seq <= conv.readUpTo) return;
-    conv.readUpTo = last.seq;
+    // A conversation marked unread is read again when opened, even with nothing new.
+    if (last.seq <= conv.readUpTo && !conv.marked) return;
+    conv.readUpTo = Math.max(conv.readUpTo, last.seq);
     conv.unread = 0;
+    conv.marked = false;
     this.renderConversations();
     this.api('POST', '/v1/receipts/read', { conversation_id: conv.conversation_id, seq: last.seq })
       .then(() => this.scheduleUnreadRefresh())
@@ -225,6 +244,8 @@ class Client {
             ? c.unread
             : Math.min(c.unread, c.last_seq - conv.readUpTo);
         conv.readUpTo = Math.max(conv.readUpTo, c.read_up_to_seq);
+        conv.marked = c.marked_unread;
+        conv.muted = c.muted;
       }
       this.setBadge(me.badge.count);
       this.renderConversations();
@@ -243,8 +264,8 @@ class Client {
 
   open(conversationId) {
     this.openId = conversationId;
-    this.el.querySelector('input').disabled = false;
-    this.el.querySelector('button').disabled = false;
+    this.el.querySelector('form.compose input').disabled = false;
+    this.el.querySelector('form.compose button').disabled = false;
     this.renderConversations();
     this.renderMessages();
     this.scrollToEnd();
@@ -252,7 +273,7 @@ class Client {
   }
 
   async send() {
-    const input = this.el.querySelector('input');
+    const input = this.el.querySelector('form.compose input');
     const text = input.value.trim();
     if (!text || !this.openId) return;
     input.value = '';
@@ -261,6 +282,42 @@ class Client {
     });
     await this.fetchMessages(this.convs.get(this.openId));
     this.scrollToEnd();
+  }
+
+  /** Mark as unread: ticks shows it unread (and in the badge) until this user reads it again. */
+  async markUnread(conv) {
+    if (this.openId === conv.conversation_id) this.close();
+    conv.marked = true;
+    conv.unread = Math.max(conv.unread, 1);
+    this.renderConversations();
+    await this.api('POST', `/v1/conversations/${encodeURIComponent(conv.conversation_id)}/unread`);
+    this.scheduleUnreadRefresh();
+  }
+
+  /** Mute: the count stays, the conversation leaves the badge (until unmuted). */
+  async toggleMute(conv) {
+    const muted = !conv.muted;
+    await this.api('PUT', `/v1/conversations/${encodeURIComponent(conv.conversation_id)}/mute`, {
+      muted,
+    });
+    conv.muted = muted;
+    this.refreshUnread();
+  }
+
+  async deleteMessage(conv, msg) {
+    await this.api(
+      'DELETE',
+      `/demo/api/conversations/${encodeURIComponent(conv.conversation_id)}/messages/${encodeURIComponent(msg.message_id)}`,
+    );
+    conv.messages = conv.messages.filter((m) => m.message_id !== msg.message_id);
+    this.renderMessages();
+  }
+
+  close() {
+    this.openId = null;
+    this.el.querySelector('form.compose input').disabled = true;
+    this.el.querySelector('form.compose button').disabled = true;
+    this.list.innerHTML = '<p class="placeholder">Open a conversation</p>';
   }
 
   renderConversations() {
@@ -277,7 +334,24 @@ class Client {
       unread.className = `unread${conv.unread > 0 ? '' : ' zero'}`;
       unread.textContent = String(conv.unread);
       unread.dataset.count = String(conv.unread);
-      li.append(title, unread);
+      if (conv.muted) li.classList.add('muted');
+      const action = (className, label, run) => {
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.className = `conv-action ${className}`;
+        button.textContent = label;
+        button.addEventListener('click', (e) => {
+          e.stopPropagation(); // not an open
+          run().catch((err) => console.warn(err));
+        });
+        return button;
+      };
+      li.append(
+        title,
+        unread,
+        action('mark-unread', 'mark unread', () => this.markUnread(conv)),
+        action('mute', conv.muted ? 'unmute' : 'mute', () => this.toggleMute(conv)),
+      );
       li.addEventListener('click', () => this.open(conv.conversation_id));
       ul.appendChild(li);
     }
@@ -312,6 +386,15 @@ class Client {
         tick.textContent = msg.status === 'sent' ? '✓' : '✓✓';
         tick.title = msg.status;
         meta.appendChild(tick);
+        const remove = document.createElement('button');
+        remove.type = 'button';
+        remove.className = 'delete';
+        remove.title = 'delete this message';
+        remove.textContent = 'delete';
+        remove.addEventListener('click', () =>
+          this.deleteMessage(conv, msg).catch((err) => console.warn(err)),
+        );
+        meta.appendChild(remove);
         if (conv.kind === 'GROUP' && msg.total) {
           const summary = document.createElement('span');
           summary.className = 'summary';

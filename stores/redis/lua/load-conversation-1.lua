@@ -6,8 +6,8 @@
   KEYS[1] conversation key prefix
   ARGV    message ids whose delivered-by-id hashes (dlv:<id>) to read as well (the engine holds
           only those a step needs: they are one key per message)
-  Returns {meta, members, read, dlvd, msg, msgs, notified, win, held, dlv}
-    meta, read, dlvd, msg, notified, win: HGETALL (flat field, value, …)
+  Returns {meta, members, read, dlvd, msg, msgs, notified, win, held, dlv, deleted, marked}
+    meta, read, dlvd, msg, notified, win, deleted, marked: HGETALL (flat field, value, …)
     members: SMEMBERS; msgs: ZRANGE 0 -1 WITHSCORES (flat id, seq, …, in seq order)
     held: ZRANGE held 0 -1 WITHSCORES (the held receipts, flat entry, deadline, …)
     dlv: one HGETALL per ARGV id, in order ({} where the key does not exist)
@@ -28,4 +28,6 @@ return {
   redis.call('HGETALL', p .. 'win'),
   redis.call('ZRANGE', p .. 'held', 0, -1, 'WITHSCORES'),
   dlv,
+  redis.call('HGETALL', p .. 'deleted'),
+  redis.call('HGETALL', p .. 'marked'),
 }

@@ -10,6 +10,7 @@
     {'no_conversation'}  nothing is known of the conversation here (expired, or never existed)
     {'not_member'}       the viewer is not a member
     {'no_message'}       the conversation has no such message here
+    {'deleted'}          the message was deleted (its id is in the `deleted` hash)
     {'ok', seq, sender, sent_at, rows}
       rows: flat list of (user_id, read_at, delivered_at) for each member but the sender; an
       '' time means "not read" / "not delivered", and '?' "yes, at a time no longer known".
@@ -22,6 +23,7 @@ local members, read, dlvd, msgs, msg = p .. 'members', p .. 'read', p .. 'dlvd',
 
 if redis.call('EXISTS', members) == 0 then return {'no_conversation'} end
 if redis.call('SISMEMBER', members, viewer) == 0 then return {'not_member'} end
+if redis.call('HEXISTS', p .. 'deleted', messageId) == 1 then return {'deleted'} end
 local seq, sender, sentAt = parseMessage(redis.call('HGET', msg, messageId))
 if not seq then return {'no_message'} end
 

@@ -13,7 +13,9 @@
     read = {user: seq}, dlvd = {user: seq},
     messages = [[seq, message_id, sender, sent_at], ...],
     readlog = {user: [[seq, at], ...]}, dlvlog = {user: [[seq, at], ...]},
-    dlv = {message_id: {user: at}}
+    dlv = {message_id: {user: at}},
+    deleted = [message_id, ...],            -- deleted messages (never restored as messages)
+    marked = {user: at}                     -- members who marked it unread
   }
   Returns the number of messages written.
 ]]
@@ -61,7 +63,15 @@ for id, byUser in pairs(s.dlv) do
   for user, at in pairs(byUser) do redis.call('HSETNX', key, user, str(at)) end
   touch(ttl, key)
 end
-for _, key in ipairs({meta, members, read, dlvd, msgs, msg}) do
+local deleted, marked = p .. 'deleted', p .. 'marked'
+for _, id in ipairs(s.deleted or {}) do
+  redis.call('HSETNX', deleted, id, '0')
+  redis.call('ZREM', msgs, id)
+  redis.call('HDEL', msg, id)
+  redis.call('DEL', p .. 'dlv:' .. id)
+end
+for user, at in pairs(s.marked or {}) do redis.call('HSETNX', marked, user, str(at)) end
+for _, key in ipairs({meta, members, read, dlvd, msgs, msg, deleted, marked}) do
   if redis.call('EXISTS', key) == 1 then redis.call('EXPIRE', key, ttl) end
 end
 return #s.messages

@@ -1,0 +1,158 @@
+import type { ReceiptResult } from '../../stores/redis/conversation-store';
+import { commandsOf, expired, receipt, stateOf, stepAt } from '../../tests/support/engine-fixtures';
+import { applyMessagesDeleted } from './messages-deleted';
+import { applyMessagesSent } from './messages-sent';
+import { applyReceipts } from './apply-receipts';
+
+/** ana sent m1, m2, m3; bo read up to 1, cy up to 2, dee nothing. */
+const group = () =>
+  stateOf({
+    kind: 'GROUP',
+    members: ['ana', 'bo', 'cy', 'dee'],
+    read: { ana: 3, bo: 1, cy: 2, dee: 0 },
+    dlvd: { ana: 3, bo: 1, cy: 2, dee: 0 },
+    messages: [
+      ['m1', 1, 'ana'],
+      ['m2', 2, 'ana'],
+      ['m3', 3, 'ana'],
+    ],
+    deliveredBy: { m3: ['bo'] },
+  });
+
+const applied = (r: ReceiptResult | undefined) => {
+  if (!r?.applied) throw new Error(`not applied: ${JSON.stringify(r)}`);
+  return r;
+};
+
+describe('applyMessagesDeleted', () => {
+  it('forgets the message: unread counts drop, whoever had only it unread is caught up', () => {
+    const state = group();
+    const step = stepAt();
+    const [result] = applyMessagesDeleted(state, [{ messageId: 'm3' }], step);
+    expect(result).toMatchObject({ removed: true, seq: 3, sender: 'ana', kind: 'GROUP' });
+    expect(result!.caughtUp).toEqual(['cy']); // bo still has m2, dee m1 and m2
+    expect(state.countAfter(1)).toBe(1);
+    expect(state.message('m3')).toBeUndefined();
+    expect(state.deliveredBy('m3')).toBeUndefined();
+    expect(state.isDeleted('m3')).toBe(true);
+    expect(state.read.get('cy')).toBe(2); // no watermark moves
+    expect(state.lastSeq).toBe(3);
+    expect(commandsOf(step)).toEqual(
+      expect.arrayContaining([
+        ['hdel', 'msg', 'm3'],
+        ['zrem', 'msgs', 'm3'],
+        ['del', 'dlv:m3'],
+        ['hset', 'deleted', 'm3', '3'],
+      ]),
+    );
+    expect(expired(step)).toContain('deleted'); // created: joins the core keys' expiry
+  });
+
+  it('twice, or an unknown id, changes nothing but remembering the id', () => {
+    const state = group();
+    applyMessagesDeleted(state, [{ messageId: 'm3' }], stepAt());
+    const again = stepAt(stepAt().now + 1);
+    const [second, unknown] = applyMessagesDeleted(
+      state,
+      [{ messageId: 'm3' }, { messageId: 'never' }],
+      again,
+    );
+    expect(second).toMatchObject({ removed: false, caughtUp: [] });
+    expect(unknown).toMatchObject({ removed: false, seq: 0, sender: null, caughtUp: [] });
+    expect(commandsOf(again).filter((c) => c[1] !== 'meta')).toEqual([
+      ['hset', 'deleted', 'never', '0'],
+    ]);
+  });
+
+  it('a member who marked the conversation unread keeps it in the badge', () => {
+    const state = group();
+    state.markUnread('cy', '7');
+    const [result] = applyMessagesDeleted(state, [{ messageId: 'm3' }], stepAt());
+    expect(result!.caughtUp).toEqual([]);
+  });
+
+  it('a deleted id is never indexed again (a replayed MessageSent)', () => {
+    const state = group();
+    applyMessagesDeleted(state, [{ messageId: 'm3' }], stepAt());
+    const [again] = applyMessagesSent(
+      state,
+      [{ messageId: 'm3', seq: 3, senderId: 'ana', kind: 'GROUP', sentAt: 1003 }],
+      stepAt(),
+    );
+    expect(again).toMatchObject({ behind: [] });
+    expect(state.message('m3')).toBeUndefined();
+    expect(state.countAfter(0)).toBe(2);
+  });
+});
+
+describe('receipts and deleted messages', () => {
+  it('a read or delivery naming only deleted ids is refused; with a live id, the live one counts', () => {
+    const state = group();
+    state.loadDeliveredBy('m1', []);
+    applyMessagesDeleted(state, [{ messageId: 'm2' }], stepAt());
+    const [read, only, mixed] = applyReceipts(
+      state,
+      [
+        receipt('dee', { type: 'read_id', messageId: 'm2' }),
+        receipt('dee', { type: 'dlv_ids', messageIds: ['m2'] }),
+        receipt('dee', { type: 'dlv_ids', messageIds: ['m2', 'm1'] }),
+      ],
+      stepAt(),
+    );
+    expect(read).toEqual({ applied: false, reason: 'MESSAGE_DELETED' });
+    expect(only).toEqual({ applied: false, reason: 'MESSAGE_DELETED' });
+    expect(applied(mixed).newlyDeliveredIds).toEqual(['m1']);
+  });
+
+  it('a read of what is left after a deletion leaves nothing unread', () => {
+    const state = group();
+    applyMessagesDeleted(state, [{ messageId: 'm3' }], stepAt());
+    const [r] = applyReceipts(
+      state,
+      [receipt('bo', { type: 'read_id', messageId: 'm2' })],
+      stepAt(),
+    );
+    expect(applied(r)).toMatchObject({ unread: 0, atEnd: false, newRead: 2 });
+  });
+});
+
+describe('mark as unread', () => {
+  it('sets a flag (1 unread, no watermark moves), once; the next read clears it, even moving nothing', () => {
+    const state = group();
+    const step = stepAt();
+    const [set, twice] = applyReceipts(
+      state,
+      [receipt('cy', { type: 'mark_unread' }), receipt('cy', { type: 'mark_unread' })],
+      step,
+    );
+    expect(applied(set)).toMatchObject({
+      unread: 1,
+      newRead: 2,
+      changed: false,
+      unreadMark: 'set',
+    });
+    expect(applied(twice).unreadMark).toBeUndefined();
+    expect(state.read.get('cy')).toBe(2);
+    expect(commandsOf(step)).toEqual(
+      expect.arrayContaining([['hset', 'marked', 'cy', expect.any(String)]]),
+    );
+    expect(expired(step)).toContain('marked');
+
+    const read = stepAt();
+    const [cleared] = applyReceipts(state, [receipt('cy', { type: 'read', seq: 2 })], read);
+    expect(applied(cleared)).toMatchObject({ unreadMark: 'cleared', changed: false, unread: 1 });
+    expect(state.marked.has('cy')).toBe(false);
+    expect(commandsOf(read)).toEqual(expect.arrayContaining([['hdel', 'marked', 'cy']]));
+  });
+
+  it('with messages unread, the count is theirs; a non-member is held', () => {
+    const state = group();
+    const [dee, outsider] = applyReceipts(
+      state,
+      [receipt('dee', { type: 'mark_unread' }), receipt('zed', { type: 'mark_unread' })],
+      stepAt(),
+    );
+    expect(applied(dee).unread).toBe(3);
+    expect(outsider).toEqual({ applied: false, reason: 'NOT_A_MEMBER' });
+  });
+});

@@ -1,0 +1,78 @@
+import type { ConversationKind } from '../../schemas/types';
+import type { ConversationState } from '../../stores/state/conversation-state';
+import { ConversationWrites } from '../../stores/state/conversation-writes';
+import { formatNumber } from '../../stores/state/stored-values';
+import type { EngineStep } from './engine-step';
+import { refreshCore } from './refresh-core';
+
+export interface DeletedMessage {
+  messageId: string;
+}
+
+export interface MessageDeletedResult {
+  /** The index knew the message: unread counts changed (false for a replay or an unknown id). */
+  removed: boolean;
+  kind: ConversationKind;
+  /** Its seq (0 when the message was not known here). */
+  seq: number;
+  /** The sender (null when not known): their own unread never counted it. */
+  sender: string | null;
+  /**
+   * Members for whom it was the last unread message (and who did not mark the conversation
+   * unread): their badge loses the conversation's source.
+   */
+  caughtUp: string[];
+  /** Every member of a direct chat (each one's badge source is the other); empty for a group. */
+  members: string[];
+  hasHeld: boolean;
+}
+
+/**
+ * Deletions of one conversation's messages, in order, as if each were applied alone.
+ *
+ * - The id is remembered as deleted (`deleted`: id → seq), known or not, so that receipts naming
+ *   it are refused (MESSAGE_DELETED) and its receipt details answer 404, whatever comes later.
+ * - A message the index knows is forgotten (msg, msgs, its delivered-by hash): it stops counting
+ *   as unread for everyone (unread counts are derived from the index), and nothing can be told
+ *   about it any more (the direct-chat lookup and the window summaries read the index).
+ * - No watermark moves, last_seq stays (seqs keep rising), the logs stay (append-only).
+ * - Idempotent: the second time the index no longer knows it, and nothing changes.
+ */
+export function applyMessagesDeleted(
+  state: ConversationState,
+  deletions: readonly DeletedMessage[],
+  step: EngineStep,
+): MessageDeletedResult[] {
+  const writes = new ConversationWrites(step.writes, state.prefix);
+  const kind = state.kind ?? 'GROUP';
+  const hadDeleted = state.deleted.size > 0;
+  const results: MessageDeletedResult[] = [];
+  for (const { messageId } of deletions) {
+    const message = state.message(messageId);
+    const seq = message?.seq ?? state.deleted.get(messageId) ?? 0;
+    if (state.markDeleted(messageId, seq)) writes.deleted.set(messageId, formatNumber(seq));
+    const result: MessageDeletedResult = {
+      removed: false,
+      kind,
+      seq,
+      sender: message?.sender ?? null,
+      caughtUp: [],
+      members: kind === 'DIRECT' ? [...state.members] : [],
+      hasHeld: state.hasHeld,
+    };
+    results.push(result);
+    if (!message || !state.forgetMessage(messageId)) continue;
+    result.removed = true;
+    writes.msg.delete(messageId);
+    writes.msgs.remove(messageId);
+    writes.deliveredBy(messageId).del();
+    for (const member of state.members) {
+      const read = state.read.get(member) ?? 0;
+      if (member === message.sender || read >= seq || state.marked.has(member)) continue;
+      if (state.countAfter(read) === 0) result.caughtUp.push(member);
+    }
+  }
+  // The first deletion creates `deleted`: it joins the core keys' expiry now.
+  refreshCore(state, writes, step, !hadDeleted && state.deleted.size > 0);
+  return results;
+}
