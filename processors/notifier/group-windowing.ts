@@ -19,14 +19,10 @@ export interface GroupWindowing {
   windowGraceMs: number;
 }
 
-/**
- * When a window opened at `now` closes: a conversation's windows tumble from its first receipt
- * (DESIGN.md: windows per sender and conversation), not from the epoch — an epoch boundary
- * would split a burst of reads into two pushes per sender at whatever phase it fell.
- */
+/** When a window open at `now` closes: tumbling windows aligned to the epoch, plus the grace. */
 export function windowCloseAfter(
   now: number,
   { windowMs, windowGraceMs }: Pick<GroupWindowing, 'windowMs' | 'windowGraceMs'>,
 ): number {
-  return now + windowMs + windowGraceMs;
+  return (Math.floor(now / windowMs) + 1) * windowMs + windowGraceMs;
 }

@@ -16,21 +16,19 @@ export interface WindowCloserOptions extends GroupWindowing {
 
 /**
  * Closes group windows on wall-clock time, so a quiet partition still tells senders within the
- * window plus grace. A conversation's window tumbles from its first receipt and the runtime
- * wakes the closer when the earliest one is due; a window's state lives in Redis, so
+ * window plus grace. Tumbling windows aligned to the epoch; a window's state lives in Redis, so
  * a crash or rebalance loses none: the summaries are produced first, the window deleted after
  * (a crash in between repeats a summary, which is harmless: its counts are absolute).
  */
 export class WindowCloser implements Punctuator {
   readonly name = 'group-windows';
   readonly intervalMs: number;
+  /** Windows end together (epoch-aligned): run at each end, the interval only catches stragglers. */
+  readonly aligned: { everyMs: number; offsetMs: number };
+
   constructor(private readonly options: WindowCloserOptions) {
     this.intervalMs = options.punctuateIntervalMs;
-  }
-
-  /** The earliest close time of the windows this process holds open (the runtime wakes us then). */
-  nextDueAt(): number | undefined {
-    return this.options.windows.earliest();
+    this.aligned = { everyMs: options.windowMs, offsetMs: options.windowGraceMs };
   }
 
   punctuate(partitions: number[], ctx: ProcessorContext): Promise<void> {

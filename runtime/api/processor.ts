@@ -57,10 +57,10 @@ export interface Punctuator {
   readonly name: string;
   readonly intervalMs: number;
   /**
-   * When its earliest work is due (ms since the epoch), if it knows: the runtime also wakes it
-   * right then, so work due between two interval wake-ups does not wait for the next one.
+   * Also run right at wall-clock times k × everyMs + offsetMs (window ends), so work that is due
+   * then does not wait up to an interval.
    */
-  nextDueAt?(): number | undefined;
+  readonly aligned?: { everyMs: number; offsetMs: number };
   punctuate(partitions: number[], context: ProcessorContext): Promise<void>;
   /**
    * On shutdown, for each owned partition: finish what must not wait for the partition's next

@@ -1,14 +1,11 @@
 import type { Punctuator } from '../api/processor';
 
 /**
- * Wakes punctuators on wall-clock time: every `intervalMs` and, for a punctuator that says when
- * its work is next due (`nextDueAt`), right after that time whenever it falls before the next
- * interval wake-up. What a wake-up does is up to `wake`.
+ * Wakes punctuators on wall-clock time: every `intervalMs` and, for an aligned punctuator, right
+ * after each k × everyMs + offsetMs (window ends). What a wake-up does is up to `wake`.
  */
 export class PunctuationScheduler {
   private readonly timers = new Set<NodeJS.Timeout>();
-  /** Per punctuator: the due time its one precise wake-up is set for. */
-  private readonly precise = new Map<Punctuator, number>();
   private stopped = false;
 
   constructor(private readonly wake: (punctuator: Punctuator) => void) {}
@@ -16,12 +13,8 @@ export class PunctuationScheduler {
   start(punctuators: readonly Punctuator[]): void {
     this.stopped = false;
     for (const punctuator of punctuators) {
-      const tick = () => {
-        this.wake(punctuator);
-        this.schedulePrecise(punctuator);
-      };
-      this.timers.add(setInterval(tick, punctuator.intervalMs));
-      this.schedulePrecise(punctuator);
+      this.timers.add(setInterval(() => this.wake(punctuator), punctuator.intervalMs));
+      if (punctuator.aligned) this.scheduleAligned(punctuator, punctuator.aligned);
     }
   }
 
@@ -29,26 +22,24 @@ export class PunctuationScheduler {
     this.stopped = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    this.precise.clear();
   }
 
-  /** A one-shot wake-up at the punctuator's next due time, when the interval would be late. */
-  private schedulePrecise(punctuator: Punctuator): void {
-    const due = punctuator.nextDueAt?.();
-    if (this.stopped || due === undefined) return;
+  private scheduleAligned(
+    punctuator: Punctuator,
+    aligned: { everyMs: number; offsetMs: number },
+  ): void {
+    if (this.stopped) return;
+    const { everyMs, offsetMs } = aligned;
     const now = Date.now();
-    if (due >= now + punctuator.intervalMs) return; // an interval wake-up comes first
-    const set = this.precise.get(punctuator);
-    if (set !== undefined && set <= due) return; // one as early is already set
-    this.precise.set(punctuator, due);
+    const next = Math.floor((now - offsetMs) / everyMs + 1) * everyMs + offsetMs;
     // 1 ms late: the due time itself must have passed for Date.now() >= due.
     const timer = setTimeout(
       () => {
         this.timers.delete(timer);
-        if (this.precise.get(punctuator) === due) this.precise.delete(punctuator);
         this.wake(punctuator);
+        this.scheduleAligned(punctuator, aligned);
       },
-      Math.max(0, due - now + 1),
+      next - now + 1,
     );
     this.timers.add(timer);
   }

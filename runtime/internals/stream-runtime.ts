@@ -80,7 +80,7 @@ const COMMIT_INTERVAL_MS = 100;
  *   (the leading topic first), their outputs held in a BufferedContext. Receipts are taken in
  *   event-time order after the conversation events they may refer to (see PartitionTask).
  * - **punctuation**: one punctuator's wall-clock run for one partition (PunctuationScheduler
- *   wakes them, per interval and when their work is due).
+ *   wakes them, per interval and at aligned times).
  * - **lane**: a partition's queue of steps and punctuations, run one at a time (PartitionLanes),
  *   so a window is never closed while a step adds to it. Lanes of different partitions run
  *   concurrently (their conversations are disjoint).

@@ -45,22 +45,6 @@ describe('PartitionIndex (real Redis)', () => {
     expect(await next.due([p], 250)).toEqual([{ partition: p, conversationId: 'b', at: 200 }]);
   });
 
-  it('knows its earliest entry across partitions, and forgets a reset partition’s', async () => {
-    const [p, q] = [partition(), partition()];
-    const index = new PartitionIndex(redis, keys, 'windows');
-    expect(index.earliest()).toBeUndefined();
-    await index.schedule([
-      { partition: p, conversationId: 'a', at: 500 },
-      { partition: q, conversationId: 'b', at: 400 },
-      { partition: q, conversationId: 'c', at: 900 },
-    ]);
-    expect(index.earliest()).toBe(400);
-    await index.reschedule([{ partition: q, conversationId: 'b', at: null }]);
-    expect(index.earliest()).toBe(500);
-    index.resetPartition(p);
-    expect(index.earliest()).toBe(900);
-  });
-
   it('keeps the earlier time of an entry, and does not write what changes nothing', async () => {
     const p = partition();
     const index = new PartitionIndex(redis, keys, 'windows');

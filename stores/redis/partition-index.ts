@@ -20,8 +20,6 @@ export class PartitionIndex {
   readonly name: string;
   /** A partition's entries (conversation → at) as this process wrote or read them. */
   private readonly memory = new Map<number, Promise<Map<string, number>>>();
-  /** The same entries once read: what `earliest` looks at without waiting. */
-  private readonly loaded = new Map<number, Map<string, number>>();
   /** Per partition: resolves once the deliveries in flight at its last reset are over. */
   private readonly settling = new Map<number, Promise<unknown>>();
 
@@ -45,7 +43,6 @@ export class PartitionIndex {
    */
   resetPartition(partition: number, settled: Promise<unknown> = Promise.resolve()): void {
     this.memory.delete(partition);
-    this.loaded.delete(partition);
     this.settling.set(
       partition,
       settled.catch(() => undefined),
@@ -60,7 +57,6 @@ export class PartitionIndex {
         const flat = await this.redis.zrange(this.key(partition), '0', '-1', 'WITHSCORES');
         const entries = new Map<string, number>();
         for (let i = 0; i < flat.length; i += 2) entries.set(flat[i]!, Number(flat[i + 1]));
-        if (this.memory.get(partition) === known) this.loaded.set(partition, entries);
         return entries;
       });
       // A failed read is not remembered: the next use reads again.
@@ -104,14 +100,6 @@ export class PartitionIndex {
       }
     }
     await execPipeline(pipe);
-  }
-
-  /** The earliest time of the entries this process holds in memory; undefined when none. */
-  earliest(): number | undefined {
-    let min: number | undefined;
-    for (const entries of this.loaded.values())
-      for (const at of entries.values()) if (min === undefined || at < min) min = at;
-    return min;
   }
 
   /** Conversations due at `now` on the given partitions, at most `limit` per partition. */
