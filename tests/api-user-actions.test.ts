@@ -1,7 +1,7 @@
-import pino from 'pino';
 import { TicksHttpServer } from '../services/ticks-http-server';
 import { apiClient } from './support/api-client';
 import { createHarness, eventually, type Harness } from './support/harness';
+import { startApiServer } from './support/api-server';
 
 interface Unread {
   conversations: Array<{
@@ -37,14 +37,9 @@ describe('query API: mark unread, mute, deleted messages', () => {
 
   beforeAll(async () => {
     h = await createHarness({});
-    server = new TicksHttpServer({
-      config: h.config,
-      logger: pino({ level: 'warn' }),
-      codec: h.codec,
+    server = await startApiServer(h, {
       gateway: false,
-      port: 0,
     });
-    await server.start();
     call = apiClient(server.url);
     h.publish.memberAdded(dm, 'Ana', 'DIRECT').memberAdded(dm, 'Bo', 'DIRECT');
     for (const m of ['Ana', 'Bo', 'Cy']) h.publish.memberAdded(group, m, 'GROUP');
@@ -138,14 +133,9 @@ describe('query API: mark unread, mute, deleted messages', () => {
     });
     expect(answer.body).toEqual({ conversation_id: dm, muted: true, until: null });
     expect((await unreadOf('Bo')).badge.sources).not.toContain('Ana');
-    const other = new TicksHttpServer({
-      config: h.config,
-      logger: pino({ level: 'warn' }),
-      codec: h.codec,
+    const other = await startApiServer(h, {
       gateway: false,
-      port: 0,
     });
-    await other.start();
     try {
       const seen = await unreadOf('Bo', other);
       expect(entry(seen, dm)).toMatchObject({ muted: true, muted_until: null });

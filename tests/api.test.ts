@@ -1,7 +1,7 @@
-import pino from 'pino';
 import { TicksHttpServer } from '../services/ticks-http-server';
 import { apiClient } from './support/api-client';
 import { createHarness, eventually, type Harness } from './support/harness';
+import { startApiServer } from './support/api-server';
 
 interface Receipts {
   delivered: Array<{ user_id: string; at: number | null }>;
@@ -28,14 +28,9 @@ describe('query API', () => {
     h.publish.settings('Quiet', false); // Quiet does not share read receipts
     await h.publish.flush();
     await h.startPipeline();
-    server = new TicksHttpServer({
-      config: h.config,
-      logger: pino({ level: 'warn' }),
-      codec: h.codec,
+    server = await startApiServer(h, {
       gateway: false,
-      port: 0,
     });
-    await server.start();
     call = apiClient(server.url);
 
     h.publish.memberAdded(dm, 'Ana', 'DIRECT').memberAdded(dm, 'Bo', 'DIRECT');
@@ -283,14 +278,10 @@ describe('query API', () => {
     });
 
     it('429 with Retry-After once a user passes TICKS_API_RATE_LIMIT_PER_MINUTE; others go on', async () => {
-      const limited = new TicksHttpServer({
+      const limited = await startApiServer(h, {
         config: { ...h.config, api: { ...h.config.api, rateLimitPerMinute: 3 } },
-        logger: pino({ level: 'warn' }),
-        codec: h.codec,
         gateway: false,
-        port: 0,
       });
-      await limited.start();
       try {
         const callLimited = apiClient(limited.url);
         const statuses = [];

@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import pino from 'pino';
 import { chromium, type Browser } from 'playwright-core';
 import { TicksHttpServer } from '../services/ticks-http-server';
 import { createHarness, type Harness } from './support/harness';
+import { startApiServer } from './support/api-server';
 
 /**
  * The demo page in Debian's chromium (no browser download): Ana sends, Bo opens the chat and
@@ -26,14 +26,9 @@ if (!haveChromium)
   beforeAll(async () => {
     // The demo mints tokens for anyone: it runs in dev mode only, as under `npm start`.
     h = await createHarness({ TICKS_DEV_MODE: 'true' });
-    server = new TicksHttpServer({
-      config: h.config,
-      logger: pino({ level: 'warn' }),
-      codec: h.codec,
+    server = await startApiServer(h, {
       demo: true,
-      port: 0,
     });
-    await server.start();
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [

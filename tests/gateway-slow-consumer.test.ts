@@ -3,6 +3,7 @@ import { TicksHttpServer } from '../services/ticks-http-server';
 import { groupSummaryUpdate } from '../scripts/bench/push-records';
 import { createHarness, eventually, type Harness } from './support/harness';
 import { TestSocket } from './support/ws-client';
+import { startApiServer } from './support/api-server';
 
 const MAX_BUFFERED = 64 * 1024;
 
@@ -23,13 +24,9 @@ describe('gateway: a slow consumer is dropped, its buffer bounded', () => {
       { TICKS_GATEWAY_MAX_BUFFERED_BYTES: String(MAX_BUFFERED) },
       { startPipeline: false },
     );
-    server = new TicksHttpServer({
-      config: h.config,
+    server = await startApiServer(h, {
       logger: pino({ level: 'error' }),
-      codec: h.codec,
-      port: 0,
     });
-    await server.start();
   });
 
   afterAll(async () => {

@@ -9,6 +9,7 @@ import { OfflineBatcher } from '../services/offline-batcher';
 import { createHarness, eventually, type Harness } from './support/harness';
 import { capturedLogger } from './support/captured-logger';
 import { TestSocket } from './support/ws-client';
+import { startApiServer } from './support/api-server';
 
 /** The push gateway and the offline batcher on the real stack, through real WebSockets. */
 describe('push gateway and offline batches', () => {
@@ -37,13 +38,9 @@ describe('push gateway and offline batches', () => {
       groupId: `${h.config.kafka.groupId}-offline`,
     });
     await batcher.start();
-    server = new TicksHttpServer({
-      config: h.config,
+    server = await startApiServer(h, {
       logger: serverLog.logger,
-      codec: h.codec,
-      port: 0,
     });
-    await server.start();
   });
 
   afterAll(async () => {

@@ -4,6 +4,7 @@ import { TicksHttpServer } from '../services/ticks-http-server';
 import { apiClient } from './support/api-client';
 import { createHarness, eventually, type Harness } from './support/harness';
 import { TestSocket } from './support/ws-client';
+import { startApiServer } from './support/api-server';
 
 /** The bound of every produce request in this test (TICKS_KAFKA_SEND_TIMEOUT_MS). */
 const SEND_TIMEOUT_MS = 2000;
@@ -30,13 +31,9 @@ describe('Kafka outage: bounded sends', () => {
     await h.publish.flush();
     await eventually('Ana a member', async () => (await h.read.unread('c-out', 'Ana')) === 1);
     await h.stopPipeline();
-    server = new TicksHttpServer({
-      config: h.config,
+    server = await startApiServer(h, {
       logger: pino({ level: 'silent' }),
-      codec: h.codec,
-      port: 0,
     });
-    await server.start();
   });
 
   afterAll(async () => {

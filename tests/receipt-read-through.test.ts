@@ -1,4 +1,3 @@
-import pino from 'pino';
 import { TicksHttpServer } from '../services/ticks-http-server';
 import { CassandraReceiptDetails } from '../stores/cassandra/cassandra-receipt-details';
 import { RedisReceiptDetails } from '../stores/redis/receipt-details';
@@ -15,6 +14,7 @@ import {
   persisterCaughtUp,
   type Harness,
 } from './support/harness';
+import { startApiServer } from './support/api-server';
 
 /**
  * Issue 4: receipt details of a message whose Redis copy expired come from Cassandra, with the
@@ -78,16 +78,11 @@ describe('receipt details read through to Cassandra', () => {
     await persisterCaughtUp(h);
     const redis = new RedisReceiptDetails(h.redis, h.keys);
     for (const q of queries) hot.push(await redis.lookup(q));
-    server = new TicksHttpServer({
-      config: h.config,
-      logger: pino({ level: 'warn' }),
-      codec: h.codec,
+    server = await startApiServer(h, {
       gateway: false,
-      port: 0,
       receiptDetails: (fromRedis) =>
         new FallbackReceiptDetails(fromRedis, new CassandraReceiptDetails(h.durable!)),
     });
-    await server.start();
   }, 120_000);
 
   afterAll(async () => {

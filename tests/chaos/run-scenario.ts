@@ -1,6 +1,5 @@
 import pino from 'pino';
 import { SeededRandom } from '../../scripts/traffic/random';
-import { TicksHttpServer } from '../../services/ticks-http-server';
 import { apiClient } from '../support/api-client';
 import {
   caughtUp,
@@ -21,6 +20,7 @@ import {
   type Verdict,
 } from './judge';
 import { SupervisedService } from './supervised';
+import { startApiServer } from '../support/api-server';
 
 /** How big a run is: the full suite's, or the short form's in `npm test`. */
 export interface ChaosSize {
@@ -127,15 +127,11 @@ export async function runScenario(
   // The runner's own Redis clients see the restarts too: their errors are expected, not news.
   for (const client of [h.redis, h.aux]) client.on('error', () => undefined);
   const children: SupervisedService[] = [];
-  const api = new TicksHttpServer({
-    config: h.config,
+  const api = await startApiServer(h, {
     logger: pino({ level: 'error' }),
-    codec: h.codec,
     gateway: false,
-    port: 0,
   });
   try {
-    await api.start();
     const call = apiClient(api.url);
     const token = (user: string) => api.tokens.issue(user);
     const random = new SeededRandom(seed);
