@@ -34,6 +34,29 @@ async function outage(ctx: ChaosContext, name: string, seconds: number): Promise
   return `${name} down ${down.toFixed(0)} s`;
 }
 
+/**
+ * A scenario that stops one server of the private stack `fraction` into the load and starts it
+ * again: at once (a restart) or after the size's outage seconds.
+ */
+function outageScenario(
+  name: string,
+  fraction: number,
+  label: string,
+  server: string,
+  staysDown: boolean,
+): Scenario {
+  return {
+    name,
+    restartsServers: true,
+    pipelines: 1,
+    async inject(ctx) {
+      await sleep(ctx.size.seconds * 1000 * fraction);
+      const seconds = staysDown ? ctx.size.outageSeconds : 0;
+      return `${label}: ${await outage(ctx, server, seconds)}`;
+    },
+  };
+}
+
 export const SCENARIOS: Scenario[] = [
   {
     name: 'no-fault',
@@ -89,33 +112,9 @@ export const SCENARIOS: Scenario[] = [
       return '2 processes: join, leave (SIGTERM), join, SIGKILL + restart';
     },
   },
-  {
-    name: 'redis-main-restart',
-    restartsServers: true,
-    pipelines: 1,
-    async inject(ctx) {
-      await sleep(ctx.size.seconds * 1000 * 0.3);
-      return `main Redis restarted: ${await outage(ctx, 'redis-main', 0)}`;
-    },
-  },
-  {
-    name: 'aux-redis-down',
-    restartsServers: true,
-    pipelines: 1,
-    async inject(ctx) {
-      await sleep(ctx.size.seconds * 1000 * 0.2);
-      return `auxiliary Redis: ${await outage(ctx, 'redis-aux', ctx.size.outageSeconds)}`;
-    },
-  },
-  {
-    name: 'kafka-restart',
-    restartsServers: true,
-    pipelines: 1,
-    async inject(ctx) {
-      await sleep(ctx.size.seconds * 1000 * 0.3);
-      return `Kafka broker restarted: ${await outage(ctx, 'kafka', 0)}`;
-    },
-  },
+  outageScenario('redis-main-restart', 0.3, 'main Redis restarted', 'redis-main', false),
+  outageScenario('aux-redis-down', 0.2, 'auxiliary Redis', 'redis-aux', true),
+  outageScenario('kafka-restart', 0.3, 'Kafka broker restarted', 'kafka', false),
   {
     name: 'registry-down',
     restartsServers: true,
