@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { connectRedis, type RedisClient } from './connect';
 import { loadConfig } from '../../config/config';
-import { scanKeys } from '../../tests/support/harness';
+import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { HotStateRestorer, type RestoredConversation } from './hot-state-restorer';
 import { RedisKeys } from './keys';
 import { ReadModel, type ConversationUnread, type UnreadCursor } from './read-model';
@@ -80,8 +80,7 @@ describe('ReadModel unread pages (real Redis)', () => {
     restorer = new HotStateRestorer(redis, redis, keys, 3600);
   });
   afterAll(async () => {
-    const found = await scanKeys(redis, keys.all());
-    for (let i = 0; i < found.length; i += 500) await redis.del(...found.slice(i, i + 500));
+    await deleteKeys(redis, await scanKeys(redis, keys.all()));
     redis.disconnect();
   });
 

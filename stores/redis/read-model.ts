@@ -179,8 +179,11 @@ export class ReadModel {
   }
 
   private async latestTimes(conversationIds: string[]): Promise<unknown> {
-    if (isCluster(this.redis))
-      return (await this.unreadPerSlot(conversationIds, '')).map((r) => r.lastAt);
+    if (isCluster(this.redis)) {
+      const pipe = pipelineOf(this.redis);
+      for (const c of conversationIds) pipe.hget(this.keys.conversationKey(c, 'meta'), 'last_at');
+      return (await execPipeline(pipe)).map((at) => Number(at ?? 0));
+    }
     const pipe = this.redis.pipeline();
     this.queueLatestTimes(pipe, conversationIds);
     return (await execPipeline(pipe))[0];
