@@ -19,7 +19,7 @@ export class LaneHeldBackError extends Error {
   readonly retriable = true;
   constructor(
     readonly lane: number,
-    readonly cause: unknown,
+    override readonly cause: unknown,
   ) {
     super(
       `outputs of partition ${lane} held back: an earlier send of the partition failed ` +
