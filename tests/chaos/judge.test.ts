@@ -55,6 +55,22 @@ describe('chaos judge', () => {
     expect(v.staleStatuses).toBe(2); // the client dropped the READ: READ and DELIVERED behind
   });
 
+  // kafka-restart: a produce request retried after the broker wrote it without answering writes
+  // its records again (a new producer id), after later ones: the same update, not a reordering.
+  it('an exact repeat arriving after a higher version is no mismatch; other content is', () => {
+    const repeated = emptyVerdict();
+    judgeUpdates(repeated, chat(), [
+      status(4, 1, 'DELIVERED'),
+      status(5, 2, 'READ'),
+      status(4, 1, 'DELIVERED'),
+    ]);
+    expect(repeated).toMatchObject({ staleStatuses: 0, falseReads: 0, otherMismatches: 0 });
+    expect(repeated.checked['exact repeats']).toBe(1);
+    const reordered = emptyVerdict();
+    judgeUpdates(reordered, chat(), [status(5, 2, 'READ'), status(4, 1, 'DELIVERED')]);
+    expect(reordered.otherMismatches).toBe(1);
+  });
+
   it('a read only the reader’s own message implies is counted apart, not as stale', () => {
     const model = chat();
     model.send('dm', 'ana'); // m3
