@@ -263,8 +263,8 @@ export class KafkaRecordProducer implements RecordProducer {
     let producer: Producer | undefined;
     let abandoned = false;
     const sending = (async () => {
-      // Nothing goes out while an abandoned attempt may still write: its records would land
-      // after these, which the caller's redo of them follows (out of order).
+      // Nothing goes out while an abandoned attempt may still write: its older records would
+      // land after these.
       await this.abandoned;
       if (abandoned) return;
       const connected = await this.current();
