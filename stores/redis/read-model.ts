@@ -207,6 +207,23 @@ export class ReadModel {
   async members(conversationId: string): Promise<string[]> {
     return (await this.redis.smembers(this.keys.conversationKey(conversationId, 'members'))).sort();
   }
+
+  /**
+   * The badge sources these conversations stand for in `userId`'s badge: a group's id, a direct
+   * chat's peer (a conversation the hot state does not know counts as a group).
+   */
+  async badgeSourcesOf(conversationIds: string[], userId: string): Promise<Set<string>> {
+    if (conversationIds.length === 0) return new Set();
+    const conversations = await this.unreadMany(conversationIds, userId);
+    const sources = await Promise.all(
+      conversations.map(async (c) =>
+        c.kind === 'DIRECT'
+          ? (await this.members(c.conversationId)).filter((m) => m !== userId)
+          : [c.conversationId],
+      ),
+    );
+    return new Set(sources.flat());
+  }
 }
 
 /** Newest first by latest message; ties by conversation id, so pages are cut consistently. */
