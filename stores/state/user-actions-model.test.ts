@@ -35,7 +35,7 @@ import type { ConversationState } from './conversation-state';
  */
 describe('engine ≡ a model of deletions and marks as unread (real Redis, seeded random events)', () => {
   const TTL = 86_400;
-  const STEPS = 120;
+  const STEPS = 100;
   const run = randomBytes(4).toString('hex');
   /** The names of the keys each seed wrote, removed after it (no SCAN of a shared Redis). */
   const written: Array<() => string[]> = [];
