@@ -3,6 +3,7 @@ import type { TicksConfig } from '../config/config';
 import type { AvroCodec } from '../schemas/avro-codec';
 import { RedisKeys } from '../stores/redis/keys';
 import { OfflineStore } from '../stores/redis/offline-store';
+import { ReadModel } from '../stores/redis/read-model';
 import type { KafkaClient } from '../runtime/kafka/kafka-client';
 import { PipelineMetrics } from '../runtime/metrics';
 import type { StreamRuntime } from '../runtime/internals/stream-runtime';
@@ -71,11 +72,8 @@ export class OfflineBatcher implements Component {
       redis: 'main',
       checkTopics: (kafka) => assertCoPartitioned(kafka, topics.receiptUpdates, topics.presence),
     });
-    this.storeInstance = new OfflineStore(
-      boot.redis,
-      new RedisKeys(config.redis.keyPrefix),
-      config.offline.ttlSeconds,
-    );
+    const keys = new RedisKeys(config.redis.keyPrefix);
+    this.storeInstance = new OfflineStore(boot.redis, keys, config.offline.ttlSeconds);
     this.runtime = boot.streamRuntime({
       groupId: this.groupId,
       processors: [
@@ -85,6 +83,7 @@ export class OfflineBatcher implements Component {
           this.offlineMetrics,
           this.options.maxUpdatesPerBatch ?? 500,
           config.offline.presenceLeaseMs,
+          new ReadModel(boot.redis, keys),
         ),
       ],
       metrics: this.metrics,

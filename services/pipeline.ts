@@ -10,11 +10,13 @@ import { ReceiptApplier } from '../processors/receipts/receipt-applier';
 import { ReceiptProcessor } from '../processors/receipts/receipt-processor';
 import { StateSteps } from '../processors/state-steps';
 import { BadgeUpdater } from '../processors/unread/badge-updater';
+import { VisibleBadge } from '../processors/unread/visible-badge';
 import { ConversationStates } from '../stores/state/conversation-states';
 import { DedupeMarkCache } from '../stores/state/dedupe-mark-cache';
 import { RedisKeys } from '../stores/redis/keys';
 import { PartitionIndex } from '../stores/redis/partition-index';
 import { PartitionLeases } from '../stores/redis/partition-lease';
+import { ReadModel } from '../stores/redis/read-model';
 import { UserStore } from '../stores/redis/user-store';
 import type { KafkaClient } from '../runtime/kafka/kafka-client';
 import {
@@ -170,7 +172,10 @@ export class Pipeline implements Component {
       windowMs: config.windowMs,
       windowGraceMs: config.windowGraceMs,
     };
-    const applier = new ReceiptApplier({ ...windowing, badges });
+    const visibleBadge = new VisibleBadge(new ReadModel(boot.redis, keys), (userId, now) =>
+      settings.mutedConversations(userId, now),
+    );
+    const applier = new ReceiptApplier({ ...windowing, badges, visibleBadge });
     const heldReceipts = new HeldReceipts({
       keys,
       index: heldIndex,

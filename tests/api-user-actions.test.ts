@@ -1,3 +1,4 @@
+import { TypeName } from '../schemas/types';
 import { TicksHttpServer } from '../services/ticks-http-server';
 import { apiClient } from './support/api-client';
 import { createHarness, eventually, type Harness } from './support/harness';
@@ -149,6 +150,59 @@ describe('query API: mark unread, mute, deleted messages', () => {
     });
     expect(unmuted.body).toEqual({ conversation_id: dm, muted: false, until: null });
     expect((await unreadOf('Bo')).badge.sources).toContain('Ana');
+  });
+
+  it("a pushed unread sync's badge_count is the API's badge: muted conversations left out while muted, back once the mute ends", async () => {
+    const g = 'ua-api-sync-group';
+    const d = 'ua-api-sync-dm';
+    for (const m of ['Dee', 'Eve']) h.publish.memberAdded(g, m, 'GROUP');
+    h.publish.memberAdded(d, 'Dee', 'DIRECT').memberAdded(d, 'Fay', 'DIRECT');
+    h.publish.messageSent(g, { messageId: `${g}-1`, seq: 1, senderId: 'Eve', kind: 'GROUP' });
+    for (const s of [1, 2])
+      h.publish.messageSent(d, { messageId: `${d}-${s}`, seq: s, senderId: 'Fay', kind: 'DIRECT' });
+    await h.publish.flush();
+    await eventually('both unread', async () => (await unreadOf('Dee')).badge.count === 2);
+
+    /** A read of the chat with Fay that leaves it unread: each one pushes Dee a sync. */
+    const syncedBadge = async (): Promise<number> => {
+      const before = h.out.updatesFor('Dee', 'UnreadSync').length;
+      h.publish.read(d, 'Dee', { seq: 1 }, 'phone');
+      await h.publish.flush();
+      const sync = await eventually('a sync', () =>
+        h.out.updatesFor('Dee', 'UnreadSync').at(before),
+      );
+      return (sync.payload as { [TypeName.UnreadSync]: { badge_count: number } })[
+        TypeName.UnreadSync
+      ].badge_count;
+    };
+    /** The pipeline learns a mute from the settings topic a moment after the API: read again. */
+    const bothSay = async (what: string, count: number, timeoutMs?: number) => {
+      await eventually(
+        what,
+        async () =>
+          (await syncedBadge()) === count && (await unreadOf('Dee')).badge.count === count,
+        timeoutMs,
+      );
+    };
+    expect(await syncedBadge()).toBe(2);
+
+    const until = Date.now() + 8_000;
+    await call('PUT', `/v1/conversations/${g}/mute`, { token: token('Dee'), body: { until } });
+    await bothSay('the muted group out of both', 1);
+    await call('PUT', `/v1/conversations/${d}/mute`, { token: token('Dee'), body: {} });
+    await bothSay("the muted chat's peer out of both", 0);
+
+    // The group's mute ends by itself: the next sync (and the API) count it again. The end pushes
+    // nothing by itself (no timer): a sync made before it still says 0.
+    await new Promise((r) => setTimeout(r, Math.max(0, until - Date.now())));
+    expect(await syncedBadge()).toBe(1);
+    expect((await unreadOf('Dee')).badge).toEqual({ count: 1, sources: [g] });
+
+    await call('PUT', `/v1/conversations/${d}/mute`, {
+      token: token('Dee'),
+      body: { muted: false },
+    });
+    await bothSay('unmuted: the peer back in both', 2);
   });
 
   it('GET receipts of a deleted message answers 404', async () => {

@@ -204,6 +204,56 @@ describe('push gateway and offline batches', () => {
     expect(again.messages.filter((m) => m.type === 'offline_batch')).toHaveLength(1);
   });
 
+  it('offline: what was kept of a message deleted before the reconnect is not in the batch (issue 14)', async () => {
+    const c = 'gw-offline-deleted';
+    const g = 'gw-offline-deleted-group';
+    const first = await connect('Dora', 'phone');
+    await eventually('Dora online', async () =>
+      (await batcher.store.onlineDevices('Dora')).includes('phone'),
+    );
+    await first.close();
+    await eventually(
+      'Dora offline',
+      async () => (await batcher.store.onlineDevices('Dora')).length === 0,
+    );
+
+    await directChat(c, 'Dora', 'Dan', 2);
+    for (const m of ['Dora', 'Dan', 'Dag']) h.publish.memberAdded(g, m, 'GROUP');
+    for (const seq of [1, 2])
+      h.publish.messageSent(g, { messageId: `${g}-${seq}`, seq, senderId: 'Dora', kind: 'GROUP' });
+    await h.publish.flush();
+    await eventually(`${g} indexed`, async () => (await h.read.unread(g, 'Dan')) === 2);
+    h.publish.delivered(c, 'Dan', { messageIds: [`${c}-1`] });
+    h.publish.read(c, 'Dan', { seq: 2 });
+    h.publish.read(g, 'Dan', { seq: 2 });
+    await h.publish.flush();
+    // Two statuses, and the group window's counts of both messages once it closes.
+    await eventually('kept', async () => (await batcher.store.keptCount('Dora')) === 4, 15_000);
+
+    h.publish.messageDeleted(c, `${c}-2`, 'Dora').messageDeleted(g, `${g}-2`, 'Dora');
+    await h.publish.flush();
+    const deleted = (conversation: string, id: string) =>
+      h.redis.hexists(h.keys.conversationKey(conversation, 'deleted'), id);
+    await eventually(
+      'both deleted',
+      async () => (await deleted(c, `${c}-2`)) === 1 && (await deleted(g, `${g}-2`)) === 1,
+    );
+
+    const again = await connect('Dora', 'phone');
+    const batch = await again.waitFor('offline batch', (m) => m.type === 'offline_batch');
+    const updates = batch.updates as Array<Record<string, unknown>>;
+    expect(updates).toEqual([
+      expect.objectContaining({ type: 'message_status', message_id: `${c}-1` }),
+      expect.objectContaining({
+        type: 'group_sender_summary',
+        conversation_id: g,
+        messages: [expect.objectContaining({ message_id: `${g}-1` })],
+      }),
+    ]);
+    expect(JSON.stringify(updates)).not.toMatch(/-2"/);
+    await eventually('batch forgotten', async () => (await batcher.store.keptCount('Dora')) === 0);
+  });
+
   it('a gateway killed without a word: its devices stay online while it renews their leases, and go offline within one lease after it died', async () => {
     const port = await new Promise<number>((resolve) => {
       const probe = net.createServer().listen(0, '127.0.0.1', () => {

@@ -37,7 +37,8 @@ export const unreadRoutes: FastifyPluginAsyncTypebox<UnreadRoutesOptions> = asyn
         after: cursor === undefined ? undefined : decodeCursor(cursor),
       });
       const muted = o.mutedConversations(userId, now());
-      const hidden = await mutedSources(o.readModel, userId, muted);
+      // Read for every muted conversation, not only those of the page: it is the whole badge.
+      const hidden = await o.readModel.badgeSourcesOf([...muted.keys()], userId);
       const sources = page.badge.filter((s) => !hidden.has(s));
       return {
         user_id: userId,
@@ -57,25 +58,3 @@ export const unreadRoutes: FastifyPluginAsyncTypebox<UnreadRoutesOptions> = asyn
     },
   );
 };
-
-/**
- * The badge sources the user's muted conversations stand for: the group, or a direct chat's
- * peer. Read for every muted conversation, not only those of the page: the badge is the user's
- * whole badge. No round trip when nothing is muted.
- */
-async function mutedSources(
-  readModel: ReadModel,
-  userId: string,
-  muted: ReadonlyMap<string, number | null>,
-): Promise<Set<string>> {
-  if (muted.size === 0) return new Set();
-  const conversations = await readModel.unreadMany([...muted.keys()], userId);
-  const sources = await Promise.all(
-    conversations.map(async (c) =>
-      c.kind === 'DIRECT'
-        ? (await readModel.members(c.conversationId)).filter((m) => m !== userId)
-        : [c.conversationId],
-    ),
-  );
-  return new Set(sources.flat());
-}

@@ -5,7 +5,7 @@ import {
   type ReceiptUpdate,
 } from '../../schemas/types';
 import type { KeptUpdate } from '../../stores/redis/offline-store';
-import { fromKept, offlineBatches, toKept } from './kept-update';
+import { fromKept, keptMessages, keptOfDeleted, offlineBatches, toKept } from './kept-update';
 
 const update = (
   version: number,
@@ -161,5 +161,55 @@ describe('offline coalescing of group summaries', () => {
         },
       },
     ]);
+  });
+});
+
+describe('offline batches leave deleted messages out (issue 14)', () => {
+  const sync: ReceiptUpdate['payload'] = {
+    [TypeName.UnreadSync]: {
+      conversation_id: 'c',
+      unread_count: 1,
+      badge_count: 1,
+      read_up_to_seq: 4,
+      origin_device_id: null,
+    },
+  };
+  const values = keptValues(
+    update(1, status('d1', 'READ')),
+    update(2, status('d2', 'DELIVERED')),
+    update(3, senderSummary('g', 2000, counts('m2', 2, 1), counts('m1', 1, 1))),
+    update(4, senderSummary('h', 4000, counts('x1', 1, 0))),
+    update(5, sync),
+  );
+  const deleted = new Map([
+    ['c', new Set(['d2'])],
+    ['g', new Set(['m2'])],
+    ['h', new Set(['x1'])],
+  ]);
+  const isDeleted = (c: string, m: string) => deleted.get(c)?.has(m) ?? false;
+
+  it('names every message the kept values tell of, per conversation', () => {
+    expect(keptMessages(values)).toEqual(
+      new Map([
+        ['c', ['d1', 'd2']],
+        ['g', ['m2', 'm1']],
+        ['h', ['x1']],
+      ]),
+    );
+  });
+
+  it("drops a deleted message's status and counts, keeps the rest and the unread syncs", () => {
+    const [batch] = offlineBatches('ana', 'b', values, 100, 500, isDeleted);
+    expect(updatesOf(batch!)).toEqual([
+      status('d1', 'READ'),
+      senderSummary('g', 2000, counts('m1', 1, 1)),
+      sync,
+    ]);
+    expect(keptOfDeleted(values, isDeleted)).toBe(3);
+  });
+
+  it('sends no record when every kept update was of a deleted message', () => {
+    const gone = keptValues(update(2, status('d2', 'DELIVERED')));
+    expect(offlineBatches('ana', 'b', gone, 100, 500, isDeleted)).toEqual([]);
   });
 });

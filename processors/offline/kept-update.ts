@@ -58,12 +58,57 @@ export function fromKept(value: string): StoredUpdate {
   return JSON.parse(json) as StoredUpdate;
 }
 
+/** Whether a message was deleted (its status must not be delivered any more). */
+export type IsDeleted = (conversationId: string, messageId: string) => boolean;
+
+/** The messages kept values tell of (statuses and group counts): conversation → message ids. */
+export function keptMessages(values: string[]): Map<string, string[]> {
+  const messages = new Map<string, string[]>();
+  const add = (conversationId: string, messageId: string) =>
+    messages.set(conversationId, [...(messages.get(conversationId) ?? []), messageId]);
+  for (const { update } of values.map(fromKept)) {
+    if (TypeName.MessageStatusUpdate in update) {
+      const u = update[TypeName.MessageStatusUpdate];
+      add(u.conversation_id, u.message_id);
+    }
+    const summary = summaryOf(update);
+    for (const m of summary?.messages ?? []) add(summary!.conversation_id, m.message_id);
+  }
+  return messages;
+}
+
+/**
+ * A kept update without what it says of deleted messages: a status of one is dropped, a group
+ * summary loses its counts (dropped when none is left). A message deleted after its status was
+ * kept is never told of again (issue 14).
+ */
+function withoutDeleted(stored: StoredUpdate, isDeleted: IsDeleted): StoredUpdate | null {
+  const { update } = stored;
+  if (TypeName.MessageStatusUpdate in update) {
+    const u = update[TypeName.MessageStatusUpdate];
+    return isDeleted(u.conversation_id, u.message_id) ? null : stored;
+  }
+  const summary = summaryOf(update);
+  if (!summary) return stored;
+  const messages = summary.messages.filter(
+    (m) => !isDeleted(summary.conversation_id, m.message_id),
+  );
+  if (messages.length === summary.messages.length) return stored;
+  if (messages.length === 0) return null;
+  return { ...stored, update: { [TypeName.GroupSenderSummary]: { ...summary, messages } } };
+}
+
+/** How many kept values speak only of deleted messages (each kept value tells of one). */
+export function keptOfDeleted(values: string[], isDeleted: IsDeleted): number {
+  return values.filter((v) => withoutDeleted(fromKept(v), isDeleted) === null).length;
+}
+
 /**
  * The OfflineBatch records for kept updates, oldest first, at most `maxPerBatch` kept updates
- * each (one record stays well under Kafka's message size limit). In each record a
- * conversation's group messages come back together as one GroupSenderSummary, where its newest
- * one stood. Ids are derived from the batch id, so a batch sent again after a crash carries the
- * same ids.
+ * each (one record stays well under Kafka's message size limit), leaving out what they say of
+ * deleted messages (none when nothing is left). In each record a conversation's group messages
+ * come back together as one GroupSenderSummary, where its newest one stood. Ids are derived
+ * from the batch id, so a batch sent again after a crash carries the same ids.
  */
 export function offlineBatches(
   userId: string,
@@ -71,9 +116,11 @@ export function offlineBatches(
   values: string[],
   now: number,
   maxPerBatch: number,
+  isDeleted: IsDeleted = () => false,
 ): ReceiptUpdate[] {
   const stored = values
     .map(fromKept)
+    .flatMap((s) => withoutDeleted(s, isDeleted) ?? [])
     .sort((a, b) => a.emittedAt - b.emittedAt || a.version - b.version);
   const batches: ReceiptUpdate[] = [];
   for (let i = 0; i < stored.length; i += maxPerBatch) {
@@ -99,12 +146,6 @@ export function offlineBatches(
  * sender of every one of them: one conversation, one summary.
  */
 function groupedBySender(updates: OfflineUpdate[]): OfflineUpdate[] {
-  const summaryOf = (u: OfflineUpdate): GroupSenderSummary | null =>
-    TypeName.GroupSenderSummary in u
-      ? u[TypeName.GroupSenderSummary]
-      : TypeName.GroupSummary in u
-        ? senderSummaryOf(u[TypeName.GroupSummary])
-        : null;
   const merged = new Map<string, { summary: GroupSenderSummary; last: number }>();
   updates.forEach((u, i) => {
     const s = summaryOf(u);
@@ -127,6 +168,15 @@ function groupedBySender(updates: OfflineUpdate[]): OfflineUpdate[] {
     m.summary.messages.sort((a, b) => b.seq - a.seq);
     return [{ [TypeName.GroupSenderSummary]: m.summary }];
   });
+}
+
+/** A kept group update as a GroupSenderSummary (an earlier build kept GroupSummary); else null. */
+function summaryOf(u: OfflineUpdate): GroupSenderSummary | null {
+  return TypeName.GroupSenderSummary in u
+    ? u[TypeName.GroupSenderSummary]
+    : TypeName.GroupSummary in u
+      ? senderSummaryOf(u[TypeName.GroupSummary])
+      : null;
 }
 
 /** 'MessageStatusUpdate' for a wrapped update, for metrics labels. */

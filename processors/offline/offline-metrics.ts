@@ -6,6 +6,7 @@ export class OfflineMetrics {
   readonly presence: Counter<'status'>;
   readonly batches: Counter;
   readonly batchedUpdates: Counter;
+  readonly droppedDeleted: Counter;
 
   constructor(registry: Registry) {
     this.updates = new Counter({
@@ -28,6 +29,11 @@ export class OfflineMetrics {
     this.batchedUpdates = new Counter({
       name: 'ticks_offline_batched_updates_total',
       help: 'Updates delivered inside OfflineBatch records',
+      registers: [registry],
+    });
+    this.droppedDeleted = new Counter({
+      name: 'ticks_offline_dropped_deleted_total',
+      help: 'Kept updates left out of an OfflineBatch because their message was deleted after they were kept',
       registers: [registry],
     });
   }

@@ -1,8 +1,9 @@
 import type { Presence } from '../../schemas/types';
 import type { OfflineStore } from '../../stores/redis/offline-store';
+import type { ReadModel } from '../../stores/redis/read-model';
 import { runQueued } from '../../stores/redis/pipeline';
 import type { Decoded, Processor, ProcessorContext } from '../../runtime/api';
-import { offlineBatches } from './kept-update';
+import { keptMessages, keptOfDeleted, offlineBatches } from './kept-update';
 import type { OfflineMetrics } from './offline-metrics';
 
 /**
@@ -21,6 +22,8 @@ export class PresenceProcessor implements Processor<Presence> {
     private readonly maxUpdatesPerBatch: number,
     /** The lease of an ONLINE record that names none (a gateway of the version before). */
     private readonly defaultLeaseMs: number,
+    /** Which messages were deleted: their kept statuses are left out of the batch. */
+    private readonly deletions: Pick<ReadModel, 'deletedAmong'>,
   ) {}
 
   async process(records: Decoded<Presence>[], ctx: ProcessorContext): Promise<void> {
@@ -48,6 +51,16 @@ export class PresenceProcessor implements Processor<Presence> {
         ),
       ),
     );
+    // Statuses kept before their message was deleted are not delivered: checked now, at
+    // delivery, in one round trip for the step's batches (a deletion only ever adds to it).
+    const told = new Map<string, string[]>();
+    for (const outcome of outcomes)
+      if (outcome.send)
+        for (const [c, ids] of keptMessages(outcome.values))
+          told.set(c, [...(told.get(c) ?? []), ...ids]);
+    const deleted = await this.deletions.deletedAmong(told);
+    const isDeleted = (c: string, m: string) => deleted.get(c)?.has(m) ?? false;
+
     const sent = new Set<string>();
     const confirm: Array<{ userId: string; batchId: string }> = [];
     outcomes.forEach((outcome, i) => {
@@ -57,16 +70,20 @@ export class PresenceProcessor implements Processor<Presence> {
       const once = `${value.user_id}\u0000${outcome.batchId}`;
       if (sent.has(once)) return; // another device of the same user in this batch
       sent.add(once);
-      for (const batch of offlineBatches(
+      const batches = offlineBatches(
         value.user_id,
         outcome.batchId,
         outcome.values,
         ctx.now,
         this.maxUpdatesPerBatch,
-      ))
-        ctx.send('receiptUpdates', value.user_id, batch);
-      this.metrics.batches.inc();
-      this.metrics.batchedUpdates.inc(outcome.values.length);
+        isDeleted,
+      );
+      for (const batch of batches) ctx.send('receiptUpdates', value.user_id, batch);
+      const dropped = keptOfDeleted(outcome.values, isDeleted);
+      if (batches.length > 0) this.metrics.batches.inc();
+      this.metrics.batchedUpdates.inc(outcome.values.length - dropped);
+      this.metrics.droppedDeleted.inc(dropped);
+      // Confirmed even when nothing was left to send: the kept updates are done with.
       confirm.push({ userId: value.user_id, batchId: outcome.batchId });
     });
     if (confirm.length > 0)

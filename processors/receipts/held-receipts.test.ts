@@ -6,6 +6,7 @@ import { connectRedis } from '../../stores/redis/connect';
 import { ConversationStore } from '../../stores/redis/conversation-store';
 import { RedisKeys } from '../../stores/redis/keys';
 import { PartitionIndex } from '../../stores/redis/partition-index';
+import { ReadModel } from '../../stores/redis/read-model';
 import { UserStore } from '../../stores/redis/user-store';
 import type { InboundRecord } from '../../runtime/kafka/types';
 import { PipelineMetrics } from '../../runtime/metrics';
@@ -14,6 +15,7 @@ import { runOne } from '../../tests/support/redis-state';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { UpdateEmitter } from '../notifier/update-emitter';
 import { BadgeUpdater } from '../unread/badge-updater';
+import { VisibleBadge } from '../unread/visible-badge';
 import { parseHeld } from './held-entry';
 import { HeldReceipts } from './held-receipts';
 import { ConversationStates } from '../../stores/state/conversation-states';
@@ -72,6 +74,7 @@ describe('HeldReceipts (real Redis)', () => {
     applier = new ReceiptApplier({
       steps,
       badges: new BadgeUpdater(new UserStore(redis, aux, keys, 3600, 600), metrics),
+      visibleBadge: new VisibleBadge(new ReadModel(redis, keys), () => new Map()),
       windows: new PartitionIndex(redis, keys, 'windows'),
       emitter: new UpdateEmitter(metrics),
       metrics,

@@ -12,12 +12,15 @@ import { deliveredByNeeded } from '../engine/delivered-by-needed';
 import { nextUpdateVersion } from '../engine/update-version';
 import { windowCloseAfter, type GroupWindowing } from '../notifier/group-windowing';
 import type { BadgeUpdater } from '../unread/badge-updater';
+import type { VisibleBadge } from '../unread/visible-badge';
 import { receiptChange, unreadMarkChange } from './receipt-change';
 import type { ReceiptJob } from './receipt-job';
 
 /** The window side of receipts, and the badges they clear. */
 export interface ReceiptApplierOptions extends GroupWindowing {
   badges: BadgeUpdater;
+  /** The badge size a sync carries: muted conversations left out, as the unread API does. */
+  visibleBadge: VisibleBadge;
 }
 
 type Applied = Extract<ReceiptResult, { applied: true }>;
@@ -162,7 +165,7 @@ export class ReceiptApplier {
     // themselves are written; an index entry makes them close), badges and, after them in the
     // same round trip, the readers' badge sizes, which the syncs carry.
     if (windows.length > 0) ctx.assertLeaseHeld(); // written now, mid-step (badges check too)
-    const [, counts] = await Promise.all([
+    const [, stored] = await Promise.all([
       this.options.windows.schedule(windows),
       this.options.badges.apply(
         badge,
@@ -170,6 +173,8 @@ export class ReceiptApplier {
         syncs.map((s) => s.job.userId),
       ),
     ]);
+    // A reader with a conversation muted now sees a smaller badge (one more round trip for them).
+    const counts = await this.options.visibleBadge.counts(stored, ctx.now);
     for (const { job, result } of syncs) {
       emitter.unreadSync(
         ctx,

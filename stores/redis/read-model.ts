@@ -207,6 +207,42 @@ export class ReadModel {
   async members(conversationId: string): Promise<string[]> {
     return (await this.redis.smembers(this.keys.conversationKey(conversationId, 'members'))).sort();
   }
+
+  /**
+   * Of these messages (conversation → message ids), the ones deleted: conversation → their ids.
+   * One round trip (split per node on a cluster). What the hot state has forgotten (a
+   * conversation idle past TICKS_HOT_TTL_SECONDS) counts as not deleted.
+   */
+  async deletedAmong(messages: ReadonlyMap<string, string[]>): Promise<Map<string, Set<string>>> {
+    const asked = [...messages].filter(([, ids]) => ids.length > 0);
+    if (asked.length === 0) return new Map();
+    const pipe = pipelineOf(this.redis);
+    for (const [c, ids] of asked) pipe.hmget(this.keys.conversationKey(c, 'deleted'), ...ids);
+    const replies = (await execPipeline(pipe)) as Array<Array<string | null>>;
+    const deleted = new Map<string, Set<string>>();
+    asked.forEach(([c, ids], i) => {
+      const found = ids.filter((_, k) => replies[i]![k] !== null);
+      if (found.length > 0) deleted.set(c, new Set(found));
+    });
+    return deleted;
+  }
+
+  /**
+   * The badge sources these conversations stand for in `userId`'s badge: a group's id, a direct
+   * chat's peer (a conversation the hot state does not know counts as a group).
+   */
+  async badgeSourcesOf(conversationIds: string[], userId: string): Promise<Set<string>> {
+    if (conversationIds.length === 0) return new Set();
+    const conversations = await this.unreadMany(conversationIds, userId);
+    const sources = await Promise.all(
+      conversations.map(async (c) =>
+        c.kind === 'DIRECT'
+          ? (await this.members(c.conversationId)).filter((m) => m !== userId)
+          : [c.conversationId],
+      ),
+    );
+    return new Set(sources.flat());
+  }
 }
 
 /** Newest first by latest message; ties by conversation id, so pages are cut consistently. */
