@@ -324,6 +324,8 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     });
     await pipeline.start();
     for (const [name, pid] of pipeline.names()) pids.set(name, pid);
+    if (pipeline.processes.length > 1)
+      await waitForMembers(kafka, groups.ticks, pipeline.processes.length, progress);
     const drainCpu = new CpuMeter(pids);
     let drainCommandsBefore = await commandStats(main);
     let drainMetricsBefore: MetricsSnapshot | undefined;
@@ -727,6 +729,31 @@ async function offerLoad(
   progress.update(total, rate(total, Date.now() - start));
   progress.stop();
   return { events: total, seconds: (Date.now() - start) / 1000, maxLag };
+}
+
+/**
+ * Waits until the consumer group has `count` members: the processes started together, and the
+ * drain's rate is taken from the first commit seen after this (what came before is left out).
+ */
+async function waitForMembers(
+  kafka: KafkaClient,
+  groupId: string,
+  count: number,
+  progress: BenchProgress,
+): Promise<void> {
+  progress.note(`waiting for ${count} pipeline processes to join group ${groupId}…`);
+  const deadline = Date.now() + 120_000;
+  await kafka.withAdmin(async (admin) => {
+    for (;;) {
+      const members = await admin.groupMemberCount(groupId);
+      if (members >= count) return;
+      if (Date.now() > deadline)
+        throw new Error(
+          `only ${members} of ${count} pipeline processes joined group ${groupId} in 120 s: see their logs in the --out directory`,
+        );
+      await sleep(250);
+    }
+  });
 }
 
 /** Commands per second on the main Redis while the bench is idle: other users of the server. */
