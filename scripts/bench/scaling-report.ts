@@ -77,6 +77,10 @@ export function sizingTable(u: UnitCosts, rates = SIZING_RATES): Table {
       ),
       line('main Redis memory (24 h of messages)', (x) => gb(x.redisMainShards.bytes)),
       line(
+        "  the same at the seeds' mix (1 message per 39 events): memory, masters",
+        (x) => `${gb(x.redisMainSeedsMix.bytes)}, ${int(x.redisMainSeedsMix.byMemory)}`,
+      ),
+      line(
         'auxiliary Redis masters (by CPU / by memory)',
         (x) =>
           `${int(x.redisAuxShards.shards)} (${int(x.redisAuxShards.byCpu)} / ${int(x.redisAuxShards.byMemory)}), ${gb(x.redisAuxShards.bytes)}`,

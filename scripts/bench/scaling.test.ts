@@ -43,6 +43,9 @@ describe('sizing from unit costs', () => {
     expect(s.redisMainShards.bytes).toBe(432e9);
     expect(s.redisMainShards.byMemory).toBe(18);
     expect(s.redisMainShards.shards).toBe(18);
+    // The seeds' mix, 1 message per 39 events: 100,000 / 39 × 86,400 × 200 B = 44.3 GB → 2.
+    expect(s.redisMainSeedsMix.bytes).toBeCloseTo(44.3e9, -8);
+    expect(s.redisMainSeedsMix.byMemory).toBe(2);
   });
 
   it('sizes Kafka by disk, network and CPU, never below the replication factor', () => {

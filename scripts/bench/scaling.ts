@@ -85,6 +85,12 @@ export const DEPLOYMENT = {
   /** Hot state expiry (TICKS_HOT_TTL_SECONDS) and the dedupe marks' (TICKS_AUX_DEDUPE_TTL_SECONDS). */
   hotTtlSeconds: 24 * 3600,
   auxTtlSeconds: 3600,
+  /**
+   * The seeds' mix: their 1.16 M events/s are status updates, a message to a group of 20 being
+   * followed by ~19 delivered and ~19 read: one message per ~39 events (the bench's mix has far
+   * more messages per event, its readers cover several messages with one read).
+   */
+  seedsMessagesPerEvent: 1 / 39,
   kafka: {
     replicationFactor: 3,
     /** TICKS_RETENTION_MS (7 days) for every topic (the compacted ones hold less). */
@@ -172,6 +178,8 @@ export interface Sizing {
   pipelineProcesses: number;
   partitions: number;
   redisMainShards: { shards: number; byCpu: number; byMemory: number; bytes: number };
+  /** Main-Redis memory and masters by memory if the events had the seeds' mix. */
+  redisMainSeedsMix: { bytes: number; byMemory: number };
   redisAuxShards: { shards: number; byCpu: number; byMemory: number; bytes: number };
   kafka: {
     brokers: number;
@@ -210,6 +218,8 @@ export function size(rate: number, u: UnitCosts, d = DEPLOYMENT): Sizing {
     Math.max(networkIn, networkOut) / (k.networkBytesPerSecondPerBroker * d.utilisation),
   );
   const redisMainBytes = rate * u.messagesPerEvent * d.hotTtlSeconds * u.redisMainBytesPerMessage;
+  const seedsMixBytes =
+    rate * d.seedsMessagesPerEvent * d.hotTtlSeconds * u.redisMainBytesPerMessage;
   const redisAuxBytes = rate * d.auxTtlSeconds * u.redisAuxBytesPerEvent;
   const shards = (coresPer10k: number, bytes: number) => {
     const byCpu = up(load(coresPer10k) / (d.coresPerRedisShard * d.utilisation));
@@ -228,6 +238,10 @@ export function size(rate: number, u: UnitCosts, d = DEPLOYMENT): Sizing {
     pipelineProcesses,
     partitions: roundUpTo(pipelineProcesses * d.partitionsPerProcess, k.replicationFactor),
     redisMainShards: shards(u.coresPer10k.redisMain, redisMainBytes),
+    redisMainSeedsMix: {
+      bytes: seedsMixBytes,
+      byMemory: up(seedsMixBytes / d.redisShardBytes),
+    },
     redisAuxShards: shards(u.coresPer10k.redisAux, redisAuxBytes),
     kafka: {
       brokers: Math.max(k.replicationFactor, kafkaByCpu, kafkaByDisk, kafkaByNetwork),
