@@ -365,7 +365,6 @@ export async function runBench(options: BenchOptions, command: string): Promise<
       : null;
     persister = undefined;
     pids.delete('persister (node)');
-    pids.delete('cassandra');
     const kafkaLogDirs = localKafkaLogDirs();
     const kafkaBytes =
       kafkaLogDirs.length === 0
