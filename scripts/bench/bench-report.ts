@@ -4,6 +4,7 @@ import { formatRows, int, markdownRows, mib, ms, num, pct, type Row } from './re
 import { servingRows } from './serving-report';
 import { memoryByKind } from './memory-report';
 import { persisterRows } from './persister-report';
+import { kafkaRows } from './kafka-report';
 
 export type { Row } from './report-format';
 
@@ -55,7 +56,7 @@ export function rows(r: BenchResult): Row[] {
     {
       section: 'throughput',
       figure: 'ticks: processors draining from the beginning',
-      value: `${int(t.eventsPerSecond)} events/s (${num(t.seconds, 1)} s)`,
+      value: `${int(t.eventsPerSecond)} events/s (${num(t.seconds, 1)} s, ${r.config.processes} process${r.config.processes === 1 ? '' : 'es'})`,
       target: '≥ 100,000',
     },
     {
@@ -70,6 +71,11 @@ export function rows(r: BenchResult): Row[] {
       target: '≥ 0.6',
     },
     { section: 'throughput', figure: 'CPU during the drain (cores)', value: cpu(t.cpu) },
+    {
+      section: 'throughput',
+      figure: 'input events applied by each pipeline process',
+      value: t.eventsPerProcess.map(int).join(' / '),
+    },
     {
       section: 'throughput',
       figure: 'held receipts / dead letters in the drain',
@@ -190,6 +196,7 @@ export function rows(r: BenchResult): Row[] {
   ];
   if (r.persister)
     for (const row of persisterRows(r.persister)) out.push({ section: 'persister', ...row });
+  if (r.kafka) out.push(...kafkaRows(r.kafka));
   if (r.ceiling) {
     const c = r.ceiling.opsPerSecond;
     out.push({

@@ -18,12 +18,14 @@ import { meterDrain, type DrainSample } from './drain-meter';
 import { EventLoader } from './event-loader';
 import { LatencyProbe, cdf, percentiles, type Percentiles } from './latency-probe';
 import { PersisterPhase, type PersisterResult } from './persister-phase';
-import { PipelineProcess, sleep } from './pipeline-process';
+import { PipelineGroup } from './pipeline-group';
+import { sleep } from './pipeline-process';
 import { CpuMeter, loadAverage, pidListeningOn, topProcesses } from './process-stats';
 import { profileByArea, summariseProfile, type ProfileFrame } from './profile-summary';
 import { MetricsSnapshot } from './prometheus-text';
 import { redisCeiling, type CeilingResult } from './redis-ceiling';
 import { scriptCost, type ScriptCost } from './script-cost';
+import { localKafkaLogDirs, topicBytes, type TopicBytes } from './topic-bytes';
 import { runServing, type ServingOptions, type ServingResult } from './serving-run';
 import {
   commandDelta,
@@ -55,6 +57,8 @@ export interface BenchOptions {
   serving?: Omit<ServingOptions, 'id' | 'partitions' | 'outDir'>;
   /** Run the persister beside the pipeline's drain and measure it (on unless false). */
   persister?: boolean;
+  /** Pipeline processes in the run's consumer group (1 unless given). */
+  processes?: number;
 }
 
 /** Group pushes sent at window close, and what the direct-chat rule would have sent instead. */
@@ -102,6 +106,8 @@ export interface BenchResult {
     punctuateIntervalMs: number;
     /** Node flags of the pipeline process. */
     nodeFlags: string[];
+    /** Pipeline processes in one consumer group (their CPU: `ticks (node) 1`, `2`…). */
+    processes: number;
   };
   workload: ChatTrafficOptions & {
     inputEvents: number;
@@ -122,6 +128,8 @@ export interface BenchResult {
     cpu: CpuShare;
     redisCommands: RedisCommands;
     heldReceipts: number;
+    /** Input events each pipeline process applied in the drain (how the group shared the work). */
+    eventsPerProcess: number[];
     /** The drain rate once the setup events (memberships) are behind: the chat traffic alone. */
     trafficEventsPerSecond: number;
     /** Records per step and topic (mean), and the mean time from produce to commit of a step. */
@@ -187,6 +195,12 @@ export interface BenchResult {
   };
   /** The persister beside the drain (null when the run left it out). */
   persister: PersisterResult | null;
+  /**
+   * The run's topics on the brokers' disks after the drain and the persister (short names: the
+   * run's prefix left out), and the drain's input events they came from; null when the brokers'
+   * log directories are not on this machine.
+   */
+  kafka: { events: number; topics: Record<string, TopicBytes> } | null;
   ceiling: CeilingResult | null;
   /** Redis CPU per call of ticks' scripts, one event per call, on a throwaway server. */
   scripts: Record<string, ScriptCost> | null;
@@ -231,7 +245,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
   );
 
   let producer: RecordProducer | undefined;
-  let pipeline: PipelineProcess | undefined;
+  let pipeline: PipelineGroup | undefined;
   let persister: PersisterPhase | undefined;
   let probe: LatencyProbe | undefined;
   try {
@@ -296,20 +310,22 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     mkdirSync(options.outDir, { recursive: true });
     if (options.persister !== false) {
       // Started first: its Cassandra migration is not part of the drain.
-      persister = new PersisterPhase({ id, env, outDir: options.outDir });
+      const cassandraPid = pidListeningOn(Number(config.cassandra.contactPoints[0]!.split(':')[1]));
+      persister = new PersisterPhase({ id, env, outDir: options.outDir, cassandraPid });
       await persister.start(kafka, topics.stateChanges);
       pids.set('persister (node)', persister.pid);
-      const cassandraPid = pidListeningOn(Number(config.cassandra.contactPoints[0]!.split(':')[1]));
       if (cassandraPid) pids.set('cassandra', cassandraPid);
     }
-    pipeline = new PipelineProcess({
+    pipeline = new PipelineGroup(options.processes ?? 1, {
       env,
       cpuProfileDir: options.profileDir,
       nodeFlags: options.nodeFlags,
       logFile: path.join(options.outDir, `pipeline-${id}.log`),
     });
     await pipeline.start();
-    pids.set('ticks (node)', pipeline.pid);
+    for (const [name, pid] of pipeline.names()) pids.set(name, pid);
+    if (pipeline.processes.length > 1)
+      await waitForMembers(kafka, groups.ticks, pipeline.processes.length, progress);
     const drainCpu = new CpuMeter(pids);
     let drainCommandsBefore = await commandStats(main);
     let drainMetricsBefore: MetricsSnapshot | undefined;
@@ -339,6 +355,9 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     progress.stop();
     if (ticksDrain.timedOut) throw new Error(`ticks did not drain: ${pipeline.stderr()}`);
     const afterDrain = new MetricsSnapshot(await pipeline.metricsText());
+    const eventsPerProcess = (await pipeline.metricsTexts()).map((text) =>
+      new MetricsSnapshot(text).total('ticks_events_in_total'),
+    );
     const drainSeconds = (ticksDrain.lastCommitAt - ticksDrain.firstCommitAt) / 1000;
     const drainEvents = ticksDrain.measuredEvents;
     const persisted = persister
@@ -346,6 +365,16 @@ export async function runBench(options: BenchOptions, command: string): Promise<
       : null;
     persister = undefined;
     pids.delete('persister (node)');
+    const kafkaLogDirs = localKafkaLogDirs();
+    const kafkaBytes =
+      kafkaLogDirs.length === 0
+        ? null
+        : {
+            events: drainTotal,
+            topics: await kafka.withAdmin((admin) =>
+              topicBytes(admin, config.topics.prefix, kafkaLogDirs),
+            ),
+          };
     const drainCommands = redisCommands(
       drainCommandsBefore,
       drainCommandsAfter,
@@ -405,8 +434,8 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     );
 
     const nodePeakRssBytes = pipeline.memory().peakRss;
+    for (const [name] of pipeline.names()) pids.delete(name);
     await pipeline.stop();
-    pids.delete('ticks (node)');
     pipeline = undefined;
     let profile: BenchResult['profile'] = null;
     if (options.profileDir) {
@@ -503,6 +532,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
         windowGraceMs: config.windowGraceMs,
         punctuateIntervalMs: config.punctuateIntervalMs,
         nodeFlags: options.nodeFlags ?? [],
+        processes: options.processes ?? 1,
       },
       workload: {
         ...traffic.options,
@@ -527,6 +557,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
       ticks: {
         eventsPerSecond: ticksDrain.eventsPerSecond,
         trafficEventsPerSecond: rateAfter(ticksDrain.samples, setupEvents),
+        eventsPerProcess,
         seconds: drainSeconds,
         ratioToBaseline: ticksDrain.eventsPerSecond / baselineDrain.eventsPerSecond,
         cpu: drainCpuShare ?? { seconds: 0, cores: {}, machineBusyCores: NaN, otherCores: NaN },
@@ -599,6 +630,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
         nodePeakRssBytes,
       },
       persister: persisted,
+      kafka: kafkaBytes,
       ceiling,
       scripts,
       redisShare: { drainCommandsPerSecond: drainCommands.perSecond, redisMainCores },
@@ -696,6 +728,31 @@ async function offerLoad(
   progress.update(total, rate(total, Date.now() - start));
   progress.stop();
   return { events: total, seconds: (Date.now() - start) / 1000, maxLag };
+}
+
+/**
+ * Waits until the consumer group has `count` members: the processes started together, and the
+ * drain's rate is taken from the first commit seen after this (what came before is left out).
+ */
+async function waitForMembers(
+  kafka: KafkaClient,
+  groupId: string,
+  count: number,
+  progress: BenchProgress,
+): Promise<void> {
+  progress.note(`waiting for ${count} pipeline processes to join group ${groupId}…`);
+  const deadline = Date.now() + 120_000;
+  await kafka.withAdmin(async (admin) => {
+    for (;;) {
+      const members = await admin.groupMemberCount(groupId);
+      if (members >= count) return;
+      if (Date.now() > deadline)
+        throw new Error(
+          `only ${members} of ${count} pipeline processes joined group ${groupId} in 120 s: see their logs in the --out directory`,
+        );
+      await sleep(250);
+    }
+  });
 }
 
 /** Commands per second on the main Redis while the bench is idle: other users of the server. */

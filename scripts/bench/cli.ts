@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
@@ -9,11 +9,13 @@ import { buildDist } from '../build';
 import { benchChart } from './bench-chart';
 import { cleanUpRun } from './bench-cleanup';
 import { formatTable, markdownTable } from './bench-report';
-import { runBench, type BenchOptions } from './bench-run';
+import { runBench, type BenchOptions, type BenchResult } from './bench-run';
 import { BenchProgress } from './bench-progress';
 import { DEFAULT_CHAT_TRAFFIC } from './chat-traffic';
 import { formatRows, markdownRows } from './report-format';
 import { servingRows } from './serving-report';
+import { unitCosts } from './scaling';
+import { replaceMeasured, scalingMarkdown, scalingText } from './scaling-report';
 import { runServing, type ServingOptions } from './serving-run';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -67,6 +69,10 @@ interface CliOptions {
   slowClients: number;
   slowMib: number;
   persister: boolean;
+  processes?: number[];
+  scaling: boolean;
+  scalingDoc?: string;
+  scalingFrom?: string;
 }
 
 const program = new Command('bench')
@@ -151,10 +157,32 @@ const program = new Command('bench')
   .option('--slow-mib <MiB>', 'most offered to each slow socket', count(1), 16)
   .option('--keep', 'keep the run’s topics and Redis keys (to inspect them)', false)
   .option('--no-persister', 'leave the persister out of the drain (it shares the CPU)')
+  .option(
+    '--processes <list>',
+    'pipeline processes in one group (with --scaling: a run per count; default 1, or 1,2 with --scaling)',
+    counts,
+  )
+  .option(
+    '--scaling',
+    'unit costs and sizing (SCALING.md): a run per --processes count, no serving phase',
+    false,
+  )
+  .option('--scaling-doc <file>', 'with --scaling: replace the measured part of this document')
+  .option(
+    '--scaling-from <files>',
+    'with --scaling: no runs, the tables from these bench JSON files (comma-separated)',
+  )
   .option('--no-stack', 'do not start the local stack (use TICKS_* to point at running servers)')
   .option('--clean <run-id>', 'only delete what an interrupted run left (topics, groups, keys)')
   .action((cli: CliOptions) =>
     runCommand(async () => {
+      const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
+      if (cli.scaling && cli.scalingFrom) {
+        const files = cli.scalingFrom.split(',').map((f) => f.trim());
+        const results = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as BenchResult);
+        reportScaling(results, results[0]?.command ?? command, cli);
+        return;
+      }
       if (cli.stack) await startMissingServers();
       process.stderr.write('compiling ticks for the pipeline process (npm run build)…\n');
       buildDist();
@@ -166,13 +194,16 @@ const program = new Command('bench')
         );
         return;
       }
-      const id = randomBytes(3).toString('hex');
+      let id = randomBytes(3).toString('hex');
       // Ctrl-C: remove what the run created, then stop.
       for (const signal of ['SIGINT', 'SIGTERM'] as const)
         process.once(signal, () => {
           process.stderr.write(`\ninterrupted: cleaning up run ${id}…\n`);
           void cleanUpRun(id, config).finally(() => process.exit(130));
         });
+      const processes = cli.processes ?? (cli.scaling ? [1, 2] : [1]);
+      if (!cli.scaling && processes.length > 1)
+        throw new Error('--processes takes one count (a list only with --scaling)');
       const serving: Omit<ServingOptions, 'id' | 'partitions' | 'outDir'> = {
         seconds: cli.servingSeconds,
         connections: cli.servingConnections,
@@ -186,7 +217,6 @@ const program = new Command('bench')
         slowClients: cli.slowClients,
         slowBytesPerClient: cli.slowMib * 2 ** 20,
       };
-      const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
       mkdirSync(cli.out, { recursive: true });
       if (cli.servingOnly) {
         const progress = new BenchProgress();
@@ -210,6 +240,7 @@ const program = new Command('bench')
       }
       const options: BenchOptions = {
         id,
+        processes: processes[0],
         events: cli.events,
         latencyRate: cli.latencyRate,
         latencyDuration: cli.latencyDuration,
@@ -228,22 +259,59 @@ const program = new Command('bench')
         outDir: cli.out,
         keep: cli.keep,
         nodeFlags: cli.nodeFlags.split(/\s+/).filter(Boolean),
-        serving: cli.serving ? serving : undefined,
+        serving: cli.serving && !cli.scaling ? serving : undefined,
         persister: cli.persister,
       };
-      const result = await runBench(options, command);
-      const stamp = result.startedAt.replace(/[:.]/g, '-');
-      const json = JSON.stringify(result, null, 2);
-      writeFileSync(path.join(cli.out, `bench-${stamp}.json`), json);
-      writeFileSync(path.join(cli.out, 'latest.json'), json);
-      writeFileSync(path.join(cli.out, 'latest.md'), `${markdownTable(result)}\n`);
-      mkdirSync(path.dirname(cli.chart), { recursive: true });
-      writeFileSync(cli.chart, benchChart(result));
-      process.stdout.write(`${formatTable(result)}\n\n`);
-      process.stdout.write(
-        `results: ${path.join(cli.out, `bench-${stamp}.json`)} (and latest.json, latest.md)\nchart: ${cli.chart}\n`,
-      );
+      if (!cli.scaling) {
+        const result = await runBench(options, command);
+        const file = saveRun(result, cli.out);
+        writeFileSync(path.join(cli.out, 'latest.json'), JSON.stringify(result, null, 2));
+        writeFileSync(path.join(cli.out, 'latest.md'), `${markdownTable(result)}\n`);
+        mkdirSync(path.dirname(cli.chart), { recursive: true });
+        writeFileSync(cli.chart, benchChart(result));
+        process.stdout.write(`${formatTable(result)}\n\n`);
+        process.stdout.write(
+          `results: ${file} (and latest.json, latest.md)\nchart: ${cli.chart}\n`,
+        );
+        return;
+      }
+      // --scaling: a run per process count (each with its own topics and keys), then the tables.
+      const results: BenchResult[] = [];
+      for (const count of processes) {
+        if (results.length > 0) id = randomBytes(3).toString('hex');
+        const result = await runBench({ ...options, id, processes: count }, command);
+        process.stdout.write(`${formatTable(result)}\n\n`);
+        process.stderr.write(`results: ${saveRun(result, cli.out)}\n`);
+        results.push(result);
+      }
+      reportScaling(results, command, cli);
     }),
   );
+
+/** The unit costs and sizing of runs: printed, saved in --out, and into --scaling-doc if given. */
+function reportScaling(results: BenchResult[], command: string, cli: CliOptions): void {
+  const costs = unitCosts(results);
+  const measured = scalingMarkdown(costs, command);
+  mkdirSync(cli.out, { recursive: true });
+  writeFileSync(
+    path.join(cli.out, 'scaling-latest.json'),
+    JSON.stringify({ command, ...costs }, null, 2),
+  );
+  writeFileSync(path.join(cli.out, 'scaling-latest.md'), `${measured}\n`);
+  process.stdout.write(`${scalingText(costs)}\n\n`);
+  if (cli.scalingDoc) {
+    const doc = readFileSync(cli.scalingDoc, 'utf8');
+    writeFileSync(cli.scalingDoc, replaceMeasured(doc, measured));
+    process.stdout.write(`updated the measured part of ${cli.scalingDoc}\n`);
+  }
+  process.stdout.write(`results: ${path.join(cli.out, 'scaling-latest.json')} (and .md)\n`);
+}
+
+/** Writes a run's JSON (named by its start) to `out`; returns the file. */
+function saveRun(result: BenchResult, out: string): string {
+  const file = path.join(out, `bench-${result.startedAt.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(result, null, 2));
+  return file;
+}
 
 program.parse();

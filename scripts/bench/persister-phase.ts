@@ -5,6 +5,7 @@ import { runNames } from './bench-cleanup';
 import { runKeyspace } from './run-keyspace';
 import type { BenchProgress } from './bench-progress';
 import { PipelineProcess, sleep } from './pipeline-process';
+import { cpuSeconds } from './process-stats';
 import { MetricsSnapshot } from './prometheus-text';
 
 /** One look at the persister: its counters and how far behind the changelog it is. */
@@ -21,16 +22,21 @@ interface PersisterSample {
   /** The changelog's end offsets, per partition, and their sum. */
   ends: Map<number, string>;
   end: number;
+  /** CPU seconds so far of the persister and of Cassandra (NaN: not seen). */
+  cpu: { persister: number; cassandra: number };
 }
 
 /** The persister's watermark flush and commit interval in the bench (production: 60 s). */
 const FLUSH_INTERVAL_MS = 2_000;
 
-/** A rate over part of the run. */
+/** A rate over part of the run, and the cores the persister and Cassandra used meanwhile. */
 export interface PersisterRate {
   seconds: number;
   changesPerSecond: number;
   rowsPerSecond: number;
+  persisterCores: number;
+  /** Cassandra's cores, other users of the server included (NaN: its process not seen). */
+  cassandraCores: number;
 }
 
 /** What the persister did beside the drain (the pipeline at full speed), and after it. */
@@ -78,6 +84,8 @@ export class PersisterPhase {
       id: string;
       env: Record<string, string>;
       outDir: string;
+      /** The local Cassandra's pid, for its CPU (none: not measured). */
+      cassandraPid?: number;
     },
   ) {
     this.process = new PipelineProcess({
@@ -221,6 +229,12 @@ export class PersisterPhase {
           lag: await admin.groupLag(this.groupId, [changelogTopic]),
           ends,
           end: [...ends.values()].reduce((sum, o) => sum + Number(o), 0),
+          cpu: {
+            persister: cpuSeconds(this.process.pid) ?? NaN,
+            cassandra: this.options.cassandraPid
+              ? (cpuSeconds(this.options.cassandraPid) ?? NaN)
+              : NaN,
+          },
         });
       } catch {
         // A scrape that failed (the process busy for 10 s): the next one counts.
@@ -235,11 +249,19 @@ function rateBetween(
   to: PersisterSample | undefined,
 ): PersisterRate {
   if (!from || !to || to.t <= from.t)
-    return { seconds: 0, changesPerSecond: NaN, rowsPerSecond: NaN };
+    return {
+      seconds: 0,
+      changesPerSecond: NaN,
+      rowsPerSecond: NaN,
+      persisterCores: NaN,
+      cassandraCores: NaN,
+    };
   const seconds = (to.t - from.t) / 1000;
   return {
     seconds,
     changesPerSecond: (to.changes - from.changes) / seconds,
     rowsPerSecond: (to.rows - from.rows) / seconds,
+    persisterCores: (to.cpu.persister - from.cpu.persister) / seconds,
+    cassandraCores: (to.cpu.cassandra - from.cpu.cassandra) / seconds,
   };
 }

@@ -1,6 +1,7 @@
 import type { PersisterResult } from './persister-phase';
 
 const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
+const cores = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '—');
 const sec = (n: number) => (Number.isFinite(n) ? `${n.toFixed(1)} s` : '—');
 
 /** The persister's rows of the table: its drain rate beside the pipeline, and its catch-up. */
@@ -24,6 +25,10 @@ export function persisterRows(p: PersisterResult): Array<{ figure: string; value
     {
       figure: 'persister overall: changes/s, rows/s',
       value: `${int(p.overall.changesPerSecond)} / ${int(p.overall.rowsPerSecond)} (${int(p.changes)} changes, ${int(p.rows)} rows in ${sec(p.overall.seconds)})`,
+    },
+    {
+      figure: '  cores meanwhile: persister / Cassandra (all its users)',
+      value: `${cores(p.overall.persisterCores)} / ${cores(p.overall.cassandraCores)}`,
     },
     { figure: '  rows by table', value: tables || 'none' },
     {
