@@ -157,6 +157,21 @@ export class PipelineMetrics {
     registers: [this.registry],
   });
 
+  readonly punctuationDuration = new Histogram({
+    name: 'ticks_punctuation_duration_seconds',
+    help: "Time one punctuation (one punctuator, one partition) held its partition's lane, its outputs' delivery included: the partition's steps wait that long",
+    labelNames: ['punctuator'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly stepLaneWait = new Histogram({
+    name: 'ticks_step_lane_wait_seconds',
+    help: "Time a partition's queued step waited for its lane (behind punctuations, or its earlier steps' deliveries when MAX_DELIVERIES_IN_FLIGHT are under way) before it started",
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
   readonly consumerLag = new Gauge({
     name: 'ticks_consumer_lag_records',
     help: 'High watermark minus the next offset to process, per topic partition',

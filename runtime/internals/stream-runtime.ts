@@ -358,9 +358,11 @@ export class StreamRuntime {
   private queueStep(task: PartitionTask): void {
     if (this.stepQueued.has(task)) return;
     this.stepQueued.add(task);
+    const waited = this.options.metrics.stepLaneWait.startTimer();
     this.lanes
       .run(task.partition, () => {
         this.stepQueued.delete(task);
+        waited();
         return this.runStep(task);
       })
       .catch((err: unknown) =>
@@ -659,8 +661,12 @@ export class StreamRuntime {
           if (!this.mayRun(partition)) return;
           const term = this.leaseTerm(partition);
           const context = this.newContext(partition, term);
+          const timer = this.options.metrics.punctuationDuration.startTimer({
+            punctuator: punctuator.name,
+          });
           await punctuator.punctuate([partition], context);
           await this.sendOutputs(context, term);
+          timer();
         })
         .catch((err: unknown) => {
           this.resetState(partition); // it may have changed state it did not deliver

@@ -93,6 +93,13 @@ export function rows(r: BenchResult): Row[] {
     },
     {
       section: 'latency',
+      figure: 'direct update p99 by when produced (ms after a window end: p99 ms)',
+      value: l.directByWindowPhase
+        .map((b) => `${b.phaseMs}+: ${ms(b.p99)} (${int(b.count)})`)
+        .join(', '),
+    },
+    {
+      section: 'latency',
       figure: 'group summary p50 / p95 / p99 / max',
       value: latency(l.groupSummary),
       target: 'p99 ≤ 2,100 ms',

@@ -16,7 +16,7 @@ import { BenchProgress } from './bench-progress';
 import { ChatTraffic, DEFAULT_CHAT_TRAFFIC, type ChatTrafficOptions } from './chat-traffic';
 import { meterDrain, type DrainSample } from './drain-meter';
 import { EventLoader } from './event-loader';
-import { LatencyProbe, cdf, percentiles, type Percentiles } from './latency-probe';
+import { LatencyProbe, byWindowPhase, cdf, percentiles, type Percentiles } from './latency-probe';
 import { PersisterPhase, type PersisterResult } from './persister-phase';
 import { PipelineProcess, sleep } from './pipeline-process';
 import { CpuMeter, loadAverage, pidListeningOn, topProcesses } from './process-stats';
@@ -135,6 +135,8 @@ export interface BenchResult {
     events: number;
     maxLag: number;
     direct: Percentiles;
+    /** Direct updates by when they were produced: ms after a window end, 200 ms bins. */
+    directByWindowPhase: Array<{ phaseMs: number } & Percentiles>;
     groupSummary: Percentiles;
     unreadSync: Percentiles;
     /** Event → update as read by a downstream consumer (adds its fetch wait). */
@@ -543,6 +545,13 @@ export async function runBench(options: BenchOptions, command: string): Promise<
         maxLag: offered.maxLag,
         steps: stepStats(beforeLatency, afterLatency),
         direct: percentiles(probe.produced.direct),
+        directByWindowPhase: byWindowPhase(
+          probe.produced.direct,
+          probe.directProducedAt,
+          config.windowMs,
+          config.windowGraceMs,
+          200,
+        ),
         groupSummary: percentiles(probe.produced.group_summary),
         unreadSync: percentiles(probe.produced.unread_sync),
         received: {
