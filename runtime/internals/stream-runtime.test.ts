@@ -592,6 +592,45 @@ describe('StreamRuntime', () => {
     await t.runtime.stop();
   });
 
+  it('delivers a punctuation off its lane: a step queued behind it runs while the punctuation’s outputs wait for the producer, and goes out after them', async () => {
+    const punctuator = new RecordingPunctuator();
+    const t = setUp({ punctuators: [punctuator] });
+    await t.runtime.start();
+    t.assign([0]);
+    t.kafka.producerInstance.gate.close();
+    await jest.advanceTimersByTimeAsync(1_000); // punctuated; its produce waits at the gate
+    expect(punctuator.runs.map((r) => r.partition)).toEqual([0]);
+    await t.fetch(0, [0, 1]);
+    await settle();
+    // Processed now, not once the punctuation's round trips are over.
+    expect(t.echo.processed.map((p) => p.offset)).toEqual([0, 1]);
+    // The stop waits for the punctuation's delivery too.
+    const stopped = t.runtime.stop();
+    await settle();
+    expect(t.sent()).toEqual([]);
+    t.kafka.producerInstance.gate.open();
+    await jest.advanceTimersByTimeAsync(500);
+    await stopped;
+    const updates = t.sent().filter((r) => r.topic === topics.receiptUpdates);
+    expect(updates.map((r) => String(r.key))).toEqual(['tick-0', 'k0', 'k1']);
+    expect(t.committedOffset(0)).toBe(2);
+  });
+
+  it('a punctuation whose delivery fails resets its partition’s state, and the punctuator runs again', async () => {
+    const punctuator = new RecordingPunctuator();
+    const t = setUp({ punctuators: [punctuator] });
+    await t.runtime.start();
+    t.assign([0]);
+    t.kafka.producerInstance.failures.push(new Error('broker gone'));
+    await jest.advanceTimersByTimeAsync(1_000);
+    await settle();
+    expect(t.resets).toEqual([0]);
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(punctuator.runs.map((r) => r.partition)).toEqual([0, 0]);
+    expect(t.sent().map((r) => String(r.key))).toEqual(['tick-0']);
+    await t.runtime.stop();
+  });
+
   it('runs the punctuators’ shutdown hook once per owned partition, and sends what it hands over', async () => {
     const closing: number[] = [];
     const punctuator: Punctuator = {

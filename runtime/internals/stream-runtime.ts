@@ -80,7 +80,10 @@ const COMMIT_INTERVAL_MS = 100;
  *   (the leading topic first), their outputs held in a BufferedContext. Receipts are taken in
  *   event-time order after the conversation events they may refer to (see PartitionTask).
  * - **punctuation**: one punctuator's wall-clock run for one partition (PunctuationScheduler
- *   wakes them, per interval and at aligned times).
+ *   wakes them, per interval and at aligned times). It holds the lane while it runs; its outputs
+ *   and after-send hooks are delivered off the lane, as a step's are: window closes come for
+ *   every partition at once, and a lane held for their produce and write-behind round trips
+ *   delayed the steps (direct receipts) queued behind them by as much.
  * - **lane**: a partition's queue of steps and punctuations, run one at a time (PartitionLanes),
  *   so a window is never closed while a step adds to it. Lanes of different partitions run
  *   concurrently (their conversations are disjoint).
@@ -130,8 +133,12 @@ export class StreamRuntime {
   private readonly deliveries = new Map<PartitionTask, Array<Promise<void>>>();
   /** Tasks with a step queued on their lane. */
   private readonly stepQueued = new Set<PartitionTask>();
-  /** Punctuations queued or running, by punctuator and partition: one at a time each. */
+  /**
+   * Punctuations queued, running or in delivery, by punctuator and partition: one at a time each.
+   */
   private readonly punctuationQueued = new Set<string>();
+  /** Per partition: its punctuations' deliveries under way (off the lane, like a step's). */
+  private readonly punctuationDeliveries = new Map<number, Set<Promise<unknown>>>();
   /** Per partition: a timer that queues its task's next step later (an idle wait, a back-off). */
   private readonly wakeUps = new Map<number, { at: number; timer: NodeJS.Timeout }>();
   private readonly backoffs = new Map<number, StepBackoff>();
@@ -222,7 +229,8 @@ export class StreamRuntime {
     for (const { timer } of this.wakeUps.values()) clearTimeout(timer);
     this.wakeUps.clear();
     await this.lanes.idle();
-    await Promise.all([...this.deliveries.values()].flat().map((d) => d.catch(() => undefined)));
+    const punctuations = [...this.punctuationDeliveries.values()].flatMap((set) => [...set]);
+    await Promise.allSettled([...[...this.deliveries.values()].flat(), ...punctuations]);
     await this.runShutdownHooks();
     for (const task of this.tasks.values()) task.release();
     this.tasks.clear();
@@ -271,11 +279,15 @@ export class StreamRuntime {
    * step mid-processing still hands its outputs to delivery), then its tasks' deliveries.
    */
   private settled(partition: number): Promise<unknown> {
-    return this.lanes.run(partition, () =>
-      Promise.allSettled(
-        [...this.deliveries].flatMap(([task, list]) => (task.partition === partition ? list : [])),
-      ),
-    );
+    return this.lanes.run(partition, () => Promise.allSettled(this.inFlight(partition)));
+  }
+
+  /** The partition's deliveries under way: its steps' and its punctuations'. */
+  private inFlight(partition: number): Array<Promise<unknown>> {
+    const list: Array<Promise<unknown>> = [...(this.punctuationDeliveries.get(partition) ?? [])];
+    for (const [task, deliveries] of this.deliveries)
+      if (task.partition === partition) list.push(...deliveries);
+    return list;
   }
 
   /** The partition's lease is acquired: its buffered records may be processed. */
@@ -584,10 +596,7 @@ export class StreamRuntime {
   private resetState(partition: number): void {
     const stores = this.options.stateStores ?? [];
     if (stores.length === 0) return;
-    const inFlight: Array<Promise<void>> = [];
-    for (const [task, deliveries] of this.deliveries)
-      if (task.partition === partition) inFlight.push(...deliveries);
-    const settled = Promise.allSettled(inFlight);
+    const settled = Promise.allSettled(this.inFlight(partition));
     for (const store of stores) store.resetPartition(partition, settled);
   }
 
@@ -647,9 +656,15 @@ export class StreamRuntime {
     return decoded;
   }
 
-  /** A punctuator's wake-up: one punctuation per owned partition, on that partition's lane. */
+  /**
+   * A punctuator's wake-up: one punctuation per owned partition, on that partition's lane; its
+   * delivery follows off the lane (the next step need not wait for its round trips). Its outputs
+   * are handed to the producer before the lane is released, so they go out ahead of the next
+   * step's, and its state writes are ordered with the steps' by the write-behind chain.
+   */
   private queuePunctuations(punctuator: Punctuator): void {
     if (this.stopping) return;
+    const { metrics } = this.options;
     for (const partition of this.owned) {
       const key = `${punctuator.name}\u0000${partition}`;
       if (this.punctuationQueued.has(key)) continue;
@@ -661,13 +676,13 @@ export class StreamRuntime {
           if (!this.mayRun(partition)) return;
           const term = this.leaseTerm(partition);
           const context = this.newContext(partition, term);
-          const timer = this.options.metrics.punctuationDuration.startTimer({
-            punctuator: punctuator.name,
-          });
+          const timer = metrics.punctuationDuration.startTimer({ punctuator: punctuator.name });
           await punctuator.punctuate([partition], context);
-          await this.sendOutputs(context, term);
           timer();
+          // Not awaited: the lane moves on. Wrapped, or the lane would wait for it.
+          return { delivery: this.trackPunctuation(partition, this.sendOutputs(context, term)) };
         })
+        .then((punctuated) => punctuated?.delivery)
         .catch((err: unknown) => {
           this.resetState(partition); // it may have changed state it did not deliver
           if (err instanceof PartitionLeaseLostError) return; // logged by leaseLost
@@ -678,6 +693,22 @@ export class StreamRuntime {
         })
         .finally(() => this.punctuationQueued.delete(key));
     }
+  }
+
+  /** Counts a punctuation's delivery as in flight for its partition until it settles. */
+  private trackPunctuation<T>(partition: number, delivery: Promise<T>): Promise<T> {
+    let set = this.punctuationDeliveries.get(partition);
+    if (!set) this.punctuationDeliveries.set(partition, (set = new Set()));
+    const list = set;
+    list.add(delivery);
+    void delivery
+      .catch(() => undefined)
+      .finally(() => {
+        list.delete(delivery);
+        if (list.size === 0 && this.punctuationDeliveries.get(partition) === list)
+          this.punctuationDeliveries.delete(partition);
+      });
+    return delivery;
   }
 
   /** On stop, once the lanes are idle: each punctuator's shutdown hook, per owned partition. */
