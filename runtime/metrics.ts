@@ -172,6 +172,26 @@ export class PipelineMetrics {
     registers: [this.registry],
   });
 
+  readonly bufferedRecords = new Gauge({
+    name: 'ticks_buffered_records',
+    help: "Records fetched and not yet processed, over the partition tasks (each topic-partition's queue is paused at the task's maxBufferedRecords)",
+    registers: [this.registry],
+  });
+
+  /** What the in-memory caches hold, read when scraped (set by the pipeline: sources). */
+  cacheSizes: () => Array<{ cache: string; measure: string; value: number }> = () => [];
+
+  readonly cacheSize = new Gauge({
+    name: 'ticks_cache_size',
+    help: 'What the in-memory caches hold: conversation states (count, estimated bytes), dedupe marks (count)',
+    labelNames: ['cache', 'measure'] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const { cache, measure, value } of this.cacheSizes())
+        this.cacheSize.set({ cache, measure }, value);
+    },
+  });
+
   readonly consumerLag = new Gauge({
     name: 'ticks_consumer_lag_records',
     help: 'High watermark minus the next offset to process, per topic partition',

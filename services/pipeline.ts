@@ -160,6 +160,11 @@ export class Pipeline implements Component {
         : undefined;
     const badges = new BadgeUpdater(users, this.metrics, marks, logger);
     const sharesReads = (userId: string) => settings.sharesReads(userId);
+    this.metrics.cacheSizes = () => [
+      { cache: 'conversation_states', measure: 'entries', value: states.size.states },
+      { cache: 'conversation_states', measure: 'estimated_bytes', value: states.size.bytes },
+      { cache: 'dedupe_marks', measure: 'entries', value: marks?.size ?? 0 },
+    ];
 
     const windowing: GroupWindowing = {
       steps,

@@ -631,6 +631,28 @@ describe('StreamRuntime', () => {
     await t.runtime.stop();
   });
 
+  it('bounds what it holds fetched: 256 KiB per partition and fetch, a topic-partition paused at 2,000 buffered records', async () => {
+    const t = setUp();
+    await t.runtime.start();
+    expect(t.consumer().options.maxBytesPerPartition).toBe(256 * 1024);
+    t.assign([0]);
+    t.echo.gate.close(); // the first step stays mid-processing: the rest waits in the buffer
+    let paused = 0;
+    const pause = () => {
+      paused++;
+      return () => undefined;
+    };
+    const offsets = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+    await t.fetch(0, offsets(0, 1_000), { pause });
+    await settle();
+    await t.fetch(0, offsets(1_000, 999), { pause });
+    expect(paused).toBe(0); // 1,999 buffered (the first 1,000, in the step, until it is done)
+    await t.fetch(0, offsets(1_999, 1), { pause });
+    expect(paused).toBe(1);
+    t.echo.gate.open();
+    await t.runtime.stop();
+  });
+
   it('runs the punctuators’ shutdown hook once per owned partition, and sends what it hands over', async () => {
     const closing: number[] = [];
     const punctuator: Punctuator = {

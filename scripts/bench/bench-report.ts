@@ -21,6 +21,10 @@ function steps(s: StepStats): string {
   return `${num(s.recordsPerStep, 1)} / ${num(s.meanMs, 1)} ms (${int(s.count)} steps)`;
 }
 
+function lanes(s: StepStats): string {
+  return `${num(s.windowCloseLaneMs, 1)} ms / ${num(s.laneWaitMs, 1)} ms, ${pct(s.laneWaitOver100ms)} over 100 ms`;
+}
+
 function cpu(c: CpuShare): string {
   const parts = Object.entries(c.cores).map(([name, cores]) => `${name} ${num(cores)}`);
   return `${parts.join(', ')}, other ${num(c.otherCores)} (machine busy ${num(c.machineBusyCores)})`;
@@ -115,6 +119,11 @@ export function rows(r: BenchResult): Row[] {
       value: `${ms(l.received.direct.p99)} / ${ms(l.received.groupSummary.p99)} ms`,
     },
     { section: 'latency', figure: 'CPU at this load (cores)', value: cpu(l.cpu) },
+    {
+      section: 'latency',
+      figure: "lanes: a window close holds its partition's lane / a step waits for its lane (mean)",
+      value: lanes(l.steps),
+    },
     {
       section: 'latency',
       figure: 'steps: records per step and topic / mean produce-to-commit time',
