@@ -245,9 +245,14 @@ function setUp(
 ) {
   /** The partitions whose state the runtime reset, in order (a state store that records). */
   const resets: number[] = [];
+  /** What each reset was told to wait for, in order. */
+  const resetSettled: Array<Promise<unknown>> = [];
   const stateStore: PartitionStateStore = {
     name: 'recording',
-    resetPartition: (partition) => resets.push(partition),
+    resetPartition: (partition, settled) => {
+      resets.push(partition);
+      resetSettled.push(settled);
+    },
   };
   const kafka = new FakeKafka();
   const leases = options.leases ? new FakeLeases(kafka.events) : undefined;
@@ -302,6 +307,7 @@ function setUp(
     kafka.events.findIndex((e) => e.type === 'release' && e.partition === partition);
   return {
     resets,
+    resetSettled,
     kafka,
     echo,
     metrics,
@@ -628,6 +634,36 @@ describe('StreamRuntime', () => {
     await jest.advanceTimersByTimeAsync(1_000);
     expect(punctuator.runs.map((r) => r.partition)).toEqual([0, 0]);
     expect(t.sent().map((r) => String(r.key))).toEqual(['tick-0']);
+    await t.runtime.stop();
+  });
+
+  it('a reset while a punctuation is in delivery does not wait for it: its hooks may read the reset stores', async () => {
+    // Like the window index: the punctuation's after-send hook reads a store that waits for
+    // what its last reset was told to wait for.
+    let hooked = false;
+    const punctuator: Punctuator = {
+      name: 'closer',
+      intervalMs: 1_000,
+      punctuate: async (_partitions, ctx) => {
+        ctx.send('receiptUpdates', `closed-${ctx.partition}`, {});
+        ctx.afterSend(async () => {
+          await t.resetSettled[t.resetSettled.length - 1];
+          hooked = true;
+        });
+      },
+    };
+    const t = setUp({ punctuators: [punctuator] });
+    await t.runtime.start();
+    t.assign([0]);
+    t.kafka.producerInstance.gate.close();
+    await jest.advanceTimersByTimeAsync(1_000); // punctuated; its delivery waits at the gate
+    t.echo.failures.push(new Error('step failed'));
+    await t.fetch(0, [0]);
+    await settle();
+    expect(t.resets).toEqual([0]); // the failed step reset the partition
+    t.kafka.producerInstance.gate.open();
+    await jest.advanceTimersByTimeAsync(100);
+    expect(hooked).toBe(true);
     await t.runtime.stop();
   });
 

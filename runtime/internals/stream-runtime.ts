@@ -614,7 +614,13 @@ export class StreamRuntime {
   private resetState(partition: number): void {
     const stores = this.options.stateStores ?? [];
     if (stores.length === 0) return;
-    const settled = Promise.allSettled(this.inFlight(partition));
+    // The steps' deliveries only: a punctuation's hooks read the stores (the window index),
+    // which wait for this, so waiting for them would wait for itself. Their state writes are
+    // ordered by the write-behind chain, and their index writes update memory as they land.
+    const steps: Array<Promise<void>> = [];
+    for (const [task, deliveries] of this.deliveries)
+      if (task.partition === partition) steps.push(...deliveries);
+    const settled = Promise.allSettled(steps);
     for (const store of stores) store.resetPartition(partition, settled);
   }
 
