@@ -157,6 +157,41 @@ export class PipelineMetrics {
     registers: [this.registry],
   });
 
+  readonly punctuationDuration = new Histogram({
+    name: 'ticks_punctuation_duration_seconds',
+    help: "Time one punctuation (one punctuator, one partition) held its partition's lane, its outputs' delivery included: the partition's steps wait that long",
+    labelNames: ['punctuator'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly stepLaneWait = new Histogram({
+    name: 'ticks_step_lane_wait_seconds',
+    help: "Time a partition's queued step waited for its lane (behind punctuations, or its earlier steps' deliveries when MAX_DELIVERIES_IN_FLIGHT are under way) before it started",
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly bufferedRecords = new Gauge({
+    name: 'ticks_buffered_records',
+    help: "Records fetched and not yet processed, over the partition tasks (each topic-partition's queue is paused at the task's maxBufferedRecords)",
+    registers: [this.registry],
+  });
+
+  /** What the in-memory caches hold, read when scraped (set by the pipeline: sources). */
+  cacheSizes: () => Array<{ cache: string; measure: string; value: number }> = () => [];
+
+  readonly cacheSize = new Gauge({
+    name: 'ticks_cache_size',
+    help: 'What the in-memory caches hold: conversation states (count, estimated bytes), dedupe marks (count)',
+    labelNames: ['cache', 'measure'] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const { cache, measure, value } of this.cacheSizes())
+        this.cacheSize.set({ cache, measure }, value);
+    },
+  });
+
   readonly consumerLag = new Gauge({
     name: 'ticks_consumer_lag_records',
     help: 'High watermark minus the next offset to process, per topic partition',

@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import type { Logger } from 'pino';
 import type { TicksConfig } from '../config/config';
 import type { AvroCodec } from '../schemas/avro-codec';
@@ -27,9 +28,10 @@ import {
   type ProcessHealth,
 } from '../runtime/health';
 import { PipelineMetrics } from '../runtime/metrics';
-import type { StreamRuntime } from '../runtime/internals/stream-runtime';
+import { DEFAULT_TASK_OPTIONS, type StreamRuntime } from '../runtime/internals/stream-runtime';
 import { ServiceBoot } from './boot';
 import { deliveryFault } from './fault-injection';
+import { heapBudgetWarning } from './heap-budget';
 import type { Component } from './run-service';
 
 export interface PipelineOptions {
@@ -132,6 +134,14 @@ export class Pipeline implements Component {
     const { config, logger } = this.options;
     const { boot } = this;
     const { topics } = boot;
+    const heapWarning = heapBudgetWarning(getHeapStatistics().heap_size_limit, {
+      stateCacheBytes: config.stateCacheBytes,
+      dedupeCacheEntries: config.dedupeCacheEntries,
+      partitions: config.topics.partitions,
+      inputTopics: 2,
+      recordsPerQueue: DEFAULT_TASK_OPTIONS.maxBufferedRecords + config.maxStepRecords * 1.5,
+    });
+    if (heapWarning) logger.warn(heapWarning);
     await boot.start({ redis: 'main+aux' });
     // Like a GlobalKTable: the whole settings table is loaded before the first receipt.
     const settings = await boot.startSettingsTable(this.groupId);
@@ -162,6 +172,11 @@ export class Pipeline implements Component {
         : undefined;
     const badges = new BadgeUpdater(users, this.metrics, marks, logger);
     const sharesReads = (userId: string) => settings.sharesReads(userId);
+    this.metrics.cacheSizes = () => [
+      { cache: 'conversation_states', measure: 'entries', value: states.size.states },
+      { cache: 'conversation_states', measure: 'estimated_bytes', value: states.size.bytes },
+      { cache: 'dedupe_marks', measure: 'entries', value: marks?.size ?? 0 },
+    ];
 
     const windowing: GroupWindowing = {
       steps,

@@ -24,6 +24,8 @@ export interface StreamConsumerOptions {
   sessionTimeoutMs?: number;
   /** Batches of different partitions handed to onBatch at the same time. */
   partitionsConsumedConcurrently?: number;
+  /** Most bytes one fetch brings of one partition (Kafka's max.partition.fetch.bytes). */
+  maxBytesPerPartition?: number;
   /** A fetched batch; the consumer fetches on once the promise resolves. */
   onBatch(batch: InboundBatch): Promise<void>;
   /** The member's partitions, by topic, after each rebalance (before their first batch). */

@@ -245,9 +245,14 @@ function setUp(
 ) {
   /** The partitions whose state the runtime reset, in order (a state store that records). */
   const resets: number[] = [];
+  /** What each reset was told to wait for, in order. */
+  const resetSettled: Array<Promise<unknown>> = [];
   const stateStore: PartitionStateStore = {
     name: 'recording',
-    resetPartition: (partition) => resets.push(partition),
+    resetPartition: (partition, settled) => {
+      resets.push(partition);
+      resetSettled.push(settled);
+    },
   };
   const kafka = new FakeKafka();
   const leases = options.leases ? new FakeLeases(kafka.events) : undefined;
@@ -302,6 +307,7 @@ function setUp(
     kafka.events.findIndex((e) => e.type === 'release' && e.partition === partition);
   return {
     resets,
+    resetSettled,
     kafka,
     echo,
     metrics,
@@ -618,6 +624,97 @@ describe('StreamRuntime', () => {
     const committedAt = t.kafka.events.findIndex((e) => e.type === 'commit');
     expect(committedAt).toBeGreaterThan(flushedAt);
     expect(t.committedOffset(0)).toBe(2);
+    await t.runtime.stop();
+  });
+
+  it('delivers a punctuation off its lane: a step queued behind it runs while the punctuation’s outputs wait for the producer, and goes out after them', async () => {
+    const punctuator = new RecordingPunctuator();
+    const t = setUp({ punctuators: [punctuator] });
+    await t.runtime.start();
+    t.assign([0]);
+    t.kafka.producerInstance.gate.close();
+    await jest.advanceTimersByTimeAsync(1_000); // punctuated; its produce waits at the gate
+    expect(punctuator.runs.map((r) => r.partition)).toEqual([0]);
+    await t.fetch(0, [0, 1]);
+    await settle();
+    // Processed now, not once the punctuation's round trips are over.
+    expect(t.echo.processed.map((p) => p.offset)).toEqual([0, 1]);
+    // The stop waits for the punctuation's delivery too.
+    const stopped = t.runtime.stop();
+    await settle();
+    expect(t.sent()).toEqual([]);
+    t.kafka.producerInstance.gate.open();
+    await jest.advanceTimersByTimeAsync(500);
+    await stopped;
+    const updates = t.sent().filter((r) => r.topic === topics.receiptUpdates);
+    expect(updates.map((r) => String(r.key))).toEqual(['tick-0', 'k0', 'k1']);
+    expect(t.committedOffset(0)).toBe(2);
+  });
+
+  it('a punctuation whose delivery fails resets its partition’s state, and the punctuator runs again', async () => {
+    const punctuator = new RecordingPunctuator();
+    const t = setUp({ punctuators: [punctuator] });
+    await t.runtime.start();
+    t.assign([0]);
+    t.kafka.producerInstance.failures.push(new Error('broker gone'));
+    await jest.advanceTimersByTimeAsync(1_000);
+    await settle();
+    expect(t.resets).toEqual([0]);
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(punctuator.runs.map((r) => r.partition)).toEqual([0, 0]);
+    expect(t.sent().map((r) => String(r.key))).toEqual(['tick-0']);
+    await t.runtime.stop();
+  });
+
+  it('a reset while a punctuation is in delivery does not wait for it: its hooks may read the reset stores', async () => {
+    // Like the window index: the punctuation's after-send hook reads a store that waits for
+    // what its last reset was told to wait for.
+    let hooked = false;
+    const punctuator: Punctuator = {
+      name: 'closer',
+      intervalMs: 1_000,
+      punctuate: async (_partitions, ctx) => {
+        ctx.send('receiptUpdates', `closed-${ctx.partition}`, {});
+        ctx.afterSend(async () => {
+          await t.resetSettled[t.resetSettled.length - 1];
+          hooked = true;
+        });
+      },
+    };
+    const t = setUp({ punctuators: [punctuator] });
+    await t.runtime.start();
+    t.assign([0]);
+    t.kafka.producerInstance.gate.close();
+    await jest.advanceTimersByTimeAsync(1_000); // punctuated; its delivery waits at the gate
+    t.echo.failures.push(new Error('step failed'));
+    await t.fetch(0, [0]);
+    await settle();
+    expect(t.resets).toEqual([0]); // the failed step reset the partition
+    t.kafka.producerInstance.gate.open();
+    await jest.advanceTimersByTimeAsync(100);
+    expect(hooked).toBe(true);
+    await t.runtime.stop();
+  });
+
+  it('bounds what it holds fetched: 256 KiB per partition and fetch, a topic-partition paused at 2,000 buffered records', async () => {
+    const t = setUp();
+    await t.runtime.start();
+    expect(t.consumer().options.maxBytesPerPartition).toBe(256 * 1024);
+    t.assign([0]);
+    t.echo.gate.close(); // the first step stays mid-processing: the rest waits in the buffer
+    let paused = 0;
+    const pause = () => {
+      paused++;
+      return () => undefined;
+    };
+    const offsets = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+    await t.fetch(0, offsets(0, 1_000), { pause });
+    await settle();
+    await t.fetch(0, offsets(1_000, 999), { pause });
+    expect(paused).toBe(0); // 1,999 buffered (the first 1,000, in the step, until it is done)
+    await t.fetch(0, offsets(1_999, 1), { pause });
+    expect(paused).toBe(1);
+    t.echo.gate.open();
     await t.runtime.stop();
   });
 

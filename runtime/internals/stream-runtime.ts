@@ -57,13 +57,22 @@ export type DeliveryStage = 'produced' | 'flushed';
 
 export const DEFAULT_TASK_OPTIONS: PartitionTaskOptions = {
   maxStepRecords: 1_000,
-  maxBufferedRecords: 10_000,
+  // Two steps ahead: the next fetch (at most FETCH_BYTES_PER_PARTITION, within 100 ms) comes
+  // long before they are processed. 10,000 held ~150,000 fetched records (~90 MiB of heap, and
+  // twice that before a major GC) over 6 partitions of the two topics in a drain.
+  maxBufferedRecords: 2_000,
   maxIdleMs: 1_000,
   maxLeadWaitMs: 30_000,
 };
 
 /** Batches of different partitions kafkajs hands over at once (they go to separate tasks). */
 const CONCURRENT_PARTITIONS = 16;
+/**
+ * Most bytes one fetch brings of a partition: of the order of what a task buffers
+ * (maxBufferedRecords). A task pauses its topic-partition only once a batch is in, so batches
+ * much larger than the buffer (1 MiB before) overshoot it by as much.
+ */
+const FETCH_BYTES_PER_PARTITION = 256 * 1024;
 /** Steps of a partition whose delivery may still be under way while the next is processed. */
 const MAX_DELIVERIES_IN_FLIGHT = 3;
 /** Offsets are committed together at most this often (Kafka Streams' commit.interval.ms). */
@@ -80,7 +89,10 @@ const COMMIT_INTERVAL_MS = 100;
  *   (the leading topic first), their outputs held in a BufferedContext. Receipts are taken in
  *   event-time order after the conversation events they may refer to (see PartitionTask).
  * - **punctuation**: one punctuator's wall-clock run for one partition (PunctuationScheduler
- *   wakes them, per interval and at aligned times).
+ *   wakes them, per interval and at aligned times). It holds the lane while it runs; its outputs
+ *   and after-send hooks are delivered off the lane, as a step's are: window closes come for
+ *   every partition at once, and a lane held for their produce and write-behind round trips
+ *   delayed the steps (direct receipts) queued behind them by as much.
  * - **lane**: a partition's queue of steps and punctuations, run one at a time (PartitionLanes),
  *   so a window is never closed while a step adds to it. Lanes of different partitions run
  *   concurrently (their conversations are disjoint).
@@ -132,8 +144,12 @@ export class StreamRuntime {
   private readonly deliveries = new Map<PartitionTask, Array<Promise<void>>>();
   /** Tasks with a step queued on their lane. */
   private readonly stepQueued = new Set<PartitionTask>();
-  /** Punctuations queued or running, by punctuator and partition: one at a time each. */
+  /**
+   * Punctuations queued, running or in delivery, by punctuator and partition: one at a time each.
+   */
   private readonly punctuationQueued = new Set<string>();
+  /** Per partition: its punctuations' deliveries under way (off the lane, like a step's). */
+  private readonly punctuationDeliveries = new Map<number, Set<Promise<unknown>>>();
   /** Per partition: a timer that queues its task's next step later (an idle wait, a back-off). */
   private readonly wakeUps = new Map<number, { at: number; timer: NodeJS.Timeout }>();
   private readonly backoffs = new Map<number, StepBackoff>();
@@ -199,6 +215,7 @@ export class StreamRuntime {
       fromBeginning: true,
       sessionTimeoutMs: this.options.sessionTimeoutMs,
       partitionsConsumedConcurrently: CONCURRENT_PARTITIONS,
+      maxBytesPerPartition: FETCH_BYTES_PER_PARTITION,
       onBatch: (batch) => this.onBatch(batch),
       onAssignment: (assignment) => this.onAssignment(assignment),
       onHeartbeat: () => this.ownership?.heartbeat(),
@@ -226,7 +243,8 @@ export class StreamRuntime {
     for (const { timer } of this.wakeUps.values()) clearTimeout(timer);
     this.wakeUps.clear();
     await this.lanes.idle();
-    await Promise.all([...this.deliveries.values()].flat().map((d) => d.catch(() => undefined)));
+    const punctuations = [...this.punctuationDeliveries.values()].flatMap((set) => [...set]);
+    await Promise.allSettled([...[...this.deliveries.values()].flat(), ...punctuations]);
     await this.runShutdownHooks();
     for (const task of this.tasks.values()) task.release();
     this.tasks.clear();
@@ -276,11 +294,15 @@ export class StreamRuntime {
    * step mid-processing still hands its outputs to delivery), then its tasks' deliveries.
    */
   private settled(partition: number): Promise<unknown> {
-    return this.lanes.run(partition, () =>
-      Promise.allSettled(
-        [...this.deliveries].flatMap(([task, list]) => (task.partition === partition ? list : [])),
-      ),
-    );
+    return this.lanes.run(partition, () => Promise.allSettled(this.inFlight(partition)));
+  }
+
+  /** The partition's deliveries under way: its steps' and its punctuations'. */
+  private inFlight(partition: number): Array<Promise<unknown>> {
+    const list: Array<Promise<unknown>> = [...(this.punctuationDeliveries.get(partition) ?? [])];
+    for (const [task, deliveries] of this.deliveries)
+      if (task.partition === partition) list.push(...deliveries);
+    return list;
   }
 
   /** The partition's lease is acquired: its buffered records may be processed. */
@@ -356,6 +378,7 @@ export class StreamRuntime {
       this.tasks.set(batch.partition, task);
     }
     task.add(batch);
+    this.countBuffered();
     this.queueStep(task);
   }
 
@@ -363,14 +386,22 @@ export class StreamRuntime {
   private queueStep(task: PartitionTask): void {
     if (this.stepQueued.has(task)) return;
     this.stepQueued.add(task);
+    const waited = this.options.metrics.stepLaneWait.startTimer();
     this.lanes
       .run(task.partition, () => {
         this.stepQueued.delete(task);
+        waited();
         return this.runStep(task);
       })
       .catch((err: unknown) =>
         this.options.logger.error({ err, partition: task.partition }, 'partition step failed'),
       );
+  }
+
+  private countBuffered(): void {
+    let n = 0;
+    for (const task of this.tasks.values()) n += task.buffered;
+    this.options.metrics.bufferedRecords.set(n);
   }
 
   private isCurrent(task: PartitionTask): boolean {
@@ -405,6 +436,7 @@ export class StreamRuntime {
       return;
     }
     task.markProcessed(step);
+    this.countBuffered();
     let deliveries = this.deliveries.get(task);
     if (!deliveries) this.deliveries.set(task, (deliveries = []));
     const delivery = this.deliver(task, step, context, term, deliveries[deliveries.length - 1]);
@@ -592,10 +624,13 @@ export class StreamRuntime {
   private resetState(partition: number): void {
     const stores = this.options.stateStores ?? [];
     if (stores.length === 0) return;
-    const inFlight: Array<Promise<void>> = [];
+    // The steps' deliveries only: a punctuation's hooks read the stores (the window index),
+    // which wait for this, so waiting for them would wait for itself. Their state writes are
+    // ordered by the write-behind chain, and their index writes update memory as they land.
+    const steps: Array<Promise<void>> = [];
     for (const [task, deliveries] of this.deliveries)
-      if (task.partition === partition) inFlight.push(...deliveries);
-    const settled = Promise.allSettled(inFlight);
+      if (task.partition === partition) steps.push(...deliveries);
+    const settled = Promise.allSettled(steps);
     for (const store of stores) store.resetPartition(partition, settled);
   }
 
@@ -656,9 +691,15 @@ export class StreamRuntime {
     return decoded;
   }
 
-  /** A punctuator's wake-up: one punctuation per owned partition, on that partition's lane. */
+  /**
+   * A punctuator's wake-up: one punctuation per owned partition, on that partition's lane; its
+   * delivery follows off the lane (the next step need not wait for its round trips). Its outputs
+   * are handed to the producer before the lane is released, so they go out ahead of the next
+   * step's, and its state writes are ordered with the steps' by the write-behind chain.
+   */
   private queuePunctuations(punctuator: Punctuator): void {
     if (this.stopping) return;
+    const { metrics } = this.options;
     for (const partition of this.owned) {
       const key = `${punctuator.name}\u0000${partition}`;
       if (this.punctuationQueued.has(key)) continue;
@@ -670,9 +711,13 @@ export class StreamRuntime {
           if (!this.mayRun(partition)) return;
           const term = this.leaseTerm(partition);
           const context = this.newContext(partition, term);
+          const timer = metrics.punctuationDuration.startTimer({ punctuator: punctuator.name });
           await punctuator.punctuate([partition], context);
-          await this.sendOutputs(context, term);
+          timer();
+          // Not awaited: the lane moves on. Wrapped, or the lane would wait for it.
+          return { delivery: this.trackPunctuation(partition, this.sendOutputs(context, term)) };
         })
+        .then((punctuated) => punctuated?.delivery)
         .catch((err: unknown) => {
           this.resetState(partition); // it may have changed state it did not deliver
           if (err instanceof PartitionLeaseLostError) return; // logged by leaseLost
@@ -683,6 +728,22 @@ export class StreamRuntime {
         })
         .finally(() => this.punctuationQueued.delete(key));
     }
+  }
+
+  /** Counts a punctuation's delivery as in flight for its partition until it settles. */
+  private trackPunctuation<T>(partition: number, delivery: Promise<T>): Promise<T> {
+    let set = this.punctuationDeliveries.get(partition);
+    if (!set) this.punctuationDeliveries.set(partition, (set = new Set()));
+    const list = set;
+    list.add(delivery);
+    void delivery
+      .catch(() => undefined)
+      .finally(() => {
+        list.delete(delivery);
+        if (list.size === 0 && this.punctuationDeliveries.get(partition) === list)
+          this.punctuationDeliveries.delete(partition);
+      });
+    return delivery;
   }
 
   /** On stop, once the lanes are idle: each punctuator's shutdown hook, per owned partition. */

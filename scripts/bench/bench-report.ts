@@ -22,6 +22,10 @@ function steps(s: StepStats): string {
   return `${num(s.recordsPerStep, 1)} / ${num(s.meanMs, 1)} ms (${int(s.count)} steps)`;
 }
 
+function lanes(s: StepStats): string {
+  return `${num(s.windowCloseLaneMs, 1)} ms / ${num(s.laneWaitMs, 1)} ms, ${pct(s.laneWaitOver100ms)} over 100 ms`;
+}
+
 function cpu(c: CpuShare): string {
   const parts = Object.entries(c.cores).map(([name, cores]) => `${name} ${num(cores)}`);
   return `${parts.join(', ')}, other ${num(c.otherCores)} (machine busy ${num(c.machineBusyCores)})`;
@@ -99,6 +103,13 @@ export function rows(r: BenchResult): Row[] {
     },
     {
       section: 'latency',
+      figure: 'direct update p99 by when produced (ms after a window end: p99 ms)',
+      value: l.directByWindowPhase
+        .map((b) => `${b.phaseMs}+: ${ms(b.p99)} (${int(b.count)})`)
+        .join(', '),
+    },
+    {
+      section: 'latency',
       figure: 'group summary p50 / p95 / p99 / max',
       value: latency(l.groupSummary),
       target: 'p99 ≤ 2,100 ms',
@@ -114,6 +125,11 @@ export function rows(r: BenchResult): Row[] {
       value: `${ms(l.received.direct.p99)} / ${ms(l.received.groupSummary.p99)} ms`,
     },
     { section: 'latency', figure: 'CPU at this load (cores)', value: cpu(l.cpu) },
+    {
+      section: 'latency',
+      figure: "lanes: a window close holds its partition's lane / a step waits for its lane (mean)",
+      value: lanes(l.steps),
+    },
     {
       section: 'latency',
       figure: 'steps: records per step and topic / mean produce-to-commit time',

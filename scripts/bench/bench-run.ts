@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../config/config';
@@ -16,7 +16,7 @@ import { BenchProgress } from './bench-progress';
 import { ChatTraffic, DEFAULT_CHAT_TRAFFIC, type ChatTrafficOptions } from './chat-traffic';
 import { meterDrain, type DrainSample } from './drain-meter';
 import { EventLoader } from './event-loader';
-import { LatencyProbe, cdf, percentiles, type Percentiles } from './latency-probe';
+import { LatencyProbe, byWindowPhase, cdf, percentiles, type Percentiles } from './latency-probe';
 import { PersisterPhase, type PersisterResult } from './persister-phase';
 import { PipelineGroup } from './pipeline-group';
 import { sleep } from './pipeline-process';
@@ -143,6 +143,8 @@ export interface BenchResult {
     events: number;
     maxLag: number;
     direct: Percentiles;
+    /** Direct updates by when they were produced: ms after a window end, 200 ms bins. */
+    directByWindowPhase: Array<{ phaseMs: number } & Percentiles>;
     groupSummary: Percentiles;
     unreadSync: Percentiles;
     /** Event → update as read by a downstream consumer (adds its fetch wait). */
@@ -424,7 +426,9 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     await meterDrain(kafka, groups.ticks, inputTopics, total, { timeoutMs: 120_000 });
     await sleep(config.windowMs + config.windowGraceMs + 4 * config.punctuateIntervalMs + 1_500);
     await probe.stop();
-    const afterLatency = new MetricsSnapshot(await pipeline.metricsText());
+    const afterLatencyText = await pipeline.metricsText();
+    writeFileSync(path.join(options.outDir, `metrics-${id}.txt`), afterLatencyText);
+    const afterLatency = new MetricsSnapshot(afterLatencyText);
     const latencyCommands = redisCommands(
       latencyCommandsBefore,
       latencyCommandsAfter,
@@ -574,6 +578,13 @@ export async function runBench(options: BenchOptions, command: string): Promise<
         maxLag: offered.maxLag,
         steps: stepStats(beforeLatency, afterLatency),
         direct: percentiles(probe.produced.direct),
+        directByWindowPhase: byWindowPhase(
+          probe.produced.direct,
+          probe.directProducedAt,
+          config.windowMs,
+          config.windowGraceMs,
+          200,
+        ),
         groupSummary: percentiles(probe.produced.group_summary),
         unreadSync: percentiles(probe.produced.unread_sync),
         received: {
@@ -814,16 +825,32 @@ export interface StepStats {
   recordsPerStep: number;
   meanMs: number;
   count: number;
+  /** Mean time a window-closing punctuation held its partition's lane. */
+  windowCloseLaneMs: number;
+  /** Mean time a queued step waited for its lane, and the share that waited over 100 ms. */
+  laneWaitMs: number;
+  laneWaitOver100ms: number;
 }
 
 /** Step figures between two snapshots of the pipeline's metrics (from its start without `before`). */
 function stepStats(before: MetricsSnapshot | undefined, after: MetricsSnapshot): StepStats {
-  const d = (name: string) => after.total(name) - (before?.total(name) ?? 0);
+  const d = (name: string, labels: Record<string, string> = {}) =>
+    after.total(name, labels) - (before?.total(name, labels) ?? 0);
+  const closer = { punctuator: 'group-windows' };
   return {
     count: d('ticks_batch_records_count'),
     recordsPerStep: d('ticks_batch_records_sum') / d('ticks_batch_records_count'),
     meanMs:
       (1000 * d('ticks_batch_duration_seconds_sum')) / d('ticks_batch_duration_seconds_count'),
+    windowCloseLaneMs:
+      (1000 * d('ticks_punctuation_duration_seconds_sum', closer)) /
+      d('ticks_punctuation_duration_seconds_count', closer),
+    laneWaitMs:
+      (1000 * d('ticks_step_lane_wait_seconds_sum')) / d('ticks_step_lane_wait_seconds_count'),
+    laneWaitOver100ms:
+      1 -
+      d('ticks_step_lane_wait_seconds_bucket', { le: '0.1' }) /
+        d('ticks_step_lane_wait_seconds_count'),
   };
 }
 

@@ -26,6 +26,8 @@ export class LatencyProbe {
     group_summary: [],
     unread_sync: [],
   };
+  /** When each direct update was produced (ms since the epoch), in the order of produced.direct. */
+  readonly directProducedAt: number[] = [];
   ignored = 0;
   private consumer: GroupConsumer | undefined;
   private since = Number.POSITIVE_INFINITY;
@@ -84,6 +86,7 @@ export class LatencyProbe {
           ? 'group_summary'
           : 'unread_sync';
     this.produced[kind].push(producedAt - u.source_event_at);
+    if (kind === 'direct') this.directProducedAt.push(producedAt);
     this.received[kind].push(receivedAt - u.source_event_at);
   }
 }
@@ -107,6 +110,27 @@ export function percentiles(values: number[]): Percentiles {
     p99: at(0.99),
     max: sorted[sorted.length - 1]!,
   };
+}
+
+/**
+ * Latencies split by when they were produced within the window cycle: `phaseMs` after each
+ * window end (k × windowMs + graceMs), in bins of `binMs`. Group windows of every partition
+ * close together at a window end; updates produced right after it that take longer than the
+ * rest are delayed by the closes, whatever the machine's speed.
+ */
+export function byWindowPhase(
+  latencies: number[],
+  producedAt: number[],
+  windowMs: number,
+  graceMs: number,
+  binMs: number,
+): Array<{ phaseMs: number } & Percentiles> {
+  const bins: number[][] = Array.from({ length: Math.ceil(windowMs / binMs) }, () => []);
+  latencies.forEach((latency, i) => {
+    const phase = (((producedAt[i]! - graceMs) % windowMs) + windowMs) % windowMs;
+    bins[Math.floor(phase / binMs)]!.push(latency);
+  });
+  return bins.map((values, i) => ({ phaseMs: i * binMs, ...percentiles(values) }));
 }
 
 /** Up to `points` (latency, cumulative share) pairs for a CDF chart. */
