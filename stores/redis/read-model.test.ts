@@ -7,9 +7,10 @@ import { RedisKeys } from './keys';
 import { ReadModel, type ConversationUnread, type UnreadCursor } from './read-model';
 
 /**
- * The unread pages against the real main Redis: pages cut by the cursor give every conversation
- * once, newest first, with the counts of the state as it is when asked; the common case costs
- * one round trip; a changed conversation list is never answered from the last one.
+ * The unread pages against the real main Redis: pages cut by the cursor from the user's index
+ * give every conversation once, newest first (ties by id, the cursor inside them), with the
+ * counts of the state as it is when asked, in one round trip; a conversation that moves between
+ * two pages is neither repeated nor does it push another out.
  */
 describe('ReadModel unread pages (real Redis)', () => {
   const prefix = `t${randomBytes(4).toString('hex')}`;
@@ -54,7 +55,11 @@ describe('ReadModel unread pages (real Redis)', () => {
     await restorer.restoreConversations(conversations);
     await restorer.restoreUsers(
       [],
-      conversations.map((c) => ({ userId, conversationId: c.conversationId })),
+      conversations.map((c) => ({
+        userId,
+        conversationId: c.conversationId,
+        lastAt: c.last?.at ?? 0,
+      })),
     );
   }
 
@@ -124,9 +129,9 @@ describe('ReadModel unread pages (real Redis)', () => {
     );
     await seed(u, conversations);
     const model = new ReadModel(redis, keys);
-    const scripts = jest.spyOn(redis, 'unreadCounts');
+    const commands = jest.spyOn(redis, 'sendCommand');
     for (let ask = 0; ask < 2; ask++) {
-      scripts.mockClear();
+      commands.mockClear();
       const page = await model.unreadPage(u, { limit: 50 });
       expect(page.conversations.map((c) => c.lastAt)).toEqual(
         Array.from({ length: 50 }, (_, i) => 2_000_299 - i),
@@ -135,10 +140,10 @@ describe('ReadModel unread pages (real Redis)', () => {
         lastAt: 2_000_250,
         conversationId: page.conversations[49]!.conversationId,
       });
-      // One call counting the page's 50 conversations, not the 300.
-      expect(scripts.mock.calls.map((call) => call[0])).toEqual([50]);
+      // One command: the page script, cut from the index (nothing read per conversation here).
+      expect(commands).toHaveBeenCalledTimes(1);
     }
-    scripts.mockRestore();
+    commands.mockRestore();
   });
 
   it('answers a user who fits in one page in one round trip, and from the state as it is', async () => {
@@ -148,10 +153,9 @@ describe('ReadModel unread pages (real Redis)', () => {
       conversation(`${u}-b`, u, 3_000_001, 2, 0),
     ]);
     const model = new ReadModel(redis, keys);
-    await model.unreadPage(u, { limit: 50 }); // learns the list
-    const trips = jest.spyOn(redis, 'pipeline');
+    const commands = jest.spyOn(redis, 'sendCommand');
     const second = await model.unreadPage(u, { limit: 50 });
-    expect(trips).toHaveBeenCalledTimes(1);
+    expect(commands).toHaveBeenCalledTimes(1);
     expect(second.conversations.map((c) => [c.conversationId, c.unread])).toEqual([
       [`${u}-b`, 2],
       [`${u}-a`, 4],
@@ -160,7 +164,7 @@ describe('ReadModel unread pages (real Redis)', () => {
     await redis.hset(keys.conversationKey(`${u}-a`, 'read'), u, '5');
     const afterRead = await model.unreadPage(u, { limit: 50 });
     expect(afterRead.conversations.find((c) => c.conversationId === `${u}-a`)?.unread).toBe(0);
-    trips.mockRestore();
+    commands.mockRestore();
   });
 
   it('follows a conversation list that changed since the last call (joined, left)', async () => {
@@ -178,11 +182,11 @@ describe('ReadModel unread pages (real Redis)', () => {
       [`${u}-new`, 3],
       [`${u}-a`, 1],
     ]);
-    await redis.hdel(keys.userConversations(u), `${u}-a`);
+    await redis.zrem(keys.userConversations(u), `${u}-a`);
     expect(
       (await model.unreadPage(u, { limit: 50 })).conversations.map((c) => c.conversationId),
     ).toEqual([`${u}-new`]);
-    // A list grown past the page: ordered again, not answered from the short guess.
+    // A list grown past the page: cut from the index.
     await seed(
       u,
       Array.from({ length: 5 }, (_, i) => conversation(`${u}-more${i}`, u, 4_000_010 + i, 1, 0)),
@@ -194,6 +198,65 @@ describe('ReadModel unread pages (real Redis)', () => {
       `${u}-more2`,
     ]);
     expect(page.next).not.toBeNull();
+  });
+
+  it('pages through conversations with no message yet (all tied at 0), the cursor inside the tie', async () => {
+    const u = newUser();
+    const ids = Array.from({ length: 37 }, (_, i) => `${u}-q${String(i).padStart(2, '0')}`);
+    await seed(
+      u,
+      ids.map((id) => conversation(id, u, 0, 0, 0)),
+    );
+    const model = new ReadModel(redis, keys);
+    const pages = await allPages(model, u, 5);
+    expect(pages.flat().map((c) => c.conversationId)).toEqual(ids);
+    expect(pages.flat().every((c) => c.lastAt === 0 && c.unread === 0)).toBe(true);
+  });
+
+  it('keeps paging from the cursor while conversations move between pages', async () => {
+    const u = newUser();
+    const at = (i: number) => 5_000_000 + i;
+    const id = (i: number) => `${u}-c${i}`;
+    await seed(
+      u,
+      Array.from({ length: 10 }, (_, i) => conversation(id(i), u, at(i), 2, 0)),
+    );
+    const model = new ReadModel(redis, keys);
+    const first = await model.unreadPage(u, { limit: 4 });
+    expect(first.conversations.map((c) => c.conversationId)).toEqual([9, 8, 7, 6].map(id));
+    // c2 (on a later page) and c8 (on this one) get new messages: both move to the top.
+    await seed(u, [conversation(id(2), u, at(20), 3, 0), conversation(id(8), u, at(21), 3, 0)]);
+    const second = await model.unreadPage(u, { limit: 4, after: first.next! });
+    // After the cursor (c6 at its old time): c2 left for the top, nothing repeated or skipped.
+    expect(second.conversations.map((c) => c.conversationId)).toEqual([5, 4, 3, 1].map(id));
+    const third = await model.unreadPage(u, { limit: 4, after: second.next! });
+    expect(third.conversations.map((c) => c.conversationId)).toEqual([id(0)]);
+    expect(third.next).toBeNull();
+    const top = await model.unreadPage(u, { limit: 2 });
+    expect(top.conversations.map((c) => [c.conversationId, c.lastAt, c.unread])).toEqual([
+      [id(8), at(21), 3],
+      [id(2), at(20), 3],
+    ]);
+  });
+
+  it('answers the first page of a user in 5,000 conversations from the page alone', async () => {
+    const u = newUser();
+    const n = 5_000;
+    for (let from = 0; from < n; from += 1_000)
+      await seed(
+        u,
+        Array.from({ length: 1_000 }, (_, k) =>
+          conversation(`${u}-c${from + k}`, u, 6_000_000 + from + k, 1, 0),
+        ),
+      );
+    const model = new ReadModel(redis, keys);
+    const commands = jest.spyOn(redis, 'sendCommand');
+    const page = await model.unreadPage(u, { limit: 50 });
+    expect(commands).toHaveBeenCalledTimes(1);
+    commands.mockRestore();
+    expect(page.conversations.map((c) => c.conversationId)).toEqual(
+      Array.from({ length: 50 }, (_, i) => `${u}-c${n - 1 - i}`),
+    );
   });
 
   it('gives the badge with the page, sorted, and nothing for an unknown user', async () => {
