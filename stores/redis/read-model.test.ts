@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { connectRedis, type RedisClient } from './connect';
+import { connectRedis, isCluster, type RedisClient } from './connect';
 import { loadConfig } from '../../config/config';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { HotStateRestorer, type RestoredConversation } from './hot-state-restorer';
@@ -61,6 +61,15 @@ describe('ReadModel unread pages (real Redis)', () => {
         lastAt: c.last?.at ?? 0,
       })),
     );
+  }
+
+  /**
+   * One command for a page on a single Redis: the page script. On a Redis Cluster the page's
+   * conversations live in other slots than the user's keys: their counts are read per slot after
+   * it, so this counts nothing there.
+   */
+  function expectOnePageCommand(commands: jest.SpyInstance): void {
+    if (!isCluster(redis)) expect(commands).toHaveBeenCalledTimes(1);
   }
 
   /** Every page of `limit`, following next_cursor. */
@@ -141,7 +150,7 @@ describe('ReadModel unread pages (real Redis)', () => {
         conversationId: page.conversations[49]!.conversationId,
       });
       // One command: the page script, cut from the index (nothing read per conversation here).
-      expect(commands).toHaveBeenCalledTimes(1);
+      expectOnePageCommand(commands);
     }
     commands.mockRestore();
   });
@@ -155,7 +164,7 @@ describe('ReadModel unread pages (real Redis)', () => {
     const model = new ReadModel(redis, keys);
     const commands = jest.spyOn(redis, 'sendCommand');
     const second = await model.unreadPage(u, { limit: 50 });
-    expect(commands).toHaveBeenCalledTimes(1);
+    expectOnePageCommand(commands);
     expect(second.conversations.map((c) => [c.conversationId, c.unread])).toEqual([
       [`${u}-b`, 2],
       [`${u}-a`, 4],
@@ -252,7 +261,7 @@ describe('ReadModel unread pages (real Redis)', () => {
     const model = new ReadModel(redis, keys);
     const commands = jest.spyOn(redis, 'sendCommand');
     const page = await model.unreadPage(u, { limit: 50 });
-    expect(commands).toHaveBeenCalledTimes(1);
+    expectOnePageCommand(commands);
     commands.mockRestore();
     expect(page.conversations.map((c) => c.conversationId)).toEqual(
       Array.from({ length: 50 }, (_, i) => `${u}-c${n - 1 - i}`),
