@@ -14,7 +14,7 @@ describe("users' conversation index, kept by the pipeline (real Kafka and Redis)
   });
   afterAll(async () => {
     await h?.close();
-  });
+  }, 180_000);
 
   const page = async (userId: string, limit = 50, after?: UnreadCursor) =>
     h.read.unreadPage(userId, { limit, after });
