@@ -196,13 +196,13 @@ export class AvroCodec {
   async decodeAs<R extends TopicRole>(role: R, bytes: Buffer): Promise<Decoded<R>> {
     const schemaId = readSchemaId(bytes);
     const reader = this.readers.get(schemaId) ?? (await this.loadReader(schemaId));
-    if (reader.role !== role) {
-      throw new UnknownSchemaError(
-        `schema id ${schemaId} is the ${reader.role} envelope, not the ${role} one`,
-        schemaId,
-      );
-    }
-    return read(reader, bytes) as Decoded<R>;
+    return readAs(role, reader, bytes);
+  }
+
+  /** decodeAs() without the promise when the schema id is known already; undefined when not. */
+  decodeCachedAs<R extends TopicRole>(role: R, bytes: Buffer): Decoded<R> | undefined {
+    const reader = this.readers.get(readSchemaId(bytes));
+    return reader ? readAs(role, reader, bytes) : undefined;
   }
 
   private useId(role: TopicRole, id: number): void {
@@ -272,6 +272,17 @@ export class AvroCodec {
       );
     }
   }
+}
+
+/** read() for a topic that must hold `role`'s envelope (UNKNOWN_SCHEMA for another one). */
+function readAs<R extends TopicRole>(role: R, reader: Reader, bytes: Buffer): Decoded<R> {
+  if (reader.role !== role) {
+    throw new UnknownSchemaError(
+      `schema id ${reader.schemaId} is the ${reader.role} envelope, not the ${role} one`,
+      reader.schemaId,
+    );
+  }
+  return read(reader, bytes) as Decoded<R>;
 }
 
 function read(reader: Reader, bytes: Buffer): Decoded {

@@ -1,7 +1,12 @@
 import type { ConversationEvent, StateChange } from '../../schemas/types';
 import { branchOf } from '../../schemas/types';
 import { MAX_EVENTS_PER_CALL, type MessageSentResult } from '../../stores/redis/conversation-store';
-import type { BadgeChange, UserStore } from '../../stores/redis/user-store';
+import type {
+  BadgeChange,
+  ConversationIndexChange,
+  UserStore,
+} from '../../stores/redis/user-store';
+import type { ConversationState } from '../../stores/state/conversation-state';
 import type { PipelineMetrics } from '../../runtime/metrics';
 import type { Decoded, Processor, ProcessorContext } from '../../runtime/api';
 import { conversationRuns, inInputOrder, type ConversationRun } from '../conversation-runs';
@@ -9,6 +14,7 @@ import { applyMemberChanges } from '../engine/members-changed';
 import { applyMessagesSent } from '../engine/messages-sent';
 import { applyMessagesDeleted, type MessageDeletedResult } from '../engine/messages-deleted';
 import { peerOf } from '../engine/receipt-target';
+import { expiryRefreshMs } from '../engine/refresh-core';
 import type { HeldReceipts } from '../receipts/held-receipts';
 import type { StateStep, StateSteps } from '../state-steps';
 import type { BadgeUpdater } from '../unread/badge-updater';
@@ -96,12 +102,16 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
       ctx.partition,
       runs.map((run) => run.conversationId),
     );
+    // Each conversation's latest message before the step: the users' indexes move once a step.
+    const lastAtBefore = new Map(
+      runs.map((run) => [run.conversationId, lastAtOf(steps.states.get(run.conversationId))]),
+    );
     const replies = runs.map((run) => this.apply(typed(run), step));
     // One change per applied event, in record order.
     const changes = inInputOrder(runs, replies);
 
     const badge: BadgeChange[] = [];
-    const membership: Array<{ userId: string; conversationId: string; op: 'add' | 'remove' }> = [];
+    const index: ConversationIndexChange[] = [];
     const touched = new Set<string>();
     for (const change of changes) {
       const c = change.event.conversation_id;
@@ -139,7 +149,11 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
           outcome: result.removed ? 'applied' : 'ignored',
         });
       } else {
-        membership.push({ userId: change.userId, conversationId: c, op: change.op });
+        index.push(
+          change.op === 'add'
+            ? { op: 'add', userId: change.userId, conversationId: c, lastAt: this.lastAt(c) }
+            : { op: 'remove', userId: change.userId, conversationId: c },
+        );
         if (change.op === 'remove' && change.kind === 'GROUP')
           badge.push({ op: 'remove', userId: change.userId, source: c, kind: 'GROUP' });
         if (change.hasHeld) touched.add(c);
@@ -151,9 +165,11 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
       }
     }
 
-    if (membership.length > 0) ctx.assertLeaseHeld(); // written now, mid-step (badges check too)
+    for (const [conversationId, before] of lastAtBefore)
+      index.push(...this.moves(conversationId, before, step.ttlSeconds));
+    if (index.length > 0) ctx.assertLeaseHeld(); // written now, mid-step (badges check too)
     await Promise.all([
-      this.options.users.recordMembership(membership),
+      this.options.users.updateConversationIndex(index),
       this.options.badges.apply(badge, ctx),
     ]);
     // A changed conversation may let its held receipts apply now.
@@ -164,6 +180,36 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
       })),
       ctx,
     );
+  }
+
+  private lastAt(conversationId: string): number {
+    return lastAtOf(this.options.steps.states.get(conversationId));
+  }
+
+  /**
+   * A conversation whose latest message changed in the step moves in its members' indexes, once
+   * (members who do not list it, having joined only by sending, are left out by the write). The
+   * indexes' expiry is refreshed when the latest message enters another slice of TTL/24 — like a
+   * conversation's core keys, an index then lives 23/24 of the TTL to all of it after the last
+   * message of the user's conversations, at one EXPIRE per member per slice, not per message.
+   */
+  private moves(
+    conversationId: string,
+    before: number,
+    ttlSeconds: number,
+  ): ConversationIndexChange[] {
+    const state = this.options.steps.states.get(conversationId);
+    const lastAt = lastAtOf(state);
+    if (lastAt === before) return [];
+    const slice = expiryRefreshMs(ttlSeconds);
+    const refreshExpiry = Math.floor(lastAt / slice) !== Math.floor(before / slice);
+    return [...state.members].map((userId) => ({
+      op: 'move',
+      userId,
+      conversationId,
+      lastAt,
+      refreshExpiry,
+    }));
   }
 
   /** Applies a run to its conversation's state: one change per event. */
@@ -208,6 +254,11 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
       hasHeld: result.hasHeld,
     }));
   }
+}
+
+/** The time of a conversation's latest message (epoch ms; 0 while it has none). */
+function lastAtOf(state: ConversationState): number {
+  return Number(state.lastAt ?? 0);
 }
 
 /** conversationRuns keeps one kind per run (kindOf), so its first item's kind is the run's. */

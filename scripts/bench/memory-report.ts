@@ -20,7 +20,7 @@ const KIND_NAMES: Record<string, string> = {
   'c:win': 'open group window',
   'c:held': 'held receipts',
   'u:badge': 'badge (unread sources)',
-  'u:convs': 'user’s conversations',
+  'u:recent': 'user’s conversations by latest message',
   'p:windows': 'partition: open windows index',
   'p:held': 'partition: held receipts index',
   'p:lease': 'partition lease',

@@ -35,7 +35,7 @@ export async function seedServingState(
       await restorer.restoreConversations(batch);
       await restorer.restoreUsers(
         [],
-        batch.map((c) => ({ userId, conversationId: c.conversationId })),
+        batch.map((c) => ({ userId, conversationId: c.conversationId, lastAt: c.last!.at })),
       );
     }
   }
@@ -46,7 +46,11 @@ export async function seedServingState(
   await restorer.restoreUsers(
     [],
     [direct, group].flatMap((c) =>
-      c.members.map((userId) => ({ userId, conversationId: c.conversationId })),
+      c.members.map((userId) => ({
+        userId,
+        conversationId: c.conversationId,
+        lastAt: c.last!.at,
+      })),
     ),
   );
   const asked = (c: RestoredConversation) => c.messages[1]!;

@@ -55,7 +55,7 @@ export interface RebuildProgress {
  * kind and last message, members, watermarks, the messages unread by someone or recent (never a
  * deleted one), the read/delivered logs and deliveries by id of those messages, the deleted ids
  * and the mark-as-unread flags; per user the badge (derived from
- * unread counts) and the conversation list. Clears the auxiliary dedupe marks first.
+ * unread counts) and the conversations by latest message. Clears the auxiliary dedupe marks first.
  */
 export class HotStateRebuilder {
   constructor(
@@ -140,18 +140,19 @@ export class HotStateRebuilder {
     const kind = c.kind ?? 'GROUP';
     const marked = current.filter((u) => marks.has(u));
     const badges = badgeSources(id, kind, current, read, messages, marked);
+    const last =
+      c.lastSeq > 0 && c.lastMessageId !== null
+        ? { seq: c.lastSeq, messageId: c.lastMessageId, at: c.lastAt }
+        : null;
     const lists = members
       .filter((m) => m.listed)
-      .map((m) => ({ userId: m.userId, conversationId: id }));
+      .map((m) => ({ userId: m.userId, conversationId: id, lastAt: last?.at ?? 0 }));
     if (!dryRun) {
       await this.restorer.restoreConversations([
         {
           conversationId: id,
           kind,
-          last:
-            c.lastSeq > 0 && c.lastMessageId !== null
-              ? { seq: c.lastSeq, messageId: c.lastMessageId, at: c.lastAt }
-              : null,
+          last,
           members: current,
           former: members.filter((m) => !m.active).map((m) => m.userId),
           read: Object.fromEntries(read),

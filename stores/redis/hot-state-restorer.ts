@@ -3,6 +3,7 @@ import type { RedisClient } from './connect';
 import type { RedisKeys } from './keys';
 import { execPipeline, pipelineOf } from './pipeline';
 import { deleteKeys, scanKeys } from './keyspace';
+import { indexScore } from './conversation-index';
 import { defineScripts } from './script-loader';
 
 /** One conversation's hot state as the rebuild puts it back (see restore-conversation-1.lua). */
@@ -26,7 +27,7 @@ export interface RestoredConversation {
 
 /**
  * Writes rebuilt hot state to Redis: each conversation in one script call (its keys share a
- * slot), then the per-user keys (badges, conversation lists) in pipelines; and clears the sender
+ * slot), then the per-user keys (badges, conversation indexes) in pipelines; and clears the sender
  * dedupe marks of the auxiliary Redis, which would otherwise no longer match the restored badges
  * ('1' hiding a source the rebuild did not restore, '0' keeping a read from clearing a restored
  * one).
@@ -66,10 +67,13 @@ export class HotStateRestorer {
     await execPipeline(pipe);
   }
 
-  /** Badge sources and conversation-list entries, added (set-like: a rerun adds nothing). */
+  /**
+   * Badge sources and conversation-index entries (each listed at its conversation's latest
+   * message, epoch ms, 0: none), added (set-like: a rerun changes nothing).
+   */
   async restoreUsers(
     badges: ReadonlyArray<{ userId: string; source: string }>,
-    lists: ReadonlyArray<{ userId: string; conversationId: string }>,
+    lists: ReadonlyArray<{ userId: string; conversationId: string; lastAt: number }>,
   ): Promise<void> {
     if (badges.length === 0 && lists.length === 0) return;
     const pipe = pipelineOf(this.main);
@@ -79,7 +83,7 @@ export class HotStateRestorer {
         .expire(this.keys.badge(b.userId), this.ttlSeconds);
     for (const l of lists)
       pipe
-        .hset(this.keys.userConversations(l.userId), l.conversationId, '')
+        .zadd(this.keys.userConversations(l.userId), indexScore(l.lastAt), l.conversationId)
         .expire(this.keys.userConversations(l.userId), this.ttlSeconds);
     await execPipeline(pipe);
   }

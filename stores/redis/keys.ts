@@ -2,7 +2,7 @@
  * Every Redis key of ticks is built here and nowhere else. Keys carry Redis Cluster hash tags so
  * that everything one Lua script touches lives in one slot:
  *   {c:<conversation>}  conversation state (members, messages, watermarks, windows, receipts)
- *   {u:<user>}          per-user state (badge, conversation list)
+ *   {u:<user>}          per-user state (badge, conversations by latest message)
  *   {p:<partition>}     per-partition keys: the indexes the punctuators scan (open windows, held
  *                       receipts) and the partition's lease (which process may write its state)
  */
@@ -19,20 +19,32 @@ export class RedisKeys {
   }
 
   /**
-   * The user's unread-senders badge: a hash of source → '' used as a set, for the reason
-   * userConversations gives.
+   * The user's unread-senders badge: a hash of source → '' used as a set. Redis 7.0 keeps any
+   * set of strings as a hashtable (~250 B for two members); a small hash (up to
+   * hash-max-listpack-entries) is a listpack (~120 B).
    */
   badge(userId: string): string {
     return `${this.prefix}:{u:${userId}}:badge`;
   }
 
   /**
-   * The user's conversations: a hash of conversation id → '' used as a set. Redis 7.0 keeps any
-   * set of strings as a hashtable (~250 B for two members); a small hash (up to
-   * hash-max-listpack-entries) is a listpack (~120 B).
+   * The user's conversations, newest first: a sorted set of conversation id scored by minus the
+   * time of the conversation's latest message (epoch ms; 0 while it has none), so that an
+   * ascending range gives newest first with ties by id, as the query API pages them. One entry
+   * per (user, conversation); small sets (up to zset-max-listpack-entries) are a listpack.
+   * Kept by the pipeline (UserStore.updateConversationIndex), the rebuild and the serving seed
+   * (HotStateRestorer.restoreUsers); conversation-index.ts converts times and scores.
    */
   userConversations(userId: string): string {
-    return `${this.prefix}:{u:${userId}}:convs`;
+    return `${this.prefix}:{u:${userId}}:recent`;
+  }
+
+  /**
+   * The two halves around a conversation id of its key prefix (conversation()), for a script
+   * that reaches the conversations a user's keys name (unread-page-2.lua, single Redis only).
+   */
+  conversationPrefixParts(): [string, string] {
+    return [`${this.prefix}:{c:`, '}:'];
   }
 
   /** Prefix of the offline batcher's keys of one user; its scripts append the suffixes below. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { connectRedis, type RedisClient } from './connect';
+import { connectRedis, isCluster, type RedisClient } from './connect';
 import { loadConfig } from '../../config/config';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { HotStateRestorer, type RestoredConversation } from './hot-state-restorer';
@@ -7,9 +7,10 @@ import { RedisKeys } from './keys';
 import { ReadModel, type ConversationUnread, type UnreadCursor } from './read-model';
 
 /**
- * The unread pages against the real main Redis: pages cut by the cursor give every conversation
- * once, newest first, with the counts of the state as it is when asked; the common case costs
- * one round trip; a changed conversation list is never answered from the last one.
+ * The unread pages against the real main Redis: pages cut by the cursor from the user's index
+ * give every conversation once, newest first (ties by id, the cursor inside them), with the
+ * counts of the state as it is when asked, in one round trip; a conversation that moves between
+ * two pages is neither repeated nor does it push another out.
  */
 describe('ReadModel unread pages (real Redis)', () => {
   const prefix = `t${randomBytes(4).toString('hex')}`;
@@ -54,8 +55,21 @@ describe('ReadModel unread pages (real Redis)', () => {
     await restorer.restoreConversations(conversations);
     await restorer.restoreUsers(
       [],
-      conversations.map((c) => ({ userId, conversationId: c.conversationId })),
+      conversations.map((c) => ({
+        userId,
+        conversationId: c.conversationId,
+        lastAt: c.last?.at ?? 0,
+      })),
     );
+  }
+
+  /**
+   * One command for a page on a single Redis: the page script. On a Redis Cluster the page's
+   * conversations live in other slots than the user's keys: their counts are read per slot after
+   * it, so this counts nothing there.
+   */
+  function expectOnePageCommand(commands: jest.SpyInstance): void {
+    if (!isCluster(redis)) expect(commands).toHaveBeenCalledTimes(1);
   }
 
   /** Every page of `limit`, following next_cursor. */
@@ -79,10 +93,11 @@ describe('ReadModel unread pages (real Redis)', () => {
     redis = await connectRedis(loadConfig().redis.main, 'main');
     restorer = new HotStateRestorer(redis, redis, keys, 3600);
   });
+  // SCAN of a shared Redis holding other runs' keys: slow on a loaded machine.
   afterAll(async () => {
     await deleteKeys(redis, await scanKeys(redis, keys.all()));
     redis.disconnect();
-  });
+  }, 180_000);
 
   it('gives every conversation once over the pages, newest first, ties cut by id', async () => {
     const u = newUser();
@@ -124,9 +139,9 @@ describe('ReadModel unread pages (real Redis)', () => {
     );
     await seed(u, conversations);
     const model = new ReadModel(redis, keys);
-    const scripts = jest.spyOn(redis, 'unreadCounts');
+    const commands = jest.spyOn(redis, 'sendCommand');
     for (let ask = 0; ask < 2; ask++) {
-      scripts.mockClear();
+      commands.mockClear();
       const page = await model.unreadPage(u, { limit: 50 });
       expect(page.conversations.map((c) => c.lastAt)).toEqual(
         Array.from({ length: 50 }, (_, i) => 2_000_299 - i),
@@ -135,10 +150,10 @@ describe('ReadModel unread pages (real Redis)', () => {
         lastAt: 2_000_250,
         conversationId: page.conversations[49]!.conversationId,
       });
-      // One call counting the page's 50 conversations, not the 300.
-      expect(scripts.mock.calls.map((call) => call[0])).toEqual([50]);
+      // One command: the page script, cut from the index (nothing read per conversation here).
+      expectOnePageCommand(commands);
     }
-    scripts.mockRestore();
+    commands.mockRestore();
   });
 
   it('answers a user who fits in one page in one round trip, and from the state as it is', async () => {
@@ -148,10 +163,9 @@ describe('ReadModel unread pages (real Redis)', () => {
       conversation(`${u}-b`, u, 3_000_001, 2, 0),
     ]);
     const model = new ReadModel(redis, keys);
-    await model.unreadPage(u, { limit: 50 }); // learns the list
-    const trips = jest.spyOn(redis, 'pipeline');
+    const commands = jest.spyOn(redis, 'sendCommand');
     const second = await model.unreadPage(u, { limit: 50 });
-    expect(trips).toHaveBeenCalledTimes(1);
+    expectOnePageCommand(commands);
     expect(second.conversations.map((c) => [c.conversationId, c.unread])).toEqual([
       [`${u}-b`, 2],
       [`${u}-a`, 4],
@@ -160,7 +174,7 @@ describe('ReadModel unread pages (real Redis)', () => {
     await redis.hset(keys.conversationKey(`${u}-a`, 'read'), u, '5');
     const afterRead = await model.unreadPage(u, { limit: 50 });
     expect(afterRead.conversations.find((c) => c.conversationId === `${u}-a`)?.unread).toBe(0);
-    trips.mockRestore();
+    commands.mockRestore();
   });
 
   it('follows a conversation list that changed since the last call (joined, left)', async () => {
@@ -178,11 +192,11 @@ describe('ReadModel unread pages (real Redis)', () => {
       [`${u}-new`, 3],
       [`${u}-a`, 1],
     ]);
-    await redis.hdel(keys.userConversations(u), `${u}-a`);
+    await redis.zrem(keys.userConversations(u), `${u}-a`);
     expect(
       (await model.unreadPage(u, { limit: 50 })).conversations.map((c) => c.conversationId),
     ).toEqual([`${u}-new`]);
-    // A list grown past the page: ordered again, not answered from the short guess.
+    // A list grown past the page: cut from the index.
     await seed(
       u,
       Array.from({ length: 5 }, (_, i) => conversation(`${u}-more${i}`, u, 4_000_010 + i, 1, 0)),
@@ -194,6 +208,74 @@ describe('ReadModel unread pages (real Redis)', () => {
       `${u}-more2`,
     ]);
     expect(page.next).not.toBeNull();
+  });
+
+  it('pages through conversations with no message yet (all tied at 0), the cursor inside the tie', async () => {
+    const u = newUser();
+    const ids = Array.from({ length: 37 }, (_, i) => `${u}-q${String(i).padStart(2, '0')}`);
+    await seed(
+      u,
+      ids.map((id) => conversation(id, u, 0, 0, 0)),
+    );
+    const model = new ReadModel(redis, keys);
+    const pages = await allPages(model, u, 5);
+    expect(pages.flat().map((c) => c.conversationId)).toEqual(ids);
+    expect(pages.flat().every((c) => c.lastAt === 0 && c.unread === 0)).toBe(true);
+  });
+
+  it('keeps paging from the cursor while conversations move between pages', async () => {
+    const u = newUser();
+    const at = (i: number) => 5_000_000 + i;
+    const id = (i: number) => `${u}-c${i}`;
+    await seed(
+      u,
+      Array.from({ length: 10 }, (_, i) => conversation(id(i), u, at(i), 2, 0)),
+    );
+    const model = new ReadModel(redis, keys);
+    const first = await model.unreadPage(u, { limit: 4 });
+    expect(first.conversations.map((c) => c.conversationId)).toEqual([9, 8, 7, 6].map(id));
+    // c2 (on a later page) and c8 (on this one) get new messages: both move to the top.
+    await seed(u, [conversation(id(2), u, at(20), 3, 0), conversation(id(8), u, at(21), 3, 0)]);
+    const second = await model.unreadPage(u, { limit: 4, after: first.next! });
+    // After the cursor (c6 at its old time): c2 left for the top, nothing repeated or skipped.
+    expect(second.conversations.map((c) => c.conversationId)).toEqual([5, 4, 3, 1].map(id));
+    const third = await model.unreadPage(u, { limit: 4, after: second.next! });
+    expect(third.conversations.map((c) => c.conversationId)).toEqual([id(0)]);
+    expect(third.next).toBeNull();
+    const top = await model.unreadPage(u, { limit: 2 });
+    expect(top.conversations.map((c) => [c.conversationId, c.lastAt, c.unread])).toEqual([
+      [id(8), at(21), 3],
+      [id(2), at(20), 3],
+    ]);
+  });
+
+  it('answers the first page of a user in 5,000 conversations from the page alone', async () => {
+    const u = newUser();
+    const n = 5_000;
+    const id = (i: number) => `${u}-c${i}`;
+    // The index lists 5,000; only the newest 60 have state: nothing else is read for a page.
+    await restorer.restoreUsers(
+      [],
+      Array.from({ length: n }, (_, i) => ({
+        userId: u,
+        conversationId: id(i),
+        lastAt: 6_000_000 + i,
+      })),
+    );
+    await restorer.restoreConversations(
+      Array.from({ length: 60 }, (_, k) =>
+        conversation(id(n - 1 - k), u, 6_000_000 + n - 1 - k, 1, 0),
+      ),
+    );
+    const model = new ReadModel(redis, keys);
+    const commands = jest.spyOn(redis, 'sendCommand');
+    const page = await model.unreadPage(u, { limit: 50 });
+    expectOnePageCommand(commands);
+    commands.mockRestore();
+    expect(page.conversations.map((c) => [c.conversationId, c.unread, c.lastSeq])).toEqual(
+      Array.from({ length: 50 }, (_, i) => [id(n - 1 - i), 1, 1]),
+    );
+    expect(page.next).toEqual({ lastAt: 6_000_000 + n - 50, conversationId: id(n - 50) });
   });
 
   it('gives the badge with the page, sorted, and nothing for an unknown user', async () => {

@@ -1,7 +1,7 @@
 import type { ChainableCommander, Result } from 'ioredis';
 import { isCluster, type RedisClient } from './connect';
 import type { RedisKeys } from './keys';
-import { KnownLists, sameIds } from './known-lists';
+import { indexScore, lastAtOfScore } from './conversation-index';
 import { execPipeline, pipelineOf } from './pipeline';
 import { defineScripts } from './script-loader';
 
@@ -38,8 +38,6 @@ export interface UnreadPage {
  * derived (messages after the watermark), never stored, so nothing here can drift.
  */
 export class ReadModel {
-  private readonly knownLists = new KnownLists();
-
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
@@ -65,57 +63,49 @@ export class ReadModel {
 
   /**
    * One page of a user's conversations, newest first, after `after` (the previous page's
-   * `next`), and their badge. Only the page's conversations are counted. The common case (a
-   * user whose conversations fit in one page, asking again) is one round trip: the
-   * conversations the user had last time are counted in the same pipeline as the list and the
-   * badge are read, and used only when the list read there is the same. A longer list costs the
-   * conversations' latest-message times (one script call) to order them, then the page's counts.
+   * `next`), and their badge: cut from the user's index of conversations by latest message
+   * (RedisKeys.userConversations), so only the page's conversations are read, whatever the
+   * user's number of conversations. One script call, one round trip; on a Redis Cluster the
+   * page's conversations live in other slots: a second round trip counts them per node.
+   * A row's lastAt is the index's, the time the page is ordered and cut by.
    */
   async unreadPage(
     userId: string,
     options: { limit: number; after?: UnreadCursor },
   ): Promise<UnreadPage> {
     const { limit, after } = options;
-    // On a cluster the list and the page's keys live on other nodes: no guessed counts there.
-    const guess = isCluster(this.redis) ? undefined : this.knownLists.get(userId);
-    const guessFits = guess !== undefined && guess.length <= limit;
-    const pipe = pipelineOf(this.redis)
-      .hkeys(this.keys.userConversations(userId))
-      .hkeys(this.keys.badge(userId));
-    if (guess && guess.length > 0) {
-      if (guessFits) this.queueCounts(pipe, guess, userId);
-      else this.queueLatestTimes(pipe, guess);
-    }
-    const [list, badge, guessed] = await execPipeline(pipe);
-    const ids = list as string[];
-    this.knownLists.set(userId, ids);
-    const guessedRight = guess !== undefined && sameIds(guess, ids);
-    const page = (rows: ConversationUnread[], next: UnreadCursor | null): UnreadPage => ({
-      conversations: rows,
-      badge: (badge as string[]).sort(),
-      next,
-    });
-
-    if (ids.length <= limit) {
-      const rows = guessedRight ? countRows(guess, guessed) : await this.unreadOf(ids, userId);
-      return page(
-        rows.filter((r) => after === undefined || isAfter(r, after)).sort(newestFirst),
-        null,
-      );
-    }
-    const lastAts = (guessedRight ? guessed : await this.latestTimes(ids)) as number[];
-    const order = ids
-      .map((conversationId, i) => ({ conversationId, lastAt: lastAts[i]! }))
-      .filter((c) => after === undefined || isAfter(c, after))
-      .sort(newestFirst);
-    const chosen = order.slice(0, limit);
-    const rows = await this.unreadOf(
-      chosen.map((c) => c.conversationId),
+    const cluster = isCluster(this.redis);
+    const [head, tail] = this.keys.conversationPrefixParts();
+    const [badge, more, listed, counts] = (await this.redis.unreadPage(
+      this.keys.userConversations(userId),
+      this.keys.badge(userId),
       userId,
-    );
-    const last = chosen[chosen.length - 1];
-    // The cursor is where the page was cut (the times it was ordered by), whatever came since.
-    return page(rows, order.length > limit && last ? { ...last } : null);
+      limit,
+      after ? String(indexScore(after.lastAt)) : '',
+      after?.conversationId ?? '',
+      cluster ? 0 : 1,
+      head,
+      tail,
+    )) as [string[], number, string[], unknown];
+    const ids: string[] = [];
+    const lastAts: number[] = [];
+    for (let i = 0; i < listed.length; i += 2) {
+      ids.push(listed[i]!);
+      lastAts.push(lastAtOfScore(listed[i + 1]!));
+    }
+    const rows = !cluster
+      ? countRows(ids, counts)
+      : ids.length > 0
+        ? await this.unreadPerSlot(ids, userId)
+        : [];
+    rows.forEach((row, i) => (row.lastAt = lastAts[i]!));
+    const last = rows[rows.length - 1];
+    return {
+      conversations: rows,
+      badge: badge.sort(),
+      next:
+        more === 1 && last ? { lastAt: last.lastAt, conversationId: last.conversationId } : null,
+    };
   }
 
   /** Unread counts in the order of `conversationIds`, in one script call. */
@@ -129,7 +119,7 @@ export class ReadModel {
   }
 
   /**
-   * On a Redis Cluster the page scripts would span slots (one conversation each): the same
+   * On a Redis Cluster the counting scripts would span slots (one conversation each): the same
    * figures from per-conversation commands, split per node by pipelineOf.
    */
   private async unreadPerSlot(
@@ -173,28 +163,13 @@ export class ReadModel {
     pipe.unreadCounts(prefixes.length, ...prefixes, userId);
   }
 
-  private queueLatestTimes(pipe: ChainableCommander, conversationIds: readonly string[]) {
-    const prefixes = conversationIds.map((c) => this.keys.conversation(c));
-    pipe.latestTimes(prefixes.length, ...prefixes);
-  }
-
-  private async latestTimes(conversationIds: string[]): Promise<unknown> {
-    if (isCluster(this.redis)) {
-      const pipe = pipelineOf(this.redis);
-      for (const c of conversationIds) pipe.hget(this.keys.conversationKey(c, 'meta'), 'last_at');
-      return (await execPipeline(pipe)).map((at) => Number(at ?? 0));
-    }
-    const pipe = this.redis.pipeline();
-    this.queueLatestTimes(pipe, conversationIds);
-    return (await execPipeline(pipe))[0];
-  }
-
   async badge(userId: string): Promise<string[]> {
     return (await this.redis.hkeys(this.keys.badge(userId))).sort();
   }
 
+  /** The user's conversations, newest first (the index's order). */
   async conversations(userId: string): Promise<string[]> {
-    return this.redis.hkeys(this.keys.userConversations(userId));
+    return this.redis.zrange(this.keys.userConversations(userId), '0', '-1');
   }
 
   async isMember(conversationId: string, userId: string): Promise<boolean> {
@@ -254,12 +229,7 @@ function newestFirst(
   return a.conversationId < b.conversationId ? -1 : a.conversationId > b.conversationId ? 1 : 0;
 }
 
-/** Whether a conversation comes after the cursor, newest first. */
-function isAfter(c: { lastAt: number; conversationId: string }, cursor: UnreadCursor): boolean {
-  return newestFirst(cursor, c) < 0;
-}
-
-/** unread-counts-n.lua's reply: four integers per conversation, in order. */
+/** unreadRow's replies (includes/unread-row.lua): six values per conversation, in order. */
 function countRows(conversationIds: readonly string[], reply: unknown): ConversationUnread[] {
   const n = reply as Array<number | string>;
   return conversationIds.map((conversationId, i) => {
@@ -279,6 +249,6 @@ function countRows(conversationIds: readonly string[], reply: unknown): Conversa
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     unreadCounts(...args: Array<string | number>): Result<unknown, Context>;
-    latestTimes(...args: Array<string | number>): Result<unknown, Context>;
+    unreadPage(...args: Array<string | number>): Result<unknown, Context>;
   }
 }

@@ -9,30 +9,51 @@ import type {
 import type { RedisKeys } from './keys';
 import { defineScripts } from './script-loader';
 
+type Found = Extract<ReceiptDetailsLookup, { status: 'found' }>;
+
 /**
  * Receipt details from the hot state: one Lua script (receipt-details-1.lua), one round trip,
  * one slot. Later messages are scanned (up to `maxLaterMessages`) to date the implicit read of a
  * member who replied; beyond that the read log alone dates the read.
+ *
+ * The last answers are kept with the fingerprint of the state they were computed from (members,
+ * watermarks, deliveries by id, last seq, message and deletion counts): the script reads that
+ * state on every call and answers 'same' when it has not changed, skipping the per-member log
+ * reads. An answer is never staler than the state read in its round trip (a log that expired
+ * since leaves its member's time as it was, where a new answer would say '?'). Bounded by
+ * recipients held; the least recently used leave first.
  */
 export class RedisReceiptDetails implements ReceiptDetailsSource {
   readonly name = 'redis';
+  private readonly answers = new Map<string, { fingerprint: string; found: Found }>();
+  private heldRecipients = 0;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly maxLaterMessages = 500,
+    private readonly maxHeldRecipients = 200_000,
   ) {
     defineScripts(redis);
   }
 
   async lookup(query: ReceiptDetailsQuery): Promise<ReceiptDetailsLookup> {
+    const id = `${query.conversationId}\u0000${query.messageId}`;
+    const held = this.answers.get(id);
     const reply = (await this.redis.receiptDetails(
       this.keys.conversation(query.conversationId),
       query.messageId,
       query.viewer,
       this.maxLaterMessages,
+      held?.fingerprint ?? '',
     )) as [string, ...unknown[]];
     const [status] = reply;
+    if (status === 'same' && held) {
+      this.answers.delete(id); // most recently used last
+      this.answers.set(id, held);
+      return held.found;
+    }
+    if (held) this.forget(id);
     if (
       status === 'no_conversation' ||
       status === 'not_member' ||
@@ -40,7 +61,14 @@ export class RedisReceiptDetails implements ReceiptDetailsSource {
       status === 'deleted'
     )
       return { status };
-    const [, seq, sender, sentAt, rows] = reply as [string, string, string, string, string[]];
+    const [, seq, sender, sentAt, rows, fingerprint] = reply as [
+      string,
+      string,
+      string,
+      string,
+      string[],
+      string,
+    ];
     const recipients: RecipientReceipt[] = [];
     for (let i = 0; i < rows.length; i += 3) {
       const readAt = rows[i + 1]!;
@@ -54,11 +82,30 @@ export class RedisReceiptDetails implements ReceiptDetailsSource {
       });
     }
     recipients.sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
-    return {
+    const found: Found = {
       status: 'found',
       message: { seq: Number(seq), senderId: sender, sentAt: Number(sentAt) },
       recipients,
     };
+    this.hold(id, fingerprint, found);
+    return found;
+  }
+
+  private hold(id: string, fingerprint: string, found: Found): void {
+    if (found.recipients.length > this.maxHeldRecipients) return;
+    this.answers.set(id, { fingerprint, found });
+    this.heldRecipients += found.recipients.length;
+    for (const [oldest] of this.answers) {
+      if (this.heldRecipients <= this.maxHeldRecipients) break;
+      this.forget(oldest);
+    }
+  }
+
+  private forget(id: string): void {
+    const held = this.answers.get(id);
+    if (!held) return;
+    this.answers.delete(id);
+    this.heldRecipients -= held.found.recipients.length;
   }
 }
 

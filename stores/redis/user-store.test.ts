@@ -398,9 +398,9 @@ describe('UserStore badge dedupe (real Redis)', () => {
 });
 
 /**
- * Each user's conversation list (recordMembership, read by the query API) and badge: small
- * hashes used as sets, so that Redis keeps them in its compact listpack form (Redis 7.0 keeps a
- * set of strings as a hashtable).
+ * Each user's conversations by latest message (updateConversationIndex, read by the query API)
+ * and badge: a small sorted set and a small hash used as a set, both in Redis's compact listpack
+ * form (Redis 7.0 keeps a set of strings as a hashtable).
  */
 describe('UserStore conversation list (real Redis)', () => {
   const prefix = `t${randomBytes(4).toString('hex')}`;
@@ -424,17 +424,25 @@ describe('UserStore conversation list (real Redis)', () => {
     }
   });
 
-  it('adds and removes conversations, once each, kept compact and expiring', async () => {
-    await store.recordMembership([
-      { userId: 'u1', conversationId: 'dm-1', op: 'add' },
-      { userId: 'u1', conversationId: 'g-2', op: 'add' },
-      { userId: 'u1', conversationId: 'g-2', op: 'add' }, // a redelivery adds nothing
-      { userId: 'u2', conversationId: 'dm-1', op: 'add' },
+  it('lists, moves and unlists conversations by latest message, kept compact and expiring', async () => {
+    await store.updateConversationIndex([
+      { op: 'add', userId: 'u1', conversationId: 'dm-1', lastAt: 1_000 },
+      { op: 'add', userId: 'u1', conversationId: 'g-2', lastAt: 0 },
+      { op: 'add', userId: 'u1', conversationId: 'g-2', lastAt: 0 }, // a redelivery adds nothing
+      { op: 'add', userId: 'u1', conversationId: 'g-3', lastAt: 500 },
+      { op: 'add', userId: 'u2', conversationId: 'dm-1', lastAt: 1_000 },
     ]);
-    await store.recordMembership([{ userId: 'u1', conversationId: 'dm-1', op: 'remove' }]);
+    expect(await read.conversations('u1')).toEqual(['dm-1', 'g-3', 'g-2']);
+    await store.updateConversationIndex([
+      { op: 'remove', userId: 'u1', conversationId: 'dm-1' },
+      { op: 'move', userId: 'u1', conversationId: 'g-2', lastAt: 2_000, refreshExpiry: false },
+      // Not listed by u3 (a member by sending only): a move does not list it.
+      { op: 'move', userId: 'u3', conversationId: 'g-2', lastAt: 2_000, refreshExpiry: true },
+    ]);
 
-    expect((await read.conversations('u1')).sort()).toEqual(['g-2']);
+    expect(await read.conversations('u1')).toEqual(['g-2', 'g-3']);
     expect(await read.conversations('u2')).toEqual(['dm-1']);
+    expect(await read.conversations('u3')).toEqual([]);
     const key = keys.userConversations('u1');
     expect(await main.object('ENCODING', key)).toBe('listpack');
     expect(await main.ttl(key)).toBeGreaterThan(500);

@@ -5,6 +5,16 @@ import type { DedupeMark, MarkMemory } from '../state/dedupe-mark-cache';
 import type { RedisKeys } from './keys';
 import { execPipeline, pipelineOf } from './pipeline';
 import { deleteKeys, getKeys } from './keyspace';
+import { indexScore } from './conversation-index';
+
+/** A change to a user's conversations by latest message (UserStore.updateConversationIndex). */
+export type ConversationIndexChange =
+  /** Joined (MemberAdded): listed at the conversation's latest message (epoch ms, 0: none). */
+  | { op: 'add'; userId: string; conversationId: string; lastAt: number }
+  /** Left (MemberRemoved). */
+  | { op: 'remove'; userId: string; conversationId: string }
+  /** A new latest message, for a member who lists it; refreshExpiry: the index's TTL too. */
+  | { op: 'move'; userId: string; conversationId: string; lastAt: number; refreshExpiry: boolean };
 
 /** A change to a user's unread-senders badge; a source is the peer (direct) or the group id. */
 export interface BadgeChange {
@@ -71,7 +81,7 @@ const REPAIR_INTERVAL_MS = 1_000;
 const REPAIR_BATCH = 1_000;
 
 /**
- * Per-user state on the main Redis (badge, conversation list), with the seed's auxiliary Redis
+ * Per-user state on the main Redis (badge, conversations by latest message), with the seed's auxiliary Redis
  * in front of badge writes. A sender→recipient mark there records what the main badge holds:
  * '1' = it has the source, '0' = it does not, no mark = unknown. A change the mark already
  * states is skipped. A mark is written only after the main write it describes, and a mark that
@@ -281,20 +291,31 @@ export class UserStore {
     }
   }
 
-  /** Keeps each user's conversation list (the query API lists and orders it). */
-  async recordMembership(
-    changes: Array<{ userId: string; conversationId: string; op: 'add' | 'remove' }>,
-  ): Promise<void> {
+  /**
+   * Keeps each user's conversations by latest message (RedisKeys.userConversations), in one
+   * round trip: a join lists the conversation at its latest message and refreshes the index's
+   * expiry; a leave unlists it; a new latest message moves it for those who list it (XX: a
+   * member who joined only by sending is not listed) and refreshes the expiry when asked.
+   */
+  async updateConversationIndex(changes: readonly ConversationIndexChange[]): Promise<void> {
     if (changes.length === 0) return;
     const pipe = pipelineOf(this.main);
-    for (const c of changes)
-      this.queueSetChange(pipe, this.keys.userConversations(c.userId), c.conversationId, c.op);
+    for (const c of changes) {
+      const key = this.keys.userConversations(c.userId);
+      if (c.op === 'remove') {
+        pipe.zrem(key, c.conversationId);
+        continue;
+      }
+      if (c.op === 'add') pipe.zadd(key, indexScore(c.lastAt), c.conversationId);
+      else pipe.zadd(key, 'XX', indexScore(c.lastAt), c.conversationId);
+      if (c.op === 'add' || c.refreshExpiry) pipe.expire(key, this.hotTtlSeconds);
+    }
     await execPipeline(pipe);
   }
 
   /**
-   * A per-user set gains (and keeps the hot TTL) or loses a member. The set is a hash of
-   * member → '' (RedisKeys.badge): small, it stays a listpack.
+   * A badge gains (and keeps the hot TTL) or loses a source. The badge is a hash of
+   * source → '' (RedisKeys.badge): small, it stays a listpack.
    */
   private queueSetChange(
     pipe: ChainableCommander,

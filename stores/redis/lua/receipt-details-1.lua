@@ -4,28 +4,66 @@
   who sent a later message read this one then too (sending moves the sender's watermark without
   a log entry), so the first later message of each member also counts. Delivered is the
   delivered watermark, the delivered-by-id hash, or having read it, whichever came first.
+
+  The answer is a function of a few reads (members, their read and delivered watermarks, who
+  confirmed the message by id, the conversation's last seq, its message and deletion counts):
+  the logs only grow with a watermark and later messages only come with a new last seq. Their
+  fingerprint comes with the answer; a caller holding an answer of the same fingerprint gets
+  {'same'} without the per-member log reads (a group of 200 costs hundreds of them).
   KEYS[1] conversation key prefix
   ARGV[1] message_id  ARGV[2] viewer (user_id)  ARGV[3] most later messages scanned for senders
+  ARGV[4] the fingerprint of the answer the caller holds ('' for none)
   Returns
     {'no_conversation'}  nothing is known of the conversation here (expired, or never existed)
     {'not_member'}       the viewer is not a member
     {'no_message'}       the conversation has no such message here
     {'deleted'}          the message was deleted (its id is in the `deleted` hash)
-    {'ok', seq, sender, sent_at, rows}
+    {'same'}             the answer is the one of fingerprint ARGV[4]
+    {'ok', seq, sender, sent_at, rows, fingerprint}
       rows: flat list of (user_id, read_at, delivered_at) for each member but the sender; an
       '' time means "not read" / "not delivered", and '?' "yes, at a time no longer known".
 ]]
 -- @include "helpers"
 
 local p = KEYS[1]
-local messageId, viewer, scanLimit = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local messageId, viewer, scanLimit, held = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local members, read, dlvd, msgs, msg = p .. 'members', p .. 'read', p .. 'dlvd', p .. 'msgs', p .. 'msg'
+local byIdKey = p .. 'dlv:' .. messageId
 
 if redis.call('EXISTS', members) == 0 then return {'no_conversation'} end
 if redis.call('SISMEMBER', members, viewer) == 0 then return {'not_member'} end
 if redis.call('HEXISTS', p .. 'deleted', messageId) == 1 then return {'deleted'} end
 local seq, sender, sentAt = parseMessage(redis.call('HGET', msg, messageId))
 if not seq then return {'no_message'} end
+
+local memberList = redis.call('SMEMBERS', members)
+local readList = redis.call('HGETALL', read)
+local dlvdList = redis.call('HGETALL', dlvd)
+local byIdList = redis.call('HGETALL', byIdKey)
+local counts = {
+  str(seq),
+  redis.call('HGET', p .. 'meta', 'last_seq') or '',
+  str(redis.call('ZCARD', msgs)),
+  str(redis.call('HLEN', p .. 'deleted')),
+}
+-- Bytes 0xFE and 0xFF never occur in UTF-8, so no id can make two different states print alike.
+-- Whole hashes (HGETALL costs far less than HMGET of 200 fields): former members' watermarks
+-- in them only make a fingerprint change more often.
+local fingerprint = redis.sha1hex(table.concat({
+  table.concat(counts, '\255'),
+  table.concat(memberList, '\255'),
+  table.concat(readList, '\255'),
+  table.concat(dlvdList, '\255'),
+  table.concat(byIdList, '\255'),
+}, '\254'))
+if fingerprint == held then return {'same'} end
+
+local function asMap(list)
+  local map = {}
+  for i = 1, #list, 2 do map[list[i]] = tonumber(list[i + 1]) end
+  return map
+end
+local reads, dlvds, byId = asMap(readList), asMap(dlvdList), asMap(byIdList)
 
 -- The first message each member sent after this one: an implicit read at its sent_at.
 local sentAfter = {}
@@ -52,22 +90,23 @@ local function earliest(a, b)
 end
 
 local rows = {}
-for _, member in ipairs(redis.call('SMEMBERS', members)) do
+for _, member in ipairs(memberList) do
   if member ~= sender then
     local readAt, deliveredAt = '', ''
     local readTime = nil
-    if hnum(read, member) >= seq then
+    local hasRead = (reads[member] or 0) >= seq
+    local hasDelivered = (dlvds[member] or 0) >= seq
+    if hasRead then
       readTime = earliest(firstLogged(p .. 'readlog:' .. member), sentAfter[member])
       readAt = readTime and str(readTime) or '?'
     end
-    local byId = tonumber(redis.call('HGET', p .. 'dlv:' .. messageId, member) or '')
-    local dlvTime = earliest(readTime, byId)
-    if hnum(dlvd, member) >= seq then
+    local dlvTime = earliest(readTime, byId[member])
+    if hasDelivered then
       dlvTime = earliest(dlvTime, firstLogged(p .. 'dlvlog:' .. member))
     end
     if dlvTime then
       deliveredAt = str(dlvTime)
-    elseif readAt ~= '' or hnum(dlvd, member) >= seq then
+    elseif readAt ~= '' or hasDelivered then
       deliveredAt = '?'
     end
     rows[#rows + 1] = member
@@ -75,4 +114,4 @@ for _, member in ipairs(redis.call('SMEMBERS', members)) do
     rows[#rows + 1] = deliveredAt
   end
 end
-return {'ok', str(seq), sender, sentAt, rows}
+return {'ok', str(seq), sender, sentAt, rows, fingerprint}

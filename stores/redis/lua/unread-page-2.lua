@@ -1,0 +1,54 @@
+--[[
+  One page of a user's conversations, newest first, and the user's badge, for the query API
+  (read-only): the page is cut from the user's index, so it costs O(log n + limit) whatever the
+  number of conversations.
+  KEYS[1] the user's conversations: a sorted set of conversation id scored by minus its latest
+          message time (ascending = newest first, ties by id)
+  KEYS[2] the user's badge (a hash of source → '')
+  ARGV[1] user_id  ARGV[2] limit
+  ARGV[3] the cursor's score ('' for the first page)  ARGV[4] the cursor's conversation id: the
+          page starts after (score, id) in the index's order, wherever that conversation is now
+  ARGV[5] '1': count each conversation of the page here, its key prefix being ARGV[6] .. id ..
+          ARGV[7] (a single Redis); '0': do not (on a Redis Cluster the conversations' keys live
+          in other slots: the caller counts them per slot)
+  Returns {badge sources, more (1 when conversations follow the page), {id, score, ...},
+  counts (unreadRow's six values per conversation of the page, when asked)}
+]]
+-- @include "unread-row"
+
+local index, badge = KEYS[1], KEYS[2]
+local user, limit = ARGV[1], tonumber(ARGV[2])
+local cursorScore, cursorId = ARGV[3], ARGV[4]
+
+local start = 0
+if cursorScore ~= '' then
+  -- Past every entry of a smaller score, then past the tied entries whose id is not greater
+  -- (binary search over their ranks: ties are ordered by id).
+  start = redis.call('ZCOUNT', index, '-inf', '(' .. cursorScore)
+  local hi = start + redis.call('ZCOUNT', index, cursorScore, cursorScore)
+  while start < hi do
+    local mid = math.floor((start + hi) / 2)
+    if redis.call('ZRANGE', index, mid, mid)[1] <= cursorId then
+      start = mid + 1
+    else
+      hi = mid
+    end
+  end
+end
+
+-- One more than the page: whether another page follows.
+local listed = redis.call('ZRANGE', index, start, start + limit, 'WITHSCORES')
+local more = 0
+if #listed > 2 * limit then
+  more = 1
+  listed[#listed] = nil
+  listed[#listed] = nil
+end
+
+local counts = {}
+if ARGV[5] == '1' then
+  for i = 1, #listed, 2 do
+    unreadRow(counts, ARGV[6] .. listed[i] .. ARGV[7], user)
+  end
+end
+return {redis.call('HKEYS', badge), more, listed, counts}

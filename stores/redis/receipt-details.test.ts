@@ -1,0 +1,89 @@
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from '../../config/config';
+import { deleteKeys, scanKeys } from '../../tests/support/harness';
+import { connectRedis, type RedisClient } from './connect';
+import { HotStateRestorer } from './hot-state-restorer';
+import { RedisKeys } from './keys';
+import { RedisReceiptDetails } from './receipt-details';
+
+/**
+ * Receipt details against the real main Redis: an answer held by the source is given again only
+ * while the state it was computed from is the same; any read, delivery, member or message since
+ * gives a new one.
+ */
+describe('RedisReceiptDetails answers held (real Redis)', () => {
+  const prefix = `t${randomBytes(4).toString('hex')}`;
+  const keys = new RedisKeys(prefix);
+  let redis: RedisClient;
+  const c = 'grp';
+  const query = { conversationId: c, messageId: 'm1', viewer: 'ann' };
+
+  beforeAll(async () => {
+    redis = await connectRedis(loadConfig().redis.main, 'main');
+    await new HotStateRestorer(redis, redis, keys, 3600).restoreConversations([
+      {
+        conversationId: c,
+        kind: 'GROUP',
+        deleted: [],
+        marked: {},
+        last: { seq: 1, messageId: 'm1', at: 1_000 },
+        members: ['ann', 'bo', 'cy'],
+        former: [],
+        read: { ann: 1, bo: 1, cy: 0 },
+        delivered: { ann: 1, bo: 1, cy: 0 },
+        messages: [{ seq: 1, messageId: 'm1', senderId: 'ann', sentAt: 1_000 }],
+        readLog: { bo: [{ seq: 1, at: 2_000 }] },
+        deliveredLog: { bo: [{ seq: 1, at: 1_500 }] },
+        deliveredById: {},
+      },
+    ]);
+  });
+  afterAll(async () => {
+    await deleteKeys(redis, await scanKeys(redis, keys.all()));
+    redis.disconnect();
+  });
+
+  const recipients = async (source: RedisReceiptDetails) => {
+    const found = await source.lookup(query);
+    if (found.status !== 'found') throw new Error(`not found: ${found.status}`);
+    return found.recipients.map((r) => [r.userId, r.readAt, r.deliveredAt]);
+  };
+
+  it('gives a held answer while nothing changed, and a new one as soon as something did', async () => {
+    const source = new RedisReceiptDetails(redis, keys);
+    const first = await source.lookup(query);
+    expect(await recipients(source)).toEqual([
+      ['bo', 2_000, 1_500],
+      ['cy', null, null],
+    ]);
+    expect(await source.lookup(query)).toBe(first); // held: the state is the same
+
+    // cy receives and reads it (watermarks and logs, as the pipeline writes them).
+    const p = keys.conversation(c);
+    await redis
+      .multi()
+      .hset(`${p}dlvd`, 'cy', '1')
+      .zadd(`${p}dlvlog:cy`, 1, '1|3000')
+      .hset(`${p}read`, 'cy', '1')
+      .zadd(`${p}readlog:cy`, 1, '1|4000')
+      .exec();
+    expect(await recipients(source)).toEqual([
+      ['bo', 2_000, 1_500],
+      ['cy', 4_000, 3_000],
+    ]);
+
+    // A new member: listed at once.
+    await redis.sadd(`${p}members`, 'dee');
+    expect((await recipients(source)).map(([u]) => u)).toEqual(['bo', 'cy', 'dee']);
+
+    // A later message from dee: dee's implicit read is dated by it.
+    await redis
+      .multi()
+      .hset(`${p}msg`, 'm2', '2|dee|5000')
+      .zadd(`${p}msgs`, 2, 'm2')
+      .hset(`${p}meta`, 'last_seq', '2')
+      .hset(`${p}read`, 'dee', '2')
+      .exec();
+    expect((await recipients(source)).find(([u]) => u === 'dee')).toEqual(['dee', 5_000, 5_000]);
+  });
+});
