@@ -1,5 +1,5 @@
 import type { OutboundRecord, RecordProducer } from '../kafka/types';
-import { OutputSink } from './output-sink';
+import { LaneHeldBackError, OutputSink } from './output-sink';
 
 /** Records what the sink asks the producer to send, request by request. */
 class RecordingProducer implements RecordProducer {
@@ -43,5 +43,37 @@ describe('OutputSink', () => {
     };
     const sink = new OutputSink(failing, 5);
     await expect(sink.send([record('a')])).rejects.toThrow('broker said no');
+  });
+
+  it('holds a lane back after its failed send: none of its later outputs overtakes the redo', async () => {
+    // The first request fails (the broker away); every later one would succeed.
+    const requests: string[][] = [];
+    const producer: RecordProducer = {
+      send: async (records) => {
+        requests.push(records.map((r) => String(r.key)));
+        await sleep(5);
+        if (requests.length === 1) throw new Error('broker away');
+      },
+      close: async () => {},
+    };
+    const sink = new OutputSink(producer);
+    const failed = sink.send([record('p1-step1')], undefined, 1);
+    // Handed over while the failed request is in flight: step 2 of the same partition, and
+    // another partition's step.
+    const queued = sink.send([record('p1-step2')], undefined, 1);
+    const other = sink.send([record('p2-step1')], undefined, 2);
+    await expect(failed).rejects.toThrow('broker away');
+    await expect(queued).rejects.toBeInstanceOf(LaneHeldBackError);
+    await expect(other).resolves.toBe(true);
+    // Handed over after the failure, before the partition was rewound: refused too.
+    await expect(sink.send([record('p1-step3')], undefined, 1)).rejects.toThrow(
+      'outputs of partition 1 held back',
+    );
+    // Rewound: the redo goes, in order.
+    sink.resume(1);
+    await expect(sink.send([record('p1-step1'), record('p1-step2')], undefined, 1)).resolves.toBe(
+      true,
+    );
+    expect(requests).toEqual([['p1-step1'], ['p2-step1'], ['p1-step1', 'p1-step2']]);
   });
 });

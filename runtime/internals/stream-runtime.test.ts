@@ -567,6 +567,35 @@ describe('StreamRuntime', () => {
     await t.runtime.stop();
   });
 
+  // kafka-restart: a later step's outputs must not be written while the step before it waits
+  // for its redo (the redo's older content would arrive after them).
+  it('after a failed produce, sends none of the partition’s later outputs before the redo', async () => {
+    const t = setUp();
+    await t.runtime.start();
+    t.assign([0]);
+    t.kafka.producerInstance.gate.close();
+    t.kafka.producerInstance.failures.push(
+      Object.assign(new Error('broker away'), { retriable: true }),
+    );
+    await t.fetch(0, [0, 1]);
+    await settle(); // step 0-1's request is in flight, and will fail
+    await t.fetch(0, [2, 3]);
+    await settle(); // step 2-3's records wait behind it
+    expect(t.echo.processed.map((p) => p.offset)).toEqual([0, 1, 2, 3]);
+    t.kafka.producerInstance.gate.open();
+    await jest.advanceTimersByTimeAsync(300);
+    expect(t.sent()).toEqual([]);
+    const seeks = t.kafka.events.flatMap((e) => (e.type === 'seek' ? [e.position] : []));
+    expect(seeks).toEqual([{ topic: CONV, partition: 0, nextOffset: '0' }]);
+
+    await t.fetch(0, [0, 1, 2, 3]);
+    await jest.advanceTimersByTimeAsync(500);
+    const keys = t.sent().filter((r) => r.topic === topics.receiptUpdates);
+    expect(keys.map((r) => String(r.key))).toEqual(['k0', 'k1', 'k2', 'k3']);
+    expect(t.committedOffset(0)).toBe(4);
+    await t.runtime.stop();
+  });
+
   it('tells each step delivery’s stages: produced after its outputs and before its hooks, flushed after its hooks and before its commit', async () => {
     const t = setUp();
     await t.runtime.start();

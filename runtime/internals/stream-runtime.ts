@@ -90,7 +90,9 @@ const COMMIT_INTERVAL_MS = 100;
  *   commits stay in step order, each after its own outputs: at-least-once. All partitions share
  *   one producer (OutputSink) and one committer (OffsetCommitter) that merge their requests.
  * - **rewind**: a failed delivery drops the task and seeks its partition back to its last
- *   commit; the records are fetched again and redone (effects are idempotent).
+ *   commit; the records are fetched again and redone (effects are idempotent). After a failed
+ *   send the partition's later outputs are held back until the rewind (OutputSink's lanes), so
+ *   none arrives before the redo of the step that failed.
  * - **back-off**: a failed step (or a rewind) makes its partition wait before its next step —
  *   doubling from DEFAULT_BACKOFF.initialMs, at once the longest wait if the error says retrying
  *   cannot help (StepBackoff) — and is counted in ticks_step_retries_total. A committed step
@@ -135,6 +137,8 @@ export class StreamRuntime {
   /** Per partition: a timer that queues its task's next step later (an idle wait, a back-off). */
   private readonly wakeUps = new Map<number, { at: number; timer: NodeJS.Timeout }>();
   private readonly backoffs = new Map<number, StepBackoff>();
+  /** Tasks dropped by a rewind: their steps still in processing or delivery produce nothing. */
+  private readonly rewound = new WeakSet<PartitionTask>();
   private generation = 0;
   private stopping = false;
 
@@ -259,6 +263,7 @@ export class StreamRuntime {
     }
     // Positions of a lost partition not sent yet would overwrite its new owner's commits.
     if (lost.size > 0) this.committer?.forget(lost);
+    for (const p of lost) this.sink?.resume(p);
     this.owned = [...partitions].sort((a, b) => a - b);
     this.options.logger.info({ partitions: this.owned }, 'partitions assigned');
     // Joining the group is the coordinator's word that this member is alive, like a heartbeat.
@@ -512,7 +517,7 @@ export class StreamRuntime {
     const { onDeliveryStage } = this.options;
     try {
       const produced = onDeliveryStage && (() => onDeliveryStage('produced', task.partition));
-      if (!(await this.sendOutputs(context, term, produced)))
+      if (!(await this.sendOutputs(context, term, produced, task)))
         throw new PartitionLeaseLostError(task.partition);
       onDeliveryStage?.('flushed', task.partition);
       await previous;
@@ -568,9 +573,14 @@ export class StreamRuntime {
     );
   }
 
-  /** Forgets a task: resumes what it paused; its steps in delivery finish without committing. */
+  /**
+   * Forgets a task: resumes what it paused; its steps in delivery finish without committing.
+   * Its partition's outputs, held back after a failed send (OutputSink), may go again: what
+   * follows is the redo, in order.
+   */
   private drop(task: PartitionTask): void {
     task.release();
+    this.sink?.resume(task.partition);
     const deliveries = this.deliveries.get(task);
     if (deliveries)
       void Promise.allSettled(deliveries).then(() => {
@@ -600,6 +610,7 @@ export class StreamRuntime {
       'producing or committing a step failed; the partition is fetched again from its last commit',
     );
     this.tasks.delete(task.partition);
+    this.rewound.add(task);
     this.drop(task);
     for (const point of points)
       this.consumer?.seek({
@@ -712,14 +723,19 @@ export class StreamRuntime {
    * term `term`, in which the context's work started. It is asked before the outputs are
    * produced, again when they go into a produce request (they may wait for one in flight), and
    * before each hook: the process may have stalled (GC, SIGSTOP) past its lease at any await.
-   * Lost, nothing more is produced or run, and it resolves false.
+   * Lost, nothing more is produced or run, and it resolves false; so too for a step of a `task`
+   * rewound meanwhile: its redo produces the outputs again, in order.
+   * The outputs keep their partition's order across a failed send: a later one is refused until
+   * the partition was rewound (OutputSink's lanes).
    */
   private async sendOutputs(
     context: BufferedContext,
     term: number,
     produced?: () => void,
+    task?: PartitionTask,
   ): Promise<boolean> {
-    const held = () => this.leaseHeld(context.partition, term);
+    const { partition } = context;
+    const held = () => this.leaseHeld(partition, term) && !(task && this.rewound.has(task));
     const outputs = context.pendingOutputs();
     if (outputs.length > 0) {
       if (!held()) return false;
@@ -731,7 +747,7 @@ export class StreamRuntime {
         headers: o.headers,
         partition: o.partition,
       }));
-      if (!(await this.sink!.send(records, held))) return false;
+      if (!(await this.sink!.send(records, held, partition))) return false;
     }
     produced?.();
     for (const hook of context.afterSendHooks) {

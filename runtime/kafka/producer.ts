@@ -142,6 +142,11 @@ function newProducer(kafka: Kafka, chosen: ChosenPartitions): Producer {
 export class KafkaRecordProducer implements RecordProducer {
   private producer: Producer | undefined;
   private connecting: Promise<Producer> | undefined;
+  /**
+   * Attempts given up at their deadline that may still be under way inside kafkajs: a record of
+   * theirs could still be written, after anything sent meanwhile. The next attempt waits for them.
+   */
+  private abandoned: Promise<unknown> = Promise.resolve();
 
   /**
    * Connects a producer, trying again while Kafka answers with errors retrying can fix (a
@@ -251,12 +256,17 @@ export class KafkaRecordProducer implements RecordProducer {
    * numbers although the broker wrote nothing, so every later send to those partitions would
    * fail with OUT_OF_ORDER_SEQUENCE_NUMBER; the next attempt gets a fresh producer (a new
    * producer id). An attempt given up may still be retrying inside kafkajs (briefly, see
-   * PRODUCER_ATTEMPT_RETRY): its producer is disconnected now and again once it settles.
+   * PRODUCER_ATTEMPT_RETRY): its producer is disconnected now and again once it settles, and
+   * the next attempt waits until it has settled (or its own deadline passes).
    */
   private async attempt(batch: ProducerBatch, timeoutMs: number): Promise<void> {
     let producer: Producer | undefined;
     let abandoned = false;
     const sending = (async () => {
+      // Nothing goes out while an abandoned attempt may still write: its older records would
+      // land after these.
+      await this.abandoned;
+      if (abandoned) return;
       const connected = await this.current();
       if (abandoned) return; // connected after the deadline: the caller has moved on
       producer = connected;
@@ -275,6 +285,8 @@ export class KafkaRecordProducer implements RecordProducer {
       void sending.catch(() => undefined); // its own failure, if any, comes too late to matter
       const failed = producer;
       if (failed) {
+        const settled = sending.catch(() => undefined);
+        this.abandoned = Promise.all([this.abandoned, settled]);
         if (this.producer === failed) this.producer = undefined;
         const disconnect = () => failed.disconnect().catch(() => undefined);
         void disconnect();

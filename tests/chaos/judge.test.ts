@@ -55,6 +55,22 @@ describe('chaos judge', () => {
     expect(v.staleStatuses).toBe(2); // the client dropped the READ: READ and DELIVERED behind
   });
 
+  // kafka-restart: a produce request retried after the broker wrote it without answering writes
+  // its records again (a new producer id), after later ones: the same update, not a reordering.
+  it('an exact repeat arriving after a higher version is no mismatch; other content is', () => {
+    const repeated = emptyVerdict();
+    judgeUpdates(repeated, chat(), [
+      status(4, 1, 'DELIVERED'),
+      status(5, 2, 'READ'),
+      status(4, 1, 'DELIVERED'),
+    ]);
+    expect(repeated).toMatchObject({ staleStatuses: 0, falseReads: 0, otherMismatches: 0 });
+    expect(repeated.checked['exact repeats']).toBe(1);
+    const reordered = emptyVerdict();
+    judgeUpdates(reordered, chat(), [status(5, 2, 'READ'), status(4, 1, 'DELIVERED')]);
+    expect(reordered.otherMismatches).toBe(1);
+  });
+
   it('a read only the reader’s own message implies is counted apart, not as stale', () => {
     const model = chat();
     model.send('dm', 'ana'); // m3
@@ -63,6 +79,53 @@ describe('chaos judge', () => {
     judgeUpdates(v, model, [status(5, 2, 'READ')]);
     expect(v.staleStatuses).toBe(0);
     expect(v.replyImplied).toBe(2);
+  });
+
+  // RELIABILITY.md findings 1 and 2 (sigkill, aux-redis-down): Bo's own message 3 moved his
+  // watermarks over Ana's 1 and 2 before his delivery receipt was applied (the input topics are
+  // read side by side); the receipt moved only (3, 4], whose window tells Cy alone. Ana's counts
+  // stay behind the truth with nothing promised: the product gap, not a stale count.
+  it('a group count only a member’s own message implies is counted apart, not as stale', () => {
+    const model = new ReferenceModel();
+    model.addConversation('g', 'GROUP', ['ana', 'bo', 'cy']);
+    model.send('g', 'ana'); // 1
+    model.send('g', 'ana'); // 2
+    model.markDelivered('g', 'bo', 2);
+    model.send('g', 'bo'); // 3
+    model.send('g', 'cy'); // 4
+    model.markDelivered('g', 'bo', 4);
+    const counts = (seq: number, delivered: number) => ({
+      message_id: `g:${seq}`,
+      seq,
+      status: 'DELIVERED' as const,
+      read_count: 0,
+      delivered_count: delivered,
+      total: 2,
+    });
+    const summary = (user: string, version: number, seqs: number[]): ReceiptUpdate => ({
+      update_id: `s${version}`,
+      user_id: user,
+      version,
+      source_event_at: 0,
+      emitted_at: 0,
+      payload: {
+        [TypeName.GroupSenderSummary]: {
+          conversation_id: 'g',
+          messages: seqs.map((seq) => counts(seq, 1)),
+          window_start: 0,
+          window_end: 2000,
+        },
+      } as ReceiptUpdate['payload'],
+    });
+    // What the pipeline tells when Bo's message 3 is applied before his delivery up to 2.
+    const v = emptyVerdict();
+    judgeUpdates(v, model, [summary('cy', 7, [4])]);
+    expect(v).toMatchObject({ staleStatuses: 0, falseReads: 0, otherMismatches: 0 });
+    expect(v.replyImplied).toBeGreaterThanOrEqual(2); // Ana's 1 and 2: delivered to Bo
+    // Cy's message 4 is promised (above Bo's own 3): a summary that never tells it is stale.
+    const silent = emptyVerdict();
+    judgeUpdates(silent, model, [summary('ana', 7, [2, 1])]);
+    expect(silent.staleStatuses).toBe(1);
   });
 
   it('checks the API: lost messages and reads, false reads, unread counts, badges', async () => {

@@ -20,7 +20,7 @@ interface ModelConversation {
   /**
    * user → the highest read / delivery a receipt of theirs took their watermark to (as the
    * events were published): what ticks promises to tell. A member's own message moves their
-   * watermarks too, and ticks tells no one of that (see directStatus).
+   * watermarks too, and ticks tells no one of that (see promises).
    */
   toldRead: Map<string, number>;
   toldDelivered: Map<string, number>;
@@ -144,21 +144,24 @@ export class ReferenceModel {
    * A direct chat, as its sender must end up seeing it: the newest of the sender's messages the
    * peer has read, and the newest the peer's devices received (reading implies receiving); 0 when
    * none. `truth` counts the peer's own messages as read up to them (their watermark moves, and
-   * the API says so); `promised` only what the peer's receipts moved.
+   * the API says so); `promised` only what the peer's receipts moved above their own newest
+   * message (see promises).
    */
   directStatus(conversationId: string, sender: string): { read: Bounds; delivered: Bounds } {
     const c = this.get(conversationId);
     const peer = c.members.find((m) => m !== sender)!;
-    const told = this.promisedOf(c, peer, c.toldRead);
+    const toldRead = c.toldRead.get(peer) ?? 0;
+    const toldAny = Math.max(toldRead, c.toldDelivered.get(peer) ?? 0);
+    // The newest of the sender's messages a receipt of the peer promises to tell.
+    const promised = (told: number) => {
+      const newest = this.newestOf(c, sender, told);
+      return this.promises(c, peer, told, newest) ? newest : 0;
+    };
     const read = this.readOf(c, peer);
     return {
-      read: { promised: this.newestOf(c, sender, told), truth: this.newestOf(c, sender, read) },
+      read: { promised: promised(toldRead), truth: this.newestOf(c, sender, read) },
       delivered: {
-        promised: this.newestOf(
-          c,
-          sender,
-          Math.max(told, this.promisedOf(c, peer, c.toldDelivered)),
-        ),
+        promised: promised(toldAny),
         truth: this.newestOf(c, sender, Math.max(read, c.delivered.get(peer) ?? 0)),
       },
     };
@@ -175,11 +178,12 @@ export class ReferenceModel {
     const delivered = { promised: 0, truth: 0 };
     for (const m of c.members) {
       if (m === sender) continue;
-      const told = this.promisedOf(c, m, c.toldRead);
+      const toldRead = c.toldRead.get(m) ?? 0;
+      const toldAny = Math.max(toldRead, c.toldDelivered.get(m) ?? 0);
       const r = this.readOf(c, m);
-      if (told >= seq) read.promised++;
+      if (this.promises(c, m, toldRead, seq)) read.promised++;
       if (r >= seq) read.truth++;
-      if (Math.max(told, this.promisedOf(c, m, c.toldDelivered)) >= seq) delivered.promised++;
+      if (this.promises(c, m, toldAny, seq)) delivered.promised++;
       if (Math.max(r, c.delivered.get(m) ?? 0) >= seq) delivered.truth++;
     }
     return { sender, read, delivered, total: c.members.length - 1 };
@@ -192,14 +196,15 @@ export class ReferenceModel {
   }
 
   /**
-   * What a member's receipts promise to tell: the read (delivery) their receipts took their
-   * watermark to, when above every message of their own. At or below one, the pipeline may have
-   * applied their message first (the two input topics are read side by side), and then the
-   * receipt moved nothing and told nothing: only the watermark's truth bounds it.
+   * Whether a member's receipts promise to tell that their watermark passed `seq`: a receipt of
+   * theirs took it to `told` ≥ `seq`, and no message of their own is at or above `seq`. Where
+   * one is, the pipeline may have applied that message first (the two input topics are read side
+   * by side): it moved the watermark over `seq` with nobody told, and the receipt moved only what
+   * lies above the message (a delivery up to 30 after their own message 29 tells 30, not 21–25):
+   * only the watermark's truth bounds such a status.
    */
-  private promisedOf(c: ModelConversation, user: string, told: Map<string, number>): number {
-    const t = told.get(user) ?? 0;
-    return t > (c.sent.get(user) ?? 0) ? t : 0;
+  private promises(c: ModelConversation, user: string, told: number, seq: number): boolean {
+    return seq > (c.sent.get(user) ?? 0) && told >= seq;
   }
 
   private readOf(c: ModelConversation, user: string): number {
