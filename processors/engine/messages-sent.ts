@@ -31,6 +31,9 @@ import { sendersCovered, WindowFold } from './window-fold';
  *   member's own message that overtook their read receipt (the input topics are read side by
  *   side) left those counts untold for good: the receipt then moves nothing. The fold carries
  *   version 0 (the window's version is the receipts' to raise) and the message's sent_at.
+ *   The fold looks at the run's messages all indexed: a lower seq later in the run (out of
+ *   order) is already seen as read by an earlier, higher message of another sender (it is).
+ *   messages-sent-1.lua folds the same way.
  *   `windowOpen` says whether a window is open after the run.
  * The order of `behind` and `members` is unspecified, as SMEMBERS' is.
  */
