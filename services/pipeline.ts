@@ -214,6 +214,7 @@ export class Pipeline implements Component {
       badges,
       held: heldReceipts,
       metrics: this.metrics,
+      windowing,
     });
     const windowCloser = new WindowCloser({
       ...windowing,

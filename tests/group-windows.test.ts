@@ -81,17 +81,65 @@ describe('group chat: 2-second windows', () => {
       .messageSent(g, { messageId: 's1-c', seq: 4, senderId: 's1', kind: 'GROUP' });
     await h.publish.flush();
     await eventually('indexed', async () => (await h.read.unread(g, 'r')) === 4);
+    // Sending read what came before (s2's 3 read s1's 1-2, s1's 4 read s2's 3): those senders
+    // hear of it first, from the messages' own window.
+    await eventually('reply-implied summaries', () => h.out.updatesFor('s2', SUMMARY)[0], 10_000);
+    await eventually('reply-implied summaries', () => h.out.updatesFor('s1', SUMMARY)[0], 10_000);
+    const earlier = { s1: h.out.updatesFor('s1', SUMMARY).length, s2: 1 };
     h.publish.read(g, 'r', { seq: 3 });
     await h.publish.flush();
-    const forS2 = await eventually('s2 summary', () => h.out.updatesFor('s2', SUMMARY)[0], 10_000);
-    await eventually('s1 summary', () => h.out.updatesFor('s1', SUMMARY)[0], 10_000);
+    const after = (u: 's1' | 's2') => h.out.updatesFor(u, SUMMARY).slice(earlier[u]);
+    const forS2 = await eventually('s2 summary', () => after('s2')[0], 10_000);
+    await eventually('s1 summary', () => after('s1')[0], 10_000);
     await new Promise((r) => setTimeout(r, 500));
-    const ids = (u: string) =>
-      h.out.updatesFor(u, SUMMARY).map((x) => summaryOf(x).messages.map((m) => m.message_id));
+    const ids = (u: 's1' | 's2') =>
+      after(u).map((x) => summaryOf(x).messages.map((m) => m.message_id));
     expect(ids('s1')).toEqual([['s1-b', 's1-a']]);
     expect(ids('s2')).toEqual([['s2-a']]);
     // r read it, and s1 sent after it (sending means having read what came before).
     expect(summaryOf(forS2).messages).toMatchObject([{ read_count: 2, total: 2 }]);
+  });
+
+  it("a member's reply tells the senders it read, also when it overtook the member's read receipt", async () => {
+    // The input topics are read side by side: r's own message may be applied before r's earlier
+    // read receipt, which then moves nothing. Sending read s1's and s2's messages (DESIGN.md:
+    // sending moves the sender's watermark), so they hear it, at the window's close, once each.
+    const g = 'group-reply';
+    for (const m of ['rp-s1', 'rp-s2', 'rp-r']) h.publish.memberAdded(g, m, 'GROUP');
+    h.publish
+      .messageSent(g, { messageId: 'rp-1', seq: 1, senderId: 'rp-s1', kind: 'GROUP' })
+      .messageSent(g, { messageId: 'rp-2', seq: 2, senderId: 'rp-s2', kind: 'GROUP' });
+    await h.publish.flush();
+    await eventually('indexed', async () => (await h.read.unread(g, 'rp-r')) === 2);
+    const s2Before = h.out.updatesFor('rp-s1', SUMMARY).length; // rp-s2's message read rp-1
+    h.publish.messageSent(g, { messageId: 'rp-3', seq: 3, senderId: 'rp-r', kind: 'GROUP' });
+    await h.publish.flush();
+    await eventually('reply applied', async () => (await h.read.watermark(g, 'rp-r')) === 3);
+    h.publish.read(g, 'rp-r', { seq: 2 }); // overtaken: moves nothing now
+    await h.publish.flush();
+    const toS2 = await eventually(
+      'rp-s2 hears',
+      () =>
+        h.out
+          .updatesFor('rp-s2', SUMMARY)
+          .map(summaryOf)
+          .find((x) => x.messages.some((m) => m.message_id === 'rp-2' && m.read_count === 1)),
+      10_000,
+    );
+    expect(toS2.messages).toEqual([
+      { message_id: 'rp-2', seq: 2, status: 'READ', read_count: 1, delivered_count: 1, total: 2 },
+    ]);
+    const toS1 = await eventually(
+      'rp-s1 hears',
+      () =>
+        h.out
+          .updatesFor('rp-s1', SUMMARY)
+          .slice(s2Before)
+          .map(summaryOf)
+          .find((x) => x.messages.some((m) => m.message_id === 'rp-1' && m.read_count === 2)),
+      10_000,
+    );
+    expect(toS1.messages).toMatchObject([{ message_id: 'rp-1', read_count: 2, total: 2 }]);
   });
 
   it('a clean shutdown closes the open windows instead of leaving them to the next owner', async () => {

@@ -15,6 +15,7 @@ import { applyMessagesSent } from '../engine/messages-sent';
 import { applyMessagesDeleted, type MessageDeletedResult } from '../engine/messages-deleted';
 import { peerOf } from '../engine/receipt-target';
 import { expiryRefreshMs } from '../engine/refresh-core';
+import { windowCloseAfter, type GroupWindowing } from '../notifier/group-windowing';
 import type { HeldReceipts } from '../receipts/held-receipts';
 import type { StateStep, StateSteps } from '../state-steps';
 import type { BadgeUpdater } from '../unread/badge-updater';
@@ -27,6 +28,8 @@ export interface ConversationProcessorOptions {
   badges: BadgeUpdater;
   held: HeldReceipts;
   metrics: PipelineMetrics;
+  /** Group windows that what sending read folds into (see applyMessagesSent). */
+  windowing: Pick<GroupWindowing, 'windows' | 'windowMs' | 'windowGraceMs'>;
 }
 
 interface Pending<C extends ConversationCommand = ConversationCommand> {
@@ -113,6 +116,7 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
     const badge: BadgeChange[] = [];
     const index: ConversationIndexChange[] = [];
     const touched = new Set<string>();
+    const windowsOpen = new Set<string>();
     for (const change of changes) {
       const c = change.event.conversation_id;
       ctx.logChange({
@@ -130,6 +134,7 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
           if (source) badge.push({ op: 'remove', userId: sender, source, kind: result.kind });
         }
         if (result.hasHeld) touched.add(c);
+        if (result.windowOpen) windowsOpen.add(c);
         metrics.eventsIn.inc({
           topic: 'conversation_events',
           type: 'message_sent',
@@ -167,9 +172,19 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
 
     for (const [conversationId, before] of lastAtBefore)
       index.push(...this.moves(conversationId, before, step.ttlSeconds));
-    if (index.length > 0) ctx.assertLeaseHeld(); // written now, mid-step (badges check too)
+    // The window index entries make the windows that sending folded into close.
+    const { windowing } = this.options;
+    const closeAt = windowCloseAfter(ctx.now, windowing);
+    const windows = [...windowsOpen].map((conversationId) => ({
+      partition: partitionOf.get(conversationId)!,
+      conversationId,
+      at: closeAt,
+    }));
+    // written now, mid-step (badges check too)
+    if (index.length > 0 || windows.length > 0) ctx.assertLeaseHeld();
     await Promise.all([
       this.options.users.updateConversationIndex(index),
+      windowing.windows.schedule(windows),
       this.options.badges.apply(badge, ctx),
     ]);
     // A changed conversation may let its held receipts apply now.

@@ -142,4 +142,79 @@ describe('applyMessagesSent', () => {
     applyMessagesSent(firstMessage, [msg(1, 'ana')], step);
     expect(expired(step)).toContain('msgs');
   });
+
+  it("folds what sending read into a group's window: the other senders there are told at its close", () => {
+    // ana read up to 1; bo and cy sent 2 and 3; ana's own 4 reads them (sending means having read).
+    const state = stateOf({
+      kind: 'GROUP',
+      members: ['ana', 'bo', 'cy'],
+      read: { ana: 1, bo: 2, cy: 3 },
+      dlvd: { ana: 1, bo: 2, cy: 3 },
+      messages: [
+        ['m1', 1, 'ana'],
+        ['m2', 2, 'bo'],
+        ['m3', 3, 'cy'],
+      ],
+    });
+    const step = stepAt();
+    const [result] = applyMessagesSent(state, [msg(4, 'ana')], step);
+    expect(result!.windowOpen).toBe(true);
+    expect(Object.fromEntries(state.window)).toEqual({
+      ver: '0',
+      src: '1004', // the message's sent_at
+      'r:4': '1',
+      's:bo': '1',
+      's:cy': '1',
+      absorbed: '1',
+      unwindowed: '2', // the direct-chat rule: one push to each sender it newly covers
+    });
+  });
+
+  it('opens no window for a sender who read nothing of others, nor for a direct chat', () => {
+    const group = stateOf({
+      kind: 'GROUP',
+      members: ['ana', 'bo'],
+      read: { ana: 1, bo: 0 },
+      dlvd: { ana: 1, bo: 0 },
+      messages: [['m1', 1, 'ana']],
+    });
+    const [own] = applyMessagesSent(group, [msg(2, 'ana'), msg(3, 'ana')], stepAt());
+    expect(own!.windowOpen).toBe(false);
+    expect(group.window.size).toBe(0);
+
+    const direct = stateOf({
+      kind: 'DIRECT',
+      members: ['ana', 'bo'],
+      read: { ana: 0, bo: 1 },
+      messages: [['m1', 1, 'bo']],
+    });
+    const [reply] = applyMessagesSent(direct, [msg(2, 'ana', 'DIRECT')], stepAt());
+    expect(reply!.windowOpen).toBe(false);
+    expect(direct.window.size).toBe(0);
+  });
+
+  it('keeps a window open by receipts open, with their version, and folds the lower start in', () => {
+    const state = stateOf({
+      kind: 'GROUP',
+      members: ['ana', 'bo'],
+      read: { ana: 0, bo: 2 },
+      dlvd: { ana: 1, bo: 2 },
+      messages: [
+        ['m1', 1, 'bo'],
+        ['m2', 2, 'bo'],
+      ],
+      window: { ver: '77', src: '900', 'r:2': '1', 's:bo': '1', absorbed: '1', unwindowed: '1' },
+    });
+    const [result] = applyMessagesSent(state, [msg(3, 'ana')], stepAt());
+    expect(result!.windowOpen).toBe(true);
+    expect(Object.fromEntries(state.window)).toEqual({
+      ver: '77',
+      src: '900',
+      'r:2': '1',
+      'r:3': '0', // from the lower of ana's watermarks (read 0, delivered 1)
+      's:bo': '1',
+      absorbed: '2',
+      unwindowed: '2',
+    });
+  });
 });

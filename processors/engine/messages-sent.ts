@@ -5,6 +5,7 @@ import { formatNumber } from '../../stores/state/stored-values';
 import type { EngineStep } from './engine-step';
 import { refreshCore } from './refresh-core';
 import { trimMessages } from './trim-messages';
+import { sendersCovered, WindowFold } from './window-fold';
 
 /**
  * messages-sent-1.lua over memory: records consecutive messages of one conversation (in topic
@@ -24,6 +25,16 @@ import { trimMessages } from './trim-messages';
  * - `members` lists every member for a direct chat (the peer is needed), none for a group.
  * - A message id that was deleted never comes back (a replay of its MessageSent after the
  *   deletion): it changes nothing and its result adds no badge.
+ * - Groups: what sending read folds into the open window like a read receipt (reply-implied
+ *   reads): the seqs the sender's watermarks moved over, with the other senders whose messages
+ *   lie there, so their read and delivered counts are told at the window's close. Without it a
+ *   member's own message that overtook their read receipt (the input topics are read side by
+ *   side) left those counts untold for good: the receipt then moves nothing. The fold carries
+ *   version 0 (the window's version is the receipts' to raise) and the message's sent_at.
+ *   The fold looks at the run's messages all indexed: a lower seq later in the run (out of
+ *   order) is already seen as read by an earlier, higher message of another sender (it is).
+ *   messages-sent-1.lua folds the same way.
+ *   `windowOpen` says whether a window is open after the run.
  * The order of `behind` and `members` is unspecified, as SMEMBERS' is.
  */
 export function applyMessagesSent(
@@ -37,6 +48,7 @@ export function applyMessagesSent(
   const kind = state.kind ?? messages[0]!.kind;
   const previousLast = state.lastSeq;
   const hadIndex = state.indexedCount > 0;
+  const window = new WindowFold();
 
   // A message id sent twice keeps its last value, as one HSET/ZADD per message would.
   for (const m of messages) {
@@ -70,10 +82,12 @@ export function applyMessagesSent(
         hasHeld: state.hasHeld,
         behind: [],
         members: [],
+        windowOpen: false,
       });
       continue;
     }
     const hadUnread = (state.read.get(sender) ?? 0) < lastSeq;
+    const seenBefore = Math.min(state.read.get(sender) ?? 0, state.dlvd.get(sender) ?? 0);
     if (seq > lastSeq) {
       lastSeq = seq;
       lastMsg = m.messageId;
@@ -86,6 +100,11 @@ export function applyMessagesSent(
     if (seq > (state.dlvd.get(sender) ?? 0)) {
       state.setWatermark('dlvd', sender, seq);
       writes.dlvd.set(sender, formatNumber(seq));
+    }
+    if (kind !== 'DIRECT' && seq > seenBefore) {
+      const moved: Array<[number, number]> = [[seenBefore, seq]];
+      const told = sendersCovered(state, moved, sender);
+      if (told.size > 0) window.add(moved, told, 0, m.sentAt);
     }
     const behind: string[] = [];
     const present: string[] = [];
@@ -101,6 +120,7 @@ export function applyMessagesSent(
       hasHeld: state.hasHeld,
       behind,
       members: kind === 'DIRECT' ? present : [],
+      windowOpen: false, // known once the whole run is folded in
     });
   }
 
@@ -116,6 +136,8 @@ export function applyMessagesSent(
     writes.meta.set('last_msg', lastMsg);
     writes.meta.set('last_at', lastAt);
   }
+  const windowOpen = kind !== 'DIRECT' && window.apply(state, writes, step.ttlSeconds);
+  for (const result of results) result.windowOpen = windowOpen;
   trimMessages(state, writes, step);
   // The first message creates msg and msgs (again, after deletions emptied them): they join the
   // core keys' expiry now.

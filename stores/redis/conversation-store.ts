@@ -20,6 +20,8 @@ export interface MessageSentResult {
   behind: string[];
   /** Every member of a direct chat (the sender's peer is among them); empty for a group. */
   members: string[];
+  /** A group's window is open after the run (what sending read folds in, as receipts do). */
+  windowOpen: boolean;
 }
 
 export interface SentMessage {
@@ -205,20 +207,23 @@ export class ConversationStore {
       queue: (pipe) => pipe.messagesSent(this.keys.conversation(conversationId), ...args),
       parse: (reply) => {
         const results = JSON.parse(reply as string) as Array<
-          [ConversationKind, string, number, number, string[] | object, string[] | object]
+          [ConversationKind, string, number, number, string[] | object, string[] | object, number]
         >;
         if (!Array.isArray(results) || results.length !== messages.length)
           throw new Error(
             `messages-sent returned ${Array.isArray(results) ? results.length : 'no'} results for ${messages.length} messages`,
           );
-        return results.map(([kind, lastSeq, senderCaughtUp, hasHeld, behind, members]) => ({
-          kind,
-          lastSeq: Number(lastSeq),
-          senderCaughtUp: senderCaughtUp === 1,
-          hasHeld: hasHeld === 1,
-          behind: list(behind),
-          members: list(members),
-        }));
+        return results.map(
+          ([kind, lastSeq, senderCaughtUp, hasHeld, behind, members, windowOpen]) => ({
+            kind,
+            lastSeq: Number(lastSeq),
+            senderCaughtUp: senderCaughtUp === 1,
+            hasHeld: hasHeld === 1,
+            behind: list(behind),
+            members: list(members),
+            windowOpen: windowOpen === 1,
+          }),
+        );
       },
     };
   }

@@ -83,9 +83,10 @@ describe('chaos judge', () => {
 
   // RELIABILITY.md findings 1 and 2 (sigkill, aux-redis-down): Bo's own message 3 moved his
   // watermarks over Ana's 1 and 2 before his delivery receipt was applied (the input topics are
-  // read side by side); the receipt moved only (3, 4], whose window tells Cy alone. Ana's counts
-  // stay behind the truth with nothing promised: the product gap, not a stale count.
-  it('a group count only a member’s own message implies is counted apart, not as stale', () => {
+  // read side by side); the receipt moved only (3, 4]. In a group what sending read is folded
+  // into the window like a receipt, so Ana must hear of it too: a group count behind the truth is
+  // stale whatever moved the watermark.
+  it('a group count a member’s own message implies is promised: a summary that omits it is stale', () => {
     const model = new ReferenceModel();
     model.addConversation('g', 'GROUP', ['ana', 'bo', 'cy']);
     model.send('g', 'ana'); // 1
@@ -117,15 +118,36 @@ describe('chaos judge', () => {
         },
       } as ReceiptUpdate['payload'],
     });
-    // What the pipeline tells when Bo's message 3 is applied before his delivery up to 2.
-    const v = emptyVerdict();
-    judgeUpdates(v, model, [summary('cy', 7, [4])]);
-    expect(v).toMatchObject({ staleStatuses: 0, falseReads: 0, otherMismatches: 0 });
-    expect(v.replyImplied).toBeGreaterThanOrEqual(2); // Ana's 1 and 2: delivered to Bo
-    // Cy's message 4 is promised (above Bo's own 3): a summary that never tells it is stale.
-    const silent = emptyVerdict();
-    judgeUpdates(silent, model, [summary('ana', 7, [2, 1])]);
-    expect(silent.staleStatuses).toBe(1);
+    // Only Cy told (the receipt's window): Ana's 1 and 2 stay untold, stale.
+    const onlyCy = emptyVerdict();
+    judgeUpdates(onlyCy, model, [summary('cy', 7, [4])]);
+    expect(onlyCy.staleStatuses).toBeGreaterThanOrEqual(2);
+    expect(onlyCy.replyImplied).toBe(0);
+    // Bo's and Cy's messages read what came before them (sending reads): Ana's 1 and 2 are read
+    // by both, Bo's 3 by Cy; Bo's receipt delivered Cy's 4. Told so, it is the truth.
+    const told = emptyVerdict();
+    const groupSummary = (user: string, version: number, messages: object[]): ReceiptUpdate => ({
+      ...summary(user, version, []),
+      payload: {
+        [TypeName.GroupSenderSummary]: {
+          conversation_id: 'g',
+          messages,
+          window_start: 0,
+          window_end: 2000,
+        },
+      } as ReceiptUpdate['payload'],
+    });
+    const read = (seq: number, readers: number) => ({
+      ...counts(seq, readers),
+      status: 'READ' as const,
+      read_count: readers,
+    });
+    judgeUpdates(told, model, [
+      groupSummary('ana', 5, [read(2, 2), read(1, 2)]),
+      groupSummary('bo', 6, [read(3, 1)]),
+      summary('cy', 7, [4]),
+    ]);
+    expect(told).toMatchObject({ staleStatuses: 0, falseReads: 0, otherMismatches: 0 });
   });
 
   it('checks the API: lost messages and reads, false reads, unread counts, badges', async () => {

@@ -167,7 +167,11 @@ export class ReferenceModel {
     };
   }
 
-  /** A group message's absolute counts: members but the sender who read / received it. */
+  /**
+   * A group message's absolute counts: members but the sender who read / received it. In a group
+   * every move of a watermark is told, a member's own message's too (what sending read folds into
+   * the window like a receipt), so the truth is also what is promised.
+   */
   groupCounts(
     conversationId: string,
     seq: number,
@@ -178,14 +182,12 @@ export class ReferenceModel {
     const delivered = { promised: 0, truth: 0 };
     for (const m of c.members) {
       if (m === sender) continue;
-      const toldRead = c.toldRead.get(m) ?? 0;
-      const toldAny = Math.max(toldRead, c.toldDelivered.get(m) ?? 0);
       const r = this.readOf(c, m);
-      if (this.promises(c, m, toldRead, seq)) read.promised++;
       if (r >= seq) read.truth++;
-      if (this.promises(c, m, toldAny, seq)) delivered.promised++;
       if (Math.max(r, c.delivered.get(m) ?? 0) >= seq) delivered.truth++;
     }
+    read.promised = read.truth;
+    delivered.promised = delivered.truth;
     return { sender, read, delivered, total: c.members.length - 1 };
   }
 

@@ -8,7 +8,8 @@
           message_id, seq, sender_id, kind (DIRECT|GROUP), sent_at (ms)
   Returns one JSON string (one reply to decode, not a nest of arrays; cjson writes an empty
   list as {}): a list with one entry per message, in input order:
-    [kind, last_seq (string), sender_caught_up (0|1), has_held (0|1), behind, members]
+    [kind, last_seq (string), sender_caught_up (0|1), has_held (0|1), behind, members,
+     window_open (0|1)]
     last_seq: the highest seq once this message is applied (a lower seq never moves it back).
     sender_caught_up: sending took the sender to the end over messages they had not read (their
     badge loses the source); 0 when they had nothing unread (the source is not in their badge).
@@ -17,6 +18,10 @@
     has read its own earlier messages), so a replay converges to the same badges.
     members: every member in a direct chat (the peer is needed) once this message is applied;
     empty for a group.
+    window_open: a group's window is open after the call. What sending read folds into it like
+    a read receipt (reply-implied reads): per message, the seqs the sender's watermarks moved
+    over (from the lower of the two) when another sender has a message among the newest 256
+    there, with those senders to tell; version 0, source time the message's sent_at.
   Cost: about a dozen calls whatever the number of messages and the group size: HMGET meta,
   HGETALL read, HMGET dlvd, one SADD per distinct sender, SMEMBERS, one HSET msg and one ZADD msgs
   for all the messages, at most one HSET each of meta, read and dlvd, refreshCore, EXISTS held.
@@ -26,8 +31,8 @@
 
 local p = KEYS[1]
 local ttl = tonumber(ARGV[1])
-local meta, members, read, dlvd, msgs, msg =
-  p .. 'meta', p .. 'members', p .. 'read', p .. 'dlvd', p .. 'msgs', p .. 'msg'
+local meta, members, read, dlvd, msgs, msg, win =
+  p .. 'meta', p .. 'members', p .. 'read', p .. 'dlvd', p .. 'msgs', p .. 'msg', p .. 'win'
 
 local FIELDS = 5
 local count = (#ARGV - 1) / FIELDS
@@ -70,12 +75,43 @@ local delivered = hmget(dlvd, senders)
 local dlvds = {}
 for i, sender in ipairs(senders) do dlvds[sender] = tonumber(delivered[i] or '0') end
 
+-- Group window fold of what sending read: each range's upper end with the lowest start, the
+-- senders to tell, the pushes the direct-chat rule would have sent (one per sender a message
+-- newly covers), the earliest sent_at.
+local winLo, winEnds, winSenders, winSenderList = {}, {}, {}, {}
+local absorbed, unwindowed, winSourceAt = 0, 0, nil
+local function foldSent(lo, hi, reader, sentAt)
+  local covered, count = {}, 0
+  local ids = redis.call('ZREVRANGEBYSCORE', msgs, hi, '(' .. str(lo), 'LIMIT', 0, 256)
+  for _, id in ipairs(ids) do
+    local _, sender = parseMessage(redis.call('HGET', msg, id))
+    if sender and sender ~= reader and not covered[sender] then
+      covered[sender] = true
+      count = count + 1
+    end
+  end
+  if count == 0 then return end
+  for sender in pairs(covered) do
+    if not winSenders[sender] then
+      winSenders[sender] = true
+      winSenderList[#winSenderList + 1] = sender
+    end
+  end
+  if not winLo[hi] then winEnds[#winEnds + 1] = hi end
+  if not winLo[hi] or lo < winLo[hi] then winLo[hi] = lo end
+  absorbed = absorbed + 1
+  unwindowed = unwindowed + count
+  local at = tonumber(sentAt)
+  if not winSourceAt or at < winSourceAt then winSourceAt = at end
+end
+
 local lastSeq, lastMsg, lastAt = previousLast, nil, nil
 local readMoved, dlvdMoved = {}, {}
 local results = {}
 for i, x in ipairs(messages) do
   local seq, sender = x.seq, x.sender
   local hadUnread = (reads[sender] or 0) < lastSeq
+  local seenBefore = math.min(reads[sender] or 0, dlvds[sender])
   if seq > lastSeq then
     lastSeq, lastMsg, lastAt = seq, x.id, x.sentAt
   end
@@ -87,6 +123,7 @@ for i, x in ipairs(messages) do
     dlvds[sender] = seq
     dlvdMoved[sender] = true
   end
+  if kind ~= 'DIRECT' and seq > seenBefore then foldSent(seenBefore, seq, sender, x.sentAt) end
   local behind, now = {}, {}
   for _, member in ipairs(all) do
     if (joined[member] or 0) <= i then
@@ -97,7 +134,7 @@ for i, x in ipairs(messages) do
   local caughtUp = 0
   if hadUnread and reads[sender] >= lastSeq then caughtUp = 1 end
   if kind ~= 'DIRECT' then now = {} end
-  results[i] = { kind, str(lastSeq), caughtUp, 0, behind, now }
+  results[i] = { kind, str(lastSeq), caughtUp, 0, behind, now, 0 }
 end
 
 local metaFields = {}
@@ -128,6 +165,38 @@ for _, sender in ipairs(senders) do
 end
 callPairs('HSET', read, readFields)
 callPairs('HSET', dlvd, dlvdFields)
+
+-- Groups: the fold into the open window, as apply-receipts-1.lua writes its own.
+local windowOpen = 0
+if kind ~= 'DIRECT' then
+  if absorbed > 0 then
+    local fields = {'ver', 'src'}
+    for _, hi in ipairs(winEnds) do fields[#fields + 1] = 'r:' .. str(hi) end
+    local known = hmget(win, fields)
+    local wsrc = tonumber(known[2] or winSourceAt)
+    local updates = {'ver', known[1] or '0', 'src', str(math.min(wsrc, winSourceAt))}
+    for k, hi in ipairs(winEnds) do
+      local lo = known[k + 2]
+      if not lo or tonumber(lo) > winLo[hi] then
+        updates[#updates + 1] = fields[k + 2]
+        updates[#updates + 1] = str(winLo[hi])
+      end
+    end
+    for _, sender in ipairs(winSenderList) do
+      updates[#updates + 1] = 's:' .. sender
+      updates[#updates + 1] = '1'
+    end
+    callPairs('HSET', win, updates)
+    redis.call('HINCRBY', win, 'absorbed', absorbed)
+    redis.call('HINCRBY', win, 'unwindowed', unwindowed)
+    -- A new window gets its TTL (a safety net: windows are deleted when they close).
+    if not known[1] then touch(ttl, win) end
+    windowOpen = 1
+  else
+    windowOpen = redis.call('EXISTS', win)
+  end
+end
+for _, r in ipairs(results) do r[7] = windowOpen end
 
 -- The first message creates msg and msgs: they join the core keys' expiry now.
 refreshCore(p, ttl, m[3], m[1] == false or previousLast == 0)
