@@ -74,6 +74,11 @@ export class OutputSink {
     });
   }
 
+  /** Whether a failed send holds the lane back (until `resume`). */
+  isHeldBack(lane: number): boolean {
+    return this.heldBack.has(lane);
+  }
+
   /** Lets a held-back lane send again (its owner redoes what followed the failed send). */
   resume(lane: number): void {
     this.heldBack.delete(lane);

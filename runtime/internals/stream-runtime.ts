@@ -721,6 +721,14 @@ export class StreamRuntime {
         .catch((err: unknown) => {
           this.resetState(partition); // it may have changed state it did not deliver
           if (err instanceof PartitionLeaseLostError) return; // logged by leaseLost
+          // Its failed send holds the partition's later outputs back: what followed it on the
+          // lane is redone from the last commit (a rewind resumes the lane); with no task (an
+          // idle partition) nothing followed, and the lane goes again for the next punctuation.
+          if (this.sink?.isHeldBack(partition)) {
+            const task = this.tasks.get(partition);
+            if (task) this.rewind(task, err);
+            else this.sink.resume(partition);
+          }
           this.options.logger.error(
             { err, punctuator: punctuator.name, partition },
             'punctuator failed; retried next tick',
