@@ -65,7 +65,10 @@ describe('bench --scaling (smoke)', () => {
     expect(costs.runs.map((r) => r.coresPerProcess.length)).toEqual([1, 2]);
     expect(costs.eventsPerSecondPerProcess).toBeGreaterThan(0);
     expect(costs.coresPer10k.pipeline).toBeGreaterThan(0);
-    expect(costs.coresPer10k.redisMain).toBeGreaterThan(0);
+    // Measured (a number, not NaN: the server's pid was found); at this size the drain lasts a
+    // fraction of a second, under one 10 ms CPU tick of Redis on a quiet machine, so it may be 0.
+    expect(Number.isFinite(costs.coresPer10k.redisMain)).toBe(true);
+    expect(costs.coresPer10k.redisMain).toBeGreaterThanOrEqual(0);
     expect(costs.persister?.rowsPerEvent).toBeGreaterThan(0);
     // The brokers' disks held the run's topics: inputs, updates and the changelog.
     for (const topic of [
