@@ -32,6 +32,7 @@
   receipt adds its log entry, and for direct chats the lookup of the update to push.
 ]]
 -- @include "helpers"
+-- @include "window-fold"
 
 local p = KEYS[1]
 local ttl = tonumber(ARGV[1])
@@ -107,30 +108,8 @@ local function notifiedMarks(user)
   return marks
 end
 
--- Group window: each range's upper end with the lowest start seen for it, over the whole run;
--- the senders to tell, and the pushes the direct-chat rule would have sent (per receipt, one to
--- each sender other than the reader with a message among the newest 256 of each range it newly
--- covers).
-local winLo, winEnds, winVersion, winSourceAt, absorbed = {}, {}, 0, nil, 0
-local winSenders, winSenderList, unwindowed = {}, {}, 0
-local function sendersCovered(ranges, reader)
-  local senders, count = {}, 0
-  for _, range in ipairs(ranges) do
-    local ids = redis.call('ZREVRANGEBYSCORE', msgs, range[2], '(' .. str(range[1]), 'LIMIT', 0, 256)
-    for _, id in ipairs(ids) do
-      local _, sender = parseMessage(redis.call('HGET', msg, id))
-      if sender and sender ~= reader and not senders[sender] then
-        senders[sender] = true
-        count = count + 1
-        if not winSenders[sender] then
-          winSenders[sender] = true
-          winSenderList[#winSenderList + 1] = sender
-        end
-      end
-    end
-  end
-  return count
-end
+-- Group window: the run's ranges, senders to tell and direct-chat pushes (window-fold).
+local fold = newWindowFold(msgs, msg)
 
 local results, applied = {}, false
 for _, r in ipairs(receipts) do
@@ -240,21 +219,8 @@ for _, r in ipairs(receipts) do
           end
         end
       else
-        for _, range in ipairs(ranges) do
-          local hi = range[2]
-          if winLo[hi] == nil then
-            winEnds[#winEnds + 1] = hi
-            winLo[hi] = range[1]
-          elseif range[1] < winLo[hi] then
-            winLo[hi] = range[1]
-          end
-        end
-        if #ranges > 0 then
-          absorbed = absorbed + 1
-          unwindowed = unwindowed + sendersCovered(seen, user)
-          winVersion = math.max(winVersion, r.version)
-          winSourceAt = math.min(winSourceAt or r.sourceAt, r.sourceAt)
-        end
+        local told = #ranges > 0 and fold.covered(seen, user) or 0
+        fold.add(ranges, told, r.version, r.sourceAt)
       end
 
       local unread, atEnd = 0, 0
@@ -295,37 +261,9 @@ if #markFields > 0 then
   redis.call('EXPIRE', notified, ttl)
 end
 
--- Groups: fold the run's ranges into the open window. One HMGET reads what the window knows,
--- one HSET writes what changes.
+-- Groups: fold the run's ranges into the open window.
 local windowOpen = 0
-if kind ~= 'DIRECT' then
-  if absorbed > 0 then
-    local fields = {'ver', 'src'}
-    for _, hi in ipairs(winEnds) do fields[#fields + 1] = 'r:' .. str(hi) end
-    local known = hmget(win, fields)
-    local wver, wsrc = tonumber(known[1] or '0'), tonumber(known[2] or winSourceAt)
-    local updates = {'ver', str(math.max(wver, winVersion)), 'src', str(math.min(wsrc, winSourceAt))}
-    for k, hi in ipairs(winEnds) do
-      local lo = known[k + 2]
-      if not lo or tonumber(lo) > winLo[hi] then
-        updates[#updates + 1] = fields[k + 2]
-        updates[#updates + 1] = str(winLo[hi])
-      end
-    end
-    for _, sender in ipairs(winSenderList) do
-      updates[#updates + 1] = 's:' .. sender
-      updates[#updates + 1] = '1'
-    end
-    callPairs('HSET', win, updates)
-    redis.call('HINCRBY', win, 'absorbed', absorbed)
-    redis.call('HINCRBY', win, 'unwindowed', unwindowed)
-    -- A new window gets its TTL (a safety net: windows are deleted when they close).
-    if not known[1] then touch(ttl, win) end
-    windowOpen = 1
-  else
-    windowOpen = redis.call('EXISTS', win)
-  end
-end
+if kind ~= 'DIRECT' then windowOpen = fold.write(win, ttl) end
 for _, result in ipairs(results) do
   if result[1] ~= 'held' then result[10] = windowOpen end
 end

@@ -28,6 +28,7 @@
   At most 1,000 messages per call, to keep a script's time short (the caller splits).
 ]]
 -- @include "helpers"
+-- @include "window-fold"
 
 local p = KEYS[1]
 local ttl = tonumber(ARGV[1])
@@ -75,35 +76,8 @@ local delivered = hmget(dlvd, senders)
 local dlvds = {}
 for i, sender in ipairs(senders) do dlvds[sender] = tonumber(delivered[i] or '0') end
 
--- Group window fold of what sending read: each range's upper end with the lowest start, the
--- senders to tell, the pushes the direct-chat rule would have sent (one per sender a message
--- newly covers), the earliest sent_at.
-local winLo, winEnds, winSenders, winSenderList = {}, {}, {}, {}
-local absorbed, unwindowed, winSourceAt = 0, 0, nil
-local function foldSent(lo, hi, reader, sentAt)
-  local covered, count = {}, 0
-  local ids = redis.call('ZREVRANGEBYSCORE', msgs, hi, '(' .. str(lo), 'LIMIT', 0, 256)
-  for _, id in ipairs(ids) do
-    local _, sender = parseMessage(redis.call('HGET', msg, id))
-    if sender and sender ~= reader and not covered[sender] then
-      covered[sender] = true
-      count = count + 1
-    end
-  end
-  if count == 0 then return end
-  for sender in pairs(covered) do
-    if not winSenders[sender] then
-      winSenders[sender] = true
-      winSenderList[#winSenderList + 1] = sender
-    end
-  end
-  if not winLo[hi] then winEnds[#winEnds + 1] = hi end
-  if not winLo[hi] or lo < winLo[hi] then winLo[hi] = lo end
-  absorbed = absorbed + 1
-  unwindowed = unwindowed + count
-  local at = tonumber(sentAt)
-  if not winSourceAt or at < winSourceAt then winSourceAt = at end
-end
+-- Groups: what sending read, folded into the window like a read receipt (window-fold).
+local fold = newWindowFold(msgs, msg)
 
 local lastSeq, lastMsg, lastAt = previousLast, nil, nil
 local readMoved, dlvdMoved = {}, {}
@@ -123,7 +97,11 @@ for i, x in ipairs(messages) do
     dlvds[sender] = seq
     dlvdMoved[sender] = true
   end
-  if kind ~= 'DIRECT' and seq > seenBefore then foldSent(seenBefore, seq, sender, x.sentAt) end
+  if kind ~= 'DIRECT' and seq > seenBefore then
+    local moved = {{seenBefore, seq}}
+    local told = fold.covered(moved, sender)
+    if told > 0 then fold.add(moved, told, 0, tonumber(x.sentAt)) end
+  end
   local behind, now = {}, {}
   for _, member in ipairs(all) do
     if (joined[member] or 0) <= i then
@@ -168,34 +146,7 @@ callPairs('HSET', dlvd, dlvdFields)
 
 -- Groups: the fold into the open window, as apply-receipts-1.lua writes its own.
 local windowOpen = 0
-if kind ~= 'DIRECT' then
-  if absorbed > 0 then
-    local fields = {'ver', 'src'}
-    for _, hi in ipairs(winEnds) do fields[#fields + 1] = 'r:' .. str(hi) end
-    local known = hmget(win, fields)
-    local wsrc = tonumber(known[2] or winSourceAt)
-    local updates = {'ver', known[1] or '0', 'src', str(math.min(wsrc, winSourceAt))}
-    for k, hi in ipairs(winEnds) do
-      local lo = known[k + 2]
-      if not lo or tonumber(lo) > winLo[hi] then
-        updates[#updates + 1] = fields[k + 2]
-        updates[#updates + 1] = str(winLo[hi])
-      end
-    end
-    for _, sender in ipairs(winSenderList) do
-      updates[#updates + 1] = 's:' .. sender
-      updates[#updates + 1] = '1'
-    end
-    callPairs('HSET', win, updates)
-    redis.call('HINCRBY', win, 'absorbed', absorbed)
-    redis.call('HINCRBY', win, 'unwindowed', unwindowed)
-    -- A new window gets its TTL (a safety net: windows are deleted when they close).
-    if not known[1] then touch(ttl, win) end
-    windowOpen = 1
-  else
-    windowOpen = redis.call('EXISTS', win)
-  end
-end
+if kind ~= 'DIRECT' then windowOpen = fold.write(win, ttl) end
 for _, r in ipairs(results) do r[7] = windowOpen end
 
 -- The first message creates msg and msgs: they join the core keys' expiry now.
