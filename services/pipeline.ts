@@ -215,6 +215,7 @@ export class Pipeline implements Component {
       held: heldReceipts,
       metrics: this.metrics,
       windowing,
+      visibleBadge,
     });
     const windowCloser = new WindowCloser({
       ...windowing,

@@ -1,6 +1,6 @@
 import { CassandraReceiptDetails } from '../stores/cassandra/cassandra-receipt-details';
 import { RedisReceiptDetails } from '../stores/redis/receipt-details';
-import { TypeName, type ReceiptUpdate } from '../schemas/types';
+import { TypeName, type ReceiptUpdate, type UnreadSync } from '../schemas/types';
 import {
   caughtUp,
   createHarness,
@@ -68,6 +68,24 @@ describe('user actions: delete, mark as unread', () => {
     expect(await h.read.unread(c, 'B')).toBe(2);
     expect(await h.read.badge('B')).toEqual([c]); // B still has 1 and 2 unread
     expect(await h.read.watermark(c, 'C')).toBe(2); // no watermark moves
+    // Their devices are told at once, not at the next refetch: an unread sync, newest version last.
+    const synced = (user: string) =>
+      h.out
+        .updatesFor(user, 'UnreadSync')
+        .map((u) => (u.payload as { [TypeName.UnreadSync]?: UnreadSync })[TypeName.UnreadSync])
+        .filter((p) => p?.conversation_id === c);
+    await eventually('B and C synced', () => synced('B').length > 0 && synced('C').length > 0);
+    expect(synced('B').at(-1)).toMatchObject({
+      unread_count: 2,
+      badge_count: 1,
+      read_up_to_seq: 0,
+    });
+    expect(synced('C').at(-1)).toMatchObject({
+      unread_count: 0,
+      badge_count: 0,
+      read_up_to_seq: 2,
+    });
+    expect(synced('A')).toEqual([]); // the sender never counted it
 
     // Deleting an already-read message changes nothing else.
     h.publish.messageDeleted(c, `${c}-1`, 'A');

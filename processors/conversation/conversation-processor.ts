@@ -15,10 +15,12 @@ import { applyMessagesSent } from '../engine/messages-sent';
 import { applyMessagesDeleted, type MessageDeletedResult } from '../engine/messages-deleted';
 import { peerOf } from '../engine/receipt-target';
 import { expiryRefreshMs } from '../engine/refresh-core';
+import { nextUpdateVersion } from '../engine/update-version';
 import { windowCloseAfter, type GroupWindowing } from '../notifier/group-windowing';
 import type { HeldReceipts } from '../receipts/held-receipts';
 import type { StateStep, StateSteps } from '../state-steps';
 import type { BadgeUpdater } from '../unread/badge-updater';
+import type { VisibleBadge } from '../unread/visible-badge';
 import { toConversationCommand, type ConversationCommand } from './conversation-command';
 
 export interface ConversationProcessorOptions {
@@ -28,13 +30,29 @@ export interface ConversationProcessorOptions {
   badges: BadgeUpdater;
   held: HeldReceipts;
   metrics: PipelineMetrics;
-  /** Group windows that what sending read folds into (see applyMessagesSent). */
-  windowing: Pick<GroupWindowing, 'windows' | 'windowMs' | 'windowGraceMs'>;
+  /**
+   * Group windows that what sending read folds into (see applyMessagesSent), and the emitter of
+   * the unread syncs a deletion sends.
+   */
+  windowing: Pick<GroupWindowing, 'windows' | 'windowMs' | 'windowGraceMs' | 'emitter'>;
+  /** The badge size a sync carries: muted conversations left out, as the unread API does. */
+  visibleBadge: VisibleBadge;
+}
+
+/** A member whose unread count a deletion lowered: their devices get an unread sync. */
+interface Recount {
+  conversationId: string;
+  userId: string;
+  unread: number;
+  readUpTo: number;
+  sourceAt: number;
 }
 
 interface Pending<C extends ConversationCommand = ConversationCommand> {
   event: ConversationEvent;
   sourceOffset: number;
+  /** The input record's timestamp (an update's source time). */
+  sourceAt: number;
   command: C;
 }
 
@@ -56,7 +74,7 @@ type Run =
       items: Array<Pending<Extract<ConversationCommand, { type: 'member' }>>>;
     };
 
-type Change = { event: ConversationEvent; sourceOffset: number } & (
+type Change = { event: ConversationEvent; sourceOffset: number; sourceAt: number } & (
   | { type: 'message'; result: MessageSentResult; sender: string }
   | { type: 'member'; op: 'add' | 'remove'; userId: string; kind: string; hasHeld: boolean }
   | { type: 'delete'; result: MessageDeletedResult }
@@ -90,7 +108,12 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
         continue;
       }
       partitionOf.set(event.conversation_id, record.partition);
-      pending.push({ event, sourceOffset: Number(record.offset), command: checked.command });
+      pending.push({
+        event,
+        sourceOffset: Number(record.offset),
+        sourceAt: record.timestamp,
+        command: checked.command,
+      });
     }
 
     // A conversation's consecutive events of one kind are applied together; an event of the
@@ -117,6 +140,7 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
     const index: ConversationIndexChange[] = [];
     const touched = new Set<string>();
     const windowsOpen = new Set<string>();
+    const recounts: Recount[] = [];
     for (const change of changes) {
       const c = change.event.conversation_id;
       ctx.logChange({
@@ -146,6 +170,8 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
           const source = result.kind === 'DIRECT' ? peerOf(result.members, member) : c;
           if (source) badge.push({ op: 'remove', userId: member, source, kind: result.kind });
         }
+        for (const r of result.recounted)
+          recounts.push({ conversationId: c, sourceAt: change.sourceAt, ...r });
         // Receipts held for it (sent and deleted before they could apply) are refused now.
         if (result.hasHeld) touched.add(c);
         metrics.eventsIn.inc({
@@ -182,11 +208,16 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
     }));
     // written now, mid-step (badges check too)
     if (index.length > 0 || windows.length > 0) ctx.assertLeaseHeld();
-    await Promise.all([
+    const [, , stored] = await Promise.all([
       this.options.users.updateConversationIndex(index),
       windowing.windows.schedule(windows),
-      this.options.badges.apply(badge, ctx),
+      this.options.badges.apply(
+        badge,
+        ctx,
+        recounts.map((r) => r.userId),
+      ),
     ]);
+    if (recounts.length > 0) await this.tellRecounts(recounts, stored, ctx, step);
     // A changed conversation may let its held receipts apply now.
     await this.options.held.retry(
       [...touched].map((conversationId) => ({
@@ -195,6 +226,35 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
       })),
       ctx,
     );
+  }
+
+  /**
+   * A deletion lowered these members' unread counts: each one's devices get the new count and
+   * badge, with the conversation's next version, as after a read (no badge sticks until a refetch).
+   */
+  private async tellRecounts(
+    recounts: Recount[],
+    stored: ReadonlyMap<string, number>,
+    ctx: ProcessorContext,
+    step: StateStep,
+  ): Promise<void> {
+    const counts = await this.options.visibleBadge.counts(stored, ctx.now);
+    for (const r of recounts) {
+      const state = this.options.steps.states.get(r.conversationId);
+      this.options.windowing.emitter.unreadSync(
+        ctx,
+        r.userId,
+        {
+          conversation_id: r.conversationId,
+          unread_count: r.unread,
+          badge_count: counts.get(r.userId) ?? 0,
+          read_up_to_seq: r.readUpTo,
+          origin_device_id: null,
+        },
+        nextUpdateVersion(state, step),
+        r.sourceAt,
+      );
+    }
   }
 
   private lastAt(conversationId: string): number {
@@ -238,8 +298,15 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
         step,
       );
       return results.map((result, i) => {
-        const { event, sourceOffset, command } = run.items[i]!;
-        return { type: 'message', event, sourceOffset, result, sender: command.message.senderId };
+        const { event, sourceOffset, sourceAt, command } = run.items[i]!;
+        return {
+          type: 'message',
+          event,
+          sourceOffset,
+          sourceAt,
+          result,
+          sender: command.message.senderId,
+        };
       });
     }
     if (run.type === 'delete') {
@@ -249,8 +316,8 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
         step,
       );
       return results.map((result, i) => {
-        const { event, sourceOffset } = run.items[i]!;
-        return { type: 'delete', event, sourceOffset, result };
+        const { event, sourceOffset, sourceAt } = run.items[i]!;
+        return { type: 'delete', event, sourceOffset, sourceAt, result };
       });
     }
     // Member events change neither the kind nor the held receipts: one result for the run.
@@ -259,10 +326,11 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
       run.items.map((p) => p.command.change),
       step,
     );
-    return run.items.map(({ event, sourceOffset, command }) => ({
+    return run.items.map(({ event, sourceOffset, sourceAt, command }) => ({
       type: 'member',
       event,
       sourceOffset,
+      sourceAt,
       op: command.change.op,
       userId: command.change.userId,
       kind: result.kind,

@@ -31,6 +31,12 @@ describe('applyMessagesDeleted', () => {
     const [result] = applyMessagesDeleted(state, [{ messageId: 'm3' }], step);
     expect(result).toMatchObject({ removed: true, seq: 3, sender: 'ana', kind: 'GROUP' });
     expect(result!.caughtUp).toEqual(['cy']); // bo still has m2, dee m1 and m2
+    // Everyone it was unread for hears their new count; ana (its sender) does not.
+    expect(result!.recounted).toEqual([
+      { userId: 'bo', unread: 1, readUpTo: 1 },
+      { userId: 'cy', unread: 0, readUpTo: 2 },
+      { userId: 'dee', unread: 2, readUpTo: 0 },
+    ]);
     expect(state.countAfter(1)).toBe(1);
     expect(state.message('m3')).toBeUndefined();
     expect(state.deliveredBy('m3')).toBeUndefined();
@@ -57,7 +63,7 @@ describe('applyMessagesDeleted', () => {
       [{ messageId: 'm3' }, { messageId: 'never' }],
       again,
     );
-    expect(second).toMatchObject({ removed: false, caughtUp: [] });
+    expect(second).toMatchObject({ removed: false, caughtUp: [], recounted: [] });
     expect(unknown).toMatchObject({ removed: false, seq: 0, sender: null, caughtUp: [] });
     expect(commandsOf(again).filter((c) => c[1] !== 'meta')).toEqual([
       ['hset', 'deleted', 'never', '0'],
@@ -69,6 +75,8 @@ describe('applyMessagesDeleted', () => {
     state.markUnread('cy', '7');
     const [result] = applyMessagesDeleted(state, [{ messageId: 'm3' }], stepAt());
     expect(result!.caughtUp).toEqual([]);
+    // Told 1, not 0: a conversation marked unread shows at least 1.
+    expect(result!.recounted).toContainEqual({ userId: 'cy', unread: 1, readUpTo: 2 });
   });
 
   it('a deleted id is never indexed again (a replayed MessageSent)', () => {

@@ -22,6 +22,11 @@ export interface MessageDeletedResult {
    * unread): their badge loses the conversation's source.
    */
   caughtUp: string[];
+  /**
+   * Members whose unread count the deletion lowered (it was after their watermark), with their
+   * count after it: their devices are told (an unread sync), so no badge sticks until a refetch.
+   */
+  recounted: Array<{ userId: string; unread: number; readUpTo: number }>;
   /** Every member of a direct chat (each one's badge source is the other); empty for a group. */
   members: string[];
   hasHeld: boolean;
@@ -57,6 +62,7 @@ export function applyMessagesDeleted(
       seq,
       sender: message?.sender ?? null,
       caughtUp: [],
+      recounted: [],
       members: kind === 'DIRECT' ? [...state.members] : [],
       hasHeld: state.hasHeld,
     };
@@ -68,8 +74,16 @@ export function applyMessagesDeleted(
     writes.deliveredBy(messageId).del();
     for (const member of state.members) {
       const read = state.read.get(member) ?? 0;
-      if (member === message.sender || read >= seq || state.marked.has(member)) continue;
-      if (state.countAfter(read) === 0) result.caughtUp.push(member);
+      if (member === message.sender || read >= seq) continue;
+      const unread = state.countAfter(read);
+      // A member who marked the conversation unread keeps seeing at least 1, and the badge.
+      const marked = state.marked.has(member);
+      result.recounted.push({
+        userId: member,
+        unread: marked ? Math.max(1, unread) : unread,
+        readUpTo: read,
+      });
+      if (unread === 0 && !marked) result.caughtUp.push(member);
     }
   }
   // The first deletion creates `deleted`: it joins the core keys' expiry now.

@@ -164,6 +164,7 @@ function observed(call: Call, result: unknown): unknown {
       seq: r.seq,
       sender: r.sender,
       caughtUp: [...r.caughtUp].sort(),
+      recounted: [...r.recounted].sort((a, b) => a.userId.localeCompare(b.userId)),
     }));
   if (call.type === 'receipts')
     return (result as ReceiptResult[]).map((r) =>
@@ -244,22 +245,33 @@ class ModelConversation {
     if (!this.deleted.has(messageId)) this.deleted.set(messageId, seq);
     if (!message) {
       saw(seq > 0 ? 'deletion of an id deleted before' : 'deletion of an id never sent');
-      return { removed: false, seq, sender: null, caughtUp: [] };
+      return { removed: false, seq, sender: null, caughtUp: [], recounted: [] };
     }
     saw('deletion removed a message');
     this.index.delete(messageId);
     const caughtUp: string[] = [];
+    // Everyone it counted for hears their new count (a marked member still sees at least 1).
+    const recounted: Array<{ userId: string; unread: number; readUpTo: number }> = [];
     for (const member of this.members) {
       const read = this.read.get(member) ?? 0;
       if (member === message.sender || read >= seq) continue;
-      if (this.marked.has(member)) {
-        if (this.countAfter(read) === 0) saw('deletion left a marked member unread');
+      const left = this.countAfter(read);
+      const marked = this.marked.has(member);
+      recounted.push({ userId: member, unread: marked ? Math.max(1, left) : left, readUpTo: read });
+      if (marked) {
+        if (left === 0) saw('deletion left a marked member unread');
         continue;
       }
-      if (this.countAfter(read) === 0) caughtUp.push(member);
+      if (left === 0) caughtUp.push(member);
     }
     if (caughtUp.length > 0) saw('deletion caught a member up');
-    return { removed: true, seq, sender: message.sender, caughtUp: caughtUp.sort() };
+    return {
+      removed: true,
+      seq,
+      sender: message.sender,
+      caughtUp: caughtUp.sort(),
+      recounted: recounted.sort((a, b) => a.userId.localeCompare(b.userId)),
+    };
   }
 
   /**

@@ -238,20 +238,34 @@ class Client {
       for (const c of me.conversations) {
         const conv = this.convs.get(c.conversation_id);
         if (!conv) continue;
-        // The pipeline may lag a read this page just made: never show more than is known unread.
-        conv.unread =
-          c.read_up_to_seq >= conv.readUpTo
-            ? c.unread
-            : Math.min(c.unread, c.last_seq - conv.readUpTo);
+        // The pipeline may lag what this page already knows (a read it just made, a deletion
+        // its poll saw, pushed already): never show more than is known unread.
+        const lagging = c.read_up_to_seq < conv.readUpTo;
         conv.readUpTo = Math.max(conv.readUpTo, c.read_up_to_seq);
         conv.marked = c.marked_unread;
+        const known = conv.loaded
+          ? this.unreadKnown(conv)
+          : lagging
+            ? c.last_seq - conv.readUpTo
+            : c.unread;
+        conv.unread = Math.min(c.unread, known);
         conv.muted = c.muted;
       }
-      this.setBadge(me.badge.count);
+      // Each badge source is a conversation with something unread: no more than the page shows.
+      const shown = [...this.convs.values()].filter((c) => c.unread > 0 && !c.muted).length;
+      this.setBadge(Math.min(me.badge.count, shown));
       this.renderConversations();
     } catch (err) {
       console.warn(err);
     }
+  }
+
+  /** Others' messages after my watermark that this page holds (deleted ones are gone from it). */
+  unreadKnown(conv) {
+    const after = conv.messages.filter(
+      (m) => m.sender_id !== this.user.user_id && m.seq > conv.readUpTo,
+    ).length;
+    return conv.marked ? Math.max(1, after) : after;
   }
 
   setBadge(count) {
