@@ -68,6 +68,38 @@ describe('direct chat: unread, badge, read receipts', () => {
     expect(h.out.stateChanges.filter((s) => 'dev.ticks.MessageSent' in s.change)).toHaveLength(5);
   });
 
+  it('a reply reads what came before it: the peer hears READ of its newest message once, no receipt needed', async () => {
+    const c = 'dm-reply';
+    h.publish.memberAdded(c, 'Ann', 'DIRECT').memberAdded(c, 'Ben', 'DIRECT');
+    h.publish
+      .messageSent(c, { messageId: 'r1', seq: 1, senderId: 'Ann', kind: 'DIRECT' })
+      .messageSent(c, { messageId: 'r2', seq: 2, senderId: 'Ann', kind: 'DIRECT' });
+    await h.publish.flush();
+    await eventually('unread 2', async () => (await h.read.unread(c, 'Ben')) === 2);
+    // Ben answers without his client sending a read receipt.
+    h.publish.messageSent(c, { messageId: 'r3', seq: 3, senderId: 'Ben', kind: 'DIRECT' });
+    await h.publish.flush();
+    const told = await eventually(
+      'Ann told',
+      () => h.out.updatesFor('Ann', 'MessageStatusUpdate')[0],
+    );
+    expect(told.payload).toEqual({
+      'dev.ticks.MessageStatusUpdate': {
+        conversation_id: c,
+        message_id: 'r2',
+        seq: 2,
+        status: 'READ',
+        by: 'Ben',
+      },
+    });
+    // The receipt that comes after tells nothing new.
+    h.publish.read(c, 'Ben', { seq: 3 });
+    await h.publish.flush();
+    await eventually('Ben read', async () => (await h.read.watermark(c, 'Ben')) === 3);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(h.out.updatesFor('Ann', 'MessageStatusUpdate')).toHaveLength(1);
+  });
+
   it('a burst of five messages from one sender, read twice: two badge writes, each a real change', async () => {
     const c = 'dm-burst';
     const { metrics } = h.pipeline;

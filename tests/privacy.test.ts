@@ -37,6 +37,23 @@ describe('privacy: read receipts turned off', () => {
     expect(JSON.stringify(h.out.updatesFor('Loud'))).not.toContain('"READ"');
   });
 
+  it('direct chat: a reply from a reader who opted out tells delivered, never read', async () => {
+    const c = 'dm-quiet-reply';
+    h.publish.memberAdded(c, 'Loud2', 'DIRECT').memberAdded(c, 'Quiet', 'DIRECT');
+    h.publish.messageSent(c, { messageId: 'qr1', seq: 1, senderId: 'Loud2', kind: 'DIRECT' });
+    h.publish.messageSent(c, { messageId: 'qr2', seq: 2, senderId: 'Quiet', kind: 'DIRECT' });
+    await h.publish.flush();
+    const update = await eventually(
+      'Loud2 told',
+      () => h.out.updatesFor('Loud2', 'MessageStatusUpdate')[0],
+    );
+    expect(update.payload).toMatchObject({
+      'dev.ticks.MessageStatusUpdate': { message_id: 'qr1', status: 'DELIVERED', by: 'Quiet' },
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(JSON.stringify(h.out.updatesFor('Loud2'))).not.toContain('"READ"');
+  });
+
   it('group: read_count excludes the reader who opted out, delivered_count includes them', async () => {
     const g = 'group-quiet';
     for (const m of ['Loud', 'Quiet', 'Open']) h.publish.memberAdded(g, m, 'GROUP');

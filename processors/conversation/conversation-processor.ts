@@ -14,6 +14,7 @@ import { applyMemberChanges } from '../engine/members-changed';
 import { applyMessagesSent } from '../engine/messages-sent';
 import { applyMessagesDeleted, type MessageDeletedResult } from '../engine/messages-deleted';
 import { peerOf } from '../engine/receipt-target';
+import { replyImpliedUpdates, type ReplyImpliedUpdate } from '../engine/reply-implied';
 import { expiryRefreshMs } from '../engine/refresh-core';
 import { nextUpdateVersion } from '../engine/update-version';
 import { windowCloseAfter, type GroupWindowing } from '../notifier/group-windowing';
@@ -31,10 +32,13 @@ export interface ConversationProcessorOptions {
   held: HeldReceipts;
   metrics: PipelineMetrics;
   /**
-   * Group windows that what sending read folds into (see applyMessagesSent), and the emitter of
-   * the unread syncs a deletion sends.
+   * Group windows that what sending read folds into (see applyMessagesSent); the emitter of the
+   * direct updates a reply implies and of the unread syncs a deletion sends; who shares reads.
    */
-  windowing: Pick<GroupWindowing, 'windows' | 'windowMs' | 'windowGraceMs' | 'emitter'>;
+  windowing: Pick<
+    GroupWindowing,
+    'windows' | 'windowMs' | 'windowGraceMs' | 'emitter' | 'sharesReads'
+  >;
   /** The badge size a sync carries: muted conversations left out, as the unread API does. */
   visibleBadge: VisibleBadge;
 }
@@ -75,7 +79,13 @@ type Run =
     };
 
 type Change = { event: ConversationEvent; sourceOffset: number; sourceAt: number } & (
-  | { type: 'message'; result: MessageSentResult; sender: string }
+  | {
+      type: 'message';
+      result: MessageSentResult;
+      sender: string;
+      /** A direct chat's peer hears what the reply read (null: nothing new). */
+      told: ReplyImpliedUpdate | null;
+    }
   | { type: 'member'; op: 'add' | 'remove'; userId: string; kind: string; hasHeld: boolean }
   | { type: 'delete'; result: MessageDeletedResult }
 );
@@ -159,6 +169,16 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
         }
         if (result.hasHeld) touched.add(c);
         if (result.windowOpen) windowsOpen.add(c);
+        if (change.told) {
+          const { to, by, messageId, seq, status } = change.told;
+          this.options.windowing.emitter.direct(
+            ctx,
+            to,
+            { conversation_id: c, message_id: messageId, seq, status, by },
+            nextUpdateVersion(steps.states.get(c), step),
+            change.sourceAt,
+          );
+        }
         metrics.eventsIn.inc({
           topic: 'conversation_events',
           type: 'message_sent',
@@ -297,6 +317,15 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
         run.items.map((p) => p.command.message),
         step,
       );
+      const told = replyImpliedUpdates(
+        state,
+        run.items.map(({ command: { message }, sourceOffset }) => ({
+          ...message,
+          version: sourceOffset,
+          shareRead: this.options.windowing.sharesReads(message.senderId),
+        })),
+        step,
+      );
       return results.map((result, i) => {
         const { event, sourceOffset, sourceAt, command } = run.items[i]!;
         return {
@@ -306,6 +335,7 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
           sourceAt,
           result,
           sender: command.message.senderId,
+          told: told[i]!,
         };
       });
     }

@@ -57,7 +57,7 @@ async function main(options: Options): Promise<number> {
       results.push(result);
       const v = result.verdict;
       log(
-        `  ${scenario.name}: lost ${v.eventsLost}, false reads ${v.falseReads}, stale ${v.staleStatuses}, reply-implied ${v.replyImplied}, other ${v.otherMismatches} (${result.seconds.toFixed(0)} s)`,
+        `  ${scenario.name}: lost ${v.eventsLost}, false reads ${v.falseReads}, stale ${v.staleStatuses}, other ${v.otherMismatches} (${result.seconds.toFixed(0)} s)`,
       );
       for (const d of v.details) log(`    ${d}`);
     }

@@ -17,23 +17,6 @@ interface ModelConversation {
   read: Map<string, number>;
   /** user → highest seq delivered to a device (a delivery up to a seq, or their own message) */
   delivered: Map<string, number>;
-  /**
-   * user → the highest read / delivery a receipt of theirs took their watermark to (as the
-   * events were published): what ticks promises to tell. A member's own message moves their
-   * watermarks too, and ticks tells no one of that (see promises).
-   */
-  toldRead: Map<string, number>;
-  toldDelivered: Map<string, number>;
-  /** user → their newest message's seq */
-  sent: Map<string, number>;
-}
-
-/** A status or count a client must end on: at least `promised`, at most `truth`. */
-export interface Bounds {
-  /** What receipts that moved a watermark promise to tell. */
-  promised: number;
-  /** The watermarks' truth (a member's own message counts as read up to it). */
-  truth: number;
 }
 
 /** What a client must end on for one (user, conversation). */
@@ -58,9 +41,6 @@ export class ReferenceModel {
       senders: [],
       read: new Map(),
       delivered: new Map(),
-      toldRead: new Map(),
-      toldDelivered: new Map(),
-      sent: new Map(),
     });
     this.events += members.length;
   }
@@ -72,7 +52,6 @@ export class ReferenceModel {
     const seq = c.senders.length;
     c.read.set(sender, seq); // sending moves the sender's own watermarks to the message
     c.delivered.set(sender, seq);
-    c.sent.set(sender, seq);
     this.events++;
     return seq;
   }
@@ -80,7 +59,6 @@ export class ReferenceModel {
   markRead(conversationId: string, user: string, seq: number): void {
     const c = this.get(conversationId);
     this.checkReached(c, seq);
-    if (seq > this.readOf(c, user)) c.toldRead.set(user, seq);
     c.read.set(user, Math.max(c.read.get(user) ?? 0, seq));
     this.events++;
   }
@@ -88,8 +66,6 @@ export class ReferenceModel {
   markDelivered(conversationId: string, user: string, upToSeq: number): void {
     const c = this.get(conversationId);
     this.checkReached(c, upToSeq);
-    if (upToSeq > Math.max(this.readOf(c, user), c.delivered.get(user) ?? 0))
-      c.toldDelivered.set(user, upToSeq);
     c.delivered.set(user, Math.max(c.delivered.get(user) ?? 0, upToSeq));
     this.events++;
   }
@@ -143,51 +119,38 @@ export class ReferenceModel {
   /**
    * A direct chat, as its sender must end up seeing it: the newest of the sender's messages the
    * peer has read, and the newest the peer's devices received (reading implies receiving); 0 when
-   * none. `truth` counts the peer's own messages as read up to them (their watermark moves, and
-   * the API says so); `promised` only what the peer's receipts moved above their own newest
-   * message (see promises).
+   * none. The peer's own message counts as read up to it (sending reads what came before: their
+   * watermark moves, and ticks tells the sender so, as a read receipt would).
    */
-  directStatus(conversationId: string, sender: string): { read: Bounds; delivered: Bounds } {
+  directStatus(conversationId: string, sender: string): { read: number; delivered: number } {
     const c = this.get(conversationId);
     const peer = c.members.find((m) => m !== sender)!;
-    const toldRead = c.toldRead.get(peer) ?? 0;
-    const toldAny = Math.max(toldRead, c.toldDelivered.get(peer) ?? 0);
-    // The newest of the sender's messages a receipt of the peer promises to tell.
-    const promised = (told: number) => {
-      const newest = this.newestOf(c, sender, told);
-      return this.promises(c, peer, told, newest) ? newest : 0;
-    };
     const read = this.readOf(c, peer);
     return {
-      read: { promised: promised(toldRead), truth: this.newestOf(c, sender, read) },
-      delivered: {
-        promised: promised(toldAny),
-        truth: this.newestOf(c, sender, Math.max(read, c.delivered.get(peer) ?? 0)),
-      },
+      read: this.newestOf(c, sender, read),
+      delivered: this.newestOf(c, sender, Math.max(read, c.delivered.get(peer) ?? 0)),
     };
   }
 
   /**
-   * A group message's absolute counts: members but the sender who read / received it. In a group
-   * every move of a watermark is told, a member's own message's too (what sending read folds into
-   * the window like a receipt), so the truth is also what is promised.
+   * A group message's absolute counts: members but the sender who read / received it. Every move
+   * of a watermark is told, a member's own message's too (what sending read folds into the window
+   * like a receipt).
    */
   groupCounts(
     conversationId: string,
     seq: number,
-  ): { sender: string; read: Bounds; delivered: Bounds; total: number } {
+  ): { sender: string; read: number; delivered: number; total: number } {
     const c = this.get(conversationId);
     const sender = c.senders[seq - 1]!;
-    const read = { promised: 0, truth: 0 };
-    const delivered = { promised: 0, truth: 0 };
+    let read = 0;
+    let delivered = 0;
     for (const m of c.members) {
       if (m === sender) continue;
       const r = this.readOf(c, m);
-      if (r >= seq) read.truth++;
-      if (Math.max(r, c.delivered.get(m) ?? 0) >= seq) delivered.truth++;
+      if (r >= seq) read++;
+      if (Math.max(r, c.delivered.get(m) ?? 0) >= seq) delivered++;
     }
-    read.promised = read.truth;
-    delivered.promised = delivered.truth;
     return { sender, read, delivered, total: c.members.length - 1 };
   }
 
@@ -195,18 +158,6 @@ export class ReferenceModel {
   seqsOf(conversationId: string, sender?: string): number[] {
     const c = this.get(conversationId);
     return c.senders.flatMap((s, i) => (sender === undefined || s === sender ? [i + 1] : []));
-  }
-
-  /**
-   * Whether a member's receipts promise to tell that their watermark passed `seq`: a receipt of
-   * theirs took it to `told` ≥ `seq`, and no message of their own is at or above `seq`. Where
-   * one is, the pipeline may have applied that message first (the two input topics are read side
-   * by side): it moved the watermark over `seq` with nobody told, and the receipt moved only what
-   * lies above the message (a delivery up to 30 after their own message 29 tells 30, not 21–25):
-   * only the watermark's truth bounds such a status.
-   */
-  private promises(c: ModelConversation, user: string, told: number, seq: number): boolean {
-    return seq > (c.sent.get(user) ?? 0) && told >= seq;
   }
 
   private readOf(c: ModelConversation, user: string): number {
