@@ -47,7 +47,20 @@ export function isOurProcess(pid: number, executable: string, stackDir = STACK_D
   if (!isAlive(pid) || processName(pid) !== executable) return false;
   const cmdline = processCommandLine(pid) ?? '';
   const cwd = processCwd(pid) ?? '';
-  return cmdline.includes(stackDir + '/') || cwd === stackDir || cwd.startsWith(stackDir + '/');
+  // A .stack that is a symlink (a second worktree sharing the first one's stack) names the same
+  // servers by its target's path: without it, the worktree took them for strangers and deleted
+  // their pid files as stale.
+  return [...new Set([stackDir, realPath(stackDir)])].some(
+    (dir) => cmdline.includes(dir + '/') || cwd === dir || cwd.startsWith(dir + '/'),
+  );
+}
+
+function realPath(dir: string): string {
+  try {
+    return fs.realpathSync(dir);
+  } catch {
+    return dir;
+  }
 }
 
 export function readPidFile(file: string): number | undefined {
