@@ -27,7 +27,7 @@ export function resultTable(results: readonly ScenarioResult[], command: string)
     `\`${command}\``,
     '',
     '| scenario | load held | faults injected | events lost | false reads | stale final statuses | other mismatches | recovery time | Cassandra complete after the load | run time |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
     'Checked:',
