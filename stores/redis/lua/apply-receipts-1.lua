@@ -36,8 +36,7 @@
 
 local p = KEYS[1]
 local ttl = tonumber(ARGV[1])
-local meta, members, read, dlvd, msgs, msg, notified, win =
-  p .. 'meta', p .. 'members', p .. 'read', p .. 'dlvd', p .. 'msgs', p .. 'msg', p .. 'notified', p .. 'win'
+local meta, msgs, msg, notified, win = p .. 'meta', p .. 'msgs', p .. 'msg', p .. 'notified', p .. 'win'
 
 -- Parse the receipts and collect their readers.
 local receipts, users, seen = {}, {}, {}
@@ -61,19 +60,21 @@ local m = redis.call('HMGET', meta, 'kind', 'last_seq', 'touched')
 local kind = m[1] or 'GROUP'
 local lastSeq = tonumber(m[2] or '0')
 
--- Membership: a direct chat's two members come in one SMEMBERS (the peer is needed anyway).
+-- Membership (meta's 'm:<user>' fields): a direct chat's two members come with the rest of its
+-- small meta (the peer is needed anyway); a group's readers are asked for by name.
 local isMember, directMembers = {}, nil
 if kind == 'DIRECT' then
-  directMembers = redis.call('SMEMBERS', members)
+  directMembers = memberState(redis.call('HGETALL', meta))
   for _, member in ipairs(directMembers) do isMember[member] = true end
 else
-  for _, user in ipairs(users) do isMember[user] = redis.call('SISMEMBER', members, user) == 1 end
+  local flags = hmget(meta, prefixed(MEMBER, users))
+  for k, user in ipairs(users) do isMember[user] = flags[k] ~= false end
 end
 
 -- The readers' watermarks, read once; written once at the end where they moved.
 local reads, dlvds, readMoved, dlvdMoved = {}, {}, {}, {}
-local readNow = hmget(read, users)
-local dlvdNow = hmget(dlvd, users)
+local readNow = hmget(meta, prefixed(READ, users))
+local dlvdNow = hmget(meta, prefixed(DLVD, users))
 for k, user in ipairs(users) do
   reads[user] = tonumber(readNow[k] or '0')
   dlvds[user] = tonumber(dlvdNow[k] or '0')
@@ -238,17 +239,17 @@ for _, r in ipairs(receipts) do
   results[#results + 1] = result
 end
 
--- Write the watermarks that moved.
-local function writeMoved(key, values, moved)
-  local args = {}
-  for user in pairs(moved) do
-    args[#args + 1] = user
-    args[#args + 1] = str(values[user])
+-- Write the watermarks that moved (meta's 'r:<user>' and 'd:<user>' fields).
+local moved = {}
+local function noteMoved(prefix, values, which)
+  for user in pairs(which) do
+    moved[#moved + 1] = prefix .. user
+    moved[#moved + 1] = str(values[user])
   end
-  callPairs('HSET', key, args)
 end
-writeMoved(read, reads, readMoved)
-writeMoved(dlvd, dlvds, dlvdMoved)
+noteMoved(READ, reads, readMoved)
+noteMoved(DLVD, dlvds, dlvdMoved)
+callPairs('HSET', meta, moved)
 
 -- The 'told up to' marks that moved, with the version of the receipt that told.
 local markFields = {}

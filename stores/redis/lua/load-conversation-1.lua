@@ -9,6 +9,8 @@
   Returns {meta, members, read, dlvd, msg, msgs, notified, win, held, dlv, deleted, marked}
     meta, read, dlvd, msg, notified, win, deleted, marked: HGETALL (flat field, value, …)
     members: SMEMBERS; msgs: ZRANGE 0 -1 WITHSCORES (flat id, seq, …, in seq order)
+    meta holds the members and watermarks ('m:', 'r:', 'd:' fields); members, read and dlvd are
+    the keys of the legacy layout, which held them before (empty once a write moved them)
     held: ZRANGE held 0 -1 WITHSCORES (the held receipts, flat entry, deadline, …)
     dlv: one HGETALL per ARGV id, in order ({} where the key does not exist)
   Cost: O(size of the conversation's state): meant for a conversation's first use by the
