@@ -130,11 +130,4 @@ export type LegacySuffix = (typeof LEGACY_SUFFIXES)[number];
 
 /** Suffixes of conversation keys, as the Lua scripts spell them. */
 export type ConversationSuffix =
-  | 'meta'
-  | 'msgs'
-  | 'msg'
-  | 'win'
-  | 'notified'
-  | 'held'
-  | 'deleted'
-  | 'marked';
+  'meta' | 'msgs' | 'msg' | 'win' | 'notified' | 'held' | 'deleted' | 'marked';

@@ -98,7 +98,12 @@ function toState(
 }
 
 /** A watermark as loaded: the highest of what meta and a legacy key hold (they only move up). */
-function raise(state: ConversationState, which: 'read' | 'dlvd', user: string, value: string): void {
+function raise(
+  state: ConversationState,
+  which: 'read' | 'dlvd',
+  user: string,
+  value: string,
+): void {
   const seq = luaNumber(value) ?? 0;
   const held = state[which].get(user);
   if (held === undefined || seq > held) state.setWatermark(which, user, seq);
