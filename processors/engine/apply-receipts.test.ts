@@ -99,8 +99,8 @@ describe('applyReceipts: watermarks', () => {
       expect.arrayContaining([
         ['zadd', 'readlog:bo', '2', '2|7000'],
         ['expire', 'readlog:bo', '3600'],
-        ['hset', 'read', 'bo', '2'],
-        ['hset', 'dlvd', 'bo', '2'],
+        // The watermarks are meta fields.
+        ['hset', 'meta', 'r:bo', '2', 'd:bo', '2', 'touched', '10000000'],
       ]),
     );
   });
