@@ -192,7 +192,6 @@ export function applyReceipts(
     applied.push(result);
   }
 
-  marks.finish(ttl);
   const windowOpen = direct ? false : window.apply(state, writes, ttl);
   for (const result of applied) result.windowOpen = windowOpen;
   // Only a conversation that took a receipt is kept alive (held ones may name no conversation yet).

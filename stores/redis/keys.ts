@@ -113,21 +113,24 @@ export type UserSuffix = 'devices' | 'offline' | 'sending';
 /**
  * Fields of a conversation's meta hash that hold one entry per user ('m:<user>', 'r:<user>',
  * 'd:<user>', as the scripts' helpers.lua spells them): members and watermarks live in meta, one
- * small listpack per conversation instead of a set and two hashes of their own.
+ * small listpack per conversation instead of a set and two hashes of their own. So do a direct
+ * chat's 'told up to' marks: 't' before the mark's field ('tr:<reader>', 'td:<reader>';
+ * stored-values.ts markField), once a `notified` hash of their own.
  */
 export const MetaField = {
   member: (userId: string) => `m:${userId}`,
   read: (userId: string) => `r:${userId}`,
   dlvd: (userId: string) => `d:${userId}`,
+  told: (markField: string) => `t${markField}`,
 } as const;
 
 /**
- * Keys of the layout before members and watermarks moved into meta (RedisKeys.legacyKey): a
- * 'members' set, and the 'read' and 'dlvd' watermark hashes (user → seq).
+ * Keys of the layout before members, watermarks and marks moved into meta (RedisKeys.legacyKey):
+ * a 'members' set, the 'read' and 'dlvd' watermark hashes (user → seq) and a direct chat's
+ * 'notified' hash (its 'told up to' marks, which only the pipeline reads).
  */
-export const LEGACY_SUFFIXES = ['members', 'read', 'dlvd'] as const;
+export const LEGACY_SUFFIXES = ['members', 'read', 'dlvd', 'notified'] as const;
 export type LegacySuffix = (typeof LEGACY_SUFFIXES)[number];
 
 /** Suffixes of conversation keys, as the Lua scripts spell them. */
-export type ConversationSuffix =
-  'meta' | 'msgs' | 'msg' | 'win' | 'notified' | 'held' | 'deleted' | 'marked';
+export type ConversationSuffix = 'meta' | 'msgs' | 'msg' | 'win' | 'held' | 'deleted' | 'marked';

@@ -62,14 +62,16 @@ function toState(
   const [meta, members, read, dlvd, msg, msgs, notified, win, held, dlv, deleted, marked] =
     snapshot;
   const state = new ConversationState(conversationId, prefix);
-  // The legacy layout's keys (members, read, dlvd): empty once a conversation is in meta.
-  const legacy = members.length > 0 || read.length > 0 || dlvd.length > 0;
+  // The legacy layout's keys (members, read, dlvd, notified): empty once a conversation is in meta.
+  const legacy = [members, read, dlvd, notified].some((flat) => flat.length > 0);
   const metaMembers: string[] = [];
   forPairs(meta, (field, value) => {
     const user = field.slice(2);
     if (field.startsWith('m:')) metaMembers.push(user);
     else if (field.startsWith('r:')) raise(state, 'read', user, value);
     else if (field.startsWith('d:')) raise(state, 'dlvd', user, value);
+    else if (field.startsWith('tr:') || field.startsWith('td:'))
+      state.setNotified(field.slice(1), value);
     else if (field === 'kind') state.kind = value as ConversationKind;
     else if (field === 'last_seq') state.lastSeq = luaNumber(value) ?? 0;
     else if (field === 'last_msg') state.lastMsg = value;
@@ -84,7 +86,10 @@ function toState(
   state.legacyLayout = legacy;
   forPairs(msg, (id, value) => state.setMessageValue(id, value));
   forPairs(msgs, (id, score) => state.indexMessage(id, Number(score)));
-  forPairs(notified, (field, value) => state.setNotified(field, value));
+  // meta's marks are newer than a legacy hash's (a cut flush may leave both for a moment).
+  forPairs(notified, (field, value) => {
+    if (!state.notified.has(field)) state.setNotified(field, value);
+  });
   forPairs(win, (field, value) => state.setWindowField(field, value));
   forPairs(held, (entry, deadline) => state.hold(entry, Number(deadline)));
   forPairs(deleted ?? [], (id, seq) => state.markDeleted(id, luaNumber(seq) ?? 0));

@@ -36,9 +36,10 @@ type Watermark = 'read' | 'dlvd';
 
 /**
  * One conversation's hot state, as the Lua scripts keep it under the conversation's key prefix
- * (stores/redis/keys.ts): meta (kind, last_seq, last_msg, last_at, touched, uver, and the members
- * and their read and delivered watermarks as 'm:', 'r:' and 'd:' fields), the message index (`msg`: id → "seq|sender|sent_at", `msgs`: id by
- * seq), the 'told up to' marks (`notified`), the open group window (`win`), the held receipts (`held`) and, only for the
+ * (stores/redis/keys.ts): meta (kind, last_seq, last_msg, last_at, touched, uver, the members
+ * and their read and delivered watermarks as 'm:', 'r:' and 'd:' fields, and the 'told up to'
+ * marks, `notified` here, as 'tr:' and 'td:' fields), the message index (`msg`: id →
+ * "seq|sender|sent_at", `msgs`: id by seq), the open group window (`win`), the held receipts (`held`) and, only for the
  * messages loaded or touched, who confirmed delivery by id (`dlv:<id>`). The logs (`readlog:*`,
  * `dlvlog:*`) are only ever appended to, so they are written, never held.
  *
@@ -59,7 +60,7 @@ export class ConversationState {
   /** Whether updateVersion was raised to this incarnation's floor (see nextUpdateVersion). */
   versionFloored = false;
   /**
-   * Loaded from the legacy layout (members and watermarks in keys of their own, not in meta):
+   * Loaded from the legacy layout (members, watermarks or marks in keys of their own, not in meta):
    * the next write puts them into meta and deletes those keys (conversationWrites).
    */
   legacyLayout = false;

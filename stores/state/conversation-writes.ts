@@ -16,19 +16,19 @@ import type { HashWrites, SortedSetWrites, WriteSet } from './write-set';
  */
 export const ConversationRank = { Data: 0, Meta: 1, Watermarks: 2 } as const;
 
-/** Writes to the fields of one user-keyed kind in meta ('r:<user>' …), by user. */
+/** Writes to the fields of one kind in meta ('r:<user>' …), by name (a user, a mark's field). */
 export class UserFields {
   constructor(
     private readonly meta: () => HashWrites,
-    private readonly field: (userId: string) => string,
+    private readonly field: (name: string) => string,
   ) {}
 
-  set(userId: string, value: string): void {
-    this.meta().set(this.field(userId), value);
+  set(name: string, value: string): void {
+    this.meta().set(this.field(name), value);
   }
 
-  delete(userId: string): void {
-    this.meta().delete(this.field(userId));
+  delete(name: string): void {
+    this.meta().delete(this.field(name));
   }
 }
 
@@ -45,8 +45,8 @@ export class MemberFields extends UserFields {
 
 /**
  * The writes of an engine call on `state`. A state loaded from the legacy layout (separate
- * members/read/dlvd keys: conversation-loader.ts) gets its members and watermarks written into
- * meta with this call's writes, and the legacy keys deleted, once.
+ * members/read/dlvd/notified keys: conversation-loader.ts) gets its members, watermarks and
+ * 'told up to' marks written into meta with this call's writes, and the legacy keys deleted, once.
  */
 export function conversationWrites(state: ConversationState, writes: WriteSet): ConversationWrites {
   const c = new ConversationWrites(writes, state.prefix);
@@ -54,6 +54,7 @@ export function conversationWrites(state: ConversationState, writes: WriteSet): 
     for (const user of state.members) c.members.add(user);
     for (const [user, seq] of state.read) c.read.set(user, formatNumber(seq));
     for (const [user, seq] of state.dlvd) c.dlvd.set(user, formatNumber(seq));
+    for (const [field, mark] of state.notified) c.notified.set(field, mark);
     // After meta (a cut flush never leaves a conversation with neither).
     for (const suffix of LEGACY_SUFFIXES)
       writes.hash(state.prefix + suffix, ConversationRank.Watermarks).del();
@@ -72,7 +73,6 @@ export class ConversationWrites {
   private metaWrites?: HashWrites;
   private msgWrites?: HashWrites;
   private msgsWrites?: SortedSetWrites;
-  private notifiedWrites?: HashWrites;
   private winWrites?: HashWrites;
   private deletedWrites?: HashWrites;
   private markedWrites?: HashWrites;
@@ -103,9 +103,8 @@ export class ConversationWrites {
     return (this.msgsWrites ??= this.writes.sortedSet(this.key('msgs')));
   }
 
-  get notified(): HashWrites {
-    return (this.notifiedWrites ??= this.writes.hash(this.key('notified')));
-  }
+  /** 'Told up to' marks, by their field ('r:<reader>' …): meta's 't' + field (MetaField.told). */
+  readonly notified = new UserFields(() => this.meta, MetaField.told);
 
   get win(): HashWrites {
     return (this.winWrites ??= this.writes.hash(this.key('win')));

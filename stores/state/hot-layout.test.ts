@@ -5,10 +5,11 @@ import { applyMessagesSent } from '../../processors/engine/messages-sent';
 import { applyReceipts } from '../../processors/engine/apply-receipts';
 import type { EngineStep } from '../../processors/engine/engine-step';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
+import { writeLegacyConversation } from '../../tests/support/legacy-layout';
 import { runOne } from '../../tests/support/redis-state';
 import { connectRedis, type RedisClient } from '../redis/connect';
 import { ConversationStore, type ReceiptInput } from '../redis/conversation-store';
-import { RedisKeys } from '../redis/keys';
+import { MetaField, RedisKeys } from '../redis/keys';
 import { ReadModel } from '../redis/read-model';
 import { loadConversations } from './conversation-loader';
 import { WriteSet } from './write-set';
@@ -156,5 +157,34 @@ describe('hot-state layout (real Redis)', () => {
     const again = (await loadConversations(redis, keys, [c])).get(c)!;
     expect(again.legacyLayout).toBe(false);
     expect(Object.fromEntries(again.dlvd)).toEqual({ ana: 4, bo: 3, cy: 1, dee: 3 });
+  });
+
+  it("keeps a direct chat's 'told up to' marks of the legacy notified hash, moved into meta", async () => {
+    const c = 'legacy-dm';
+    const marks = { 'r:bo': '3|9|m3', 'd:bo': '3|8|m3' };
+    await writeLegacyConversation(redis, keys, c, {
+      kind: 'DIRECT',
+      members: ['ana', 'bo'],
+      read: { ana: 4, bo: 2 },
+      dlvd: { ana: 4, bo: 3 },
+      messages: [1, 2, 3, 4].map((seq): [string, string, number] => [`m${seq}`, 'ana', seq]),
+      notified: marks, // bo's read of m3 was told (its watermark write was cut short)
+    });
+    const state = (await loadConversations(redis, keys, [c])).get(c)!;
+    expect(state.legacyLayout).toBe(true);
+    const s = step();
+    const [redo, next] = applyReceipts(state, [read('bo', 3), read('bo', 4)], s);
+    // Told already (the mark): the redo pushes nothing; the next read does.
+    expect(redo).toMatchObject({ applied: true, push: null });
+    expect(next).toMatchObject({ applied: true, push: { messageId: 'm4', status: 'READ' } });
+    await s.writes.flush(redis);
+    expect(await redis.exists(keys.legacyKey(c, 'notified'))).toBe(0);
+    const meta = await redis.hgetall(keys.conversationKey(c, 'meta'));
+    expect(meta).toMatchObject({ [MetaField.told('d:bo')]: '3|8|m3' });
+    expect(meta[MetaField.told('r:bo')]).toMatch(/^4\|\d+\|m4$/);
+    const again = (await loadConversations(redis, keys, [c])).get(c)!;
+    expect(again.legacyLayout).toBe(false);
+    expect(again.notified.get('d:bo')).toBe('3|8|m3');
+    expect(again.notified.get('r:bo')).toBe(meta[MetaField.told('r:bo')]);
   });
 });

@@ -1,10 +1,11 @@
 import type { RedisClient } from '../../stores/redis/connect';
-import type { RedisKeys } from '../../stores/redis/keys';
+import type { LegacySuffix, RedisKeys } from '../../stores/redis/keys';
 
 /**
- * A conversation as a build before members and watermarks moved into meta left it in Redis:
- * a 'members' set and 'read' / 'dlvd' hashes of their own (RedisKeys.legacyKey), meta holding
- * only kind and the latest message. Messages get seqs 1, 2, … in order.
+ * A conversation as a build before members, watermarks and marks moved into meta left it in
+ * Redis: a 'members' set, 'read' / 'dlvd' hashes and a 'notified' hash of their own
+ * (RedisKeys.legacyKey), meta holding only kind and the latest message. Messages get seqs 1, 2,
+ * … in order.
  */
 export interface LegacyConversation {
   kind: 'DIRECT' | 'GROUP';
@@ -17,6 +18,8 @@ export interface LegacyConversation {
   /** Log entries by user: [watermark, at]. */
   readLog?: Record<string, Array<[number, number]>>;
   dlvLog?: Record<string, Array<[number, number]>>;
+  /** A direct chat's 'told up to' marks: 'r:<reader>' / 'd:<reader>' → "seq|version|message_id". */
+  notified?: Record<string, string>;
 }
 
 /** Writes `c` in the legacy layout (every key expiring in `ttlSeconds`). */
@@ -28,7 +31,7 @@ export async function writeLegacyConversation(
   ttlSeconds = 3600,
 ): Promise<void> {
   const p = keys.conversation(conversationId);
-  const legacy = (suffix: 'members' | 'read' | 'dlvd') => keys.legacyKey(conversationId, suffix);
+  const legacy = (suffix: LegacySuffix) => keys.legacyKey(conversationId, suffix);
   const last = c.messages[c.messages.length - 1];
   const tx = redis.multi();
   const written = new Set([`${p}meta`, legacy('members'), legacy('read'), legacy('dlvd')]);
@@ -38,6 +41,10 @@ export async function writeLegacyConversation(
   tx.sadd(legacy('members'), ...c.members);
   tx.hset(legacy('read'), c.read);
   tx.hset(legacy('dlvd'), c.dlvd);
+  if (c.notified) {
+    tx.hset(legacy('notified'), c.notified);
+    written.add(legacy('notified'));
+  }
   c.messages.forEach(([id, sender, at], i) => {
     tx.hset(`${p}msg`, id, `${i + 1}|${sender}|${at}`);
     tx.zadd(`${p}msgs`, i + 1, id);

@@ -17,7 +17,7 @@
       changed: 1 when the receipt moved state (else a duplicate, a replay or a backwards read)
       read/delivered: the member's watermarks after it; new_ids: ids first confirmed delivered
       push_*: the direct-chat update for the peer ('' when nothing new to tell). The 'told up
-        to' marks (notified: 'r:<reader>' / 'd:<reader>' = "seq|version|message_id") are written
+        to' marks (meta's 'tr:<reader>' / 'td:<reader>' = "seq|version|message_id") are written
         here, with the version (source offset) of the receipt that told; any receipt at or below
         the mark pushes nothing, that same receipt seen again in a redo included (its state is
         written after its update was produced).
@@ -36,7 +36,7 @@
 
 local p = KEYS[1]
 local ttl = tonumber(ARGV[1])
-local meta, msgs, msg, notified, win = p .. 'meta', p .. 'msgs', p .. 'msg', p .. 'notified', p .. 'win'
+local meta, msgs, msg, win = p .. 'meta', p .. 'msgs', p .. 'msg', p .. 'win'
 
 -- Parse the receipts and collect their readers.
 local receipts, users, seen = {}, {}, {}
@@ -91,7 +91,7 @@ end
 -- A reader's 'told up to' marks, read once per call: marks[1] read, marks[2] delivered, each
 -- {seq, version, id} (seq 0 when none). Marks written before versions were kept hold a seq only.
 -- marksMoved: field -> the mark to write at the end (its last value in the call).
-local MARK_PREFIX = {'r:', 'd:'}
+local MARK_PREFIX = {'tr:', 'td:'}
 local marksOf, marksMoved = {}, {}
 local function parseMark(value)
   if not value then return {0, -1, ''} end
@@ -102,7 +102,7 @@ end
 local function notifiedMarks(user)
   local marks = marksOf[user]
   if not marks then
-    local raw = redis.call('HMGET', notified, MARK_PREFIX[1] .. user, MARK_PREFIX[2] .. user)
+    local raw = redis.call('HMGET', meta, MARK_PREFIX[1] .. user, MARK_PREFIX[2] .. user)
     marks = {parseMark(raw[1]), parseMark(raw[2])}
     marksOf[user] = marks
   end
@@ -251,16 +251,14 @@ noteMoved(READ, reads, readMoved)
 noteMoved(DLVD, dlvds, dlvdMoved)
 callPairs('HSET', meta, moved)
 
--- The 'told up to' marks that moved, with the version of the receipt that told.
+-- The 'told up to' marks that moved, with the version of the receipt that told (meta's fields:
+-- they expire with it).
 local markFields = {}
 for field, mark in pairs(marksMoved) do
   markFields[#markFields + 1] = field
   markFields[#markFields + 1] = str(mark[1]) .. '|' .. str(mark[2]) .. '|' .. mark[3]
 end
-if #markFields > 0 then
-  callPairs('HSET', notified, markFields)
-  redis.call('EXPIRE', notified, ttl)
-end
+callPairs('HSET', meta, markFields)
 
 -- Groups: fold the run's ranges into the open window.
 local windowOpen = 0
