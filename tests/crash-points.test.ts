@@ -66,16 +66,18 @@ interface Outcome {
 /**
  * Keys and fields that depend on the interleaving (see above) or on the clock: the logs of the
  * watermarks' moves (a read overtaken by the reader's own later message moves nothing), the
- * 'told up to' marks (which receipt told), the update version counter (meta uver, floored at the
- * wall clock when a state is loaded), the group window, the partition keys (lease, indexes).
+ * 'told up to' marks (which receipt told: meta's 'tr:' and 'td:' fields), the update version
+ * counter (meta uver, floored at the wall clock when a state is loaded), the group window, the
+ * partition keys (lease, indexes).
  */
 function orderIndependent(dump: Record<string, DumpedKey>): Record<string, DumpedKey> {
   const kept: Record<string, DumpedKey> = {};
   for (const [name, key] of Object.entries(dump)) {
-    if (/^\{p:|:(readlog|dlvlog):|:(notified|win)$/.test(name)) continue;
+    if (/^\{p:|:(readlog|dlvlog):|:win$/.test(name)) continue;
     if (name.endsWith(':meta')) {
       const { uver: _uver, ...rest } = key.value as Record<string, string>;
-      kept[name] = { ...key, value: rest };
+      const untold = Object.entries(rest).filter(([field]) => !/^t[rd]:/.test(field));
+      kept[name] = { ...key, value: Object.fromEntries(untold) };
     } else kept[name] = key;
   }
   return kept;

@@ -17,6 +17,7 @@ import {
 import { durableModel, storedHistory } from './support/durable-model';
 import { runScript } from './support/run-script';
 import { murmur2 } from '../runtime/kafka/java-partitioner';
+import { conversationWatermarks } from './support/watermarks';
 
 /**
  * Issue 4: the persister writes the changelog to Cassandra (every message, delivery and read
@@ -103,13 +104,10 @@ describe('durable state in Cassandra', () => {
         durable.watermarks(c.id),
         durable.joins(c.id),
       ]);
+      const stored = await conversationWatermarks(h.redis, h.keys, c.id);
       for (const u of c.members) {
-        const redisRead = Number(
-          (await h.redis.hget(h.keys.conversationKey(c.id, 'read'), u)) ?? 0,
-        );
-        const redisDelivered = Number(
-          (await h.redis.hget(h.keys.conversationKey(c.id, 'dlvd'), u)) ?? 0,
-        );
+        const redisRead = Number(stored.read[u] ?? 0);
+        const redisDelivered = Number(stored.delivered[u] ?? 0);
         const joined = joins.get(u) ?? 0;
         const read = Math.max(watermarks.get(u)?.readSeq ?? 0, joined);
         const delivered = Math.max(watermarks.get(u)?.deliveredSeq ?? 0, joined, read);

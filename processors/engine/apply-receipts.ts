@@ -1,7 +1,7 @@
 import type { ReceiptStatus } from '../../schemas/types';
 import type { ReceiptInput, ReceiptResult } from '../../stores/redis/conversation-store';
 import { StateNotLoadedError, type ConversationState } from '../../stores/state/conversation-state';
-import { ConversationWrites } from '../../stores/state/conversation-writes';
+import { conversationWrites } from '../../stores/state/conversation-writes';
 import { formatNumber } from '../../stores/state/stored-values';
 import { deliveredByNeeded } from './delivered-by-needed';
 import { directUpdate, TellingMarks } from './direct-update';
@@ -41,7 +41,7 @@ export function applyReceipts(
   const missing = deliveredByNeeded(state, receipts);
   if (missing.length > 0) throw new StateNotLoadedError(state.conversationId, missing);
 
-  const writes = new ConversationWrites(step.writes, state.prefix);
+  const writes = conversationWrites(state, step.writes);
   const kind = state.kind ?? 'GROUP';
   const direct = kind === 'DIRECT';
   const lastSeq = state.lastSeq;
@@ -192,7 +192,6 @@ export function applyReceipts(
     applied.push(result);
   }
 
-  marks.finish(ttl);
   const windowOpen = direct ? false : window.apply(state, writes, ttl);
   for (const result of applied) result.windowOpen = windowOpen;
   // Only a conversation that took a receipt is kept alive (held ones may name no conversation yet).

@@ -15,12 +15,12 @@ type Told = 'read' | 'delivered';
 
 /**
  * The readers' 'told up to' marks (`notified`: 'r:<reader>' / 'd:<reader>' =
- * "seq|version|message_id"), parsed once per run as the script reads them once per call, and
- * written where they move. A mark carries the version (source offset) of the receipt that told.
+ * "seq|version|message_id", stored as meta's 'tr:<reader>' / 'td:<reader>'), parsed once per
+ * run as the script reads them once per call, and written where they move. A mark carries the
+ * version (source offset) of the receipt that told. They expire with meta.
  */
 export class TellingMarks {
   private readonly parsed = new Map<string, Record<Told, NotifiedMark>>();
-  private moved = false;
 
   constructor(
     private readonly state: ConversationState,
@@ -46,12 +46,6 @@ export class TellingMarks {
     const value = formatMark(mark);
     this.state.setNotified(field, value);
     this.writes.notified.set(field, value);
-    this.moved = true;
-  }
-
-  /** The script expires `notified` once, when a mark moved. */
-  finish(ttlSeconds: number): void {
-    if (this.moved) this.writes.notified.expire(ttlSeconds);
   }
 }
 

@@ -55,13 +55,16 @@ describe('applyMemberChanges', () => {
     expect([...state.members].sort()).toEqual(['ana', 'bo']);
   });
 
-  it('deletes the members set with its last member, and then does not expire it', () => {
+  it('removes the last member from meta, keeping its watermark, and refreshes the expiry', () => {
     const state = stateOf({ kind: 'GROUP', members: ['ana'], read: { ana: 0 }, touched: NOW });
     const step = stepAt();
     applyMemberChanges(state, [{ op: 'remove', userId: 'ana', kind: 'GROUP' }], step);
-    expect(commandsOf(step).filter((c) => c[1] === 'members')).toEqual([['del', 'members']]);
-    // A removal forces the refresh (the set may be created again), of the keys that exist.
-    expect(expired(step).sort()).toEqual(['meta', 'read']);
+    expect(commandsOf(step).filter((c) => c[1] === 'meta' && c[0] !== 'expire')).toEqual([
+      ['hset', 'meta', 'touched', String(NOW)],
+      ['hdel', 'meta', 'm:ana'],
+    ]);
+    // A removal forces the refresh, as the script does.
+    expect(expired(step).sort()).toEqual(['meta']);
   });
 
   it('does not refresh a known conversation that only gained members, until an hour passed', () => {
@@ -69,11 +72,7 @@ describe('applyMemberChanges', () => {
     const step = stepAt(NOW + 1000);
     applyMemberChanges(state, [{ op: 'add', userId: 'bo', kind: 'GROUP' }], step);
     expect(expired(step)).toEqual([]);
-    expect(commandsOf(step)).toEqual([
-      ['sadd', 'members', 'bo'],
-      ['hset', 'read', 'bo', '0'],
-      ['hset', 'dlvd', 'bo', '0'],
-    ]);
+    expect(commandsOf(step)).toEqual([['hset', 'meta', 'm:bo', '1', 'r:bo', '0', 'd:bo', '0']]);
   });
 
   it('says whether receipts are held', () => {

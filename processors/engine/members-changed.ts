@@ -1,6 +1,6 @@
 import type { MemberChange, MemberChangedResult } from '../../stores/redis/conversation-store';
 import type { ConversationState } from '../../stores/state/conversation-state';
-import { ConversationWrites } from '../../stores/state/conversation-writes';
+import { conversationWrites } from '../../stores/state/conversation-writes';
 import { formatNumber } from '../../stores/state/stored-values';
 import type { EngineStep } from './engine-step';
 import { refreshCore } from './refresh-core';
@@ -13,8 +13,7 @@ import { refreshCore } from './refresh-core';
  * - A joiner starts with everything sent before it joined read and delivered, with HSETNX
  *   semantics, not a max: a replay of the join after later messages must not mark those
  *   messages read. Every user added in the run counts, even one removed again later in it.
- * - Any removal in the run (even of a non-member) forces the expiry refresh: the members set may
- *   have been emptied (deleted) and created again.
+ * - Any removal in the run (even of a non-member) forces the expiry refresh, as the script does.
  * The result is the same for every change of the run: member events change neither the kind
  * once known, nor the messages, nor the held receipts.
  */
@@ -24,7 +23,7 @@ export function applyMemberChanges(
   step: EngineStep,
 ): MemberChangedResult {
   if (changes.length === 0) throw new RangeError('applyMemberChanges takes at least one change');
-  const writes = new ConversationWrites(step.writes, state.prefix);
+  const writes = conversationWrites(state, step.writes);
   const isNew = state.kind === null;
   let kind = state.kind;
   const lastSeq = state.lastSeq;
@@ -38,10 +37,7 @@ export function applyMemberChanges(
       joined.add(change.userId);
     } else {
       removed = true;
-      if (!state.removeMember(change.userId)) continue;
-      // Redis deletes a set with its last member, and its expiry with it.
-      if (state.members.size === 0) writes.members.del();
-      else writes.members.remove(change.userId);
+      if (state.removeMember(change.userId)) writes.members.remove(change.userId);
     }
   }
   if (isNew && kind !== null) {

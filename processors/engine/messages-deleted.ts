@@ -1,6 +1,6 @@
 import type { ConversationKind } from '../../schemas/types';
 import type { ConversationState } from '../../stores/state/conversation-state';
-import { ConversationWrites } from '../../stores/state/conversation-writes';
+import { conversationWrites } from '../../stores/state/conversation-writes';
 import { formatNumber } from '../../stores/state/stored-values';
 import type { EngineStep } from './engine-step';
 import { refreshCore } from './refresh-core';
@@ -48,7 +48,7 @@ export function applyMessagesDeleted(
   deletions: readonly DeletedMessage[],
   step: EngineStep,
 ): MessageDeletedResult[] {
-  const writes = new ConversationWrites(step.writes, state.prefix);
+  const writes = conversationWrites(state, step.writes);
   const kind = state.kind ?? 'GROUP';
   const hadDeleted = state.deleted.size > 0;
   const results: MessageDeletedResult[] = [];

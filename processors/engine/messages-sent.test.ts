@@ -37,10 +37,22 @@ describe('applyMessagesSent', () => {
       expect.arrayContaining([
         ['hset', 'msg', 'm1', '1|ana|1001', 'm2', '2|bo|1002'],
         ['zadd', 'msgs', '1', 'm1', '2', 'm2'],
-        ['sadd', 'members', 'ana', 'bo'],
         [
           'hset',
           'meta',
+          // Members and the senders' watermarks are meta fields.
+          'm:ana',
+          '1',
+          'm:bo',
+          '1',
+          'r:ana',
+          '1',
+          'd:ana',
+          '1',
+          'r:bo',
+          '2',
+          'd:bo',
+          '2',
           'kind',
           'DIRECT',
           'last_seq',
@@ -99,7 +111,10 @@ describe('applyMessagesSent', () => {
     expect(late).toMatchObject({ lastSeq: 5, senderCaughtUp: false, behind: [] });
     expect([state.lastSeq, state.lastMsg]).toEqual([5, 'm5']);
     expect(state.read.get('ana')).toBe(3);
-    expect(commandsOf(step).filter((c) => c[1] === 'meta')).toEqual([]); // nothing new for meta
+    // Nothing new for meta but the sender's watermarks: last_seq stays.
+    expect(commandsOf(step).filter((c) => c[1] === 'meta')).toEqual([
+      ['hset', 'meta', 'r:ana', '3', 'd:ana', '3'],
+    ]);
   });
 
   it('moves an id sent again to its new seq; a tie on seq keeps the first message as last', () => {
@@ -135,7 +150,7 @@ describe('applyMessagesSent', () => {
     expect(expired(soon)).toEqual([]);
     const anHourOn = stepAt(NOW + (TTL * 1000) / 24);
     applyMessagesSent(known(), [msg(2, 'ana')], anHourOn);
-    expect(expired(anHourOn).sort()).toEqual(['dlvd', 'members', 'meta', 'msg', 'msgs', 'read']);
+    expect(expired(anHourOn).sort()).toEqual(['meta', 'msg', 'msgs']);
 
     const firstMessage = stateOf({ kind: 'GROUP', members: ['ana'], touched: NOW });
     const step = stepAt(NOW + 1);

@@ -1,6 +1,6 @@
 import type { MessageSentResult, SentMessage } from '../../stores/redis/conversation-store';
 import type { ConversationState } from '../../stores/state/conversation-state';
-import { ConversationWrites } from '../../stores/state/conversation-writes';
+import { conversationWrites } from '../../stores/state/conversation-writes';
 import { formatNumber } from '../../stores/state/stored-values';
 import type { EngineStep } from './engine-step';
 import { refreshCore } from './refresh-core';
@@ -43,7 +43,7 @@ export function applyMessagesSent(
   step: EngineStep,
 ): MessageSentResult[] {
   if (messages.length === 0) return [];
-  const writes = new ConversationWrites(step.writes, state.prefix);
+  const writes = conversationWrites(state, step.writes);
   const hadKind = state.kind !== null;
   const kind = state.kind ?? messages[0]!.kind;
   const previousLast = state.lastSeq;

@@ -1,6 +1,6 @@
 import type { ReceiptStatus } from '../../schemas/types';
 import type { ConversationState } from '../../stores/state/conversation-state';
-import { ConversationWrites } from '../../stores/state/conversation-writes';
+import { conversationWrites } from '../../stores/state/conversation-writes';
 import { directUpdate, TellingMarks } from './direct-update';
 import type { EngineStep } from './engine-step';
 import { peerOf } from './receipt-target';
@@ -44,7 +44,7 @@ export function replyImpliedUpdates(
   step: EngineStep,
 ): Array<ReplyImpliedUpdate | null> {
   if (state.kind !== 'DIRECT') return replies.map(() => null);
-  const marks = new TellingMarks(state, new ConversationWrites(step.writes, state.prefix));
+  const marks = new TellingMarks(state, conversationWrites(state, step.writes));
   const updates = replies.map((reply) => {
     // A deleted id never came back (applyMessagesSent moved no watermark for it).
     if (state.isDeleted(reply.messageId)) return null;
@@ -59,6 +59,5 @@ export function replyImpliedUpdates(
     });
     return push && { to: peer, by: reply.senderId, ...push };
   });
-  marks.finish(step.ttlSeconds);
   return updates;
 }

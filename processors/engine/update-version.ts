@@ -1,5 +1,5 @@
 import type { ConversationState } from '../../stores/state/conversation-state';
-import { ConversationWrites } from '../../stores/state/conversation-writes';
+import { conversationWrites } from '../../stores/state/conversation-writes';
 import type { EngineStep } from './engine-step';
 
 /**
@@ -20,6 +20,6 @@ export function nextUpdateVersion(state: ConversationState, step: EngineStep): n
     state.versionFloored = true;
   }
   state.updateVersion += 1;
-  new ConversationWrites(step.writes, state.prefix).meta.set('uver', String(state.updateVersion));
+  conversationWrites(state, step.writes).meta.set('uver', String(state.updateVersion));
   return state.updateVersion;
 }

@@ -1,7 +1,8 @@
 /**
  * Every Redis key of ticks is built here and nowhere else. Keys carry Redis Cluster hash tags so
  * that everything one Lua script touches lives in one slot:
- *   {c:<conversation>}  conversation state (members, messages, watermarks, windows, receipts)
+ *   {c:<conversation>}  conversation state: meta (with the members and their watermarks),
+ *                       messages, logs, windows, receipts
  *   {u:<user>}          per-user state (badge, conversations by latest message)
  *   {p:<partition>}     per-partition keys: the indexes the punctuators scan (open windows, held
  *                       receipts) and the partition's lease (which process may write its state)
@@ -15,6 +16,15 @@ export class RedisKeys {
   }
 
   conversationKey(conversationId: string, suffix: ConversationSuffix): string {
+    return this.conversation(conversationId) + suffix;
+  }
+
+  /**
+   * A key of the layout before members and watermarks moved into meta: readers fall back to it
+   * where meta lacks the fields; the pipeline's next write to the conversation moves its content
+   * into meta and deletes it (stores/state/conversation-writes.ts).
+   */
+  legacyKey(conversationId: string, suffix: LegacySuffix): string {
     return this.conversation(conversationId) + suffix;
   }
 
@@ -100,16 +110,27 @@ export class RedisKeys {
  */
 export type UserSuffix = 'devices' | 'offline' | 'sending';
 
+/**
+ * Fields of a conversation's meta hash that hold one entry per user ('m:<user>', 'r:<user>',
+ * 'd:<user>', as the scripts' helpers.lua spells them): members and watermarks live in meta, one
+ * small listpack per conversation instead of a set and two hashes of their own. So do a direct
+ * chat's 'told up to' marks: 't' before the mark's field ('tr:<reader>', 'td:<reader>';
+ * stored-values.ts markField), once a `notified` hash of their own.
+ */
+export const MetaField = {
+  member: (userId: string) => `m:${userId}`,
+  read: (userId: string) => `r:${userId}`,
+  dlvd: (userId: string) => `d:${userId}`,
+  told: (markField: string) => `t${markField}`,
+} as const;
+
+/**
+ * Keys of the layout before members, watermarks and marks moved into meta (RedisKeys.legacyKey):
+ * a 'members' set, the 'read' and 'dlvd' watermark hashes (user → seq) and a direct chat's
+ * 'notified' hash (its 'told up to' marks, which only the pipeline reads).
+ */
+export const LEGACY_SUFFIXES = ['members', 'read', 'dlvd', 'notified'] as const;
+export type LegacySuffix = (typeof LEGACY_SUFFIXES)[number];
+
 /** Suffixes of conversation keys, as the Lua scripts spell them. */
-export type ConversationSuffix =
-  | 'meta'
-  | 'members'
-  | 'read'
-  | 'dlvd'
-  | 'msgs'
-  | 'msg'
-  | 'win'
-  | 'notified'
-  | 'held'
-  | 'deleted'
-  | 'marked';
+export type ConversationSuffix = 'meta' | 'msgs' | 'msg' | 'win' | 'held' | 'deleted' | 'marked';

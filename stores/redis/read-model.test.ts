@@ -3,7 +3,7 @@ import { connectRedis, isCluster, type RedisClient } from './connect';
 import { loadConfig } from '../../config/config';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { HotStateRestorer, type RestoredConversation } from './hot-state-restorer';
-import { RedisKeys } from './keys';
+import { MetaField, RedisKeys } from './keys';
 import { ReadModel, type ConversationUnread, type UnreadCursor } from './read-model';
 
 /**
@@ -171,7 +171,7 @@ describe('ReadModel unread pages (real Redis)', () => {
       [`${u}-a`, 4],
     ]);
     // A read moves the watermark: the next answer has it (nothing is kept from the last one).
-    await redis.hset(keys.conversationKey(`${u}-a`, 'read'), u, '5');
+    await redis.hset(keys.conversationKey(`${u}-a`, 'meta'), MetaField.read(u), '5');
     const afterRead = await model.unreadPage(u, { limit: 50 });
     expect(afterRead.conversations.find((c) => c.conversationId === `${u}-a`)?.unread).toBe(0);
     commands.mockRestore();

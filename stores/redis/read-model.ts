@@ -1,6 +1,6 @@
 import type { ChainableCommander, Result } from 'ioredis';
 import { isCluster, type RedisClient } from './connect';
-import type { RedisKeys } from './keys';
+import { MetaField, type RedisKeys } from './keys';
 import { indexScore, lastAtOfScore } from './conversation-index';
 import { execPipeline, pipelineOf } from './pipeline';
 import { defineScripts } from './script-loader';
@@ -45,10 +45,13 @@ export class ReadModel {
     defineScripts(redis);
   }
 
+  /** The read watermark: meta's 'r:<user>', or the older layout's (RedisKeys.legacyKey). */
   async watermark(conversationId: string, userId: string): Promise<number> {
-    return Number(
-      (await this.redis.hget(this.keys.conversationKey(conversationId, 'read'), userId)) ?? 0,
-    );
+    const pipe = pipelineOf(this.redis);
+    pipe.hget(this.keys.conversationKey(conversationId, 'meta'), MetaField.read(userId));
+    pipe.hget(this.keys.legacyKey(conversationId, 'read'), userId);
+    const [inMeta, legacy] = (await execPipeline(pipe)) as Array<string | null>;
+    return Number(inMeta ?? legacy ?? 0);
   }
 
   async unread(conversationId: string, userId: string): Promise<number> {
@@ -128,19 +131,23 @@ export class ReadModel {
   ): Promise<ConversationUnread[]> {
     const pipe = pipelineOf(this.redis);
     for (const c of conversationIds) {
-      pipe.hget(this.keys.conversationKey(c, 'read'), userId);
-      pipe.hmget(this.keys.conversationKey(c, 'meta'), 'last_seq', 'last_at', 'kind');
+      const meta = this.keys.conversationKey(c, 'meta');
+      pipe.hmget(meta, 'last_seq', 'last_at', 'kind', MetaField.read(userId));
+      pipe.hget(this.keys.legacyKey(c, 'read'), userId);
       pipe.hexists(this.keys.conversationKey(c, 'marked'), userId);
     }
     const replies = await execPipeline(pipe);
-    const watermarks = conversationIds.map((_, i) => Number(replies[3 * i] ?? 0));
+    // meta's 'r:<user>', or the older layout's (RedisKeys.legacyKey), as unread-row.lua reads it.
+    const watermarks = conversationIds.map((_, i) =>
+      Number((replies[3 * i] as Array<string | null>)[3] ?? replies[3 * i + 1] ?? 0),
+    );
     const counts = pipelineOf(this.redis);
     conversationIds.forEach((c, i) =>
       counts.zcount(this.keys.conversationKey(c, 'msgs'), `(${watermarks[i]}`, '+inf'),
     );
     const unread = await execPipeline(counts);
     return conversationIds.map((conversationId, i) => {
-      const [lastSeq, lastAt, kind] = replies[3 * i + 1] as Array<string | null>;
+      const [lastSeq, lastAt, kind] = replies[3 * i] as Array<string | null>;
       const markedUnread = replies[3 * i + 2] === 1;
       return {
         conversationId,
@@ -172,15 +179,26 @@ export class ReadModel {
     return this.redis.zrange(this.keys.userConversations(userId), '0', '-1');
   }
 
+  /** Whether the user is a member: meta's 'm:<user>', or in the older layout's set. */
   async isMember(conversationId: string, userId: string): Promise<boolean> {
-    return (
-      (await this.redis.sismember(this.keys.conversationKey(conversationId, 'members'), userId)) ===
-      1
-    );
+    const pipe = pipelineOf(this.redis);
+    pipe.hexists(this.keys.conversationKey(conversationId, 'meta'), MetaField.member(userId));
+    pipe.sismember(this.keys.legacyKey(conversationId, 'members'), userId);
+    return (await execPipeline(pipe)).some((found) => found === 1);
   }
 
+  /**
+   * The members, sorted: meta's 'm:<user>' fields, or the older layout's set where meta has
+   * none (RedisKeys.legacyKey), as receipt-details-1.lua reads them.
+   */
   async members(conversationId: string): Promise<string[]> {
-    return (await this.redis.smembers(this.keys.conversationKey(conversationId, 'members'))).sort();
+    const pipe = pipelineOf(this.redis);
+    pipe.hkeys(this.keys.conversationKey(conversationId, 'meta'));
+    pipe.smembers(this.keys.legacyKey(conversationId, 'members'));
+    const [fields, legacy] = (await execPipeline(pipe)) as [string[], string[]];
+    const member = MetaField.member('');
+    const inMeta = fields.filter((f) => f.startsWith(member)).map((f) => f.slice(member.length));
+    return (inMeta.length > 0 ? inMeta : legacy).sort();
   }
 
   /**

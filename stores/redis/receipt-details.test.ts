@@ -3,7 +3,7 @@ import { loadConfig } from '../../config/config';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { connectRedis, type RedisClient } from './connect';
 import { HotStateRestorer } from './hot-state-restorer';
-import { RedisKeys } from './keys';
+import { MetaField, RedisKeys } from './keys';
 import { RedisReceiptDetails } from './receipt-details';
 
 /**
@@ -62,9 +62,9 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
     const p = keys.conversation(c);
     await redis
       .multi()
-      .hset(`${p}dlvd`, 'cy', '1')
+      .hset(`${p}meta`, MetaField.dlvd('cy'), '1')
       .zadd(`${p}dlvlog:cy`, 1, '1|3000')
-      .hset(`${p}read`, 'cy', '1')
+      .hset(`${p}meta`, MetaField.read('cy'), '1')
       .zadd(`${p}readlog:cy`, 1, '1|4000')
       .exec();
     expect(await recipients(source)).toEqual([
@@ -73,7 +73,7 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
     ]);
 
     // A new member: listed at once.
-    await redis.sadd(`${p}members`, 'dee');
+    await redis.hset(`${p}meta`, MetaField.member('dee'), '1');
     expect((await recipients(source)).map(([u]) => u)).toEqual(['bo', 'cy', 'dee']);
 
     // A later message from dee: dee's implicit read is dated by it.
@@ -82,7 +82,7 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
       .hset(`${p}msg`, 'm2', '2|dee|5000')
       .zadd(`${p}msgs`, 2, 'm2')
       .hset(`${p}meta`, 'last_seq', '2')
-      .hset(`${p}read`, 'dee', '2')
+      .hset(`${p}meta`, MetaField.read('dee'), '2')
       .exec();
     expect((await recipients(source)).find(([u]) => u === 'dee')).toEqual(['dee', 5_000, 5_000]);
   });

@@ -62,20 +62,34 @@ function toState(
   const [meta, members, read, dlvd, msg, msgs, notified, win, held, dlv, deleted, marked] =
     snapshot;
   const state = new ConversationState(conversationId, prefix);
+  // The legacy layout's keys (members, read, dlvd, notified): empty once a conversation is in meta.
+  const legacy = [members, read, dlvd, notified].some((flat) => flat.length > 0);
+  const metaMembers: string[] = [];
   forPairs(meta, (field, value) => {
-    if (field === 'kind') state.kind = value as ConversationKind;
+    const user = field.slice(2);
+    if (field.startsWith('m:')) metaMembers.push(user);
+    else if (field.startsWith('r:')) raise(state, 'read', user, value);
+    else if (field.startsWith('d:')) raise(state, 'dlvd', user, value);
+    else if (field.startsWith('tr:') || field.startsWith('td:'))
+      state.setNotified(field.slice(1), value);
+    else if (field === 'kind') state.kind = value as ConversationKind;
     else if (field === 'last_seq') state.lastSeq = luaNumber(value) ?? 0;
     else if (field === 'last_msg') state.lastMsg = value;
     else if (field === 'last_at') state.lastAt = value;
     else if (field === 'touched') state.touched = luaNumber(value);
     else if (field === 'uver') state.updateVersion = luaNumber(value) ?? 0;
   });
-  for (const user of members) state.addMember(user);
-  forPairs(read, (user, seq) => state.setWatermark('read', user, luaNumber(seq) ?? 0));
-  forPairs(dlvd, (user, seq) => state.setWatermark('dlvd', user, luaNumber(seq) ?? 0));
+  // meta's members, once it has any, are the truth: a legacy set is not merged into them.
+  for (const user of metaMembers.length > 0 ? metaMembers : members) state.addMember(user);
+  forPairs(read, (user, seq) => raise(state, 'read', user, seq));
+  forPairs(dlvd, (user, seq) => raise(state, 'dlvd', user, seq));
+  state.legacyLayout = legacy;
   forPairs(msg, (id, value) => state.setMessageValue(id, value));
   forPairs(msgs, (id, score) => state.indexMessage(id, Number(score)));
-  forPairs(notified, (field, value) => state.setNotified(field, value));
+  // meta's marks are newer than a legacy hash's (a cut flush may leave both for a moment).
+  forPairs(notified, (field, value) => {
+    if (!state.notified.has(field)) state.setNotified(field, value);
+  });
   forPairs(win, (field, value) => state.setWindowField(field, value));
   forPairs(held, (entry, deadline) => state.hold(entry, Number(deadline)));
   forPairs(deleted ?? [], (id, seq) => state.markDeleted(id, luaNumber(seq) ?? 0));
@@ -86,6 +100,18 @@ function toState(
     state.loadDeliveredBy(id, entries);
   });
   return state;
+}
+
+/** A watermark as loaded: the highest of what meta and a legacy key hold (they only move up). */
+function raise(
+  state: ConversationState,
+  which: 'read' | 'dlvd',
+  user: string,
+  value: string,
+): void {
+  const seq = luaNumber(value) ?? 0;
+  const held = state[which].get(user);
+  if (held === undefined || seq > held) state.setWatermark(which, user, seq);
 }
 
 function forPairs(flat: Flat, fn: (a: string, b: string) => void): void {

@@ -36,9 +36,10 @@ type Watermark = 'read' | 'dlvd';
 
 /**
  * One conversation's hot state, as the Lua scripts keep it under the conversation's key prefix
- * (stores/redis/keys.ts): meta (kind, last_seq, last_msg, last_at, touched), members, the read
- * and delivered watermarks, the message index (`msg`: id → "seq|sender|sent_at", `msgs`: id by
- * seq), the 'told up to' marks (`notified`), the open group window (`win`), the held receipts (`held`) and, only for the
+ * (stores/redis/keys.ts): meta (kind, last_seq, last_msg, last_at, touched, uver, the members
+ * and their read and delivered watermarks as 'm:', 'r:' and 'd:' fields, and the 'told up to'
+ * marks, `notified` here, as 'tr:' and 'td:' fields), the message index (`msg`: id →
+ * "seq|sender|sent_at", `msgs`: id by seq), the open group window (`win`), the held receipts (`held`) and, only for the
  * messages loaded or touched, who confirmed delivery by id (`dlv:<id>`). The logs (`readlog:*`,
  * `dlvlog:*`) are only ever appended to, so they are written, never held.
  *
@@ -58,6 +59,11 @@ export class ConversationState {
   updateVersion = 0;
   /** Whether updateVersion was raised to this incarnation's floor (see nextUpdateVersion). */
   versionFloored = false;
+  /**
+   * Loaded from the legacy layout (members, watermarks or marks in keys of their own, not in meta):
+   * the next write puts them into meta and deletes those keys (conversationWrites).
+   */
+  legacyLayout = false;
   /**
    * When this process last set the expiry of a key it appends to (a log, a delivered-by hash),
    * by key suffix. Not loaded: after a load the first write refreshes each key once.

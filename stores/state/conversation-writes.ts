@@ -1,33 +1,78 @@
-import type { ConversationSuffix } from '../redis/keys';
-import type { HashWrites, SetWrites, SortedSetWrites, WriteSet } from './write-set';
+import { LEGACY_SUFFIXES, MetaField, type ConversationSuffix } from '../redis/keys';
+import type { ConversationState } from './conversation-state';
+import { formatNumber } from './stored-values';
+import type { HashWrites, SortedSetWrites, WriteSet } from './write-set';
 
 /**
  * Flush order of a conversation's keys (WriteSet sends lower ranks first). What tells a replay
- * that a receipt was applied goes last — the watermarks, and who confirmed delivery by id
- * (`dlv:<id>`): until those are written, a replay of the step applies its receipts again and
- * redoes what they derive (logs, marks, the group window). Written before the window, a
- * delivered-by-id entry would make the replay see an old confirmation and leave its range out
- * of the window for good. meta goes just before them: its last_seq and kind decide whether a
- * replayed message or member event refreshes the expiry of keys it creates.
+ * that a receipt was applied goes last — meta, which holds the watermarks (with last_seq and
+ * kind, which decide whether a replayed message or member event refreshes the expiry of keys it
+ * creates: one HSET writes them together), and who confirmed delivery by id (`dlv:<id>`): until
+ * those are written, a replay of the step applies its receipts again and redoes what they
+ * derive (logs, marks, the group window). Written before the window, a delivered-by-id entry
+ * would make the replay see an old confirmation and leave its range out of the window for good.
  * Order alone does not make a cut flush safe (see WriteSet): by default each conversation's
  * writes also go as one transaction; the order still holds within it and for a plain flush.
  */
 export const ConversationRank = { Data: 0, Meta: 1, Watermarks: 2 } as const;
 
+/** Writes to the fields of one kind in meta ('r:<user>' …), by name (a user, a mark's field). */
+export class UserFields {
+  constructor(
+    private readonly meta: () => HashWrites,
+    private readonly field: (name: string) => string,
+  ) {}
+
+  set(name: string, value: string): void {
+    this.meta().set(this.field(name), value);
+  }
+
+  delete(name: string): void {
+    this.meta().delete(this.field(name));
+  }
+}
+
+/** The members as meta fields ('m:<user>' = '1'). */
+export class MemberFields extends UserFields {
+  add(userId: string): void {
+    this.set(userId, '1');
+  }
+
+  remove(userId: string): void {
+    this.delete(userId);
+  }
+}
+
+/**
+ * The writes of an engine call on `state`. A state loaded from the legacy layout (separate
+ * members/read/dlvd/notified keys: conversation-loader.ts) gets its members, watermarks and
+ * 'told up to' marks written into meta with this call's writes, and the legacy keys deleted, once.
+ */
+export function conversationWrites(state: ConversationState, writes: WriteSet): ConversationWrites {
+  const c = new ConversationWrites(writes, state.prefix);
+  if (state.legacyLayout) {
+    for (const user of state.members) c.members.add(user);
+    for (const [user, seq] of state.read) c.read.set(user, formatNumber(seq));
+    for (const [user, seq] of state.dlvd) c.dlvd.set(user, formatNumber(seq));
+    for (const [field, mark] of state.notified) c.notified.set(field, mark);
+    // After meta (a cut flush never leaves a conversation with neither).
+    for (const suffix of LEGACY_SUFFIXES)
+      writes.hash(state.prefix + suffix, ConversationRank.Watermarks).del();
+    state.legacyLayout = false;
+  }
+  return c;
+}
+
 /**
  * The WriteSet handles of one conversation's keys, named as the Lua scripts name them (the key
- * prefix, then 'meta', 'read', 'dlv:<id>', …) so that readers find what the scripts would have
- * written.
+ * prefix, then 'meta', 'msgs', 'dlv:<id>', …; members and watermarks as meta fields) so that
+ * readers find what the scripts would have written.
  */
 export class ConversationWrites {
   // Handles of the core keys, found once per run rather than on every write.
   private metaWrites?: HashWrites;
-  private membersWrites?: SetWrites;
-  private readWrites?: HashWrites;
-  private dlvdWrites?: HashWrites;
   private msgWrites?: HashWrites;
   private msgsWrites?: SortedSetWrites;
-  private notifiedWrites?: HashWrites;
   private winWrites?: HashWrites;
   private deletedWrites?: HashWrites;
   private markedWrites?: HashWrites;
@@ -41,17 +86,14 @@ export class ConversationWrites {
     return (this.metaWrites ??= this.writes.hash(this.key('meta'), ConversationRank.Meta));
   }
 
-  get members(): SetWrites {
-    return (this.membersWrites ??= this.writes.set(this.key('members')));
-  }
+  /** Members: meta's 'm:<user>' fields. */
+  readonly members = new MemberFields(() => this.meta, MetaField.member);
 
-  get read(): HashWrites {
-    return (this.readWrites ??= this.writes.hash(this.key('read'), ConversationRank.Watermarks));
-  }
+  /** Read watermarks: meta's 'r:<user>' fields. */
+  readonly read = new UserFields(() => this.meta, MetaField.read);
 
-  get dlvd(): HashWrites {
-    return (this.dlvdWrites ??= this.writes.hash(this.key('dlvd'), ConversationRank.Watermarks));
-  }
+  /** Delivered watermarks: meta's 'd:<user>' fields. */
+  readonly dlvd = new UserFields(() => this.meta, MetaField.dlvd);
 
   get msg(): HashWrites {
     return (this.msgWrites ??= this.writes.hash(this.key('msg')));
@@ -61,9 +103,8 @@ export class ConversationWrites {
     return (this.msgsWrites ??= this.writes.sortedSet(this.key('msgs')));
   }
 
-  get notified(): HashWrites {
-    return (this.notifiedWrites ??= this.writes.hash(this.key('notified')));
-  }
+  /** 'Told up to' marks, by their field ('r:<reader>' …): meta's 't' + field (MetaField.told). */
+  readonly notified = new UserFields(() => this.meta, MetaField.told);
 
   get win(): HashWrites {
     return (this.winWrites ??= this.writes.hash(this.key('win')));

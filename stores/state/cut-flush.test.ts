@@ -125,10 +125,10 @@ describe('a step whose write-behind was cut after any number of commands, redone
       await remove(clean);
       // Several conversations, each a transaction: the cuts fall between and inside them.
       expect(commands.filter((c) => c[0] === 'multi').length).toBeGreaterThanOrEqual(3);
-      // The crowd's member list goes in slices: a cut may fall inside one conversation's writes.
+      // The crowd's members go in slices: a cut may fall inside one conversation's writes.
       if (seed === 3)
         expect(
-          commands.filter((c) => c[0] === 'sadd' && c[1]?.endsWith(':members')).length,
+          commands.filter((c) => c[0] === 'hset' && c[1]?.endsWith(':meta')).length,
         ).toBeGreaterThanOrEqual(2);
 
       const leftByCuts = new Set<string>();

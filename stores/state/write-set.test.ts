@@ -90,17 +90,18 @@ describe('WriteSet', () => {
   it('orders by rank, then by first write: a conversation writes its watermarks last', () => {
     const w = new WriteSet();
     const c = new ConversationWrites(w, 'p:{c:1}:');
+    c.deliveredBy('m3').set('ana', '9');
     c.read.set('ana', '3');
     c.meta.set('last_seq', '3');
     c.msg.set('m3', '3|bo|1');
     c.dlvd.set('ana', '3');
     c.readLog('ana').add('3', '3|9');
-    expect(w.commands(plain).map((cmd) => cmd[1])).toEqual([
-      'p:{c:1}:msg',
-      'p:{c:1}:readlog:ana',
-      'p:{c:1}:meta',
-      'p:{c:1}:read',
-      'p:{c:1}:dlvd',
+    expect(w.commands(plain)).toEqual([
+      ['hset', 'p:{c:1}:msg', 'm3', '3|bo|1'],
+      ['zadd', 'p:{c:1}:readlog:ana', '3', '3|9'],
+      // The watermarks are meta fields: one HSET with last_seq.
+      ['hset', 'p:{c:1}:meta', 'r:ana', '3', 'last_seq', '3', 'd:ana', '3'],
+      ['hset', 'p:{c:1}:dlv:m3', 'ana', '9'],
     ]);
   });
 
@@ -115,7 +116,7 @@ describe('WriteSet', () => {
     expect(w.commands()).toEqual([
       ['multi'],
       ['hset', 'p:{c:1}:msg', 'm3', '3|bo|1'],
-      ['hset', 'p:{c:1}:read', 'ana', '3'],
+      ['hset', 'p:{c:1}:meta', 'r:ana', '3'],
       ['exec'],
       ['hset', 'p:{c:2}:msg', 'm1', '1|bo|1'],
       ['hset', 'p:{u:ana}:x', 'a', '1'],

@@ -1,6 +1,7 @@
 import { Workload, type WorkloadOptions } from '../../scripts/traffic/workload';
 import { durableModel } from './durable-model';
 import type { Harness } from './harness';
+import { conversationWatermarks } from './watermarks';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -74,10 +75,7 @@ export async function changelogAndRedis(
   const changelog: Record<string, [number, number]> = {};
   const redis: Record<string, [number, number]> = {};
   for (const c of conversations) {
-    const [read, delivered] = await Promise.all([
-      h.redis.hgetall(h.keys.conversationKey(c.id, 'read')),
-      h.redis.hgetall(h.keys.conversationKey(c.id, 'dlvd')),
-    ]);
+    const { read, delivered } = await conversationWatermarks(h.redis, h.keys, c.id);
     for (const m of c.members) {
       const w = watermarks.get(`${c.id}/${m}`);
       changelog[`${c.id}/${m}`] = [w?.read ?? 0, w?.delivered ?? 0];

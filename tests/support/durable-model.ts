@@ -4,6 +4,7 @@ import { toNumber } from '../../stores/cassandra/connect';
 import type { DurableStateReader } from '../../stores/cassandra/durable-state-reader';
 import { effectiveWatermarks } from '../../scripts/rebuild/conversation-rebuild';
 import type { Harness } from './harness';
+import { conversationWatermarks } from './watermarks';
 
 export interface Advance {
   seq: number;
@@ -184,10 +185,11 @@ export async function watermarksBothWays(
     ]);
     const { read, delivered } = effectiveWatermarks(members, joins, watermarks);
     for (const [u, r] of read) cassandra[`${c}/${u}`] = [r, delivered.get(u) ?? 0];
-    const [redisRead, redisDelivered] = await Promise.all([
-      h.redis.hgetall(h.keys.conversationKey(c, 'read')),
-      h.redis.hgetall(h.keys.conversationKey(c, 'dlvd')),
-    ]);
+    const { read: redisRead, delivered: redisDelivered } = await conversationWatermarks(
+      h.redis,
+      h.keys,
+      c,
+    );
     for (const [u, r] of Object.entries(redisRead))
       redis[`${c}/${u}`] = [Number(r), Number(redisDelivered[u] ?? 0)];
   }

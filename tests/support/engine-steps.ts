@@ -85,7 +85,7 @@ export function conversationKeyNames(
   conversationId: string,
 ): string[] {
   return [
-    ...['meta', 'members', 'read', 'dlvd', 'msg', 'msgs', 'notified', 'win', 'held'],
+    ...['meta', 'msg', 'msgs', 'win', 'held'],
     ...['deleted', 'marked'],
     ...gen.messageIdsOf(conversationId).map((id) => `dlv:${id}`),
     ...gen.usersOf(conversationId).flatMap((u) => [`readlog:${u}`, `dlvlog:${u}`]),

@@ -17,7 +17,7 @@
       changed: 1 when the receipt moved state (else a duplicate, a replay or a backwards read)
       read/delivered: the member's watermarks after it; new_ids: ids first confirmed delivered
       push_*: the direct-chat update for the peer ('' when nothing new to tell). The 'told up
-        to' marks (notified: 'r:<reader>' / 'd:<reader>' = "seq|version|message_id") are written
+        to' marks (meta's 'tr:<reader>' / 'td:<reader>' = "seq|version|message_id") are written
         here, with the version (source offset) of the receipt that told; any receipt at or below
         the mark pushes nothing, that same receipt seen again in a redo included (its state is
         written after its update was produced).
@@ -36,8 +36,7 @@
 
 local p = KEYS[1]
 local ttl = tonumber(ARGV[1])
-local meta, members, read, dlvd, msgs, msg, notified, win =
-  p .. 'meta', p .. 'members', p .. 'read', p .. 'dlvd', p .. 'msgs', p .. 'msg', p .. 'notified', p .. 'win'
+local meta, msgs, msg, win = p .. 'meta', p .. 'msgs', p .. 'msg', p .. 'win'
 
 -- Parse the receipts and collect their readers.
 local receipts, users, seen = {}, {}, {}
@@ -61,19 +60,21 @@ local m = redis.call('HMGET', meta, 'kind', 'last_seq', 'touched')
 local kind = m[1] or 'GROUP'
 local lastSeq = tonumber(m[2] or '0')
 
--- Membership: a direct chat's two members come in one SMEMBERS (the peer is needed anyway).
+-- Membership (meta's 'm:<user>' fields): a direct chat's two members come with the rest of its
+-- small meta (the peer is needed anyway); a group's readers are asked for by name.
 local isMember, directMembers = {}, nil
 if kind == 'DIRECT' then
-  directMembers = redis.call('SMEMBERS', members)
+  directMembers = memberState(redis.call('HGETALL', meta))
   for _, member in ipairs(directMembers) do isMember[member] = true end
 else
-  for _, user in ipairs(users) do isMember[user] = redis.call('SISMEMBER', members, user) == 1 end
+  local flags = hmget(meta, prefixed(MEMBER, users))
+  for k, user in ipairs(users) do isMember[user] = flags[k] ~= false end
 end
 
 -- The readers' watermarks, read once; written once at the end where they moved.
 local reads, dlvds, readMoved, dlvdMoved = {}, {}, {}, {}
-local readNow = hmget(read, users)
-local dlvdNow = hmget(dlvd, users)
+local readNow = hmget(meta, prefixed(READ, users))
+local dlvdNow = hmget(meta, prefixed(DLVD, users))
 for k, user in ipairs(users) do
   reads[user] = tonumber(readNow[k] or '0')
   dlvds[user] = tonumber(dlvdNow[k] or '0')
@@ -90,7 +91,7 @@ end
 -- A reader's 'told up to' marks, read once per call: marks[1] read, marks[2] delivered, each
 -- {seq, version, id} (seq 0 when none). Marks written before versions were kept hold a seq only.
 -- marksMoved: field -> the mark to write at the end (its last value in the call).
-local MARK_PREFIX = {'r:', 'd:'}
+local MARK_PREFIX = {'tr:', 'td:'}
 local marksOf, marksMoved = {}, {}
 local function parseMark(value)
   if not value then return {0, -1, ''} end
@@ -101,7 +102,7 @@ end
 local function notifiedMarks(user)
   local marks = marksOf[user]
   if not marks then
-    local raw = redis.call('HMGET', notified, MARK_PREFIX[1] .. user, MARK_PREFIX[2] .. user)
+    local raw = redis.call('HMGET', meta, MARK_PREFIX[1] .. user, MARK_PREFIX[2] .. user)
     marks = {parseMark(raw[1]), parseMark(raw[2])}
     marksOf[user] = marks
   end
@@ -238,28 +239,26 @@ for _, r in ipairs(receipts) do
   results[#results + 1] = result
 end
 
--- Write the watermarks that moved.
-local function writeMoved(key, values, moved)
-  local args = {}
-  for user in pairs(moved) do
-    args[#args + 1] = user
-    args[#args + 1] = str(values[user])
+-- Write the watermarks that moved (meta's 'r:<user>' and 'd:<user>' fields).
+local moved = {}
+local function noteMoved(prefix, values, which)
+  for user in pairs(which) do
+    moved[#moved + 1] = prefix .. user
+    moved[#moved + 1] = str(values[user])
   end
-  callPairs('HSET', key, args)
 end
-writeMoved(read, reads, readMoved)
-writeMoved(dlvd, dlvds, dlvdMoved)
+noteMoved(READ, reads, readMoved)
+noteMoved(DLVD, dlvds, dlvdMoved)
+callPairs('HSET', meta, moved)
 
--- The 'told up to' marks that moved, with the version of the receipt that told.
+-- The 'told up to' marks that moved, with the version of the receipt that told (meta's fields:
+-- they expire with it).
 local markFields = {}
 for field, mark in pairs(marksMoved) do
   markFields[#markFields + 1] = field
   markFields[#markFields + 1] = str(mark[1]) .. '|' .. str(mark[2]) .. '|' .. mark[3]
 end
-if #markFields > 0 then
-  callPairs('HSET', notified, markFields)
-  redis.call('EXPIRE', notified, ttl)
-end
+callPairs('HSET', meta, markFields)
 
 -- Groups: fold the run's ranges into the open window.
 local windowOpen = 0

@@ -31,8 +31,7 @@ end
 if not w.unwindowed then told = nil end
 table.sort(ranges, function(a, b) return a[2] > b[2] end)
 
-local members = redis.call('SMEMBERS', p .. 'members')
-local readOf, dlvdOf = numbers(redis.call('HGETALL', p .. 'read')), numbers(redis.call('HGETALL', p .. 'dlvd'))
+local members, readOf, dlvdOf = memberState(redis.call('HGETALL', p .. 'meta'))
 local reads, dlvds = {}, {}
 for _, m in ipairs(members) do
   reads[#reads + 1] = m

@@ -9,6 +9,9 @@
   Returns {meta, members, read, dlvd, msg, msgs, notified, win, held, dlv, deleted, marked}
     meta, read, dlvd, msg, notified, win, deleted, marked: HGETALL (flat field, value, …)
     members: SMEMBERS; msgs: ZRANGE 0 -1 WITHSCORES (flat id, seq, …, in seq order)
+    meta holds the members, watermarks and 'told up to' marks ('m:', 'r:', 'd:', 'tr:', 'td:'
+    fields); members, read, dlvd and notified are the keys of the legacy layout, which held
+    them before (empty once a write moved them)
     held: ZRANGE held 0 -1 WITHSCORES (the held receipts, flat entry, deadline, …)
     dlv: one HGETALL per ARGV id, in order ({} where the key does not exist)
   Cost: O(size of the conversation's state): meant for a conversation's first use by the

@@ -8,16 +8,15 @@
   change neither the kind once known, nor the messages, nor the held receipts).
   A new member starts with everything sent before they joined read. HSETNX semantics, not a max:
   a replay of the join after later messages must not mark those messages read.
-  Cost: HMGET meta, one SADD/SREM per change, one HMGET and at most one HSET each for the read
-  and delivered watermarks of the run, EXISTS held; the core keys' expiry is refreshed when the
-  conversation is new or lost a member (its members set may have been emptied and created again),
-  otherwise hourly as by the other scripts.
+  Cost: HMGET meta, one HSET/HDEL of meta per change, one HMGET and at most one HSET of meta
+  for the joiners' watermarks, EXISTS held; the core keys' expiry is refreshed when the
+  conversation is new or lost a member, otherwise hourly as by the other scripts.
 ]]
 -- @include "helpers"
 
 local p = KEYS[1]
 local ttl = tonumber(ARGV[1])
-local meta, members, read, dlvd = p .. 'meta', p .. 'members', p .. 'read', p .. 'dlvd'
+local meta = p .. 'meta'
 
 local m = redis.call('HMGET', meta, 'kind', 'last_seq', 'touched')
 local kind = m[1]
@@ -29,14 +28,14 @@ local joined, seen, removed = {}, {}, false
 for i = 2, #ARGV, 3 do
   local op, user = ARGV[i], ARGV[i + 1]
   if op == 'add' then
-    redis.call('SADD', members, user)
+    redis.call('HSET', meta, MEMBER .. user, '1')
     if not kind then kind = ARGV[i + 2] end
     if not seen[user] then
       seen[user] = true
       joined[#joined + 1] = user
     end
   else
-    redis.call('SREM', members, user)
+    redis.call('HDEL', meta, MEMBER .. user)
     removed = true
   end
 end
@@ -45,17 +44,18 @@ if isNew and kind then redis.call('HSET', meta, 'kind', kind) end
 -- Each joiner's watermarks start at the last message (HSETNX: existing ones are kept).
 if #joined > 0 then
   local start = str(lastSeq)
-  for _, key in ipairs({read, dlvd}) do
-    local current = hmget(key, joined)
-    local fields = {}
-    for k, user in ipairs(joined) do
+  local fields = {}
+  for _, prefix in ipairs({READ, DLVD}) do
+    local names = prefixed(prefix, joined)
+    local current = hmget(meta, names)
+    for k, name in ipairs(names) do
       if not current[k] then
-        fields[#fields + 1] = user
+        fields[#fields + 1] = name
         fields[#fields + 1] = start
       end
     end
-    callPairs('HSET', key, fields)
   end
+  callPairs('HSET', meta, fields)
 end
 
 refreshCore(p, ttl, m[3], isNew or removed)

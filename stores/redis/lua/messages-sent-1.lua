@@ -23,8 +23,8 @@
     over (from the lower of the two) when another sender has a message among the newest 256
     there, with those senders to tell; version 0, source time the message's sent_at.
   Cost: about a dozen calls whatever the number of messages and the group size: HMGET meta,
-  HGETALL read, HMGET dlvd, one SADD per distinct sender, SMEMBERS, one HSET msg and one ZADD msgs
-  for all the messages, at most one HSET each of meta, read and dlvd, refreshCore, EXISTS held.
+  one HSETNX per distinct sender, HGETALL meta (members and watermarks), one HSET msg and one
+  ZADD msgs for all the messages, at most two HSETs of meta, refreshCore, EXISTS held.
   At most 1,000 messages per call, to keep a script's time short (the caller splits).
 ]]
 -- @include "helpers"
@@ -32,8 +32,7 @@
 
 local p = KEYS[1]
 local ttl = tonumber(ARGV[1])
-local meta, members, read, dlvd, msgs, msg, win =
-  p .. 'meta', p .. 'members', p .. 'read', p .. 'dlvd', p .. 'msgs', p .. 'msg', p .. 'win'
+local meta, msgs, msg, win = p .. 'meta', p .. 'msgs', p .. 'msg', p .. 'win'
 
 local FIELDS = 5
 local count = (#ARGV - 1) / FIELDS
@@ -68,13 +67,10 @@ callPairs('ZADD', msgs, msgsPairs)
 -- not a member yet is one from its first message of the call on (joined[] = that message).
 local joined = {}
 for _, sender in ipairs(senders) do
-  if redis.call('SADD', members, sender) == 1 then joined[sender] = firstBy[sender] end
+  if redis.call('HSETNX', meta, MEMBER .. sender, '1') == 1 then joined[sender] = firstBy[sender] end
 end
-local all = redis.call('SMEMBERS', members)
-local reads = numbers(redis.call('HGETALL', read))
-local delivered = hmget(dlvd, senders)
-local dlvds = {}
-for i, sender in ipairs(senders) do dlvds[sender] = tonumber(delivered[i] or '0') end
+local all, reads, dlvds = memberState(redis.call('HGETALL', meta))
+for _, sender in ipairs(senders) do dlvds[sender] = dlvds[sender] or 0 end
 
 -- Groups: what sending read, folded into the window like a read receipt (window-fold).
 local fold = newWindowFold(msgs, msg)
@@ -130,19 +126,18 @@ if lastSeq > previousLast then
 end
 if #metaFields > 0 then redis.call('HSET', meta, unpack(metaFields)) end
 
-local readFields, dlvdFields = {}, {}
+local marks = {}
 for _, sender in ipairs(senders) do
   if readMoved[sender] then
-    readFields[#readFields + 1] = sender
-    readFields[#readFields + 1] = str(reads[sender])
+    marks[#marks + 1] = READ .. sender
+    marks[#marks + 1] = str(reads[sender])
   end
   if dlvdMoved[sender] then
-    dlvdFields[#dlvdFields + 1] = sender
-    dlvdFields[#dlvdFields + 1] = str(dlvds[sender])
+    marks[#marks + 1] = DLVD .. sender
+    marks[#marks + 1] = str(dlvds[sender])
   end
 end
-callPairs('HSET', read, readFields)
-callPairs('HSET', dlvd, dlvdFields)
+callPairs('HSET', meta, marks)
 
 -- Groups: the fold into the open window, as apply-receipts-1.lua writes its own.
 local windowOpen = 0

@@ -5,7 +5,8 @@
   a log entry), so the first later message of each member also counts. Delivered is the
   delivered watermark, the delivered-by-id hash, or having read it, whichever came first.
 
-  The answer is a function of a few reads (members, their read and delivered watermarks, who
+  The answer is a function of a few reads (members, their read and delivered watermarks — meta's
+  'm:', 'r:' and 'd:' fields, or the older layout's keys where meta has no member —, who
   confirmed the message by id, the conversation's last seq, its message and deletion counts):
   the logs only grow with a watermark and later messages only come with a new last seq. Their
   fingerprint comes with the answer; a caller holding an answer of the same fingerprint gets
@@ -27,18 +28,19 @@
 
 local p = KEYS[1]
 local messageId, viewer, scanLimit, held = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local members, read, dlvd, msgs, msg = p .. 'members', p .. 'read', p .. 'dlvd', p .. 'msgs', p .. 'msg'
+local msgs, msg = p .. 'msgs', p .. 'msg'
 local byIdKey = p .. 'dlv:' .. messageId
 
-if redis.call('EXISTS', members) == 0 then return {'no_conversation'} end
-if redis.call('SISMEMBER', members, viewer) == 0 then return {'not_member'} end
+-- Members and watermarks: meta's fields, or the older layout's keys (memberStateOf).
+local memberList, reads, dlvds, sources = memberStateOf(p)
+if #memberList == 0 then return {'no_conversation'} end
+local isMember = false
+for _, member in ipairs(memberList) do isMember = isMember or member == viewer end
+if not isMember then return {'not_member'} end
 if redis.call('HEXISTS', p .. 'deleted', messageId) == 1 then return {'deleted'} end
 local seq, sender, sentAt = parseMessage(redis.call('HGET', msg, messageId))
 if not seq then return {'no_message'} end
 
-local memberList = redis.call('SMEMBERS', members)
-local readList = redis.call('HGETALL', read)
-local dlvdList = redis.call('HGETALL', dlvd)
 local byIdList = redis.call('HGETALL', byIdKey)
 local counts = {
   str(seq),
@@ -48,14 +50,10 @@ local counts = {
 }
 -- Bytes 0xFE and 0xFF never occur in UTF-8, so no id can make two different states print alike.
 -- Whole hashes (HGETALL costs far less than HMGET of 200 fields): former members' watermarks
--- in them only make a fingerprint change more often.
-local fingerprint = redis.sha1hex(table.concat({
-  table.concat(counts, '\255'),
-  table.concat(memberList, '\255'),
-  table.concat(readList, '\255'),
-  table.concat(dlvdList, '\255'),
-  table.concat(byIdList, '\255'),
-}, '\254'))
+-- and meta's other fields in them only make a fingerprint change more often.
+local parts = {table.concat(counts, '\255'), table.concat(byIdList, '\255')}
+for _, list in ipairs(sources) do parts[#parts + 1] = table.concat(list, '\255') end
+local fingerprint = redis.sha1hex(table.concat(parts, '\254'))
 if fingerprint == held then return {'same'} end
 
 local function asMap(list)
@@ -63,7 +61,7 @@ local function asMap(list)
   for i = 1, #list, 2 do map[list[i]] = tonumber(list[i + 1]) end
   return map
 end
-local reads, dlvds, byId = asMap(readList), asMap(dlvdList), asMap(byIdList)
+local byId = asMap(byIdList)
 
 -- The first message each member sent after this one: an implicit read at its sent_at.
 local sentAfter = {}

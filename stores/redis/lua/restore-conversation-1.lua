@@ -24,8 +24,7 @@
 local p = KEYS[1]
 local ttl = tonumber(ARGV[1])
 local s = cjson.decode(ARGV[2])
-local meta, members, read, dlvd, msgs, msg =
-  p .. 'meta', p .. 'members', p .. 'read', p .. 'dlvd', p .. 'msgs', p .. 'msg'
+local meta, msgs, msg = p .. 'meta', p .. 'msgs', p .. 'msg'
 
 redis.call('HSETNX', meta, 'kind', s.kind)
 if s.last then
@@ -34,16 +33,15 @@ if s.last then
     redis.call('HSET', meta, 'last_seq', str(seq), 'last_msg', s.last[2], 'last_at', str(s.last[3]))
   end
 end
-for _, user in ipairs(s.members) do redis.call('SADD', members, user) end
-for _, user in ipairs(s.former) do redis.call('SREM', members, user) end
-for user, seq in pairs(s.read) do
-  if redis.call('HEXISTS', read, user) == 0 then redis.call('HSET', read, user, str(seq))
-  else advance(read, user, tonumber(seq)) end
+for _, user in ipairs(s.members) do redis.call('HSET', meta, MEMBER .. user, '1') end
+for _, user in ipairs(s.former) do redis.call('HDEL', meta, MEMBER .. user) end
+-- A watermark is written where there is none yet, else only moved forward.
+local function restoreMark(field, seq)
+  if redis.call('HEXISTS', meta, field) == 0 then redis.call('HSET', meta, field, str(seq))
+  else advance(meta, field, tonumber(seq)) end
 end
-for user, seq in pairs(s.dlvd) do
-  if redis.call('HEXISTS', dlvd, user) == 0 then redis.call('HSET', dlvd, user, str(seq))
-  else advance(dlvd, user, tonumber(seq)) end
-end
+for user, seq in pairs(s.read) do restoreMark(READ .. user, seq) end
+for user, seq in pairs(s.dlvd) do restoreMark(DLVD .. user, seq) end
 for _, m in ipairs(s.messages) do
   redis.call('ZADD', msgs, str(m[1]), m[2])
   redis.call('HSET', msg, m[2], str(m[1]) .. '|' .. m[3] .. '|' .. str(m[4]))
@@ -71,7 +69,7 @@ for _, id in ipairs(s.deleted or {}) do
   redis.call('DEL', p .. 'dlv:' .. id)
 end
 for user, at in pairs(s.marked or {}) do redis.call('HSETNX', marked, user, str(at)) end
-for _, key in ipairs({meta, members, read, dlvd, msgs, msg, deleted, marked}) do
+for _, key in ipairs({meta, msgs, msg, deleted, marked}) do
   if redis.call('EXISTS', key) == 1 then redis.call('EXPIRE', key, ttl) end
 end
 return #s.messages

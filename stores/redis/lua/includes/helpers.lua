@@ -30,11 +30,12 @@ local function parseMessage(value)
   return tonumber(seq), sender, sentAt
 end
 
--- A conversation's six core keys share one expiry. Refreshing them costs six EXPIREs, so an
+-- A conversation's core keys (meta, which also holds its members and watermarks, and the
+-- message index msg and msgs) share one expiry. Refreshing them costs three EXPIREs, so an
 -- active conversation refreshes at most once per 1/24 of the TTL (an hour of 24 h): its keys live
 -- between 23/24 of the TTL and the whole TTL after its last event. `force` refreshes now (keys
 -- were just created). meta's 'touched' holds the time of the last refresh (ms, server clock).
-local CORE_KEYS = {'meta', 'members', 'read', 'dlvd', 'msg', 'msgs'}
+local CORE_KEYS = {'meta', 'msg', 'msgs'}
 local function refreshCore(p, ttl, touched, force)
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -42,13 +43,6 @@ local function refreshCore(p, ttl, touched, force)
     redis.call('HSET', p .. 'meta', 'touched', str(now))
     for _, suffix in ipairs(CORE_KEYS) do redis.call('EXPIRE', p .. suffix, ttl) end
   end
-end
-
--- A hash as a Lua table (HGETALL's flat reply), values as numbers.
-local function numbers(flat)
-  local t = {}
-  for i = 1, #flat, 2 do t[flat[i]] = tonumber(flat[i + 1]) end
-  return t
 end
 
 -- unpack() is bounded by Lua's C stack (about 8,000 values): variadic calls go in slices, so a
@@ -71,4 +65,54 @@ local function callPairs(command, key, flat)
   for i = 1, #flat, 2 * SLICE do
     redis.call(command, key, unpack(flat, i, math.min(i + 2 * SLICE - 1, #flat)))
   end
+end
+
+-- Members and per-member watermarks live in the conversation's meta hash (one small listpack
+-- instead of a set and two hashes): 'm:<user>' = '1' for a member, 'r:<user>' / 'd:<user>' the
+-- read / delivered watermark (kept when a member leaves).
+local MEMBER, READ, DLVD = 'm:', 'r:', 'd:'
+
+-- The fields of `users` with a prefix: {prefix .. user, ...}.
+local function prefixed(prefix, users)
+  local fields = {}
+  for i, user in ipairs(users) do fields[i] = prefix .. user end
+  return fields
+end
+
+-- Members and watermarks from meta's fields (HGETALL's flat reply): the members (in field
+-- order), and the read and delivered watermarks by user (numbers).
+local function memberState(flat)
+  local members, reads, dlvds = {}, {}, {}
+  for i = 1, #flat, 2 do
+    local field, value = flat[i], flat[i + 1]
+    local tag, user = string.sub(field, 1, 2), string.sub(field, 3)
+    if tag == MEMBER then members[#members + 1] = user
+    elseif tag == READ then reads[user] = tonumber(value)
+    elseif tag == DLVD then dlvds[user] = tonumber(value) end
+  end
+  return members, reads, dlvds
+end
+
+-- A conversation's members and watermarks for a reader (the query API): from meta, or, where
+-- meta has no member, from the keys of the layout before (a 'members' set, 'read' and 'dlvd'
+-- hashes), which a conversation keeps until the pipeline's next write to it moves them into
+-- meta (stores/state/conversation-writes.ts). A reader must not show such a conversation empty.
+-- Also returns the flat replies the answer came from (for a fingerprint).
+local function memberStateOf(p)
+  local flat = redis.call('HGETALL', p .. 'meta')
+  local members, reads, dlvds = memberState(flat)
+  if #members > 0 then return members, reads, dlvds, {flat} end
+  local legacy = redis.call('SMEMBERS', p .. 'members')
+  if #legacy == 0 then return members, reads, dlvds, {flat} end
+  local readList, dlvdList = redis.call('HGETALL', p .. 'read'), redis.call('HGETALL', p .. 'dlvd')
+  -- Watermarks only move up: the higher of the two layouts'.
+  local function raise(marks, list)
+    for i = 1, #list, 2 do
+      local seq = tonumber(list[i + 1])
+      if seq > (marks[list[i]] or -1) then marks[list[i]] = seq end
+    end
+  end
+  raise(reads, readList)
+  raise(dlvds, dlvdList)
+  return legacy, reads, dlvds, {flat, legacy, readList, dlvdList}
 end

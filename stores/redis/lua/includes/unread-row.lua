@@ -1,10 +1,12 @@
 -- One user's unread figures in one conversation (its key prefix p), appended to `out`: six values,
 -- read_up_to_seq, last_seq, last_at, unread (messages above the watermark), marked (1 when the
 -- user marked it unread, else 0) — integers, 0 where nothing is known — and kind (a string, ''
--- when not known). The read watermark comes first: the count needs it.
+-- when not known). The read watermark comes first: the count needs it. It is meta's
+-- 'r:<user>', or, where meta has none, the 'read' hash of the layout before (kept until the
+-- pipeline's next write to the conversation moves it into meta).
 local function unreadRow(out, p, user)
-  local read = tonumber(redis.call('HGET', p .. 'read', user) or '0')
-  local meta = redis.call('HMGET', p .. 'meta', 'last_seq', 'last_at', 'kind')
+  local meta = redis.call('HMGET', p .. 'meta', 'last_seq', 'last_at', 'kind', 'r:' .. user)
+  local read = tonumber(meta[4] or redis.call('HGET', p .. 'read', user) or '0')
   local lastSeq = tonumber(meta[1] or '0')
   local b = #out
   out[b + 1] = read
