@@ -230,7 +230,7 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
     if (index.length > 0 || windows.length > 0) ctx.assertLeaseHeld();
     const [, , stored] = await Promise.all([
       this.options.users.updateConversationIndex(index),
-      windowing.windows.schedule(windows),
+      windowing.windows.schedule(windows, () => ctx.assertLeaseHeld()),
       this.options.badges.apply(
         badge,
         ctx,

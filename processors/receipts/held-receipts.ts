@@ -139,7 +139,7 @@ export class HeldReceipts implements Punctuator {
     // A pointer to a deadline, written now: at worst it points at a conversation whose held
     // entry a crash lost with its step (the punctuation then finds nothing to do).
     if (toHold.length > 0) ctx.assertLeaseHeld();
-    await this.options.index.schedule(toHold);
+    await this.options.index.schedule(toHold, () => ctx.assertLeaseHeld());
   }
 
   /** Why one more receipt of `userId` may not be held beside `held`; undefined when it may. */

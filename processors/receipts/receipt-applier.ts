@@ -166,7 +166,7 @@ export class ReceiptApplier {
     // same round trip, the readers' badge sizes, which the syncs carry.
     if (windows.length > 0) ctx.assertLeaseHeld(); // written now, mid-step (badges check too)
     const [, stored] = await Promise.all([
-      this.options.windows.schedule(windows),
+      this.options.windows.schedule(windows, () => ctx.assertLeaseHeld()),
       this.options.badges.apply(
         badge,
         ctx,

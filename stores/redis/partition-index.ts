@@ -70,9 +70,11 @@ export class PartitionIndex {
 
   /**
    * Registers conversations; an existing entry keeps the earlier time (a window's first close
-   * time, a conversation's earliest deadline), as ZADD LT does.
+   * time, a conversation's earliest deadline), as ZADD LT does. `beforeWrite` is called right
+   * before the write goes out (after the index is loaded, which may wait): a step checks its
+   * lease there (ProcessorContext.assertLeaseHeld), so a stall before it writes nothing.
    */
-  async schedule(entries: Entry[]): Promise<void> {
+  async schedule(entries: Entry[], beforeWrite?: () => void): Promise<void> {
     if (entries.length === 0) return;
     const pipe = pipelineOf(this.redis);
     for (const e of entries) {
@@ -82,7 +84,9 @@ export class PartitionIndex {
       known.set(e.conversationId, e.at);
       pipe.zadd(this.key(e.partition), 'LT', e.at, e.conversationId);
     }
-    if (pipe.length > 0) await execPipeline(pipe);
+    if (pipe.length === 0) return;
+    beforeWrite?.();
+    await execPipeline(pipe);
   }
 
   /** Sets each conversation's time, or removes it (`at: null`). */
