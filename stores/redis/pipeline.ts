@@ -131,6 +131,11 @@ export class SplitPipeline {
         );
       }),
     );
+    // The slot map moved (a failover): read it anew, or a connection that sends only split
+    // pipelines (the partition leases' own) keeps sending to the old master, refused for good —
+    // ioredis refreshes its map on a redirected single command, not on a pipeline's.
+    if (replies.some(([err]) => err && /^(MOVED|CLUSTERDOWN)\b/.test(err.message)))
+      await new Promise<unknown>((done) => this.cluster.refreshSlotsCache(done));
     return replies;
   }
 

@@ -47,10 +47,13 @@ export class ReadModel {
 
   /** The read watermark: meta's 'r:<user>', or the older layout's (RedisKeys.legacyKey). */
   async watermark(conversationId: string, userId: string): Promise<number> {
-    const pipe = pipelineOf(this.redis);
-    pipe.hget(this.keys.conversationKey(conversationId, 'meta'), MetaField.read(userId));
-    pipe.hget(this.keys.legacyKey(conversationId, 'read'), userId);
-    const [inMeta, legacy] = (await execPipeline(pipe)) as Array<string | null>;
+    // Two commands sent back to back on the connection (one slot: the conversation's hash tag),
+    // not a split pipeline: a read for the API waits for no replica (a promoted master's old
+    // one catching up would fail it).
+    const [inMeta, legacy] = await Promise.all([
+      this.redis.hget(this.keys.conversationKey(conversationId, 'meta'), MetaField.read(userId)),
+      this.redis.hget(this.keys.legacyKey(conversationId, 'read'), userId),
+    ]);
     return Number(inMeta ?? legacy ?? 0);
   }
 
