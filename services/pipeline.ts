@@ -142,15 +142,15 @@ export class Pipeline implements Component {
       recordsPerQueue: DEFAULT_TASK_OPTIONS.maxBufferedRecords + config.maxStepRecords * 1.5,
     });
     if (heapWarning) logger.warn(heapWarning);
-    const leasing = this.options.partitionLeases ?? true;
-    await boot.start({ redis: 'main+aux', leaseConnection: leasing });
+    await boot.start({ redis: 'main+aux' });
     // Like a GlobalKTable: the whole settings table is loaded before the first receipt.
     const settings = await boot.startSettingsTable(this.groupId);
 
     const keys = new RedisKeys(config.redis.keyPrefix);
-    const leases = leasing
-      ? new PartitionLeases(boot.leaseRedis, keys, { ttlMs: config.partitionLeaseMs })
-      : undefined;
+    const leases =
+      (this.options.partitionLeases ?? true)
+        ? new PartitionLeases(boot.redis, keys, { ttlMs: config.partitionLeaseMs })
+        : undefined;
     const states = new ConversationStates(boot.redis, keys, {
       maxBytes: config.stateCacheBytes,
       fence: leases && ((partition) => leases.fence(partition)),

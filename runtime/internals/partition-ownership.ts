@@ -80,7 +80,6 @@ export class PartitionOwnership {
   private readonly waitLogged = new Set<number>();
   private lastHeartbeatAt = Number.NEGATIVE_INFINITY;
   private lastRenewalAt = Number.NEGATIVE_INFINITY;
-  private lastTickAt = Number.NEGATIVE_INFINITY;
   private renewing = false;
   private unhealthyLogged = false;
   private timer: NodeJS.Timeout | undefined;
@@ -188,15 +187,6 @@ export class PartitionOwnership {
 
   private tick(): void {
     const now = Date.now();
-    // A lease's validity counts from its renewal's send: a stalled event loop (a long
-    // synchronous stretch, GC, a starved CPU) renews late, and past the validity loses them all.
-    const late = now - this.lastTickAt - this.retryMs; // the first tick: -Infinity
-    this.lastTickAt = now;
-    if (late > this.renewMs && Number.isFinite(late) && this.assigned.size > 0)
-      this.options.logger.warn(
-        { lateMs: late, leaseTtlMs: this.options.leases.ttlMs },
-        'the event loop stalled: partition leases were renewed late (they run out if it stalls for most of their ttl)',
-      );
     for (const [partition, state] of this.assigned)
       if (state === 'held' && !this.options.leases.holds(partition, now))
         this.lost(partition, 'expired');
@@ -222,12 +212,6 @@ export class PartitionOwnership {
     this.lastRenewalAt = now;
     try {
       const lost = await this.options.leases.renew();
-      const tookMs = Date.now() - now;
-      if (tookMs > this.renewMs)
-        this.options.logger.warn(
-          { tookMs, leaseTtlMs: this.options.leases.ttlMs },
-          'renewing partition leases took longer than a third of their ttl (Redis slow to answer)',
-        );
       for (const partition of lost) this.lost(partition, 'taken');
     } catch (err) {
       this.options.logger.warn({ err }, 'renewing partition leases failed; tried again shortly');
