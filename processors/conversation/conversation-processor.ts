@@ -18,6 +18,7 @@ import { replyImpliedUpdates, type ReplyImpliedUpdate } from '../engine/reply-im
 import { expiryRefreshMs } from '../engine/refresh-core';
 import { nextUpdateVersion } from '../engine/update-version';
 import { windowCloseAfter, type GroupWindowing } from '../notifier/group-windowing';
+import { tellUnreadSyncs, type UnreadSyncFigures } from '../notifier/unread-syncs';
 import type { HeldReceipts } from '../receipts/held-receipts';
 import type { StateStep, StateSteps } from '../state-steps';
 import type { BadgeUpdater } from '../unread/badge-updater';
@@ -41,15 +42,6 @@ export interface ConversationProcessorOptions {
   >;
   /** The badge size a sync carries: muted conversations left out, as the unread API does. */
   visibleBadge: VisibleBadge;
-}
-
-/** A member whose unread count a deletion lowered: their devices get an unread sync. */
-interface Recount {
-  conversationId: string;
-  userId: string;
-  unread: number;
-  readUpTo: number;
-  sourceAt: number;
 }
 
 interface Pending<C extends ConversationCommand = ConversationCommand> {
@@ -150,7 +142,8 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
     const index: ConversationIndexChange[] = [];
     const touched = new Set<string>();
     const windowsOpen = new Set<string>();
-    const recounts: Recount[] = [];
+    // Members whose unread count a deletion lowered: their devices get an unread sync.
+    const recounts: UnreadSyncFigures[] = [];
     for (const change of changes) {
       const c = change.event.conversation_id;
       ctx.logChange({
@@ -191,7 +184,7 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
           if (source) badge.push({ op: 'remove', userId: member, source, kind: result.kind });
         }
         for (const r of result.recounted)
-          recounts.push({ conversationId: c, sourceAt: change.sourceAt, ...r });
+          recounts.push({ conversationId: c, sourceAt: change.sourceAt, deviceId: null, ...r });
         // Receipts held for it (sent and deleted before they could apply) are refused now.
         if (result.hasHeld) touched.add(c);
         metrics.eventsIn.inc({
@@ -237,7 +230,12 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
         recounts.map((r) => r.userId),
       ),
     ]);
-    if (recounts.length > 0) await this.tellRecounts(recounts, stored, ctx, step);
+    // As after a read: no count or badge sticks until a refetch.
+    await tellUnreadSyncs(recounts, stored, ctx, {
+      emitter: windowing.emitter,
+      visibleBadge: this.options.visibleBadge,
+      nextVersion: (conversationId) => nextUpdateVersion(steps.states.get(conversationId), step),
+    });
     // A changed conversation may let its held receipts apply now.
     await this.options.held.retry(
       [...touched].map((conversationId) => ({
@@ -246,35 +244,6 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
       })),
       ctx,
     );
-  }
-
-  /**
-   * A deletion lowered these members' unread counts: each one's devices get the new count and
-   * badge, with the conversation's next version, as after a read (no badge sticks until a refetch).
-   */
-  private async tellRecounts(
-    recounts: Recount[],
-    stored: ReadonlyMap<string, number>,
-    ctx: ProcessorContext,
-    step: StateStep,
-  ): Promise<void> {
-    const counts = await this.options.visibleBadge.counts(stored, ctx.now);
-    for (const r of recounts) {
-      const state = this.options.steps.states.get(r.conversationId);
-      this.options.windowing.emitter.unreadSync(
-        ctx,
-        r.userId,
-        {
-          conversation_id: r.conversationId,
-          unread_count: r.unread,
-          badge_count: counts.get(r.userId) ?? 0,
-          read_up_to_seq: r.readUpTo,
-          origin_device_id: null,
-        },
-        nextUpdateVersion(state, step),
-        r.sourceAt,
-      );
-    }
   }
 
   private lastAt(conversationId: string): number {

@@ -11,6 +11,7 @@ import { applyReceipts } from '../engine/apply-receipts';
 import { deliveredByNeeded } from '../engine/delivered-by-needed';
 import { nextUpdateVersion } from '../engine/update-version';
 import { windowCloseAfter, type GroupWindowing } from '../notifier/group-windowing';
+import { tellUnreadSyncs } from '../notifier/unread-syncs';
 import type { BadgeUpdater } from '../unread/badge-updater';
 import type { VisibleBadge } from '../unread/visible-badge';
 import { receiptChange, unreadMarkChange } from './receipt-change';
@@ -174,21 +175,22 @@ export class ReceiptApplier {
       ),
     ]);
     // A reader with a conversation muted now sees a smaller badge (one more round trip for them).
-    const counts = await this.options.visibleBadge.counts(stored, ctx.now);
-    for (const { job, result } of syncs) {
-      emitter.unreadSync(
-        ctx,
-        job.userId,
-        {
-          conversation_id: job.conversationId,
-          unread_count: result.unread,
-          badge_count: counts.get(job.userId) ?? 0,
-          read_up_to_seq: result.newRead,
-          origin_device_id: job.deviceId,
-        },
-        nextVersion(job),
-        job.record.timestamp,
-      );
-    }
+    await tellUnreadSyncs(
+      syncs.map(({ job, result }) => ({
+        userId: job.userId,
+        conversationId: job.conversationId,
+        unread: result.unread,
+        readUpTo: result.newRead,
+        deviceId: job.deviceId,
+        sourceAt: job.record.timestamp,
+      })),
+      stored,
+      ctx,
+      {
+        emitter,
+        visibleBadge: this.options.visibleBadge,
+        nextVersion: (conversationId) => nextUpdateVersion(steps.states.get(conversationId), step),
+      },
+    );
   }
 }

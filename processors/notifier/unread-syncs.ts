@@ -1,0 +1,49 @@
+import type { ProcessorContext } from '../../runtime/api';
+import type { VisibleBadge } from '../unread/visible-badge';
+import type { UpdateEmitter } from './update-emitter';
+
+/** One user's new unread figures in one conversation, for their devices. */
+export interface UnreadSyncFigures {
+  userId: string;
+  conversationId: string;
+  unread: number;
+  readUpTo: number;
+  /** The device whose read it was (it knows already), null when no device of theirs acted. */
+  deviceId: string | null;
+  /** The input record's timestamp. */
+  sourceAt: number;
+}
+
+/**
+ * Tells each user's devices their new unread count and badge (a read, a mark as unread, a
+ * deletion that lowered the count). `stored` are the users' badge sizes as the step's badge
+ * write returned them; muted conversations are left out as the unread API leaves them. Versions
+ * are taken as each sync goes out, so a conversation's versions rise in the order it is told.
+ */
+export async function tellUnreadSyncs(
+  syncs: readonly UnreadSyncFigures[],
+  stored: ReadonlyMap<string, number>,
+  ctx: ProcessorContext,
+  deps: {
+    emitter: UpdateEmitter;
+    visibleBadge: VisibleBadge;
+    nextVersion(conversationId: string): number;
+  },
+): Promise<void> {
+  if (syncs.length === 0) return;
+  const counts = await deps.visibleBadge.counts(stored, ctx.now);
+  for (const s of syncs)
+    deps.emitter.unreadSync(
+      ctx,
+      s.userId,
+      {
+        conversation_id: s.conversationId,
+        unread_count: s.unread,
+        badge_count: counts.get(s.userId) ?? 0,
+        read_up_to_seq: s.readUpTo,
+        origin_device_id: s.deviceId,
+      },
+      deps.nextVersion(s.conversationId),
+      s.sourceAt,
+    );
+}
