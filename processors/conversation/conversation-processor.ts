@@ -209,6 +209,8 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
       }
     }
 
+    // The updates the messages decided (reply-implied reads) need not wait for the writes below.
+    ctx.releaseOutputs();
     for (const [conversationId, before] of lastAtBefore)
       index.push(...this.moves(conversationId, before, step.ttlSeconds));
     // The window index entries make the windows that sending folded into close.
@@ -221,7 +223,10 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
     }));
     // written now, mid-step (badges check too)
     if (index.length > 0 || windows.length > 0) ctx.assertLeaseHeld();
-    const [, , stored] = await Promise.all([
+    // Nothing below reads what these write (a receipt's badge change waits for them in the
+    // badge updater's order), so the step goes on — the receipts after the messages are applied
+    // and their updates released — while they are under way.
+    const sideEffects = Promise.all([
       this.options.users.updateConversationIndex(index),
       windowing.windows.schedule(windows, () => ctx.assertLeaseHeld()),
       this.options.badges.apply(
@@ -229,13 +234,15 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
         ctx,
         recounts.map((r) => r.userId),
       ),
-    ]);
-    // As after a read: no count or badge sticks until a refetch.
-    await tellUnreadSyncs(recounts, stored, ctx, {
-      emitter: windowing.emitter,
-      visibleBadge: this.options.visibleBadge,
-      nextVersion: (conversationId) => nextUpdateVersion(steps.states.get(conversationId), step),
-    });
+    ]).then(([, , stored]) =>
+      // As after a read: no count or badge sticks until a refetch.
+      tellUnreadSyncs(recounts, stored, ctx, {
+        emitter: windowing.emitter,
+        visibleBadge: this.options.visibleBadge,
+        nextVersion: (conversationId) => nextUpdateVersion(steps.states.get(conversationId), step),
+      }),
+    );
+    ctx.waitFor(sideEffects);
     // A changed conversation may let its held receipts apply now.
     await this.options.held.retry(
       [...touched].map((conversationId) => ({

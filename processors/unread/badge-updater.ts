@@ -12,6 +12,8 @@ import type { Logger } from 'pino';
 export class BadgeUpdater {
   /** Partitions whose badges are written without dedupe since an aux failure (warned once). */
   private readonly degraded = new Set<number>();
+  /** Per partition: the badge writes under way, which the next ones wait for. */
+  private readonly chains = new Map<number, Promise<void>>();
 
   constructor(
     private readonly users: UserStore,
@@ -33,12 +35,33 @@ export class BadgeUpdater {
    * Applies a step's badge changes and returns the badge sizes of `countsFor` after them. The
    * dedupe marks are written while the step goes on; the step's commit waits for them.
    */
-  async apply(
+  apply(
     changes: BadgeChange[],
     ctx: ProcessorContext,
     countsFor: string[] = [],
   ): Promise<Map<string, number>> {
-    if (changes.length === 0 && countsFor.length === 0) return new Map();
+    if (changes.length === 0 && countsFor.length === 0) return Promise.resolve(new Map());
+    // One partition's badge writes land in the order they were asked for: a processor may go on
+    // while its writes are under way (ProcessorContext.waitFor), and a later step's or
+    // processor's change of the same badge entry must not overtake them.
+    const before = this.chains.get(ctx.partition) ?? Promise.resolve();
+    const applied = before.then(() => this.applyNow(changes, ctx, countsFor));
+    const settled = applied.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.chains.set(ctx.partition, settled);
+    void settled.then(() => {
+      if (this.chains.get(ctx.partition) === settled) this.chains.delete(ctx.partition);
+    });
+    return applied;
+  }
+
+  private async applyNow(
+    changes: BadgeChange[],
+    ctx: ProcessorContext,
+    countsFor: string[],
+  ): Promise<Map<string, number>> {
     const stats = await this.users.applyBadgeChanges(changes, {
       countsFor,
       deferMarks: (written) => ctx.afterSend(() => written),
