@@ -371,6 +371,37 @@ describe('UserStore badge dedupe (real Redis)', () => {
       ).toMatchObject({ memoryHits: 1 });
     });
 
+    it('deletes the stale marks memory knows in the round trip that reads the unknown ones', async () => {
+      const [u, v] = [user(), user()];
+      const marks = new DedupeMarkCache(100, 60_000);
+      await store.applyBadgeChanges([add(u, 'A'), remove(u, 'B')], { memory: marks.of(0) });
+      const mget = jest.spyOn(aux, 'mget');
+      const auxPipelines = spyOnPipelines(aux);
+      let auxRoundTripsAtMainWrite = -1;
+      const stats = await store.applyBadgeChanges(
+        [remove(u, 'A'), add(u, 'B'), add(v, 'C')], // two flips memory knows, one pair it does not
+        {
+          memory: marks.of(0),
+          beforeWrite: () => {
+            auxRoundTripsAtMainWrite = auxPipelines.mock.calls.length + mget.mock.calls.length;
+          },
+        },
+      );
+      expect(stats).toMatchObject({ memoryHits: 0, misses: 3, aux: 'ok' });
+      // One aux round trip before the main write (the read and the deletes), where it was two.
+      expect(auxRoundTripsAtMainWrite).toBe(1);
+      expect(mget).not.toHaveBeenCalled(); // the read went in the pipeline
+      expect(await main.hkeys(keys.badge(u))).toEqual(['B']);
+      expect(await inBadge(v, 'C')).toBe(true);
+      expect([await mark(u, 'A'), await mark(u, 'B'), await mark(v, 'C')]).toEqual(['0', '1', '1']);
+      // With only memory-known flips, no read at all: the deletes alone.
+      auxPipelines.mockClear();
+      await store.applyBadgeChanges([add(u, 'A')], { memory: marks.of(0) });
+      expect(auxPipelines).toHaveBeenCalledTimes(2); // the deletes, then the new mark
+      expect(mget).not.toHaveBeenCalled();
+      expect(await mark(u, 'A')).toBe('1');
+    });
+
     it('forgets a partition on reset: its pairs are read from the aux Redis again', async () => {
       const u = user();
       const marks = new DedupeMarkCache(100, 60_000);

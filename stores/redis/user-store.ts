@@ -1,5 +1,5 @@
 import type { ChainableCommander } from 'ioredis';
-import type { RedisClient } from './connect';
+import { isCluster, type RedisClient } from './connect';
 import type { ConversationKind } from '../../schemas/types';
 import type { DedupeMark, MarkMemory } from '../state/dedupe-mark-cache';
 import type { RedisKeys } from './keys';
@@ -154,10 +154,18 @@ export class UserStore {
 
     const known = latest.map((c) => memory?.get(markKey(c)));
     const unknown = latest.filter((_, i) => known[i] === undefined);
+    // Marks memory knows to be stale are deleted in the round trip that reads the unknown ones:
+    // one aux round trip before the main write, not two, when memory knows the marks.
+    const staleKnown = latest.flatMap((c, i) =>
+      known[i] !== undefined && known[i] !== markValue(c.op) ? [markKey(c)] : [],
+    );
     let read: Array<string | null> = [];
-    if (guarded && unknown.length > 0) {
+    const deleted = new Set<string>();
+    if (guarded && (unknown.length > 0 || staleKnown.length > 0)) {
+      if (staleKnown.length > 0) options.beforeWrite?.(); // a throw writes nothing
       try {
-        read = await getKeys(this.aux, unknown.map(markKey));
+        read = await this.readAndDeleteMarks(unknown.map(markKey), staleKnown);
+        for (const key of staleKnown) deleted.add(key);
       } catch (err) {
         auxFailed(err);
         guarded = false;
@@ -184,10 +192,11 @@ export class UserStore {
 
     const { beforeWrite } = options;
     for (const key of stale) memory?.forget(key);
-    if (guarded && stale.length > 0) {
+    const toDelete = stale.filter((key) => !deleted.has(key));
+    if (guarded && toDelete.length > 0) {
       beforeWrite?.();
       const pipe = pipelineOf(this.aux);
-      for (const key of stale) pipe.del(key);
+      for (const key of toDelete) pipe.del(key);
       try {
         await execPipeline(pipe);
       } catch (err) {
@@ -244,6 +253,23 @@ export class UserStore {
    * once, then known in memory). While some are, a repair runs in the background at most once
    * per REPAIR_INTERVAL_MS (a step does not wait for an aux that does not answer).
    */
+  /** Reads the `unknown` marks and deletes the `stale` ones, in one aux round trip. */
+  private async readAndDeleteMarks(
+    unknown: readonly string[],
+    stale: readonly string[],
+  ): Promise<Array<string | null>> {
+    if (stale.length === 0) return getKeys(this.aux, unknown);
+    const pipe = pipelineOf(this.aux);
+    // One MGET on a single server; one GET per key on a cluster (the keys span slots).
+    const single = !isCluster(this.aux);
+    if (single && unknown.length > 0) pipe.mget(...unknown);
+    if (!single) for (const key of unknown) pipe.get(key);
+    for (const key of stale) pipe.del(key);
+    const replies = await execPipeline(pipe);
+    if (unknown.length === 0) return [];
+    return (single ? replies[0] : replies.slice(0, unknown.length)) as Array<string | null>;
+  }
+
   private async trustsAux(
     partition: number,
     memory: MarkMemory | undefined,
