@@ -209,8 +209,6 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
       }
     }
 
-    // The updates the messages decided (reply-implied reads) need not wait for the writes below.
-    ctx.releaseOutputs();
     for (const [conversationId, before] of lastAtBefore)
       index.push(...this.moves(conversationId, before, step.ttlSeconds));
     // The window index entries make the windows that sending folded into close.

@@ -36,7 +36,6 @@ function recordingContext(now: number, leaseHeld = true) {
     logChange: (change) => changes.push(change),
     deadLetter: (record, reason, detail) => deadLetters.push({ record, reason, detail }),
     afterSend: (fn) => hooks.push(fn),
-    releaseOutputs: () => undefined, // kept in `sent` either way
     waitFor: (work) => void work, // none of these tests goes through the conversation processor
     assertLeaseHeld: () => {
       if (!leaseHeld) throw new Error('lease lost');

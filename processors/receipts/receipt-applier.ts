@@ -162,8 +162,6 @@ export class ReceiptApplier {
       }
     });
 
-    // The direct updates are decided: they need not wait for the round trips below.
-    ctx.releaseOutputs();
     // Independent of each other, so in one round trip's time: the window index (the windows
     // themselves are written; an index entry makes them close), badges and, after them in the
     // same round trip, the readers' badge sizes, which the syncs carry.

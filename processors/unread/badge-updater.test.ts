@@ -27,7 +27,6 @@ describe('BadgeUpdater (real Redis)', () => {
     logChange: () => undefined,
     deadLetter: () => undefined,
     afterSend: () => undefined, // the dedupe marks are not written: the step never delivers
-    releaseOutputs: () => undefined,
     waitFor: () => undefined,
     assertLeaseHeld: () => undefined,
   });

@@ -33,14 +33,6 @@ export interface ProcessorContext {
   /** Runs after this context's records were produced (and before the commit). */
   afterSend(fn: () => Promise<void>): void;
   /**
-   * Lets the records sent so far (not the changelog) go to the producer now, ahead of the rest
-   * of the step: call it before a step's awaited side effects (badge writes, index writes), so
-   * that an update the step already decided does not wait for them. They go out in the
-   * partition's order, only while its lease is held; the step's delivery waits for them before
-   * its after-send hooks and commit, and a redo sends them again (same content, same update id).
-   */
-  releaseOutputs(): void;
-  /**
    * Work the processor started and goes on without awaiting (writes nothing after it in the
    * step depends on): the step is over, and its delivery starts, only once it settled; its
    * failure fails the step. Outputs it hands over when it ends belong to the step.

@@ -25,12 +25,8 @@ export interface PendingOutput {
 export class BufferedContext implements ProcessorContext {
   readonly now = Date.now();
   readonly afterSendHooks: Array<() => Promise<void>> = [];
-  private outputs: PendingOutput[] = [];
-  /** The sends of outputs released early (releaseOutputs): false if the lease withheld them. */
-  readonly released: Array<Promise<boolean>> = [];
+  private readonly outputs: PendingOutput[] = [];
   private readonly work: Array<Promise<unknown>> = [];
-  /** Set by the runtime: sends outputs released ahead of the step's delivery. */
-  onRelease: ((outputs: PendingOutput[]) => Promise<boolean>) | undefined;
   /** Changelog entries, in the order they were applied. */
   private readonly changes: StateChange[] = [];
 
@@ -87,20 +83,9 @@ export class BufferedContext implements ProcessorContext {
     while (this.work.length > 0) await Promise.all(this.work.splice(0));
   }
 
-  releaseOutputs(): void {
-    if (this.outputs.length === 0 || !this.onRelease) return;
-    const outputs = this.outputs;
-    this.outputs = [];
-    const sent = this.onRelease(outputs);
-    // The delivery awaits it; a step that fails first never does (its redo sends them again).
-    sent.catch(() => undefined);
-    this.released.push(sent);
-  }
-
   /**
    * What to produce, in order: the changelog first — one record (a few, if large) to the
-   * state_changes partition of the same number as the input — then the rest as handed over
-   * (less what releaseOutputs let go already).
+   * state_changes partition of the same number as the input — then the rest as handed over.
    */
   pendingOutputs(): PendingOutput[] {
     if (this.changes.length === 0) return this.outputs;

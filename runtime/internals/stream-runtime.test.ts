@@ -181,9 +181,6 @@ class EchoProcessor implements Processor<{ n: number }> {
   readonly attempts: number[] = [];
   readonly failures: unknown[] = [];
   readonly gate = new Gate();
-  /** Releases the step's outputs once sent, then waits here (a side effect's round trip). */
-  releaseEarly = false;
-  readonly afterReleaseGate = new Gate();
   /** Leaves work to the step (waitFor) that ends at workGate with a `late-<first offset>` output. */
   deferWork = false;
   readonly workGate = new Gate();
@@ -217,10 +214,6 @@ class EchoProcessor implements Processor<{ n: number }> {
           ctx.send('receiptUpdates', `late-${first}`, { late: true });
         }),
       );
-    }
-    if (this.releaseEarly) {
-      ctx.releaseOutputs();
-      await this.afterReleaseGate.pass();
     }
     const { partition } = ctx;
     const offsets = records.map(({ record }) => Number(record.offset));
@@ -625,95 +618,25 @@ describe('StreamRuntime', () => {
     await t.runtime.stop();
   });
 
-  it('produces what a step released while the step still waits, and commits only after the rest and the hooks', async () => {
-    const t = setUp();
-    await t.runtime.start();
-    t.assign([0]);
-    t.echo.releaseEarly = true;
-    t.echo.afterReleaseGate.close();
-    await t.fetch(0, [0, 1]);
-    await jest.advanceTimersByTimeAsync(200);
-    // Mid-step: the updates are out, the changelog (handed over with the rest) is not.
-    expect(t.sent().map((r) => [r.topic, r.key === null ? null : String(r.key)])).toEqual([
-      [topics.receiptUpdates, 'k0'],
-      [topics.receiptUpdates, 'k1'],
-    ]);
-    expect(t.echo.hooked).toEqual([]);
-    expect(t.commits()).toEqual([]);
-
-    // A later step's outputs cannot overtake: the lane is the partition's, in order.
-    t.echo.afterReleaseGate.open();
-    await jest.advanceTimersByTimeAsync(200);
-    expect(t.sent().map((r) => r.topic)).toEqual([
-      topics.receiptUpdates,
-      topics.receiptUpdates,
-      topics.stateChanges,
-    ]);
-    expect(offsetsOfHooks(t.echo.hooked)).toEqual([0, 1]);
-    expect(t.committedOffset(0)).toBe(2);
-    await t.runtime.stop();
-  });
-
-  it('a delivery waits for the acknowledgement of what its step released before its hooks and commit', async () => {
-    const t = setUp();
-    await t.runtime.start();
-    t.assign([0]);
-    t.echo.releaseEarly = true;
-    t.kafka.producerInstance.gate.close();
-    await t.fetch(0, [0, 1]);
-    await jest.advanceTimersByTimeAsync(200);
-    expect(t.echo.processed.map((p) => p.offset)).toEqual([0, 1]);
-    expect(t.echo.hooked).toEqual([]);
-    expect(t.commits()).toEqual([]);
-    t.kafka.producerInstance.gate.open();
-    await jest.advanceTimersByTimeAsync(200);
-    expect(offsetsOfHooks(t.echo.hooked)).toEqual([0, 1]);
-    expect(t.committedOffset(0)).toBe(2);
-    await t.runtime.stop();
-  });
-
-  it('a failed send of released outputs rewinds the partition, and the redo sends them again before anything later', async () => {
-    const t = setUp();
-    await t.runtime.start();
-    t.assign([0]);
-    t.echo.releaseEarly = true;
-    t.kafka.producerInstance.failures.push(
-      Object.assign(new Error('broker away'), { retriable: true }),
-    );
-    await t.fetch(0, [0, 1]);
-    await jest.advanceTimersByTimeAsync(300);
-    expect(t.sent()).toEqual([]);
-    expect(t.echo.hooked).toEqual([]);
-    const seeks = t.kafka.events.flatMap((e) => (e.type === 'seek' ? [e.position] : []));
-    expect(seeks).toEqual([{ topic: CONV, partition: 0, nextOffset: '0' }]);
-
-    await t.fetch(0, [0, 1, 2]);
-    await jest.advanceTimersByTimeAsync(500);
-    const keys = t.sent().filter((r) => r.topic === topics.receiptUpdates);
-    expect(keys.map((r) => String(r.key))).toEqual(['k0', 'k1', 'k2']);
-    expect(t.committedOffset(0)).toBe(3);
-    await t.runtime.stop();
-  });
-
   it('a step is over only once the work it left (waitFor) settled: its outputs belong to the step, its failure fails it', async () => {
     const t = setUp();
     await t.runtime.start();
     t.assign([0]);
     t.echo.deferWork = true;
-    t.echo.releaseEarly = true;
     t.echo.workGate.close();
     t.echo.workFailures.push(Object.assign(new Error('redis away'), { retriable: true }));
     await t.fetch(0, [0, 1]);
     await jest.advanceTimersByTimeAsync(50);
-    // The step went on past the work and released its updates; it is not delivered yet.
-    expect(t.sent().map((r) => String(r.key))).toEqual(['k0', 'k1']);
+    // The processor went on past the work; the step is not over: nothing is produced yet.
+    expect(t.echo.processed.map((p) => p.offset)).toEqual([0, 1]);
+    expect(t.sent()).toEqual([]);
     expect(t.echo.hooked).toEqual([]);
 
     // The work fails: the step fails and is redone after its back-off; nothing is committed.
     t.echo.workGate.open();
     await jest.advanceTimersByTimeAsync(50);
+    expect(t.sent()).toEqual([]);
     expect(t.commits()).toEqual([]);
-    expect(t.echo.hooked).toEqual([]);
     await jest.advanceTimersByTimeAsync(500);
     expect(t.echo.attempts).toHaveLength(2);
     // The redo's work ends: its output goes with the step's, before its hooks and commit.
@@ -721,7 +644,7 @@ describe('StreamRuntime', () => {
       .sent()
       .filter((r) => r.topic === topics.receiptUpdates)
       .map((r) => String(r.key));
-    expect(keys).toEqual(['k0', 'k1', 'k0', 'k1', 'late-0']);
+    expect(keys).toEqual(['k0', 'k1', 'late-0']);
     expect(offsetsOfHooks(t.echo.hooked)).toEqual([0, 1]);
     expect(t.committedOffset(0)).toBe(2);
     await t.runtime.stop();

@@ -4,7 +4,7 @@ import { isReasoned, type RecordCodec } from '../api/record-codec';
 import type { CommitPosition, ConsumerStatus, InboundBatch, InboundRecord } from '../kafka/types';
 import type { PipelineMetrics } from '../metrics';
 import type { TopicNames } from '../topics';
-import { BufferedContext, type PendingOutput } from './buffered-context';
+import { BufferedContext } from './buffered-context';
 import { OffsetCommitter } from './offset-committer';
 import { OutputSink } from './output-sink';
 import { PartitionLanes } from './partition-lanes';
@@ -455,7 +455,7 @@ export class StreamRuntime {
     step: Step,
     term: number,
   ): Promise<BufferedContext> {
-    const context = this.newContext(task.partition, term, task);
+    const context = this.newContext(task.partition, term);
     for (let i = 0; i < step.records.length; i++) {
       const records = step.records[i]!;
       if (records.length === 0) continue;
@@ -783,12 +783,10 @@ export class StreamRuntime {
   }
 
   /** A context for work of the partition started in lease term `term`. */
-  private newContext(partition: number, term: number, task?: PartitionTask): BufferedContext {
-    const context = new BufferedContext(partition, this.options.metrics, this.options.logger, () =>
+  private newContext(partition: number, term: number): BufferedContext {
+    return new BufferedContext(partition, this.options.metrics, this.options.logger, () =>
       this.leaseHeld(partition, term),
     );
-    context.onRelease = (outputs) => this.produce(context, outputs, term, task);
-    return context;
   }
 
   /**
@@ -802,32 +800,6 @@ export class StreamRuntime {
    * The outputs keep their partition's order across a failed send: a later one is refused until
    * the partition was rewound (OutputSink's lanes).
    */
-  /**
-   * Hands outputs of a context to the producer, in its partition's lane of the sink: resolves
-   * true once acknowledged, false if the lease (asked now and again when they go into a
-   * request) withheld them. Early (releaseOutputs) or at the delivery, the same way.
-   */
-  private produce(
-    context: BufferedContext,
-    outputs: PendingOutput[],
-    term: number,
-    task?: PartitionTask,
-  ): Promise<boolean> {
-    if (outputs.length === 0) return Promise.resolve(true);
-    const { partition } = context;
-    const held = () => this.leaseHeld(partition, term) && !(task && this.rewound.has(task));
-    if (!held()) return Promise.resolve(false);
-    const { codec, topics } = this.options;
-    const records = outputs.map((o) => ({
-      topic: topics[o.role],
-      key: o.key,
-      value: codec.encodeNow(o.role, o.value as never),
-      headers: o.headers,
-      partition: o.partition,
-    }));
-    return this.sink!.send(records, held, partition);
-  }
-
   private async sendOutputs(
     context: BufferedContext,
     term: number,
@@ -836,11 +808,19 @@ export class StreamRuntime {
   ): Promise<boolean> {
     const { partition } = context;
     const held = () => this.leaseHeld(partition, term) && !(task && this.rewound.has(task));
-    // Queued behind what the step released early, so in the order they were handed over.
-    const rest = this.produce(context, context.pendingOutputs(), term, task);
-    rest.catch(() => undefined); // awaited below, unless a released send failed first
-    for (const released of context.released) if (!(await released)) return false;
-    if (!(await rest)) return false;
+    const outputs = context.pendingOutputs();
+    if (outputs.length > 0) {
+      if (!held()) return false;
+      const { codec, topics } = this.options;
+      const records = outputs.map((o) => ({
+        topic: topics[o.role],
+        key: o.key,
+        value: codec.encodeNow(o.role, o.value as never),
+        headers: o.headers,
+        partition: o.partition,
+      }));
+      if (!(await this.sink!.send(records, held, partition))) return false;
+    }
     produced?.();
     for (const hook of context.afterSendHooks) {
       if (!held()) return false;
