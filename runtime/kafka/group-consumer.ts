@@ -6,6 +6,17 @@ import type { CommitPosition, ConsumerStatus, GroupConsumer, GroupConsumerOption
 /** TICKS_SESSION_TIMEOUT_MS' default, for consumers made without the configuration. */
 export const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
 
+/**
+ * Crashes kafkajs gives up on although a broker coming back cures them: it restarts a consumer
+ * only after a retriable error, and a coordinator lookup that fails while the broker restarts is
+ * a non-retriable one (the consumer then stayed down for good: its liveness red, nothing
+ * processed until the process was restarted). These are restarted here.
+ */
+const OUTAGE_CRASHES = new Set(['KafkaJSGroupCoordinatorNotFound', 'KafkaJSConnectionError']);
+/** First wait before restarting after such a crash; doubled per failed attempt, up to the max. */
+const RESTART_FIRST_MS = 500;
+const RESTART_MAX_MS = 10_000;
+
 /** kafkajs' answer to a seek while its consumer has no group (before run, or restarting). */
 function isNotRunningGroup(err: unknown): boolean {
   return err instanceof Error && /Consumer group was not initialized/.test(err.message);
@@ -19,6 +30,7 @@ export class KafkaGroupConsumer implements GroupConsumer {
   private readonly consumer: Consumer;
   private started = false;
   private current: ConsumerStatus = { state: 'stopped' };
+  private restartTimer: NodeJS.Timeout | undefined;
 
   constructor(
     kafka: Kafka,
@@ -45,7 +57,9 @@ export class KafkaGroupConsumer implements GroupConsumer {
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       const error = payload.error instanceof Error ? payload.error.message : String(payload.error);
-      this.current = { state: payload.restart ? 'restarting' : 'crashed', error };
+      const outage = !payload.restart && OUTAGE_CRASHES.has((payload.error as Error)?.name);
+      this.current = { state: payload.restart || outage ? 'restarting' : 'crashed', error };
+      if (outage) this.restartAfter(RESTART_FIRST_MS);
     });
     if (options.onAssignment) {
       const onAssignment = options.onAssignment;
@@ -76,6 +90,24 @@ export class KafkaGroupConsumer implements GroupConsumer {
       throw new KafkaUnavailableError(this.brokers, err);
     }
     this.started = true;
+    await this.run();
+  }
+
+  /** After an outage crash (kafkajs disconnected the consumer): connect and run again. */
+  private restartAfter(ms: number): void {
+    if (!this.started) return;
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (!this.started) return;
+      this.consumer
+        .connect()
+        .then(() => this.run())
+        .catch(() => this.restartAfter(Math.min(ms * 2, RESTART_MAX_MS)));
+    }, ms);
+  }
+
+  private async run(): Promise<void> {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -144,6 +176,7 @@ export class KafkaGroupConsumer implements GroupConsumer {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    clearTimeout(this.restartTimer);
     this.current = { state: 'stopped' };
     await this.consumer.disconnect();
   }
