@@ -17,6 +17,16 @@ const OUTAGE_CRASHES = new Set(['KafkaJSGroupCoordinatorNotFound', 'KafkaJSConne
 const RESTART_FIRST_MS = 500;
 const RESTART_MAX_MS = 10_000;
 
+/** Whether the crash or an error it wraps (kafkajs' retrier wraps the last one) is an outage's. */
+function isOutageCrash(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && e instanceof Error; depth++) {
+    if (OUTAGE_CRASHES.has(e.name)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** kafkajs' answer to a seek while its consumer has no group (before run, or restarting). */
 function isNotRunningGroup(err: unknown): boolean {
   return err instanceof Error && /Consumer group was not initialized/.test(err.message);
@@ -57,7 +67,7 @@ export class KafkaGroupConsumer implements GroupConsumer {
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       const error = payload.error instanceof Error ? payload.error.message : String(payload.error);
-      const outage = !payload.restart && OUTAGE_CRASHES.has((payload.error as Error)?.name);
+      const outage = !payload.restart && isOutageCrash(payload.error);
       this.current = { state: payload.restart || outage ? 'restarting' : 'crashed', error };
       if (outage) this.restartAfter(RESTART_FIRST_MS);
     });
