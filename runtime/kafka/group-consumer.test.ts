@@ -6,22 +6,26 @@ import {
 } from 'kafkajs';
 import { KafkaGroupConsumer } from './group-consumer';
 
+/** A consumer of topic `t` in group `g` on `kafka` (a broker that is not there). */
+const groupConsumerOn = (kafka: Kafka): KafkaGroupConsumer =>
+  new KafkaGroupConsumer(
+    kafka,
+    {
+      groupId: 'g',
+      topics: ['t'],
+      coPartitioned: false,
+      fromBeginning: false,
+      onBatch: async () => undefined,
+    },
+    ['127.0.0.1:1'],
+  );
+
 describe('KafkaGroupConsumer.seek', () => {
   // kafkajs has no group before run() and while it restarts a crashed consumer; a rewind then
   // must not throw (it used to end the pipeline process from a commit's callback).
   it('does nothing while the consumer has no group', () => {
     const kafka = new Kafka({ brokers: ['127.0.0.1:1'], logLevel: logLevel.NOTHING });
-    const consumer = new KafkaGroupConsumer(
-      kafka,
-      {
-        groupId: 'g',
-        topics: ['t'],
-        coPartitioned: false,
-        fromBeginning: false,
-        onBatch: async () => undefined,
-      },
-      ['127.0.0.1:1'],
-    );
+    const consumer = groupConsumerOn(kafka);
     expect(() => consumer.seek({ topic: 't', partition: 0, nextOffset: '5' })).not.toThrow();
   });
 });
@@ -61,17 +65,7 @@ describe('KafkaGroupConsumer after a crash kafkajs does not restart', () => {
       }) as typeof c.on);
       return c;
     });
-    const consumer = new KafkaGroupConsumer(
-      kafka,
-      {
-        groupId: 'g',
-        topics: ['t'],
-        coPartitioned: false,
-        fromBeginning: false,
-        onBatch: async () => undefined,
-      },
-      ['127.0.0.1:1'],
-    );
+    const consumer = groupConsumerOn(kafka);
     return {
       consumer,
       inner: () => inner!,
