@@ -1,20 +1,12 @@
 import { HotStateRestorer } from '../stores/redis/hot-state-restorer';
 import { LEGACY_SUFFIXES, MetaField } from '../stores/redis/keys';
 import type { TicksHttpServer } from '../services/ticks-http-server';
+import type { UnreadAnswer } from './chaos/judge';
 import { apiClient } from './support/api-client';
 import { startApiServer } from './support/api-server';
 import { createHarness, eventually, type Harness } from './support/harness';
 import { writeLegacyConversation } from './support/legacy-layout';
 
-interface Unread {
-  conversations: Array<{
-    conversation_id: string;
-    unread: number;
-    read_up_to_seq: number;
-    last_seq: number;
-  }>;
-  badge: { sources: string[] };
-}
 interface Receipts {
   delivered: Array<{ user_id: string; at: number | null }>;
   read: Array<{ user_id: string; at: number | null }>;
@@ -88,7 +80,7 @@ describe('hot state of an older build, after the upgrade (real stack)', () => {
   }, 180_000);
 
   const unreadOfAna = async () =>
-    (await call<Unread>('GET', '/v1/me/unread', { token: token('Ana') })).body;
+    (await call<UnreadAnswer>('GET', '/v1/me/unread', { token: token('Ana') })).body;
   const receipts = async (conversation: string, message: string, viewer: string) => {
     const answer = await call<Receipts>('GET', `/v1/messages/${conversation}/${message}/receipts`, {
       token: token(viewer),

@@ -222,8 +222,8 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
     // written now, mid-step (badges check too)
     if (index.length > 0 || windows.length > 0) ctx.assertLeaseHeld();
     // Nothing below reads what these write (a receipt's badge change waits for them in the
-    // badge updater's order), so the step goes on — the receipts after the messages are applied
-    // and their updates released — while they are under way.
+    // badge updater's order), so the step goes on — the receipts after the messages are
+    // applied — while they are under way.
     const sideEffects = Promise.all([
       this.options.users.updateConversationIndex(index),
       windowing.windows.schedule(windows, () => ctx.assertLeaseHeld()),

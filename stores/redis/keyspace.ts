@@ -1,3 +1,4 @@
+import type { ChainableCommander } from 'ioredis';
 import { isCluster, type RedisClient } from './connect';
 import { execPipeline, pipelineOf } from './pipeline';
 
@@ -46,6 +47,26 @@ export async function getKeys(
   if (keys.length === 0) return [];
   if (!isCluster(redis)) return redis.mget(...keys);
   const pipe = pipelineOf(redis);
+  const values = queueGetKeys(redis, pipe, keys);
+  return values(await execPipeline(pipe));
+}
+
+/**
+ * Queues the read of `keys` on a pipeline of `redis` (one MGET on a single server, a GET each on
+ * a cluster) among other commands; the function returned picks their values, in the keys'
+ * order, out of the pipeline's replies.
+ */
+export function queueGetKeys(
+  redis: RedisClient,
+  pipe: ChainableCommander,
+  keys: readonly string[],
+): (replies: unknown[]) => Array<string | null> {
+  const at = (pipe as unknown as { length: number }).length;
+  if (keys.length === 0) return () => [];
+  if (!isCluster(redis)) {
+    pipe.mget(...keys);
+    return (replies) => replies[at] as Array<string | null>;
+  }
   for (const key of keys) pipe.get(key);
-  return (await execPipeline(pipe)) as Array<string | null>;
+  return (replies) => replies.slice(at, at + keys.length) as Array<string | null>;
 }

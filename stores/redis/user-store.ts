@@ -1,10 +1,10 @@
 import type { ChainableCommander } from 'ioredis';
-import { isCluster, type RedisClient } from './connect';
+import type { RedisClient } from './connect';
 import type { ConversationKind } from '../../schemas/types';
 import type { DedupeMark, MarkMemory } from '../state/dedupe-mark-cache';
 import type { RedisKeys } from './keys';
 import { execPipeline, pipelineOf } from './pipeline';
-import { deleteKeys, getKeys } from './keyspace';
+import { deleteKeys, getKeys, queueGetKeys } from './keyspace';
 import { indexScore } from './conversation-index';
 
 /** A change to a user's conversations by latest message (UserStore.updateConversationIndex). */
@@ -160,12 +160,13 @@ export class UserStore {
       known[i] !== undefined && known[i] !== markValue(c.op) ? [markKey(c)] : [],
     );
     let read: Array<string | null> = [];
-    const deleted = new Set<string>();
+    // The stale marks memory knew, once that round trip deleted them.
+    let deleted: ReadonlySet<string> = new Set();
     if (guarded && (unknown.length > 0 || staleKnown.length > 0)) {
       if (staleKnown.length > 0) options.beforeWrite?.(); // a throw writes nothing
       try {
         read = await this.readAndDeleteMarks(unknown.map(markKey), staleKnown);
-        for (const key of staleKnown) deleted.add(key);
+        deleted = new Set(staleKnown);
       } catch (err) {
         auxFailed(err);
         guarded = false;
@@ -260,14 +261,9 @@ export class UserStore {
   ): Promise<Array<string | null>> {
     if (stale.length === 0) return getKeys(this.aux, unknown);
     const pipe = pipelineOf(this.aux);
-    // One MGET on a single server; one GET per key on a cluster (the keys span slots).
-    const single = !isCluster(this.aux);
-    if (single && unknown.length > 0) pipe.mget(...unknown);
-    if (!single) for (const key of unknown) pipe.get(key);
+    const values = queueGetKeys(this.aux, pipe, unknown);
     for (const key of stale) pipe.del(key);
-    const replies = await execPipeline(pipe);
-    if (unknown.length === 0) return [];
-    return (single ? replies[0] : replies.slice(0, unknown.length)) as Array<string | null>;
+    return values(await execPipeline(pipe));
   }
 
   private async trustsAux(
