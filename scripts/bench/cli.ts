@@ -123,7 +123,7 @@ const program = new Command('bench')
   )
   .option(
     '--profile',
-    'write a V8 CPU profile of the pipeline process and print its top frames',
+    'write a V8 CPU profile of the pipeline process and print its top frames (with --serving-only: of the API process, in <out>/profiles)',
     false,
   )
   .option(
@@ -221,7 +221,13 @@ const program = new Command('bench')
       if (cli.servingOnly) {
         const progress = new BenchProgress();
         const result = await runServing(
-          { ...serving, id, partitions: cli.partitions, outDir: cli.out },
+          {
+            ...serving,
+            id,
+            partitions: cli.partitions,
+            outDir: cli.out,
+            profileDir: cli.profile ? path.join(cli.out, 'profiles') : undefined,
+          },
           progress,
         ).finally(async () => {
           if (cli.keep) return;

@@ -43,6 +43,8 @@ export interface ServingOptions {
   slowClients: number;
   slowBytesPerClient: number;
   outDir: string;
+  /** Directory for a V8 CPU profile of the API process (`--profile`), written when it stops. */
+  profileDir?: string;
 }
 
 export interface ServingResult {
@@ -111,6 +113,7 @@ export async function runServing(
     api = new PipelineProcess({
       script: 'api',
       env,
+      cpuProfileDir: o.profileDir,
       logFile: path.join(o.outDir, `api-${o.id}.log`),
     });
     await api.start();
