@@ -122,6 +122,8 @@ export const MetaField = {
   read: (userId: string) => `r:${userId}`,
   dlvd: (userId: string) => `d:${userId}`,
   told: (markField: string) => `t${markField}`,
+  /** A token every content write replaces (stores/state/conversation-writes.ts: newRevision). */
+  revision: 'rev',
 } as const;
 
 /**

@@ -86,4 +86,50 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
       .exec();
     expect((await recipients(source)).find(([u]) => u === 'dee')).toEqual(['dee', 5_000, 5_000]);
   });
+
+  it("where the pipeline wrote a 'rev', holds an answer while it is unchanged and reads anew once it changed", async () => {
+    const p = keys.conversation(c);
+    const source = new RedisReceiptDetails(redis, keys);
+    await redis.hset(`${p}meta`, MetaField.revision, 'w.1');
+    const first = await source.lookup(query);
+    // The revision is what is compared: a write that kept it (no writer does) would not be seen…
+    await redis.hset(`${p}meta`, MetaField.read('bo'), '0');
+    expect(await source.lookup(query)).toBe(first);
+    // …and one that replaced it is, whatever it changed.
+    await redis.hset(`${p}meta`, MetaField.revision, 'w.2');
+    expect(await recipients(source)).not.toContainEqual(['bo', 2_000, 1_500]);
+    // A member removed since is refused even while the revision holds.
+    await redis.hdel(`${p}meta`, MetaField.member('ann'));
+    expect((await source.lookup(query)).status).toBe('not_member');
+    await redis.hset(`${p}meta`, MetaField.member('ann'), '1', MetaField.read('bo'), '1');
+  });
+
+  it("a rebuild's restore deletes 'rev': an answer held before it is read anew", async () => {
+    const p = keys.conversation(c);
+    const source = new RedisReceiptDetails(redis, keys);
+    await redis.hset(`${p}meta`, MetaField.revision, 'w.3');
+    const first = await source.lookup(query);
+    await new HotStateRestorer(redis, redis, keys, 3600).restoreConversations([
+      {
+        conversationId: c,
+        kind: 'GROUP',
+        deleted: [],
+        marked: {},
+        last: null,
+        members: ['eve'],
+        former: [],
+        read: {},
+        delivered: {},
+        messages: [],
+        readLog: {},
+        deliveredLog: {},
+        deliveredById: {},
+      },
+    ]);
+    expect(await redis.hget(`${p}meta`, MetaField.revision)).toBeNull();
+    const after = await source.lookup(query);
+    expect(after).not.toBe(first);
+    if (after.status !== 'found') throw new Error(after.status);
+    expect(after.recipients.map((r) => r.userId)).toContain('eve');
+  });
 });

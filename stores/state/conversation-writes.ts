@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { LEGACY_SUFFIXES, MetaField, type ConversationSuffix } from '../redis/keys';
 import type { ConversationState } from './conversation-state';
 import { formatNumber } from './stored-values';
@@ -63,6 +64,18 @@ export function conversationWrites(state: ConversationState, writes: WriteSet): 
   return c;
 }
 
+/** This process's part of every revision it writes: no other writer's can equal one of ours. */
+const REVISION_SOURCE = randomBytes(6).toString('base64url');
+let revisions = 0;
+
+/**
+ * A new revision of a conversation's content (meta 'rev'): unique to this write, never reused
+ * by a later one — another process's, a redo's, or a conversation's next life after it expired.
+ */
+export function newRevision(): string {
+  return `${REVISION_SOURCE}.${(++revisions).toString(36)}`;
+}
+
 /**
  * The WriteSet handles of one conversation's keys, named as the Lua scripts name them (the key
  * prefix, then 'meta', 'msgs', 'dlv:<id>', …; members and watermarks as meta fields) so that
@@ -71,6 +84,7 @@ export function conversationWrites(state: ConversationState, writes: WriteSet): 
 export class ConversationWrites {
   // Handles of the core keys, found once per run rather than on every write.
   private metaWrites?: HashWrites;
+  private revised = false;
   private msgWrites?: HashWrites;
   private msgsWrites?: SortedSetWrites;
   private winWrites?: HashWrites;
@@ -83,7 +97,21 @@ export class ConversationWrites {
   ) {}
 
   get meta(): HashWrites {
-    return (this.metaWrites ??= this.writes.hash(this.key('meta'), ConversationRank.Meta));
+    return this.revise();
+  }
+
+  /**
+   * Every content write gives meta a new 'rev' (MetaField.revision) in the same flush: readers
+   * that keep an answer (receipt details) know it still holds while 'rev' is unchanged, at the
+   * cost of one field, not of reading the state again. The open window ('win') is not content.
+   */
+  private revise(): HashWrites {
+    const meta = (this.metaWrites ??= this.writes.hash(this.key('meta'), ConversationRank.Meta));
+    if (!this.revised) {
+      this.revised = true;
+      meta.set(MetaField.revision, newRevision());
+    }
+    return meta;
   }
 
   /** Members: meta's 'm:<user>' fields. */
@@ -96,10 +124,12 @@ export class ConversationWrites {
   readonly dlvd = new UserFields(() => this.meta, MetaField.dlvd);
 
   get msg(): HashWrites {
+    this.revise();
     return (this.msgWrites ??= this.writes.hash(this.key('msg')));
   }
 
   get msgs(): SortedSetWrites {
+    this.revise();
     return (this.msgsWrites ??= this.writes.sortedSet(this.key('msgs')));
   }
 
@@ -112,6 +142,7 @@ export class ConversationWrites {
 
   /** Deleted message ids → seq: a receipt naming one is refused, its details answer 404. */
   get deleted(): HashWrites {
+    this.revise();
     return (this.deletedWrites ??= this.writes.hash(
       this.key('deleted'),
       ConversationRank.Watermarks,
@@ -120,6 +151,7 @@ export class ConversationWrites {
 
   /** Members who marked the conversation unread (cleared by their next read). */
   get marked(): HashWrites {
+    this.revise();
     return (this.markedWrites ??= this.writes.hash(
       this.key('marked'),
       ConversationRank.Watermarks,
@@ -128,16 +160,19 @@ export class ConversationWrites {
 
   /** Who confirmed delivery of one message by id (a watermark by id: ranked with them). */
   deliveredBy(messageId: string): HashWrites {
+    this.revise();
     return this.writes.hash(`${this.prefix}dlv:${messageId}`, ConversationRank.Watermarks);
   }
 
   /** A reader's read log ("seq|at" scored by seq), for receipt details. */
   readLog(userId: string): SortedSetWrites {
+    this.revise();
     return this.writes.sortedSet(`${this.prefix}readlog:${userId}`);
   }
 
   /** A reader's delivered-up-to log. */
   deliveredLog(userId: string): SortedSetWrites {
+    this.revise();
     return this.writes.sortedSet(`${this.prefix}dlvlog:${userId}`);
   }
 

@@ -2,6 +2,8 @@ import { ConversationWrites } from './conversation-writes';
 import { MAX_PAIRS_PER_COMMAND, WriteSet } from './write-set';
 
 const plain = { atomic: false };
+/** meta's 'rev': a token unique to the write (conversation-writes.ts newRevision). */
+const REVISION = expect.stringMatching(/^[\w-]+\.[0-9a-z]+$/) as unknown as string;
 
 describe('WriteSet', () => {
   it('coalesces per key: last value per field or member, one EXPIRE', () => {
@@ -99,8 +101,8 @@ describe('WriteSet', () => {
     expect(w.commands(plain)).toEqual([
       ['hset', 'p:{c:1}:msg', 'm3', '3|bo|1'],
       ['zadd', 'p:{c:1}:readlog:ana', '3', '3|9'],
-      // The watermarks are meta fields: one HSET with last_seq.
-      ['hset', 'p:{c:1}:meta', 'r:ana', '3', 'last_seq', '3', 'd:ana', '3'],
+      // The watermarks are meta fields: one HSET with last_seq (and the content's new revision).
+      ['hset', 'p:{c:1}:meta', 'rev', REVISION, 'r:ana', '3', 'last_seq', '3', 'd:ana', '3'],
       ['hset', 'p:{c:1}:dlv:m3', 'ana', '9'],
     ]);
   });
@@ -116,11 +118,58 @@ describe('WriteSet', () => {
     expect(w.commands()).toEqual([
       ['multi'],
       ['hset', 'p:{c:1}:msg', 'm3', '3|bo|1'],
-      ['hset', 'p:{c:1}:meta', 'r:ana', '3'],
+      ['hset', 'p:{c:1}:meta', 'rev', REVISION, 'r:ana', '3'],
       ['exec'],
+      ['multi'],
       ['hset', 'p:{c:2}:msg', 'm1', '1|bo|1'],
+      ['hset', 'p:{c:2}:meta', 'rev', REVISION],
+      ['exec'],
       ['hset', 'p:{u:ana}:x', 'a', '1'],
     ]);
+  });
+
+  it("gives meta a new 'rev' with every content write, once per writer, never for the window alone", () => {
+    const revisionOf = (w: WriteSet) => {
+      const meta = w
+        .commands(plain)
+        .find(([name, key]) => name === 'hset' && key === 'p:{c:1}:meta');
+      const at = meta?.indexOf('rev') ?? -1;
+      return at > 0 ? meta![at + 1] : undefined;
+    };
+    const writers: Array<(c: ConversationWrites) => void> = [
+      (c) => c.read.set('ana', '3'),
+      (c) => c.members.add('bo'),
+      (c) => c.notified.set('r:ana', '3'),
+      (c) => c.msg.set('m1', '1|bo|1'),
+      (c) => c.msgs.add('1', 'm1'),
+      (c) => c.deleted.set('m1', '1'),
+      (c) => c.marked.set('ana', '9'),
+      (c) => c.deliveredBy('m1').set('ana', '9'),
+      (c) => c.readLog('ana').add('1', '1|9'),
+      (c) => c.deliveredLog('ana').add('1', '1|9'),
+    ];
+    const seen = new Set<string>();
+    for (const write of writers) {
+      const w = new WriteSet();
+      const c = new ConversationWrites(w, 'p:{c:1}:');
+      write(c);
+      write(c);
+      const revision = revisionOf(w);
+      expect(revision).toEqual(expect.any(String));
+      seen.add(revision!);
+      // Once per writer: one HSET field, whatever it wrote.
+      expect(
+        w
+          .commands(plain)
+          .flat()
+          .filter((a) => a === 'rev'),
+      ).toHaveLength(1);
+    }
+    expect(seen.size).toBe(writers.length); // never the same twice
+
+    const windowOnly = new WriteSet();
+    new ConversationWrites(windowOnly, 'p:{c:1}:').win.set('ana', '1');
+    expect(windowOnly.commands(plain)).toEqual([['hset', 'p:{c:1}:win', 'ana', '1']]);
   });
 
   it('refuses to write one key as two types', () => {

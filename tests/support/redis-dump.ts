@@ -13,7 +13,7 @@ export interface DumpedKey {
 /**
  * Keys under `prefix` by their name after it, with types, contents and TTL presence (not its
  * value: two ways of writing the same state set expiries at different moments). Hashes as
- * objects without meta's 'touched' (a clock reading), sets sorted, sorted sets in order with
+ * objects without meta's 'touched' (a clock reading) and 'rev' (a token unique to each write), sets sorted, sorted sets in order with
  * scores. `names` lists the keys to look at; without it, every key under the prefix (SCAN).
  */
 export async function dumpKeys(
@@ -41,7 +41,7 @@ export async function dumpKeys(
   present.forEach(({ key, type }, i) => {
     let value = replies[2 * i];
     if (type === 'hash') {
-      const { touched: _touched, ...rest } = value as Record<string, string>;
+      const { touched: _touched, rev: _rev, ...rest } = value as Record<string, string>;
       value = rest;
     } else if (type === 'set') value = [...(value as string[])].sort();
     out[key.slice(prefix.length)] = { type, value, expires: (replies[2 * i + 1] as number) > 0 };

@@ -26,6 +26,8 @@ local ttl = tonumber(ARGV[1])
 local s = cjson.decode(ARGV[2])
 local meta, msgs, msg = p .. 'meta', p .. 'msgs', p .. 'msg'
 
+-- What is restored changes the content: answers held for the last 'rev' must not match it.
+redis.call('HDEL', meta, 'rev')
 redis.call('HSETNX', meta, 'kind', s.kind)
 if s.last then
   local seq = tonumber(s.last[1])
