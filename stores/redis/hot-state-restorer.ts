@@ -5,6 +5,7 @@ import { execPipeline, pipelineOf } from './pipeline';
 import { deleteKeys, scanKeys } from './keyspace';
 import { indexScore } from './conversation-index';
 import { defineScripts } from './script-loader';
+import { newRevision } from './revision';
 
 /** One conversation's hot state as the rebuild puts it back (see restore-conversation-1.lua). */
 export interface RestoredConversation {
@@ -49,6 +50,7 @@ export class HotStateRestorer {
       pipe.restoreConversation(
         this.keys.conversation(c.conversationId),
         this.ttlSeconds,
+        newRevision(),
         JSON.stringify({
           kind: c.kind,
           last: c.last ? [c.last.seq, c.last.messageId, c.last.at] : false,

@@ -37,6 +37,9 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
         deliveredById: {},
       },
     ]);
+    // The first test reads by fingerprint: the state of a writer that gave it no revision (the
+    // older layout). The restore gave it one (the last test).
+    await redis.hdel(`${keys.conversation(c)}meta`, MetaField.revision);
   });
   afterAll(async () => {
     await deleteKeys(redis, await scanKeys(redis, keys.all()));
@@ -104,7 +107,7 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
     await redis.hset(`${p}meta`, MetaField.member('ann'), '1', MetaField.read('bo'), '1');
   });
 
-  it("a rebuild's restore deletes 'rev': an answer held before it is read anew", async () => {
+  it("a rebuild's restore writes a new 'rev': an answer held before it is read anew", async () => {
     const p = keys.conversation(c);
     const source = new RedisReceiptDetails(redis, keys);
     await redis.hset(`${p}meta`, MetaField.revision, 'w.3');
@@ -126,7 +129,7 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
         deliveredById: {},
       },
     ]);
-    expect(await redis.hget(`${p}meta`, MetaField.revision)).toBeNull();
+    expect(await redis.hget(`${p}meta`, MetaField.revision)).toMatch(/^[\w-]+\.[0-9a-z]+$/);
     const after = await source.lookup(query);
     expect(after).not.toBe(first);
     if (after.status !== 'found') throw new Error(after.status);

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { LEGACY_SUFFIXES, MetaField, type ConversationSuffix } from '../redis/keys';
 import type { ConversationState } from './conversation-state';
+import { newRevision } from '../redis/revision';
 import { formatNumber } from './stored-values';
 import type { HashWrites, SortedSetWrites, WriteSet } from './write-set';
 
@@ -62,18 +62,6 @@ export function conversationWrites(state: ConversationState, writes: WriteSet): 
     state.legacyLayout = false;
   }
   return c;
-}
-
-/** This process's part of every revision it writes: no other writer's can equal one of ours. */
-const REVISION_SOURCE = randomBytes(6).toString('base64url');
-let revisions = 0;
-
-/**
- * A new revision of a conversation's content (meta 'rev'): unique to this write, never reused
- * by a later one — another process's, a redo's, or a conversation's next life after it expired.
- */
-export function newRevision(): string {
-  return `${REVISION_SOURCE}.${(++revisions).toString(36)}`;
 }
 
 /**

@@ -13,8 +13,8 @@
   {'same'} without the per-member log reads (a group of 200 costs hundreds of them).
   Where the pipeline wrote the conversation, meta's 'rev' (replaced by every content write,
   unique to it) is that fingerprint, read with the viewer's membership in one HMGET: a held
-  answer costs O(1), not the whole meta hash. A state the pipeline has not written since it was
-  restored (a rebuild deletes 'rev') or written in the older layout gets the hash of the reads.
+  answer costs O(1), not the whole meta hash (a rebuild's restore writes a new 'rev' too). A
+  state in the older layout, which has none, gets the hash of the reads.
   KEYS[1] conversation key prefix
   ARGV[1] message_id  ARGV[2] viewer (user_id)  ARGV[3] most later messages scanned for senders
   ARGV[4] the fingerprint of the answer the caller holds ('' for none)

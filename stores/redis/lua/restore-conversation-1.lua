@@ -5,7 +5,8 @@
   hot TTL.
   KEYS[1] conversation key prefix
   ARGV[1] ttl (s)
-  ARGV[2] JSON {
+  ARGV[2] the content's new revision (meta 'rev': receipt-details-1.lua)
+  ARGV[3] JSON {
     kind,                                   -- DIRECT | GROUP
     last = [seq, message_id, at] or false,  -- the newest message
     members = [user, ...],                  -- current members
@@ -23,11 +24,11 @@
 
 local p = KEYS[1]
 local ttl = tonumber(ARGV[1])
-local s = cjson.decode(ARGV[2])
+local s = cjson.decode(ARGV[3])
 local meta, msgs, msg = p .. 'meta', p .. 'msgs', p .. 'msg'
 
 -- What is restored changes the content: answers held for the last 'rev' must not match it.
-redis.call('HDEL', meta, 'rev')
+redis.call('HSET', meta, 'rev', ARGV[2])
 redis.call('HSETNX', meta, 'kind', s.kind)
 if s.last then
   local seq = tonumber(s.last[1])
