@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { TypeName } from '../../schemas/types';
 import type { ReceiptDetailsSource } from '../../stores/receipt-details-source';
 import type { EventPublisher } from '../../runtime/event-publisher';
@@ -26,6 +27,15 @@ export interface ReceiptRoutesOptions {
 }
 
 const bearer = [{ bearerAuth: [] }];
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * Receipt details as sent, by the answer they were made from — a source that holds its answers
+ * (RedisReceiptDetails) gives the same object while the state is unchanged — and who of its
+ * readers shared reads then: a group of 200 is serialised once per change, not per request
+ * (serialising its ~400 entries was most of such a request's CPU). Dropped with the answer.
+ */
+const serialised = new WeakMap<object, { sharing: string; body: string }>();
 
 /**
  * Receipts: clients report delivered and read (validated, then produced as receipt events; the
@@ -98,7 +108,7 @@ export const receiptRoutes: FastifyPluginAsyncTypebox<ReceiptRoutesOptions> = as
         response: { 200: ReceiptsResponse, 404: errorResponses[403], ...errorResponses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const caller = principalOf(request);
       const { conversation_id: conversationId, message_id: messageId } = request.params;
       const found = await o.receiptDetails.lookup({
@@ -115,26 +125,39 @@ export const receiptRoutes: FastifyPluginAsyncTypebox<ReceiptRoutesOptions> = as
         throw new NotFoundError(
           `message ${messageId} was deleted from conversation ${conversationId}: it has no receipts`,
         );
+      // Privacy: a reader who turned read receipts off shows as delivered, never as read.
+      const shares = found.recipients.map((r) => r.read && o.sharesReads(r.userId));
+      const sharing = shares.map((yes) => (yes ? '1' : '0')).join('');
+      const held = serialised.get(found);
+      if (held?.sharing === sharing) return sendJson(reply, held.body);
       const delivered = [];
       const read = [];
-      for (const r of found.recipients) {
+      for (const [i, r] of found.recipients.entries()) {
         if (r.delivered) delivered.push({ user_id: r.userId, at: r.deliveredAt });
-        // Privacy: a reader who turned read receipts off shows as delivered, never as read.
-        if (r.read && o.sharesReads(r.userId)) read.push({ user_id: r.userId, at: r.readAt });
+        if (shares[i]) read.push({ user_id: r.userId, at: r.readAt });
       }
-      return {
-        conversation_id: conversationId,
-        message_id: messageId,
-        seq: found.message.seq,
-        sender_id: found.message.senderId,
-        sent_at: found.message.sentAt,
-        delivered,
-        read,
-        total: found.recipients.length,
-      };
+      const body = String(
+        reply.serialize({
+          conversation_id: conversationId,
+          message_id: messageId,
+          seq: found.message.seq,
+          sender_id: found.message.senderId,
+          sent_at: found.message.sentAt,
+          delivered,
+          read,
+          total: found.recipients.length,
+        } satisfies ReceiptsResponse),
+      );
+      serialised.set(found, { sharing, body });
+      return sendJson(reply, body);
     },
   );
 };
+
+/** Sends JSON serialised already (by the route's schema): fastify sends a JSON string as is. */
+function sendJson(reply: FastifyReply, body: string): FastifyReply {
+  return reply.type(JSON_TYPE).send(body);
+}
 
 function ownReceipt(caller: Principal, userId: string | undefined): void {
   if (userId !== undefined && userId !== caller.userId)
