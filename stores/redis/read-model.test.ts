@@ -170,11 +170,49 @@ describe('ReadModel unread pages (real Redis)', () => {
       [`${u}-b`, 2],
       [`${u}-a`, 4],
     ]);
-    // A read moves the watermark: the next answer has it (nothing is kept from the last one).
-    await redis.hset(keys.conversationKey(`${u}-a`, 'meta'), MetaField.read(u), '5');
+    // A read moves the watermark (and, as every content write, meta's 'rev'): the next answer has it.
+    await redis.hset(
+      keys.conversationKey(`${u}-a`, 'meta'),
+      MetaField.read(u),
+      '5',
+      MetaField.revision,
+      'w.read',
+    );
     const afterRead = await model.unreadPage(u, { limit: 50 });
     expect(afterRead.conversations.find((c) => c.conversationId === `${u}-a`)?.unread).toBe(0);
     commands.mockRestore();
+  });
+
+  it("keeps a page's rows with their conversation's 'rev' and counts again only those whose 'rev' changed", async () => {
+    const u = newUser();
+    await seed(u, [
+      conversation(`${u}-a`, u, 4_000_000, 5, 1),
+      conversation(`${u}-b`, u, 4_000_001, 3, 0),
+    ]);
+    const model = new ReadModel(redis, keys);
+    const rows = async (m: ReadModel) =>
+      (await m.unreadPage(u, { limit: 50 })).conversations.map((c) => [
+        c.conversationId,
+        c.unread,
+        c.lastAt,
+      ]);
+    const first = await rows(model);
+    expect(first).toEqual([
+      [`${u}-b`, 3, 4_000_001],
+      [`${u}-a`, 4, 4_000_000],
+    ]);
+    // The revision is what is compared: a change that kept it (no writer does) is not seen…
+    const metaA = keys.conversationKey(`${u}-a`, 'meta');
+    await redis.hset(metaA, MetaField.read(u), '5');
+    expect(await rows(model)).toEqual(first);
+    expect(await rows(new ReadModel(redis, keys))).toContainEqual([`${u}-a`, 0, 4_000_000]);
+    // …and one that replaced it is counted again, the other row still held.
+    await redis.hset(metaA, MetaField.revision, 'w.2');
+    await redis.hset(keys.conversationKey(`${u}-b`, 'meta'), MetaField.read(u), '3');
+    expect(await rows(model)).toEqual([
+      [`${u}-b`, 3, 4_000_001],
+      [`${u}-a`, 0, 4_000_000],
+    ]);
   });
 
   it('follows a conversation list that changed since the last call (joined, left)', async () => {

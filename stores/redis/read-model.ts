@@ -2,6 +2,7 @@ import type { ChainableCommander, Result } from 'ioredis';
 import { isCluster, type RedisClient } from './connect';
 import { MetaField, type RedisKeys } from './keys';
 import { indexScore, lastAtOfScore } from './conversation-index';
+import { HeldUnreadRows } from './held-unread-rows';
 import { execPipeline, pipelineOf } from './pipeline';
 import { defineScripts } from './script-loader';
 
@@ -38,6 +39,9 @@ export interface UnreadPage {
  * derived (messages after the watermark), never stored, so nothing here can drift.
  */
 export class ReadModel {
+  /** Rows of the pages last answered (single Redis): unchanged conversations are not counted again. */
+  private readonly heldRows = new HeldUnreadRows();
+
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
@@ -82,6 +86,7 @@ export class ReadModel {
     const { limit, after } = options;
     const cluster = isCluster(this.redis);
     const [head, tail] = this.keys.conversationPrefixParts();
+    const page = `${userId}\u0000${limit}\u0000${after ? `${after.lastAt}\u0000${after.conversationId}` : ''}`;
     const [badge, more, listed, counts] = (await this.redis.unreadPage(
       this.keys.userConversations(userId),
       this.keys.badge(userId),
@@ -92,7 +97,8 @@ export class ReadModel {
       cluster ? 0 : 1,
       head,
       tail,
-    )) as [string[], number, string[], unknown];
+      ...(cluster ? [] : this.heldRows.revisionsOf(page)),
+    )) as [string[], number, string[], Array<number | string>];
     const ids: string[] = [];
     const lastAts: number[] = [];
     for (let i = 0; i < listed.length; i += 2) {
@@ -100,7 +106,7 @@ export class ReadModel {
       lastAts.push(lastAtOfScore(listed[i + 1]!));
     }
     const rows = !cluster
-      ? countRows(ids, counts)
+      ? this.pageRows(page, ids, counts)
       : ids.length > 0
         ? await this.unreadPerSlot(ids, userId)
         : [];
@@ -112,6 +118,36 @@ export class ReadModel {
       next:
         more === 1 && last ? { lastAt: last.lastAt, conversationId: last.conversationId } : null,
     };
+  }
+
+  /**
+   * The page script's rows ('=': the row held stands; else the revision and six values), and
+   * what is held for the page from now on.
+   */
+  private pageRows(
+    page: string,
+    ids: readonly string[],
+    counts: ReadonlyArray<number | string>,
+  ): ConversationUnread[] {
+    const rows: ConversationUnread[] = [];
+    const held: Array<{ revision: string; row: Omit<ConversationUnread, 'lastAt'> }> = [];
+    let at = 0;
+    for (const conversationId of ids) {
+      const revision = counts[at++] as string;
+      if (revision === '=') {
+        const kept = this.heldRows.held(page, conversationId);
+        if (!kept) throw new Error(`unread page script: no row held for ${conversationId}`);
+        rows.push({ ...kept.row, lastAt: 0 });
+        held.push(kept);
+        continue;
+      }
+      const row = rowAt(counts, at, conversationId);
+      at += 6;
+      rows.push(row);
+      held.push({ revision, row });
+    }
+    this.heldRows.hold(page, held);
+    return rows;
   }
 
   /** Unread counts in the order of `conversationIds`, in one script call. */
@@ -253,18 +289,25 @@ function newestFirst(
 /** unreadRow's replies (includes/unread-row.lua): six values per conversation, in order. */
 function countRows(conversationIds: readonly string[], reply: unknown): ConversationUnread[] {
   const n = reply as Array<number | string>;
-  return conversationIds.map((conversationId, i) => {
-    const markedUnread = n[6 * i + 4] === 1;
-    return {
-      conversationId,
-      kind: (n[6 * i + 5] as string) || null,
-      readUpToSeq: n[6 * i] as number,
-      lastSeq: n[6 * i + 1] as number,
-      lastAt: n[6 * i + 2] as number,
-      unread: Math.max(n[6 * i + 3] as number, markedUnread ? 1 : 0),
-      markedUnread,
-    };
-  });
+  return conversationIds.map((conversationId, i) => rowAt(n, 6 * i, conversationId));
+}
+
+/** unreadRow's six values (unread-row.lua) from `at` on. */
+function rowAt(
+  n: ReadonlyArray<number | string>,
+  at: number,
+  conversationId: string,
+): ConversationUnread {
+  const markedUnread = n[at + 4] === 1;
+  return {
+    conversationId,
+    kind: (n[at + 5] as string) || null,
+    readUpToSeq: n[at] as number,
+    lastSeq: n[at + 1] as number,
+    lastAt: n[at + 2] as number,
+    unread: Math.max(n[at + 3] as number, markedUnread ? 1 : 0),
+    markedUnread,
+  };
 }
 
 declare module 'ioredis' {

@@ -11,8 +11,12 @@
   ARGV[5] '1': count each conversation of the page here, its key prefix being ARGV[6] .. id ..
           ARGV[7] (a single Redis); '0': do not (on a Redis Cluster the conversations' keys live
           in other slots: the caller counts them per slot)
+  ARGV[8..] conversation id, revision, …: rows the caller holds, with meta's 'rev' they were
+          read at (HeldUnreadRows)
   Returns {badge sources, more (1 when conversations follow the page), {id, score, ...},
-  counts (unreadRow's six values per conversation of the page, when asked)}
+  counts (when asked), per conversation of the page: '=' when its 'rev' is the one held (the
+  caller's row stands: every content write replaces 'rev'), else its 'rev' ('' for none) and
+  unreadRow's six values}
 ]]
 -- @include "unread-row"
 
@@ -45,10 +49,20 @@ if #listed > 2 * limit then
   listed[#listed] = nil
 end
 
+local held = {}
+for i = 8, #ARGV - 1, 2 do held[ARGV[i]] = ARGV[i + 1] end
+
 local counts = {}
 if ARGV[5] == '1' then
   for i = 1, #listed, 2 do
-    unreadRow(counts, ARGV[6] .. listed[i] .. ARGV[7], user)
+    local p = ARGV[6] .. listed[i] .. ARGV[7]
+    local revision = redis.call('HGET', p .. 'meta', 'rev')
+    if revision and held[listed[i]] == revision then
+      counts[#counts + 1] = '='
+    else
+      counts[#counts + 1] = revision or ''
+      unreadRow(counts, p, user)
+    end
   end
 end
 return {redis.call('HKEYS', badge), more, listed, counts}
