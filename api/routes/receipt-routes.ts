@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply } from 'fastify';
+import { SerialisedBodies } from './serialised-bodies';
 import { TypeName } from '../../schemas/types';
 import type { ReceiptDetailsSource } from '../../stores/receipt-details-source';
 import type { EventPublisher } from '../../runtime/event-publisher';
@@ -27,21 +27,15 @@ export interface ReceiptRoutesOptions {
 }
 
 const bearer = [{ bearerAuth: [] }];
-const JSON_TYPE = 'application/json; charset=utf-8';
-
-/**
- * Receipt details as sent, by the answer they were made from — a source that holds its answers
- * (RedisReceiptDetails) gives the same object while the state is unchanged — and who of its
- * readers shared reads then: a group of 200 is serialised once per change, not per request
- * (serialising its ~400 entries was most of such a request's CPU). Dropped with the answer.
- */
-const serialised = new WeakMap<object, { sharing: string; body: string }>();
 
 /**
  * Receipts: clients report delivered and read (validated, then produced as receipt events; the
  * pipeline applies them, this never writes state), and members read a message's receipts.
  */
 export const receiptRoutes: FastifyPluginAsyncTypebox<ReceiptRoutesOptions> = async (app, o) => {
+  // A held answer (RedisReceiptDetails: the same object while the state is unchanged) is
+  // serialised once per set of readers sharing reads: a group of 200 not on every request.
+  const receiptBodies = new SerialisedBodies();
   app.post(
     '/v1/receipts/delivered',
     {
@@ -128,16 +122,14 @@ export const receiptRoutes: FastifyPluginAsyncTypebox<ReceiptRoutesOptions> = as
       // Privacy: a reader who turned read receipts off shows as delivered, never as read.
       const shares = found.recipients.map((r) => r.read && o.sharesReads(r.userId));
       const sharing = shares.map((yes) => (yes ? '1' : '0')).join('');
-      const held = serialised.get(found);
-      if (held?.sharing === sharing) return sendJson(reply, held.body);
-      const delivered = [];
-      const read = [];
-      for (const [i, r] of found.recipients.entries()) {
-        if (r.delivered) delivered.push({ user_id: r.userId, at: r.deliveredAt });
-        if (shares[i]) read.push({ user_id: r.userId, at: r.readAt });
-      }
-      const body = String(
-        reply.serialize({
+      return receiptBodies.send(reply, found, sharing, () => {
+        const delivered = [];
+        const read = [];
+        for (const [i, r] of found.recipients.entries()) {
+          if (r.delivered) delivered.push({ user_id: r.userId, at: r.deliveredAt });
+          if (shares[i]) read.push({ user_id: r.userId, at: r.readAt });
+        }
+        return {
           conversation_id: conversationId,
           message_id: messageId,
           seq: found.message.seq,
@@ -146,18 +138,11 @@ export const receiptRoutes: FastifyPluginAsyncTypebox<ReceiptRoutesOptions> = as
           delivered,
           read,
           total: found.recipients.length,
-        } satisfies ReceiptsResponse),
-      );
-      serialised.set(found, { sharing, body });
-      return sendJson(reply, body);
+        } satisfies ReceiptsResponse;
+      });
     },
   );
 };
-
-/** Sends JSON serialised already (by the route's schema): fastify sends a JSON string as is. */
-function sendJson(reply: FastifyReply, body: string): FastifyReply {
-  return reply.type(JSON_TYPE).send(body);
-}
 
 function ownReceipt(caller: Principal, userId: string | undefined): void {
   if (userId !== undefined && userId !== caller.userId)

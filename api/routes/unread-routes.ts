@@ -3,6 +3,7 @@ import type { ReadModel } from '../../stores/redis/read-model';
 import { principalOf } from '../../auth/authenticate';
 import { UnreadQuery, UnreadResponse, errorResponses } from '../schemas';
 import { decodeCursor, encodeCursor } from '../unread-cursor';
+import { SerialisedBodies } from './serialised-bodies';
 
 export interface UnreadRoutesOptions {
   readModel: ReadModel;
@@ -18,6 +19,9 @@ export interface UnreadRoutesOptions {
  */
 export const unreadRoutes: FastifyPluginAsyncTypebox<UnreadRoutesOptions> = async (app, o) => {
   const now = o.now ?? Date.now;
+  // A held page (ReadModel: the same object while nothing on it changed) is serialised once per
+  // set of mutes.
+  const unreadBodies = new SerialisedBodies();
   app.get(
     '/v1/me/unread',
     {
@@ -29,7 +33,7 @@ export const unreadRoutes: FastifyPluginAsyncTypebox<UnreadRoutesOptions> = asyn
         response: { 200: UnreadResponse, ...errorResponses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { userId } = principalOf(request);
       const { limit, cursor } = request.query;
       const page = await o.readModel.unreadPage(userId, {
@@ -39,22 +43,26 @@ export const unreadRoutes: FastifyPluginAsyncTypebox<UnreadRoutesOptions> = asyn
       const muted = o.mutedConversations(userId, now());
       // Read for every muted conversation, not only those of the page: it is the whole badge.
       const hidden = await o.readModel.badgeSourcesOf([...muted.keys()], userId);
-      const sources = page.badge.filter((s) => !hidden.has(s));
-      return {
-        user_id: userId,
-        conversations: page.conversations.map((c) => ({
-          conversation_id: c.conversationId,
-          unread: c.unread,
-          marked_unread: c.markedUnread,
-          muted: muted.has(c.conversationId),
-          muted_until: muted.get(c.conversationId) ?? null,
-          read_up_to_seq: c.readUpToSeq,
-          last_seq: c.lastSeq,
-          last_at: c.lastAt,
-        })),
-        next_cursor: page.next ? encodeCursor(page.next) : null,
-        badge: { count: sources.length, sources },
-      };
+      // What the body depends on besides the page: the mutes in force and the sources they hide.
+      const signature = muted.size === 0 ? '' : JSON.stringify([[...muted], [...hidden].sort()]);
+      return unreadBodies.send(reply, page, signature, () => {
+        const sources = page.badge.filter((s) => !hidden.has(s));
+        return {
+          user_id: userId,
+          conversations: page.conversations.map((c) => ({
+            conversation_id: c.conversationId,
+            unread: c.unread,
+            marked_unread: c.markedUnread,
+            muted: muted.has(c.conversationId),
+            muted_until: muted.get(c.conversationId) ?? null,
+            read_up_to_seq: c.readUpToSeq,
+            last_seq: c.lastSeq,
+            last_at: c.lastAt,
+          })),
+          next_cursor: page.next ? encodeCursor(page.next) : null,
+          badge: { count: sources.length, sources },
+        } satisfies UnreadResponse;
+      });
     },
   );
 };

@@ -215,6 +215,45 @@ describe('ReadModel unread pages (real Redis)', () => {
     ]);
   });
 
+  it('gives the held page itself while nothing on it changed: listing, rows, badge', async () => {
+    const u = newUser();
+    await seed(u, [
+      conversation(`${u}-a`, u, 5_000_000, 2, 0),
+      conversation(`${u}-b`, u, 5_000_001, 1, 0),
+    ]);
+    const model = new ReadModel(redis, keys);
+    const first = await model.unreadPage(u, { limit: 50 });
+    expect(await model.unreadPage(u, { limit: 50 })).toBe(first);
+    // The badge changes: a new answer, the rows as they were.
+    await redis.hset(keys.badge(u), `${u}-a`, '');
+    const badged = await model.unreadPage(u, { limit: 50 });
+    expect(badged).not.toBe(first);
+    expect(badged.badge).toEqual([`${u}-a`]);
+    expect(badged.conversations).toEqual(first.conversations);
+    expect(await model.unreadPage(u, { limit: 50 })).toBe(badged);
+    // A row's revision changes: a new answer with that row read again.
+    await redis.hset(
+      keys.conversationKey(`${u}-a`, 'meta'),
+      MetaField.read(u),
+      '2',
+      MetaField.revision,
+      'w.a2',
+    );
+    const read = await model.unreadPage(u, { limit: 50 });
+    expect(read.conversations.map((c) => c.unread)).toEqual([1, 0]);
+    // The listing changes (a conversation joins the index): a new answer with it.
+    await seed(u, [conversation(`${u}-c`, u, 5_000_002, 1, 0)]);
+    const joined = await model.unreadPage(u, { limit: 50 });
+    expect(joined.conversations.map((c) => c.conversationId)).toEqual([
+      `${u}-c`,
+      `${u}-b`,
+      `${u}-a`,
+    ]);
+    // Another page (limit) is held apart.
+    expect((await model.unreadPage(u, { limit: 1 })).conversations).toHaveLength(1);
+    expect(await model.unreadPage(u, { limit: 50 })).toBe(joined);
+  });
+
   it('follows a conversation list that changed since the last call (joined, left)', async () => {
     const u = newUser();
     await seed(u, [conversation(`${u}-a`, u, 4_000_000, 1, 0)]);

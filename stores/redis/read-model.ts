@@ -2,7 +2,7 @@ import type { ChainableCommander, Result } from 'ioredis';
 import { isCluster, type RedisClient } from './connect';
 import { MetaField, type RedisKeys } from './keys';
 import { indexScore, lastAtOfScore } from './conversation-index';
-import { HeldUnreadRows } from './held-unread-rows';
+import { HeldUnreadPages, type HeldUnreadPage } from './held-unread-pages';
 import { execPipeline, pipelineOf } from './pipeline';
 import { defineScripts } from './script-loader';
 
@@ -39,8 +39,8 @@ export interface UnreadPage {
  * derived (messages after the watermark), never stored, so nothing here can drift.
  */
 export class ReadModel {
-  /** Rows of the pages last answered (single Redis): unchanged conversations are not counted again. */
-  private readonly heldRows = new HeldUnreadRows();
+  /** The pages last answered (single Redis): what is unchanged is not read or built again. */
+  private readonly heldPages = new HeldUnreadPages();
 
   constructor(
     private readonly redis: RedisClient,
@@ -87,7 +87,8 @@ export class ReadModel {
     const cluster = isCluster(this.redis);
     const [head, tail] = this.keys.conversationPrefixParts();
     const page = `${userId}\u0000${limit}\u0000${after ? `${after.lastAt}\u0000${after.conversationId}` : ''}`;
-    const [badge, more, listed, counts] = (await this.redis.unreadPage(
+    const held = cluster ? undefined : this.heldPages.get(page);
+    const [badge, more, listed, counts, listing] = (await this.redis.unreadPage(
       this.keys.userConversations(userId),
       this.keys.badge(userId),
       userId,
@@ -97,57 +98,72 @@ export class ReadModel {
       cluster ? 0 : 1,
       head,
       tail,
-      ...(cluster ? [] : this.heldRows.revisionsOf(page)),
-    )) as [string[], number, string[], Array<number | string>];
-    const ids: string[] = [];
-    const lastAts: number[] = [];
-    for (let i = 0; i < listed.length; i += 2) {
-      ids.push(listed[i]!);
-      lastAts.push(lastAtOfScore(listed[i + 1]!));
+      held?.listing ?? '',
+      ...HeldUnreadPages.revisionsOf(held),
+    )) as [string[], number, string[] | '=', Array<number | string>, string];
+    if (listed === '=' && !held) throw new Error('unread page script: no listing held');
+    const ids: string[] = listed === '=' ? [...held!.ids] : [];
+    const lastAts: number[] = listed === '=' ? [...held!.lastAts] : [];
+    if (listed !== '=')
+      for (let i = 0; i < listed.length; i += 2) {
+        ids.push(listed[i]!);
+        lastAts.push(lastAtOfScore(listed[i + 1]!));
+      }
+    badge.sort();
+    if (cluster) {
+      const rows = ids.length > 0 ? await this.unreadPerSlot(ids, userId) : [];
+      rows.forEach((row, i) => (row.lastAt = lastAts[i]!));
+      return pageOf(rows, badge, more);
     }
-    const rows = !cluster
-      ? this.pageRows(page, ids, counts)
-      : ids.length > 0
-        ? await this.unreadPerSlot(ids, userId)
-        : [];
-    rows.forEach((row, i) => (row.lastAt = lastAts[i]!));
-    const last = rows[rows.length - 1];
-    return {
-      conversations: rows,
-      badge: badge.sort(),
-      next:
-        more === 1 && last ? { lastAt: last.lastAt, conversationId: last.conversationId } : null,
-    };
+    const { rows, heldRows, unchanged } = this.pageRows(held, ids, lastAts, counts);
+    if (
+      held &&
+      listed === '=' &&
+      unchanged &&
+      (more === 1) === (held.answer.next !== null) &&
+      sameList(badge, held.answer.badge)
+    )
+      return held.answer;
+    const answer = pageOf(rows, badge, more);
+    this.heldPages.hold(page, { listing, ids, lastAts, rows: heldRows, answer });
+    return answer;
   }
 
   /**
-   * The page script's rows ('=': the row held stands; else the revision and six values), and
-   * what is held for the page from now on.
+   * The page script's rows ('=': the row held stands; else the revision and six values), new
+   * objects (a held answer is never changed), with what to hold for the page from now on.
    */
   private pageRows(
-    page: string,
+    held: HeldUnreadPage | undefined,
     ids: readonly string[],
+    lastAts: readonly number[],
     counts: ReadonlyArray<number | string>,
-  ): ConversationUnread[] {
+  ): {
+    rows: ConversationUnread[];
+    heldRows: Map<string, { revision: string; row: ConversationUnread }>;
+    unchanged: boolean;
+  } {
     const rows: ConversationUnread[] = [];
-    const held: Array<{ revision: string; row: Omit<ConversationUnread, 'lastAt'> }> = [];
+    const heldRows = new Map<string, { revision: string; row: ConversationUnread }>();
+    let unchanged = true;
     let at = 0;
-    for (const conversationId of ids) {
+    ids.forEach((conversationId, i) => {
       const revision = counts[at++] as string;
+      let row: ConversationUnread;
       if (revision === '=') {
-        const kept = this.heldRows.held(page, conversationId);
+        const kept = held?.rows.get(conversationId);
         if (!kept) throw new Error(`unread page script: no row held for ${conversationId}`);
-        rows.push({ ...kept.row, lastAt: 0 });
-        held.push(kept);
-        continue;
+        row = { ...kept.row, lastAt: lastAts[i]! };
+        heldRows.set(conversationId, { revision: kept.revision, row });
+      } else {
+        unchanged = false;
+        row = { ...rowAt(counts, at, conversationId), lastAt: lastAts[i]! };
+        at += 6;
+        if (revision !== '') heldRows.set(conversationId, { revision, row });
       }
-      const row = rowAt(counts, at, conversationId);
-      at += 6;
       rows.push(row);
-      held.push({ revision, row });
-    }
-    this.heldRows.hold(page, held);
-    return rows;
+    });
+    return { rows, heldRows, unchanged };
   }
 
   /** Unread counts in the order of `conversationIds`, in one script call. */
@@ -287,6 +303,19 @@ function newestFirst(
 }
 
 /** unreadRow's replies (includes/unread-row.lua): six values per conversation, in order. */
+function pageOf(rows: ConversationUnread[], badge: string[], more: number): UnreadPage {
+  const last = rows[rows.length - 1];
+  return {
+    conversations: rows,
+    badge,
+    next: more === 1 && last ? { lastAt: last.lastAt, conversationId: last.conversationId } : null,
+  };
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
 function countRows(conversationIds: readonly string[], reply: unknown): ConversationUnread[] {
   const n = reply as Array<number | string>;
   return conversationIds.map((conversationId, i) => rowAt(n, 6 * i, conversationId));

@@ -11,12 +11,14 @@
   ARGV[5] '1': count each conversation of the page here, its key prefix being ARGV[6] .. id ..
           ARGV[7] (a single Redis); '0': do not (on a Redis Cluster the conversations' keys live
           in other slots: the caller counts them per slot)
-  ARGV[8..] conversation id, revision, …: rows the caller holds, with meta's 'rev' they were
-          read at (HeldUnreadRows)
-  Returns {badge sources, more (1 when conversations follow the page), {id, score, ...},
-  counts (when asked), per conversation of the page: '=' when its 'rev' is the one held (the
-  caller's row stands: every content write replaces 'rev'), else its 'rev' ('' for none) and
-  unreadRow's six values}
+  ARGV[8] the fingerprint of the page's listing the caller holds ('' for none)
+  ARGV[9..] conversation id, revision, …: rows the caller holds, with meta's 'rev' they were
+          read at (HeldUnreadPages)
+  Returns {badge sources, more (1 when conversations follow the page), {id, score, ...} or '='
+  when its fingerprint is ARGV[8], counts (when asked), listing fingerprint ('' when not asked)}:
+  counts are, per conversation of the page, '=' when its 'rev' is the one held (the caller's row
+  stands: every content write replaces 'rev'), else its 'rev' ('' for none) and unreadRow's six
+  values.
 ]]
 -- @include "unread-row"
 
@@ -50,7 +52,7 @@ if #listed > 2 * limit then
 end
 
 local held = {}
-for i = 8, #ARGV - 1, 2 do held[ARGV[i]] = ARGV[i + 1] end
+for i = 9, #ARGV - 1, 2 do held[ARGV[i]] = ARGV[i + 1] end
 
 local counts = {}
 if ARGV[5] == '1' then
@@ -65,4 +67,10 @@ if ARGV[5] == '1' then
     end
   end
 end
-return {redis.call('HKEYS', badge), more, listed, counts}
+-- Ids are UTF-8 and scores numbers: byte 0xFF separates them unambiguously.
+local fingerprint, listing = '', listed
+if ARGV[5] == '1' then
+  fingerprint = redis.sha1hex(table.concat(listed, '\255'))
+  if fingerprint == ARGV[8] then listing = '=' end
+end
+return {redis.call('HKEYS', badge), more, listing, counts, fingerprint}

@@ -1,0 +1,60 @@
+import type { ConversationUnread, UnreadPage } from './read-model';
+
+/** One page as last answered: what the next request for it sends, and what it can give again. */
+export interface HeldUnreadPage {
+  /** The page script's fingerprint of the listing it cut (ids and index scores). */
+  listing: string;
+  ids: readonly string[];
+  lastAts: readonly number[];
+  /** Each row with its conversation's revision (meta 'rev'; '' rows are not held). */
+  rows: ReadonlyMap<string, { revision: string; row: ConversationUnread }>;
+  answer: UnreadPage;
+}
+
+/**
+ * Unread pages the query API answered, kept with what they were read from: the listing's
+ * fingerprint and each conversation's revision (meta 'rev', which every content write replaces:
+ * stores/redis/revision.ts). The next request for the page sends them; the page script answers
+ * '=' for what is unchanged and only the rest is decoded and built — when nothing changed, the
+ * held answer itself (the same object) is given again. Never staler than the state read in that
+ * request's round trip. Bounded by rows held; least recently used pages leave first.
+ */
+export class HeldUnreadPages {
+  private readonly pages = new Map<string, HeldUnreadPage>();
+  private rows = 0;
+
+  constructor(private readonly maxRows = 100_000) {}
+
+  get(page: string): HeldUnreadPage | undefined {
+    const held = this.pages.get(page);
+    if (held) {
+      this.pages.delete(page); // most recently used last
+      this.pages.set(page, held);
+    }
+    return held;
+  }
+
+  /** The held revisions, flat (conversation id, revision, …), for the page script. */
+  static revisionsOf(held: HeldUnreadPage | undefined): string[] {
+    const flat: string[] = [];
+    if (held) for (const [id, { revision }] of held.rows) flat.push(id, revision);
+    return flat;
+  }
+
+  hold(page: string, held: HeldUnreadPage): void {
+    this.forget(page);
+    this.pages.set(page, held);
+    this.rows += Math.max(1, held.rows.size);
+    for (const [oldest] of this.pages) {
+      if (this.rows <= this.maxRows) break;
+      this.forget(oldest);
+    }
+  }
+
+  private forget(page: string): void {
+    const held = this.pages.get(page);
+    if (!held) return;
+    this.pages.delete(page);
+    this.rows -= Math.max(1, held.rows.size);
+  }
+}
