@@ -1,14 +1,15 @@
-import type { ConversationUnread, UnreadPage } from './read-model';
-
-/** One page as last answered: what the next request for it sends, and what it can give again. */
-export interface HeldUnreadPage {
+/**
+ * One page as last answered: what the next request for it sends, and what it can give again
+ * (Row and Answer: ReadModel's ConversationUnread and UnreadPage).
+ */
+export interface HeldUnreadPage<Row = unknown, Answer = unknown> {
   /** The page script's fingerprint of the listing it cut (ids and index scores). */
   listing: string;
   ids: readonly string[];
   lastAts: readonly number[];
   /** Each row with its conversation's revision (meta 'rev'; '' rows are not held). */
-  rows: ReadonlyMap<string, { revision: string; row: ConversationUnread }>;
-  answer: UnreadPage;
+  rows: ReadonlyMap<string, { revision: string; row: Row }>;
+  answer: Answer;
 }
 
 /**
@@ -19,13 +20,13 @@ export interface HeldUnreadPage {
  * held answer itself (the same object) is given again. Never staler than the state read in that
  * request's round trip. Bounded by rows held; least recently used pages leave first.
  */
-export class HeldUnreadPages {
-  private readonly pages = new Map<string, HeldUnreadPage>();
+export class HeldUnreadPages<Row, Answer> {
+  private readonly pages = new Map<string, HeldUnreadPage<Row, Answer>>();
   private rows = 0;
 
   constructor(private readonly maxRows = 100_000) {}
 
-  get(page: string): HeldUnreadPage | undefined {
+  get(page: string): HeldUnreadPage<Row, Answer> | undefined {
     const held = this.pages.get(page);
     if (held) {
       this.pages.delete(page); // most recently used last
@@ -41,7 +42,7 @@ export class HeldUnreadPages {
     return flat;
   }
 
-  hold(page: string, held: HeldUnreadPage): void {
+  hold(page: string, held: HeldUnreadPage<Row, Answer>): void {
     this.forget(page);
     this.pages.set(page, held);
     this.rows += Math.max(1, held.rows.size);

@@ -40,7 +40,7 @@ export interface UnreadPage {
  */
 export class ReadModel {
   /** The pages last answered (single Redis): what is unchanged is not read or built again. */
-  private readonly heldPages = new HeldUnreadPages();
+  private readonly heldPages = new HeldUnreadPages<ConversationUnread, UnreadPage>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -134,7 +134,7 @@ export class ReadModel {
    * objects (a held answer is never changed), with what to hold for the page from now on.
    */
   private pageRows(
-    held: HeldUnreadPage | undefined,
+    held: HeldUnreadPage<ConversationUnread, UnreadPage> | undefined,
     ids: readonly string[],
     lastAts: readonly number[],
     counts: ReadonlyArray<number | string>,
