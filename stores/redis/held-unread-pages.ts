@@ -1,3 +1,5 @@
+import { HeldAnswers } from './held-answers';
+
 /**
  * One page as last answered: what the next request for it sends, and what it can give again
  * (Row and Answer: ReadModel's ConversationUnread and UnreadPage).
@@ -21,18 +23,14 @@ export interface HeldUnreadPage<Row = unknown, Answer = unknown> {
  * request's round trip. Bounded by rows held; least recently used pages leave first.
  */
 export class HeldUnreadPages<Row, Answer> {
-  private readonly pages = new Map<string, HeldUnreadPage<Row, Answer>>();
-  private rows = 0;
+  private readonly pages: HeldAnswers<string, HeldUnreadPage<Row, Answer>>;
 
-  constructor(private readonly maxRows = 100_000) {}
+  constructor(maxRows = 100_000) {
+    this.pages = new HeldAnswers(maxRows, (page) => Math.max(1, page.rows.size));
+  }
 
   get(page: string): HeldUnreadPage<Row, Answer> | undefined {
-    const held = this.pages.get(page);
-    if (held) {
-      this.pages.delete(page); // most recently used last
-      this.pages.set(page, held);
-    }
-    return held;
+    return this.pages.get(page);
   }
 
   /** The held revisions, flat (conversation id, revision, …), for the page script. */
@@ -43,19 +41,6 @@ export class HeldUnreadPages<Row, Answer> {
   }
 
   hold(page: string, held: HeldUnreadPage<Row, Answer>): void {
-    this.forget(page);
     this.pages.set(page, held);
-    this.rows += Math.max(1, held.rows.size);
-    for (const [oldest] of this.pages) {
-      if (this.rows <= this.maxRows) break;
-      this.forget(oldest);
-    }
-  }
-
-  private forget(page: string): void {
-    const held = this.pages.get(page);
-    if (!held) return;
-    this.pages.delete(page);
-    this.rows -= Math.max(1, held.rows.size);
   }
 }

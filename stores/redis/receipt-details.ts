@@ -8,6 +8,7 @@ import type {
 } from '../receipt-details-source';
 import type { RedisKeys } from './keys';
 import { defineScripts } from './script-loader';
+import { HeldAnswers } from './held-answers';
 
 type Found = Extract<ReceiptDetailsLookup, { status: 'found' }>;
 
@@ -25,16 +26,18 @@ type Found = Extract<ReceiptDetailsLookup, { status: 'found' }>;
  */
 export class RedisReceiptDetails implements ReceiptDetailsSource {
   readonly name = 'redis';
-  private readonly answers = new Map<string, { fingerprint: string; found: Found }>();
-  private heldRecipients = 0;
+  private readonly answers: HeldAnswers<string, { fingerprint: string; found: Found }>;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly maxLaterMessages = 500,
-    private readonly maxHeldRecipients = 200_000,
+    maxHeldRecipients = 200_000,
   ) {
     defineScripts(redis);
+    this.answers = new HeldAnswers(maxHeldRecipients, (held) =>
+      Math.max(1, held.found.recipients.length),
+    );
   }
 
   async lookup(query: ReceiptDetailsQuery): Promise<ReceiptDetailsLookup> {
@@ -48,12 +51,8 @@ export class RedisReceiptDetails implements ReceiptDetailsSource {
       held?.fingerprint ?? '',
     )) as [string, ...unknown[]];
     const [status] = reply;
-    if (status === 'same' && held) {
-      this.answers.delete(id); // most recently used last
-      this.answers.set(id, held);
-      return held.found;
-    }
-    if (held) this.forget(id);
+    if (status === 'same' && held) return held.found;
+    if (held) this.answers.delete(id);
     if (
       status === 'no_conversation' ||
       status === 'not_member' ||
@@ -87,25 +86,8 @@ export class RedisReceiptDetails implements ReceiptDetailsSource {
       message: { seq: Number(seq), senderId: sender, sentAt: Number(sentAt) },
       recipients,
     };
-    this.hold(id, fingerprint, found);
-    return found;
-  }
-
-  private hold(id: string, fingerprint: string, found: Found): void {
-    if (found.recipients.length > this.maxHeldRecipients) return;
     this.answers.set(id, { fingerprint, found });
-    this.heldRecipients += found.recipients.length;
-    for (const [oldest] of this.answers) {
-      if (this.heldRecipients <= this.maxHeldRecipients) break;
-      this.forget(oldest);
-    }
-  }
-
-  private forget(id: string): void {
-    const held = this.answers.get(id);
-    if (!held) return;
-    this.answers.delete(id);
-    this.heldRecipients -= held.found.recipients.length;
+    return found;
   }
 }
 
