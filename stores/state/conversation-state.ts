@@ -36,7 +36,7 @@ type Watermark = 'read' | 'dlvd';
 
 /**
  * One conversation's hot state, as the Lua scripts keep it under the conversation's key prefix
- * (stores/redis/keys.ts): meta (kind, last_seq, last_msg, last_at, touched, uver, the members
+ * (stores/redis/keys.ts): meta (kind, last_seq, last_msg, last_at, touched, uver, rev, the members
  * and their read and delivered watermarks as 'm:', 'r:' and 'd:' fields, and the 'told up to'
  * marks, `notified` here, as 'tr:' and 'td:' fields), the message index (`msg`: id →
  * "seq|sender|sent_at", `msgs`: id by seq), the open group window (`win`), the held receipts (`held`) and, only for the
