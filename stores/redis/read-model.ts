@@ -101,29 +101,24 @@ export class ReadModel {
       held?.listing ?? '',
       ...HeldUnreadPages.revisionsOf(held),
     )) as [string[], number, string[] | '=', Array<number | string>, string];
-    if (listed === '=' && !held) throw new Error('unread page script: no listing held');
-    const ids: string[] = listed === '=' ? [...held!.ids] : [];
-    const lastAts: number[] = listed === '=' ? [...held!.lastAts] : [];
-    if (listed !== '=')
-      for (let i = 0; i < listed.length; i += 2) {
-        ids.push(listed[i]!);
-        lastAts.push(lastAtOfScore(listed[i + 1]!));
-      }
     badge.sort();
+    if (listed === '=') {
+      if (!held) throw new Error('unread page script: no listing held');
+      // Nothing on the page changed: the held answer itself, nothing decoded or built.
+      if (
+        counts.every((c) => c === '=') &&
+        (more === 1) === (held.answer.next !== null) &&
+        sameList(badge, held.answer.badge)
+      )
+        return held.answer;
+    }
+    const { ids, lastAts } = listed === '=' ? held! : listingOf(listed);
     if (cluster) {
       const rows = ids.length > 0 ? await this.unreadPerSlot(ids, userId) : [];
       rows.forEach((row, i) => (row.lastAt = lastAts[i]!));
       return pageOf(rows, badge, more);
     }
-    const { rows, heldRows, unchanged } = this.pageRows(held, ids, lastAts, counts);
-    if (
-      held &&
-      listed === '=' &&
-      unchanged &&
-      (more === 1) === (held.answer.next !== null) &&
-      sameList(badge, held.answer.badge)
-    )
-      return held.answer;
+    const { rows, heldRows } = this.pageRows(held, ids, lastAts, counts);
     const answer = pageOf(rows, badge, more);
     this.heldPages.hold(page, { listing, ids, lastAts, rows: heldRows, answer });
     return answer;
@@ -141,11 +136,9 @@ export class ReadModel {
   ): {
     rows: ConversationUnread[];
     heldRows: Map<string, { revision: string; row: ConversationUnread }>;
-    unchanged: boolean;
   } {
     const rows: ConversationUnread[] = [];
     const heldRows = new Map<string, { revision: string; row: ConversationUnread }>();
-    let unchanged = true;
     let at = 0;
     ids.forEach((conversationId, i) => {
       const revision = counts[at++] as string;
@@ -156,14 +149,13 @@ export class ReadModel {
         row = { ...kept.row, lastAt: lastAts[i]! };
         heldRows.set(conversationId, { revision: kept.revision, row });
       } else {
-        unchanged = false;
         row = { ...rowAt(counts, at, conversationId), lastAt: lastAts[i]! };
         at += 6;
         if (revision !== '') heldRows.set(conversationId, { revision, row });
       }
       rows.push(row);
     });
-    return { rows, heldRows, unchanged };
+    return { rows, heldRows };
   }
 
   /** Unread counts in the order of `conversationIds`, in one script call. */
@@ -310,6 +302,17 @@ function pageOf(rows: ConversationUnread[], badge: string[], more: number): Unre
     badge,
     next: more === 1 && last ? { lastAt: last.lastAt, conversationId: last.conversationId } : null,
   };
+}
+
+/** The page script's listing (id, index score, …) as ids and their latest-message times. */
+function listingOf(listed: readonly string[]): { ids: string[]; lastAts: number[] } {
+  const ids: string[] = [];
+  const lastAts: number[] = [];
+  for (let i = 0; i < listed.length; i += 2) {
+    ids.push(listed[i]!);
+    lastAts.push(lastAtOfScore(listed[i + 1]!));
+  }
+  return { ids, lastAts };
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

@@ -72,7 +72,6 @@ export function conversationWrites(state: ConversationState, writes: WriteSet): 
 export class ConversationWrites {
   // Handles of the core keys, found once per run rather than on every write.
   private metaWrites?: HashWrites;
-  private revised = false;
   private msgWrites?: HashWrites;
   private msgsWrites?: SortedSetWrites;
   private winWrites?: HashWrites;
@@ -91,14 +90,12 @@ export class ConversationWrites {
   /**
    * Every content write gives meta a new 'rev' (MetaField.revision) in the same flush: readers
    * that keep an answer (receipt details) know it still holds while 'rev' is unchanged, at the
-   * cost of one field, not of reading the state again. The open window ('win') is not content.
+   * cost of one field, not of reading the state again. One per step and conversation, however
+   * many engine calls write it (the step's WriteSet knows). The open window is not content.
    */
   private revise(): HashWrites {
     const meta = (this.metaWrites ??= this.writes.hash(this.key('meta'), ConversationRank.Meta));
-    if (!this.revised) {
-      this.revised = true;
-      meta.set(MetaField.revision, newRevision());
-    }
+    if (!meta.sets(MetaField.revision)) meta.set(MetaField.revision, newRevision());
     return meta;
   }
 

@@ -167,6 +167,13 @@ describe('WriteSet', () => {
     }
     expect(seen.size).toBe(writers.length); // never the same twice
 
+    // Several engine calls writing one conversation in a step: one revision, made once.
+    const step = new WriteSet();
+    writers[0]!(new ConversationWrites(step, 'p:{c:1}:'));
+    const once = revisionOf(step);
+    for (const write of writers.slice(1)) write(new ConversationWrites(step, 'p:{c:1}:'));
+    expect(revisionOf(step)).toBe(once);
+
     const windowOnly = new WriteSet();
     new ConversationWrites(windowOnly, 'p:{c:1}:').win.set('ana', '1');
     expect(windowOnly.commands(plain)).toEqual([['hset', 'p:{c:1}:win', 'ana', '1']]);

@@ -89,6 +89,11 @@ export class HashWrites extends KeyWrites {
     this.fields.set(field, null);
   }
 
+  /** Whether this step already sets `field`. */
+  sets(field: string): boolean {
+    return (this.fields.get(field) ?? null) !== null;
+  }
+
   protected clear(): void {
     this.fields.clear();
   }
