@@ -108,34 +108,45 @@ export class SplitPipeline {
       byNode.set(node, indexes);
     }
     const replies: Replies = new Array(this.calls.length);
+    // Parts whose WAIT no replica answered: their replies, kept until the slot map is read anew.
+    const unconfirmed: Array<{ indexes: number[]; part: Replies }> = [];
     await Promise.all(
-      [...byNode].map(async ([nodes, indexes]) => {
+      [...byNode].map(async ([node, indexes]) => {
         const pipe = this.cluster.pipeline() as unknown as Record<
           string,
           (...a: unknown[]) => void
         >;
         for (const i of indexes) pipe[this.calls[i]!.name]!(...this.calls[i]!.args);
-        const replicated = this.needsReplica(nodes);
+        const replicated = this.needsReplica(node);
         if (replicated) pipe.wait!(1, REPLICA_WAIT_MS);
         const part = await (pipe as unknown as ChainableCommander).exec().then(
           (r) => r ?? [],
           // The whole part failed (the slot map changed under it): each of its commands did.
           (err: Error) => indexes.map((): [Error, null] => [err, null]),
         );
-        const unconfirmed = replicated && unreplicated(part.at(-1));
+        const error = replicated && unreplicated(part.at(-1));
+        if (error) unconfirmed.push({ indexes, part });
         indexes.forEach(
           (i, j) =>
-            (replies[i] = unconfirmed
-              ? [unconfirmed, null]
-              : (part[j] ?? [new Error('no reply'), null])),
+            (replies[i] = error ? [error, null] : (part[j] ?? [new Error('no reply'), null])),
         );
       }),
     );
-    // The slot map moved (a failover): read it anew, or a connection that sends only split
-    // pipelines (the partition leases' own) keeps sending to the old master, refused for good —
-    // ioredis refreshes its map on a redirected single command, not on a pipeline's.
-    if (replies.some(([err]) => err && /^(MOVED|CLUSTERDOWN)\b/.test(err.message)))
+    // The slot map moved (a failover) or names a replica that did not answer (it died, or was
+    // promoted): read it anew. ioredis refreshes its map on a redirected single command, not on
+    // a pipeline's, and never on a replica's death; a connection that sends only split
+    // pipelines (the partition leases' own) kept sending to the old master, or waiting for a
+    // replica that is gone, for good.
+    const moved = replies.some(([err]) => err && /^(MOVED|CLUSTERDOWN)\b/.test(err.message));
+    if (moved || unconfirmed.length > 0) {
       await new Promise<unknown>((done) => this.cluster.refreshSlotsCache(done));
+      // A part whose master the map now shows alone ran where it should: it stands, as one
+      // never waited for. One whose master still shows a replica keeps its error.
+      for (const { indexes, part } of unconfirmed) {
+        if (this.needsReplica(this.nodeOf(indexes))) continue;
+        indexes.forEach((i, j) => (replies[i] = part[j] ?? [new Error('no reply'), null]));
+      }
+    }
     return replies;
   }
 

@@ -73,10 +73,7 @@ export class OwnRedisCluster {
    * again with the replica as master.
    */
   async killMasterAndPromote(masterPort: number, replicaPort: number): Promise<void> {
-    const node = this.node(masterPort);
-    const pid = node.ourPid();
-    if (pid === undefined) throw new Error(`${node.name} is not running`);
-    process.kill(pid, 'SIGKILL');
+    this.kill(masterPort);
     await this.call(replicaPort, 'CLUSTER', 'FAILOVER', 'FORCE');
     const promoted = `${LOCAL_STACK.host}:${replicaPort}`;
     const deadline = Date.now() + 30_000;
@@ -88,6 +85,14 @@ export class OwnRedisCluster {
         throw new Error(`the replica on ${replicaPort} did not take over within 30 s`);
       await sleep(200);
     }
+  }
+
+  /** SIGKILLs the node on `port` (nothing else: the cluster notices it as it would). */
+  kill(port: number): void {
+    const node = this.node(port);
+    const pid = node.ourPid();
+    if (pid === undefined) throw new Error(`${node.name} is not running`);
+    process.kill(pid, 'SIGKILL');
   }
 
   /** Starts a killed node again: it rejoins (from its nodes.conf) as a replica. */
