@@ -66,6 +66,7 @@ interface CliOptions {
   gatewayDevices: number;
   pushRate: number;
   pushSeconds: number;
+  pushWarmupSeconds: number;
   slowClients: number;
   slowMib: number;
   persister: boolean;
@@ -153,6 +154,12 @@ const program = new Command('bench')
   .option('--gateway-devices <n>', 'devices (connections) per user', count(1), 3)
   .option('--push-rate <frames/s>', 'pushes offered per second (socket frames)', count(1), 30_000)
   .option('--push-seconds <s>', 'length of the push run', count(1), 10)
+  .option(
+    '--push-warmup-seconds <s>',
+    'pushes at the same rate before the timed run, timed apart (the first pushes compile code paths)',
+    count(0),
+    1,
+  )
   .option('--slow-clients <n>', 'sockets that stop reading', count(0), 20)
   .option('--slow-mib <MiB>', 'most offered to each slow socket', count(1), 16)
   .option('--keep', 'keep the run’s topics and Redis keys (to inspect them)', false)
@@ -214,6 +221,7 @@ const program = new Command('bench')
         devicesPerUser: cli.gatewayDevices,
         pushRate: cli.pushRate,
         pushSeconds: cli.pushSeconds,
+        pushWarmupSeconds: cli.pushWarmupSeconds,
         slowClients: cli.slowClients,
         slowBytesPerClient: cli.slowMib * 2 ** 20,
       };

@@ -1,6 +1,7 @@
-import WebSocket from 'ws';
 import { toPushMessage } from '../../gateway/push-message';
 import type { EventPublisher } from '../../runtime/event-publisher';
+import { BenchClient } from './bench-client';
+import { ClientThread } from './client-thread';
 import { percentiles, type Percentiles } from './latency-probe';
 import { sleep } from './pipeline-process';
 import { MetricsSnapshot } from './prometheus-text';
@@ -15,6 +16,11 @@ export interface GatewayLoadOptions {
   /** Socket frames offered per second: records per second × devices per user. */
   pushRate: number;
   pushSeconds: number;
+  /**
+   * Pushes at the same rate before the timed run, timed apart: the gateway's and the clients'
+   * first pushes (code paths compiled, the first fetches) are not its steady state.
+   */
+  warmupSeconds: number;
   /** Clients that stop reading (pause) while their users get updates. */
   slowClients: number;
   /** Bytes offered to each slow client at most (the flood ends sooner once all are dropped). */
@@ -48,6 +54,8 @@ export interface GatewayFigures {
     deliveredPerSecond: number;
     /** receipt_updates record produced → frame read by the client, ms. */
     latency: Percentiles;
+    /** The same for the warm-up's pushes (before the timed run). */
+    warmup: { seconds: number; latency: Percentiles };
   };
   slow: SlowConsumerFigures;
 }
@@ -68,31 +76,6 @@ export interface SlowConsumerFigures {
   boundBytes: number;
 }
 
-/** One client connection: counts what it reads and times the frames of a push run. */
-class BenchClient {
-  received = 0;
-  closed = false;
-
-  private constructor(readonly ws: WebSocket) {}
-
-  static open(url: string, onFrame: (frame: { update_id?: string; emitted_at?: number }) => void) {
-    return new Promise<BenchClient>((resolve, reject) => {
-      const ws = new WebSocket(url, { perMessageDeflate: false });
-      const client = new BenchClient(ws);
-      ws.once('unexpected-response', (_req, res) =>
-        reject(new Error(`gateway refused the upgrade: HTTP ${res.statusCode}`)),
-      );
-      ws.once('error', reject);
-      ws.once('close', () => (client.closed = true));
-      ws.on('message', (data: Buffer) => {
-        client.received++;
-        if (client.received === 1) return resolve(client); // hello
-        onFrame(JSON.parse(data.toString()) as { update_id?: string; emitted_at?: number });
-      });
-    });
-  }
-}
-
 /**
  * The push gateway under many connections (several devices per user): how fast they open and
  * what each costs in memory, pushes delivered per second at an offered rate with the time from
@@ -100,91 +83,85 @@ class BenchClient {
  */
 export async function loadGateway(o: GatewayLoadOptions): Promise<GatewayFigures> {
   const users = Math.ceil(o.connections / o.devicesPerUser);
-  const latencies: number[] = [];
-  let phase = '';
-  let delivered = 0;
-  const onFrame = (frame: { update_id?: string; emitted_at?: number }) => {
-    if (!phase || !frame.update_id?.startsWith(phase)) return;
-    delivered++;
-    latencies.push(Date.now() - frame.emitted_at!);
-  };
 
   // ---- connections ----------------------------------------------------------------------------
   await sleep(1000);
   const rssBefore = o.gatewayRss();
   const heapBefore = (await o.gatewayMetrics()).total('ticks_nodejs_heap_size_used_bytes');
   const connectStart = Date.now();
-  const clients: BenchClient[] = [];
-  const wanted = Array.from({ length: o.connections }, (_, i) => ({
-    userId: `gw${o.runId}-u${i % users}`,
-    deviceId: `d${Math.floor(i / users)}`,
-  }));
-  await inParallel(wanted, 100, async ({ userId, deviceId }) => {
-    clients.push(
-      await BenchClient.open(`${o.url}?access_token=${o.token(userId, deviceId)}`, onFrame),
-    );
-  });
+  const urls = Array.from(
+    { length: o.connections },
+    (_, i) =>
+      `${o.url}?access_token=${o.token(`gw${o.runId}-u${i % users}`, `d${Math.floor(i / users)}`)}`,
+  );
+  const clients = await ClientThread.open(urls, 100);
   const connectSeconds = (Date.now() - connectStart) / 1000;
   await sleep(2000);
   const rssAfter = o.gatewayRss();
   const heapAfter = (await o.gatewayMetrics()).total('ticks_nodejs_heap_size_used_bytes');
 
-  // ---- pushes at an offered rate --------------------------------------------------------------
-  phase = `${o.runId}-push-`;
+  // ---- pushes at an offered rate: a warm-up, then the timed run -------------------------------
   const recordRate = o.pushRate / o.devicesPerUser;
-  const pushStart = Date.now();
-  let records = 0;
-  while (Date.now() - pushStart < o.pushSeconds * 1000) {
-    const due = Math.floor(((Date.now() - pushStart) / 1000) * recordRate) - records;
-    const publisher = o.publisher();
-    for (let i = 0; i < due; i++, records++) {
-      const userId = `gw${o.runId}-u${records % users}`;
-      publisher.encoded(
-        'receiptUpdates',
-        userId,
-        statusUpdate(`${phase}${records}`, userId, records),
-      );
-    }
-    await publisher.flush();
-    await sleep(10);
-  }
   // The last users may hold one device fewer (connections not a multiple of the devices).
   const devicesOf = (u: number) => Math.floor((o.connections - 1 - u) / users) + 1;
-  let expected = 0;
-  for (let n = 0; n < records; n++) expected += devicesOf(n % users);
-  let lastArrival = Date.now();
-  for (
-    let seen = -1;
-    delivered < expected && (delivered !== seen || Date.now() - lastArrival < 5000);
-  ) {
-    if (delivered !== seen) lastArrival = Date.now();
-    seen = delivered;
-    await sleep(100);
-  }
-  const pushSeconds = (lastArrival - pushStart) / 1000;
-  const pushes = {
-    records,
-    offeredPerSecond: o.pushRate,
-    delivered,
-    expected,
-    seconds: pushSeconds,
-    deliveredPerSecond: delivered / pushSeconds,
-    latency: percentiles(latencies),
+  const offer = async (name: string, seconds: number) => {
+    const phase = `${o.runId}-${name}-`;
+    await clients.time(phase);
+    const start = Date.now();
+    let records = 0;
+    while (Date.now() - start < seconds * 1000) {
+      const due = Math.floor(((Date.now() - start) / 1000) * recordRate) - records;
+      const publisher = o.publisher();
+      for (let i = 0; i < due; i++, records++) {
+        const userId = `gw${o.runId}-u${records % users}`;
+        publisher.encoded(
+          'receiptUpdates',
+          userId,
+          statusUpdate(`${phase}${records}`, userId, records),
+        );
+      }
+      await publisher.flush();
+      await sleep(10);
+    }
+    let expected = 0;
+    for (let n = 0; n < records; n++) expected += devicesOf(n % users);
+    let lastArrival = Date.now();
+    let delivered: number;
+    for (let seen = -1; ;) {
+      delivered = await clients.frames();
+      if (delivered >= expected || (delivered === seen && Date.now() - lastArrival >= 5000)) break;
+      if (delivered !== seen) lastArrival = Date.now();
+      seen = delivered;
+      await sleep(100);
+    }
+    const latency = percentiles(await clients.latencies());
+    return { records, expected, delivered, seconds: (lastArrival - start) / 1000, latency };
   };
-  phase = '';
+  const warmup = o.warmupSeconds > 0 ? await offer('warmup', o.warmupSeconds) : undefined;
+  const run = await offer('push', o.pushSeconds);
+  const pushes = {
+    records: run.records,
+    offeredPerSecond: o.pushRate,
+    delivered: run.delivered,
+    expected: run.expected,
+    seconds: run.seconds,
+    deliveredPerSecond: run.delivered / run.seconds,
+    latency: run.latency,
+    warmup: { seconds: o.warmupSeconds, latency: warmup?.latency ?? percentiles([]) },
+  };
 
-  const slow = await slowConsumers(o, onFrame);
-  await Promise.all(clients.map((c) => closeClient(c)));
+  const slow = await slowConsumers(o);
+  await clients.close();
   return {
-    connections: clients.length,
+    connections: urls.length,
     users,
     devicesPerUser: o.devicesPerUser,
     connectSeconds,
     memory: {
       rssBefore,
       rssAfter,
-      bytesPerConnection: (rssAfter - rssBefore) / clients.length,
-      heapPerConnection: (heapAfter - heapBefore) / clients.length,
+      bytesPerConnection: (rssAfter - rssBefore) / urls.length,
+      heapPerConnection: (heapAfter - heapBefore) / urls.length,
     },
     pushes,
     slow,
@@ -198,10 +175,8 @@ export async function loadGateway(o: GatewayLoadOptions): Promise<GatewayFigures
  * meanwhile. Back-pressure holds when the paused sockets are dropped, the reading devices get
  * everything, and the RSS grows by at most the bound.
  */
-async function slowConsumers(
-  o: GatewayLoadOptions,
-  onFrame: (frame: { update_id?: string; emitted_at?: number }) => void,
-): Promise<SlowConsumerFigures> {
+async function slowConsumers(o: GatewayLoadOptions): Promise<SlowConsumerFigures> {
+  const onFrame = () => undefined; // counted (BenchClient.received), not timed
   const perUser = 10;
   const slowUsers = Math.ceil(o.slowClients / perUser);
   const paused: BenchClient[] = [];
@@ -263,7 +238,7 @@ async function slowConsumers(
   const closedBy = Date.now() + 10_000;
   while (Date.now() < closedBy && paused.some((c) => !c.closed)) await sleep(100);
   const closedByGateway = paused.filter((c) => c.closed).length;
-  await Promise.all([...paused, ...reading].map((c) => closeClient(c)));
+  await Promise.all([...paused, ...reading].map((c) => c.close()));
   return {
     clients: paused.length,
     frameBytes,
@@ -275,32 +250,4 @@ async function slowConsumers(
     rssPeak,
     boundBytes: paused.length * o.maxBufferedBytes,
   };
-}
-
-function closeClient(client: BenchClient): Promise<void> {
-  if (client.closed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      client.ws.terminate();
-      resolve();
-    }, 5000);
-    client.ws.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    client.ws.close();
-  });
-}
-
-/** Runs `work` on every item, at most `limit` at a time. */
-async function inParallel<T>(
-  items: T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -54,6 +54,11 @@ export function servingRows(s: ServingResult): Row[] {
     },
     {
       section: 'serving: gateway',
+      figure: `  the ${g.pushes.warmup.seconds} s of warm-up pushes before it (not in the figure above)`,
+      value: `p50 ${ms(g.pushes.warmup.latency.p50)} / p99 ${ms(g.pushes.warmup.latency.p99)} / max ${ms(g.pushes.warmup.latency.max)} ms`,
+    },
+    {
+      section: 'serving: gateway',
       figure: 'slow consumers (paused sockets)',
       value: `${int(g.slow.dropped)} of ${int(g.slow.clients)} dropped (${int(g.slow.closedByGateway)} saw the close) after ${mib(g.slow.offeredBytesPerClient)} offered each; reading devices ${g.slow.readingDevicesServed ? 'got every update' : 'MISSED updates'}; RSS ${mib(g.slow.rssBefore)} → peak ${mib(g.slow.rssPeak)} (bound ${mib(g.slow.boundBytes)} buffered)`,
       target: 'all dropped, growth ≤ bound',

@@ -40,6 +40,7 @@ export interface ServingOptions {
   /** Socket frames offered per second. */
   pushRate: number;
   pushSeconds: number;
+  pushWarmupSeconds: number;
   slowClients: number;
   slowBytesPerClient: number;
   outDir: string;
@@ -180,6 +181,7 @@ export async function runServing(
       devicesPerUser: o.devicesPerUser,
       pushRate: o.pushRate,
       pushSeconds: o.pushSeconds,
+      warmupSeconds: o.pushWarmupSeconds,
       slowClients: o.slowClients,
       slowBytesPerClient: o.slowBytesPerClient,
       maxBufferedBytes: config.gateway.maxBufferedBytes,
