@@ -14,6 +14,24 @@ export interface HeldUnreadPage<Row = unknown, Answer = unknown> {
   answer: Answer;
 }
 
+type Held<Row, Answer> = HeldUnreadPage<Row, Answer> & { revisions: Buffer };
+
+const SEPARATOR = Buffer.from([0xff]);
+
+/**
+ * Conversation id, revision, … joined by byte 0xFF, which UTF-8 never holds (ids are UTF-8 of
+ * any characters; revisions base64url): one argument of the page script, built once per held
+ * page rather than on every request.
+ */
+function revisionsArgument(rows: HeldUnreadPage['rows']): Buffer {
+  const parts: Buffer[] = [];
+  for (const [id, { revision }] of rows) {
+    if (parts.length > 0) parts.push(SEPARATOR);
+    parts.push(Buffer.from(id), SEPARATOR, Buffer.from(revision));
+  }
+  return Buffer.concat(parts);
+}
+
 /**
  * Unread pages the query API answered, kept with what they were read from: the listing's
  * fingerprint and each conversation's revision (meta 'rev', which every content write replaces:
@@ -23,7 +41,7 @@ export interface HeldUnreadPage<Row = unknown, Answer = unknown> {
  * request's round trip. Bounded by rows held; least recently used pages leave first.
  */
 export class HeldUnreadPages<Row, Answer> {
-  private readonly pages: HeldAnswers<string, HeldUnreadPage<Row, Answer>>;
+  private readonly pages: HeldAnswers<string, Held<Row, Answer>>;
 
   constructor(maxRows = 100_000) {
     this.pages = new HeldAnswers(maxRows, (page) => Math.max(1, page.rows.size));
@@ -33,14 +51,12 @@ export class HeldUnreadPages<Row, Answer> {
     return this.pages.get(page);
   }
 
-  /** The held revisions, flat (conversation id, revision, …), for the page script. */
-  static revisionsOf(held: HeldUnreadPage | undefined): string[] {
-    const flat: string[] = [];
-    if (held) for (const [id, { revision }] of held.rows) flat.push(id, revision);
-    return flat;
+  /** The held rows' revisions as the page script takes them (built when the page was held). */
+  static revisionsOf(held: HeldUnreadPage | undefined): Buffer | string {
+    return held ? (held as Held<unknown, unknown>).revisions : '';
   }
 
   hold(page: string, held: HeldUnreadPage<Row, Answer>): void {
-    this.pages.set(page, held);
+    this.pages.set(page, { ...held, revisions: revisionsArgument(held.rows) });
   }
 }

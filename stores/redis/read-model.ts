@@ -99,14 +99,14 @@ export class ReadModel {
       head,
       tail,
       held?.listing ?? '',
-      ...HeldUnreadPages.revisionsOf(held),
-    )) as [string[], number, string[] | '=', Array<number | string>, string];
+      HeldUnreadPages.revisionsOf(held),
+    )) as [string[], number, string[] | '=', Array<number | string> | '=', string];
     badge.sort();
     if (listed === '=') {
       if (!held) throw new Error('unread page script: no listing held');
       // Nothing on the page changed: the held answer itself, nothing decoded or built.
       if (
-        counts.every((c) => c === '=') &&
+        counts === '=' &&
         (more === 1) === (held.answer.next !== null) &&
         sameList(badge, held.answer.badge)
       )
@@ -118,7 +118,8 @@ export class ReadModel {
       rows.forEach((row, i) => (row.lastAt = lastAts[i]!));
       return pageOf(rows, badge, more);
     }
-    const { rows, heldRows } = this.pageRows(held, ids, lastAts, counts);
+    const perRow = counts === '=' ? ids.map(() => '=') : counts;
+    const { rows, heldRows } = this.pageRows(held, ids, lastAts, perRow);
     const answer = pageOf(rows, badge, more);
     this.heldPages.hold(page, { listing, ids, lastAts, rows: heldRows, answer });
     return answer;
@@ -345,6 +346,6 @@ function rowAt(
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     unreadCounts(...args: Array<string | number>): Result<unknown, Context>;
-    unreadPage(...args: Array<string | number>): Result<unknown, Context>;
+    unreadPage(...args: Array<string | number | Buffer>): Result<unknown, Context>;
   }
 }

@@ -12,13 +12,16 @@
           ARGV[7] (a single Redis); '0': do not (on a Redis Cluster the conversations' keys live
           in other slots: the caller counts them per slot)
   ARGV[8] the fingerprint of the page's listing the caller holds ('' for none)
-  ARGV[9..] conversation id, revision, …: rows the caller holds, with meta's 'rev' they were
-          read at (HeldUnreadPages)
+  ARGV[9] the rows the caller holds, with meta's 'rev' they were read at (HeldUnreadPages), in
+          one argument: conversation id, revision, … joined by byte 0xFF ('' for none). One
+          string, not an argument per value: building, sending and parsing a command of a
+          hundred arguments was most of a page's cost to the query API.
   Returns {badge sources, more (1 when conversations follow the page), {id, score, ...} or '='
   when its fingerprint is ARGV[8], counts (when asked), listing fingerprint ('' when not asked)}:
   counts are, per conversation of the page, '=' when its 'rev' is the one held (the caller's row
   stands: every content write replaces 'rev'), else its 'rev' ('' for none) and unreadRow's six
-  values.
+  values; or the single string '=' when every row of the page is held unchanged (one value to
+  decode, not one per row).
 ]]
 -- @include "unread-row"
 
@@ -52,7 +55,9 @@ if #listed > 2 * limit then
 end
 
 local held = {}
-for i = 9, #ARGV - 1, 2 do held[ARGV[i]] = ARGV[i + 1] end
+local heldFields = {}
+for field in string.gmatch(ARGV[9], '[^\255]+') do heldFields[#heldFields + 1] = field end
+for i = 1, #heldFields - 1, 2 do held[heldFields[i]] = heldFields[i + 1] end
 
 local counts = {}
 if ARGV[5] == '1' then
@@ -67,6 +72,11 @@ if ARGV[5] == '1' then
     end
   end
 end
+local unchanged = #listed > 0
+for i = 1, #counts do
+  if counts[i] ~= '=' then unchanged = false end
+end
+if ARGV[5] == '1' and unchanged then counts = '=' end
 -- Ids are UTF-8 and scores numbers: byte 0xFF separates them unambiguously.
 local fingerprint, listing = '', listed
 if ARGV[5] == '1' then
