@@ -132,7 +132,8 @@ export class TicksHttpServer implements Component {
     const { config, logger, codec } = this.options;
     const { boot } = this;
     const { topics } = boot;
-    await boot.start({ redis: 'main' });
+    // Many small concurrent requests, one script call each: sent together (see ConnectOptions).
+    await boot.start({ redis: 'main', redisAutoPipelining: true });
     const producer = await boot.kafka.producer();
     this.producer = producer;
     const publisher = () => new EventPublisher(producer, codec, topics);
