@@ -1,5 +1,6 @@
 import { parentPort } from 'node:worker_threads';
-import { BenchClient, inParallel, type PushFrame } from './bench-client';
+import { eachLimit } from '../../stores/cassandra/bounded-executor';
+import { BenchClient, type PushFrame } from './bench-client';
 import type { ClientThreadReply, ClientThreadRequest } from './client-thread';
 
 /**
@@ -22,7 +23,7 @@ port.on('message', (request: ClientThreadRequest) => {
 async function handle(request: ClientThreadRequest): Promise<void> {
   switch (request.type) {
     case 'open':
-      await inParallel(request.urls, request.parallel, async (url) => {
+      await eachLimit(request.urls, request.parallel, async (url) => {
         clients.push(await BenchClient.open(url, onFrame));
       });
       return reply({ type: 'opened', connections: clients.length });
