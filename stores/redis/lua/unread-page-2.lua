@@ -20,8 +20,8 @@
   when its fingerprint is ARGV[8], counts (when asked), listing fingerprint ('' when not asked)}:
   counts are, per conversation of the page, '=' when its 'rev' is the one held (the caller's row
   stands: every content write replaces 'rev'), else its 'rev' ('' for none) and unreadRow's six
-  values; or the single string '=' when every row of the page is held unchanged (one value to
-  decode, not one per row).
+  values; or the single string '=' when every row of the page (if any) is held unchanged (one
+  value to decode, not one per row).
 ]]
 -- @include "unread-row"
 
@@ -72,7 +72,7 @@ if ARGV[5] == '1' then
     end
   end
 end
-local unchanged = #listed > 0
+local unchanged = true
 for i = 1, #counts do
   if counts[i] ~= '=' then unchanged = false end
 end
