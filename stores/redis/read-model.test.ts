@@ -215,6 +215,16 @@ describe('ReadModel unread pages (real Redis)', () => {
     ]);
   });
 
+  it('gives the held page itself to a user in no conversation while that holds', async () => {
+    const u = newUser();
+    const model = new ReadModel(redis, keys);
+    const empty = await model.unreadPage(u, { limit: 50 });
+    expect(empty.conversations).toEqual([]);
+    expect(await model.unreadPage(u, { limit: 50 })).toBe(empty);
+    await seed(u, [conversation(`${u}-a`, u, 6_000_000, 2, 0)]);
+    expect((await model.unreadPage(u, { limit: 50 })).conversations).toHaveLength(1);
+  });
+
   it('gives the held page itself while nothing on it changed: listing, rows, badge', async () => {
     const u = newUser();
     await seed(u, [
