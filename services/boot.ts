@@ -29,8 +29,6 @@ export interface ServiceBootOptions {
 export interface BootNeeds {
   /** The Redis the service keeps state in: the main one, or main and auxiliary (badge dedupe). */
   redis?: 'main' | 'main+aux';
-  /** Main Redis commands of concurrent requests sent together (ConnectOptions.autoPipelining). */
-  redisAutoPipelining?: boolean;
   /** The service's own topic checks, once the topics exist (before any schema is registered). */
   checkTopics?(kafka: KafkaClient, topics: TopicNames): Promise<void>;
 }
@@ -76,11 +74,7 @@ export class ServiceBoot {
     await codec.registerAll(this.topics);
     // Named after the Kafka client and the pid: CLIENT LIST (or a test) tells whose it is.
     const name = `${this.clientId}:${process.pid}`;
-    if (needs.redis)
-      this.main = await connectRedis(config.redis.main, 'main', {
-        name,
-        autoPipelining: needs.redisAutoPipelining,
-      });
+    if (needs.redis) this.main = await connectRedis(config.redis.main, 'main', { name });
     if (needs.redis === 'main+aux')
       // Its marks only save main writes: without it, badges go to main unguarded (UserStore).
       this.auxiliary = await connectOptionalRedis(config.redis.aux, 'auxiliary', {

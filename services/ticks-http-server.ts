@@ -132,8 +132,7 @@ export class TicksHttpServer implements Component {
     const { config, logger, codec } = this.options;
     const { boot } = this;
     const { topics } = boot;
-    // Many small concurrent requests, one script call each: sent together (see ConnectOptions).
-    await boot.start({ redis: 'main', redisAutoPipelining: true });
+    await boot.start({ redis: 'main' });
     const producer = await boot.kafka.producer();
     this.producer = producer;
     const publisher = () => new EventPublisher(producer, codec, topics);

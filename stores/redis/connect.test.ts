@@ -1,5 +1,3 @@
-import type { Redis } from 'ioredis';
-import { loadConfig } from '../../config/config';
 import { connectRedis, RedisUnavailableError } from './connect';
 
 describe('connectRedis', () => {
@@ -33,19 +31,4 @@ describe('connectRedis', () => {
     expect(error.message).toMatch(/TICKS_AUX_REDIS_CLUSTER_SEEDS/);
     expect(error.message).not.toContain('hunter2');
   }, 30_000);
-
-  it('sends the commands of concurrent callers in one write only when asked (autoPipelining)', async () => {
-    const target = loadConfig().redis.main;
-    for (const autoPipelining of [true, false]) {
-      const redis = (await connectRedis(target, 'main', { autoPipelining })) as Redis;
-      try {
-        // Three callers in one turn of the event loop: queued together, sent on the next turn.
-        const replies = Promise.all(['a', 'b', 'c'].map((k) => redis.exists(`connect-test:${k}`)));
-        expect(redis.autoPipelineQueueSize).toBe(autoPipelining ? 3 : 0);
-        await expect(replies).resolves.toEqual([0, 0, 0]);
-      } finally {
-        redis.disconnect();
-      }
-    }
-  });
 });

@@ -20,13 +20,6 @@ export interface ConnectOptions {
    * CLIENT LIST tells which process a connection is; no spaces.
    */
   name?: string;
-  /**
-   * Commands issued by concurrent callers in one turn of the event loop go to Redis in one
-   * write (ioredis' auto-pipelining): for a server of many small concurrent requests, the query
-   * API, whose every request is one script call — one write syscall each was a sixth of its CPU.
-   * The processors leave it off: they batch their own commands into pipelines.
-   */
-  autoPipelining?: boolean;
 }
 
 /** A URL alone is a single server (tests and tools that start their own). */
@@ -102,10 +95,9 @@ function client(target: RedisTarget, options: ConnectOptions, lazyConnect: boole
     maxRetriesPerRequest: 3,
     connectionName: options.name,
   } satisfies RedisOptions;
-  const enableAutoPipelining = options.autoPipelining ?? false;
   const redis = target.cluster
-    ? clusterClient(target, common, lazyConnect, enableAutoPipelining)
-    : new Redis(target.url, { ...common, lazyConnect, enableAutoPipelining });
+    ? clusterClient(target, common, lazyConnect)
+    : new Redis(target.url, { ...common, lazyConnect, enableAutoPipelining: false });
   redis.on('error', () => undefined); // reported through failed commands, not as an unhandled event
   return redis;
 }
@@ -116,12 +108,7 @@ function client(target: RedisTarget, options: ConnectOptions, lazyConnect: boole
  * retries while a failover is under way (CLUSTERDOWN, TRYAGAIN, a closed connection). What
  * still fails reaches the caller as an error that a step retries.
  */
-function clusterClient(
-  target: RedisTarget,
-  common: RedisOptions,
-  lazyConnect: boolean,
-  enableAutoPipelining: boolean,
-): Cluster {
+function clusterClient(target: RedisTarget, common: RedisOptions, lazyConnect: boolean): Cluster {
   const url = new URL(target.url);
   const port = (u: URL) => Number(u.port || 6379);
   const seeds = [
@@ -134,7 +121,7 @@ function clusterClient(
   const tls = url.protocol === 'rediss:';
   return new Cluster(seeds, {
     lazyConnect,
-    enableAutoPipelining,
+    enableAutoPipelining: false,
     // Writes and reads go to masters: a replica may lag behind what a step just wrote.
     scaleReads: 'master',
     maxRedirections: 16,
