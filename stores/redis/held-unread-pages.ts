@@ -14,7 +14,8 @@ export interface HeldUnreadPage<Row = unknown, Answer = unknown> {
   answer: Answer;
 }
 
-type Held<Row, Answer> = HeldUnreadPage<Row, Answer> & { revisions: Buffer };
+/** A page as held: with its rows' revisions as the page script takes them. */
+export type HeldPage<Row, Answer> = HeldUnreadPage<Row, Answer> & { revisions: Buffer };
 
 const SEPARATOR = Buffer.from([0xff]);
 
@@ -41,19 +42,14 @@ function revisionsArgument(rows: HeldUnreadPage['rows']): Buffer {
  * request's round trip. Bounded by rows held; least recently used pages leave first.
  */
 export class HeldUnreadPages<Row, Answer> {
-  private readonly pages: HeldAnswers<string, Held<Row, Answer>>;
+  private readonly pages: HeldAnswers<string, HeldPage<Row, Answer>>;
 
   constructor(maxRows = 100_000) {
     this.pages = new HeldAnswers(maxRows, (page) => Math.max(1, page.rows.size));
   }
 
-  get(page: string): HeldUnreadPage<Row, Answer> | undefined {
+  get(page: string): HeldPage<Row, Answer> | undefined {
     return this.pages.get(page);
-  }
-
-  /** The held rows' revisions as the page script takes them (built when the page was held). */
-  static revisionsOf(held: HeldUnreadPage | undefined): Buffer | string {
-    return held ? (held as Held<unknown, unknown>).revisions : '';
   }
 
   hold(page: string, held: HeldUnreadPage<Row, Answer>): void {

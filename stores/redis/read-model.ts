@@ -99,7 +99,7 @@ export class ReadModel {
       head,
       tail,
       held?.listing ?? '',
-      HeldUnreadPages.revisionsOf(held),
+      held?.revisions ?? '',
     )) as [string[], number, string[] | '=', Array<number | string> | '=', string];
     badge.sort();
     if (listed === '=') {
