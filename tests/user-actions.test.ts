@@ -1,10 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import { CassandraReceiptDetails } from '../stores/cassandra/cassandra-receipt-details';
 import { RedisReceiptDetails } from '../stores/redis/receipt-details';
-import { TypeName, type ReceiptUpdate, type UnreadSync } from '../schemas/types';
+import {
+  TypeName,
+  type ConversationEvent,
+  type ReceiptUpdate,
+  type UnreadSync,
+} from '../schemas/types';
 import {
   caughtUp,
   createHarness,
   eventually,
+  outputsCollected,
   persisterCaughtUp,
   scanKeys,
   snapshot,
@@ -25,7 +32,9 @@ describe('user actions: delete, mark as unread', () => {
   const race = { id: 'ua-race', members: ['F', 'G'] };
   const marking = { id: 'ua-mark', members: ['H', 'K'] };
   const windowed = { id: 'ua-window', members: ['P', 'Q', 'R'] };
-  const all = [group, direct, race, marking, windowed];
+  const quiet = { id: 'ua-quiet', members: ['S', 'T', 'U'] };
+  const all = [group, direct, race, marking, windowed, quiet];
+  const groups = [group, windowed, quiet];
 
   beforeAll(async () => {
     h = await createHarness(
@@ -35,7 +44,7 @@ describe('user actions: delete, mark as unread', () => {
     await h.startPersister();
     for (const c of all)
       for (const m of c.members)
-        h.publish.memberAdded(c.id, m, c === group || c === windowed ? 'GROUP' : 'DIRECT');
+        h.publish.memberAdded(c.id, m, groups.includes(c) ? 'GROUP' : 'DIRECT');
     await h.publish.flush();
   }, 120_000);
   afterAll(async () => {
@@ -48,6 +57,15 @@ describe('user actions: delete, mark as unread', () => {
     updates.filter((u) => JSON.stringify(u.payload).includes(`"${messageId}"`));
   const details = (c: string, messageId: string, viewer: string) =>
     new RedisReceiptDetails(h.redis, h.keys).lookup({ conversationId: c, messageId, viewer });
+  /**
+   * Everything applied and every output read: the inputs committed (a step's outputs go out
+   * before its offsets commit), a window any of them opened closed, the output topics read.
+   */
+  const settled = async () => {
+    await caughtUp(h);
+    await new Promise((r) => setTimeout(r, h.config.windowMs + h.config.windowGraceMs + 500));
+    await outputsCollected(h);
+  };
 
   it('a deleted message stops counting: unread drops, the badge loses a source whose last unread it was', async () => {
     const c = group.id;
@@ -128,6 +146,85 @@ describe('user actions: delete, mark as unread', () => {
     expect((await details(c, `${c}-3`, 'B')).status).toBe('deleted');
     expect((await details(c, 'never-sent', 'B')).status).toBe('deleted');
   });
+
+  it('deletions that lower no count push nothing: an already-read message, a redelivery, an unknown id, a replayed MessageSent', async () => {
+    const c = quiet.id;
+    send(c, 1, 'S', 'GROUP');
+    send(c, 2, 'S', 'GROUP');
+    send(c, 3, 'S', 'GROUP');
+    h.publish.read(c, 'T', { seq: 3 });
+    h.publish.read(c, 'U', { seq: 1 });
+    await h.publish.flush();
+    await eventually(
+      'reads applied',
+      async () => (await h.read.watermark(c, 'T')) === 3 && (await h.read.watermark(c, 'U')) === 1,
+    );
+    await settled();
+    expect(await h.read.unread(c, 'U')).toBe(2);
+    expect(await h.read.badge('U')).toEqual([c]);
+
+    /** `act` pushes nothing on receipt_updates and changes nothing a member sees. */
+    const changesNothing = async (what: string, act: () => void) => {
+      const before = await snapshot(h, [quiet]);
+      const pushes = h.out.updates.length;
+      act();
+      await h.publish.flush();
+      await settled();
+      expect({ what, pushed: h.out.updates.slice(pushes) }).toEqual({ what, pushed: [] });
+      expect({ what, state: await snapshot(h, [quiet]) }).toEqual({ what, state: before });
+    };
+    const deletion = (messageId: string): ConversationEvent => ({
+      event_id: randomUUID(),
+      conversation_id: c,
+      occurred_at: Date.now(),
+      payload: {
+        [TypeName.MessageDeleted]: {
+          message_id: messageId,
+          deleted_by: 'S',
+          deleted_at: Date.now(),
+        },
+      },
+    });
+
+    // 1 is read by everyone (T and U read it, S sent it).
+    await changesNothing('an already-read message deleted', () =>
+      h.publish.encoded('conversationEvents', c, deletion(`${c}-1`)),
+    );
+    expect((await details(c, `${c}-1`, 'T')).status).toBe('deleted');
+
+    // 3 is unread for U: the first deletion lowers U's count and tells U's devices, once.
+    const third = deletion(`${c}-3`);
+    const pushes = h.out.updates.length;
+    h.publish.encoded('conversationEvents', c, third);
+    await h.publish.flush();
+    await eventually('U down to 1', async () => (await h.read.unread(c, 'U')) === 1);
+    await settled();
+    expect(
+      h.out.updates
+        .slice(pushes)
+        .map((u) => [
+          u.user_id,
+          (u.payload as { [TypeName.UnreadSync]?: UnreadSync })[TypeName.UnreadSync],
+        ]),
+    ).toEqual([['U', expect.objectContaining({ conversation_id: c, unread_count: 1 })]]);
+
+    await changesNothing('the same deletion record redelivered', () =>
+      h.publish.encoded('conversationEvents', c, third),
+    );
+    await changesNothing('the deletion sent again (another event id)', () =>
+      h.publish.messageDeleted(c, `${c}-3`, 'S'),
+    );
+    await changesNothing('an unknown id deleted', () =>
+      h.publish.messageDeleted(c, `${c}-never-sent`, 'S'),
+    );
+    await changesNothing("the deleted messages' MessageSent replayed", () => {
+      send(c, 3, 'S', 'GROUP');
+      send(c, 1, 'S', 'GROUP');
+    });
+    expect((await details(c, `${c}-3`, 'U')).status).toBe('deleted');
+    expect((await details(c, `${c}-1`, 'U')).status).toBe('deleted');
+    expect((await details(c, `${c}-2`, 'U')).status).toBe('found');
+  }, 120_000);
 
   it('receipts naming a deleted message are dead-lettered with MESSAGE_DELETED, held ones too', async () => {
     const c = direct.id;
