@@ -33,8 +33,9 @@ describe('user actions: delete, mark as unread', () => {
   const marking = { id: 'ua-mark', members: ['H', 'K'] };
   const windowed = { id: 'ua-window', members: ['P', 'Q', 'R'] };
   const quiet = { id: 'ua-quiet', members: ['S', 'T', 'U'] };
-  const all = [group, direct, race, marking, windowed, quiet];
-  const groups = [group, windowed, quiet];
+  const markingGroup = { id: 'ua-mark-group', members: ['V', 'W', 'X'] };
+  const all = [group, direct, race, marking, windowed, quiet, markingGroup];
+  const groups = [group, windowed, quiet, markingGroup];
 
   beforeAll(async () => {
     h = await createHarness(
@@ -55,6 +56,12 @@ describe('user actions: delete, mark as unread', () => {
     h.publish.messageSent(c, { messageId: `${c}-${seq}`, seq, senderId, kind });
   const naming = (updates: ReceiptUpdate[], messageId: string) =>
     updates.filter((u) => JSON.stringify(u.payload).includes(`"${messageId}"`));
+  /** The unread syncs pushed to a user for a conversation, oldest first. */
+  const syncsOf = (user: string, c: string, updates = h.out.updatesFor(user, 'UnreadSync')) =>
+    updates
+      .filter((u) => u.user_id === user)
+      .map((u) => (u.payload as { [TypeName.UnreadSync]?: UnreadSync })[TypeName.UnreadSync])
+      .filter((p) => p?.conversation_id === c);
   const details = (c: string, messageId: string, viewer: string) =>
     new RedisReceiptDetails(h.redis, h.keys).lookup({ conversationId: c, messageId, viewer });
   /**
@@ -378,6 +385,49 @@ describe('user actions: delete, mark as unread', () => {
     h.publish.markUnread(c, 'K', 'phone');
     await h.publish.flush();
     await eventually('marked again', async () => (await h.read.unread(c, 'K')) === 1);
+  });
+
+  it("mark as unread in a group: the group joins the reader's badge; only the reader's devices hear", async () => {
+    const c = markingGroup.id;
+    send(c, 1, 'V', 'GROUP');
+    h.publish.read(c, 'W', { seq: 1 });
+    h.publish.read(c, 'X', { seq: 1 });
+    await h.publish.flush();
+    await eventually(
+      'read',
+      async () => (await h.read.watermark(c, 'W')) === 1 && (await h.read.watermark(c, 'X')) === 1,
+    );
+    await settled(); // the reads' window told V
+    expect(await h.read.badge('W')).toEqual([]);
+    const pushes = h.out.updates.length;
+
+    h.publish.markUnread(c, 'W', 'phone');
+    await h.publish.flush();
+    await eventually('marked', async () => (await h.read.unread(c, 'W')) === 1);
+    expect(await h.read.badge('W')).toEqual([c]); // a group counts once, as itself
+    expect(await h.read.watermark(c, 'W')).toBe(1);
+    await settled();
+    // W's devices get the sync; X (who read too) and V (the sender) get nothing at all.
+    const pushed = h.out.updates.slice(pushes);
+    expect(pushed.map((u) => u.user_id)).toEqual(['W']);
+    expect(syncsOf('W', c, pushed)).toEqual([
+      {
+        conversation_id: c,
+        unread_count: 1,
+        badge_count: 1,
+        read_up_to_seq: 1,
+        origin_device_id: 'phone',
+      },
+    ]);
+    expect(await h.read.unread(c, 'X')).toBe(0);
+    expect(await h.read.badge('X')).toEqual([]);
+    expect(await h.read.badge('V')).toEqual([]);
+
+    // W's next read (from another device, moving nothing) clears the mark and the badge.
+    h.publish.read(c, 'W', { seq: 1 }, 'laptop');
+    await h.publish.flush();
+    await eventually('cleared', async () => (await h.read.unread(c, 'W')) === 0);
+    await eventually('badge cleared', async () => (await h.read.badge('W')).length === 0);
   });
 
   it('replaying every input twice (npm run replay) changes nothing', async () => {
