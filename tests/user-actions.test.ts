@@ -34,7 +34,8 @@ describe('user actions: delete, mark as unread', () => {
   const windowed = { id: 'ua-window', members: ['P', 'Q', 'R'] };
   const quiet = { id: 'ua-quiet', members: ['S', 'T', 'U'] };
   const markingGroup = { id: 'ua-mark-group', members: ['V', 'W', 'X'] };
-  const all = [group, direct, race, marking, windowed, quiet, markingGroup];
+  const deletingDirect = { id: 'ua-del-direct', members: ['L', 'M'] };
+  const all = [group, direct, race, marking, windowed, quiet, markingGroup, deletingDirect];
   const groups = [group, windowed, quiet, markingGroup];
 
   beforeAll(async () => {
@@ -232,6 +233,52 @@ describe('user actions: delete, mark as unread', () => {
     expect((await details(c, `${c}-1`, 'U')).status).toBe('deleted');
     expect((await details(c, `${c}-2`, 'U')).status).toBe('found');
   }, 120_000);
+
+  it('a deletion in a direct chat: the peer leaves the badge with the last unread message, and the reader is synced 0/0', async () => {
+    const c = deletingDirect.id;
+    send(c, 1, 'L', 'DIRECT');
+    send(c, 2, 'L', 'DIRECT');
+    await h.publish.flush();
+    await eventually('indexed', async () => (await h.read.unread(c, 'M')) === 2);
+    expect(await h.read.badge('M')).toEqual(['L']); // a direct chat's source is the peer
+    await settled();
+    const pushes = h.out.updates.length;
+
+    // Not the last unread one: the count drops, the peer stays.
+    h.publish.messageDeleted(c, `${c}-2`, 'L');
+    await h.publish.flush();
+    await eventually('M synced once', () => syncsOf('M', c).length === 1);
+    expect(syncsOf('M', c)).toEqual([
+      {
+        conversation_id: c,
+        unread_count: 1,
+        badge_count: 1,
+        read_up_to_seq: 0,
+        origin_device_id: null, // no device of M's acted
+      },
+    ]);
+    expect(await h.read.unread(c, 'M')).toBe(1);
+    expect(await h.read.badge('M')).toEqual(['L']);
+
+    // The last unread one: the peer leaves M's badge and M's devices hear 0 unread, badge 0.
+    h.publish.messageDeleted(c, `${c}-1`, 'L');
+    await h.publish.flush();
+    await eventually('M synced twice', () => syncsOf('M', c).length === 2);
+    expect(syncsOf('M', c).at(-1)).toEqual({
+      conversation_id: c,
+      unread_count: 0,
+      badge_count: 0,
+      read_up_to_seq: 0,
+      origin_device_id: null,
+    });
+    expect(await h.read.badge('M')).toEqual([]);
+    expect(await h.read.unread(c, 'M')).toBe(0);
+    expect(await h.read.watermark(c, 'M')).toBe(0); // no watermark moves
+    await settled();
+    // Only M was told: the sender's own count never held them.
+    expect(h.out.updates.slice(pushes).map((u) => u.user_id)).toEqual(['M', 'M']);
+    expect(await h.read.badge('L')).toEqual([]);
+  });
 
   it('receipts naming a deleted message are dead-lettered with MESSAGE_DELETED, held ones too', async () => {
     const c = direct.id;
