@@ -83,9 +83,21 @@ describe('query API', () => {
       expect(me.body.conversations[1]).toMatchObject({
         conversation_id: dm,
         unread: 2,
+        marked_unread: false,
+        muted: false,
+        muted_until: null,
         read_up_to_seq: 0,
         last_seq: 2,
       });
+      // Every row says whether it is marked unread and muted (issue 14), whatever its state.
+      for (const row of me.body.conversations)
+        expect(row).toEqual(
+          expect.objectContaining({
+            marked_unread: expect.any(Boolean),
+            muted: expect.any(Boolean),
+            muted_until: row.muted_until === null ? null : expect.any(Number),
+          }),
+        );
       expect(me.body.badge.sources.sort()).toEqual(['Ana', group].sort());
     });
 
@@ -202,6 +214,18 @@ describe('query API', () => {
       );
       expect(doc.body.components.securitySchemes.bearerAuth).toMatchObject({ scheme: 'bearer' });
     });
+
+    it('GET /openapi.json says the receipts of a deleted message answer 404', async () => {
+      const doc = await call<{
+        paths: Record<
+          string,
+          { get?: { description?: string; responses: Record<string, unknown> } }
+        >;
+      }>('GET', '/openapi.json');
+      const receipts = doc.body.paths['/v1/messages/{conversation_id}/{message_id}/receipts']!.get!;
+      expect(receipts.description).toMatch(/deleted message answers 404/);
+      expect(Object.keys(receipts.responses)).toContain('404');
+    });
   });
 
   describe('rejections', () => {
@@ -256,6 +280,39 @@ describe('query API', () => {
       });
       expect(unknownMessage.status).toBe(404);
       expect(unknownMessage.body.error).toBe('not_found');
+    });
+
+    it('404 for the receipts of a deleted message (a member asking, the sender too)', async () => {
+      const c = 'api-deleted';
+      h.publish.memberAdded(c, 'Ana', 'GROUP').memberAdded(c, 'Dee', 'GROUP');
+      h.publish.messageSent(c, { messageId: 'del-1', seq: 1, senderId: 'Ana', kind: 'GROUP' });
+      h.publish.messageSent(c, { messageId: 'del-2', seq: 2, senderId: 'Ana', kind: 'GROUP' });
+      await h.publish.flush();
+      await eventually('found', async () => {
+        const r = await call('GET', `/v1/messages/${c}/del-1/receipts`, { token: token('Dee') });
+        return r.status === 200;
+      });
+      h.publish.messageDeleted(c, 'del-1', 'Ana');
+      await h.publish.flush();
+      const gone = await eventually('404', async () => {
+        const r = await call('GET', `/v1/messages/${c}/del-1/receipts`, { token: token('Dee') });
+        return r.status === 404 ? r : undefined;
+      });
+      expect(gone.body).toEqual({
+        error: 'not_found',
+        message: `message del-1 was deleted from conversation ${c}: it has no receipts`,
+      });
+      const bySender = await call('GET', `/v1/messages/${c}/del-1/receipts`, {
+        token: token('Ana'),
+      });
+      expect(bySender.status).toBe(404);
+      // The other message is untouched; a stranger still learns nothing (403, not 404).
+      const other = await call('GET', `/v1/messages/${c}/del-2/receipts`, { token: token('Dee') });
+      expect(other.status).toBe(200);
+      const stranger = await call('GET', `/v1/messages/${c}/del-1/receipts`, {
+        token: token('Mallory'),
+      });
+      expect(stranger.status).toBe(403);
     });
 
     it('403 for receipts a non-member reports (known conversation or not): nothing is produced', async () => {

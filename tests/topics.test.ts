@@ -26,9 +26,21 @@ describe('topics (real Kafka)', () => {
     expect(second.existing.sort()).toEqual([...names].sort());
   });
 
-  it('gives user_settings log compaction', async () => {
+  it('gives user_settings log compaction, on the broker too', async () => {
     const settings = topicSpecs(config).find((s) => s.role === 'userSettings')!;
     expect(settings.configs['cleanup.policy']).toBe('compact');
+    // What the broker says (describeConfigs), not only what we asked for: a mute or a privacy
+    // setting must outlive the retention of the delete-policy topics.
+    await ensureTopics(kafka, config);
+    const events = topicSpecs(config).find((s) => s.role === 'conversationEvents')!;
+    const [onBroker, eventsOnBroker] = await kafka.withAdmin((admin) =>
+      Promise.all([
+        admin.topicConfig(settings.name, ['cleanup.policy']),
+        admin.topicConfig(events.name, ['cleanup.policy']),
+      ]),
+    );
+    expect(onBroker).toEqual({ 'cleanup.policy': 'compact' });
+    expect(eventsOnBroker).toEqual({ 'cleanup.policy': 'delete' });
   });
 
   it('refuses to run when the co-partitioned input topics disagree on partition count', async () => {

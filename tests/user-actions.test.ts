@@ -1,10 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import { CassandraReceiptDetails } from '../stores/cassandra/cassandra-receipt-details';
 import { RedisReceiptDetails } from '../stores/redis/receipt-details';
-import { TypeName, type ReceiptUpdate, type UnreadSync } from '../schemas/types';
+import {
+  TypeName,
+  type ConversationEvent,
+  type ReceiptUpdate,
+  type UnreadSync,
+} from '../schemas/types';
 import {
   caughtUp,
   createHarness,
   eventually,
+  outputsCollected,
   persisterCaughtUp,
   scanKeys,
   snapshot,
@@ -25,7 +32,11 @@ describe('user actions: delete, mark as unread', () => {
   const race = { id: 'ua-race', members: ['F', 'G'] };
   const marking = { id: 'ua-mark', members: ['H', 'K'] };
   const windowed = { id: 'ua-window', members: ['P', 'Q', 'R'] };
-  const all = [group, direct, race, marking, windowed];
+  const quiet = { id: 'ua-quiet', members: ['S', 'T', 'U'] };
+  const markingGroup = { id: 'ua-mark-group', members: ['V', 'W', 'X'] };
+  const deletingDirect = { id: 'ua-del-direct', members: ['L', 'M'] };
+  const all = [group, direct, race, marking, windowed, quiet, markingGroup, deletingDirect];
+  const groups = [group, windowed, quiet, markingGroup];
 
   beforeAll(async () => {
     h = await createHarness(
@@ -35,7 +46,7 @@ describe('user actions: delete, mark as unread', () => {
     await h.startPersister();
     for (const c of all)
       for (const m of c.members)
-        h.publish.memberAdded(c.id, m, c === group || c === windowed ? 'GROUP' : 'DIRECT');
+        h.publish.memberAdded(c.id, m, groups.includes(c) ? 'GROUP' : 'DIRECT');
     await h.publish.flush();
   }, 120_000);
   afterAll(async () => {
@@ -46,8 +57,23 @@ describe('user actions: delete, mark as unread', () => {
     h.publish.messageSent(c, { messageId: `${c}-${seq}`, seq, senderId, kind });
   const naming = (updates: ReceiptUpdate[], messageId: string) =>
     updates.filter((u) => JSON.stringify(u.payload).includes(`"${messageId}"`));
+  /** The unread syncs pushed to a user for a conversation, oldest first. */
+  const syncsOf = (user: string, c: string, updates = h.out.updatesFor(user, 'UnreadSync')) =>
+    updates
+      .filter((u) => u.user_id === user)
+      .map((u) => (u.payload as { [TypeName.UnreadSync]?: UnreadSync })[TypeName.UnreadSync])
+      .filter((p) => p?.conversation_id === c);
   const details = (c: string, messageId: string, viewer: string) =>
     new RedisReceiptDetails(h.redis, h.keys).lookup({ conversationId: c, messageId, viewer });
+  /**
+   * Everything applied and every output read: the inputs committed (a step's outputs go out
+   * before its offsets commit), a window any of them opened closed, the output topics read.
+   */
+  const settled = async () => {
+    await caughtUp(h);
+    await new Promise((r) => setTimeout(r, h.config.windowMs + h.config.windowGraceMs + 500));
+    await outputsCollected(h);
+  };
 
   it('a deleted message stops counting: unread drops, the badge loses a source whose last unread it was', async () => {
     const c = group.id;
@@ -127,6 +153,131 @@ describe('user actions: delete, mark as unread', () => {
     expect(await details(c, `${c}-2`, 'B')).toEqual(detailsBefore);
     expect((await details(c, `${c}-3`, 'B')).status).toBe('deleted');
     expect((await details(c, 'never-sent', 'B')).status).toBe('deleted');
+  });
+
+  it('deletions that lower no count push nothing: an already-read message, a redelivery, an unknown id, a replayed MessageSent', async () => {
+    const c = quiet.id;
+    send(c, 1, 'S', 'GROUP');
+    send(c, 2, 'S', 'GROUP');
+    send(c, 3, 'S', 'GROUP');
+    h.publish.read(c, 'T', { seq: 3 });
+    h.publish.read(c, 'U', { seq: 1 });
+    await h.publish.flush();
+    await eventually(
+      'reads applied',
+      async () => (await h.read.watermark(c, 'T')) === 3 && (await h.read.watermark(c, 'U')) === 1,
+    );
+    await settled();
+    expect(await h.read.unread(c, 'U')).toBe(2);
+    expect(await h.read.badge('U')).toEqual([c]);
+
+    /** `act` pushes nothing on receipt_updates and changes nothing a member sees. */
+    const changesNothing = async (what: string, act: () => void) => {
+      const before = await snapshot(h, [quiet]);
+      const pushes = h.out.updates.length;
+      act();
+      await h.publish.flush();
+      await settled();
+      expect({ what, pushed: h.out.updates.slice(pushes) }).toEqual({ what, pushed: [] });
+      expect({ what, state: await snapshot(h, [quiet]) }).toEqual({ what, state: before });
+    };
+    const deletion = (messageId: string): ConversationEvent => ({
+      event_id: randomUUID(),
+      conversation_id: c,
+      occurred_at: Date.now(),
+      payload: {
+        [TypeName.MessageDeleted]: {
+          message_id: messageId,
+          deleted_by: 'S',
+          deleted_at: Date.now(),
+        },
+      },
+    });
+
+    // 1 is read by everyone (T and U read it, S sent it).
+    await changesNothing('an already-read message deleted', () =>
+      h.publish.encoded('conversationEvents', c, deletion(`${c}-1`)),
+    );
+    expect((await details(c, `${c}-1`, 'T')).status).toBe('deleted');
+
+    // 3 is unread for U: the first deletion lowers U's count and tells U's devices, once.
+    const third = deletion(`${c}-3`);
+    const pushes = h.out.updates.length;
+    h.publish.encoded('conversationEvents', c, third);
+    await h.publish.flush();
+    await eventually('U down to 1', async () => (await h.read.unread(c, 'U')) === 1);
+    await settled();
+    expect(
+      h.out.updates
+        .slice(pushes)
+        .map((u) => [
+          u.user_id,
+          (u.payload as { [TypeName.UnreadSync]?: UnreadSync })[TypeName.UnreadSync],
+        ]),
+    ).toEqual([['U', expect.objectContaining({ conversation_id: c, unread_count: 1 })]]);
+
+    await changesNothing('the same deletion record redelivered', () =>
+      h.publish.encoded('conversationEvents', c, third),
+    );
+    await changesNothing('the deletion sent again (another event id)', () =>
+      h.publish.messageDeleted(c, `${c}-3`, 'S'),
+    );
+    await changesNothing('an unknown id deleted', () =>
+      h.publish.messageDeleted(c, `${c}-never-sent`, 'S'),
+    );
+    await changesNothing("the deleted messages' MessageSent replayed", () => {
+      send(c, 3, 'S', 'GROUP');
+      send(c, 1, 'S', 'GROUP');
+    });
+    expect((await details(c, `${c}-3`, 'U')).status).toBe('deleted');
+    expect((await details(c, `${c}-1`, 'U')).status).toBe('deleted');
+    expect((await details(c, `${c}-2`, 'U')).status).toBe('found');
+  }, 120_000);
+
+  it('a deletion in a direct chat: the peer leaves the badge with the last unread message, and the reader is synced 0/0', async () => {
+    const c = deletingDirect.id;
+    send(c, 1, 'L', 'DIRECT');
+    send(c, 2, 'L', 'DIRECT');
+    await h.publish.flush();
+    await eventually('indexed', async () => (await h.read.unread(c, 'M')) === 2);
+    expect(await h.read.badge('M')).toEqual(['L']); // a direct chat's source is the peer
+    await settled();
+    const pushes = h.out.updates.length;
+
+    // Not the last unread one: the count drops, the peer stays.
+    h.publish.messageDeleted(c, `${c}-2`, 'L');
+    await h.publish.flush();
+    await eventually('M synced once', () => syncsOf('M', c).length === 1);
+    expect(syncsOf('M', c)).toEqual([
+      {
+        conversation_id: c,
+        unread_count: 1,
+        badge_count: 1,
+        read_up_to_seq: 0,
+        origin_device_id: null, // no device of M's acted
+      },
+    ]);
+    expect(await h.read.unread(c, 'M')).toBe(1);
+    expect(await h.read.badge('M')).toEqual(['L']);
+
+    // The last unread one: the peer leaves M's badge and M's devices hear 0 unread, badge 0.
+    h.publish.messageDeleted(c, `${c}-1`, 'L');
+    await h.publish.flush();
+    await eventually('M synced twice', () => syncsOf('M', c).length === 2);
+    expect(syncsOf('M', c).at(-1)).toEqual({
+      conversation_id: c,
+      unread_count: 0,
+      badge_count: 0,
+      read_up_to_seq: 0,
+      origin_device_id: null,
+    });
+    expect(await h.read.badge('M')).toEqual([]);
+    expect(await h.read.unread(c, 'M')).toBe(0);
+    expect(await h.read.watermark(c, 'M')).toBe(0); // no watermark moves
+    await settled();
+    // Only M was told: the sender's own count never held them.
+    expect(h.out.updates.slice(pushes).map((u) => u.user_id)).toEqual(['M', 'M']);
+    expect(await h.read.badge('L')).toEqual([]);
   });
 
   it('receipts naming a deleted message are dead-lettered with MESSAGE_DELETED, held ones too', async () => {
@@ -281,6 +432,49 @@ describe('user actions: delete, mark as unread', () => {
     h.publish.markUnread(c, 'K', 'phone');
     await h.publish.flush();
     await eventually('marked again', async () => (await h.read.unread(c, 'K')) === 1);
+  });
+
+  it("mark as unread in a group: the group joins the reader's badge; only the reader's devices hear", async () => {
+    const c = markingGroup.id;
+    send(c, 1, 'V', 'GROUP');
+    h.publish.read(c, 'W', { seq: 1 });
+    h.publish.read(c, 'X', { seq: 1 });
+    await h.publish.flush();
+    await eventually(
+      'read',
+      async () => (await h.read.watermark(c, 'W')) === 1 && (await h.read.watermark(c, 'X')) === 1,
+    );
+    await settled(); // the reads' window told V
+    expect(await h.read.badge('W')).toEqual([]);
+    const pushes = h.out.updates.length;
+
+    h.publish.markUnread(c, 'W', 'phone');
+    await h.publish.flush();
+    await eventually('marked', async () => (await h.read.unread(c, 'W')) === 1);
+    expect(await h.read.badge('W')).toEqual([c]); // a group counts once, as itself
+    expect(await h.read.watermark(c, 'W')).toBe(1);
+    await settled();
+    // W's devices get the sync; X (who read too) and V (the sender) get nothing at all.
+    const pushed = h.out.updates.slice(pushes);
+    expect(pushed.map((u) => u.user_id)).toEqual(['W']);
+    expect(syncsOf('W', c, pushed)).toEqual([
+      {
+        conversation_id: c,
+        unread_count: 1,
+        badge_count: 1,
+        read_up_to_seq: 1,
+        origin_device_id: 'phone',
+      },
+    ]);
+    expect(await h.read.unread(c, 'X')).toBe(0);
+    expect(await h.read.badge('X')).toEqual([]);
+    expect(await h.read.badge('V')).toEqual([]);
+
+    // W's next read (from another device, moving nothing) clears the mark and the badge.
+    h.publish.read(c, 'W', { seq: 1 }, 'laptop');
+    await h.publish.flush();
+    await eventually('cleared', async () => (await h.read.unread(c, 'W')) === 0);
+    await eventually('badge cleared', async () => (await h.read.badge('W')).length === 0);
   });
 
   it('replaying every input twice (npm run replay) changes nothing', async () => {

@@ -96,6 +96,8 @@ export const receiptRoutes: FastifyPluginAsyncTypebox<ReceiptRoutesOptions> = as
     {
       schema: {
         summary: "A message's receipts: who received it and who read it, and when",
+        description:
+          'Any member may look. A deleted message answers 404 (not_found), as an unknown one does: it has no receipts any more. A non-member, or an unknown conversation, answers 403.',
         tags: ['receipts'],
         security: bearer,
         params: ReceiptsParams,
