@@ -11,6 +11,7 @@ import { RedisKeys } from '../stores/redis/keys';
 import { ReadModel } from '../stores/redis/read-model';
 import { RedisReceiptDetails } from '../stores/redis/receipt-details';
 import { EventPublisher } from '../runtime/event-publisher';
+import { CoalescingRecordProducer } from '../runtime/kafka/coalescing-producer';
 import type { RecordProducer } from '../runtime/kafka/types';
 import {
   cachedCheck,
@@ -133,7 +134,10 @@ export class TicksHttpServer implements Component {
     const { boot } = this;
     const { topics } = boot;
     await boot.start({ redis: 'main' });
-    const producer = await boot.kafka.producer();
+    // Every POST produces one event: concurrent ones share a produce request (group commit).
+    const producer = new CoalescingRecordProducer(await boot.kafka.producer(), {
+      timeout: { ms: config.kafka.sendTimeoutMs, brokers: config.kafka.brokers },
+    });
     this.producer = producer;
     const publisher = () => new EventPublisher(producer, codec, topics);
     const keys = new RedisKeys(config.redis.keyPrefix);

@@ -17,6 +17,7 @@ import { servingRows } from './serving-report';
 import { unitCosts } from './scaling';
 import { replaceMeasured, scalingMarkdown, scalingText } from './scaling-report';
 import { runServing, type ServingOptions } from './serving-run';
+import { deployedNodeFlags } from './deployed-node-flags';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -136,7 +137,7 @@ const program = new Command('bench')
   .option(
     '--node-flags <flags>',
     'node flags for the pipeline process (the default is what `npm run pipeline` uses: a larger young generation, fewer scavenges; an old space of 640 MiB, which bounds RSS under 1 GiB: services/heap-budget.ts)',
-    '--max-semi-space-size=64 --max-old-space-size=640',
+    deployedNodeFlags('pipeline').join(' '),
   )
   .option('--no-serving', 'skip the serving phase')
   .option('--serving-only', 'run the serving phase alone', false)

@@ -16,6 +16,7 @@ import { ApiLoad, type ApiTarget, type EndpointFigures, type FixedRateFigures } 
 import { runEnv } from './bench-cleanup';
 import type { BenchProgress } from './bench-progress';
 import { loadGateway, type GatewayFigures } from './gateway-load';
+import { deployedNodeFlags } from './deployed-node-flags';
 import { PipelineProcess, freePort, sleep } from './pipeline-process';
 import { loadAverage } from './process-stats';
 import { MetricsSnapshot } from './prometheus-text';
@@ -113,6 +114,7 @@ export async function runServing(
 
     api = new PipelineProcess({
       script: 'api',
+      nodeFlags: deployedNodeFlags('api'),
       env,
       cpuProfileDir: o.profileDir,
       logFile: path.join(o.outDir, `api-${o.id}.log`),
