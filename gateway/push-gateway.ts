@@ -12,6 +12,7 @@ import type { KafkaClient } from '../runtime/kafka/kafka-client';
 import type { ConsumerStatus, GroupConsumer, InboundBatch } from '../runtime/kafka/types';
 import { ConnectionRegistry, type Connection } from './connection-registry';
 import type { GatewayMetrics } from './gateway-metrics';
+import { RenewalSchedule } from './renewal-schedule';
 import { skipsDevice, toPushMessage, type PushMessage } from './push-message';
 
 /** Close code of a connection without a valid principal (4000 + HTTP 401, the usual mapping). */
@@ -60,8 +61,10 @@ export interface PushGatewayOptions {
 /** What the gateway fetches of a receipt_updates partition at most at once (see start). */
 export const GATEWAY_FETCH_BYTES_PER_PARTITION = 64 * 1024;
 
-/** In the presence queue: a renewal of every device connected when it is sent. */
-const RENEWAL = Symbol('renewal');
+/** In the presence queue: a renewal of the devices of one slice connected when it is sent. */
+interface Renewal {
+  renewalOf: number;
+}
 
 export class PushGateway {
   readonly registry: ConnectionRegistry;
@@ -69,18 +72,20 @@ export class PushGateway {
   readonly path: string;
   private consumer: GroupConsumer | undefined;
   /** Presence records not sent yet, in the order they happened. */
-  private presenceQueue: Array<Presence | typeof RENEWAL> = [];
+  private presenceQueue: Array<Presence | Renewal> = [];
   /** The send of queued presence records under way, if any. */
   private presenceSending: Promise<void> | undefined;
   private assigned!: () => void;
   private readonly assignment = new Promise<void>((resolve) => (this.assigned = resolve));
   private closing = false;
   private renewal: NodeJS.Timeout | undefined;
+  private readonly renewals: RenewalSchedule;
 
   constructor(private readonly options: PushGatewayOptions) {
     this.registry = new ConnectionRegistry(options.maxBufferedBytes);
     this.groupId = options.groupId ?? `ticks-gateway-${randomUUID()}`;
     this.path = options.path ?? '/v1/updates';
+    this.renewals = new RenewalSchedule(options.presenceLeaseMs);
   }
 
   /** Starts consuming; resolves once this instance has its partitions (it then misses nothing). */
@@ -99,7 +104,7 @@ export class PushGateway {
       onAssignment: () => this.assigned(),
     });
     await this.consumer.start();
-    this.renewal = setInterval(() => this.renewPresence(), this.options.presenceLeaseMs / 3);
+    this.renewal = setInterval(() => this.renewPresence(), this.renewals.tickMs);
     this.renewal.unref();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -243,12 +248,13 @@ export class PushGateway {
   }
 
   /**
-   * Renews the lease of every device connected here, in the presence order: the devices are
-   * those connected when the renewal is sent, so a device that closed before is not renewed (its
-   * OFFLINE went out before), and one that closes after has its OFFLINE after the renewal.
+   * Renews the leases of this tick's slice of the devices connected here (RenewalSchedule: every
+   * device once per third of the lease), in the presence order: the devices are those connected
+   * when the renewal is sent, so a device that closed before is not renewed (its OFFLINE went out
+   * before), and one that closes after has its OFFLINE after the renewal.
    */
   private renewPresence(): void {
-    this.presenceQueue.push(RENEWAL);
+    this.presenceQueue.push({ renewalOf: this.renewals.nextSlice() });
     this.sendPresence();
   }
 
@@ -279,11 +285,14 @@ export class PushGateway {
       this.presenceQueue = [];
       // Each record with the status its metrics count it under (a renewal: RENEWED).
       const batch = queued.flatMap((entry) =>
-        entry === RENEWAL
-          ? this.registry.devices().map((d) => ({
-              value: this.presenceValue(d.userId, d.deviceId, 'ONLINE'),
-              status: 'RENEWED',
-            }))
+        'renewalOf' in entry
+          ? this.registry
+              .devices()
+              .filter((d) => this.renewals.renews(entry.renewalOf, d.userId, d.deviceId))
+              .map((d) => ({
+                value: this.presenceValue(d.userId, d.deviceId, 'ONLINE'),
+                status: 'RENEWED',
+              }))
           : [{ value: entry, status: entry.status as string }],
       );
       if (batch.length === 0) continue;
