@@ -14,6 +14,22 @@ class FakeSocket implements PushSocket {
 }
 
 describe('ConnectionRegistry', () => {
+  it('lists each connected device once, of the users asked', () => {
+    const registry = new ConnectionRegistry(1024);
+    registry.add('u', 'phone', new FakeSocket());
+    registry.add('u', 'phone', new FakeSocket());
+    registry.add('u', 'laptop', new FakeSocket());
+    registry.add('v', 'phone', new FakeSocket());
+    expect(registry.devices()).toEqual([
+      { userId: 'u', deviceId: 'phone' },
+      { userId: 'u', deviceId: 'laptop' },
+      { userId: 'v', deviceId: 'phone' },
+    ]);
+    expect(registry.devices((userId) => userId === 'v')).toEqual([
+      { userId: 'v', deviceId: 'phone' },
+    ]);
+  });
+
   it("says when a device's first connection opens and its last closes", () => {
     const registry = new ConnectionRegistry(1024);
     const a = registry.add('u', 'phone', new FakeSocket());

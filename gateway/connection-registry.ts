@@ -69,12 +69,16 @@ export class ConnectionRegistry {
     return set ? [...set] : [];
   }
 
-  /** Each connected device once (a device may have several connections). */
-  devices(): Array<{ userId: string; deviceId: string }> {
+  /** Each connected device once (a device may have several connections), of the users asked. */
+  devices(ofUser: (userId: string) => boolean = () => true): Array<{
+    userId: string;
+    deviceId: string;
+  }> {
     const out: Array<{ userId: string; deviceId: string }> = [];
     for (const [userId, set] of this.byUser)
-      for (const deviceId of new Set([...set].map((c) => c.deviceId)))
-        out.push({ userId, deviceId });
+      if (ofUser(userId))
+        for (const deviceId of new Set([...set].map((c) => c.deviceId)))
+          out.push({ userId, deviceId });
     return out;
   }
 

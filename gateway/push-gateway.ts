@@ -287,8 +287,7 @@ export class PushGateway {
       const batch = queued.flatMap((entry) =>
         'renewalOf' in entry
           ? this.registry
-              .devices()
-              .filter((d) => this.renewals.renews(entry.renewalOf, d.userId, d.deviceId))
+              .devices((userId) => this.renewals.renews(entry.renewalOf, userId))
               .map((d) => ({
                 value: this.presenceValue(d.userId, d.deviceId, 'ONLINE'),
                 status: 'RENEWED',

@@ -14,7 +14,7 @@ describe('RenewalSchedule', () => {
     for (let tick = 0; tick < schedule.slices; tick++) {
       const slice = schedule.nextSlice();
       for (const d of devices)
-        if (schedule.renews(slice, d.userId, d.deviceId)) {
+        if (schedule.renews(slice, d.userId)) {
           const id = `${d.userId}/${d.deviceId}`;
           renewals.set(id, (renewals.get(id) ?? 0) + 1);
         }
@@ -28,7 +28,7 @@ describe('RenewalSchedule', () => {
     const schedule = new RenewalSchedule(60_000);
     const share = devices.length / schedule.slices;
     for (let slice = 0; slice < schedule.slices; slice++) {
-      const n = devices.filter((d) => schedule.renews(slice, d.userId, d.deviceId)).length;
+      const n = devices.filter((d) => schedule.renews(slice, d.userId)).length;
       expect(n).toBeLessThanOrEqual(2 * share);
     }
   });
@@ -37,8 +37,6 @@ describe('RenewalSchedule', () => {
     const schedule = new RenewalSchedule(600);
     expect(schedule.slices).toBe(1);
     expect(schedule.tickMs).toBe(200);
-    expect(devices.every((d) => schedule.renews(schedule.nextSlice(), d.userId, d.deviceId))).toBe(
-      true,
-    );
+    expect(devices.every((d) => schedule.renews(schedule.nextSlice(), d.userId))).toBe(true);
   });
 });

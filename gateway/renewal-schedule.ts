@@ -3,8 +3,9 @@ export const RENEWAL_TICK_MS = 250;
 
 /**
  * When each connected device's presence lease is renewed: every device once per third of the
- * lease, spread over ticks of about RENEWAL_TICK_MS — each tick renews one slice of the devices
- * (a device's slice is a hash of its ids, so it stays the same while it is connected). Renewing
+ * lease, spread over ticks of about RENEWAL_TICK_MS — each tick renews the devices of one slice
+ * of the users (a user's slice is a hash of the user id, so it stays the same while connected,
+ * and a tick picks its users without building the others' device lists). Renewing
  * every device at once made one synchronous burst of presence records as large as the gateway
  * (10,000 encodes and a 1 MB produce for 10,000 devices, every 20 s) between its pushes; a slice
  * is the connections ÷ 80 at the default lease.
@@ -29,13 +30,12 @@ export class RenewalSchedule {
     return slice;
   }
 
-  /** Whether a device is in a slice (FNV-1a of its ids: stable, spread evenly). */
-  renews(slice: number, userId: string, deviceId: string): boolean {
+  /** Whether a user's devices are in a slice (FNV-1a of the user id: stable, spread evenly). */
+  renews(slice: number, userId: string): boolean {
     if (this.slices === 1) return true;
     let hash = 0x811c9dc5;
-    const ids = `${userId}\u0000${deviceId}`;
-    for (let i = 0; i < ids.length; i++) {
-      hash ^= ids.charCodeAt(i);
+    for (let i = 0; i < userId.length; i++) {
+      hash ^= userId.charCodeAt(i);
       hash = Math.imul(hash, 0x01000193);
     }
     return (hash >>> 0) % this.slices === slice;

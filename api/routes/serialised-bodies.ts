@@ -7,9 +7,8 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  * an object a source gives again, the same, while the state it was read from is unchanged (held
  * receipt details, held unread pages); the signature is whatever else the body depends on (who
  * shares reads, what is muted). Serialising a large answer by its schema (hundreds of entries)
- * was most of such a request's CPU. A body is kept as UTF-8 bytes: a string body is encoded again
- * on every write (a group of 200's ~12 KB answer: a third of the request's CPU). A body leaves
- * with its answer (a WeakMap).
+ * was most of such a request's CPU. A body is kept as UTF-8 bytes, encoded once, not on every
+ * write. A body leaves with its answer (a WeakMap).
  */
 export class SerialisedBodies {
   private readonly bodies = new WeakMap<object, { signature: string; body: Buffer }>();
