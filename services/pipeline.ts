@@ -151,9 +151,10 @@ export class Pipeline implements Component {
       (this.options.partitionLeases ?? true)
         ? new PartitionLeases(boot.redis, keys, { ttlMs: config.partitionLeaseMs })
         : undefined;
+    const fence = leases && ((partition: number) => leases.fence(partition));
     const states = new ConversationStates(boot.redis, keys, {
       maxBytes: config.stateCacheBytes,
-      fence: leases && ((partition) => leases.fence(partition)),
+      fence,
     });
     const steps = new StateSteps(states, config.hotStateTtlSeconds, config.maxIndexedMessages);
     const users = new UserStore(
@@ -162,9 +163,10 @@ export class Pipeline implements Component {
       keys,
       config.hotStateTtlSeconds,
       config.auxDedupeTtlSeconds,
+      fence,
     );
-    const windows = new PartitionIndex(boot.redis, keys, 'windows');
-    const heldIndex = new PartitionIndex(boot.redis, keys, 'held');
+    const windows = new PartitionIndex(boot.redis, keys, 'windows', fence);
+    const heldIndex = new PartitionIndex(boot.redis, keys, 'held', fence);
     const emitter = new UpdateEmitter(this.metrics);
     const marks =
       config.dedupeCacheEntries > 0

@@ -225,7 +225,7 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
     // badge updater's order), so the step goes on — the receipts after the messages are
     // applied — while they are under way.
     const sideEffects = Promise.all([
-      this.options.users.updateConversationIndex(index),
+      this.options.users.updateConversationIndex(index, ctx.partition),
       windowing.windows.schedule(windows, () => ctx.assertLeaseHeld()),
       this.options.badges.apply(
         badge,

@@ -1,6 +1,7 @@
 import type { RedisClient } from './connect';
 import type { RedisKeys } from './keys';
-import { execPipeline, pipelineOf } from './pipeline';
+import { sendFenced, type RedisCommand } from './fenced-writes';
+import type { WriteFence } from './partition-lease';
 
 export type IndexKind = 'windows' | 'held';
 
@@ -27,6 +28,8 @@ export class PartitionIndex {
     private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly kind: IndexKind,
+    /** A partition's writes land only while its lease names this process (sendFenced). */
+    private readonly fence?: (partition: number) => WriteFence,
   ) {
     this.name = `${kind}-index`;
   }
@@ -76,34 +79,50 @@ export class PartitionIndex {
    */
   async schedule(entries: Entry[], beforeWrite?: () => void): Promise<void> {
     if (entries.length === 0) return;
-    const pipe = pipelineOf(this.redis);
+    const writes = new PartitionWrites();
     for (const e of entries) {
       const known = await this.entries(e.partition);
       const at = known.get(e.conversationId);
       if (at !== undefined && at <= e.at) continue;
       known.set(e.conversationId, e.at);
-      pipe.zadd(this.key(e.partition), 'LT', e.at, e.conversationId);
+      writes.add(e.partition, [
+        'zadd',
+        this.key(e.partition),
+        'LT',
+        String(e.at),
+        e.conversationId,
+      ]);
     }
-    if (pipe.length === 0) return;
+    if (writes.size === 0) return;
     beforeWrite?.();
-    await execPipeline(pipe);
+    await this.send(writes);
   }
 
   /** Sets each conversation's time, or removes it (`at: null`). */
   async reschedule(entries: Array<Omit<Entry, 'at'> & { at: number | null }>): Promise<void> {
     if (entries.length === 0) return;
-    const pipe = pipelineOf(this.redis);
+    const writes = new PartitionWrites();
     for (const e of entries) {
       const known = await this.entries(e.partition);
+      const key = this.key(e.partition);
       if (e.at === null) {
         known.delete(e.conversationId);
-        pipe.zrem(this.key(e.partition), e.conversationId);
+        writes.add(e.partition, ['zrem', key, e.conversationId]);
       } else {
         known.set(e.conversationId, e.at);
-        pipe.zadd(this.key(e.partition), e.at, e.conversationId);
+        writes.add(e.partition, ['zadd', key, String(e.at), e.conversationId]);
       }
     }
-    await execPipeline(pipe);
+    await this.send(writes);
+  }
+
+  /** One round trip per partition, each fenced by its partition's lease. */
+  private async send(writes: PartitionWrites): Promise<void> {
+    await Promise.all(
+      [...writes].map(([partition, commands]) =>
+        sendFenced(this.redis, commands, this.fence?.(partition)),
+      ),
+    );
   }
 
   /** Conversations due at `now` on the given partitions, at most `limit` per partition. */
@@ -117,5 +136,14 @@ export class PartitionIndex {
       due.push(...found.slice(0, limit));
     }
     return due;
+  }
+}
+
+/** Index writes grouped by partition (each partition's lease fences its own). */
+class PartitionWrites extends Map<number, RedisCommand[]> {
+  add(partition: number, command: RedisCommand): void {
+    const commands = this.get(partition);
+    if (commands) commands.push(command);
+    else this.set(partition, [command]);
   }
 }

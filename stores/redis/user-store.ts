@@ -1,9 +1,10 @@
-import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from './connect';
 import type { ConversationKind } from '../../schemas/types';
 import type { DedupeMark, MarkMemory } from '../state/dedupe-mark-cache';
 import type { RedisKeys } from './keys';
 import { execPipeline, pipelineOf } from './pipeline';
+import { sendFenced, type RedisCommand } from './fenced-writes';
+import type { WriteFence } from './partition-lease';
 import { deleteKeys, getKeys, queueGetKeys } from './keyspace';
 import { indexScore } from './conversation-index';
 
@@ -110,7 +111,16 @@ export class UserStore {
     private readonly keys: RedisKeys,
     private readonly hotTtlSeconds: number,
     private readonly dedupeTtlSeconds: number,
+    /**
+     * The partition lease a partition's writes to main are fenced with (PartitionLeases.fence):
+     * they land only while it names this process (sendFenced), whatever its own checks saw.
+     */
+    private readonly fence?: (partition: number) => WriteFence,
   ) {}
+
+  private fenceOf(partition: number | undefined): WriteFence | undefined {
+    return partition === undefined || partition < 0 ? undefined : this.fence?.(partition);
+  }
 
   /**
    * Applies a batch's badge changes. Within the batch only the last change per (user, source)
@@ -206,21 +216,20 @@ export class UserStore {
       }
     }
     if (toWrite.length > 0) beforeWrite?.();
-    const main = pipelineOf(this.main);
+    const main: RedisCommand[] = [];
     // Unguarded: the marks of what is written now may lie, listed before the writes they cover.
     if (!guarded && toWrite.length > 0) {
-      main.sadd(untrustedKey, ...toWrite.map(markKey));
+      main.push(['sadd', untrustedKey, ...toWrite.map(markKey)]);
       memory?.setUntrusted(true);
       this.unguardedWrites.set(partition, (this.unguardedWrites.get(partition) ?? 0) + 1);
     }
     // The replies of the writes start after what is queued so far.
-    let reply = (main as unknown as { length: number }).length;
-    for (const c of toWrite) {
-      this.queueSetChange(main, this.keys.badge(c.userId), c.source, c.op);
-    }
+    let reply = main.length;
+    for (const c of toWrite)
+      main.push(...this.setChange(this.keys.badge(c.userId), c.source, c.op));
     // After the writes, in the same round trip: the sizes include this batch.
-    for (const u of counted) main.hlen(this.keys.badge(u));
-    const replies = await execPipeline(main);
+    for (const u of counted) main.push(['hlen', this.keys.badge(u)]);
+    const replies = await sendFenced(this.main, main, this.fenceOf(options.partition));
     for (const c of toWrite) {
       stats.mainWrites[c.kind]++;
       // HSET's or HDEL's reply: how many members it added or removed (an add's EXPIRE follows).
@@ -318,35 +327,40 @@ export class UserStore {
    * round trip: a join lists the conversation at its latest message and refreshes the index's
    * expiry; a leave unlists it; a new latest message moves it for those who list it (XX: a
    * member who joined only by sending is not listed) and refreshes the expiry when asked.
+   * Fenced by `partition`'s lease (the step's) when the store has fences.
    */
-  async updateConversationIndex(changes: readonly ConversationIndexChange[]): Promise<void> {
+  async updateConversationIndex(
+    changes: readonly ConversationIndexChange[],
+    partition?: number,
+  ): Promise<void> {
     if (changes.length === 0) return;
-    const pipe = pipelineOf(this.main);
+    const commands: RedisCommand[] = [];
     for (const c of changes) {
       const key = this.keys.userConversations(c.userId);
       if (c.op === 'remove') {
-        pipe.zrem(key, c.conversationId);
+        commands.push(['zrem', key, c.conversationId]);
         continue;
       }
-      if (c.op === 'add') pipe.zadd(key, indexScore(c.lastAt), c.conversationId);
-      else pipe.zadd(key, 'XX', indexScore(c.lastAt), c.conversationId);
-      if (c.op === 'add' || c.refreshExpiry) pipe.expire(key, this.hotTtlSeconds);
+      const score = String(indexScore(c.lastAt));
+      if (c.op === 'add') commands.push(['zadd', key, score, c.conversationId]);
+      else commands.push(['zadd', key, 'XX', score, c.conversationId]);
+      if (c.op === 'add' || c.refreshExpiry)
+        commands.push(['expire', key, String(this.hotTtlSeconds)]);
     }
-    await execPipeline(pipe);
+    await sendFenced(this.main, commands, this.fenceOf(partition));
   }
 
   /**
    * A badge gains (and keeps the hot TTL) or loses a source. The badge is a hash of
    * source → '' (RedisKeys.badge): small, it stays a listpack.
    */
-  private queueSetChange(
-    pipe: ChainableCommander,
-    key: string,
-    member: string,
-    op: 'add' | 'remove',
-  ): void {
-    if (op === 'add') pipe.hset(key, member, '').expire(key, this.hotTtlSeconds);
-    else pipe.hdel(key, member);
+  private setChange(key: string, member: string, op: 'add' | 'remove'): RedisCommand[] {
+    return op === 'add'
+      ? [
+          ['hset', key, member, ''],
+          ['expire', key, String(this.hotTtlSeconds)],
+        ]
+      : [['hdel', key, member]];
   }
 }
 

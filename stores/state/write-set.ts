@@ -1,12 +1,11 @@
-import type { Result } from 'ioredis';
 import { defineScripts } from '../redis/script-loader';
+import { applyFenced, type RedisCommand } from '../redis/fenced-writes';
 import { LeaseLostError, type WriteFence } from '../redis/partition-lease';
 import { execPipeline, RedisCommandError, pipelineOf } from '../redis/pipeline';
 import { hashTag, keySlot } from '../redis/slots';
 import { isCluster, type RedisClient } from '../redis/connect';
 
-/** One Redis command as sent: name, then arguments (the key first, but for MULTI/EXEC). */
-export type RedisCommand = [command: string, ...args: string[]];
+export type { RedisCommand };
 
 /**
  * Most members (SADD/SREM) or pairs (HSET field value, ZADD score member) per command: a
@@ -280,19 +279,13 @@ export class WriteSet {
       );
     const commands = this.commands({ atomic: false });
     if (commands.length === 0) return;
-    defineScripts(redis);
     const json = JSON.stringify(commands);
-    if (!fence) {
-      await redis.applyWrites(commands[0]![1]!, json);
+    if (fence) {
+      await applyFenced(redis, fence, json);
       return;
     }
-    try {
-      await redis.applyWrites(fence.leaseKey, json, fence.owner);
-    } catch (err) {
-      if (err instanceof Error && err.message.startsWith('LEASE_LOST'))
-        throw new LeaseLostError(err.message.slice('LEASE_LOST '.length), { cause: err });
-      throw err;
-    }
+    defineScripts(redis);
+    await redis.applyWrites(commands[0]![1]!, json);
   }
 
   private get<T extends AnyWrites>(
@@ -327,10 +320,4 @@ export async function sendCommands(redis: RedisClient, commands: RedisCommand[])
         cause: failed,
       });
   });
-}
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    applyWrites(key: string, commands: string, owner?: string): Result<number, Context>;
-  }
 }

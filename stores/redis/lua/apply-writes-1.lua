@@ -13,13 +13,21 @@
           every key of the step may be written)
   ARGV[1] JSON: [[command, key, arg, …], …]
   ARGV[2] (optional) the writer's lease owner id
-  Returns the number of commands applied; fails with LEASE_LOST (nothing written) when fenced
-  and the lease key holds another owner or none.
+  ARGV[3] (optional) 'replies': return each command's reply (in order) instead of their number
+  Returns the number of commands applied (or their replies); fails with LEASE_LOST (nothing
+  written) when fenced and the lease key holds another owner or none.
 ]]
 if ARGV[2] ~= nil and redis.call('GET', KEYS[1]) ~= ARGV[2] then
   return redis.error_reply('LEASE_LOST the partition lease ' .. KEYS[1] .. ' is not held by ' .. ARGV[2])
 end
 local commands = cjson.decode(ARGV[1])
+if ARGV[3] == 'replies' then
+  local replies = {}
+  for i, command in ipairs(commands) do
+    replies[i] = redis.call(unpack(command))
+  end
+  return replies
+end
 for _, command in ipairs(commands) do
   redis.call(unpack(command))
 end

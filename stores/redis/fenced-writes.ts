@@ -1,0 +1,76 @@
+import type { Result } from 'ioredis';
+import { isCluster, type RedisClient } from './connect';
+import { LeaseLostError, type WriteFence } from './partition-lease';
+import { execPipeline, pipelineOf } from './pipeline';
+import { defineScripts } from './script-loader';
+import { keySlot } from './slots';
+
+/** One Redis command as sent: name, then arguments (the key first, but for MULTI/EXEC). */
+export type RedisCommand = [command: string, ...args: string[]];
+
+/**
+ * Sends commands in one round trip and returns their replies. With a `fence`, they go as one
+ * apply-writes call that runs them only while the partition's lease names the fence's owner, in
+ * Redis, atomically with the check: a writer that checked its lease and then stalled (GC,
+ * SIGSTOP, a send buffered until it woke) past it writes nothing once a new owner may have
+ * written (a LeaseLostError). A mid-step write that checks its lease client-side only can land
+ * late.
+ *
+ * On a Redis Cluster a script reaches one slot: commands of the lease's slot (the partition's
+ * own `{p:N}` keys) are fenced there too; commands of other slots (per-user keys) go as a
+ * pipeline, fenced only by the caller's own check.
+ */
+export async function sendFenced(
+  redis: RedisClient,
+  commands: readonly RedisCommand[],
+  fence?: WriteFence,
+): Promise<unknown[]> {
+  if (commands.length === 0) return [];
+  if (!fence || !fenceable(redis, commands, fence))
+    return execPipeline(pipelineOf(redis, commands as RedisCommand[]));
+  return applyFenced(redis, fence, JSON.stringify(commands), 'replies') as Promise<unknown[]>;
+}
+
+/**
+ * Runs JSON-encoded commands (`[[command, key, arg, …], …]`) as one apply-writes call under
+ * `fence`; resolves with their number, or with their replies when asked for them.
+ */
+export async function applyFenced(
+  redis: RedisClient,
+  fence: WriteFence,
+  json: string,
+  replies?: 'replies',
+): Promise<number | unknown[]> {
+  defineScripts(redis);
+  try {
+    return replies
+      ? await redis.applyWrites(fence.leaseKey, json, fence.owner, replies)
+      : await redis.applyWrites(fence.leaseKey, json, fence.owner);
+  } catch (err) {
+    if (err instanceof Error && err.message.startsWith('LEASE_LOST'))
+      throw new LeaseLostError(err.message.slice('LEASE_LOST '.length), { cause: err });
+    throw err;
+  }
+}
+
+/** Whether the script can run the commands and the lease check together (one slot on a cluster). */
+function fenceable(
+  redis: RedisClient,
+  commands: readonly RedisCommand[],
+  fence: WriteFence,
+): boolean {
+  if (!isCluster(redis)) return true;
+  const slot = keySlot(fence.leaseKey);
+  return commands.every((c) => c[1] === undefined || keySlot(c[1]) === slot);
+}
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    applyWrites(
+      key: string,
+      commands: string,
+      owner?: string,
+      replies?: 'replies',
+    ): Result<number | unknown[], Context>;
+  }
+}
