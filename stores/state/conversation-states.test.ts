@@ -4,7 +4,11 @@ import { loadConfig } from '../../config/config';
 import { connectRedis } from '../redis/connect';
 import { RedisKeys } from '../redis/keys';
 import { LeaseLostError } from '../redis/partition-lease';
-import { ConversationStates, WriteBehindAbandonedError } from './conversation-states';
+import {
+  ConversationStates,
+  StateDroppedByResetError,
+  WriteBehindAbandonedError,
+} from './conversation-states';
 import { WriteSet } from './write-set';
 import { deleteKeys, scanKeys } from '../redis/keyspace';
 import { spyOnPipelines } from '../../tests/support/round-trips';
@@ -101,6 +105,35 @@ describe('ConversationStates (real Redis)', () => {
     states.resetPartition(0);
     await expect(flush('6')).rejects.toBeInstanceOf(LeaseLostError);
     expect(await redis.hget(meta('f'), 'last_seq')).toBe('5');
+  });
+
+  it('a step asking for a state its partition reset dropped meanwhile gets a retriable error; an unloaded one is a programming error', async () => {
+    await seed('r1', 1);
+    await seed('r2', 1);
+    const states = new ConversationStates(redis, keys, { maxBytes: 1 << 30 });
+    await states.prefetch(4, ['r1']);
+    await states.prefetch(5, ['r2']);
+    states.resetPartition(4); // a lease lost while a step of partition 4 was computing
+    const dropped = (() => {
+      try {
+        states.get('r1');
+      } catch (err) {
+        return err;
+      }
+    })();
+    expect(dropped).toBeInstanceOf(StateDroppedByResetError);
+    expect(dropped).toMatchObject({ retriable: true, partition: 4 });
+    expect(states.get('r2').lastSeq).toBe(1); // another partition's states are kept
+    const unloaded = (() => {
+      try {
+        states.get('never-prefetched');
+      } catch (err) {
+        return err;
+      }
+    })();
+    expect(unloaded).toBeInstanceOf(Error);
+    expect(unloaded).not.toBeInstanceOf(StateDroppedByResetError);
+    expect((unloaded as { retriable?: boolean }).retriable).toBeUndefined();
   });
 
   it("writes a partition's steps in step order, whatever order their flushes are called in", async () => {

@@ -57,6 +57,27 @@ interface PartitionWrites {
   undecided: Set<(write: boolean) => void>;
   /** After a reset: the flushes that were in flight then, which a reload must wait for. */
   settling: Promise<unknown> | undefined;
+  /** The conversations its latest reset dropped (a step still computing may ask for them). */
+  dropped: Set<string>;
+}
+
+/**
+ * A step asked for a state its partition's reset dropped while the step was computing (a lease
+ * lost, a failed step, a rebalance): the step is redone from its last commit, like one whose
+ * write-behind was abandoned — not a programming error waiting out the longest back-off.
+ */
+export class StateDroppedByResetError extends Error {
+  override readonly name = 'StateDroppedByResetError';
+  readonly retriable = true;
+
+  constructor(
+    readonly partition: number,
+    conversationId: string,
+  ) {
+    super(
+      `conversation ${conversationId} was dropped by a reset of partition ${partition} while a step used it: the step is redone from its last commit`,
+    );
+  }
 }
 
 /** A step's write-behind that was not written: an earlier one failed, or the partition was reset. */
@@ -150,8 +171,11 @@ export class ConversationStates {
   /** The held state of a conversation; prefetch() it first. */
   get(conversationId: string): ConversationState {
     const entry = this.entries.get(conversationId);
-    if (!entry) throw new Error(`conversation ${conversationId} is not loaded: prefetch it first`);
-    return entry.state;
+    if (entry) return entry.state;
+    for (const [partition, p] of this.partitions)
+      if (p.dropped.has(conversationId))
+        throw new StateDroppedByResetError(partition, conversationId);
+    throw new Error(`conversation ${conversationId} is not loaded: prefetch it first`);
   }
 
   /** The held state, if any (no load). */
@@ -206,12 +230,14 @@ export class ConversationStates {
    * `settled` (the partition's deliveries in flight, whose flushes must land first) is over.
    */
   resetPartition(partition: number, settled: Promise<unknown> = Promise.resolve()): void {
+    const p = this.writesOf(partition);
+    p.dropped = new Set();
     for (const [id, entry] of this.entries)
       if (entry.partition === partition) {
         this.entries.delete(id);
         this.bytes -= entry.counted;
+        p.dropped.add(id);
       }
-    const p = this.writesOf(partition);
     p.epoch++;
     for (const decide of p.undecided) decide(false); // their steps are redone from Redis
     p.undecided.clear();
@@ -231,6 +257,7 @@ export class ConversationStates {
           chain: Promise.resolve(true),
           epoch: 0,
           undecided: new Set(),
+          dropped: new Set(),
           settling: undefined,
         }),
       );
