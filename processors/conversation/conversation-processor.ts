@@ -219,20 +219,19 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
       conversationId,
       at: closeAt,
     }));
-    // written now, mid-step (badges check too)
-    if (index.length > 0 || windows.length > 0) ctx.assertLeaseHeld();
-    // Nothing below reads what these write (a receipt's badge change waits for them in the
-    // badge updater's order), so the step goes on — the receipts after the messages are
-    // applied — while they are under way.
+    // The users' lists and the window index go with the step's write-behind (after its
+    // outputs, fenced, atomic with the state); the badges are written now. Nothing below reads
+    // what they write (a receipt's badge change waits for them in the badge updater's order), so
+    // the step goes on — the receipts after the messages are applied — while they are under way.
+    this.options.users.queueConversationIndex(step.writes, index);
     const sideEffects = Promise.all([
-      this.options.users.updateConversationIndex(index, ctx.partition),
-      windowing.windows.schedule(windows, () => ctx.assertLeaseHeld()),
+      windowing.windows.schedule(windows, step.writes),
       this.options.badges.apply(
         badge,
         ctx,
         recounts.map((r) => r.userId),
       ),
-    ]).then(([, , stored]) =>
+    ]).then(([, stored]) =>
       // As after a read: no count or badge sticks until a refetch.
       tellUnreadSyncs(recounts, stored, ctx, {
         emitter: windowing.emitter,

@@ -136,10 +136,8 @@ export class HeldReceipts implements Punctuator {
       }
       // Otherwise it was held before and its deadline has not come: it stays as it is.
     });
-    // A pointer to a deadline, written now: at worst it points at a conversation whose held
-    // entry a crash lost with its step (the punctuation then finds nothing to do).
-    if (toHold.length > 0) ctx.assertLeaseHeld();
-    await this.options.index.schedule(toHold, () => ctx.assertLeaseHeld());
+    // A pointer to a deadline, written with the held entries it points at (the write-behind).
+    await this.options.index.schedule(toHold, step.writes);
   }
 
   /** Why one more receipt of `userId` may not be held beside `held`; undefined when it may. */

@@ -162,12 +162,11 @@ export class ReceiptApplier {
       }
     });
 
-    // Independent of each other, so in one round trip's time: the window index (the windows
-    // themselves are written; an index entry makes them close), badges and, after them in the
-    // same round trip, the readers' badge sizes, which the syncs carry.
-    if (windows.length > 0) ctx.assertLeaseHeld(); // written now, mid-step (badges check too)
+    // Independent of each other: the window index (an entry makes its window close; written
+    // with the step's write-behind, as the window itself), badges and, after them in the same
+    // round trip, the readers' badge sizes, which the syncs carry.
     const [, stored] = await Promise.all([
-      this.options.windows.schedule(windows, () => ctx.assertLeaseHeld()),
+      this.options.windows.schedule(windows, step.writes),
       this.options.badges.apply(
         badge,
         ctx,

@@ -28,29 +28,42 @@ export async function sendFenced(
   if (commands.length === 0) return [];
   if (!fence || !fenceable(redis, commands, fence))
     return execPipeline(pipelineOf(redis, commands as RedisCommand[]));
-  return applyFenced(redis, fence, JSON.stringify(commands), 'replies') as Promise<unknown[]>;
+  defineScripts(redis);
+  // As a pipeline of one call: on a Redis Cluster it then waits for a replica as every write
+  // does (pipeline.ts), before the step that sent it may commit.
+  const pipe = pipelineOf(redis);
+  pipe.applyWrites(fence.leaseKey, JSON.stringify(commands), fence.owner, 'replies');
+  try {
+    const [replies] = await execPipeline(pipe);
+    return replies as unknown[];
+  } catch (err) {
+    throw leaseLost(err) ?? err;
+  }
 }
 
 /**
  * Runs JSON-encoded commands (`[[command, key, arg, …], …]`) as one apply-writes call under
- * `fence`; resolves with their number, or with their replies when asked for them.
+ * `fence`; resolves with their number.
  */
 export async function applyFenced(
   redis: RedisClient,
   fence: WriteFence,
   json: string,
-  replies?: 'replies',
-): Promise<number | unknown[]> {
+): Promise<number> {
   defineScripts(redis);
   try {
-    return replies
-      ? await redis.applyWrites(fence.leaseKey, json, fence.owner, replies)
-      : await redis.applyWrites(fence.leaseKey, json, fence.owner);
+    return (await redis.applyWrites(fence.leaseKey, json, fence.owner)) as number;
   } catch (err) {
-    if (err instanceof Error && err.message.startsWith('LEASE_LOST'))
-      throw new LeaseLostError(err.message.slice('LEASE_LOST '.length), { cause: err });
-    throw err;
+    throw leaseLost(err) ?? err;
   }
+}
+
+/** The LeaseLostError a refused apply-writes call (or a pipeline failing with one) means. */
+function leaseLost(err: unknown): LeaseLostError | undefined {
+  const refused = [err, (err as { cause?: unknown } | undefined)?.cause].find(
+    (e): e is Error => e instanceof Error && e.message.startsWith('LEASE_LOST'),
+  );
+  return refused && new LeaseLostError(refused.message.slice('LEASE_LOST '.length), { cause: err });
 }
 
 /** Whether the script can run the commands and the lease check together (one slot on a cluster). */

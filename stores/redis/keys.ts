@@ -42,7 +42,7 @@ export class RedisKeys {
    * time of the conversation's latest message (epoch ms; 0 while it has none), so that an
    * ascending range gives newest first with ties by id, as the query API pages them. One entry
    * per (user, conversation); small sets (up to zset-max-listpack-entries) are a listpack.
-   * Kept by the pipeline (UserStore.updateConversationIndex), the rebuild and the serving seed
+   * Kept by the pipeline (UserStore.queueConversationIndex), the rebuild and the serving seed
    * (HotStateRestorer.restoreUsers); conversation-index.ts converts times and scores.
    */
   userConversations(userId: string): string {

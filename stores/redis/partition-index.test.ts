@@ -5,6 +5,7 @@ import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { connectRedis } from './connect';
 import { RedisKeys } from './keys';
 import { PartitionIndex } from './partition-index';
+import { WriteSet } from '../state/write-set';
 
 /**
  * The partition index against the real main Redis: the owner answers from memory, writes every
@@ -19,6 +20,15 @@ describe('PartitionIndex (real Redis)', () => {
   /** A fresh partition per test, so tests do not share index keys. */
   const partition = (): number => ++n;
   const stored = (p: number) => redis.zrange(keys.openWindows(p), '0', '-1', 'WITHSCORES');
+  /** As a step schedules: into its write-behind, which is then flushed. */
+  const schedule = async (
+    index: PartitionIndex,
+    entries: Parameters<PartitionIndex['schedule']>[0],
+  ): Promise<void> => {
+    const writes = new WriteSet();
+    await index.schedule(entries, writes);
+    await writes.flush(redis);
+  };
 
   beforeAll(async () => {
     redis = await connectRedis(loadConfig().redis.main, 'main');
@@ -32,7 +42,7 @@ describe('PartitionIndex (real Redis)', () => {
   it('writes every change to Redis, where the next owner finds it', async () => {
     const p = partition();
     const owner = new PartitionIndex(redis, keys, 'windows');
-    await owner.schedule([
+    await schedule(owner, [
       { partition: p, conversationId: 'a', at: 100 },
       { partition: p, conversationId: 'b', at: 300 },
     ]);
@@ -48,12 +58,12 @@ describe('PartitionIndex (real Redis)', () => {
   it('keeps the earlier time of an entry, and does not write what changes nothing', async () => {
     const p = partition();
     const index = new PartitionIndex(redis, keys, 'windows');
-    await index.schedule([{ partition: p, conversationId: 'g', at: 100 }]);
+    await schedule(index, [{ partition: p, conversationId: 'g', at: 100 }]);
     // Another writer's change is invisible to the owner's memory: a write would restore it.
     await redis.zadd(keys.openWindows(p), 150, 'g');
-    await index.schedule([{ partition: p, conversationId: 'g', at: 120 }]);
+    await schedule(index, [{ partition: p, conversationId: 'g', at: 120 }]);
     expect(await stored(p)).toEqual(['g', '150']); // nothing written: memory knew 100 ≤ 120
-    await index.schedule([{ partition: p, conversationId: 'g', at: 90 }]);
+    await schedule(index, [{ partition: p, conversationId: 'g', at: 90 }]);
     expect(await stored(p)).toEqual(['g', '90']);
   });
 
@@ -77,7 +87,7 @@ describe('PartitionIndex (real Redis)', () => {
     const p = partition();
     const q = partition();
     const index = new PartitionIndex(redis, keys, 'windows');
-    await index.schedule([
+    await schedule(index, [
       { partition: p, conversationId: 'late', at: 30 },
       { partition: p, conversationId: 'early', at: 10 },
       { partition: p, conversationId: 'mid', at: 20 },

@@ -2,6 +2,7 @@ import type { RedisClient } from './connect';
 import type { RedisKeys } from './keys';
 import { sendFenced, type RedisCommand } from './fenced-writes';
 import type { WriteFence } from './partition-lease';
+import type { WriteSet } from '../state/write-set';
 
 export type IndexKind = 'windows' | 'held';
 
@@ -73,29 +74,18 @@ export class PartitionIndex {
 
   /**
    * Registers conversations; an existing entry keeps the earlier time (a window's first close
-   * time, a conversation's earliest deadline), as ZADD LT does. `beforeWrite` is called right
-   * before the write goes out (after the index is loaded, which may wait): a step checks its
-   * lease there (ProcessorContext.assertLeaseHeld), so a stall before it writes nothing.
+   * time, a conversation's earliest deadline), as ZADD LT does. Memory knows at once; Redis gets
+   * them with `writes`, the step's write-behind (after its outputs, fenced by its lease, atomic
+   * with the state they point at). May wait for the index to load (first use after a reset).
    */
-  async schedule(entries: Entry[], beforeWrite?: () => void): Promise<void> {
-    if (entries.length === 0) return;
-    const writes = new PartitionWrites();
+  async schedule(entries: Entry[], writes: WriteSet): Promise<void> {
     for (const e of entries) {
       const known = await this.entries(e.partition);
       const at = known.get(e.conversationId);
       if (at !== undefined && at <= e.at) continue;
       known.set(e.conversationId, e.at);
-      writes.add(e.partition, [
-        'zadd',
-        this.key(e.partition),
-        'LT',
-        String(e.at),
-        e.conversationId,
-      ]);
+      writes.sortedSet(this.key(e.partition)).add(String(e.at), e.conversationId, 'LT');
     }
-    if (writes.size === 0) return;
-    beforeWrite?.();
-    await this.send(writes);
   }
 
   /** Sets each conversation's time, or removes it (`at: null`). */

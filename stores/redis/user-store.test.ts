@@ -7,7 +7,8 @@ import { RedisKeys } from './keys';
 import { RedisCommandError } from './pipeline';
 import { ReadModel } from './read-model';
 import { DedupeMarkCache } from '../state/dedupe-mark-cache';
-import { UserStore, type BadgeChange } from './user-store';
+import { UserStore, type BadgeChange, type ConversationIndexChange } from './user-store';
+import { WriteSet } from '../state/write-set';
 import { spyOnPipelines } from '../../tests/support/round-trips';
 
 /**
@@ -429,7 +430,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
 });
 
 /**
- * Each user's conversations by latest message (updateConversationIndex, read by the query API)
+ * Each user's conversations by latest message (queueConversationIndex, read by the query API)
  * and badge: a small sorted set and a small hash used as a set, both in Redis's compact listpack
  * form (Redis 7.0 keeps a set of strings as a hashtable).
  */
@@ -454,9 +455,15 @@ describe('UserStore conversation list (real Redis)', () => {
       redis.disconnect();
     }
   });
+  /** As a step writes them: into its write-behind, which is then flushed. */
+  const updateIndex = async (changes: ConversationIndexChange[]): Promise<void> => {
+    const writes = new WriteSet();
+    store.queueConversationIndex(writes, changes);
+    await writes.flush(main);
+  };
 
   it('lists, moves and unlists conversations by latest message, kept compact and expiring', async () => {
-    await store.updateConversationIndex([
+    await updateIndex([
       { op: 'add', userId: 'u1', conversationId: 'dm-1', lastAt: 1_000 },
       { op: 'add', userId: 'u1', conversationId: 'g-2', lastAt: 0 },
       { op: 'add', userId: 'u1', conversationId: 'g-2', lastAt: 0 }, // a redelivery adds nothing
@@ -464,7 +471,7 @@ describe('UserStore conversation list (real Redis)', () => {
       { op: 'add', userId: 'u2', conversationId: 'dm-1', lastAt: 1_000 },
     ]);
     expect(await read.conversations('u1')).toEqual(['dm-1', 'g-3', 'g-2']);
-    await store.updateConversationIndex([
+    await updateIndex([
       { op: 'remove', userId: 'u1', conversationId: 'dm-1' },
       { op: 'move', userId: 'u1', conversationId: 'g-2', lastAt: 2_000, refreshExpiry: false },
       // Not listed by u3 (a member by sending only): a move does not list it.

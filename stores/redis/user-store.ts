@@ -5,10 +5,11 @@ import type { RedisKeys } from './keys';
 import { execPipeline, pipelineOf } from './pipeline';
 import { sendFenced, type RedisCommand } from './fenced-writes';
 import type { WriteFence } from './partition-lease';
+import type { WriteSet } from '../state/write-set';
 import { deleteKeys, getKeys, queueGetKeys } from './keyspace';
 import { indexScore } from './conversation-index';
 
-/** A change to a user's conversations by latest message (UserStore.updateConversationIndex). */
+/** A change to a user's conversations by latest message (UserStore.queueConversationIndex). */
 export type ConversationIndexChange =
   /** Joined (MemberAdded): listed at the conversation's latest message (epoch ms, 0: none). */
   | { op: 'add'; userId: string; conversationId: string; lastAt: number }
@@ -323,31 +324,22 @@ export class UserStore {
   }
 
   /**
-   * Keeps each user's conversations by latest message (RedisKeys.userConversations), in one
-   * round trip: a join lists the conversation at its latest message and refreshes the index's
-   * expiry; a leave unlists it; a new latest message moves it for those who list it (XX: a
-   * member who joined only by sending is not listed) and refreshes the expiry when asked.
-   * Fenced by `partition`'s lease (the step's) when the store has fences.
+   * Keeps each user's conversations by latest message (RedisKeys.userConversations), written
+   * with `writes` (the step's write-behind): a join lists the conversation at its latest message
+   * and refreshes the index's expiry; a leave unlists it; a new latest message moves it for those
+   * who list it (XX: a member who joined only by sending is not listed) and refreshes the expiry
+   * when asked.
    */
-  async updateConversationIndex(
-    changes: readonly ConversationIndexChange[],
-    partition?: number,
-  ): Promise<void> {
-    if (changes.length === 0) return;
-    const commands: RedisCommand[] = [];
+  queueConversationIndex(writes: WriteSet, changes: readonly ConversationIndexChange[]): void {
     for (const c of changes) {
-      const key = this.keys.userConversations(c.userId);
+      const index = writes.sortedSet(this.keys.userConversations(c.userId));
       if (c.op === 'remove') {
-        commands.push(['zrem', key, c.conversationId]);
+        index.remove(c.conversationId);
         continue;
       }
-      const score = String(indexScore(c.lastAt));
-      if (c.op === 'add') commands.push(['zadd', key, score, c.conversationId]);
-      else commands.push(['zadd', key, 'XX', score, c.conversationId]);
-      if (c.op === 'add' || c.refreshExpiry)
-        commands.push(['expire', key, String(this.hotTtlSeconds)]);
+      index.add(String(indexScore(c.lastAt)), c.conversationId, c.op === 'add' ? undefined : 'XX');
+      if (c.op === 'add' || c.refreshExpiry) index.expire(this.hotTtlSeconds);
     }
-    await sendFenced(this.main, commands, this.fenceOf(partition));
   }
 
   /**

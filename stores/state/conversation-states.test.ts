@@ -114,6 +114,7 @@ describe('ConversationStates (real Redis)', () => {
     await states.prefetch(4, ['r1']);
     await states.prefetch(5, ['r2']);
     states.resetPartition(4); // a lease lost while a step of partition 4 was computing
+    states.resetPartition(4); // and again before the step asked (a failed redo, say)
     const dropped = (() => {
       try {
         states.get('r1');
@@ -134,6 +135,8 @@ describe('ConversationStates (real Redis)', () => {
     expect(unloaded).toBeInstanceOf(Error);
     expect(unloaded).not.toBeInstanceOf(StateDroppedByResetError);
     expect((unloaded as { retriable?: boolean }).retriable).toBeUndefined();
+    await states.prefetch(4, ['r1']); // loaded again: a later miss is not the reset's
+    expect(states.get('r1').lastSeq).toBe(1);
   });
 
   it("writes a partition's steps in step order, whatever order their flushes are called in", async () => {

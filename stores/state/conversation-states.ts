@@ -57,8 +57,6 @@ interface PartitionWrites {
   undecided: Set<(write: boolean) => void>;
   /** After a reset: the flushes that were in flight then, which a reload must wait for. */
   settling: Promise<unknown> | undefined;
-  /** The conversations its latest reset dropped (a step still computing may ask for them). */
-  dropped: Set<string>;
 }
 
 /**
@@ -106,11 +104,19 @@ export class WriteBehindAbandonedError extends Error {
  * rewind, a lost partition — its states are dropped and reloaded later, after its flushes in
  * flight settled: what Redis holds is then the truth the redo starts from.
  */
+/** Most conversations remembered as dropped by resets (ids only; the oldest are forgotten). */
+const MAX_DROPPED = 100_000;
+
 export class ConversationStates {
   readonly name = 'conversation-states';
   /** Least recently used first (a touched entry is re-inserted at the end). */
   private readonly entries = new Map<string, Entry>();
   private readonly partitions = new Map<number, PartitionWrites>();
+  /**
+   * Conversations resets dropped and not loaded since (→ their partition): a step still
+   * computing when its partition was reset may ask for one (StateDroppedByResetError).
+   */
+  private readonly dropped = new Map<string, number>();
   private bytes = 0;
 
   private readonly flushAs: 'script' | 'transactions';
@@ -160,6 +166,7 @@ export class ConversationStates {
         // Loaded meanwhile by another step of the partition? Keep the one in memory.
         if (this.entries.has(id)) continue;
         this.entries.set(id, { state, partition, lastWrite: 0, counted: state.sizeBytes });
+        this.dropped.delete(id);
         this.bytes += state.sizeBytes;
       }
     }
@@ -172,9 +179,8 @@ export class ConversationStates {
   get(conversationId: string): ConversationState {
     const entry = this.entries.get(conversationId);
     if (entry) return entry.state;
-    for (const [partition, p] of this.partitions)
-      if (p.dropped.has(conversationId))
-        throw new StateDroppedByResetError(partition, conversationId);
+    const partition = this.dropped.get(conversationId);
+    if (partition !== undefined) throw new StateDroppedByResetError(partition, conversationId);
     throw new Error(`conversation ${conversationId} is not loaded: prefetch it first`);
   }
 
@@ -230,14 +236,18 @@ export class ConversationStates {
    * `settled` (the partition's deliveries in flight, whose flushes must land first) is over.
    */
   resetPartition(partition: number, settled: Promise<unknown> = Promise.resolve()): void {
-    const p = this.writesOf(partition);
-    p.dropped = new Set();
     for (const [id, entry] of this.entries)
       if (entry.partition === partition) {
         this.entries.delete(id);
         this.bytes -= entry.counted;
-        p.dropped.add(id);
+        this.dropped.delete(id); // re-inserted: the oldest go first
+        this.dropped.set(id, partition);
       }
+    for (const id of this.dropped.keys()) {
+      if (this.dropped.size <= MAX_DROPPED) break;
+      this.dropped.delete(id);
+    }
+    const p = this.writesOf(partition);
     p.epoch++;
     for (const decide of p.undecided) decide(false); // their steps are redone from Redis
     p.undecided.clear();
@@ -257,7 +267,6 @@ export class ConversationStates {
           chain: Promise.resolve(true),
           epoch: 0,
           undecided: new Set(),
-          dropped: new Set(),
           settling: undefined,
         }),
       );

@@ -53,13 +53,18 @@ abstract class KeyWrites {
   protected abstract clear(): void;
   protected abstract writes(out: RedisCommand[]): void;
 
-  /** `name key a1 b1 a2 b2 …`, at most MAX_PAIRS_PER_COMMAND pairs each. */
-  protected pairs(out: RedisCommand[], name: string, entries: Iterable<[string, string]>): void {
+  /** `name key [flags] a1 b1 a2 b2 …`, at most MAX_PAIRS_PER_COMMAND pairs each. */
+  protected pairs(
+    out: RedisCommand[],
+    name: string,
+    entries: Iterable<[string, string]>,
+    flags: string[] = [],
+  ): void {
     let command: RedisCommand | null = null;
     let count = 0;
     for (const [a, b] of entries) {
       if (!command || count === MAX_PAIRS_PER_COMMAND) {
-        out.push((command = [name, this.key]));
+        out.push((command = [name, this.key, ...flags]));
         count = 0;
       }
       command.push(a, b);
@@ -108,13 +113,41 @@ export class HashWrites extends KeyWrites {
   }
 }
 
-export class SortedSetWrites extends KeyWrites {
-  /** member → its score (ZADD), or null (ZREM): the last operation on a member wins. */
-  private readonly scores = new Map<string, string | null>();
+/** ZADD's conditions: XX updates members only (adds none), LT lowers a score only (or adds). */
+export type ZaddCondition = 'XX' | 'LT';
 
-  /** ZADD score member (the last score of a member wins). */
-  add(score: string, member: string): void {
-    this.scores.set(member, score);
+interface ScoreWrite {
+  score: string;
+  condition?: ZaddCondition;
+}
+
+export class SortedSetWrites extends KeyWrites {
+  /** member → its ZADD, or null (ZREM): the last operation on a member wins (see add). */
+  private readonly scores = new Map<string, ScoreWrite | null>();
+
+  /**
+   * ZADD score member, or with a condition. Coalesced as Redis would apply them in order: a
+   * member added in the step and then updated XX stays an unconditional add of the new score;
+   * XX after a removal changes nothing (the member is gone); LT keeps the lower score.
+   */
+  add(score: string, member: string, condition?: ZaddCondition): void {
+    const before = this.scores.get(member);
+    if (before === undefined || condition === undefined) {
+      this.scores.set(member, condition ? { score, condition } : { score });
+      return;
+    }
+    const lower = (a: string) => (Number(score) < Number(a) ? score : a);
+    if (before === null) {
+      if (condition === 'LT') this.scores.set(member, { score }); // LT adds a missing member
+      return;
+    }
+    if (before.condition === undefined) {
+      this.scores.set(member, { score: condition === 'XX' ? score : lower(before.score) });
+      return;
+    }
+    if (before.condition !== condition)
+      throw new TypeError(`${this.key}: ZADD XX and LT of one member in one step do not coalesce`);
+    this.scores.set(member, { score: condition === 'XX' ? score : lower(before.score), condition });
   }
 
   /** ZREM member. */
@@ -135,10 +168,19 @@ export class SortedSetWrites extends KeyWrites {
   }
 
   protected writes(out: RedisCommand[]): void {
-    const added = function* (scores: Map<string, string | null>): Iterable<[string, string]> {
-      for (const [member, score] of scores) if (score !== null) yield [score, member];
+    const added = function* (
+      scores: Map<string, ScoreWrite | null>,
+      condition: ZaddCondition | undefined,
+    ): Iterable<[string, string]> {
+      for (const [member, write] of scores)
+        if (write !== null && write.condition === condition) yield [write.score, member];
     };
-    this.pairs(out, 'zadd', added(this.scores));
+    this.pairs(out, 'zadd', added(this.scores, undefined));
+    // After a DEL the set holds only what was added since: an XX has nothing to update.
+    for (const condition of ['XX', 'LT'] as const) {
+      if (condition === 'XX' && this.deleted) continue;
+      this.pairs(out, 'zadd', added(this.scores, condition), [condition]);
+    }
     const removed = [...this.scores].filter(([, score]) => score === null).map(([m]) => m);
     // After a DEL the set holds only what was added since: nothing to remove.
     if (!this.deleted) this.members(out, 'zrem', removed);
