@@ -115,23 +115,18 @@ describe('ConversationStates (real Redis)', () => {
     await states.prefetch(5, ['r2']);
     states.resetPartition(4); // a lease lost while a step of partition 4 was computing
     states.resetPartition(4); // and again before the step asked (a failed redo, say)
-    const dropped = (() => {
+    const thrownBy = (id: string): unknown => {
       try {
-        states.get('r1');
+        states.get(id);
       } catch (err) {
         return err;
       }
-    })();
+    };
+    const dropped = thrownBy('r1');
     expect(dropped).toBeInstanceOf(StateDroppedByResetError);
     expect(dropped).toMatchObject({ retriable: true, partition: 4 });
     expect(states.get('r2').lastSeq).toBe(1); // another partition's states are kept
-    const unloaded = (() => {
-      try {
-        states.get('never-prefetched');
-      } catch (err) {
-        return err;
-      }
-    })();
+    const unloaded = thrownBy('never-prefetched');
     expect(unloaded).toBeInstanceOf(Error);
     expect(unloaded).not.toBeInstanceOf(StateDroppedByResetError);
     expect((unloaded as { retriable?: boolean }).retriable).toBeUndefined();
