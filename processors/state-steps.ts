@@ -36,6 +36,7 @@ export class StateSteps {
         now: ctx.now,
         maxIndexedMessages: this.maxIndexedMessages,
         touch: (conversationId) => behind.touch(conversationId),
+        told: (mark) => behind.told(mark),
       };
       this.steps.set(ctx, step);
       ctx.afterSend(() => behind.flush());

@@ -45,7 +45,7 @@ export function applyReceipts(
   const kind = state.kind ?? 'GROUP';
   const direct = kind === 'DIRECT';
   const lastSeq = state.lastSeq;
-  const marks = new TellingMarks(state, writes);
+  const marks = new TellingMarks(state, writes, step);
   const window = new WindowFold();
   const hadMarked = state.marked.size > 0;
   const ttl = step.ttlSeconds;

@@ -1,6 +1,7 @@
 import type { ReceiptStatus } from '../../schemas/types';
 import { StateNotLoadedError, type ConversationState } from '../../stores/state/conversation-state';
 import type { ConversationWrites } from '../../stores/state/conversation-writes';
+import type { EngineStep } from './engine-step';
 import {
   formatMark,
   markField,
@@ -25,6 +26,7 @@ export class TellingMarks {
   constructor(
     private readonly state: ConversationState,
     private readonly writes: ConversationWrites,
+    private readonly step?: Pick<EngineStep, 'told'>,
   ) {}
 
   of(userId: string): Readonly<Record<Told, NotifiedMark>> {
@@ -46,6 +48,7 @@ export class TellingMarks {
     const value = formatMark(mark);
     this.state.setNotified(field, value);
     this.writes.notified.set(field, value);
+    this.step?.told?.([this.state.conversationId, field, value]);
   }
 }
 

@@ -16,4 +16,6 @@ export interface EngineStep {
   now: number;
   /** Messages a conversation keeps in its hot index (older ones are trimmed: trimMessages). */
   maxIndexedMessages: number;
+  /** Told when a 'told up to' mark moves (the write-behind remembers it once the step's updates are out). */
+  told?(mark: [conversationId: string, field: string, value: string]): void;
 }

@@ -375,6 +375,51 @@ describe('HeldReceipts (real Redis)', () => {
     states.resetPartition(partition); // the step failed: its changes in memory are dropped
   });
 
+  it('a step redone after its write-behind was lost tells the sender nothing it heard already; one never sent is told again', async () => {
+    const now = Date.now();
+    /** One step of B's reads, as the receipt processor runs it. */
+    const step = async (c: string, seq: number, offset: number) => {
+      const run = recordingContext(now);
+      const jobs = [readJob(c, seq, offset, now + waitMs)];
+      await applier.publishEffects(jobs, await applier.apply(jobs, run.ctx), run.ctx);
+      const told = run.sent
+        .filter((s) => s.role === 'receiptUpdates' && s.key === 'A')
+        .map(
+          (s) =>
+            (s.value as { payload: Record<string, { seq: number }> }).payload[
+              TypeName.MessageStatusUpdate
+            ]!.seq,
+        );
+      return { ...run, told };
+    };
+    // Lost write-behinds: the steps' flushes are called (their updates went out) and a reset
+    // abandons them before they land (a failover, a lost lease).
+    const lose = async (...runs: Array<{ afterSend: () => Promise<unknown> }>) => {
+      const flushes = Promise.allSettled(runs.map((r) => r.afterSend()));
+      states.resetPartition(partition);
+      await flushes;
+    };
+
+    const c = 'redo-told';
+    await directChat(c, 3);
+    const first = await step(c, 2, 70);
+    const second = await step(c, 3, 71);
+    expect([first.told, second.told]).toEqual([[2], [3]]);
+    await lose(first, second);
+    expect(await redis.hget(keys.conversationKey(c, 'meta'), 'tr:B')).toBeNull(); // Redis: older
+    // Redone from what Redis holds: READ 2 again would land after READ 3 with a newer version.
+    const redone = [await step(c, 2, 70), await step(c, 3, 71)];
+    expect(redone.map((r) => r.told)).toEqual([[], []]);
+
+    // A step whose updates never went out (no flush called) is told again by its redo.
+    const d = 'redo-untold';
+    await directChat(d, 2);
+    const unsent = await step(d, 2, 80);
+    expect(unsent.told).toEqual([2]);
+    states.resetPartition(partition);
+    expect((await step(d, 2, 80)).told).toEqual([2]);
+  });
+
   it('releases an entry the previous version held (short keys) once it can apply', async () => {
     const c = 'old-release';
     await directChat(c, 2);

@@ -1,6 +1,7 @@
 import { isCluster, type RedisClient } from '../redis/connect';
 import type { RedisKeys } from '../redis/keys';
 import type { WriteFence } from '../redis/partition-lease';
+import { ToldMarks, type ToldMark } from './told-marks';
 import { loadConversations, loadDeliveredBy } from './conversation-loader';
 import type { ConversationState } from './conversation-state';
 import { WriteSet } from './write-set';
@@ -38,6 +39,8 @@ export interface WriteBehind {
   readonly writes: WriteSet;
   /** Marks a conversation as changed by this step: it stays in memory until the flush lands. */
   touch(conversationId: string): void;
+  /** A 'told up to' mark this step set: remembered (ToldMarks) once its updates went out. */
+  told(mark: ToldMark): void;
   /** Sends the writes after the partition's earlier flushes. */
   flush(): Promise<void>;
 }
@@ -117,6 +120,8 @@ export class ConversationStates {
    * computing when its partition was reset may ask for one (StateDroppedByResetError).
    */
   private readonly dropped = new Map<string, number>();
+  /** What steps told, kept across resets: a redo does not tell it again (ToldMarks). */
+  private readonly toldMarks = new ToldMarks();
   private bytes = 0;
 
   private readonly flushAs: 'script' | 'transactions';
@@ -165,6 +170,7 @@ export class ConversationStates {
       for (const [id, state] of loaded) {
         // Loaded meanwhile by another step of the partition? Keep the one in memory.
         if (this.entries.has(id)) continue;
+        this.toldMarks.raise(state);
         this.entries.set(id, { state, partition, lastWrite: 0, counted: state.sizeBytes });
         this.dropped.delete(id);
         this.bytes += state.sizeBytes;
@@ -201,6 +207,7 @@ export class ConversationStates {
     const epoch = p.epoch;
     const writes = new WriteSet();
     const touched = new Set<string>();
+    const told: ToldMark[] = [];
     let decide!: (write: boolean) => void;
     const decided = new Promise<boolean>((resolve) => (decide = resolve));
     p.undecided.add(decide);
@@ -223,7 +230,10 @@ export class ConversationStates {
         const entry = this.entries.get(conversationId);
         if (entry) entry.lastWrite = number;
       },
+      told: (mark) => told.push(mark),
+      // Called once the step's updates are acknowledged: its marks are true from now on.
       flush: async () => {
+        this.toldMarks.remember(told);
         p.undecided.delete(decide);
         decide(true);
         if (!(await run)) throw new WriteBehindAbandonedError(partition);

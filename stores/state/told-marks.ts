@@ -1,0 +1,49 @@
+import type { ConversationState } from './conversation-state';
+import { parseMark } from './stored-values';
+
+/** A 'told up to' mark a step set: conversation, field ('r:<reader>' / 'd:<reader>'), value. */
+export type ToldMark = [conversationId: string, field: string, value: string];
+
+/**
+ * The 'told up to' marks of steps whose updates Kafka acknowledged, kept in the process across
+ * partition resets. A step's state reaches Redis only after its updates went out, so a step
+ * whose write-behind was lost (a failed flush, a Redis failover, a lost lease) is redone from an
+ * older state whose marks are behind what was told — and would tell the older statuses again,
+ * with newer versions, after the newer ones: a client applying by version would see a READ go
+ * back. Merged into a state loaded after a reset, the marks make the redo tell nothing the
+ * sender has heard already. (After a crash, the next process has only what Redis holds.)
+ *
+ * Bounded by conversations (least recently told first out); a mark is only ever raised.
+ */
+export class ToldMarks {
+  private readonly marks = new Map<string, Map<string, string>>();
+
+  constructor(private readonly maxConversations = 50_000) {}
+
+  /** Marks whose updates were acknowledged. */
+  remember(marks: readonly ToldMark[]): void {
+    for (const [conversationId, field, value] of marks) {
+      const fields = this.marks.get(conversationId) ?? new Map<string, string>();
+      this.marks.delete(conversationId); // re-inserted: most recently told last
+      this.marks.set(conversationId, fields);
+      if (parseMark(value).seq > parseMark(fields.get(field)).seq) fields.set(field, value);
+    }
+    for (const id of this.marks.keys()) {
+      if (this.marks.size <= this.maxConversations) break;
+      this.marks.delete(id);
+    }
+  }
+
+  /** Raises a state just loaded from Redis to the marks told since (in memory only). */
+  raise(state: ConversationState): void {
+    const fields = this.marks.get(state.conversationId);
+    if (!fields) return;
+    for (const [field, value] of fields)
+      if (parseMark(value).seq > parseMark(state.notified.get(field)).seq)
+        state.setNotified(field, value);
+  }
+
+  get size(): number {
+    return this.marks.size;
+  }
+}
