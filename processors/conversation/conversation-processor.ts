@@ -237,6 +237,8 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
         emitter: windowing.emitter,
         visibleBadge: this.options.visibleBadge,
         nextVersion: (conversationId) => nextUpdateVersion(steps.states.get(conversationId), step),
+        syncedUpTo: (conversationId, userId) => steps.states.syncedUpTo(conversationId, userId),
+        told: (mark) => step.told?.(mark),
       }),
     );
     ctx.waitFor(sideEffects);

@@ -1,3 +1,4 @@
+import { syncField } from '../../stores/state/told-marks';
 import type { ProcessorContext } from '../../runtime/api';
 import type { VisibleBadge } from '../unread/visible-badge';
 import type { UpdateEmitter } from './update-emitter';
@@ -28,11 +29,20 @@ export async function tellUnreadSyncs(
     emitter: UpdateEmitter;
     visibleBadge: VisibleBadge;
     nextVersion(conversationId: string): number;
+    /**
+     * How far the user's devices were told read already by acknowledged steps (ToldMarks): a
+     * redo does not tell them an older read again, with a newer version, after a newer one.
+     */
+    syncedUpTo?(conversationId: string, userId: string): number;
+    /** Records a sync told (remembered once the step's updates are acknowledged). */
+    told?(mark: [conversationId: string, field: string, value: string]): void;
   },
 ): Promise<void> {
   if (syncs.length === 0) return;
   const counts = await deps.visibleBadge.counts(stored, ctx.now);
-  for (const s of syncs)
+  for (const s of syncs) {
+    if (s.readUpTo < (deps.syncedUpTo?.(s.conversationId, s.userId) ?? 0)) continue;
+    deps.told?.([s.conversationId, syncField(s.userId), String(s.readUpTo)]);
     deps.emitter.unreadSync(
       ctx,
       s.userId,
@@ -46,4 +56,5 @@ export async function tellUnreadSyncs(
       deps.nextVersion(s.conversationId),
       s.sourceAt,
     );
+  }
 }

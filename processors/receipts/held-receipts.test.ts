@@ -375,7 +375,7 @@ describe('HeldReceipts (real Redis)', () => {
     states.resetPartition(partition); // the step failed: its changes in memory are dropped
   });
 
-  it('a step redone after its write-behind was lost tells the sender nothing it heard already; one never sent is told again', async () => {
+  it('a step redone after its write-behind was lost tells the sender nothing it heard already, nor the reader’s devices an older read; one never sent is told again', async () => {
     const now = Date.now();
     /** One step of B's reads, as the receipt processor runs it. */
     const step = async (c: string, seq: number, offset: number) => {
@@ -390,7 +390,16 @@ describe('HeldReceipts (real Redis)', () => {
               TypeName.MessageStatusUpdate
             ]!.seq,
         );
-      return { ...run, told };
+      // B's devices: how far their unread syncs say B read.
+      const synced = run.sent
+        .filter((s) => s.role === 'receiptUpdates' && s.key === 'B')
+        .map(
+          (s) =>
+            (s.value as { payload: Record<string, { read_up_to_seq: number }> }).payload[
+              TypeName.UnreadSync
+            ]!.read_up_to_seq,
+        );
+      return { ...run, told, synced };
     };
     // Lost write-behinds: the steps' flushes are called (their updates went out) and a reset
     // abandons them before they land (a failover, a lost lease).
@@ -405,19 +414,23 @@ describe('HeldReceipts (real Redis)', () => {
     const first = await step(c, 2, 70);
     const second = await step(c, 3, 71);
     expect([first.told, second.told]).toEqual([[2], [3]]);
+    expect([first.synced, second.synced]).toEqual([[2], [3]]);
     await lose(first, second);
     expect(await redis.hget(keys.conversationKey(c, 'meta'), 'tr:B')).toBeNull(); // Redis: older
     // Redone from what Redis holds: READ 2 again would land after READ 3 with a newer version.
     const redone = [await step(c, 2, 70), await step(c, 3, 71)];
     expect(redone.map((r) => r.told)).toEqual([[], []]);
+    // B's devices: not read 2 again after 3 (3 again is the same content).
+    expect(redone.map((r) => r.synced)).toEqual([[], [3]]);
 
     // A step whose updates never went out (no flush called) is told again by its redo.
     const d = 'redo-untold';
     await directChat(d, 2);
     const unsent = await step(d, 2, 80);
-    expect(unsent.told).toEqual([2]);
+    expect([unsent.told, unsent.synced]).toEqual([[2], [2]]);
     states.resetPartition(partition);
-    expect((await step(d, 2, 80)).told).toEqual([2]);
+    const again = await step(d, 2, 80);
+    expect([again.told, again.synced]).toEqual([[2], [2]]);
   });
 
   it('releases an entry the previous version held (short keys) once it can apply', async () => {

@@ -190,6 +190,11 @@ export class ConversationStates {
     throw new Error(`conversation ${conversationId} is not loaded: prefetch it first`);
   }
 
+  /** How far acknowledged unread syncs told the user's devices they read (ToldMarks). */
+  syncedUpTo(conversationId: string, userId: string): number {
+    return this.toldMarks.syncedUpTo(conversationId, userId);
+  }
+
   /** The held state, if any (no load). */
   peek(conversationId: string): ConversationState | undefined {
     return this.entries.get(conversationId)?.state;

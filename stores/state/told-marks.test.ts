@@ -1,5 +1,5 @@
 import { ConversationState } from './conversation-state';
-import { ToldMarks } from './told-marks';
+import { syncField, ToldMarks } from './told-marks';
 
 describe('ToldMarks', () => {
   it('raises a loaded state to the marks told since, never lowers one, and forgets the least recently told first', () => {
@@ -18,10 +18,18 @@ describe('ToldMarks', () => {
     marks.raise(ahead);
     expect(ahead.notified.get('r:B')).toBe('9|109|a-9');
 
-    marks.remember([['c', 'r:D', '1|301|c-1']]); // a third conversation: 'a' was told least recently
+    marks.remember([['a', syncField('B'), '7']]); // B's devices were told B read up to 7
+    expect(marks.syncedUpTo('a', 'B')).toBe(7);
+    expect(marks.syncedUpTo('a', 'C')).toBe(0);
+    const synced = new ConversationState('a', 'p:{c:a}:');
+    marks.raise(synced);
+    expect([...synced.notified.keys()]).toEqual(['r:B']); // not a state field
+
+    marks.remember([['c', 'r:D', '1|301|c-1']]); // a third conversation: 'b' was told least recently
     expect(marks.size).toBe(2);
-    const forgotten = new ConversationState('a', 'p:{c:a}:');
+    const forgotten = new ConversationState('b', 'p:{c:b}:');
     marks.raise(forgotten);
-    expect(forgotten.notified.get('r:B')).toBeUndefined();
+    expect(forgotten.notified.get('d:C')).toBeUndefined();
+    expect(marks.syncedUpTo('a', 'B')).toBe(7);
   });
 });

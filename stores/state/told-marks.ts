@@ -1,8 +1,17 @@
 import type { ConversationState } from './conversation-state';
 import { parseMark } from './stored-values';
 
-/** A 'told up to' mark a step set: conversation, field ('r:<reader>' / 'd:<reader>'), value. */
+/**
+ * What a step told, as a mark: conversation, field, value — a direct chat's 'told up to' mark
+ * ('r:<reader>' / 'd:<reader>' → "seq|version|message_id"), or how far a user's devices were
+ * told read by an unread sync (syncField → the read seq).
+ */
 export type ToldMark = [conversationId: string, field: string, value: string];
+
+/** The field of a user's unread-sync mark: not a state field (raise() leaves it out). */
+export function syncField(userId: string): string {
+  return `s:${userId}`;
+}
 
 /**
  * The 'told up to' marks of steps whose updates Kafka acknowledged, kept in the process across
@@ -11,7 +20,8 @@ export type ToldMark = [conversationId: string, field: string, value: string];
  * older state whose marks are behind what was told — and would tell the older statuses again,
  * with newer versions, after the newer ones: a client applying by version would see a READ go
  * back. Merged into a state loaded after a reset, the marks make the redo tell nothing the
- * sender has heard already. (After a crash, the next process has only what Redis holds.)
+ * sender has heard already, and a redone read's unread sync is not told below one told. (After
+ * a crash, the next process has only what Redis holds.)
  *
  * Bounded by conversations (least recently told first out); a mark is only ever raised.
  */
@@ -39,8 +49,16 @@ export class ToldMarks {
     const fields = this.marks.get(state.conversationId);
     if (!fields) return;
     for (const [field, value] of fields)
-      if (parseMark(value).seq > parseMark(state.notified.get(field)).seq)
+      if (
+        !field.startsWith('s:') &&
+        parseMark(value).seq > parseMark(state.notified.get(field)).seq
+      )
         state.setNotified(field, value);
+  }
+
+  /** How far an acknowledged unread sync told the user's devices they read (0: none known). */
+  syncedUpTo(conversationId: string, userId: string): number {
+    return parseMark(this.marks.get(conversationId)?.get(syncField(userId))).seq;
   }
 
   get size(): number {
