@@ -39,6 +39,8 @@ export class StateSteps {
         told: (mark) => behind.told(mark),
       };
       this.steps.set(ctx, step);
+      // What it told is true once Kafka has it, even if its lease is lost before the flush.
+      ctx.afterAcknowledged(() => behind.acknowledged());
       ctx.afterSend(() => behind.flush());
     }
     return step;

@@ -30,6 +30,7 @@ function recordingContext(now: number, leaseHeld = true) {
   const changes: StateChange[] = [];
   const deadLetters: Array<{ record: InboundRecord; reason: string; detail: string }> = [];
   const hooks: Array<() => Promise<void>> = [];
+  const acknowledgedHooks: Array<() => void> = [];
   const ctx: ProcessorContext = {
     now,
     partition: 2, // the partition of the records these tests hold
@@ -37,13 +38,19 @@ function recordingContext(now: number, leaseHeld = true) {
     logChange: (change) => changes.push(change),
     deadLetter: (record, reason, detail) => deadLetters.push({ record, reason, detail }),
     afterSend: (fn) => hooks.push(fn),
+    afterAcknowledged: (fn) => acknowledgedHooks.push(fn),
     waitFor: (work) => void work, // none of these tests goes through the conversation processor
     assertLeaseHeld: () => {
       if (!leaseHeld) throw new Error('lease lost');
     },
   };
-  const afterSend = () => Promise.all(hooks.map((fn) => fn()));
-  return { ctx, sent, changes, deadLetters, afterSend };
+  /** Kafka has the outputs (the runtime then runs the after-send hooks, lease permitting). */
+  const acknowledge = () => acknowledgedHooks.forEach((fn) => fn());
+  const afterSend = () => {
+    acknowledge();
+    return Promise.all(hooks.map((fn) => fn()));
+  };
+  return { ctx, sent, changes, deadLetters, acknowledge, afterSend };
 }
 
 /**
@@ -401,12 +408,16 @@ describe('HeldReceipts (real Redis)', () => {
         );
       return { ...run, told, synced };
     };
-    // Lost write-behinds: the steps' flushes are called (their updates went out) and a reset
-    // abandons them before they land (a failover, a lost lease).
-    const lose = async (...runs: Array<{ afterSend: () => Promise<unknown> }>) => {
-      const flushes = Promise.allSettled(runs.map((r) => r.afterSend()));
+    // Lost write-behinds, their updates out: one step's lease was lost once Kafka had them (no
+    // after-send hook ran), another's flush was under way when a reset abandoned it (a failover).
+    const lose = async (
+      leaseLost: { acknowledge: () => void },
+      flushing: { afterSend: () => Promise<unknown> },
+    ) => {
+      leaseLost.acknowledge();
+      const flush = flushing.afterSend().catch(() => undefined);
       states.resetPartition(partition);
-      await flushes;
+      await flush;
     };
 
     const c = 'redo-told';

@@ -27,6 +27,7 @@ describe('BadgeUpdater (real Redis)', () => {
     logChange: () => undefined,
     deadLetter: () => undefined,
     afterSend: () => undefined, // the dedupe marks are not written: the step never delivers
+    afterAcknowledged: () => undefined,
     waitFor: () => undefined,
     assertLeaseHeld: () => undefined,
   });

@@ -33,6 +33,12 @@ export interface ProcessorContext {
   /** Runs after this context's records were produced (and before the commit). */
   afterSend(fn: () => Promise<void>): void;
   /**
+   * Called once this context's records are acknowledged by Kafka — whatever happens after (a
+   * lease found lost stops the after-send hooks, not this): for what the process must remember
+   * it told (stores/state/told-marks.ts). Synchronous, in memory only.
+   */
+  afterAcknowledged(fn: () => void): void;
+  /**
    * Work the processor started and goes on without awaiting (writes nothing after it in the
    * step depends on): the step is over, and its delivery starts, only once it settled; its
    * failure fails the step. Outputs it hands over when it ends belong to the step.

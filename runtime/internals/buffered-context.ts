@@ -25,6 +25,7 @@ export interface PendingOutput {
 export class BufferedContext implements ProcessorContext {
   readonly now = Date.now();
   readonly afterSendHooks: Array<() => Promise<void>> = [];
+  readonly acknowledgedHooks: Array<() => void> = [];
   private readonly outputs: PendingOutput[] = [];
   private readonly work: Array<Promise<unknown>> = [];
   /** Changelog entries, in the order they were applied. */
@@ -71,6 +72,10 @@ export class BufferedContext implements ProcessorContext {
 
   afterSend(fn: () => Promise<void>): void {
     this.afterSendHooks.push(fn);
+  }
+
+  afterAcknowledged(fn: () => void): void {
+    this.acknowledgedHooks.push(fn);
   }
 
   waitFor(work: Promise<unknown>): void {

@@ -174,6 +174,8 @@ class EchoProcessor implements Processor<{ n: number }> {
   readonly hooked: Array<{ partition: number; offset: number }> = [];
   /** Offsets whose second after-send hook ran (registered after the first). */
   readonly lateHooked: Array<{ partition: number; offset: number }> = [];
+  /** Offsets whose step's outputs Kafka acknowledged (afterAcknowledged). */
+  readonly acknowledged: Array<{ partition: number; offset: number }> = [];
   /** Asks the context whether its lease is held right after the gate (before any output). */
   checkLease = false;
   /** Holds the after-send hooks (once started) until the test opens it. */
@@ -217,6 +219,9 @@ class EchoProcessor implements Processor<{ n: number }> {
     }
     const { partition } = ctx;
     const offsets = records.map(({ record }) => Number(record.offset));
+    ctx.afterAcknowledged(() => {
+      for (const offset of offsets) this.acknowledged.push({ partition, offset });
+    });
     ctx.afterSend(async () => {
       for (const offset of offsets) this.hooked.push({ partition, offset });
       await this.hookGate.pass();
@@ -844,6 +849,9 @@ describe('StreamRuntime', () => {
       await settle();
 
       expect(offsetsOf(t.echo.hooked, 0)).toEqual([0, 1]);
+      // 2-3's outputs were in the produce request already: they went out, and that is told,
+      // though no hook of theirs ran.
+      expect(offsetsOf(t.echo.acknowledged, 0)).toEqual([0, 1, 2, 3]);
       await jest.advanceTimersByTimeAsync(1_000);
       expect(t.committedOffset(0)).toBe(2);
       expect(await t.metrics.total(t.metrics.leaseLost, { partition: '0' })).toBe(1);
@@ -859,6 +867,7 @@ describe('StreamRuntime', () => {
       await jest.advanceTimersByTimeAsync(200);
       expect(offsetsOf(t.echo.processed, 0)).toEqual([0, 1, 2, 3, 2, 3]);
       expect(offsetsOf(t.echo.hooked, 0)).toEqual([0, 1, 2, 3]);
+      expect(offsetsOf(t.echo.acknowledged, 0)).toEqual([0, 1, 2, 3, 2, 3]);
       expect(t.committedOffset(0)).toBe(4);
       expect(await t.metrics.total(t.metrics.leaseLost, { partition: '0' })).toBe(1);
       await t.runtime.stop();
@@ -929,6 +938,8 @@ describe('StreamRuntime', () => {
       const keys = t.sent().map((r) => String(r.key));
       expect(keys).toContain('k1');
       expect(keys).not.toContain('k2');
+      // What went out is told as acknowledged; what did not, not.
+      expect(offsetsOf(t.echo.acknowledged, 0)).toEqual([0, 1]);
       expect(t.echo.hooked).toEqual([]);
       expect(t.commits()).toEqual([]);
       await t.runtime.stop();
@@ -975,6 +986,8 @@ describe('StreamRuntime', () => {
       await jest.advanceTimersByTimeAsync(150); // past the commit interval
       expect(t.commits()).toEqual([]);
       expect(t.echo.lateHooked).toEqual([]); // the hooks after it did not run
+      // Its outputs were produced: that is told, whatever became of the hooks.
+      expect(offsetsOf(t.echo.acknowledged, 0)).toEqual([0, 1]);
       expect(await t.metrics.total(t.metrics.leaseLost, { partition: '0' })).toBe(1);
       await t.runtime.stop();
     });

@@ -821,6 +821,7 @@ export class StreamRuntime {
       }));
       if (!(await this.sink!.send(records, held, partition))) return false;
     }
+    for (const acknowledged of context.acknowledgedHooks) acknowledged();
     produced?.();
     for (const hook of context.afterSendHooks) {
       if (!held()) return false;

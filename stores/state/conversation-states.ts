@@ -41,6 +41,8 @@ export interface WriteBehind {
   touch(conversationId: string): void;
   /** A 'told up to' mark this step set: remembered (ToldMarks) once its updates went out. */
   told(mark: ToldMark): void;
+  /** The step's updates are acknowledged: its marks are true from now on. */
+  acknowledged(): void;
   /** Sends the writes after the partition's earlier flushes. */
   flush(): Promise<void>;
 }
@@ -236,9 +238,8 @@ export class ConversationStates {
         if (entry) entry.lastWrite = number;
       },
       told: (mark) => told.push(mark),
-      // Called once the step's updates are acknowledged: its marks are true from now on.
+      acknowledged: () => this.toldMarks.remember(told),
       flush: async () => {
-        this.toldMarks.remember(told);
         p.undecided.delete(decide);
         decide(true);
         if (!(await run)) throw new WriteBehindAbandonedError(partition);
