@@ -5,6 +5,7 @@ import { connectRedis, type RedisClient } from './connect';
 import { sendFenced } from './fenced-writes';
 import { RedisKeys } from './keys';
 import { LeaseLostError, type WriteFence } from './partition-lease';
+import { PartitionIndex } from './partition-index';
 import { UserStore } from './user-store';
 
 /**
@@ -82,5 +83,19 @@ describe('fenced mid-step writes (real Redis)', () => {
       }),
     ).rejects.toBeInstanceOf(LeaseLostError);
     expect(await main.hkeys(keys.badge('u1'))).toEqual(['g-1']);
+  });
+
+  it("a window close's index update (a punctuation's) lands only under the partition's lease", async () => {
+    const windows = new PartitionIndex(main, keys, 'windows', fence);
+    await main.set(lease, 'me', 'PX', 10_000);
+    await windows.reschedule([{ partition: 3, conversationId: 'g-1', at: 5_000 }]);
+    await main.set(lease, 'next', 'PX', 10_000);
+    await expect(
+      windows.reschedule([{ partition: 3, conversationId: 'g-1', at: null }]),
+    ).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await main.zrange(keys.openWindows(3), '0', '-1', 'WITHSCORES')).toEqual([
+      'g-1',
+      '5000',
+    ]);
   });
 });
