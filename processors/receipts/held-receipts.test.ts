@@ -389,23 +389,16 @@ describe('HeldReceipts (real Redis)', () => {
       const run = recordingContext(now);
       const jobs = [readJob(c, seq, offset, now + waitMs)];
       await applier.publishEffects(jobs, await applier.apply(jobs, run.ctx), run.ctx);
-      const told = run.sent
-        .filter((s) => s.role === 'receiptUpdates' && s.key === 'A')
-        .map(
-          (s) =>
-            (s.value as { payload: Record<string, { seq: number }> }).payload[
-              TypeName.MessageStatusUpdate
-            ]!.seq,
-        );
+      /** A figure of the updates `to` got of one kind. */
+      const figures = (to: string, type: string, figure: string): number[] =>
+        run.sent
+          .filter((s) => s.role === 'receiptUpdates' && s.key === to)
+          .map((s) => (s.value as { payload: Record<string, Record<string, number>> }).payload)
+          .map((payload) => payload[type]?.[figure])
+          .filter((n): n is number => n !== undefined);
+      const told = figures('A', TypeName.MessageStatusUpdate, 'seq');
       // B's devices: how far their unread syncs say B read.
-      const synced = run.sent
-        .filter((s) => s.role === 'receiptUpdates' && s.key === 'B')
-        .map(
-          (s) =>
-            (s.value as { payload: Record<string, { read_up_to_seq: number }> }).payload[
-              TypeName.UnreadSync
-            ]!.read_up_to_seq,
-        );
+      const synced = figures('B', TypeName.UnreadSync, 'read_up_to_seq');
       return { ...run, told, synced };
     };
     // Lost write-behinds, their updates out: one step's lease was lost once Kafka had them (no
