@@ -6,6 +6,8 @@ import type { EngineStep } from './engine/engine-step';
 export interface StateStep extends EngineStep {
   /** Marks a conversation as changed: it stays in memory until this step's flush lands. */
   touch(conversationId: string): void;
+  /** How far acknowledged unread syncs told the user's devices they read (ToldMarks). */
+  syncedUpTo(conversationId: string, userId: string): number;
 }
 
 /**
@@ -37,6 +39,7 @@ export class StateSteps {
         maxIndexedMessages: this.maxIndexedMessages,
         touch: (conversationId) => behind.touch(conversationId),
         told: (mark) => behind.told(mark),
+        syncedUpTo: (conversationId, userId) => this.states.syncedUpTo(conversationId, userId),
       };
       this.steps.set(ctx, step);
       // What it told is true once Kafka has it, even if its lease is lost before the flush.

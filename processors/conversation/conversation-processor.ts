@@ -237,8 +237,7 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
         emitter: windowing.emitter,
         visibleBadge: this.options.visibleBadge,
         nextVersion: (conversationId) => nextUpdateVersion(steps.states.get(conversationId), step),
-        syncedUpTo: (conversationId, userId) => steps.states.syncedUpTo(conversationId, userId),
-        told: (mark) => step.told?.(mark),
+        step,
       }),
     );
     ctx.waitFor(sideEffects);

@@ -26,7 +26,8 @@ export class TellingMarks {
   constructor(
     private readonly state: ConversationState,
     private readonly writes: ConversationWrites,
-    private readonly step?: Pick<EngineStep, 'told'>,
+    /** Told each mark set (remembered across resets once the step's updates are out). */
+    private readonly step: Pick<EngineStep, 'told'>,
   ) {}
 
   of(userId: string): Readonly<Record<Told, NotifiedMark>> {
@@ -48,7 +49,7 @@ export class TellingMarks {
     const value = formatMark(mark);
     this.state.setNotified(field, value);
     this.writes.notified.set(field, value);
-    this.step?.told?.([this.state.conversationId, field, value]);
+    this.step.told?.([this.state.conversationId, field, value]);
   }
 }
 

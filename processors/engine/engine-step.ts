@@ -1,3 +1,4 @@
+import type { ToldMark } from '../../stores/state/told-marks';
 import type { WriteSet } from '../../stores/state/write-set';
 
 /**
@@ -17,5 +18,5 @@ export interface EngineStep {
   /** Messages a conversation keeps in its hot index (older ones are trimmed: trimMessages). */
   maxIndexedMessages: number;
   /** Told when a 'told up to' mark moves (the write-behind remembers it once the step's updates are out). */
-  told?(mark: [conversationId: string, field: string, value: string]): void;
+  told?(mark: ToldMark): void;
 }

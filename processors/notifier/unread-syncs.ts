@@ -1,5 +1,6 @@
 import { syncField } from '../../stores/state/told-marks';
 import type { ProcessorContext } from '../../runtime/api';
+import type { StateStep } from '../state-steps';
 import type { VisibleBadge } from '../unread/visible-badge';
 import type { UpdateEmitter } from './update-emitter';
 
@@ -30,19 +31,18 @@ export async function tellUnreadSyncs(
     visibleBadge: VisibleBadge;
     nextVersion(conversationId: string): number;
     /**
-     * How far the user's devices were told read already by acknowledged steps (ToldMarks): a
-     * redo does not tell them an older read again, with a newer version, after a newer one.
+     * The step: how far the user's devices were told read by acknowledged steps (a redo does
+     * not tell them an older read again, with a newer version, after a newer one), and where a
+     * sync told is recorded (remembered once the step's updates are acknowledged).
      */
-    syncedUpTo?(conversationId: string, userId: string): number;
-    /** Records a sync told (remembered once the step's updates are acknowledged). */
-    told?(mark: [conversationId: string, field: string, value: string]): void;
+    step: Pick<StateStep, 'syncedUpTo' | 'told'>;
   },
 ): Promise<void> {
   if (syncs.length === 0) return;
   const counts = await deps.visibleBadge.counts(stored, ctx.now);
   for (const s of syncs) {
-    if (s.readUpTo < (deps.syncedUpTo?.(s.conversationId, s.userId) ?? 0)) continue;
-    deps.told?.([s.conversationId, syncField(s.userId), String(s.readUpTo)]);
+    if (s.readUpTo < deps.step.syncedUpTo(s.conversationId, s.userId)) continue;
+    deps.step.told?.([s.conversationId, syncField(s.userId), String(s.readUpTo)]);
     deps.emitter.unreadSync(
       ctx,
       s.userId,

@@ -189,8 +189,7 @@ export class ReceiptApplier {
         emitter,
         visibleBadge: this.options.visibleBadge,
         nextVersion: (conversationId) => nextUpdateVersion(steps.states.get(conversationId), step),
-        syncedUpTo: (conversationId, userId) => steps.states.syncedUpTo(conversationId, userId),
-        told: (mark) => step.told?.(mark),
+        step,
       },
     );
   }

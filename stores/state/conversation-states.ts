@@ -95,6 +95,9 @@ export class WriteBehindAbandonedError extends Error {
   }
 }
 
+/** Most conversations remembered as dropped by resets (ids only; the oldest are forgotten). */
+const MAX_DROPPED = 100_000;
+
 /**
  * The state store of the conversations this process owns (Kafka Streams' keyed state: the task
  * that owns partition p is the only writer of its conversations). States are loaded from Redis
@@ -109,9 +112,6 @@ export class WriteBehindAbandonedError extends Error {
  * rewind, a lost partition — its states are dropped and reloaded later, after its flushes in
  * flight settled: what Redis holds is then the truth the redo starts from.
  */
-/** Most conversations remembered as dropped by resets (ids only; the oldest are forgotten). */
-const MAX_DROPPED = 100_000;
-
 export class ConversationStates {
   readonly name = 'conversation-states';
   /** Least recently used first (a touched entry is re-inserted at the end). */
@@ -259,10 +259,7 @@ export class ConversationStates {
         this.dropped.delete(id); // re-inserted: the oldest go first
         this.dropped.set(id, partition);
       }
-    for (const id of this.dropped.keys()) {
-      if (this.dropped.size <= MAX_DROPPED) break;
-      this.dropped.delete(id);
-    }
+    while (this.dropped.size > MAX_DROPPED) this.dropped.delete(this.dropped.keys().next().value!);
     const p = this.writesOf(partition);
     p.epoch++;
     for (const decide of p.undecided) decide(false); // their steps are redone from Redis

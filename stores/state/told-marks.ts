@@ -32,16 +32,15 @@ export class ToldMarks {
 
   /** Marks whose updates were acknowledged. */
   remember(marks: readonly ToldMark[]): void {
+    if (marks.length === 0) return; // most steps: every step's delivery calls this
     for (const [conversationId, field, value] of marks) {
       const fields = this.marks.get(conversationId) ?? new Map<string, string>();
       this.marks.delete(conversationId); // re-inserted: most recently told last
       this.marks.set(conversationId, fields);
       if (parseMark(value).seq > parseMark(fields.get(field)).seq) fields.set(field, value);
     }
-    for (const id of this.marks.keys()) {
-      if (this.marks.size <= this.maxConversations) break;
-      this.marks.delete(id);
-    }
+    while (this.marks.size > this.maxConversations)
+      this.marks.delete(this.marks.keys().next().value!);
   }
 
   /** Raises a state just loaded from Redis to the marks told since (in memory only). */

@@ -21,14 +21,9 @@ if ARGV[2] ~= nil and redis.call('GET', KEYS[1]) ~= ARGV[2] then
   return redis.error_reply('LEASE_LOST the partition lease ' .. KEYS[1] .. ' is not held by ' .. ARGV[2])
 end
 local commands = cjson.decode(ARGV[1])
-if ARGV[3] == 'replies' then
-  local replies = {}
-  for i, command in ipairs(commands) do
-    replies[i] = redis.call(unpack(command))
-  end
-  return replies
+local replies = ARGV[3] == 'replies' and {} or nil
+for i, command in ipairs(commands) do
+  local reply = redis.call(unpack(command))
+  if replies then replies[i] = reply end
 end
-for _, command in ipairs(commands) do
-  redis.call(unpack(command))
-end
-return #commands
+return replies or #commands
