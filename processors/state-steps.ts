@@ -42,6 +42,8 @@ export class StateSteps {
         syncedUpTo: (conversationId, userId) => this.states.syncedUpTo(conversationId, userId),
       };
       this.steps.set(ctx, step);
+      // What it tells is in Redis before anybody can hear it: a redo anywhere tells no older.
+      ctx.beforeSend(() => behind.writeAhead());
       // What it told is true once Kafka has it, even if its lease is lost before the flush.
       ctx.afterAcknowledged(() => behind.acknowledged());
       ctx.afterSend(() => behind.flush());

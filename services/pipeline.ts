@@ -155,6 +155,7 @@ export class Pipeline implements Component {
     const states = new ConversationStates(boot.redis, keys, {
       maxBytes: config.stateCacheBytes,
       fence,
+      ttlSeconds: config.hotStateTtlSeconds,
     });
     const steps = new StateSteps(states, config.hotStateTtlSeconds, config.maxIndexedMessages);
     const users = new UserStore(

@@ -70,7 +70,8 @@ export interface DirectUpdateInput {
  * once. A read is told above what was told read; a delivery above what was told at all (read
  * implies delivered). Any other receipt at or below the mark tells nothing — the receipt that set
  * the mark too, seen again in a redo: a state is written only after its step's updates were
- * produced, so a mark found in Redis was told. Telling it again would carry a new version and
+ * produced, so a mark found in Redis was told. Nor below a quiet floor (belowQuietFloor): marks
+ * an earlier incarnation wrote ahead of updates it may have produced before it died. Telling it again would carry a new version and
  * could land after a later status told by a receipt that is not redone (one held until its
  * message came, released by a step already committed): the client would end on the older one.
  */
@@ -81,6 +82,7 @@ export function directUpdate(
 ): { messageId: string; seq: number; status: ReceiptStatus } | null {
   if (u.peer === '') return null;
   const own: Told = u.status === 'READ' ? 'read' : 'delivered';
+  if (belowQuietFloor(state, u.userId, own, u.upTo)) return null;
   const mine = marks.of(u.userId);
   const floor = own === 'read' ? mine.read.seq : Math.max(mine.read.seq, mine.delivered.seq);
   if (u.upTo > floor) {
@@ -93,6 +95,25 @@ export function directUpdate(
     }
   }
   return null;
+}
+
+/**
+ * Whether an earlier incarnation may have told this reader more than the receipt reaches (its
+ * marks written ahead, its state never written: told-ahead.ts): told now, it would carry a newer
+ * version than the newer status the sender may hold. A read is quiet below the read floor; a
+ * delivery below the delivered floor and at or below the read floor (read implies delivered).
+ * At a floor the status is told again, with a new version: the same content, or what the
+ * earlier incarnation never got out.
+ */
+function belowQuietFloor(
+  state: ConversationState,
+  userId: string,
+  own: Told,
+  upTo: number,
+): boolean {
+  const read = state.quietBelow(markField('read', userId));
+  if (own === 'read') return upTo < read;
+  return upTo <= read || upTo < state.quietBelow(markField('delivered', userId));
 }
 
 function confirmedById(state: ConversationState, messageId: string, userId: string): boolean {

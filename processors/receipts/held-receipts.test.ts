@@ -30,6 +30,7 @@ function recordingContext(now: number, leaseHeld = true) {
   const changes: StateChange[] = [];
   const deadLetters: Array<{ record: InboundRecord; reason: string; detail: string }> = [];
   const hooks: Array<() => Promise<void>> = [];
+  const beforeHooks: Array<() => Promise<void>> = [];
   const acknowledgedHooks: Array<() => void> = [];
   const ctx: ProcessorContext = {
     now,
@@ -37,6 +38,7 @@ function recordingContext(now: number, leaseHeld = true) {
     send: (role, key, value) => sent.push({ role, key, value }),
     logChange: (change) => changes.push(change),
     deadLetter: (record, reason, detail) => deadLetters.push({ record, reason, detail }),
+    beforeSend: (fn) => beforeHooks.push(fn),
     afterSend: (fn) => hooks.push(fn),
     afterAcknowledged: (fn) => acknowledgedHooks.push(fn),
     waitFor: (work) => void work, // none of these tests goes through the conversation processor
@@ -44,13 +46,16 @@ function recordingContext(now: number, leaseHeld = true) {
       if (!leaseHeld) throw new Error('lease lost');
     },
   };
+  /** What the runtime does before it produces the outputs. */
+  const beforeSend = () => Promise.all(beforeHooks.map((fn) => fn()));
   /** Kafka has the outputs (the runtime then runs the after-send hooks, lease permitting). */
   const acknowledge = () => acknowledgedHooks.forEach((fn) => fn());
-  const afterSend = () => {
+  const afterSend = async () => {
+    await beforeSend();
     acknowledge();
-    return Promise.all(hooks.map((fn) => fn()));
+    await Promise.all(hooks.map((fn) => fn()));
   };
-  return { ctx, sent, changes, deadLetters, acknowledge, afterSend };
+  return { ctx, sent, changes, deadLetters, beforeSend, acknowledge, afterSend };
 }
 
 /**
@@ -80,17 +85,7 @@ describe('HeldReceipts (real Redis)', () => {
     heldIndex = new PartitionIndex(redis, keys, 'held');
     states = new ConversationStates(redis, keys, { maxBytes: 64 * 1024 * 1024 });
     const steps = new StateSteps(states, 3600, 2000);
-    applier = new ReceiptApplier({
-      steps,
-      badges: new BadgeUpdater(new UserStore(redis, aux, keys, 3600, 600), metrics),
-      visibleBadge: new VisibleBadge(new ReadModel(redis, keys), () => new Map()),
-      windows: new PartitionIndex(redis, keys, 'windows'),
-      emitter: new UpdateEmitter(metrics),
-      metrics,
-      sharesReads: () => true,
-      windowMs: 2000,
-      windowGraceMs: 0,
-    });
+    applier = applierOf(steps, metrics);
     held = new HeldReceipts({
       keys,
       index: heldIndex,
@@ -103,6 +98,21 @@ describe('HeldReceipts (real Redis)', () => {
       maxHeldPerUser: 3,
     });
   });
+
+  /** The receipt side of a process whose state store is `steps`. */
+  function applierOf(steps: StateSteps, metrics: PipelineMetrics): ReceiptApplier {
+    return new ReceiptApplier({
+      steps,
+      badges: new BadgeUpdater(new UserStore(redis, aux, keys, 3600, 600), metrics),
+      visibleBadge: new VisibleBadge(new ReadModel(redis, keys), () => new Map()),
+      windows: new PartitionIndex(redis, keys, 'windows'),
+      emitter: new UpdateEmitter(metrics),
+      metrics,
+      sharesReads: () => true,
+      windowMs: 2000,
+      windowGraceMs: 0,
+    });
+  }
 
   afterAll(async () => {
     for (const client of [redis, aux]) {
@@ -435,6 +445,73 @@ describe('HeldReceipts (real Redis)', () => {
     states.resetPartition(partition);
     const again = await step(d, 2, 80);
     expect([again.told, again.synced]).toEqual([[2], [2]]);
+  });
+
+  it('the next owner, redoing steps whose updates went out and whose write-behinds never landed, tells the sender nothing older and the reader’s devices no older read; what never went out is told', async () => {
+    const now = Date.now();
+    /** One step of B's reads by `by`, up to the point its outputs are produced (or not). */
+    const step = async (by: ReceiptApplier, c: string, seq: number, offset: number) => {
+      const run = recordingContext(now);
+      const jobs = [readJob(c, seq, offset, now + waitMs)];
+      await by.publishEffects(jobs, await by.apply(jobs, run.ctx), run.ctx);
+      const figures = (to: string, type: string, figure: string): number[] =>
+        run.sent
+          .filter((s) => s.role === 'receiptUpdates' && s.key === to)
+          .map((s) => (s.value as { payload: Record<string, Record<string, number>> }).payload)
+          .map((payload) => payload[type]?.[figure])
+          .filter((n): n is number => n !== undefined);
+      return {
+        ...run,
+        told: figures('A', TypeName.MessageStatusUpdate, 'seq'),
+        synced: figures('B', TypeName.UnreadSync, 'read_up_to_seq'),
+      };
+    };
+    /** A process of its own: nothing in memory but what Redis holds. */
+    const nextOwner = () => {
+      const own = new ConversationStates(redis, keys, { maxBytes: 64 * 1024 * 1024 });
+      return applierOf(
+        new StateSteps(own, 3600, 2000),
+        new PipelineMetrics({ defaultMetrics: false }),
+      );
+    };
+
+    const c = 'crash-told';
+    await directChat(c, 4);
+    const first = nextOwner();
+    const sent = [await step(first, c, 2, 90), await step(first, c, 3, 91)];
+    // Both produced (their marks written ahead first), neither flushed: the process dies.
+    for (const s of sent) {
+      await s.beforeSend();
+      s.acknowledge();
+    }
+    expect(sent.map((s) => [s.told, s.synced])).toEqual([
+      [[2], [2]],
+      [[3], [3]],
+    ]);
+    expect(await redis.hget(keys.conversationKey(c, 'meta'), 'tr:B')).toBeNull();
+    // A step written ahead and never produced: read 4 went nowhere.
+    const unsent = await step(first, c, 4, 92);
+    await unsent.beforeSend();
+
+    const second = nextOwner();
+    const redone = [
+      await step(second, c, 2, 90),
+      await step(second, c, 3, 91),
+      await step(second, c, 4, 92),
+    ];
+    // Quiet below what may have gone out (READ 3, and READ 4 written ahead): READ 2 or 3 after
+    // it, with a newer version, would take the sender's ticks back. READ 4 may never have gone
+    // out: it is told (again).
+    expect(redone.map((r) => r.told)).toEqual([[], [], [4]]);
+    expect(redone.map((r) => r.synced)).toEqual([[], [], [4]]);
+    for (const r of redone) await r.afterSend();
+    // Landed: the entry goes with the partition's next write ahead (which leaves its own).
+    const other = 'crash-told-next';
+    await directChat(other, 1);
+    expect(await redis.hget(keys.toldAhead(partition), c)).not.toBeNull();
+    await (await step(second, other, 1, 93)).afterSend();
+    expect(await redis.hget(keys.toldAhead(partition), c)).toBeNull();
+    expect(await redis.hget(keys.toldAhead(partition), other)).not.toBeNull();
   });
 
   it('releases an entry the previous version held (short keys) once it can apply', async () => {

@@ -26,6 +26,7 @@ describe('BadgeUpdater (real Redis)', () => {
     send: () => undefined,
     logChange: () => undefined,
     deadLetter: () => undefined,
+    beforeSend: () => undefined,
     afterSend: () => undefined, // the dedupe marks are not written: the step never delivers
     afterAcknowledged: () => undefined,
     waitFor: () => undefined,

@@ -30,6 +30,14 @@ export interface ProcessorContext {
   logChange(change: StateChange): void;
   /** Queue the original record for the dead-letter topic with its reason. */
   deadLetter(record: InboundRecord, reason: DeadLetterReason, detail: string): void;
+  /**
+   * Runs before this context's records are produced (only if it has any); a failure fails the
+   * step's delivery (its partition is rewound), and nothing is produced. The hooks of a context
+   * are called at once, before the next context of the partition calls its own, so that what
+   * they send on one connection reaches the server in step order; the records wait for all of
+   * them. For what must be durable before anybody can hear of it (stores/state/told-ahead.ts).
+   */
+  beforeSend(fn: () => Promise<void>): void;
   /** Runs after this context's records were produced (and before the commit). */
   afterSend(fn: () => Promise<void>): void;
   /**

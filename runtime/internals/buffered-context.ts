@@ -24,6 +24,7 @@ export interface PendingOutput {
  */
 export class BufferedContext implements ProcessorContext {
   readonly now = Date.now();
+  readonly beforeSendHooks: Array<() => Promise<void>> = [];
   readonly afterSendHooks: Array<() => Promise<void>> = [];
   readonly acknowledgedHooks: Array<() => void> = [];
   private readonly outputs: PendingOutput[] = [];
@@ -68,6 +69,10 @@ export class BufferedContext implements ProcessorContext {
       role: 'deadLetters',
       ...deadLetterRecord(record, reason, detail, this.now),
     });
+  }
+
+  beforeSend(fn: () => Promise<void>): void {
+    this.beforeSendHooks.push(fn);
   }
 
   afterSend(fn: () => Promise<void>): void {

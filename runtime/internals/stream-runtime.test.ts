@@ -180,6 +180,11 @@ class EchoProcessor implements Processor<{ n: number }> {
   checkLease = false;
   /** Holds the after-send hooks (once started) until the test opens it. */
   readonly hookGate = new Gate();
+  /** First offsets of the steps whose before-send hook was called, in call order. */
+  readonly beforeSent: number[] = [];
+  /** Holds the before-send hooks until the test opens it; `beforeFailures` fail the next ones. */
+  readonly beforeGate = new Gate();
+  readonly beforeFailures: unknown[] = [];
   readonly attempts: number[] = [];
   readonly failures: unknown[] = [];
   readonly gate = new Gate();
@@ -219,6 +224,12 @@ class EchoProcessor implements Processor<{ n: number }> {
     }
     const { partition } = ctx;
     const offsets = records.map(({ record }) => Number(record.offset));
+    ctx.beforeSend(async () => {
+      this.beforeSent.push(offsets[0]!);
+      await this.beforeGate.pass();
+      const failure = this.beforeFailures.shift();
+      if (failure) throw failure;
+    });
     ctx.afterAcknowledged(() => {
       for (const offset of offsets) this.acknowledged.push({ partition, offset });
     });
@@ -677,6 +688,39 @@ describe('StreamRuntime', () => {
     const committedAt = t.kafka.events.findIndex((e) => e.type === 'commit');
     expect(committedAt).toBeGreaterThan(flushedAt);
     expect(t.committedOffset(0)).toBe(2);
+    await t.runtime.stop();
+  });
+
+  it('calls before-send hooks in step order and produces a step’s outputs only once they resolved; one that fails produces nothing and its step is redone', async () => {
+    const t = setUp();
+    await t.runtime.start();
+    t.assign([0]);
+    /** The keys of the receipt updates produced (the changelog's have none). */
+    const updateKeys = () => t.sent().flatMap((r) => (r.key ? [String(r.key)] : []));
+    t.echo.beforeGate.close();
+    await t.fetch(0, [0, 1]);
+    await jest.advanceTimersByTimeAsync(50);
+    await t.fetch(0, [2, 3]);
+    await jest.advanceTimersByTimeAsync(50);
+    // Both steps processed and their hooks called, in step order; nothing produced meanwhile.
+    expect(t.echo.processed.map((p) => p.offset)).toEqual([0, 1, 2, 3]);
+    expect(t.echo.beforeSent).toEqual([0, 2]);
+    expect(t.sent()).toEqual([]);
+    t.echo.beforeGate.open();
+    await jest.advanceTimersByTimeAsync(200);
+    expect(updateKeys()).toEqual(['k0', 'k1', 'k2', 'k3']);
+    expect(t.committedOffset(0)).toBe(4);
+
+    // A hook that fails: nothing of its step goes out, nothing is committed, the step is redone.
+    t.echo.beforeFailures.push(Object.assign(new Error('Redis down'), { retriable: true }));
+    await t.fetch(0, [4, 5]);
+    await jest.advanceTimersByTimeAsync(200);
+    expect(updateKeys()).not.toContain('k4');
+    expect(t.committedOffset(0)).toBe(4);
+    await t.fetch(0, [4, 5]);
+    await jest.advanceTimersByTimeAsync(500);
+    expect(updateKeys()).toContain('k4');
+    expect(t.committedOffset(0)).toBe(6);
     await t.runtime.stop();
   });
 

@@ -96,8 +96,8 @@ const COMMIT_INTERVAL_MS = 100;
  * - **lane**: a partition's queue of steps and punctuations, run one at a time (PartitionLanes),
  *   so a window is never closed while a step adds to it. Lanes of different partitions run
  *   concurrently (their conversations are disjoint).
- * - **delivery**: what follows a processed step, off its lane: send its outputs (produced,
- *   acknowledged), run its after-send hooks, then — once the step before it is committed —
+ * - **delivery**: what follows a processed step, off its lane: run its before-send hooks, send
+ *   its outputs (produced, acknowledged), run its after-send hooks, then — once the step before it is committed —
  *   commit its offsets. At most MAX_DELIVERIES_IN_FLIGHT per partition overlap the next steps;
  *   commits stay in step order, each after its own outputs: at-least-once. All partitions share
  *   one producer (OutputSink) and one committer (OffsetCommitter) that merge their requests.
@@ -811,6 +811,10 @@ export class StreamRuntime {
     const outputs = context.pendingOutputs();
     if (outputs.length > 0) {
       if (!held()) return false;
+      // Called here, before any await: a later step's delivery starts after this one's, so
+      // what the hooks send reaches its server in step order. The records wait for them all.
+      const before = Promise.all(context.beforeSendHooks.map((hook) => hook()));
+      before.catch(() => undefined); // awaited below, unless encoding throws first
       const { codec, topics } = this.options;
       const records = outputs.map((o) => ({
         topic: topics[o.role],
@@ -819,6 +823,7 @@ export class StreamRuntime {
         headers: o.headers,
         partition: o.partition,
       }));
+      await before;
       if (!(await this.sink!.send(records, held, partition))) return false;
     }
     for (const acknowledged of context.acknowledgedHooks) acknowledged();

@@ -5,7 +5,8 @@
  *                       messages, logs, windows, receipts
  *   {u:<user>}          per-user state (badge, conversations by latest message)
  *   {p:<partition>}     per-partition keys: the indexes the punctuators scan (open windows, held
- *                       receipts) and the partition's lease (which process may write its state)
+ *                       receipts), the partition's lease (which process may write its state) and
+ *                       the marks its steps told ahead of their state writes
  */
 export class RedisKeys {
   constructor(private readonly prefix: string) {}
@@ -77,6 +78,14 @@ export class RedisKeys {
   /** Which process owns the partition's state: its owner id, expiring (PartitionLeases). */
   partitionLease(partition: number): string {
     return `${this.prefix}:{p:${partition}}:lease`;
+  }
+
+  /**
+   * The 'told up to' marks the partition's steps wrote ahead of their outputs, by conversation,
+   * until their state writes land (stores/state/told-ahead.ts).
+   */
+  toldAhead(partition: number): string {
+    return `${this.prefix}:{p:${partition}}:told-ahead`;
   }
 
   /**

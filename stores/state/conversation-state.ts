@@ -79,6 +79,8 @@ export class ConversationState {
   private readonly messageValues = new Map<string, StoredMessage | null>();
   private readonly index = new SeqIndex();
   private readonly notifiedFields = new Map<string, string>();
+  /** Quiet floors (quietBelow); only states loaded with some have the map. */
+  private quietFloors: Map<string, number> | undefined;
   private readonly windowFields = new Map<string, string>();
   private readonly deliveredById = new Map<string, Map<string, string>>();
   /** The `held` sorted set: receipts waiting for their message or membership → deadline. */
@@ -233,6 +235,22 @@ export class ConversationState {
   setNotified(field: string, value: string): void {
     this.bytes += fieldDelta(this.notifiedFields, field, value);
     this.notifiedFields.set(field, value);
+  }
+
+  /**
+   * The quiet floor of a 'told up to' field ('r:', 'd:' or an unread sync's 's:<user>'): how far
+   * an earlier incarnation may have told it, written ahead of its updates and never confirmed
+   * in this state (told-ahead.ts). Nothing below it is told; at or above it, as usual. 0: none.
+   */
+  quietBelow(field: string): number {
+    return this.quietFloors?.get(field) ?? 0;
+  }
+
+  setQuietFloor(field: string, seq: number): void {
+    if (seq <= this.quietBelow(field)) return;
+    if (!this.quietFloors) this.quietFloors = new Map();
+    if (!this.quietFloors.has(field)) this.bytes += ENTRY + str(field);
+    this.quietFloors.set(field, seq);
   }
 
   /** The open group window's fields (ver, src, absorbed, r:<hi>); empty when none is open. */

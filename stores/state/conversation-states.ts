@@ -1,7 +1,8 @@
 import { isCluster, type RedisClient } from '../redis/connect';
 import type { RedisKeys } from '../redis/keys';
 import type { WriteFence } from '../redis/partition-lease';
-import { ToldMarks, type ToldMark } from './told-marks';
+import { ToldAhead } from './told-ahead';
+import { syncField, ToldMarks, type ToldMark } from './told-marks';
 import { loadConversations, loadDeliveredBy } from './conversation-loader';
 import type { ConversationState } from './conversation-state';
 import { WriteSet } from './write-set';
@@ -23,6 +24,8 @@ export interface ConversationStatesOptions {
    * in the round trip before them (WriteSet.flush).
    */
   fence?: (partition: number) => WriteFence;
+  /** Expiry of the partitions' told-ahead hashes (ToldAhead); default one day. */
+  ttlSeconds?: number;
 }
 
 interface Entry {
@@ -41,6 +44,11 @@ export interface WriteBehind {
   touch(conversationId: string): void;
   /** A 'told up to' mark this step set: remembered (ToldMarks) once its updates went out. */
   told(mark: ToldMark): void;
+  /**
+   * Writes the step's marks ahead of its updates (ToldAhead), before they are produced: called
+   * in step order, it sends at once; resolves when Redis has them (at once when none).
+   */
+  writeAhead(): Promise<void>;
   /** The step's updates are acknowledged: its marks are true from now on. */
   acknowledged(): void;
   /** Sends the writes after the partition's earlier flushes. */
@@ -124,6 +132,8 @@ export class ConversationStates {
   private readonly dropped = new Map<string, number>();
   /** What steps told, kept across resets: a redo does not tell it again (ToldMarks). */
   private readonly toldMarks = new ToldMarks();
+  /** What steps told, written ahead of their outputs: no redo anywhere tells older (ToldAhead). */
+  private readonly toldAhead: ToldAhead;
   private bytes = 0;
 
   private readonly flushAs: 'script' | 'transactions';
@@ -134,6 +144,7 @@ export class ConversationStates {
     private readonly options: ConversationStatesOptions,
   ) {
     this.flushAs = options.flushAs ?? (isCluster(redis) ? 'transactions' : 'script');
+    this.toldAhead = new ToldAhead(redis, keys, options.ttlSeconds ?? 86_400);
   }
 
   /** States held in memory, and their estimated size. */
@@ -168,11 +179,15 @@ export class ConversationStates {
       // A reset partition's flushes may still be under way: load what they leave in Redis.
       // (Otherwise a state not held has no flush pending: only clean states are evicted.)
       await this.writesOf(partition).settling;
-      const loaded = await loadConversations(this.redis, this.keys, missing, deliveredBy);
+      const [, loaded] = await Promise.all([
+        this.toldAhead.loadFloors(partition),
+        loadConversations(this.redis, this.keys, missing, deliveredBy),
+      ]);
       for (const [id, state] of loaded) {
         // Loaded meanwhile by another step of the partition? Keep the one in memory.
         if (this.entries.has(id)) continue;
         this.toldMarks.raise(state);
+        this.toldAhead.raise(partition, state);
         this.entries.set(id, { state, partition, lastWrite: 0, counted: state.sizeBytes });
         this.dropped.delete(id);
         this.bytes += state.sizeBytes;
@@ -192,9 +207,15 @@ export class ConversationStates {
     throw new Error(`conversation ${conversationId} is not loaded: prefetch it first`);
   }
 
-  /** How far acknowledged unread syncs told the user's devices they read (ToldMarks). */
+  /**
+   * How far the user's devices may have been told they read: by acknowledged unread syncs
+   * (ToldMarks), or by an earlier incarnation's, written ahead (the state's quiet floor).
+   */
   syncedUpTo(conversationId: string, userId: string): number {
-    return this.toldMarks.syncedUpTo(conversationId, userId);
+    return Math.max(
+      this.toldMarks.syncedUpTo(conversationId, userId),
+      this.peek(conversationId)?.quietBelow(syncField(userId)) ?? 0,
+    );
   }
 
   /** The held state, if any (no load). */
@@ -227,6 +248,7 @@ export class ConversationStates {
         : writes.flushAsScript(this.redis, fence));
       p.done = Math.max(p.done, number);
       this.recount(touched);
+      this.toldAhead.landed(partition, number, told, (id) => this.peek(id));
       return true;
     });
     p.chain = run.catch(() => false);
@@ -238,6 +260,7 @@ export class ConversationStates {
         if (entry) entry.lastWrite = number;
       },
       told: (mark) => told.push(mark),
+      writeAhead: () => this.toldAhead.write(partition, number, told),
       acknowledged: () => this.toldMarks.remember(told),
       flush: async () => {
         p.undecided.delete(decide);
@@ -260,6 +283,7 @@ export class ConversationStates {
         this.dropped.set(id, partition);
       }
     while (this.dropped.size > MAX_DROPPED) this.dropped.delete(this.dropped.keys().next().value!);
+    this.toldAhead.reset(partition);
     const p = this.writesOf(partition);
     p.epoch++;
     for (const decide of p.undecided) decide(false); // their steps are redone from Redis

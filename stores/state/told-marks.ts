@@ -21,7 +21,7 @@ export function syncField(userId: string): string {
  * with newer versions, after the newer ones: a client applying by version would see a READ go
  * back. Merged into a state loaded after a reset, the marks make the redo tell nothing the
  * sender has heard already, and a redone read's unread sync is not told below one told. (After
- * a crash, the next process has only what Redis holds.)
+ * a crash, the next process has what the steps wrote ahead: told-ahead.ts.)
  *
  * Bounded by conversations (least recently told first out); a mark is only ever raised.
  */

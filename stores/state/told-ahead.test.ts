@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from '../../config/config';
+import { deleteKeys, scanKeys } from '../../tests/support/harness';
+import { connectRedis, type RedisClient } from '../redis/connect';
+import { RedisKeys } from '../redis/keys';
+import { ConversationState } from './conversation-state';
+import { ToldAhead } from './told-ahead';
+
+/** The told-ahead marks of a partition, against a real Redis: two "processes" share one hash. */
+describe('ToldAhead (real Redis)', () => {
+  const prefix = `t${randomBytes(4).toString('hex')}ta`;
+  const keys = new RedisKeys(prefix);
+  const partition = 3;
+  let redis: RedisClient;
+
+  beforeAll(async () => {
+    redis = await connectRedis(loadConfig().redis.main, 'main');
+  });
+  afterAll(async () => {
+    await deleteKeys(redis, await scanKeys(redis, `${prefix}:*`));
+    redis.disconnect();
+  });
+
+  /** An entry's floors (null: none), checked to carry when it was written. */
+  const entry = async (conversationId: string, p = partition) => {
+    const json = await redis.hget(keys.toldAhead(p), conversationId);
+    if (json === null) return null;
+    const { '@': at, ...floors } = JSON.parse(json) as Record<string, number>;
+    expect(Date.now() - at!).toBeLessThan(60_000);
+    return floors;
+  };
+
+  it('keeps what an earlier owner wrote ahead until the state holds it, merged into what the next owner writes', async () => {
+    const first = new ToldAhead(redis, keys, 3600);
+    // Written before the floors are read, an entry would lose an earlier owner's: refused.
+    await expect(first.write(partition, 1, [['a', 'r:B', '5|1|a-5']])).rejects.toThrow(
+      'not loaded',
+    );
+    await first.loadFloors(partition);
+    await first.write(partition, 1, [
+      ['a', 'r:B', '5|1|a-5'],
+      ['a', 's:B', '5'],
+    ]);
+    await first.write(partition, 2, [['a', 'd:A', '2|2|a-2']]);
+    expect(await entry('a')).toEqual({ 'r:B': 5, 's:B': 5, 'd:A': 2 });
+    // The first process dies here: nothing landed.
+
+    const next = new ToldAhead(redis, keys, 3600);
+    await next.loadFloors(partition);
+    const state = new ConversationState('a', keys.conversation('a'));
+    state.setNotified('r:B', '3|9|a-3'); // Redis' state: told read 3, B read up to 3
+    state.setWatermark('read', 'B', 3);
+    state.setNotified('d:A', '2|8|a-2');
+    next.raise(partition, state);
+    expect([state.quietBelow('r:B'), state.quietBelow('s:B'), state.quietBelow('d:A')]).toEqual([
+      5, 5, 0,
+    ]);
+
+    // The next owner tells A something: its entry keeps the earlier owner's floors.
+    await next.write(partition, 7, [['a', 'd:B', '4|10|a-4']]);
+    expect(await entry('a')).toEqual({ 'r:B': 5, 's:B': 5, 'd:A': 2, 'd:B': 4 });
+    // Landed while the state is still below them: kept.
+    next.landed(partition, 7, [['a', 'd:B', '4|10|a-4']], () => state);
+    await next.write(partition, 8, [['b', 'r:C', '1|1|b-1']]);
+    expect(await entry('a')).not.toBeNull();
+
+    // Told up to them, and landed: deleted with a later write.
+    state.setNotified('r:B', '5|11|a-5');
+    state.setWatermark('read', 'B', 5);
+    await next.write(partition, 9, [
+      ['a', 'r:B', '5|11|a-5'],
+      ['a', 's:B', '5'],
+    ]);
+    next.landed(
+      partition,
+      9,
+      [
+        ['a', 'r:B', '5|11|a-5'],
+        ['a', 's:B', '5'],
+      ],
+      () => state,
+    );
+    await next.write(partition, 10, [['b', 'r:C', '2|2|b-2']]);
+    expect(await entry('a')).toBeNull();
+    expect(await entry('b')).toEqual({ 'r:C': 2 });
+  });
+
+  it('a mark raised by a later step is not deleted when an earlier step lands', async () => {
+    const ahead = new ToldAhead(redis, keys, 3600);
+    await ahead.loadFloors(partition + 1);
+    await ahead.write(partition + 1, 1, [['c', 'r:B', '1|1|c-1']]);
+    await ahead.write(partition + 1, 2, [['c', 'r:B', '2|2|c-2']]);
+    ahead.landed(partition + 1, 1, [['c', 'r:B', '1|1|c-1']], () => undefined);
+    await ahead.write(partition + 1, 3, [['d', 'r:E', '1|1|d-1']]);
+    // Step 2's READ 2 has not landed: its floor stays.
+    expect(await entry('c', partition + 1)).toEqual({ 'r:B': 2 });
+  });
+
+  it('deletes entries its states hold already, and entries older than the hot state, with a later write', async () => {
+    const p = partition + 2;
+    const key = keys.toldAhead(p);
+    const old = Date.now() - 7200 * 1000;
+    await redis.hset(key, {
+      held: JSON.stringify({ '@': Date.now(), 'r:B': 4 }),
+      old: JSON.stringify({ '@': old, 'r:B': 9 }),
+      above: JSON.stringify({ '@': Date.now(), 'r:B': 6 }),
+    });
+    const ahead = new ToldAhead(redis, keys, 3600);
+    await ahead.loadFloors(p);
+    const state = (id: string, told: number) => {
+      const s = new ConversationState(id, keys.conversation(id));
+      s.setNotified('r:B', `${told}|1|${id}-${told}`);
+      ahead.raise(p, s);
+      return s;
+    };
+    expect(state('held', 4).quietBelow('r:B')).toBe(0); // its state landed: stale
+    expect(state('old', 2).quietBelow('r:B')).toBe(0); // not loaded: older than the state's TTL
+    expect(state('above', 2).quietBelow('r:B')).toBe(6);
+    await ahead.write(p, 1, [['x', 'r:B', '1|1|x-1']]);
+    expect((await redis.hkeys(key)).sort()).toEqual(['above', 'x']);
+  });
+});

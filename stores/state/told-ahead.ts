@@ -1,0 +1,228 @@
+import type { RedisClient } from '../redis/connect';
+import type { RedisKeys } from '../redis/keys';
+import { execPipeline, pipelineOf } from '../redis/pipeline';
+import type { ConversationState } from './conversation-state';
+import { parseMark } from './stored-values';
+import type { ToldMark } from './told-marks';
+
+interface PartitionAhead {
+  /** The partition's hash as read after the last reset (undefined: not read yet). */
+  loading: Promise<void> | undefined;
+  /** The same, once read: merged into every entry this process writes. */
+  loaded: Map<string, Map<string, number>> | undefined;
+  /** Marks written ahead whose write-behind has not landed: field → seq, and that write-behind. */
+  pending: Map<string, Map<string, { seq: number; by: number }>>;
+  /** Conversations whose entry holds nothing the state in Redis lacks: deleted with a later write. */
+  deletable: Set<string>;
+  /** When a write last deleted entries, and last refreshed the hash's expiry (ms). */
+  deletedAt: number;
+  expiryAt: number;
+}
+
+/** Entries deleted together (one HDEL per batch, not per write)… */
+const DELETE_BATCH = 256;
+/** …or at the first write this long after the last deletion. */
+const DELETE_EVERY_MS = 1_000;
+
+/**
+ * The 'told up to' marks of a partition's steps, written ahead of their outputs: a step's
+ * state reaches Redis only after its updates went out, so a process that dies (or loses the
+ * partition) in between leaves its next owner a state whose marks are behind what clients were
+ * told; the redo would tell them the older statuses again, with newer versions, after the newer
+ * ones (a sender's READ going back). So before a step's updates are produced, the marks they
+ * move are written to the partition's hash (`{p:N}:told-ahead`, conversation → JSON floors): a
+ * state loaded later takes those above its own marks as quiet floors
+ * (ConversationState.quietBelow), below which nothing is told. At a floor the status is told
+ * again with a new version — the same content, or what never got out — so nothing is lost.
+ *
+ * An entry is deleted once the write-behinds of the steps that wrote it landed (their marks and
+ * watermarks are in the state), with the partition's next write; entries an earlier owner left
+ * are kept, merged into what this process writes for the conversation. One HSET round trip per
+ * step that told something, before its outputs (none for the others).
+ */
+export class ToldAhead {
+  private readonly partitions = new Map<number, PartitionAhead>();
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: RedisKeys,
+    /** The hash's expiry (the hot state's), refreshed a few times per expiry by the writes. */
+    private readonly ttlSeconds: number,
+  ) {}
+
+  /**
+   * Reads the partition's floors as Redis holds them, once after each reset — by the partition's
+   * owner, before it loads states (a failed read is tried again by the next call).
+   */
+  loadFloors(partition: number): Promise<void> {
+    const p = this.of(partition);
+    if (!p.loading) {
+      const loading = this.redis.hgetall(this.keys.toldAhead(partition)).then((hash) => {
+        const floors = new Map<string, Map<string, number>>();
+        const oldest = Date.now() - this.ttlSeconds * 1000;
+        for (const [conversationId, json] of Object.entries(hash)) {
+          const entry = parseEntry(json);
+          // Older than the hot state: its conversation was idle that long, or is gone.
+          if (entry.at < oldest) p.deletable.add(conversationId);
+          else floors.set(conversationId, entry.floors);
+        }
+        if (p.loading === loading) p.loaded = floors;
+      });
+      p.loading = loading;
+      loading.catch(() => {
+        if (p.loading === loading) p.loading = undefined;
+      });
+    }
+    return p.loading;
+  }
+
+  /**
+   * Writes ahead the marks a step (its write-behind `by`) told. The command is sent before this
+   * returns, so calls made in step order reach Redis in step order; resolves once Redis has it.
+   * A step that told nothing sends nothing.
+   */
+  write(partition: number, by: number, marks: readonly ToldMark[]): Promise<void> {
+    if (marks.length === 0) return Promise.resolve();
+    const p = this.of(partition);
+    // Written without what earlier owners left, an entry would lose their floors.
+    if (!p.loaded)
+      return Promise.reject(
+        new Error(`told-ahead marks of partition ${partition} are not loaded: the step is redone`),
+      );
+    const changed = new Set<string>();
+    for (const [conversationId, field, value] of marks) {
+      let fields = p.pending.get(conversationId);
+      if (!fields) p.pending.set(conversationId, (fields = new Map()));
+      const seq = parseMark(value).seq;
+      if (seq >= (fields.get(field)?.seq ?? 0)) fields.set(field, { seq, by });
+      changed.add(conversationId);
+    }
+    const key = this.keys.toldAhead(partition);
+    const now = Date.now();
+    const entries: string[] = [];
+    for (const conversationId of changed) {
+      p.deletable.delete(conversationId);
+      const floors = new Map(p.loaded.get(conversationId));
+      for (const [field, { seq }] of p.pending.get(conversationId)!)
+        if (seq > (floors.get(field) ?? 0)) floors.set(field, seq);
+      entries.push(conversationId, JSON.stringify({ [AT]: now, ...Object.fromEntries(floors) }));
+    }
+    const pipe = pipelineOf(this.redis);
+    pipe.hset(key, ...entries);
+    if (
+      p.deletable.size >= DELETE_BATCH ||
+      (p.deletable.size > 0 && now - p.deletedAt >= DELETE_EVERY_MS)
+    ) {
+      pipe.hdel(key, ...p.deletable);
+      p.deletable.clear();
+      p.deletedAt = now;
+    }
+    // Refreshed a few times per expiry, not by every write.
+    if (now - p.expiryAt >= (this.ttlSeconds * 1000) / 10) {
+      pipe.expire(key, this.ttlSeconds);
+      p.expiryAt = now;
+    }
+    return execPipeline(pipe).then(() => undefined);
+  }
+
+  /**
+   * The write-behind `by` landed: the marks it carried are in the states in Redis. A
+   * conversation with nothing pending any more loses its entry, once the floors an earlier owner
+   * left for it are below what its state (`held`) holds: a mark held in memory and not in Redis
+   * yet is a later step's, written ahead before it is told.
+   */
+  landed(
+    partition: number,
+    by: number,
+    marks: readonly ToldMark[],
+    held: (conversationId: string) => ConversationState | undefined,
+  ): void {
+    const p = this.partitions.get(partition);
+    if (!p) return;
+    for (const [conversationId, field] of marks) {
+      const fields = p.pending.get(conversationId);
+      if (!fields) continue;
+      if (fields.get(field)?.by === by) fields.delete(field);
+      if (fields.size > 0) continue;
+      p.pending.delete(conversationId);
+      const left = p.loaded?.get(conversationId);
+      if (left) {
+        const state = held(conversationId);
+        if (!state || [...left].some(([f, seq]) => seq > heldSeq(state, f))) continue;
+        p.loaded!.delete(conversationId);
+      }
+      p.deletable.add(conversationId);
+    }
+  }
+
+  /**
+   * Sets the quiet floors of a state just loaded from Redis: the floors written ahead for it
+   * that are above what it holds — a direct mark above its own mark, an unread sync above the
+   * user's read watermark (a sync at or below it is a backwards read, told nothing). An entry
+   * with none above is stale (its state landed): deleted with a later write.
+   */
+  raise(partition: number, state: ConversationState): void {
+    const p = this.partitions.get(partition);
+    const id = state.conversationId;
+    const floors = p?.loaded?.get(id);
+    if (!floors) return;
+    let above = false;
+    for (const [field, seq] of floors)
+      if (seq > heldSeq(state, field)) {
+        state.setQuietFloor(field, seq);
+        above = true;
+      }
+    if (above || p!.pending.has(id)) return;
+    p!.loaded!.delete(id);
+    p!.deletable.add(id);
+  }
+
+  /**
+   * Forgets what the partition's hash held: read again before the next state is loaded (entries
+   * waiting to be deleted stay in Redis: harmless, below their states).
+   */
+  reset(partition: number): void {
+    this.partitions.delete(partition);
+  }
+
+  private of(partition: number): PartitionAhead {
+    let p = this.partitions.get(partition);
+    if (!p)
+      this.partitions.set(
+        partition,
+        (p = {
+          loading: undefined,
+          loaded: undefined,
+          pending: new Map(),
+          deletable: new Set(),
+          deletedAt: 0,
+          expiryAt: 0,
+        }),
+      );
+    return p;
+  }
+}
+
+/** How far the state itself holds a field told: its mark, or for a sync the read watermark. */
+function heldSeq(state: ConversationState, field: string): number {
+  return field.startsWith('s:')
+    ? (state.read.get(field.slice(2)) ?? 0)
+    : parseMark(state.notified.get(field)).seq;
+}
+
+/** An entry's field for when it was written (ms); the others are 'told up to' fields. */
+const AT = '@';
+
+function parseEntry(json: string): { at: number; floors: Map<string, number> } {
+  const floors = new Map<string, number>();
+  let at = 0;
+  try {
+    for (const [field, seq] of Object.entries(JSON.parse(json) as Record<string, unknown>))
+      if (typeof seq !== 'number') continue;
+      else if (field === AT) at = seq;
+      else floors.set(field, seq);
+  } catch {
+    // Unreadable (not written by this code): no floors from it, and deleted as old.
+  }
+  return { at, floors };
+}
