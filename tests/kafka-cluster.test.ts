@@ -6,7 +6,7 @@ import {
   KAFKA_CLUSTER_SIZE,
 } from '../scripts/stack/kafka-cluster';
 import { ChunkedLoad, changelogAndRedis, leasesOf } from './support/chunked-load';
-import { clientView } from './support/client-view';
+import { clientView, withoutRepeats } from './support/client-view';
 import { durableModel, durableWatermarks } from './support/durable-model';
 import {
   caughtUp,
@@ -207,7 +207,9 @@ class Run {
     await caughtUp(h, 180_000);
     await Promise.all(this.running().map((p) => p.signal('SIGTERM')));
     await outputsCollected(h, 60_000);
-    const view = clientView(h.out.updates);
+    // A copy of an update received before (a produce retried after the broker wrote it, a
+    // redo) is dropped by the client by its version: neither out of order nor a conflict.
+    const view = clientView(withoutRepeats(h.out.updates));
     const { messages } = durableModel(h.out.stateChanges);
     const again = await readOutputsAgain(h);
     const messagesInKafka = sorted(durableModel(again.stateChanges).messages);
@@ -240,16 +242,24 @@ class Run {
 }
 
 /**
- * Open (RELIABILITY.md, "On a 3-broker Kafka cluster"): steps redone from older state after
- * leaderships or partitions moved may tell older content with newer versions, and a process that
- * has not heard of a rebalance yet may still produce (Kafka outputs are not fenced by the
- * partition lease). Until that is fixed this is printed, not failed on; a dead letter fails.
+ * What clients were told must be true: no watermark seen going back by a client applying updates
+ * by version (steps redone by the next owner tell nothing below what was written ahead:
+ * stores/state/told-ahead.ts), no version for two contents, none below one already sent, no
+ * dead letter. Open (RELIABILITY.md, "On a 3-broker Kafka cluster"): a redo from an older state
+ * logs older watermarks in the changelog again (the persister keeps the highest); printed.
  */
 function reportToldWrong(scenario: string, wrong: Wrong): void {
-  const { deadLetters, ...told } = wrong;
-  expect(deadLetters).toEqual([]);
-  if (Object.values(told).some((found: unknown[]) => found.length > 0))
-    console.log(`${scenario} told wrong (open finding): ${JSON.stringify(told).slice(0, 2000)}`);
+  const { changelogRegressions, ...told } = wrong;
+  expect(told).toEqual({
+    clientRegressions: [],
+    versionConflicts: [],
+    versionsOutOfOrder: [],
+    deadLetters: [],
+  });
+  if (changelogRegressions.length > 0)
+    console.log(
+      `${scenario} changelog went back (open finding): ${JSON.stringify(changelogRegressions).slice(0, 1000)}`,
+    );
 }
 
 describe('a 3-broker Kafka cluster and three pipeline processes (issue 16)', () => {

@@ -6,7 +6,7 @@ import {
   type MessageStatusUpdate,
   type ReceiptUpdate,
 } from '../../schemas/types';
-import { clientView } from '../support/client-view';
+import { clientView, withoutRepeats } from '../support/client-view';
 import { messageId } from './chaos-load';
 import type { ReferenceModel } from './reference-model';
 
@@ -204,23 +204,6 @@ export function judgeUpdates(
     }
   }
   v.checked['final statuses'] = statuses;
-}
-
-/**
- * The updates without exact repeats of one received before (same update_id, version and
- * content): at-least-once delivery writes a record again when a produce request is retried after
- * the broker wrote it without answering (a new producer id, so Kafka does not drop the copy), or a
- * step is redone. DESIGN.md allows it ("a repeated update may repeat its version and update_id")
- * and a client drops the copy by its version, so it is neither out of order nor a conflict.
- */
-function withoutRepeats(updates: readonly ReceiptUpdate[]): ReceiptUpdate[] {
-  const seen = new Set<string>();
-  return updates.filter((u) => {
-    const key = `${u.update_id}|${u.version}|${JSON.stringify(u.payload)}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
 }
 
 function raise(

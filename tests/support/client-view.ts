@@ -62,3 +62,20 @@ export function clientView(updates: readonly ReceiptUpdate[]): ClientView {
   for (const key of [...applied.keys()].sort()) view.shown[key] = applied.get(key)!.payload;
   return view;
 }
+
+/**
+ * The updates without exact repeats of one received before (same update_id, version and
+ * content): at-least-once delivery writes a record again when a produce request is retried after
+ * the broker wrote it without answering (a new producer id, so Kafka does not drop the copy), or a
+ * step is redone. DESIGN.md allows it ("a repeated update may repeat its version and update_id")
+ * and a client drops the copy by its version, so it is neither out of order nor a conflict.
+ */
+export function withoutRepeats(updates: readonly ReceiptUpdate[]): ReceiptUpdate[] {
+  const seen = new Set<string>();
+  return updates.filter((u) => {
+    const key = `${u.update_id}|${u.version}|${JSON.stringify(u.payload)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
