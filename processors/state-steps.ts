@@ -1,6 +1,7 @@
 import type { ProcessorContext } from '../runtime/api';
 import type { ConversationStates, WriteBehind } from '../stores/state/conversation-states';
 import type { EngineStep } from './engine/engine-step';
+import type { ToldMark } from '../stores/state/told-marks';
 
 /** An engine step bound to one processing context, and the way to mark what it changed. */
 export interface StateStep extends EngineStep {
@@ -8,6 +9,8 @@ export interface StateStep extends EngineStep {
   touch(conversationId: string): void;
   /** How far acknowledged unread syncs told the user's devices they read (ToldMarks). */
   syncedUpTo(conversationId: string, userId: string): number;
+  /** What the step tells, written ahead of its outputs (told-ahead.ts). */
+  told(mark: ToldMark): void;
 }
 
 /**

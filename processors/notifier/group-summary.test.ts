@@ -1,5 +1,7 @@
-import { summariseWindow } from './group-summary';
+import { aboveQuietFloors, summariseWindow } from './group-summary';
 import type { WindowContents } from '../../stores/redis/conversation-store';
+import { ConversationState } from '../../stores/state/conversation-state';
+import { countField } from '../../stores/state/stored-values';
 
 function windowOf(partial: Partial<WindowContents>): WindowContents {
   return {
@@ -117,5 +119,43 @@ describe('summariseWindow', () => {
       2000,
     );
     expect(summaries).toEqual([]);
+  });
+});
+
+describe('aboveQuietFloors', () => {
+  it('leaves out messages told higher before (a redo that has not caught up), tells those at or above, and says which floors they passed', () => {
+    const summaries = summariseWindow(
+      'g',
+      windowOf({
+        members: ['s', 't', 'a', 'b', 'c'],
+        reads: new Map([
+          ['a', 9],
+          ['b', 9],
+        ]),
+        delivered: new Map([['c', 9]]),
+        messages: [
+          { id: 'm9', seq: 9, sender: 's', deliveredByIds: [] }, // read 2, delivered 3
+          { id: 'm8', seq: 8, sender: 's', deliveredByIds: [] }, // the same
+          { id: 'm7', seq: 7, sender: 't', deliveredByIds: [] }, // the same
+        ],
+      }),
+      () => true,
+      0,
+      2000,
+    );
+    const state = new ConversationState('g', 'p:{c:g}:');
+    state.setQuietFloor(countField('read', 'm9'), 3); // told "read by 3" before: 2 now is older
+    state.setQuietFloor(countField('delivered', 'm8'), 3); // told "delivered to 3": at the floor
+    state.setQuietFloor(countField('read', 'm7'), 4); // t's only message: t is not told
+    const { summaries: told, passed } = aboveQuietFloors(summaries, state);
+    expect(told.map((s) => [s.recipient, s.summary.messages.map((m) => m.message_id)])).toEqual([
+      ['s', ['m8']],
+    ]);
+    expect(passed).toEqual([countField('delivered', 'm8')]);
+    // Nothing quiet: the summaries as they were.
+    expect(aboveQuietFloors(summaries, new ConversationState('g', 'p:{c:g}:'))).toEqual({
+      summaries,
+      passed: [],
+    });
   });
 });

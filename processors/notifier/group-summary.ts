@@ -1,5 +1,7 @@
 import type { GroupMessageCounts, GroupSenderSummary } from '../../schemas/types';
 import type { WindowContents } from '../../stores/redis/conversation-store';
+import type { ConversationState } from '../../stores/state/conversation-state';
+import { countField } from '../../stores/state/stored-values';
 
 export interface AddressedSummary {
   /** The sender of the messages, who is told. */
@@ -55,4 +57,35 @@ export function summariseWindow(
       window_end: windowEnd,
     },
   }));
+}
+
+/**
+ * The summaries without the messages whose counts an earlier incarnation may have told higher
+ * (the state's quiet floors, stores/state/told-ahead.ts): a window closed again by a redo that
+ * has not reached those receipts yet would take a sender's "read by 6" back to 3. A message at
+ * or above its floors is told, and `passed` lists the floors it reached; a sender left with no
+ * message is not told.
+ */
+export function aboveQuietFloors(
+  summaries: readonly AddressedSummary[],
+  state: ConversationState,
+): { summaries: AddressedSummary[]; passed: string[] } {
+  const passed: string[] = [];
+  const kept: AddressedSummary[] = [];
+  for (const s of summaries) {
+    const messages = s.summary.messages.filter((m) => {
+      const fields = [countField('read', m.message_id), countField('delivered', m.message_id)];
+      const [read, delivered] = fields.map((f) => state.quietBelow(f));
+      if (m.read_count < read! || m.delivered_count < delivered!) return false;
+      passed.push(...fields.filter((f) => state.quietBelow(f) > 0));
+      return true;
+    });
+    if (messages.length === 0) continue;
+    kept.push(
+      messages.length === s.summary.messages.length
+        ? s
+        : { recipient: s.recipient, summary: { ...s.summary, messages } },
+    );
+  }
+  return { summaries: kept, passed };
 }

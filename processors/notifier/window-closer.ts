@@ -2,7 +2,8 @@ import type { ProcessorContext, Punctuator } from '../../runtime/api';
 import { windowReceiptsClass } from '../../runtime/metrics';
 import { nextUpdateVersion } from '../engine/update-version';
 import { clearWindow, collectWindow, windowDeliveredByNeeded } from '../engine/group-window';
-import { summariseWindow } from './group-summary';
+import { countField } from '../../stores/state/stored-values';
+import { aboveQuietFloors, summariseWindow } from './group-summary';
 import { windowCloseAfter, type GroupWindowing } from './group-windowing';
 
 export interface WindowCloserOptions extends GroupWindowing {
@@ -63,14 +64,27 @@ export class WindowCloser implements Punctuator {
       const window = collectWindow(state, maxMessagesPerSender);
       if (!window) continue;
       const windowEnd = d.at - this.options.windowGraceMs;
-      const summaries = summariseWindow(
-        d.conversationId,
-        window,
-        this.options.sharesReads,
-        windowEnd - this.options.windowMs,
-        windowEnd,
+      const { summaries, passed } = aboveQuietFloors(
+        summariseWindow(
+          d.conversationId,
+          window,
+          this.options.sharesReads,
+          windowEnd - this.options.windowMs,
+          windowEnd,
+        ),
+        state,
       );
-      for (const { recipient, summary } of summaries)
+      for (const field of passed) states.quietFloorPassed(ctx.partition, state, field);
+      for (const { recipient, summary } of summaries) {
+        // Written ahead of the summary: a redo of this close tells no lower count after it.
+        for (const m of summary.messages) {
+          step.told([d.conversationId, countField('read', m.message_id), String(m.read_count)]);
+          step.told([
+            d.conversationId,
+            countField('delivered', m.message_id),
+            String(m.delivered_count),
+          ]);
+        }
         this.options.emitter.groupSummary(
           ctx,
           recipient,
@@ -78,6 +92,7 @@ export class WindowCloser implements Punctuator {
           nextUpdateVersion(state, step),
           window.sourceAt,
         );
+      }
       // Counted together, so that the reduction compares the same windows. A window opened by a
       // build that did not count (null) is taken as no reduction rather than guessed.
       const size = { window_receipts: windowReceiptsClass(window.absorbed) };

@@ -246,6 +246,11 @@ export class ConversationState {
     return this.quietFloors?.get(field) ?? 0;
   }
 
+  /** Told at or above it: the floor has done its work (a lower value may be true again). */
+  clearQuietFloor(field: string): void {
+    if (this.quietFloors?.delete(field)) this.bytes -= ENTRY + str(field);
+  }
+
   setQuietFloor(field: string, seq: number): void {
     if (seq <= this.quietBelow(field)) return;
     if (!this.quietFloors) this.quietFloors = new Map();

@@ -218,6 +218,11 @@ export class ConversationStates {
     );
   }
 
+  /** A quiet floor of a state was reached: forgotten by the state and the told-ahead entry. */
+  quietFloorPassed(partition: number, state: ConversationState, field: string): void {
+    this.toldAhead.passed(partition, state, field);
+  }
+
   /** The held state, if any (no load). */
   peek(conversationId: string): ConversationState | undefined {
     return this.entries.get(conversationId)?.state;

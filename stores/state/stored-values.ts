@@ -72,6 +72,14 @@ export function markField(which: 'read' | 'delivered', userId: string): string {
   return (which === 'read' ? 'r:' : 'd:') + userId;
 }
 
+/**
+ * Field of a told group count of one message ('gr:<message>' read by, 'gd:<message>' delivered
+ * to): written ahead by a window close (told-ahead.ts), never part of a state.
+ */
+export function countField(which: 'read' | 'delivered', messageId: string): string {
+  return (which === 'read' ? 'gr:' : 'gd:') + messageId;
+}
+
 /** Field of a group window's range ending at `hi` (its value is the lowest start seen). */
 export function windowRangeField(hi: number): string {
   return `r:${formatNumber(hi)}`;

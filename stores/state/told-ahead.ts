@@ -178,6 +178,19 @@ export class ToldAhead {
   }
 
   /**
+   * A quiet floor an earlier owner left was reached (told at or above): the state forgets it,
+   * and so does what this process writes for the conversation from now on.
+   */
+  passed(partition: number, state: ConversationState, field: string): void {
+    state.clearQuietFloor(field);
+    const p = this.partitions.get(partition);
+    const floors = p?.loaded?.get(state.conversationId);
+    if (!floors?.delete(field) || floors.size > 0) return;
+    p!.loaded!.delete(state.conversationId);
+    if (!p!.pending.has(state.conversationId)) p!.deletable.add(state.conversationId);
+  }
+
+  /**
    * Forgets what the partition's hash held: read again before the next state is loaded (entries
    * waiting to be deleted stay in Redis: harmless, below their states).
    */
@@ -203,11 +216,14 @@ export class ToldAhead {
   }
 }
 
-/** How far the state itself holds a field told: its mark, or for a sync the read watermark. */
+/**
+ * How far the state itself holds a field told: its mark, for a sync the read watermark; a group
+ * count not at all (its floor stays until a window close tells it: passed()).
+ */
 function heldSeq(state: ConversationState, field: string): number {
-  return field.startsWith('s:')
-    ? (state.read.get(field.slice(2)) ?? 0)
-    : parseMark(state.notified.get(field)).seq;
+  if (field.startsWith('s:')) return state.read.get(field.slice(2)) ?? 0;
+  if (field.startsWith('g')) return 0;
+  return parseMark(state.notified.get(field)).seq;
 }
 
 /** An entry's field for when it was written (ms); the others are 'told up to' fields. */

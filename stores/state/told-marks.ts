@@ -49,7 +49,7 @@ export class ToldMarks {
     if (!fields) return;
     for (const [field, value] of fields)
       if (
-        !field.startsWith('s:') &&
+        (field.startsWith('r:') || field.startsWith('d:')) &&
         parseMark(value).seq > parseMark(state.notified.get(field)).seq
       )
         state.setNotified(field, value);

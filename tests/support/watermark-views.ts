@@ -5,6 +5,7 @@ import {
   type UnreadSync,
   type WatermarkAdvanced,
   type MessageStatusUpdate,
+  type GroupSenderSummary,
 } from '../../schemas/types';
 
 /** A watermark seen to go back: `from` then `to` (< from), where and by which versions. */
@@ -26,7 +27,8 @@ export interface Regression {
  * receipt_updates partition per user: the order the collector read them in). Tells every time
  * an applied update moved a watermark back:
  *   - unread sync: the user's own read-up-to (read_up_to_seq);
- *   - direct status READ: how far the peer (`by`) has read, as the sender sees it.
+ *   - direct status READ: how far the peer (`by`) has read, as the sender sees it;
+ *   - group summary: how many members read, and got, each message, as its sender sees it.
  */
 export function clientRegressions(updates: readonly ReceiptUpdate[]): Regression[] {
   const views = new Map<string, { version: number; seq: number }>();
@@ -48,6 +50,14 @@ export function clientRegressions(updates: readonly ReceiptUpdate[]): Regression
     ];
     if (status?.status === 'READ')
       apply(`read/${status.conversation_id}/${u.user_id}/${status.by}`, u.version, status.seq);
+    const summary = (u.payload as { [TypeName.GroupSenderSummary]?: GroupSenderSummary })[
+      TypeName.GroupSenderSummary
+    ];
+    for (const m of summary?.messages ?? []) {
+      const what = `${summary!.conversation_id}/${u.user_id}/${m.message_id}`;
+      apply(`group-read/${what}`, u.version, m.read_count);
+      apply(`group-delivered/${what}`, u.version, m.delivered_count);
+    }
   }
   return out;
 }
