@@ -114,6 +114,28 @@ describe('HeldReceipts (real Redis)', () => {
     });
   }
 
+  /**
+   * One step of B's reads in a direct chat with A, run by `by` as the receipt processor runs it,
+   * up to the point its outputs are produced: what A was told (the statuses' seqs) and how far
+   * B's devices were told B read (their unread syncs).
+   */
+  async function readStep(by: ReceiptApplier, c: string, seq: number, offset: number, now: number) {
+    const run = recordingContext(now);
+    const jobs = [readJob(c, seq, offset, now + waitMs)];
+    await by.publishEffects(jobs, await by.apply(jobs, run.ctx), run.ctx);
+    const figures = (to: string, type: string, figure: string): number[] =>
+      run.sent
+        .filter((s) => s.role === 'receiptUpdates' && s.key === to)
+        .map((s) => (s.value as { payload: Record<string, Record<string, number>> }).payload)
+        .map((payload) => payload[type]?.[figure])
+        .filter((n): n is number => n !== undefined);
+    return {
+      ...run,
+      told: figures('A', TypeName.MessageStatusUpdate, 'seq'),
+      synced: figures('B', TypeName.UnreadSync, 'read_up_to_seq'),
+    };
+  }
+
   afterAll(async () => {
     for (const client of [redis, aux]) {
       if (!client) continue;
@@ -395,22 +417,7 @@ describe('HeldReceipts (real Redis)', () => {
   it('a step redone after its write-behind was lost tells the sender nothing it heard already, nor the reader’s devices an older read; one never sent is told again', async () => {
     const now = Date.now();
     /** One step of B's reads, as the receipt processor runs it. */
-    const step = async (c: string, seq: number, offset: number) => {
-      const run = recordingContext(now);
-      const jobs = [readJob(c, seq, offset, now + waitMs)];
-      await applier.publishEffects(jobs, await applier.apply(jobs, run.ctx), run.ctx);
-      /** A figure of the updates `to` got of one kind. */
-      const figures = (to: string, type: string, figure: string): number[] =>
-        run.sent
-          .filter((s) => s.role === 'receiptUpdates' && s.key === to)
-          .map((s) => (s.value as { payload: Record<string, Record<string, number>> }).payload)
-          .map((payload) => payload[type]?.[figure])
-          .filter((n): n is number => n !== undefined);
-      const told = figures('A', TypeName.MessageStatusUpdate, 'seq');
-      // B's devices: how far their unread syncs say B read.
-      const synced = figures('B', TypeName.UnreadSync, 'read_up_to_seq');
-      return { ...run, told, synced };
-    };
+    const step = (c: string, seq: number, offset: number) => readStep(applier, c, seq, offset, now);
     // Lost write-behinds, their updates out: one step's lease was lost once Kafka had them (no
     // after-send hook ran), another's flush was under way when a reset abandoned it (a failover).
     const lose = async (
@@ -449,23 +456,8 @@ describe('HeldReceipts (real Redis)', () => {
 
   it('the next owner, redoing steps whose updates went out and whose write-behinds never landed, tells the sender nothing older and the reader’s devices no older read; what never went out is told', async () => {
     const now = Date.now();
-    /** One step of B's reads by `by`, up to the point its outputs are produced (or not). */
-    const step = async (by: ReceiptApplier, c: string, seq: number, offset: number) => {
-      const run = recordingContext(now);
-      const jobs = [readJob(c, seq, offset, now + waitMs)];
-      await by.publishEffects(jobs, await by.apply(jobs, run.ctx), run.ctx);
-      const figures = (to: string, type: string, figure: string): number[] =>
-        run.sent
-          .filter((s) => s.role === 'receiptUpdates' && s.key === to)
-          .map((s) => (s.value as { payload: Record<string, Record<string, number>> }).payload)
-          .map((payload) => payload[type]?.[figure])
-          .filter((n): n is number => n !== undefined);
-      return {
-        ...run,
-        told: figures('A', TypeName.MessageStatusUpdate, 'seq'),
-        synced: figures('B', TypeName.UnreadSync, 'read_up_to_seq'),
-      };
-    };
+    const step = (by: ReceiptApplier, c: string, seq: number, offset: number) =>
+      readStep(by, c, seq, offset, now);
     /** A process of its own: nothing in memory but what Redis holds. */
     const nextOwner = () => {
       const own = new ConversationStates(redis, keys, { maxBytes: 64 * 1024 * 1024 });
