@@ -25,20 +25,23 @@ const DELETE_BATCH = 256;
 const DELETE_EVERY_MS = 1_000;
 
 /**
- * The 'told up to' marks of a partition's steps, written ahead of their outputs: a step's
+ * What a partition's steps and window closes tell, written ahead of their outputs: a step's
  * state reaches Redis only after its updates went out, so a process that dies (or loses the
  * partition) in between leaves its next owner a state whose marks are behind what clients were
  * told; the redo would tell them the older statuses again, with newer versions, after the newer
  * ones (a sender's READ going back). So before a step's updates are produced, the marks they
- * move are written to the partition's hash (`{p:N}:told-ahead`, conversation → JSON floors): a
+ * move — a direct chat's 'told up to' marks, how far a reader's devices were told read, the
+ * counts a group summary gave — are written to the partition's hash (`{p:N}:told-ahead`,
+ * conversation → JSON floors, and '@' when written): a
  * state loaded later takes those above its own marks as quiet floors
  * (ConversationState.quietBelow), below which nothing is told. At a floor the status is told
  * again with a new version — the same content, or what never got out — so nothing is lost.
  *
- * An entry is deleted once the write-behinds of the steps that wrote it landed (their marks and
- * watermarks are in the state), with the partition's next write; entries an earlier owner left
- * are kept, merged into what this process writes for the conversation. One HSET round trip per
- * step that told something, before its outputs (none for the others).
+ * An entry is deleted, with a later write of the partition, once the write-behinds of the steps
+ * that wrote it landed (their marks and watermarks are in the state); floors an earlier owner
+ * left are kept — merged into what this process writes for the conversation — until the state
+ * holds them or a close told the counts (passed), or for longer than the hot state lives. One
+ * HSET round trip per step that told something, before its outputs (none for the others).
  */
 export class ToldAhead {
   private readonly partitions = new Map<number, PartitionAhead>();
