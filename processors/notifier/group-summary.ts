@@ -74,10 +74,12 @@ export function aboveQuietFloors(
   const kept: AddressedSummary[] = [];
   for (const s of summaries) {
     const messages = s.summary.messages.filter((m) => {
-      const fields = [countField('read', m.message_id), countField('delivered', m.message_id)];
-      const [read, delivered] = fields.map((f) => state.quietBelow(f));
-      if (m.read_count < read! || m.delivered_count < delivered!) return false;
-      passed.push(...fields.filter((f) => state.quietBelow(f) > 0));
+      const floors = countsOf(m).map(([which, count]) => {
+        const field = countField(which, m.message_id);
+        return { field, count, floor: state.quietBelow(field) };
+      });
+      if (floors.some((f) => f.count < f.floor)) return false;
+      for (const f of floors) if (f.floor > 0) passed.push(f.field);
       return true;
     });
     if (messages.length === 0) continue;
@@ -88,4 +90,12 @@ export function aboveQuietFloors(
     );
   }
   return { summaries: kept, passed };
+}
+
+/** A message's two counts, by what they count (the fields they are told under: countField). */
+export function countsOf(m: GroupMessageCounts): Array<['read' | 'delivered', number]> {
+  return [
+    ['read', m.read_count],
+    ['delivered', m.delivered_count],
+  ];
 }

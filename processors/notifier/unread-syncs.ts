@@ -1,4 +1,4 @@
-import { syncField } from '../../stores/state/told-marks';
+import { syncField } from '../../stores/state/stored-values';
 import type { ProcessorContext } from '../../runtime/api';
 import type { StateStep } from '../state-steps';
 import type { VisibleBadge } from '../unread/visible-badge';

@@ -3,7 +3,7 @@ import { windowReceiptsClass } from '../../runtime/metrics';
 import { nextUpdateVersion } from '../engine/update-version';
 import { clearWindow, collectWindow, windowDeliveredByNeeded } from '../engine/group-window';
 import { countField } from '../../stores/state/stored-values';
-import { aboveQuietFloors, summariseWindow } from './group-summary';
+import { aboveQuietFloors, countsOf, summariseWindow } from './group-summary';
 import { windowCloseAfter, type GroupWindowing } from './group-windowing';
 
 export interface WindowCloserOptions extends GroupWindowing {
@@ -77,14 +77,9 @@ export class WindowCloser implements Punctuator {
       for (const field of passed) states.quietFloorPassed(ctx.partition, state, field);
       for (const { recipient, summary } of summaries) {
         // Written ahead of the summary: a redo of this close tells no lower count after it.
-        for (const m of summary.messages) {
-          step.told([d.conversationId, countField('read', m.message_id), String(m.read_count)]);
-          step.told([
-            d.conversationId,
-            countField('delivered', m.message_id),
-            String(m.delivered_count),
-          ]);
-        }
+        for (const m of summary.messages)
+          for (const [which, count] of countsOf(m))
+            step.told([d.conversationId, countField(which, m.message_id), String(count)]);
         this.options.emitter.groupSummary(
           ctx,
           recipient,

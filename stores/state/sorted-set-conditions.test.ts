@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { loadConfig } from '../../config/config';
-import { connectRedis, type RedisClient } from '../redis/connect';
-import { deleteKeys, scanKeys } from '../../tests/support/harness';
+import { mainRedisFor } from '../../tests/support/test-redis';
 import { WriteSet, type ZaddCondition } from './write-set';
 
 /**
@@ -12,15 +10,7 @@ import { WriteSet, type ZaddCondition } from './write-set';
  */
 describe('WriteSet sorted-set conditions (real Redis)', () => {
   const prefix = `t${randomBytes(4).toString('hex')}zc`;
-  let redis: RedisClient;
-
-  beforeAll(async () => {
-    redis = await connectRedis(loadConfig().redis.main, 'main');
-  });
-  afterAll(async () => {
-    await deleteKeys(redis, await scanKeys(redis, `${prefix}:*`));
-    redis.disconnect();
-  });
+  const main = mainRedisFor(prefix);
 
   type Op =
     | { op: 'add'; score: number; member: string; condition?: ZaddCondition }
@@ -54,27 +44,28 @@ describe('WriteSet sorted-set conditions (real Redis)', () => {
       const seeded = seed % 2 === 0; // half start from a key holding a and b
       const direct = `${prefix}:${condition}:${seed}:direct`;
       const coalesced = `${prefix}:${condition}:${seed}:coalesced`;
-      if (seeded) for (const key of [direct, coalesced]) await redis.zadd(key, 50, 'a', 50, 'b');
+      if (seeded)
+        for (const key of [direct, coalesced]) await main.client.zadd(key, 50, 'a', 50, 'b');
 
       const writes = new WriteSet();
       const set = () => writes.sortedSet(coalesced);
       for (const o of ops) {
         if (o.op === 'del') {
-          await redis.del(direct);
+          await main.client.del(direct);
           set().del();
         } else if (o.op === 'remove') {
-          await redis.zrem(direct, o.member);
+          await main.client.zrem(direct, o.member);
           set().remove(o.member);
         } else {
           await (o.condition
-            ? redis.zadd(direct, o.condition, o.score, o.member)
-            : redis.zadd(direct, o.score, o.member));
+            ? main.client.zadd(direct, o.condition, o.score, o.member)
+            : main.client.zadd(direct, o.score, o.member));
           set().add(String(o.score), o.member, o.condition);
         }
       }
-      await writes.flush(redis);
+      await writes.flush(main.client);
       const [want, got] = await Promise.all(
-        [direct, coalesced].map((k) => redis.zrange(k, '0', '-1', 'WITHSCORES')),
+        [direct, coalesced].map((k) => main.client.zrange(k, '0', '-1', 'WITHSCORES')),
       );
       if (JSON.stringify(got) !== JSON.stringify(want))
         throw new Error(

@@ -73,11 +73,24 @@ export function markField(which: 'read' | 'delivered', userId: string): string {
 }
 
 /**
- * Field of a told group count of one message ('gr:<message>' read by, 'gd:<message>' delivered
- * to): written ahead by a window close (told-ahead.ts), never part of a state.
+ * Field of how far a user's devices were told read by an unread sync ('s:<user>'), and of a told
+ * group count of one message ('gr:<message>' read by, 'gd:<message>' delivered to): what a step
+ * tells beside the marks (told-marks.ts, told-ahead.ts), never part of a state.
  */
+export function syncField(userId: string): string {
+  return `s:${userId}`;
+}
+
 export function countField(which: 'read' | 'delivered', messageId: string): string {
   return (which === 'read' ? 'gr:' : 'gd:') + messageId;
+}
+
+/** What a told field is (markField, syncField, countField), and whose: its user or message. */
+export function toldFieldOf(field: string): { kind: 'mark' | 'sync' | 'count'; of: string } {
+  if (field.startsWith('s:')) return { kind: 'sync', of: field.slice(2) };
+  if (field.startsWith('gr:') || field.startsWith('gd:'))
+    return { kind: 'count', of: field.slice(3) };
+  return { kind: 'mark', of: field.slice(2) };
 }
 
 /** Field of a group window's range ending at `hi` (its value is the lowest start seen). */

@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { loadConfig } from '../../config/config';
-import { deleteKeys, scanKeys } from '../../tests/support/harness';
-import { connectRedis, type RedisClient } from '../redis/connect';
+import { mainRedisFor } from '../../tests/support/test-redis';
 import { RedisKeys } from '../redis/keys';
 import { ConversationState } from './conversation-state';
 import { ToldAhead } from './told-ahead';
@@ -11,19 +9,11 @@ describe('ToldAhead (real Redis)', () => {
   const prefix = `t${randomBytes(4).toString('hex')}ta`;
   const keys = new RedisKeys(prefix);
   const partition = 3;
-  let redis: RedisClient;
-
-  beforeAll(async () => {
-    redis = await connectRedis(loadConfig().redis.main, 'main');
-  });
-  afterAll(async () => {
-    await deleteKeys(redis, await scanKeys(redis, `${prefix}:*`));
-    redis.disconnect();
-  });
+  const main = mainRedisFor(prefix);
 
   /** An entry's floors (null: none), checked to carry when it was written. */
   const entry = async (conversationId: string, p = partition) => {
-    const json = await redis.hget(keys.toldAhead(p), conversationId);
+    const json = await main.client.hget(keys.toldAhead(p), conversationId);
     if (json === null) return null;
     const { '@': at, ...floors } = JSON.parse(json) as Record<string, number>;
     expect(Date.now() - at!).toBeLessThan(60_000);
@@ -31,7 +21,7 @@ describe('ToldAhead (real Redis)', () => {
   };
 
   it('keeps what an earlier owner wrote ahead until the state holds it, merged into what the next owner writes', async () => {
-    const first = new ToldAhead(redis, keys, 3600);
+    const first = new ToldAhead(main.client, keys, 3600);
     // Written before the floors are read, an entry would lose an earlier owner's: refused.
     await expect(first.write(partition, 1, [['a', 'r:B', '5|1|a-5']])).rejects.toThrow(
       'not loaded',
@@ -45,7 +35,7 @@ describe('ToldAhead (real Redis)', () => {
     expect(await entry('a')).toEqual({ 'r:B': 5, 's:B': 5, 'd:A': 2 });
     // The first process dies here: nothing landed.
 
-    const next = new ToldAhead(redis, keys, 3600);
+    const next = new ToldAhead(main.client, keys, 3600);
     await next.loadFloors(partition);
     const state = new ConversationState('a', keys.conversation('a'));
     state.setNotified('r:B', '3|9|a-3'); // Redis' state: told read 3, B read up to 3
@@ -86,7 +76,7 @@ describe('ToldAhead (real Redis)', () => {
   });
 
   it('a mark raised by a later step is not deleted when an earlier step lands', async () => {
-    const ahead = new ToldAhead(redis, keys, 3600);
+    const ahead = new ToldAhead(main.client, keys, 3600);
     await ahead.loadFloors(partition + 1);
     await ahead.write(partition + 1, 1, [['c', 'r:B', '1|1|c-1']]);
     await ahead.write(partition + 1, 2, [['c', 'r:B', '2|2|c-2']]);
@@ -100,12 +90,12 @@ describe('ToldAhead (real Redis)', () => {
     const p = partition + 2;
     const key = keys.toldAhead(p);
     const old = Date.now() - 7200 * 1000;
-    await redis.hset(key, {
+    await main.client.hset(key, {
       held: JSON.stringify({ '@': Date.now(), 'r:B': 4 }),
       old: JSON.stringify({ '@': old, 'r:B': 9 }),
       above: JSON.stringify({ '@': Date.now(), 'r:B': 6 }),
     });
-    const ahead = new ToldAhead(redis, keys, 3600);
+    const ahead = new ToldAhead(main.client, keys, 3600);
     await ahead.loadFloors(p);
     const state = (id: string, told: number) => {
       const s = new ConversationState(id, keys.conversation(id));
@@ -117,6 +107,6 @@ describe('ToldAhead (real Redis)', () => {
     expect(state('old', 2).quietBelow('r:B')).toBe(0); // not loaded: older than the state's TTL
     expect(state('above', 2).quietBelow('r:B')).toBe(6);
     await ahead.write(p, 1, [['x', 'r:B', '1|1|x-1']]);
-    expect((await redis.hkeys(key)).sort()).toEqual(['above', 'x']);
+    expect((await main.client.hkeys(key)).sort()).toEqual(['above', 'x']);
   });
 });

@@ -2,7 +2,7 @@ import type { RedisClient } from '../redis/connect';
 import type { RedisKeys } from '../redis/keys';
 import { execPipeline, pipelineOf } from '../redis/pipeline';
 import type { ConversationState } from './conversation-state';
-import { parseMark } from './stored-values';
+import { parseMark, toldFieldOf } from './stored-values';
 import type { ToldMark } from './told-marks';
 
 interface PartitionAhead {
@@ -224,8 +224,9 @@ export class ToldAhead {
  * count not at all (its floor stays until a window close tells it: passed()).
  */
 function heldSeq(state: ConversationState, field: string): number {
-  if (field.startsWith('s:')) return state.read.get(field.slice(2)) ?? 0;
-  if (field.startsWith('g')) return 0;
+  const { kind, of } = toldFieldOf(field);
+  if (kind === 'sync') return state.read.get(of) ?? 0;
+  if (kind === 'count') return 0;
   return parseMark(state.notified.get(field)).seq;
 }
 

@@ -1,5 +1,6 @@
 import { ConversationState } from './conversation-state';
-import { syncField, ToldMarks } from './told-marks';
+import { syncField } from './stored-values';
+import { ToldMarks } from './told-marks';
 
 describe('ToldMarks', () => {
   it('raises a loaded state to the marks told since, never lowers one, and forgets the least recently told first', () => {

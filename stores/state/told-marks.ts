@@ -1,17 +1,13 @@
 import type { ConversationState } from './conversation-state';
-import { parseMark } from './stored-values';
+import { parseMark, syncField, toldFieldOf } from './stored-values';
 
 /**
  * What a step told, as a mark: conversation, field, value — a direct chat's 'told up to' mark
- * ('r:<reader>' / 'd:<reader>' → "seq|version|message_id"), or how far a user's devices were
- * told read by an unread sync (syncField → the read seq).
+ * ('r:<reader>' / 'd:<reader>' → "seq|version|message_id"), how far a user's devices were
+ * told read by an unread sync (syncField → the read seq), or a group count a window close told
+ * (countField → the count). The fields: stored-values.ts (toldFieldOf).
  */
 export type ToldMark = [conversationId: string, field: string, value: string];
-
-/** The field of a user's unread-sync mark: not a state field (raise() leaves it out). */
-export function syncField(userId: string): string {
-  return `s:${userId}`;
-}
 
 /**
  * The 'told up to' marks of steps whose updates Kafka acknowledged, kept in the process across
@@ -49,7 +45,7 @@ export class ToldMarks {
     if (!fields) return;
     for (const [field, value] of fields)
       if (
-        (field.startsWith('r:') || field.startsWith('d:')) &&
+        toldFieldOf(field).kind === 'mark' &&
         parseMark(value).seq > parseMark(state.notified.get(field)).seq
       )
         state.setNotified(field, value);
