@@ -1,5 +1,5 @@
 import { ConversationState } from './conversation-state';
-import { syncField } from './stored-values';
+import { countField, syncField } from './stored-values';
 import { ToldMarks } from './told-marks';
 
 describe('ToldMarks', () => {
@@ -25,6 +25,10 @@ describe('ToldMarks', () => {
     const synced = new ConversationState('a', 'p:{c:a}:');
     marks.raise(synced);
     expect([...synced.notified.keys()]).toEqual(['r:B']); // not a state field
+
+    // A group count a window close told is not kept (nothing reads it here): no conversation.
+    marks.remember([['g', countField('read', 'g-1'), '3']]);
+    expect(marks.size).toBe(2);
 
     marks.remember([['c', 'r:D', '1|301|c-1']]); // a third conversation: 'b' was told least recently
     expect(marks.size).toBe(2);

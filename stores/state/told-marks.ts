@@ -26,10 +26,15 @@ export class ToldMarks {
 
   constructor(private readonly maxConversations = 50_000) {}
 
-  /** Marks whose updates were acknowledged. */
+  /**
+   * Marks whose updates were acknowledged. A group count is not kept: nothing here reads it (a
+   * window close's redo is held by its quiet floors, told-ahead.ts), and a group's would grow by
+   * two fields a message.
+   */
   remember(marks: readonly ToldMark[]): void {
     if (marks.length === 0) return; // most steps: every step's delivery calls this
     for (const [conversationId, field, value] of marks) {
+      if (toldFieldOf(field).kind === 'count') continue;
       const fields = this.marks.get(conversationId) ?? new Map<string, string>();
       this.marks.delete(conversationId); // re-inserted: most recently told last
       this.marks.set(conversationId, fields);
