@@ -1,24 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import type { RedisClient } from './connect';
 import { loadConfig } from '../../config/config';
+import { freePort } from '../../scripts/bench/pipeline-process';
 import { eventually, deleteKeys, scanKeys } from '../../tests/support/harness';
 import { DedupeMarkCache } from '../state/dedupe-mark-cache';
 import { connectOptionalRedis, connectRedis } from './connect';
 import { RedisKeys } from './keys';
 import { UserStore, type BadgeChange } from './user-store';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * The badge path when the auxiliary Redis fails, against real servers: the shared main Redis and

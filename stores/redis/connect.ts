@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { RedisTarget } from '../../config/config';
 import { withoutPassword } from '../../config/redact';
+import { timeCommandsOut } from './command-timeout';
 
 /** A single Redis server or a Redis Cluster: the stores take either (see pipeline.ts). */
 export type RedisClient = Redis | Cluster;
@@ -91,7 +92,6 @@ function variablesOf(role: 'main' | 'auxiliary', target: RedisTarget): string {
 function client(target: RedisTarget, options: ConnectOptions, lazyConnect: boolean): RedisClient {
   const common = {
     connectTimeout: options.timeoutMs ?? 5000,
-    commandTimeout: options.commandTimeoutMs,
     maxRetriesPerRequest: 3,
     connectionName: options.name,
   } satisfies RedisOptions;
@@ -99,6 +99,8 @@ function client(target: RedisTarget, options: ConnectOptions, lazyConnect: boole
     ? clusterClient(target, common, lazyConnect)
     : new Redis(target.url, { ...common, lazyConnect, enableAutoPipelining: false });
   redis.on('error', () => undefined); // reported through failed commands, not as an unhandled event
+  // Not ioredis' commandTimeout: it fails commands answered while the process was stalled.
+  if (options.commandTimeoutMs !== undefined) timeCommandsOut(redis, options.commandTimeoutMs);
   return redis;
 }
 
