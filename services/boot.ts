@@ -29,6 +29,13 @@ export interface ServiceBootOptions {
 export interface BootNeeds {
   /** The Redis the service keeps state in: the main one, or main and auxiliary (badge dedupe). */
   redis?: 'main' | 'main+aux';
+  /**
+   * A second connection to the main Redis for the partition leases (leaseRedis): a renewal
+   * waits behind nothing this process sends — not behind the steps' write-behinds and loads
+   * queued on the main connection (one connection answers in order), so how fast the steps go
+   * never decides whether a lease runs out.
+   */
+  leaseConnection?: boolean;
   /** The service's own topic checks, once the topics exist (before any schema is registered). */
   checkTopics?(kafka: KafkaClient, topics: TopicNames): Promise<void>;
 }
@@ -49,6 +56,7 @@ export class ServiceBoot {
   readonly clientId: string;
   private main: RedisClient | undefined;
   private auxiliary: RedisClient | undefined;
+  private leases: RedisClient | undefined;
   private settings: SettingsTable | undefined;
 
   constructor(private readonly options: ServiceBootOptions) {
@@ -75,6 +83,10 @@ export class ServiceBoot {
     // Named after the Kafka client and the pid: CLIENT LIST (or a test) tells whose it is.
     const name = `${this.clientId}:${process.pid}`;
     if (needs.redis) this.main = await connectRedis(config.redis.main, 'main', { name });
+    if (needs.leaseConnection)
+      this.leases = await connectRedis(config.redis.main, 'main', {
+        name: `${this.clientId}-leases:${process.pid}`,
+      });
     if (needs.redis === 'main+aux')
       // Its marks only save main writes: without it, badges go to main unguarded (UserStore).
       this.auxiliary = await connectOptionalRedis(config.redis.aux, 'auxiliary', {
@@ -92,6 +104,13 @@ export class ServiceBoot {
   get redis(): RedisClient {
     if (!this.main) throw new Error('main Redis not connected: start the boot with { redis }');
     return this.main;
+  }
+
+  /** The main Redis on a connection of its own for the partition leases (start({ leaseConnection })). */
+  get leaseRedis(): RedisClient {
+    if (!this.leases)
+      throw new Error('lease connection not open: start the boot with { leaseConnection: true }');
+    return this.leases;
   }
 
   /** The auxiliary Redis (badge dedupe marks); start({ redis: 'main+aux' }) connects it. */
@@ -151,6 +170,7 @@ export class ServiceBoot {
     this.settings = undefined;
     this.main?.disconnect();
     this.auxiliary?.disconnect();
-    this.main = this.auxiliary = undefined;
+    this.leases?.disconnect();
+    this.main = this.auxiliary = this.leases = undefined;
   }
 }

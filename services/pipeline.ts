@@ -142,15 +142,15 @@ export class Pipeline implements Component {
       recordsPerQueue: DEFAULT_TASK_OPTIONS.maxBufferedRecords + config.maxStepRecords * 1.5,
     });
     if (heapWarning) logger.warn(heapWarning);
-    await boot.start({ redis: 'main+aux' });
+    const leasing = this.options.partitionLeases ?? true;
+    await boot.start({ redis: 'main+aux', leaseConnection: leasing });
     // Like a GlobalKTable: the whole settings table is loaded before the first receipt.
     const settings = await boot.startSettingsTable(this.groupId);
 
     const keys = new RedisKeys(config.redis.keyPrefix);
-    const leases =
-      (this.options.partitionLeases ?? true)
-        ? new PartitionLeases(boot.redis, keys, { ttlMs: config.partitionLeaseMs })
-        : undefined;
+    const leases = leasing
+      ? new PartitionLeases(boot.leaseRedis, keys, { ttlMs: config.partitionLeaseMs })
+      : undefined;
     const fence = leases && ((partition: number) => leases.fence(partition));
     const states = new ConversationStates(boot.redis, keys, {
       maxBytes: config.stateCacheBytes,

@@ -80,6 +80,7 @@ export class PartitionOwnership {
   private readonly waitLogged = new Set<number>();
   private lastHeartbeatAt = Number.NEGATIVE_INFINITY;
   private lastRenewalAt = Number.NEGATIVE_INFINITY;
+  private lastTickAt = Number.NEGATIVE_INFINITY;
   private renewing = false;
   private unhealthyLogged = false;
   private timer: NodeJS.Timeout | undefined;
@@ -187,9 +188,26 @@ export class PartitionOwnership {
 
   private tick(): void {
     const now = Date.now();
-    for (const [partition, state] of this.assigned)
-      if (state === 'held' && !this.options.leases.holds(partition, now))
-        this.lost(partition, 'expired');
+    // A lease's validity counts from its renewal's send: a stalled event loop (a long
+    // synchronous stretch, GC, a starved CPU) renews late, and past the validity loses them all.
+    const late = now - this.lastTickAt - this.retryMs; // the first tick: -Infinity
+    this.lastTickAt = now;
+    if (late > this.renewMs && Number.isFinite(late) && this.assigned.size > 0)
+      this.options.logger.warn(
+        { lateMs: late, leaseTtlMs: this.options.leases.ttlMs },
+        'the event loop stalled: partition leases were renewed late (they run out if it stalls for most of their ttl)',
+      );
+    // Judged after the event loop read its sockets: a tick due during a stall runs before the
+    // poll phase, and a renewal answered meanwhile (its validity counts from its send) is
+    // still unread then. A step or a delivery that looks meanwhile finds the lease as it is.
+    const expired = [...this.assigned].filter(
+      ([partition, state]) => state === 'held' && !this.options.leases.holds(partition, now),
+    );
+    if (expired.length > 0)
+      setImmediate(() => {
+        for (const [partition] of expired)
+          if (!this.options.leases.holds(partition)) this.lost(partition, 'expired');
+      });
     if (!this.healthy(now)) {
       if (!this.unhealthyLogged && this.assigned.size > 0) {
         this.unhealthyLogged = true;
@@ -212,6 +230,12 @@ export class PartitionOwnership {
     this.lastRenewalAt = now;
     try {
       const lost = await this.options.leases.renew();
+      const tookMs = Date.now() - now;
+      if (tookMs > this.renewMs)
+        this.options.logger.warn(
+          { tookMs, leaseTtlMs: this.options.leases.ttlMs },
+          'renewing partition leases took longer than a third of their ttl (Redis slow to answer)',
+        );
       for (const partition of lost) this.lost(partition, 'taken');
     } catch (err) {
       this.options.logger.warn({ err }, 'renewing partition leases failed; tried again shortly');
