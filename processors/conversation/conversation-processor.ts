@@ -17,7 +17,7 @@ import { peerOf } from '../engine/receipt-target';
 import { replyImpliedUpdates, type ReplyImpliedUpdate } from '../engine/reply-implied';
 import { expiryRefreshMs } from '../engine/refresh-core';
 import { nextUpdateVersion } from '../engine/update-version';
-import { windowCloseAfter, type GroupWindowing } from '../notifier/group-windowing';
+import { windowCloseOf, type GroupWindowing } from '../notifier/group-windowing';
 import { tellUnreadSyncs, type UnreadSyncFigures } from '../notifier/unread-syncs';
 import type { HeldReceipts } from '../receipts/held-receipts';
 import type { StateStep, StateSteps } from '../state-steps';
@@ -141,7 +141,8 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
     const badge: BadgeChange[] = [];
     const index: ConversationIndexChange[] = [];
     const touched = new Set<string>();
-    const windowsOpen = new Set<string>();
+    /** Conversations whose window sending opened or extended, at their earliest record's time. */
+    const windowsOpen = new Map<string, number>();
     // Members whose unread count a deletion lowered: their devices get an unread sync.
     const recounts: UnreadSyncFigures[] = [];
     for (const change of changes) {
@@ -161,7 +162,7 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
           if (source) badge.push({ op: 'remove', userId: sender, source, kind: result.kind });
         }
         if (result.hasHeld) touched.add(c);
-        if (result.windowOpen) windowsOpen.add(c);
+        if (result.windowOpen && !windowsOpen.has(c)) windowsOpen.set(c, change.sourceAt);
         if (change.told) {
           const { to, by, messageId, seq, status } = change.told;
           this.options.windowing.emitter.direct(
@@ -213,11 +214,10 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
       index.push(...this.moves(conversationId, before, step.ttlSeconds));
     // The window index entries make the windows that sending folded into close.
     const { windowing } = this.options;
-    const closeAt = windowCloseAfter(ctx.now, windowing);
-    const windows = [...windowsOpen].map((conversationId) => ({
+    const windows = [...windowsOpen].map(([conversationId, sourceAt]) => ({
       partition: partitionOf.get(conversationId)!,
       conversationId,
-      at: closeAt,
+      at: windowCloseOf(sourceAt, ctx, windowing),
     }));
     // The users' lists and the window index go with the step's write-behind (after its
     // outputs, fenced, atomic with the state); the badges are written now. Nothing below reads

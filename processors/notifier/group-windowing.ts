@@ -1,3 +1,4 @@
+import type { ProcessorContext } from '../../runtime/api';
 import type { PartitionIndex } from '../../stores/redis/partition-index';
 import type { PipelineMetrics } from '../../runtime/metrics';
 import type { StateSteps } from '../state-steps';
@@ -17,6 +18,19 @@ export interface GroupWindowing {
   sharesReads(userId: string): boolean;
   windowMs: number;
   windowGraceMs: number;
+}
+
+/**
+ * When the window of a record stamped `timestamp` closes: windows hold event time (what
+ * happened in those 2 s, however fast a backlog is read), and close by the partition's time
+ * (ProcessorContext.streamTime, WindowCloser). A record stamped ahead of the clock counts as now.
+ */
+export function windowCloseOf(
+  timestamp: number,
+  ctx: Pick<ProcessorContext, 'now'>,
+  windowing: Pick<GroupWindowing, 'windowMs' | 'windowGraceMs'>,
+): number {
+  return windowCloseAfter(Math.min(timestamp, ctx.now), windowing);
 }
 
 /** When a window open at `now` closes: tumbling windows aligned to the epoch, plus the grace. */

@@ -32,8 +32,9 @@ export class WindowCloser implements Punctuator {
     this.aligned = { everyMs: options.windowMs, offsetMs: options.windowGraceMs };
   }
 
+  /** Closes the windows due by the partition's time (the clock, unless it is behind). */
   punctuate(partitions: number[], ctx: ProcessorContext): Promise<void> {
-    return this.close(partitions, ctx, ctx.now);
+    return this.close(partitions, ctx, ctx.streamTime);
   }
 
   /** On shutdown every open window closes at once: senders should not wait for a restart. */
@@ -102,7 +103,7 @@ export class WindowCloser implements Punctuator {
     // After the write-behind (registered first): the index forgets the windows closed here,
     // unless a later step opened one again meanwhile (memory knows: this process owns them).
     ctx.afterSend(() => {
-      const nextClose = windowCloseAfter(Date.now(), this.options);
+      const nextClose = windowCloseAfter(Math.min(dueBy, Date.now()), this.options);
       return windows.reschedule(
         due.map((d) => ({
           conversationId: d.conversationId,

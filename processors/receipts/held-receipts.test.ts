@@ -34,6 +34,7 @@ function recordingContext(now: number, leaseHeld = true) {
   const acknowledgedHooks: Array<() => void> = [];
   const ctx: ProcessorContext = {
     now,
+    streamTime: now,
     partition: 2, // the partition of the records these tests hold
     send: (role, key, value) => sent.push({ role, key, value }),
     logChange: (change) => changes.push(change),

@@ -10,7 +10,7 @@ import { conversationRuns, inInputOrder } from '../conversation-runs';
 import { applyReceipts } from '../engine/apply-receipts';
 import { deliveredByNeeded } from '../engine/delivered-by-needed';
 import { nextUpdateVersion } from '../engine/update-version';
-import { windowCloseAfter, type GroupWindowing } from '../notifier/group-windowing';
+import { windowCloseOf, type GroupWindowing } from '../notifier/group-windowing';
 import { tellUnreadSyncs } from '../notifier/unread-syncs';
 import type { BadgeUpdater } from '../unread/badge-updater';
 import type { VisibleBadge } from '../unread/visible-badge';
@@ -157,7 +157,7 @@ export class ReceiptApplier {
         windows.push({
           partition: job.record.partition,
           conversationId: job.conversationId,
-          at: windowCloseAfter(ctx.now, this.options),
+          at: windowCloseOf(job.record.timestamp, ctx, this.options),
         });
       }
     });

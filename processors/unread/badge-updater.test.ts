@@ -23,6 +23,7 @@ describe('BadgeUpdater (real Redis)', () => {
   const context = (partition: number): ProcessorContext => ({
     partition,
     now: Date.now(),
+    streamTime: Date.now(),
     send: () => undefined,
     logChange: () => undefined,
     deadLetter: () => undefined,

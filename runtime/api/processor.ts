@@ -21,6 +21,12 @@ export interface ProcessorContext {
   readonly partition: number;
   /** Wall-clock time (ms) at which the step or punctuation began. */
   readonly now: number;
+  /**
+   * The partition's time (ms) when the step or punctuation began: the wall clock while the
+   * partition is caught up, the newest record timestamp its steps took while it works through
+   * a backlog (Kafka Streams' stream time). What event-time windows close by.
+   */
+  readonly streamTime: number;
   /** Queue a record for a sink topic. */
   send(role: TopicRole, key: string, value: unknown): void;
   /**

@@ -38,6 +38,8 @@ export class BufferedContext implements ProcessorContext {
     private readonly logger: Logger,
     /** Whether the lease this context's work started under is still held (see StreamRuntime). */
     private readonly leaseHeld: () => boolean = () => true,
+    /** The partition's time (PartitionTask.timeAt): the clock unless it is behind. */
+    readonly streamTime: number = Date.now(),
   ) {}
 
   assertLeaseHeld(): void {

@@ -141,4 +141,47 @@ describe('PartitionTask', () => {
     );
     expect(offsets(task.nextStep(0)!.records[1]!)).toEqual([0]); // 60 waits behind 200
   });
+
+  describe('timeAt (stream time)', () => {
+    const CLOCK = 1_000_000;
+
+    it('is the newest record timestamp taken while a backlog waits, never ahead of the clock', () => {
+      const task = new PartitionTask(0, 1, ['conv', 'rcpt'], { ...OPTIONS, maxStepRecords: 2 });
+      task.add(
+        batch(
+          'conv',
+          [
+            [0, 100],
+            [1, 300],
+            [2, 200],
+            [3, 400],
+          ],
+          10,
+        ),
+      ); // more on the broker
+      task.add(batch('rcpt', [], 0));
+      expect(task.timeAt(CLOCK)).toBe(CLOCK); // nothing taken yet: no stream time
+      const step = task.nextStep(CLOCK)!;
+      task.markProcessed(step);
+      expect(task.timeAt(CLOCK)).toBe(300);
+      task.markProcessed(task.nextStep(CLOCK)!);
+      expect(task.timeAt(CLOCK + 10)).toBe(400); // the broker has 6 more
+      expect(task.timeAt(350)).toBe(350); // a record stamped ahead of the clock
+    });
+
+    it('is the clock once caught up, or once no step took anything for maxIdleMs', () => {
+      const task = new PartitionTask(0, 1, ['conv', 'rcpt'], OPTIONS);
+      task.add(batch('conv', [[0, 100]], 1)); // all there is
+      task.add(batch('rcpt', [], 0));
+      task.markProcessed(task.nextStep(CLOCK)!);
+      expect(task.timeAt(CLOCK)).toBe(CLOCK);
+
+      const behind = new PartitionTask(0, 1, ['conv', 'rcpt'], OPTIONS);
+      behind.add(batch('conv', [[0, 100]], 50)); // a high watermark past what will come
+      behind.add(batch('rcpt', [], 0));
+      behind.markProcessed(behind.nextStep(CLOCK)!);
+      expect(behind.timeAt(CLOCK + 999)).toBe(100);
+      expect(behind.timeAt(CLOCK + 1000)).toBe(CLOCK + 1000);
+    });
+  });
 });

@@ -46,6 +46,10 @@ export class PartitionTask {
   private frontier = Number.NEGATIVE_INFINITY;
   private waitingSince: number | undefined;
   private readonly createdAt = Date.now();
+  /** Newest timestamp of the records steps took (stream time); 0 before the first. */
+  private streamTime = 0;
+  /** When a step last took records (ms). */
+  private lastTakenAt: number | undefined;
 
   constructor(
     readonly partition: number,
@@ -78,6 +82,21 @@ export class PartitionTask {
   /** Whether records are waiting (for the leading topic or the idle time). */
   get waiting(): boolean {
     return this.waitingSince !== undefined;
+  }
+
+  /**
+   * The partition's time at `now`, as Kafka Streams' stream time: while it works through a
+   * backlog (records buffered here, or known on the broker, and steps taking them), the newest
+   * record timestamp a step took, never ahead of the clock; once caught up — or when no step
+   * took anything for maxIdleMs (a high watermark may stay past the last record) — the clock.
+   * Group windows close by it: a backlog is grouped as it happened, not as fast as it is read.
+   */
+  timeAt(now: number): number {
+    const behind =
+      this.buffered > 0 || this.queues.some((q) => q.end !== undefined && q.fetchedUpTo < q.end);
+    const moving =
+      this.lastTakenAt !== undefined && now - this.lastTakenAt < this.options.maxIdleMs;
+    return behind && moving ? Math.min(now, this.streamTime) : now;
   }
 
   /** High watermark of a topic-partition as of its latest batch. */
@@ -133,6 +152,9 @@ export class PartitionTask {
     else if (leadTake > 0 || this.waitingSince === undefined) this.waitingSince = now;
     if (taken === 0) return null;
     if (leadTake > 0) this.frontier = frontier;
+    for (const list of records)
+      for (const r of list) this.streamTime = Math.max(this.streamTime, r.timestamp);
+    this.lastTakenAt = now;
     return { records };
   }
 

@@ -784,8 +784,12 @@ export class StreamRuntime {
 
   /** A context for work of the partition started in lease term `term`. */
   private newContext(partition: number, term: number): BufferedContext {
-    return new BufferedContext(partition, this.options.metrics, this.options.logger, () =>
-      this.leaseHeld(partition, term),
+    return new BufferedContext(
+      partition,
+      this.options.metrics,
+      this.options.logger,
+      () => this.leaseHeld(partition, term),
+      this.tasks.get(partition)?.timeAt(Date.now()) ?? Date.now(),
     );
   }
 
