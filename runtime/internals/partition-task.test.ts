@@ -158,30 +158,48 @@ describe('PartitionTask', () => {
           ],
           10,
         ),
-      ); // more on the broker
-      task.add(batch('rcpt', [], 0));
-      expect(task.timeAt(CLOCK)).toBe(CLOCK); // nothing taken yet: no stream time
-      const step = task.nextStep(CLOCK)!;
-      task.markProcessed(step);
-      expect(task.timeAt(CLOCK)).toBe(300);
+        CLOCK,
+      ); // 6 more on the broker
+      task.add(batch('rcpt', [], 0), CLOCK);
+      expect(task.timeAt(CLOCK)).toBe(0); // records wait and none was taken: no time yet
       task.markProcessed(task.nextStep(CLOCK)!);
-      expect(task.timeAt(CLOCK + 10)).toBe(400); // the broker has 6 more
+      expect(task.timeAt(CLOCK)).toBe(300); // two more buffered
+      task.markProcessed(task.nextStep(CLOCK)!);
+      expect(task.timeAt(CLOCK + 999)).toBe(400); // none buffered, the broker has more
       expect(task.timeAt(350)).toBe(350); // a record stamped ahead of the clock
     });
 
-    it('is the clock once caught up, or once no step took anything for maxIdleMs', () => {
+    it('is the clock once caught up, or once nothing came for maxIdleMs', () => {
       const task = new PartitionTask(0, 1, ['conv', 'rcpt'], OPTIONS);
-      task.add(batch('conv', [[0, 100]], 1)); // all there is
-      task.add(batch('rcpt', [], 0));
+      task.add(batch('conv', [[0, 100]], 1), CLOCK); // all there is
+      task.add(batch('rcpt', [], 0), CLOCK);
       task.markProcessed(task.nextStep(CLOCK)!);
       expect(task.timeAt(CLOCK)).toBe(CLOCK);
 
       const behind = new PartitionTask(0, 1, ['conv', 'rcpt'], OPTIONS);
-      behind.add(batch('conv', [[0, 100]], 50)); // a high watermark past what will come
-      behind.add(batch('rcpt', [], 0));
+      behind.add(batch('conv', [[0, 100]], 50), CLOCK); // a high watermark past what will come
+      behind.add(batch('rcpt', [], 0), CLOCK);
       behind.markProcessed(behind.nextStep(CLOCK)!);
       expect(behind.timeAt(CLOCK + 999)).toBe(100);
       expect(behind.timeAt(CLOCK + 1000)).toBe(CLOCK + 1000);
+    });
+
+    it('stays the stream time however long a step takes while records wait', () => {
+      const task = new PartitionTask(0, 1, ['conv', 'rcpt'], { ...OPTIONS, maxStepRecords: 1 });
+      task.add(
+        batch(
+          'conv',
+          [
+            [0, 100],
+            [1, 200],
+          ],
+          2,
+        ),
+        CLOCK,
+      );
+      task.add(batch('rcpt', [], 0), CLOCK);
+      task.markProcessed(task.nextStep(CLOCK)!);
+      expect(task.timeAt(CLOCK + 60_000)).toBe(100); // one record still buffered
     });
   });
 });

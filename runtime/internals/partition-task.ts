@@ -48,8 +48,8 @@ export class PartitionTask {
   private readonly createdAt = Date.now();
   /** Newest timestamp of the records steps took (stream time); 0 before the first. */
   private streamTime = 0;
-  /** When a step last took records (ms). */
-  private lastTakenAt: number | undefined;
+  /** When a batch last brought records (ms). */
+  private lastFetchedAt: number | undefined;
 
   constructor(
     readonly partition: number,
@@ -86,17 +86,18 @@ export class PartitionTask {
 
   /**
    * The partition's time at `now`, as Kafka Streams' stream time: while it works through a
-   * backlog (records buffered here, or known on the broker, and steps taking them), the newest
-   * record timestamp a step took, never ahead of the clock; once caught up — or when no step
-   * took anything for maxIdleMs (a high watermark may stay past the last record) — the clock.
-   * Group windows close by it: a backlog is grouped as it happened, not as fast as it is read.
+   * backlog — records buffered here, or more known on the broker and fetched lately — the newest
+   * record timestamp a step took, never ahead of the clock; once caught up the clock (so too
+   * when nothing came for maxIdleMs although the broker's high watermark is ahead: it may stay
+   * past the last record). Group windows close by it: a backlog is grouped as it happened, not
+   * as fast as it is read.
    */
   timeAt(now: number): number {
-    const behind =
-      this.buffered > 0 || this.queues.some((q) => q.end !== undefined && q.fetchedUpTo < q.end);
-    const moving =
-      this.lastTakenAt !== undefined && now - this.lastTakenAt < this.options.maxIdleMs;
-    return behind && moving ? Math.min(now, this.streamTime) : now;
+    const fetching =
+      this.lastFetchedAt !== undefined &&
+      now - this.lastFetchedAt < this.options.maxIdleMs &&
+      this.queues.some((q) => q.end !== undefined && q.fetchedUpTo < q.end);
+    return this.buffered > 0 || fetching ? Math.min(now, this.streamTime) : now;
   }
 
   /** High watermark of a topic-partition as of its latest batch. */
@@ -104,11 +105,12 @@ export class PartitionTask {
     return this.queue(topic).end;
   }
 
-  add(batch: InboundBatch): void {
+  add(batch: InboundBatch, now: number = Date.now()): void {
     const q = this.queue(batch.topic);
     const first = batch.records[0];
     if (first && q.committedUpTo === undefined) q.committedUpTo = Number(first.offset);
     for (const r of batch.records) q.records.push(r);
+    if (batch.records.length > 0) this.lastFetchedAt = now;
     const last = batch.records[batch.records.length - 1];
     if (last) q.fetchedUpTo = Math.max(q.fetchedUpTo, Number(last.offset) + 1);
     q.end = Number(batch.highWatermark);
@@ -154,7 +156,6 @@ export class PartitionTask {
     if (leadTake > 0) this.frontier = frontier;
     for (const list of records)
       for (const r of list) this.streamTime = Math.max(this.streamTime, r.timestamp);
-    this.lastTakenAt = now;
     return { records };
   }
 
