@@ -142,10 +142,10 @@ describe('PartitionTask', () => {
     expect(offsets(task.nextStep(0)!.records[1]!)).toEqual([0]); // 60 waits behind 200
   });
 
-  describe('timeAt (stream time)', () => {
+  describe('timeAt (the partition time group windows close by)', () => {
     const CLOCK = 1_000_000;
 
-    it('is the newest record timestamp taken while a backlog waits, never ahead of the clock', () => {
+    it('is how far every topic has been taken, never ahead of the clock', () => {
       const task = new PartitionTask(0, 1, ['conv', 'rcpt'], { ...OPTIONS, maxStepRecords: 2 });
       task.add(
         batch(
@@ -161,12 +161,41 @@ describe('PartitionTask', () => {
         CLOCK,
       ); // 6 more on the broker
       task.add(batch('rcpt', [], 0), CLOCK);
-      expect(task.timeAt(CLOCK)).toBe(0); // records wait and none was taken: no time yet
+      expect(task.timeAt(CLOCK)).toBe(99); // nothing taken: just before the first record waiting
       task.markProcessed(task.nextStep(CLOCK)!);
-      expect(task.timeAt(CLOCK)).toBe(300); // two more buffered
+      expect(task.timeAt(CLOCK)).toBe(199); // 200 is still buffered
       task.markProcessed(task.nextStep(CLOCK)!);
       expect(task.timeAt(CLOCK + 999)).toBe(400); // none buffered, the broker has more
       expect(task.timeAt(350)).toBe(350); // a record stamped ahead of the clock
+    });
+
+    it('waits for receipts queued behind the messages', () => {
+      const task = new PartitionTask(0, 1, ['conv', 'rcpt'], { ...OPTIONS, maxStepRecords: 2 });
+      task.add(
+        batch(
+          'conv',
+          [
+            [0, 100],
+            [1, 500],
+          ],
+          2,
+        ),
+        CLOCK,
+      ); // all there is
+      task.add(
+        batch(
+          'rcpt',
+          [
+            [0, 150],
+            [1, 160],
+            [2, 170],
+          ],
+          3,
+        ),
+        CLOCK,
+      );
+      task.markProcessed(task.nextStep(CLOCK)!); // both messages, two receipts
+      expect(task.timeAt(CLOCK)).toBe(169); // not 500: the receipt at 170 is still to come
     });
 
     it('is the clock once caught up, or once nothing came for maxIdleMs', () => {
@@ -184,7 +213,7 @@ describe('PartitionTask', () => {
       expect(behind.timeAt(CLOCK + 1000)).toBe(CLOCK + 1000);
     });
 
-    it('stays the stream time however long a step takes while records wait', () => {
+    it('stays behind however long a step takes while records wait', () => {
       const task = new PartitionTask(0, 1, ['conv', 'rcpt'], { ...OPTIONS, maxStepRecords: 1 });
       task.add(
         batch(
@@ -199,7 +228,7 @@ describe('PartitionTask', () => {
       );
       task.add(batch('rcpt', [], 0), CLOCK);
       task.markProcessed(task.nextStep(CLOCK)!);
-      expect(task.timeAt(CLOCK + 60_000)).toBe(100); // one record still buffered
+      expect(task.timeAt(CLOCK + 60_000)).toBe(199); // one record still buffered
     });
   });
 });

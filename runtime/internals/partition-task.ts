@@ -19,6 +19,8 @@ interface TaskQueue {
   end: number | undefined;
   /** Offset after the last record fetched. */
   fetchedUpTo: number;
+  /** Newest timestamp of the records steps took from it (0 before the first). */
+  takenUpTo: number;
   /** Where the partition is known to be committed (or first fetched from): a rewind point. */
   committedUpTo: number | undefined;
   /** The latest batch's pause(), and the resume function while paused. */
@@ -46,8 +48,6 @@ export class PartitionTask {
   private frontier = Number.NEGATIVE_INFINITY;
   private waitingSince: number | undefined;
   private readonly createdAt = Date.now();
-  /** Newest timestamp of the records steps took (stream time); 0 before the first. */
-  private streamTime = 0;
   /** When a batch last brought records (ms). */
   private lastFetchedAt: number | undefined;
 
@@ -62,6 +62,7 @@ export class PartitionTask {
       records: [],
       end: undefined,
       fetchedUpTo: 0,
+      takenUpTo: 0,
       committedUpTo: undefined,
       pause: undefined,
       resume: undefined,
@@ -85,19 +86,26 @@ export class PartitionTask {
   }
 
   /**
-   * The partition's time at `now`, as Kafka Streams' stream time: while it works through a
-   * backlog — records buffered here, or more known on the broker and fetched lately — the newest
-   * record timestamp a step took, never ahead of the clock; once caught up the clock (so too
-   * when nothing came for maxIdleMs although the broker's high watermark is ahead: it may stay
-   * past the last record). Group windows close by it: a backlog is grouped as it happened, not
-   * as fast as it is read.
+   * The partition's time at `now`: how far in event time every one of its inputs has been
+   * processed (the least over its topics, as a watermark). A topic with records buffered is
+   * there up to just before the first of them; one with nothing buffered but more on the broker
+   * (and batches still coming) up to the newest record taken from it; one caught up does not
+   * hold the time back. Never ahead of the clock, so a caught-up partition's time is the clock;
+   * so too when nothing came for maxIdleMs although a high watermark is ahead (it may stay past
+   * the last record). Group windows close by it: a backlog is grouped as it happened, not as
+   * fast as it is read, and a window waits for the receipts still queued behind the messages.
    */
   timeAt(now: number): number {
     const fetching =
-      this.lastFetchedAt !== undefined &&
-      now - this.lastFetchedAt < this.options.maxIdleMs &&
-      this.queues.some((q) => q.end !== undefined && q.fetchedUpTo < q.end);
-    return this.buffered > 0 || fetching ? Math.min(now, this.streamTime) : now;
+      this.lastFetchedAt !== undefined && now - this.lastFetchedAt < this.options.maxIdleMs;
+    let time = now;
+    for (const q of this.queues) {
+      const first = q.records[0];
+      if (first) time = Math.min(time, first.timestamp - 1);
+      else if (fetching && q.end !== undefined && q.fetchedUpTo < q.end)
+        time = Math.min(time, q.takenUpTo);
+    }
+    return time;
   }
 
   /** High watermark of a topic-partition as of its latest batch. */
@@ -154,8 +162,10 @@ export class PartitionTask {
     else if (leadTake > 0 || this.waitingSince === undefined) this.waitingSince = now;
     if (taken === 0) return null;
     if (leadTake > 0) this.frontier = frontier;
-    for (const list of records)
-      for (const r of list) this.streamTime = Math.max(this.streamTime, r.timestamp);
+    records.forEach((list, i) => {
+      const q = this.queues[i]!;
+      for (const r of list) q.takenUpTo = Math.max(q.takenUpTo, r.timestamp);
+    });
     return { records };
   }
 
