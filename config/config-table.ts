@@ -357,7 +357,10 @@ export const CONFIG_TABLE = {
   partitionLeaseMs: variable({
     env: 'TICKS_PARTITION_LEASE_MS',
     schema: integer(1_000, 300_000),
-    default: '6000',
+    // Just below the session timeout: the group reassigns a silent member's partitions only
+    // after that anyway, and a shorter lease only runs out under stalls a loaded process
+    // survives (every lease lost together every 10–60 s in the default bench at 6 s).
+    default: '9000',
     doc: "how long a processor's lease on a partition's state lasts unrenewed (renewed every third of it); below TICKS_SESSION_TIMEOUT_MS",
   }),
   readyMaxFailingMs: variable({
