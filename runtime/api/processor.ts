@@ -23,8 +23,9 @@ export interface ProcessorContext {
   readonly now: number;
   /**
    * The partition's time (ms) when the step or punctuation began: the wall clock while the
-   * partition is caught up, the newest record timestamp its steps took while it works through
-   * a backlog (Kafka Streams' stream time). What event-time windows close by.
+   * partition is caught up; while it works through a backlog, how far in event time every one
+   * of its inputs has been taken (a watermark; runtime/internals/partition-task.ts, timeAt).
+   * What event-time windows close by.
    */
   readonly streamTime: number;
   /** Queue a record for a sink topic. */

@@ -44,8 +44,6 @@ export interface Step {
  */
 export class PartitionTask {
   private readonly queues: TaskQueue[];
-  /** Highest timestamp taken from the leading queue. */
-  private frontier = Number.NEGATIVE_INFINITY;
   private waitingSince: number | undefined;
   private readonly createdAt = Date.now();
   /** When a batch last brought records (ms). */
@@ -132,7 +130,8 @@ export class PartitionTask {
     const { maxStepRecords, maxBufferedRecords, maxIdleMs, maxLeadWaitMs } = this.options;
     const [lead, ...others] = this.queues;
     const leadTake = Math.min(lead!.records.length, maxStepRecords);
-    let frontier = this.frontier;
+    // How far the leading topic will have been taken (its takenUpTo once this step is).
+    let frontier = lead!.takenUpTo;
     for (let i = 0; i < leadTake; i++) frontier = Math.max(frontier, lead!.records[i]!.timestamp);
     const leadHasMore = lead!.end !== undefined && lead!.fetchedUpTo < lead!.end;
     const leadCaughtUp =
@@ -161,7 +160,6 @@ export class PartitionTask {
     if (!waiting) this.waitingSince = undefined;
     else if (leadTake > 0 || this.waitingSince === undefined) this.waitingSince = now;
     if (taken === 0) return null;
-    if (leadTake > 0) this.frontier = frontier;
     records.forEach((list, i) => {
       const q = this.queues[i]!;
       for (const r of list) q.takenUpTo = Math.max(q.takenUpTo, r.timestamp);
