@@ -73,7 +73,7 @@ interface Outcome {
 function orderIndependent(dump: Record<string, DumpedKey>): Record<string, DumpedKey> {
   const kept: Record<string, DumpedKey> = {};
   for (const [name, key] of Object.entries(dump)) {
-    if (/^\{p:|:(readlog|dlvlog):|:win$/.test(name)) continue;
+    if (/^\{p:|:log:|:win$/.test(name)) continue;
     if (name.endsWith(':meta')) {
       const { uver: _uver, ...rest } = key.value as Record<string, string>;
       const untold = Object.entries(rest).filter(([field]) => !/^t[rd]:/.test(field));

@@ -97,8 +97,8 @@ describe('applyReceipts: watermarks', () => {
     expect(again).toMatchObject({ oldRead: 2, newRead: 2, changed: false });
     expect(commandsOf(step)).toEqual(
       expect.arrayContaining([
-        ['zadd', 'readlog:bo', '2', '2|7000'],
-        ['expire', 'readlog:bo', '3600'],
+        ['zadd', 'log:bo', '2', '2|7000'],
+        ['expire', 'log:bo', '3600'],
         // The watermarks are meta fields.
         ['hset', 'meta', 'r:bo', '2', 'd:bo', '2', 'touched', '10000000'],
       ]),
@@ -118,7 +118,8 @@ describe('applyReceipts: watermarks', () => {
     ).map(applied);
     expect(dlv).toMatchObject({ oldRead: 0, newRead: 0, read: 0, delivered: 3, changed: true });
     expect(read).toMatchObject({ read: 3, delivered: 3, changed: true, atEnd: true, unread: 0 });
-    expect(commandsOf(step)).toContainEqual(['zadd', 'dlvlog:cy', '3', '3|7000']);
+    // Both moves in cy's one log: the delivery scored by minus its seq, the read by its seq.
+    expect(commandsOf(step)).toContainEqual(['zadd', 'log:cy', '-3', '-3|7000', '3', '3|5110']);
   });
 
   it('records delivery by id once per reader and message, expiring the hashes it writes', () => {
@@ -151,10 +152,10 @@ describe('applyReceipts: watermarks', () => {
       applyReceipts(state, [receipt('bo', { type: 'read', seq })], step);
       return expiresOf(step);
     };
-    expect(readAt(NOW, 1)).toEqual(['readlog:bo']); // created: expires
+    expect(readAt(NOW, 1)).toEqual(['log:bo']); // created: expires
     expect(readAt(NOW + 1_000, 2)).toEqual([]); // refreshed a second ago
     const later = NOW + 1_000 + (TTL * 1000) / 24;
-    expect(readAt(later, 3)).toEqual(['readlog:bo']);
+    expect(readAt(later, 3)).toEqual(['log:bo']);
   });
 
   it('refuses, before changing anything, a run whose delivered-by-id state is not loaded', () => {

@@ -2,7 +2,8 @@ import type { ReceiptStatus } from '../../schemas/types';
 import type { ReceiptInput, ReceiptResult } from '../../stores/redis/conversation-store';
 import { StateNotLoadedError, type ConversationState } from '../../stores/state/conversation-state';
 import { conversationWrites } from '../../stores/state/conversation-writes';
-import { formatNumber } from '../../stores/state/stored-values';
+import { memberLogSuffix } from '../../stores/redis/keys';
+import { formatNumber, logEntry } from '../../stores/state/stored-values';
 import { deliveredByNeeded } from './delivered-by-needed';
 import { directUpdate, TellingMarks } from './direct-update';
 import type { EngineStep } from './engine-step';
@@ -20,7 +21,8 @@ type Applied = Extract<ReceiptResult, { applied: true }>;
  *   message (SEQ_NOT_REACHED), an id the index does not know (UNKNOWN_MESSAGE).
  * - Watermarks only move forward: a duplicate, replayed or backwards receipt changes nothing
  *   (`changed` false). A read moves the delivered watermark too (read implies delivered).
- * - Each move appends to the reader's log (readlog/dlvlog: "seq|at" scored by seq); a delivery
+ * - Each move appends to the reader's log (`log:<user>`: "seq|at" scored by seq for a read,
+ *   "-seq|at" scored by -seq for a delivery, stored-values.ts logEntry); a delivery
  *   by ids records who confirmed each message (`dlv:<id>`, first time kept).
  * - Direct chats: the peer hears at once (directUpdate); groups: the changed seq ranges fold
  *   into the open window with the senders the receipt newly covers (sendersCovered: those a
@@ -54,6 +56,13 @@ export function applyReceipts(
   // lately (not on every write: an active reader's log would cost an EXPIRE per receipt).
   const expireWhenDue = (key: { expire(seconds: number): void }, suffix: string) => {
     if (state.refreshExpiry(suffix, step.now, refreshMs)) key.expire(ttl);
+  };
+  // A watermark move goes to the member's log (both kinds in one key: stored-values logEntry).
+  const logMove = (user: string, which: 'read' | 'delivered', seq: number, at: string) => {
+    const log = writes.memberLog(user);
+    const entry = logEntry(which, seq, at);
+    log.add(entry.score, entry.member);
+    expireWhenDue(log, memberLogSuffix(user));
   };
 
   const results: ReceiptResult[] = [];
@@ -119,9 +128,7 @@ export function applyReceipts(
       }
       if (newRead > oldRead || newRead > oldDlvd) {
         ranges.push([Math.min(oldRead, oldDlvd), newRead]);
-        const log = writes.readLog(user);
-        log.add(formatNumber(newRead), `${formatNumber(newRead)}|${at}`);
-        expireWhenDue(log, `readlog:${user}`);
+        logMove(user, 'read', newRead, at);
       }
       if (state.clearUnreadMark(user)) {
         writes.marked.delete(user);
@@ -136,9 +143,7 @@ export function applyReceipts(
         state.setWatermark('dlvd', user, target);
         writes.dlvd.set(user, formatNumber(target));
         ranges.push([oldDlvd, target]);
-        const log = writes.deliveredLog(user);
-        log.add(formatNumber(target), `${formatNumber(target)}|${at}`);
-        expireWhenDue(log, `dlvlog:${user}`);
+        logMove(user, 'delivered', target, at);
       }
     } else {
       for (const [id, seq] of resolved.ids) {

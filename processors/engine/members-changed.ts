@@ -42,7 +42,7 @@ export function applyMemberChanges(
   }
   if (isNew && kind !== null) {
     state.kind = kind;
-    writes.meta.set('kind', kind);
+    writes.create(kind);
   }
 
   const start = formatNumber(lastSeq);

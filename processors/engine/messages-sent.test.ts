@@ -55,6 +55,8 @@ describe('applyMessagesSent', () => {
           '2',
           'kind',
           'DIRECT',
+          'lv', // created in the layout of one log key per member
+          '2',
           'last_seq',
           '2',
           'last_msg',

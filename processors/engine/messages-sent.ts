@@ -126,7 +126,7 @@ export function applyMessagesSent(
 
   if (!hadKind) {
     state.kind = kind;
-    writes.meta.set('kind', kind);
+    writes.create(kind);
   }
   if (lastSeq > previousLast && lastMsg !== null && lastAt !== null) {
     state.lastSeq = lastSeq;

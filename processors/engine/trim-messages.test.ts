@@ -82,7 +82,7 @@ describe('trimMessages (real Redis)', () => {
     expect(await r.exists(`${prefix}dlv:m2`)).toBe(0);
     expect(await r.exists(`${prefix}dlv:m3`)).toBe(1);
     // bo's read at 3 still tells when m3 was read; nothing below the oldest message is kept.
-    expect(await r.zrange(`${prefix}readlog:bo`, '0', '-1', 'WITHSCORES')).toEqual([
+    expect(await r.zrange(`${prefix}log:bo`, '0', '-1', 'WITHSCORES')).toEqual([
       expect.stringMatching(/^3\|/),
       '3',
     ]);

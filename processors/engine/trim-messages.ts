@@ -27,8 +27,5 @@ export function trimMessages(
   }
   const lowest = state.lowestIndexedSeq;
   if (lowest === undefined) return;
-  for (const member of state.members) {
-    writes.readLog(member).removeBelow(lowest);
-    writes.deliveredLog(member).removeBelow(lowest);
-  }
+  for (const member of state.members) writes.memberLog(member).removeWithin(lowest);
 }

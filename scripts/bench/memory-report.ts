@@ -9,8 +9,9 @@ export interface KindRow {
 const KIND_NAMES: Record<string, string> = {
   'c:msgs': 'message index (seq → message)',
   'c:msg': 'message hash (message → seq, sender)',
-  'c:readlog': 'read log per member (seq → time)',
-  'c:dlvlog': 'delivered log per member (seq → time)',
+  'c:log': 'read and delivered logs per member (seq → time)',
+  'c:readlog': 'read log per member (older layout; now in log)',
+  'c:dlvlog': 'delivered log per member (older layout; now in log)',
   'c:dlv': 'delivered-by of one message (member → time)',
   'c:notified': 'told-up-to marks (older layout; now in meta)',
   'c:meta': 'conversation meta, members, their watermarks and told-up-to marks',

@@ -133,7 +133,26 @@ export const MetaField = {
   told: (markField: string) => `t${markField}`,
   /** A token every content write replaces (stores/state/conversation-writes.ts: newRevision). */
   revision: 'rev',
+  /**
+   * Set ('2') when the conversation is created by a build that keeps a member's read and
+   * delivered logs in one key (`log:<user>`, memberLogSuffix). A conversation without it may
+   * still have the older `readlog:<user>` and `dlvlog:<user>` keys, which readers consult too
+   * until they expire (receipt-details-1.lua).
+   */
+  layout: 'lv',
 } as const;
+
+/** MetaField.layout's value: one log key per member. */
+export const LOG_LAYOUT = '2';
+
+/**
+ * Suffix of a member's log key (`log:<user>`): a sorted set of the moves of their read watermark
+ * (scored by the seq, member 'seq|at') and delivered watermark (scored by minus the seq, member
+ * '-seq|at'), so that both logs of a member cost one key (stored-values.ts logEntry).
+ */
+export function memberLogSuffix(userId: string): string {
+  return `log:${userId}`;
+}
 
 /**
  * Keys of the layout before members, watermarks and marks moved into meta (RedisKeys.legacyKey):

@@ -3,7 +3,7 @@ import { loadConfig } from '../../config/config';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { connectRedis, type RedisClient } from './connect';
 import { HotStateRestorer } from './hot-state-restorer';
-import { MetaField, RedisKeys } from './keys';
+import { LOG_LAYOUT, MetaField, RedisKeys } from './keys';
 import { RedisReceiptDetails } from './receipt-details';
 
 /**
@@ -66,9 +66,9 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
     await redis
       .multi()
       .hset(`${p}meta`, MetaField.dlvd('cy'), '1')
-      .zadd(`${p}dlvlog:cy`, 1, '1|3000')
+      .zadd(`${p}log:cy`, -1, '-1|3000')
       .hset(`${p}meta`, MetaField.read('cy'), '1')
-      .zadd(`${p}readlog:cy`, 1, '1|4000')
+      .zadd(`${p}log:cy`, 1, '1|4000')
       .exec();
     expect(await recipients(source)).toEqual([
       ['bo', 2_000, 1_500],
@@ -134,5 +134,33 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
     expect(after).not.toBe(first);
     if (after.status !== 'found') throw new Error(after.status);
     expect(after.recipients.map((r) => r.userId)).toContain('eve');
+  });
+
+  it("reads an older build's separate readlog/dlvlog keys until the conversation says its logs are one key", async () => {
+    // Written by a build before 'log:<user>': meta without 'lv', the logs in keys of their own;
+    // bo's moves to seq 1 came before the upgrade, to seq 2 after it (in the one log key).
+    const p = keys.conversation('older');
+    await redis
+      .multi()
+      .hset(`${p}meta`, { kind: 'GROUP', last_seq: '2', 'm:ann': '1', 'm:bo': '1' })
+      .hset(`${p}meta`, { 'r:ann': '2', 'd:ann': '2', 'r:bo': '2', 'd:bo': '2' })
+      .hset(`${p}msg`, { m1: '1|ann|1000', m2: '2|ann|1100' })
+      .zadd(`${p}msgs`, 1, 'm1', 2, 'm2')
+      .zadd(`${p}readlog:bo`, 1, '1|2000')
+      .zadd(`${p}dlvlog:bo`, 1, '1|1500')
+      .zadd(`${p}log:bo`, 2, '2|3000', -2, '-2|2500')
+      .exec();
+    const source = new RedisReceiptDetails(redis, keys);
+    const bo = async (messageId: string) => {
+      const found = await source.lookup({ conversationId: 'older', messageId, viewer: 'ann' });
+      if (found.status !== 'found') throw new Error(found.status);
+      const row = found.recipients.find((r) => r.userId === 'bo')!;
+      return [row.readAt, row.deliveredAt];
+    };
+    expect(await bo('m1')).toEqual([2_000, 1_500]);
+    expect(await bo('m2')).toEqual([3_000, 2_500]);
+    // A conversation created in today's layout has no such keys: they are not read.
+    await redis.hset(`${p}meta`, MetaField.layout, LOG_LAYOUT, MetaField.revision, 'w.4');
+    expect(await bo('m1')).toEqual([3_000, 2_500]);
   });
 });

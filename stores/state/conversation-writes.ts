@@ -1,4 +1,11 @@
-import { LEGACY_SUFFIXES, MetaField, type ConversationSuffix } from '../redis/keys';
+import {
+  LEGACY_SUFFIXES,
+  LOG_LAYOUT,
+  memberLogSuffix,
+  MetaField,
+  type ConversationSuffix,
+} from '../redis/keys';
+import type { ConversationKind } from '../../schemas/types';
 import type { ConversationState } from './conversation-state';
 import { newRevision } from '../redis/revision';
 import { formatNumber } from './stored-values';
@@ -99,6 +106,15 @@ export class ConversationWrites {
     return meta;
   }
 
+  /**
+   * The conversation's kind, written when an event creates it, with the layout it is written in
+   * from the start (MetaField.layout: readers need not look for an older build's keys).
+   */
+  create(kind: ConversationKind): void {
+    this.meta.set('kind', kind);
+    this.meta.set(MetaField.layout, LOG_LAYOUT);
+  }
+
   /** Members: meta's 'm:<user>' fields. */
   readonly members = new MemberFields(() => this.meta, MetaField.member);
 
@@ -149,16 +165,13 @@ export class ConversationWrites {
     return this.writes.hash(`${this.prefix}dlv:${messageId}`, ConversationRank.Watermarks);
   }
 
-  /** A reader's read log ("seq|at" scored by seq), for receipt details. */
-  readLog(userId: string): SortedSetWrites {
+  /**
+   * A member's log of read and delivered watermark moves, for receipt details (keys.ts
+   * memberLogSuffix; entries from stored-values.ts logEntry).
+   */
+  memberLog(userId: string): SortedSetWrites {
     this.revise();
-    return this.writes.sortedSet(`${this.prefix}readlog:${userId}`);
-  }
-
-  /** A reader's delivered-up-to log. */
-  deliveredLog(userId: string): SortedSetWrites {
-    this.revise();
-    return this.writes.sortedSet(`${this.prefix}dlvlog:${userId}`);
+    return this.writes.sortedSet(this.prefix + memberLogSuffix(userId));
   }
 
   private key(suffix: ConversationSuffix): string {

@@ -228,7 +228,7 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
         for (const k of both) {
           await redis.hset(k.conversationKey(c, 'meta'), 'touched', '0');
           const keys = await scanKeys(redis, `${k.conversation(c)}*`);
-          for (const key of keys) if (!/:(readlog|dlvlog|dlv):/.test(key)) await redis.persist(key);
+          for (const key of keys) if (!/:(log|dlv):/.test(key)) await redis.persist(key);
         }
         if (cache.has(c)) cache.get(c)!.touched = 0;
       }

@@ -43,6 +43,20 @@ export function parseMessage(value: string): StoredMessage | null {
   return m ? { seq: Number(m[1]), sender: m[2]!, sentAt: m[3]! } : null;
 }
 
+/**
+ * A member's log entry (keys.ts memberLogSuffix) for a move of their read watermark to `seq` at
+ * `at` (score seq, member 'seq|at') or of their delivered watermark (score -seq, member
+ * '-seq|at'): reads are the positive scores, deliveries the negative ones.
+ */
+export function logEntry(
+  which: 'read' | 'delivered',
+  seq: number,
+  at: string,
+): { score: string; member: string } {
+  const score = formatNumber(which === 'read' ? seq : -seq);
+  return { score, member: `${score}|${at}` };
+}
+
 /** A 'told up to' mark of the `notified` hash: "seq|version|message_id". */
 export interface NotifiedMark {
   seq: number;

@@ -97,10 +97,10 @@ describe('WriteSet', () => {
     c.meta.set('last_seq', '3');
     c.msg.set('m3', '3|bo|1');
     c.dlvd.set('ana', '3');
-    c.readLog('ana').add('3', '3|9');
+    c.memberLog('ana').add('3', '3|9');
     expect(w.commands(plain)).toEqual([
       ['hset', 'p:{c:1}:msg', 'm3', '3|bo|1'],
-      ['zadd', 'p:{c:1}:readlog:ana', '3', '3|9'],
+      ['zadd', 'p:{c:1}:log:ana', '3', '3|9'],
       // The watermarks are meta fields: one HSET with last_seq (and the content's new revision).
       ['hset', 'p:{c:1}:meta', 'rev', REVISION, 'r:ana', '3', 'last_seq', '3', 'd:ana', '3'],
       ['hset', 'p:{c:1}:dlv:m3', 'ana', '9'],
@@ -145,8 +145,8 @@ describe('WriteSet', () => {
       (c) => c.deleted.set('m1', '1'),
       (c) => c.marked.set('ana', '9'),
       (c) => c.deliveredBy('m1').set('ana', '9'),
-      (c) => c.readLog('ana').add('1', '1|9'),
-      (c) => c.deliveredLog('ana').add('1', '1|9'),
+      (c) => c.memberLog('ana').add('1', '1|9'),
+      (c) => c.memberLog('ana').add('-1', '-1|9'),
     ];
     const seen = new Set<string>();
     for (const write of writers) {

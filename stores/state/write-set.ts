@@ -155,16 +155,19 @@ export class SortedSetWrites extends KeyWrites {
     this.scores.set(member, null);
   }
 
-  /** ZREMRANGEBYSCORE key -inf (score: every member below `score`, after the step's adds. */
-  removeBelow(score: number): void {
-    this.below = Math.max(this.below ?? score, score);
+  /**
+   * ZREMRANGEBYSCORE key (-bound (bound: every member scored strictly between -bound and bound,
+   * after the step's adds (a member's log: its reads and deliveries below a seq).
+   */
+  removeWithin(bound: number): void {
+    this.within = Math.max(this.within ?? bound, bound);
   }
 
-  private below: number | null = null;
+  private within: number | null = null;
 
   protected clear(): void {
     this.scores.clear();
-    this.below = null;
+    this.within = null;
   }
 
   protected writes(out: RedisCommand[]): void {
@@ -184,7 +187,8 @@ export class SortedSetWrites extends KeyWrites {
     const removed = [...this.scores].filter(([, score]) => score === null).map(([m]) => m);
     // After a DEL the set holds only what was added since: nothing to remove.
     if (!this.deleted) this.members(out, 'zrem', removed);
-    if (this.below !== null) out.push(['zremrangebyscore', this.key, '-inf', `(${this.below}`]);
+    if (this.within !== null)
+      out.push(['zremrangebyscore', this.key, `(${-this.within}`, `(${this.within}`]);
   }
 }
 

@@ -88,6 +88,6 @@ export function conversationKeyNames(
     ...['meta', 'msg', 'msgs', 'win', 'held'],
     ...['deleted', 'marked'],
     ...gen.messageIdsOf(conversationId).map((id) => `dlv:${id}`),
-    ...gen.usersOf(conversationId).flatMap((u) => [`readlog:${u}`, `dlvlog:${u}`]),
+    ...gen.usersOf(conversationId).map((u) => `log:${u}`),
   ];
 }

@@ -156,9 +156,7 @@ for _, r in ipairs(receipts) do
         if newRead > oldDlvd then dlvds[user] = newRead; dlvdMoved[user] = true end
         if newRead > oldRead or newRead > oldDlvd then
           ranges[1] = {math.min(oldRead, oldDlvd), newRead}
-          local log = p .. 'readlog:' .. user
-          redis.call('ZADD', log, newRead, str(newRead) .. '|' .. r.at)
-          expireOnce(log)
+          expireOnce(logMove(p, user, 'read', newRead, r.at))
         end
         if r.shareRead then
           status = 'READ'
@@ -174,9 +172,7 @@ for _, r in ipairs(receipts) do
           dlvds[user] = target
           dlvdMoved[user] = true
           ranges[1] = {oldDlvd, target}
-          local log = p .. 'dlvlog:' .. user
-          redis.call('ZADD', log, target, str(target) .. '|' .. r.at)
-          expireOnce(log)
+          expireOnce(logMove(p, user, 'delivered', target, r.at))
         end
       else
         for _, id in ipairs(ids) do

@@ -39,7 +39,7 @@ for i = 2, #ARGV, 3 do
     removed = true
   end
 end
-if isNew and kind then redis.call('HSET', meta, 'kind', kind) end
+if isNew and kind then redis.call('HSET', meta, 'kind', kind, LAYOUT, LOG_LAYOUT) end
 
 -- Each joiner's watermarks start at the last message (HSETNX: existing ones are kept).
 if #joined > 0 then

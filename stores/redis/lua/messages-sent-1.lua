@@ -115,6 +115,8 @@ local metaFields = {}
 if not m[1] then
   metaFields[#metaFields + 1] = 'kind'
   metaFields[#metaFields + 1] = kind
+  metaFields[#metaFields + 1] = LAYOUT
+  metaFields[#metaFields + 1] = LOG_LAYOUT
 end
 if lastSeq > previousLast then
   metaFields[#metaFields + 1] = 'last_seq'

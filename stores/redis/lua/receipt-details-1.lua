@@ -1,6 +1,7 @@
 --[[
   Who received and who read one message, for the receipt-details query (read-only).
-  "Read by U at T" is the first entry of U's read log at or above the message's seq; a member
+  "Read by U at T" is the time of the first move of U's read watermark to the message's seq
+  or beyond (U's log, 'log:<user>'); a member
   who sent a later message read this one then too (sending moves the sender's watermark without
   a log entry), so the first later message of each member also counts. Delivered is the
   delivered watermark, the delivered-by-id hash, or having read it, whichever came first.
@@ -35,8 +36,10 @@ local messageId, viewer, scanLimit, held = ARGV[1], ARGV[2], tonumber(ARGV[3]), 
 local msgs, msg = p .. 'msgs', p .. 'msg'
 local byIdKey = p .. 'dlv:' .. messageId
 
-local rev = redis.call('HMGET', p .. 'meta', 'rev', MEMBER .. viewer)
+local rev = redis.call('HMGET', p .. 'meta', 'rev', MEMBER .. viewer, LAYOUT)
 local revision = rev[1] and ('rev:' .. rev[1]) or nil
+-- Created before the logs shared a key: an older build's readlog/dlvlog keys may hold moves.
+local olderLogs = rev[3] ~= LOG_LAYOUT
 if revision and rev[2] and held == revision then return {'same'} end
 
 -- Members and watermarks: meta's fields, or the older layout's keys (memberStateOf).
@@ -85,11 +88,24 @@ if #later > 0 then
   end
 end
 
--- First log entry at or above the seq: "<watermark>|<at>".
-local function firstLogged(key)
-  local entry = redis.call('ZRANGEBYSCORE', key, str(seq), '+inf', 'LIMIT', 0, 1)[1]
-  if not entry then return nil end
-  return tonumber(string.match(entry, '|(%d+)$'))
+-- The first move of a member's read (or delivered) watermark to the seq or beyond: its time
+-- and how far it went. Reads are scored seq, deliveries -seq ('log:<user>', helpers.lua logMove).
+local function firstMove(member, which)
+  local key = p .. 'log:' .. member
+  local entry
+  if which == 'read' then
+    entry = redis.call('ZRANGEBYSCORE', key, str(seq), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  else
+    entry = redis.call('ZREVRANGEBYSCORE', key, str(-seq), '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  end
+  local at, to = tonumber(string.match(entry[1] or '', '|(%d+)$')), math.abs(tonumber(entry[2] or 0))
+  if olderLogs then
+    -- The older key's entries ("<watermark>|<at>" by seq) came first, unless a rebuild wrote lower ones.
+    local older = p .. (which == 'read' and 'readlog:' or 'dlvlog:') .. member
+    local e = redis.call('ZRANGEBYSCORE', older, str(seq), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    if e[1] and (not at or tonumber(e[2]) < to) then at = tonumber(string.match(e[1], '|(%d+)$')) end
+  end
+  return at
 end
 
 local function earliest(a, b)
@@ -106,12 +122,12 @@ for _, member in ipairs(memberList) do
     local hasRead = (reads[member] or 0) >= seq
     local hasDelivered = (dlvds[member] or 0) >= seq
     if hasRead then
-      readTime = earliest(firstLogged(p .. 'readlog:' .. member), sentAfter[member])
+      readTime = earliest(firstMove(member, 'read'), sentAfter[member])
       readAt = readTime and str(readTime) or '?'
     end
     local dlvTime = earliest(readTime, byId[member])
     if hasDelivered then
-      dlvTime = earliest(dlvTime, firstLogged(p .. 'dlvlog:' .. member))
+      dlvTime = earliest(dlvTime, firstMove(member, 'delivered'))
     end
     if dlvTime then
       deliveredAt = str(dlvTime)

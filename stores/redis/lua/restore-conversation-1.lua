@@ -29,7 +29,8 @@ local meta, msgs, msg = p .. 'meta', p .. 'msgs', p .. 'msg'
 
 -- What is restored changes the content: answers held for the last 'rev' must not match it.
 redis.call('HSET', meta, 'rev', ARGV[2])
-redis.call('HSETNX', meta, 'kind', s.kind)
+-- A conversation this creates is in today's layout (an existing one may hold older keys).
+if redis.call('HSETNX', meta, 'kind', s.kind) == 1 then redis.call('HSET', meta, LAYOUT, LOG_LAYOUT) end
 if s.last then
   local seq = tonumber(s.last[1])
   if seq > hnum(meta, 'last_seq') then
@@ -49,15 +50,12 @@ for _, m in ipairs(s.messages) do
   redis.call('ZADD', msgs, str(m[1]), m[2])
   redis.call('HSET', msg, m[2], str(m[1]) .. '|' .. m[3] .. '|' .. str(m[4]))
 end
-for user, entries in pairs(s.readlog) do
-  local key = p .. 'readlog:' .. user
-  for _, e in ipairs(entries) do redis.call('ZADD', key, str(e[1]), str(e[1]) .. '|' .. str(e[2])) end
-  touch(ttl, key)
-end
-for user, entries in pairs(s.dlvlog) do
-  local key = p .. 'dlvlog:' .. user
-  for _, e in ipairs(entries) do redis.call('ZADD', key, str(e[1]), str(e[1]) .. '|' .. str(e[2])) end
-  touch(ttl, key)
+for which, logs in pairs({read = s.readlog, delivered = s.dlvlog}) do
+  for user, entries in pairs(logs) do
+    local key
+    for _, e in ipairs(entries) do key = logMove(p, user, which, tonumber(e[1]), str(e[2])) end
+    if key then touch(ttl, key) end
+  end
 end
 for id, byUser in pairs(s.dlv) do
   local key = p .. 'dlv:' .. id

@@ -72,6 +72,18 @@ end
 -- read / delivered watermark (kept when a member leaves).
 local MEMBER, READ, DLVD = 'm:', 'r:', 'd:'
 
+-- A member's read and delivered logs share one sorted set, 'log:<user>' (keys.ts
+-- memberLogSuffix): a move of the read watermark to seq at `at` is 'seq|at' scored seq, of the
+-- delivered watermark '-seq|at' scored -seq. meta's LAYOUT field ('lv' = '2', set when the
+-- conversation is created) says no older build wrote 'readlog:<user>' / 'dlvlog:<user>' keys.
+local LAYOUT, LOG_LAYOUT = 'lv', '2'
+local function logMove(p, user, which, seq, at)
+  local score = str(which == 'read' and seq or -seq)
+  local key = p .. 'log:' .. user
+  redis.call('ZADD', key, score, score .. '|' .. at)
+  return key
+end
+
 -- The fields of `users` with a prefix: {prefix .. user, ...}.
 local function prefixed(prefix, users)
   local fields = {}
