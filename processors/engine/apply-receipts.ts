@@ -3,7 +3,7 @@ import type { ReceiptInput, ReceiptResult } from '../../stores/redis/conversatio
 import { StateNotLoadedError, type ConversationState } from '../../stores/state/conversation-state';
 import { conversationWrites } from '../../stores/state/conversation-writes';
 import { memberLogSuffix } from '../../stores/redis/keys';
-import { formatNumber, logEntry } from '../../stores/state/stored-values';
+import { deliveredByField, formatNumber, logEntry } from '../../stores/state/stored-values';
 import { deliveredByNeeded } from './delivered-by-needed';
 import { directUpdate, TellingMarks } from './direct-update';
 import type { EngineStep } from './engine-step';
@@ -23,7 +23,8 @@ type Applied = Extract<ReceiptResult, { applied: true }>;
  *   (`changed` false). A read moves the delivered watermark too (read implies delivered).
  * - Each move appends to the reader's log (`log:<user>`: "seq|at" scored by seq for a read,
  *   "-seq|at" scored by -seq for a delivery, stored-values.ts logEntry); a delivery
- *   by ids records who confirmed each message (`dlv:<id>`, first time kept).
+ *   by ids records who confirmed each message (`dlv`: a field per message and user, first time
+ *   kept).
  * - Direct chats: the peer hears at once (directUpdate); groups: the changed seq ranges fold
  *   into the open window with the senders the receipt newly covers (sendersCovered: those a
  *   non-shared read only delivered, or a delivery by id already below the delivered watermark,
@@ -148,9 +149,9 @@ export function applyReceipts(
     } else {
       for (const [id, seq] of resolved.ids) {
         if (state.markDelivered(id, user, at)) {
-          const by = writes.deliveredBy(id);
-          by.set(user, at);
-          expireWhenDue(by, `dlv:${id}`);
+          const by = writes.deliveredBy;
+          by.set(deliveredByField(id, user), at);
+          expireWhenDue(by, 'dlv');
           newIds.push(id);
           ranges.push([seq - 1, seq]);
         }

@@ -5,7 +5,7 @@ import { DIRECT_SCAN_LIMIT } from './direct-update';
 import { peerOf, resolveTarget } from './receipt-target';
 
 /**
- * The message ids whose delivered-by-id hashes (`dlv:<id>`) a run of receipts may read and that
+ * The message ids whose deliveries by id (`dlv`) a run of receipts may read and that
  * are not in memory: every id of a delivered-by-ids receipt (HSETNX needs to know who is there)
  * and, in a direct chat, the peer's messages the update lookup may test before it finds one
  * the reader confirmed. An over-approximation (the marks only rise during the run, which only

@@ -47,11 +47,22 @@ describe('applyMessagesDeleted', () => {
       expect.arrayContaining([
         ['hdel', 'msg', 'm3'],
         ['zrem', 'msgs', 'm3'],
-        ['del', 'dlv:m3'],
+        // Who confirmed it by id: asked of everyone who is or was a member.
+        ['hdel', 'dlv', '2:m3:ana', '2:m3:bo', '2:m3:cy', '2:m3:dee'],
         ['hset', 'deleted', 'm3', '3'],
       ]),
     );
+    // A conversation of today's layout has no dlv:<id> hash to delete.
+    expect(commandsOf(step).filter((c) => c[1] === 'dlv:m3')).toEqual([]);
     expect(expired(step)).toContain('deleted'); // created: joins the core keys' expiry
+  });
+
+  it("deletes an older build's delivered-by hash of the message where the conversation may have one", () => {
+    const state = group();
+    state.olderKeys = true;
+    const step = stepAt();
+    applyMessagesDeleted(state, [{ messageId: 'm3' }], step);
+    expect(commandsOf(step)).toContainEqual(['del', 'dlv:m3']);
   });
 
   it('twice, or an unknown id, changes nothing but remembering the id', () => {

@@ -71,7 +71,7 @@ export function applyMessagesDeleted(
     result.removed = true;
     writes.msg.delete(messageId);
     writes.msgs.remove(messageId);
-    writes.deliveredBy(messageId).del();
+    writes.forgetDeliveredBy(messageId, state.everyone(), state.olderKeys);
     for (const member of state.members) {
       const read = state.read.get(member) ?? 0;
       if (member === message.sender || read >= seq) continue;

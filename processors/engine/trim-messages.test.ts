@@ -79,8 +79,8 @@ describe('trimMessages (real Redis)', () => {
     expect(await r.zcard(`${prefix}msgs`)).toBe(10);
     expect(await r.hlen(`${prefix}msg`)).toBe(10);
     expect(await r.hexists(`${prefix}msg`, 'm2')).toBe(0);
-    expect(await r.exists(`${prefix}dlv:m2`)).toBe(0);
-    expect(await r.exists(`${prefix}dlv:m3`)).toBe(1);
+    expect(await r.hexists(`${prefix}dlv`, '2:m2:bo')).toBe(0);
+    expect(await r.hexists(`${prefix}dlv`, '2:m3:bo')).toBe(1);
     // bo's read at 3 still tells when m3 was read; nothing below the oldest message is kept.
     expect(await r.zrange(`${prefix}log:bo`, '0', '-1', 'WITHSCORES')).toEqual([
       expect.stringMatching(/^3\|/),

@@ -12,7 +12,8 @@ const KIND_NAMES: Record<string, string> = {
   'c:log': 'read and delivered logs per member (seq → time)',
   'c:readlog': 'read log per member (older layout; now in log)',
   'c:dlvlog': 'delivered log per member (older layout; now in log)',
-  'c:dlv': 'delivered-by of one message (member → time)',
+  'c:dlv':
+    'deliveries by id of a conversation ((message, member) → time; one key per message before)',
   'c:notified': 'told-up-to marks (older layout; now in meta)',
   'c:meta': 'conversation meta, members, their watermarks and told-up-to marks',
   'c:win': 'open group window',

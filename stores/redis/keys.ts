@@ -163,4 +163,5 @@ export const LEGACY_SUFFIXES = ['members', 'read', 'dlvd', 'notified'] as const;
 export type LegacySuffix = (typeof LEGACY_SUFFIXES)[number];
 
 /** Suffixes of conversation keys, as the Lua scripts spell them. */
-export type ConversationSuffix = 'meta' | 'msgs' | 'msg' | 'win' | 'held' | 'deleted' | 'marked';
+export type ConversationSuffix =
+  'meta' | 'msgs' | 'msg' | 'win' | 'held' | 'deleted' | 'marked' | 'dlv';

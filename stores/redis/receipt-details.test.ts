@@ -5,6 +5,7 @@ import { connectRedis, type RedisClient } from './connect';
 import { HotStateRestorer } from './hot-state-restorer';
 import { LOG_LAYOUT, MetaField, RedisKeys } from './keys';
 import { RedisReceiptDetails } from './receipt-details';
+import { deliveredByField } from '../state/stored-values';
 
 /**
  * Receipt details against the real main Redis: an answer held by the source is given again only
@@ -136,31 +137,38 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
     expect(after.recipients.map((r) => r.userId)).toContain('eve');
   });
 
-  it("reads an older build's separate readlog/dlvlog keys until the conversation says its logs are one key", async () => {
+  it("reads an older build's readlog/dlvlog and dlv:<id> keys until the conversation says it has none", async () => {
     // Written by a build before 'log:<user>': meta without 'lv', the logs in keys of their own;
     // bo's moves to seq 1 came before the upgrade, to seq 2 after it (in the one log key).
     const p = keys.conversation('older');
     await redis
       .multi()
-      .hset(`${p}meta`, { kind: 'GROUP', last_seq: '2', 'm:ann': '1', 'm:bo': '1' })
+      .hset(`${p}meta`, { kind: 'GROUP', last_seq: '2', 'm:ann': '1', 'm:bo': '1', 'm:cy': '1' })
       .hset(`${p}meta`, { 'r:ann': '2', 'd:ann': '2', 'r:bo': '2', 'd:bo': '2' })
       .hset(`${p}msg`, { m1: '1|ann|1000', m2: '2|ann|1100' })
       .zadd(`${p}msgs`, 1, 'm1', 2, 'm2')
       .zadd(`${p}readlog:bo`, 1, '1|2000')
       .zadd(`${p}dlvlog:bo`, 1, '1|1500')
       .zadd(`${p}log:bo`, 2, '2|3000', -2, '-2|2500')
+      // cy confirmed m1 by id before the upgrade (a hash per message), m2 after it.
+      .hset(`${p}dlv:m1`, 'cy', '1200')
+      .hset(`${p}dlv`, deliveredByField('m2', 'cy'), '1300')
       .exec();
     const source = new RedisReceiptDetails(redis, keys);
-    const bo = async (messageId: string) => {
+    const rowOf = async (userId: string, messageId: string) => {
       const found = await source.lookup({ conversationId: 'older', messageId, viewer: 'ann' });
       if (found.status !== 'found') throw new Error(found.status);
-      const row = found.recipients.find((r) => r.userId === 'bo')!;
+      const row = found.recipients.find((r) => r.userId === userId)!;
       return [row.readAt, row.deliveredAt];
     };
-    expect(await bo('m1')).toEqual([2_000, 1_500]);
-    expect(await bo('m2')).toEqual([3_000, 2_500]);
+    expect(await rowOf('bo', 'm1')).toEqual([2_000, 1_500]);
+    expect(await rowOf('bo', 'm2')).toEqual([3_000, 2_500]);
+    expect(await rowOf('cy', 'm1')).toEqual([null, 1_200]);
+    expect(await rowOf('cy', 'm2')).toEqual([null, 1_300]);
     // A conversation created in today's layout has no such keys: they are not read.
     await redis.hset(`${p}meta`, MetaField.layout, LOG_LAYOUT, MetaField.revision, 'w.4');
-    expect(await bo('m1')).toEqual([3_000, 2_500]);
+    expect(await rowOf('bo', 'm1')).toEqual([3_000, 2_500]);
+    expect(await rowOf('cy', 'm1')).toEqual([null, null]);
+    expect(await rowOf('cy', 'm2')).toEqual([null, 1_300]);
   });
 });

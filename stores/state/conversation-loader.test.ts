@@ -5,8 +5,9 @@ import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { runOne } from '../../tests/support/redis-state';
 import { connectRedis } from '../redis/connect';
 import { ConversationStore } from '../redis/conversation-store';
-import { RedisKeys } from '../redis/keys';
+import { LOG_LAYOUT, MetaField, RedisKeys } from '../redis/keys';
 import { loadConversations, loadDeliveredBy } from './conversation-loader';
+import { deliveredByField } from './stored-values';
 
 /** The loader reads back, in one round trip, what the scripts wrote (real Redis). */
 describe('loadConversations (real Redis)', () => {
@@ -77,5 +78,43 @@ describe('loadConversations (real Redis)', () => {
 
     await loadDeliveredBy(redis, [{ state: s, messageIds: ['m2'] }]);
     expect(s.deliveredBy('m2')!.size).toBe(0);
+    // Asked later, as a step that needs it does: the same as with the load.
+    const later = (await loadConversations(redis, keys, ['d'])).get('d')!;
+    expect(later.deliveredBy('m1')).toBeUndefined();
+    await loadDeliveredBy(redis, [{ state: later, messageIds: ['m1'] }]);
+    expect([...later.deliveredBy('m1')!]).toEqual([['bo', '5000']]);
+  });
+
+  it("reads an older build's dlv:<id> hashes beside the conversation's dlv hash, until it says it has none", async () => {
+    // Written before deliveries by id shared a hash: meta without 'lv', bo's confirmation of m1
+    // in dlv:m1; ana's came after the upgrade (the conversation's hash).
+    const p = keys.conversation('old');
+    await redis
+      .multi()
+      .hset(`${p}meta`, { kind: 'DIRECT', last_seq: '1', 'm:ana': '1', 'm:bo': '1' })
+      .hset(`${p}msg`, 'm1', '1|ana|1000')
+      .zadd(`${p}msgs`, 1, 'm1')
+      .hset(`${p}dlv:m1`, 'bo', '4000')
+      .hset(`${p}dlv`, deliveredByField('m1', 'ana'), '4500', deliveredByField('m1', 'bo'), '4600')
+      .exec();
+    const viaLoad = (await loadConversations(redis, keys, ['old'], new Map([['old', ['m1']]]))).get(
+      'old',
+    )!;
+    expect(viaLoad.olderKeys).toBe(true);
+    const both = [
+      ['bo', '4000'], // the older hash's comes first: the first confirmation is kept
+      ['ana', '4500'],
+    ];
+    expect([...viaLoad.deliveredBy('m1')!].sort()).toEqual(both.sort());
+    const asked = (await loadConversations(redis, keys, ['old'])).get('old')!;
+    await loadDeliveredBy(redis, [{ state: asked, messageIds: ['m1'] }]);
+    expect([...asked.deliveredBy('m1')!].sort()).toEqual(both.sort());
+
+    await redis.hset(`${p}meta`, MetaField.layout, LOG_LAYOUT);
+    const today = (await loadConversations(redis, keys, ['old'], new Map([['old', ['m1']]]))).get(
+      'old',
+    )!;
+    expect(today.olderKeys).toBe(false);
+    expect(Object.fromEntries(today.deliveredBy('m1')!)).toEqual({ ana: '4500', bo: '4600' });
   });
 });

@@ -1,11 +1,11 @@
 import type { Result } from 'ioredis';
 import type { RedisClient } from '../redis/connect';
 import type { ConversationKind } from '../../schemas/types';
-import type { RedisKeys } from '../redis/keys';
+import { LOG_LAYOUT, MetaField, type RedisKeys } from '../redis/keys';
 import { execPipeline, pipelineOf } from '../redis/pipeline';
 import { defineScripts } from '../redis/script-loader';
 import { ConversationState } from './conversation-state';
-import { luaNumber } from './stored-values';
+import { deliveredByField, luaNumber } from './stored-values';
 
 type Flat = string[];
 /** load-conversation-1.lua's reply (see its header). */
@@ -48,9 +48,30 @@ export async function loadDeliveredBy(
   );
   if (wanted.length === 0) return;
   const pipe = pipelineOf(redis);
-  for (const { state, id } of wanted) pipe.hgetall(`${state.prefix}dlv:${id}`);
-  const replies = (await execPipeline(pipe)) as Array<Record<string, string>>;
-  wanted.forEach(({ state, id }, i) => state.loadDeliveredBy(id, Object.entries(replies[i]!)));
+  const asks = wanted.map(({ state, id }) => {
+    // As helpers.lua deliveredBy: the hash of an older build first, then the conversation's.
+    const older = state.olderKeys;
+    if (older) pipe.hgetall(`${state.prefix}dlv:${id}`);
+    const users = [...state.everyone()];
+    if (users.length > 0)
+      pipe.hmget(`${state.prefix}dlv`, ...users.map((u) => deliveredByField(id, u)));
+    return { state, id, older, users };
+  });
+  const replies = (await execPipeline(pipe)) as unknown[];
+  let next = 0;
+  for (const { state, id, older, users } of asks) {
+    const entries = new Map<string, string>();
+    if (older)
+      for (const [u, at] of Object.entries(replies[next++] as Record<string, string>))
+        entries.set(u, at);
+    if (users.length > 0) {
+      const values = replies[next++] as Array<string | null>;
+      users.forEach((u, i) => {
+        if (values[i] !== null && !entries.has(u)) entries.set(u, values[i]!);
+      });
+    }
+    state.loadDeliveredBy(id, entries);
+  }
 }
 
 function toState(
@@ -84,6 +105,8 @@ function toState(
   forPairs(read, (user, seq) => raise(state, 'read', user, seq));
   forPairs(dlvd, (user, seq) => raise(state, 'dlvd', user, seq));
   state.legacyLayout = legacy;
+  state.olderKeys =
+    (state.kind !== null || legacy) && fieldOf(meta, MetaField.layout) !== LOG_LAYOUT;
   forPairs(msg, (id, value) => state.setMessageValue(id, value));
   forPairs(msgs, (id, score) => state.indexMessage(id, Number(score)));
   // meta's marks are newer than a legacy hash's (a cut flush may leave both for a moment).
@@ -122,4 +145,10 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     loadConversation(...args: Array<string | number>): Result<unknown, Context>;
   }
+}
+
+/** A field's value in a flat HGETALL reply (undefined when absent). */
+function fieldOf(flat: string[], field: string): string | undefined {
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === field) return flat[i + 1];
+  return undefined;
 }

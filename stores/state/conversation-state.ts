@@ -3,7 +3,7 @@ import { SeqIndex } from './seq-index';
 import { formatMessage, parseMessage, type StoredMessage } from './stored-values';
 
 /**
- * A rule needed a delivered-by-id hash (`dlv:<id>`) that was not loaded. Only the hashes a step
+ * A rule needed who confirmed a message by id (`dlv`) and that was not loaded. Only the hashes a step
  * needs are kept in memory; the caller loads these ids and applies the same events again
  * (nothing was changed: the engine checks before it changes anything).
  */
@@ -40,8 +40,8 @@ type Watermark = 'read' | 'dlvd';
  * and their read and delivered watermarks as 'm:', 'r:' and 'd:' fields, and the 'told up to'
  * marks, `notified` here, as 'tr:' and 'td:' fields), the message index (`msg`: id →
  * "seq|sender|sent_at", `msgs`: id by seq), the open group window (`win`), the held receipts (`held`) and, only for the
- * messages loaded or touched, who confirmed delivery by id (`dlv:<id>`). The logs (`readlog:*`,
- * `dlvlog:*`) are only ever appended to, so they are written, never held.
+ * messages loaded or touched, who confirmed delivery by id (`dlv`: (message, user) → when). The
+ * members' logs (`log:<user>`) are only ever appended to, so they are written, never held.
  *
  * Mutations go through methods so that the seq index and the size estimate stay right; the
  * engine (processors/engine) records the matching Redis writes itself.
@@ -64,6 +64,12 @@ export class ConversationState {
    * the next write puts them into meta and deletes those keys (conversationWrites).
    */
   legacyLayout = false;
+  /**
+   * Created by a build before MetaField.layout (meta has a kind but no 'lv'): per-message
+   * `dlv:<id>` hashes (and per-member readlog/dlvlog keys) may exist. Deliveries by id are read
+   * from them too (conversation-loader.ts), and a forgotten message's hash is deleted.
+   */
+  olderKeys = false;
   /**
    * When this process last set the expiry of a key it appends to (a log, a delivered-by hash),
    * by key suffix. Not loaded: after a load the first write refreshes each key once.
@@ -119,6 +125,18 @@ export class ConversationState {
 
   get members(): ReadonlySet<string> {
     return this.memberSet;
+  }
+
+  /**
+   * Everyone who is or was a member: the members and whoever has a watermark (kept when a member
+   * leaves), the users who may have confirmed a delivery by id (helpers.lua everyone).
+   */
+  everyone(): Set<string> {
+    return new Set([
+      ...this.memberSet,
+      ...this.watermarks.read.keys(),
+      ...this.watermarks.dlvd.keys(),
+    ]);
   }
 
   /** SADD; false when already a member. */
@@ -283,7 +301,7 @@ export class ConversationState {
     return this.deliveredById.keys();
   }
 
-  /** Puts a `dlv:<id>` hash as read from Redis (empty when the key does not exist). */
+  /** Puts who confirmed a message by id, as read from Redis (empty for nobody). */
   loadDeliveredBy(messageId: string, entries: Iterable<[string, string]>): void {
     const old = this.deliveredById.get(messageId);
     if (old) for (const [user, at] of old) this.bytes -= ENTRY + str(user) + str(at);
@@ -296,7 +314,7 @@ export class ConversationState {
     this.deliveredById.set(messageId, map);
   }
 
-  /** HSETNX dlv:<id> user at: true when the user is new there. */
+  /** Records a confirmation by id (first kept): true when the user is new there. */
   markDelivered(messageId: string, userId: string, at: string): boolean {
     const map = this.deliveredById.get(messageId);
     if (!map) throw new StateNotLoadedError(this.conversationId, [messageId]);

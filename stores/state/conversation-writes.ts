@@ -8,14 +8,14 @@ import {
 import type { ConversationKind } from '../../schemas/types';
 import type { ConversationState } from './conversation-state';
 import { newRevision } from '../redis/revision';
-import { formatNumber } from './stored-values';
+import { deliveredByField, formatNumber } from './stored-values';
 import type { HashWrites, SortedSetWrites, WriteSet } from './write-set';
 
 /**
  * Flush order of a conversation's keys (WriteSet sends lower ranks first). What tells a replay
  * that a receipt was applied goes last — meta, which holds the watermarks (with last_seq and
  * kind, which decide whether a replayed message or member event refreshes the expiry of keys it
- * creates: one HSET writes them together), and who confirmed delivery by id (`dlv:<id>`): until
+ * creates: one HSET writes them together), and who confirmed delivery by id (`dlv`): until
  * those are written, a replay of the step applies its receipts again and redoes what they
  * derive (logs, marks, the group window). Written before the window, a delivered-by-id entry
  * would make the replay see an old confirmation and leave its range out of the window for good.
@@ -73,7 +73,7 @@ export function conversationWrites(state: ConversationState, writes: WriteSet): 
 
 /**
  * The WriteSet handles of one conversation's keys, named as the Lua scripts name them (the key
- * prefix, then 'meta', 'msgs', 'dlv:<id>', …; members and watermarks as meta fields) so that
+ * prefix, then 'meta', 'msgs', 'dlv', …; members and watermarks as meta fields) so that
  * readers find what the scripts would have written.
  */
 export class ConversationWrites {
@@ -159,10 +159,24 @@ export class ConversationWrites {
     ));
   }
 
-  /** Who confirmed delivery of one message by id (a watermark by id: ranked with them). */
-  deliveredBy(messageId: string): HashWrites {
+  /**
+   * Who confirmed delivery of which message by id: one hash per conversation, a field per
+   * (message, user) → when (stored-values.ts deliveredByField; a watermark by id: ranked with them).
+   */
+  get deliveredBy(): HashWrites {
     this.revise();
-    return this.writes.hash(`${this.prefix}dlv:${messageId}`, ConversationRank.Watermarks);
+    return this.writes.hash(this.key('dlv'), ConversationRank.Watermarks);
+  }
+
+  /**
+   * Forgets who confirmed a message that leaves the index: its fields for everyone who may have
+   * confirmed it (ConversationState.everyone), and an older build's `dlv:<id>` hash.
+   */
+  forgetDeliveredBy(messageId: string, users: Iterable<string>, olderKeys: boolean): void {
+    const by = this.deliveredBy;
+    for (const user of users) by.delete(deliveredByField(messageId, user));
+    if (olderKeys)
+      this.writes.hash(`${this.prefix}dlv:${messageId}`, ConversationRank.Watermarks).del();
   }
 
   /**

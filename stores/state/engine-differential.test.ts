@@ -228,7 +228,7 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
         for (const k of both) {
           await redis.hset(k.conversationKey(c, 'meta'), 'touched', '0');
           const keys = await scanKeys(redis, `${k.conversation(c)}*`);
-          for (const key of keys) if (!/:(log|dlv):/.test(key)) await redis.persist(key);
+          for (const key of keys) if (!/:(log:|dlv$)/.test(key)) await redis.persist(key);
         }
         if (cache.has(c)) cache.get(c)!.touched = 0;
       }
@@ -271,7 +271,8 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
     // Every key under each prefix, found by SCAN: nothing written where it should not be.
     const allScripts = await dumpKeys(redis, `${scriptsKeys.all().slice(0, -1)}`);
     const allEngine = await dumpKeys(redis, `${engineKeys.all().slice(0, -1)}`);
-    expect(Object.keys(allEngine).length).toBeGreaterThan(50);
+    // A run leaves tens of keys (a member's logs share a key, deliveries by id one per conversation).
+    expect(Object.keys(allEngine).length).toBeGreaterThan(30);
     expect(comparable(allEngine)).toEqual(comparable(allScripts));
   });
 

@@ -57,6 +57,17 @@ export function logEntry(
   return { score, member: `${score}|${at}` };
 }
 
+/**
+ * Field of the conversation's `dlv` hash saying that `userId` confirmed delivery of the message
+ * `messageId` by its id (= when): one hash per conversation, not one per message. The id goes
+ * with its length in UTF-8 bytes, as Lua's #id counts ('<bytes>:<id>:<user>'), so that no two
+ * (id, user) pairs share a field whatever characters they hold. By id, not by seq: two messages
+ * may share a seq (an upstream fault) and must not share their confirmations.
+ */
+export function deliveredByField(messageId: string, userId: string): string {
+  return `${Buffer.byteLength(messageId, 'utf8')}:${messageId}:${userId}`;
+}
+
 /** A 'told up to' mark of the `notified` hash: "seq|version|message_id". */
 export interface NotifiedMark {
   seq: number;

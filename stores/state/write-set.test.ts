@@ -92,7 +92,7 @@ describe('WriteSet', () => {
   it('orders by rank, then by first write: a conversation writes its watermarks last', () => {
     const w = new WriteSet();
     const c = new ConversationWrites(w, 'p:{c:1}:');
-    c.deliveredBy('m3').set('ana', '9');
+    c.deliveredBy.set('2:m3:ana', '9');
     c.read.set('ana', '3');
     c.meta.set('last_seq', '3');
     c.msg.set('m3', '3|bo|1');
@@ -103,7 +103,7 @@ describe('WriteSet', () => {
       ['zadd', 'p:{c:1}:log:ana', '3', '3|9'],
       // The watermarks are meta fields: one HSET with last_seq (and the content's new revision).
       ['hset', 'p:{c:1}:meta', 'rev', REVISION, 'r:ana', '3', 'last_seq', '3', 'd:ana', '3'],
-      ['hset', 'p:{c:1}:dlv:m3', 'ana', '9'],
+      ['hset', 'p:{c:1}:dlv', '2:m3:ana', '9'],
     ]);
   });
 
@@ -144,7 +144,7 @@ describe('WriteSet', () => {
       (c) => c.msgs.add('1', 'm1'),
       (c) => c.deleted.set('m1', '1'),
       (c) => c.marked.set('ana', '9'),
-      (c) => c.deliveredBy('m1').set('ana', '9'),
+      (c) => c.deliveredBy.set('1:ana', '9'),
       (c) => c.memberLog('ana').add('1', '1|9'),
       (c) => c.memberLog('ana').add('-1', '-1|9'),
     ];

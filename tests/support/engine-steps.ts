@@ -87,7 +87,7 @@ export function conversationKeyNames(
   return [
     ...['meta', 'msg', 'msgs', 'win', 'held'],
     ...['deleted', 'marked'],
-    ...gen.messageIdsOf(conversationId).map((id) => `dlv:${id}`),
+    'dlv',
     ...gen.usersOf(conversationId).map((u) => `log:${u}`),
   ];
 }

@@ -56,9 +56,11 @@ end
 
 if #receipts == 0 then return '[]' end
 
-local m = redis.call('HMGET', meta, 'kind', 'last_seq', 'touched')
+local m = redis.call('HMGET', meta, 'kind', 'last_seq', 'touched', LAYOUT)
 local kind = m[1] or 'GROUP'
 local lastSeq = tonumber(m[2] or '0')
+-- Created before deliveries by id shared the 'dlv' hash: 'dlv:<id>' hashes may hold some.
+local older = m[4] ~= LOG_LAYOUT
 
 -- Membership (meta's 'm:<user>' fields): a direct chat's two members come with the rest of its
 -- small meta (the peer is needed anyway); a group's readers are asked for by name.
@@ -176,12 +178,12 @@ for _, r in ipairs(receipts) do
         end
       else
         for _, id in ipairs(ids) do
-          local key = p .. 'dlv:' .. id[1]
-          if redis.call('HSETNX', key, user, r.at) == 1 then
+          if not confirmedBy(p, id[1], user, older) then
+            redis.call('HSET', p .. 'dlv', dlvField(id[1], user), r.at)
+            expireOnce(p .. 'dlv')
             newIds[#newIds + 1] = id[1]
             ranges[#ranges + 1] = {id[2] - 1, id[2]}
           end
-          expireOnce(key)
         end
         -- A message already below the delivered watermark was counted as delivered before.
         seen = {}
@@ -207,7 +209,7 @@ for _, r in ipairs(receipts) do
           local candidates = redis.call('ZREVRANGEBYSCORE', msgs, upTo, '(' .. str(floor), 'LIMIT', 0, 256)
           for _, id in ipairs(candidates) do
             local seq, sender = parseMessage(redis.call('HGET', msg, id))
-            if sender == peer and (kindOfReceipt ~= 'dlv_ids' or redis.call('HEXISTS', p .. 'dlv:' .. id, user) == 1) then
+            if sender == peer and (kindOfReceipt ~= 'dlv_ids' or confirmedBy(p, id, user, older)) then
               pushId, pushSeq, pushStatus = id, seq, status
               marks[own] = {seq, r.version, id}
               marksMoved[MARK_PREFIX[own] .. user] = marks[own]

@@ -32,6 +32,8 @@ if not w.unwindowed then told = nil end
 table.sort(ranges, function(a, b) return a[2] > b[2] end)
 
 local members, readOf, dlvdOf = memberState(redis.call('HGETALL', p .. 'meta'))
+local users = everyone(members, readOf, dlvdOf)
+local older = redis.call('HGET', p .. 'meta', LAYOUT) ~= LOG_LAYOUT
 local reads, dlvds = {}, {}
 for _, m in ipairs(members) do
   reads[#reads + 1] = m
@@ -51,7 +53,9 @@ for _, range in ipairs(ranges) do
     if sender and not picked[id] and (told == nil or told[sender]) and (perSender[sender] or 0) < maxPerSender then
       perSender[sender] = (perSender[sender] or 0) + 1
       picked[id] = true
-      messages[#messages + 1] = {id, seq, sender, redis.call('HKEYS', p .. 'dlv:' .. id)}
+      local by, confirmed = deliveredBy(p, id, users, older), {}
+      for k = 1, #by, 2 do confirmed[#confirmed + 1] = by[k] end
+      messages[#messages + 1] = {id, seq, sender, confirmed}
     end
   end
 end

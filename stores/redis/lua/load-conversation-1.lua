@@ -4,8 +4,8 @@
   (stores/state/conversation-loader.ts): a consistent snapshot, as no write runs in between.
   Read-only (no-writes): it can run on a replica, and can never change what it reads.
   KEYS[1] conversation key prefix
-  ARGV    message ids whose delivered-by-id hashes (dlv:<id>) to read as well (the engine holds
-          only those a step needs: they are one key per message)
+  ARGV    message ids whose delivered-by-id entries to read as well (the engine holds only those
+          a step needs: helpers.lua deliveredBy)
   Returns {meta, members, read, dlvd, msg, msgs, notified, win, held, dlv, deleted, marked}
     meta, read, dlvd, msg, notified, win, deleted, marked: HGETALL (flat field, value, …)
     members: SMEMBERS; msgs: ZRANGE 0 -1 WITHSCORES (flat id, seq, …, in seq order)
@@ -13,15 +13,25 @@
     fields); members, read, dlvd and notified are the keys of the legacy layout, which held
     them before (empty once a write moved them)
     held: ZRANGE held 0 -1 WITHSCORES (the held receipts, flat entry, deadline, …)
-    dlv: one HGETALL per ARGV id, in order ({} where the key does not exist)
+    dlv: per ARGV id, in order, who confirmed it by id: flat user, at, … ({} for none)
   Cost: O(size of the conversation's state): meant for a conversation's first use by the
   process that owns it, not for every event.
 ]]
+-- @include "helpers"
+
 local p = KEYS[1]
 local dlv = {}
-for i, id in ipairs(ARGV) do dlv[i] = redis.call('HGETALL', p .. 'dlv:' .. id) end
+local meta = redis.call('HGETALL', p .. 'meta')
+if #ARGV > 0 then
+  local members, reads, dlvds = memberStateOf(p)
+  local users = everyone(members, reads, dlvds)
+  local older = redis.call('HGET', p .. 'meta', LAYOUT) ~= LOG_LAYOUT
+  for i, id in ipairs(ARGV) do
+    dlv[i] = deliveredBy(p, id, users, older)
+  end
+end
 return {
-  redis.call('HGETALL', p .. 'meta'),
+  meta,
   redis.call('SMEMBERS', p .. 'members'),
   redis.call('HGETALL', p .. 'read'),
   redis.call('HGETALL', p .. 'dlvd'),

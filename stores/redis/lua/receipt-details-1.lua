@@ -34,12 +34,12 @@
 local p = KEYS[1]
 local messageId, viewer, scanLimit, held = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local msgs, msg = p .. 'msgs', p .. 'msg'
-local byIdKey = p .. 'dlv:' .. messageId
 
 local rev = redis.call('HMGET', p .. 'meta', 'rev', MEMBER .. viewer, LAYOUT)
 local revision = rev[1] and ('rev:' .. rev[1]) or nil
--- Created before the logs shared a key: an older build's readlog/dlvlog keys may hold moves.
-local olderLogs = rev[3] ~= LOG_LAYOUT
+-- Created before a member's logs shared a key and deliveries by id a hash: an older build's
+-- readlog/dlvlog and dlv:<id> keys may hold some.
+local older = rev[3] ~= LOG_LAYOUT
 if revision and rev[2] and held == revision then return {'same'} end
 
 -- Members and watermarks: meta's fields, or the older layout's keys (memberStateOf).
@@ -52,7 +52,7 @@ if redis.call('HEXISTS', p .. 'deleted', messageId) == 1 then return {'deleted'}
 local seq, sender, sentAt = parseMessage(redis.call('HGET', msg, messageId))
 if not seq then return {'no_message'} end
 
-local byIdList = redis.call('HGETALL', byIdKey)
+local byIdList = deliveredBy(p, messageId, everyone(memberList, reads, dlvds), older)
 local fingerprint = revision
 if not fingerprint then
   local counts = {
@@ -99,10 +99,10 @@ local function firstMove(member, which)
     entry = redis.call('ZREVRANGEBYSCORE', key, str(-seq), '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
   end
   local at, to = tonumber(string.match(entry[1] or '', '|(%d+)$')), math.abs(tonumber(entry[2] or 0))
-  if olderLogs then
+  if older then
     -- The older key's entries ("<watermark>|<at>" by seq) came first, unless a rebuild wrote lower ones.
-    local older = p .. (which == 'read' and 'readlog:' or 'dlvlog:') .. member
-    local e = redis.call('ZRANGEBYSCORE', older, str(seq), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    local olderKey = p .. (which == 'read' and 'readlog:' or 'dlvlog:') .. member
+    local e = redis.call('ZRANGEBYSCORE', olderKey, str(seq), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
     if e[1] and (not at or tonumber(e[2]) < to) then at = tonumber(string.match(e[1], '|(%d+)$')) end
   end
   return at

@@ -57,20 +57,27 @@ for which, logs in pairs({read = s.readlog, delivered = s.dlvlog}) do
     if key then touch(ttl, key) end
   end
 end
+-- Deliveries by id (helpers.lua deliveredBy), the first one kept.
+local older = redis.call('HGET', meta, LAYOUT) ~= LOG_LAYOUT
+local dlv = p .. 'dlv'
 for id, byUser in pairs(s.dlv) do
-  local key = p .. 'dlv:' .. id
-  for user, at in pairs(byUser) do redis.call('HSETNX', key, user, str(at)) end
-  touch(ttl, key)
+  for user, at in pairs(byUser) do
+    if not confirmedBy(p, id, user, older) then redis.call('HSET', dlv, dlvField(id, user), str(at)) end
+  end
 end
 local deleted, marked = p .. 'deleted', p .. 'marked'
+local users = everyone(memberStateOf(p))
 for _, id in ipairs(s.deleted or {}) do
   redis.call('HSETNX', deleted, id, '0')
+  local fields = {}
+  for i, user in ipairs(users) do fields[i] = dlvField(id, user) end
+  callFields('HDEL', dlv, fields)
   redis.call('ZREM', msgs, id)
   redis.call('HDEL', msg, id)
   redis.call('DEL', p .. 'dlv:' .. id)
 end
 for user, at in pairs(s.marked or {}) do redis.call('HSETNX', marked, user, str(at)) end
-for _, key in ipairs({meta, msgs, msg, deleted, marked}) do
+for _, key in ipairs({meta, msgs, msg, deleted, marked, dlv}) do
   if redis.call('EXISTS', key) == 1 then redis.call('EXPIRE', key, ttl) end
 end
 return #s.messages

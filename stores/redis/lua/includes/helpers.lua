@@ -67,6 +67,13 @@ local function callPairs(command, key, flat)
   end
 end
 
+-- A variadic command over fields (HDEL key field …) of any length; nothing when `fields` is empty.
+local function callFields(command, key, fields)
+  for i = 1, #fields, SLICE do
+    redis.call(command, key, unpack(fields, i, math.min(i + SLICE - 1, #fields)))
+  end
+end
+
 -- Members and per-member watermarks live in the conversation's meta hash (one small listpack
 -- instead of a set and two hashes): 'm:<user>' = '1' for a member, 'r:<user>' / 'd:<user>' the
 -- read / delivered watermark (kept when a member leaves).
@@ -127,4 +134,53 @@ local function memberStateOf(p)
   raise(reads, readList)
   raise(dlvds, dlvdList)
   return legacy, reads, dlvds, {flat, legacy, readList, dlvdList}
+end
+
+-- Everyone who is or was a member: the members and whoever has a watermark (kept on leaving).
+local function everyone(members, reads, dlvds)
+  local users, seen = {}, {}
+  local function add(user)
+    if not seen[user] then seen[user] = true; users[#users + 1] = user end
+  end
+  for _, user in ipairs(members) do add(user) end
+  for user in pairs(reads) do add(user) end
+  for user in pairs(dlvds) do add(user) end
+  return users
+end
+
+-- The conversation's 'dlv' hash: who confirmed delivery of which message by its id, one field
+-- per (message, user) = when: '<bytes of id>:<id>:<user>' (stored-values.ts deliveredByField).
+local function dlvField(id, user)
+  return #id .. ':' .. id .. ':' .. user
+end
+
+-- Whether `user` confirmed delivery of the message `id` by id (see deliveredBy).
+local function confirmedBy(p, id, user, older)
+  if redis.call('HEXISTS', p .. 'dlv', dlvField(id, user)) == 1 then return true end
+  return older and redis.call('HEXISTS', p .. 'dlv:' .. id, user) == 1
+end
+
+-- Who confirmed delivery of the message `id` by id, and when: flat {user, at, ...}, asked of
+-- everyone who could have confirmed (`users`: members and former members). An older build kept
+-- a 'dlv:<id>' hash per message: read first where meta has no LAYOUT mark (`older`).
+local function deliveredBy(p, id, users, older)
+  local out, seen = {}, {}
+  if older then
+    local legacy = redis.call('HGETALL', p .. 'dlv:' .. id)
+    for i = 1, #legacy, 2 do
+      seen[legacy[i]] = true
+      out[#out + 1] = legacy[i]
+      out[#out + 1] = legacy[i + 1]
+    end
+  end
+  local fields = {}
+  for i, user in ipairs(users) do fields[i] = dlvField(id, user) end
+  local values = hmget(p .. 'dlv', fields)
+  for i, user in ipairs(users) do
+    if values[i] and not seen[user] then
+      out[#out + 1] = user
+      out[#out + 1] = values[i]
+    end
+  end
+  return out
 end
