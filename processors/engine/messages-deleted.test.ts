@@ -57,6 +57,15 @@ describe('applyMessagesDeleted', () => {
     expect(expired(step)).toContain('deleted'); // created: joins the core keys' expiry
   });
 
+  it('forgets the confirmations of a former member too (their watermarks stay, so may their confirmations)', () => {
+    const state = group();
+    state.removeMember('dee');
+    const step = stepAt();
+    applyMessagesDeleted(state, [{ messageId: 'm3' }], step);
+    const hdel = commandsOf(step).find((c) => c[0] === 'hdel' && c[1] === 'dlv');
+    expect(hdel).toContain('2:m3:dee');
+  });
+
   it("deletes an older build's delivered-by hash of the message where the conversation may have one", () => {
     const state = group();
     state.olderKeys = true;
