@@ -85,6 +85,22 @@ describe('loadConversations (real Redis)', () => {
     expect([...later.deliveredBy('m1')!]).toEqual([['bo', '5000']]);
   });
 
+  it('reads no legacy-layout key of a conversation created in the current layout', async () => {
+    // 'd' (the first test) was created by this build's scripts: meta says so ('lv').
+    await redis.sadd(keys.legacyKey('d', 'members'), 'ghost');
+    await redis.hset(keys.legacyKey('d', 'read'), 'ghost', '3');
+    const s = (await loadConversations(redis, keys, ['d'])).get('d')!;
+    expect([...s.members].sort()).toEqual(['ana', 'bo']);
+    expect(s.read.has('ghost')).toBe(false);
+    expect(s.legacyLayout).toBe(false);
+    // Without the mark (an older build's conversation), they are read, as before.
+    await redis.hdel(keys.conversationKey('d', 'meta'), MetaField.layout);
+    const older = (await loadConversations(redis, keys, ['d'])).get('d')!;
+    expect(older.read.get('ghost')).toBe(3);
+    expect(older.legacyLayout).toBe(true);
+    await redis.hset(keys.conversationKey('d', 'meta'), MetaField.layout, LOG_LAYOUT);
+  });
+
   it("reads an older build's dlv:<id> hashes beside the conversation's dlv hash, until it says it has none", async () => {
     // Written before deliveries by id shared a hash: meta without 'lv', bo's confirmation of m1
     // in dlv:m1; ana's came after the upgrade (the conversation's hash).

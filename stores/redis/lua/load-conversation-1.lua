@@ -11,7 +11,8 @@
     members: SMEMBERS; msgs: ZRANGE 0 -1 WITHSCORES (flat id, seq, …, in seq order)
     meta holds the members, watermarks and 'told up to' marks ('m:', 'r:', 'd:', 'tr:', 'td:'
     fields); members, read, dlvd and notified are the keys of the legacy layout, which held
-    them before (empty once a write moved them)
+    them before (empty once a write moved them; not read where meta's LAYOUT field says the
+    conversation was created after it)
     held: ZRANGE held 0 -1 WITHSCORES (the held receipts, flat entry, deadline, …)
     dlv: per ARGV id, in order, who confirmed it by id: flat user, at, … ({} for none)
   Cost: O(size of the conversation's state): meant for a conversation's first use by the
@@ -22,22 +23,32 @@
 local p = KEYS[1]
 local dlv = {}
 local meta = redis.call('HGETALL', p .. 'meta')
+-- Created in today's layout (meta's LAYOUT field): it never had the legacy layout's keys.
+local current = false
+for i = 1, #meta, 2 do
+  if meta[i] == LAYOUT then current = meta[i + 1] == LOG_LAYOUT end
+end
+local function legacy(command, suffix)
+  if current then return {} end
+  return redis.call(command, p .. suffix)
+end
 if #ARGV > 0 then
-  local members, reads, dlvds = memberStateOf(p)
+  local members, reads, dlvds
+  if current then members, reads, dlvds = memberState(meta) else members, reads, dlvds = memberStateOf(p) end
   local users = everyone(members, reads, dlvds)
-  local older = redis.call('HGET', p .. 'meta', LAYOUT) ~= LOG_LAYOUT
+  local older = not current
   for i, id in ipairs(ARGV) do
     dlv[i] = deliveredBy(p, id, users, older)
   end
 end
 return {
   meta,
-  redis.call('SMEMBERS', p .. 'members'),
-  redis.call('HGETALL', p .. 'read'),
-  redis.call('HGETALL', p .. 'dlvd'),
+  legacy('SMEMBERS', 'members'),
+  legacy('HGETALL', 'read'),
+  legacy('HGETALL', 'dlvd'),
   redis.call('HGETALL', p .. 'msg'),
   redis.call('ZRANGE', p .. 'msgs', 0, -1, 'WITHSCORES'),
-  redis.call('HGETALL', p .. 'notified'),
+  legacy('HGETALL', 'notified'),
   redis.call('HGETALL', p .. 'win'),
   redis.call('ZRANGE', p .. 'held', 0, -1, 'WITHSCORES'),
   dlv,
