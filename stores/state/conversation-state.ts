@@ -25,11 +25,20 @@ export class StateNotLoadedError extends Error {
 // a character, a hash table entry, a small object. Calibrated on 20,000 states shaped like the
 // bench's (2 or 20 members, 6 messages): the heap grew 4.3 kB a state where the first constants
 // (16/40/40/600) estimated 2.5 kB — hash tables grow by doubling, and every collection has a
-// header of its own.
+// header of its own. Recalibrated 2026-12-04 once the rarely used collections (window, held,
+// deleted, marked, deliveries by id, marks, expiry refreshes) are made on first use: loaded
+// from a bench run's Redis (scripts/bench/state-heap.ts), an empty state took 1.4 kB, a direct
+// chat of 5 messages 3.5 kB, a group of ~20 with 17 messages 10.4 kB; the constants below
+// estimate them within 4 %.
 const STRING = 24;
-const ENTRY = 64;
+const ENTRY = 48;
 const OBJECT = 64;
-const BASE = 1_500; // the object, its empty collections, the meta fields
+/** What an absent collection reads as: most states never hold a window, held receipts, deletions… */
+const EMPTY_MAP: ReadonlyMap<unknown, unknown> = new Map();
+function empty<K, V>(): ReadonlyMap<K, V> {
+  return EMPTY_MAP as ReadonlyMap<K, V>;
+}
+const BASE = 1_300; // the object, its empty collections, the meta fields
 const str = (s: string): number => STRING + s.length;
 
 type Watermark = 'read' | 'dlvd';
@@ -74,7 +83,7 @@ export class ConversationState {
    * When this process last set the expiry of a key it appends to (a log, a delivered-by hash),
    * by key suffix. Not loaded: after a load the first write refreshes each key once.
    */
-  private readonly expiryRefreshed = new Map<string, number>();
+  private expiryRefreshed?: Map<string, number>;
 
   private readonly memberSet = new Set<string>();
   private readonly watermarks: Record<Watermark, Map<string, number>> = {
@@ -84,17 +93,17 @@ export class ConversationState {
   /** The msg hash; null where its value does not parse (the scripts then know no message). */
   private readonly messageValues = new Map<string, StoredMessage | null>();
   private readonly index = new SeqIndex();
-  private readonly notifiedFields = new Map<string, string>();
+  private notifiedFields?: Map<string, string>;
   /** Quiet floors (quietBelow); only states loaded with some have the map. */
   private quietFloors: Map<string, number> | undefined;
-  private readonly windowFields = new Map<string, string>();
-  private readonly deliveredById = new Map<string, Map<string, string>>();
+  private windowFields?: Map<string, string>;
+  private deliveredById?: Map<string, Map<string, string>>;
   /** The `held` sorted set: receipts waiting for their message or membership → deadline. */
-  private readonly heldEntries = new Map<string, number>();
+  private heldEntries?: Map<string, number>;
   /** The `deleted` hash: deleted message id → its seq (0 when it was not known here). */
-  private readonly deletedIds = new Map<string, number>();
+  private deletedIds?: Map<string, number>;
   /** The `marked` hash: member → when they marked the conversation unread (until they read). */
-  private readonly markedBy = new Map<string, string>();
+  private markedBy?: Map<string, string>;
   private bytes: number;
 
   constructor(
@@ -111,10 +120,10 @@ export class ConversationState {
    * key is only ever appended to, so one that got an expiry keeps it until the next refresh.
    */
   refreshExpiry(suffix: string, now: number, refreshMs: number): boolean {
-    const last = this.expiryRefreshed.get(suffix);
+    const last = this.expiryRefreshed?.get(suffix);
     if (last !== undefined && now - last < refreshMs) return false;
     if (last === undefined) this.bytes += ENTRY + str(suffix);
-    this.expiryRefreshed.set(suffix, now);
+    (this.expiryRefreshed ??= new Map()).set(suffix, now);
     return true;
   }
 
@@ -219,11 +228,11 @@ export class ConversationState {
   }
 
   private forgetDeliveredBy(id: string): void {
-    const by = this.deliveredById.get(id);
+    const by = this.deliveredById?.get(id);
     if (!by) return;
     for (const [user, at] of by) this.bytes -= ENTRY + str(user) + str(at);
     this.bytes -= ENTRY + str(id) + OBJECT;
-    this.deliveredById.delete(id);
+    this.deliveredById!.delete(id);
   }
 
   /** The lowest seq in the message index (undefined when empty). */
@@ -247,10 +256,11 @@ export class ConversationState {
   }
 
   get notified(): ReadonlyMap<string, string> {
-    return this.notifiedFields;
+    return this.notifiedFields ?? empty();
   }
 
   setNotified(field: string, value: string): void {
+    this.notifiedFields ??= new Map();
     this.bytes += fieldDelta(this.notifiedFields, field, value);
     this.notifiedFields.set(field, value);
   }
@@ -278,32 +288,33 @@ export class ConversationState {
 
   /** The open group window's fields (ver, src, absorbed, r:<hi>); empty when none is open. */
   get window(): ReadonlyMap<string, string> {
-    return this.windowFields;
+    return this.windowFields ?? empty();
   }
 
   setWindowField(field: string, value: string): void {
+    this.windowFields ??= new Map();
     this.bytes += fieldDelta(this.windowFields, field, value);
     this.windowFields.set(field, value);
   }
 
   deleteWindow(): void {
-    for (const [field, value] of this.windowFields) this.bytes -= ENTRY + str(field) + str(value);
-    this.windowFields.clear();
+    for (const [field, value] of this.window) this.bytes -= ENTRY + str(field) + str(value);
+    this.windowFields = undefined;
   }
 
   /** Who confirmed delivery of this message by id (user → at); undefined when not loaded. */
   deliveredBy(messageId: string): ReadonlyMap<string, string> | undefined {
-    return this.deliveredById.get(messageId);
+    return this.deliveredById?.get(messageId);
   }
 
   /** Ids whose delivered-by-id hash is held. */
   deliveredByLoaded(): IterableIterator<string> {
-    return this.deliveredById.keys();
+    return (this.deliveredById ?? empty<string, Map<string, string>>()).keys();
   }
 
   /** Puts who confirmed a message by id, as read from Redis (empty for nobody). */
   loadDeliveredBy(messageId: string, entries: Iterable<[string, string]>): void {
-    const old = this.deliveredById.get(messageId);
+    const old = this.deliveredById?.get(messageId);
     if (old) for (const [user, at] of old) this.bytes -= ENTRY + str(user) + str(at);
     else this.bytes += ENTRY + str(messageId) + OBJECT;
     const map = new Map<string, string>();
@@ -311,12 +322,12 @@ export class ConversationState {
       map.set(user, at);
       this.bytes += ENTRY + str(user) + str(at);
     }
-    this.deliveredById.set(messageId, map);
+    (this.deliveredById ??= new Map()).set(messageId, map);
   }
 
   /** Records a confirmation by id (first kept): true when the user is new there. */
   markDelivered(messageId: string, userId: string, at: string): boolean {
-    const map = this.deliveredById.get(messageId);
+    const map = this.deliveredById?.get(messageId);
     if (!map) throw new StateNotLoadedError(this.conversationId, [messageId]);
     if (map.has(userId)) return false;
     map.set(userId, at);
@@ -326,39 +337,41 @@ export class ConversationState {
 
   /** Whether receipts are held for this conversation (the scripts' has_held). */
   get hasHeld(): boolean {
-    return this.heldEntries.size > 0;
+    return (this.heldEntries?.size ?? 0) > 0;
   }
 
   /** The held receipts (entry → deadline), as the `held` sorted set keeps them. */
   get held(): ReadonlyMap<string, number> {
-    return this.heldEntries;
+    return this.heldEntries ?? empty();
   }
 
   /** ZADD held deadline entry. */
   hold(entry: string, deadline: number): void {
+    this.heldEntries ??= new Map();
     if (!this.heldEntries.has(entry)) this.bytes += ENTRY + str(entry) + 16;
     this.heldEntries.set(entry, deadline);
   }
 
   /** ZREM held entry; false when it was not held. */
   release(entry: string): boolean {
-    if (!this.heldEntries.delete(entry)) return false;
+    if (!this.heldEntries?.delete(entry)) return false;
     this.bytes -= ENTRY + str(entry) + 16;
     return true;
   }
 
   /** Whether this message id was deleted (kept after the message itself is forgotten). */
   isDeleted(messageId: string): boolean {
-    return this.deletedIds.has(messageId);
+    return this.deletedIds?.has(messageId) ?? false;
   }
 
   /** The `deleted` hash: deleted id → seq. */
   get deleted(): ReadonlyMap<string, number> {
-    return this.deletedIds;
+    return this.deletedIds ?? empty();
   }
 
   /** HSET deleted id seq; false when already deleted. */
   markDeleted(messageId: string, seq: number): boolean {
+    this.deletedIds ??= new Map();
     if (this.deletedIds.has(messageId)) return false;
     this.deletedIds.set(messageId, seq);
     this.bytes += ENTRY + str(messageId) + 16;
@@ -381,11 +394,12 @@ export class ConversationState {
 
   /** Members who marked the conversation unread (member → when). */
   get marked(): ReadonlyMap<string, string> {
-    return this.markedBy;
+    return this.markedBy ?? empty();
   }
 
   /** HSET marked user at; false when already marked. */
   markUnread(userId: string, at: string): boolean {
+    this.markedBy ??= new Map();
     if (this.markedBy.has(userId)) return false;
     this.markedBy.set(userId, at);
     this.bytes += ENTRY + str(userId) + str(at);
@@ -394,9 +408,9 @@ export class ConversationState {
 
   /** HDEL marked user; false when not marked. */
   clearUnreadMark(userId: string): boolean {
-    const at = this.markedBy.get(userId);
+    const at = this.markedBy?.get(userId);
     if (at === undefined) return false;
-    this.markedBy.delete(userId);
+    this.markedBy!.delete(userId);
     this.bytes -= ENTRY + str(userId) + str(at);
     return true;
   }
@@ -404,7 +418,7 @@ export class ConversationState {
   /** The earliest deadline of the held receipts; null when none is held. */
   earliestHeldDeadline(): number | null {
     let earliest: number | null = null;
-    for (const deadline of this.heldEntries.values())
+    for (const deadline of this.held.values())
       if (earliest === null || deadline < earliest) earliest = deadline;
     return earliest;
   }
