@@ -52,6 +52,8 @@ export function applyMessagesDeleted(
   const kind = state.kind ?? 'GROUP';
   const hadDeleted = state.deleted.size > 0;
   const results: MessageDeletedResult[] = [];
+  // Who may have confirmed a message by id: the same for every deletion of the run.
+  let everyone: Set<string> | undefined;
   for (const { messageId } of deletions) {
     const message = state.message(messageId);
     const seq = message?.seq ?? state.deleted.get(messageId) ?? 0;
@@ -71,7 +73,7 @@ export function applyMessagesDeleted(
     result.removed = true;
     writes.msg.delete(messageId);
     writes.msgs.remove(messageId);
-    writes.forgetDeliveredBy(messageId, state.everyone(), state.olderKeys);
+    writes.forgetDeliveredBy(messageId, (everyone ??= state.everyone()), state.olderKeys);
     for (const member of state.members) {
       const read = state.read.get(member) ?? 0;
       if (member === message.sender || read >= seq) continue;

@@ -13,6 +13,7 @@ import { connectRedis } from '../../stores/redis/connect';
 import { RedisKeys } from '../../stores/redis/keys';
 import { loadConversations } from '../../stores/state/conversation-loader';
 import type { ConversationState } from '../../stores/state/conversation-state';
+import { scanAll } from './redis-probe';
 
 async function main(): Promise<void> {
   const [prefix, most = '20000', part = ''] = process.argv.slice(2);
@@ -24,16 +25,10 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const redis = await connectRedis(loadConfig().redis.main, 'main');
-  const ids: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:{c:*}:meta`, 'COUNT', 5000);
-    cursor = next;
-    for (const key of keys) {
-      const id = /\{c:(.*)\}:meta$/.exec(key)?.[1];
-      if (id !== undefined && id.includes(part)) ids.push(id);
-    }
-  } while (cursor !== '0' && ids.length < Number(most));
+  const ids = (await scanAll(redis, `${prefix}:{c:*}:meta`))
+    .map((key) => /\{c:(.*)\}:meta$/.exec(key)?.[1] ?? '')
+    .filter((id) => id !== '' && id.includes(part))
+    .slice(0, Number(most));
   const keys = new RedisKeys(prefix);
   const held: ConversationState[] = [];
   gc();

@@ -31,9 +31,10 @@ end
 if not w.unwindowed then told = nil end
 table.sort(ranges, function(a, b) return a[2] > b[2] end)
 
-local members, readOf, dlvdOf = memberState(redis.call('HGETALL', p .. 'meta'))
+local meta = redis.call('HGETALL', p .. 'meta')
+local members, readOf, dlvdOf = memberState(meta)
 local users = everyone(members, readOf, dlvdOf)
-local older = redis.call('HGET', p .. 'meta', LAYOUT) ~= LOG_LAYOUT
+local older = not currentLayout(meta)
 local reads, dlvds = {}, {}
 for _, m in ipairs(members) do
   reads[#reads + 1] = m

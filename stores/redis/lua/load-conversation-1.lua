@@ -24,10 +24,7 @@ local p = KEYS[1]
 local dlv = {}
 local meta = redis.call('HGETALL', p .. 'meta')
 -- Created in today's layout (meta's LAYOUT field): it never had the legacy layout's keys.
-local current = false
-for i = 1, #meta, 2 do
-  if meta[i] == LAYOUT then current = meta[i + 1] == LOG_LAYOUT end
-end
+local current = currentLayout(meta)
 local function legacy(command, suffix)
   if current then return {} end
   return redis.call(command, p .. suffix)

@@ -84,6 +84,13 @@ local MEMBER, READ, DLVD = 'm:', 'r:', 'd:'
 -- delivered watermark '-seq|at' scored -seq. meta's LAYOUT field ('lv' = '2', set when the
 -- conversation is created) says no older build wrote 'readlog:<user>' / 'dlvlog:<user>' keys.
 local LAYOUT, LOG_LAYOUT = 'lv', '2'
+-- Whether a conversation's meta, as a flat HGETALL reply, says it was created in this layout.
+local function currentLayout(flat)
+  for i = 1, #flat, 2 do
+    if flat[i] == LAYOUT then return flat[i + 1] == LOG_LAYOUT end
+  end
+  return false
+end
 local function logMove(p, user, which, seq, at)
   local score = str(which == 'read' and seq or -seq)
   local key = p .. 'log:' .. user
