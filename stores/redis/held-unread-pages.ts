@@ -5,8 +5,8 @@ import { HeldAnswers } from './held-answers';
  * (Row and Answer: ReadModel's ConversationUnread and UnreadPage).
  */
 export interface HeldUnreadPage<Row = unknown, Answer = unknown> {
-  /** The page script's fingerprint of the listing it cut (ids and index scores). */
-  listing: string;
+  /** The listing the page was cut from (ids and index scores), as the page script joins it. */
+  listing: Buffer;
   ids: readonly string[];
   lastAts: readonly number[];
   /** Each row with its conversation's revision (meta 'rev'; '' rows are not held). */
@@ -18,6 +18,7 @@ export interface HeldUnreadPage<Row = unknown, Answer = unknown> {
 export type HeldPage<Row, Answer> = HeldUnreadPage<Row, Answer> & { revisions: Buffer };
 
 const SEPARATOR = Buffer.from([0xff]);
+const HELD = Buffer.from('=');
 
 /**
  * Conversation id, revision, … joined by byte 0xFF, which UTF-8 never holds (ids are UTF-8 of
@@ -34,8 +35,22 @@ function revisionsArgument(rows: HeldUnreadPage['rows']): Buffer {
 }
 
 /**
+ * A listing as the page script joins it to compare with the one it cuts: '=', then conversation
+ * id, index score, … joined by byte 0xFF (the reply's strings, UTF-8 again). Built when a page is
+ * read anew, not on every request.
+ */
+export function listingArgument(listed: readonly string[]): Buffer {
+  const parts: Buffer[] = [HELD];
+  listed.forEach((value, i) => {
+    if (i > 0) parts.push(SEPARATOR);
+    parts.push(Buffer.from(value));
+  });
+  return Buffer.concat(parts);
+}
+
+/**
  * Unread pages the query API answered, kept with what they were read from: the listing's
- * fingerprint and each conversation's revision (meta 'rev', which every content write replaces:
+ * ids and scores and each conversation's revision (meta 'rev', which every content write replaces:
  * stores/redis/revision.ts). The next request for the page sends them; the page script answers
  * '=' for what is unchanged and only the rest is decoded and built — when nothing changed, the
  * held answer itself (the same object) is given again. Never staler than the state read in that

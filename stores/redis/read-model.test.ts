@@ -4,7 +4,13 @@ import { loadConfig } from '../../config/config';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { HotStateRestorer, type RestoredConversation } from './hot-state-restorer';
 import { MetaField, RedisKeys } from './keys';
-import { ReadModel, type ConversationUnread, type UnreadCursor } from './read-model';
+import {
+  ReadModel,
+  type ConversationUnread,
+  type UnreadCursor,
+  type UnreadPage,
+} from './read-model';
+import { indexScore } from './conversation-index';
 
 /**
  * The unread pages against the real main Redis: pages cut by the cursor from the user's index
@@ -262,6 +268,36 @@ describe('ReadModel unread pages (real Redis)', () => {
     // Another page (limit) is held apart.
     expect((await model.unreadPage(u, { limit: 1 })).conversations).toHaveLength(1);
     expect(await model.unreadPage(u, { limit: 50 })).toBe(joined);
+  });
+
+  it('follows the index when only its scores or order changed, the rows held', async () => {
+    const u = newUser();
+    await seed(u, [
+      conversation(`${u}-a`, u, 7_000_000, 2, 0),
+      conversation(`${u}-b`, u, 7_000_001, 1, 0),
+    ]);
+    const model = new ReadModel(redis, keys);
+    const first = await model.unreadPage(u, { limit: 50 });
+    const shown = (p: UnreadPage) =>
+      p.conversations.map((c) => [c.conversationId, c.unread, c.lastAt]);
+    expect(shown(first)).toEqual([
+      [`${u}-b`, 1, 7_000_001],
+      [`${u}-a`, 2, 7_000_000],
+    ]);
+    // A score moves, the order and every revision stay: the new time, the held counts.
+    await redis.zadd(keys.userConversations(u), indexScore(7_000_005), `${u}-b`);
+    expect(shown(await model.unreadPage(u, { limit: 50 }))).toEqual([
+      [`${u}-b`, 1, 7_000_005],
+      [`${u}-a`, 2, 7_000_000],
+    ]);
+    // The order turns, every revision stays: the rows held, in the index's new order.
+    await redis.zadd(keys.userConversations(u), indexScore(7_000_009), `${u}-a`);
+    const turned = await model.unreadPage(u, { limit: 50 });
+    expect(shown(turned)).toEqual([
+      [`${u}-a`, 2, 7_000_009],
+      [`${u}-b`, 1, 7_000_005],
+    ]);
+    expect(await model.unreadPage(u, { limit: 50 })).toBe(turned);
   });
 
   it('follows a conversation list that changed since the last call (joined, left)', async () => {

@@ -2,7 +2,7 @@ import type { ChainableCommander, Result } from 'ioredis';
 import { isCluster, type RedisClient } from './connect';
 import { MetaField, type RedisKeys } from './keys';
 import { indexScore, lastAtOfScore } from './conversation-index';
-import { HeldUnreadPages, type HeldUnreadPage } from './held-unread-pages';
+import { HeldUnreadPages, listingArgument, type HeldUnreadPage } from './held-unread-pages';
 import { execPipeline, pipelineOf } from './pipeline';
 import { defineScripts } from './script-loader';
 
@@ -88,7 +88,7 @@ export class ReadModel {
     const [head, tail] = this.keys.conversationPrefixParts();
     const page = `${userId}\u0000${limit}\u0000${after ? `${after.lastAt}\u0000${after.conversationId}` : ''}`;
     const held = cluster ? undefined : this.heldPages.get(page);
-    const [badge, more, listed, counts, listing] = (await this.redis.unreadPage(
+    const [badge, more, listed, counts] = (await this.redis.unreadPage(
       this.keys.userConversations(userId),
       this.keys.badge(userId),
       userId,
@@ -100,7 +100,7 @@ export class ReadModel {
       tail,
       held?.listing ?? '',
       held?.revisions ?? '',
-    )) as [string[], number, string[] | '=', Array<number | string> | '=', string];
+    )) as [string[], number, string[] | '=', Array<number | string> | '='];
     badge.sort();
     if (listed === '=') {
       if (!held) throw new Error('unread page script: no listing held');
@@ -121,6 +121,7 @@ export class ReadModel {
     const perRow = counts === '=' ? ids.map(() => '=') : counts;
     const { rows, heldRows } = this.pageRows(held, ids, lastAts, perRow);
     const answer = pageOf(rows, badge, more);
+    const listing = listed === '=' ? held!.listing : listingArgument(listed);
     this.heldPages.hold(page, { listing, ids, lastAts, rows: heldRows, answer });
     return answer;
   }

@@ -11,17 +11,19 @@
   ARGV[5] '1': count each conversation of the page here, its key prefix being ARGV[6] .. id ..
           ARGV[7] (a single Redis); '0': do not (on a Redis Cluster the conversations' keys live
           in other slots: the caller counts them per slot)
-  ARGV[8] the fingerprint of the page's listing the caller holds ('' for none)
+  ARGV[8] the page's listing the caller holds, as this script joins it ('=' then its ids and
+          scores joined by byte 0xFF), '' for none: compared whole, no digest to compute
   ARGV[9] the rows the caller holds, with meta's 'rev' they were read at (HeldUnreadPages), in
-          one argument: conversation id, revision, … joined by byte 0xFF ('' for none). One
-          string, not an argument per value: building, sending and parsing a command of a
-          hundred arguments was most of a page's cost to the query API.
+          one argument: conversation id, revision, … joined by byte 0xFF, in the page's order
+          ('' for none). One string, not an argument per value: building, sending and parsing a
+          command of a hundred arguments was most of a page's cost to the query API; and the
+          common case (every row held, in the order held) is one string comparison.
   Returns {badge sources, more (1 when conversations follow the page), {id, score, ...} or '='
-  when its fingerprint is ARGV[8], counts (when asked), listing fingerprint ('' when not asked)}:
-  counts are, per conversation of the page, '=' when its 'rev' is the one held (the caller's row
-  stands: every content write replaces 'rev'), else its 'rev' ('' for none) and unreadRow's six
-  values; or the single string '=' when every row of the page (if any) is held unchanged (one
-  value to decode, not one per row).
+  when it is the listing of ARGV[8], counts (when asked)}: counts are, per conversation of the
+  page, '=' when its 'rev' is the one held (the caller's row stands: every content write
+  replaces 'rev'), else its 'rev' ('' for none) and unreadRow's six values; or the single
+  string '=' when every row of the page (if any) is held unchanged (one value to decode, not one
+  per row).
 ]]
 -- @include "unread-row"
 
@@ -54,33 +56,44 @@ if #listed > 2 * limit then
   listed[#listed] = nil
 end
 
-local held = {}
-local heldFields = {}
-for field in string.gmatch(ARGV[9], '[^\255]+') do heldFields[#heldFields + 1] = field end
-for i = 1, #heldFields - 1, 2 do held[heldFields[i]] = heldFields[i + 1] end
-
 local counts = {}
 if ARGV[5] == '1' then
+  -- Each row's revision, and the rows as the caller joins what it holds: when every row is held
+  -- in this order, one comparison says so (no parsing of ARGV[9]).
+  local revisions, current = {}, {}
+  local everyRow = true
   for i = 1, #listed, 2 do
-    local p = ARGV[6] .. listed[i] .. ARGV[7]
-    local revision = redis.call('HGET', p .. 'meta', 'rev')
-    if revision and held[listed[i]] == revision then
-      counts[#counts + 1] = '='
+    local revision = redis.call('HGET', ARGV[6] .. listed[i] .. ARGV[7] .. 'meta', 'rev')
+    revisions[i] = revision
+    if revision then
+      current[#current + 1] = listed[i]
+      current[#current + 1] = revision
     else
-      counts[#counts + 1] = revision or ''
-      unreadRow(counts, p, user)
+      everyRow = false
     end
   end
+  if everyRow and table.concat(current, '\255') == ARGV[9] then
+    counts = '='
+  else
+    local held = {}
+    local heldFields = {}
+    for field in string.gmatch(ARGV[9], '[^\255]+') do heldFields[#heldFields + 1] = field end
+    for i = 1, #heldFields - 1, 2 do held[heldFields[i]] = heldFields[i + 1] end
+    local unchanged = true
+    for i = 1, #listed, 2 do
+      local revision = revisions[i]
+      if revision and held[listed[i]] == revision then
+        counts[#counts + 1] = '='
+      else
+        unchanged = false
+        counts[#counts + 1] = revision or ''
+        unreadRow(counts, ARGV[6] .. listed[i] .. ARGV[7], user)
+      end
+    end
+    if unchanged then counts = '=' end
+  end
 end
-local unchanged = true
-for i = 1, #counts do
-  if counts[i] ~= '=' then unchanged = false end
-end
-if ARGV[5] == '1' and unchanged then counts = '=' end
 -- Ids are UTF-8 and scores numbers: byte 0xFF separates them unambiguously.
-local fingerprint, listing = '', listed
-if ARGV[5] == '1' then
-  fingerprint = redis.sha1hex(table.concat(listed, '\255'))
-  if fingerprint == ARGV[8] then listing = '=' end
-end
-return {redis.call('HKEYS', badge), more, listing, counts, fingerprint}
+local listing = listed
+if ARGV[8] ~= '' and ARGV[8] == '=' .. table.concat(listed, '\255') then listing = '=' end
+return {redis.call('HKEYS', badge), more, listing, counts}
