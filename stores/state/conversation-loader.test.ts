@@ -6,7 +6,7 @@ import { runOne } from '../../tests/support/redis-state';
 import { connectRedis } from '../redis/connect';
 import { ConversationStore } from '../redis/conversation-store';
 import { LOG_LAYOUT, MetaField, RedisKeys } from '../redis/keys';
-import { loadConversations, loadDeliveredBy } from './conversation-loader';
+import { LOADS_PER_CALL, loadConversations, loadDeliveredBy } from './conversation-loader';
 import { deliveredByField } from './stored-values';
 
 /** The loader reads back, in one round trip, what the scripts wrote (real Redis). */
@@ -83,6 +83,57 @@ describe('loadConversations (real Redis)', () => {
     expect(later.deliveredBy('m1')).toBeUndefined();
     await loadDeliveredBy(redis, [{ state: later, messageIds: ['m1'] }]);
     expect([...later.deliveredBy('m1')!]).toEqual([['bo', '5000']]);
+  });
+
+  it('loads more conversations than one script call reads, each with its own messages and confirmations', async () => {
+    const n = 2 * LOADS_PER_CALL + 3;
+    const ids = Array.from({ length: n }, (_, i) => `many${i}`);
+    for (const [i, c] of ids.entries()) {
+      if (i % 5 === 4) continue; // some not in Redis at all, between the others
+      await runOne(redis, store.membersChanged(c, [{ op: 'add', userId: `u${i}`, kind: 'GROUP' }]));
+      await runOne(
+        redis,
+        store.messagesSent(c, [
+          { messageId: `${c}-m`, seq: i + 1, senderId: `u${i}`, kind: 'GROUP', sentAt: 1000 + i },
+        ]),
+      );
+      if (i % 2 === 0)
+        await runOne(
+          redis,
+          store.applyReceipts(c, [
+            {
+              at: 9000 + i,
+              shareRead: true,
+              sourceAt: 9000,
+              userId: `u${i}`,
+              version: 1,
+              command: { type: 'dlv_ids', messageIds: [`${c}-m`] },
+            },
+          ]),
+        );
+    }
+    // Confirmations asked of every third conversation only: the others' lists are empty.
+    const asked = new Map(ids.filter((_, i) => i % 3 === 0).map((c) => [c, [`${c}-m`]]));
+    const states = await loadConversations(redis, keys, ids, asked);
+    for (const [i, c] of ids.entries()) {
+      const s = states.get(c)!;
+      if (i % 5 === 4) {
+        expect([s.kind, s.lastSeq, s.members.size]).toEqual([null, 0, 0]);
+        continue;
+      }
+      expect([s.kind, s.lastSeq, s.lastMsg, [...s.members]]).toEqual([
+        'GROUP',
+        i + 1,
+        `${c}-m`,
+        [`u${i}`],
+      ]);
+      const confirmed = s.deliveredBy(`${c}-m`);
+      if (i % 3 !== 0) expect(confirmed).toBeUndefined();
+      else
+        expect(confirmed && [...confirmed]).toEqual(
+          i % 2 === 0 ? [[`u${i}`, String(9000 + i)]] : [],
+        );
+    }
   });
 
   it('reads no legacy-layout key of a conversation created in the current layout', async () => {

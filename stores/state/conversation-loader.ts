@@ -1,5 +1,5 @@
 import type { Result } from 'ioredis';
-import type { RedisClient } from '../redis/connect';
+import { isCluster, type RedisClient } from '../redis/connect';
 import type { ConversationKind } from '../../schemas/types';
 import { LOG_LAYOUT, MetaField, type RedisKeys } from '../redis/keys';
 import { execPipeline, pipelineOf } from '../redis/pipeline';
@@ -8,12 +8,21 @@ import { ConversationState } from './conversation-state';
 import { deliveredByField, luaNumber } from './stored-values';
 
 type Flat = string[];
-/** load-conversation-1.lua's reply (see its header). */
+/** load-conversations-n.lua's reply for one conversation (see its header). */
 type Snapshot = [Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat[], Flat, Flat];
 
 /**
- * Loads the state of many conversations in one round trip (one read-only script call each, in
- * one pipeline), with the delivered-by-id hashes of the given message ids.
+ * Conversations one load script call reads on a single Redis: enough that the call's own cost
+ * is spread (it was the largest share of a load's Redis time), few enough that no call holds
+ * Redis for long (~40 µs a conversation).
+ */
+export const LOADS_PER_CALL = 32;
+
+/**
+ * Loads the state of many conversations in one round trip (read-only script calls of up to
+ * LOADS_PER_CALL conversations each, in one pipeline; one conversation a call on a Redis
+ * Cluster, where each lives in its own slot), with the delivered-by-id hashes of the given
+ * message ids.
  */
 export async function loadConversations(
   redis: RedisClient,
@@ -24,12 +33,17 @@ export async function loadConversations(
   defineScripts(redis);
   const ids = [...new Set(conversationIds)];
   const dlvIds = ids.map((c) => [...new Set(deliveredByIds.get(c) ?? [])]);
+  const perCall = isCluster(redis) ? 1 : LOADS_PER_CALL;
   const pipe = pipelineOf(redis);
-  ids.forEach((c, i) => pipe.loadConversation(keys.conversation(c), ...dlvIds[i]!));
-  const replies = await execPipeline(pipe);
+  for (let from = 0; from < ids.length; from += perCall) {
+    const chunk = ids.slice(from, from + perCall).map((c) => keys.conversation(c));
+    const asked = dlvIds.slice(from, from + perCall).flatMap((m) => [m.length, ...m]);
+    pipe.loadConversations(chunk.length, ...chunk, ...asked);
+  }
+  const snapshots = (await execPipeline(pipe)).flat() as Snapshot[];
   const states = new Map<string, ConversationState>();
   ids.forEach((c, i) =>
-    states.set(c, toState(c, keys.conversation(c), replies[i] as Snapshot, dlvIds[i]!)),
+    states.set(c, toState(c, keys.conversation(c), snapshots[i]!, dlvIds[i]!)),
   );
   return states;
 }
@@ -143,7 +157,7 @@ function forPairs(flat: Flat, fn: (a: string, b: string) => void): void {
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    loadConversation(...args: Array<string | number>): Result<unknown, Context>;
+    loadConversations(...args: Array<string | number>): Result<unknown, Context>;
   }
 }
 

@@ -1,0 +1,69 @@
+#!lua flags=no-writes
+--[[
+  Reads conversations' whole hot state, for the in-memory engine
+  (stores/state/conversation-loader.ts): several conversations in one call (a Lua call costs
+  more than the dozen reads of one conversation: loading each on its own made a script call the
+  largest share of the loads' Redis time), each a consistent snapshot, as no write runs in
+  between. Read-only (no-writes): it can run on a replica, and can never change what it reads.
+  KEYS    the conversations' key prefixes (on a Redis Cluster one per call: each its own slot)
+  ARGV    per key, in order: n, then n message ids whose delivered-by-id entries to read as well
+          (the engine holds only those a step needs: helpers.lua deliveredBy)
+  Returns per key, in order, {meta, members, read, dlvd, msg, msgs, notified, win, held, dlv,
+  deleted, marked}:
+    meta, read, dlvd, msg, notified, win, deleted, marked: HGETALL (flat field, value, …)
+    members: SMEMBERS; msgs: ZRANGE 0 -1 WITHSCORES (flat id, seq, …, in seq order)
+    meta holds the members, watermarks and 'told up to' marks ('m:', 'r:', 'd:', 'tr:', 'td:'
+    fields); members, read, dlvd and notified are the keys of the legacy layout, which held
+    them before (empty once a write moved them; not read where meta's LAYOUT field says the
+    conversation was created after it)
+    held: ZRANGE held 0 -1 WITHSCORES (the held receipts, flat entry, deadline, …)
+    dlv: per message id asked, in order, who confirmed it by id: flat user, at, … ({} for none)
+  Cost: O(size of the conversations' state): meant for a conversation's first use by the
+  process that owns it, not for every event.
+]]
+-- @include "helpers"
+
+local function snapshot(p, ids)
+  local dlv = {}
+  local meta = redis.call('HGETALL', p .. 'meta')
+  -- Created in today's layout (meta's LAYOUT field): it never had the legacy layout's keys.
+  local current = currentLayout(meta)
+  local function legacy(command, suffix)
+    if current then return {} end
+    return redis.call(command, p .. suffix)
+  end
+  if #ids > 0 then
+    local members, reads, dlvds
+    if current then members, reads, dlvds = memberState(meta) else members, reads, dlvds = memberStateOf(p) end
+    local users = everyone(members, reads, dlvds)
+    local older = not current
+    for i, id in ipairs(ids) do
+      dlv[i] = deliveredBy(p, id, users, older)
+    end
+  end
+  return {
+    meta,
+    legacy('SMEMBERS', 'members'),
+    legacy('HGETALL', 'read'),
+    legacy('HGETALL', 'dlvd'),
+    redis.call('HGETALL', p .. 'msg'),
+    redis.call('ZRANGE', p .. 'msgs', 0, -1, 'WITHSCORES'),
+    legacy('HGETALL', 'notified'),
+    redis.call('HGETALL', p .. 'win'),
+    redis.call('ZRANGE', p .. 'held', 0, -1, 'WITHSCORES'),
+    dlv,
+    redis.call('HGETALL', p .. 'deleted'),
+    redis.call('HGETALL', p .. 'marked'),
+  }
+end
+
+local snapshots = {}
+local at = 1
+for k, p in ipairs(KEYS) do
+  local n = tonumber(ARGV[at])
+  local ids = {}
+  for i = 1, n do ids[i] = ARGV[at + i] end
+  at = at + n + 1
+  snapshots[k] = snapshot(p, ids)
+end
+return snapshots
