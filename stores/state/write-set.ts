@@ -13,6 +13,28 @@ export type { RedisCommand };
  */
 export const MAX_PAIRS_PER_COMMAND = 1000;
 
+/** `name key [flags] a1 b1 a2 b2 …` commands of at most MAX_PAIRS_PER_COMMAND pairs, appended to `commands`. */
+class PairCommands {
+  private command: RedisCommand | null = null;
+  private count = 0;
+
+  constructor(
+    readonly commands: RedisCommand[],
+    private readonly name: string,
+    private readonly key: string,
+    private readonly flags: readonly string[],
+  ) {}
+
+  add(a: string, b: string): void {
+    if (this.command === null || this.count === MAX_PAIRS_PER_COMMAND) {
+      this.commands.push((this.command = [this.name, this.key, ...this.flags]));
+      this.count = 0;
+    }
+    this.command.push(a, b);
+    this.count++;
+  }
+}
+
 /**
  * Writes to one key, coalesced over a step: each field or member keeps its last value, a DEL
  * drops what came before it, and the expiry is set once. What a key's writes become, in order:
@@ -54,22 +76,8 @@ abstract class KeyWrites {
   protected abstract writes(out: RedisCommand[]): void;
 
   /** `name key [flags] a1 b1 a2 b2 …`, at most MAX_PAIRS_PER_COMMAND pairs each. */
-  protected pairs(
-    out: RedisCommand[],
-    name: string,
-    entries: Iterable<[string, string]>,
-    flags: string[] = [],
-  ): void {
-    let command: RedisCommand | null = null;
-    let count = 0;
-    for (const [a, b] of entries) {
-      if (!command || count === MAX_PAIRS_PER_COMMAND) {
-        out.push((command = [name, this.key, ...flags]));
-        count = 0;
-      }
-      command.push(a, b);
-      count++;
-    }
+  protected pairs(out: RedisCommand[], name: string, flags: readonly string[] = []): PairCommands {
+    return new PairCommands(out, name, this.key, flags);
   }
 
   /** `name key m1 m2 …`, at most MAX_PAIRS_PER_COMMAND members each. */
@@ -103,11 +111,13 @@ export class HashWrites extends KeyWrites {
   }
 
   protected writes(out: RedisCommand[]): void {
-    const set = function* (fields: Map<string, string | null>): Iterable<[string, string]> {
-      for (const [field, value] of fields) if (value !== null) yield [field, value];
-    };
-    this.pairs(out, 'hset', set(this.fields));
-    const deleted = [...this.fields].filter(([, value]) => value === null).map(([f]) => f);
+    // One pass, no pair arrays: a step writes thousands of fields.
+    const hset = this.pairs(out, 'hset');
+    const deleted: string[] = [];
+    this.fields.forEach((value, field) => {
+      if (value !== null) hset.add(field, value);
+      else deleted.push(field);
+    });
     // After a DEL the hash holds only what was set since: nothing to delete.
     if (!this.deleted) this.members(out, 'hdel', deleted);
   }
@@ -171,20 +181,22 @@ export class SortedSetWrites extends KeyWrites {
   }
 
   protected writes(out: RedisCommand[]): void {
-    const added = function* (
-      scores: Map<string, ScoreWrite | null>,
-      condition: ZaddCondition | undefined,
-    ): Iterable<[string, string]> {
-      for (const [member, write] of scores)
-        if (write !== null && write.condition === condition) yield [write.score, member];
-    };
-    this.pairs(out, 'zadd', added(this.scores, undefined));
-    // After a DEL the set holds only what was added since: an XX has nothing to update.
-    for (const condition of ['XX', 'LT'] as const) {
-      if (condition === 'XX' && this.deleted) continue;
-      this.pairs(out, 'zadd', added(this.scores, condition), [condition]);
-    }
-    const removed = [...this.scores].filter(([, score]) => score === null).map(([m]) => m);
+    // One pass, no pair arrays; the conditional adds' commands only when there are some.
+    const zadd = this.pairs(out, 'zadd');
+    let xx: PairCommands | undefined;
+    let lt: PairCommands | undefined;
+    const removed: string[] = [];
+    this.scores.forEach((write, member) => {
+      if (write === null) removed.push(member);
+      else if (write.condition === undefined) zadd.add(write.score, member);
+      else if (write.condition === 'LT')
+        (lt ??= this.pairs([], 'zadd', ['LT'])).add(write.score, member);
+      // After a DEL the set holds only what was added since: an XX has nothing to update.
+      else if (!this.deleted) (xx ??= this.pairs([], 'zadd', ['XX'])).add(write.score, member);
+    });
+    // In the order plain, XX, LT (each member is in one of them).
+    if (xx) out.push(...xx.commands);
+    if (lt) out.push(...lt.commands);
     // After a DEL the set holds only what was added since: nothing to remove.
     if (!this.deleted) this.members(out, 'zrem', removed);
     if (this.within !== null)
@@ -211,7 +223,7 @@ export class SetWrites extends KeyWrites {
   protected writes(out: RedisCommand[]): void {
     const added: string[] = [];
     const removed: string[] = [];
-    for (const [member, add] of this.ops) (add ? added : removed).push(member);
+    this.ops.forEach((add, member) => (add ? added : removed).push(member));
     this.members(out, 'sadd', added);
     // After a DEL the set holds only what was added since: nothing to remove.
     if (!this.deleted) this.members(out, 'srem', removed);
