@@ -105,10 +105,10 @@ export class ToldAhead {
     const entries: string[] = [];
     for (const conversationId of changed) {
       p.deletable.delete(conversationId);
-      const floors = new Map(p.loaded.get(conversationId));
-      for (const [field, { seq }] of p.pending.get(conversationId)!)
-        if (seq > (floors.get(field) ?? 0)) floors.set(field, seq);
-      entries.push(conversationId, JSON.stringify({ [AT]: now, ...Object.fromEntries(floors) }));
+      entries.push(
+        conversationId,
+        entryJson(now, p.loaded.get(conversationId), p.pending.get(conversationId)!),
+      );
     }
     const pipe = pipelineOf(this.redis);
     pipe.hset(key, ...entries);
@@ -232,6 +232,27 @@ function heldSeq(state: ConversationState, field: string): number {
 
 /** An entry's field for when it was written (ms); the others are 'told up to' fields. */
 const AT = '@';
+
+/**
+ * An entry as parseEntry reads it: '@' → `at`, then each field's floor, the higher of what an
+ * earlier owner left (`loaded`) and what this process wrote ahead (`pending`). Written as a
+ * string: a step writes one per conversation it told, and building objects for JSON.stringify
+ * was most of what a step allocated here.
+ */
+function entryJson(
+  at: number,
+  loaded: ReadonlyMap<string, number> | undefined,
+  pending: ReadonlyMap<string, { seq: number }>,
+): string {
+  let json = `{"${AT}":${at}`;
+  loaded?.forEach((seq, field) => {
+    json += `,${JSON.stringify(field)}:${Math.max(seq, pending.get(field)?.seq ?? 0)}`;
+  });
+  pending.forEach(({ seq }, field) => {
+    if (seq > 0 && !loaded?.has(field)) json += `,${JSON.stringify(field)}:${seq}`;
+  });
+  return `${json}}`;
+}
 
 function parseEntry(json: string): { at: number; floors: Map<string, number> } {
   const floors = new Map<string, number>();
