@@ -1,6 +1,7 @@
 import type { Result } from 'ioredis';
 import { isCluster, type RedisClient } from './connect';
-import { LeaseLostError, type WriteFence } from './partition-lease';
+import type { WriteFence } from './partition-lease';
+import { FencedWriteQueue, leaseLost } from './fenced-write-queue';
 import { execPipeline, pipelineOf } from './pipeline';
 import { defineScripts } from './script-loader';
 import { keySlot } from './slots';
@@ -41,29 +42,17 @@ export async function sendFenced(
   }
 }
 
-/**
- * Runs JSON-encoded commands (`[[command, key, arg, …], …]`) as one apply-writes call under
- * `fence`; resolves with their number.
- */
-export async function applyFenced(
-  redis: RedisClient,
-  fence: WriteFence,
-  json: string,
-): Promise<number> {
-  defineScripts(redis);
-  try {
-    return (await redis.applyWrites(fence.leaseKey, json, fence.owner)) as number;
-  } catch (err) {
-    throw leaseLost(err) ?? err;
-  }
-}
+/** One queue per Redis client: the write-behinds of a turn of the event loop go together. */
+const queues = new WeakMap<RedisClient, FencedWriteQueue>();
 
-/** The LeaseLostError a refused apply-writes call (or a pipeline failing with one) means. */
-function leaseLost(err: unknown): LeaseLostError | undefined {
-  const refused = [err, (err as { cause?: unknown } | undefined)?.cause].find(
-    (e): e is Error => e instanceof Error && e.message.startsWith('LEASE_LOST'),
-  );
-  return refused && new LeaseLostError(refused.message.slice('LEASE_LOST '.length), { cause: err });
+/**
+ * Runs JSON-encoded commands (`[[command, key, arg, …], …]`) under `fence`, with the others
+ * queued in the same turn of the event loop (FencedWriteQueue); resolves with their number.
+ */
+export function applyFenced(redis: RedisClient, fence: WriteFence, json: string): Promise<number> {
+  let queue = queues.get(redis);
+  if (!queue) queues.set(redis, (queue = new FencedWriteQueue(redis)));
+  return queue.apply(fence, json);
 }
 
 /** Whether the script can run the commands and the lease check together (one slot on a cluster). */

@@ -1,0 +1,33 @@
+--[[
+  Applies several partitions' write-behinds (stores/state/write-set.ts), each under its own
+  fence, in one call: the steps of different partitions that finish together (their outputs
+  acknowledged by one produce) share a script call instead of paying one each
+  (stores/redis/fenced-write-queue.ts). Each is what apply-writes-1.lua does for one: its
+  commands run in order only while its partition's lease names its writer, atomically with the
+  check; one whose lease is lost writes nothing, and the others are applied all the same. A
+  command that fails stops its own write-behind there (as a failing call stops apply-writes).
+  KEYS    the partitions' lease keys, one per write-behind (a single Redis: any keys)
+  ARGV    per key, in order: the writer's lease owner id, then its commands as JSON
+          ([[command, key, arg, …], …])
+  Returns per key, in order: the number of commands applied; or 'LEASE_LOST …' (nothing
+  written); or 'ERR …' (the commands before the failing one were applied).
+]]
+local results = {}
+for k, lease in ipairs(KEYS) do
+  local owner = ARGV[2 * k - 1]
+  if redis.call('GET', lease) ~= owner then
+    results[k] = 'LEASE_LOST the partition lease ' .. lease .. ' is not held by ' .. owner
+  else
+    local commands = cjson.decode(ARGV[2 * k])
+    local result = #commands
+    for _, command in ipairs(commands) do
+      local reply = redis.pcall(unpack(command))
+      if type(reply) == 'table' and reply.err then
+        result = 'ERR ' .. reply.err
+        break
+      end
+    end
+    results[k] = result
+  end
+end
+return results
