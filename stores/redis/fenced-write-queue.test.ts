@@ -29,7 +29,7 @@ describe('FencedWriteQueue (real Redis)', () => {
     redis.disconnect();
   });
 
-  it('sends those queued together in one call; a lost lease or a failing command fails only its own', async () => {
+  it('sends those queued together in one call (a count or the replies each); a lost lease or a failing command fails only its own', async () => {
     const queue = new FencedWriteQueue(redis);
     await redis.set(keys.partitionLease(1), 'me', 'PX', 10_000);
     await redis.set(keys.partitionLease(2), 'another', 'PX', 10_000); // taken from this writer
@@ -48,6 +48,10 @@ describe('FencedWriteQueue (real Redis)', () => {
         ),
       ),
       queue.apply(fence(1), json(['hset', key('a'), 'x', '3'])),
+      queue.applyForReplies(
+        fence(1),
+        json(['hset', key('e'), 'x', '1', 'y', '2'], ['hlen', key('e')]),
+      ),
     ]);
     expect(calls).toHaveBeenCalledTimes(isCluster(redis) ? 0 : 1);
     calls.mockRestore();
@@ -56,6 +60,7 @@ describe('FencedWriteQueue (real Redis)', () => {
     expect(results[2]).toMatchObject({ status: 'rejected', reason: expect.any(RedisCommandError) });
     expect(String((results[2] as PromiseRejectedResult).reason)).toMatch(/WRONGTYPE/);
     expect(results[3]).toEqual({ status: 'fulfilled', value: 1 });
+    expect(results[4]).toEqual({ status: 'fulfilled', value: [2, 2] });
     // In the order queued; nothing of the lost lease's; the failing one's commands up to the failure.
     expect(await redis.hgetall(key('a'))).toEqual({ x: '3', y: '2' });
     expect(await redis.exists(key('b'))).toBe(0);

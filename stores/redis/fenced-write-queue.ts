@@ -7,7 +7,9 @@ import { defineScripts } from './script-loader';
 interface Queued {
   fence: WriteFence;
   json: string;
-  resolve(applied: number): void;
+  /** Whether the caller wants the commands' replies (else their number). */
+  replies: boolean;
+  resolve(result: number | unknown[]): void;
   reject(err: Error): void;
 }
 
@@ -29,10 +31,19 @@ export class FencedWriteQueue {
 
   /** Runs JSON-encoded commands under `fence`; resolves with their number. */
   apply(fence: WriteFence, json: string): Promise<number> {
-    if (isCluster(this.redis)) return this.applyAlone(fence, json);
-    return new Promise<number>((resolve, reject) => {
+    return this.queue(fence, json, false) as Promise<number>;
+  }
+
+  /** Runs JSON-encoded commands under `fence`; resolves with their replies, in order. */
+  applyForReplies(fence: WriteFence, json: string): Promise<unknown[]> {
+    return this.queue(fence, json, true) as Promise<unknown[]>;
+  }
+
+  private queue(fence: WriteFence, json: string, replies: boolean): Promise<number | unknown[]> {
+    if (isCluster(this.redis)) return this.applyAlone(fence, json, replies);
+    return new Promise((resolve, reject) => {
       if (this.queued.length === 0) setImmediate(() => this.send());
-      this.queued.push({ fence, json, resolve, reject });
+      this.queued.push({ fence, json, replies, resolve, reject });
     });
   }
 
@@ -41,17 +52,18 @@ export class FencedWriteQueue {
     this.queued = [];
     if (batch.length === 1) {
       const [one] = batch;
-      this.applyAlone(one!.fence, one!.json).then(one!.resolve, one!.reject);
+      this.applyAlone(one!.fence, one!.json, one!.replies).then(one!.resolve, one!.reject);
       return;
     }
     const args: string[] = [];
     for (const { fence } of batch) args.push(fence.leaseKey);
-    for (const { fence, json } of batch) args.push(fence.owner, json);
+    for (const { fence, json, replies } of batch)
+      args.push(fence.owner, json, replies ? 'replies' : '');
     this.redis.applyFencedWrites(batch.length, ...args).then(
       (results) =>
         batch.forEach((q, i) => {
-          const result = (results as Array<number | string>)[i];
-          if (typeof result === 'number') q.resolve(result);
+          const result = (results as Array<number | string | unknown[]>)[i];
+          if (typeof result === 'number' || Array.isArray(result)) q.resolve(result);
           else if (String(result).startsWith('LEASE_LOST '))
             q.reject(new LeaseLostError(String(result).slice('LEASE_LOST '.length)));
           else q.reject(new RedisCommandError(`Redis command failed: ${String(result)}`));
@@ -63,9 +75,15 @@ export class FencedWriteQueue {
     );
   }
 
-  private async applyAlone(fence: WriteFence, json: string): Promise<number> {
+  private async applyAlone(
+    fence: WriteFence,
+    json: string,
+    replies: boolean,
+  ): Promise<number | unknown[]> {
     try {
-      return (await this.redis.applyWrites(fence.leaseKey, json, fence.owner)) as number;
+      return replies
+        ? await this.redis.applyWrites(fence.leaseKey, json, fence.owner, 'replies')
+        : await this.redis.applyWrites(fence.leaseKey, json, fence.owner);
     } catch (err) {
       throw leaseLost(err) ?? err;
     }

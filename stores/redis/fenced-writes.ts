@@ -29,6 +29,8 @@ export async function sendFenced(
   if (commands.length === 0) return [];
   if (!fence || !fenceable(redis, commands, fence))
     return execPipeline(pipelineOf(redis, commands as RedisCommand[]));
+  // On a single Redis, with the other fenced writes of this turn of the event loop.
+  if (!isCluster(redis)) return queueOf(redis).applyForReplies(fence, JSON.stringify(commands));
   defineScripts(redis);
   // As a pipeline of one call: on a Redis Cluster it then waits for a replica as every write
   // does (pipeline.ts), before the step that sent it may commit.
@@ -50,9 +52,13 @@ const queues = new WeakMap<RedisClient, FencedWriteQueue>();
  * queued in the same turn of the event loop (FencedWriteQueue); resolves with their number.
  */
 export function applyFenced(redis: RedisClient, fence: WriteFence, json: string): Promise<number> {
+  return queueOf(redis).apply(fence, json);
+}
+
+function queueOf(redis: RedisClient): FencedWriteQueue {
   let queue = queues.get(redis);
   if (!queue) queues.set(redis, (queue = new FencedWriteQueue(redis)));
-  return queue.apply(fence, json);
+  return queue;
 }
 
 /** Whether the script can run the commands and the lease check together (one slot on a cluster). */

@@ -7,25 +7,28 @@
   check; one whose lease is lost writes nothing, and the others are applied all the same. A
   command that fails stops its own write-behind there (as a failing call stops apply-writes).
   KEYS    the partitions' lease keys, one per write-behind (a single Redis: any keys)
-  ARGV    per key, in order: the writer's lease owner id, then its commands as JSON
-          ([[command, key, arg, …], …])
-  Returns per key, in order: the number of commands applied; or 'LEASE_LOST …' (nothing
-  written); or 'ERR …' (the commands before the failing one were applied).
+  ARGV    per key, in order: the writer's lease owner id, its commands as JSON
+          ([[command, key, arg, …], …]), and 'replies' to have their replies back ('' not to)
+  Returns per key, in order: the number of commands applied, or their replies (in order); or
+  'LEASE_LOST …' (nothing written); or 'ERR …' (the commands before the failing one were
+  applied).
 ]]
 local results = {}
 for k, lease in ipairs(KEYS) do
-  local owner = ARGV[2 * k - 1]
+  local owner = ARGV[3 * k - 2]
   if redis.call('GET', lease) ~= owner then
     results[k] = 'LEASE_LOST the partition lease ' .. lease .. ' is not held by ' .. owner
   else
-    local commands = cjson.decode(ARGV[2 * k])
-    local result = #commands
-    for _, command in ipairs(commands) do
+    local commands = cjson.decode(ARGV[3 * k - 1])
+    local replies = ARGV[3 * k] == 'replies' and {} or nil
+    local result = replies or #commands
+    for i, command in ipairs(commands) do
       local reply = redis.pcall(unpack(command))
       if type(reply) == 'table' and reply.err then
         result = 'ERR ' .. reply.err
         break
       end
+      if replies then replies[i] = reply end
     end
     results[k] = result
   end
