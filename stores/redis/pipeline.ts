@@ -1,6 +1,7 @@
 import type { ChainableCommander, Cluster } from 'ioredis';
 import { isCluster, type RedisClient } from './connect';
 import { keySlot } from './slots';
+import { takesKeyCount } from './script-loader';
 
 export class RedisCommandError extends Error {
   override readonly name = 'RedisCommandError';
@@ -67,7 +68,10 @@ function unreplicated(reply: [Error | null, unknown] | undefined): Error | undef
   );
 }
 
-/** Commands of a pipeline that name no key (the rest name theirs first, scripts included). */
+/**
+ * Commands of a pipeline that name no key (the rest name theirs first, scripts included; a
+ * script of any number of keys after their count).
+ */
 const KEYLESS = new Set(['multi', 'exec', 'discard', 'ping', 'time', 'info']);
 
 /**
@@ -185,7 +189,7 @@ export class SplitPipeline {
   private nodeOf(unit: number[]): string {
     const keyed = unit.map((i) => this.calls[i]!).find((c) => !KEYLESS.has(c.name.toLowerCase()));
     if (!keyed) return 'any';
-    const slot = keySlot(String(keyed.args[0]));
+    const slot = keySlot(String(keyed.args[takesKeyCount(keyed.name) ? 1 : 0]));
     return this.cluster.slots[slot]?.join(';') ?? `slot ${slot}`;
   }
 }

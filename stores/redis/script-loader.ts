@@ -47,6 +47,15 @@ export function readScripts(dir = LUA_DIR): ScriptSource[] {
 let cached: ScriptSource[] | undefined;
 
 /**
+ * Whether a command is a <name>-n.lua script, whose caller gives the number of keys first (its
+ * first key is its second argument: where a cluster pipeline looks for the slot).
+ */
+export function takesKeyCount(command: string): boolean {
+  cached ??= readScripts();
+  return cached.some((script) => script.name === command && script.numberOfKeys === undefined);
+}
+
+/**
  * Defines every script as an ioredis command: sent by EVALSHA, loaded on the first NOSCRIPT,
  * and usable inside pipelines so a whole batch goes in one round trip.
  */
