@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { loadConfig } from '../config/config';
 import { rows } from '../scripts/bench/bench-report';
 import type { BenchResult } from '../scripts/bench/bench-run';
 import { runBenchCli, TINY_SERVING } from './support/run-bench';
@@ -68,6 +69,13 @@ describe('bench (smoke)', () => {
     expect(readFileSync(path.join(out, 'bench.svg'), 'utf8')).toContain('<svg');
     expect(existsSync(path.join(out, 'latest.md'))).toBe(true);
     expect(stderr).toContain('cleaning up');
+    // Nothing of the run is left in the registry (hundreds of runs' subjects stalled it).
+    const id = /ticks bench (\w+):/.exec(stderr)?.[1];
+    expect(id).toBeDefined();
+    const subjects = (await (
+      await fetch(`${loadConfig().registryUrl}/subjects`)
+    ).json()) as string[];
+    expect(subjects.filter((subject) => subject.startsWith(`bench-${id}.`))).toEqual([]);
     // Generous: it compiles ticks, starts two processes (the persister migrates a keyspace of
     // its own) and runs on a machine that tests share.
   }, 300_000);
