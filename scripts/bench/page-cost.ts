@@ -19,9 +19,7 @@ import { seedServingState } from './serving-seed';
 const LIMIT = 50;
 
 async function main(): Promise<void> {
-  const [conversations = 100, pages = 20_000, concurrency = 20] = process.argv
-    .slice(2)
-    .map(Number);
+  const [conversations = 100, pages = 20_000, concurrency = 20] = process.argv.slice(2).map(Number);
   const config = loadConfig();
   const prefix = `pagecost${randomBytes(3).toString('hex')}`;
   const main = await connectRedis(config.redis.main, 'main');

@@ -42,9 +42,7 @@ export async function loadConversations(
   }
   const snapshots = (await execPipeline(pipe)).flat() as Snapshot[];
   const states = new Map<string, ConversationState>();
-  ids.forEach((c, i) =>
-    states.set(c, toState(c, keys.conversation(c), snapshots[i]!, dlvIds[i]!)),
-  );
+  ids.forEach((c, i) => states.set(c, toState(c, keys.conversation(c), snapshots[i]!, dlvIds[i]!)));
   return states;
 }
 
