@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from './process-metrics';
 
 /**
  * Push reduction of group windows, the one definition every figure uses (metrics, `npm start`'s
@@ -203,8 +204,7 @@ export class PipelineMetrics {
   });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics ?? true)
-      collectDefaultMetrics({ register: this.registry, prefix: 'ticks_' });
+    if (options.defaultMetrics ?? true) collectProcessMetrics(this.registry);
   }
 
   /** Sum of a counter's values (optionally matching labels); used by the live summary and tests. */

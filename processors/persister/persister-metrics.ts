@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../../runtime/process-metrics';
 
 /**
  * The persister's Prometheus metrics. In the pipeline's process they join its registry (one
@@ -20,7 +21,7 @@ export class PersisterMetrics {
 
   constructor(options: { registry?: Registry } = {}) {
     this.registry = options.registry ?? new Registry();
-    if (!options.registry) collectDefaultMetrics({ register: this.registry, prefix: 'ticks_' });
+    if (!options.registry) collectProcessMetrics(this.registry);
     const registers = [this.registry];
     this.rowsWritten = new Counter({
       name: 'ticks_persister_rows_written_total',

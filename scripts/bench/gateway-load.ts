@@ -56,8 +56,18 @@ export interface GatewayFigures {
     latency: Percentiles;
     /** The same for the warm-up's pushes (before the timed run). */
     warmup: { seconds: number; latency: Percentiles };
+    /** The gateway's process during the timed pushes: what stops its event loop. */
+    gateway: GatewayPauses;
   };
   slow: SlowConsumerFigures;
+}
+
+export interface GatewayPauses {
+  /** Event-loop delay (prom-client's sampler, 10 ms resolution) over the timed pushes. */
+  lagP99Seconds: number;
+  lagMaxSeconds: number;
+  /** GC pause time by kind (major, minor, incremental, weakcb) and how many. */
+  gc: Array<{ kind: string; seconds: number; count: number }>;
 }
 
 export interface SlowConsumerFigures {
@@ -138,7 +148,10 @@ export async function loadGateway(o: GatewayLoadOptions): Promise<GatewayFigures
     return { records, expected, delivered, seconds: (lastArrival - start) / 1000, latency };
   };
   const warmup = o.warmupSeconds > 0 ? await offer('warmup', o.warmupSeconds) : undefined;
+  // Read just before the run: prom-client's lag sampler starts again at each read.
+  const before = await o.gatewayMetrics();
   const run = await offer('push', o.pushSeconds);
+  const after = await o.gatewayMetrics();
   const pushes = {
     records: run.records,
     offeredPerSecond: o.pushRate,
@@ -148,6 +161,7 @@ export async function loadGateway(o: GatewayLoadOptions): Promise<GatewayFigures
     deliveredPerSecond: run.delivered / run.seconds,
     latency: run.latency,
     warmup: { seconds: o.warmupSeconds, latency: warmup?.latency ?? percentiles([]) },
+    gateway: pausesBetween(before, after),
   };
 
   const slow = await slowConsumers(o);
@@ -165,6 +179,19 @@ export async function loadGateway(o: GatewayLoadOptions): Promise<GatewayFigures
     },
     pushes,
     slow,
+  };
+}
+
+function pausesBetween(before: MetricsSnapshot, after: MetricsSnapshot): GatewayPauses {
+  const gc = ['major', 'minor', 'incremental', 'weakcb'].map((kind) => ({
+    kind,
+    seconds: MetricsSnapshot.delta(before, after, 'ticks_nodejs_gc_duration_seconds_sum', { kind }),
+    count: MetricsSnapshot.delta(before, after, 'ticks_nodejs_gc_duration_seconds_count', { kind }),
+  }));
+  return {
+    lagP99Seconds: after.total('ticks_nodejs_eventloop_lag_p99_seconds'),
+    lagMaxSeconds: after.total('ticks_nodejs_eventloop_lag_max_seconds'),
+    gc: gc.filter((g) => g.count > 0),
   };
 }
 

@@ -59,6 +59,11 @@ export function servingRows(s: ServingResult): Row[] {
     },
     {
       section: 'serving: gateway',
+      figure: '  the gateway’s process during the timed pushes: event-loop lag; GC pauses',
+      value: `lag p99 ${ms(g.pushes.gateway.lagP99Seconds * 1000)} / max ${ms(g.pushes.gateway.lagMaxSeconds * 1000)} ms; GC ${g.pushes.gateway.gc.map((c) => `${c.kind} ${ms(c.seconds * 1000)} ms in ${int(c.count)}`).join(', ') || 'none'}`,
+    },
+    {
+      section: 'serving: gateway',
       figure: 'slow consumers (paused sockets)',
       value: `${int(g.slow.dropped)} of ${int(g.slow.clients)} dropped (${int(g.slow.closedByGateway)} saw the close) after ${mib(g.slow.offeredBytesPerClient)} offered each; reading devices ${g.slow.readingDevicesServed ? 'got every update' : 'MISSED updates'}; RSS ${mib(g.slow.rssBefore)} → peak ${mib(g.slow.rssPeak)} (bound ${mib(g.slow.boundBytes)} buffered)`,
       target: 'all dropped, growth ≤ bound',
