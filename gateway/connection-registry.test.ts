@@ -4,8 +4,9 @@ class FakeSocket implements PushSocket {
   bufferedAmount = 0;
   sent: string[] = [];
   terminated = false;
-  send(data: string): void {
-    this.sent.push(data);
+  send(data: Buffer, options: { binary: false }): void {
+    expect(options.binary).toBe(false);
+    this.sent.push(data.toString());
   }
   close(): void {}
   terminate(): void {
@@ -48,11 +49,11 @@ describe('ConnectionRegistry', () => {
     const registry = new ConnectionRegistry(100);
     const socket = new FakeSocket();
     const { connection } = registry.add('u', 'phone', socket);
-    expect(registry.deliver(connection, 'x'.repeat(60))).toBe('sent');
+    expect(registry.deliver(connection, Buffer.from('x'.repeat(60)))).toBe('sent');
     socket.bufferedAmount = 60; // the client is not reading
-    expect(registry.deliver(connection, 'x'.repeat(60))).toBe('dropped');
+    expect(registry.deliver(connection, Buffer.from('x'.repeat(60)))).toBe('dropped');
     expect(socket.terminated).toBe(true);
     expect(socket.sent).toHaveLength(1);
-    expect(registry.deliver(connection, 'y', true)).toBe('skipped');
+    expect(registry.deliver(connection, Buffer.from('y'), true)).toBe('skipped');
   });
 });

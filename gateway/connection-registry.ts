@@ -1,7 +1,8 @@
 /** The part of a WebSocket the registry needs (ws's WebSocket has it). */
 export interface PushSocket {
   readonly bufferedAmount: number;
-  send(data: string): void;
+  /** A text frame of UTF-8 bytes (encoded once for all of a user's devices). */
+  send(data: Buffer, options: { binary: false }): void;
   /** Closes with the WebSocket closing handshake. */
   close(code?: number, reason?: string): void;
   /** Drops the connection at once, without the closing handshake (for a socket that cannot keep up). */
@@ -14,6 +15,8 @@ export interface Connection {
   deviceId: string;
   socket: PushSocket;
 }
+
+const TEXT_FRAME = { binary: false } as const;
 
 export type DeliveryOutcome = 'sent' | 'skipped' | 'dropped';
 
@@ -90,13 +93,13 @@ export class ConnectionRegistry {
    * Sends `text` to one connection unless `skip` says that device needs no copy; drops the
    * connection (terminates it: the caller removes it) when its send buffer is full.
    */
-  deliver(connection: Connection, text: string, skip = false): DeliveryOutcome {
+  deliver(connection: Connection, text: Buffer, skip = false): DeliveryOutcome {
     if (skip) return 'skipped';
-    if (connection.socket.bufferedAmount + Buffer.byteLength(text) > this.maxBufferedBytes) {
+    if (connection.socket.bufferedAmount + text.length > this.maxBufferedBytes) {
       connection.socket.terminate();
       return 'dropped';
     }
-    connection.socket.send(text);
+    connection.socket.send(text, TEXT_FRAME);
     return 'sent';
   }
 }

@@ -350,7 +350,7 @@ export class PushGateway {
         count(message.type, 'unrouted');
         continue;
       }
-      const text = JSON.stringify(message);
+      const text = Buffer.from(JSON.stringify(message));
       for (const c of connections) {
         const outcome = this.registry.deliver(c, text, skipsDevice(message, c.deviceId));
         count(message.type, outcome);

@@ -56,8 +56,8 @@ describe('gateway: a slow consumer is dropped, its buffer bounded', () => {
     // What the gateway holds for the socket right after each frame it hands to it.
     let mostBuffered = 0;
     const send = serverSocket.send.bind(serverSocket);
-    serverSocket.send = (data: string) => {
-      send(data);
+    serverSocket.send = (data, options) => {
+      send(data, options);
       mostBuffered = Math.max(mostBuffered, serverSocket.bufferedAmount);
     };
     let sent = 0;

@@ -1,5 +1,7 @@
 import autocannon from 'autocannon';
 import { sleep } from './pipeline-process';
+import type { MetricsSnapshot } from './prometheus-text';
+import { pausesBetween, type ProcessPauses } from './process-pauses';
 
 /** One endpoint as the load generator asks it. */
 export interface ApiTarget {
@@ -38,6 +40,8 @@ export interface FixedRateFigures {
   name: string;
   offered: number;
   endpoint: LoadFigures;
+  /** What stopped the API process's event loop meanwhile (the tail's usual suspects). */
+  api: ProcessPauses;
 }
 
 export interface ApiLoadOptions {
@@ -74,8 +78,14 @@ export class ApiLoad {
     };
   }
 
-  async atRate(target: ApiTarget, offered: number): Promise<FixedRateFigures> {
-    return { name: target.name, offered, endpoint: await this.run(target, offered) };
+  async atRate(
+    target: ApiTarget,
+    offered: number,
+    apiMetrics: () => Promise<MetricsSnapshot>,
+  ): Promise<FixedRateFigures> {
+    const before = await apiMetrics();
+    const endpoint = await this.run(target, offered);
+    return { name: target.name, offered, endpoint, api: pausesBetween(before, await apiMetrics()) };
   }
 
   private async run(target: ApiTarget, overallRate?: number): Promise<LoadFigures> {

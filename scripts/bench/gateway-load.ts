@@ -5,6 +5,7 @@ import { ClientThread } from './client-thread';
 import { percentiles, type Percentiles } from './latency-probe';
 import { sleep } from './pipeline-process';
 import { MetricsSnapshot } from './prometheus-text';
+import { pausesBetween, type ProcessPauses } from './process-pauses';
 import { groupSummaryUpdate, statusUpdate } from './push-records';
 
 export interface GatewayLoadOptions {
@@ -57,17 +58,9 @@ export interface GatewayFigures {
     /** The same for the warm-up's pushes (before the timed run). */
     warmup: { seconds: number; latency: Percentiles };
     /** The gateway's process during the timed pushes: what stops its event loop. */
-    gateway: GatewayPauses;
+    gateway: ProcessPauses;
   };
   slow: SlowConsumerFigures;
-}
-
-export interface GatewayPauses {
-  /** Event-loop delay (prom-client's sampler, 10 ms resolution) over the timed pushes. */
-  lagP99Seconds: number;
-  lagMaxSeconds: number;
-  /** GC pause time by kind (major, minor, incremental, weakcb) and how many. */
-  gc: Array<{ kind: string; seconds: number; count: number }>;
 }
 
 export interface SlowConsumerFigures {
@@ -179,19 +172,6 @@ export async function loadGateway(o: GatewayLoadOptions): Promise<GatewayFigures
     },
     pushes,
     slow,
-  };
-}
-
-function pausesBetween(before: MetricsSnapshot, after: MetricsSnapshot): GatewayPauses {
-  const gc = ['major', 'minor', 'incremental', 'weakcb'].map((kind) => ({
-    kind,
-    seconds: MetricsSnapshot.delta(before, after, 'ticks_nodejs_gc_duration_seconds_sum', { kind }),
-    count: MetricsSnapshot.delta(before, after, 'ticks_nodejs_gc_duration_seconds_count', { kind }),
-  }));
-  return {
-    lagP99Seconds: after.total('ticks_nodejs_eventloop_lag_p99_seconds'),
-    lagMaxSeconds: after.total('ticks_nodejs_eventloop_lag_max_seconds'),
-    gc: gc.filter((g) => g.count > 0),
   };
 }
 

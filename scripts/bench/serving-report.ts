@@ -1,5 +1,6 @@
 import type { LoadFigures } from './api-load';
 import { int, mib, ms, num, type Row } from './report-format';
+import { describePauses } from './process-pauses';
 import type { ServingResult } from './serving-run';
 
 const load = (f: LoadFigures) =>
@@ -24,7 +25,7 @@ export function servingRows(s: ServingResult): Row[] {
     out.push({
       section: 'serving: query API',
       figure: `${f.name} at ${int(f.offered)} req/s offered`,
-      value: load(f.endpoint),
+      value: `${load(f.endpoint)}; the API process: ${describePauses(f.api, ms, int)}`,
       target: 'p99 ≤ 20 ms',
     });
   const g = s.gateway;
@@ -60,7 +61,7 @@ export function servingRows(s: ServingResult): Row[] {
     {
       section: 'serving: gateway',
       figure: '  the gateway’s process during the timed pushes: event-loop lag; GC pauses',
-      value: `lag p99 ${ms(g.pushes.gateway.lagP99Seconds * 1000)} / max ${ms(g.pushes.gateway.lagMaxSeconds * 1000)} ms; GC ${g.pushes.gateway.gc.map((c) => `${c.kind} ${ms(c.seconds * 1000)} ms in ${int(c.count)}`).join(', ') || 'none'}`,
+      value: describePauses(g.pushes.gateway, ms, int),
     },
     {
       section: 'serving: gateway',

@@ -165,16 +165,17 @@ export async function runServing(
       progress.note(`serving: ${target.name} beside /healthz (${o.seconds} s each)…`);
       endpoints.push(await load.beside(target));
     }
+    const apiProcess = api;
+    const apiMetrics = async () => new MetricsSnapshot(await apiProcess.metricsText());
     const fixedRate: FixedRateFigures[] = [];
     for (const target of [unread[0]!, unread[unread.length - 1]!, targets[unread.length + 1]!]) {
       progress.note(`serving: ${target.name} at ${o.fixedRate} requests/s…`);
-      fixedRate.push(await load.atRate(target, o.fixedRate));
+      fixedRate.push(await load.atRate(target, o.fixedRate, apiMetrics));
     }
 
     // ---- push gateway -------------------------------------------------------------------------
     producer = await kafka.producer();
     const publishTo = producer;
-    const apiProcess = api;
     progress.note(`serving: gateway, ${o.gatewayConnections} connections…`);
     const gateway = await loadGateway({
       url: `ws://127.0.0.1:${apiPort}/v1/updates`,
@@ -190,7 +191,7 @@ export async function runServing(
       token: (userId, deviceId) => tokens.issue(userId, deviceId),
       publisher: () => new EventPublisher(publishTo, codec, topics),
       gatewayRss: () => apiProcess.memory().rss,
-      gatewayMetrics: async () => new MetricsSnapshot(await apiProcess.metricsText()),
+      gatewayMetrics: apiMetrics,
     });
     return {
       loadBefore,

@@ -1,16 +1,21 @@
 import WebSocket from 'ws';
 import { eventually } from './harness';
 
-/** A WebSocket client for the gateway tests: collects the JSON frames it receives. */
+/**
+ * A WebSocket client for the gateway tests: collects the JSON text frames it receives. A binary
+ * frame is not one (a browser would get a Blob): it is counted apart, never in `messages`.
+ */
 export class TestSocket {
   readonly messages: Array<Record<string, unknown>> = [];
+  binaryFrames = 0;
   /** Resolves with the close frame's code and reason when the socket closes, whoever closed it. */
   readonly closed: Promise<{ code: number; reason: string }>;
 
   private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) =>
-      this.messages.push(JSON.parse(data.toString()) as Record<string, unknown>),
-    );
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) this.binaryFrames++;
+      else this.messages.push(JSON.parse(data.toString()) as Record<string, unknown>);
+    });
     this.closed = new Promise((resolve) =>
       ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
     );
