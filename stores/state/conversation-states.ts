@@ -6,6 +6,7 @@ import { syncField } from './stored-values';
 import { ToldMarks, type ToldMark } from './told-marks';
 import { loadConversations, loadDeliveredBy } from './conversation-loader';
 import type { ConversationState } from './conversation-state';
+import { evictionOrder, type Used } from './second-chance';
 import { WriteSet } from './write-set';
 
 export interface ConversationStatesOptions {
@@ -29,7 +30,7 @@ export interface ConversationStatesOptions {
   ttlSeconds?: number;
 }
 
-interface Entry {
+interface Entry extends Used {
   state: ConversationState;
   partition: number;
   /** The last write-behind (of its partition) that carries this state's changes. */
@@ -123,7 +124,7 @@ const MAX_DROPPED = 100_000;
  */
 export class ConversationStates {
   readonly name = 'conversation-states';
-  /** Least recently used first (a touched entry is re-inserted at the end). */
+  /** About least recently used first: a step's read sets `used`, eviction gives it a second chance. */
   private readonly entries = new Map<string, Entry>();
   private readonly partitions = new Map<number, PartitionWrites>();
   /**
@@ -166,7 +167,7 @@ export class ConversationStates {
     const missing: string[] = [];
     for (const id of wanted) {
       const entry = this.entries.get(id);
-      if (entry) this.touch(id, entry);
+      if (entry) entry.used = true;
       else missing.push(id);
     }
     const moreDeliveredBy: Array<{ state: ConversationState; messageIds: string[] }> = [];
@@ -189,7 +190,13 @@ export class ConversationStates {
         if (this.entries.has(id)) continue;
         this.toldMarks.raise(state);
         this.toldAhead.raise(partition, state);
-        this.entries.set(id, { state, partition, lastWrite: 0, counted: state.sizeBytes });
+        this.entries.set(id, {
+          state,
+          partition,
+          lastWrite: 0,
+          counted: state.sizeBytes,
+          used: false,
+        });
         this.dropped.delete(id);
         this.bytes += state.sizeBytes;
       }
@@ -316,11 +323,6 @@ export class ConversationStates {
     return p;
   }
 
-  private touch(id: string, entry: Entry): void {
-    this.entries.delete(id);
-    this.entries.set(id, entry);
-  }
-
   /** States grow as they change: their sizes are recounted when their flush lands. */
   private recount(ids: Iterable<string>): void {
     for (const id of ids) {
@@ -335,7 +337,7 @@ export class ConversationStates {
   /** Evicts idle clean states while over budget; never `needed` (the step asking for them). */
   private evict(needed: ReadonlySet<string>): void {
     if (this.bytes <= this.options.maxBytes) return;
-    for (const [id, entry] of this.entries) {
+    for (const [id, entry] of evictionOrder(this.entries)) {
       if (this.bytes <= this.options.maxBytes) break;
       if (needed.has(id)) continue;
       const p = this.partitions.get(entry.partition);

@@ -1,3 +1,5 @@
+import { evictionOrder, type Used } from './second-chance';
+
 /** A badge dedupe mark: '1' the main badge has the source, '0' it does not. */
 export type DedupeMark = '1' | '0';
 
@@ -16,7 +18,7 @@ export interface MarkMemory {
   setUntrusted(value: boolean): void;
 }
 
-interface CachedMark {
+interface CachedMark extends Used {
   mark: DedupeMark;
   partition: number;
   expiresAt: number;
@@ -30,7 +32,7 @@ interface CachedMark {
  * partition (lost, rewound, lease lost) forgets its marks; what a step of the partition started
  * before the reset cannot remember anything after it (epochs), since another owner may have
  * changed the badge since. Entries expire with the aux marks' TTL and are bounded in number
- * (least recently used first).
+ * (about least recently used first: second-chance.ts).
  */
 export class DedupeMarkCache {
   readonly name = 'dedupe-marks';
@@ -82,18 +84,17 @@ export class DedupeMarkCache {
       this.marks.delete(key);
       return undefined;
     }
-    // Most recently used last: eviction takes the first.
-    this.marks.delete(key);
-    this.marks.set(key, cached);
+    cached.used = true; // a second chance when eviction comes to it
     return cached.mark;
   }
 
   private set(key: string, partition: number, mark: DedupeMark): void {
     this.marks.delete(key);
-    this.marks.set(key, { mark, partition, expiresAt: this.now() + this.ttlMs });
-    if (this.marks.size > this.maxEntries) {
-      const oldest = this.marks.keys().next();
-      if (!oldest.done) this.marks.delete(oldest.value);
-    }
+    this.marks.set(key, { mark, partition, expiresAt: this.now() + this.ttlMs, used: false });
+    if (this.marks.size > this.maxEntries)
+      for (const [oldest] of evictionOrder(this.marks)) {
+        this.marks.delete(oldest);
+        break;
+      }
   }
 }

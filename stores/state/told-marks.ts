@@ -1,4 +1,5 @@
 import type { ConversationState } from './conversation-state';
+import { evictionOrder, type Used } from './second-chance';
 import { parseMark, syncField, toldFieldOf } from './stored-values';
 
 /**
@@ -19,10 +20,15 @@ export type ToldMark = [conversationId: string, field: string, value: string];
  * sender has heard already, and a redone read's unread sync is not told below one told. (After
  * a crash, the next process has what the steps wrote ahead: told-ahead.ts.)
  *
- * Bounded by conversations (least recently told first out); a mark is only ever raised.
+ * Bounded by conversations (about least recently told first out: second-chance.ts); a mark is
+ * only ever raised.
  */
+interface ToldFields extends Used {
+  fields: Map<string, string>;
+}
+
 export class ToldMarks {
-  private readonly marks = new Map<string, Map<string, string>>();
+  private readonly marks = new Map<string, ToldFields>();
 
   constructor(private readonly maxConversations = 50_000) {}
 
@@ -35,18 +41,22 @@ export class ToldMarks {
     if (marks.length === 0) return; // most steps: every step's delivery calls this
     for (const [conversationId, field, value] of marks) {
       if (toldFieldOf(field).kind === 'count') continue;
-      const fields = this.marks.get(conversationId) ?? new Map<string, string>();
-      this.marks.delete(conversationId); // re-inserted: most recently told last
-      this.marks.set(conversationId, fields);
+      let told = this.marks.get(conversationId);
+      if (told) told.used = true;
+      else this.marks.set(conversationId, (told = { fields: new Map(), used: false }));
+      const { fields } = told;
       if (parseMark(value).seq > parseMark(fields.get(field)).seq) fields.set(field, value);
     }
-    while (this.marks.size > this.maxConversations)
-      this.marks.delete(this.marks.keys().next().value!);
+    if (this.marks.size > this.maxConversations)
+      for (const [oldest] of evictionOrder(this.marks)) {
+        this.marks.delete(oldest);
+        if (this.marks.size <= this.maxConversations) break;
+      }
   }
 
   /** Raises a state just loaded from Redis to the marks told since (in memory only). */
   raise(state: ConversationState): void {
-    const fields = this.marks.get(state.conversationId);
+    const fields = this.marks.get(state.conversationId)?.fields;
     if (!fields) return;
     for (const [field, value] of fields)
       if (
@@ -58,7 +68,7 @@ export class ToldMarks {
 
   /** How far an acknowledged unread sync told the user's devices they read (0: none known). */
   syncedUpTo(conversationId: string, userId: string): number {
-    return parseMark(this.marks.get(conversationId)?.get(syncField(userId))).seq;
+    return parseMark(this.marks.get(conversationId)?.fields.get(syncField(userId))).seq;
   }
 
   get size(): number {
