@@ -146,7 +146,7 @@ export class ConversationStates {
     private readonly options: ConversationStatesOptions,
   ) {
     this.flushAs = options.flushAs ?? (isCluster(redis) ? 'transactions' : 'script');
-    this.toldAhead = new ToldAhead(redis, keys, options.ttlSeconds ?? 86_400);
+    this.toldAhead = new ToldAhead(redis, keys, options.ttlSeconds ?? 86_400, options.fence);
   }
 
   /** States held in memory, and their estimated size. */

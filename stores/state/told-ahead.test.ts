@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mainRedisFor } from '../../tests/support/test-redis';
 import { RedisKeys } from '../redis/keys';
+import { LeaseLostError } from '../redis/partition-lease';
 import { ConversationState } from './conversation-state';
 import { ToldAhead } from './told-ahead';
 
@@ -108,5 +109,28 @@ describe('ToldAhead (real Redis)', () => {
     expect(state('above', 2).quietBelow('r:B')).toBe(6);
     await ahead.write(p, 1, [['x', 'r:B', '1|1|x-1']]);
     expect((await main.client.hkeys(key)).sort()).toEqual(['above', 'x']);
+  });
+
+  it('writes under the partition lease: a writer that lost it overwrites nothing its successor wrote', async () => {
+    const p = partition + 3;
+    const lease = keys.partitionLease(p);
+    const fenceOf = (owner: string) => () => ({ leaseKey: lease, owner });
+    await main.client.set(lease, 'old');
+    const old = new ToldAhead(main.client, keys, 3600, fenceOf('old'));
+    await old.loadFloors(p);
+    await old.write(p, 1, [['a', 'r:B', '3|1|a-3']]);
+    expect(await entry('a', p)).toEqual({ 'r:B': 3 });
+
+    // The old owner stalls past its lease; the next one takes it and tells more.
+    await main.client.set(lease, 'next');
+    const next = new ToldAhead(main.client, keys, 3600, fenceOf('next'));
+    await next.loadFloors(p);
+    await next.write(p, 1, [['a', 'r:B', '7|2|a-7']]);
+    // The old owner wakes with a step it had not written ahead yet: refused, nothing written.
+    await expect(old.write(p, 2, [['a', 'r:B', '4|1|a-4']])).rejects.toThrow(LeaseLostError);
+    expect(await entry('a', p)).toEqual({ 'r:B': 7 });
+    await main.client.del(lease);
+    await expect(next.write(p, 2, [['b', 'r:C', '1|1|b-1']])).rejects.toThrow(LeaseLostError);
+    expect(await entry('b', p)).toBeNull();
   });
 });

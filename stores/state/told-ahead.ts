@@ -1,6 +1,7 @@
 import type { RedisClient } from '../redis/connect';
 import type { RedisKeys } from '../redis/keys';
-import { execPipeline, pipelineOf } from '../redis/pipeline';
+import { sendFenced, type RedisCommand } from '../redis/fenced-writes';
+import type { WriteFence } from '../redis/partition-lease';
 import type { ConversationState } from './conversation-state';
 import { parseMark, toldFieldOf } from './stored-values';
 import type { ToldMark } from './told-marks';
@@ -51,6 +52,12 @@ export class ToldAhead {
     private readonly keys: RedisKeys,
     /** The hash's expiry (the hot state's), refreshed a few times per expiry by the writes. */
     private readonly ttlSeconds: number,
+    /**
+     * The partition's lease the writes are fenced with (none: unfenced). A process stopped
+     * mid-step past its lease (GC, SIGSTOP) must not overwrite the entries its successor wrote
+     * when it wakes: their floors are what keeps a later redo from telling older statuses.
+     */
+    private readonly fence?: (partition: number) => WriteFence,
   ) {}
 
   /**
@@ -80,8 +87,10 @@ export class ToldAhead {
   }
 
   /**
-   * Writes ahead the marks a step (its write-behind `by`) told. The command is sent before this
-   * returns, so calls made in step order reach Redis in step order; resolves once Redis has it.
+   * Writes ahead the marks a step (its write-behind `by`) told. The command is queued before this
+   * returns (sendFenced: with the turn's other fenced writes, in call order), so calls made in
+   * step order reach Redis in step order; resolves once Redis has it, or fails with
+   * LeaseLostError (nothing written) once the partition's lease names another process or none.
    * A step that told nothing sends nothing.
    */
   write(partition: number, by: number, marks: readonly ToldMark[]): Promise<void> {
@@ -110,22 +119,21 @@ export class ToldAhead {
         entryJson(now, p.loaded.get(conversationId), p.pending.get(conversationId)!),
       );
     }
-    const pipe = pipelineOf(this.redis);
-    pipe.hset(key, ...entries);
+    const commands: RedisCommand[] = [['hset', key, ...entries]];
     if (
       p.deletable.size >= DELETE_BATCH ||
       (p.deletable.size > 0 && now - p.deletedAt >= DELETE_EVERY_MS)
     ) {
-      pipe.hdel(key, ...p.deletable);
+      commands.push(['hdel', key, ...p.deletable]);
       p.deletable.clear();
       p.deletedAt = now;
     }
     // Refreshed a few times per expiry, not by every write.
     if (now - p.expiryAt >= (this.ttlSeconds * 1000) / 10) {
-      pipe.expire(key, this.ttlSeconds);
+      commands.push(['expire', key, String(this.ttlSeconds)]);
       p.expiryAt = now;
     }
-    return execPipeline(pipe).then(() => undefined);
+    return sendFenced(this.redis, commands, this.fence?.(partition)).then(() => undefined);
   }
 
   /**
