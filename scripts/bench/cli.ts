@@ -125,7 +125,7 @@ const program = new Command('bench')
   )
   .option(
     '--profile',
-    'write a V8 CPU profile of the pipeline process and print its top frames (with --serving-only: of the API process, in <out>/profiles)',
+    'write a V8 CPU profile of the pipeline process and print its top frames (with --serving-only: of the API processes — the query API’s, then the gateway’s — in <out>/profiles)',
     false,
   )
   .option(

@@ -97,7 +97,7 @@ export async function runServing(
   const aux = await connectRedis(config.redis.aux, 'auxiliary');
   const tokens = TokenService.fromConfig(config.auth);
   let producer: RecordProducer | undefined;
-  let api: PipelineProcess | undefined;
+  let api: PipelineProcess | undefined; // the one running, stopped at the end
   try {
     await ensureTopics(kafka, config);
     await codec.registerAll(topics);
@@ -112,16 +112,21 @@ export async function runServing(
     );
     const state = await seedServingState(restorer, o.id, o.conversations, o.groupSize);
 
-    api = new PipelineProcess({
-      script: 'api',
-      nodeFlags: deployedNodeFlags('api'),
-      env,
-      cpuProfileDir: o.profileDir,
-      logFile: path.join(o.outDir, `api-${o.id}.log`),
-    });
-    await api.start();
     const url = `http://127.0.0.1:${apiPort}`;
-    await untilReady(url);
+    const startApi = async (log: string): Promise<PipelineProcess> => {
+      const started = new PipelineProcess({
+        script: 'api',
+        nodeFlags: deployedNodeFlags('api'),
+        env,
+        cpuProfileDir: o.profileDir,
+        logFile: path.join(o.outDir, `${log}-${o.id}.log`),
+      });
+      api = started;
+      await started.start();
+      await untilReady(url);
+      return started;
+    };
+    let apiProcess = await startApi('api');
 
     // ---- query API ----------------------------------------------------------------------------
     const load = new ApiLoad({ url, connections: o.connections, seconds: o.seconds });
@@ -165,7 +170,6 @@ export async function runServing(
       progress.note(`serving: ${target.name} beside /healthz (${o.seconds} s each)…`);
       endpoints.push(await load.beside(target));
     }
-    const apiProcess = api;
     const apiMetrics = async () => new MetricsSnapshot(await apiProcess.metricsText());
     const fixedRate: FixedRateFigures[] = [];
     for (const target of [unread[0]!, unread[unread.length - 1]!, targets[unread.length + 1]!]) {
@@ -174,6 +178,10 @@ export async function runServing(
     }
 
     // ---- push gateway -------------------------------------------------------------------------
+    // In a process of its own, as the query API's is after its phases but for their garbage: the
+    // RSS before and after the sockets open then measures the sockets, not a collection between.
+    await apiProcess.stop();
+    apiProcess = await startApi('gateway');
     producer = await kafka.producer();
     const publishTo = producer;
     progress.note(`serving: gateway, ${o.gatewayConnections} connections…`);
