@@ -1,4 +1,5 @@
 import { MetricsSnapshot } from './prometheus-text';
+import { int, ms } from './report-format';
 
 /** What stopped a ticks process's event loop between two reads of its /metrics. */
 export interface ProcessPauses {
@@ -24,11 +25,7 @@ export function pausesBetween(before: MetricsSnapshot, after: MetricsSnapshot): 
 }
 
 /** "lag p99 30 / max 51 ms; GC minor 489 ms in 64" */
-export function describePauses(
-  p: ProcessPauses,
-  ms: (n: number) => string,
-  int: (n: number) => string,
-): string {
+export function describePauses(p: ProcessPauses): string {
   const gc = p.gc.map((c) => `${c.kind} ${ms(c.seconds * 1000)} ms in ${int(c.count)}`).join(', ');
   return `lag p99 ${ms(p.lagP99Seconds * 1000)} / max ${ms(p.lagMaxSeconds * 1000)} ms; GC ${gc || 'none'}`;
 }

@@ -25,7 +25,7 @@ export function servingRows(s: ServingResult): Row[] {
     out.push({
       section: 'serving: query API',
       figure: `${f.name} at ${int(f.offered)} req/s offered`,
-      value: `${load(f.endpoint)}; the API process: ${describePauses(f.api, ms, int)}`,
+      value: `${load(f.endpoint)}; the API process: ${describePauses(f.api)}`,
       target: 'p99 ≤ 20 ms',
     });
   const g = s.gateway;
@@ -61,7 +61,7 @@ export function servingRows(s: ServingResult): Row[] {
     {
       section: 'serving: gateway',
       figure: '  the gateway’s process during the timed pushes: event-loop lag; GC pauses',
-      value: describePauses(g.pushes.gateway, ms, int),
+      value: describePauses(g.pushes.gateway),
     },
     {
       section: 'serving: gateway',

@@ -97,7 +97,7 @@ export async function runServing(
   const aux = await connectRedis(config.redis.aux, 'auxiliary');
   const tokens = TokenService.fromConfig(config.auth);
   let producer: RecordProducer | undefined;
-  let api: PipelineProcess | undefined; // the one running, stopped at the end
+  let api: PipelineProcess | undefined; // the one running: the query API's, then the gateway's
   try {
     await ensureTopics(kafka, config);
     await codec.registerAll(topics);
@@ -113,20 +113,18 @@ export async function runServing(
     const state = await seedServingState(restorer, o.id, o.conversations, o.groupSize);
 
     const url = `http://127.0.0.1:${apiPort}`;
-    const startApi = async (log: string): Promise<PipelineProcess> => {
-      const started = new PipelineProcess({
+    const startApi = async (log: string): Promise<void> => {
+      api = new PipelineProcess({
         script: 'api',
         nodeFlags: deployedNodeFlags('api'),
         env,
         cpuProfileDir: o.profileDir,
         logFile: path.join(o.outDir, `${log}-${o.id}.log`),
       });
-      api = started;
-      await started.start();
+      await api.start();
       await untilReady(url);
-      return started;
     };
-    let apiProcess = await startApi('api');
+    await startApi('api');
 
     // ---- query API ----------------------------------------------------------------------------
     const load = new ApiLoad({ url, connections: o.connections, seconds: o.seconds });
@@ -170,7 +168,7 @@ export async function runServing(
       progress.note(`serving: ${target.name} beside /healthz (${o.seconds} s each)…`);
       endpoints.push(await load.beside(target));
     }
-    const apiMetrics = async () => new MetricsSnapshot(await apiProcess.metricsText());
+    const apiMetrics = async () => new MetricsSnapshot(await api!.metricsText());
     const fixedRate: FixedRateFigures[] = [];
     for (const target of [unread[0]!, unread[unread.length - 1]!, targets[unread.length + 1]!]) {
       progress.note(`serving: ${target.name} at ${o.fixedRate} requests/s…`);
@@ -180,8 +178,8 @@ export async function runServing(
     // ---- push gateway -------------------------------------------------------------------------
     // In a process of its own, as the query API's is after its phases but for their garbage: the
     // RSS before and after the sockets open then measures the sockets, not a collection between.
-    await apiProcess.stop();
-    apiProcess = await startApi('gateway');
+    await api!.stop();
+    await startApi('gateway');
     producer = await kafka.producer();
     const publishTo = producer;
     progress.note(`serving: gateway, ${o.gatewayConnections} connections…`);
@@ -198,7 +196,7 @@ export async function runServing(
       maxBufferedBytes: config.gateway.maxBufferedBytes,
       token: (userId, deviceId) => tokens.issue(userId, deviceId),
       publisher: () => new EventPublisher(publishTo, codec, topics),
-      gatewayRss: () => apiProcess.memory().rss,
+      gatewayRss: () => api!.memory().rss,
       gatewayMetrics: apiMetrics,
     });
     return {
