@@ -18,6 +18,30 @@ const msg = (seq: number, senderId: string, kind: 'DIRECT' | 'GROUP' = 'GROUP'):
 });
 
 describe('applyMessagesSent', () => {
+  it('knows a message above the conversation’s last seq has no deliveries by id (no read needed), and nothing of one at or below it', () => {
+    // Loaded with m1..m3 (last_seq 3): a replay of m3, or a late m2b below it, may have
+    // confirmations in Redis; m4 and m5 are new to Redis as well as to memory.
+    const state = stateOf({
+      kind: 'GROUP',
+      members: ['ana', 'bo', 'cy'],
+      messages: [
+        ['m1', 1, 'ana'],
+        ['m2', 2, 'bo'],
+        ['m3', 3, 'cy'],
+      ],
+    });
+    const late = { ...msg(2, 'cy'), messageId: 'm2b' };
+    applyMessagesSent(state, [msg(3, 'cy'), late, msg(4, 'ana'), msg(5, 'bo')], stepAt());
+    expect(state.deliveredBy('m3')).toBeUndefined();
+    expect(state.deliveredBy('m2b')).toBeUndefined();
+    expect([...state.deliveredBy('m4')!]).toEqual([]);
+    // A confirmation of one fresh message is its own, not the other's.
+    expect(state.markDelivered('m4', 'bo', '7')).toBe(true);
+    expect([...state.deliveredBy('m4')!]).toEqual([['bo', '7']]);
+    expect([...state.deliveredBy('m5')!]).toEqual([]);
+    expect(state.markDelivered('m4', 'bo', '8')).toBe(false);
+  });
+
   it('gives an unknown conversation the first message kind, and writes meta and the index', () => {
     const state = stateOf();
     const step = stepAt();

@@ -53,6 +53,10 @@ export function applyMessagesSent(
   // A message id sent twice keeps its last value, as one HSET/ZADD per message would.
   for (const m of messages) {
     if (state.isDeleted(m.messageId)) continue;
+    // Above every seq the conversation had: a message Redis never held, so nobody confirmed it
+    // by id (a redo's messages were flushed, last_seq with them, and are at or below it).
+    if (m.seq > previousLast && state.message(m.messageId) === undefined)
+      state.noDeliveriesYet(m.messageId);
     const value = state.putMessage(m.messageId, m.seq, m.senderId, String(m.sentAt));
     writes.msg.set(m.messageId, value);
     writes.msgs.add(formatNumber(m.seq), m.messageId);

@@ -35,6 +35,9 @@ const ENTRY = 48;
 const OBJECT = 64;
 /** What an absent collection reads as: most states never hold a window, held receipts, deletions… */
 const EMPTY_MAP: ReadonlyMap<unknown, unknown> = new Map();
+/** The delivered-by-id hash of a message nobody confirmed by id yet (noDeliveriesYet): never written. */
+const NOBODY: Map<string, string> = new Map();
+
 function empty<K, V>(): ReadonlyMap<K, V> {
   return EMPTY_MAP as ReadonlyMap<K, V>;
 }
@@ -231,7 +234,7 @@ export class ConversationState {
     const by = this.deliveredById?.get(id);
     if (!by) return;
     for (const [user, at] of by) this.bytes -= ENTRY + str(user) + str(at);
-    this.bytes -= ENTRY + str(id) + OBJECT;
+    this.bytes -= ENTRY + str(id) + (by === NOBODY ? 0 : OBJECT);
     this.deliveredById!.delete(id);
   }
 
@@ -315,8 +318,9 @@ export class ConversationState {
   /** Puts who confirmed a message by id, as read from Redis (empty for nobody). */
   loadDeliveredBy(messageId: string, entries: Iterable<[string, string]>): void {
     const old = this.deliveredById?.get(messageId);
-    if (old) for (const [user, at] of old) this.bytes -= ENTRY + str(user) + str(at);
-    else this.bytes += ENTRY + str(messageId) + OBJECT;
+    if (!old) this.bytes += ENTRY + str(messageId) + OBJECT;
+    else if (old === NOBODY) this.bytes += OBJECT;
+    else for (const [user, at] of old) this.bytes -= ENTRY + str(user) + str(at);
     const map = new Map<string, string>();
     for (const [user, at] of entries) {
       map.set(user, at);
@@ -325,11 +329,27 @@ export class ConversationState {
     (this.deliveredById ??= new Map()).set(messageId, map);
   }
 
+  /**
+   * A message this state has just indexed for the first time, above every seq Redis held when
+   * it was loaded: nobody can have confirmed it by id yet (only this process writes the
+   * conversation, and a receipt waits for its message), so its delivered-by-id hash is known
+   * empty without a read. Shares one empty map until someone confirms it.
+   */
+  noDeliveriesYet(messageId: string): void {
+    if (this.deliveredById?.has(messageId)) return;
+    this.bytes += ENTRY + str(messageId);
+    (this.deliveredById ??= new Map()).set(messageId, NOBODY);
+  }
+
   /** Records a confirmation by id (first kept): true when the user is new there. */
   markDelivered(messageId: string, userId: string, at: string): boolean {
-    const map = this.deliveredById?.get(messageId);
+    let map = this.deliveredById?.get(messageId);
     if (!map) throw new StateNotLoadedError(this.conversationId, [messageId]);
     if (map.has(userId)) return false;
+    if (map === NOBODY) {
+      this.bytes += OBJECT;
+      this.deliveredById!.set(messageId, (map = new Map()));
+    }
     map.set(userId, at);
     this.bytes += ENTRY + str(userId) + str(at);
     return true;

@@ -72,6 +72,20 @@ describe('ConversationStates (real Redis)', () => {
     expect(states.get('c').lastSeq).toBe(9); // reloaded from what the flush wrote
   });
 
+  it('keeps a state with an open group window in memory until the window is gone: its close reads it', async () => {
+    await seed('w', 1);
+    await seed('x', 1);
+    await redis.hset(keys.conversationKey('w', 'win'), 'ver', '1');
+    const states = new ConversationStates(redis, keys, { maxBytes: 1 }); // every state over budget
+    await states.prefetch(0, ['w']);
+    expect(states.get('w').window.size).toBe(1);
+    await states.prefetch(0, ['x']);
+    expect(states.peek('w')).toBeDefined(); // kept: the window is open
+    states.get('w').deleteWindow(); // closed
+    await states.prefetch(0, ['x']);
+    expect(states.peek('w')).toBeUndefined();
+  });
+
   it('a fenced flush lands only while the partition lease names this writer; one refused stops the steps after it', async () => {
     await seed('f', 1);
     const lease = keys.partitionLease(0);

@@ -342,6 +342,10 @@ export class ConversationStates {
       if (needed.has(id)) continue;
       const p = this.partitions.get(entry.partition);
       if (p && entry.lastWrite > p.done) continue; // its changes are not all in Redis yet
+      // An open group window closes within its 2 s, and the close reads the state: evicted now,
+      // it is loaded again then, a round trip in the close that every sender's summary waits
+      // for. Bounded by the groups with receipts in the last window.
+      if (entry.state.window.size > 0) continue;
       this.entries.delete(id);
       this.bytes -= entry.counted;
     }
