@@ -104,13 +104,11 @@ export class WindowCloser implements Punctuator {
     // unless a later step opened one again meanwhile (memory knows: this process owns them).
     ctx.afterSend(() => {
       const nextClose = windowCloseAfter(Math.min(dueBy, Date.now()), this.options);
-      return windows.reschedule(
-        due.map((d) => ({
-          conversationId: d.conversationId,
-          partition: d.partition,
-          at: (states.peek(d.conversationId)?.window.size ?? 0) > 0 ? nextClose : null,
-        })),
-      );
+      return windows.reschedule(due, (conversationId) => {
+        const state = states.peek(conversationId);
+        // Not held: evicted, so its window was closed (a state with one open is kept).
+        return state && state.window.size > 0 ? nextClose : null;
+      });
     });
   }
 }

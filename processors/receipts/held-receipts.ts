@@ -177,16 +177,16 @@ export class HeldReceipts implements Punctuator {
         this.settle(jobs, results, ctx),
       ]);
     }
-    await states.prefetch(ctx.partition, ids);
-    const next = conversations.map((c) => ({
-      ...c,
-      at: states.get(c.conversationId).earliestHeldDeadline(),
-    }));
     // Pointing the partition index at each conversation's earliest remaining deadline may take a
     // pointer away: only once the held entries it points at are in Redis (after the step's flush,
-    // whose hook steps.of registers first).
+    // whose hook steps.of registers first), and as the state is then (a later step may have held
+    // more). A state no longer held (evicted) leaves its pointer as it is.
     steps.of(ctx);
-    ctx.afterSend(() => this.options.index.reschedule(next));
+    ctx.afterSend(() =>
+      this.options.index.reschedule(conversations, (conversationId) =>
+        states.peek(conversationId)?.earliestHeldDeadline(),
+      ),
+    );
   }
 
   /** Wall-clock expiry of held receipts whose deadline passed on a quiet conversation. */

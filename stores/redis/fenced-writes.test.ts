@@ -88,10 +88,10 @@ describe('fenced mid-step writes (real Redis)', () => {
   it("a window close's index update (a punctuation's) lands only under the partition's lease", async () => {
     const windows = new PartitionIndex(main, keys, 'windows', fence);
     await main.set(lease, 'me', 'PX', 10_000);
-    await windows.reschedule([{ partition: 3, conversationId: 'g-1', at: 5_000 }]);
+    await windows.reschedule([{ partition: 3, conversationId: 'g-1' }], () => 5_000);
     await main.set(lease, 'next', 'PX', 10_000);
     await expect(
-      windows.reschedule([{ partition: 3, conversationId: 'g-1', at: null }]),
+      windows.reschedule([{ partition: 3, conversationId: 'g-1' }], () => null),
     ).rejects.toBeInstanceOf(LeaseLostError);
     expect(await main.zrange(keys.openWindows(3), '0', '-1', 'WITHSCORES')).toEqual([
       'g-1',

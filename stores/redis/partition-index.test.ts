@@ -46,13 +46,32 @@ describe('PartitionIndex (real Redis)', () => {
       { partition: p, conversationId: 'a', at: 100 },
       { partition: p, conversationId: 'b', at: 300 },
     ]);
-    await owner.reschedule([
-      { partition: p, conversationId: 'a', at: null },
-      { partition: p, conversationId: 'b', at: 200 },
-    ]);
+    await owner.reschedule(
+      [
+        { partition: p, conversationId: 'a' },
+        { partition: p, conversationId: 'b' },
+        { partition: p, conversationId: 'c' },
+      ],
+      (c) => ({ a: null, b: 200 })[c], // c: left as it is (not there)
+    );
     expect(await stored(p)).toEqual(['b', '200']);
     const next = new PartitionIndex(redis, keys, 'windows');
     expect(await next.due([p], 250)).toEqual([{ partition: p, conversationId: 'b', at: 200 }]);
+  });
+
+  it('decides a reschedule once the index is at hand: a change made meanwhile is not overwritten', async () => {
+    const p = partition();
+    await redis.zadd(keys.openWindows(p), 100, 'g');
+    const index = new PartitionIndex(redis, keys, 'windows'); // not loaded: the first use reads
+    // A close's hook: the window it closed is gone, unless a step opened another since.
+    let open = false;
+    const rescheduled = index.reschedule([{ partition: p, conversationId: 'g' }], () =>
+      open ? 2_100 : null,
+    );
+    open = true; // a step opens the window again while the index is being read
+    await rescheduled;
+    expect(await stored(p)).toEqual(['g', '2100']);
+    expect(await index.due([p], 2_100)).toEqual([{ partition: p, conversationId: 'g', at: 2_100 }]);
   });
 
   it('keeps the earlier time of an entry, and does not write what changes nothing', async () => {

@@ -88,19 +88,33 @@ export class PartitionIndex {
     }
   }
 
-  /** Sets each conversation's time, or removes it (`at: null`). */
-  async reschedule(entries: Array<Omit<Entry, 'at'> & { at: number | null }>): Promise<void> {
+  /**
+   * Sets each conversation's time, or removes it (null), as `atOf` says (undefined: leaves the
+   * entry as it is). `atOf` is asked once the partitions' entries are at hand, with no await
+   * between the answer and the change: decided earlier, a step that ran in between — a window
+   * opened again, a receipt held — was overwritten (its window's entry removed while it was
+   * open: the window closed only when another receipt came, seconds later or never).
+   */
+  async reschedule(
+    entries: ReadonlyArray<Omit<Entry, 'at'>>,
+    atOf: (conversationId: string) => number | null | undefined,
+  ): Promise<void> {
     if (entries.length === 0) return;
+    const known = new Map<number, Map<string, number>>();
+    for (const { partition } of entries)
+      if (!known.has(partition)) known.set(partition, await this.entries(partition));
     const writes = new PartitionWrites();
     for (const e of entries) {
-      const known = await this.entries(e.partition);
+      const at = atOf(e.conversationId);
+      if (at === undefined) continue;
       const key = this.key(e.partition);
-      if (e.at === null) {
-        known.delete(e.conversationId);
+      const entries = known.get(e.partition)!;
+      if (at === null) {
+        entries.delete(e.conversationId);
         writes.add(e.partition, ['zrem', key, e.conversationId]);
       } else {
-        known.set(e.conversationId, e.at);
-        writes.add(e.partition, ['zadd', key, String(e.at), e.conversationId]);
+        entries.set(e.conversationId, at);
+        writes.add(e.partition, ['zadd', key, String(at), e.conversationId]);
       }
     }
     await this.send(writes);
