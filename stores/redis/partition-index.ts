@@ -108,12 +108,12 @@ export class PartitionIndex {
       const at = atOf(e.conversationId);
       if (at === undefined) continue;
       const key = this.key(e.partition);
-      const entries = known.get(e.partition)!;
+      const index = known.get(e.partition)!;
       if (at === null) {
-        entries.delete(e.conversationId);
+        index.delete(e.conversationId);
         writes.add(e.partition, ['zrem', key, e.conversationId]);
       } else {
-        entries.set(e.conversationId, at);
+        index.set(e.conversationId, at);
         writes.add(e.partition, ['zadd', key, String(at), e.conversationId]);
       }
     }
