@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { loadConfig } from '../../config/config';
 import type { ProcessorContext } from '../../runtime/api';
 import type { InboundRecord } from '../../runtime/kafka/types';
 import { PipelineMetrics } from '../../runtime/metrics';
-import { connectRedis, type RedisClient } from '../../stores/redis/connect';
+import { type RedisClient } from '../../stores/redis/connect';
 import { ConversationStore } from '../../stores/redis/conversation-store';
 import { RedisKeys } from '../../stores/redis/keys';
 import { PartitionIndex } from '../../stores/redis/partition-index';
@@ -11,7 +10,7 @@ import { ReadModel } from '../../stores/redis/read-model';
 import { UserStore } from '../../stores/redis/user-store';
 import { ConversationStates } from '../../stores/state/conversation-states';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
-import { runOne } from '../../tests/support/redis-state';
+import { runOne, connectMainAndAux } from '../../tests/support/redis-state';
 import { ReceiptApplier } from '../receipts/receipt-applier';
 import type { ReceiptJob } from '../receipts/receipt-job';
 import { StateSteps } from '../state-steps';
@@ -72,9 +71,7 @@ describe('WindowCloser and the window index (real Redis)', () => {
   let aux: RedisClient;
 
   beforeAll(async () => {
-    const config = loadConfig();
-    redis = await connectRedis(config.redis.main, 'main');
-    aux = await connectRedis(config.redis.aux, 'auxiliary');
+    ({ main: redis, aux } = await connectMainAndAux());
   });
   afterAll(async () => {
     for (const client of [redis, aux]) {

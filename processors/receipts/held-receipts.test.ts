@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { RedisClient } from '../../stores/redis/connect';
-import { loadConfig } from '../../config/config';
 import { TypeName, type StateChange } from '../../schemas/types';
-import { connectRedis } from '../../stores/redis/connect';
 import { ConversationStore } from '../../stores/redis/conversation-store';
 import { RedisKeys } from '../../stores/redis/keys';
 import { PartitionIndex } from '../../stores/redis/partition-index';
@@ -12,7 +10,7 @@ import { UserStore } from '../../stores/redis/user-store';
 import type { InboundRecord } from '../../runtime/kafka/types';
 import { PipelineMetrics } from '../../runtime/metrics';
 import type { ProcessorContext } from '../../runtime/api';
-import { runOne } from '../../tests/support/redis-state';
+import { runOne, connectMainAndAux } from '../../tests/support/redis-state';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { UpdateEmitter } from '../notifier/update-emitter';
 import { BadgeUpdater } from '../unread/badge-updater';
@@ -78,9 +76,7 @@ describe('HeldReceipts (real Redis)', () => {
   let heldIndex: PartitionIndex;
 
   beforeAll(async () => {
-    const config = loadConfig();
-    redis = await connectRedis(config.redis.main, 'main');
-    aux = await connectRedis(config.redis.aux, 'auxiliary');
+    ({ main: redis, aux } = await connectMainAndAux());
     const metrics = new PipelineMetrics({ defaultMetrics: false });
     store = new ConversationStore(redis, keys, 3600);
     heldIndex = new PartitionIndex(redis, keys, 'held');

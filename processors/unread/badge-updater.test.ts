@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { loadConfig } from '../../config/config';
+import { connectMainAndAux } from '../../tests/support/redis-state';
 import { PipelineMetrics } from '../../runtime/metrics';
 import type { ProcessorContext } from '../../runtime/api';
-import { connectRedis, type RedisClient } from '../../stores/redis/connect';
+import { type RedisClient } from '../../stores/redis/connect';
 import { RedisKeys } from '../../stores/redis/keys';
 import { UserStore } from '../../stores/redis/user-store';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
@@ -35,9 +35,7 @@ describe('BadgeUpdater (real Redis)', () => {
   });
 
   beforeAll(async () => {
-    const config = loadConfig();
-    main = await connectRedis(config.redis.main, 'main');
-    aux = await connectRedis(config.redis.aux, 'auxiliary');
+    ({ main, aux } = await connectMainAndAux());
     badges = new BadgeUpdater(
       new UserStore(main, aux, keys, 600, 60),
       new PipelineMetrics({ defaultMetrics: false }),

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { loadConfig } from '../../config/config';
+import { connectMainAndAux } from '../../tests/support/redis-state';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
-import { connectRedis, type RedisClient } from './connect';
+import { type RedisClient } from './connect';
 import { sendFenced } from './fenced-writes';
 import { RedisKeys } from './keys';
 import { LeaseLostError, type WriteFence } from './partition-lease';
@@ -28,9 +28,7 @@ describe('fenced mid-step writes (real Redis)', () => {
   let aux: RedisClient;
 
   beforeAll(async () => {
-    const config = loadConfig();
-    main = await connectRedis(config.redis.main, 'main');
-    aux = await connectRedis(config.redis.aux, 'auxiliary');
+    ({ main, aux } = await connectMainAndAux());
   });
   afterAll(async () => {
     for (const redis of [main, aux]) {

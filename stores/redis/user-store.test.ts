@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { connectMainAndAux } from '../../tests/support/redis-state';
 import type { RedisClient } from './connect';
-import { loadConfig } from '../../config/config';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
-import { connectRedis } from './connect';
 import { RedisKeys } from './keys';
 import { RedisCommandError } from './pipeline';
 import { ReadModel } from './read-model';
@@ -45,9 +44,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
     (await main.hexists(keys.badge(userId), source)) === 1;
 
   beforeAll(async () => {
-    const config = loadConfig();
-    main = await connectRedis(config.redis.main, 'main');
-    aux = await connectRedis(config.redis.aux, 'auxiliary');
+    ({ main, aux } = await connectMainAndAux());
     store = new UserStore(main, aux, keys, 600, 60);
   });
   afterEach(() => jest.restoreAllMocks());
@@ -443,9 +440,7 @@ describe('UserStore conversation list (real Redis)', () => {
   let read: ReadModel;
 
   beforeAll(async () => {
-    const config = loadConfig();
-    main = await connectRedis(config.redis.main, 'main');
-    aux = await connectRedis(config.redis.aux, 'auxiliary');
+    ({ main, aux } = await connectMainAndAux());
     store = new UserStore(main, aux, keys, 600, 60);
     read = new ReadModel(main, keys);
   });

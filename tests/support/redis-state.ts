@@ -1,7 +1,16 @@
-import type { RedisClient } from '../../stores/redis/connect';
+import { loadConfig } from '../../config/config';
+import { connectRedis, type RedisClient } from '../../stores/redis/connect';
 import type { RedisKeys } from '../../stores/redis/keys';
 import { runQueued, type Queued } from '../../stores/redis/pipeline';
 import { scanKeys } from './harness';
+
+/** The configuration's main and auxiliary Redis (the local stack's by default), connected. */
+export async function connectMainAndAux(): Promise<{ main: RedisClient; aux: RedisClient }> {
+  const config = loadConfig();
+  const main = await connectRedis(config.redis.main, 'main');
+  const aux = await connectRedis(config.redis.aux, 'auxiliary');
+  return { main, aux };
+}
 
 /** Runs one queued store call in its own round trip and returns its parsed reply. */
 export async function runOne<T>(redis: RedisClient, call: Queued<T>): Promise<T> {
