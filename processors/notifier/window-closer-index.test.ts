@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ProcessorContext } from '../../runtime/api';
+import { recordingContext } from '../../tests/support/recording-context';
 import type { InboundRecord } from '../../runtime/kafka/types';
 import { PipelineMetrics } from '../../runtime/metrics';
 import { type RedisClient } from '../../stores/redis/connect';
@@ -32,30 +32,6 @@ class InterleavedIndex extends PartitionIndex {
     await between?.();
     return super.reschedule(...args);
   }
-}
-
-/** A context whose outputs are dropped and whose after-send hooks run when asked. */
-function context(now: number): { ctx: ProcessorContext; deliver: () => Promise<void> } {
-  const before: Array<() => Promise<void>> = [];
-  const after: Array<() => Promise<void>> = [];
-  const ctx: ProcessorContext = {
-    partition: PARTITION,
-    now,
-    streamTime: now,
-    send: () => undefined,
-    logChange: () => undefined,
-    deadLetter: () => undefined,
-    beforeSend: (fn) => before.push(fn),
-    afterSend: (fn) => after.push(fn),
-    afterAcknowledged: () => undefined,
-    waitFor: (work) => void work,
-    assertLeaseHeld: () => undefined,
-  };
-  const deliver = async () => {
-    await Promise.all(before.map((fn) => fn()));
-    for (const fn of after) await fn(); // in order, as the runtime runs them
-  };
-  return { ctx, deliver };
 }
 
 /**
@@ -144,29 +120,29 @@ describe('WindowCloser and the window index (real Redis)', () => {
       };
     };
     const step = async (job: ReceiptJob, now: number) => {
-      const run = context(now);
+      const run = recordingContext(now, { partition: PARTITION });
       await applier.publishEffects([job], await applier.apply([job], run.ctx), run.ctx);
       return run;
     };
 
     const b = await step(readBy('B', 1, first + 10), first + 20);
-    await b.deliver();
+    await b.afterSend();
     expect(await windows.due([PARTITION], first + WINDOW_MS)).toEqual([
       { partition: PARTITION, conversationId: c, at: first + WINDOW_MS },
     ]);
 
     // The close of the first window; C's read, in the next window, is applied while its
     // delivery (write-behind, then the index update) is under way.
-    const close = context(first + WINDOW_MS + 5);
+    const close = recordingContext(first + WINDOW_MS + 5, { partition: PARTITION });
     await closer.punctuate([PARTITION], close.ctx);
     expect(states.get(c).window.size).toBe(0);
     const second = first + 2 * WINDOW_MS;
     windows.beforeReschedule = async () => {
       const cStep = await step(readBy('C', 2, first + WINDOW_MS + 10), first + WINDOW_MS + 20);
       expect(states.get(c).window.size).toBeGreaterThan(0); // open again
-      await cStep.deliver();
+      await cStep.afterSend();
     };
-    await close.deliver();
+    await close.afterSend();
 
     // The reopened window is still indexed: it closes at the end of the next window.
     expect(await windows.due([PARTITION], second)).toEqual([

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { recordingContext } from '../../tests/support/recording-context';
 import type { RedisClient } from '../../stores/redis/connect';
-import { TypeName, type StateChange } from '../../schemas/types';
+import { TypeName } from '../../schemas/types';
 import { ConversationStore } from '../../stores/redis/conversation-store';
 import { RedisKeys } from '../../stores/redis/keys';
 import { PartitionIndex } from '../../stores/redis/partition-index';
@@ -9,7 +10,6 @@ import { ReadModel } from '../../stores/redis/read-model';
 import { UserStore } from '../../stores/redis/user-store';
 import type { InboundRecord } from '../../runtime/kafka/types';
 import { PipelineMetrics } from '../../runtime/metrics';
-import type { ProcessorContext } from '../../runtime/api';
 import { runOne, connectMainAndAux } from '../../tests/support/redis-state';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { UpdateEmitter } from '../notifier/update-emitter';
@@ -21,41 +21,6 @@ import { ConversationStates } from '../../stores/state/conversation-states';
 import { StateSteps } from '../state-steps';
 import { ReceiptApplier } from './receipt-applier';
 import type { ReceiptJob } from './receipt-job';
-
-/** A context that keeps what the processors hand it; `leaseHeld` false: the lease was lost. */
-function recordingContext(now: number, leaseHeld = true) {
-  const sent: Array<{ role: string; key: string; value: unknown }> = [];
-  const changes: StateChange[] = [];
-  const deadLetters: Array<{ record: InboundRecord; reason: string; detail: string }> = [];
-  const hooks: Array<() => Promise<void>> = [];
-  const beforeHooks: Array<() => Promise<void>> = [];
-  const acknowledgedHooks: Array<() => void> = [];
-  const ctx: ProcessorContext = {
-    now,
-    streamTime: now,
-    partition: 2, // the partition of the records these tests hold
-    send: (role, key, value) => sent.push({ role, key, value }),
-    logChange: (change) => changes.push(change),
-    deadLetter: (record, reason, detail) => deadLetters.push({ record, reason, detail }),
-    beforeSend: (fn) => beforeHooks.push(fn),
-    afterSend: (fn) => hooks.push(fn),
-    afterAcknowledged: (fn) => acknowledgedHooks.push(fn),
-    waitFor: (work) => void work, // none of these tests goes through the conversation processor
-    assertLeaseHeld: () => {
-      if (!leaseHeld) throw new Error('lease lost');
-    },
-  };
-  /** What the runtime does before it produces the outputs. */
-  const beforeSend = () => Promise.all(beforeHooks.map((fn) => fn()));
-  /** Kafka has the outputs (the runtime then runs the after-send hooks, lease permitting). */
-  const acknowledge = () => acknowledgedHooks.forEach((fn) => fn());
-  const afterSend = async () => {
-    await beforeSend();
-    acknowledge();
-    await Promise.all(hooks.map((fn) => fn()));
-  };
-  return { ctx, sent, changes, deadLetters, beforeSend, acknowledge, afterSend };
-}
 
 /**
  * Held receipts against a real Redis: held in the readable format, released when their
@@ -117,7 +82,7 @@ describe('HeldReceipts (real Redis)', () => {
    * B's devices were told B read (their unread syncs).
    */
   async function readStep(by: ReceiptApplier, c: string, seq: number, offset: number, now: number) {
-    const run = recordingContext(now);
+    const run = recordingContext(now, { partition });
     const jobs = [readJob(c, seq, offset, now + waitMs)];
     await by.publishEffects(jobs, await by.apply(jobs, run.ctx), run.ctx);
     const figures = (to: string, type: string, figure: string): number[] =>
@@ -233,7 +198,7 @@ describe('HeldReceipts (real Redis)', () => {
           };
         });
     // read 3 (offset 10) comes before message 3: held; read 2 (offset 11) applies and is told.
-    const first = recordingContext(now);
+    const first = recordingContext(now, { partition });
     const jobs = [readJob(c, 3, 10, now + waitMs), readJob(c, 2, 11, now + waitMs)];
     const results = await applier.apply(jobs, first.ctx);
     await Promise.all([
@@ -246,7 +211,7 @@ describe('HeldReceipts (real Redis)', () => {
 
     // Message 3 arrives; the held read 3 applies now and is told after read 2.
     await send(c, 3, 3);
-    const retry = recordingContext(now + 1000);
+    const retry = recordingContext(now + 1000, { partition });
     await held.retry([{ partition, conversationId: c }], retry.ctx);
     await retry.afterSend();
     const late = versionsTo(retry.sent);
@@ -258,7 +223,7 @@ describe('HeldReceipts (real Redis)', () => {
     const c = 'fresh';
     await directChat(c, 2);
     const now = Date.now();
-    const first = recordingContext(now);
+    const first = recordingContext(now, { partition });
     const jobs = [readJob(c, 3, 10, now + waitMs)];
     const results = await applier.apply(jobs, first.ctx);
     expect(results).toEqual([{ applied: false, reason: 'SEQ_NOT_REACHED' }]);
@@ -278,7 +243,7 @@ describe('HeldReceipts (real Redis)', () => {
     expect(Number(await indexed(c))).toBe(now + waitMs);
 
     await send(c, 3, 3);
-    const retry = recordingContext(now + 1000);
+    const retry = recordingContext(now + 1000, { partition });
     await held.retry([{ partition, conversationId: c }], retry.ctx);
     await retry.afterSend();
     expect(await heldEntries(c)).toEqual([]);
@@ -309,7 +274,7 @@ describe('HeldReceipts (real Redis)', () => {
     await directChat(c, 1);
     const now = Date.now();
     const hold = async (jobs: ReceiptJob[], at: number) => {
-      const ctx = recordingContext(at);
+      const ctx = recordingContext(at, { partition });
       await held.settle(jobs, await applier.apply(jobs, ctx.ctx), ctx.ctx);
       await ctx.afterSend();
       return ctx;
@@ -355,21 +320,21 @@ describe('HeldReceipts (real Redis)', () => {
     const c = 'crash-release';
     await directChat(c, 2);
     const now = Date.now();
-    const first = recordingContext(now);
+    const first = recordingContext(now, { partition });
     const jobs = [readJob(c, 3, 50, now + waitMs)];
     await held.settle(jobs, await applier.apply(jobs, first.ctx), first.ctx);
     await first.afterSend();
     await send(c, 3, 3);
 
     // The retry applies it, but the process dies before the step's outputs and flush.
-    const lost = recordingContext(now + 1000);
+    const lost = recordingContext(now + 1000, { partition });
     await held.retry([{ partition, conversationId: c }], lost.ctx);
     expect(lost.sent.length).toBeGreaterThan(0);
     states.resetPartition(partition); // the next owner starts from Redis
     expect(await heldEntries(c)).toHaveLength(1);
     expect(await indexed(c)).not.toBeNull();
 
-    const redo = recordingContext(now + 2000);
+    const redo = recordingContext(now + 2000, { partition });
     await held.retry([{ partition, conversationId: c }], redo.ctx);
     await redo.afterSend();
     expect(await heldEntries(c)).toEqual([]);
@@ -397,7 +362,7 @@ describe('HeldReceipts (real Redis)', () => {
     await aux.del(keys.dedupeMark('A', 'B')); // and no mark says otherwise
     const now = Date.now();
     // Read 3 cannot apply yet (held, and indexed); read 2 reads to the end (badge, sync).
-    const lost = recordingContext(now, false);
+    const lost = recordingContext(now, { partition, leaseHeld: false });
     const jobs = [readJob(c, 3, 60, now + waitMs), readJob(c, 2, 61, now + waitMs)];
     const results = await applier.apply(jobs, lost.ctx);
     expect(results.map((r) => r.applied)).toEqual([false, true]);
@@ -509,7 +474,7 @@ describe('HeldReceipts (real Redis)', () => {
     const now = Date.now();
     await holdInOldFormat(c, 3, 20, now + waitMs);
     await send(c, 3, 3);
-    const retry = recordingContext(now + 1000);
+    const retry = recordingContext(now + 1000, { partition });
     await held.retry([{ partition, conversationId: c }], retry.ctx);
     await retry.afterSend();
     expect(await heldEntries(c)).toEqual([]);
@@ -525,7 +490,7 @@ describe('HeldReceipts (real Redis)', () => {
     await directChat(c, 2);
     const now = Date.now();
     await holdInOldFormat(c, 5, 30, now + waitMs);
-    const retry = recordingContext(now + 1000);
+    const retry = recordingContext(now + 1000, { partition });
     await held.retry([{ partition, conversationId: c }], retry.ctx);
     expect(await heldEntries(c)).toHaveLength(1);
     expect(Number(await indexed(c))).toBe(now + waitMs);
@@ -538,13 +503,13 @@ describe('HeldReceipts (real Redis)', () => {
     await directChat(c, 2);
     const now = Date.now();
     await holdInOldFormat(c, 7, 40, now - 1);
-    const fresh = recordingContext(now - waitMs - 1);
+    const fresh = recordingContext(now - waitMs - 1, { partition });
     const jobs = [readJob(c, 8, 41, now - 1)];
     await held.settle(jobs, await applier.apply(jobs, fresh.ctx), fresh.ctx);
     await fresh.afterSend();
     expect(await heldEntries(c)).toHaveLength(2);
 
-    const tick = recordingContext(now);
+    const tick = recordingContext(now, { partition });
     await held.punctuate([partition], tick.ctx);
     await tick.afterSend();
     expect(await heldEntries(c)).toEqual([]);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { recordingContext } from '../../tests/support/recording-context';
 import { connectMainAndAux } from '../../tests/support/redis-state';
 import { PipelineMetrics } from '../../runtime/metrics';
 import type { ProcessorContext } from '../../runtime/api';
@@ -20,19 +21,9 @@ describe('BadgeUpdater (real Redis)', () => {
   let aux: RedisClient;
   let badges: BadgeUpdater;
 
-  const context = (partition: number): ProcessorContext => ({
-    partition,
-    now: Date.now(),
-    streamTime: Date.now(),
-    send: () => undefined,
-    logChange: () => undefined,
-    deadLetter: () => undefined,
-    beforeSend: () => undefined,
-    afterSend: () => undefined, // the dedupe marks are not written: the step never delivers
-    afterAcknowledged: () => undefined,
-    waitFor: () => undefined,
-    assertLeaseHeld: () => undefined,
-  });
+  // The dedupe marks are not written: the step never delivers (its after-send hooks never run).
+  const context = (partition: number): ProcessorContext =>
+    recordingContext(Date.now(), { partition }).ctx;
 
   beforeAll(async () => {
     ({ main, aux } = await connectMainAndAux());

@@ -72,6 +72,10 @@ describe('PartitionIndex (real Redis)', () => {
     await rescheduled;
     expect(await stored(p)).toEqual(['g', '2100']);
     expect(await index.due([p], 2_100)).toEqual([{ partition: p, conversationId: 'g', at: 2_100 }]);
+    // Asked again for what memory holds: nothing is written (another writer's change stays).
+    await redis.zadd(keys.openWindows(p), 2_500, 'g');
+    await index.reschedule([{ partition: p, conversationId: 'g' }], () => 2_100);
+    expect(await stored(p)).toEqual(['g', '2500']);
   });
 
   it('keeps the earlier time of an entry, and does not write what changes nothing', async () => {

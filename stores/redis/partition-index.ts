@@ -90,7 +90,7 @@ export class PartitionIndex {
 
   /**
    * Sets each conversation's time, or removes it (null), as `atOf` says (undefined: leaves the
-   * entry as it is). `atOf` is asked once the partitions' entries are at hand, with no await
+   * entry as it is); a change that changes nothing is not written. `atOf` is asked once the partitions' entries are at hand, with no await
    * between the answer and the change: decided earlier, a step that ran in between — a window
    * opened again, a receipt held — was overwritten (its window's entry removed while it was
    * open: the window closed only when another receipt came, seconds later or never).
@@ -106,9 +106,10 @@ export class PartitionIndex {
     const writes = new PartitionWrites();
     for (const e of entries) {
       const at = atOf(e.conversationId);
-      if (at === undefined) continue;
-      const key = this.key(e.partition);
       const index = known.get(e.partition)!;
+      // Left as it is, or already so (memory is what this owner wrote): nothing to write.
+      if (at === undefined || (index.get(e.conversationId) ?? null) === at) continue;
+      const key = this.key(e.partition);
       if (at === null) {
         index.delete(e.conversationId);
         writes.add(e.partition, ['zrem', key, e.conversationId]);
