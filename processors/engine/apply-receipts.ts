@@ -44,7 +44,7 @@ export function applyReceipts(
   const missing = deliveredByNeeded(state, receipts);
   if (missing.length > 0) throw new StateNotLoadedError(state.conversationId, missing);
 
-  const writes = conversationWrites(state, step.writes);
+  const writes = conversationWrites(state, step.writes, step.ttlSeconds);
   const kind = state.kind ?? 'GROUP';
   const direct = kind === 'DIRECT';
   const lastSeq = state.lastSeq;

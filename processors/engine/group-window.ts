@@ -128,6 +128,6 @@ export function collectWindow(
 export function clearWindow(state: ConversationState, version: number, writes: WriteSet): boolean {
   if (state.window.get('ver') !== String(version)) return false;
   state.deleteWindow();
-  new ConversationWrites(writes, state.prefix).win.del();
+  new ConversationWrites(writes, state.prefix, state.oneKeyIndex).win.del();
   return true;
 }

@@ -23,7 +23,7 @@ export function applyMemberChanges(
   step: EngineStep,
 ): MemberChangedResult {
   if (changes.length === 0) throw new RangeError('applyMemberChanges takes at least one change');
-  const writes = conversationWrites(state, step.writes);
+  const writes = conversationWrites(state, step.writes, step.ttlSeconds);
   const isNew = state.kind === null;
   let kind = state.kind;
   const lastSeq = state.lastSeq;

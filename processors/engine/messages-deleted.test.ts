@@ -45,8 +45,7 @@ describe('applyMessagesDeleted', () => {
     expect(state.lastSeq).toBe(3);
     expect(commandsOf(step)).toEqual(
       expect.arrayContaining([
-        ['hdel', 'msg', 'm3'],
-        ['zrem', 'msgs', 'm3'],
+        ['zrem', 'ix', '2:m3|ana|1003'],
         // Who confirmed it by id: asked of everyone who is or was a member.
         ['hdel', 'dlv', '2:m3:ana', '2:m3:bo', '2:m3:cy', '2:m3:dee'],
         ['hset', 'deleted', 'm3', '3'],

@@ -48,7 +48,7 @@ export function applyMessagesDeleted(
   deletions: readonly DeletedMessage[],
   step: EngineStep,
 ): MessageDeletedResult[] {
-  const writes = conversationWrites(state, step.writes);
+  const writes = conversationWrites(state, step.writes, step.ttlSeconds);
   const kind = state.kind ?? 'GROUP';
   const hadDeleted = state.deleted.size > 0;
   const results: MessageDeletedResult[] = [];
@@ -71,8 +71,7 @@ export function applyMessagesDeleted(
     results.push(result);
     if (!message || !state.forgetMessage(messageId)) continue;
     result.removed = true;
-    writes.msg.delete(messageId);
-    writes.msgs.remove(messageId);
+    writes.unindexMessage(messageId, message);
     writes.forgetDeliveredBy(messageId, (everyone ??= state.everyone()), state.olderKeys);
     for (const member of state.members) {
       const read = state.read.get(member) ?? 0;

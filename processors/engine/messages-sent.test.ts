@@ -59,8 +59,8 @@ describe('applyMessagesSent', () => {
     ]);
     expect(commandsOf(step)).toEqual(
       expect.arrayContaining([
-        ['hset', 'msg', 'm1', '1|ana|1001', 'm2', '2|bo|1002'],
-        ['zadd', 'msgs', '1', 'm1', '2', 'm2'],
+        // The message index: one sorted set, '<bytes of id>:<id>|<sender>|<sent_at>' by seq.
+        ['zadd', 'ix', '1', '2:m1|ana|1001', '2', '2:m2|bo|1002'],
         [
           'hset',
           'meta',
@@ -79,8 +79,8 @@ describe('applyMessagesSent', () => {
           '2',
           'kind',
           'DIRECT',
-          'lv', // created in the layout of one log key per member
-          '2',
+          'lv', // created in today's layout: one log key per member, the index in one key
+          '3',
           'last_seq',
           '2',
           'last_msg',
@@ -176,12 +176,86 @@ describe('applyMessagesSent', () => {
     expect(expired(soon)).toEqual([]);
     const anHourOn = stepAt(NOW + (TTL * 1000) / 24);
     applyMessagesSent(known(), [msg(2, 'ana')], anHourOn);
-    expect(expired(anHourOn).sort()).toEqual(['meta', 'msg', 'msgs']);
+    expect(expired(anHourOn).sort()).toEqual(['ix', 'meta']);
 
     const firstMessage = stateOf({ kind: 'GROUP', members: ['ana'], touched: NOW });
     const step = stepAt(NOW + 1);
     applyMessagesSent(firstMessage, [msg(1, 'ana')], step);
-    expect(expired(step)).toContain('msgs');
+    expect(expired(step)).toContain('ix');
+  });
+
+  it('moves an index loaded from msg and msgs (LOG_LAYOUT) into ix with its first write: whole, before meta names it, the old keys after', () => {
+    const state = stateOf({
+      kind: 'GROUP',
+      members: ['ana', 'bo'],
+      messages: [
+        ['m1', 1, 'ana'],
+        ['m2', 2, 'bo'],
+      ],
+      touched: NOW,
+      indexIn: 'log',
+    });
+    const step = stepAt(NOW + 1);
+    applyMessagesSent(state, [msg(3, 'ana')], step);
+    const commands = commandsOf(step);
+    const at = (c: unknown[]) => commands.findIndex((x) => JSON.stringify(x) === JSON.stringify(c));
+    const ix = at(['zadd', 'ix', '1', '2:m1|ana|1001', '2', '2:m2|bo|1002', '3', '2:m3|ana|1003']);
+    const layout = commands.findIndex((c) => c[1] === 'meta' && c.includes('lv'));
+    expect(commands[layout]![commands[layout]!.indexOf('lv') + 1]).toBe('3');
+    // A cut flush leaves readers a whole index where meta points (a DEL first: a cut one before).
+    expect(at(['del', 'ix'])).toBe(ix - 1);
+    expect(ix).toBeLessThan(layout);
+    expect(at(['del', 'msg'])).toBeGreaterThan(layout);
+    expect(at(['del', 'msgs'])).toBeGreaterThan(layout);
+    expect(at(['expire', 'ix', String(TTL)])).toBeGreaterThan(ix);
+    expect(commands.some(([, key]) => key === 'msg' || key === 'msgs')).toBe(true);
+    expect(commands.filter(([name, key]) => key?.startsWith('msg') && name !== 'del')).toEqual([]);
+    expect(state.oneKeyIndex).toBe(true);
+
+    // Moved once: the next write adds to ix only.
+    const next = stepAt(NOW + 2);
+    applyMessagesSent(state, [msg(4, 'bo')], next);
+    expect(commandsOf(next).filter(([, key]) => key === 'ix' || key?.startsWith('msg'))).toEqual([
+      ['zadd', 'ix', '4', '2:m4|bo|1004'],
+    ]);
+  });
+
+  it('keeps the index of a conversation of an older layout (no layout mark) in msg and msgs', () => {
+    const state = stateOf({
+      kind: 'GROUP',
+      members: ['ana'],
+      messages: [['m1', 1, 'ana']],
+      touched: NOW,
+      indexIn: 'older',
+    });
+    const step = stepAt(NOW + 1);
+    applyMessagesSent(state, [msg(2, 'ana')], step);
+    expect(commandsOf(step).filter(([, key]) => key === 'ix' || key?.startsWith('msg'))).toEqual([
+      ['hset', 'msg', 'm2', '2|ana|1002'],
+      ['zadd', 'msgs', '2', 'm2'],
+    ]);
+    expect(state.oneKeyIndex).toBe(false);
+  });
+
+  it("replaces a message's index entry when its id comes again with another sender or time", () => {
+    const state = stateOf({
+      kind: 'GROUP',
+      members: ['ana', 'bo'],
+      messages: [['m1', 1, 'ana']],
+      touched: NOW,
+    });
+    const step = stepAt(NOW + 1);
+    applyMessagesSent(state, [{ ...msg(1, 'bo'), sentAt: 2001 }, msg(1, 'ana')], step);
+    // The first replaced ana's entry; the second brought it back (and removed bo's).
+    expect(commandsOf(step).filter(([, key]) => key === 'ix')).toEqual([
+      ['zadd', 'ix', '1', '2:m1|ana|1001'],
+      ['zrem', 'ix', '2:m1|bo|2001'],
+    ]);
+    const again = stepAt(NOW + 2);
+    applyMessagesSent(state, [msg(1, 'ana')], again);
+    expect(commandsOf(again).filter(([, key]) => key === 'ix')).toEqual([
+      ['zadd', 'ix', '1', '2:m1|ana|1001'],
+    ]);
   });
 
   it("folds what sending read into a group's window: the other senders there are told at its close", () => {

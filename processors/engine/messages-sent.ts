@@ -43,7 +43,7 @@ export function applyMessagesSent(
   step: EngineStep,
 ): MessageSentResult[] {
   if (messages.length === 0) return [];
-  const writes = conversationWrites(state, step.writes);
+  const writes = conversationWrites(state, step.writes, step.ttlSeconds);
   const hadKind = state.kind !== null;
   const kind = state.kind ?? messages[0]!.kind;
   const previousLast = state.lastSeq;
@@ -57,9 +57,9 @@ export function applyMessagesSent(
     // by id (a redo's messages were flushed, last_seq with them, and are at or below it).
     if (m.seq > previousLast && state.message(m.messageId) === undefined)
       state.noDeliveriesYet(m.messageId);
-    const value = state.putMessage(m.messageId, m.seq, m.senderId, String(m.sentAt));
-    writes.msg.set(m.messageId, value);
-    writes.msgs.add(formatNumber(m.seq), m.messageId);
+    const previous = state.message(m.messageId);
+    state.putMessage(m.messageId, m.seq, m.senderId, String(m.sentAt));
+    writes.indexMessage(m.messageId, m.seq, m.senderId, String(m.sentAt), previous);
   }
 
   // Senders who were not members join at their first message of the run (its index).

@@ -5,7 +5,7 @@ import type { EngineStep } from './engine-step';
 
 /**
  * helpers.lua's refreshCore. A conversation's core keys share one expiry (meta, with its members
- * and watermarks, msg and msgs; and the deleted ids and unread marks where a conversation has
+ * and watermarks, the message index (`ix`, or msg and msgs); and the deleted ids and unread marks where a conversation has
  * them). Refreshing costs three EXPIREs, so an active conversation refreshes at most once per 1/24 of the TTL: its keys
  * live between 23/24 of the TTL and the whole TTL after its last event. `force` refreshes now
  * (keys were just created, or a set emptied and created again). meta's `touched` holds the time
@@ -31,8 +31,7 @@ export function refreshCore(
   state.touched = now;
   writes.meta.set('touched', formatNumber(now));
   writes.meta.expire(ttlSeconds);
-  if (state.messageFieldCount > 0) writes.msg.expire(ttlSeconds);
-  if (state.indexedCount > 0) writes.msgs.expire(ttlSeconds);
+  writes.expireIndex(state, ttlSeconds);
   if (state.deleted.size > 0) writes.deleted.expire(ttlSeconds);
   if (state.marked.size > 0) writes.marked.expire(ttlSeconds);
 }

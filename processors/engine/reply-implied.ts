@@ -44,7 +44,11 @@ export function replyImpliedUpdates(
   step: EngineStep,
 ): Array<ReplyImpliedUpdate | null> {
   if (state.kind !== 'DIRECT') return replies.map(() => null);
-  const marks = new TellingMarks(state, conversationWrites(state, step.writes), step);
+  const marks = new TellingMarks(
+    state,
+    conversationWrites(state, step.writes, step.ttlSeconds),
+    step,
+  );
   const updates = replies.map((reply) => {
     // A deleted id never came back (applyMessagesSent moved no watermark for it).
     if (state.isDeleted(reply.messageId)) return null;

@@ -3,7 +3,7 @@ import type { ConversationWrites } from '../../stores/state/conversation-writes'
 import type { EngineStep } from './engine-step';
 
 /**
- * Bounds a conversation's hot message index (issue: an active conversation's msg/msgs, delivered-
+ * Bounds a conversation's hot message index (issue: an active conversation's message index (`ix`, or msg/msgs), delivered-
  * by hashes and read/delivered logs otherwise grow for ever, as any event refreshes their TTL).
  * Above `step.maxIndexedMessages` plus a tenth (so a trim runs once per many messages, not per
  * message), the oldest messages go: their msg fields, msgs entries and deliveries by id, and
@@ -21,9 +21,8 @@ export function trimMessages(
   if (state.indexedCount <= max + Math.ceil(max / 10)) return;
   const removed = state.trimOldest(state.indexedCount - max);
   const users = state.everyone();
-  for (const id of removed) {
-    writes.msg.delete(id);
-    writes.msgs.remove(id);
+  for (const [id, stored] of removed) {
+    writes.unindexMessage(id, stored);
     writes.forgetDeliveredBy(id, users, state.olderKeys);
   }
   const lowest = state.lowestIndexedSeq;

@@ -20,6 +20,9 @@ export function nextUpdateVersion(state: ConversationState, step: EngineStep): n
     state.versionFloored = true;
   }
   state.updateVersion += 1;
-  conversationWrites(state, step.writes).meta.set('uver', String(state.updateVersion));
+  conversationWrites(state, step.writes, step.ttlSeconds).meta.set(
+    'uver',
+    String(state.updateVersion),
+  );
   return state.updateVersion;
 }

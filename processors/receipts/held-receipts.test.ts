@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { recordingContext } from '../../tests/support/recording-context';
 import type { RedisClient } from '../../stores/redis/connect';
 import { TypeName } from '../../schemas/types';
-import { ConversationStore } from '../../stores/redis/conversation-store';
 import { RedisKeys } from '../../stores/redis/keys';
 import { PartitionIndex } from '../../stores/redis/partition-index';
 import { WriteSet } from '../../stores/state/write-set';
@@ -10,7 +9,8 @@ import { ReadModel } from '../../stores/redis/read-model';
 import { UserStore } from '../../stores/redis/user-store';
 import type { InboundRecord } from '../../runtime/kafka/types';
 import { PipelineMetrics } from '../../runtime/metrics';
-import { runOne, connectMainAndAux } from '../../tests/support/redis-state';
+import { connectMainAndAux } from '../../tests/support/redis-state';
+import { writeThroughEngine } from '../../tests/support/engine-steps';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { UpdateEmitter } from '../notifier/update-emitter';
 import { BadgeUpdater } from '../unread/badge-updater';
@@ -34,7 +34,6 @@ describe('HeldReceipts (real Redis)', () => {
   const waitMs = 30_000;
   let redis: RedisClient;
   let aux: RedisClient;
-  let store: ConversationStore;
   let states: ConversationStates;
   let applier: ReceiptApplier;
   let held: HeldReceipts;
@@ -43,7 +42,6 @@ describe('HeldReceipts (real Redis)', () => {
   beforeAll(async () => {
     ({ main: redis, aux } = await connectMainAndAux());
     const metrics = new PipelineMetrics({ defaultMetrics: false });
-    store = new ConversationStore(redis, keys, 3600);
     heldIndex = new PartitionIndex(redis, keys, 'held');
     states = new ConversationStates(redis, keys, { maxBytes: 64 * 1024 * 1024 });
     const steps = new StateSteps(states, 3600, 2000);
@@ -109,12 +107,20 @@ describe('HeldReceipts (real Redis)', () => {
 
   /** A direct chat of A and B with `messages` messages from A. */
   async function directChat(c: string, messages: number): Promise<void> {
-    await runOne(
+    await writeThroughEngine(
       redis,
-      store.membersChanged(c, [
-        { op: 'add', userId: 'A', kind: 'DIRECT' },
-        { op: 'add', userId: 'B', kind: 'DIRECT' },
-      ]),
+      keys,
+      [
+        {
+          conversationId: c,
+          type: 'members',
+          events: [
+            { op: 'add', userId: 'A', kind: 'DIRECT' },
+            { op: 'add', userId: 'B', kind: 'DIRECT' },
+          ],
+        },
+      ],
+      3600,
     );
     await send(c, 1, messages);
   }
@@ -129,8 +135,13 @@ describe('HeldReceipts (real Redis)', () => {
         kind: 'DIRECT' as const,
         sentAt: seq,
       });
-    await runOne(redis, store.messagesSent(c, messages));
-    // Written past the owner's memory (by the scripts, as a stand-in): it reloads them.
+    await writeThroughEngine(
+      redis,
+      keys,
+      [{ conversationId: c, type: 'messages', events: messages }],
+      3600,
+    );
+    // Written past the owner's memory (as another writer would): it reloads them.
     states.resetPartition(partition);
   }
 

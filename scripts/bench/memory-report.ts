@@ -7,8 +7,9 @@ export interface KindRow {
 }
 
 const KIND_NAMES: Record<string, string> = {
-  'c:msgs': 'message index (seq → message)',
-  'c:msg': 'message hash (message → seq, sender)',
+  'c:ix': 'message index (message, sender, sent_at by seq; one key)',
+  'c:msgs': 'message index by seq (older layout; now in ix)',
+  'c:msg': 'message hash (older layout; now in ix)',
   'c:log': 'read and delivered logs per member (seq → time)',
   'c:readlog': 'read log per member (older layout; now in log)',
   'c:dlvlog': 'delivered log per member (older layout; now in log)',

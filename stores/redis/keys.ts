@@ -146,6 +146,19 @@ export const MetaField = {
 export const LOG_LAYOUT = '2';
 
 /**
+ * MetaField.layout's value of today's layout: one log key per member, and the message index in
+ * one sorted set (`ix`, stored-values.ts indexEntry) instead of the `msg` hash and `msgs` set.
+ * Set when the conversation is created, or when the pipeline moves an index in LOG_LAYOUT into
+ * `ix` on its first write (conversation-writes.ts); readers use `msg`/`msgs` where it is absent.
+ */
+export const INDEX_LAYOUT = '3';
+
+/** Whether a meta 'lv' value says the conversation has no readlog/dlvlog or dlv:<id> keys. */
+export function hasLogLayout(layout: string | null | undefined): boolean {
+  return layout === LOG_LAYOUT || layout === INDEX_LAYOUT;
+}
+
+/**
  * Suffix of a member's log key (`log:<user>`): a sorted set of the moves of their read watermark
  * (scored by the seq, member 'seq|at') and delivered watermark (scored by minus the seq, member
  * '-seq|at'), so that both logs of a member cost one key (stored-values.ts logEntry).
@@ -164,4 +177,4 @@ export type LegacySuffix = (typeof LEGACY_SUFFIXES)[number];
 
 /** Suffixes of conversation keys, as the Lua scripts spell them. */
 export type ConversationSuffix =
-  'meta' | 'msgs' | 'msg' | 'win' | 'held' | 'deleted' | 'marked' | 'dlv';
+  'meta' | 'ix' | 'msgs' | 'msg' | 'win' | 'held' | 'deleted' | 'marked' | 'dlv';

@@ -1,6 +1,6 @@
 import type { ChainableCommander, Result } from 'ioredis';
 import { isCluster, type RedisClient } from './connect';
-import { MetaField, type RedisKeys } from './keys';
+import { INDEX_LAYOUT, MetaField, type RedisKeys } from './keys';
 import { indexScore, lastAtOfScore } from './conversation-index';
 import { HeldUnreadPages, listingArgument, type HeldUnreadPage } from './held-unread-pages';
 import { execPipeline, pipelineOf } from './pipeline';
@@ -181,7 +181,7 @@ export class ReadModel {
     const pipe = pipelineOf(this.redis);
     for (const c of conversationIds) {
       const meta = this.keys.conversationKey(c, 'meta');
-      pipe.hmget(meta, 'last_seq', 'last_at', 'kind', MetaField.read(userId));
+      pipe.hmget(meta, 'last_seq', 'last_at', 'kind', MetaField.read(userId), MetaField.layout);
       pipe.hget(this.keys.legacyKey(c, 'read'), userId);
       pipe.hexists(this.keys.conversationKey(c, 'marked'), userId);
     }
@@ -191,9 +191,12 @@ export class ReadModel {
       Number((replies[3 * i] as Array<string | null>)[3] ?? replies[3 * i + 1] ?? 0),
     );
     const counts = pipelineOf(this.redis);
-    conversationIds.forEach((c, i) =>
-      counts.zcount(this.keys.conversationKey(c, 'msgs'), `(${watermarks[i]}`, '+inf'),
-    );
+    conversationIds.forEach((c, i) => {
+      // The index meta's layout names (unread-row.lua): 'ix', or the older 'msgs'.
+      const layout = (replies[3 * i] as Array<string | null>)[4];
+      const index = layout === INDEX_LAYOUT ? 'ix' : 'msgs';
+      counts.zcount(this.keys.conversationKey(c, index), `(${watermarks[i]}`, '+inf');
+    });
     const unread = await execPipeline(counts);
     return conversationIds.map((conversationId, i) => {
       const [lastSeq, lastAt, kind] = replies[3 * i] as Array<string | null>;

@@ -3,9 +3,9 @@ import { loadConfig } from '../../config/config';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { connectRedis, type RedisClient } from './connect';
 import { HotStateRestorer } from './hot-state-restorer';
-import { LOG_LAYOUT, MetaField, RedisKeys } from './keys';
+import { INDEX_LAYOUT, LOG_LAYOUT, MetaField, RedisKeys } from './keys';
 import { RedisReceiptDetails } from './receipt-details';
-import { deliveredByField } from '../state/stored-values';
+import { deliveredByField, indexEntry } from '../state/stored-values';
 
 /**
  * Receipt details against the real main Redis: an answer held by the source is given again only
@@ -83,8 +83,7 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
     // A later message from dee: dee's implicit read is dated by it.
     await redis
       .multi()
-      .hset(`${p}msg`, 'm2', '2|dee|5000')
-      .zadd(`${p}msgs`, 2, 'm2')
+      .zadd(`${p}ix`, 2, indexEntry('m2', 'dee', '5000'))
       .hset(`${p}meta`, 'last_seq', '2')
       .hset(`${p}meta`, MetaField.read('dee'), '2')
       .exec();
@@ -135,6 +134,50 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
     expect(after).not.toBe(first);
     if (after.status !== 'found') throw new Error(after.status);
     expect(after.recipients.map((r) => r.userId)).toContain('eve');
+  });
+
+  it('finds a message by id in the one-key index whatever characters ids hold (glob, separators, UTF-8)', async () => {
+    const ids = ['a*', 'ab', 'a?', 'a[b]', 'a\\', 'x|1|y', 'ü:2', '2:ü'];
+    await new HotStateRestorer(redis, redis, keys, 3600).restoreConversations([
+      {
+        conversationId: 'odd-ids',
+        kind: 'GROUP',
+        deleted: [],
+        marked: {},
+        last: { seq: ids.length, messageId: ids[ids.length - 1]!, at: 1_000 + ids.length },
+        members: ['ann', 'bo'],
+        former: [],
+        read: { ann: ids.length, bo: 0 },
+        delivered: { ann: ids.length, bo: 0 },
+        messages: ids.map((messageId, i) => ({
+          seq: i + 1,
+          messageId,
+          senderId: `sender|${i}`,
+          sentAt: 1_000 + i,
+        })),
+        readLog: {},
+        deliveredLog: {},
+        deliveredById: {},
+      },
+    ]);
+    const p = keys.conversation('odd-ids');
+    expect(await redis.hget(`${p}meta`, MetaField.layout)).toBe(INDEX_LAYOUT);
+    expect(await redis.exists(`${p}msg`, `${p}msgs`)).toBe(0);
+    const source = new RedisReceiptDetails(redis, keys);
+    for (const [i, messageId] of ids.entries()) {
+      const found = await source.lookup({ conversationId: 'odd-ids', messageId, viewer: 'ann' });
+      expect({ messageId, found }).toMatchObject({
+        messageId,
+        found: {
+          status: 'found',
+          message: { seq: i + 1, senderId: `sender|${i}`, sentAt: 1_000 + i },
+        },
+      });
+    }
+    for (const messageId of ['a', 'a*b', '*', 'x', 'ü', 'b'])
+      expect(
+        (await source.lookup({ conversationId: 'odd-ids', messageId, viewer: 'ann' })).status,
+      ).toBe('no_message');
   });
 
   it("reads an older build's readlog/dlvlog and dlv:<id> keys until the conversation says it has none", async () => {

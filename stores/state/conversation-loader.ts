@@ -1,15 +1,15 @@
 import type { Result } from 'ioredis';
 import { isCluster, type RedisClient } from '../redis/connect';
 import type { ConversationKind } from '../../schemas/types';
-import { LOG_LAYOUT, MetaField, type RedisKeys } from '../redis/keys';
+import { hasLogLayout, INDEX_LAYOUT, MetaField, type RedisKeys } from '../redis/keys';
 import { execPipeline, pipelineOf } from '../redis/pipeline';
 import { defineScripts } from '../redis/script-loader';
 import { ConversationState } from './conversation-state';
-import { deliveredByField, luaNumber } from './stored-values';
+import { deliveredByField, luaNumber, parseIndexEntry } from './stored-values';
 
 type Flat = string[];
 /** load-conversations-n.lua's reply for one conversation (see its header). */
-type Snapshot = [Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat[], Flat, Flat];
+type Snapshot = [Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat[], Flat, Flat, Flat];
 
 /**
  * Conversations one load script call reads on a single Redis: enough that the call's own cost
@@ -92,7 +92,7 @@ function toState(
   snapshot: Snapshot,
   dlvIds: string[],
 ): ConversationState {
-  const [meta, members, read, dlvd, msg, msgs, notified, win, held, dlv, deleted, marked] =
+  const [meta, members, read, dlvd, msg, msgs, notified, win, held, dlv, deleted, marked, ix] =
     snapshot;
   const state = new ConversationState(conversationId, prefix);
   // The legacy layout's keys (members, read, dlvd, notified): empty once a conversation is in meta.
@@ -117,10 +117,19 @@ function toState(
   forPairs(read, (user, seq) => raise(state, 'read', user, seq));
   forPairs(dlvd, (user, seq) => raise(state, 'dlvd', user, seq));
   state.legacyLayout = legacy;
-  state.olderKeys =
-    (state.kind !== null || legacy) && fieldOf(meta, MetaField.layout) !== LOG_LAYOUT;
+  const layout = fieldOf(meta, MetaField.layout);
+  state.olderKeys = (state.kind !== null || legacy) && !hasLogLayout(layout);
+  // Today's layout: a conversation not created yet is created in it, one created before keeps
+  // its index in msg/msgs until the first write moves it (conversationWrites).
+  state.oneKeyIndex = layout === INDEX_LAYOUT || (state.kind === null && !legacy);
   forPairs(msg, (id, value) => state.setMessageValue(id, value));
   forPairs(msgs, (id, score) => state.indexMessage(id, Number(score)));
+  // An entry that does not parse names no message any rule could use (as a msg value that
+  // does not parse), and only an outside writer makes one: it is left where it is.
+  forPairs(ix ?? [], (member, score) => {
+    const m = parseIndexEntry(member);
+    if (m) state.putMessage(m.messageId, Number(score), m.sender, m.sentAt);
+  });
   // meta's marks are newer than a legacy hash's (a cut flush may leave both for a moment).
   forPairs(notified, (field, value) => {
     if (!state.notified.has(field)) state.setNotified(field, value);

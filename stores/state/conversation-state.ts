@@ -77,6 +77,12 @@ export class ConversationState {
    */
   legacyLayout = false;
   /**
+   * The message index is one sorted set, `ix` (keys.ts INDEX_LAYOUT), not the `msg` hash and
+   * `msgs` set: a conversation created by this build, or moved there by its first write
+   * (conversationWrites). False for a state loaded with its index in the older keys.
+   */
+  oneKeyIndex = true;
+  /**
    * Created by a build before MetaField.layout (meta has a kind but no 'lv'): per-message
    * `dlv:<id>` hashes (and per-member readlog/dlvlog keys) may exist. Deliveries by id are read
    * from them too (conversation-loader.ts), and a forgotten message's hash is deleted.
@@ -217,15 +223,16 @@ export class ConversationState {
 
   /**
    * Forgets the `count` oldest messages (msgs, msg, their delivered-by hashes); returns their
-   * ids, oldest first.
+   * ids and what the msg hash held of them (null: nothing parseable), oldest first.
    */
-  trimOldest(count: number): string[] {
-    const removed = this.index.removeOldest(count).map(([id]) => id);
-    for (const id of removed) {
-      const old = this.messageValues.get(id);
-      if (this.messageValues.delete(id)) this.bytes -= ENTRY + str(id) + messageBytes(old ?? null);
+  trimOldest(count: number): Array<[string, StoredMessage | null]> {
+    const removed: Array<[string, StoredMessage | null]> = [];
+    for (const [id] of this.index.removeOldest(count)) {
+      const old = this.messageValues.get(id) ?? null;
+      if (this.messageValues.delete(id)) this.bytes -= ENTRY + str(id) + messageBytes(old);
       this.bytes -= ENTRY + 16;
       this.forgetDeliveredBy(id);
+      removed.push([id, old]);
     }
     return removed;
   }

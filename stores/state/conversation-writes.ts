@@ -1,4 +1,5 @@
 import {
+  INDEX_LAYOUT,
   LEGACY_SUFFIXES,
   LOG_LAYOUT,
   memberLogSuffix,
@@ -8,7 +9,13 @@ import {
 import type { ConversationKind } from '../../schemas/types';
 import type { ConversationState } from './conversation-state';
 import { newRevision } from '../redis/revision';
-import { deliveredByField, formatNumber } from './stored-values';
+import {
+  deliveredByField,
+  formatMessage,
+  formatNumber,
+  indexEntry,
+  type StoredMessage,
+} from './stored-values';
 import type { HashWrites, SortedSetWrites, WriteSet } from './write-set';
 
 /**
@@ -55,9 +62,16 @@ export class MemberFields extends UserFields {
  * The writes of an engine call on `state`. A state loaded from the legacy layout (separate
  * members/read/dlvd/notified keys: conversation-loader.ts) gets its members, watermarks and
  * 'told up to' marks written into meta with this call's writes, and the legacy keys deleted, once.
+ * A state whose index is in LOG_LAYOUT's `msg` and `msgs` gets it moved into `ix` the same way.
  */
-export function conversationWrites(state: ConversationState, writes: WriteSet): ConversationWrites {
-  const c = new ConversationWrites(writes, state.prefix);
+export function conversationWrites(
+  state: ConversationState,
+  writes: WriteSet,
+  ttlSeconds: number,
+): ConversationWrites {
+  if (!state.oneKeyIndex && !state.olderKeys && !state.legacyLayout && state.kind !== null)
+    moveIndexToOneKey(state, writes, ttlSeconds);
+  const c = new ConversationWrites(writes, state.prefix, state.oneKeyIndex);
   if (state.legacyLayout) {
     for (const user of state.members) c.members.add(user);
     for (const [user, seq] of state.read) c.read.set(user, formatNumber(seq));
@@ -72,6 +86,30 @@ export function conversationWrites(state: ConversationState, writes: WriteSet): 
 }
 
 /**
+ * Moves a LOG_LAYOUT conversation's message index (`msg` hash, `msgs` set) into `ix` and marks
+ * meta INDEX_LAYOUT. In flush order, `ix` is written whole (after a DEL: a cut flush before may
+ * have left part of it) before meta says to read it, and the old keys go after meta: a flush cut
+ * anywhere leaves readers a whole index in the keys meta names. A message the old keys held in
+ * one of them only, or with a value that does not parse, was unknown to every rule and is not
+ * carried over. Conversations of older layouts (no 'lv') keep theirs: their readers look for
+ * other older keys by the missing mark.
+ */
+function moveIndexToOneKey(state: ConversationState, writes: WriteSet, ttlSeconds: number): void {
+  const ix = writes.sortedSet(state.prefix + 'ix', ConversationRank.Data);
+  ix.del();
+  for (const [id, seq] of state.indexed()) {
+    const m = state.message(id);
+    if (m) ix.add(formatNumber(seq), indexEntry(id, m.sender, m.sentAt));
+  }
+  // The conversation's core keys share an expiry (refreshCore): meta's stands for it.
+  if (state.indexedCount > 0) ix.expire(ttlSeconds);
+  writes.hash(state.prefix + 'meta', ConversationRank.Meta).set(MetaField.layout, INDEX_LAYOUT);
+  writes.hash(state.prefix + 'msg', ConversationRank.Watermarks).del();
+  writes.sortedSet(state.prefix + 'msgs', ConversationRank.Watermarks).del();
+  state.oneKeyIndex = true;
+}
+
+/**
  * The WriteSet handles of one conversation's keys, named as the Lua scripts name them (the key
  * prefix, then 'meta', 'msgs', 'dlv', …; members and watermarks as meta fields) so that
  * readers find what the scripts would have written.
@@ -81,6 +119,7 @@ export class ConversationWrites {
   private metaWrites?: HashWrites;
   private msgWrites?: HashWrites;
   private msgsWrites?: SortedSetWrites;
+  private ixWrites?: SortedSetWrites;
   private winWrites?: HashWrites;
   private deletedWrites?: HashWrites;
   private markedWrites?: HashWrites;
@@ -88,6 +127,8 @@ export class ConversationWrites {
   constructor(
     private readonly writes: WriteSet,
     private readonly prefix: string,
+    /** The message index is `ix` (INDEX_LAYOUT), not `msg` and `msgs`. */
+    private readonly oneKeyIndex = true,
   ) {}
 
   get meta(): HashWrites {
@@ -112,7 +153,7 @@ export class ConversationWrites {
    */
   create(kind: ConversationKind): void {
     this.meta.set('kind', kind);
-    this.meta.set(MetaField.layout, LOG_LAYOUT);
+    this.meta.set(MetaField.layout, this.oneKeyIndex ? INDEX_LAYOUT : LOG_LAYOUT);
   }
 
   /** Members: meta's 'm:<user>' fields. */
@@ -124,14 +165,63 @@ export class ConversationWrites {
   /** Delivered watermarks: meta's 'd:<user>' fields. */
   readonly dlvd = new UserFields(() => this.meta, MetaField.dlvd);
 
-  get msg(): HashWrites {
+  private get msg(): HashWrites {
     this.revise();
     return (this.msgWrites ??= this.writes.hash(this.key('msg')));
   }
 
-  get msgs(): SortedSetWrites {
+  private get msgs(): SortedSetWrites {
     this.revise();
     return (this.msgsWrites ??= this.writes.sortedSet(this.key('msgs')));
+  }
+
+  private get ix(): SortedSetWrites {
+    this.revise();
+    return (this.ixWrites ??= this.writes.sortedSet(this.key('ix')));
+  }
+
+  /**
+   * A message into the index (HSET msg and ZADD msgs, or ZADD ix). `previous`: what the index
+   * held of this id before, whose `ix` member a new value replaces.
+   */
+  indexMessage(
+    messageId: string,
+    seq: number,
+    sender: string,
+    sentAt: string,
+    previous: StoredMessage | undefined,
+  ): void {
+    if (!this.oneKeyIndex) {
+      this.msg.set(messageId, formatMessage(seq, sender, sentAt));
+      this.msgs.add(formatNumber(seq), messageId);
+      return;
+    }
+    const entry = indexEntry(messageId, sender, sentAt);
+    if (previous) {
+      const before = indexEntry(messageId, previous.sender, previous.sentAt);
+      if (before !== entry) this.ix.remove(before);
+    }
+    this.ix.add(formatNumber(seq), entry);
+  }
+
+  /** A message out of the index; `stored`: what it held of it (null: nothing parseable). */
+  unindexMessage(messageId: string, stored: StoredMessage | null): void {
+    if (!this.oneKeyIndex) {
+      this.msg.delete(messageId);
+      this.msgs.remove(messageId);
+    } else if (stored) {
+      this.ix.remove(indexEntry(messageId, stored.sender, stored.sentAt));
+    }
+  }
+
+  /** The index's keys get the conversation's expiry (refreshCore) where they hold anything. */
+  expireIndex(state: ConversationState, ttlSeconds: number): void {
+    if (this.oneKeyIndex) {
+      if (state.indexedCount > 0) this.ix.expire(ttlSeconds);
+      return;
+    }
+    if (state.messageFieldCount > 0) this.msg.expire(ttlSeconds);
+    if (state.indexedCount > 0) this.msgs.expire(ttlSeconds);
   }
 
   /** 'Told up to' marks, by their field ('r:<reader>' …): meta's 't' + field (MetaField.told). */

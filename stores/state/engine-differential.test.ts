@@ -13,7 +13,7 @@ import {
 } from '../../tests/support/conversation-event-generator';
 import { applyCalls, conversationKeyNames, cutShort } from '../../tests/support/engine-steps';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
-import { dumpKeys, type DumpedKey } from '../../tests/support/redis-dump';
+import { dumpKeys, withIndexAsMsgAndMsgs, type DumpedKey } from '../../tests/support/redis-dump';
 import { connectRedis } from '../redis/connect';
 import {
   ConversationStore,
@@ -159,11 +159,13 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
       const [viaScripts, viaEngine] = await Promise.all(
         both.map((k) => dumpKeys(redis, k.conversation(conversationId), names)),
       );
-      expect({ step, conversationId, keys: comparable(viaEngine!) }).toEqual({
-        step,
-        conversationId,
-        keys: comparable(viaScripts!),
-      });
+      expect({ step, conversationId, keys: comparable(withIndexAsMsgAndMsgs(viaEngine!)) }).toEqual(
+        {
+          step,
+          conversationId,
+          keys: comparable(viaScripts!),
+        },
+      );
     }
 
     async function collectBoth(step: number, conversationId: string) {
@@ -273,7 +275,7 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
     const allEngine = await dumpKeys(redis, `${engineKeys.all().slice(0, -1)}`);
     // A run leaves tens of keys (a member's logs share a key, deliveries by id one per conversation).
     expect(Object.keys(allEngine).length).toBeGreaterThan(30);
-    expect(comparable(allEngine)).toEqual(comparable(allScripts));
+    expect(comparable(withIndexAsMsgAndMsgs(allEngine))).toEqual(comparable(allScripts));
   });
 
   it('reached every rule', () => {

@@ -43,6 +43,50 @@ export function parseMessage(value: string): StoredMessage | null {
   return m ? { seq: Number(m[1]), sender: m[2]!, sentAt: m[3]! } : null;
 }
 
+/** A message as an `ix` member holds it (indexEntry): its id, sender and sent_at. */
+export interface IndexedMessage {
+  messageId: string;
+  sender: string;
+  sentAt: string;
+}
+
+/**
+ * Member of the one-key message index (`ix`, keys.ts INDEX_LAYOUT) for a message, scored by its
+ * seq: '<bytes of id>:<id>|<sender>|<sent_at>'. The id goes first with its length in UTF-8 bytes,
+ * as Lua's #id counts (deliveredByField does the same), so that a lookup by id is an exact
+ * prefix ('<bytes>:<id>|*', helpers.lua findIndexEntry) whatever characters ids hold; the rest
+ * parses as the `msg` hash's value did (the sender may hold '|': the last one ends it).
+ */
+export function indexEntry(messageId: string, sender: string, sentAt: string): string {
+  return `${Buffer.byteLength(messageId, 'utf8')}:${messageId}|${sender}|${sentAt}`;
+}
+
+const INDEX_HEAD = /^(\d+):/;
+const INDEX_TAIL = /^\|(.*)\|(\d+)$/s;
+
+/** indexEntry's parts, or null where helpers.lua parseIndexEntry gives nil. */
+export function parseIndexEntry(member: string): IndexedMessage | null {
+  const head = INDEX_HEAD.exec(member);
+  if (!head) return null;
+  const bytes = Number(head[1]);
+  const rest = member.slice(head[0].length);
+  let messageId: string;
+  let tail: string;
+  if (Buffer.byteLength(rest, 'utf8') === rest.length) {
+    // ASCII (one byte a character): the common case, no Buffer.
+    messageId = rest.slice(0, bytes);
+    tail = rest.slice(bytes);
+  } else {
+    const buf = Buffer.from(rest, 'utf8');
+    messageId = buf.subarray(0, bytes).toString('utf8');
+    tail = buf.subarray(bytes).toString('utf8');
+  }
+  const m = INDEX_TAIL.exec(tail);
+  return m && Buffer.byteLength(messageId, 'utf8') === bytes
+    ? { messageId, sender: m[1]!, sentAt: m[2]! }
+    : null;
+}
+
 /**
  * A member's log entry (keys.ts memberLogSuffix) for a move of their read watermark to `seq` at
  * `at` (score seq, member 'seq|at') or of their delivered watermark (score -seq, member

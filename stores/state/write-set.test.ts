@@ -95,11 +95,11 @@ describe('WriteSet', () => {
     c.deliveredBy.set('2:m3:ana', '9');
     c.read.set('ana', '3');
     c.meta.set('last_seq', '3');
-    c.msg.set('m3', '3|bo|1');
+    c.indexMessage('m3', 3, 'bo', '1', undefined);
     c.dlvd.set('ana', '3');
     c.memberLog('ana').add('3', '3|9');
     expect(w.commands(plain)).toEqual([
-      ['hset', 'p:{c:1}:msg', 'm3', '3|bo|1'],
+      ['zadd', 'p:{c:1}:ix', '3', '2:m3|bo|1'],
       ['zadd', 'p:{c:1}:log:ana', '3', '3|9'],
       // The watermarks are meta fields: one HSET with last_seq (and the content's new revision).
       ['hset', 'p:{c:1}:meta', 'rev', REVISION, 'r:ana', '3', 'last_seq', '3', 'd:ana', '3'],
@@ -112,16 +112,16 @@ describe('WriteSet', () => {
     const one = new ConversationWrites(w, 'p:{c:1}:');
     const two = new ConversationWrites(w, 'p:{c:2}:');
     one.read.set('ana', '3');
-    two.msg.set('m1', '1|bo|1');
-    one.msg.set('m3', '3|bo|1');
+    two.indexMessage('m1', 1, 'bo', '1', undefined);
+    one.indexMessage('m3', 3, 'bo', '1', undefined);
     w.hash('p:{u:ana}:x').set('a', '1'); // a single command needs no transaction
     expect(w.commands()).toEqual([
       ['multi'],
-      ['hset', 'p:{c:1}:msg', 'm3', '3|bo|1'],
+      ['zadd', 'p:{c:1}:ix', '3', '2:m3|bo|1'],
       ['hset', 'p:{c:1}:meta', 'rev', REVISION, 'r:ana', '3'],
       ['exec'],
       ['multi'],
-      ['hset', 'p:{c:2}:msg', 'm1', '1|bo|1'],
+      ['zadd', 'p:{c:2}:ix', '1', '2:m1|bo|1'],
       ['hset', 'p:{c:2}:meta', 'rev', REVISION],
       ['exec'],
       ['hset', 'p:{u:ana}:x', 'a', '1'],
@@ -140,8 +140,8 @@ describe('WriteSet', () => {
       (c) => c.read.set('ana', '3'),
       (c) => c.members.add('bo'),
       (c) => c.notified.set('r:ana', '3'),
-      (c) => c.msg.set('m1', '1|bo|1'),
-      (c) => c.msgs.add('1', 'm1'),
+      (c) => c.indexMessage('m1', 1, 'bo', '1', undefined),
+      (c) => c.unindexMessage('m1', { seq: 1, sender: 'bo', sentAt: '1' }),
       (c) => c.deleted.set('m1', '1'),
       (c) => c.marked.set('ana', '9'),
       (c) => c.deliveredBy.set('1:ana', '9'),

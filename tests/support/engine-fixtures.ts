@@ -23,6 +23,11 @@ export interface StateSpec {
   deliveredBy?: Record<string, string[]>;
   hasHeld?: boolean;
   touched?: number;
+  /**
+   * Loaded from a layout with the message index in `msg` and `msgs`: 'log' (LOG_LAYOUT, moved into
+   * `ix` by the next write) or 'older' (no layout mark, kept where it is). Default: today's, `ix`.
+   */
+  indexIn?: 'log' | 'older';
 }
 
 /** A conversation's state as a loader would have built it from what the scripts wrote. */
@@ -45,6 +50,8 @@ export function stateOf(spec: StateSpec = {}): ConversationState {
     );
   if (spec.hasHeld) s.hold('a held receipt', NOW + 30_000);
   s.touched = spec.touched ?? null;
+  if (spec.indexIn) s.oneKeyIndex = false;
+  if (spec.indexIn === 'older') s.olderKeys = true;
   return s;
 }
 

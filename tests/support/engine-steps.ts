@@ -5,7 +5,8 @@ import type { EngineStep } from '../../processors/engine/engine-step';
 import { applyMemberChanges } from '../../processors/engine/members-changed';
 import { applyMessagesSent } from '../../processors/engine/messages-sent';
 import { applyMessagesDeleted } from '../../processors/engine/messages-deleted';
-import { loadDeliveredBy } from '../../stores/state/conversation-loader';
+import { loadConversations, loadDeliveredBy } from '../../stores/state/conversation-loader';
+import type { RedisKeys } from '../../stores/redis/keys';
 import type { ConversationState } from '../../stores/state/conversation-state';
 import { WriteSet, type RedisCommand } from '../../stores/state/write-set';
 import type { Call, ConversationEventGenerator } from './conversation-event-generator';
@@ -70,6 +71,25 @@ export async function applyCalls(
 }
 
 /**
+ * Writes calls into Redis as the pipeline would (states loaded from Redis, one step, flushed):
+ * state a test sets up behind the back of the process under test, which reloads it.
+ */
+export async function writeThroughEngine(
+  redis: RedisClient,
+  keys: RedisKeys,
+  calls: Call[],
+  ttlSeconds: number,
+): Promise<void> {
+  const { step } = await applyCalls(
+    redis,
+    calls,
+    (ids, deliveredBy) => loadConversations(redis, keys, ids, deliveredBy),
+    ttlSeconds,
+  );
+  await step.writes.flush(redis);
+}
+
+/**
  * The first `count` commands, as a crash leaves them: RedisClient discards a transaction whose EXEC
  * never came (the connection dropped), so one left open is not sent at all.
  */
@@ -85,7 +105,7 @@ export function conversationKeyNames(
   conversationId: string,
 ): string[] {
   return [
-    ...['meta', 'msg', 'msgs', 'win', 'held'],
+    ...['meta', 'ix', 'msg', 'msgs', 'win', 'held'],
     ...['deleted', 'marked'],
     'dlv',
     ...gen.usersOf(conversationId).map((u) => `log:${u}`),

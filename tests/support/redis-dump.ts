@@ -2,6 +2,8 @@ import type { RedisClient } from '../../stores/redis/connect';
 import { execPipeline } from '../../stores/redis/pipeline';
 import { scanKeys } from './harness';
 import { pipelineOf } from '../../stores/redis/pipeline';
+import { INDEX_LAYOUT, LOG_LAYOUT } from '../../stores/redis/keys';
+import { formatMessage, parseIndexEntry } from '../../stores/state/stored-values';
 
 /** One key as a test compares it: its type, its contents, and whether it expires. */
 export interface DumpedKey {
@@ -46,5 +48,40 @@ export async function dumpKeys(
     } else if (type === 'set') value = [...(value as string[])].sort();
     out[key.slice(prefix.length)] = { type, value, expires: (replies[2 * i + 1] as number) > 0 };
   });
+  return out;
+}
+
+/**
+ * A dump with each one-key message index (`ix`, keys.ts INDEX_LAYOUT) written as the `msg` hash
+ * and `msgs` sorted set of the layout before, and meta's layout mark as that layout's: the
+ * reference scripts (stores/redis/lua) keep the older layout, and this compares what the
+ * engine's index says with what theirs does, entry for entry.
+ */
+export function withIndexAsMsgAndMsgs(dump: Record<string, DumpedKey>): Record<string, DumpedKey> {
+  const out: Record<string, DumpedKey> = {};
+  for (const [name, key] of Object.entries(dump)) {
+    if (name.endsWith('meta') && key.type === 'hash') {
+      const meta = { ...(key.value as Record<string, string>) };
+      if (meta.lv === INDEX_LAYOUT) meta.lv = LOG_LAYOUT;
+      out[name] = { ...key, value: meta };
+    } else if (name.endsWith('ix') && key.type === 'zset') {
+      const flat = key.value as string[];
+      const msg: Record<string, string> = {};
+      const msgs: Array<[string, string]> = [];
+      for (let i = 0; i < flat.length; i += 2) {
+        const m = parseIndexEntry(flat[i]!);
+        if (!m) throw new Error(`${name}: an entry that does not parse: ${flat[i]}`);
+        msg[m.messageId] = formatMessage(Number(flat[i + 1]), m.sender, m.sentAt);
+        msgs.push([m.messageId, flat[i + 1]!]);
+      }
+      // Redis' order: by score, then by member's bytes.
+      msgs.sort(
+        ([a, x], [b, y]) => Number(x) - Number(y) || Buffer.compare(Buffer.from(a), Buffer.from(b)),
+      );
+      const base = name.slice(0, -'ix'.length);
+      out[`${base}msg`] = { type: 'hash', value: msg, expires: key.expires };
+      out[`${base}msgs`] = { type: 'zset', value: msgs.flat(), expires: key.expires };
+    } else out[name] = key;
+  }
   return out;
 }

@@ -60,7 +60,7 @@ local m = redis.call('HMGET', meta, 'kind', 'last_seq', 'touched', LAYOUT)
 local kind = m[1] or 'GROUP'
 local lastSeq = tonumber(m[2] or '0')
 -- Created before deliveries by id shared the 'dlv' hash: 'dlv:<id>' hashes may hold some.
-local older = m[4] ~= LOG_LAYOUT
+local older = not hasLogLayout(m[4])
 
 -- Membership (meta's 'm:<user>' fields): a direct chat's two members come with the rest of its
 -- small meta (the peer is needed anyway); a group's readers are asked for by name.

@@ -9,9 +9,11 @@
   ARGV    per key, in order: n, then n message ids whose delivered-by-id entries to read as well
           (the engine holds only those a step needs: helpers.lua deliveredBy)
   Returns per key, in order, {meta, members, read, dlvd, msg, msgs, notified, win, held, dlv,
-  deleted, marked}:
+  deleted, marked, ix}:
     meta, read, dlvd, msg, notified, win, deleted, marked: HGETALL (flat field, value, …)
     members: SMEMBERS; msgs: ZRANGE 0 -1 WITHSCORES (flat id, seq, …, in seq order)
+    ix: ZRANGE 0 -1 WITHSCORES (flat entry, seq, …): the index where meta's LAYOUT field is
+    INDEX_LAYOUT; msg and msgs are then {} (and ix is {} where it is not)
     meta holds the members, watermarks and 'told up to' marks ('m:', 'r:', 'd:', 'tr:', 'td:'
     fields); members, read, dlvd and notified are the keys of the legacy layout, which held
     them before (empty once a write moved them; not read where meta's LAYOUT field says the
@@ -28,6 +30,12 @@ local function snapshot(p, ids)
   local meta = redis.call('HGETALL', p .. 'meta')
   -- Created in today's layout (meta's LAYOUT field): it never had the legacy layout's keys.
   local current = currentLayout(meta)
+  -- The message index is 'ix' (INDEX_LAYOUT), else 'msg' and 'msgs'; never both read.
+  local oneKey = layoutOf(meta) == INDEX_LAYOUT
+  local function index(command, suffix, ...)
+    if oneKey == (suffix == 'ix') then return redis.call(command, p .. suffix, ...) end
+    return {}
+  end
   local function legacy(command, suffix)
     if current then return {} end
     return redis.call(command, p .. suffix)
@@ -46,14 +54,15 @@ local function snapshot(p, ids)
     legacy('SMEMBERS', 'members'),
     legacy('HGETALL', 'read'),
     legacy('HGETALL', 'dlvd'),
-    redis.call('HGETALL', p .. 'msg'),
-    redis.call('ZRANGE', p .. 'msgs', 0, -1, 'WITHSCORES'),
+    index('HGETALL', 'msg'),
+    index('ZRANGE', 'msgs', 0, -1, 'WITHSCORES'),
     legacy('HGETALL', 'notified'),
     redis.call('HGETALL', p .. 'win'),
     redis.call('ZRANGE', p .. 'held', 0, -1, 'WITHSCORES'),
     dlv,
     redis.call('HGETALL', p .. 'deleted'),
     redis.call('HGETALL', p .. 'marked'),
+    index('ZRANGE', 'ix', 0, -1, 'WITHSCORES'),
   }
 end
 

@@ -39,7 +39,10 @@ local rev = redis.call('HMGET', p .. 'meta', 'rev', MEMBER .. viewer, LAYOUT)
 local revision = rev[1] and ('rev:' .. rev[1]) or nil
 -- Created before a member's logs shared a key and deliveries by id a hash: an older build's
 -- readlog/dlvlog and dlv:<id> keys may hold some.
-local older = rev[3] ~= LOG_LAYOUT
+local older = not hasLogLayout(rev[3])
+-- The message index: one sorted set 'ix' (INDEX_LAYOUT), or the 'msg' hash and 'msgs' set.
+local oneKey = rev[3] == INDEX_LAYOUT
+local index = oneKey and p .. 'ix' or msgs
 if revision and rev[2] and held == revision then return {'same'} end
 
 -- Members and watermarks: meta's fields, or the older layout's keys (memberStateOf).
@@ -49,7 +52,17 @@ local isMember = false
 for _, member in ipairs(memberList) do isMember = isMember or member == viewer end
 if not isMember then return {'not_member'} end
 if redis.call('HEXISTS', p .. 'deleted', messageId) == 1 then return {'deleted'} end
-local seq, sender, sentAt = parseMessage(redis.call('HGET', msg, messageId))
+local seq, sender, sentAt
+if oneKey then
+  local entry, score = findIndexEntry(index, messageId)
+  if entry then
+    local _
+    _, sender, sentAt = parseIndexEntry(entry)
+    if sender then seq = score end
+  end
+else
+  seq, sender, sentAt = parseMessage(redis.call('HGET', msg, messageId))
+end
 if not seq then return {'no_message'} end
 
 local byIdList = deliveredBy(p, messageId, everyone(memberList, reads, dlvds), older)
@@ -58,7 +71,7 @@ if not fingerprint then
   local counts = {
     str(seq),
     redis.call('HGET', p .. 'meta', 'last_seq') or '',
-    str(redis.call('ZCARD', msgs)),
+    str(redis.call('ZCARD', index)),
     str(redis.call('HLEN', p .. 'deleted')),
   }
   -- Bytes 0xFE and 0xFF never occur in UTF-8, so no id can make two different states print alike.
@@ -79,8 +92,13 @@ local byId = asMap(byIdList)
 
 -- The first message each member sent after this one: an implicit read at its sent_at.
 local sentAfter = {}
-local later = redis.call('ZRANGEBYSCORE', msgs, '(' .. str(seq), '+inf', 'LIMIT', 0, scanLimit)
-if #later > 0 then
+local later = redis.call('ZRANGEBYSCORE', index, '(' .. str(seq), '+inf', 'LIMIT', 0, scanLimit)
+if oneKey then
+  for _, entry in ipairs(later) do
+    local _, by, at = parseIndexEntry(entry)
+    if by and not sentAfter[by] then sentAfter[by] = tonumber(at) end
+  end
+elseif #later > 0 then
   local values = redis.call('HMGET', msg, unpack(later))
   for _, value in ipairs(values) do
     local _, by, at = parseMessage(value or false)

@@ -29,8 +29,11 @@ local meta, msgs, msg = p .. 'meta', p .. 'msgs', p .. 'msg'
 
 -- What is restored changes the content: answers held for the last 'rev' must not match it.
 redis.call('HSET', meta, 'rev', ARGV[2])
--- A conversation this creates is in today's layout (an existing one may hold older keys).
-if redis.call('HSETNX', meta, 'kind', s.kind) == 1 then redis.call('HSET', meta, LAYOUT, LOG_LAYOUT) end
+-- A conversation this creates is in today's layout (an existing one may hold older keys, and
+-- keeps its message index where it is: 'ix' in INDEX_LAYOUT, else 'msg' and 'msgs').
+if redis.call('HSETNX', meta, 'kind', s.kind) == 1 then redis.call('HSET', meta, LAYOUT, INDEX_LAYOUT) end
+local ix = p .. 'ix'
+local oneKey = redis.call('HGET', meta, LAYOUT) == INDEX_LAYOUT
 if s.last then
   local seq = tonumber(s.last[1])
   if seq > hnum(meta, 'last_seq') then
@@ -46,9 +49,27 @@ local function restoreMark(field, seq)
 end
 for user, seq in pairs(s.read) do restoreMark(READ .. user, seq) end
 for user, seq in pairs(s.dlvd) do restoreMark(DLVD .. user, seq) end
+-- The entries already indexed, by message id: a restored message replaces its id's entry (as
+-- HSET replaced a msg value), read once rather than looked up per message.
+local indexed = {}
+if oneKey and #s.messages > 0 then
+  local entries = redis.call('ZRANGE', ix, 0, -1)
+  for _, entry in ipairs(entries) do
+    local id = parseIndexEntry(entry)
+    if id then indexed[id] = entry end
+  end
+end
 for _, m in ipairs(s.messages) do
-  redis.call('ZADD', msgs, str(m[1]), m[2])
-  redis.call('HSET', msg, m[2], str(m[1]) .. '|' .. m[3] .. '|' .. str(m[4]))
+  if oneKey then
+    local entry = indexEntry(m[2], m[3], str(m[4]))
+    local before = indexed[m[2]]
+    if before and before ~= entry then redis.call('ZREM', ix, before) end
+    indexed[m[2]] = entry
+    redis.call('ZADD', ix, str(m[1]), entry)
+  else
+    redis.call('ZADD', msgs, str(m[1]), m[2])
+    redis.call('HSET', msg, m[2], str(m[1]) .. '|' .. m[3] .. '|' .. str(m[4]))
+  end
 end
 for which, logs in pairs({read = s.readlog, delivered = s.dlvlog}) do
   for user, entries in pairs(logs) do
@@ -58,7 +79,7 @@ for which, logs in pairs({read = s.readlog, delivered = s.dlvlog}) do
   end
 end
 -- Deliveries by id (helpers.lua deliveredBy), the first one kept.
-local older = redis.call('HGET', meta, LAYOUT) ~= LOG_LAYOUT
+local older = not hasLogLayout(redis.call('HGET', meta, LAYOUT))
 local dlv = p .. 'dlv'
 for id, byUser in pairs(s.dlv) do
   for user, at in pairs(byUser) do
@@ -72,12 +93,17 @@ for _, id in ipairs(s.deleted or {}) do
   local fields = {}
   for i, user in ipairs(users) do fields[i] = dlvField(id, user) end
   callFields('HDEL', dlv, fields)
-  redis.call('ZREM', msgs, id)
-  redis.call('HDEL', msg, id)
+  if oneKey then
+    local entry = findIndexEntry(ix, id)
+    if entry then redis.call('ZREM', ix, entry) end
+  else
+    redis.call('ZREM', msgs, id)
+    redis.call('HDEL', msg, id)
+  end
   redis.call('DEL', p .. 'dlv:' .. id)
 end
 for user, at in pairs(s.marked or {}) do redis.call('HSETNX', marked, user, str(at)) end
-for _, key in ipairs({meta, msgs, msg, deleted, marked, dlv}) do
+for _, key in ipairs({meta, ix, msgs, msg, deleted, marked, dlv}) do
   if redis.call('EXISTS', key) == 1 then redis.call('EXPIRE', key, ttl) end
 end
 return #s.messages

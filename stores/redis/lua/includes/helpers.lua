@@ -83,13 +83,50 @@ local MEMBER, READ, DLVD = 'm:', 'r:', 'd:'
 -- memberLogSuffix): a move of the read watermark to seq at `at` is 'seq|at' scored seq, of the
 -- delivered watermark '-seq|at' scored -seq. meta's LAYOUT field ('lv' = '2', set when the
 -- conversation is created) says no older build wrote 'readlog:<user>' / 'dlvlog:<user>' keys.
-local LAYOUT, LOG_LAYOUT = 'lv', '2'
--- Whether a conversation's meta, as a flat HGETALL reply, says it was created in this layout.
-local function currentLayout(flat)
+-- INDEX_LAYOUT ('3', keys.ts) keeps those logs and moved the message index into one sorted
+-- set, 'ix' (indexEntry below), from the 'msg' hash and 'msgs' set.
+local LAYOUT, LOG_LAYOUT, INDEX_LAYOUT = 'lv', '2', '3'
+local function hasLogLayout(layout)
+  return layout == LOG_LAYOUT or layout == INDEX_LAYOUT
+end
+-- A conversation's meta 'lv', from its flat HGETALL reply (nil when absent).
+local function layoutOf(flat)
   for i = 1, #flat, 2 do
-    if flat[i] == LAYOUT then return flat[i + 1] == LOG_LAYOUT end
+    if flat[i] == LAYOUT then return flat[i + 1] end
   end
-  return false
+  return nil
+end
+-- Whether a conversation's meta, as a flat HGETALL reply, says it was created in a layout
+-- with one log key per member (no older build's keys to look for).
+local function currentLayout(flat)
+  return hasLogLayout(layoutOf(flat))
+end
+
+-- The one-key message index (INDEX_LAYOUT): a member per message, '<bytes of id>:<id>|<sender>|
+-- <sent_at>' scored by its seq (stored-values.ts indexEntry). The id's length makes a lookup by
+-- id an exact prefix, whatever characters ids hold.
+local function indexEntry(id, sender, sentAt)
+  return #id .. ':' .. id .. '|' .. sender .. '|' .. sentAt
+end
+local function parseIndexEntry(member)
+  local bytes, rest = string.match(member or '', '^(%d+):(.*)$')
+  if not bytes then return nil end
+  local n = tonumber(bytes)
+  local sender, sentAt = string.match(string.sub(rest, n + 1), '^|(.*)|(%d+)$')
+  if not sender then return nil end
+  return string.sub(rest, 1, n), sender, sentAt
+end
+-- The index member of message `id` and its seq, or nil: ZSCAN matches the prefix in Redis
+-- (glob characters of the id escaped), O(index) but only for a lookup by id.
+local function findIndexEntry(key, id)
+  local pattern = #id .. ':' .. string.gsub(id, '[%*%?%[%]\\]', '\\%0') .. '|*'
+  local cursor = '0'
+  repeat
+    local r = redis.call('ZSCAN', key, cursor, 'MATCH', pattern, 'COUNT', 1000)
+    cursor = r[1]
+    if r[2][1] then return r[2][1], tonumber(r[2][2]) end
+  until cursor == '0'
+  return nil
 end
 local function logMove(p, user, which, seq, at)
   local score = str(which == 'read' and seq or -seq)
