@@ -9,7 +9,8 @@ import { writeLegacyConversation } from '../../tests/support/legacy-layout';
 import { runOne } from '../../tests/support/redis-state';
 import { connectRedis, type RedisClient } from '../redis/connect';
 import { ConversationStore, type ReceiptInput } from '../redis/conversation-store';
-import { MetaField, RedisKeys } from '../redis/keys';
+import { INDEX_LAYOUT, LOG_LAYOUT, MetaField, RedisKeys } from '../redis/keys';
+import { RedisReceiptDetails } from '../redis/receipt-details';
 import { ReadModel } from '../redis/read-model';
 import { loadConversations } from './conversation-loader';
 import { WriteSet } from './write-set';
@@ -157,6 +158,79 @@ describe('hot-state layout (real Redis)', () => {
     const again = (await loadConversations(redis, keys, [c])).get(c)!;
     expect(again.legacyLayout).toBe(false);
     expect(Object.fromEntries(again.dlvd)).toEqual({ ana: 4, bo: 3, cy: 1, dee: 3 });
+  });
+
+  it("moves a conversation's message index from msg and msgs into ix on its next write, answering alike", async () => {
+    const c = 'log-layout';
+    const key = (suffix: string) => `${keys.conversation(c)}${suffix}`;
+    // Written in LOG_LAYOUT (as the reference scripts still write): the index in msg and msgs.
+    await runOne(
+      redis,
+      store.membersChanged(
+        c,
+        ['ana', 'bo', 'cy'].map((userId) => ({
+          op: 'add' as const,
+          userId,
+          kind: 'GROUP' as const,
+        })),
+      ),
+    );
+    await runOne(
+      redis,
+      store.messagesSent(
+        c,
+        [1, 2, 3, 4].map((seq) => ({
+          messageId: `m${seq}`,
+          seq,
+          senderId: seq % 2 ? 'ana' : 'bo',
+          kind: 'GROUP' as const,
+          sentAt: 1000 + seq,
+        })),
+      ),
+    );
+    await runOne(redis, store.applyReceipts(c, [read('cy', 2)]));
+    expect(await redis.hget(key('meta'), MetaField.layout)).toBe(LOG_LAYOUT);
+    expect(await redis.exists(key('msg'), key('msgs'), key('ix'))).toBe(2);
+    const model = new ReadModel(redis, keys);
+    const details = new RedisReceiptDetails(redis, keys);
+    const answers = async () => ({
+      unread: await model.unreadMany([c], 'cy'),
+      m1: await details.lookup({ conversationId: c, messageId: 'm1', viewer: 'ana' }),
+      m3: await details.lookup({ conversationId: c, messageId: 'm3', viewer: 'cy' }),
+    });
+    const before = await answers();
+    expect(before.unread[0]!.unread).toBe(2);
+
+    const state = (await loadConversations(redis, keys, [c])).get(c)!;
+    expect(state.oneKeyIndex).toBe(false);
+    const s = step();
+    applyReceipts(state, [read('bo', 1)], s); // bo had read up to his m2: no change but a log
+    await s.writes.flush(redis);
+    expect(await redis.hget(key('meta'), MetaField.layout)).toBe(INDEX_LAYOUT);
+    expect(await redis.exists(key('msg'), key('msgs'))).toBe(0);
+    expect(await redis.zrange(key('ix'), 0, -1, 'WITHSCORES')).toEqual([
+      '2:m1|ana|1001',
+      '1',
+      '2:m2|bo|1002',
+      '2',
+      '2:m3|ana|1003',
+      '3',
+      '2:m4|bo|1004',
+      '4',
+    ]);
+    expect(await redis.ttl(key('ix'))).toBeGreaterThan(0);
+    const after = await answers();
+    expect(after.unread).toEqual(before.unread);
+    expect(after.m1).toMatchObject({
+      status: 'found',
+      message: { seq: 1, senderId: 'ana', sentAt: 1001 },
+    });
+    expect(after.m1).toEqual(before.m1);
+    expect(after.m3).toEqual(before.m3);
+    const again = (await loadConversations(redis, keys, [c])).get(c)!;
+    expect(again.oneKeyIndex).toBe(true);
+    expect([...again.indexed()]).toEqual([...state.indexed()]);
+    expect(again.message('m4')).toEqual({ seq: 4, sender: 'bo', sentAt: '1004' });
   });
 
   it("keeps a direct chat's 'told up to' marks of the legacy notified hash, moved into meta", async () => {
