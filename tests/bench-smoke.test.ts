@@ -65,7 +65,10 @@ describe('bench (smoke)', () => {
     expect(Math.abs(sum - result.memory.redisMain.bytes)).toBeLessThanOrEqual(
       Object.keys(kinds).length,
     );
-    expect(kinds['c:msgs']?.bytes).toBeGreaterThan(0);
+    // The message index is one key per conversation now (ix), and no msg/msgs are written.
+    expect(kinds['c:ix']?.bytes).toBeGreaterThan(0);
+    expect(kinds['c:msgs']).toBeUndefined();
+    expect(kinds['c:msg']).toBeUndefined();
     expect(readFileSync(path.join(out, 'bench.svg'), 'utf8')).toContain('<svg');
     expect(existsSync(path.join(out, 'latest.md'))).toBe(true);
     expect(stderr).toContain('cleaning up');

@@ -50,8 +50,9 @@ type Watermark = 'read' | 'dlvd';
  * One conversation's hot state, as the Lua scripts keep it under the conversation's key prefix
  * (stores/redis/keys.ts): meta (kind, last_seq, last_msg, last_at, touched, uver, rev, the members
  * and their read and delivered watermarks as 'm:', 'r:' and 'd:' fields, and the 'told up to'
- * marks, `notified` here, as 'tr:' and 'td:' fields), the message index (`msg`: id →
- * "seq|sender|sent_at", `msgs`: id by seq), the open group window (`win`), the held receipts (`held`) and, only for the
+ * marks, `notified` here, as 'tr:' and 'td:' fields), the message index (`ix`: id, sender and
+ * sent_at by seq; in older layouts `msg`: id → "seq|sender|sent_at" and `msgs`: id by seq; held
+ * here as those two), the open group window (`win`), the held receipts (`held`) and, only for the
  * messages loaded or touched, who confirmed delivery by id (`dlv`: (message, user) → when). The
  * members' logs (`log:<user>`) are only ever appended to, so they are written, never held.
  *
