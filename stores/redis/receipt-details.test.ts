@@ -180,6 +180,51 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
       ).toBe('no_message');
   });
 
+  it("finds a held answer's message again where its seq no longer leads to it (moved, or another message there)", async () => {
+    const c = 'hinted';
+    await new HotStateRestorer(redis, redis, keys, 3600).restoreConversations([
+      {
+        conversationId: c,
+        kind: 'GROUP',
+        deleted: [],
+        marked: {},
+        last: { seq: 2, messageId: 'h2', at: 1_002 },
+        members: ['ann', 'bo'],
+        former: [],
+        read: { ann: 2, bo: 0 },
+        delivered: { ann: 2, bo: 0 },
+        messages: [1, 2].map((seq) => ({
+          seq,
+          messageId: `h${seq}`,
+          senderId: 'ann',
+          sentAt: 1_000 + seq,
+        })),
+        readLog: {},
+        deliveredLog: {},
+        deliveredById: {},
+      },
+    ]);
+    const p = keys.conversation(c);
+    const source = new RedisReceiptDetails(redis, keys);
+    const query = { conversationId: c, messageId: 'h1', viewer: 'bo' };
+    expect(await source.lookup(query)).toMatchObject({ message: { seq: 1 } });
+    // h1 sent again at seq 3 (its entry moves), and h2 now shares seq 1's old place: the held
+    // answer's seq (1) finds another message there, or none; the search finds h1 where it is.
+    await redis
+      .multi()
+      .zadd(`${p}ix`, 3, indexEntry('h1', 'ann', '1001'))
+      .zadd(`${p}ix`, 1, indexEntry('h2', 'ann', '1002'))
+      .hset(`${p}meta`, 'last_seq', '3', MetaField.revision, 'moved')
+      .exec();
+    expect(await source.lookup(query)).toMatchObject({
+      status: 'found',
+      message: { seq: 3, senderId: 'ann', sentAt: 1_001 },
+    });
+    await redis.zrem(`${p}ix`, indexEntry('h1', 'ann', '1001'));
+    await redis.hset(`${p}meta`, MetaField.revision, 'gone');
+    expect((await source.lookup(query)).status).toBe('no_message');
+  });
+
   it("reads an older build's readlog/dlvlog and dlv:<id> keys until the conversation says it has none", async () => {
     // Written by a build before 'log:<user>': meta without 'lv', the logs in keys of their own;
     // bo's moves to seq 1 came before the upgrade, to seq 2 after it (in the one log key).

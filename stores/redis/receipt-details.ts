@@ -49,6 +49,8 @@ export class RedisReceiptDetails implements ReceiptDetailsSource {
       query.viewer,
       this.maxLaterMessages,
       held?.fingerprint ?? '',
+      // A message keeps its seq: the held answer's finds its index entry without a search.
+      held?.found.message.seq ?? '',
     )) as [string, ...unknown[]];
     const [status] = reply;
     if (status === 'same' && held) return held.found;

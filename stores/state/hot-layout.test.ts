@@ -208,7 +208,7 @@ describe('hot-state layout (real Redis)', () => {
     await s.writes.flush(redis);
     expect(await redis.hget(key('meta'), MetaField.layout)).toBe(INDEX_LAYOUT);
     expect(await redis.exists(key('msg'), key('msgs'))).toBe(0);
-    expect(await redis.zrange(key('ix'), 0, -1, 'WITHSCORES')).toEqual([
+    expect(await redis.zrange(key('ix'), '0', '-1', 'WITHSCORES')).toEqual([
       '2:m1|ana|1001',
       '1',
       '2:m2|bo|1002',

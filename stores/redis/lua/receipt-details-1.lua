@@ -19,6 +19,8 @@
   KEYS[1] conversation key prefix
   ARGV[1] message_id  ARGV[2] viewer (user_id)  ARGV[3] most later messages scanned for senders
   ARGV[4] the fingerprint of the answer the caller holds ('' for none)
+  ARGV[5] the message's seq as the caller last saw it ('' for none): where the index is one key
+          (INDEX_LAYOUT), its entry is looked for there first (helpers.lua findIndexEntry)
   Returns
     {'no_conversation'}  nothing is known of the conversation here (expired, or never existed)
     {'not_member'}       the viewer is not a member
@@ -33,6 +35,7 @@
 
 local p = KEYS[1]
 local messageId, viewer, scanLimit, held = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local seqHint = tonumber(ARGV[5] or '')
 local msgs, msg = p .. 'msgs', p .. 'msg'
 
 local rev = redis.call('HMGET', p .. 'meta', 'rev', MEMBER .. viewer, LAYOUT)
@@ -54,7 +57,7 @@ if not isMember then return {'not_member'} end
 if redis.call('HEXISTS', p .. 'deleted', messageId) == 1 then return {'deleted'} end
 local seq, sender, sentAt
 if oneKey then
-  local entry, score = findIndexEntry(index, messageId)
+  local entry, score = findIndexEntry(index, messageId, seqHint)
   if entry then
     local _
     _, sender, sentAt = parseIndexEntry(entry)
