@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from '../../config/config';
+import { deleteKeys, scanKeys } from '../../tests/support/harness';
+import { connectRedis, type RedisClient } from './connect';
+import { HotStateRestorer, type RestoredConversation } from './hot-state-restorer';
+import { INDEX_LAYOUT, LOG_LAYOUT, MetaField, RedisKeys } from './keys';
+import { ReadModel } from './read-model';
+
+/** The rebuild's restore and the message index, in today's layout and in the one before. */
+describe('HotStateRestorer message index (real Redis)', () => {
+  const keys = new RedisKeys(`t${randomBytes(4).toString('hex')}`);
+  let redis: RedisClient;
+  let restorer: HotStateRestorer;
+
+  beforeAll(async () => {
+    redis = await connectRedis(loadConfig().redis.main, 'main');
+    restorer = new HotStateRestorer(redis, redis, keys, 3600);
+  });
+  afterAll(async () => {
+    await deleteKeys(redis, await scanKeys(redis, keys.all()));
+    redis.disconnect();
+  });
+
+  const conversation = (id: string, deleted: string[] = []): RestoredConversation => ({
+    conversationId: id,
+    kind: 'GROUP',
+    deleted,
+    marked: {},
+    last: { seq: 3, messageId: 'm3', at: 1_003 },
+    members: ['ann', 'bo'],
+    former: [],
+    read: { ann: 3, bo: 0 },
+    delivered: { ann: 3, bo: 0 },
+    messages: [1, 2, 3]
+      .filter((seq) => !deleted.includes(`m${seq}`))
+      .map((seq) => ({ seq, messageId: `m${seq}`, senderId: 'ann', sentAt: 1_000 + seq })),
+    readLog: {},
+    deliveredLog: {},
+    deliveredById: {},
+  });
+
+  it('creates a conversation with its index in ix, and a later restore of a deletion takes the message out', async () => {
+    const p = keys.conversation('new');
+    await restorer.restoreConversations([conversation('new')]);
+    expect(await redis.hget(`${p}meta`, MetaField.layout)).toBe(INDEX_LAYOUT);
+    expect(await redis.zrange(`${p}ix`, '0', '-1')).toEqual([
+      '2:m1|ann|1001',
+      '2:m2|ann|1002',
+      '2:m3|ann|1003',
+    ]);
+    expect(await redis.exists(`${p}msg`, `${p}msgs`)).toBe(0);
+    expect(await redis.ttl(`${p}ix`)).toBeGreaterThan(0);
+    const model = new ReadModel(redis, keys);
+    expect((await model.unreadMany(['new'], 'bo'))[0]!.unread).toBe(3);
+
+    await restorer.restoreConversations([conversation('new', ['m2'])]);
+    expect(await redis.zrange(`${p}ix`, '0', '-1')).toEqual(['2:m1|ann|1001', '2:m3|ann|1003']);
+    expect(await redis.hget(`${p}deleted`, 'm2')).toBe('0');
+    expect((await model.unreadMany(['new'], 'bo'))[0]!.unread).toBe(2);
+  });
+
+  it("keeps an existing conversation's older index (msg and msgs) where it is", async () => {
+    const p = keys.conversation('older');
+    await redis
+      .multi()
+      .hset(`${p}meta`, { kind: 'GROUP', [MetaField.layout]: LOG_LAYOUT, 'm:ann': '1' })
+      .hset(`${p}msg`, 'm1', '1|ann|1001')
+      .zadd(`${p}msgs`, 1, 'm1')
+      .exec();
+    await restorer.restoreConversations([conversation('older', ['m1'])]);
+    expect(await redis.hget(`${p}meta`, MetaField.layout)).toBe(LOG_LAYOUT);
+    expect(await redis.exists(`${p}ix`)).toBe(0);
+    expect(await redis.zrange(`${p}msgs`, '0', '-1', 'WITHSCORES')).toEqual(['m2', '2', 'm3', '3']);
+    expect(await redis.hkeys(`${p}msg`)).toEqual(['m2', 'm3']);
+    const model = new ReadModel(redis, keys);
+    expect((await model.unreadMany(['older'], 'bo'))[0]!.unread).toBe(2);
+  });
+});
