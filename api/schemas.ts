@@ -69,6 +69,18 @@ export const ReceiptsParams = Type.Object({
 });
 export type ReceiptsParams = Static<typeof ReceiptsParams>;
 
+export const ReceiptsQuery = Type.Object({
+  seq: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description:
+        "The message's seq, where the client knows it (every message event and receipt update carries it): the hot store finds the message there at once instead of searching its index. A hint: a wrong one costs the search, never a wrong answer.",
+    }),
+  ),
+});
+export type ReceiptsQuery = Static<typeof ReceiptsQuery>;
+
 const ReceiptEntry = Type.Object({
   user_id: Type.String(),
   at: Type.Union([EpochMillis('When'), Type.Null()], {

@@ -13,6 +13,8 @@ export interface ReceiptDetailsQuery {
   messageId: string;
   /** The user asking: only members of the conversation may see its receipts. */
   viewer: string;
+  /** The message's seq as the client knows it: a hint where to find it, checked, never trusted. */
+  seq?: number;
 }
 
 /** One member's receipt of the message; a time is null when it is known to have happened, not when. */

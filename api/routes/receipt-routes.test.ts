@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { TokenService } from '../../auth/token-service';
 import type {
   ReceiptDetailsLookup,
+  ReceiptDetailsQuery,
   ReceiptDetailsSource,
 } from '../../stores/receipt-details-source';
 import { capturedLogger } from '../../tests/support/captured-logger';
@@ -35,7 +36,14 @@ describe('receipt details as sent (API route)', () => {
     ],
   });
   let held = answer(2_000);
-  const source: ReceiptDetailsSource = { name: 'held', lookup: async () => held };
+  const asked: ReceiptDetailsQuery[] = [];
+  const source: ReceiptDetailsSource = {
+    name: 'held',
+    lookup: async (query) => {
+      asked.push(query);
+      return held;
+    },
+  };
   let app: FastifyInstance;
   let base: string;
   const receipts = async () => {
@@ -88,6 +96,23 @@ describe('receipt details as sent (API route)', () => {
     expect(await receipts()).toMatchObject({ read: [], delivered: [{ user_id: 'bo', at: 1_500 }] });
     optedOut.delete('bo');
     expect((await receipts()).read).toEqual([{ user_id: 'bo', at: 2_000 }]);
+  });
+
+  it("passes the client's seq to the source as a hint, and refuses one that is not a seq (422, as every invalid request)", async () => {
+    const get = (query: string) =>
+      fetch(`${base}/v1/messages/grp/m1/receipts${query}`, {
+        headers: { authorization: `Bearer ${tokens.issue('ana', 'phone')}` },
+      });
+    asked.length = 0;
+    expect((await get('?seq=7')).status).toBe(200);
+    expect((await get('')).status).toBe(200);
+    expect(asked).toEqual([
+      { conversationId: 'grp', messageId: 'm1', viewer: 'ana', seq: 7 },
+      { conversationId: 'grp', messageId: 'm1', viewer: 'ana', seq: undefined },
+    ]);
+    for (const bad of ['?seq=0', '?seq=-1', '?seq=x', '?seq=1.5'])
+      expect({ bad, status: (await get(bad)).status }).toEqual({ bad, status: 422 });
+    expect(asked).toHaveLength(2);
   });
 
   it('a new answer from the source is sent, not the one serialised before', async () => {

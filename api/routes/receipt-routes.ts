@@ -12,6 +12,7 @@ import {
   DeliveredBody,
   ReadBody,
   ReceiptsParams,
+  ReceiptsQuery,
   ReceiptsResponse,
   errorResponses,
 } from '../schemas';
@@ -101,6 +102,7 @@ export const receiptRoutes: FastifyPluginAsyncTypebox<ReceiptRoutesOptions> = as
         tags: ['receipts'],
         security: bearer,
         params: ReceiptsParams,
+        querystring: ReceiptsQuery,
         response: { 200: ReceiptsResponse, 404: errorResponses[403], ...errorResponses },
       },
     },
@@ -111,6 +113,7 @@ export const receiptRoutes: FastifyPluginAsyncTypebox<ReceiptRoutesOptions> = as
         conversationId,
         messageId,
         viewer: caller.userId,
+        seq: request.query.seq,
       });
       // Unknown conversations answer like foreign ones: a non-member learns nothing.
       if (found.status === 'no_conversation' || found.status === 'not_member')

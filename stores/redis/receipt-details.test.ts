@@ -220,6 +220,13 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
       status: 'found',
       message: { seq: 3, senderId: 'ann', sentAt: 1_001 },
     });
+    // A client's seq is a hint too: a fresh source (nothing held) given a wrong one, or the
+    // right one, finds h1 where it is.
+    for (const seq of [1, 2, 3, 99])
+      expect(await new RedisReceiptDetails(redis, keys).lookup({ ...query, seq })).toMatchObject({
+        status: 'found',
+        message: { seq: 3 },
+      });
     await redis.zrem(`${p}ix`, indexEntry('h1', 'ann', '1001'));
     await redis.hset(`${p}meta`, MetaField.revision, 'gone');
     expect((await source.lookup(query)).status).toBe('no_message');

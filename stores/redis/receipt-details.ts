@@ -49,8 +49,9 @@ export class RedisReceiptDetails implements ReceiptDetailsSource {
       query.viewer,
       this.maxLaterMessages,
       held?.fingerprint ?? '',
-      // A message keeps its seq: the held answer's finds its index entry without a search.
-      held?.found.message.seq ?? '',
+      // A message keeps its seq: the held answer's (else the client's) finds its index entry
+      // without a search; the script checks the entry there is this message's.
+      held?.found.message.seq ?? query.seq ?? '',
     )) as [string, ...unknown[]];
     const [status] = reply;
     if (status === 'same' && held) return held.found;
