@@ -1,42 +1,35 @@
 import { randomBytes } from 'node:crypto';
-import { loadConfig } from '../../config/config';
-import { deleteKeys, scanKeys } from '../../tests/support/harness';
-import { connectRedis, type RedisClient } from './connect';
+import { mainRedisFor } from '../../tests/support/test-redis';
+import { restoredGroup } from '../../tests/support/restored-group';
+import type { RedisClient } from './connect';
 import { HotStateRestorer, type RestoredConversation } from './hot-state-restorer';
 import { INDEX_LAYOUT, LOG_LAYOUT, MetaField, RedisKeys } from './keys';
 import { ReadModel } from './read-model';
 
 /** The rebuild's restore and the message index, in today's layout and in the one before. */
 describe('HotStateRestorer message index (real Redis)', () => {
-  const keys = new RedisKeys(`t${randomBytes(4).toString('hex')}`);
+  const prefix = `t${randomBytes(4).toString('hex')}`;
+  const keys = new RedisKeys(prefix);
+  const main = mainRedisFor(prefix);
   let redis: RedisClient;
   let restorer: HotStateRestorer;
 
-  beforeAll(async () => {
-    redis = await connectRedis(loadConfig().redis.main, 'main');
+  beforeAll(() => {
+    redis = main.client;
     restorer = new HotStateRestorer(redis, redis, keys, 3600);
   });
-  afterAll(async () => {
-    await deleteKeys(redis, await scanKeys(redis, keys.all()));
-    redis.disconnect();
-  });
 
+  /** m1..m3 from ann; the deleted ones restored as deletions, not as messages. */
+  const sent = [1, 2, 3].map((seq) => ({
+    seq,
+    messageId: `m${seq}`,
+    senderId: 'ann',
+    sentAt: 1_000 + seq,
+  }));
   const conversation = (id: string, deleted: string[] = []): RestoredConversation => ({
-    conversationId: id,
-    kind: 'GROUP',
+    ...restoredGroup(id, sent),
+    messages: sent.filter((m) => !deleted.includes(m.messageId)),
     deleted,
-    marked: {},
-    last: { seq: 3, messageId: 'm3', at: 1_003 },
-    members: ['ann', 'bo'],
-    former: [],
-    read: { ann: 3, bo: 0 },
-    delivered: { ann: 3, bo: 0 },
-    messages: [1, 2, 3]
-      .filter((seq) => !deleted.includes(`m${seq}`))
-      .map((seq) => ({ seq, messageId: `m${seq}`, senderId: 'ann', sentAt: 1_000 + seq })),
-    readLog: {},
-    deliveredLog: {},
-    deliveredById: {},
   });
 
   it('creates a conversation with its index in ix, and a later restore of a deletion takes the message out', async () => {

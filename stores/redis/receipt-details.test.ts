@@ -6,6 +6,7 @@ import { HotStateRestorer } from './hot-state-restorer';
 import { INDEX_LAYOUT, LOG_LAYOUT, MetaField, RedisKeys } from './keys';
 import { RedisReceiptDetails } from './receipt-details';
 import { deliveredByField, indexEntry } from '../state/stored-values';
+import { restoredGroup } from '../../tests/support/restored-group';
 
 /**
  * Receipt details against the real main Redis: an answer held by the source is given again only
@@ -139,26 +140,15 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
   it('finds a message by id in the one-key index whatever characters ids hold (glob, separators, UTF-8)', async () => {
     const ids = ['a*', 'ab', 'a?', 'a[b]', 'a\\', 'x|1|y', 'ü:2', '2:ü'];
     await new HotStateRestorer(redis, redis, keys, 3600).restoreConversations([
-      {
-        conversationId: 'odd-ids',
-        kind: 'GROUP',
-        deleted: [],
-        marked: {},
-        last: { seq: ids.length, messageId: ids[ids.length - 1]!, at: 1_000 + ids.length },
-        members: ['ann', 'bo'],
-        former: [],
-        read: { ann: ids.length, bo: 0 },
-        delivered: { ann: ids.length, bo: 0 },
-        messages: ids.map((messageId, i) => ({
+      restoredGroup(
+        'odd-ids',
+        ids.map((messageId, i) => ({
           seq: i + 1,
           messageId,
           senderId: `sender|${i}`,
           sentAt: 1_000 + i,
         })),
-        readLog: {},
-        deliveredLog: {},
-        deliveredById: {},
-      },
+      ),
     ]);
     const p = keys.conversation('odd-ids');
     expect(await redis.hget(`${p}meta`, MetaField.layout)).toBe(INDEX_LAYOUT);
@@ -183,26 +173,10 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
   it("finds a held answer's message again where its seq no longer leads to it (moved, or another message there)", async () => {
     const c = 'hinted';
     await new HotStateRestorer(redis, redis, keys, 3600).restoreConversations([
-      {
-        conversationId: c,
-        kind: 'GROUP',
-        deleted: [],
-        marked: {},
-        last: { seq: 2, messageId: 'h2', at: 1_002 },
-        members: ['ann', 'bo'],
-        former: [],
-        read: { ann: 2, bo: 0 },
-        delivered: { ann: 2, bo: 0 },
-        messages: [1, 2].map((seq) => ({
-          seq,
-          messageId: `h${seq}`,
-          senderId: 'ann',
-          sentAt: 1_000 + seq,
-        })),
-        readLog: {},
-        deliveredLog: {},
-        deliveredById: {},
-      },
+      restoredGroup(
+        c,
+        [1, 2].map((seq) => ({ seq, messageId: `h${seq}`, senderId: 'ann', sentAt: 1_000 + seq })),
+      ),
     ]);
     const p = keys.conversation(c);
     const source = new RedisReceiptDetails(redis, keys);
