@@ -33,7 +33,8 @@ redis.call('HSET', meta, 'rev', ARGV[2])
 -- keeps its message index where it is: 'ix' in INDEX_LAYOUT, else 'msg' and 'msgs').
 if redis.call('HSETNX', meta, 'kind', s.kind) == 1 then redis.call('HSET', meta, LAYOUT, INDEX_LAYOUT) end
 local ix = p .. 'ix'
-local oneKey = redis.call('HGET', meta, LAYOUT) == INDEX_LAYOUT
+local layout = redis.call('HGET', meta, LAYOUT)
+local oneKey = layout == INDEX_LAYOUT
 if s.last then
   local seq = tonumber(s.last[1])
   if seq > hnum(meta, 'last_seq') then
@@ -49,10 +50,10 @@ local function restoreMark(field, seq)
 end
 for user, seq in pairs(s.read) do restoreMark(READ .. user, seq) end
 for user, seq in pairs(s.dlvd) do restoreMark(DLVD .. user, seq) end
--- The entries already indexed, by message id: a restored message replaces its id's entry (as
--- HSET replaced a msg value), read once rather than looked up per message.
+-- The entries already indexed, by message id, read once: a restored message replaces its id's
+-- entry (as HSET replaced a msg value), a restored deletion removes it.
 local indexed = {}
-if oneKey and #s.messages > 0 then
+if oneKey and (#s.messages > 0 or #(s.deleted or {}) > 0) then
   local entries = redis.call('ZRANGE', ix, 0, -1)
   for _, entry in ipairs(entries) do
     local id = parseIndexEntry(entry)
@@ -79,7 +80,7 @@ for which, logs in pairs({read = s.readlog, delivered = s.dlvlog}) do
   end
 end
 -- Deliveries by id (helpers.lua deliveredBy), the first one kept.
-local older = not hasLogLayout(redis.call('HGET', meta, LAYOUT))
+local older = not hasLogLayout(layout)
 local dlv = p .. 'dlv'
 for id, byUser in pairs(s.dlv) do
   for user, at in pairs(byUser) do
@@ -94,8 +95,8 @@ for _, id in ipairs(s.deleted or {}) do
   for i, user in ipairs(users) do fields[i] = dlvField(id, user) end
   callFields('HDEL', dlv, fields)
   if oneKey then
-    local entry = findIndexEntry(ix, id)
-    if entry then redis.call('ZREM', ix, entry) end
+    if indexed[id] then redis.call('ZREM', ix, indexed[id]) end
+    indexed[id] = nil
   else
     redis.call('ZREM', msgs, id)
     redis.call('HDEL', msg, id)
