@@ -97,7 +97,8 @@ describe('applyReceipts: watermarks', () => {
     expect(again).toMatchObject({ oldRead: 2, newRead: 2, changed: false });
     expect(commandsOf(step)).toEqual(
       expect.arrayContaining([
-        ['zadd', 'log:bo', '2', '2|7000'],
+        // Read to 2 at 7000: the time and the seq's last digits, one integer.
+        ['zadd', 'log:bo', '2', '7000002'],
         ['expire', 'log:bo', '3600'],
         // The watermarks are meta fields.
         ['hset', 'meta', 'r:bo', '2', 'd:bo', '2', 'touched', '10000000'],
@@ -118,8 +119,9 @@ describe('applyReceipts: watermarks', () => {
     ).map(applied);
     expect(dlv).toMatchObject({ oldRead: 0, newRead: 0, read: 0, delivered: 3, changed: true });
     expect(read).toMatchObject({ read: 3, delivered: 3, changed: true, atEnd: true, unread: 0 });
-    // Both moves in cy's one log: the delivery scored by minus its seq, the read by its seq.
-    expect(commandsOf(step)).toContainEqual(['zadd', 'log:cy', '-3', '-3|7000', '3', '3|5110']);
+    // Both moves in cy's one log: the delivery scored by minus its seq (its member below zero),
+    // the read by its seq.
+    expect(commandsOf(step)).toContainEqual(['zadd', 'log:cy', '-3', '-7000004', '3', '5110003']);
   });
 
   it('records delivery by id once per reader and message, expiring the hashes it writes', () => {

@@ -21,8 +21,8 @@ type Applied = Extract<ReceiptResult, { applied: true }>;
  *   message (SEQ_NOT_REACHED), an id the index does not know (UNKNOWN_MESSAGE).
  * - Watermarks only move forward: a duplicate, replayed or backwards receipt changes nothing
  *   (`changed` false). A read moves the delivered watermark too (read implies delivered).
- * - Each move appends to the reader's log (`log:<user>`: "seq|at" scored by seq for a read,
- *   "-seq|at" scored by -seq for a delivery, stored-values.ts logEntry); a delivery
+ * - Each move appends to the reader's log (`log:<user>`: its time packed with the seq into one
+ *   integer, scored by seq for a read, by -seq for a delivery, stored-values.ts logEntry); a delivery
  *   by ids records who confirmed each message (`dlv`: a field per message and user, first time
  *   kept).
  * - Direct chats: the peer hears at once (directUpdate); groups: the changed seq ranges fold

@@ -160,8 +160,9 @@ export function hasLogLayout(layout: string | null | undefined): boolean {
 
 /**
  * Suffix of a member's log key (`log:<user>`): a sorted set of the moves of their read watermark
- * (scored by the seq, member 'seq|at') and delivered watermark (scored by minus the seq, member
- * '-seq|at'), so that both logs of a member cost one key (stored-values.ts logEntry).
+ * (scored by the seq) and delivered watermark (scored by minus the seq), each member the move's
+ * time packed with the seq into one integer, so that both logs of a member cost one key
+ * (stored-values.ts logEntry).
  */
 export function memberLogSuffix(userId: string): string {
   return `log:${userId}`;

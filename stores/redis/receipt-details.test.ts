@@ -5,7 +5,7 @@ import { connectRedis, type RedisClient } from './connect';
 import { HotStateRestorer } from './hot-state-restorer';
 import { INDEX_LAYOUT, LOG_LAYOUT, MetaField, RedisKeys } from './keys';
 import { RedisReceiptDetails } from './receipt-details';
-import { deliveredByField, indexEntry } from '../state/stored-values';
+import { deliveredByField, indexEntry, logEntry, MAX_PACKED_LOG_AT } from '../state/stored-values';
 import { restoredGroup } from '../../tests/support/restored-group';
 
 /**
@@ -53,6 +53,14 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
     if (found.status !== 'found') throw new Error(`not found: ${found.status}`);
     return found.recipients.map((r) => [r.userId, r.readAt, r.deliveredAt]);
   };
+
+  it('the restore (helpers.lua logMove) packs a log entry as the engine does (logEntry)', async () => {
+    const log = await redis.zrange(`${keys.conversation(c)}log:bo`, '0', '-1', 'WITHSCORES');
+    const delivered = logEntry('delivered', 1, '1500');
+    const read = logEntry('read', 1, '2000');
+    expect(log).toEqual([delivered.member, '-1', read.member, '1']);
+    expect(log).toEqual(['-1500002', '-1', '2000001', '1']);
+  });
 
   it('gives a held answer while nothing changed, and a new one as soon as something did', async () => {
     const source = new RedisReceiptDetails(redis, keys);
@@ -204,6 +212,49 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
     await redis.zrem(`${p}ix`, indexEntry('h1', 'ann', '1001'));
     await redis.hset(`${p}meta`, MetaField.revision, 'gone');
     expect((await source.lookup(query)).status).toBe('no_message');
+  });
+
+  it('dates moves from packed log entries, the older strings and times too large to pack', async () => {
+    const p = keys.conversation('forms');
+    const far = MAX_PACKED_LOG_AT + 1;
+    const move = (which: 'read' | 'delivered', seq: number, at: number) => {
+      const { score, member } = logEntry(which, seq, String(at));
+      return [score, member] as const;
+    };
+    const entries = [
+      // bo read m1 and, in the same millisecond, m3: two entries, both dated 2000.
+      move('read', 1, 2_000),
+      move('read', 3, 2_000),
+      move('delivered', 3, 1_500),
+      // cy's delivery to 2 in the older string form, then a read at a time too large to pack.
+      [-2, '-2|1700'] as const,
+      move('read', 2, far),
+    ];
+    expect(entries[4]![1]).toBe(`2|${far}`);
+    await redis
+      .multi()
+      .hset(`${p}meta`, { kind: 'GROUP', lv: INDEX_LAYOUT, last_seq: '3', rev: 'f.1' })
+      .hset(`${p}meta`, { 'm:ann': '1', 'm:bo': '1', 'm:cy': '1', 'r:ann': '3', 'd:ann': '3' })
+      .hset(`${p}meta`, { 'r:bo': '3', 'd:bo': '3', 'r:cy': '2', 'd:cy': '2' })
+      .zadd(`${p}ix`, 1, indexEntry('m1', 'ann', '1000'), 2, indexEntry('m2', 'ann', '1100'))
+      .zadd(`${p}ix`, 3, indexEntry('m3', 'ann', '1200'))
+      .zadd(`${p}log:bo`, ...entries.slice(0, 3).flat())
+      .zadd(`${p}log:cy`, ...entries.slice(3).flat())
+      .exec();
+    const source = new RedisReceiptDetails(redis, keys);
+    const rows = async (messageId: string) => {
+      const found = await source.lookup({ conversationId: 'forms', messageId, viewer: 'ann' });
+      if (found.status !== 'found') throw new Error(found.status);
+      return found.recipients.map((r) => [r.userId, r.readAt, r.deliveredAt]);
+    };
+    expect(await rows('m1')).toEqual([
+      ['bo', 2_000, 1_500],
+      ['cy', far, 1_700],
+    ]);
+    expect(await rows('m3')).toEqual([
+      ['bo', 2_000, 1_500],
+      ['cy', null, null],
+    ]);
   });
 
   it("reads an older build's readlog/dlvlog and dlv:<id> keys until the conversation says it has none", async () => {

@@ -89,8 +89,14 @@ export function parseIndexEntry(member: string): IndexedMessage | null {
 
 /**
  * A member's log entry (keys.ts memberLogSuffix) for a move of their read watermark to `seq` at
- * `at` (score seq, member 'seq|at') or of their delivered watermark (score -seq, member
- * '-seq|at'): reads are the positive scores, deliveries the negative ones.
+ * `at` (scored by seq) or of their delivered watermark (scored by -seq): reads are the positive
+ * scores, deliveries the negative ones. The member is one integer, `at × 1000 + seq mod 1000`
+ * for a read and minus that, minus 1, for a delivery (packedLogMember): Redis keeps an integer
+ * of a listpack in 10 bytes where the older `<±seq>|<at>` string took 18 or more (−15 B per
+ * message at the bench's workload, BENCHMARKS.md). The seq's last three digits keep two moves
+ * made in the same millisecond apart, and the kinds never share a member (reads ≥ 0,
+ * deliveries ≤ −1). A time too large to pack exactly (past the year 2255) keeps the string.
+ * Readers take either form (logMoveTime; helpers.lua logTime).
  */
 export function logEntry(
   which: 'read' | 'delivered',
@@ -98,7 +104,33 @@ export function logEntry(
   at: string,
 ): { score: string; member: string } {
   const score = formatNumber(which === 'read' ? seq : -seq);
-  return { score, member: `${score}|${at}` };
+  const packed = packedLogMember(which, seq, at);
+  return { score, member: packed ?? `${score}|${at}` };
+}
+
+/** The largest time packedLogMember packs: `at × 1000 + 999` stays a safe integer. */
+export const MAX_PACKED_LOG_AT = Math.floor((Number.MAX_SAFE_INTEGER - 999) / 1000);
+
+/** logEntry's integer member, or null where `at` is not digits of a time it can pack exactly. */
+export function packedLogMember(
+  which: 'read' | 'delivered',
+  seq: number,
+  at: string,
+): string | null {
+  if (!/^\d{1,13}$/.test(at)) return null;
+  const time = Number(at);
+  if (time > MAX_PACKED_LOG_AT) return null;
+  const packed = time * 1000 + (seq % 1000);
+  return formatNumber(which === 'read' ? packed : -packed - 1);
+}
+
+/** The time of a log entry's move, in either form (logEntry), or null for neither. */
+export function logMoveTime(member: string): number | null {
+  const old = /\|(\d+)$/.exec(member);
+  if (old) return Number(old[1]);
+  if (!/^-?\d+$/.test(member)) return null;
+  const n = Number(member);
+  return Math.floor((n < 0 ? -n - 1 : n) / 1000);
 }
 
 /**

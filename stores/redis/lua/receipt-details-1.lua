@@ -119,7 +119,7 @@ local function firstMove(member, which)
   else
     entry = redis.call('ZREVRANGEBYSCORE', key, str(-seq), '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
   end
-  local at, to = tonumber(string.match(entry[1] or '', '|(%d+)$')), math.abs(tonumber(entry[2] or 0))
+  local at, to = logTime(entry[1]), math.abs(tonumber(entry[2] or 0))
   if older then
     -- The older key's entries ("<watermark>|<at>" by seq) came first, unless a rebuild wrote lower ones.
     local olderKey = p .. (which == 'read' and 'readlog:' or 'dlvlog:') .. member

@@ -143,10 +143,29 @@ local function findIndexEntry(key, id, seqHint)
     from, size = from + size, size * 4
   end
 end
+-- A log entry's member (stored-values.ts logEntry): one integer, at * 1000 + seq % 1000 for a
+-- read, minus that minus 1 for a delivery (a listpack keeps it in 10 bytes); the older string
+-- '<score>|<at>' where `at` is not a time that packs exactly (past the year 2255).
+local MAX_PACKED_LOG_AT = 9007199254739
+local function logMember(which, score, seq, at)
+  local t = #at <= 13 and string.match(at, '^%d+$') and tonumber(at)
+  if not t or t > MAX_PACKED_LOG_AT then return score .. '|' .. at end
+  local packed = t * 1000 + seq % 1000
+  return str(which == 'read' and packed or -packed - 1)
+end
+-- The time of a log entry's move, from either form of its member, or nil.
+local function logTime(member)
+  local old = string.match(member or '', '|(%d+)$')
+  if old then return tonumber(old) end
+  local n = tonumber(string.match(member or '', '^%-?%d+$') or '')
+  if not n then return nil end
+  if n < 0 then n = -n - 1 end
+  return math.floor(n / 1000)
+end
 local function logMove(p, user, which, seq, at)
   local score = str(which == 'read' and seq or -seq)
   local key = p .. 'log:' .. user
-  redis.call('ZADD', key, score, score .. '|' .. at)
+  redis.call('ZADD', key, score, logMember(which, score, seq, at))
   return key
 end
 

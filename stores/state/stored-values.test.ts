@@ -1,0 +1,42 @@
+import { logEntry, logMoveTime, MAX_PACKED_LOG_AT, packedLogMember } from './stored-values';
+
+describe('member log entries', () => {
+  it('pack the time and the seq’s last three digits into one integer, deliveries below zero', () => {
+    expect(logEntry('read', 7, '1796457492184')).toEqual({
+      score: '7',
+      member: '1796457492184007',
+    });
+    expect(logEntry('delivered', 1234, '1796457492184')).toEqual({
+      score: '-1234',
+      member: '-1796457492184235',
+    });
+    // The kinds never share a member, time 0 included.
+    expect(packedLogMember('read', 1000, '0')).toBe('0');
+    expect(packedLogMember('delivered', 1000, '0')).toBe('-1');
+  });
+
+  it('keep the older string where the time does not pack exactly', () => {
+    expect(logEntry('read', 3, String(MAX_PACKED_LOG_AT))).toEqual({
+      score: '3',
+      member: `${MAX_PACKED_LOG_AT}003`,
+    });
+    expect(Number(`${MAX_PACKED_LOG_AT}999`)).toBeLessThanOrEqual(Number.MAX_SAFE_INTEGER);
+    const far = String(MAX_PACKED_LOG_AT + 1);
+    expect(logEntry('read', 3, far)).toEqual({ score: '3', member: `3|${far}` });
+    expect(logEntry('delivered', 3, far)).toEqual({ score: '-3', member: `-3|${far}` });
+  });
+
+  it('give back the time of either form', () => {
+    for (const [which, seq, at] of [
+      ['read', 1, '0'],
+      ['delivered', 1000, '0'],
+      ['read', 999, '1796457492184'],
+      ['delivered', 5, '1796457492184'],
+      ['read', 2, String(MAX_PACKED_LOG_AT)],
+      ['delivered', 2, String(MAX_PACKED_LOG_AT + 1)],
+    ] as const)
+      expect(logMoveTime(logEntry(which, seq, at).member)).toBe(Number(at));
+    expect(logMoveTime('-6|1796457492184')).toBe(1796457492184);
+    expect(logMoveTime('not a move')).toBeNull();
+  });
+});
