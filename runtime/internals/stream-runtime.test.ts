@@ -724,6 +724,30 @@ describe('StreamRuntime', () => {
     await t.runtime.stop();
   });
 
+  it('hands a partition’s outputs to the producer in the order its deliveries began, even when a later one has no before-send hook to wait for', async () => {
+    const punctuator = new RecordingPunctuator();
+    const t = setUp({ punctuators: [punctuator] });
+    await t.runtime.start();
+    t.assign([0]);
+    t.echo.beforeGate.close();
+    await t.fetch(0, [0, 1]);
+    await jest.advanceTimersByTimeAsync(50);
+    expect(t.echo.beforeSent).toEqual([0]); // the step's delivery waits for its hook
+    await jest.advanceTimersByTimeAsync(1_000); // the punctuation runs behind it on the lane
+    expect(punctuator.runs.map((r) => r.partition)).toEqual([0]);
+    const updateKeys = () =>
+      t
+        .sent()
+        .filter((r) => r.topic === topics.receiptUpdates)
+        .map((r) => String(r.key));
+    // The punctuation's outputs (newer versions of the same conversations) do not overtake.
+    expect(updateKeys()).toEqual([]);
+    t.echo.beforeGate.open();
+    await jest.advanceTimersByTimeAsync(500);
+    expect(updateKeys()).toEqual(['k0', 'k1', 'tick-0']);
+    await t.runtime.stop();
+  });
+
   it('delivers a punctuation off its lane: a step queued behind it runs while the punctuation’s outputs wait for the producer, and goes out after them', async () => {
     const punctuator = new RecordingPunctuator();
     const t = setUp({ punctuators: [punctuator] });

@@ -155,6 +155,11 @@ export class StreamRuntime {
   private readonly backoffs = new Map<number, StepBackoff>();
   /** Tasks dropped by a rewind: their steps still in processing or delivery produce nothing. */
   private readonly rewound = new WeakSet<PartitionTask>();
+  /**
+   * Per partition: settles once the latest delivery begun has handed its records to the sink
+   * (or given up), so the next one hands its own over after it (sendOutputs).
+   */
+  private readonly handedOver = new Map<number, Promise<void>>();
   private generation = 0;
   private stopping = false;
 
@@ -819,16 +824,34 @@ export class StreamRuntime {
       // what the hooks send reaches its server in step order. The records wait for them all.
       const before = Promise.all(context.beforeSendHooks.map((hook) => hook()));
       before.catch(() => undefined); // awaited below, unless encoding throws first
-      const { codec, topics } = this.options;
-      const records = outputs.map((o) => ({
-        topic: topics[o.role],
-        key: o.key,
-        value: codec.encodeNow(o.role, o.value as never),
-        headers: o.headers,
-        partition: o.partition,
-      }));
-      await before;
-      if (!(await this.sink!.send(records, held, partition))) return false;
+      // And they go to the sink after the records of the partition's delivery begun before
+      // this one, whose hooks may take longer (or which has some where this one has none): the
+      // later versions of a conversation would otherwise be produced first, and a client that
+      // keeps the highest version would drop the earlier update (tests/kafka-cluster (c)).
+      const earlier = this.handedOver.get(partition);
+      let handOver!: () => void;
+      const mine = new Promise<void>((resolve) => (handOver = resolve));
+      this.handedOver.set(partition, mine);
+      void mine.then(() => {
+        if (this.handedOver.get(partition) === mine) this.handedOver.delete(partition);
+      });
+      try {
+        const { codec, topics } = this.options;
+        const records = outputs.map((o) => ({
+          topic: topics[o.role],
+          key: o.key,
+          value: codec.encodeNow(o.role, o.value as never),
+          headers: o.headers,
+          partition: o.partition,
+        }));
+        await before;
+        await earlier;
+        const sent = this.sink!.send(records, held, partition); // queued in the sink: in order
+        handOver();
+        if (!(await sent)) return false;
+      } finally {
+        handOver();
+      }
     }
     for (const acknowledged of context.acknowledgedHooks) acknowledged();
     produced?.();
