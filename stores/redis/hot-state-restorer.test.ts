@@ -5,6 +5,7 @@ import type { RedisClient } from './connect';
 import { HotStateRestorer, type RestoredConversation } from './hot-state-restorer';
 import { INDEX_LAYOUT, LOG_LAYOUT, MetaField, RedisKeys } from './keys';
 import { ReadModel } from './read-model';
+import { indexEntry } from '../state/stored-values';
 
 /** The rebuild's restore and the message index, in today's layout and in the one before. */
 describe('HotStateRestorer message index (real Redis)', () => {
@@ -36,18 +37,22 @@ describe('HotStateRestorer message index (real Redis)', () => {
     const p = keys.conversation('new');
     await restorer.restoreConversations([conversation('new')]);
     expect(await redis.hget(`${p}meta`, MetaField.layout)).toBe(INDEX_LAYOUT);
+    // helpers.lua writes what stored-values.ts indexEntry writes: sent_at in base 36 (1001 = rt).
     expect(await redis.zrange(`${p}ix`, '0', '-1')).toEqual([
-      '2:m1|ann|1001',
-      '2:m2|ann|1002',
-      '2:m3|ann|1003',
+      '2:m1|ann#rt',
+      '2:m2|ann#ru',
+      '2:m3|ann#rv',
     ]);
+    expect(await redis.zrange(`${p}ix`, '0', '-1')).toEqual(
+      [1, 2, 3].map((n) => indexEntry(`m${n}`, 'ann', String(1000 + n))),
+    );
     expect(await redis.exists(`${p}msg`, `${p}msgs`)).toBe(0);
     expect(await redis.ttl(`${p}ix`)).toBeGreaterThan(0);
     const model = new ReadModel(redis, keys);
     expect((await model.unreadMany(['new'], 'bo'))[0]!.unread).toBe(3);
 
     await restorer.restoreConversations([conversation('new', ['m2'])]);
-    expect(await redis.zrange(`${p}ix`, '0', '-1')).toEqual(['2:m1|ann|1001', '2:m3|ann|1003']);
+    expect(await redis.zrange(`${p}ix`, '0', '-1')).toEqual(['2:m1|ann#rt', '2:m3|ann#rv']);
     expect(await redis.hget(`${p}deleted`, 'm2')).toBe('0');
     expect((await model.unreadMany(['new'], 'bo'))[0]!.unread).toBe(2);
   });

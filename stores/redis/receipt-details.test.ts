@@ -236,7 +236,8 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
       .hset(`${p}meta`, { kind: 'GROUP', lv: INDEX_LAYOUT, last_seq: '3', rev: 'f.1' })
       .hset(`${p}meta`, { 'm:ann': '1', 'm:bo': '1', 'm:cy': '1', 'r:ann': '3', 'd:ann': '3' })
       .hset(`${p}meta`, { 'r:bo': '3', 'd:bo': '3', 'r:cy': '2', 'd:cy': '2' })
-      .zadd(`${p}ix`, 1, indexEntry('m1', 'ann', '1000'), 2, indexEntry('m2', 'ann', '1100'))
+      // m1 indexed by an older build (sent_at in decimal), m2 and m3 by this one (base 36).
+      .zadd(`${p}ix`, 1, '2:m1|ann|1000', 2, indexEntry('m2', 'ann', '1100'))
       .zadd(`${p}ix`, 3, indexEntry('m3', 'ann', '1200'))
       .zadd(`${p}log:bo`, ...entries.slice(0, 3).flat())
       .zadd(`${p}log:cy`, ...entries.slice(3).flat())
@@ -255,6 +256,15 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
       ['bo', 2_000, 1_500],
       ['cy', null, null],
     ]);
+    // Each index entry's time, in either form.
+    for (const [messageId, sentAt] of [
+      ['m1', 1_000],
+      ['m2', 1_100],
+      ['m3', 1_200],
+    ] as const)
+      expect(
+        await source.lookup({ conversationId: 'forms', messageId, viewer: 'bo' }),
+      ).toMatchObject({ status: 'found', message: { sentAt, senderId: 'ann' } });
   });
 
   it("reads an older build's readlog/dlvlog and dlv:<id> keys until the conversation says it has none", async () => {

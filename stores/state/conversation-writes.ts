@@ -14,6 +14,7 @@ import {
   formatMessage,
   formatNumber,
   indexEntry,
+  indexEntryForms,
   type StoredMessage,
 } from './stored-values';
 import type { HashWrites, SortedSetWrites, WriteSet } from './write-set';
@@ -197,10 +198,9 @@ export class ConversationWrites {
       return;
     }
     const entry = indexEntry(messageId, sender, sentAt);
-    if (previous) {
-      const before = indexEntry(messageId, previous.sender, previous.sentAt);
-      if (before !== entry) this.ix.remove(before);
-    }
+    if (previous)
+      for (const before of indexEntryForms(messageId, previous.sender, previous.sentAt))
+        if (before !== entry) this.ix.remove(before);
     this.ix.add(formatNumber(seq), entry);
   }
 
@@ -210,7 +210,8 @@ export class ConversationWrites {
       this.msg.delete(messageId);
       this.msgs.remove(messageId);
     } else if (stored) {
-      this.ix.remove(indexEntry(messageId, stored.sender, stored.sentAt));
+      for (const entry of indexEntryForms(messageId, stored.sender, stored.sentAt))
+        this.ix.remove(entry);
     }
   }
 

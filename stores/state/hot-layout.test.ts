@@ -209,13 +209,13 @@ describe('hot-state layout (real Redis)', () => {
     expect(await redis.hget(key('meta'), MetaField.layout)).toBe(INDEX_LAYOUT);
     expect(await redis.exists(key('msg'), key('msgs'))).toBe(0);
     expect(await redis.zrange(key('ix'), '0', '-1', 'WITHSCORES')).toEqual([
-      '2:m1|ana|1001',
+      '2:m1|ana#rt',
       '1',
-      '2:m2|bo|1002',
+      '2:m2|bo#ru',
       '2',
-      '2:m3|ana|1003',
+      '2:m3|ana#rv',
       '3',
-      '2:m4|bo|1004',
+      '2:m4|bo#rw',
       '4',
     ]);
     expect(await redis.ttl(key('ix'))).toBeGreaterThan(0);

@@ -1,4 +1,12 @@
-import { logEntry, logMoveTime, MAX_PACKED_LOG_AT, packedLogMember } from './stored-values';
+import {
+  indexEntry,
+  indexEntryForms,
+  logEntry,
+  logMoveTime,
+  MAX_PACKED_LOG_AT,
+  packedLogMember,
+  parseIndexEntry,
+} from './stored-values';
 
 describe('member log entries', () => {
   it('pack the time and the seq’s last three digits into one integer, deliveries below zero', () => {
@@ -38,5 +46,40 @@ describe('member log entries', () => {
       expect(logMoveTime(logEntry(which, seq, at).member)).toBe(Number(at));
     expect(logMoveTime('-6|1796457492184')).toBe(1796457492184);
     expect(logMoveTime('not a move')).toBeNull();
+  });
+});
+
+describe('message index entries', () => {
+  it('write sent_at in base 36 after the sender, and read it back with the id and sender', () => {
+    expect(indexEntry('m1', 'ana', '1796457473636')).toBe(
+      `2:m1|ana#${(1796457473636).toString(36)}`,
+    );
+    for (const [id, sender, sentAt] of [
+      ['m1', 'ana', '1796457473636'],
+      ['id|with#marks', 'se|nd#er', '0'],
+      ['ünï', 'bo', String(Number.MAX_SAFE_INTEGER)],
+    ] as const)
+      expect(parseIndexEntry(indexEntry(id, sender, sentAt))).toEqual({
+        messageId: id,
+        sender,
+        sentAt,
+      });
+  });
+
+  it('read the decimal form of older builds, and keep it where sent_at is not a safe integer’s digits', () => {
+    expect(parseIndexEntry('2:m1|ana|1000')).toEqual({
+      messageId: 'm1',
+      sender: 'ana',
+      sentAt: '1000',
+    });
+    expect(parseIndexEntry('2:m1|a#b|1000')).toMatchObject({ sender: 'a#b', sentAt: '1000' });
+    expect(indexEntry('m1', 'ana', '0100')).toBe('2:m1|ana|0100');
+    expect(indexEntry('m1', 'ana', '9007199254740993')).toBe('2:m1|ana|9007199254740993');
+    expect(parseIndexEntry('2:m1|ana')).toBeNull();
+  });
+
+  it('name both forms of an entry for removals', () => {
+    expect(indexEntryForms('m1', 'ana', '1001')).toEqual(['2:m1|ana#rt', '2:m1|ana|1001']);
+    expect(indexEntryForms('m1', 'ana', '0100')).toEqual(['2:m1|ana|0100']);
   });
 });

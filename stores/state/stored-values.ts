@@ -52,19 +52,53 @@ export interface IndexedMessage {
 
 /**
  * Member of the one-key message index (`ix`, keys.ts INDEX_LAYOUT) for a message, scored by its
- * seq: '<bytes of id>:<id>|<sender>|<sent_at>'. The id goes first with its length in UTF-8 bytes,
- * as Lua's #id counts (deliveredByField does the same), so that a lookup by id is an exact
- * prefix ('<bytes>:<id>|*', helpers.lua findIndexEntry) whatever characters ids hold; the rest
- * parses as the `msg` hash's value did (the sender may hold '|': the last one ends it).
+ * seq: '<bytes of id>:<id>|<sender>#<sent_at in base 36>'. The id goes first with its length in
+ * UTF-8 bytes, as Lua's #id counts (deliveredByField does the same), so that a lookup by id is an
+ * exact prefix ('<bytes>:<id>|*', helpers.lua findIndexEntry) whatever characters ids hold; the
+ * rest parses from the end (the sender may hold '|' or '#': the last '#' ends it). A time in base
+ * 36 takes 8 characters where its decimal digits took 13 (−5 B per message, BENCHMARKS.md). A
+ * sent_at that is not a safe integer's own digits (none passes validation) keeps the older
+ * decimal form, '…|<sender>|<sent_at>', which every reader still takes: entries written before
+ * are in it (indexEntryForms).
  */
 export function indexEntry(messageId: string, sender: string, sentAt: string): string {
-  return `${Buffer.byteLength(messageId, 'utf8')}:${messageId}|${sender}|${sentAt}`;
+  const packed = base36Time(sentAt);
+  return packed === null
+    ? decimalIndexEntry(messageId, sender, sentAt)
+    : `${indexHead(messageId)}|${sender}#${packed}`;
+}
+
+/**
+ * Every member the index may hold for this message: indexEntry's and the older decimal form of
+ * entries written before it. Removing an entry removes both (ZREM of one that is absent does
+ * nothing).
+ */
+export function indexEntryForms(messageId: string, sender: string, sentAt: string): string[] {
+  const entry = indexEntry(messageId, sender, sentAt);
+  const decimal = decimalIndexEntry(messageId, sender, sentAt);
+  return entry === decimal ? [entry] : [entry, decimal];
+}
+
+function indexHead(messageId: string): string {
+  return `${Buffer.byteLength(messageId, 'utf8')}:${messageId}`;
+}
+
+function decimalIndexEntry(messageId: string, sender: string, sentAt: string): string {
+  return `${indexHead(messageId)}|${sender}|${sentAt}`;
+}
+
+/** sent_at in base 36, or null where it is not the digits of a safe integer as String() prints it. */
+function base36Time(sentAt: string): string | null {
+  if (!/^\d{1,16}$/.test(sentAt)) return null;
+  const n = Number(sentAt);
+  return Number.isSafeInteger(n) && String(n) === sentAt ? n.toString(36) : null;
 }
 
 const INDEX_HEAD = /^(\d+):/;
 const INDEX_TAIL = /^\|(.*)\|(\d+)$/s;
+const INDEX_TAIL_36 = /^\|(.*)#([0-9a-z]+)$/s;
 
-/** indexEntry's parts, or null where helpers.lua parseIndexEntry gives nil. */
+/** indexEntry's parts (either form), or null where helpers.lua parseIndexEntry gives nil. */
 export function parseIndexEntry(member: string): IndexedMessage | null {
   const head = INDEX_HEAD.exec(member);
   if (!head) return null;
@@ -81,9 +115,12 @@ export function parseIndexEntry(member: string): IndexedMessage | null {
     messageId = buf.subarray(0, bytes).toString('utf8');
     tail = buf.subarray(bytes).toString('utf8');
   }
-  const m = INDEX_TAIL.exec(tail);
-  return m && Buffer.byteLength(messageId, 'utf8') === bytes
-    ? { messageId, sender: m[1]!, sentAt: m[2]! }
+  if (Buffer.byteLength(messageId, 'utf8') !== bytes) return null;
+  const decimal = INDEX_TAIL.exec(tail);
+  if (decimal) return { messageId, sender: decimal[1]!, sentAt: decimal[2]! };
+  const packed = INDEX_TAIL_36.exec(tail);
+  return packed
+    ? { messageId, sender: packed[1]!, sentAt: String(parseInt(packed[2]!, 36)) }
     : null;
 }
 

@@ -99,7 +99,7 @@ describe('WriteSet', () => {
     c.dlvd.set('ana', '3');
     c.memberLog('ana').add('3', '3|9');
     expect(w.commands(plain)).toEqual([
-      ['zadd', 'p:{c:1}:ix', '3', '2:m3|bo|1'],
+      ['zadd', 'p:{c:1}:ix', '3', '2:m3|bo#1'],
       ['zadd', 'p:{c:1}:log:ana', '3', '3|9'],
       // The watermarks are meta fields: one HSET with last_seq (and the content's new revision).
       ['hset', 'p:{c:1}:meta', 'rev', REVISION, 'r:ana', '3', 'last_seq', '3', 'd:ana', '3'],
@@ -117,11 +117,11 @@ describe('WriteSet', () => {
     w.hash('p:{u:ana}:x').set('a', '1'); // a single command needs no transaction
     expect(w.commands()).toEqual([
       ['multi'],
-      ['zadd', 'p:{c:1}:ix', '3', '2:m3|bo|1'],
+      ['zadd', 'p:{c:1}:ix', '3', '2:m3|bo#1'],
       ['hset', 'p:{c:1}:meta', 'rev', REVISION, 'r:ana', '3'],
       ['exec'],
       ['multi'],
-      ['zadd', 'p:{c:2}:ix', '1', '2:m1|bo|1'],
+      ['zadd', 'p:{c:2}:ix', '1', '2:m1|bo#1'],
       ['hset', 'p:{c:2}:meta', 'rev', REVISION],
       ['exec'],
       ['hset', 'p:{u:ana}:x', 'a', '1'],

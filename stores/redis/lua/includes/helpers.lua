@@ -102,18 +102,40 @@ local function currentLayout(flat)
   return hasLogLayout(layoutOf(flat))
 end
 
--- The one-key message index (INDEX_LAYOUT): a member per message, '<bytes of id>:<id>|<sender>|
--- <sent_at>' scored by its seq (stored-values.ts indexEntry). The id's length makes a lookup by
--- id an exact prefix, whatever characters ids hold.
+-- The one-key message index (INDEX_LAYOUT): a member per message, '<bytes of id>:<id>|<sender>#
+-- <sent_at in base 36>' scored by its seq (stored-values.ts indexEntry). The id's length makes a
+-- lookup by id an exact prefix, whatever characters ids hold; the rest parses from the end. The
+-- older decimal form, '...|<sender>|<sent_at>', is read too, and kept for a sent_at that is not
+-- a safe integer's digits.
+local B36 = '0123456789abcdefghijklmnopqrstuvwxyz'
+local function base36Time(sentAt)
+  local n = #sentAt <= 16 and string.match(sentAt, '^%d+$') and tonumber(sentAt)
+  if not n or n > 9007199254740991 or str(n) ~= sentAt then return nil end
+  local out = ''
+  repeat
+    local d = math.fmod(n, 36) -- exact on doubles, where n % 36 rounds near 2^53
+    out = string.sub(B36, d + 1, d + 1) .. out
+    n = (n - d) / 36
+  until n == 0
+  return out
+end
 local function indexEntry(id, sender, sentAt)
-  return #id .. ':' .. id .. '|' .. sender .. '|' .. sentAt
+  local packed = base36Time(sentAt)
+  if not packed then return #id .. ':' .. id .. '|' .. sender .. '|' .. sentAt end
+  return #id .. ':' .. id .. '|' .. sender .. '#' .. packed
 end
 local function parseIndexEntry(member)
   local bytes, rest = string.match(member or '', '^(%d+):(.*)$')
   if not bytes then return nil end
   local n = tonumber(bytes)
-  local sender, sentAt = string.match(string.sub(rest, n + 1), '^|(.*)|(%d+)$')
-  if not sender then return nil end
+  local tail = string.sub(rest, n + 1)
+  local sender, sentAt = string.match(tail, '^|(.*)|(%d+)$')
+  if not sender then
+    local packed
+    sender, packed = string.match(tail, '^|(.*)#([0-9a-z]+)$')
+    if not sender then return nil end
+    sentAt = str(tonumber(packed, 36))
+  end
   return string.sub(rest, 1, n), sender, sentAt
 end
 -- The index member of message `id` and its seq, or nil: the exact prefix '<bytes>:<id>|' looked
