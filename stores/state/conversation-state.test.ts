@@ -47,11 +47,11 @@ describe('ConversationState', () => {
 });
 
 describe('stored values', () => {
-  it('reads marks as apply-receipts does: versioned, seq-only (older), or none', () => {
+  it('reads marks as apply-receipts does: versioned (older), seq-only, or none; writes the seq only', () => {
     expect(parseMark('5|12|m|5')).toEqual({ seq: 5, version: 12, messageId: 'm|5' });
     expect(parseMark('7')).toEqual({ seq: 7, version: -1, messageId: '' });
     expect(parseMark(undefined)).toEqual({ seq: 0, version: -1, messageId: '' });
-    expect(formatMark({ seq: 5, version: 12, messageId: 'm' })).toBe('5|12|m');
+    expect(formatMark({ seq: 5, version: 12, messageId: 'm' })).toBe('5');
   });
 
   it('reads a message value with a greedy sender, digits around it', () => {

@@ -17,10 +17,10 @@
       changed: 1 when the receipt moved state (else a duplicate, a replay or a backwards read)
       read/delivered: the member's watermarks after it; new_ids: ids first confirmed delivered
       push_*: the direct-chat update for the peer ('' when nothing new to tell). The 'told up
-        to' marks (meta's 'tr:<reader>' / 'td:<reader>' = "seq|version|message_id") are written
-        here, with the version (source offset) of the receipt that told; any receipt at or below
-        the mark pushes nothing, that same receipt seen again in a redo included (its state is
-        written after its update was produced).
+        to' marks (meta's 'tr:<reader>' / 'td:<reader>' = the seq told; older builds wrote
+        "seq|version|message_id") are written here; any receipt at or below the mark pushes
+        nothing, that same receipt seen again in a redo included (its state is written after its
+        update was produced).
       window: 1 when the conversation has an open group window to close (after the run: the
         same for every receipt of the call)
   Groups: the window ('win') notes, besides each range, the senders to tell ('s:<sender>': a
@@ -249,12 +249,12 @@ noteMoved(READ, reads, readMoved)
 noteMoved(DLVD, dlvds, dlvdMoved)
 callPairs('HSET', meta, moved)
 
--- The 'told up to' marks that moved, with the version of the receipt that told (meta's fields:
--- they expire with it).
+-- The 'told up to' marks that moved (meta's fields: they expire with it), their seq alone as
+-- stored-values.ts formatMark writes them: no rule reads the version or message that told.
 local markFields = {}
 for field, mark in pairs(marksMoved) do
   markFields[#markFields + 1] = field
-  markFields[#markFields + 1] = str(mark[1]) .. '|' .. str(mark[2]) .. '|' .. mark[3]
+  markFields[#markFields + 1] = str(mark[1])
 end
 callPairs('HSET', meta, markFields)
 
