@@ -748,6 +748,32 @@ describe('StreamRuntime', () => {
     await t.runtime.stop();
   });
 
+  it('stamps a step’s records with the time they were handed to the producer, not the time a waiting send goes out', async () => {
+    const t = setUp();
+    await t.runtime.start();
+    t.assign([0]);
+    t.kafka.producerInstance.gate.close(); // the first send stays in flight
+    await t.fetch(0, [0]);
+    await jest.advanceTimersByTimeAsync(50);
+    const firstHanded = Date.now();
+    await jest.advanceTimersByTimeAsync(1_000);
+    await t.fetch(0, [1]);
+    await jest.advanceTimersByTimeAsync(50); // handed over, waiting behind the first send
+    const secondHanded = Date.now();
+    await jest.advanceTimersByTimeAsync(5_000);
+    t.kafka.producerInstance.gate.open();
+    await jest.advanceTimersByTimeAsync(500);
+    const stampOf = (key: string) =>
+      t.sent().find((r) => r.topic === topics.receiptUpdates && String(r.key) === key)!.timestamp;
+    expect(stampOf('k0')).toBeLessThanOrEqual(firstHanded);
+    expect(stampOf('k1')).toBeGreaterThan(firstHanded);
+    expect(stampOf('k1')).toBeLessThanOrEqual(secondHanded);
+    // The changelog record of a step carries its step's stamp too.
+    const changes = t.sent().filter((r) => r.topic === topics.stateChanges);
+    expect(changes.map((r) => r.timestamp)).toEqual([stampOf('k0'), stampOf('k1')]);
+    await t.runtime.stop();
+  });
+
   it('delivers a punctuation off its lane: a step queued behind it runs while the punctuation’s outputs wait for the producer, and goes out after them', async () => {
     const punctuator = new RecordingPunctuator();
     const t = setUp({ punctuators: [punctuator] });

@@ -1,7 +1,13 @@
 import type { Logger } from 'pino';
 import type { Decoded, PartitionStateStore, Processor, Punctuator } from '../api/processor';
 import { isReasoned, type RecordCodec } from '../api/record-codec';
-import type { CommitPosition, ConsumerStatus, InboundBatch, InboundRecord } from '../kafka/types';
+import type {
+  CommitPosition,
+  ConsumerStatus,
+  InboundBatch,
+  InboundRecord,
+  OutboundRecord,
+} from '../kafka/types';
 import type { PipelineMetrics } from '../metrics';
 import type { TopicNames } from '../topics';
 import { BufferedContext } from './buffered-context';
@@ -837,7 +843,7 @@ export class StreamRuntime {
       });
       try {
         const { codec, topics } = this.options;
-        const records = outputs.map((o) => ({
+        const records: OutboundRecord[] = outputs.map((o) => ({
           topic: topics[o.role],
           key: o.key,
           value: codec.encodeNow(o.role, o.value as never),
@@ -846,6 +852,11 @@ export class StreamRuntime {
         }));
         await before;
         await earlier;
+        // Stamped when handed to the producer, as the Java client stamps a record at send():
+        // kafkajs would stamp it when it builds each request, so a produce retried after a stall
+        // (GC, SIGSTOP) would carry the time of the retry, not of the work that made it.
+        const handedAt = Date.now();
+        for (const r of records) r.timestamp = handedAt;
         const sent = this.sink!.send(records, held, partition); // queued in the sink: in order
         handOver();
         if (!(await sent)) return false;
