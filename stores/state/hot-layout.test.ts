@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../config/config';
 import { applyMemberChanges } from '../../processors/engine/members-changed';
 import { applyMessagesSent } from '../../processors/engine/messages-sent';
+import { applyMessagesDeleted } from '../../processors/engine/messages-deleted';
 import { applyReceipts } from '../../processors/engine/apply-receipts';
 import type { EngineStep } from '../../processors/engine/engine-step';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
@@ -231,6 +232,51 @@ describe('hot-state layout (real Redis)', () => {
     expect(again.oneKeyIndex).toBe(true);
     expect([...again.indexed()]).toEqual([...state.indexed()]);
     expect(again.message('m4')).toEqual({ seq: 4, sender: 'bo', sentAt: '1004' });
+  });
+
+  it('an index entry an older build wrote with a decimal sent_at is replaced, not doubled, and a deletion takes it out', async () => {
+    const c = 'decimal-index';
+    const key = (suffix: string) => `${keys.conversation(c)}${suffix}`;
+    // As the build before base-36 times wrote it: INDEX_LAYOUT, '…|<sender>|<sent_at>'.
+    await redis
+      .multi()
+      .hset(key('meta'), { kind: 'GROUP', lv: INDEX_LAYOUT, last_seq: '2', 'm:ana': '1' })
+      .hset(key('meta'), { 'm:bo': '1', 'r:ana': '2', 'd:ana': '2', 'r:bo': '0', 'd:bo': '0' })
+      .zadd(key('ix'), 1, '2:m1|ana|1001', 2, '2:m2|ana|1002')
+      .exec();
+    const model = new ReadModel(redis, keys);
+    const unread = async () => (await model.unreadMany([c], 'bo'))[0]!.unread;
+    expect(await unread()).toBe(2);
+    const state = (await loadConversations(redis, keys, [c])).get(c)!;
+    expect(state.message('m1')).toEqual({ seq: 1, sender: 'ana', sentAt: '1001' });
+
+    // m1 again (a redo of its MessageSent), m3 new: m1's entry is rewritten in base 36, once.
+    const s = step();
+    applyMessagesSent(
+      state,
+      [1, 3].map((seq) => ({
+        messageId: `m${seq}`,
+        seq,
+        senderId: 'ana',
+        kind: 'GROUP' as const,
+        sentAt: 1000 + seq,
+      })),
+      s,
+    );
+    await s.writes.flush(redis);
+    expect(await redis.zrange(key('ix'), '0', '-1')).toEqual([
+      '2:m1|ana#rt',
+      '2:m2|ana|1002',
+      '2:m3|ana#rv',
+    ]);
+    expect(await unread()).toBe(3);
+
+    // m2, still decimal, deleted: gone from the index, whichever form it was in.
+    const d = step();
+    applyMessagesDeleted(state, [{ messageId: 'm2' }], d);
+    await d.writes.flush(redis);
+    expect(await redis.zrange(key('ix'), '0', '-1')).toEqual(['2:m1|ana#rt', '2:m3|ana#rv']);
+    expect(await unread()).toBe(2);
   });
 
   it("keeps a direct chat's 'told up to' marks of the legacy notified hash, moved into meta", async () => {
