@@ -103,7 +103,9 @@ const COMMIT_INTERVAL_MS = 100;
  *   so a window is never closed while a step adds to it. Lanes of different partitions run
  *   concurrently (their conversations are disjoint).
  * - **delivery**: what follows a processed step, off its lane: run its before-send hooks, send
- *   its outputs (produced, acknowledged), run its after-send hooks, then — once the step before it is committed —
+ *   its outputs (handed to the producer after those of the partition's delivery begun before
+ *   it, stamped with that time; produced, acknowledged), run its after-send hooks, then — once
+ *   the step before it is committed —
  *   commit its offsets. At most MAX_DELIVERIES_IN_FLIGHT per partition overlap the next steps;
  *   commits stay in step order, each after its own outputs: at-least-once. All partitions share
  *   one producer (OutputSink) and one committer (OffsetCommitter) that merge their requests.
