@@ -144,9 +144,23 @@ export class EventPublisher {
     return this;
   }
 
-  async flush(): Promise<number> {
+  /**
+   * Sends everything queued. A failed send drops it, unless `keepOnFailure`: then it is queued
+   * again, ahead of what was queued since, for a later flush to send (some of it may have been
+   * written: the next flush can repeat records, as any producer's retry can).
+   */
+  async flush(options: { keepOnFailure?: boolean } = {}): Promise<number> {
     const batch = this.queued;
     this.queued = [];
+    try {
+      return await this.send(batch);
+    } catch (err) {
+      if (options.keepOnFailure) this.queued = [...batch, ...this.queued];
+      throw err;
+    }
+  }
+
+  private async send(batch: EventPublisher['queued']): Promise<number> {
     const records = await Promise.all(
       batch.map(async (q): Promise<OutboundRecord> =>
         'role' in q

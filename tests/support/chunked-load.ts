@@ -1,9 +1,13 @@
+import { KafkaSendTimeoutError } from '../../runtime/kafka/errors';
 import { Workload, type WorkloadOptions } from '../../scripts/traffic/workload';
 import { durableModel } from './durable-model';
 import type { Harness } from './harness';
 import { conversationWatermarks } from './watermarks';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Sends of one chunk before its failure fails the load (each up to the send deadline). */
+const SEND_ATTEMPTS = 3;
 
 /**
  * A seeded workload published in chunks of the same size in every run, so that every run has
@@ -33,11 +37,23 @@ export class ChunkedLoad {
     return this.sent >= this.chunks;
   }
 
-  /** Publishes the next `chunks` chunks (each flushed: the pipeline sees them at once). */
+  /**
+   * Publishes the next `chunks` chunks (each flushed: the pipeline sees them at once). A chunk
+   * Kafka did not take in time (a broker killed, its partitions moving) is sent again, as an
+   * upstream producer retries, up to `SEND_ATTEMPTS` times: its records may then arrive twice,
+   * which the pipeline must take (at-least-once input).
+   */
   async publish(chunks = 1): Promise<void> {
     for (let i = 0; i < chunks && !this.done; i++, this.sent++) {
       this.workload.step(this.chunk);
-      await this.h.publish.flush();
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.h.publish.flush({ keepOnFailure: true });
+          break;
+        } catch (err) {
+          if (!(err instanceof KafkaSendTimeoutError) || attempt >= SEND_ATTEMPTS) throw err;
+        }
+      }
     }
   }
 
