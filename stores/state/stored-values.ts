@@ -133,7 +133,7 @@ export function parseIndexEntry(member: string): IndexedMessage | null {
  * message at the bench's workload, BENCHMARKS.md). The seq's last three digits keep two moves
  * made in the same millisecond apart, and the kinds never share a member (reads ≥ 0,
  * deliveries ≤ −1). A time too large to pack exactly (past the year 2255) keeps the string.
- * Readers take either form (logMoveTime; helpers.lua logTime).
+ * Readers take either form (helpers.lua logTime: receipt details are the only reader).
  */
 export function logEntry(
   which: 'read' | 'delivered',
@@ -149,25 +149,12 @@ export function logEntry(
 export const MAX_PACKED_LOG_AT = Math.floor((Number.MAX_SAFE_INTEGER - 999) / 1000);
 
 /** logEntry's integer member, or null where `at` is not digits of a time it can pack exactly. */
-export function packedLogMember(
-  which: 'read' | 'delivered',
-  seq: number,
-  at: string,
-): string | null {
+function packedLogMember(which: 'read' | 'delivered', seq: number, at: string): string | null {
   if (!/^\d{1,13}$/.test(at)) return null;
   const time = Number(at);
   if (time > MAX_PACKED_LOG_AT) return null;
   const packed = time * 1000 + (seq % 1000);
   return formatNumber(which === 'read' ? packed : -packed - 1);
-}
-
-/** The time of a log entry's move, in either form (logEntry), or null for neither. */
-export function logMoveTime(member: string): number | null {
-  const old = /\|(\d+)$/.exec(member);
-  if (old) return Number(old[1]);
-  if (!/^-?\d+$/.test(member)) return null;
-  const n = Number(member);
-  return Math.floor((n < 0 ? -n - 1 : n) / 1000);
 }
 
 /**
