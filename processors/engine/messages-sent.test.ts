@@ -51,12 +51,7 @@ describe('applyMessagesSent', () => {
       step,
     );
     expect(results.map((r) => r.kind)).toEqual(['DIRECT', 'DIRECT']);
-    expect([state.kind, state.lastSeq, state.lastMsg, state.lastAt]).toEqual([
-      'DIRECT',
-      2,
-      'm2',
-      '1002',
-    ]);
+    expect([state.kind, state.lastSeq, state.lastAt]).toEqual(['DIRECT', 2, '1002']);
     expect(commandsOf(step)).toEqual(
       expect.arrayContaining([
         // The message index: one sorted set, '<bytes of id>:<id>|<sender>#<sent_at in base 36>'
@@ -84,8 +79,6 @@ describe('applyMessagesSent', () => {
           '3',
           'last_seq',
           '2',
-          'last_msg',
-          'm2',
           'last_at',
           '1002',
           'touched',
@@ -136,7 +129,7 @@ describe('applyMessagesSent', () => {
     const step = stepAt();
     const [late] = applyMessagesSent(state, [msg(3, 'ana')], step);
     expect(late).toMatchObject({ lastSeq: 5, senderCaughtUp: false, behind: [] });
-    expect([state.lastSeq, state.lastMsg]).toEqual([5, 'm5']);
+    expect([state.lastSeq, state.lastAt]).toEqual([5, '1005']);
     expect(state.read.get('ana')).toBe(3);
     // Nothing new for meta but the sender's watermarks: last_seq stays.
     expect(commandsOf(step).filter((c) => c[1] === 'meta')).toEqual([
@@ -144,7 +137,31 @@ describe('applyMessagesSent', () => {
     ]);
   });
 
-  it('moves an id sent again to its new seq; a tie on seq keeps the first message as last', () => {
+  it("deletes an older build's last_msg with the next write of last_seq, not before", () => {
+    const state = stateOf({
+      kind: 'GROUP',
+      members: ['ana'],
+      messages: [['m5', 5, 'ana']],
+      touched: NOW,
+    });
+    state.staleLastMsg = true; // loaded from a meta that holds it
+    const late = stepAt();
+    applyMessagesSent(state, [msg(3, 'ana')], late);
+    expect(commandsOf(late).filter((c) => c[0] === 'hdel')).toEqual([]);
+    const next = stepAt();
+    applyMessagesSent(state, [msg(6, 'ana')], next);
+    expect(commandsOf(next).filter((c) => c[1] === 'meta')).toContainEqual([
+      'hdel',
+      'meta',
+      'last_msg',
+    ]);
+    expect(state.staleLastMsg).toBe(false);
+    const after = stepAt();
+    applyMessagesSent(state, [msg(7, 'ana')], after);
+    expect(commandsOf(after).filter((c) => c[0] === 'hdel')).toEqual([]);
+  });
+
+  it('moves an id sent again to its new seq', () => {
     const state = stateOf({ kind: 'GROUP', members: ['ana'] });
     applyMessagesSent(
       state,
@@ -155,7 +172,7 @@ describe('applyMessagesSent', () => {
       ['m1', 3],
       ['x', 3],
     ]);
-    expect(state.lastMsg).toBe('m1');
+    expect(state.lastSeq).toBe(3);
   });
 
   it('says whether receipts are held', () => {

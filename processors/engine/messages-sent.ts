@@ -18,7 +18,8 @@ import { sendersCovered, WindowFold } from './window-fold';
  * - A message's `behind` (badge candidates) are the members other than the sender who have not
  *   read it, as the earlier messages of the run left the watermarks (a sender has read its own
  *   earlier messages), so a replay converges to the same badges.
- * - last_seq only grows; last_msg/last_at follow the message that raised it.
+ * - last_seq only grows; last_at follows the message that raised it (an older build's last_msg,
+ *   the latest id, which no rule reads, goes with that write).
  * - `senderCaughtUp`: sending took the sender to the end over messages they had not read, so
  *   their badge loses the source; not when they had nothing unread (nothing to remove: a write
  *   of the badge would change nothing).
@@ -73,7 +74,6 @@ export function applyMessagesSent(
   const all = [...state.members];
 
   let lastSeq = previousLast;
-  let lastMsg: string | null = null;
   let lastAt: string | null = null;
   const results: MessageSentResult[] = [];
   for (const [i, m] of messages.entries()) {
@@ -94,7 +94,6 @@ export function applyMessagesSent(
     const seenBefore = Math.min(state.read.get(sender) ?? 0, state.dlvd.get(sender) ?? 0);
     if (seq > lastSeq) {
       lastSeq = seq;
-      lastMsg = m.messageId;
       lastAt = String(m.sentAt);
     }
     if (seq > (state.read.get(sender) ?? 0)) {
@@ -132,13 +131,13 @@ export function applyMessagesSent(
     state.kind = kind;
     writes.create(kind);
   }
-  if (lastSeq > previousLast && lastMsg !== null && lastAt !== null) {
+  if (lastSeq > previousLast && lastAt !== null) {
     state.lastSeq = lastSeq;
-    state.lastMsg = lastMsg;
     state.lastAt = lastAt;
     writes.meta.set('last_seq', formatNumber(lastSeq));
-    writes.meta.set('last_msg', lastMsg);
     writes.meta.set('last_at', lastAt);
+    if (state.staleLastMsg) writes.meta.delete('last_msg');
+    state.staleLastMsg = false;
   }
   const windowOpen = kind !== 'DIRECT' && window.apply(state, writes, step.ttlSeconds);
   for (const result of results) result.windowOpen = windowOpen;

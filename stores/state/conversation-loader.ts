@@ -107,7 +107,7 @@ function toState(
       state.setNotified(field.slice(1), value);
     else if (field === 'kind') state.kind = value as ConversationKind;
     else if (field === 'last_seq') state.lastSeq = luaNumber(value) ?? 0;
-    else if (field === 'last_msg') state.lastMsg = value;
+    else if (field === 'last_msg') state.staleLastMsg = true;
     else if (field === 'last_at') state.lastAt = value;
     else if (field === 'touched') state.touched = luaNumber(value);
     else if (field === 'uver') state.updateVersion = luaNumber(value) ?? 0;

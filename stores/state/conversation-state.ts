@@ -48,7 +48,7 @@ type Watermark = 'read' | 'dlvd';
 
 /**
  * One conversation's hot state, as the Lua scripts keep it under the conversation's key prefix
- * (stores/redis/keys.ts): meta (kind, last_seq, last_msg, last_at, touched, uver, rev, the members
+ * (stores/redis/keys.ts): meta (kind, last_seq, last_at, touched, uver, rev, the members
  * and their read and delivered watermarks as 'm:', 'r:' and 'd:' fields, and the 'told up to'
  * marks, `notified` here, as 'tr:' and 'td:' fields), the message index (`ix`: id, sender and
  * sent_at by seq; in older layouts `msg`: id → "seq|sender|sent_at" and `msgs`: id by seq; held
@@ -64,7 +64,11 @@ export class ConversationState {
   kind: ConversationKind | null = null;
   /** meta.last_seq (0 when absent). */
   lastSeq = 0;
-  lastMsg: string | null = null;
+  /**
+   * meta holds 'last_msg' (the latest message's id), which builds before issue 16's compact meta
+   * wrote and no rule reads: the next write of last_seq deletes it (messages-sent.ts).
+   */
+  staleLastMsg = false;
   lastAt: string | null = null;
   /** meta.touched: when the core keys' expiry was last refreshed (ms), null when never. */
   touched: number | null = null;

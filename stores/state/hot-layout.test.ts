@@ -144,6 +144,7 @@ describe('hot-state layout (real Redis)', () => {
     expect([...state.members].sort()).toEqual(['ana', 'bo', 'cy']);
     expect(Object.fromEntries(state.read)).toEqual({ ana: 4, bo: 2, dee: 3 });
     expect(state.legacyLayout).toBe(true);
+    expect(state.staleLastMsg).toBe(true); // an older build's field, deleted by the next last_seq
 
     const s = step();
     applyReceipts(state, [read('cy', 1)], s);

@@ -39,7 +39,7 @@ export function stateOf(spec: StateSpec = {}): ConversationState {
   for (const [u, seq] of Object.entries(spec.dlvd ?? {})) s.setWatermark('dlvd', u, seq);
   for (const [id, seq, sender] of spec.messages ?? []) {
     s.putMessage(id, seq, sender, String(1000 + seq));
-    if (seq > s.lastSeq) [s.lastSeq, s.lastMsg, s.lastAt] = [seq, id, String(1000 + seq)];
+    if (seq > s.lastSeq) [s.lastSeq, s.lastAt] = [seq, String(1000 + seq)];
   }
   for (const [f, v] of Object.entries(spec.notified ?? {})) s.setNotified(f, v);
   for (const [f, v] of Object.entries(spec.window ?? {})) s.setWindowField(f, v);

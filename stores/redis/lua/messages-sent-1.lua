@@ -75,7 +75,7 @@ for _, sender in ipairs(senders) do dlvds[sender] = dlvds[sender] or 0 end
 -- Groups: what sending read, folded into the window like a read receipt (window-fold).
 local fold = newWindowFold(msgs, msg)
 
-local lastSeq, lastMsg, lastAt = previousLast, nil, nil
+local lastSeq, lastAt = previousLast, nil
 local readMoved, dlvdMoved = {}, {}
 local results = {}
 for i, x in ipairs(messages) do
@@ -83,7 +83,7 @@ for i, x in ipairs(messages) do
   local hadUnread = (reads[sender] or 0) < lastSeq
   local seenBefore = math.min(reads[sender] or 0, dlvds[sender])
   if seq > lastSeq then
-    lastSeq, lastMsg, lastAt = seq, x.id, x.sentAt
+    lastSeq, lastAt = seq, x.sentAt
   end
   if seq > (reads[sender] or 0) then
     reads[sender] = seq
@@ -121,12 +121,12 @@ end
 if lastSeq > previousLast then
   metaFields[#metaFields + 1] = 'last_seq'
   metaFields[#metaFields + 1] = str(lastSeq)
-  metaFields[#metaFields + 1] = 'last_msg'
-  metaFields[#metaFields + 1] = lastMsg
   metaFields[#metaFields + 1] = 'last_at'
   metaFields[#metaFields + 1] = lastAt
 end
 if #metaFields > 0 then redis.call('HSET', meta, unpack(metaFields)) end
+-- An older build's latest message id: no rule reads it.
+if lastSeq > previousLast then redis.call('HDEL', meta, 'last_msg') end
 
 local marks = {}
 for _, sender in ipairs(senders) do

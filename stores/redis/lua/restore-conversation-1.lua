@@ -38,7 +38,8 @@ local oneKey = layout == INDEX_LAYOUT
 if s.last then
   local seq = tonumber(s.last[1])
   if seq > hnum(meta, 'last_seq') then
-    redis.call('HSET', meta, 'last_seq', str(seq), 'last_msg', s.last[2], 'last_at', str(s.last[3]))
+    redis.call('HSET', meta, 'last_seq', str(seq), 'last_at', str(s.last[3]))
+    redis.call('HDEL', meta, 'last_msg') -- an older build's, read by no rule
   end
 end
 for _, user in ipairs(s.members) do redis.call('HSET', meta, MEMBER .. user, '1') end
