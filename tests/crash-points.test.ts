@@ -65,7 +65,8 @@ interface Outcome {
 
 /**
  * Keys and fields that depend on the interleaving (see above) or on the clock: the logs of the
- * watermarks' moves (a read overtaken by the reader's own later message moves nothing), the
+ * watermarks' moves (a read overtaken by the reader's own later message moves nothing: a group's
+ * `log` hash, a direct chat's 'l…:' fields of meta, an older layout's `log:<user>` keys), the
  * 'told up to' marks (which receipt told: meta's 'tr:' and 'td:' fields), the update version
  * counter (meta uver, floored at the wall clock when a state is loaded), the group window, the
  * partition keys (lease, indexes).
@@ -73,10 +74,10 @@ interface Outcome {
 function orderIndependent(dump: Record<string, DumpedKey>): Record<string, DumpedKey> {
   const kept: Record<string, DumpedKey> = {};
   for (const [name, key] of Object.entries(dump)) {
-    if (/^\{p:|:log:|:win$/.test(name)) continue;
+    if (/^\{p:|:log:|:log$|:win$/.test(name)) continue;
     if (name.endsWith(':meta')) {
       const { uver: _uver, ...rest } = key.value as Record<string, string>;
-      const untold = Object.entries(rest).filter(([field]) => !/^t[rd]:/.test(field));
+      const untold = Object.entries(rest).filter(([field]) => !/^(t[rd]|l\d*):/.test(field));
       kept[name] = { ...key, value: Object.fromEntries(untold) };
     } else kept[name] = key;
   }

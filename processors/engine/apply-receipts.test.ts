@@ -13,6 +13,7 @@ import {
   type StateSpec,
 } from '../../tests/support/engine-fixtures';
 import { applyReceipts } from './apply-receipts';
+import { decodeChunk, encodeMove } from '../../stores/state/member-log';
 import { deliveredByNeeded } from './delivered-by-needed';
 
 type Applied = Extract<ReceiptResult, { applied: true }>;
@@ -97,9 +98,9 @@ describe('applyReceipts: watermarks', () => {
     expect(again).toMatchObject({ oldRead: 2, newRead: 2, changed: false });
     expect(commandsOf(step)).toEqual(
       expect.arrayContaining([
-        // Read to 2 at 7000: the time and the seq's last digits, one integer.
-        ['zadd', 'log:bo', '2', '7000002'],
-        ['expire', 'log:bo', '3600'],
+        // Read to 2 at 7000: a group's logs are fields of its `log` hash (member-log.ts).
+        ['hset', 'log', 'l:bo', encodeMove(null, { which: 'read', seq: 2, at: 7000 })],
+        ['expire', 'log', '3600'],
         // The watermarks are meta fields.
         ['hset', 'meta', 'r:bo', '2', 'd:bo', '2', 'touched', '10000000'],
       ]),
@@ -119,9 +120,37 @@ describe('applyReceipts: watermarks', () => {
     ).map(applied);
     expect(dlv).toMatchObject({ oldRead: 0, newRead: 0, read: 0, delivered: 3, changed: true });
     expect(read).toMatchObject({ read: 3, delivered: 3, changed: true, atEnd: true, unread: 0 });
-    // Both moves in cy's one log: the delivery scored by minus its seq (its member below zero),
-    // the read by its seq.
-    expect(commandsOf(step)).toContainEqual(['zadd', 'log:cy', '-3', '-7000004', '3', '5110003']);
+    // Both moves in cy's one log, the read counted from the delivery before it.
+    const delivered = { which: 'delivered', seq: 3, at: 7000 } as const;
+    const chunk =
+      encodeMove(null, delivered) + encodeMove(delivered, { which: 'read', seq: 3, at: 5110 });
+    expect(commandsOf(step)).toContainEqual(['hset', 'log', 'l:cy', chunk]);
+    expect(decodeChunk(chunk)).toEqual([delivered, { which: 'read', seq: 3, at: 5110 }]);
+  });
+
+  it("logs a direct chat's moves in meta (no key of their own), an older build's in log:<user>", () => {
+    const spec: StateSpec = {
+      kind: 'DIRECT',
+      members: ['ana', 'bo'],
+      messages: [['m1', 1, 'ana']],
+      read: { ana: 1 },
+      touched: NOW,
+    };
+    const direct = stateOf(spec);
+    const step = stepAt();
+    applyReceipts(direct, [receipt('bo', { type: 'read', seq: 1 }, { at: 7000 })], step);
+    const chunk = encodeMove(null, { which: 'read', seq: 1, at: 7000 });
+    expect(commandsOf(step)).toContainEqual([
+      'hset',
+      'meta',
+      ...['r:bo', '1', 'd:bo', '1', 'l:bo', chunk, 'tr:bo', '1'],
+    ]);
+    expect(commandsOf(step).map((c) => c[1])).not.toContain('log');
+
+    const older = stateOf({ ...spec, kind: 'GROUP', indexIn: 'older' });
+    const olderStep = stepAt();
+    applyReceipts(older, [receipt('bo', { type: 'read', seq: 1 }, { at: 7000 })], olderStep);
+    expect(commandsOf(olderStep)).toContainEqual(['zadd', 'log:bo', '1', '7000001']);
   });
 
   it('records delivery by id once per reader and message, expiring the hashes it writes', () => {
@@ -149,17 +178,17 @@ describe('applyReceipts: watermarks', () => {
     const state = group();
     const expiresOf = (step: EngineStep) =>
       commandsOf(step)
-        .filter((c) => c[0] === 'expire' && /log:/.test(c[1]!))
+        .filter((c) => c[0] === 'expire' && c[1] === 'log')
         .map((c) => c[1]);
     const readAt = (now: number, seq: number) => {
       const step = stepAt(now);
       applyReceipts(state, [receipt('bo', { type: 'read', seq })], step);
       return expiresOf(step);
     };
-    expect(readAt(NOW, 1)).toEqual(['log:bo']); // created: expires
+    expect(readAt(NOW, 1)).toEqual(['log']); // created: expires
     expect(readAt(NOW + 1_000, 2)).toEqual([]); // refreshed a second ago
     const later = NOW + 1_000 + (TTL * 1000) / 24;
-    expect(readAt(later, 3)).toEqual(['log:bo']);
+    expect(readAt(later, 3)).toEqual(['log']);
   });
 
   it('refuses, before changing anything, a run whose delivered-by-id state is not loaded', () => {

@@ -21,8 +21,9 @@ type Applied = Extract<ReceiptResult, { applied: true }>;
  *   message (SEQ_NOT_REACHED), an id the index does not know (UNKNOWN_MESSAGE).
  * - Watermarks only move forward: a duplicate, replayed or backwards receipt changes nothing
  *   (`changed` false). A read moves the delivered watermark too (read implies delivered).
- * - Each move appends to the reader's log (`log:<user>`: its time packed with the seq into one
- *   integer, scored by seq for a read, by -seq for a delivery, stored-values.ts logEntry); a delivery
+ * - Each move appends to the reader's log (member-log.ts: a few characters in a field of meta for
+ *   a direct chat, of `log` for a group; an older build's conversation keeps `log:<user>`, its
+ *   time packed with the seq into one integer, stored-values.ts logEntry); a delivery
  *   by ids records who confirmed each message (`dlv`: a field per message and user, first time
  *   kept).
  * - Direct chats: the peer hears at once (directUpdate); groups: the changed seq ranges fold
@@ -58,8 +59,17 @@ export function applyReceipts(
   const expireWhenDue = (key: { expire(seconds: number): void }, suffix: string) => {
     if (state.refreshExpiry(suffix, step.now, refreshMs)) key.expire(ttl);
   };
-  // A watermark move goes to the member's log (both kinds in one key: stored-values logEntry).
+  // A watermark move goes to the member's log: fields of meta or `log` (member-log.ts), or an
+  // older build's key of the member's own (both kinds in one key: stored-values logEntry).
   const logMove = (user: string, which: 'read' | 'delivered', seq: number, at: string) => {
+    if (state.logsInFields) {
+      const hash = writes.logFields(
+        state.kind,
+        state.logMove(user, { which, seq, at: Number(at) }),
+      );
+      if (hash) expireWhenDue(hash, 'log');
+      return;
+    }
     const log = writes.memberLog(user);
     const entry = logEntry(which, seq, at);
     log.add(entry.score, entry.member);

@@ -1,4 +1,5 @@
 import type { SentMessage } from '../../stores/redis/conversation-store';
+import { MemberLog } from '../../stores/state/member-log';
 import {
   commandsOf,
   expired,
@@ -75,8 +76,8 @@ describe('applyMessagesSent', () => {
           '2',
           'kind',
           'DIRECT',
-          'lv', // created in today's layout: one log key per member, the index in one key
-          '3',
+          'lv', // created in today's layout: the index in one key, the logs in fields
+          '4',
           'last_seq',
           '2',
           'last_at',
@@ -219,7 +220,8 @@ describe('applyMessagesSent', () => {
     const at = (c: unknown[]) => commands.findIndex((x) => JSON.stringify(x) === JSON.stringify(c));
     const ix = at(['zadd', 'ix', '1', '2:m1|ana#rt', '2', '2:m2|bo#ru', '3', '2:m3|ana#rv']);
     const layout = commands.findIndex((c) => c[1] === 'meta' && c.includes('lv'));
-    expect(commands[layout]![commands[layout]!.indexOf('lv') + 1]).toBe('3');
+    // Today's layout: the logs (none here) moved into fields by the same write.
+    expect(commands[layout]![commands[layout]!.indexOf('lv') + 1]).toBe('4');
     // A cut flush leaves readers a whole index where meta points (a DEL first: a cut one before).
     expect(at(['del', 'ix'])).toBe(ix - 1);
     expect(ix).toBeLessThan(layout);
@@ -236,6 +238,41 @@ describe('applyMessagesSent', () => {
     expect(commandsOf(next).filter(([, key]) => key === 'ix' || key?.startsWith('msg'))).toEqual([
       ['zadd', 'ix', '4', '2:m4|bo#rw'],
     ]);
+  });
+
+  it("moves the members' log:<user> keys (LOG_LAYOUT, INDEX_LAYOUT) into fields with its first write: the fields before meta names them, the keys deleted after", () => {
+    for (const kind of ['GROUP', 'DIRECT'] as const) {
+      const state = stateOf({
+        kind,
+        members: ['ana', 'bo'],
+        messages: [['m1', 1, 'ana']],
+        touched: NOW,
+        indexIn: 'log',
+      });
+      // As the loader holds them: bo's log key, read to 1 at 5000.
+      const bo = new MemberLog('bo');
+      bo.append({ which: 'read', seq: 1, at: 5000 });
+      state.loadMemberLog(bo);
+      const step = stepAt(NOW + 1);
+      applyMessagesSent(state, [msg(2, 'ana')], step);
+      const commands = commandsOf(step);
+      const hash = kind === 'DIRECT' ? 'meta' : 'log';
+      const fields = commands.findIndex((c) => c[1] === hash && c.includes('l:bo'));
+      const layout = commands.findIndex((c) => c[1] === 'meta' && c.includes('lv'));
+      const dropped = commands.findIndex((c) => c[0] === 'del' && c[1] === 'log:bo');
+      expect({ kind, fields: commands[fields] }).toEqual({
+        kind,
+        fields: expect.arrayContaining(['hset', hash, 'l:bo', bo.fields()[0]![1]]),
+      });
+      expect(commands[layout]![commands[layout]!.indexOf('lv') + 1]).toBe('4');
+      expect(fields).toBeLessThanOrEqual(layout);
+      expect(dropped).toBeGreaterThan(layout);
+      expect([state.logsInFields, state.logsToMove]).toEqual([true, false]);
+      // Moved once: the next write touches no log key.
+      const next = stepAt(NOW + 2);
+      applyMessagesSent(state, [msg(3, 'bo')], next);
+      expect(commandsOf(next).filter(([, key]) => key?.startsWith('log'))).toEqual([]);
+    }
   });
 
   it('keeps the index of a conversation of an older layout (no layout mark) in msg and msgs', () => {

@@ -5,6 +5,7 @@ import { connectRedis } from '../../stores/redis/connect';
 import { RedisKeys } from '../../stores/redis/keys';
 import { ReadModel } from '../../stores/redis/read-model';
 import { loadConversations } from '../../stores/state/conversation-loader';
+import { decodeChunk } from '../../stores/state/member-log';
 import { ConversationState } from '../../stores/state/conversation-state';
 import { WriteSet } from '../../stores/state/write-set';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
@@ -56,6 +57,7 @@ describe('trimMessages (real Redis)', () => {
         state.kind = 'GROUP';
         state.olderKeys = true;
         state.oneKeyIndex = false;
+        state.logsInFields = false; // and its logs in log:<user> keys
       }
       for (const member of ['bo', 'cy', 'dan']) state.addMember(member);
       const first = step();
@@ -66,10 +68,11 @@ describe('trimMessages (real Redis)', () => {
       );
       state.loadDeliveredBy('m2', []);
       state.loadDeliveredBy('m3', []);
-      // bo confirms m2 and m3 by id and reads up to 3; cy reads up to 9.
+      // bo confirms m2 and m3 by id and reads up to 3; cy reads up to 9, dan to 1.
       applyReceipts(
         state,
         [
+          receipt('dan', { type: 'read', seq: 1 }),
           receipt('bo', { type: 'dlv_ids', messageIds: ['m2', 'm3'] }),
           receipt('bo', { type: 'read', seq: 3 }),
           receipt('cy', { type: 'read', seq: 9 }),
@@ -97,11 +100,22 @@ describe('trimMessages (real Redis)', () => {
       }
       expect(await r.hexists(`${prefix}dlv`, '2:m2:bo')).toBe(0);
       expect(await r.hexists(`${prefix}dlv`, '2:m3:bo')).toBe(1);
-      // bo's read at 3 still tells when m3 was read; nothing below the oldest message is kept.
-      expect(await r.zrange(`${prefix}log:bo`, '0', '-1', 'WITHSCORES')).toEqual([
-        expect.stringMatching(/^\d+003$/),
-        '3',
-      ]);
+      // bo's read at 3 still tells when m3 was read; nothing below the oldest message is kept
+      // (dan's read at 1 is gone).
+      if (oneKey) {
+        const logs = await r.hgetall(`${prefix}log`);
+        expect(Object.keys(logs).sort()).toEqual(['l:bo', 'l:cy']);
+        expect(decodeChunk(logs['l:bo']!)).toEqual([
+          { which: 'read', seq: 3, at: expect.any(Number) },
+        ]);
+        expect(await r.exists(`${prefix}log:bo`)).toBe(0);
+      } else {
+        expect(await r.zrange(`${prefix}log:bo`, '0', '-1', 'WITHSCORES')).toEqual([
+          expect.stringMatching(/^\d+003$/),
+          '3',
+        ]);
+        expect(await r.exists(`${prefix}log:dan`)).toBe(0);
+      }
       // The unread count is what the index holds above the watermark, capped by the index.
       const read = new ReadModel(r, keys);
       expect((await read.unreadMany([c], 'cy'))[0]!.unread).toBe(3);

@@ -27,5 +27,8 @@ export function trimMessages(
   }
   const lowest = state.lowestIndexedSeq;
   if (lowest === undefined) return;
-  for (const member of state.members) writes.memberLog(member).removeWithin(lowest);
+  for (const member of state.members) {
+    if (state.logsInFields) writes.logFields(state.kind, state.dropLogBelow(member, lowest));
+    else writes.memberLog(member).removeWithin(lowest);
+  }
 }

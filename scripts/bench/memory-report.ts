@@ -10,13 +10,15 @@ const KIND_NAMES: Record<string, string> = {
   'c:ix': 'message index (message, sender, sent_at by seq; one key)',
   'c:msgs': 'message index by seq (older layout; now in ix)',
   'c:msg': 'message hash (older layout; now in ix)',
-  'c:log': 'read and delivered logs per member (seq → time)',
+  'c:log':
+    "a group's members' read and delivered logs, short fields of one hash (a key per member before)",
   'c:readlog': 'read log per member (older layout; now in log)',
   'c:dlvlog': 'delivered log per member (older layout; now in log)',
   'c:dlv':
     'deliveries by id of a conversation ((message, member) → time; one key per message before)',
   'c:notified': 'told-up-to marks (older layout; now in meta)',
-  'c:meta': 'conversation meta, members, their watermarks and told-up-to marks',
+  'c:meta':
+    "conversation meta, members, their watermarks and told-up-to marks; a direct chat's logs",
   'c:win': 'open group window',
   'c:held': 'held receipts',
   'u:badge': 'badge (unread sources)',
@@ -24,6 +26,7 @@ const KIND_NAMES: Record<string, string> = {
   'p:windows': 'partition: open windows index',
   'p:held': 'partition: held receipts index',
   'p:lease': 'partition lease',
+  'p:told': 'partition: marks told ahead of state writes still in flight',
 };
 
 /**

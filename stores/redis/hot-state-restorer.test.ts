@@ -3,7 +3,8 @@ import { mainRedisFor } from '../../tests/support/test-redis';
 import { restoredGroup } from '../../tests/support/restored-group';
 import type { RedisClient } from './connect';
 import { HotStateRestorer, type RestoredConversation } from './hot-state-restorer';
-import { INDEX_LAYOUT, LOG_LAYOUT, MetaField, RedisKeys } from './keys';
+import { LOG_LAYOUT, MetaField, PACKED_LOG_LAYOUT, RedisKeys } from './keys';
+import { MemberLog, type LogMove } from '../state/member-log';
 import { ReadModel } from './read-model';
 import { indexEntry } from '../state/stored-values';
 
@@ -36,7 +37,7 @@ describe('HotStateRestorer message index (real Redis)', () => {
   it('creates a conversation with its index in ix, and a later restore of a deletion takes the message out', async () => {
     const p = keys.conversation('new');
     await restorer.restoreConversations([conversation('new')]);
-    expect(await redis.hget(`${p}meta`, MetaField.layout)).toBe(INDEX_LAYOUT);
+    expect(await redis.hget(`${p}meta`, MetaField.layout)).toBe(PACKED_LOG_LAYOUT);
     // helpers.lua writes what stored-values.ts indexEntry writes: sent_at in base 36 (1001 = rt).
     expect(await redis.zrange(`${p}ix`, '0', '-1')).toEqual([
       '2:m1|ann#rt',
@@ -55,6 +56,46 @@ describe('HotStateRestorer message index (real Redis)', () => {
     expect(await redis.zrange(`${p}ix`, '0', '-1')).toEqual(['2:m1|ann#rt', '2:m3|ann#rv']);
     expect(await redis.hget(`${p}deleted`, 'm2')).toBe('0');
     expect((await model.unreadMany(['new'], 'bo'))[0]!.unread).toBe(2);
+  });
+
+  it("merges restored logs into a conversation's fields: what is there already is not added twice, the rest packed in seq order", async () => {
+    const moves = (at: number): LogMove[] => [
+      { which: 'delivered', seq: 1, at },
+      { which: 'read', seq: 2, at: at + 10 },
+    ];
+    const withLogs = (id: string, bo: LogMove[], kind: 'GROUP' | 'DIRECT' = 'GROUP') => ({
+      ...restoredGroup(id, sent),
+      kind,
+      readLog: { bo: bo.filter((m) => m.which === 'read') },
+      deliveredLog: { bo: bo.filter((m) => m.which === 'delivered') },
+    });
+    const packed = (bo: LogMove[]) => {
+      const log = new MemberLog('bo');
+      for (const m of [...bo].sort((a, b) => a.seq - b.seq || a.at - b.at)) log.append(m);
+      return Object.fromEntries(log.fields());
+    };
+    for (const kind of ['GROUP', 'DIRECT'] as const) {
+      const id = `logs-${kind}`;
+      const p = keys.conversation(id);
+      const hash = `${p}${kind === 'DIRECT' ? 'meta' : 'log'}`;
+      const logFields = async () =>
+        Object.fromEntries(
+          Object.entries(await redis.hgetall(hash)).filter(([f]) => /^l\d*:/.test(f)),
+        );
+      await restorer.restoreConversations([withLogs(id, moves(5_000), kind)]);
+      expect(await logFields()).toEqual(packed(moves(5_000)));
+      await restorer.restoreConversations([withLogs(id, moves(5_000), kind)]);
+      expect(await logFields()).toEqual(packed(moves(5_000)));
+      // Durable moves the hot copy lacked (a later read, an earlier delivery): merged.
+      const more: LogMove[] = [
+        { which: 'read', seq: 3, at: 9_000 },
+        { which: 'delivered', seq: 1, at: 4_000 },
+      ];
+      await restorer.restoreConversations([withLogs(id, more, kind)]);
+      expect(await logFields()).toEqual(packed([...moves(5_000), ...more]));
+      expect(await redis.exists(`${p}log:bo`)).toBe(0);
+      if (kind === 'GROUP') expect(await redis.ttl(hash)).toBeGreaterThan(0);
+    }
   });
 
   it("keeps an existing conversation's older index (msg and msgs) where it is", async () => {

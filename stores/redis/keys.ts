@@ -146,20 +146,43 @@ export const MetaField = {
 export const LOG_LAYOUT = '2';
 
 /**
- * MetaField.layout's value of today's layout: one log key per member, and the message index in
- * one sorted set (`ix`, stored-values.ts indexEntry) instead of the `msg` hash and `msgs` set.
- * Set when the conversation is created, or when the pipeline moves an index in LOG_LAYOUT into
- * `ix` on its first write (conversation-writes.ts); readers use `msg`/`msgs` where it is absent.
+ * MetaField.layout's value of the layout before PACKED_LOG_LAYOUT: one log key per member, and
+ * the message index in one sorted set (`ix`, stored-values.ts indexEntry) instead of the `msg`
+ * hash and `msgs` set. Readers use `msg`/`msgs` where neither it nor PACKED_LOG_LAYOUT is set.
  */
 export const INDEX_LAYOUT = '3';
 
+/**
+ * MetaField.layout's value of today's layout: the message index in `ix` as INDEX_LAYOUT, and
+ * each member's log in short fields (stores/state/member-log.ts) instead of a `log:<user>` key:
+ * fields of meta for a direct chat, of the conversation's `log` hash for a group (logHashSuffix).
+ * Set when the conversation is created, or by the pipeline's first write to one in LOG_LAYOUT or
+ * INDEX_LAYOUT, which moves its logs (and index) there (conversation-writes.ts).
+ */
+export const PACKED_LOG_LAYOUT = '4';
+
 /** Whether a meta 'lv' value says the conversation has no readlog/dlvlog or dlv:<id> keys. */
 export function hasLogLayout(layout: string | null | undefined): boolean {
-  return layout === LOG_LAYOUT || layout === INDEX_LAYOUT;
+  return layout === LOG_LAYOUT || layout === INDEX_LAYOUT || layout === PACKED_LOG_LAYOUT;
+}
+
+/** Whether a meta 'lv' value says the message index is `ix` (not `msg` and `msgs`). */
+export function hasOneKeyIndex(layout: string | null | undefined): boolean {
+  return layout === INDEX_LAYOUT || layout === PACKED_LOG_LAYOUT;
 }
 
 /**
- * Suffix of a member's log key (`log:<user>`): a sorted set of the moves of their read watermark
+ * The conversation key whose fields hold its members' logs in PACKED_LOG_LAYOUT: meta for a
+ * direct chat (two members' few moves: a key of their own costs more than they hold), `log` for
+ * a group (its members' logs would make meta a hashtable; an unknown kind counts as a group).
+ */
+export function logHashSuffix(kind: string | null | undefined): 'meta' | 'log' {
+  return kind === 'DIRECT' ? 'meta' : 'log';
+}
+
+/**
+ * Suffix of a member's log key (`log:<user>`, layouts before PACKED_LOG_LAYOUT, which keeps logs
+ * in fields): a sorted set of the moves of their read watermark
  * (scored by the seq) and delivered watermark (scored by minus the seq), each member the move's
  * time packed with the seq into one integer, so that both logs of a member cost one key
  * (stored-values.ts logEntry).
@@ -178,4 +201,4 @@ export type LegacySuffix = (typeof LEGACY_SUFFIXES)[number];
 
 /** Suffixes of conversation keys, as the Lua scripts spell them. */
 export type ConversationSuffix =
-  'meta' | 'ix' | 'msgs' | 'msg' | 'win' | 'held' | 'deleted' | 'marked' | 'dlv';
+  'meta' | 'ix' | 'msgs' | 'msg' | 'win' | 'held' | 'deleted' | 'marked' | 'dlv' | 'log';

@@ -1,6 +1,6 @@
 import type { ChainableCommander, Result } from 'ioredis';
 import { isCluster, type RedisClient } from './connect';
-import { INDEX_LAYOUT, MetaField, type RedisKeys } from './keys';
+import { hasOneKeyIndex, MetaField, type RedisKeys } from './keys';
 import { indexScore, lastAtOfScore } from './conversation-index';
 import { HeldUnreadPages, listingArgument, type HeldUnreadPage } from './held-unread-pages';
 import { execPipeline, pipelineOf } from './pipeline';
@@ -194,7 +194,7 @@ export class ReadModel {
     conversationIds.forEach((c, i) => {
       // The index meta's layout names (unread-row.lua): 'ix', or the older 'msgs'.
       const layout = (replies[3 * i] as Array<string | null>)[4];
-      const index = layout === INDEX_LAYOUT ? 'ix' : 'msgs';
+      const index = hasOneKeyIndex(layout) ? 'ix' : 'msgs';
       counts.zcount(this.keys.conversationKey(c, index), `(${watermarks[i]}`, '+inf');
     });
     const unread = await execPipeline(counts);

@@ -3,10 +3,18 @@ import { loadConfig } from '../../config/config';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
 import { connectRedis, type RedisClient } from './connect';
 import { HotStateRestorer } from './hot-state-restorer';
-import { INDEX_LAYOUT, LOG_LAYOUT, MetaField, RedisKeys } from './keys';
+import { INDEX_LAYOUT, LOG_LAYOUT, MetaField, PACKED_LOG_LAYOUT, RedisKeys } from './keys';
 import { RedisReceiptDetails } from './receipt-details';
 import { deliveredByField, indexEntry, logEntry, MAX_PACKED_LOG_AT } from '../state/stored-values';
 import { restoredGroup } from '../../tests/support/restored-group';
+import { MemberLog, type LogMove } from '../state/member-log';
+
+/** The fields the engine writes for a member who made `moves`, in order (MemberLog). */
+function logFields(userId: string, moves: LogMove[]): Record<string, string> {
+  const log = new MemberLog(userId);
+  for (const move of moves) log.append(move);
+  return Object.fromEntries(log.fields());
+}
 
 /**
  * Receipt details against the real main Redis: an answer held by the source is given again only
@@ -54,12 +62,17 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
     return found.recipients.map((r) => [r.userId, r.readAt, r.deliveredAt]);
   };
 
-  it('the restore (helpers.lua logMove) packs a log entry as the engine does (logEntry)', async () => {
-    const log = await redis.zrange(`${keys.conversation(c)}log:bo`, '0', '-1', 'WITHSCORES');
-    const delivered = logEntry('delivered', 1, '1500');
-    const read = logEntry('read', 1, '2000');
-    expect(log).toEqual([delivered.member, '-1', read.member, '1']);
-    expect(log).toEqual(['-1500002', '-1', '2000001', '1']);
+  it('the restore (helpers.lua packLogMoves) packs a log into fields as the engine does (MemberLog)', async () => {
+    const p = keys.conversation(c);
+    expect(await redis.hget(`${p}meta`, MetaField.layout)).toBe(PACKED_LOG_LAYOUT);
+    expect(await redis.exists(`${p}log:bo`)).toBe(0);
+    // A group's logs are the `log` hash's fields: bo's moves in seq order.
+    expect(await redis.hgetall(`${p}log`)).toEqual(
+      logFields('bo', [
+        { which: 'delivered', seq: 1, at: 1_500 },
+        { which: 'read', seq: 1, at: 2_000 },
+      ]),
+    );
   });
 
   it('gives a held answer while nothing changed, and a new one as soon as something did', async () => {
@@ -76,9 +89,14 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
     await redis
       .multi()
       .hset(`${p}meta`, MetaField.dlvd('cy'), '1')
-      .zadd(`${p}log:cy`, -1, '-1|3000')
       .hset(`${p}meta`, MetaField.read('cy'), '1')
-      .zadd(`${p}log:cy`, 1, '1|4000')
+      .hset(
+        `${p}log`,
+        logFields('cy', [
+          { which: 'delivered', seq: 1, at: 3_000 },
+          { which: 'read', seq: 1, at: 4_000 },
+        ]),
+      )
       .exec();
     expect(await recipients(source)).toEqual([
       ['bo', 2_000, 1_500],
@@ -159,7 +177,7 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
       ),
     ]);
     const p = keys.conversation('odd-ids');
-    expect(await redis.hget(`${p}meta`, MetaField.layout)).toBe(INDEX_LAYOUT);
+    expect(await redis.hget(`${p}meta`, MetaField.layout)).toBe(PACKED_LOG_LAYOUT);
     expect(await redis.exists(`${p}msg`, `${p}msgs`)).toBe(0);
     const source = new RedisReceiptDetails(redis, keys);
     for (const [i, messageId] of ids.entries()) {
@@ -265,6 +283,53 @@ describe('RedisReceiptDetails answers held (real Redis)', () => {
       expect(
         await source.lookup({ conversationId: 'forms', messageId, viewer: 'bo' }),
       ).toMatchObject({ status: 'found', message: { sentAt, senderId: 'ann' } });
+  });
+
+  it('dates moves from logs in fields: meta for a direct chat, `log` for a group, over several chunks', async () => {
+    // bo's moves: 40, enough for several chunks (l1:bo, l2:bo, …, l:bo); cy's: two.
+    const boMoves: LogMove[] = [];
+    for (let seq = 1; seq <= 40; seq++)
+      boMoves.push(
+        { which: 'delivered', seq, at: 100_000 * seq },
+        { which: 'read', seq, at: 100_000 * seq + 7_000 },
+      );
+    const bo = logFields('bo', boMoves);
+    expect(Object.keys(bo).length).toBeGreaterThan(3);
+    const cy = logFields('cy', [
+      { which: 'delivered', seq: 10, at: 55 },
+      { which: 'read', seq: 30, at: 66 },
+    ]);
+    for (const kind of ['DIRECT', 'GROUP'] as const) {
+      const p = keys.conversation(`fields-${kind}`);
+      const members = kind === 'DIRECT' ? ['bo', 'cy'] : ['ann', 'bo', 'cy'];
+      const multi = redis
+        .multi()
+        .hset(`${p}meta`, { kind, lv: PACKED_LOG_LAYOUT, last_seq: '40', rev: `f.${kind}` })
+        .hset(`${p}meta`, { 'r:bo': '40', 'd:bo': '40', 'r:cy': '30', 'd:cy': '30' });
+      for (const m of members) multi.hset(`${p}meta`, MetaField.member(m), '1');
+      for (let seq = 1; seq <= 40; seq++)
+        multi.zadd(`${p}ix`, seq, indexEntry(`m${seq}`, 'ann', String(seq)));
+      multi.hset(kind === 'DIRECT' ? `${p}meta` : `${p}log`, { ...bo, ...cy });
+      await multi.exec();
+      const row = async (userId: string, messageId: string) => {
+        const found = await new RedisReceiptDetails(redis, keys).lookup({
+          conversationId: `fields-${kind}`,
+          messageId,
+          viewer: userId === 'bo' ? 'cy' : 'bo',
+        });
+        if (found.status !== 'found') throw new Error(found.status);
+        const r = found.recipients.find((x) => x.userId === userId)!;
+        return [r.readAt, r.deliveredAt];
+      };
+      expect({ kind, m1: await row('bo', 'm1') }).toEqual({ kind, m1: [107_000, 100_000] });
+      expect({ kind, m23: await row('bo', 'm23') }).toEqual({
+        kind,
+        m23: [2_307_000, 2_300_000],
+      });
+      // cy: delivered up to 10 at 55; read up to 30 at 66 (which delivered 11–30 then).
+      expect({ kind, m5: await row('cy', 'm5') }).toEqual({ kind, m5: [66, 55] });
+      expect({ kind, m20: await row('cy', 'm20') }).toEqual({ kind, m20: [66, 66] });
+    }
   });
 
   it("reads an older build's readlog/dlvlog and dlv:<id> keys until the conversation says it has none", async () => {

@@ -1,15 +1,26 @@
 import type { Result } from 'ioredis';
 import { isCluster, type RedisClient } from '../redis/connect';
 import type { ConversationKind } from '../../schemas/types';
-import { hasLogLayout, INDEX_LAYOUT, MetaField, type RedisKeys } from '../redis/keys';
+import {
+  hasLogLayout,
+  hasOneKeyIndex,
+  MetaField,
+  PACKED_LOG_LAYOUT,
+  type RedisKeys,
+} from '../redis/keys';
+import { MemberLog, parseLogField, type LogMove } from './member-log';
 import { execPipeline, pipelineOf } from '../redis/pipeline';
 import { defineScripts } from '../redis/script-loader';
 import { ConversationState } from './conversation-state';
-import { deliveredByField, luaNumber, parseIndexEntry } from './stored-values';
+import { deliveredByField, logMoveOf, luaNumber, parseIndexEntry } from './stored-values';
 
 type Flat = string[];
 /** load-conversations-n.lua's reply for one conversation (see its header). */
-type Snapshot = [Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat[], Flat, Flat, Flat];
+type Snapshot = [
+  ...[Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat[], Flat, Flat, Flat],
+  log: Flat,
+  logKeys: Array<string | Flat>,
+];
 
 /**
  * Conversations one load script call reads on a single Redis: enough that the call's own cost
@@ -94,6 +105,7 @@ function toState(
 ): ConversationState {
   const [meta, members, read, dlvd, msg, msgs, notified, win, held, dlv, deleted, marked, ix] =
     snapshot;
+  const [log, logKeys] = [snapshot[13] ?? [], snapshot[14] ?? []];
   const state = new ConversationState(conversationId, prefix);
   // The legacy layout's keys (members, read, dlvd, notified): empty once a conversation is in meta.
   const legacy = [members, read, dlvd, notified].some((flat) => flat.length > 0);
@@ -121,7 +133,15 @@ function toState(
   state.olderKeys = (state.kind !== null || legacy) && !hasLogLayout(layout);
   // Today's layout: a conversation not created yet is created in it, one created before keeps
   // its index in msg/msgs until the first write moves it (conversationWrites).
-  state.oneKeyIndex = layout === INDEX_LAYOUT || (state.kind === null && !legacy);
+  state.oneKeyIndex = hasOneKeyIndex(layout) || (state.kind === null && !legacy);
+  // Members' logs: fields (PACKED_LOG_LAYOUT) for one created by this build; `log:<user>` keys,
+  // to be moved into fields by the first write, for one created in LOG_LAYOUT or INDEX_LAYOUT;
+  // kept in those keys for an older build's.
+  const created = state.kind === null && !legacy;
+  state.logsInFields = layout === PACKED_LOG_LAYOUT || created;
+  state.logsToMove = !state.logsInFields && hasLogLayout(layout);
+  if (layout === PACKED_LOG_LAYOUT) loadLogFields(state, state.kind === 'DIRECT' ? meta : log);
+  else if (state.logsToMove) loadLogKeys(state, logKeys);
   forPairs(msg, (id, value) => state.setMessageValue(id, value));
   forPairs(msgs, (id, score) => state.indexMessage(id, Number(score)));
   // An entry that does not parse names no message any rule could use (as a msg value that
@@ -144,6 +164,39 @@ function toState(
     state.loadDeliveredBy(id, entries);
   });
   return state;
+}
+
+/** The members' logs of a hash's flat HGETALL reply (its 'l…:<user>' fields: member-log.ts). */
+function loadLogFields(state: ConversationState, flat: Flat): void {
+  const chunks = new Map<string, Array<{ kept: number | null; value: string }>>();
+  forPairs(flat, (field, value) => {
+    const f = parseLogField(field);
+    if (!f) return;
+    const own = chunks.get(f.userId) ?? [];
+    own.push({ kept: f.kept, value });
+    chunks.set(f.userId, own);
+  });
+  for (const [user, own] of chunks) state.loadMemberLog(MemberLog.fromFields(user, own));
+}
+
+/**
+ * The members' `log:<user>` keys as read (flat user, entries, …), as MemberLogs: in seq order, a
+ * kind's first move to a seq kept (the one a reader takes). An entry that does not parse (no
+ * time) tells a reader nothing and is not carried over.
+ */
+function loadLogKeys(state: ConversationState, flat: Array<string | Flat>): void {
+  for (let i = 0; i < flat.length; i += 2) {
+    const user = flat[i] as string;
+    const moves: LogMove[] = [];
+    forPairs(flat[i + 1] as Flat, (member, score) => {
+      const move = logMoveOf(member, Number(score));
+      if (move) moves.push(move);
+    });
+    moves.sort((a, b) => a.seq - b.seq || a.at - b.at);
+    const log = new MemberLog(user);
+    for (const move of moves) log.append(move);
+    state.loadMemberLog(log);
+  }
 }
 
 /** A watermark as loaded: the highest of what meta and a legacy key hold (they only move up). */

@@ -1,4 +1,5 @@
 import type { ConversationKind } from '../../schemas/types';
+import { MemberLog, type LogFieldWrites, type LogMove } from './member-log';
 import { SeqIndex } from './seq-index';
 import { formatMessage, parseMessage, type StoredMessage } from './stored-values';
 
@@ -94,6 +95,18 @@ export class ConversationState {
    */
   olderKeys = false;
   /**
+   * Members' logs are short fields (keys.ts PACKED_LOG_LAYOUT, member-log.ts), held here as
+   * MemberLogs: a conversation created by this build, or moved there by its first write. False
+   * for one of an older build that keeps them in `log:<user>` keys (olderKeys: no 'lv').
+   */
+  logsInFields = true;
+  /**
+   * Loaded with its logs in `log:<user>` keys (LOG_LAYOUT or INDEX_LAYOUT), held here as
+   * MemberLogs already: the next write puts them into fields and deletes those keys
+   * (conversationWrites).
+   */
+  logsToMove = false;
+  /**
    * When this process last set the expiry of a key it appends to (a log, a delivered-by hash),
    * by key suffix. Not loaded: after a load the first write refreshes each key once.
    */
@@ -118,6 +131,7 @@ export class ConversationState {
   private deletedIds?: Map<string, number>;
   /** The `marked` hash: member → when they marked the conversation unread (until they read). */
   private markedBy?: Map<string, string>;
+  private logs?: Map<string, MemberLog>;
   private bytes: number;
 
   constructor(
@@ -139,6 +153,38 @@ export class ConversationState {
     if (last === undefined) this.bytes += ENTRY + str(suffix);
     (this.expiryRefreshed ??= new Map()).set(suffix, now);
     return true;
+  }
+
+  /** The members' logs held (logsInFields), by user. */
+  get memberLogs(): ReadonlyMap<string, MemberLog> {
+    return this.logs ?? (EMPTY_MAP as ReadonlyMap<string, MemberLog>);
+  }
+
+  /** A log as loaded (its fields, or the moves of an older build's key). */
+  loadMemberLog(log: MemberLog): void {
+    const before = this.logs?.get(log.userId);
+    this.bytes += log.size - (before ? before.size : -(ENTRY + str(log.userId)));
+    (this.logs ??= new Map()).set(log.userId, log);
+  }
+
+  /** MemberLog.append on the user's log (created empty when it has none): the fields to write. */
+  logMove(userId: string, move: LogMove): LogFieldWrites {
+    const log = this.logs?.get(userId) ?? new MemberLog(userId);
+    if (!this.logs?.has(userId)) this.loadMemberLog(log);
+    const before = log.size;
+    const writes = log.append(move);
+    this.bytes += log.size - before;
+    return writes;
+  }
+
+  /** MemberLog.dropBelow on the user's log, if any: the fields to write. */
+  dropLogBelow(userId: string, lowest: number): LogFieldWrites {
+    const log = this.logs?.get(userId);
+    if (!log) return { set: [], deleted: [] };
+    const before = log.size;
+    const writes = log.dropBelow(lowest);
+    this.bytes += log.size - before;
+    return writes;
   }
 
   /** Estimated heap bytes held, for a cache bounded by bytes. */

@@ -2,10 +2,13 @@ import {
   INDEX_LAYOUT,
   LEGACY_SUFFIXES,
   LOG_LAYOUT,
+  logHashSuffix,
   memberLogSuffix,
   MetaField,
+  PACKED_LOG_LAYOUT,
   type ConversationSuffix,
 } from '../redis/keys';
+import type { LogFieldWrites } from './member-log';
 import type { ConversationKind } from '../../schemas/types';
 import type { ConversationState } from './conversation-state';
 import { newRevision } from '../redis/revision';
@@ -63,7 +66,8 @@ export class MemberFields extends UserFields {
  * The writes of an engine call on `state`. A state loaded from the legacy layout (separate
  * members/read/dlvd/notified keys: conversation-loader.ts) gets its members, watermarks and
  * 'told up to' marks written into meta with this call's writes, and the legacy keys deleted, once.
- * A state whose index is in LOG_LAYOUT's `msg` and `msgs` gets it moved into `ix` the same way.
+ * A state whose index is in LOG_LAYOUT's `msg` and `msgs` gets it moved into `ix` the same way,
+ * and one whose members' logs are in `log:<user>` keys gets them moved into fields.
  */
 export function conversationWrites(
   state: ConversationState,
@@ -72,7 +76,14 @@ export function conversationWrites(
 ): ConversationWrites {
   if (!state.oneKeyIndex && !state.olderKeys && !state.legacyLayout && state.kind !== null)
     moveIndexToOneKey(state, writes, ttlSeconds);
-  const c = new ConversationWrites(writes, state.prefix, state.oneKeyIndex);
+  if (state.logsToMove) moveLogsToFields(state, writes, ttlSeconds);
+  const c = new ConversationWrites(
+    writes,
+    state.prefix,
+    state.oneKeyIndex,
+    state.logsInFields,
+    state.kind,
+  );
   if (state.legacyLayout) {
     for (const user of state.members) c.members.add(user);
     for (const [user, seq] of state.read) c.read.set(user, formatNumber(seq));
@@ -111,6 +122,34 @@ function moveIndexToOneKey(state: ConversationState, writes: WriteSet, ttlSecond
 }
 
 /**
+ * Moves the members' logs of a conversation loaded with `log:<user>` keys (LOG_LAYOUT or
+ * INDEX_LAYOUT, held as MemberLogs since its load) into fields (PACKED_LOG_LAYOUT), and marks
+ * meta so. In flush order the fields come first (the `log` hash before meta; in meta, with the
+ * mark), the old keys after meta: a flush cut anywhere leaves readers the whole logs in the place
+ * meta names. Called after moveIndexToOneKey, whose mark this one replaces.
+ */
+function moveLogsToFields(state: ConversationState, writes: WriteSet, ttlSeconds: number): void {
+  const suffix = logHashSuffix(state.kind);
+  const rank = suffix === 'meta' ? ConversationRank.Meta : ConversationRank.Data;
+  const hash = writes.hash(state.prefix + suffix, rank);
+  let any = false;
+  for (const log of state.memberLogs.values())
+    for (const [field, value] of log.fields()) {
+      hash.set(field, value);
+      any = true;
+    }
+  if (any && suffix === 'log') hash.expire(ttlSeconds);
+  writes
+    .hash(state.prefix + 'meta', ConversationRank.Meta)
+    .set(MetaField.layout, PACKED_LOG_LAYOUT);
+  // The keys the load found (it read every user's with a watermark or membership).
+  for (const user of state.memberLogs.keys())
+    writes.sortedSet(state.prefix + memberLogSuffix(user), ConversationRank.Watermarks).del();
+  state.logsToMove = false;
+  state.logsInFields = true;
+}
+
+/**
  * The WriteSet handles of one conversation's keys, named as the Lua scripts name them (the key
  * prefix, then 'meta', 'msgs', 'dlv', …; members and watermarks as meta fields) so that
  * readers find what the scripts would have written.
@@ -130,6 +169,10 @@ export class ConversationWrites {
     private readonly prefix: string,
     /** The message index is `ix` (INDEX_LAYOUT), not `msg` and `msgs`. */
     private readonly oneKeyIndex = true,
+    /** Members' logs are fields (PACKED_LOG_LAYOUT), not `log:<user>` keys. */
+    private readonly logsInFields = true,
+    /** The conversation's kind, which says where its logs' fields are (logHashSuffix). */
+    private readonly kind: ConversationKind | null = null,
   ) {}
 
   get meta(): HashWrites {
@@ -154,7 +197,10 @@ export class ConversationWrites {
    */
   create(kind: ConversationKind): void {
     this.meta.set('kind', kind);
-    this.meta.set(MetaField.layout, this.oneKeyIndex ? INDEX_LAYOUT : LOG_LAYOUT);
+    this.meta.set(
+      MetaField.layout,
+      !this.oneKeyIndex ? LOG_LAYOUT : this.logsInFields ? PACKED_LOG_LAYOUT : INDEX_LAYOUT,
+    );
   }
 
   /** Members: meta's 'm:<user>' fields. */
@@ -271,8 +317,25 @@ export class ConversationWrites {
   }
 
   /**
-   * A member's log of read and delivered watermark moves, for receipt details (keys.ts
-   * memberLogSuffix; entries from stored-values.ts logEntry).
+   * Writes a change of members' logs in fields (PACKED_LOG_LAYOUT, MemberLog): to meta for a
+   * direct chat, else to the `log` hash (logHashSuffix; `kind`: the conversation's, known once
+   * it has members). Returns the `log` hash when it wrote there (its expiry is the caller's).
+   */
+  logFields(kind: ConversationKind | null, change: LogFieldWrites): HashWrites | null {
+    if (change.set.length === 0 && change.deleted.length === 0) return null;
+    const hash =
+      logHashSuffix(kind ?? this.kind) === 'meta'
+        ? this.meta
+        : (this.revise(), this.writes.hash(this.key('log')));
+    for (const [field, value] of change.set) hash.set(field, value);
+    for (const field of change.deleted) hash.delete(field);
+    return hash === this.metaWrites ? null : hash;
+  }
+
+  /**
+   * A member's log of read and delivered watermark moves in a key of its own, for a conversation
+   * that keeps them there (no 'lv': an older build's; keys.ts memberLogSuffix; entries from
+   * stored-values.ts logEntry).
    */
   memberLog(userId: string): SortedSetWrites {
     this.revise();

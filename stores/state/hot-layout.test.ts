@@ -10,7 +10,7 @@ import { writeLegacyConversation } from '../../tests/support/legacy-layout';
 import { runOne } from '../../tests/support/redis-state';
 import { connectRedis, type RedisClient } from '../redis/connect';
 import { ConversationStore, type ReceiptInput } from '../redis/conversation-store';
-import { INDEX_LAYOUT, LOG_LAYOUT, MetaField, RedisKeys } from '../redis/keys';
+import { INDEX_LAYOUT, LOG_LAYOUT, MetaField, PACKED_LOG_LAYOUT, RedisKeys } from '../redis/keys';
 import { RedisReceiptDetails } from '../redis/receipt-details';
 import { ReadModel } from '../redis/read-model';
 import { loadConversations } from './conversation-loader';
@@ -92,12 +92,15 @@ describe('hot-state layout (real Redis)', () => {
       const found = await encodings(c);
       // No members set (a hashtable in Redis 7.0: ~750 B for 20), no read or dlvd hash; the
       // reads opened a group window.
-      // The engine keeps the message index in one key (ix); the reference scripts in the layout
-      // before it (msg and msgs).
+      // The engine keeps the message index in one key (ix) and the members' logs in one hash
+      // (log); the reference scripts in the layout before (msg and msgs, a log:<user> each).
       expect(Object.keys(found).filter((k) => !k.includes(':'))).toEqual(
-        how === 'engine' ? ['ix', 'meta', 'win'] : ['meta', 'msg', 'msgs', 'win'],
+        how === 'engine' ? ['ix', 'log', 'meta', 'win'] : ['meta', 'msg', 'msgs', 'win'],
       );
-      if (how === 'engine') expect(found.ix).toBe('listpack');
+      expect(Object.keys(found).filter((k) => k.startsWith('log:'))).toHaveLength(
+        how === 'engine' ? 0 : 10,
+      );
+      if (how === 'engine') expect([found.ix, found.log]).toEqual(['listpack', 'listpack']);
       expect(found.meta).toBe('listpack');
       const model = new ReadModel(redis, keys);
       expect(await model.members(c)).toEqual([...users].sort());
@@ -162,7 +165,7 @@ describe('hot-state layout (real Redis)', () => {
     expect(Object.fromEntries(again.dlvd)).toEqual({ ana: 4, bo: 3, cy: 1, dee: 3 });
   });
 
-  it("moves a conversation's message index from msg and msgs into ix on its next write, answering alike", async () => {
+  it("moves a conversation's message index into ix and its members' logs into fields on its next write, answering alike", async () => {
     const c = 'log-layout';
     const key = (suffix: string) => `${keys.conversation(c)}${suffix}`;
     // Written in LOG_LAYOUT (as the reference scripts still write): the index in msg and msgs.
@@ -208,7 +211,10 @@ describe('hot-state layout (real Redis)', () => {
     const s = step();
     applyReceipts(state, [read('bo', 1)], s); // bo had read up to his m2: no change but a log
     await s.writes.flush(redis);
-    expect(await redis.hget(key('meta'), MetaField.layout)).toBe(INDEX_LAYOUT);
+    // Today's layout: the index in ix, and cy's log (read to 2) in a field of the `log` hash.
+    expect(await redis.hget(key('meta'), MetaField.layout)).toBe(PACKED_LOG_LAYOUT);
+    expect(await scanKeys(redis, `${keys.conversation(c)}log:*`)).toEqual([]);
+    expect(Object.keys(await redis.hgetall(key('log')))).toEqual(['l:cy']);
     expect(await redis.exists(key('msg'), key('msgs'))).toBe(0);
     expect(await redis.zrange(key('ix'), '0', '-1', 'WITHSCORES')).toEqual([
       '2:m1|ana#rt',

@@ -4,6 +4,8 @@
  * format and parse exactly as the scripts do.
  */
 
+import type { LogMove } from './member-log';
+
 /**
  * The scripts' `str(n)` ('%.0f'): a whole number without exponent. Seqs, versions and times are
  * safe integers, for which String() prints the same digits.
@@ -143,6 +145,23 @@ export function logEntry(
   const score = formatNumber(which === 'read' ? seq : -seq);
   const packed = packedLogMember(which, seq, at);
   return { score, member: packed ?? `${score}|${at}` };
+}
+
+/**
+ * The move a `log:<user>` entry stands for (logEntry, or the older `<±seq>|<at>`), or null where
+ * its time does not parse: a read scored seq, a delivery scored -seq (helpers.lua logTime).
+ */
+export function logMoveOf(member: string, score: number): LogMove | null {
+  if (!Number.isSafeInteger(score) || score === 0) return null;
+  const which = score > 0 ? 'read' : 'delivered';
+  const older = /\|(\d+)$/.exec(member);
+  let at: number;
+  if (older) at = Number(older[1]);
+  else if (/^-?\d+$/.test(member)) {
+    const n = Number(member);
+    at = Math.floor((n < 0 ? -n - 1 : n) / 1000);
+  } else return null;
+  return Number.isSafeInteger(at) ? { which, seq: Math.abs(score), at } : null;
 }
 
 /** The largest time packedLogMember packs: `at × 1000 + 999` stays a safe integer. */

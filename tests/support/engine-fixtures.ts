@@ -51,6 +51,9 @@ export function stateOf(spec: StateSpec = {}): ConversationState {
   if (spec.hasHeld) s.hold('a held receipt', NOW + 30_000);
   s.touched = spec.touched ?? null;
   if (spec.indexIn) s.oneKeyIndex = false;
+  // Logs in `log:<user>` keys: moved into fields by the next write (LOG_LAYOUT), or kept (older).
+  if (spec.indexIn) s.logsInFields = false;
+  if (spec.indexIn === 'log') s.logsToMove = true;
   if (spec.indexIn === 'older') s.olderKeys = true;
   return s;
 }

@@ -108,6 +108,7 @@ export function conversationKeyNames(
     ...['meta', 'ix', 'msg', 'msgs', 'win', 'held'],
     ...['deleted', 'marked'],
     'dlv',
+    'log',
     ...gen.usersOf(conversationId).map((u) => `log:${u}`),
   ];
 }

@@ -2,7 +2,9 @@ import type { RedisClient } from '../../stores/redis/connect';
 import { execPipeline } from '../../stores/redis/pipeline';
 import { scanKeys } from './harness';
 import { pipelineOf } from '../../stores/redis/pipeline';
-import { INDEX_LAYOUT, LOG_LAYOUT } from '../../stores/redis/keys';
+import { INDEX_LAYOUT, LOG_LAYOUT, PACKED_LOG_LAYOUT } from '../../stores/redis/keys';
+import { decodeChunk, parseLogField, type LogMove } from '../../stores/state/member-log';
+import { logEntry } from '../../stores/state/stored-values';
 import { formatMessage, parseIndexEntry } from '../../stores/state/stored-values';
 
 /** One key as a test compares it: its type, its contents, and whether it expires. */
@@ -51,6 +53,56 @@ export async function dumpKeys(
   return out;
 }
 
+/** Redis' order of a sorted set's flat (member, score) pairs: by score, then by member's bytes. */
+function redisOrder(pairs: Array<[string, string]>): Array<[string, string]> {
+  return pairs.sort(
+    ([a, x], [b, y]) => Number(x) - Number(y) || Buffer.compare(Buffer.from(a), Buffer.from(b)),
+  );
+}
+
+/**
+ * A dump with the members' logs in fields (keys.ts PACKED_LOG_LAYOUT: meta's 'l…:<user>' fields
+ * for a direct chat, the `log` hash's for a group) written as the `log:<user>` sorted sets of the
+ * layout before (stored-values.ts logEntry), the fields taken out of meta. The reference scripts
+ * keep that layout; this compares the moves each side logged, move for move. A converted key
+ * expires as the reference's do (they get an expiry with every write): the `log` hash's own
+ * flag, and for fields of meta, whose expiry meta's entry shows, true.
+ */
+export function withLogsAsKeys(dump: Record<string, DumpedKey>): Record<string, DumpedKey> {
+  const out: Record<string, DumpedKey> = {};
+  const logs = new Map<string, { base: string; moves: LogMove[]; expires: boolean }>();
+  const take = (base: string, field: string, value: string, expires: boolean): boolean => {
+    const f = parseLogField(field);
+    if (!f) return false;
+    const name = `${base}log:${f.userId}`;
+    const log = logs.get(name) ?? { base, moves: [], expires };
+    log.moves.push(...decodeChunk(value));
+    logs.set(name, log);
+    return true;
+  };
+  for (const [name, key] of Object.entries(dump)) {
+    if (name.endsWith('meta') && key.type === 'hash') {
+      const base = name.slice(0, -'meta'.length);
+      const meta: Record<string, string> = {};
+      for (const [field, value] of Object.entries(key.value as Record<string, string>))
+        if (!take(base, field, value, true)) meta[field] = value;
+      out[name] = { ...key, value: meta };
+    } else if (name.endsWith('log') && key.type === 'hash') {
+      const base = name.slice(0, -'log'.length);
+      for (const [field, value] of Object.entries(key.value as Record<string, string>))
+        if (!take(base, field, value, key.expires)) throw new Error(`${name}: field ${field}`);
+    } else out[name] = key;
+  }
+  for (const [name, { moves, expires }] of logs) {
+    const pairs = moves.map((m): [string, string] => {
+      const { score, member } = logEntry(m.which, m.seq, String(m.at));
+      return [member, score];
+    });
+    out[name] = { type: 'zset', value: redisOrder(pairs).flat(), expires };
+  }
+  return out;
+}
+
 /**
  * A dump with each one-key message index (`ix`, keys.ts INDEX_LAYOUT) written as the `msg` hash
  * and `msgs` sorted set of the layout before, and meta's layout mark as that layout's: the
@@ -62,7 +114,7 @@ export function withIndexAsMsgAndMsgs(dump: Record<string, DumpedKey>): Record<s
   for (const [name, key] of Object.entries(dump)) {
     if (name.endsWith('meta') && key.type === 'hash') {
       const meta = { ...(key.value as Record<string, string>) };
-      if (meta.lv === INDEX_LAYOUT) meta.lv = LOG_LAYOUT;
+      if (meta.lv === INDEX_LAYOUT || meta.lv === PACKED_LOG_LAYOUT) meta.lv = LOG_LAYOUT;
       out[name] = { ...key, value: meta };
     } else if (name.endsWith('ix') && key.type === 'zset') {
       const flat = key.value as string[];
@@ -74,14 +126,19 @@ export function withIndexAsMsgAndMsgs(dump: Record<string, DumpedKey>): Record<s
         msg[m.messageId] = formatMessage(Number(flat[i + 1]), m.sender, m.sentAt);
         msgs.push([m.messageId, flat[i + 1]!]);
       }
-      // Redis' order: by score, then by member's bytes.
-      msgs.sort(
-        ([a, x], [b, y]) => Number(x) - Number(y) || Buffer.compare(Buffer.from(a), Buffer.from(b)),
-      );
+      redisOrder(msgs);
       const base = name.slice(0, -'ix'.length);
       out[`${base}msg`] = { type: 'hash', value: msg, expires: key.expires };
       out[`${base}msgs`] = { type: 'zset', value: msgs.flat(), expires: key.expires };
     } else out[name] = key;
   }
   return out;
+}
+
+/**
+ * A dump of the engine's keys as the reference scripts' layout holds the same state: the index
+ * as `msg` and `msgs`, the logs as `log:<user>` keys (the scripts stay in the layout before).
+ */
+export function asReferenceLayout(dump: Record<string, DumpedKey>): Record<string, DumpedKey> {
+  return withIndexAsMsgAndMsgs(withLogsAsKeys(dump));
 }

@@ -9,7 +9,7 @@
   ARGV    per key, in order: n, then n message ids whose delivered-by-id entries to read as well
           (the engine holds only those a step needs: helpers.lua deliveredBy)
   Returns per key, in order, {meta, members, read, dlvd, msg, msgs, notified, win, held, dlv,
-  deleted, marked, ix}:
+  deleted, marked, ix, log, logKeys}:
     meta, read, dlvd, msg, notified, win, deleted, marked: HGETALL (flat field, value, …)
     members: SMEMBERS; msgs: ZRANGE 0 -1 WITHSCORES (flat id, seq, …, in seq order)
     ix: ZRANGE 0 -1 WITHSCORES (flat entry, seq, …): the index where meta's LAYOUT field is
@@ -20,6 +20,11 @@
     conversation was created after it)
     held: ZRANGE held 0 -1 WITHSCORES (the held receipts, flat entry, deadline, …)
     dlv: per message id asked, in order, who confirmed it by id: flat user, at, … ({} for none)
+    log: HGETALL of the 'log' hash, where meta's LAYOUT field is PACKED_LOG_LAYOUT and the
+    conversation is not a direct chat (a direct chat's log fields are in meta), else {}
+    logKeys: where LAYOUT is LOG_LAYOUT or INDEX_LAYOUT, the members' 'log:<user>' keys, to be
+    moved into fields: flat user, {ZRANGE 0 -1 WITHSCORES}, … for every user with a watermark
+    or membership whose key exists; else {}
   Cost: O(size of the conversations' state): meant for a conversation's first use by the
   process that owns it, not for every event.
 ]]
@@ -30,8 +35,22 @@ local function snapshot(p, ids)
   local meta = redis.call('HGETALL', p .. 'meta')
   -- Created in today's layout (meta's LAYOUT field): it never had the legacy layout's keys.
   local current = currentLayout(meta)
-  -- The message index is 'ix' (INDEX_LAYOUT), else 'msg' and 'msgs'; never both read.
-  local oneKey = layoutOf(meta) == INDEX_LAYOUT
+  -- The message index is 'ix' (INDEX_LAYOUT, PACKED_LOG_LAYOUT), else 'msg' and 'msgs'; never both read.
+  local layout = layoutOf(meta)
+  local oneKey = hasOneKeyIndex(layout)
+  local log, logKeys = {}, {}
+  if layout == PACKED_LOG_LAYOUT then
+    if kindOf(meta) ~= 'DIRECT' then log = redis.call('HGETALL', p .. 'log') end
+  elseif current then
+    local members, reads, dlvds = memberState(meta)
+    for _, user in ipairs(everyone(members, reads, dlvds)) do
+      local entries = redis.call('ZRANGE', p .. 'log:' .. user, 0, -1, 'WITHSCORES')
+      if #entries > 0 then
+        logKeys[#logKeys + 1] = user
+        logKeys[#logKeys + 1] = entries
+      end
+    end
+  end
   local function index(command, suffix, ...)
     if oneKey == (suffix == 'ix') then return redis.call(command, p .. suffix, ...) end
     return {}
@@ -63,6 +82,8 @@ local function snapshot(p, ids)
     redis.call('HGETALL', p .. 'deleted'),
     redis.call('HGETALL', p .. 'marked'),
     index('ZRANGE', 'ix', 0, -1, 'WITHSCORES'),
+    log,
+    logKeys,
   }
 end
 

@@ -1,7 +1,7 @@
 --[[
   Who received and who read one message, for the receipt-details query (read-only).
   "Read by U at T" is the time of the first move of U's read watermark to the message's seq
-  or beyond (U's log, 'log:<user>'); a member
+  or beyond (U's log: fields of meta or 'log' in PACKED_LOG_LAYOUT, else 'log:<user>'); a member
   who sent a later message read this one then too (sending moves the sender's watermark without
   a log entry), so the first later message of each member also counts. Delivered is the
   delivered watermark, the delivered-by-id hash, or having read it, whichever came first.
@@ -38,13 +38,16 @@ local messageId, viewer, scanLimit, held = ARGV[1], ARGV[2], tonumber(ARGV[3]), 
 local seqHint = tonumber(ARGV[5] or '')
 local msgs, msg = p .. 'msgs', p .. 'msg'
 
-local rev = redis.call('HMGET', p .. 'meta', 'rev', MEMBER .. viewer, LAYOUT)
+local rev = redis.call('HMGET', p .. 'meta', 'rev', MEMBER .. viewer, LAYOUT, 'kind')
 local revision = rev[1] and ('rev:' .. rev[1]) or nil
 -- Created before a member's logs shared a key and deliveries by id a hash: an older build's
 -- readlog/dlvlog and dlv:<id> keys may hold some.
 local older = not hasLogLayout(rev[3])
--- The message index: one sorted set 'ix' (INDEX_LAYOUT), or the 'msg' hash and 'msgs' set.
-local oneKey = rev[3] == INDEX_LAYOUT
+-- The message index: one sorted set 'ix' (INDEX_LAYOUT, PACKED_LOG_LAYOUT), or the 'msg' hash
+-- and 'msgs' set.
+local oneKey = hasOneKeyIndex(rev[3])
+-- The members' logs: fields of one hash (PACKED_LOG_LAYOUT), or a key per member.
+local fieldLogs = rev[3] == PACKED_LOG_LAYOUT
 local index = oneKey and p .. 'ix' or msgs
 if revision and rev[2] and held == revision then return {'same'} end
 
@@ -109,9 +112,15 @@ elseif #later > 0 then
   end
 end
 
--- The first move of a member's read (or delivered) watermark to the seq or beyond: its time
--- and how far it went. Reads are scored seq, deliveries -seq ('log:<user>', helpers.lua logMove).
+-- The first move of a member's read (or delivered) watermark to the seq or beyond: its time.
+-- In fields (helpers.lua logMovesOf), or in 'log:<user>': reads scored seq, deliveries -seq
+-- (helpers.lua logMove).
+local logs
 local function firstMove(member, which)
+  if fieldLogs then
+    logs = logs or logMovesOf(redis.call('HGETALL', logHashOf(p, rev[4])))
+    return (firstLoggedMove(logs[member], which, seq))
+  end
   local key = p .. 'log:' .. member
   local entry
   if which == 'read' then

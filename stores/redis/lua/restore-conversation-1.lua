@@ -30,11 +30,12 @@ local meta, msgs, msg = p .. 'meta', p .. 'msgs', p .. 'msg'
 -- What is restored changes the content: answers held for the last 'rev' must not match it.
 redis.call('HSET', meta, 'rev', ARGV[2])
 -- A conversation this creates is in today's layout (an existing one may hold older keys, and
--- keeps its message index where it is: 'ix' in INDEX_LAYOUT, else 'msg' and 'msgs').
-if redis.call('HSETNX', meta, 'kind', s.kind) == 1 then redis.call('HSET', meta, LAYOUT, INDEX_LAYOUT) end
+-- keeps its message index where it is: 'ix' where hasOneKeyIndex, else 'msg' and 'msgs'; and
+-- its logs: fields in PACKED_LOG_LAYOUT, else 'log:<user>'; the pipeline's next write moves them).
+if redis.call('HSETNX', meta, 'kind', s.kind) == 1 then redis.call('HSET', meta, LAYOUT, PACKED_LOG_LAYOUT) end
 local ix = p .. 'ix'
 local layout = redis.call('HGET', meta, LAYOUT)
-local oneKey = layout == INDEX_LAYOUT
+local oneKey = hasOneKeyIndex(layout)
 if s.last then
   local seq = tonumber(s.last[1])
   if seq > hnum(meta, 'last_seq') then
@@ -73,11 +74,48 @@ for _, m in ipairs(s.messages) do
     redis.call('HSET', msg, m[2], str(m[1]) .. '|' .. m[3] .. '|' .. str(m[4]))
   end
 end
-for which, logs in pairs({read = s.readlog, delivered = s.dlvlog}) do
-  for user, entries in pairs(logs) do
-    local key
-    for _, e in ipairs(entries) do key = logMove(p, user, which, tonumber(e[1]), str(e[2])) end
-    if key then touch(ttl, key) end
+if layout == PACKED_LOG_LAYOUT then
+  -- Logs in fields: each member's moves and the restored ones, packed anew in seq order, a
+  -- kind's first move to a seq kept (the one a reader takes: MemberLog.append drops the others).
+  local hash = logHashOf(p, redis.call('HGET', meta, 'kind'))
+  local logs, fields = logMovesOf(redis.call('HGETALL', hash))
+  local changed = {}
+  for which, restored in pairs({read = s.readlog, delivered = s.dlvlog}) do
+    for user, entries in pairs(restored) do
+      local moves = logs[user] or {}
+      for _, e in ipairs(entries) do
+        local move = {which, tonumber(e[1]), tonumber(e[2])}
+        if move[2] and move[3] then moves[#moves + 1] = move end
+      end
+      logs[user] = moves
+      changed[user] = true
+    end
+  end
+  for user in pairs(changed) do
+    local moves = logs[user]
+    table.sort(moves, function(a, b)
+      if a[2] ~= b[2] then return a[2] < b[2] end
+      if a[3] ~= b[3] then return a[3] < b[3] end
+      return a[1] < b[1]
+    end)
+    local kept, highest = {}, {read = 0, delivered = 0}
+    for _, m in ipairs(moves) do
+      if m[2] > highest[m[1]] then
+        highest[m[1]] = m[2]
+        kept[#kept + 1] = m
+      end
+    end
+    callFields('HDEL', hash, fields[user] or {})
+    callPairs('HSET', hash, packLogMoves(user, kept))
+  end
+  if next(changed) and hash ~= meta then touch(ttl, hash) end
+else
+  for which, logs in pairs({read = s.readlog, delivered = s.dlvlog}) do
+    for user, entries in pairs(logs) do
+      local key
+      for _, e in ipairs(entries) do key = logMove(p, user, which, tonumber(e[1]), str(e[2])) end
+      if key then touch(ttl, key) end
+    end
   end
 end
 -- Deliveries by id (helpers.lua deliveredBy), the first one kept.

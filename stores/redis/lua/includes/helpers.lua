@@ -84,15 +84,27 @@ local MEMBER, READ, DLVD = 'm:', 'r:', 'd:'
 -- delivered watermark '-seq|at' scored -seq. meta's LAYOUT field ('lv' = '2', set when the
 -- conversation is created) says no older build wrote 'readlog:<user>' / 'dlvlog:<user>' keys.
 -- INDEX_LAYOUT ('3', keys.ts) keeps those logs and moved the message index into one sorted
--- set, 'ix' (indexEntry below), from the 'msg' hash and 'msgs' set.
-local LAYOUT, LOG_LAYOUT, INDEX_LAYOUT = 'lv', '2', '3'
+-- set, 'ix' (indexEntry below), from the 'msg' hash and 'msgs' set. PACKED_LOG_LAYOUT ('4')
+-- keeps the index in 'ix' and the members' logs in fields (logMovesOf below), not 'log:<user>'.
+local LAYOUT, LOG_LAYOUT, INDEX_LAYOUT, PACKED_LOG_LAYOUT = 'lv', '2', '3', '4'
 local function hasLogLayout(layout)
-  return layout == LOG_LAYOUT or layout == INDEX_LAYOUT
+  return layout == LOG_LAYOUT or layout == INDEX_LAYOUT or layout == PACKED_LOG_LAYOUT
+end
+-- Whether the message index is 'ix' (else 'msg' and 'msgs').
+local function hasOneKeyIndex(layout)
+  return layout == INDEX_LAYOUT or layout == PACKED_LOG_LAYOUT
 end
 -- A conversation's meta 'lv', from its flat HGETALL reply (nil when absent).
 local function layoutOf(flat)
   for i = 1, #flat, 2 do
     if flat[i] == LAYOUT then return flat[i + 1] end
+  end
+  return nil
+end
+-- A conversation's kind, from its meta's flat HGETALL reply (nil when absent).
+local function kindOf(flat)
+  for i = 1, #flat, 2 do
+    if flat[i] == 'kind' then return flat[i + 1] end
   end
   return nil
 end
@@ -189,6 +201,115 @@ local function logMove(p, user, which, seq, at)
   local key = p .. 'log:' .. user
   redis.call('ZADD', key, score, logMember(which, score, seq, at))
   return key
+end
+
+-- PACKED_LOG_LAYOUT: a member's log is short strings in fields (stores/state/member-log.ts has
+-- the format and why): the newest 'l:<user>', older full ones 'l<n>:<user>'; of meta for a
+-- direct chat, of the conversation's 'log' hash for a group (keys.ts logHashSuffix). A chunk is
+-- moves, each a flag digit (1 delivered, 2 seq down, 4 time down) then |seq step| and |time
+-- step| from the move before (the first from 0), numbers in base 32: the last digit from
+-- LOG_DIGITS, those before it from LOG_MORE.
+local LOG_CHUNK_CHARS = 64
+local LOG_DIGITS, LOG_MORE = '0123456789abcdefghijklmnopqrstuv', 'wxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_'
+local LOG_DIGIT = {}
+for i = 1, 32 do
+  LOG_DIGIT[string.byte(LOG_DIGITS, i)] = {i - 1, true}
+  LOG_DIGIT[string.byte(LOG_MORE, i)] = {i - 1, false}
+end
+local function logHashOf(p, kind)
+  return p .. (kind == 'DIRECT' and 'meta' or 'log')
+end
+-- A chunk's moves in order, {{which, seq, at}, ...} ('read' or 'delivered'); nil if it is not one.
+local function decodeLogChunk(chunk)
+  local moves, i = {}, 1
+  local function number()
+    local n = 0
+    while true do
+      local digit = LOG_DIGIT[string.byte(chunk, i) or -1]
+      if not digit then return nil end
+      i = i + 1
+      n = n * 32 + digit[1]
+      if digit[2] then return n end
+    end
+  end
+  local seq, at = 0, 0
+  while i <= #chunk do
+    local flags = number()
+    local seqStep = flags and number()
+    local atStep = seqStep and number()
+    if not atStep or flags > 7 then return nil end
+    seq = seq + (flags % 4 >= 2 and -seqStep or seqStep)
+    at = at + (flags >= 4 and -atStep or atStep)
+    moves[#moves + 1] = {flags % 2 == 1 and 'delivered' or 'read', seq, at}
+  end
+  return moves
+end
+local function encodeLogNumber(n)
+  local out = string.sub(LOG_DIGITS, n % 32 + 1, n % 32 + 1)
+  n = math.floor(n / 32)
+  while n > 0 do
+    out = string.sub(LOG_MORE, n % 32 + 1, n % 32 + 1) .. out
+    n = math.floor(n / 32)
+  end
+  return out
+end
+-- A move {which, seq, at} counted from `previous` (nil: the chunk's first).
+local function encodeLogMove(previous, move)
+  local seqStep = move[2] - (previous and previous[2] or 0)
+  local atStep = move[3] - (previous and previous[3] or 0)
+  local flags = (move[1] == 'delivered' and 1 or 0) + (seqStep < 0 and 2 or 0) + (atStep < 0 and 4 or 0)
+  return string.sub(LOG_DIGITS, flags + 1, flags + 1) .. encodeLogNumber(math.abs(seqStep))
+    .. encodeLogNumber(math.abs(atStep))
+end
+-- Moves packed into chunks of at most LOG_CHUNK_CHARS, in order: {field, value, ...} for `user`.
+local function packLogMoves(user, moves)
+  local chunks, chunk, previous = {}, nil, nil
+  for _, move in ipairs(moves) do
+    local more = chunk and chunk .. encodeLogMove(previous, move)
+    if more and #more <= LOG_CHUNK_CHARS then chunk = more
+    else
+      if chunk then chunks[#chunks + 1] = chunk end
+      chunk = encodeLogMove(nil, move)
+    end
+    previous = move
+  end
+  if chunk then chunks[#chunks + 1] = chunk end
+  local flat = {}
+  for n, value in ipairs(chunks) do
+    flat[#flat + 1] = 'l' .. (n == #chunks and '' or tostring(n)) .. ':' .. user
+    flat[#flat + 1] = value
+  end
+  return flat
+end
+-- Every user's logged moves, from a hash's flat HGETALL reply: user -> {{which, seq, at}, ...}
+-- (chunks in field order: a reader takes the first move at or past a seq, whatever the order),
+-- and user -> the fields their log holds.
+local function logMovesOf(flat)
+  local logs, fields = {}, {}
+  for i = 1, #flat, 2 do
+    local user = string.match(flat[i], '^l%d*:(.*)$')
+    if user then
+      local moves = logs[user] or {}
+      for _, move in ipairs(decodeLogChunk(flat[i + 1]) or {}) do moves[#moves + 1] = move end
+      logs[user] = moves
+      local own = fields[user] or {}
+      own[#own + 1] = flat[i]
+      fields[user] = own
+    end
+  end
+  return logs, fields
+end
+-- The time of the first move of `which` to `seq` or beyond among `moves` (the lowest such seq,
+-- then the earliest), and that seq; nil when there is none.
+local function firstLoggedMove(moves, which, seq)
+  local best
+  for _, m in ipairs(moves or {}) do
+    if m[1] == which and m[2] >= seq and (not best or m[2] < best[2] or (m[2] == best[2] and m[3] < best[3])) then
+      best = m
+    end
+  end
+  if best then return best[3], best[2] end
+  return nil
 end
 
 -- The fields of `users` with a prefix: {prefix .. user, ...}.

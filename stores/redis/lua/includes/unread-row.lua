@@ -4,7 +4,7 @@
 -- when not known). The read watermark comes first: the count needs it. It is meta's
 -- 'r:<user>', or, where meta has none, the 'read' hash of the layout before (kept until the
 -- pipeline's next write to the conversation moves it into meta). The messages are counted in the
--- index meta's layout field names ('lv' = '3', keys.ts INDEX_LAYOUT: 'ix', else 'msgs').
+-- index meta's layout field names ('lv' = '3' or '4', keys.ts hasOneKeyIndex: 'ix', else 'msgs').
 local function unreadRow(out, p, user)
   local meta = redis.call('HMGET', p .. 'meta', 'last_seq', 'last_at', 'kind', 'r:' .. user, 'lv')
   local read = tonumber(meta[4] or redis.call('HGET', p .. 'read', user) or '0')
@@ -17,7 +17,7 @@ local function unreadRow(out, p, user)
   if lastSeq > 0 and read >= lastSeq then
     out[b + 4] = 0
   else
-    local index = p .. (meta[5] == '3' and 'ix' or 'msgs')
+    local index = p .. ((meta[5] == '3' or meta[5] == '4') and 'ix' or 'msgs')
     out[b + 4] = redis.call('ZCOUNT', index, '(' .. string.format('%.0f', read), '+inf')
   end
   out[b + 5] = redis.call('HEXISTS', p .. 'marked', user)
