@@ -4,6 +4,8 @@ import { RedisKeys } from '../redis/keys';
 import { LeaseLostError } from '../redis/partition-lease';
 import { ConversationState } from './conversation-state';
 import { ToldAhead } from './told-ahead';
+import type { ToldMark } from './told-marks';
+import { eventually } from '../../tests/support/harness';
 
 /** The told-ahead marks of a partition, against a real Redis: two "processes" share one hash. */
 describe('ToldAhead (real Redis)', () => {
@@ -109,6 +111,30 @@ describe('ToldAhead (real Redis)', () => {
     expect(state('above', 2).quietBelow('r:B')).toBe(6);
     await ahead.write(p, 1, [['x', 'r:B', '1|1|x-1']]);
     expect((await main.client.hkeys(key)).sort()).toEqual(['above', 'x']);
+  });
+
+  it('deletes the entries of landed steps within about a second when no later write comes (a quiet partition)', async () => {
+    const p = partition + 4;
+    const ahead = new ToldAhead(main.client, keys, 3600);
+    await ahead.loadFloors(p);
+    const state = new ConversationState('q', keys.conversation('q'));
+    const marks: ToldMark[] = [['q', 'r:B', '3|1|q-3']];
+    await ahead.write(p, 1, marks);
+    expect(await entry('q', p)).toEqual({ 'r:B': 3 });
+    state.setNotified('r:B', '3|1|q-3');
+    ahead.landed(p, 1, marks, () => state);
+    // Not at once: a write that comes soon takes the deletion along.
+    expect(await entry('q', p)).toEqual({ 'r:B': 3 });
+    await eventually('the sweep', async () => (await entry('q', p)) === null, 5_000);
+    // A process that let the partition go (reset) sweeps nothing of it.
+    const z: ToldMark[] = [['z', 'r:B', '1|1|z-1']];
+    await ahead.write(p, 2, z);
+    const zs = new ConversationState('z', keys.conversation('z'));
+    zs.setNotified('r:B', '1|1|z-1');
+    ahead.landed(p, 2, z, () => zs);
+    ahead.reset(p);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(await entry('z', p)).toEqual({ 'r:B': 1 });
   });
 
   it('writes under the partition lease: a writer that lost it overwrites nothing its successor wrote', async () => {

@@ -18,11 +18,13 @@ interface PartitionAhead {
   /** When a write last deleted entries, and last refreshed the hash's expiry (ms). */
   deletedAt: number;
   expiryAt: number;
+  /** The sweep due (sweepLater) while entries wait to be deleted and no write came. */
+  sweep?: NodeJS.Timeout;
 }
 
 /** Entries deleted together (one HDEL per batch, not per write)… */
 const DELETE_BATCH = 256;
-/** …or at the first write this long after the last deletion. */
+/** …or at the first write this long after the last deletion, or by a sweep this long after. */
 const DELETE_EVERY_MS = 1_000;
 
 /**
@@ -38,7 +40,8 @@ const DELETE_EVERY_MS = 1_000;
  * (ConversationState.quietBelow), below which nothing is told. At a floor the status is told
  * again with a new version — the same content, or what never got out — so nothing is lost.
  *
- * An entry is deleted, with a later write of the partition, once the write-behinds of the steps
+ * An entry is deleted, with a later write of the partition (or by a sweep, when none comes
+ * within DELETE_EVERY_MS: a quiet partition keeps none of them), once the write-behinds of the steps
  * that wrote it landed (their marks and watermarks are in the state); floors an earlier owner
  * left are kept — merged into what this process writes for the conversation — until the state
  * holds them or a close told the counts (passed), or for longer than the hot state lives. One
@@ -164,6 +167,28 @@ export class ToldAhead {
       }
       p.deletable.add(conversationId);
     }
+    this.sweepLater(partition, p);
+  }
+
+  /**
+   * Deletes the entries waiting to be, DELETE_EVERY_MS from now, unless a write did by then
+   * (write() takes them along). Fenced as the writes: a process that lost the partition deletes
+   * nothing. A failed sweep leaves the entries in Redis, where they are harmless (below their
+   * states) until the hash's expiry.
+   */
+  private sweepLater(partition: number, p: PartitionAhead): void {
+    if (p.sweep || p.deletable.size === 0) return;
+    p.sweep = setTimeout(() => {
+      p.sweep = undefined;
+      if (this.partitions.get(partition) !== p || p.deletable.size === 0) return;
+      const now = Date.now();
+      if (now - p.deletedAt < DELETE_EVERY_MS) return this.sweepLater(partition, p);
+      const command: RedisCommand = ['hdel', this.keys.toldAhead(partition), ...p.deletable];
+      p.deletable.clear();
+      p.deletedAt = now;
+      sendFenced(this.redis, [command], this.fence?.(partition)).catch(() => undefined);
+    }, DELETE_EVERY_MS);
+    p.sweep.unref();
   }
 
   /**
@@ -186,6 +211,7 @@ export class ToldAhead {
     if (above || p!.pending.has(id)) return;
     p!.loaded!.delete(id);
     p!.deletable.add(id);
+    this.sweepLater(partition, p!);
   }
 
   /**
@@ -199,6 +225,7 @@ export class ToldAhead {
     if (!floors?.delete(field) || floors.size > 0) return;
     p!.loaded!.delete(state.conversationId);
     if (!p!.pending.has(state.conversationId)) p!.deletable.add(state.conversationId);
+    this.sweepLater(partition, p!);
   }
 
   /**
@@ -206,6 +233,7 @@ export class ToldAhead {
    * waiting to be deleted stay in Redis: harmless, below their states).
    */
   reset(partition: number): void {
+    clearTimeout(this.partitions.get(partition)?.sweep);
     this.partitions.delete(partition);
   }
 
