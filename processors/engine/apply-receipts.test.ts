@@ -102,7 +102,7 @@ describe('applyReceipts: watermarks', () => {
         ['hset', 'log', 'l:bo', encodeMove(null, { which: 'read', seq: 2, at: 7000 })],
         ['expire', 'log', '3600'],
         // The watermarks are meta fields.
-        ['hset', 'meta', 'r:bo', '2', 'd:bo', '2', 'touched', '10000000'],
+        ['hset', 'meta', 'r:bo', '2', 'd:bo', '2'],
       ]),
     );
   });

@@ -11,8 +11,8 @@ export interface EngineStep {
   /** Hot-state TTL (s): the scripts' ARGV[1]. */
   ttlSeconds: number;
   /**
-   * Wall clock (ms). The scripts read Redis' TIME only to decide when to refresh expiries
-   * (meta's `touched`); the engine takes the time from its caller.
+   * Wall clock (ms): when the conversation's expiry was refreshed (refreshCore; the scripts
+   * read meta's PTTL instead); the engine takes the time from its caller.
    */
   now: number;
   /** Messages a conversation keeps in its hot index (older ones are trimmed: trimMessages). */

@@ -23,13 +23,10 @@ describe('applyMemberChanges', () => {
       [{ op: 'remove', userId: 'x', kind: 'GROUP' }],
       step,
     );
-    // The reply falls back on the first change's kind; meta gets only its refresh time.
+    // The reply falls back on the first change's kind; meta gets only its expiry refreshed.
     expect(alone.kind).toBe('GROUP');
     expect(removalOnly.kind).toBeNull();
-    expect(commandsOf(step)).toEqual([
-      ['hset', 'meta', 'touched', String(NOW)],
-      ['expire', 'meta', '3600'],
-    ]);
+    expect(commandsOf(step)).toEqual([['expire', 'meta', '3600']]);
   });
 
   it('starts a joiner at the last message, keeping a watermark it already has (HSETNX, not max)', () => {
@@ -60,7 +57,6 @@ describe('applyMemberChanges', () => {
     const step = stepAt();
     applyMemberChanges(state, [{ op: 'remove', userId: 'ana', kind: 'GROUP' }], step);
     expect(commandsOf(step).filter((c) => c[1] === 'meta' && c[0] !== 'expire')).toEqual([
-      ['hset', 'meta', 'touched', String(NOW)],
       ['hdel', 'meta', 'm:ana'],
     ]);
     // A removal forces the refresh, as the script does.

@@ -82,8 +82,6 @@ describe('applyMessagesSent', () => {
           '2',
           'last_at',
           '1002',
-          'touched',
-          String(NOW),
         ],
       ]),
     );

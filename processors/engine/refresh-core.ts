@@ -1,6 +1,5 @@
 import type { ConversationState } from '../../stores/state/conversation-state';
 import type { ConversationWrites } from '../../stores/state/conversation-writes';
-import { formatNumber } from '../../stores/state/stored-values';
 import type { EngineStep } from './engine-step';
 
 /**
@@ -8,8 +7,10 @@ import type { EngineStep } from './engine-step';
  * and watermarks, the message index (`ix`, or msg and msgs); and the deleted ids and unread marks where a conversation has
  * them). Refreshing costs three EXPIREs, so an active conversation refreshes at most once per 1/24 of the TTL: its keys
  * live between 23/24 of the TTL and the whole TTL after its last event. `force` refreshes now
- * (keys were just created, or a set emptied and created again). meta's `touched` holds the time
- * of the last refresh.
+ * (keys were just created, or a set emptied and created again). When the last refresh was shows
+ * in meta's expiry: as loaded (ConversationState.metaExpiresAt, the TTL before it), or this
+ * process's own refresh since (`touched`); no field of meta holds it (an older build's
+ * `touched` goes with the next refresh).
  *
  * EXPIRE of a missing key does nothing in Redis, so a key that does not exist at this point is
  * not expired: created later in the step (by a later call), it has no expiry, exactly as after
@@ -27,9 +28,12 @@ export function refreshCore(
   force: boolean,
 ): void {
   const { now, ttlSeconds } = step;
-  if (!force && now - (state.touched ?? 0) < expiryRefreshMs(ttlSeconds)) return;
+  const last =
+    state.touched ?? (state.metaExpiresAt === null ? 0 : state.metaExpiresAt - ttlSeconds * 1000);
+  if (!force && now - last < expiryRefreshMs(ttlSeconds)) return;
   state.touched = now;
-  writes.meta.set('touched', formatNumber(now));
+  if (state.staleTouched) writes.meta.delete('touched');
+  state.staleTouched = false;
   writes.meta.expire(ttlSeconds);
   writes.expireIndex(state, ttlSeconds);
   if (state.deleted.size > 0) writes.deleted.expire(ttlSeconds);

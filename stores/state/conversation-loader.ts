@@ -20,6 +20,7 @@ type Snapshot = [
   ...[Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat[], Flat, Flat, Flat],
   log: Flat,
   logKeys: Array<string | Flat>,
+  pttl: number,
 ];
 
 /**
@@ -52,8 +53,11 @@ export async function loadConversations(
     pipe.loadConversations(chunk.length, ...chunk, ...asked);
   }
   const snapshots = (await execPipeline(pipe)).flat() as Snapshot[];
+  const readAt = Date.now();
   const states = new Map<string, ConversationState>();
-  ids.forEach((c, i) => states.set(c, toState(c, keys.conversation(c), snapshots[i]!, dlvIds[i]!)));
+  ids.forEach((c, i) =>
+    states.set(c, toState(c, keys.conversation(c), snapshots[i]!, dlvIds[i]!, readAt)),
+  );
   return states;
 }
 
@@ -102,11 +106,14 @@ function toState(
   prefix: string,
   snapshot: Snapshot,
   dlvIds: string[],
+  readAt: number,
 ): ConversationState {
   const [meta, members, read, dlvd, msg, msgs, notified, win, held, dlv, deleted, marked, ix] =
     snapshot;
-  const [log, logKeys] = [snapshot[13] ?? [], snapshot[14] ?? []];
+  const [log, logKeys, pttl] = [snapshot[13] ?? [], snapshot[14] ?? [], snapshot[15] ?? -2];
   const state = new ConversationState(conversationId, prefix);
+  // When meta's expiry ends, on this process's clock (refreshCore derives when it was set).
+  if (pttl >= 0) state.metaExpiresAt = readAt + pttl;
   // The legacy layout's keys (members, read, dlvd, notified): empty once a conversation is in meta.
   const legacy = [members, read, dlvd, notified].some((flat) => flat.length > 0);
   const metaMembers: string[] = [];
@@ -121,7 +128,7 @@ function toState(
     else if (field === 'last_seq') state.lastSeq = luaNumber(value) ?? 0;
     else if (field === 'last_msg') state.staleLastMsg = true;
     else if (field === 'last_at') state.lastAt = value;
-    else if (field === 'touched') state.touched = luaNumber(value);
+    else if (field === 'touched') state.staleTouched = true;
     else if (field === 'uver') state.updateVersion = luaNumber(value) ?? 0;
   });
   // meta's members, once it has any, are the truth: a legacy set is not merged into them.

@@ -54,8 +54,9 @@ type Watermark = 'read' | 'dlvd';
  * marks, `notified` here, as 'tr:' and 'td:' fields), the message index (`ix`: id, sender and
  * sent_at by seq; in older layouts `msg`: id → "seq|sender|sent_at" and `msgs`: id by seq; held
  * here as those two), the open group window (`win`), the held receipts (`held`) and, only for the
- * messages loaded or touched, who confirmed delivery by id (`dlv`: (message, user) → when). The
- * members' logs (`log:<user>`) are only ever appended to, so they are written, never held.
+ * messages loaded or touched, who confirmed delivery by id (`dlv`: (message, user) → when), and
+ * the members' logs (MemberLog: short fields of meta or `log`, appended to in place, so held; an
+ * older build's `log:<user>` keys are only ever added to, so they are written, never held).
  *
  * Mutations go through methods so that the seq index and the size estimate stay right; the
  * engine (processors/engine) records the matching Redis writes itself.
@@ -71,8 +72,18 @@ export class ConversationState {
    */
   staleLastMsg = false;
   lastAt: string | null = null;
-  /** meta.touched: when the core keys' expiry was last refreshed (ms), null when never. */
+  /**
+   * When this process last refreshed the core keys' expiry (ms, refreshCore); null when it did
+   * not since the load, which tells it by metaExpiresAt.
+   */
   touched: number | null = null;
+  /** When meta's expiry ends as loaded (ms, this process's clock); null: none, or not loaded. */
+  metaExpiresAt: number | null = null;
+  /**
+   * meta holds 'touched' (the time of the last refresh), which builds before issue 16's compact
+   * meta wrote: the next refresh deletes it (its remaining expiry tells the same).
+   */
+  staleTouched = false;
   /** meta.uver: the version of the latest update told about this conversation (0 when none). */
   updateVersion = 0;
   /** Whether updateVersion was raised to this incarnation's floor (see nextUpdateVersion). */

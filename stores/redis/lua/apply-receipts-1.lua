@@ -56,11 +56,11 @@ end
 
 if #receipts == 0 then return '[]' end
 
-local m = redis.call('HMGET', meta, 'kind', 'last_seq', 'touched', LAYOUT)
+local m = redis.call('HMGET', meta, 'kind', 'last_seq', LAYOUT)
 local kind = m[1] or 'GROUP'
 local lastSeq = tonumber(m[2] or '0')
 -- Created before deliveries by id shared the 'dlv' hash: 'dlv:<id>' hashes may hold some.
-local older = not hasLogLayout(m[4])
+local older = not hasLogLayout(m[3])
 
 -- Membership (meta's 'm:<user>' fields): a direct chat's two members come with the rest of its
 -- small meta (the peer is needed anyway); a group's readers are asked for by name.
@@ -266,5 +266,5 @@ for _, result in ipairs(results) do
 end
 
 -- Only a conversation that took a receipt is kept alive (held ones may name no conversation yet).
-if applied then refreshCore(p, ttl, m[3], false) end
+if applied then refreshCore(p, ttl, false) end
 return cjson.encode(results)

@@ -9,7 +9,7 @@
   ARGV    per key, in order: n, then n message ids whose delivered-by-id entries to read as well
           (the engine holds only those a step needs: helpers.lua deliveredBy)
   Returns per key, in order, {meta, members, read, dlvd, msg, msgs, notified, win, held, dlv,
-  deleted, marked, ix, log, logKeys}:
+  deleted, marked, ix, log, logKeys, pttl}:
     meta, read, dlvd, msg, notified, win, deleted, marked: HGETALL (flat field, value, …)
     members: SMEMBERS; msgs: ZRANGE 0 -1 WITHSCORES (flat id, seq, …, in seq order)
     ix: ZRANGE 0 -1 WITHSCORES (flat entry, seq, …): the index where meta's LAYOUT field is
@@ -25,6 +25,8 @@
     logKeys: where LAYOUT is LOG_LAYOUT or INDEX_LAYOUT, the members' 'log:<user>' keys, to be
     moved into fields: flat user, {ZRANGE 0 -1 WITHSCORES}, … for every user with a watermark
     or membership whose key exists; else {}
+    pttl: PTTL of meta (ms left of the core keys' expiry; -1 none, -2 no meta): when it was
+    last refreshed, as meta no longer says (helpers.lua refreshCore)
   Cost: O(size of the conversations' state): meant for a conversation's first use by the
   process that owns it, not for every event.
 ]]
@@ -84,6 +86,7 @@ local function snapshot(p, ids)
     index('ZRANGE', 'ix', 0, -1, 'WITHSCORES'),
     log,
     logKeys,
+    redis.call('PTTL', p .. 'meta'),
   }
 end
 

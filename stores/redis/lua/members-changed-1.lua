@@ -18,7 +18,7 @@ local p = KEYS[1]
 local ttl = tonumber(ARGV[1])
 local meta = p .. 'meta'
 
-local m = redis.call('HMGET', meta, 'kind', 'last_seq', 'touched')
+local m = redis.call('HMGET', meta, 'kind', 'last_seq')
 local kind = m[1]
 local isNew = not kind
 local lastSeq = tonumber(m[2] or '0')
@@ -58,5 +58,5 @@ if #joined > 0 then
   callPairs('HSET', meta, fields)
 end
 
-refreshCore(p, ttl, m[3], isNew or removed)
+refreshCore(p, ttl, isNew or removed)
 return {kind or ARGV[4], redis.call('EXISTS', p .. 'held'), lastSeq}

@@ -57,7 +57,7 @@ for i = 1, count do
   msgsPairs[#msgsPairs + 1] = x.id
 end
 
-local m = redis.call('HMGET', meta, 'kind', 'last_seq', 'touched')
+local m = redis.call('HMGET', meta, 'kind', 'last_seq')
 local kind = m[1] or ARGV[5] -- an unknown conversation takes the first message's kind
 local previousLast = tonumber(m[2] or '0')
 callPairs('HSET', msg, msgFields)
@@ -147,7 +147,7 @@ if kind ~= 'DIRECT' then windowOpen = fold.write(win, ttl) end
 for _, r in ipairs(results) do r[7] = windowOpen end
 
 -- The first message creates msg and msgs: they join the core keys' expiry now.
-refreshCore(p, ttl, m[3], m[1] == false or previousLast == 0)
+refreshCore(p, ttl, m[1] == false or previousLast == 0)
 local held = redis.call('EXISTS', p .. 'held')
 for _, r in ipairs(results) do r[4] = held end
 return cjson.encode(results)

@@ -34,13 +34,13 @@ end
 -- message index msg and msgs) share one expiry. Refreshing them costs three EXPIREs, so an
 -- active conversation refreshes at most once per 1/24 of the TTL (an hour of 24 h): its keys live
 -- between 23/24 of the TTL and the whole TTL after its last event. `force` refreshes now (keys
--- were just created). meta's 'touched' holds the time of the last refresh (ms, server clock).
+-- were just created). When meta's expiry was last set shows in what is left of it (PTTL): no
+-- field says it (meta's 'touched', the time, until issue 16: deleted by a refresh).
 local CORE_KEYS = {'meta', 'msg', 'msgs'}
-local function refreshCore(p, ttl, touched, force)
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  if force or now - (tonumber(touched) or 0) >= ttl * 1000 / 24 then
-    redis.call('HSET', p .. 'meta', 'touched', str(now))
+local function refreshCore(p, ttl, force)
+  local left = redis.call('PTTL', p .. 'meta')
+  if force or left < 0 or left <= ttl * 1000 * 23 / 24 then
+    redis.call('HDEL', p .. 'meta', 'touched')
     for _, suffix in ipairs(CORE_KEYS) do redis.call('EXPIRE', p .. suffix, ttl) end
   end
 end
