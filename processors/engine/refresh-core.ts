@@ -32,9 +32,9 @@ export function refreshCore(
     state.touched ?? (state.metaExpiresAt === null ? 0 : state.metaExpiresAt - ttlSeconds * 1000);
   if (!force && now - last < expiryRefreshMs(ttlSeconds)) return;
   state.touched = now;
-  if (state.staleTouched) writes.meta.delete('touched');
+  if (state.staleTouched) writes.metaAsIs.delete('touched');
   state.staleTouched = false;
-  writes.meta.expire(ttlSeconds);
+  writes.metaAsIs.expire(ttlSeconds);
   writes.expireIndex(state, ttlSeconds);
   if (state.deleted.size > 0) writes.deleted.expire(ttlSeconds);
   if (state.marked.size > 0) writes.marked.expire(ttlSeconds);

@@ -180,13 +180,21 @@ export class ConversationWrites {
   }
 
   /**
+   * meta for what is not content — its expiry, an older build's field read by no rule — without
+   * a new 'rev': a refresh of a conversation nothing was written to creates no meta.
+   */
+  get metaAsIs(): HashWrites {
+    return (this.metaWrites ??= this.writes.hash(this.key('meta'), ConversationRank.Meta));
+  }
+
+  /**
    * Every content write gives meta a new 'rev' (MetaField.revision) in the same flush: readers
    * that keep an answer (receipt details) know it still holds while 'rev' is unchanged, at the
    * cost of one field, not of reading the state again. One per step and conversation, however
    * many engine calls write it (the step's WriteSet knows). The open window is not content.
    */
   private revise(): HashWrites {
-    const meta = (this.metaWrites ??= this.writes.hash(this.key('meta'), ConversationRank.Meta));
+    const meta = this.metaAsIs;
     if (!meta.sets(MetaField.revision)) meta.set(MetaField.revision, newRevision());
     return meta;
   }

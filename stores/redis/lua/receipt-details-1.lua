@@ -118,7 +118,8 @@ end
 local logs
 local function firstMove(member, which)
   if fieldLogs then
-    logs = logs or logMovesOf(redis.call('HGETALL', logHashOf(p, rev[4])))
+    -- A direct chat's are meta's fields, read already (memberStateOf's first source).
+    logs = logs or logMovesOf(rev[4] == 'DIRECT' and sources[1] or redis.call('HGETALL', p .. 'log'))
     return (firstLoggedMove(logs[member], which, seq))
   end
   local key = p .. 'log:' .. member
