@@ -180,8 +180,8 @@ export class ConversationState {
 
   /** MemberLog.append on the user's log (created empty when it has none): the fields to write. */
   logMove(userId: string, move: LogMove): LogFieldWrites {
-    const log = this.logs?.get(userId) ?? new MemberLog(userId);
-    if (!this.logs?.has(userId)) this.loadMemberLog(log);
+    let log = this.logs?.get(userId);
+    if (!log) this.loadMemberLog((log = new MemberLog(userId)));
     const before = log.size;
     const writes = log.append(move);
     this.bytes += log.size - before;

@@ -97,9 +97,11 @@ export function parseLogField(field: string): { userId: string; kept: number | n
 
 /** What a change to a member's log writes: fields to set, fields to delete. */
 export interface LogFieldWrites {
-  set: Array<[field: string, value: string]>;
-  deleted: string[];
+  readonly set: ReadonlyArray<readonly [field: string, value: string]>;
+  readonly deleted: readonly string[];
 }
+
+const NO_WRITES: LogFieldWrites = { set: [], deleted: [] };
 
 /**
  * One member's log as the engine holds it: its chunks, oldest first (the last is the newest,
@@ -110,8 +112,14 @@ export class MemberLog {
   private readonly chunks: string[] = [];
   private last: LogMove | null = null;
   private readonly highest = { read: 0, delivered: 0 };
+  /** Characters held, kept as chunks change (a move must not cost a pass over the log). */
+  private chars = 0;
+  /** The newest chunk's field, built once (a move writes it). */
+  private readonly headField: string;
 
-  constructor(readonly userId: string) {}
+  constructor(readonly userId: string) {
+    this.headField = logField(userId);
+  }
 
   /** A log from its stored chunks (by field: parseLogField), in any order. */
   static fromFields(
@@ -133,7 +141,7 @@ export class MemberLog {
 
   /** Characters held (the engine's size estimate). */
   get size(): number {
-    return this.chunks.reduce((n, c) => n + c.length, 0);
+    return this.chars;
   }
 
   /**
@@ -141,10 +149,10 @@ export class MemberLog {
    * Returns the fields written (none for a redo).
    */
   append(move: LogMove): LogFieldWrites {
-    if (move.seq <= this.highest[move.which]) return { set: [], deleted: [] };
+    if (move.seq <= this.highest[move.which]) return NO_WRITES;
     const before = this.chunks.length;
     this.pack(move);
-    const set: Array<[string, string]> = [[logField(this.userId), this.chunks.at(-1)!]];
+    const set: Array<[string, string]> = [[this.headField, this.chunks[this.chunks.length - 1]!]];
     // The chunk the move did not fit in is kept under its number.
     if (before > 0 && this.chunks.length > before)
       set.unshift([logField(this.userId, before), this.chunks[before - 1]!]);
@@ -158,9 +166,10 @@ export class MemberLog {
   dropBelow(lowest: number): LogFieldWrites {
     const moves = this.moves();
     const kept = moves.filter((m) => m.seq >= lowest);
-    if (kept.length === moves.length) return { set: [], deleted: [] };
+    if (kept.length === moves.length) return NO_WRITES;
     const before = this.chunks.length;
     this.chunks.length = 0;
+    this.chars = 0;
     this.last = null;
     for (const m of kept) this.pack(m);
     const set = this.fields();
@@ -175,7 +184,7 @@ export class MemberLog {
   /** Every field the log holds, as stored (a move of the log to another key). */
   fields(): Array<[string, string]> {
     return this.chunks.map((c, i) => [
-      i === this.chunks.length - 1 ? logField(this.userId) : logField(this.userId, i + 1),
+      i === this.chunks.length - 1 ? this.headField : logField(this.userId, i + 1),
       c,
     ]);
   }
@@ -184,18 +193,24 @@ export class MemberLog {
   private adopt(chunk: string): void {
     const moves = decodeChunk(chunk);
     this.chunks.push(chunk);
+    this.chars += chunk.length;
     for (const m of moves) this.highest[m.which] = Math.max(this.highest[m.which], m.seq);
     this.last = moves.at(-1) ?? this.last;
   }
 
   /** Adds a move to the newest chunk, or a new one when it would overflow. */
   private pack(move: LogMove): void {
-    this.highest[move.which] = Math.max(this.highest[move.which], move.seq);
-    const head = this.chunks.at(-1);
-    const continued = head === undefined ? undefined : head + encodeMove(this.last, move);
+    if (move.seq > this.highest[move.which]) this.highest[move.which] = move.seq;
+    const n = this.chunks.length;
+    const step = n === 0 ? '' : encodeMove(this.last, move);
     this.last = move;
-    if (continued !== undefined && continued.length <= LOG_CHUNK_CHARS)
-      this.chunks[this.chunks.length - 1] = continued;
-    else this.chunks.push(encodeMove(null, move));
+    if (n > 0 && this.chunks[n - 1]!.length + step.length <= LOG_CHUNK_CHARS) {
+      this.chunks[n - 1] += step;
+      this.chars += step.length;
+    } else {
+      const fresh = encodeMove(null, move);
+      this.chunks.push(fresh);
+      this.chars += fresh.length;
+    }
   }
 }
