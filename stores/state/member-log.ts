@@ -111,7 +111,9 @@ const NO_WRITES: LogFieldWrites = { set: [], deleted: [] };
 export class MemberLog {
   private readonly chunks: string[] = [];
   private last: LogMove | null = null;
-  private readonly highest = { read: 0, delivered: 0 };
+  // The highest seq each kind reached, as numbers (no object per log: the engine holds many).
+  private highestRead = 0;
+  private highestDelivered = 0;
   /** Characters held, kept as chunks change (a move must not cost a pass over the log). */
   private chars = 0;
   /** The newest chunk's field, built once (a move writes it). */
@@ -149,7 +151,7 @@ export class MemberLog {
    * Returns the fields written (none for a redo).
    */
   append(move: LogMove): LogFieldWrites {
-    if (move.seq <= this.highest[move.which]) return NO_WRITES;
+    if (move.seq <= this.highestOf(move.which)) return NO_WRITES;
     const before = this.chunks.length;
     this.pack(move);
     const set: Array<[string, string]> = [[this.headField, this.chunks[this.chunks.length - 1]!]];
@@ -194,13 +196,22 @@ export class MemberLog {
     const moves = decodeChunk(chunk);
     this.chunks.push(chunk);
     this.chars += chunk.length;
-    for (const m of moves) this.highest[m.which] = Math.max(this.highest[m.which], m.seq);
+    for (const m of moves) this.raise(m);
     this.last = moves.at(-1) ?? this.last;
+  }
+
+  private highestOf(which: LogKind): number {
+    return which === 'read' ? this.highestRead : this.highestDelivered;
+  }
+
+  private raise(move: LogMove): void {
+    if (move.which === 'read') this.highestRead = Math.max(this.highestRead, move.seq);
+    else this.highestDelivered = Math.max(this.highestDelivered, move.seq);
   }
 
   /** Adds a move to the newest chunk, or a new one when it would overflow. */
   private pack(move: LogMove): void {
-    if (move.seq > this.highest[move.which]) this.highest[move.which] = move.seq;
+    this.raise(move);
     const n = this.chunks.length;
     const step = n === 0 ? '' : encodeMove(this.last, move);
     this.last = move;
