@@ -81,6 +81,16 @@ export function decodeChunk(chunk: string): LogMove[] {
   return moves;
 }
 
+/**
+ * `s` as one flat string: V8 keeps a concatenation as a tree of its parts (a rope) until
+ * something reads it whole, and a chunk held for the state's life, appended to move by move,
+ * would stay a rope of a dozen heap objects. Reading a character makes V8 flatten it.
+ */
+function flat(s: string): string {
+  s.charCodeAt(0);
+  return s;
+}
+
 /** The field of a member's chunk: `l:<user>` for the newest, `l<n>:<user>` for the n-th kept. */
 export function logField(userId: string, kept?: number): string {
   return `l${kept ?? ''}:${userId}`;
@@ -216,7 +226,7 @@ export class MemberLog {
     const step = n === 0 ? '' : encodeMove(this.last, move);
     this.last = move;
     if (n > 0 && this.chunks[n - 1]!.length + step.length <= LOG_CHUNK_CHARS) {
-      this.chunks[n - 1] += step;
+      this.chunks[n - 1] = flat(this.chunks[n - 1]! + step);
       this.chars += step.length;
     } else {
       const fresh = encodeMove(null, move);
