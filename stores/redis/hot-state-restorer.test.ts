@@ -69,11 +69,7 @@ describe('HotStateRestorer message index (real Redis)', () => {
       readLog: { bo: bo.filter((m) => m.which === 'read') },
       deliveredLog: { bo: bo.filter((m) => m.which === 'delivered') },
     });
-    const packed = (bo: LogMove[]) => {
-      const log = new MemberLog('bo');
-      for (const m of [...bo].sort((a, b) => a.seq - b.seq || a.at - b.at)) log.append(m);
-      return Object.fromEntries(log.fields());
-    };
+    const packed = (bo: LogMove[]) => Object.fromEntries(MemberLog.inSeqOrder('bo', bo).fields());
     for (const kind of ['GROUP', 'DIRECT'] as const) {
       const id = `logs-${kind}`;
       const p = keys.conversation(id);

@@ -199,10 +199,7 @@ function loadLogKeys(state: ConversationState, flat: Array<string | Flat>): void
       const move = logMoveOf(member, Number(score));
       if (move) moves.push(move);
     });
-    moves.sort((a, b) => a.seq - b.seq || a.at - b.at);
-    const log = new MemberLog(user);
-    for (const move of moves) log.append(move);
-    state.loadMemberLog(log);
+    state.loadMemberLog(MemberLog.inSeqOrder(user, moves));
   }
 }
 

@@ -1,5 +1,5 @@
 import type { ConversationKind } from '../../schemas/types';
-import { MemberLog, type LogFieldWrites, type LogMove } from './member-log';
+import { MemberLog, NO_WRITES, type LogFieldWrites, type LogMove } from './member-log';
 import { SeqIndex } from './seq-index';
 import { formatMessage, parseMessage, type StoredMessage } from './stored-values';
 
@@ -191,7 +191,7 @@ export class ConversationState {
   /** MemberLog.dropBelow on the user's log, if any: the fields to write. */
   dropLogBelow(userId: string, lowest: number): LogFieldWrites {
     const log = this.logs?.get(userId);
-    if (!log) return { set: [], deleted: [] };
+    if (!log) return NO_WRITES;
     const before = log.size;
     const writes = log.dropBelow(lowest);
     this.bytes += log.size - before;

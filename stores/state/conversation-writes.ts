@@ -77,13 +77,7 @@ export function conversationWrites(
   if (!state.oneKeyIndex && !state.olderKeys && !state.legacyLayout && state.kind !== null)
     moveIndexToOneKey(state, writes, ttlSeconds);
   if (state.logsToMove) moveLogsToFields(state, writes, ttlSeconds);
-  const c = new ConversationWrites(
-    writes,
-    state.prefix,
-    state.oneKeyIndex,
-    state.logsInFields,
-    state.kind,
-  );
+  const c = new ConversationWrites(writes, state.prefix, state.oneKeyIndex, state.logsInFields);
   if (state.legacyLayout) {
     for (const user of state.members) c.members.add(user);
     for (const [user, seq] of state.read) c.read.set(user, formatNumber(seq));
@@ -171,8 +165,6 @@ export class ConversationWrites {
     private readonly oneKeyIndex = true,
     /** Members' logs are fields (PACKED_LOG_LAYOUT), not `log:<user>` keys. */
     private readonly logsInFields = true,
-    /** The conversation's kind, which says where its logs' fields are (logHashSuffix). */
-    private readonly kind: ConversationKind | null = null,
   ) {}
 
   get meta(): HashWrites {
@@ -332,7 +324,7 @@ export class ConversationWrites {
   logFields(kind: ConversationKind | null, change: LogFieldWrites): HashWrites | null {
     if (change.set.length === 0 && change.deleted.length === 0) return null;
     const hash =
-      logHashSuffix(kind ?? this.kind) === 'meta'
+      logHashSuffix(kind) === 'meta'
         ? this.meta
         : (this.revise(), this.writes.hash(this.key('log')));
     for (const [field, value] of change.set) hash.set(field, value);

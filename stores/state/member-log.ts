@@ -111,7 +111,8 @@ export interface LogFieldWrites {
   readonly deleted: readonly string[];
 }
 
-const NO_WRITES: LogFieldWrites = { set: [], deleted: [] };
+/** A change that writes nothing (a redo, nothing to drop). */
+export const NO_WRITES: LogFieldWrites = { set: [], deleted: [] };
 
 /**
  * One member's log as the engine holds it: its chunks, oldest first (the last is the newest,
@@ -143,6 +144,16 @@ export class MemberLog {
       (a, b) => (a.kept ?? Number.MAX_SAFE_INTEGER) - (b.kept ?? Number.MAX_SAFE_INTEGER),
     );
     for (const { value } of ordered) log.adopt(value);
+    return log;
+  }
+
+  /**
+   * The log of `moves` in seq order (then time): a kind's first move to a seq kept, the one a
+   * reader takes (what the move of an older build's key writes; helpers.lua's restore merges alike).
+   */
+  static inSeqOrder(userId: string, moves: readonly LogMove[]): MemberLog {
+    const log = new MemberLog(userId);
+    for (const move of [...moves].sort((a, b) => a.seq - b.seq || a.at - b.at)) log.append(move);
     return log;
   }
 

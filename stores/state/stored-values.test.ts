@@ -2,22 +2,14 @@ import {
   indexEntry,
   indexEntryForms,
   logEntry,
+  logMoveOf,
   MAX_PACKED_LOG_AT,
   parseIndexEntry,
 } from './stored-values';
 
-/**
- * The time of a log entry's move, from either form, as helpers.lua logTime reads it (receipt
- * details, in Lua, are the only reader; stores/redis/receipt-details.test.ts reads both forms
- * through it on real Redis).
- */
-function logMoveTime(member: string): number | null {
-  const old = /\|(\d+)$/.exec(member);
-  if (old) return Number(old[1]);
-  if (!/^-?\d+$/.test(member)) return null;
-  const n = Number(member);
-  return Math.floor((n < 0 ? -n - 1 : n) / 1000);
-}
+/** The time of a log entry's move, from either form, as the loader reads it (logMoveOf). */
+const logMoveTime = (member: string): number | null =>
+  logMoveOf(member, member.startsWith('-') ? -1 : 1)?.at ?? null;
 
 describe('member log entries', () => {
   it('pack the time and the seq’s last three digits into one integer, deliveries below zero', () => {

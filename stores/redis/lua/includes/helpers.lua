@@ -211,21 +211,29 @@ end
 -- LOG_DIGITS, those before it from LOG_MORE.
 local LOG_CHUNK_CHARS = 64
 local LOG_DIGITS, LOG_MORE = '0123456789abcdefghijklmnopqrstuv', 'wxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_'
-local LOG_DIGIT = {}
-for i = 1, 32 do
-  LOG_DIGIT[string.byte(LOG_DIGITS, i)] = {i - 1, true}
-  LOG_DIGIT[string.byte(LOG_MORE, i)] = {i - 1, false}
+-- Digit values by byte, built by the first decode of a call (every script that includes these
+-- helpers runs this file's top level on each call; most decode no log).
+local LOG_DIGIT
+local function logDigits()
+  if not LOG_DIGIT then
+    LOG_DIGIT = {}
+    for i = 1, 32 do
+      LOG_DIGIT[string.byte(LOG_DIGITS, i)] = {i - 1, true}
+      LOG_DIGIT[string.byte(LOG_MORE, i)] = {i - 1, false}
+    end
+  end
+  return LOG_DIGIT
 end
 local function logHashOf(p, kind)
   return p .. (kind == 'DIRECT' and 'meta' or 'log')
 end
 -- A chunk's moves in order, {{which, seq, at}, ...} ('read' or 'delivered'); nil if it is not one.
 local function decodeLogChunk(chunk)
-  local moves, i = {}, 1
+  local moves, i, digits = {}, 1, logDigits()
   local function number()
     local n = 0
     while true do
-      local digit = LOG_DIGIT[string.byte(chunk, i) or -1]
+      local digit = digits[string.byte(chunk, i) or -1]
       if not digit then return nil end
       i = i + 1
       n = n * 32 + digit[1]
