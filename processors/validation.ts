@@ -8,10 +8,25 @@ export interface Rejection {
 
 export const MAX_ID_LENGTH = 200;
 
-/** Checks an id field; returns a problem description or null. */
+/** Whether `value` holds a C0 control character or DEL: never part of an id. */
+function hasControlCharacter(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
+/**
+ * Checks an id field; returns a problem description or null. An id has no control character:
+ * the state keeps a user's badge sources beside their conversations, marked by byte 0x01
+ * (stores/redis/badge-entries.ts), and an id beginning with it would be read as a source.
+ */
 export function idProblem(field: string, value: string): string | null {
   if (value.length === 0) return `${field} is empty`;
   if (value.length > MAX_ID_LENGTH) return `${field} is longer than ${MAX_ID_LENGTH} characters`;
+  if (hasControlCharacter(value))
+    return `${field} contains a control character (U+0000–U+001F or U+007F)`;
   return null;
 }
 

@@ -91,7 +91,7 @@ async function wrongMarks(h: Harness): Promise<string[]> {
   for (const key of await scanKeys(h.aux, `${prefix}*`)) {
     const [, recipient, source] = /^\{(.+)\}:(.+)$/.exec(key.slice(prefix.length)) ?? [];
     const mark = await h.aux.get(key);
-    const inBadge = await h.redis.hexists(h.keys.badge(recipient!), source!);
+    const inBadge = Number((await h.read.badge(recipient!)).includes(source!));
     if (mark !== String(inBadge)) wrong.push(`${key}=${mark}, badge has it: ${inBadge}`);
   }
   return wrong;

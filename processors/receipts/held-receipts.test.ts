@@ -6,6 +6,7 @@ import { RedisKeys } from '../../stores/redis/keys';
 import { PartitionIndex } from '../../stores/redis/partition-index';
 import { WriteSet } from '../../stores/state/write-set';
 import { ReadModel } from '../../stores/redis/read-model';
+import { BADGE_SCORE, badgeMember } from '../../stores/redis/badge-entries';
 import { UserStore } from '../../stores/redis/user-store';
 import type { InboundRecord } from '../../runtime/kafka/types';
 import { PipelineMetrics } from '../../runtime/metrics';
@@ -369,7 +370,7 @@ describe('HeldReceipts (real Redis)', () => {
   it('a step whose partition lease was lost meanwhile writes nothing to Redis', async () => {
     const c = 'fenced';
     await directChat(c, 2);
-    await redis.hset(keys.badge('B'), 'A', ''); // B has not read A's messages
+    await redis.zadd(keys.userConversations('B'), BADGE_SCORE, badgeMember('A')); // B has not read A's messages
     await aux.del(keys.dedupeMark('A', 'B')); // and no mark says otherwise
     const now = Date.now();
     // Read 3 cannot apply yet (held, and indexed); read 2 reads to the end (badge, sync).
@@ -382,7 +383,7 @@ describe('HeldReceipts (real Redis)', () => {
     await held.settle(jobs, results, lost.ctx);
     await expect(applier.publishEffects(jobs, results, lost.ctx)).rejects.toThrow('lease lost');
     expect(await indexed(c)).toBeNull();
-    expect(await redis.hkeys(keys.badge('B'))).toEqual(['A']);
+    expect(await new ReadModel(redis, keys).badge('B')).toEqual(['A']);
     expect(await heldEntries(c)).toEqual([]);
     states.resetPartition(partition); // the step failed: its changes in memory are dropped
   });

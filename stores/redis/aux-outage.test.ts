@@ -7,6 +7,8 @@ import { eventually, deleteKeys, scanKeys } from '../../tests/support/harness';
 import { DedupeMarkCache } from '../state/dedupe-mark-cache';
 import { connectOptionalRedis, connectRedis } from './connect';
 import { RedisKeys } from './keys';
+import { ReadModel } from './read-model';
+import { BADGE_SCORE, badgeMember } from './badge-entries';
 import { UserStore, type BadgeChange } from './user-store';
 
 /**
@@ -26,7 +28,7 @@ describe('UserStore during an auxiliary Redis outage (private redis-server)', ()
   const add: BadgeChange = { op: 'add', userId: 'u1', source: 'A', kind: 'DIRECT' };
   const remove: BadgeChange = { ...add, op: 'remove' };
   const markKey = keys.dedupeMark('A', 'u1');
-  const inBadge = async () => (await main.hexists(keys.badge('u1'), 'A')) === 1;
+  const inBadge = async () => (await new ReadModel(main, keys).badge('u1')).includes('A');
   /** A process's memory of marks, as after a start (nothing known). */
   const freshMemory = () => new DedupeMarkCache(1_000, 60_000).of(partition);
 
@@ -85,7 +87,10 @@ describe('UserStore during an auxiliary Redis outage (private redis-server)', ()
 
   it('counts the real badge changes of writes made without dedupe', async () => {
     const store = new UserStore(main, aux, keys, 600, 60);
-    await main.hset(keys.badge('u3'), 'A', '', 'B', '');
+    await main.zadd(
+      keys.userConversations('u3'),
+      ...[badgeMember('A'), badgeMember('B')].flatMap((m) => [BADGE_SCORE, m]),
+    );
     server.kill('SIGSTOP');
     try {
       const stats = await store.applyBadgeChanges(

@@ -6,6 +6,7 @@ import { sendFenced } from './fenced-writes';
 import { RedisKeys } from './keys';
 import { LeaseLostError, type WriteFence } from './partition-lease';
 import { PartitionIndex } from './partition-index';
+import { ReadModel } from './read-model';
 import { UserStore } from './user-store';
 
 /**
@@ -80,7 +81,7 @@ describe('fenced mid-step writes (real Redis)', () => {
         partition: 3,
       }),
     ).rejects.toBeInstanceOf(LeaseLostError);
-    expect(await main.hkeys(keys.badge('u1'))).toEqual(['g-1']);
+    expect(await new ReadModel(main, keys).badge('u1')).toEqual(['g-1']);
   });
 
   it("a window close's index update (a punctuation's) lands only under the partition's lease", async () => {

@@ -4,6 +4,7 @@ import type { RedisKeys } from './keys';
 import { execPipeline, pipelineOf } from './pipeline';
 import { deleteKeys, scanKeys } from './keyspace';
 import { indexScore } from './conversation-index';
+import { BADGE_SCORE, badgeMember } from './badge-entries';
 import { defineScripts } from './script-loader';
 import { newRevision } from './revision';
 
@@ -81,8 +82,8 @@ export class HotStateRestorer {
     const pipe = pipelineOf(this.main);
     for (const b of badges)
       pipe
-        .hset(this.keys.badge(b.userId), b.source, '')
-        .expire(this.keys.badge(b.userId), this.ttlSeconds);
+        .zadd(this.keys.userConversations(b.userId), BADGE_SCORE, badgeMember(b.source))
+        .expire(this.keys.userConversations(b.userId), this.ttlSeconds);
     for (const l of lists)
       pipe
         .zadd(this.keys.userConversations(l.userId), indexScore(l.lastAt), l.conversationId)

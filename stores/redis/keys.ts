@@ -3,7 +3,7 @@
  * that everything one Lua script touches lives in one slot:
  *   {c:<conversation>}  conversation state: meta (with the members and their watermarks),
  *                       messages, logs, windows, receipts
- *   {u:<user>}          per-user state (badge, conversations by latest message)
+ *   {u:<user>}          per-user state (conversations by latest message and the badge)
  *   {p:<partition>}     per-partition keys: the indexes the punctuators scan (open windows, held
  *                       receipts), the partition's lease (which process may write its state) and
  *                       the marks its steps told ahead of their state writes
@@ -30,11 +30,10 @@ export class RedisKeys {
   }
 
   /**
-   * The user's unread-senders badge: a hash of source → '' used as a set. Redis 7.0 keeps any
-   * set of strings as a hashtable (~250 B for two members); a small hash (up to
-   * hash-max-listpack-entries) is a listpack (~120 B).
+   * The badge as older builds kept it: a hash of source → '' used as a set. Read (and its sources
+   * removed) until it expires; the badge is now part of the user's index (badge-entries.ts).
    */
-  badge(userId: string): string {
+  legacyBadge(userId: string): string {
     return `${this.prefix}:{u:${userId}}:badge`;
   }
 
@@ -44,7 +43,8 @@ export class RedisKeys {
    * ascending range gives newest first with ties by id, as the query API pages them. One entry
    * per (user, conversation); small sets (up to zset-max-listpack-entries) are a listpack.
    * Kept by the pipeline (UserStore.queueConversationIndex), the rebuild and the serving seed
-   * (HotStateRestorer.restoreUsers); conversation-index.ts converts times and scores.
+   * (HotStateRestorer.restoreUsers); conversation-index.ts converts times and scores. The
+   * user's unread-senders badge follows the conversations, scored above 0 (badge-entries.ts).
    */
   userConversations(userId: string): string {
     return `${this.prefix}:{u:${userId}}:recent`;

@@ -118,6 +118,13 @@ describe('ReadModel unread pages (real Redis)', () => {
       ),
     );
     await seed(u, conversations);
+    // The badge follows the conversations in the user's index: never listed, never a page more.
+    // A group's id is both a conversation and a source.
+    const badge = ['peer', `${u}-c00`]; // sorted, as answered
+    await restorer.restoreUsers(
+      badge.map((source) => ({ userId: u, source })),
+      [],
+    );
     const model = new ReadModel(redis, keys);
     const expected = [...conversations]
       .sort((a, b) => b.last!.at - a.last!.at || (a.conversationId < b.conversationId ? -1 : 1))
@@ -133,6 +140,7 @@ describe('ReadModel unread pages (real Redis)', () => {
     for (const limit of [1, 4, 7, 22, 23, 50]) {
       const pages = await allPages(model, u, limit);
       expect(pages.flat()).toEqual(expected);
+      expect((await model.unreadPage(u, { limit })).badge).toEqual(badge);
       expect(pages).toHaveLength(Math.max(1, Math.ceil(23 / limit)));
       for (const page of pages) expect(page.length).toBeLessThanOrEqual(limit);
     }
@@ -241,12 +249,20 @@ describe('ReadModel unread pages (real Redis)', () => {
     const first = await model.unreadPage(u, { limit: 50 });
     expect(await model.unreadPage(u, { limit: 50 })).toBe(first);
     // The badge changes: a new answer, the rows as they were.
-    await redis.hset(keys.badge(u), `${u}-a`, '');
+    await restorer.restoreUsers([{ userId: u, source: `${u}-a` }], []);
     const badged = await model.unreadPage(u, { limit: 50 });
     expect(badged).not.toBe(first);
     expect(badged.badge).toEqual([`${u}-a`]);
     expect(badged.conversations).toEqual(first.conversations);
     expect(await model.unreadPage(u, { limit: 50 })).toBe(badged);
+    // A badge an older build kept in a hash of its own is read beside it.
+    await redis.hset(keys.legacyBadge(u), 'older', '');
+    const withOlder = await model.unreadPage(u, { limit: 50 });
+    expect(withOlder.badge).toEqual(['older', `${u}-a`]);
+    await redis.del(keys.legacyBadge(u));
+    const again = await model.unreadPage(u, { limit: 50 });
+    expect(again.badge).toEqual([`${u}-a`]);
+    expect(await model.unreadPage(u, { limit: 50 })).toBe(again);
     // A row's revision changes: a new answer with that row read again.
     await redis.hset(
       keys.conversationKey(`${u}-a`, 'meta'),

@@ -2,6 +2,7 @@ import type { ChainableCommander, Result } from 'ioredis';
 import { isCluster, type RedisClient } from './connect';
 import { hasOneKeyIndex, MetaField, type RedisKeys } from './keys';
 import { indexScore, lastAtOfScore } from './conversation-index';
+import { badgeOfReplies, badgeReadCommands, CONVERSATION_RANGE } from './badge-entries';
 import { HeldUnreadPages, listingArgument, type HeldUnreadPage } from './held-unread-pages';
 import { execPipeline, pipelineOf } from './pipeline';
 import { defineScripts } from './script-loader';
@@ -90,7 +91,7 @@ export class ReadModel {
     const held = cluster ? undefined : this.heldPages.get(page);
     const [badge, more, listed, counts] = (await this.redis.unreadPage(
       this.keys.userConversations(userId),
-      this.keys.badge(userId),
+      this.keys.legacyBadge(userId),
       userId,
       limit,
       after ? String(indexScore(after.lastAt)) : '',
@@ -222,13 +223,17 @@ export class ReadModel {
     pipe.unreadCounts(prefixes.length, ...prefixes, userId);
   }
 
+  /** The user's badge sources, sorted (badge-entries.ts: the index's badge range, and an older build's hash). */
   async badge(userId: string): Promise<string[]> {
-    return (await this.redis.hkeys(this.keys.badge(userId))).sort();
+    const [members, legacy] = (await execPipeline(
+      pipelineOf(this.redis, badgeReadCommands(this.keys, userId)),
+    )) as [string[], string[]];
+    return badgeOfReplies(members, legacy);
   }
 
-  /** The user's conversations, newest first (the index's order). */
+  /** The user's conversations, newest first (the index's order; the badge follows them). */
   async conversations(userId: string): Promise<string[]> {
-    return this.redis.zrange(this.keys.userConversations(userId), '0', '-1');
+    return this.redis.zrangebyscore(this.keys.userConversations(userId), ...CONVERSATION_RANGE);
   }
 
   /** Whether the user is a member: meta's 'm:<user>', or in the older layout's set. */

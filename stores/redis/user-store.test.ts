@@ -6,6 +6,7 @@ import { RedisKeys } from './keys';
 import { RedisCommandError } from './pipeline';
 import { ReadModel } from './read-model';
 import { DedupeMarkCache } from '../state/dedupe-mark-cache';
+import { BADGE_SCORE, badgeMember } from './badge-entries';
 import { UserStore, type BadgeChange, type ConversationIndexChange } from './user-store';
 import { WriteSet } from '../state/write-set';
 import { spyOnPipelines } from '../../tests/support/round-trips';
@@ -23,6 +24,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
   let main: RedisClient;
   let aux: RedisClient;
   let store: UserStore;
+  let read: ReadModel;
   let n = 0;
   /** A fresh recipient per test, so tests do not share marks or badges. */
   const user = (): string => `u${++n}`;
@@ -41,11 +43,17 @@ describe('UserStore badge dedupe (real Redis)', () => {
   const mark = (userId: string, source: string): Promise<string | null> =>
     aux.get(keys.dedupeMark(source, userId));
   const inBadge = async (userId: string, source: string): Promise<boolean> =>
-    (await main.hexists(keys.badge(userId), source)) === 1;
+    (await read.badge(userId)).includes(source);
+  /** Behind the store's back: a badge entry as the store writes it, or none. */
+  const putInBadge = (userId: string, source: string) =>
+    main.zadd(keys.userConversations(userId), BADGE_SCORE, badgeMember(source));
+  const takeFromBadge = (userId: string, source: string) =>
+    main.zrem(keys.userConversations(userId), badgeMember(source));
 
   beforeAll(async () => {
     ({ main, aux } = await connectMainAndAux());
     store = new UserStore(main, aux, keys, 600, 60);
+    read = new ReadModel(main, keys);
   });
   afterEach(() => jest.restoreAllMocks());
   afterAll(async () => {
@@ -88,10 +96,10 @@ describe('UserStore badge dedupe (real Redis)', () => {
     });
     expect(await inBadge(u, 'A')).toBe(true);
     expect(await mark(u, 'A')).toBe('1');
-    expect(await main.ttl(keys.badge(u))).toBeGreaterThan(60);
+    expect(await main.ttl(keys.userConversations(u))).toBeGreaterThan(60);
     expect(await aux.ttl(keys.dedupeMark('A', u))).toBeGreaterThan(0);
 
-    await main.hdel(keys.badge(u), 'A'); // behind the store's back: only a write would restore it
+    await takeFromBadge(u, 'A'); // behind the store's back: only a write would restore it
     expect(await store.applyBadgeChanges([add(u, 'A')])).toEqual({
       memoryHits: 0,
       auxHits: 1,
@@ -117,7 +125,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
     expect(await inBadge(u, 'A')).toBe(false);
     expect(await mark(u, 'A')).toBe('0');
 
-    await main.hset(keys.badge(u), 'A', ''); // behind the store's back: only a write would remove it
+    await putInBadge(u, 'A'); // behind the store's back: only a write would remove it
     expect(await store.applyBadgeChanges([remove(u, 'A')])).toEqual({
       memoryHits: 0,
       auxHits: 1,
@@ -151,12 +159,12 @@ describe('UserStore badge dedupe (real Redis)', () => {
     await store.applyBadgeChanges([remove(u, 'A')]);
     expect(await mark(u, 'A')).toBe('0');
     // Crash between the aux DEL and the main write: the badge key of the wrong type fails HSET.
-    await main.set(keys.badge(u), 'not a set');
+    await main.set(keys.userConversations(u), 'not a set');
     await expect(store.applyBadgeChanges([add(u, 'A')])).rejects.toThrow(RedisCommandError);
     expect(await mark(u, 'A')).toBeNull(); // unknown, not a '0' that would lie after the HSET
 
     // The batch redone after the "crash": written, and marked.
-    await main.del(keys.badge(u));
+    await main.del(keys.userConversations(u));
     expect(await store.applyBadgeChanges([add(u, 'A')])).toMatchObject({
       mainWrites: { DIRECT: 1, GROUP: 0 },
       aux: 'ok',
@@ -168,13 +176,13 @@ describe('UserStore badge dedupe (real Redis)', () => {
   it('deletes a 1 mark before the HDEL: a failed main write leaves no mark', async () => {
     const u = user();
     await store.applyBadgeChanges([add(u, 'A')]);
-    await main.del(keys.badge(u));
-    await main.set(keys.badge(u), 'not a set');
+    await main.del(keys.userConversations(u));
+    await main.set(keys.userConversations(u), 'not a set');
     await expect(store.applyBadgeChanges([remove(u, 'A')])).rejects.toThrow(RedisCommandError);
     expect(await mark(u, 'A')).toBeNull();
 
-    await main.del(keys.badge(u));
-    await main.hset(keys.badge(u), 'A', '');
+    await main.del(keys.userConversations(u));
+    await putInBadge(u, 'A');
     expect(await store.applyBadgeChanges([remove(u, 'A')])).toMatchObject({
       mainWrites: { DIRECT: 1, GROUP: 0 },
       aux: 'ok',
@@ -212,7 +220,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
   it('counts as real changes only the writes that changed a badge', async () => {
     const [u, v] = [user(), user()];
     // Marks the dedupe does not know: the badge already holds A, and lacks B.
-    await main.hset(keys.badge(u), 'A', '');
+    await putInBadge(u, 'A');
     const stats = await store.applyBadgeChanges([add(u, 'A'), add(u, 'C'), remove(v, 'B')]);
     expect(stats).toMatchObject({ misses: 3, mainWrites: { DIRECT: 3, GROUP: 0 } });
     expect(stats.changed).toEqual({ add: 1, remove: 0 }); // only C was not there yet
@@ -245,8 +253,8 @@ describe('UserStore badge dedupe (real Redis)', () => {
     expect(mget).toHaveBeenCalledTimes(1);
     expect(auxPipelines).toHaveBeenCalledTimes(2); // the stale-mark DELs, then the new marks
     expect(mainPipelines).toHaveBeenCalledTimes(1);
-    expect(await main.hkeys(keys.badge(u))).toEqual(['E']);
-    expect(await main.hkeys(keys.badge(v))).toEqual(['B']);
+    expect(await read.badge(u)).toEqual(['E']);
+    expect(await read.badge(v)).toEqual(['B']);
     const after = await aux.mget(
       ...[
         [u, 'A'],
@@ -329,7 +337,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
       });
       expect(mget).toHaveBeenCalledTimes(1);
       // Behind the store's back: main loses the source, aux says nothing. Memory knows '1'.
-      await main.hdel(keys.badge(u), 'A');
+      await takeFromBadge(u, 'A');
       await aux.del(keys.dedupeMark('A', u));
       expect(await store.applyBadgeChanges([add(u, 'A')], { memory: marks.of(0) })).toEqual({
         memoryHits: 1,
@@ -389,7 +397,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
       // One aux round trip before the main write (the read and the deletes), where it was two.
       expect(auxRoundTripsAtMainWrite).toBe(1);
       expect(mget).not.toHaveBeenCalled(); // the read went in the pipeline
-      expect(await main.hkeys(keys.badge(u))).toEqual(['B']);
+      expect(await read.badge(u)).toEqual(['B']);
       expect(await inBadge(v, 'C')).toBe(true);
       expect([await mark(u, 'A'), await mark(u, 'B'), await mark(v, 'C')]).toEqual(['0', '1', '1']);
       // With only memory-known flips, no read at all: the deletes alone.
@@ -405,7 +413,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
       const marks = new DedupeMarkCache(100, 60_000);
       await store.applyBadgeChanges([add(u, 'A')], { memory: marks.of(3) });
       // Another owner of partition 3 removed the source meanwhile (and marked it).
-      await main.hdel(keys.badge(u), 'A');
+      await takeFromBadge(u, 'A');
       await aux.set(keys.dedupeMark('A', u), '0');
       marks.resetPartition(3);
       expect(await store.applyBadgeChanges([add(u, 'A')], { memory: marks.of(3) })).toMatchObject({
@@ -428,8 +436,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
 
 /**
  * Each user's conversations by latest message (queueConversationIndex, read by the query API)
- * and badge: a small sorted set and a small hash used as a set, both in Redis's compact listpack
- * form (Redis 7.0 keeps a set of strings as a hashtable).
+ * and badge: one small sorted set, in Redis's compact listpack form (badge-entries.ts).
  */
 describe('UserStore conversation list (real Redis)', () => {
   const prefix = `t${randomBytes(4).toString('hex')}`;
@@ -481,12 +488,69 @@ describe('UserStore conversation list (real Redis)', () => {
     expect(await main.ttl(key)).toBeGreaterThan(500);
   });
 
-  it('keeps a badge compact too: a listpack, read back by the query API', async () => {
-    await store.applyBadgeChanges([
-      { op: 'add', userId: 'u3', source: 'B', kind: 'DIRECT' },
-      { op: 'add', userId: 'u3', source: 'A', kind: 'GROUP' },
+  it('keeps the badge in the index, after the conversations: a group is a conversation and a source', async () => {
+    await updateIndex([
+      { op: 'add', userId: 'u4', conversationId: 'g-1', lastAt: 1_000 },
+      { op: 'add', userId: 'u4', conversationId: 'dm-2', lastAt: 0 },
     ]);
-    expect(await read.badge('u3')).toEqual(['A', 'B']);
-    expect(await main.object('ENCODING', keys.badge('u3'))).toBe('listpack');
+    const stats = await store.applyBadgeChanges(
+      [
+        { op: 'add', userId: 'u4', source: 'peer', kind: 'DIRECT' },
+        { op: 'add', userId: 'u4', source: 'g-1', kind: 'GROUP' },
+      ],
+      { countsFor: ['u4'] },
+    );
+    expect(stats.changed).toEqual({ add: 2, remove: 0 });
+    expect(stats.counts).toEqual(new Map([['u4', 2]]));
+    expect(await read.badge('u4')).toEqual(['g-1', 'peer']);
+    expect(await read.conversations('u4')).toEqual(['g-1', 'dm-2']);
+    // One key for both, compact, expiring; no badge key of its own.
+    const key = keys.userConversations('u4');
+    expect(await main.zcard(key)).toBe(4);
+    expect(await main.object('ENCODING', key)).toBe('listpack');
+    expect(await main.ttl(key)).toBeGreaterThan(500);
+    expect(await main.exists(keys.legacyBadge('u4'))).toBe(0);
+
+    // The group's conversation moves and leaves; its badge entry is another member.
+    await updateIndex([
+      { op: 'move', userId: 'u4', conversationId: 'g-1', lastAt: 3_000, refreshExpiry: false },
+    ]);
+    expect(await read.badge('u4')).toEqual(['g-1', 'peer']);
+    await updateIndex([{ op: 'remove', userId: 'u4', conversationId: 'g-1' }]);
+    expect(await read.conversations('u4')).toEqual(['dm-2']);
+    expect(await read.badge('u4')).toEqual(['g-1', 'peer']);
+    await store.applyBadgeChanges([{ op: 'remove', userId: 'u4', source: 'g-1', kind: 'GROUP' }]);
+    expect(await read.badge('u4')).toEqual(['peer']);
+    expect(await read.conversations('u4')).toEqual(['dm-2']);
+  });
+
+  it('reads a badge an older build kept in a hash, and moves a source out of it on its next add', async () => {
+    const older = keys.legacyBadge('u5');
+    await main.hset(older, 'A', '', 'B', '', 'C', '');
+    const counts = async () =>
+      (await store.applyBadgeChanges([], { countsFor: ['u5'] })).counts?.get('u5');
+    expect(await read.badge('u5')).toEqual(['A', 'B', 'C']);
+    expect(await counts()).toBe(3);
+
+    // A (in the older hash) added again: it moves, the badge is the same; D is new.
+    const added = await store.applyBadgeChanges([
+      { op: 'add', userId: 'u5', source: 'A', kind: 'DIRECT' },
+      { op: 'add', userId: 'u5', source: 'D', kind: 'DIRECT' },
+    ]);
+    expect(added.changed).toEqual({ add: 1, remove: 0 });
+    expect((await main.hkeys(older)).sort()).toEqual(['B', 'C']);
+    expect(await read.badge('u5')).toEqual(['A', 'B', 'C', 'D']);
+    expect(await counts()).toBe(4); // each source counted once
+
+    // Removals reach either place.
+    const removed = await store.applyBadgeChanges([
+      { op: 'remove', userId: 'u5', source: 'A', kind: 'DIRECT' },
+      { op: 'remove', userId: 'u5', source: 'B', kind: 'DIRECT' },
+      { op: 'remove', userId: 'u5', source: 'E', kind: 'DIRECT' },
+    ]);
+    expect(removed.changed).toEqual({ add: 0, remove: 2 });
+    expect(await read.badge('u5')).toEqual(['C', 'D']);
+    expect(await counts()).toBe(2);
+    expect(await main.hkeys(older)).toEqual(['C']);
   });
 });

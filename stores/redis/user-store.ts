@@ -8,6 +8,7 @@ import type { WriteFence } from './partition-lease';
 import type { WriteSet } from '../state/write-set';
 import { deleteKeys, getKeys, queueGetKeys } from './keyspace';
 import { indexScore } from './conversation-index';
+import { badgeChangeCommands, badgeSizeCommands } from './badge-entries';
 
 /** A change to a user's conversations by latest message (UserStore.queueConversationIndex). */
 export type ConversationIndexChange =
@@ -37,8 +38,8 @@ export interface BadgeApplyStats {
   /** Main-Redis writes (HSET or HDEL), by the kind of conversation of their source. */
   mainWrites: Record<ConversationKind, number>;
   /**
-   * Of those writes, the ones that changed the badge (HSET or HDEL replied 1): a source really
-   * added or removed. A write that changed nothing was a mark the dedupe did not know.
+   * Of those writes, the ones that changed the badge: a source really added or removed. A write
+   * that changed nothing was a mark the dedupe did not know.
    */
   changed: { add: number; remove: number };
   /** Badge sizes after the writes, of the users in `countsFor` (only when some were asked). */
@@ -226,21 +227,33 @@ export class UserStore {
     }
     // The replies of the writes start after what is queued so far.
     let reply = main.length;
-    for (const c of toWrite)
-      main.push(...this.setChange(this.keys.badge(c.userId), c.source, c.op));
+    const commandsPerChange = toWrite.map((c) => {
+      const commands = badgeChangeCommands(this.keys, c.userId, c.source, c.op, this.hotTtlSeconds);
+      main.push(...commands);
+      return commands.length;
+    });
     // After the writes, in the same round trip: the sizes include this batch.
-    for (const u of counted) main.push(['hlen', this.keys.badge(u)]);
+    const sizeCommands = counted.map((u) => badgeSizeCommands(this.keys, u));
+    for (const commands of sizeCommands) main.push(...commands);
     const replies = await sendFenced(this.main, main, this.fenceOf(options.partition));
-    for (const c of toWrite) {
+    toWrite.forEach((c, i) => {
       stats.mainWrites[c.kind]++;
-      // HSET's or HDEL's reply: how many members it added or removed (an add's EXPIRE follows).
-      if (Number(replies[reply]) > 0) stats.changed[c.op]++;
-      reply += c.op === 'add' ? 2 : 1;
+      // ZADD's or ZREM's reply, then the older hash's HDEL's last: a source that only moved out
+      // of the older hash was in the badge already.
+      const here = Number(replies[reply]);
+      const inLegacy = Number(replies[reply + commandsPerChange[i]! - 1]);
+      if (c.op === 'add' ? here > 0 && inLegacy === 0 : here + inLegacy > 0) stats.changed[c.op]++;
+      reply += commandsPerChange[i]!;
       memory?.remember(markKey(c), markValue(c.op));
-    }
+    });
     if (counted.length > 0) {
-      const first = replies.length - counted.length;
-      stats.counts = new Map(counted.map((u, i) => [u, Number(replies[first + i])]));
+      stats.counts = new Map(
+        // Each user's size is the sum of the replies of its commands, in order.
+        counted.map((u, i) => [
+          u,
+          sizeCommands[i]!.reduce((sum) => sum + Number(replies[reply++]), 0),
+        ]),
+      );
     }
     if (toWrite.length === 0 || !guarded) return stats;
 
@@ -340,19 +353,6 @@ export class UserStore {
       index.add(String(indexScore(c.lastAt)), c.conversationId, c.op === 'add' ? undefined : 'XX');
       if (c.op === 'add' || c.refreshExpiry) index.expire(this.hotTtlSeconds);
     }
-  }
-
-  /**
-   * A badge gains (and keeps the hot TTL) or loses a source. The badge is a hash of
-   * source → '' (RedisKeys.badge): small, it stays a listpack.
-   */
-  private setChange(key: string, member: string, op: 'add' | 'remove'): RedisCommand[] {
-    return op === 'add'
-      ? [
-          ['hset', key, member, ''],
-          ['expire', key, String(this.hotTtlSeconds)],
-        ]
-      : [['hdel', key, member]];
   }
 }
 

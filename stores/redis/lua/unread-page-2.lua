@@ -3,8 +3,9 @@
   (read-only): the page is cut from the user's index, so it costs O(log n + limit) whatever the
   number of conversations.
   KEYS[1] the user's conversations: a sorted set of conversation id scored by minus its latest
-          message time (ascending = newest first, ties by id)
-  KEYS[2] the user's badge (a hash of source → '')
+          message time (ascending = newest first, ties by id), then the user's badge: its
+          sources, each prefixed with byte 0x01, scored above 0 (badge-entries.ts)
+  KEYS[2] the badge as older builds kept it (a hash of source → ''), read beside it
   ARGV[1] user_id  ARGV[2] limit
   ARGV[3] the cursor's score ('' for the first page)  ARGV[4] the cursor's conversation id: the
           page starts after (score, id) in the index's order, wherever that conversation is now
@@ -47,8 +48,13 @@ if cursorScore ~= '' then
   end
 end
 
--- One more than the page: whether another page follows.
-local listed = redis.call('ZRANGE', index, start, start + limit, 'WITHSCORES')
+-- One more than the page: whether another page follows. The badge's entries, after the
+-- conversations, are not listed.
+local conversations = redis.call('ZCOUNT', index, '-inf', 0)
+local listed = {}
+if start < conversations then
+  listed = redis.call('ZRANGE', index, start, math.min(start + limit, conversations - 1), 'WITHSCORES')
+end
 local more = 0
 if #listed > 2 * limit then
   more = 1
@@ -96,4 +102,10 @@ end
 -- Ids are UTF-8 and scores numbers: byte 0xFF separates them unambiguously.
 local listing = listed
 if ARGV[8] ~= '' and ARGV[8] == '=' .. table.concat(listed, '\255') then listing = '=' end
-return {redis.call('HKEYS', badge), more, listing, counts}
+-- The badge: the index's entries above 0 without their prefix byte, and an older build's hash
+-- (a source is in one of them at most).
+local sources = redis.call('HKEYS', badge)
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', index, '(0', '+inf')) do
+  sources[#sources + 1] = string.sub(member, 2)
+end
+return {sources, more, listing, counts}

@@ -1,0 +1,73 @@
+import type { RedisCommand } from './fenced-writes';
+import type { RedisKeys } from './keys';
+
+/**
+ * A user's unread-senders badge lives in the user's index of conversations
+ * (RedisKeys.userConversations), not in a key of its own: most users with a badge have an index
+ * anyway, and a key costs ~90 B of Redis memory before it holds anything. A source is a member
+ * `\x01<source>` scored BADGE_SCORE: conversations are scored ≤ 0 (conversation-index.ts), so
+ * they come first in the index's order, and the badge is the range above 0. The byte 0x01 cannot
+ * begin a conversation id (ids with control characters are refused: processors/validation.ts),
+ * so a group's id, both a conversation and a badge source, is two members.
+ *
+ * Older builds kept the badge in a hash of its own (RedisKeys.legacyBadge). Its sources stay
+ * there until removed or expired, never written again: an add deletes the source from it as it
+ * adds it here, so a source is in one place at most, readers take the union, and a badge's size
+ * is the sum of both.
+ */
+export const BADGE_SCORE = 1;
+const BADGE_MARK = '\u0001';
+
+/** The index member standing for a badge source. */
+export function badgeMember(source: string): string {
+  return BADGE_MARK + source;
+}
+
+/** The badge source an index member stands for (a member of the badge range). */
+export function sourceOfBadgeMember(member: string): string {
+  return member.slice(BADGE_MARK.length);
+}
+
+/** ZRANGEBYSCORE / ZCOUNT bounds of the badge's range, and of the conversations'. */
+export const BADGE_RANGE = ['(0', '+inf'] as const;
+export const CONVERSATION_RANGE = ['-inf', '0'] as const;
+
+/** Commands of one badge change; the first reply counts the members added or removed here. */
+export function badgeChangeCommands(
+  keys: RedisKeys,
+  userId: string,
+  source: string,
+  op: 'add' | 'remove',
+  ttlSeconds: number,
+): RedisCommand[] {
+  const index = keys.userConversations(userId);
+  const legacy: RedisCommand = ['hdel', keys.legacyBadge(userId), source];
+  return op === 'add'
+    ? [
+        ['zadd', index, String(BADGE_SCORE), badgeMember(source)],
+        ['expire', index, String(ttlSeconds)],
+        legacy,
+      ]
+    : [['zrem', index, badgeMember(source)], legacy];
+}
+
+/** Commands whose replies, summed, are the size of the user's badge. */
+export function badgeSizeCommands(keys: RedisKeys, userId: string): RedisCommand[] {
+  return [
+    ['zcount', keys.userConversations(userId), ...BADGE_RANGE],
+    ['hlen', keys.legacyBadge(userId)],
+  ];
+}
+
+/** Commands whose replies, joined by badgeOfReplies, are the user's badge sources. */
+export function badgeReadCommands(keys: RedisKeys, userId: string): RedisCommand[] {
+  return [
+    ['zrangebyscore', keys.userConversations(userId), ...BADGE_RANGE],
+    ['hkeys', keys.legacyBadge(userId)],
+  ];
+}
+
+/** The badge's sources, sorted, from the replies of badgeReadCommands. */
+export function badgeOfReplies(members: readonly string[], legacy: readonly string[]): string[] {
+  return [...new Set([...members.map(sourceOfBadgeMember), ...legacy])].sort();
+}
