@@ -1,5 +1,6 @@
 import { createHarness, eventually, type Harness } from './support/harness';
 import type { UnreadCursor } from '../stores/redis/read-model';
+import { CONVERSATION_RANGE } from '../stores/redis/badge-entries';
 
 /**
  * Each user's conversations by latest message ({u:<user>}:recent), as the pipeline keeps it:
@@ -20,8 +21,9 @@ describe("users' conversation index, kept by the pipeline (real Kafka and Redis)
     h.read.unreadPage(userId, { limit, after });
   const order = async (userId: string) =>
     (await page(userId)).conversations.map((c) => [c.conversationId, c.unread, c.lastAt]);
+  /** The conversations of the index with their scores (the user's badge follows them). */
   const index = async (userId: string) =>
-    h.redis.zrange(h.keys.userConversations(userId), '0', '-1', 'WITHSCORES');
+    h.redis.zrangebyscore(h.keys.userConversations(userId), ...CONVERSATION_RANGE, 'WITHSCORES');
 
   function group(c: string, members: string[]) {
     for (const m of members) h.publish.memberAdded(c, m, 'GROUP', base);
