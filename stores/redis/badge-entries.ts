@@ -10,10 +10,11 @@ import type { RedisKeys } from './keys';
  * begin a conversation id (ids with control characters are refused: processors/validation.ts),
  * so a group's id, both a conversation and a badge source, is two members.
  *
- * Older builds kept the badge in a hash of its own (RedisKeys.legacyBadge). Its sources stay
- * there until removed or expired, never written again: an add deletes the source from it as it
- * adds it here, so a source is in one place at most, readers take the union, and a badge's size
- * is the sum of both.
+ * Older builds kept the badge in a hash of its own (RedisKeys.legacyBadge), never written again:
+ * it expires with the hot TTL. Until then readers take the union of both, a removal deletes the
+ * source from both, and an add writes the index only (no command more than before for the
+ * common case); a source may then be in both, so a badge's size is the index's count when the
+ * older hash is empty, else the size of the union (badgeSizeOf).
  */
 export const BADGE_SCORE = 1;
 const BADGE_MARK = '\u0001';
@@ -41,22 +42,34 @@ export function badgeChangeCommands(
   ttlSeconds: number,
 ): RedisCommand[] {
   const index = keys.userConversations(userId);
-  const legacy: RedisCommand = ['hdel', keys.legacyBadge(userId), source];
   return op === 'add'
     ? [
         ['zadd', index, String(BADGE_SCORE), badgeMember(source)],
         ['expire', index, String(ttlSeconds)],
-        legacy,
       ]
-    : [['zrem', index, badgeMember(source)], legacy];
+    : [
+        ['zrem', index, badgeMember(source)],
+        ['hdel', keys.legacyBadge(userId), source],
+      ];
 }
 
-/** Commands whose replies, summed, are the size of the user's badge. */
+/**
+ * Commands whose two replies (the index's count, the older hash's) give the size of the user's
+ * badge through badgeSizeOf.
+ */
 export function badgeSizeCommands(keys: RedisKeys, userId: string): RedisCommand[] {
   return [
     ['zcount', keys.userConversations(userId), ...BADGE_RANGE],
     ['hlen', keys.legacyBadge(userId)],
   ];
+}
+
+/**
+ * The badge's size from badgeSizeCommands' replies: the index's count while the older hash is
+ * empty; null when it is not (a source may be in both: the caller reads the union).
+ */
+export function badgeSizeOf(inIndex: number, inLegacy: number): number | null {
+  return inLegacy === 0 ? inIndex : null;
 }
 
 /** Commands whose replies, joined by badgeOfReplies, are the user's badge sources. */

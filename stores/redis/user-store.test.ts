@@ -524,23 +524,25 @@ describe('UserStore conversation list (real Redis)', () => {
     expect(await read.conversations('u4')).toEqual(['dm-2']);
   });
 
-  it('reads a badge an older build kept in a hash, and moves a source out of it on its next add', async () => {
+  it('reads a badge an older build kept in a hash beside the index: each source counted once, removed from both', async () => {
     const older = keys.legacyBadge('u5');
     await main.hset(older, 'A', '', 'B', '', 'C', '');
+    const mainPipelines = spyOnPipelines(main);
     const counts = async () =>
       (await store.applyBadgeChanges([], { countsFor: ['u5'] })).counts?.get('u5');
     expect(await read.badge('u5')).toEqual(['A', 'B', 'C']);
     expect(await counts()).toBe(3);
 
-    // A (in the older hash) added again: it moves, the badge is the same; D is new.
-    const added = await store.applyBadgeChanges([
+    // A (in the older hash) added again goes to the index only; D is new.
+    await store.applyBadgeChanges([
       { op: 'add', userId: 'u5', source: 'A', kind: 'DIRECT' },
       { op: 'add', userId: 'u5', source: 'D', kind: 'DIRECT' },
     ]);
-    expect(added.changed).toEqual({ add: 1, remove: 0 });
-    expect((await main.hkeys(older)).sort()).toEqual(['B', 'C']);
+    expect((await main.hkeys(older)).sort()).toEqual(['A', 'B', 'C']);
     expect(await read.badge('u5')).toEqual(['A', 'B', 'C', 'D']);
-    expect(await counts()).toBe(4); // each source counted once
+    mainPipelines.mockClear();
+    expect(await counts()).toBe(4); // A once, though in both
+    expect(mainPipelines).toHaveBeenCalledTimes(2); // the counts, then the union's read
 
     // Removals reach either place.
     const removed = await store.applyBadgeChanges([
@@ -552,5 +554,12 @@ describe('UserStore conversation list (real Redis)', () => {
     expect(await read.badge('u5')).toEqual(['C', 'D']);
     expect(await counts()).toBe(2);
     expect(await main.hkeys(older)).toEqual(['C']);
+
+    // Once the older hash is gone, a size is the index's count alone: no read after the counts.
+    await store.applyBadgeChanges([{ op: 'remove', userId: 'u5', source: 'C', kind: 'DIRECT' }]);
+    expect(await main.exists(older)).toBe(0);
+    mainPipelines.mockClear();
+    expect(await counts()).toBe(1);
+    expect(mainPipelines).toHaveBeenCalledTimes(1);
   });
 });

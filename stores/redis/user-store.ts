@@ -8,7 +8,13 @@ import type { WriteFence } from './partition-lease';
 import type { WriteSet } from '../state/write-set';
 import { deleteKeys, getKeys, queueGetKeys } from './keyspace';
 import { indexScore } from './conversation-index';
-import { badgeChangeCommands, badgeSizeCommands } from './badge-entries';
+import {
+  badgeChangeCommands,
+  badgeOfReplies,
+  badgeReadCommands,
+  badgeSizeCommands,
+  badgeSizeOf,
+} from './badge-entries';
 
 /** A change to a user's conversations by latest message (UserStore.queueConversationIndex). */
 export type ConversationIndexChange =
@@ -233,28 +239,18 @@ export class UserStore {
       return commands.length;
     });
     // After the writes, in the same round trip: the sizes include this batch.
-    const sizeCommands = counted.map((u) => badgeSizeCommands(this.keys, u));
-    for (const commands of sizeCommands) main.push(...commands);
+    for (const u of counted) main.push(...badgeSizeCommands(this.keys, u));
     const replies = await sendFenced(this.main, main, this.fenceOf(options.partition));
     toWrite.forEach((c, i) => {
       stats.mainWrites[c.kind]++;
-      // ZADD's or ZREM's reply, then the older hash's HDEL's last: a source that only moved out
-      // of the older hash was in the badge already.
-      const here = Number(replies[reply]);
-      const inLegacy = Number(replies[reply + commandsPerChange[i]! - 1]);
-      if (c.op === 'add' ? here > 0 && inLegacy === 0 : here + inLegacy > 0) stats.changed[c.op]++;
+      // ZADD's or ZREM's reply, and a removal's HDEL of an older build's hash: a source added or
+      // removed. (An add of a source an older build's hash still holds counts as added.)
+      const changed = Number(replies[reply]) + (c.op === 'remove' ? Number(replies[reply + 1]) : 0);
+      if (changed > 0) stats.changed[c.op]++;
       reply += commandsPerChange[i]!;
       memory?.remember(markKey(c), markValue(c.op));
     });
-    if (counted.length > 0) {
-      stats.counts = new Map(
-        // Each user's size is the sum of the replies of its commands, in order.
-        counted.map((u, i) => [
-          u,
-          sizeCommands[i]!.reduce((sum) => sum + Number(replies[reply++]), 0),
-        ]),
-      );
-    }
+    if (counted.length > 0) stats.counts = await this.badgeSizes(counted, replies.slice(reply));
     if (toWrite.length === 0 || !guarded) return stats;
 
     beforeWrite?.();
@@ -334,6 +330,31 @@ export class UserStore {
       await deleteKeys(this.aux, listed); // first from aux: a crash in between leaves them listed
       await this.main.srem(key, ...listed);
     }
+  }
+
+  /**
+   * The badge sizes of `users` from the replies of their badgeSizeCommands (two each, in order).
+   * A user whose older badge hash is not empty (an older build's, until it expires) is counted
+   * from the union of both, read in one more round trip.
+   */
+  private async badgeSizes(users: string[], replies: unknown[]): Promise<Map<string, number>> {
+    const sizes = new Map<string, number>();
+    const union: string[] = [];
+    users.forEach((u, i) => {
+      const size = badgeSizeOf(Number(replies[2 * i]), Number(replies[2 * i + 1]));
+      if (size === null) union.push(u);
+      else sizes.set(u, size);
+    });
+    if (union.length === 0) return sizes;
+    const pipe = pipelineOf(
+      this.main,
+      union.flatMap((u) => badgeReadCommands(this.keys, u)),
+    );
+    const read = await execPipeline(pipe);
+    union.forEach((u, i) =>
+      sizes.set(u, badgeOfReplies(read[2 * i] as string[], read[2 * i + 1] as string[]).length),
+    );
+    return sizes;
   }
 
   /**
