@@ -1,6 +1,6 @@
 import type { ReceiptInput } from '../../stores/redis/conversation-store';
 import type { ConversationState } from '../../stores/state/conversation-state';
-import { markField, parseMark } from '../../stores/state/stored-values';
+import { markField, markSeq } from '../../stores/state/stored-values';
 import { DIRECT_SCAN_LIMIT } from './direct-update';
 import { peerOf, resolveTarget } from './receipt-target';
 
@@ -29,8 +29,8 @@ export function deliveredByNeeded(
     if (!direct) continue;
     const peer = peerOf(state.members, r.userId);
     const floor = Math.max(
-      parseMark(state.notified.get(markField('read', r.userId))).seq,
-      parseMark(state.notified.get(markField('delivered', r.userId))).seq,
+      markSeq(state.notified.get(markField('read', r.userId))),
+      markSeq(state.notified.get(markField('delivered', r.userId))),
     );
     if (peer === '' || resolved.target <= floor) continue;
     const own = new Set(resolved.ids.map(([id]) => id));

@@ -163,7 +163,9 @@ export class UserStore {
     const { memory } = options;
     const partition = options.partition ?? -1;
     const untrustedKey = this.keys.untrustedMarks(partition);
-    const markKey = (c: BadgeChange): string => this.keys.dedupeMark(c.source, c.userId);
+    // Each change's mark key built once: a string built anew is hashed anew by every Map it meets.
+    const markKeys = new Map(latest.map((c) => [c, this.keys.dedupeMark(c.source, c.userId)]));
+    const markKey = (c: BadgeChange): string => markKeys.get(c)!;
     const auxFailed = (err: unknown) => {
       stats.aux = 'failed';
       stats.auxError = err instanceof Error ? err : new Error(String(err));

@@ -3,8 +3,12 @@ import {
   indexEntryForms,
   logEntry,
   logMoveOf,
+  markSeq,
   MAX_PACKED_LOG_AT,
   parseIndexEntry,
+  parseMark,
+  toldFieldKind,
+  toldFieldOf,
 } from './stored-values';
 
 /** The time of a log entry's move, from either form, as the loader reads it (logMoveOf). */
@@ -84,5 +88,19 @@ describe('message index entries', () => {
   it('name both forms of an entry for removals', () => {
     expect(indexEntryForms('m1', 'ana', '1001')).toEqual(['2:m1|ana#rt', '2:m1|ana|1001']);
     expect(indexEntryForms('m1', 'ana', '0100')).toEqual(['2:m1|ana|0100']);
+  });
+});
+
+describe('told marks', () => {
+  it('give the seq parseMark gives, in either form, without parsing the rest', () => {
+    for (const value of [undefined, '', '7', '123', '12|3|m-1', '5|9|a|b', 'x', '1|x', ' 4 '])
+      expect([value, markSeq(value)]).toEqual([value, parseMark(value).seq]);
+  });
+
+  it('name the kind toldFieldOf names', () => {
+    for (const field of ['r:u1', 'd:u1', 's:u1', 'gr:m-1', 'gd:m-1', 'g:x'])
+      expect(toldFieldKind(field)).toBe(toldFieldOf(field).kind);
+    expect(toldFieldOf('gd:m-1')).toEqual({ kind: 'count', of: 'm-1' });
+    expect(toldFieldOf('s:u1')).toEqual({ kind: 'sync', of: 'u1' });
   });
 });

@@ -208,6 +208,15 @@ export function parseMark(value: string | undefined): NotifiedMark {
 }
 
 /**
+ * parseMark(value).seq, without building the mark: the marks are compared per receipt, and a mark
+ * written today is its seq alone.
+ */
+export function markSeq(value: string | undefined): number {
+  if (value === undefined) return 0;
+  return value.includes('|') ? parseMark(value).seq : (luaNumber(value) ?? 0);
+}
+
+/**
  * A mark as it is written: its seq alone, the only part any rule reads. The version and message
  * that told went with it until the rule that re-told a redone receipt by them was replaced
  * (direct-update.ts): ~25 B of a direct chat's meta per mark. Marks written with them still
@@ -236,11 +245,18 @@ export function countField(which: 'read' | 'delivered', messageId: string): stri
 }
 
 /** What a told field is (markField, syncField, countField), and whose: its user or message. */
-export function toldFieldOf(field: string): { kind: 'mark' | 'sync' | 'count'; of: string } {
-  if (field.startsWith('s:')) return { kind: 'sync', of: field.slice(2) };
-  if (field.startsWith('gr:') || field.startsWith('gd:'))
-    return { kind: 'count', of: field.slice(3) };
-  return { kind: 'mark', of: field.slice(2) };
+export function toldFieldOf(field: string): { kind: ToldFieldKind; of: string } {
+  const kind = toldFieldKind(field);
+  return { kind, of: field.slice(kind === 'count' ? 3 : 2) };
+}
+
+export type ToldFieldKind = 'mark' | 'sync' | 'count';
+
+/** toldFieldOf(field).kind, without building the answer (asked for every mark a step told). */
+export function toldFieldKind(field: string): ToldFieldKind {
+  if (field.startsWith('s:')) return 'sync';
+  if (field.startsWith('gr:') || field.startsWith('gd:')) return 'count';
+  return 'mark';
 }
 
 /** Field of a group window's range ending at `hi` (its value is the lowest start seen). */

@@ -3,7 +3,7 @@ import type { RedisKeys } from '../redis/keys';
 import { sendFenced, type RedisCommand } from '../redis/fenced-writes';
 import type { WriteFence } from '../redis/partition-lease';
 import type { ConversationState } from './conversation-state';
-import { parseMark, toldFieldOf } from './stored-values';
+import { markSeq, toldFieldOf } from './stored-values';
 import type { ToldMark } from './told-marks';
 
 interface PartitionAhead {
@@ -108,7 +108,7 @@ export class ToldAhead {
     for (const [conversationId, field, value] of marks) {
       let fields = p.pending.get(conversationId);
       if (!fields) p.pending.set(conversationId, (fields = new Map()));
-      const seq = parseMark(value).seq;
+      const seq = markSeq(value);
       if (seq >= (fields.get(field)?.seq ?? 0)) fields.set(field, { seq, by });
       changed.add(conversationId);
     }
@@ -263,7 +263,7 @@ function heldSeq(state: ConversationState, field: string): number {
   const { kind, of } = toldFieldOf(field);
   if (kind === 'sync') return state.read.get(of) ?? 0;
   if (kind === 'count') return 0;
-  return parseMark(state.notified.get(field)).seq;
+  return markSeq(state.notified.get(field));
 }
 
 /** An entry's field for when it was written (ms); the others are 'told up to' fields. */

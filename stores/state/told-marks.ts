@@ -1,6 +1,6 @@
 import type { ConversationState } from './conversation-state';
 import { evictionOrder, type Used } from './second-chance';
-import { parseMark, syncField, toldFieldOf } from './stored-values';
+import { markSeq, syncField, toldFieldKind } from './stored-values';
 
 /**
  * What a step told, as a mark: conversation, field, value — a direct chat's 'told up to' mark
@@ -40,12 +40,12 @@ export class ToldMarks {
   remember(marks: readonly ToldMark[]): void {
     if (marks.length === 0) return; // most steps: every step's delivery calls this
     for (const [conversationId, field, value] of marks) {
-      if (toldFieldOf(field).kind === 'count') continue;
+      if (toldFieldKind(field) === 'count') continue;
       let told = this.marks.get(conversationId);
       if (told) told.used = true;
       else this.marks.set(conversationId, (told = { fields: new Map(), used: false }));
       const { fields } = told;
-      if (parseMark(value).seq > parseMark(fields.get(field)).seq) fields.set(field, value);
+      if (markSeq(value) > markSeq(fields.get(field))) fields.set(field, value);
     }
     if (this.marks.size > this.maxConversations)
       for (const [oldest] of evictionOrder(this.marks)) {
@@ -59,16 +59,13 @@ export class ToldMarks {
     const fields = this.marks.get(state.conversationId)?.fields;
     if (!fields) return;
     for (const [field, value] of fields)
-      if (
-        toldFieldOf(field).kind === 'mark' &&
-        parseMark(value).seq > parseMark(state.notified.get(field)).seq
-      )
+      if (toldFieldKind(field) === 'mark' && markSeq(value) > markSeq(state.notified.get(field)))
         state.setNotified(field, value);
   }
 
   /** How far an acknowledged unread sync told the user's devices they read (0: none known). */
   syncedUpTo(conversationId: string, userId: string): number {
-    return parseMark(this.marks.get(conversationId)?.fields.get(syncField(userId))).seq;
+    return markSeq(this.marks.get(conversationId)?.fields.get(syncField(userId)));
   }
 
   get size(): number {
