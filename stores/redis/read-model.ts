@@ -223,7 +223,10 @@ export class ReadModel {
     pipe.unreadCounts(prefixes.length, ...prefixes, userId);
   }
 
-  /** The user's badge sources, sorted (badge-entries.ts: the index's badge range, and an older build's hash). */
+  /**
+   * The user's badge sources, sorted (badge-entries.ts: the index's badge range, and an older
+   * build's hash).
+   */
   async badge(userId: string): Promise<string[]> {
     const [members, legacy] = (await execPipeline(
       pipelineOf(this.redis, badgeReadCommands(this.keys, userId)),

@@ -41,7 +41,7 @@ export interface BadgeApplyStats {
   auxHits: number;
   /** Changes written to the main Redis. */
   misses: number;
-  /** Main-Redis writes (HSET or HDEL), by the kind of conversation of their source. */
+  /** Main-Redis writes (ZADD or ZREM: badge-entries.ts), by the kind of conversation of their source. */
   mainWrites: Record<ConversationKind, number>;
   /**
    * Of those writes, the ones that changed the badge: a source really added or removed. A write
