@@ -135,7 +135,7 @@ export class PipelineMetrics {
 
   readonly badgeChanges = new Counter({
     name: 'ticks_badge_changes_total',
-    help: "Sources really added to or removed from a user's unread-senders badge (SADD or SREM that changed the set): main-Redis badge writes ÷ this = writes per real change",
+    help: "Sources really added to or removed from a user's unread-senders badge (ZADD or ZREM that changed the user's index): main-Redis badge writes ÷ this = writes per real change",
     labelNames: ['op'] as const,
     registers: [this.registry],
   });

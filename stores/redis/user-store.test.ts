@@ -158,7 +158,7 @@ describe('UserStore badge dedupe (real Redis)', () => {
     const u = user();
     await store.applyBadgeChanges([remove(u, 'A')]);
     expect(await mark(u, 'A')).toBe('0');
-    // Crash between the aux DEL and the main write: the badge key of the wrong type fails HSET.
+    // Crash between the aux DEL and the main write: the user's index of the wrong type fails ZADD.
     await main.set(keys.userConversations(u), 'not a set');
     await expect(store.applyBadgeChanges([add(u, 'A')])).rejects.toThrow(RedisCommandError);
     expect(await mark(u, 'A')).toBeNull(); // unknown, not a '0' that would lie after the HSET
