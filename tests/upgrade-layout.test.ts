@@ -58,12 +58,11 @@ describe('hot state of an older build, after the upgrade (real stack)', () => {
       readLog: { Ana: [[2, at + 30]] },
       dlvLog: { Ana: [[2, at + 25]] },
     });
-    // Ana's conversation index and badge (their layout did not change).
+    // Ana's badge as that build kept it, a hash of its own; her conversation index.
+    await h.redis.hset(h.keys.legacyBadge('Ana'), 'Bo', '', 'old-group', '');
+    await h.redis.expire(h.keys.legacyBadge('Ana'), 3600);
     await new HotStateRestorer(h.redis, h.aux, h.keys, 3600).restoreUsers(
-      [
-        { userId: 'Ana', source: 'Bo' },
-        { userId: 'Ana', source: 'old-group' },
-      ],
+      [],
       [
         { userId: 'Ana', conversationId: 'old-dm', lastAt: at + 3 },
         { userId: 'Ana', conversationId: 'old-group', lastAt: at + 23 },
@@ -165,5 +164,25 @@ describe('hot state of an older build, after the upgrade (real stack)', () => {
     // The direct chat, not written since, is still read from its old keys.
     expect(await legacyKeys('old-dm')).toEqual([1, 1, 1, 1]);
     expect(await h.read.members('old-dm')).toEqual(['Ana', 'Bo']);
+  });
+
+  it('clears a source from the badge an older build kept in a hash of its own', async () => {
+    // Ana reads the direct chat to its end: Bo leaves her badge, which is in the older hash.
+    const read = await call('POST', '/v1/receipts/read', {
+      token: token('Ana'),
+      body: { conversation_id: 'old-dm', seq: 3 },
+    });
+    expect(read.status).toBe(202);
+    await eventually('the read applied', async () =>
+      (await unreadOfAna()).conversations.some(
+        (c) => c.conversation_id === 'old-dm' && c.read_up_to_seq === 3,
+      ),
+    );
+    await eventually(
+      'Bo left the badge',
+      async () => (await unreadOfAna()).badge.sources.join() === 'old-group',
+    );
+    expect(await h.redis.hkeys(h.keys.legacyBadge('Ana'))).toEqual(['old-group']);
+    expect(await h.read.badge('Ana')).toEqual(['old-group']);
   });
 });
