@@ -27,7 +27,7 @@ describe('refreshCore', () => {
     expect(expired(refreshed(fresh, later - 2_000).step)).toEqual([]);
     const { state, step } = refreshed(fresh, later);
     expect(expired(step)).toEqual(['meta']);
-    expect(state.touched).toBe(later);
+    expect(state.metaExpiresAt).toBe(later + TTL * 1000); // refreshed at `later`
   });
 
   it('refreshes a state loaded without an expiry on meta (or none known) at once', () => {

@@ -8,9 +8,9 @@ import type { EngineStep } from './engine-step';
  * them). Refreshing costs three EXPIREs, so an active conversation refreshes at most once per 1/24 of the TTL: its keys
  * live between 23/24 of the TTL and the whole TTL after its last event. `force` refreshes now
  * (keys were just created, or a set emptied and created again). When the last refresh was shows
- * in meta's expiry: as loaded (ConversationState.metaExpiresAt, the TTL before it), or this
- * process's own refresh since (`touched`); no field of meta holds it (an older build's
- * `touched` goes with the next refresh).
+ * in meta's expiry (ConversationState.metaExpiresAt, the TTL before it: as loaded, or as this
+ * process's own refresh since set it); no field of meta holds it (an older build's `touched`
+ * goes with the next refresh).
  *
  * EXPIRE of a missing key does nothing in Redis, so a key that does not exist at this point is
  * not expired: created later in the step (by a later call), it has no expiry, exactly as after
@@ -28,10 +28,10 @@ export function refreshCore(
   force: boolean,
 ): void {
   const { now, ttlSeconds } = step;
-  const last =
-    state.touched ?? (state.metaExpiresAt === null ? 0 : state.metaExpiresAt - ttlSeconds * 1000);
+  const ttlMs = ttlSeconds * 1000;
+  const last = state.metaExpiresAt === null ? 0 : state.metaExpiresAt - ttlMs;
   if (!force && now - last < expiryRefreshMs(ttlSeconds)) return;
-  state.touched = now;
+  state.metaExpiresAt = now + ttlMs;
   if (state.staleTouched) writes.metaAsIs.delete('touched');
   state.staleTouched = false;
   writes.metaAsIs.expire(ttlSeconds);

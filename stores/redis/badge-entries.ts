@@ -33,7 +33,7 @@ export function sourceOfBadgeMember(member: string): string {
 export const BADGE_RANGE = ['(0', '+inf'] as const;
 export const CONVERSATION_RANGE = ['-inf', '0'] as const;
 
-/** Commands of one badge change; the first reply counts the members added or removed here. */
+/** Commands of one badge change (their replies: badgeChanged). */
 export function badgeChangeCommands(
   keys: RedisKeys,
   userId: string,
@@ -51,6 +51,15 @@ export function badgeChangeCommands(
         ['zrem', index, badgeMember(source)],
         ['hdel', keys.legacyBadge(userId), source],
       ];
+}
+
+/**
+ * Whether the replies of a change's badgeChangeCommands say it changed the badge: ZADD's or
+ * ZREM's count, and a removal's HDEL of the older hash. (An add of a source the older hash still
+ * holds counts as added.)
+ */
+export function badgeChanged(op: 'add' | 'remove', replies: readonly unknown[]): boolean {
+  return Number(replies[0]) + (op === 'remove' ? Number(replies[1]) : 0) > 0;
 }
 
 /**

@@ -9,6 +9,7 @@ import type { WriteSet } from '../state/write-set';
 import { deleteKeys, getKeys, queueGetKeys } from './keyspace';
 import { indexScore } from './conversation-index';
 import {
+  badgeChanged,
   badgeChangeCommands,
   badgeOfReplies,
   badgeReadCommands,
@@ -245,11 +246,9 @@ export class UserStore {
     const replies = await sendFenced(this.main, main, this.fenceOf(options.partition));
     toWrite.forEach((c, i) => {
       stats.mainWrites[c.kind]++;
-      // ZADD's or ZREM's reply, and a removal's HDEL of an older build's hash: a source added or
-      // removed. (An add of a source an older build's hash still holds counts as added.)
-      const changed = Number(replies[reply]) + (c.op === 'remove' ? Number(replies[reply + 1]) : 0);
-      if (changed > 0) stats.changed[c.op]++;
-      reply += commandsPerChange[i]!;
+      const end = reply + commandsPerChange[i]!;
+      if (badgeChanged(c.op, replies.slice(reply, end))) stats.changed[c.op]++;
+      reply = end;
       memory?.remember(markKey(c), markValue(c.op));
     });
     if (counted.length > 0) stats.counts = await this.badgeSizes(counted, replies.slice(reply));

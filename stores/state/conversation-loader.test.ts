@@ -60,7 +60,6 @@ describe('loadConversations (real Redis)', () => {
     expect(s.kind).toBe('DIRECT');
     expect([s.lastSeq, s.lastAt]).toEqual([3, '1003']);
     // When the expiry was last refreshed shows in what is left of meta's (no field says it).
-    expect(s.touched).toBeNull();
     expect(s.metaExpiresAt! - Date.now()).toBeGreaterThan(500_000);
     expect([...s.members].sort()).toEqual(['ana', 'bo']);
     expect(Object.fromEntries(s.read)).toEqual({ ana: 3, bo: 3 });

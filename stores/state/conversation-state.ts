@@ -73,11 +73,9 @@ export class ConversationState {
   staleLastMsg = false;
   lastAt: string | null = null;
   /**
-   * When this process last refreshed the core keys' expiry (ms, refreshCore); null when it did
-   * not since the load, which tells it by metaExpiresAt.
+   * When meta's expiry ends (ms, this process's clock): as loaded, or as this process's last
+   * refresh set it (refreshCore); null: none, or not loaded.
    */
-  touched: number | null = null;
-  /** When meta's expiry ends as loaded (ms, this process's clock); null: none, or not loaded. */
   metaExpiresAt: number | null = null;
   /**
    * meta holds 'touched' (the time of the last refresh), which builds before issue 16's compact

@@ -235,7 +235,7 @@ describe('engine ≡ scripts (real Redis, seeded random events)', () => {
           const keys = await scanKeys(redis, `${k.conversation(c)}*`);
           for (const key of keys) if (!/:(log:|dlv$|log$)/.test(key)) await redis.persist(key);
         }
-        if (cache.has(c)) cache.get(c)!.touched = 0;
+        if (cache.has(c)) cache.get(c)!.metaExpiresAt = 0;
       }
       for (const [conversationId, version] of pendingClears) {
         pendingClears.delete(conversationId);

@@ -49,7 +49,8 @@ export function stateOf(spec: StateSpec = {}): ConversationState {
       users.map((u) => [u, '1']),
     );
   if (spec.hasHeld) s.hold('a held receipt', NOW + 30_000);
-  s.touched = spec.touched ?? null;
+  // Refreshed at `touched`: meta expires a TTL later.
+  s.metaExpiresAt = spec.touched === undefined ? null : spec.touched + TTL * 1000;
   if (spec.indexIn) s.oneKeyIndex = false;
   // Logs in `log:<user>` keys: moved into fields by the next write (LOG_LAYOUT), or kept (older).
   if (spec.indexIn) s.logsInFields = false;
