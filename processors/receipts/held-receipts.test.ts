@@ -231,6 +231,18 @@ describe('HeldReceipts (real Redis)', () => {
     expect(late[0]!.version).toBeGreaterThan(told[0]!.version);
   });
 
+  it('releases the sender’s status update before the badge round trips; the reader’s sync, which carries the badge, goes at the end', async () => {
+    const c = 'released';
+    await directChat(c, 3);
+    const run = await readStep(applier, c, 3, 40, Date.now());
+    expect(run.told).toEqual([3]);
+    expect(run.synced).toEqual([3]);
+    // One release, holding A's status update only (the runtime sends it at once).
+    expect(run.releasedAt).toHaveLength(1);
+    const released = run.sent.slice(0, run.releasedAt[0]);
+    expect(released.map((s) => [s.role, s.key])).toEqual([['receiptUpdates', 'A']]);
+  });
+
   it('holds a receipt that cannot apply yet, and releases it once its message arrives', async () => {
     const c = 'fresh';
     await directChat(c, 2);

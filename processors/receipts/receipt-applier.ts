@@ -165,7 +165,7 @@ export class ReceiptApplier {
     // Independent of each other: the window index (an entry makes its window close; written
     // with the step's write-behind, as the window itself), badges and, after them in the same
     // round trip, the readers' badge sizes, which the syncs carry.
-    const [, stored] = await Promise.all([
+    const written = Promise.all([
       this.options.windows.schedule(windows, step.writes),
       this.options.badges.apply(
         badge,
@@ -173,6 +173,10 @@ export class ReceiptApplier {
         syncs.map((s) => s.job.userId),
       ),
     ]);
+    // The direct updates are decided: they go out while the badges' round trips are under way
+    // (their marks written ahead first), not after them and the rest of the step.
+    ctx.release();
+    const [, stored] = await written;
     // A reader with a conversation muted now sees a smaller badge (one more round trip for them).
     await tellUnreadSyncs(
       syncs.map(({ job, result }) => ({

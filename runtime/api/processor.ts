@@ -60,6 +60,15 @@ export interface ProcessorContext {
    */
   waitFor(work: Promise<unknown>): void;
   /**
+   * Sends the records handed over so far now, not at the step's end: what a step has decided
+   * need not wait for the work it goes on with (a direct update for its badge round trips). The
+   * before-send hooks run first (what they write ahead covers these records), and the records go
+   * after the partition's earlier outputs. The step's delivery waits for them before its
+   * after-send hooks and commit; a failed send fails it (the partition is rewound). Records
+   * handed over after the call go at the end. A punctuation's records always go at its end.
+   */
+  release(): void;
+  /**
    * Throws if this process lost the partition's lease since the step or punctuation began
    * (another process may own its state now): call it right before writing to a store during
    * the step, as the writes after-send hooks make are checked by the runtime. The step is

@@ -27,7 +27,9 @@ export class BufferedContext implements ProcessorContext {
   readonly beforeSendHooks: Array<() => Promise<void>> = [];
   readonly afterSendHooks: Array<() => Promise<void>> = [];
   readonly acknowledgedHooks: Array<() => void> = [];
-  private readonly outputs: PendingOutput[] = [];
+  private outputs: PendingOutput[] = [];
+  /** Sends of outputs released before the end (release): resolved false if withheld. */
+  readonly released: Array<Promise<boolean>> = [];
   private readonly work: Array<Promise<unknown>> = [];
   /** Changelog entries, in the order they were applied. */
   private readonly changes: StateChange[] = [];
@@ -40,6 +42,11 @@ export class BufferedContext implements ProcessorContext {
     private readonly leaseHeld: () => boolean = () => true,
     /** The partition's time (PartitionTask.timeAt): the clock unless it is behind. */
     readonly streamTime: number = Date.now(),
+    /** Sends released outputs (a step's context); without it release() keeps them for the end. */
+    private readonly releaser?: (
+      context: BufferedContext,
+      outputs: PendingOutput[],
+    ) => Promise<boolean>,
   ) {}
 
   assertLeaseHeld(): void {
@@ -83,6 +90,15 @@ export class BufferedContext implements ProcessorContext {
 
   afterAcknowledged(fn: () => void): void {
     this.acknowledgedHooks.push(fn);
+  }
+
+  release(): void {
+    if (!this.releaser || this.outputs.length === 0) return;
+    const outputs = this.outputs;
+    this.outputs = [];
+    const sent = this.releaser(this, outputs);
+    sent.catch(() => undefined); // awaited by the delivery, unless the step fails before it
+    this.released.push(sent);
   }
 
   waitFor(work: Promise<unknown>): void {

@@ -52,3 +52,52 @@ describe('PartitionOwnership: a lease found expired by its tick', () => {
     expect(lost).toEqual([]);
   });
 });
+
+describe('PartitionOwnership: the term of a lost lease', () => {
+  it('ends at the loss: work of that term is not held once the store grants the lease again, before the next term begins', async () => {
+    let valid = true;
+    let grant!: (granted: boolean) => void;
+    let acquisitions = 0;
+    const leases: PartitionLeaseStore = {
+      ttlMs: 60_000, // no tick during the test
+      acquire: () => {
+        acquisitions++;
+        if (acquisitions === 1) return Promise.resolve(true);
+        return new Promise((resolve) => (grant = resolve));
+      },
+      renew: () => Promise.resolve([]),
+      release: () => Promise.resolve(),
+      holds: () => valid,
+    };
+    let acquired!: () => void;
+    const held = new Promise<void>((resolve) => (acquired = resolve));
+    const ownership = new PartitionOwnership({
+      leases,
+      sessionTimeoutMs: 10_000,
+      logger: pino({ level: 'silent' }),
+      onAcquired: () => acquired(),
+      onLost: () => undefined,
+    });
+    ownership.heartbeat();
+    ownership.start();
+    ownership.assign(new Set([0]), () => Promise.resolve());
+    await held;
+    const term = ownership.term(0);
+    expect(ownership.holds(0, term)).toBe(true);
+
+    valid = false;
+    expect(ownership.holds(0, term)).toBe(false); // found run out: lost, acquired again
+    await sleep(0);
+    expect(acquisitions).toBe(2);
+    // The store has granted it (a real one knows so when the reply is read), and the
+    // ownership has not yet resumed from its await: the lost term's work must still not pass.
+    valid = true;
+    expect(ownership.holds(0, term)).toBe(false);
+    grant(true);
+    await sleep(0);
+    expect(ownership.term(0)).not.toBe(term);
+    expect(ownership.holds(0, ownership.term(0))).toBe(true);
+    expect(ownership.holds(0, term)).toBe(false);
+    await ownership.stop();
+  });
+});

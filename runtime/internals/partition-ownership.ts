@@ -171,6 +171,9 @@ export class PartitionOwnership {
   lost(partition: number, reason: LeaseLossReason): void {
     if (this.assigned.get(partition) !== 'held') return;
     this.assigned.set(partition, 'acquiring');
+    // The term ends with the loss, not at the next acquisition: between the store granting the
+    // lease again and the term's bump below, work of the lost term would pass holds().
+    this.terms.set(partition, this.term(partition) + 1);
     this.options.onLost(partition, reason);
     this.tryAcquire(partition);
   }

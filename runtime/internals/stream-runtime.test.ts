@@ -192,6 +192,8 @@ class EchoProcessor implements Processor<{ n: number }> {
   deferWork = false;
   readonly workGate = new Gate();
   readonly workFailures: unknown[] = [];
+  /** Releases the step's outputs (ProcessorContext.release) once its hooks are registered. */
+  releaseEarly = false;
 
   async process(records: Decoded<{ n: number }>[], ctx: ProcessorContext): Promise<void> {
     this.attempts.push(Date.now());
@@ -240,6 +242,7 @@ class EchoProcessor implements Processor<{ n: number }> {
     ctx.afterSend(async () => {
       for (const offset of offsets) this.lateHooked.push({ partition, offset });
     });
+    if (this.releaseEarly) ctx.release();
   }
 }
 
@@ -662,6 +665,60 @@ describe('StreamRuntime', () => {
       .map((r) => String(r.key));
     expect(keys).toEqual(['k0', 'k1', 'late-0']);
     expect(offsetsOfHooks(t.echo.hooked)).toEqual([0, 1]);
+    expect(t.committedOffset(0)).toBe(2);
+    await t.runtime.stop();
+  });
+
+  it('sends the outputs a step released while its work goes on, after its before-send hooks; commits once the rest went too', async () => {
+    const t = setUp();
+    await t.runtime.start();
+    t.assign([0]);
+    t.echo.deferWork = true;
+    t.echo.releaseEarly = true;
+    t.echo.workGate.close();
+    const updateKeys = () => t.sent().flatMap((r) => (r.key ? [String(r.key)] : []));
+    await t.fetch(0, [0, 1]);
+    await jest.advanceTimersByTimeAsync(50);
+    // The step is not over (its work waits), yet what it released is produced, hooks first.
+    expect(updateKeys()).toEqual(['k0', 'k1']);
+    expect(t.echo.beforeSent).toEqual([0]);
+    expect(t.echo.hooked).toEqual([]);
+    expect(t.commits()).toEqual([]);
+
+    t.echo.workGate.open();
+    await jest.advanceTimersByTimeAsync(200);
+    // The rest (the work's output and the changelog) after it; the hooks run again for them.
+    expect(updateKeys()).toEqual(['k0', 'k1', 'late-0']);
+    expect(t.sent().filter((r) => r.topic === topics.stateChanges)).toHaveLength(1);
+    expect(t.echo.beforeSent).toEqual([0, 0]);
+    expect(offsetsOfHooks(t.echo.hooked)).toEqual([0, 1]);
+    expect(t.committedOffset(0)).toBe(2);
+    await t.runtime.stop();
+  });
+
+  it('a released send that fails fails its step’s delivery: the partition is redone from its last commit, and nothing of it goes out before the redo', async () => {
+    const t = setUp();
+    await t.runtime.start();
+    t.assign([0]);
+    t.echo.deferWork = true;
+    t.echo.releaseEarly = true;
+    t.echo.workGate.close();
+    t.kafka.producerInstance.failures.push(
+      Object.assign(new Error('broker away'), { retriable: true }),
+    );
+    const updateKeys = () => t.sent().flatMap((r) => (r.key ? [String(r.key)] : []));
+    await t.fetch(0, [0, 1]);
+    await jest.advanceTimersByTimeAsync(50);
+    t.echo.workGate.open();
+    await jest.advanceTimersByTimeAsync(300);
+    expect(updateKeys()).toEqual([]);
+    expect(t.commits()).toEqual([]);
+    const seeks = t.kafka.events.flatMap((e) => (e.type === 'seek' ? [e.position] : []));
+    expect(seeks).toEqual([{ topic: CONV, partition: 0, nextOffset: '0' }]);
+
+    await t.fetch(0, [0, 1]);
+    await jest.advanceTimersByTimeAsync(500);
+    expect(updateKeys()).toEqual(['k0', 'k1', 'late-0']);
     expect(t.committedOffset(0)).toBe(2);
     await t.runtime.stop();
   });

@@ -10,7 +10,7 @@ import type {
 } from '../kafka/types';
 import type { PipelineMetrics } from '../metrics';
 import type { TopicNames } from '../topics';
-import { BufferedContext } from './buffered-context';
+import { BufferedContext, type PendingOutput } from './buffered-context';
 import { OffsetCommitter } from './offset-committer';
 import { OutputSink } from './output-sink';
 import { PartitionLanes } from './partition-lanes';
@@ -468,7 +468,7 @@ export class StreamRuntime {
     step: Step,
     term: number,
   ): Promise<BufferedContext> {
-    const context = this.newContext(task.partition, term);
+    const context = this.newContext(task.partition, term, task);
     for (let i = 0; i < step.records.length; i++) {
       const records = step.records[i]!;
       if (records.length === 0) continue;
@@ -795,14 +795,16 @@ export class StreamRuntime {
     }
   }
 
-  /** A context for work of the partition started in lease term `term`. */
-  private newContext(partition: number, term: number): BufferedContext {
+  /** A context for work of the partition started in lease term `term`; a step's (`task`) may release outputs. */
+  private newContext(partition: number, term: number, task?: PartitionTask): BufferedContext {
     return new BufferedContext(
       partition,
       this.options.metrics,
       this.options.logger,
       () => this.leaseHeld(partition, term),
       this.tasks.get(partition)?.timeAt(Date.now()) ?? Date.now(),
+      task &&
+        ((context, outputs) => this.produce(context, outputs, this.heldFor(partition, term, task))),
     );
   }
 
@@ -824,48 +826,11 @@ export class StreamRuntime {
     task?: PartitionTask,
   ): Promise<boolean> {
     const { partition } = context;
-    const held = () => this.leaseHeld(partition, term) && !(task && this.rewound.has(task));
-    const outputs = context.pendingOutputs();
-    if (outputs.length > 0) {
-      if (!held()) return false;
-      // Called here, before any await: a later step's delivery starts after this one's, so
-      // what the hooks send reaches its server in step order. The records wait for them all.
-      const before = Promise.all(context.beforeSendHooks.map((hook) => hook()));
-      before.catch(() => undefined); // awaited below, unless encoding throws first
-      // And they go to the sink after the records of the partition's delivery begun before
-      // this one, whose hooks may take longer (or which has some where this one has none): the
-      // later versions of a conversation would otherwise be produced first, and a client that
-      // keeps the highest version would drop the earlier update (tests/kafka-cluster (c)).
-      const earlier = this.handedOver.get(partition);
-      let handOver!: () => void;
-      const mine = new Promise<void>((resolve) => (handOver = resolve));
-      this.handedOver.set(partition, mine);
-      void mine.then(() => {
-        if (this.handedOver.get(partition) === mine) this.handedOver.delete(partition);
-      });
-      try {
-        const { codec, topics } = this.options;
-        const records: OutboundRecord[] = outputs.map((o) => ({
-          topic: topics[o.role],
-          key: o.key,
-          value: codec.encodeNow(o.role, o.value as never),
-          headers: o.headers,
-          partition: o.partition,
-        }));
-        await before;
-        await earlier;
-        // Stamped when handed to the producer, as the Java client stamps a record at send():
-        // kafkajs would stamp it when it builds each request, so a produce retried after a stall
-        // (GC, SIGSTOP) would carry the time of the retry, not of the work that made it.
-        const handedAt = Date.now();
-        for (const r of records) r.timestamp = handedAt;
-        const sent = this.sink!.send(records, held, partition); // queued in the sink: in order
-        handOver();
-        if (!(await sent)) return false;
-      } finally {
-        handOver();
-      }
-    }
+    const held = this.heldFor(partition, term, task);
+    const rest = this.produce(context, context.pendingOutputs(), held);
+    rest.catch(() => undefined); // awaited below, unless a released send was withheld
+    // Released ones first: they were handed to the sink before the rest.
+    for (const sent of [...context.released, rest]) if (!(await sent)) return false;
     for (const acknowledged of context.acknowledgedHooks) acknowledged();
     produced?.();
     for (const hook of context.afterSendHooks) {
@@ -873,6 +838,64 @@ export class StreamRuntime {
       await hook();
     }
     return true;
+  }
+
+  /** Whether work of the partition begun in lease term `term` (of `task`) may still go on. */
+  private heldFor(partition: number, term: number, task?: PartitionTask): () => boolean {
+    return () => this.leaseHeld(partition, term) && !(task && this.rewound.has(task));
+  }
+
+  /**
+   * Produces outputs of a context — all of them at its delivery, or those it released before
+   * (BufferedContext.release) — after its before-send hooks and after the partition's outputs
+   * handed over before; resolves true once acknowledged, false if `held` says no (before, or as
+   * they go into a request).
+   */
+  private async produce(
+    context: BufferedContext,
+    outputs: PendingOutput[],
+    held: () => boolean,
+  ): Promise<boolean> {
+    if (outputs.length === 0) return true;
+    const { partition } = context;
+    if (!held()) return false;
+    // Called here, before any await: a later step's delivery starts after this one's, so
+    // what the hooks send reaches its server in step order. The records wait for them all.
+    const before = Promise.all(context.beforeSendHooks.map((hook) => hook()));
+    before.catch(() => undefined); // awaited below, unless encoding throws first
+    // And they go to the sink after the records of the partition's delivery begun before
+    // this one, whose hooks may take longer (or which has some where this one has none): the
+    // later versions of a conversation would otherwise be produced first, and a client that
+    // keeps the highest version would drop the earlier update (tests/kafka-cluster (c)).
+    const earlier = this.handedOver.get(partition);
+    let handOver!: () => void;
+    const mine = new Promise<void>((resolve) => (handOver = resolve));
+    this.handedOver.set(partition, mine);
+    void mine.then(() => {
+      if (this.handedOver.get(partition) === mine) this.handedOver.delete(partition);
+    });
+    try {
+      const { codec, topics } = this.options;
+      const records: OutboundRecord[] = outputs.map((o) => ({
+        topic: topics[o.role],
+        key: o.key,
+        value: codec.encodeNow(o.role, o.value as never),
+        headers: o.headers,
+        partition: o.partition,
+      }));
+      await before;
+      await earlier;
+      // Stamped when handed to the producer, as the Java client stamps a record at send():
+      // kafkajs would stamp it when it builds each request, so a produce retried after a stall
+      // (GC, SIGSTOP) would carry the time of the retry, not of the work that made it.
+      const handedAt = Date.now();
+      for (const r of records) r.timestamp = handedAt;
+      const sent = this.sink!.send(records, held, partition); // queued in the sink: in order
+      handOver();
+      return await sent;
+    } finally {
+      handOver();
+    }
   }
 }
 

@@ -52,6 +52,26 @@ describe('ConversationStates (real Redis)', () => {
     pipelines.mockRestore();
   });
 
+  it('writes a step’s marks ahead as they are told: called again (a step that released updates early), it writes those told since', async () => {
+    await seed('w', 1);
+    const states = new ConversationStates(redis, keys, { maxBytes: 1 << 30 });
+    await states.prefetch(5, ['w']);
+    const step = states.writeBehind(5);
+    const floors = async () => {
+      const json = await redis.hget(keys.toldAhead(5), 'w');
+      const { '@': _at, ...marks } = JSON.parse(json ?? '{"@":0}') as Record<string, number>;
+      return marks;
+    };
+    step.told(['w', 'r:A', '3|7|m3']);
+    await step.writeAhead();
+    expect(await floors()).toEqual({ 'r:A': 3 });
+    step.told(['w', 'r:B', '4|8|m4']);
+    await step.writeAhead();
+    expect(await floors()).toEqual({ 'r:A': 3, 'r:B': 4 });
+    await step.writeAhead(); // nothing told since: nothing to write
+    expect(await floors()).toEqual({ 'r:A': 3, 'r:B': 4 });
+  });
+
   it('keeps a changed state in memory until its write-behind landed, then may evict it', async () => {
     await seed('c', 1);
     await seed('d', 1);

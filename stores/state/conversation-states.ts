@@ -48,7 +48,8 @@ export interface WriteBehind {
   told(mark: ToldMark): void;
   /**
    * Writes the step's marks ahead of its updates (ToldAhead), before they are produced: called
-   * in step order, it sends at once; resolves when Redis has them (at once when none).
+   * in step order, it sends at once; resolves when Redis has them (at once when none). Called
+   * again (a step that released some updates before its end), it writes the marks told since.
    */
   writeAhead(): Promise<void>;
   /** The step's updates are acknowledged: its marks are true from now on. */
@@ -249,6 +250,8 @@ export class ConversationStates {
     const writes = new WriteSet();
     const touched = new Set<string>();
     const told: ToldMark[] = [];
+    /** Marks of `told` written ahead so far. */
+    let writtenAhead = 0;
     let decide!: (write: boolean) => void;
     const decided = new Promise<boolean>((resolve) => (decide = resolve));
     p.undecided.add(decide);
@@ -273,7 +276,11 @@ export class ConversationStates {
         if (entry) entry.lastWrite = number;
       },
       told: (mark) => told.push(mark),
-      writeAhead: () => this.toldAhead.write(partition, number, told),
+      writeAhead: () => {
+        const marks = told.slice(writtenAhead);
+        writtenAhead = told.length;
+        return this.toldAhead.write(partition, number, marks);
+      },
       acknowledged: () => this.toldMarks.remember(told),
       flush: async () => {
         p.undecided.delete(decide);

@@ -14,6 +14,8 @@ export function recordingContext(now: number, options: { partition: number; leas
   const hooks: Array<() => Promise<void>> = [];
   const beforeHooks: Array<() => Promise<void>> = [];
   const acknowledgedHooks: Array<() => void> = [];
+  /** How many records had been handed over at each release() (the runtime would send them). */
+  const releasedAt: number[] = [];
   const ctx: ProcessorContext = {
     now,
     streamTime: now,
@@ -25,6 +27,7 @@ export function recordingContext(now: number, options: { partition: number; leas
     afterSend: (fn) => hooks.push(fn),
     afterAcknowledged: (fn) => acknowledgedHooks.push(fn),
     waitFor: (work) => void work,
+    release: () => void releasedAt.push(sent.length + deadLetters.length),
     assertLeaseHeld: () => {
       if (options.leaseHeld === false) throw new Error('lease lost');
     },
@@ -39,5 +42,5 @@ export function recordingContext(now: number, options: { partition: number; leas
     acknowledge();
     for (const fn of hooks) await fn();
   };
-  return { ctx, sent, changes, deadLetters, beforeSend, acknowledge, afterSend };
+  return { ctx, sent, changes, deadLetters, releasedAt, beforeSend, acknowledge, afterSend };
 }
