@@ -241,6 +241,8 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
       }),
     );
     ctx.waitFor(sideEffects);
+    // What a reply told its peer is decided: it goes out while the badge writes are under way.
+    ctx.release();
     // A changed conversation may let its held receipts apply now.
     await this.options.held.retry(
       [...touched].map((conversationId) => ({

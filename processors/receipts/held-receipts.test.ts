@@ -21,6 +21,8 @@ import { HeldReceipts } from './held-receipts';
 import { ConversationStates } from '../../stores/state/conversation-states';
 import { StateSteps } from '../state-steps';
 import { ReceiptApplier } from './receipt-applier';
+import { ConversationProcessor } from '../conversation/conversation-processor';
+import type { ConversationEvent } from '../../schemas/types';
 import type { ReceiptJob } from './receipt-job';
 
 /**
@@ -39,13 +41,15 @@ describe('HeldReceipts (real Redis)', () => {
   let applier: ReceiptApplier;
   let held: HeldReceipts;
   let heldIndex: PartitionIndex;
+  let steps: StateSteps;
+  let metrics: PipelineMetrics;
 
   beforeAll(async () => {
     ({ main: redis, aux } = await connectMainAndAux());
-    const metrics = new PipelineMetrics({ defaultMetrics: false });
+    metrics = new PipelineMetrics({ defaultMetrics: false });
     heldIndex = new PartitionIndex(redis, keys, 'held');
     states = new ConversationStates(redis, keys, { maxBytes: 64 * 1024 * 1024 });
-    const steps = new StateSteps(states, 3600, 2000);
+    steps = new StateSteps(states, 3600, 2000);
     applier = applierOf(steps, metrics);
     held = new HeldReceipts({
       keys,
@@ -241,6 +245,61 @@ describe('HeldReceipts (real Redis)', () => {
     expect(run.releasedAt).toHaveLength(1);
     const released = run.sent.slice(0, run.releasedAt[0]);
     expect(released.map((s) => [s.role, s.key])).toEqual([['receiptUpdates', 'A']]);
+  });
+
+  it('a reply’s READ to its peer is released before the step’s badge writes end (the conversation processor)', async () => {
+    const c = 'reply-released';
+    await directChat(c, 2);
+    const users = new UserStore(redis, aux, keys, 3600, 600);
+    const processor = new ConversationProcessor({
+      steps,
+      users,
+      badges: new BadgeUpdater(users, metrics),
+      held,
+      metrics,
+      windowing: {
+        windows: new PartitionIndex(redis, keys, 'windows'),
+        windowMs: 2000,
+        windowGraceMs: 0,
+        emitter: new UpdateEmitter(metrics),
+        sharesReads: () => true,
+      },
+      visibleBadge: new VisibleBadge(new ReadModel(redis, keys), () => new Map()),
+    });
+    const now = Date.now();
+    const run = recordingContext(now, { partition });
+    const reply: ConversationEvent = {
+      event_id: 'reply-3',
+      conversation_id: c,
+      occurred_at: now,
+      payload: {
+        [TypeName.MessageSent]: {
+          message_id: `${c}-3`,
+          seq: 3,
+          sender_id: 'B',
+          kind: 'DIRECT',
+          sent_at: now,
+        },
+      },
+    };
+    const input = { ...record(c, 50), topic: 'conversation_events' };
+    await processor.process([{ record: input, value: reply }], run.ctx);
+    await run.settleWork();
+    expect(run.releasedAt).toHaveLength(1);
+    const released = run.sent.slice(0, run.releasedAt[0]).map((s) => ({
+      role: s.role,
+      to: s.key,
+      status: (s.value as { payload: Record<string, unknown> }).payload[
+        TypeName.MessageStatusUpdate
+      ],
+    }));
+    expect(released).toEqual([
+      {
+        role: 'receiptUpdates',
+        to: 'A',
+        status: expect.objectContaining({ status: 'READ', seq: 2, by: 'B' }),
+      },
+    ]);
   });
 
   it('holds a receipt that cannot apply yet, and releases it once its message arrives', async () => {

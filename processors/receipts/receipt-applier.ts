@@ -11,7 +11,7 @@ import { applyReceipts } from '../engine/apply-receipts';
 import { deliveredByNeeded } from '../engine/delivered-by-needed';
 import { nextUpdateVersion } from '../engine/update-version';
 import { windowCloseOf, type GroupWindowing } from '../notifier/group-windowing';
-import { tellUnreadSyncs } from '../notifier/unread-syncs';
+import { decideUnreadSyncs, sendUnreadSyncs } from '../notifier/unread-syncs';
 import type { BadgeUpdater } from '../unread/badge-updater';
 import type { VisibleBadge } from '../unread/visible-badge';
 import { receiptChange, unreadMarkChange } from './receipt-change';
@@ -173,12 +173,9 @@ export class ReceiptApplier {
         syncs.map((s) => s.job.userId),
       ),
     ]);
-    // The direct updates are decided: they go out while the badges' round trips are under way
-    // (their marks written ahead first), not after them and the rest of the step.
-    ctx.release();
-    const [, stored] = await written;
-    // A reader with a conversation muted now sees a smaller badge (one more round trip for them).
-    await tellUnreadSyncs(
+    // Which syncs go, and their marks, do not depend on the badge: decided now, so that one
+    // write ahead covers them and the direct updates.
+    const told = decideUnreadSyncs(
       syncs.map(({ job, result }) => ({
         userId: job.userId,
         conversationId: job.conversationId,
@@ -187,14 +184,18 @@ export class ReceiptApplier {
         deviceId: job.deviceId,
         sourceAt: job.record.timestamp,
       })),
-      stored,
-      ctx,
-      {
-        emitter,
-        visibleBadge: this.options.visibleBadge,
-        nextVersion: (conversationId) => nextUpdateVersion(steps.states.get(conversationId), step),
-        step,
-      },
+      step,
     );
+    // The direct updates are decided: they go out while the badges' round trips are under way
+    // (the marks written ahead first), not after them and the rest of the step.
+    ctx.release();
+    const [, stored] = await written;
+    // A reader with a conversation muted now sees a smaller badge (one more round trip for them).
+    await sendUnreadSyncs(told, stored, ctx, {
+      emitter,
+      visibleBadge: this.options.visibleBadge,
+      nextVersion: (conversationId) => nextUpdateVersion(steps.states.get(conversationId), step),
+      step,
+    });
   }
 }

@@ -16,6 +16,7 @@ export function recordingContext(now: number, options: { partition: number; leas
   const acknowledgedHooks: Array<() => void> = [];
   /** How many records had been handed over at each release() (the runtime would send them). */
   const releasedAt: number[] = [];
+  const work: Array<Promise<unknown>> = [];
   const ctx: ProcessorContext = {
     now,
     streamTime: now,
@@ -26,7 +27,7 @@ export function recordingContext(now: number, options: { partition: number; leas
     beforeSend: (fn) => beforeHooks.push(fn),
     afterSend: (fn) => hooks.push(fn),
     afterAcknowledged: (fn) => acknowledgedHooks.push(fn),
-    waitFor: (work) => void work,
+    waitFor: (w) => void work.push(w),
     release: () => void releasedAt.push(sent.length + deadLetters.length),
     assertLeaseHeld: () => {
       if (options.leaseHeld === false) throw new Error('lease lost');
@@ -42,5 +43,17 @@ export function recordingContext(now: number, options: { partition: number; leas
     acknowledge();
     for (const fn of hooks) await fn();
   };
-  return { ctx, sent, changes, deadLetters, releasedAt, beforeSend, acknowledge, afterSend };
+  /** The work the processors left running (waitFor), settled. */
+  const settleWork = () => Promise.all(work);
+  return {
+    ctx,
+    sent,
+    changes,
+    deadLetters,
+    releasedAt,
+    settleWork,
+    beforeSend,
+    acknowledge,
+    afterSend,
+  };
 }
