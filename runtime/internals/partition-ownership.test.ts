@@ -14,25 +14,26 @@ function leaseStore(verdicts: boolean[]): PartitionLeaseStore {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('PartitionOwnership: a lease found expired by its tick', () => {
-  async function ownershipOf(leases: PartitionLeaseStore) {
-    const lost: Array<[number, string]> = [];
-    let acquired!: () => void;
-    const held = new Promise<void>((resolve) => (acquired = resolve));
-    const ownership = new PartitionOwnership({
-      leases,
-      sessionTimeoutMs: 10_000,
-      logger: pino({ level: 'silent' }),
-      onAcquired: () => acquired(),
-      onLost: (partition, reason) => lost.push([partition, reason]),
-    });
-    ownership.heartbeat();
-    ownership.start();
-    ownership.assign(new Set([0]), () => Promise.resolve());
-    await held;
-    return { ownership, lost };
-  }
+/** An ownership of partition 0 over `leases`, once its lease is acquired; the losses it told. */
+async function ownershipOf(leases: PartitionLeaseStore) {
+  const lost: Array<[number, string]> = [];
+  let acquired!: () => void;
+  const held = new Promise<void>((resolve) => (acquired = resolve));
+  const ownership = new PartitionOwnership({
+    leases,
+    sessionTimeoutMs: 10_000,
+    logger: pino({ level: 'silent' }),
+    onAcquired: () => acquired(),
+    onLost: (partition, reason) => lost.push([partition, reason]),
+  });
+  ownership.heartbeat();
+  ownership.start();
+  ownership.assign(new Set([0]), () => Promise.resolve());
+  await held;
+  return { ownership, lost };
+}
 
+describe('PartitionOwnership: a lease found expired by its tick', () => {
   it('is lost once it is still expired after the event loop read its sockets', async () => {
     const verdicts: boolean[] = [];
     const { ownership, lost } = await ownershipOf(leaseStore(verdicts));
@@ -69,19 +70,7 @@ describe('PartitionOwnership: the term of a lost lease', () => {
       release: () => Promise.resolve(),
       holds: () => valid,
     };
-    let acquired!: () => void;
-    const held = new Promise<void>((resolve) => (acquired = resolve));
-    const ownership = new PartitionOwnership({
-      leases,
-      sessionTimeoutMs: 10_000,
-      logger: pino({ level: 'silent' }),
-      onAcquired: () => acquired(),
-      onLost: () => undefined,
-    });
-    ownership.heartbeat();
-    ownership.start();
-    ownership.assign(new Set([0]), () => Promise.resolve());
-    await held;
+    const { ownership } = await ownershipOf(leases);
     const term = ownership.term(0);
     expect(ownership.holds(0, term)).toBe(true);
 

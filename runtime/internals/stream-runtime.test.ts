@@ -331,6 +331,8 @@ function setUp(
       ...extra,
     });
   const sent = () => kafka.events.flatMap((e) => (e.type === 'sent' ? e.records : []));
+  /** The keys of the receipt updates produced (the changelog's have none). */
+  const updateKeys = () => sent().flatMap((r) => (r.key ? [String(r.key)] : []));
   const commits = () => kafka.events.flatMap((e) => (e.type === 'commit' ? e.positions : []));
   const committedOffset = (partition: number): number | undefined => {
     const mine = commits().filter((p) => p.topic === CONV && p.partition === partition);
@@ -350,6 +352,7 @@ function setUp(
     heartbeat,
     fetch,
     sent,
+    updateKeys,
     commits,
     committedOffset,
     released,
@@ -362,6 +365,17 @@ function setUp(
 }
 
 const offsetsOfHooks = (hooked: Array<{ offset: number }>) => hooked.map((h) => h.offset);
+
+/** Partition 0 assigned; its echo steps release their outputs and leave work held at workGate. */
+async function setUpReleasing() {
+  const t = setUp();
+  await t.runtime.start();
+  t.assign([0]);
+  t.echo.deferWork = true;
+  t.echo.releaseEarly = true;
+  t.echo.workGate.close();
+  return t;
+}
 
 beforeEach(() => {
   jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
@@ -670,17 +684,11 @@ describe('StreamRuntime', () => {
   });
 
   it('sends the outputs a step released while its work goes on, after its before-send hooks; commits once the rest went too', async () => {
-    const t = setUp();
-    await t.runtime.start();
-    t.assign([0]);
-    t.echo.deferWork = true;
-    t.echo.releaseEarly = true;
-    t.echo.workGate.close();
-    const updateKeys = () => t.sent().flatMap((r) => (r.key ? [String(r.key)] : []));
+    const t = await setUpReleasing();
     await t.fetch(0, [0, 1]);
     await jest.advanceTimersByTimeAsync(50);
     // The step is not over (its work waits), yet what it released is produced, hooks first.
-    expect(updateKeys()).toEqual(['k0', 'k1']);
+    expect(t.updateKeys()).toEqual(['k0', 'k1']);
     expect(t.echo.beforeSent).toEqual([0]);
     expect(t.echo.hooked).toEqual([]);
     expect(t.commits()).toEqual([]);
@@ -688,7 +696,7 @@ describe('StreamRuntime', () => {
     t.echo.workGate.open();
     await jest.advanceTimersByTimeAsync(200);
     // The rest (the work's output and the changelog) after it; the hooks run again for them.
-    expect(updateKeys()).toEqual(['k0', 'k1', 'late-0']);
+    expect(t.updateKeys()).toEqual(['k0', 'k1', 'late-0']);
     expect(t.sent().filter((r) => r.topic === topics.stateChanges)).toHaveLength(1);
     expect(t.echo.beforeSent).toEqual([0, 0]);
     expect(offsetsOfHooks(t.echo.hooked)).toEqual([0, 1]);
@@ -697,28 +705,22 @@ describe('StreamRuntime', () => {
   });
 
   it('a released send that fails fails its step’s delivery: the partition is redone from its last commit, and nothing of it goes out before the redo', async () => {
-    const t = setUp();
-    await t.runtime.start();
-    t.assign([0]);
-    t.echo.deferWork = true;
-    t.echo.releaseEarly = true;
-    t.echo.workGate.close();
+    const t = await setUpReleasing();
     t.kafka.producerInstance.failures.push(
       Object.assign(new Error('broker away'), { retriable: true }),
     );
-    const updateKeys = () => t.sent().flatMap((r) => (r.key ? [String(r.key)] : []));
     await t.fetch(0, [0, 1]);
     await jest.advanceTimersByTimeAsync(50);
     t.echo.workGate.open();
     await jest.advanceTimersByTimeAsync(300);
-    expect(updateKeys()).toEqual([]);
+    expect(t.updateKeys()).toEqual([]);
     expect(t.commits()).toEqual([]);
     const seeks = t.kafka.events.flatMap((e) => (e.type === 'seek' ? [e.position] : []));
     expect(seeks).toEqual([{ topic: CONV, partition: 0, nextOffset: '0' }]);
 
     await t.fetch(0, [0, 1]);
     await jest.advanceTimersByTimeAsync(500);
-    expect(updateKeys()).toEqual(['k0', 'k1', 'late-0']);
+    expect(t.updateKeys()).toEqual(['k0', 'k1', 'late-0']);
     expect(t.committedOffset(0)).toBe(2);
     await t.runtime.stop();
   });
@@ -753,7 +755,6 @@ describe('StreamRuntime', () => {
     await t.runtime.start();
     t.assign([0]);
     /** The keys of the receipt updates produced (the changelog's have none). */
-    const updateKeys = () => t.sent().flatMap((r) => (r.key ? [String(r.key)] : []));
     t.echo.beforeGate.close();
     await t.fetch(0, [0, 1]);
     await jest.advanceTimersByTimeAsync(50);
@@ -765,18 +766,18 @@ describe('StreamRuntime', () => {
     expect(t.sent()).toEqual([]);
     t.echo.beforeGate.open();
     await jest.advanceTimersByTimeAsync(200);
-    expect(updateKeys()).toEqual(['k0', 'k1', 'k2', 'k3']);
+    expect(t.updateKeys()).toEqual(['k0', 'k1', 'k2', 'k3']);
     expect(t.committedOffset(0)).toBe(4);
 
     // A hook that fails: nothing of its step goes out, nothing is committed, the step is redone.
     t.echo.beforeFailures.push(Object.assign(new Error('Redis down'), { retriable: true }));
     await t.fetch(0, [4, 5]);
     await jest.advanceTimersByTimeAsync(200);
-    expect(updateKeys()).not.toContain('k4');
+    expect(t.updateKeys()).not.toContain('k4');
     expect(t.committedOffset(0)).toBe(4);
     await t.fetch(0, [4, 5]);
     await jest.advanceTimersByTimeAsync(500);
-    expect(updateKeys()).toContain('k4');
+    expect(t.updateKeys()).toContain('k4');
     expect(t.committedOffset(0)).toBe(6);
     await t.runtime.stop();
   });
@@ -792,16 +793,11 @@ describe('StreamRuntime', () => {
     expect(t.echo.beforeSent).toEqual([0]); // the step's delivery waits for its hook
     await jest.advanceTimersByTimeAsync(1_000); // the punctuation runs behind it on the lane
     expect(punctuator.runs.map((r) => r.partition)).toEqual([0]);
-    const updateKeys = () =>
-      t
-        .sent()
-        .filter((r) => r.topic === topics.receiptUpdates)
-        .map((r) => String(r.key));
     // The punctuation's outputs (newer versions of the same conversations) do not overtake.
-    expect(updateKeys()).toEqual([]);
+    expect(t.updateKeys()).toEqual([]);
     t.echo.beforeGate.open();
     await jest.advanceTimersByTimeAsync(500);
-    expect(updateKeys()).toEqual(['k0', 'k1', 'tick-0']);
+    expect(t.updateKeys()).toEqual(['k0', 'k1', 'tick-0']);
     await t.runtime.stop();
   });
 
