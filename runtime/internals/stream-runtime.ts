@@ -109,6 +109,11 @@ const COMMIT_INTERVAL_MS = 100;
  *   commit its offsets. At most MAX_DELIVERIES_IN_FLIGHT per partition overlap the next steps;
  *   commits stay in step order, each after its own outputs: at-least-once. All partitions share
  *   one producer (OutputSink) and one committer (OffsetCommitter) that merge their requests.
+ * - **release**: a step may send what it handed over so far before it ends
+ *   (ProcessorContext.release: a direct update need not wait for the step's badge round trips).
+ *   The same path as a delivery's send — before-send hooks, then the producer after the
+ *   partition's earlier outputs — and the step's delivery waits for it before its after-send
+ *   hooks and commit; a failed send fails the delivery (a rewind).
  * - **rewind**: a failed delivery drops the task and seeks its partition back to its last
  *   commit; the records are fetched again and redone (effects are idempotent). After a failed
  *   send the partition's later outputs are held back until the rewind (OutputSink's lanes), so
