@@ -14,7 +14,7 @@ export function recordingContext(now: number, options: { partition: number; leas
   const hooks: Array<() => Promise<void>> = [];
   const beforeHooks: Array<() => Promise<void>> = [];
   const acknowledgedHooks: Array<() => void> = [];
-  /** How many records had been handed over at each release() (the runtime would send them). */
+  /** How many of `sent` had been handed over at each release() (the runtime would send them). */
   const releasedAt: number[] = [];
   const work: Array<Promise<unknown>> = [];
   const ctx: ProcessorContext = {
@@ -28,7 +28,7 @@ export function recordingContext(now: number, options: { partition: number; leas
     afterSend: (fn) => hooks.push(fn),
     afterAcknowledged: (fn) => acknowledgedHooks.push(fn),
     waitFor: (w) => void work.push(w),
-    release: () => void releasedAt.push(sent.length + deadLetters.length),
+    release: () => void releasedAt.push(sent.length),
     assertLeaseHeld: () => {
       if (options.leaseHeld === false) throw new Error('lease lost');
     },
