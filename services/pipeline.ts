@@ -15,6 +15,7 @@ import { VisibleBadge } from '../processors/unread/visible-badge';
 import { ConversationStates } from '../stores/state/conversation-states';
 import { DedupeMarkCache } from '../stores/state/dedupe-mark-cache';
 import { RedisKeys } from '../stores/redis/keys';
+import { LegacyBadgeScan } from '../stores/redis/legacy-badges';
 import { PartitionIndex } from '../stores/redis/partition-index';
 import { PartitionLeases } from '../stores/redis/partition-lease';
 import { ReadModel } from '../stores/redis/read-model';
@@ -61,6 +62,7 @@ export class Pipeline implements Component {
   readonly name = 'pipeline';
   readonly metrics: PipelineMetrics;
   private runtime: StreamRuntime | undefined;
+  private legacyBadges: LegacyBadgeScan | undefined;
   private readonly boot: ServiceBoot;
 
   constructor(private readonly options: PipelineOptions) {
@@ -158,6 +160,12 @@ export class Pipeline implements Component {
       ttlSeconds: config.hotStateTtlSeconds,
     });
     const steps = new StateSteps(states, config.hotStateTtlSeconds, config.maxIndexedMessages);
+    this.legacyBadges = new LegacyBadgeScan(boot.redis, keys, {
+      onRetired: () =>
+        logger.info('no older badge hash left in main Redis: their commands retired'),
+      onError: (err) => logger.warn({ err }, 'looking for older badge hashes failed; again later'),
+    });
+    void this.legacyBadges.start(); // in the background: a large keyspace takes a while to walk
     const users = new UserStore(
       boot.redis,
       boot.aux,
@@ -165,6 +173,7 @@ export class Pipeline implements Component {
       config.hotStateTtlSeconds,
       config.auxDedupeTtlSeconds,
       fence,
+      this.legacyBadges,
     );
     const windows = new PartitionIndex(boot.redis, keys, 'windows', fence);
     const heldIndex = new PartitionIndex(boot.redis, keys, 'held', fence);
@@ -246,6 +255,7 @@ export class Pipeline implements Component {
 
   /** Idempotent: finishes the batch in flight, commits, leaves the group, closes connections. */
   async stop(): Promise<void> {
+    this.legacyBadges?.stop();
     await this.runtime?.stop();
     this.runtime = undefined;
     await this.boot.stop();

@@ -27,6 +27,7 @@ const KIND_NAMES: Record<string, string> = {
   'p:held': 'partition: held receipts index',
   'p:lease': 'partition lease',
   'p:told': 'partition: marks told ahead of state writes still in flight',
+  layout: 'what the keyspace is proven to no longer hold (one key)',
 };
 
 /**

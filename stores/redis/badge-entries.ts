@@ -33,49 +33,54 @@ export function sourceOfBadgeMember(member: string): string {
 export const BADGE_RANGE = ['(0', '+inf'] as const;
 export const CONVERSATION_RANGE = ['-inf', '0'] as const;
 
-/** Commands of one badge change (their replies: badgeChanged). */
+/**
+ * Commands of one badge change (their replies: badgeChanged). A removal deletes the source from
+ * an older build's hash too while such hashes may exist (`legacy`: LegacyBadgeHashes).
+ */
 export function badgeChangeCommands(
   keys: RedisKeys,
   userId: string,
   source: string,
   op: 'add' | 'remove',
   ttlSeconds: number,
+  legacy: boolean,
 ): RedisCommand[] {
   const index = keys.userConversations(userId);
-  return op === 'add'
-    ? [
-        ['zadd', index, String(BADGE_SCORE), badgeMember(source)],
-        ['expire', index, String(ttlSeconds)],
-      ]
-    : [
-        ['zrem', index, badgeMember(source)],
-        ['hdel', keys.legacyBadge(userId), source],
-      ];
+  if (op === 'add')
+    return [
+      ['zadd', index, String(BADGE_SCORE), badgeMember(source)],
+      ['expire', index, String(ttlSeconds)],
+    ];
+  const remove: RedisCommand[] = [['zrem', index, badgeMember(source)]];
+  if (legacy) remove.push(['hdel', keys.legacyBadge(userId), source]);
+  return remove;
 }
 
 /**
  * Whether the replies of a change's badgeChangeCommands say it changed the badge: ZADD's or
- * ZREM's count, and a removal's HDEL of the older hash. (An add of a source the older hash still
- * holds counts as added.)
+ * ZREM's count, and a removal's HDEL of the older hash when it was sent. (An add of a source
+ * the older hash still holds counts as added.)
  */
 export function badgeChanged(op: 'add' | 'remove', replies: readonly unknown[]): boolean {
-  return Number(replies[0]) + (op === 'remove' ? Number(replies[1]) : 0) > 0;
+  return Number(replies[0]) + (op === 'remove' ? Number(replies[1] ?? 0) : 0) > 0;
 }
 
 /**
- * Commands whose two replies (the index's count, the older hash's) give the size of the user's
- * badge through badgeSizeOf.
+ * Commands whose replies give the size of the user's badge through badgeSizeOf: the index's
+ * count, and the older hash's while such hashes may exist (`legacy`).
  */
-export function badgeSizeCommands(keys: RedisKeys, userId: string): RedisCommand[] {
-  return [
-    ['zcount', keys.userConversations(userId), ...BADGE_RANGE],
-    ['hlen', keys.legacyBadge(userId)],
-  ];
+export function badgeSizeCommands(
+  keys: RedisKeys,
+  userId: string,
+  legacy: boolean,
+): RedisCommand[] {
+  const count: RedisCommand = ['zcount', keys.userConversations(userId), ...BADGE_RANGE];
+  return legacy ? [count, ['hlen', keys.legacyBadge(userId)]] : [count];
 }
 
 /**
- * The badge's size from badgeSizeCommands' replies: the index's count while the older hash is
- * empty; null when it is not (a source may be in both: the caller reads the union).
+ * The badge's size from badgeSizeCommands' replies (with `legacy`): the index's count while the
+ * older hash is empty; null when it is not (a source may be in both: the caller reads the union).
  */
 export function badgeSizeOf(inIndex: number, inLegacy: number): number | null {
   return inLegacy === 0 ? inIndex : null;

@@ -37,6 +37,19 @@ export class RedisKeys {
     return `${this.prefix}:{u:${userId}}:badge`;
   }
 
+  /** Pattern matching every legacyBadge key of this prefix (LegacyBadgeScan looks for any). */
+  legacyBadges(): string {
+    return `${this.prefix}:{u:*}:badge`;
+  }
+
+  /**
+   * What the keyspace is known to no longer hold, a field per fact (LegacyBadgeScan writes
+   * `badge-hashes`): read at start, so a fact proven once is not proven again by every process.
+   */
+  layout(): string {
+    return `${this.prefix}:layout`;
+  }
+
   /**
    * The user's conversations, newest first: a sorted set of conversation id scored by minus the
    * time of the conversation's latest message (epoch ms; 0 while it has none), so that an

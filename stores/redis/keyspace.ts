@@ -8,12 +8,18 @@ import { execPipeline, pipelineOf } from './pipeline';
  * command per key through pipelineOf (split per node) and scan every master.
  */
 
-/** Every key matching `pattern` (SCAN, never KEYS), on every master of a cluster. */
+/**
+ * Every key matching `pattern` (SCAN, never KEYS), on every master of a cluster; with `options.limit`,
+ * the first that many found (a walk that stops there); `options.stopped` ends the walk early (with
+ * what was found so far) when it turns true between two SCANs.
+ */
 export async function scanKeys(
   redis: RedisClient,
   pattern: string,
   count = 1000,
+  options: { limit?: number; stopped?: () => boolean } = {},
 ): Promise<string[]> {
+  const { limit = Infinity, stopped = () => false } = options;
   // The slot map read anew: a master lost in a failover since the last one is not listed.
   if (isCluster(redis)) await new Promise<unknown>((done) => redis.refreshSlotsCache(done));
   const nodes = isCluster(redis) ? redis.nodes('master') : [redis];
@@ -21,12 +27,13 @@ export async function scanKeys(
   for (const node of nodes) {
     let cursor = '0';
     do {
+      if (keys.length >= limit || stopped()) return keys.slice(0, limit);
       const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', count);
       for (const key of batch) keys.push(key);
       cursor = next;
     } while (cursor !== '0');
   }
-  return keys;
+  return keys.slice(0, limit);
 }
 
 /** UNLINKs the keys (in one round trip per node); returns how many existed. */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Command } from 'ioredis';
 import { connectMainAndAux } from '../../tests/support/redis-state';
 import type { RedisClient } from './connect';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
@@ -431,6 +432,33 @@ describe('UserStore badge dedupe (real Redis)', () => {
       await store.applyBadgeChanges([add(u, 'A')], { memory: before });
       expect(marks.size).toBe(0);
     });
+  });
+
+  it('sends no command for older badge hashes once none may exist (LegacyBadgeScan proved it)', async () => {
+    const retired = new UserStore(main, aux, keys, 600, 60, undefined, { mayExist: false });
+    const sent: string[] = [];
+    const redis = main as unknown as { sendCommand(command: Command, ...rest: unknown[]): unknown };
+    const sendCommand = redis.sendCommand.bind(redis);
+    jest.spyOn(redis, 'sendCommand').mockImplementation((command, ...rest) => {
+      sent.push(command.name);
+      return sendCommand(command, ...rest);
+    });
+    const removeAndCount = async (via: UserStore, u: string) => {
+      await putInBadge(u, 'A');
+      await putInBadge(u, 'B');
+      sent.length = 0;
+      const stats = await via.applyBadgeChanges([remove(u, 'A')], { countsFor: [u] });
+      return { stats, sent: [...sent] };
+    };
+
+    const [u, v] = [user(), user()];
+    const asBefore = await removeAndCount(store, u);
+    expect(asBefore.sent).toEqual(['scard', 'zrem', 'hdel', 'zcount', 'hlen']);
+    const now = await removeAndCount(retired, v);
+    expect(now.sent).toEqual(['scard', 'zrem', 'zcount']);
+    for (const { stats } of [asBefore, now]) expect(stats.changed).toEqual({ add: 0, remove: 1 });
+    expect(now.stats.counts).toEqual(new Map([[v, 1]]));
+    expect(await read.badge(v)).toEqual(['B']);
   });
 });
 

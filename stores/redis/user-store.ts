@@ -8,6 +8,7 @@ import type { WriteFence } from './partition-lease';
 import type { WriteSet } from '../state/write-set';
 import { deleteKeys, getKeys, queueGetKeys } from './keyspace';
 import { indexScore } from './conversation-index';
+import { LEGACY_BADGES_MAY_EXIST, type LegacyBadgeHashes } from './legacy-badges';
 import {
   badgeChanged,
   badgeChangeCommands,
@@ -125,6 +126,8 @@ export class UserStore {
      * they land only while it names this process (sendFenced), whatever its own checks saw.
      */
     private readonly fence?: (partition: number) => WriteFence,
+    /** Whether older builds' badge hashes may still exist (their commands are sent while so). */
+    private readonly legacyBadges: LegacyBadgeHashes = LEGACY_BADGES_MAY_EXIST,
   ) {}
 
   private fenceOf(partition: number | undefined): WriteFence | undefined {
@@ -135,7 +138,7 @@ export class UserStore {
    * Applies a batch's badge changes. Within the batch only the last change per (user, source)
    * matters: both operations are idempotent set operations.
    * Round trips: one aux MGET (only for the pairs `options.memory` does not know); one aux DEL pipeline (only for marks about to become false);
-   * one main pipeline (HSET+EXPIRE / HDEL, then the HLENs asked for); one aux SET pipeline for
+   * one main pipeline (the badge writes, then the sizes asked for); one aux SET pipeline for
    * the new marks — awaited, or handed to `options.deferMarks`. An aux failure is not the
    * step's: the changes go to main unguarded (see the class).
    */
@@ -236,13 +239,21 @@ export class UserStore {
     }
     // The replies of the writes start after what is queued so far.
     let reply = main.length;
+    const legacy = this.legacyBadges.mayExist; // once: the replies are read by the same layout
     const commandsPerChange = toWrite.map((c) => {
-      const commands = badgeChangeCommands(this.keys, c.userId, c.source, c.op, this.hotTtlSeconds);
+      const commands = badgeChangeCommands(
+        this.keys,
+        c.userId,
+        c.source,
+        c.op,
+        this.hotTtlSeconds,
+        legacy,
+      );
       main.push(...commands);
       return commands.length;
     });
     // After the writes, in the same round trip: the sizes include this batch.
-    for (const u of counted) main.push(...badgeSizeCommands(this.keys, u));
+    for (const u of counted) main.push(...badgeSizeCommands(this.keys, u, legacy));
     const replies = await sendFenced(this.main, main, this.fenceOf(options.partition));
     toWrite.forEach((c, i) => {
       stats.mainWrites[c.kind]++;
@@ -251,7 +262,8 @@ export class UserStore {
       reply = end;
       memory?.remember(markKey(c), markValue(c.op));
     });
-    if (counted.length > 0) stats.counts = await this.badgeSizes(counted, replies.slice(reply));
+    if (counted.length > 0)
+      stats.counts = await this.badgeSizes(counted, replies.slice(reply), legacy);
     if (toWrite.length === 0 || !guarded) return stats;
 
     beforeWrite?.();
@@ -334,15 +346,22 @@ export class UserStore {
   }
 
   /**
-   * The badge sizes of `users` from the replies of their badgeSizeCommands (two each, in order).
-   * A user whose older badge hash is not empty (an older build's, until it expires) is counted
-   * from the union of both, read in one more round trip.
+   * The badge sizes of `users` from the replies of their badgeSizeCommands (in order: two each
+   * with `legacy`, else one). A user whose older badge hash is not empty (an older build's, until
+   * it expires) is counted from the union of both, read in one more round trip.
    */
-  private async badgeSizes(users: string[], replies: unknown[]): Promise<Map<string, number>> {
+  private async badgeSizes(
+    users: string[],
+    replies: unknown[],
+    legacy: boolean,
+  ): Promise<Map<string, number>> {
     const sizes = new Map<string, number>();
     const union: string[] = [];
+    const stride = legacy ? 2 : 1;
     users.forEach((u, i) => {
-      const size = badgeSizeOf(Number(replies[2 * i]), Number(replies[2 * i + 1]));
+      const size = legacy
+        ? badgeSizeOf(Number(replies[stride * i]), Number(replies[stride * i + 1]))
+        : Number(replies[stride * i]);
       if (size === null) union.push(u);
       else sizes.set(u, size);
     });
