@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../config/config';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
+import type { Redis } from 'ioredis';
 import { connectRedis, isCluster, type RedisClient } from './connect';
 import { FencedWriteQueue } from './fenced-write-queue';
 import { RedisKeys } from './keys';
@@ -65,6 +66,32 @@ describe('FencedWriteQueue (real Redis)', () => {
     expect(await redis.hgetall(key('a'))).toEqual({ x: '3', y: '2' });
     expect(await redis.exists(key('b'))).toBe(0);
     expect(await redis.hgetall(key('c'))).toEqual({ x: '1' });
+  });
+
+  it("reads each partition's lease once per call, however many of its write-behinds it carries", async () => {
+    if (isCluster(redis)) return; // each is a call of its own there (apply-writes-1.lua)
+    const queue = new FencedWriteQueue(redis);
+    await redis.set(keys.partitionLease(5), 'me', 'PX', 10_000);
+    await redis.set(keys.partitionLease(6), 'me', 'PX', 10_000);
+    const monitor = await (redis as Redis).monitor();
+    const leaseReads: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      const leases = [keys.partitionLease(5), keys.partitionLease(6)];
+      if (args[0]?.toLowerCase() === 'get' && leases.includes(args[1]!)) leaseReads.push(args[1]!);
+    });
+    await redis.ping(); // MONITOR is on before the call
+    const counts = await Promise.all([
+      queue.apply(fence(5), json(['hset', key('f'), 'x', '1'])),
+      queue.apply(fence(6), json(['hset', key('g'), 'x', '1'])),
+      queue.apply(fence(5), json(['hset', key('f'), 'y', '1'])),
+      queue.apply(fence(5), json(['hset', key('f'), 'z', '1'])),
+    ]);
+    await redis.ping();
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the monitor's feed is behind
+    monitor.disconnect();
+    expect(counts).toEqual([1, 1, 1, 1]);
+    expect(await redis.hgetall(key('f'))).toEqual({ x: '1', y: '1', z: '1' });
+    expect(leaseReads.sort()).toEqual([keys.partitionLease(5), keys.partitionLease(6)]);
   });
 
   it('sends one queued alone as a plain fenced call, and one of a later turn in a call of its own', async () => {
