@@ -6,6 +6,7 @@ import { connectRedis } from './connect';
 import { RedisKeys } from './keys';
 import { PartitionIndex } from './partition-index';
 import { WriteSet } from '../state/write-set';
+import { recordCommands } from '../../tests/support/round-trips';
 
 /**
  * The partition index against the real main Redis: the owner answers from memory, writes every
@@ -57,6 +58,28 @@ describe('PartitionIndex (real Redis)', () => {
     expect(await stored(p)).toEqual(['b', '200']);
     const next = new PartitionIndex(redis, keys, 'windows');
     expect(await next.due([p], 250)).toEqual([{ partition: p, conversationId: 'b', at: 200 }]);
+  });
+
+  it("writes a reschedule's changes of a partition in one ZADD and one ZREM (a window boundary closes many)", async () => {
+    const [p, q] = [partition(), partition()];
+    const owner = new PartitionIndex(redis, keys, 'windows');
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    await schedule(owner, [
+      ...ids.map((conversationId) => ({ partition: p, conversationId, at: 100 })),
+      { partition: q, conversationId: 'f', at: 100 },
+    ]);
+    const sent = recordCommands(redis);
+    await owner.reschedule(
+      [
+        ...ids.map((conversationId) => ({ partition: p, conversationId })),
+        { partition: q, conversationId: 'f' },
+      ],
+      (c) => ({ a: null, b: null, c: 300, d: 400, f: null })[c], // e: left as it is
+    );
+    jest.restoreAllMocks();
+    expect(sent.map(([name]) => name).sort()).toEqual(['zadd', 'zrem', 'zrem']);
+    expect(await stored(p)).toEqual(['e', '100', 'c', '300', 'd', '400']);
+    expect(await stored(q)).toEqual([]);
   });
 
   it('decides a reschedule once the index is at hand: a change made meanwhile is not overwritten', async () => {

@@ -1,8 +1,8 @@
 import type { RedisClient } from './connect';
 import type { RedisKeys } from './keys';
-import { sendFenced, type RedisCommand } from './fenced-writes';
+import { sendFenced } from './fenced-writes';
 import type { WriteFence } from './partition-lease';
-import type { WriteSet } from '../state/write-set';
+import { WriteSet } from '../state/write-set';
 
 export type IndexKind = 'windows' | 'held';
 
@@ -103,29 +103,31 @@ export class PartitionIndex {
     const known = new Map<number, Map<string, number>>();
     for (const { partition } of entries)
       if (!known.has(partition)) known.set(partition, await this.entries(partition));
-    const writes = new PartitionWrites();
+    // Per partition, its index's changes in one ZADD and one ZREM (a window boundary closes many).
+    const writes = new Map<number, WriteSet>();
+    const writesOf = (partition: number): WriteSet => {
+      let set = writes.get(partition);
+      if (!set) writes.set(partition, (set = new WriteSet()));
+      return set;
+    };
     for (const e of entries) {
       const at = atOf(e.conversationId);
-      const index = known.get(e.partition)!;
+      const inMemory = known.get(e.partition)!;
       // Left as it is, or already so (memory is what this owner wrote): nothing to write.
-      if (at === undefined || (index.get(e.conversationId) ?? null) === at) continue;
-      const key = this.key(e.partition);
+      if (at === undefined || (inMemory.get(e.conversationId) ?? null) === at) continue;
+      const inRedis = writesOf(e.partition).sortedSet(this.key(e.partition));
       if (at === null) {
-        index.delete(e.conversationId);
-        writes.add(e.partition, ['zrem', key, e.conversationId]);
+        inMemory.delete(e.conversationId);
+        inRedis.remove(e.conversationId);
       } else {
-        index.set(e.conversationId, at);
-        writes.add(e.partition, ['zadd', key, String(at), e.conversationId]);
+        inMemory.set(e.conversationId, at);
+        inRedis.add(String(at), e.conversationId);
       }
     }
-    await this.send(writes);
-  }
-
-  /** One round trip per partition, each fenced by its partition's lease. */
-  private async send(writes: PartitionWrites): Promise<void> {
+    // One round trip per partition, each fenced by its partition's lease.
     await Promise.all(
-      [...writes].map(([partition, commands]) =>
-        sendFenced(this.redis, commands, this.fence?.(partition)),
+      [...writes].map(([partition, set]) =>
+        sendFenced(this.redis, set.commands({ atomic: false }), this.fence?.(partition)),
       ),
     );
   }
@@ -141,14 +143,5 @@ export class PartitionIndex {
       due.push(...found.slice(0, limit));
     }
     return due;
-  }
-}
-
-/** Index writes grouped by partition (each partition's lease fences its own). */
-class PartitionWrites extends Map<number, RedisCommand[]> {
-  add(partition: number, command: RedisCommand): void {
-    const commands = this.get(partition);
-    if (commands) commands.push(command);
-    else this.set(partition, [command]);
   }
 }

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Command } from 'ioredis';
 import { connectMainAndAux } from '../../tests/support/redis-state';
 import type { RedisClient } from './connect';
 import { deleteKeys, scanKeys } from '../../tests/support/harness';
@@ -10,7 +9,7 @@ import { DedupeMarkCache } from '../state/dedupe-mark-cache';
 import { BADGE_SCORE, badgeMember } from './badge-entries';
 import { UserStore, type BadgeChange, type ConversationIndexChange } from './user-store';
 import { WriteSet } from '../state/write-set';
-import { spyOnPipelines } from '../../tests/support/round-trips';
+import { recordCommands, spyOnPipelines } from '../../tests/support/round-trips';
 
 /**
  * The badge write path against the real main and auxiliary Redis: the tri-state aux mark
@@ -436,19 +435,13 @@ describe('UserStore badge dedupe (real Redis)', () => {
 
   it('sends no command for older badge hashes once none may exist (LegacyBadgeScan proved it)', async () => {
     const retired = new UserStore(main, aux, keys, 600, 60, undefined, { mayExist: false });
-    const sent: string[] = [];
-    const redis = main as unknown as { sendCommand(command: Command, ...rest: unknown[]): unknown };
-    const sendCommand = redis.sendCommand.bind(redis);
-    jest.spyOn(redis, 'sendCommand').mockImplementation((command, ...rest) => {
-      sent.push(command.name);
-      return sendCommand(command, ...rest);
-    });
+    const sent = recordCommands(main);
     const removeAndCount = async (via: UserStore, u: string) => {
       await putInBadge(u, 'A');
       await putInBadge(u, 'B');
       sent.length = 0;
       const stats = await via.applyBadgeChanges([remove(u, 'A')], { countsFor: [u] });
-      return { stats, sent: [...sent] };
+      return { stats, sent: sent.map(([name]) => name) };
     };
 
     const [u, v] = [user(), user()];

@@ -357,11 +357,10 @@ export class UserStore {
   ): Promise<Map<string, number>> {
     const sizes = new Map<string, number>();
     const union: string[] = [];
-    const stride = legacy ? 2 : 1;
     users.forEach((u, i) => {
       const size = legacy
-        ? badgeSizeOf(Number(replies[stride * i]), Number(replies[stride * i + 1]))
-        : Number(replies[stride * i]);
+        ? badgeSizeOf(Number(replies[2 * i]), Number(replies[2 * i + 1]))
+        : Number(replies[i]);
       if (size === null) union.push(u);
       else sizes.set(u, size);
     });

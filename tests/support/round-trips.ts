@@ -1,3 +1,4 @@
+import type { Command } from 'ioredis';
 import { isCluster, type RedisClient } from '../../stores/redis/connect';
 import { SplitPipeline } from '../../stores/redis/pipeline';
 
@@ -10,4 +11,20 @@ export function spyOnPipelines(redis: RedisClient): jest.SpyInstance {
   return isCluster(redis)
     ? jest.spyOn(SplitPipeline.prototype, 'exec')
     : jest.spyOn(redis, 'pipeline');
+}
+
+/**
+ * Records the commands sent to a single Redis (`redis.sendCommand`: single commands and each of
+ * a pipeline's), name and arguments, in order; jest.restoreAllMocks() ends it. A script's own
+ * commands are not seen (they run in Redis).
+ */
+export function recordCommands(redis: RedisClient): Array<[name: string, ...args: string[]]> {
+  const sent: Array<[string, ...string[]]> = [];
+  const client = redis as unknown as { sendCommand(command: Command, ...rest: unknown[]): unknown };
+  const send = client.sendCommand.bind(client);
+  jest.spyOn(client, 'sendCommand').mockImplementation((command, ...rest) => {
+    sent.push([command.name, ...command.args.map(String)]);
+    return send(command, ...rest);
+  });
+  return sent;
 }
