@@ -13,7 +13,15 @@ describe('LegacyBadgeScan (real Redis)', () => {
   let redis: RedisClient;
   let aux: RedisClient;
   const scans: LegacyBadgeScan[] = [];
-  const fresh = () => new RedisKeys(`t${randomBytes(4).toString('hex')}`);
+  const used: RedisKeys[] = [];
+  /** A prefix of the test's own, its keys deleted after. */
+  const fresh = () => {
+    const keys = new RedisKeys(`t${randomBytes(4).toString('hex')}`);
+    used.push(keys);
+    return keys;
+  };
+  /** An older build's badge hash (Ana's, with Bo). */
+  const olderHash = (keys: RedisKeys) => keys.legacyBadge('ana');
   const scan = (
     keys: RedisKeys,
     options: ConstructorParameters<typeof LegacyBadgeScan>[2] = {},
@@ -29,7 +37,6 @@ describe('LegacyBadgeScan (real Redis)', () => {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   };
-  const used: RedisKeys[] = [];
 
   beforeAll(async () => {
     ({ main: redis, aux } = await connectMainAndAux());
@@ -43,7 +50,6 @@ describe('LegacyBadgeScan (real Redis)', () => {
 
   it('proves a keyspace without any, records the proof, and says so', async () => {
     const keys = fresh();
-    used.push(keys);
     await redis.set(`${keys.all().slice(0, -1)}{u:ana}:recent`, 'not a badge hash');
     const retired = jest.fn();
     const s = scan(keys, { onRetired: retired });
@@ -56,20 +62,18 @@ describe('LegacyBadgeScan (real Redis)', () => {
 
   it('keeps them while one exists, and retires them on the walk after it is gone', async () => {
     const keys = fresh();
-    used.push(keys);
-    await redis.hset(keys.legacyBadge('ana'), 'bo', '');
+    await redis.hset(olderHash(keys), 'bo', '');
     const s = scan(keys, { rescanMs: 50 });
     await s.start();
     expect(s.mayExist).toBe(true);
     expect(await redis.hget(keys.layout(), 'badge-hashes')).toBeNull();
-    await redis.del(keys.legacyBadge('ana'));
+    await redis.del(olderHash(keys));
     await until(() => !s.mayExist);
     expect(await redis.hget(keys.layout(), 'badge-hashes')).toBe('none');
   });
 
   it('trusts a recorded proof without walking the keyspace', async () => {
     const keys = fresh();
-    used.push(keys);
     await redis.hset(keys.layout(), 'badge-hashes', 'none');
     const walk = jest.spyOn(redis, 'scan');
     const s = scan(keys);
@@ -81,12 +85,11 @@ describe('LegacyBadgeScan (real Redis)', () => {
 
   it('walks no more once stopped', async () => {
     const keys = fresh();
-    used.push(keys);
-    await redis.hset(keys.legacyBadge('ana'), 'bo', '');
+    await redis.hset(olderHash(keys), 'bo', '');
     const s = scan(keys, { rescanMs: 20 });
     await s.start();
     s.stop();
-    await redis.del(keys.legacyBadge('ana'));
+    await redis.del(olderHash(keys));
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(s.mayExist).toBe(true);
   });
