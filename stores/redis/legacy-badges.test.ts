@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { connectMainAndAux } from '../../tests/support/redis-state';
-import { deleteKeys, scanKeys } from '../../tests/support/harness';
+import { deleteKeys, eventually, scanKeys } from '../../tests/support/harness';
 import type { RedisClient } from './connect';
 import { RedisKeys } from './keys';
 import { LegacyBadgeScan } from './legacy-badges';
@@ -20,7 +20,7 @@ describe('LegacyBadgeScan (real Redis)', () => {
     used.push(keys);
     return keys;
   };
-  /** An older build's badge hash (Ana's, with Bo). */
+  /** The key of an older build's badge hash (Ana's). */
   const olderHash = (keys: RedisKeys) => keys.legacyBadge('ana');
   const scan = (
     keys: RedisKeys,
@@ -30,14 +30,6 @@ describe('LegacyBadgeScan (real Redis)', () => {
     scans.push(s);
     return s;
   };
-  const until = async (what: () => boolean) => {
-    const deadline = Date.now() + 5_000;
-    while (!what()) {
-      if (Date.now() > deadline) throw new Error('not within 5 s');
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  };
-
   beforeAll(async () => {
     ({ main: redis, aux } = await connectMainAndAux());
   });
@@ -68,7 +60,7 @@ describe('LegacyBadgeScan (real Redis)', () => {
     expect(s.mayExist).toBe(true);
     expect(await redis.hget(keys.layout(), 'badge-hashes')).toBeNull();
     await redis.del(olderHash(keys));
-    await until(() => !s.mayExist);
+    await eventually('retired after the hash is gone', () => !s.mayExist, 5_000);
     expect(await redis.hget(keys.layout(), 'badge-hashes')).toBe('none');
   });
 
