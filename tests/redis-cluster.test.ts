@@ -118,6 +118,7 @@ describe('a Redis Cluster', () => {
     // outside its first key's slot fails the test that calls it. Pipelines are split per node.
     const suites = [
       'stores/redis/apply-receipts.test.ts',
+      'stores/redis/legacy-badges.test.ts',
       'stores/redis/members-changed.test.ts',
       'stores/redis/messages-sent.test.ts',
       'stores/redis/partition-index.test.ts',
