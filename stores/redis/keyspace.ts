@@ -24,16 +24,18 @@ export async function scanKeys(
   if (isCluster(redis)) await new Promise<unknown>((done) => redis.refreshSlotsCache(done));
   const nodes = isCluster(redis) ? redis.nodes('master') : [redis];
   const keys: string[] = [];
+  // Copied only when a limit cuts it (the other callers take every key).
+  const found = (): string[] => (keys.length > limit ? keys.slice(0, limit) : keys);
   for (const node of nodes) {
     let cursor = '0';
     do {
-      if (keys.length >= limit || stopped()) return keys.slice(0, limit);
+      if (keys.length >= limit || stopped()) return found();
       const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', count);
       for (const key of batch) keys.push(key);
       cursor = next;
     } while (cursor !== '0');
   }
-  return keys.slice(0, limit);
+  return found();
 }
 
 /** UNLINKs the keys (in one round trip per node); returns how many existed. */
