@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { Workload, WorkloadOptions } from '../scripts/traffic/workload';
 import type { Cluster } from 'ioredis';
-import { connectRedis, type RedisClient } from '../stores/redis/connect';
+import { CLUSTER_SLOTS_REFRESH_MS, connectRedis, type RedisClient } from '../stores/redis/connect';
+import { clusterView } from '../scripts/stack/redis-cluster';
 import { execPipeline, pipelineOf } from '../stores/redis/pipeline';
 import { keySlot } from '../stores/redis/slots';
 import {
@@ -112,6 +113,37 @@ describe('a Redis Cluster', () => {
       await cluster.restart(replica);
     }
   }, 90_000);
+
+  it('waits for a replica again once it is back: the client reads the slot map every few seconds', async () => {
+    // A replica the map did not list when the client read it (still syncing, dead, added since)
+    // was never waited for: ioredis reads the map again only on a redirection, and a failover to
+    // that replica lost what the steps had committed (this file's SIGKILL test, one run in two).
+    const key = 'replica-back:{k}';
+    const slot = keySlot(key);
+    const { master, replica } = await cluster.masterAndReplicaOf(slot);
+    const cl = redis as Cluster;
+    const listed = async () => (await clusterView(master)).slotReplicas === 3;
+    cluster.kill(replica);
+    try {
+      await eventually(
+        'the cluster to drop the dead replica from its map',
+        async () => !(await listed()),
+        30_000,
+      );
+      await new Promise<unknown>((done) => cl.refreshSlotsCache(done));
+      expect(cl.slots[slot]).toEqual([`127.0.0.1:${master}`]);
+    } finally {
+      await cluster.restart(replica);
+    }
+    await eventually('the cluster to list the replica again', listed, 60_000);
+    // No redirection, no refresh asked for: the client's own periodic read finds it.
+    await eventually(
+      'the client to list it',
+      () => (cl.slots[slot] ?? []).length === 2,
+      CLUSTER_SLOTS_REFRESH_MS * 3,
+    );
+    expect(cl.slots[slot]).toEqual([`127.0.0.1:${master}`, `127.0.0.1:${replica}`]);
+  }, 120_000);
 
   it('runs the Redis store tests (every script and pipeline of the stores) against it', () => {
     // Every script is sent with its flags line (script-loader.ts): here, any key of a script

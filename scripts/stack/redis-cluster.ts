@@ -72,6 +72,12 @@ export interface ClusterView {
   /** Masters serving slots and replicas, as "host:port", from the node's CLUSTER NODES. */
   masters: string[];
   replicas: string[];
+  /**
+   * Replicas the slot map (CLUSTER SLOTS, what clients read) lists beside a master: a
+   * replica appears there seconds after it joined, once its master's link is up and the cluster
+   * has heard; clients wait only for the replicas it lists.
+   */
+  slotReplicas: number;
 }
 
 /** The cluster as one node sees it; throws if the node does not answer. */
@@ -94,6 +100,7 @@ export async function clusterView(port: number, timeoutMs = 3000): Promise<Clust
       .trim()
       .split('\n')
       .map((line) => line.split(' '));
+    const slots = (await redis.call('CLUSTER', 'SLOTS')) as unknown[][];
     const address = (n: string[]) => n[1]!.split('@')[0]!;
     const alive = (n: string[]) => !/fail|noaddr|handshake/.test(n[2]!);
     return {
@@ -104,20 +111,29 @@ export async function clusterView(port: number, timeoutMs = 3000): Promise<Clust
         .filter((n) => n[2]!.includes('master') && alive(n) && n.length > 8)
         .map(address),
       replicas: nodes.filter((n) => n[2]!.includes('slave') && alive(n)).map(address),
+      // Each range of slots lists its master, then its replicas ([host, port, id]).
+      slotReplicas: new Set(
+        slots.flatMap((range) => (range.slice(3) as unknown[][]).map((n) => `${n[0]}:${n[1]}`)),
+      ).size,
     };
   } finally {
     redis.disconnect();
   }
 }
 
-/** Ready to serve: every slot assigned, state ok, and as many masters and replicas as laid out. */
+/**
+ * Ready to serve: every slot assigned, state ok, as many masters and replicas as laid out, and
+ * every replica in the slot map. Before that, a client reads a map without replicas and does not
+ * wait for them: a failover then loses what it wrote.
+ */
 function isFormed(view: ClusterView, layout: ClusterLayout): boolean {
   const masters = layout.nodes / (layout.replicasPerMaster + 1);
   return (
     view.state === 'ok' &&
     view.slotsAssigned === 16384 &&
     view.masters.length === masters &&
-    view.replicas.length === layout.nodes - masters
+    view.replicas.length === layout.nodes - masters &&
+    view.slotReplicas === layout.nodes - masters
   );
 }
 

@@ -110,6 +110,9 @@ function client(target: RedisTarget, options: ConnectOptions, lazyConnect: boole
  * retries while a failover is under way (CLUSTERDOWN, TRYAGAIN, a closed connection). What
  * still fails reaches the caller as an error that a step retries.
  */
+/** How often a cluster client reads the slot map again (see clusterClient). */
+export const CLUSTER_SLOTS_REFRESH_MS = 5000;
+
 function clusterClient(target: RedisTarget, common: RedisOptions, lazyConnect: boolean): Cluster {
   const url = new URL(target.url);
   const port = (u: URL) => Number(u.port || 6379);
@@ -131,6 +134,12 @@ function clusterClient(target: RedisTarget, common: RedisOptions, lazyConnect: b
     retryDelayOnClusterDown: 300,
     retryDelayOnTryAgain: 200,
     slotsRefreshTimeout: common.connectTimeout,
+    // The slot map read again every few seconds, not only on a redirection: pipelines wait for
+    // the replicas it lists (pipeline.ts), so a replica it did not list when the client
+    // connected — still syncing then, or added or back since — would never be waited for, and
+    // a failover to it would lose writes the steps committed as applied (ioredis documents a
+    // 5 s default but applies none).
+    slotsRefreshInterval: CLUSTER_SLOTS_REFRESH_MS,
     // Managed services (TLS) announce nodes by address while their certificate names the
     // configuration endpoint: connect to the address as announced, verify against the URL's host.
     ...(tls && { dnsLookup: (address, callback) => callback(null, address) }),

@@ -69,6 +69,16 @@ function unreplicated(reply: [Error | null, unknown] | undefined): Error | undef
 }
 
 /**
+ * Whether writes a master acknowledged but no replica confirmed are safe: the slot's nodes as
+ * the map now shows them (`now`, master first, ';'-separated) are the master they were sent to
+ * (`sentTo`'s first) and no replica. After a failover the map names the promoted replica, which
+ * may lack them: they are not.
+ */
+export function standsAlone(sentTo: string, now: string): boolean {
+  return now === sentTo.split(';')[0];
+}
+
+/**
  * Commands of a pipeline that name no key (the rest name theirs first, scripts included; a
  * script of any number of keys after their count).
  */
@@ -113,7 +123,7 @@ export class SplitPipeline {
     }
     const replies: Replies = new Array(this.calls.length);
     // Parts whose WAIT no replica answered: their replies, kept until the slot map is read anew.
-    const unconfirmed: Array<{ indexes: number[]; part: Replies }> = [];
+    const unconfirmed: Array<{ indexes: number[]; part: Replies; sentTo: string }> = [];
     await Promise.all(
       [...byNode].map(async ([node, indexes]) => {
         const pipe = this.cluster.pipeline() as unknown as Record<
@@ -129,7 +139,7 @@ export class SplitPipeline {
           (err: Error) => indexes.map((): [Error, null] => [err, null]),
         );
         const error = replicated && unreplicated(part.at(-1));
-        if (error) unconfirmed.push({ indexes, part });
+        if (error) unconfirmed.push({ indexes, part, sentTo: node });
         indexes.forEach(
           (i, j) =>
             (replies[i] = error ? [error, null] : (part[j] ?? [new Error('no reply'), null])),
@@ -144,10 +154,12 @@ export class SplitPipeline {
     const moved = replies.some(([err]) => err && /^(MOVED|CLUSTERDOWN)\b/.test(err.message));
     if (moved || unconfirmed.length > 0) {
       await new Promise<unknown>((done) => this.cluster.refreshSlotsCache(done));
-      // A part whose master the map now shows alone ran where it should: it stands, as one
-      // never waited for. One whose master still shows a replica keeps its error.
-      for (const { indexes, part } of unconfirmed) {
-        if (this.needsReplica(this.nodeOf(indexes))) continue;
+      // A part stands, as one never waited for, only if the master it ran on now serves its
+      // slot alone (its replica died). Otherwise it keeps its error and its step is redone: a
+      // replica still shown may not have it, and a promoted one — the map naming another
+      // master — did not get what the dead master acknowledged.
+      for (const { indexes, part, sentTo } of unconfirmed) {
+        if (!standsAlone(sentTo, this.nodeOf(indexes))) continue;
         indexes.forEach((i, j) => (replies[i] = part[j] ?? [new Error('no reply'), null]));
       }
     }
