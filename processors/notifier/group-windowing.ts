@@ -52,7 +52,8 @@ export function windowPhaseOf(conversationId: string, windowMs: number): number 
     hash ^= conversationId.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193);
   }
-  return ((hash >>> 0) % windowPhases(windowMs)) * windowEndEveryMs(windowMs);
+  const phases = windowPhases(windowMs);
+  return ((hash >>> 0) % phases) * (windowMs / phases);
 }
 
 /**

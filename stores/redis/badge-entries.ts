@@ -79,11 +79,17 @@ export function badgeSizeCommands(
 }
 
 /**
- * The badge's size from badgeSizeCommands' replies (with `legacy`): the index's count while the
- * older hash is empty; null when it is not (a source may be in both: the caller reads the union).
+ * The badge's size of the `i`-th user from the replies of the users' badgeSizeCommands, in order
+ * (sent with the same `legacy`): the index's count while the older hash is empty; null when it
+ * is not (a source may be in both: the caller reads the union).
  */
-export function badgeSizeOf(inIndex: number, inLegacy: number): number | null {
-  return inLegacy === 0 ? inIndex : null;
+export function badgeSizeOf(
+  replies: readonly unknown[],
+  i: number,
+  legacy: boolean,
+): number | null {
+  if (!legacy) return Number(replies[i]);
+  return Number(replies[2 * i + 1]) === 0 ? Number(replies[2 * i]) : null;
 }
 
 /** Commands whose replies, joined by badgeOfReplies, are the user's badge sources. */

@@ -346,9 +346,9 @@ export class UserStore {
   }
 
   /**
-   * The badge sizes of `users` from the replies of their badgeSizeCommands (in order: two each
-   * with `legacy`, else one). A user whose older badge hash is not empty (an older build's, until
-   * it expires) is counted from the union of both, read in one more round trip.
+   * The badge sizes of `users` from the replies of their badgeSizeCommands (badgeSizeOf). A user
+   * whose older badge hash is not empty (an older build's, until it expires) is counted from the
+   * union of both, read in one more round trip.
    */
   private async badgeSizes(
     users: string[],
@@ -358,9 +358,7 @@ export class UserStore {
     const sizes = new Map<string, number>();
     const union: string[] = [];
     users.forEach((u, i) => {
-      const size = legacy
-        ? badgeSizeOf(Number(replies[2 * i]), Number(replies[2 * i + 1]))
-        : Number(replies[i]);
+      const size = badgeSizeOf(replies, i, legacy);
       if (size === null) union.push(u);
       else sizes.set(u, size);
     });
