@@ -1,6 +1,5 @@
 import { TypeName, type GroupSenderSummary, type ReceiptUpdate } from '../schemas/types';
 import { createHarness, eventually, type Harness } from './support/harness';
-import { windowPhaseOf } from '../processors/notifier/group-windowing';
 
 const SUMMARY = 'GroupSenderSummary';
 /** The sender summary an update carries. */
@@ -166,8 +165,8 @@ describe('group chat: 2-second windows', () => {
 describe('group windows close at their end, not at the next punctuation tick', () => {
   let h: Harness;
   beforeAll(async () => {
-    // A coarse interval out of step with the windows' ends (every 200 ms, a tenth of the groups'
-    // each time): only the aligned wake-up closes them all on time.
+    // A coarse interval out of step with the 2 s windows: only the aligned wake-up closes them
+    // all on time.
     h = await createHarness({ TICKS_PUNCTUATE_INTERVAL_MS: '430' });
   });
   afterAll(async () => {
@@ -189,10 +188,7 @@ describe('group windows close at their end, not at the next punctuation tick', (
         () => h.out.updatesFor('s', SUMMARY)[seq - 1],
         10_000,
       );
-      // The end of the group's window (its phase: windowPhaseOf) before the summary.
-      const phase = windowPhaseOf(g, h.config.windowMs);
-      const windowEnd =
-        Math.floor((summary.emitted_at - phase) / h.config.windowMs) * h.config.windowMs + phase;
+      const windowEnd = Math.floor(summary.emitted_at / h.config.windowMs) * h.config.windowMs;
       expect(summary.emitted_at - windowEnd).toBeLessThanOrEqual(150);
     }
   });

@@ -217,7 +217,7 @@ export class ConversationProcessor implements Processor<ConversationEvent> {
     const windows = [...windowsOpen].map(([conversationId, sourceAt]) => ({
       partition: partitionOf.get(conversationId)!,
       conversationId,
-      at: windowCloseOf(conversationId, sourceAt, ctx, windowing),
+      at: windowCloseOf(sourceAt, ctx, windowing),
     }));
     // The users' lists and the window index go with the step's write-behind (after its
     // outputs, fenced, atomic with the state); the badges are written now. Nothing below reads

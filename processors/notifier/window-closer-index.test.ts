@@ -17,7 +17,6 @@ import { StateSteps } from '../state-steps';
 import { BadgeUpdater } from '../unread/badge-updater';
 import { VisibleBadge } from '../unread/visible-badge';
 import { UpdateEmitter } from './update-emitter';
-import { windowCloseAfter } from './group-windowing';
 import { WindowCloser } from './window-closer';
 
 const PARTITION = 1;
@@ -98,9 +97,8 @@ describe('WindowCloser and the window index (real Redis)', () => {
       maxMessagesPerSender: 50,
     });
 
-    // Receipts stamped in consecutive windows of the conversation: B's in the first, C's in the
-    // next (`first` is where one of its windows ends: its phase is the conversation's).
-    const first = windowCloseAfter(c, Date.now(), windowing) - 3 * WINDOW_MS;
+    // Receipts stamped in consecutive windows: B's in the first, C's in the next.
+    const first = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS - 2 * WINDOW_MS;
     const readBy = (userId: string, offset: number, at: number): ReceiptJob => {
       const record: InboundRecord = {
         topic: 'receipt_events',

@@ -4,7 +4,7 @@ import { nextUpdateVersion } from '../engine/update-version';
 import { clearWindow, collectWindow, windowDeliveredByNeeded } from '../engine/group-window';
 import { countField } from '../../stores/state/stored-values';
 import { aboveQuietFloors, countsOf, summariseWindow } from './group-summary';
-import { windowCloseAfter, windowEndEveryMs, type GroupWindowing } from './group-windowing';
+import { windowCloseAfter, type GroupWindowing } from './group-windowing';
 
 export interface WindowCloserOptions extends GroupWindowing {
   punctuateIntervalMs: number;
@@ -17,23 +17,19 @@ export interface WindowCloserOptions extends GroupWindowing {
 
 /**
  * Closes group windows on wall-clock time, so a quiet partition still tells senders within the
- * window plus grace. Tumbling windows, each conversation's shifted by its phase (windowPhaseOf):
- * some end every windowMs ÷ phases, a share of them each time. A window's state lives in Redis, so
+ * window plus grace. Tumbling windows aligned to the epoch; a window's state lives in Redis, so
  * a crash or rebalance loses none: the summaries are produced first, the window deleted after
  * (a crash in between repeats a summary, which is harmless: its counts are absolute).
  */
 export class WindowCloser implements Punctuator {
   readonly name = 'group-windows';
   readonly intervalMs: number;
-  /** Run as each phase's windows end; the interval only catches stragglers. */
+  /** Windows end together (epoch-aligned): run at each end, the interval only catches stragglers. */
   readonly aligned: { everyMs: number; offsetMs: number };
 
   constructor(private readonly options: WindowCloserOptions) {
     this.intervalMs = options.punctuateIntervalMs;
-    this.aligned = {
-      everyMs: windowEndEveryMs(options.windowMs),
-      offsetMs: options.windowGraceMs,
-    };
+    this.aligned = { everyMs: options.windowMs, offsetMs: options.windowGraceMs };
   }
 
   /** Closes the windows due by the partition's time (the clock, unless it is behind). */
@@ -107,13 +103,11 @@ export class WindowCloser implements Punctuator {
     // After the write-behind (registered first): the index forgets the windows closed here,
     // unless a later step opened one again meanwhile (memory knows: this process owns them).
     ctx.afterSend(() => {
-      const from = Math.min(dueBy, Date.now());
+      const nextClose = windowCloseAfter(Math.min(dueBy, Date.now()), this.options);
       return windows.reschedule(due, (conversationId) => {
         const state = states.peek(conversationId);
         // Not held: evicted, so its window was closed (a state with one open is kept).
-        return state && state.window.size > 0
-          ? windowCloseAfter(conversationId, from, this.options)
-          : null;
+        return state && state.window.size > 0 ? nextClose : null;
       });
     });
   }

@@ -157,7 +157,7 @@ export class ReceiptApplier {
         windows.push({
           partition: job.record.partition,
           conversationId: job.conversationId,
-          at: windowCloseOf(job.conversationId, job.record.timestamp, ctx, this.options),
+          at: windowCloseOf(job.record.timestamp, ctx, this.options),
         });
       }
     });

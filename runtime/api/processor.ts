@@ -93,8 +93,8 @@ export interface Punctuator {
   readonly name: string;
   readonly intervalMs: number;
   /**
-   * Also run right at wall-clock times k × everyMs + offsetMs (when windows end), so work that is
-   * due then does not wait up to an interval.
+   * Also run right at wall-clock times k × everyMs + offsetMs (window ends), so work that is due
+   * then does not wait up to an interval.
    */
   readonly aligned?: { everyMs: number; offsetMs: number };
   punctuate(partitions: number[], context: ProcessorContext): Promise<void>;

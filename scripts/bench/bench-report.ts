@@ -103,7 +103,7 @@ export function rows(r: BenchResult): Row[] {
     },
     {
       section: 'latency',
-      figure: 'direct update p99 by when produced (ms after windows ended: p99 ms)',
+      figure: 'direct update p99 by when produced (ms after a window end: p99 ms)',
       value: l.directByWindowPhase
         .map((b) => `${b.phaseMs}+: ${ms(b.p99)} (${int(b.count)})`)
         .join(', '),

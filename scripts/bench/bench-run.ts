@@ -26,7 +26,6 @@ import { MetricsSnapshot } from './prometheus-text';
 import { redisCeiling, type CeilingResult } from './redis-ceiling';
 import { scriptCost, type ScriptCost } from './script-cost';
 import { localKafkaLogDirs, topicBytes, type TopicBytes } from './topic-bytes';
-import { windowEndEveryMs } from '../../processors/notifier/group-windowing';
 import { runServing, type ServingOptions, type ServingResult } from './serving-run';
 import {
   commandDelta,
@@ -144,7 +143,7 @@ export interface BenchResult {
     events: number;
     maxLag: number;
     direct: Percentiles;
-    /** Direct updates by when they were produced: ms after windows closed, tenths of the period. */
+    /** Direct updates by when they were produced: ms after a window end, 200 ms bins. */
     directByWindowPhase: Array<{ phaseMs: number } & Percentiles>;
     groupSummary: Percentiles;
     unreadSync: Percentiles;
@@ -585,9 +584,9 @@ export async function runBench(options: BenchOptions, command: string): Promise<
         directByWindowPhase: byWindowPhase(
           probe.produced.direct,
           probe.directProducedAt,
-          windowEndEveryMs(config.windowMs),
+          config.windowMs,
           config.windowGraceMs,
-          windowEndEveryMs(config.windowMs) / 10,
+          200,
         ),
         groupSummary: percentiles(probe.produced.group_summary),
         unreadSync: percentiles(probe.produced.unread_sync),

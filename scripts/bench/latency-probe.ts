@@ -113,21 +113,21 @@ export function percentiles(values: number[]): Percentiles {
 }
 
 /**
- * Latencies split by when they were produced: `phaseMs` after the last time some group windows
- * closed (k × everyMs + graceMs: every windowEndEveryMs, a share of the groups' windows ends), in
- * bins of `binMs`. Updates produced right after a close that take longer than the rest are
- * delayed by the closes, whatever the machine's speed.
+ * Latencies split by when they were produced within the window cycle: `phaseMs` after each
+ * window end (k × windowMs + graceMs), in bins of `binMs`. Group windows of every partition
+ * close together at a window end; updates produced right after it that take longer than the
+ * rest are delayed by the closes, whatever the machine's speed.
  */
 export function byWindowPhase(
   latencies: number[],
   producedAt: number[],
-  everyMs: number,
+  windowMs: number,
   graceMs: number,
   binMs: number,
 ): Array<{ phaseMs: number } & Percentiles> {
-  const bins: number[][] = Array.from({ length: Math.ceil(everyMs / binMs) }, () => []);
+  const bins: number[][] = Array.from({ length: Math.ceil(windowMs / binMs) }, () => []);
   latencies.forEach((latency, i) => {
-    const phase = (((producedAt[i]! - graceMs) % everyMs) + everyMs) % everyMs;
+    const phase = (((producedAt[i]! - graceMs) % windowMs) + windowMs) % windowMs;
     bins[Math.floor(phase / binMs)]!.push(latency);
   });
   return bins.map((values, i) => ({ phaseMs: i * binMs, ...percentiles(values) }));
