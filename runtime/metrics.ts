@@ -99,6 +99,13 @@ export class PipelineMetrics {
     registers: [this.registry],
   });
 
+  readonly windowCloseDelay = new Histogram({
+    name: 'ticks_window_close_delay_seconds',
+    help: "Wall-clock time from a group window's end to its close (its summaries handed over): what a summary waits beyond its window, for the partition's time or its lane",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
   readonly deadLetters = new Counter({
     name: 'ticks_dead_letters_total',
     help: 'Records sent to the dead-letter topic by reason',

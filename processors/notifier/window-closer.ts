@@ -65,6 +65,7 @@ export class WindowCloser implements Punctuator {
       const window = collectWindow(state, maxMessagesPerSender);
       if (!window) continue;
       const windowEnd = d.at - this.options.windowGraceMs;
+      metrics.windowCloseDelay.observe(Math.max(0, Date.now() - windowEnd) / 1000);
       const { summaries, passed } = aboveQuietFloors(
         summariseWindow(
           d.conversationId,

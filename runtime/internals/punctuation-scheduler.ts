@@ -29,9 +29,8 @@ export class PunctuationScheduler {
     aligned: { everyMs: number; offsetMs: number },
   ): void {
     if (this.stopped) return;
-    const { everyMs, offsetMs } = aligned;
     const now = Date.now();
-    const next = Math.floor((now - offsetMs) / everyMs + 1) * everyMs + offsetMs;
+    const next = alignedAtOrBefore(now, aligned) + aligned.everyMs;
     // 1 ms late: the due time itself must have passed for Date.now() >= due.
     const timer = setTimeout(
       () => {
@@ -43,4 +42,12 @@ export class PunctuationScheduler {
     );
     this.timers.add(timer);
   }
+}
+
+/** The latest aligned time (k × everyMs + offsetMs) at or before `time`. */
+export function alignedAtOrBefore(
+  time: number,
+  { everyMs, offsetMs }: { everyMs: number; offsetMs: number },
+): number {
+  return Math.floor((time - offsetMs) / everyMs) * everyMs + offsetMs;
 }

@@ -26,6 +26,10 @@ function lanes(s: StepStats): string {
   return `${num(s.windowCloseLaneMs, 1)} ms / ${num(s.laneWaitMs, 1)} ms, ${pct(s.laneWaitOver100ms)} over 100 ms`;
 }
 
+function closeDelay(s: StepStats): string {
+  return `${num(s.windowCloseDelayMs, 1)} ms, ${pct(s.windowCloseDelayOver100ms)} over 100 ms`;
+}
+
 function cpu(c: CpuShare): string {
   const parts = Object.entries(c.cores).map(([name, cores]) => `${name} ${num(cores)}`);
   return `${parts.join(', ')}, other ${num(c.otherCores)} (machine busy ${num(c.machineBusyCores)})`;
@@ -129,6 +133,11 @@ export function rows(r: BenchResult): Row[] {
       section: 'latency',
       figure: "lanes: a window close holds its partition's lane / a step waits for its lane (mean)",
       value: lanes(l.steps),
+    },
+    {
+      section: 'latency',
+      figure: 'group windows: from a window’s end to its close (mean)',
+      value: closeDelay(l.steps),
     },
     {
       section: 'latency',

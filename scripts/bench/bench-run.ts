@@ -833,6 +833,9 @@ export interface StepStats {
   /** Mean time a queued step waited for its lane, and the share that waited over 100 ms. */
   laneWaitMs: number;
   laneWaitOver100ms: number;
+  /** Mean time from a group window's end to its close, and the share closed over 100 ms late. */
+  windowCloseDelayMs: number;
+  windowCloseDelayOver100ms: number;
 }
 
 /** Step figures between two snapshots of the pipeline's metrics (from its start without `before`). */
@@ -854,6 +857,13 @@ function stepStats(before: MetricsSnapshot | undefined, after: MetricsSnapshot):
       1 -
       d('ticks_step_lane_wait_seconds_bucket', { le: '0.1' }) /
         d('ticks_step_lane_wait_seconds_count'),
+    windowCloseDelayMs:
+      (1000 * d('ticks_window_close_delay_seconds_sum')) /
+      d('ticks_window_close_delay_seconds_count'),
+    windowCloseDelayOver100ms:
+      1 -
+      d('ticks_window_close_delay_seconds_bucket', { le: '0.1' }) /
+        d('ticks_window_close_delay_seconds_count'),
   };
 }
 
