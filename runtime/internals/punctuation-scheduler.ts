@@ -29,8 +29,9 @@ export class PunctuationScheduler {
     aligned: { everyMs: number; offsetMs: number },
   ): void {
     if (this.stopped) return;
+    const { everyMs, offsetMs } = aligned;
     const now = Date.now();
-    const next = alignedAtOrBefore(now, aligned) + aligned.everyMs;
+    const next = Math.floor((now - offsetMs) / everyMs + 1) * everyMs + offsetMs;
     // 1 ms late: the due time itself must have passed for Date.now() >= due.
     const timer = setTimeout(
       () => {
@@ -42,12 +43,4 @@ export class PunctuationScheduler {
     );
     this.timers.add(timer);
   }
-}
-
-/** The latest aligned time (k × everyMs + offsetMs) at or before `time`. */
-export function alignedAtOrBefore(
-  time: number,
-  { everyMs, offsetMs }: { everyMs: number; offsetMs: number },
-): number {
-  return Math.floor((time - offsetMs) / everyMs) * everyMs + offsetMs;
 }

@@ -263,22 +263,6 @@ class RecordingPunctuator implements Punctuator {
   }
 }
 
-/** An aligned punctuator that notes the partition time of each run. */
-class StreamTimePunctuator implements Punctuator {
-  readonly name = 'stream-time';
-  readonly intervalMs = 3_600_000;
-  readonly times: number[] = [];
-  constructor(
-    readonly aligned: { everyMs: number; offsetMs: number },
-    /** Sends an output each run (its delivery then waits for the producer). */
-    private readonly sends = false,
-  ) {}
-  async punctuate(_partitions: number[], ctx: ProcessorContext): Promise<void> {
-    this.times.push(ctx.streamTime);
-    if (this.sends) ctx.send('receiptUpdates', `closed-${ctx.streamTime}`, { tick: true });
-  }
-}
-
 /** Lets every pending promise chain run (setImmediate is not faked). */
 async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
@@ -865,55 +849,6 @@ describe('StreamRuntime', () => {
     const updates = t.sent().filter((r) => r.topic === topics.receiptUpdates);
     expect(updates.map((r) => String(r.key))).toEqual(['tick-0', 'k0', 'k1']);
     expect(t.committedOffset(0)).toBe(2);
-  });
-
-  it('runs an aligned punctuator as soon as a step moves its partition’s time past an aligned time, not at the next wake', async () => {
-    // Windows of 10 ms; the wall clock never reaches a wake here (an hour's interval, no timer
-    // advanced): only the partition's time, the records' stamps (1,000 + offset), moves.
-    const punctuator = new StreamTimePunctuator({ everyMs: 10, offsetMs: 0 });
-    const t = setUp({ punctuators: [punctuator] });
-    await t.runtime.start();
-    t.assign([0]);
-    const more = { highWatermark: '100' }; // the broker has more: the time is the records'
-    await t.fetch(0, [2], more);
-    await settle();
-    await t.fetch(0, [8], more);
-    await settle();
-    expect(punctuator.times).toEqual([]); // 1,002 → 1,008: no window end passed
-    await t.fetch(0, [15], more);
-    await settle();
-    expect(punctuator.times).toEqual([1_015]); // past 1,010: right behind the step
-    await t.fetch(0, [17], more);
-    await settle();
-    expect(punctuator.times).toEqual([1_015]);
-    await t.fetch(0, [31], more); // past 1,020 and 1,030: one run closes all that is due
-    await settle();
-    expect(punctuator.times).toEqual([1_015, 1_031]);
-    const stopped = t.runtime.stop();
-    await jest.advanceTimersByTimeAsync(500);
-    await stopped;
-  });
-
-  it('runs it again once its delivery settled when a step passes another aligned time meanwhile', async () => {
-    const punctuator = new StreamTimePunctuator({ everyMs: 10, offsetMs: 0 }, true);
-    const t = setUp({ punctuators: [punctuator] });
-    await t.runtime.start();
-    t.assign([0]);
-    const more = { highWatermark: '100' };
-    await t.fetch(0, [2], more);
-    await settle();
-    t.kafka.producerInstance.gate.close();
-    await t.fetch(0, [15], more);
-    await settle();
-    await t.fetch(0, [25], more); // past 1,020 while the run at 1,015 waits for the producer
-    await settle();
-    expect(punctuator.times).toEqual([1_015]);
-    t.kafka.producerInstance.gate.open();
-    await settle();
-    expect(punctuator.times).toEqual([1_015, 1_025]);
-    const stopped = t.runtime.stop();
-    await jest.advanceTimersByTimeAsync(500);
-    await stopped;
   });
 
   it('a punctuation whose delivery fails resets its partition’s state, and the punctuator runs again', async () => {

@@ -21,7 +21,7 @@ import {
   type PartitionLeaseStore,
 } from './partition-ownership';
 import { PartitionTask, type PartitionTaskOptions, type Step } from './partition-task';
-import { PunctuationScheduler, alignedAtOrBefore } from './punctuation-scheduler';
+import { PunctuationScheduler } from './punctuation-scheduler';
 import { DEFAULT_BACKOFF, StepBackoff, isRetriable, type BackoffOptions } from './step-backoff';
 import type { StreamConsumer, StreamKafka, StreamProducer } from './stream-kafka';
 
@@ -161,10 +161,6 @@ export class StreamRuntime {
    * Punctuations queued, running or in delivery, by punctuator and partition: one at a time each.
    */
   private readonly punctuationQueued = new Set<string>();
-  /** Of those, the ones asked for again meanwhile (by stream time): queued once they settle. */
-  private readonly punctuationAgain = new Set<string>();
-  /** Per partition: its time after its latest step (punctuateOnStreamTime). */
-  private readonly streamTimes = new Map<number, number>();
   /** Per partition: its punctuations' deliveries under way (off the lane, like a step's). */
   private readonly punctuationDeliveries = new Map<number, Set<Promise<unknown>>>();
   /** Per partition: a timer that queues its task's next step later (an idle wait, a back-off). */
@@ -300,7 +296,6 @@ export class StreamRuntime {
       if (wakeUp) clearTimeout(wakeUp.timer);
       this.wakeUps.delete(p);
       this.backoffs.delete(p);
-      this.streamTimes.delete(p);
     }
     // Positions of a lost partition not sent yet would overwrite its new owner's commits.
     if (lost.size > 0) this.committer?.forget(lost);
@@ -460,7 +455,6 @@ export class StreamRuntime {
     }
     task.markProcessed(step);
     this.countBuffered();
-    this.punctuateOnStreamTime(task);
     let deliveries = this.deliveries.get(task);
     if (!deliveries) this.deliveries.set(task, (deliveries = []));
     const delivery = this.deliver(task, step, context, term, deliveries[deliveries.length - 1]);
@@ -723,81 +717,45 @@ export class StreamRuntime {
    * step's, and its state writes are ordered with the steps' by the write-behind chain.
    */
   private queuePunctuations(punctuator: Punctuator): void {
-    for (const partition of this.owned) this.queuePunctuation(punctuator, partition);
-  }
-
-  /**
-   * Kafka Streams' stream-time punctuation, for the aligned punctuators: a step that moves its
-   * partition's time past an aligned time (a window end) queues the punctuation right behind it
-   * on the lane. The wall-clock wake at that time found the partition behind (the records
-   * before it still queued) and closed nothing; without this, the windows waited for the next
-   * interval's wake.
-   */
-  private punctuateOnStreamTime(task: PartitionTask): void {
-    const time = task.timeAt(Date.now());
-    const before = this.streamTimes.get(task.partition);
-    this.streamTimes.set(task.partition, time);
-    if (before === undefined) return;
-    for (const punctuator of this.options.punctuators) {
-      const { aligned } = punctuator;
-      if (aligned && alignedAtOrBefore(time, aligned) > before)
-        this.queuePunctuation(punctuator, task.partition, { again: true });
-    }
-  }
-
-  /**
-   * Queues the punctuator's run for the partition, unless one is queued, running or in delivery
-   * already; `again`: then once that one settled (it may have run by an older partition time).
-   */
-  private queuePunctuation(
-    punctuator: Punctuator,
-    partition: number,
-    { again = false }: { again?: boolean } = {},
-  ): void {
     if (this.stopping) return;
     const { metrics } = this.options;
-    const key = `${punctuator.name}\u0000${partition}`;
-    if (this.punctuationQueued.has(key)) {
-      if (again) this.punctuationAgain.add(key);
-      return;
+    for (const partition of this.owned) {
+      const key = `${punctuator.name}\u0000${partition}`;
+      if (this.punctuationQueued.has(key)) continue;
+      this.punctuationQueued.add(key);
+      const generation = this.generation;
+      void this.lanes
+        .run(partition, async () => {
+          if (this.stopping || generation !== this.generation) return;
+          if (!this.mayRun(partition)) return;
+          const term = this.leaseTerm(partition);
+          const context = this.newContext(partition, term);
+          const timer = metrics.punctuationDuration.startTimer({ punctuator: punctuator.name });
+          await punctuator.punctuate([partition], context);
+          await context.settleWork();
+          timer();
+          // Not awaited: the lane moves on. Wrapped, or the lane would wait for it.
+          return { delivery: this.trackPunctuation(partition, this.sendOutputs(context, term)) };
+        })
+        .then((punctuated) => punctuated?.delivery)
+        .catch((err: unknown) => {
+          this.resetState(partition); // it may have changed state it did not deliver
+          if (err instanceof PartitionLeaseLostError) return; // logged by leaseLost
+          // Its failed send holds the partition's later outputs back: what followed it on the
+          // lane is redone from the last commit (a rewind resumes the lane); with no task (an
+          // idle partition) nothing followed, and the lane goes again for the next punctuation.
+          if (this.sink?.isHeldBack(partition)) {
+            const task = this.tasks.get(partition);
+            if (task) this.rewind(task, err);
+            else this.sink.resume(partition);
+          }
+          this.options.logger.error(
+            { err, punctuator: punctuator.name, partition },
+            'punctuator failed; retried next tick',
+          );
+        })
+        .finally(() => this.punctuationQueued.delete(key));
     }
-    this.punctuationQueued.add(key);
-    const generation = this.generation;
-    void this.lanes
-      .run(partition, async () => {
-        if (this.stopping || generation !== this.generation) return;
-        if (!this.mayRun(partition)) return;
-        const term = this.leaseTerm(partition);
-        const context = this.newContext(partition, term);
-        const timer = metrics.punctuationDuration.startTimer({ punctuator: punctuator.name });
-        await punctuator.punctuate([partition], context);
-        await context.settleWork();
-        timer();
-        // Not awaited: the lane moves on. Wrapped, or the lane would wait for it.
-        return { delivery: this.trackPunctuation(partition, this.sendOutputs(context, term)) };
-      })
-      .then((punctuated) => punctuated?.delivery)
-      .catch((err: unknown) => {
-        this.resetState(partition); // it may have changed state it did not deliver
-        if (err instanceof PartitionLeaseLostError) return; // logged by leaseLost
-        // Its failed send holds the partition's later outputs back: what followed it on the
-        // lane is redone from the last commit (a rewind resumes the lane); with no task (an
-        // idle partition) nothing followed, and the lane goes again for the next punctuation.
-        if (this.sink?.isHeldBack(partition)) {
-          const task = this.tasks.get(partition);
-          if (task) this.rewind(task, err);
-          else this.sink.resume(partition);
-        }
-        this.options.logger.error(
-          { err, punctuator: punctuator.name, partition },
-          'punctuator failed; retried next tick',
-        );
-      })
-      .finally(() => {
-        this.punctuationQueued.delete(key);
-        if (this.punctuationAgain.delete(key) && this.owned.includes(partition))
-          this.queuePunctuation(punctuator, partition);
-      });
   }
 
   /** Counts a punctuation's delivery as in flight for its partition until it settles. */
