@@ -92,7 +92,6 @@ export class ServiceBoot {
       this.auxiliary = await connectOptionalRedis(config.redis.aux, 'auxiliary', {
         name,
         commandTimeoutMs: AUX_COMMAND_TIMEOUT_MS,
-        pipelinesPerTurn: true,
         onUnavailable: (err) =>
           this.options.logger.warn(
             { err: err.message },

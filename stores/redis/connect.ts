@@ -21,12 +21,6 @@ export interface ConnectOptions {
    * CLIENT LIST tells which process a connection is; no spaces.
    */
   name?: string;
-  /**
-   * Single Redis only: the pipelines sent in one turn of the event loop go out together, in one
-   * write and one round trip (pipeline.ts, TurnPipeline). For a client many partitions' steps
-   * use side by side with disjoint keys (the auxiliary Redis: ~6 pipelines a turn under load).
-   */
-  pipelinesPerTurn?: boolean;
 }
 
 /** A URL alone is a single server (tests and tools that start their own). */
@@ -79,13 +73,6 @@ export function isCluster(redis: RedisClient): redis is Cluster {
   return redis instanceof Cluster;
 }
 
-const turnPipelined = new WeakSet<RedisClient>();
-
-/** Whether the client's pipelines of one event-loop turn go out together (ConnectOptions). */
-export function sendsPipelinesPerTurn(redis: RedisClient): boolean {
-  return turnPipelined.has(redis);
-}
-
 function targetOf(where: Where): RedisTarget {
   return typeof where === 'string' ? { url: where, cluster: false, seeds: [] } : where;
 }
@@ -112,7 +99,6 @@ function client(target: RedisTarget, options: ConnectOptions, lazyConnect: boole
     ? clusterClient(target, common, lazyConnect)
     : new Redis(target.url, { ...common, lazyConnect, enableAutoPipelining: false });
   redis.on('error', () => undefined); // reported through failed commands, not as an unhandled event
-  if (options.pipelinesPerTurn && !target.cluster) turnPipelined.add(redis);
   // Not ioredis' commandTimeout: it fails commands answered while the process was stalled.
   if (options.commandTimeoutMs !== undefined) timeCommandsOut(redis, options.commandTimeoutMs);
   return redis;

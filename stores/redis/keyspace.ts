@@ -1,5 +1,5 @@
 import type { ChainableCommander } from 'ioredis';
-import { isCluster, sendsPipelinesPerTurn, type RedisClient } from './connect';
+import { isCluster, type RedisClient } from './connect';
 import { execPipeline, pipelineOf } from './pipeline';
 
 /**
@@ -48,16 +48,13 @@ export async function deleteKeys(redis: RedisClient, keys: readonly string[]): P
   return replies.reduce<number>((sum, n) => sum + Number(n), 0);
 }
 
-/**
- * GET of each key (MGET on a single server), in the keys' order; on a client that sends its
- * pipelines per turn, in a pipeline that goes with the others.
- */
+/** GET of each key (MGET on a single server), in the keys' order. */
 export async function getKeys(
   redis: RedisClient,
   keys: readonly string[],
 ): Promise<Array<string | null>> {
   if (keys.length === 0) return [];
-  if (!isCluster(redis) && !sendsPipelinesPerTurn(redis)) return redis.mget(...keys);
+  if (!isCluster(redis)) return redis.mget(...keys);
   const pipe = pipelineOf(redis);
   const values = queueGetKeys(redis, pipe, keys);
   return values(await execPipeline(pipe));

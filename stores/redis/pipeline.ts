@@ -1,5 +1,5 @@
-import type { ChainableCommander, Cluster, Redis } from 'ioredis';
-import { isCluster, sendsPipelinesPerTurn, type RedisClient } from './connect';
+import type { ChainableCommander, Cluster } from 'ioredis';
+import { isCluster, type RedisClient } from './connect';
 import { keySlot } from './slots';
 import { takesKeyCount } from './script-loader';
 
@@ -15,16 +15,13 @@ type Replies = Array<[Error | null, unknown]>;
  * A pipeline on either kind of Redis: one round trip to a single server; on a Redis Cluster, one
  * pipeline per node (its slots), sent together, with the replies put back in queued order. A
  * MULTI … EXEC stays whole (its keys are in one slot: the stores write one hash tag per
- * transaction). Commands are queued as on any ioredis pipeline, scripts included. A client
- * connected with `pipelinesPerTurn` sends it with the others of the turn (TurnPipeline).
+ * transaction). Commands are queued as on any ioredis pipeline, scripts included.
  */
 export function pipelineOf(redis: RedisClient, commands?: unknown[][]): ChainableCommander {
-  let recording: RecordingPipeline;
-  if (isCluster(redis)) recording = new SplitPipeline(redis);
-  else if (sendsPipelinesPerTurn(redis)) recording = new TurnPipeline(redis);
-  else return redis.pipeline(commands);
-  for (const [name, ...args] of commands ?? []) recording.queue(String(name), args);
-  return recording.proxy;
+  if (!isCluster(redis)) return redis.pipeline(commands);
+  const split = new SplitPipeline(redis);
+  for (const [name, ...args] of commands ?? []) split.queue(String(name), args);
+  return split.proxy;
 }
 
 /** Runs a pipeline (one round trip) and returns its replies, throwing the first error. */
@@ -87,12 +84,17 @@ export function standsAlone(sentTo: string, now: string): boolean {
  */
 const KEYLESS = new Set(['multi', 'exec', 'discard', 'ping', 'time', 'info']);
 
-/** A pipeline that records its commands (`proxy` is what the stores queue on) and sends them its own way. */
-abstract class RecordingPipeline {
-  protected readonly calls: Call[] = [];
+/**
+ * Records a pipeline's commands for a Redis Cluster and sends them split by node. ioredis' own
+ * cluster pipeline refuses commands of slots served by different nodes; a step's writes and
+ * reads span many conversations, users and partitions, so the split is done here, once for
+ * every store. Each part is an ioredis cluster pipeline: it follows MOVED and ASK itself.
+ */
+export class SplitPipeline {
+  private readonly calls: Call[] = [];
   readonly proxy: ChainableCommander;
 
-  constructor() {
+  constructor(private readonly cluster: Cluster) {
     // Every property but these is a command: queue it, and return the pipeline for chaining.
     this.proxy = new Proxy(this, {
       get: (target, property) => {
@@ -111,80 +113,6 @@ abstract class RecordingPipeline {
     this.calls.push({ name, args });
   }
 
-  abstract exec(): Promise<Replies>;
-}
-
-/** An ioredis pipeline (of either client) with the calls queued on it. */
-function ioredisPipeline(redis: RedisClient, calls: readonly Call[]): ChainableCommander {
-  const pipe = redis.pipeline() as unknown as Record<string, (...a: unknown[]) => void>;
-  for (const { name, args } of calls) pipe[name]!(...args);
-  return pipe as unknown as ChainableCommander;
-}
-
-/** The pipelines of one client waiting for the end of the turn, and where each one's replies start. */
-interface TurnBatch {
-  calls: Call[];
-  waiting: Array<{
-    from: number;
-    count: number;
-    resolve: (replies: Replies) => void;
-    reject: (err: unknown) => void;
-  }>;
-}
-
-const turnBatches = new WeakMap<Redis, TurnBatch>();
-
-/**
- * A pipeline of a single Redis that goes out with every other pipeline of its client sent in
- * the same turn of the event loop (ConnectOptions.pipelinesPerTurn): one write and one round
- * trip for all, sent at the turn's end (setImmediate, as ioredis' own auto-pipelining; a socket
- * write costs ~100–180 µs of the loop on this machine). Each pipeline gets its own replies (a
- * failing command fails only its own caller) and runs in the order sent, after those sent before
- * it; a client's single commands do not wait, so it suits keys no other caller touches
- * meanwhile (the partitions' dedupe marks).
- */
-class TurnPipeline extends RecordingPipeline {
-  constructor(private readonly redis: Redis) {
-    super();
-  }
-
-  exec(): Promise<Replies> {
-    let batch = turnBatches.get(this.redis);
-    if (!batch) {
-      const started: TurnBatch = { calls: [], waiting: [] };
-      turnBatches.set(this.redis, started);
-      setImmediate(() => void sendTurnBatch(this.redis, started));
-      batch = started;
-    }
-    const from = batch.calls.length;
-    for (const call of this.calls) batch.calls.push(call);
-    const count = this.calls.length;
-    const { waiting } = batch;
-    return new Promise((resolve, reject) => waiting.push({ from, count, resolve, reject }));
-  }
-}
-
-async function sendTurnBatch(redis: Redis, batch: TurnBatch): Promise<void> {
-  turnBatches.delete(redis);
-  try {
-    const replies = (await ioredisPipeline(redis, batch.calls).exec()) ?? [];
-    for (const w of batch.waiting) w.resolve(replies.slice(w.from, w.from + w.count));
-  } catch (err) {
-    for (const w of batch.waiting) w.reject(err);
-  }
-}
-
-/**
- * Records a pipeline's commands for a Redis Cluster and sends them split by node. ioredis' own
- * cluster pipeline refuses commands of slots served by different nodes; a step's writes and
- * reads span many conversations, users and partitions, so the split is done here, once for
- * every store. Each part is an ioredis cluster pipeline: it follows MOVED and ASK itself.
- */
-export class SplitPipeline extends RecordingPipeline {
-  constructor(private readonly cluster: Cluster) {
-    super();
-  }
-
   async exec(): Promise<Replies> {
     const byNode = new Map<string, number[]>();
     for (const unit of this.units()) {
@@ -198,16 +126,18 @@ export class SplitPipeline extends RecordingPipeline {
     const unconfirmed: Array<{ indexes: number[]; part: Replies; sentTo: string }> = [];
     await Promise.all(
       [...byNode].map(async ([node, indexes]) => {
+        const pipe = this.cluster.pipeline() as unknown as Record<
+          string,
+          (...a: unknown[]) => void
+        >;
+        for (const i of indexes) pipe[this.calls[i]!.name]!(...this.calls[i]!.args);
         const replicated = this.needsReplica(node);
-        const calls = indexes.map((i) => this.calls[i]!);
-        if (replicated) calls.push({ name: 'wait', args: [1, REPLICA_WAIT_MS] });
-        const part = await ioredisPipeline(this.cluster, calls)
-          .exec()
-          .then(
-            (r) => r ?? [],
-            // The whole part failed (the slot map changed under it): each of its commands did.
-            (err: Error) => indexes.map((): [Error, null] => [err, null]),
-          );
+        if (replicated) pipe.wait!(1, REPLICA_WAIT_MS);
+        const part = await (pipe as unknown as ChainableCommander).exec().then(
+          (r) => r ?? [],
+          // The whole part failed (the slot map changed under it): each of its commands did.
+          (err: Error) => indexes.map((): [Error, null] => [err, null]),
+        );
         const error = replicated && unreplicated(part.at(-1));
         if (error) unconfirmed.push({ indexes, part, sentTo: node });
         indexes.forEach(
