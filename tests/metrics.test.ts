@@ -36,6 +36,7 @@ describe('metrics on /metrics during a run', () => {
       'ticks_group_receipts_absorbed_total 1',
       'ticks_group_pushes_unwindowed_total{window_receipts="1"} 1',
       'ticks_group_pushes_sent_total{window_receipts="1"} 1',
+      'ticks_window_close_delay_seconds_count 1',
       'ticks_badge_changes_total{op="add"}',
       'ticks_badge_dedupe_total{result="miss"}',
       'ticks_batch_duration_seconds_bucket',
