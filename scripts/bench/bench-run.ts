@@ -143,7 +143,7 @@ export interface BenchResult {
     events: number;
     maxLag: number;
     direct: Percentiles;
-    /** Direct updates by when they were produced: ms after a window end, 200 ms bins. */
+    /** Direct updates by when they were produced: ms after a window end, tenths of the window. */
     directByWindowPhase: Array<{ phaseMs: number } & Percentiles>;
     groupSummary: Percentiles;
     unreadSync: Percentiles;
@@ -586,7 +586,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
           probe.directProducedAt,
           config.windowMs,
           config.windowGraceMs,
-          200,
+          config.windowMs / 10,
         ),
         groupSummary: percentiles(probe.produced.group_summary),
         unreadSync: percentiles(probe.produced.unread_sync),
@@ -842,28 +842,23 @@ export interface StepStats {
 function stepStats(before: MetricsSnapshot | undefined, after: MetricsSnapshot): StepStats {
   const d = (name: string, labels: Record<string, string> = {}) =>
     after.total(name, labels) - (before?.total(name, labels) ?? 0);
-  const closer = { punctuator: 'group-windows' };
+  /** A histogram's mean in ms between the snapshots. */
+  const meanMs = (histogram: string, labels: Record<string, string> = {}) =>
+    (1000 * d(`${histogram}_sum`, labels)) / d(`${histogram}_count`, labels);
+  /** The share of a histogram's observations over 100 ms. */
+  const over100ms = (histogram: string) =>
+    1 - d(`${histogram}_bucket`, { le: '0.1' }) / d(`${histogram}_count`);
   return {
     count: d('ticks_batch_records_count'),
     recordsPerStep: d('ticks_batch_records_sum') / d('ticks_batch_records_count'),
-    meanMs:
-      (1000 * d('ticks_batch_duration_seconds_sum')) / d('ticks_batch_duration_seconds_count'),
-    windowCloseLaneMs:
-      (1000 * d('ticks_punctuation_duration_seconds_sum', closer)) /
-      d('ticks_punctuation_duration_seconds_count', closer),
-    laneWaitMs:
-      (1000 * d('ticks_step_lane_wait_seconds_sum')) / d('ticks_step_lane_wait_seconds_count'),
-    laneWaitOver100ms:
-      1 -
-      d('ticks_step_lane_wait_seconds_bucket', { le: '0.1' }) /
-        d('ticks_step_lane_wait_seconds_count'),
-    windowCloseDelayMs:
-      (1000 * d('ticks_window_close_delay_seconds_sum')) /
-      d('ticks_window_close_delay_seconds_count'),
-    windowCloseDelayOver100ms:
-      1 -
-      d('ticks_window_close_delay_seconds_bucket', { le: '0.1' }) /
-        d('ticks_window_close_delay_seconds_count'),
+    meanMs: meanMs('ticks_batch_duration_seconds'),
+    windowCloseLaneMs: meanMs('ticks_punctuation_duration_seconds', {
+      punctuator: 'group-windows',
+    }),
+    laneWaitMs: meanMs('ticks_step_lane_wait_seconds'),
+    laneWaitOver100ms: over100ms('ticks_step_lane_wait_seconds'),
+    windowCloseDelayMs: meanMs('ticks_window_close_delay_seconds'),
+    windowCloseDelayOver100ms: over100ms('ticks_window_close_delay_seconds'),
   };
 }
 
