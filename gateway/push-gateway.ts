@@ -36,7 +36,7 @@ export interface PushGatewayOptions {
   /**
    * Consumer group of this instance. Each instance has its own (a user may be connected to any
    * instance, so every instance reads every update); it starts at the end of the topic and
-   * commits nothing — what a user missed while not connected comes as an offline batch, and
+   * commits nothing, keeping its place in memory across its rejoins — what a user missed while not connected comes as an offline batch, and
    * the query API is there to resync.
    */
   groupId?: string;
@@ -95,6 +95,9 @@ export class PushGateway {
       topics: [this.options.topic],
       coPartitioned: false,
       fromBeginning: false,
+      // It commits nothing: rejoining its group (a heartbeat late under load) must not move it
+      // to the end of the topic past updates its connected devices have not been pushed yet.
+      keepsPlace: true,
       // A record waits for every record fetched before it to be pushed: fetches of 1 MiB a
       // partition (thousands of updates) put hundreds of ms between record and socket at tens
       // of thousands of pushes a second. Small fetches keep that short; one fetch asks every

@@ -6,6 +6,11 @@ import { TestSocket } from './support/ws-client';
 import { startApiServer } from './support/api-server';
 
 const MAX_BUFFERED = 64 * 1024;
+/**
+ * Frames published at once (~180 KB): within what a loopback connection's socket buffers and
+ * the bound take together, so the reading device, handed them in one go, is not dropped.
+ */
+const BURST = 20;
 
 /**
  * Back-pressure on the real stack: a client that stops reading while its user's updates keep
@@ -47,6 +52,8 @@ describe('gateway: a slow consumer is dropped, its buffer bounded', () => {
 
   it('drops the paused socket, keeps within the bound meanwhile, serves the reading device', async () => {
     const reading = await connect('Slow', 'reading');
+    let readingClosed = false;
+    void reading.closed.then(() => (readingClosed = true));
     const paused = await connect('Slow', 'paused');
     paused.ws.pause();
     const gateway = server.gateway!;
@@ -64,14 +71,25 @@ describe('gateway: a slow consumer is dropped, its buffer bounded', () => {
     try {
       // ~9 KB a frame: up to 60 MB, far past what the kernel's socket buffers take, or until dropped.
       while (pausedOnServer() && sent < 6500) {
-        for (let i = 0; i < 100; i++, sent++)
+        for (let i = 0; i < BURST; i++, sent++)
           h.publish.encoded(
             'receiptUpdates',
             'Slow',
             groupSummaryUpdate(`slow-${sent}`, 'Slow', sent),
           );
         await h.publish.flush();
-        await new Promise((r) => setTimeout(r, 20));
+        // The reading device reads in this process too. Under load the gateway's fetches piled
+        // up and handed it hundreds of frames in one synchronous burst, more than its socket
+        // takes, and it was dropped as slow as well: each burst waits for it to catch up. The
+        // paused socket, which reads nothing, fills all the same.
+        await eventually(
+          'reading device caught up',
+          async () => {
+            if (readingClosed) throw new Error('the reading device was disconnected');
+            return reading.messages.length === sent + 1;
+          },
+          30_000,
+        );
       }
       await eventually('paused socket dropped', async () => pausedOnServer() === undefined, 30_000);
     } finally {

@@ -41,9 +41,11 @@ export class KafkaGroupConsumer implements GroupConsumer {
   private started = false;
   private current: ConsumerStatus = { state: 'stopped' };
   private restartTimer: NodeJS.Timeout | undefined;
+  /** With keepsPlace: per topic, per partition, the next offset this consumer is to read. */
+  private readonly places = new Map<string, Map<number, string>>();
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     private readonly options: GroupConsumerOptions,
     private readonly brokers: string[],
   ) {
@@ -71,6 +73,10 @@ export class KafkaGroupConsumer implements GroupConsumer {
       this.current = { state: payload.restart || outage ? 'restarting' : 'crashed', error };
       if (outage) this.restartAfter(RESTART_FIRST_MS);
     });
+    if (options.keepsPlace)
+      consumer.on(consumer.events.GROUP_JOIN, (event) =>
+        this.resumePlaces(event.payload.memberAssignment),
+      );
     if (options.onAssignment) {
       const onAssignment = options.onAssignment;
       consumer.on(consumer.events.GROUP_JOIN, (event) => {
@@ -90,6 +96,7 @@ export class KafkaGroupConsumer implements GroupConsumer {
   async start(): Promise<void> {
     this.current = { state: 'starting' };
     try {
+      if (this.options.keepsPlace && !this.options.fromBeginning) await this.placeAtEnds();
       await this.consumer.connect();
       await this.consumer.subscribe({
         topics: this.options.topics,
@@ -152,9 +159,43 @@ export class KafkaGroupConsumer implements GroupConsumer {
         // The position moves on in memory whether or not the caller commits: a consumer that
         // never commits (a global table, a collector) must not be handed the same batch again.
         const last = batch.messages[batch.messages.length - 1];
-        if (last) payload.resolveOffset(last.offset);
+        if (last) {
+          payload.resolveOffset(last.offset);
+          if (this.options.keepsPlace)
+            this.placesOf(batch.topic).set(batch.partition, (BigInt(last.offset) + 1n).toString());
+        }
       },
     });
+  }
+
+  private placesOf(topic: string): Map<number, string> {
+    let places = this.places.get(topic);
+    if (!places) this.places.set(topic, (places = new Map()));
+    return places;
+  }
+
+  /** The end of each topic's partitions, where this consumer has no place yet (keepsPlace). */
+  private async placeAtEnds(): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      for (const topic of this.options.topics) {
+        const places = this.placesOf(topic);
+        for (const { partition, high } of await admin.fetchTopicOffsets(topic))
+          if (!places.has(partition)) places.set(partition, high);
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** After a (re)join: each partition assigned resumes at this consumer's place (keepsPlace). */
+  private resumePlaces(assignment: Record<string, number[]>): void {
+    for (const [topic, partitions] of Object.entries(assignment))
+      for (const partition of partitions) {
+        const next = this.places.get(topic)?.get(partition);
+        if (next !== undefined) this.seek({ topic, partition, nextOffset: next });
+      }
   }
 
   async commit(positions: CommitPosition[]): Promise<void> {

@@ -62,6 +62,17 @@ export interface GroupConsumerOptions {
   maxBytesPerPartition?: number;
   /** Batches of different partitions handed to onBatch at the same time (default 1). */
   partitionsConsumedConcurrently?: number;
+  /**
+   * For a consumer that commits nothing (a group of its own): keep its place across rejoins.
+   * kafkajs, joining its group again (the coordinator dropped the member: a heartbeat late
+   * under load, a coordinator moved, a restart after an outage), starts each partition from
+   * the committed offset, and without one from the end of the topic (fromBeginning false):
+   * whatever came meanwhile was skipped. With keepsPlace each partition resumes where this
+   * consumer was — after the last batch handed to onBatch, or, before any, at the end of the
+   * topic as it was when start() was called (so nothing published once start() was called is
+   * missed, even before the first fetch).
+   */
+  keepsPlace?: boolean;
 }
 
 /**

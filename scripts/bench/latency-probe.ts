@@ -2,7 +2,6 @@ import type { AvroCodec } from '../../schemas/avro-codec';
 import { TypeName, type ReceiptUpdate } from '../../schemas/types';
 import type { KafkaClient } from '../../runtime/kafka/kafka-client';
 import type { GroupConsumer } from '../../runtime/kafka/types';
-import { sleep } from './pipeline-process';
 
 export type LatencyKind = 'direct' | 'group_summary' | 'unread_sync';
 
@@ -48,6 +47,9 @@ export class LatencyProbe {
       topics: [this.topic],
       coPartitioned: false,
       fromBeginning: false,
+      // From the end of the topic as start() finds it, and there again after a rejoin under
+      // load: no update produced once the probe started goes unmeasured.
+      keepsPlace: true,
       onAssignment: () => assigned(),
       onBatch: async (batch) => {
         const now = Date.now();
@@ -60,7 +62,6 @@ export class LatencyProbe {
     });
     await this.consumer.start();
     await ready;
-    await sleep(1_000); // the first fetch resolves "latest" before load is offered
   }
 
   /** Counts only updates caused by events stamped in [since, until). */

@@ -79,6 +79,7 @@ export async function measureRecovery(options: RecoveryOptions): Promise<Recover
       topics: [topics.stateChanges],
       coPartitioned: false,
       fromBeginning: false,
+      keepsPlace: true, // a rejoin under load must not skip the changelog written meanwhile
       onAssignment: () => assigned(),
       onBatch: async (batch) => {
         for (const r of batch.records) {
