@@ -40,13 +40,13 @@ describe('a group consumer that keeps its place (real Kafka)', () => {
     );
 
   /** A consumer in a group of its own; what it is handed, as "partition:value". */
-  function consumerOf(keepsPlace: boolean) {
+  function consumerOf(keepsPlace: boolean, fromBeginning = false) {
     const seen: string[] = [];
     const consumer = kafka.groupConsumer({
       groupId: `place-${randomBytes(4).toString('hex')}`,
       topics: [topic],
       coPartitioned: false,
-      fromBeginning: false,
+      fromBeginning,
       keepsPlace,
       sessionTimeoutMs: 6_000,
       onBatch: async (batch) => {
@@ -72,6 +72,20 @@ describe('a group consumer that keeps its place (real Kafka)', () => {
     await send('r4');
     await eventually('r2 to r4', () => seen.length === 8, 20_000);
     expect([...seen].sort()).toEqual(both('r1', 'r2', 'r3', 'r4'));
+  }, 60_000);
+
+  it('from the beginning: a rejoin resumes where it was instead of reading everything again', async () => {
+    await send('t1');
+    const { consumer, seen } = consumerOf(true, true);
+    const has = (value: string) => seen.filter((s) => s.endsWith(`:${value}`)).length === 2;
+    await consumer.start();
+    await eventually('t1 on both partitions', () => has('t1'), 20_000);
+    const before = seen.length;
+    await consumer.stop();
+    await send('t2');
+    await consumer.start();
+    await eventually('t2 on both partitions', () => has('t2'), 20_000);
+    expect(seen.slice(before).sort()).toEqual(both('t2'));
   }, 60_000);
 
   it('without it, kafkajs starts a rejoined consumer at the end of the topic (what it is for)', async () => {

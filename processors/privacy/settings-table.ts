@@ -161,6 +161,8 @@ export class SettingsTable {
       topics: [this.topic],
       coPartitioned: false,
       fromBeginning: true,
+      // It commits nothing: a rejoin under load would read the whole topic again.
+      keepsPlace: true,
       onBatch: async (batch) => {
         for (const record of batch.records) {
           if (this.stopping) return;
