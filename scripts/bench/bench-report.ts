@@ -35,6 +35,13 @@ function cpu(c: CpuShare): string {
   return `${parts.join(', ')}, other ${num(c.otherCores)} (machine busy ${num(c.machineBusyCores)})`;
 }
 
+/** The pipeline processes' main threads: on a CPU / waiting for one, in cores. */
+function mainThreads(c: CpuShare): string {
+  const ticks = Object.entries(c.mainThreads ?? {}).filter(([name]) => name.startsWith('ticks'));
+  if (ticks.length === 0) return 'not measured (no /proc/<pid>/schedstat)';
+  return ticks.map(([name, t]) => `${name} ${num(t.running)} / ${num(t.waiting)}`).join(', ');
+}
+
 /** Every figure of a run, in the order of the table. */
 export function rows(r: BenchResult): Row[] {
   const t = r.ticks;
@@ -79,6 +86,11 @@ export function rows(r: BenchResult): Row[] {
       target: '≥ 0.6',
     },
     { section: 'throughput', figure: 'CPU during the drain (cores)', value: cpu(t.cpu) },
+    {
+      section: 'throughput',
+      figure: 'main thread of ticks during the drain: on a CPU / runnable, waiting for one (cores)',
+      value: mainThreads(t.cpu),
+    },
     {
       section: 'throughput',
       figure: 'input events applied by each pipeline process',
@@ -129,6 +141,11 @@ export function rows(r: BenchResult): Row[] {
       value: `${ms(l.received.direct.p99)} / ${ms(l.received.groupSummary.p99)} ms`,
     },
     { section: 'latency', figure: 'CPU at this load (cores)', value: cpu(l.cpu) },
+    {
+      section: 'latency',
+      figure: 'main thread of ticks at this load: on a CPU / runnable, waiting for one (cores)',
+      value: mainThreads(l.cpu),
+    },
     {
       section: 'latency',
       figure: "lanes: a window close holds its partition's lane / a step waits for its lane (mean)",

@@ -73,6 +73,8 @@ export interface CpuShare {
   cores: Record<string, number>;
   machineBusyCores: number;
   otherCores: number;
+  /** Per process: its main thread on a CPU, and runnable but waiting for one (seconds per second). */
+  mainThreads?: Record<string, { running: number; waiting: number }>;
 }
 
 export interface RedisCommands {

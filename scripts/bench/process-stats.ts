@@ -19,6 +19,24 @@ export function cpuSeconds(pid: number): number | undefined {
   }
 }
 
+/**
+ * Seconds a process's main thread has spent so far on a CPU, and runnable but waiting for one
+ * (/proc/<pid>/schedstat, the thread group leader's): on a machine whose cores are all busy, the
+ * waiting is what an event loop's latency grows with. Undefined where the kernel does not tell.
+ */
+export function mainThreadSchedule(pid: number): { running: number; waiting: number } | undefined {
+  try {
+    const [running, waiting] = readFileSync(`/proc/${pid}/schedstat`, 'utf8')
+      .trim()
+      .split(' ')
+      .map(Number);
+    if (!Number.isFinite(running) || !Number.isFinite(waiting)) return undefined;
+    return { running: running! / 1e9, waiting: waiting! / 1e9 };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Peak and current resident set size of a process, in bytes. */
 export function memoryOf(pid: number): { peakRss: number; rss: number } | undefined {
   try {
@@ -77,6 +95,7 @@ export function loadAverage(): string {
 /** CPU use of named processes between two points in time, in cores (1.0 = one core busy). */
 export class CpuMeter {
   private start = new Map<string, number>();
+  private scheduleStart = new Map<string, { running: number; waiting: number }>();
   private machineStart = machineCpu();
   private startedAt = Date.now();
 
@@ -87,22 +106,36 @@ export class CpuMeter {
     for (const [name, pid] of this.pids) {
       const s = cpuSeconds(pid);
       if (s !== undefined) this.start.set(name, s);
+      const schedule = mainThreadSchedule(pid);
+      if (schedule) this.scheduleStart.set(name, schedule);
     }
     this.machineStart = machineCpu();
     this.startedAt = Date.now();
   }
 
-  /** Cores used per process since begin(), plus the machine's busy cores and the rest. */
+  /**
+   * Cores used per process since begin(), plus the machine's busy cores and the rest; and per
+   * process, its main thread's time on a CPU and waiting for one, per second.
+   */
   end(): {
     seconds: number;
     cores: Record<string, number>;
     machineBusyCores: number;
     otherCores: number;
+    mainThreads: Record<string, { running: number; waiting: number }>;
   } {
     const seconds = Math.max(0.001, (Date.now() - this.startedAt) / 1000);
     const cores: Record<string, number> = {};
+    const mainThreads: Record<string, { running: number; waiting: number }> = {};
     let ours = 0;
     for (const [name, pid] of this.pids) {
+      const from = this.scheduleStart.get(name);
+      const to = mainThreadSchedule(pid);
+      if (from && to)
+        mainThreads[name] = {
+          running: (to.running - from.running) / seconds,
+          waiting: (to.waiting - from.waiting) / seconds,
+        };
       const before = this.start.get(name);
       const after = cpuSeconds(pid);
       if (before === undefined || after === undefined) continue;
@@ -111,6 +144,12 @@ export class CpuMeter {
     }
     const m = machineCpu();
     const machineBusyCores = (m.busy - this.machineStart.busy) / seconds;
-    return { seconds, cores, machineBusyCores, otherCores: Math.max(0, machineBusyCores - ours) };
+    return {
+      seconds,
+      cores,
+      machineBusyCores,
+      otherCores: Math.max(0, machineBusyCores - ours),
+      mainThreads,
+    };
   }
 }
