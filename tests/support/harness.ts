@@ -49,6 +49,9 @@ export class OutputCollector {
       topics: [this.topics.receiptUpdates, this.topics.deadLetters, this.topics.stateChanges],
       coPartitioned: false,
       fromBeginning: true,
+      // It commits nothing: rejoining its group under a loaded suite, it would read every
+      // topic again from the beginning and collect each output twice.
+      keepsPlace: true,
       onBatch: async (batch) => {
         for (const r of batch.records) {
           const decoded = await this.codec.decode(r.value!);
