@@ -1,6 +1,7 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { CoPartitionAssigner } from './co-partition-assigner';
 import { KafkaUnavailableError } from './errors';
+import { TopicAdmin } from './topic-admin';
 import type { CommitPosition, ConsumerStatus, GroupConsumer, GroupConsumerOptions } from './types';
 
 /** TICKS_SESSION_TIMEOUT_MS' default, for consumers made without the configuration. */
@@ -179,10 +180,11 @@ export class KafkaGroupConsumer implements GroupConsumer {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
+      const topics = new TopicAdmin(admin);
       for (const topic of this.options.topics) {
         const places = this.placesOf(topic);
-        for (const { partition, high } of await admin.fetchTopicOffsets(topic))
-          if (!places.has(partition)) places.set(partition, high);
+        for (const [partition, end] of await topics.endOffsets(topic))
+          if (!places.has(partition)) places.set(partition, end);
       }
     } finally {
       await admin.disconnect();

@@ -18,8 +18,8 @@ export interface TopicToCreate {
 
 /**
  * The admin calls ticks needs, and nothing else: creating and describing topics for the services;
- * offsets, lags and groups mostly for the scripts and tests. Got through KafkaClient.withAdmin, never
- * by a stream runtime.
+ * offsets, lags and groups mostly for the scripts and tests. Got through KafkaClient.withAdmin (and
+ * by a KafkaGroupConsumer that keeps its place, for the topics' ends), never by a stream runtime.
  */
 export class TopicAdmin {
   constructor(private readonly admin: Admin) {}
