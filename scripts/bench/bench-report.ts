@@ -68,6 +68,15 @@ export function rows(r: BenchResult): Row[] {
       figure: 'baseline: kafkajs, no processing',
       value: `${int(r.baseline.eventsPerSecond)} events/s (${num(r.baseline.seconds, 1)} s)`,
     },
+    ...(r.floor ?? []).map((f) => ({
+      section: 'throughput',
+      figure: `floor (no ticks logic): ${f.label}`,
+      value: `${int(f.eventsPerSecond)} events/s (${num(f.seconds, 1)} s; cores: ${Object.entries(
+        f.cores,
+      )
+        .map(([name, cores]) => `${name} ${num(cores)}`)
+        .join(', ')}; machine busy ${num(f.machineBusyCores)})`,
+    })),
     {
       section: 'throughput',
       figure: 'ticks: processors draining from the beginning',

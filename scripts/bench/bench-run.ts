@@ -16,6 +16,7 @@ import { BenchProgress } from './bench-progress';
 import { ChatTraffic, DEFAULT_CHAT_TRAFFIC, type ChatTrafficOptions } from './chat-traffic';
 import { meterDrain, type DrainSample } from './drain-meter';
 import { EventLoader } from './event-loader';
+import { runFloorPhase, type FloorResult } from './floor-phase';
 import { LatencyProbe, byWindowPhase, cdf, percentiles, type Percentiles } from './latency-probe';
 import { PersisterPhase, type PersisterResult } from './persister-phase';
 import { PipelineGroup } from './pipeline-group';
@@ -57,6 +58,8 @@ export interface BenchOptions {
   serving?: Omit<ServingOptions, 'id' | 'partitions' | 'outDir'>;
   /** Run the persister beside the pipeline's drain and measure it (on unless false). */
   persister?: boolean;
+  /** Drain the inputs with the stack floor's stages too (floor-phase.ts) before ticks. */
+  floor?: boolean;
   /** Pipeline processes in the run's consumer group (1 unless given). */
   processes?: number;
 }
@@ -123,6 +126,8 @@ export interface BenchResult {
   };
   load: { events: number; seconds: number; eventsPerSecond: number };
   baseline: { eventsPerSecond: number; seconds: number };
+  /** The stack floor's stages (null: not run, see --floor). */
+  floor: FloorResult[] | null;
   ticks: {
     eventsPerSecond: number;
     seconds: number;
@@ -298,14 +303,29 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     await baseline.stop();
     if (baselineDrain.timedOut) throw new Error('the baseline consumer did not finish');
 
-    // ---- ticks drain --------------------------------------------------------------------------
-    const pids = new Map<string, number>([['bench (this process)', process.pid]]);
+    // ---- the stack's floor (opt-in) -------------------------------------------------------------
+    const serverPids = new Map<string, number>();
     const redisMainPid = await serverPid(main);
     const redisAuxPid = await serverPid(aux);
-    if (redisMainPid) pids.set('redis-main', redisMainPid);
-    if (redisAuxPid) pids.set('redis-aux', redisAuxPid);
+    if (redisMainPid) serverPids.set('redis-main', redisMainPid);
+    if (redisAuxPid) serverPids.set('redis-aux', redisAuxPid);
     const kafkaPid = pidListeningOn(Number(config.kafka.brokers[0]!.split(':')[1]));
-    if (kafkaPid) pids.set('kafka', kafkaPid);
+    if (kafkaPid) serverPids.set('kafka', kafkaPid);
+    const floor = options.floor
+      ? await runFloorPhase({
+          kafka,
+          env,
+          groupPrefix: config.kafka.groupId,
+          inputTopics,
+          total: drainTotal,
+          pids: serverPids,
+          nodeFlags: options.nodeFlags,
+          progress,
+        })
+      : null;
+
+    // ---- ticks drain --------------------------------------------------------------------------
+    const pids = new Map<string, number>([['bench (this process)', process.pid], ...serverPids]);
     const quietDrain = await quietRate(main, options.quietSeconds, progress);
     if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
     const profilesBefore = options.profileDir
@@ -563,6 +583,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
         eventsPerSecond: baselineDrain.eventsPerSecond,
         seconds: (baselineDrain.lastCommitAt - baselineDrain.firstCommitAt) / 1000,
       },
+      floor,
       ticks: {
         eventsPerSecond: ticksDrain.eventsPerSecond,
         trafficEventsPerSecond: rateAfter(ticksDrain.samples, setupEvents),

@@ -71,6 +71,7 @@ interface CliOptions {
   slowClients: number;
   slowMib: number;
   persister: boolean;
+  floor: boolean;
   processes?: number[];
   scaling: boolean;
   scalingDoc?: string;
@@ -165,6 +166,11 @@ const program = new Command('bench')
   .option('--slow-mib <MiB>', 'most offered to each slow socket', count(1), 16)
   .option('--keep', 'keep the run’s topics and Redis keys (to inspect them)', false)
   .option('--no-persister', 'leave the persister out of the drain (it shares the CPU)')
+  .option(
+    '--floor',
+    "before ticks' drain, drain the inputs with a pipeline of no ticks logic, a stage at a time (consume, Avro decode, produce, 2 then 4 Redis commands per event): the most this stack drains on this machine",
+    false,
+  )
   .option(
     '--processes <list>',
     'pipeline processes in one group (with --scaling: a run per count; default 1, or 1,2 with --scaling)',
@@ -276,6 +282,7 @@ const program = new Command('bench')
         nodeFlags: cli.nodeFlags.split(/\s+/).filter(Boolean),
         serving: cli.serving && !cli.scaling ? serving : undefined,
         persister: cli.persister,
+        floor: cli.floor,
       };
       if (!cli.scaling) {
         const result = await runBench(options, command);

@@ -1,0 +1,139 @@
+import { createServer } from 'node:http';
+import { Command } from 'commander';
+import { loadConfig } from '../../config/config';
+import { KafkaClient } from '../../runtime/kafka/kafka-client';
+import type { InboundBatch, OutboundRecord } from '../../runtime/kafka/types';
+import { topicNames } from '../../runtime/topics';
+import { AvroCodec } from '../../schemas/avro-codec';
+import { connectRedis } from '../../stores/redis/connect';
+import { execPipeline, pipelineOf } from '../../stores/redis/pipeline';
+
+/** What the floor pipeline does per input event, beside consuming and committing. */
+export interface FloorWork {
+  /** Decode each record's Avro value (Confluent wire format, schemas from the registry). */
+  decode: boolean;
+  /** Output records produced per input event (each an input value encoded again). */
+  outputsPerEvent: number;
+  /** Plain main-Redis commands per input event (HSET and ZADD, one pipeline per batch). */
+  redisCommandsPerEvent: number;
+}
+
+/** The topic the floor's outputs go to (the run's prefix: deleted with the run). */
+export function floorOutputTopic(topicPrefix: string): string {
+  return `${topicPrefix}floor_out`;
+}
+
+/**
+ * The floor of the stack on this machine: a pipeline with none of ticks' logic that consumes
+ * the run's inputs as ticks does (the same client, fetch sizes, co-partitioned group and
+ * concurrency), decodes them, produces outputs, writes plain pipelined commands to the main
+ * Redis and commits, in ticks' order (produce → Redis → commit). What it drains per second is
+ * what any pipeline built of these parts on this machine could reach at most: the figure
+ * issue 11's targets are read against.
+ */
+async function runFloor(groupId: string, work: FloorWork, port: number): Promise<void> {
+  const config = loadConfig(process.env);
+  const topics = topicNames(config);
+  const kafka = new KafkaClient({ brokers: config.kafka.brokers, clientId: `floor-${groupId}` });
+  const codec = AvroCodec.connect({ url: config.registryUrl });
+  await codec.registerAll(topics);
+  const redis = await connectRedis(config.redis.main, 'main');
+  const producer = await kafka.producer();
+  const outTopic = floorOutputTopic(config.topics.prefix);
+  const keyPrefix = `${config.redis.keyPrefix}:floor`;
+  let events = 0;
+  let outputCredit = 0;
+  let commandCredit = 0;
+
+  const onBatch = async (batch: InboundBatch): Promise<void> => {
+    const records = batch.records;
+    if (records.length === 0) return;
+    const outputs: OutboundRecord[] = [];
+    const commands: string[][] = [];
+    for (const record of records) {
+      const value = record.value!;
+      const decoded = work.decode
+        ? (codec.decodeCached(value) ?? (await codec.decode(value)))
+        : undefined;
+      const key = record.key?.toString() ?? '';
+      for (outputCredit += work.outputsPerEvent; outputCredit >= 1; outputCredit--)
+        outputs.push({
+          topic: outTopic,
+          key,
+          value: decoded ? codec.encodeNow(decoded.role, decoded.value as never) : value,
+        });
+      for (commandCredit += work.redisCommandsPerEvent; commandCredit >= 1; commandCredit--)
+        commands.push(
+          commands.length % 2 === 0
+            ? ['hset', `${keyPrefix}:{c:${key}}`, `f${commands.length % 8}`, record.offset]
+            : ['zadd', `${keyPrefix}:{u:${key}}`, record.offset, `${batch.partition}:${key}`],
+        );
+    }
+    if (outputs.length > 0) await producer.send(outputs);
+    if (commands.length > 0) await execPipeline(pipelineOf(redis, commands));
+    events += records.length;
+    await batch.commit(records[records.length - 1]!.offset);
+  };
+
+  const consumer = kafka.groupConsumer({
+    groupId,
+    topics: [topics.conversationEvents, topics.receiptEvents],
+    coPartitioned: true,
+    fromBeginning: true,
+    // As the stream runtime (runtime/internals/stream-runtime.ts).
+    partitionsConsumedConcurrently: 16,
+    maxBytesPerPartition: 256 * 1024,
+    onBatch,
+  });
+  await kafka.withAdmin((admin) =>
+    admin.createMissing([
+      {
+        name: outTopic,
+        partitions: config.topics.partitions,
+        replicationFactor: config.topics.replicationFactor,
+        configs: {},
+      },
+    ]),
+  );
+  await consumer.start();
+  const server = createServer((_req, res) => res.end(`floor_events_total ${events}\n`));
+  server.listen(port, '127.0.0.1');
+  process.once('SIGTERM', () => {
+    server.close();
+    void consumer
+      .stop()
+      .then(() => producer.close())
+      .finally(() => {
+        redis.disconnect();
+        process.exit(0);
+      });
+  });
+}
+
+new Command('floor-process')
+  .description('The stack floor pipeline of `npm run bench -- --floor` (no ticks logic)')
+  .requiredOption('--group <id>', 'consumer group')
+  .option('--decode', 'decode each record (Avro)', false)
+  .option('--outputs-per-event <n>', 'output records per input event', Number, 0)
+  .option('--redis-commands-per-event <n>', 'main-Redis commands per input event', Number, 0)
+  .action(
+    (opts: {
+      group: string;
+      decode: boolean;
+      outputsPerEvent: number;
+      redisCommandsPerEvent: number;
+    }) =>
+      runFloor(
+        opts.group,
+        {
+          decode: opts.decode,
+          outputsPerEvent: opts.outputsPerEvent,
+          redisCommandsPerEvent: opts.redisCommandsPerEvent,
+        },
+        Number(process.env.TICKS_METRICS_PORT),
+      ).catch((err: unknown) => {
+        console.error(`floor pipeline failed: ${(err as Error).message}`);
+        process.exit(1);
+      }),
+  )
+  .parse();
