@@ -35,6 +35,14 @@ export const FLOOR_STAGES: FloorStage[] = [
     label: '+ 4 main-Redis commands per event',
     work: { decode: true, outputsPerEvent: 0.25, redisCommandsPerEvent: 4 },
   },
+  {
+    label: "  the same 4, as one script call per batch (ticks' write-behind transport)",
+    work: { decode: true, outputsPerEvent: 0.25, redisCommandsPerEvent: 4, asScript: true },
+  },
+  {
+    label: '  the same 4, as RESP on a socket (no client library)',
+    work: { decode: true, outputsPerEvent: 0.25, redisCommandsPerEvent: 4, rawRedis: true },
+  },
 ];
 
 export interface FloorResult {
@@ -79,6 +87,8 @@ export async function runFloorPhase(options: {
         String(stage.work.outputsPerEvent),
         '--redis-commands-per-event',
         String(stage.work.redisCommandsPerEvent),
+        ...(stage.work.rawRedis ? ['--raw-redis'] : []),
+        ...(stage.work.asScript ? ['--as-script'] : []),
       ],
     });
     await floor.start();

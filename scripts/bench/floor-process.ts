@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { Command } from 'commander';
 import { loadConfig } from '../../config/config';
 import { KafkaClient } from '../../runtime/kafka/kafka-client';
@@ -7,6 +8,7 @@ import { topicNames } from '../../runtime/topics';
 import { AvroCodec } from '../../schemas/avro-codec';
 import { connectRedis } from '../../stores/redis/connect';
 import { execPipeline, pipelineOf } from '../../stores/redis/pipeline';
+import { defineScripts } from '../../stores/redis/script-loader';
 
 /** What the floor pipeline does per input event, beside consuming and committing. */
 export interface FloorWork {
@@ -16,6 +18,16 @@ export interface FloorWork {
   outputsPerEvent: number;
   /** Plain main-Redis commands per input event (HSET and ZADD, one pipeline per batch). */
   redisCommandsPerEvent: number;
+  /**
+   * Send them as RESP written straight to a socket (no client library: the cost of the Redis
+   * protocol itself) instead of an ioredis pipeline.
+   */
+  rawRedis?: boolean;
+  /**
+   * Send them as one apply-writes script call per batch (JSON: ticks' write-behind transport,
+   * stores/redis/lua/apply-writes-1.lua) instead of an ioredis pipeline.
+   */
+  asScript?: boolean;
 }
 
 /** The topic the floor's outputs go to (the run's prefix: deleted with the run). */
@@ -38,6 +50,8 @@ async function runFloor(groupId: string, work: FloorWork, port: number): Promise
   const codec = AvroCodec.connect({ url: config.registryUrl });
   await codec.registerAll(topics);
   const redis = await connectRedis(config.redis.main, 'main');
+  defineScripts(redis);
+  const raw = work.rawRedis ? await RawRespPipe.connect(config.redis.main.url) : undefined;
   const producer = await kafka.producer();
   const outTopic = floorOutputTopic(config.topics.prefix);
   const keyPrefix = `${config.redis.keyPrefix}:floor`;
@@ -70,7 +84,12 @@ async function runFloor(groupId: string, work: FloorWork, port: number): Promise
         );
     }
     if (outputs.length > 0) await producer.send(outputs);
-    if (commands.length > 0) await execPipeline(pipelineOf(redis, commands));
+    if (commands.length > 0)
+      await (raw
+        ? raw.send(commands)
+        : work.asScript
+          ? redis.applyWrites(commands[0]![1]!, JSON.stringify(commands))
+          : execPipeline(pipelineOf(redis, commands)));
     events += records.length;
     await batch.commit(records[records.length - 1]!.offset);
   };
@@ -105,9 +124,57 @@ async function runFloor(groupId: string, work: FloorWork, port: number): Promise
       .then(() => producer.close())
       .finally(() => {
         redis.disconnect();
+        raw?.close();
         process.exit(0);
       });
   });
+}
+
+/**
+ * Commands written to a socket as RESP, their replies counted, not parsed: for commands whose
+ * replies are one line each (integers, statuses, errors), as HSET and ZADD's. The floor of what
+ * sending a command costs, with no client library; a single server without TLS or password only.
+ */
+class RawRespPipe {
+  private waiting: Array<{ replies: number; done(): void }> = [];
+  private lines = 0;
+
+  private constructor(private readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) this.lines++;
+      while (this.waiting.length > 0 && this.lines >= this.waiting[0]!.replies) {
+        const first = this.waiting.shift()!;
+        this.lines -= first.replies;
+        first.done();
+      }
+    });
+  }
+
+  static async connect(url: string | undefined): Promise<RawRespPipe> {
+    const { hostname, port, password, protocol } = new URL(url ?? 'redis://127.0.0.1:6379');
+    if (protocol !== 'redis:' || password)
+      throw new Error('--raw-redis takes a plain redis:// URL of a single server');
+    const socket = connect(Number(port || 6379), hostname);
+    await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    socket.setNoDelay(true);
+    return new RawRespPipe(socket);
+  }
+
+  send(commands: string[][]): Promise<void> {
+    let out = '';
+    for (const command of commands) {
+      out += `*${command.length}\r\n`;
+      for (const arg of command) out += `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`;
+    }
+    return new Promise((done) => {
+      this.waiting.push({ replies: commands.length, done });
+      this.socket.write(out);
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
 }
 
 new Command('floor-process')
@@ -116,12 +183,20 @@ new Command('floor-process')
   .option('--decode', 'decode each record (Avro)', false)
   .option('--outputs-per-event <n>', 'output records per input event', Number, 0)
   .option('--redis-commands-per-event <n>', 'main-Redis commands per input event', Number, 0)
+  .option('--raw-redis', 'send them as RESP on a socket of its own (no client library)', false)
+  .option(
+    '--as-script',
+    "send them as one apply-writes script call per batch (ticks' transport)",
+    false,
+  )
   .action(
     (opts: {
       group: string;
       decode: boolean;
       outputsPerEvent: number;
       redisCommandsPerEvent: number;
+      rawRedis: boolean;
+      asScript: boolean;
     }) =>
       runFloor(
         opts.group,
@@ -129,6 +204,8 @@ new Command('floor-process')
           decode: opts.decode,
           outputsPerEvent: opts.outputsPerEvent,
           redisCommandsPerEvent: opts.redisCommandsPerEvent,
+          rawRedis: opts.rawRedis,
+          asScript: opts.asScript,
         },
         Number(process.env.TICKS_METRICS_PORT),
       ).catch((err: unknown) => {
