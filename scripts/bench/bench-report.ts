@@ -115,6 +115,16 @@ export function rows(r: BenchResult): Row[] {
       figure: 'steps: records per step and topic / mean produce-to-commit time',
       value: steps(t.steps),
     },
+    ...(r.floorLatency
+      ? [
+          {
+            section: 'latency',
+            figure:
+              'floor (no ticks logic) at the same load: event → output produced p50 / p95 / p99 / max',
+            value: `${ms(r.floorLatency.produced.p50)} / ${ms(r.floorLatency.produced.p95)} / ${ms(r.floorLatency.produced.p99)} / ${ms(r.floorLatency.produced.max)} ms (n=${int(r.floorLatency.produced.count)}; ${cpu(r.floorLatency.cpu)})`,
+          },
+        ]
+      : []),
     {
       section: 'latency',
       figure: `offered load`,

@@ -16,7 +16,12 @@ import { BenchProgress } from './bench-progress';
 import { ChatTraffic, DEFAULT_CHAT_TRAFFIC, type ChatTrafficOptions } from './chat-traffic';
 import { meterDrain, type DrainSample } from './drain-meter';
 import { EventLoader } from './event-loader';
-import { runFloorPhase, type FloorResult } from './floor-phase';
+import {
+  runFloorLatency,
+  runFloorPhase,
+  type FloorLatencyResult,
+  type FloorResult,
+} from './floor-phase';
 import { LatencyProbe, byWindowPhase, cdf, percentiles, type Percentiles } from './latency-probe';
 import { PersisterPhase, type PersisterResult } from './persister-phase';
 import { PipelineGroup } from './pipeline-group';
@@ -128,6 +133,8 @@ export interface BenchResult {
   baseline: { eventsPerSecond: number; seconds: number };
   /** The stack floor's stages (null: not run, see --floor). */
   floor: FloorResult[] | null;
+  /** The floor at the latency phase's offered load, after ticks' (null: not run). */
+  floorLatency: FloorLatencyResult | null;
   ticks: {
     eventsPerSecond: number;
     seconds: number;
@@ -466,6 +473,35 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     for (const [name] of pipeline.names()) pids.delete(name);
     await pipeline.stop();
     pipeline = undefined;
+    // What ticks was offered (the floor's own offered load below is not part of the ratios).
+    const counts = structuredClone(traffic.counts);
+    // The floor at the same offered load, once ticks' pipeline no longer shares the machine.
+    const floorLatency = options.floor
+      ? await runFloorLatency({
+          kafka,
+          codec,
+          env,
+          groupPrefix: config.kafka.groupId,
+          topicPrefix: config.topics.prefix,
+          inputTopics,
+          backlog: drainTotal + offered.events,
+          pids: new Map([['bench (this process)', process.pid], ...serverPids]),
+          nodeFlags: options.nodeFlags,
+          progress,
+          offer: (floorProbe, floorGroup) =>
+            offerLoad(
+              traffic,
+              new EventLoader(producer!, codec, topics, 1_000_000),
+              options.latencyRate,
+              options.latencyDuration,
+              floorProbe,
+              kafka,
+              floorGroup,
+              inputTopics,
+              progress,
+            ),
+        })
+      : null;
     let profile: BenchResult['profile'] = null;
     if (options.profileDir) {
       // node writes one profile per thread (tsx's loader runs in a worker): the main
@@ -538,7 +574,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     const badgeAdds = m(afterLatency, 'ticks_badge_changes_total', { op: 'add' });
     const badgeRemoves = m(afterLatency, 'ticks_badge_changes_total', { op: 'remove' });
     const latencyBadgeChanges = d(beforeLatency, afterLatency, 'ticks_badge_changes_total');
-    const reads = traffic.counts.reads.direct + traffic.counts.reads.group;
+    const reads = counts.reads.direct + counts.reads.group;
     const redisMainCores = drainCpuShare?.cores['redis-main'] ?? NaN;
 
     const result: BenchResult = {
@@ -584,6 +620,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
         seconds: (baselineDrain.lastCommitAt - baselineDrain.firstCommitAt) / 1000,
       },
       floor,
+      floorLatency,
       ticks: {
         eventsPerSecond: ticksDrain.eventsPerSecond,
         trafficEventsPerSecond: rateAfter(ticksDrain.samples, setupEvents),
@@ -652,12 +689,12 @@ export async function runBench(options: BenchOptions, command: string): Promise<
           direct:
             m(afterLatency, 'ticks_main_redis_badge_writes_total', {
               conversation_kind: 'direct',
-            }) / traffic.counts.messages.direct,
+            }) / counts.messages.direct,
           group:
             m(afterLatency, 'ticks_main_redis_badge_writes_total', { conversation_kind: 'group' }) /
-            traffic.counts.messages.group,
+            counts.messages.group,
         },
-        messagesCoveredPerRead: traffic.counts.messagesCoveredByReads / reads,
+        messagesCoveredPerRead: counts.messagesCoveredByReads / reads,
       },
       memory: {
         redisMain,
@@ -714,7 +751,7 @@ async function offerLoad(
   loader: EventLoader,
   ratePerSecond: number,
   seconds: number,
-  probe: LatencyProbe,
+  probe: { window(since: number): void },
   kafka: KafkaClient,
   groupId: string,
   inputTopics: string[],

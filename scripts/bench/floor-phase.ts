@@ -1,9 +1,39 @@
 import type { KafkaClient } from '../../runtime/kafka/kafka-client';
+import type { GroupConsumer } from '../../runtime/kafka/types';
+import type { AvroCodec } from '../../schemas/avro-codec';
 import type { BenchProgress } from './bench-progress';
 import { meterDrain } from './drain-meter';
-import type { FloorWork } from './floor-process';
-import { PipelineProcess } from './pipeline-process';
+import { percentiles, type Percentiles } from './latency-probe';
+import { PipelineProcess, sleep } from './pipeline-process';
 import { CpuMeter } from './process-stats';
+
+/** What the floor pipeline does per input event, beside consuming and committing. */
+export interface FloorWork {
+  /** Decode each record's Avro value (Confluent wire format, schemas from the registry). */
+  decode: boolean;
+  /** Output records produced per input event (each an input value encoded again). */
+  outputsPerEvent: number;
+  /** Plain main-Redis commands per input event (HSET and ZADD, one pipeline per batch). */
+  redisCommandsPerEvent: number;
+  /**
+   * Send them as RESP written straight to a socket (no client library: the cost of the Redis
+   * protocol itself) instead of an ioredis pipeline.
+   */
+  rawRedis?: boolean;
+  /**
+   * Send them as one apply-writes script call per batch (JSON: ticks' write-behind transport,
+   * stores/redis/lua/apply-writes-1.lua) instead of an ioredis pipeline.
+   */
+  asScript?: boolean;
+}
+
+/** The topic the floor's outputs go to (the run's prefix: deleted with the run). */
+export function floorOutputTopic(topicPrefix: string): string {
+  return `${topicPrefix}floor_out`;
+}
+
+/** Cores per process over a phase (process-stats.ts CpuMeter.end()). */
+type CpuShare = ReturnType<CpuMeter['end']>;
 
 export interface FloorStage {
   /** What the stage adds to the one before it. */
@@ -79,24 +109,14 @@ export async function runFloorPhase(options: {
       env: options.env,
       script: 'bench/floor-process',
       nodeFlags: options.nodeFlags,
-      args: [
-        '--group',
-        groupId,
-        ...(stage.work.decode ? ['--decode'] : []),
-        '--outputs-per-event',
-        String(stage.work.outputsPerEvent),
-        '--redis-commands-per-event',
-        String(stage.work.redisCommandsPerEvent),
-        ...(stage.work.rawRedis ? ['--raw-redis'] : []),
-        ...(stage.work.asScript ? ['--as-script'] : []),
-      ],
+      args: floorArgs(groupId, stage.work),
     });
     await floor.start();
     try {
       const meter = new CpuMeter(new Map([...options.pids, ['floor (node)', floor.pid]]));
       meter.begin();
       let begun = false;
-      let share: ReturnType<CpuMeter['end']> | undefined;
+      let share: CpuShare | undefined;
       options.progress.start(`floor: ${stage.label}`, options.total);
       const drain = await meterDrain(options.kafka, groupId, options.inputTopics, options.total, {
         onSample: (s) => {
@@ -128,4 +148,137 @@ export async function runFloorPhase(options: {
     }
   }
   return results;
+}
+
+/** The stage the floor's real-time run uses: the most of it, with ticks' Redis transport. */
+export const FLOOR_REAL_TIME_WORK: FloorWork = {
+  decode: true,
+  outputsPerEvent: 0.25,
+  redisCommandsPerEvent: 4,
+  asScript: true,
+};
+
+export interface FloorLatencyResult {
+  work: FloorWork;
+  /** Event stamped → its output produced (the record's timestamp), over every output. */
+  produced: Percentiles;
+  cpu: CpuShare;
+}
+
+/**
+ * Event → output produced, for the floor's outputs (each an input re-encoded, stamped by the
+ * producer when sent): the floor of ticks' direct-update latency at the same offered load.
+ */
+class FloorLatencyProbe {
+  readonly produced: number[] = [];
+  private consumer: GroupConsumer | undefined;
+  private since = Number.POSITIVE_INFINITY;
+
+  constructor(
+    private readonly kafka: KafkaClient,
+    private readonly codec: AvroCodec,
+    private readonly topic: string,
+  ) {}
+
+  async start(groupId: string): Promise<void> {
+    this.consumer = this.kafka.groupConsumer({
+      groupId,
+      topics: [this.topic],
+      coPartitioned: false,
+      fromBeginning: false,
+      keepsPlace: true,
+      onBatch: async (batch) => {
+        for (const r of batch.records) {
+          if (r.value === null) continue;
+          const { value } = await this.codec.decode(r.value);
+          const stamped = (value as { occurred_at?: number }).occurred_at;
+          if (stamped !== undefined && stamped >= this.since)
+            this.produced.push(r.timestamp - stamped);
+        }
+      },
+    });
+    await this.consumer.start();
+  }
+
+  window(since: number): void {
+    this.since = since;
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.stop();
+  }
+}
+
+/**
+ * The floor in real time: the floor pipeline (FLOOR_REAL_TIME_WORK) in a process of its own
+ * catches up with the run's inputs, then `offer` offers the latency phase's load again; its
+ * outputs are timed as ticks' updates are. Run after ticks' pipeline stopped: the machine is the
+ * floor's, as it was ticks' in its latency phase.
+ */
+export async function runFloorLatency(options: {
+  kafka: KafkaClient;
+  codec: AvroCodec;
+  env: Record<string, string>;
+  groupPrefix: string;
+  topicPrefix: string;
+  inputTopics: string[];
+  /** Input events already in the topics. */
+  backlog: number;
+  pids: Map<string, number>;
+  nodeFlags?: string[];
+  progress: BenchProgress;
+  offer(probe: { window(since: number): void }, groupId: string): Promise<{ events: number }>;
+}): Promise<FloorLatencyResult> {
+  const groupId = `${options.groupPrefix}-floor-rt`;
+  const work = FLOOR_REAL_TIME_WORK;
+  const floor = new PipelineProcess({
+    env: options.env,
+    script: 'bench/floor-process',
+    nodeFlags: options.nodeFlags,
+    args: floorArgs(groupId, work),
+  });
+  const probe = new FloorLatencyProbe(
+    options.kafka,
+    options.codec,
+    floorOutputTopic(options.topicPrefix),
+  );
+  await floor.start();
+  try {
+    options.progress.start('floor: catching up', options.backlog);
+    await meterDrain(options.kafka, groupId, options.inputTopics, options.backlog, {
+      onSample: (s) => options.progress.update(s.committed),
+    });
+    options.progress.stop();
+    await probe.start(`${groupId}-probe`);
+    const meter = new CpuMeter(new Map([...options.pids, ['floor (node)', floor.pid]]));
+    meter.begin();
+    const offered = await options.offer(probe, groupId);
+    const cpu = meter.end();
+    await meterDrain(
+      options.kafka,
+      groupId,
+      options.inputTopics,
+      options.backlog + offered.events,
+      { timeoutMs: 120_000 },
+    );
+    await sleep(1_000);
+    await probe.stop();
+    return { work, produced: percentiles(probe.produced), cpu };
+  } finally {
+    await floor.stop();
+  }
+}
+
+function floorArgs(groupId: string, work: FloorWork): string[] {
+  return [
+    '--group',
+    groupId,
+    ...(work.decode ? ['--decode'] : []),
+    '--outputs-per-event',
+    String(work.outputsPerEvent),
+    '--redis-commands-per-event',
+    String(work.redisCommandsPerEvent),
+    ...(work.rawRedis ? ['--raw-redis'] : []),
+    ...(work.asScript ? ['--as-script'] : []),
+  ];
 }

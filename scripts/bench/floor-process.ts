@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { Command } from 'commander';
 import { loadConfig } from '../../config/config';
+import { OffsetCommitter } from '../../runtime/internals/offset-committer';
 import { KafkaClient } from '../../runtime/kafka/kafka-client';
 import type { InboundBatch, OutboundRecord } from '../../runtime/kafka/types';
 import { topicNames } from '../../runtime/topics';
@@ -9,37 +10,13 @@ import { AvroCodec } from '../../schemas/avro-codec';
 import { connectRedis } from '../../stores/redis/connect';
 import { execPipeline, pipelineOf } from '../../stores/redis/pipeline';
 import { defineScripts } from '../../stores/redis/script-loader';
-
-/** What the floor pipeline does per input event, beside consuming and committing. */
-export interface FloorWork {
-  /** Decode each record's Avro value (Confluent wire format, schemas from the registry). */
-  decode: boolean;
-  /** Output records produced per input event (each an input value encoded again). */
-  outputsPerEvent: number;
-  /** Plain main-Redis commands per input event (HSET and ZADD, one pipeline per batch). */
-  redisCommandsPerEvent: number;
-  /**
-   * Send them as RESP written straight to a socket (no client library: the cost of the Redis
-   * protocol itself) instead of an ioredis pipeline.
-   */
-  rawRedis?: boolean;
-  /**
-   * Send them as one apply-writes script call per batch (JSON: ticks' write-behind transport,
-   * stores/redis/lua/apply-writes-1.lua) instead of an ioredis pipeline.
-   */
-  asScript?: boolean;
-}
-
-/** The topic the floor's outputs go to (the run's prefix: deleted with the run). */
-export function floorOutputTopic(topicPrefix: string): string {
-  return `${topicPrefix}floor_out`;
-}
+import { floorOutputTopic, type FloorWork } from './floor-phase';
 
 /**
  * The floor of the stack on this machine: a pipeline with none of ticks' logic that consumes
  * the run's inputs as ticks does (the same client, fetch sizes, co-partitioned group and
  * concurrency), decodes them, produces outputs, writes plain pipelined commands to the main
- * Redis and commits, in ticks' order (produce → Redis → commit). What it drains per second is
+ * Redis and commits, in ticks' order (produce → Redis → commit: every 100 ms, as ticks commits). What it drains per second is
  * what any pipeline built of these parts on this machine could reach at most: the figure
  * issue 11's targets are read against.
  */
@@ -91,7 +68,11 @@ async function runFloor(groupId: string, work: FloorWork, port: number): Promise
           ? redis.applyWrites(commands[0]![1]!, JSON.stringify(commands))
           : execPipeline(pipelineOf(redis, commands)));
     events += records.length;
-    await batch.commit(records[records.length - 1]!.offset);
+    // Committed every 100 ms, off the batch's path, as the stream runtime commits.
+    const nextOffset = String(BigInt(records[records.length - 1]!.offset) + 1n);
+    committer
+      .commit([{ topic: batch.topic, partition: batch.partition, nextOffset }])
+      .catch(() => undefined);
   };
 
   const consumer = kafka.groupConsumer({
@@ -114,13 +95,15 @@ async function runFloor(groupId: string, work: FloorWork, port: number): Promise
       },
     ]),
   );
+  const committer = new OffsetCommitter(consumer, 100);
   await consumer.start();
   const server = createServer((_req, res) => res.end(`floor_events_total ${events}\n`));
   server.listen(port, '127.0.0.1');
   process.once('SIGTERM', () => {
     server.close();
-    void consumer
-      .stop()
+    void committer
+      .idle()
+      .then(() => consumer.stop())
       .then(() => producer.close())
       .finally(() => {
         redis.disconnect();
