@@ -71,7 +71,7 @@ export function rows(r: BenchResult): Row[] {
     ...(r.floor ?? []).map((f) => ({
       section: 'throughput',
       figure: `floor (no ticks logic): ${f.label}`,
-      value: `${int(f.eventsPerSecond)} events/s (${num(f.seconds, 1)} s; cores: ${Object.entries(
+      value: `${int(f.eventsPerSecond)} events/s (${num(f.seconds, 1)} s; done per event: ${num(f.done.outputs / f.done.events)} outputs, ${num(f.done.redisCommandsApplied / f.done.events)} Redis commands; cores: ${Object.entries(
         f.cores,
       )
         .map(([name, cores]) => `${name} ${num(cores)}`)

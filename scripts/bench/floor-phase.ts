@@ -80,6 +80,8 @@ export interface FloorResult {
   work: FloorWork;
   eventsPerSecond: number;
   seconds: number;
+  /** What the floor process counted: the work it did, not what it was asked for. */
+  done: FloorCounts;
   /** Cores per process during the stage's drain (the floor process, Redis, Kafka, the machine). */
   cores: Record<string, number>;
   machineBusyCores: number;
@@ -138,6 +140,7 @@ export async function runFloorPhase(options: {
       results.push({
         label: stage.label,
         work: stage.work,
+        done: floorCounts(await floor.metricsText()),
         eventsPerSecond: drain.eventsPerSecond,
         seconds: (drain.lastCommitAt - drain.firstCommitAt) / 1000,
         cores: cpu.cores,
@@ -148,6 +151,27 @@ export async function runFloorPhase(options: {
     }
   }
   return results;
+}
+
+export interface FloorCounts {
+  events: number;
+  outputs: number;
+  /** Redis commands answered without an error. */
+  redisCommandsApplied: number;
+}
+
+/** The floor process's counters (its /metrics: floor-process.ts). */
+export function floorCounts(metricsText: string): FloorCounts {
+  const counter = (name: string) => {
+    const line = metricsText.split('\n').find((l) => l.startsWith(`${name} `));
+    if (!line) throw new Error(`the floor process reported no ${name}`);
+    return Number(line.slice(name.length + 1));
+  };
+  return {
+    events: counter('floor_events_total'),
+    outputs: counter('floor_outputs_total'),
+    redisCommandsApplied: counter('floor_redis_commands_applied_total'),
+  };
 }
 
 /** The stage the floor's real-time run uses: the most of it, with ticks' Redis transport. */

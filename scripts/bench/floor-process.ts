@@ -33,6 +33,15 @@ async function runFloor(groupId: string, work: FloorWork, port: number): Promise
   const outTopic = floorOutputTopic(config.topics.prefix);
   const keyPrefix = `${config.redis.keyPrefix}:floor`;
   let events = 0;
+  let outputsProduced = 0;
+  /** Commands Redis answered without an error (counted from its replies). */
+  let commandsApplied = 0;
+  const sendCommands = async (commands: string[][]): Promise<number> => {
+    if (raw) return raw.send(commands);
+    if (work.asScript)
+      return Number(await redis.applyWrites(commands[0]![1]!, JSON.stringify(commands)));
+    return (await execPipeline(pipelineOf(redis, commands))).length;
+  };
   let outputCredit = 0;
   let commandCredit = 0;
 
@@ -61,12 +70,10 @@ async function runFloor(groupId: string, work: FloorWork, port: number): Promise
         );
     }
     if (outputs.length > 0) await producer.send(outputs);
-    if (commands.length > 0)
-      await (raw
-        ? raw.send(commands)
-        : work.asScript
-          ? redis.applyWrites(commands[0]![1]!, JSON.stringify(commands))
-          : execPipeline(pipelineOf(redis, commands)));
+    outputsProduced += outputs.length;
+    // Not `+= await`: that reads the total before the wait, and batches run concurrently.
+    const applied = commands.length > 0 ? await sendCommands(commands) : 0;
+    commandsApplied += applied;
     events += records.length;
     // Committed every 100 ms, off the batch's path, as the stream runtime commits.
     const nextOffset = String(BigInt(records[records.length - 1]!.offset) + 1n);
@@ -97,7 +104,16 @@ async function runFloor(groupId: string, work: FloorWork, port: number): Promise
   );
   const committer = new OffsetCommitter(consumer, 100);
   await consumer.start();
-  const server = createServer((_req, res) => res.end(`floor_events_total ${events}\n`));
+  const server = createServer((_req, res) =>
+    res.end(
+      [
+        `floor_events_total ${events}`,
+        `floor_outputs_total ${outputsProduced}`,
+        `floor_redis_commands_applied_total ${commandsApplied}`,
+        '',
+      ].join('\n'),
+    ),
+  );
   server.listen(port, '127.0.0.1');
   process.once('SIGTERM', () => {
     server.close();
@@ -119,16 +135,25 @@ async function runFloor(groupId: string, work: FloorWork, port: number): Promise
  * sending a command costs, with no client library; a single server without TLS or password only.
  */
 class RawRespPipe {
-  private waiting: Array<{ replies: number; done(): void }> = [];
+  private waiting: Array<{ replies: number; done(applied: number): void }> = [];
   private lines = 0;
+  private errors = 0;
+  private atLineStart = true;
 
   private constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
-      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) this.lines++;
+      for (let i = 0; i < chunk.length; i++) {
+        if (this.atLineStart && chunk[i] === 0x2d) this.errors++; // '-': an error reply
+        this.atLineStart = chunk[i] === 0x0a;
+        if (this.atLineStart) this.lines++;
+      }
       while (this.waiting.length > 0 && this.lines >= this.waiting[0]!.replies) {
         const first = this.waiting.shift()!;
         this.lines -= first.replies;
-        first.done();
+        // Errors are charged to the oldest waiting call: the count of a run stays right.
+        const errors = Math.min(this.errors, first.replies);
+        this.errors -= errors;
+        first.done(first.replies - errors);
       }
     });
   }
@@ -143,7 +168,8 @@ class RawRespPipe {
     return new RawRespPipe(socket);
   }
 
-  send(commands: string[][]): Promise<void> {
+  /** Resolves with the number of commands Redis applied (answered without an error). */
+  send(commands: string[][]): Promise<number> {
     let out = '';
     for (const command of commands) {
       out += `*${command.length}\r\n`;
