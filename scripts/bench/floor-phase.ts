@@ -3,7 +3,7 @@ import type { GroupConsumer } from '../../runtime/kafka/types';
 import type { AvroCodec } from '../../schemas/avro-codec';
 import type { BenchProgress } from './bench-progress';
 import { meterDrain } from './drain-meter';
-import { percentiles, type Percentiles } from './latency-probe';
+import { followTopic, percentiles, type Percentiles } from './latency-probe';
 import { PipelineProcess, sleep } from './pipeline-process';
 import { CpuMeter } from './process-stats';
 
@@ -205,23 +205,11 @@ class FloorLatencyProbe {
   ) {}
 
   async start(groupId: string): Promise<void> {
-    this.consumer = this.kafka.groupConsumer({
-      groupId,
-      topics: [this.topic],
-      coPartitioned: false,
-      fromBeginning: false,
-      keepsPlace: true,
-      onBatch: async (batch) => {
-        for (const r of batch.records) {
-          if (r.value === null) continue;
-          const { value } = await this.codec.decode(r.value);
-          const stamped = (value as { occurred_at?: number }).occurred_at;
-          if (stamped !== undefined && stamped >= this.since)
-            this.produced.push(r.timestamp - stamped);
-        }
-      },
+    this.consumer = await followTopic(this.kafka, this.topic, groupId, async (r) => {
+      const { value } = await this.codec.decode(r.value!);
+      const stamped = (value as { occurred_at?: number }).occurred_at;
+      if (stamped !== undefined && stamped >= this.since) this.produced.push(r.timestamp - stamped);
     });
-    await this.consumer.start();
   }
 
   window(since: number): void {
