@@ -338,7 +338,7 @@ describe('user actions: delete, mark as unread', () => {
     await h.publish.flush();
     // Applied before the reads go out. Across topics a receipt may be applied ahead of a
     // conversation event still in flight: the runtime knows the conversation topic has nothing
-    // more from the last fetch's high watermark (as Kafka Streams does), and a read applied
+    // more from the high watermark of the last batch it got (as Kafka Streams), and a read applied
     // before the deletion rightly tells F of message 2 (what its one failure in a full suite
     // looked like: F never told of 1, G's watermark at 2).
     await eventually('deleted', async () => (await h.read.unread(c, 'G')) === 1);
