@@ -36,8 +36,8 @@ export interface PushGatewayOptions {
   /**
    * Consumer group of this instance. Each instance has its own (a user may be connected to any
    * instance, so every instance reads every update); it starts at the end of the topic and
-   * commits nothing, keeping its place in memory across its rejoins — what a user missed while not connected comes as an offline batch, and
-   * the query API is there to resync.
+   * commits nothing, keeping its place in memory across its rejoins — what a user missed while
+   * not connected comes as an offline batch, and the query API is there to resync.
    */
   groupId?: string;
   /** WebSocket path. */

@@ -51,3 +51,8 @@ export class BenchProgress {
     process.stderr.write(`${line}\n`);
   }
 }
+
+/** A count over milliseconds as a rate for a progress line ("12,345/s"). */
+export function rate(count: number, ms: number): string {
+  return ms > 0 ? `${Math.round((count / ms) * 1000).toLocaleString('en-US')}/s` : '';
+}

@@ -71,11 +71,7 @@ export function rows(r: BenchResult): Row[] {
     ...(r.floor ?? []).map((f) => ({
       section: 'throughput',
       figure: `floor (no ticks logic): ${f.label}`,
-      value: `${int(f.eventsPerSecond)} events/s (${num(f.seconds, 1)} s; done per event: ${num(f.done.outputs / f.done.events)} outputs, ${num(f.done.redisCommandsApplied / f.done.events)} Redis commands; cores: ${Object.entries(
-        f.cores,
-      )
-        .map(([name, cores]) => `${name} ${num(cores)}`)
-        .join(', ')}; machine busy ${num(f.machineBusyCores)})`,
+      value: `${int(f.eventsPerSecond)} events/s (${num(f.seconds, 1)} s; done per event: ${num(f.done.outputs / f.done.events)} outputs, ${num(f.done.redisCommandsApplied / f.done.events)} Redis commands; ${cpu(f.cpu)})`,
     })),
     {
       section: 'throughput',
@@ -121,7 +117,7 @@ export function rows(r: BenchResult): Row[] {
             section: 'latency',
             figure:
               'floor (no ticks logic) at the same load: event → output produced p50 / p95 / p99 / max',
-            value: `${ms(r.floorLatency.produced.p50)} / ${ms(r.floorLatency.produced.p95)} / ${ms(r.floorLatency.produced.p99)} / ${ms(r.floorLatency.produced.max)} ms (n=${int(r.floorLatency.produced.count)}; ${cpu(r.floorLatency.cpu)})`,
+            value: `${latency(r.floorLatency.produced)}; ${cpu(r.floorLatency.cpu)}`,
           },
         ]
       : []),

@@ -12,7 +12,7 @@ import type { RecordProducer } from '../../runtime/kafka/types';
 import { topicNames } from '../../runtime/topics';
 import { cleanUpRun, runEnv } from './bench-cleanup';
 import { BaselineConsumer } from './baseline-consumer';
-import { BenchProgress } from './bench-progress';
+import { BenchProgress, rate } from './bench-progress';
 import { ChatTraffic, DEFAULT_CHAT_TRAFFIC, type ChatTrafficOptions } from './chat-traffic';
 import { meterDrain, type DrainSample } from './drain-meter';
 import { EventLoader } from './event-loader';
@@ -869,10 +869,6 @@ function redisCommands(
     perSecond: ours / seconds,
     top,
   };
-}
-
-function rate(count: number, ms: number): string {
-  return ms > 0 ? `${Math.round((count / ms) * 1000).toLocaleString('en-US')}/s` : '';
 }
 
 function mib(bytes: number): string {

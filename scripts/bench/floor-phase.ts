@@ -1,9 +1,10 @@
 import type { KafkaClient } from '../../runtime/kafka/kafka-client';
 import type { GroupConsumer } from '../../runtime/kafka/types';
 import type { AvroCodec } from '../../schemas/avro-codec';
-import type { BenchProgress } from './bench-progress';
+import { rate, type BenchProgress } from './bench-progress';
 import { meterDrain } from './drain-meter';
-import { followTopic, percentiles, type Percentiles } from './latency-probe';
+import { followTopic } from './follow-topic';
+import { percentiles, type Percentiles } from './latency-probe';
 import { PipelineProcess, sleep } from './pipeline-process';
 import { CpuMeter } from './process-stats';
 
@@ -83,8 +84,7 @@ export interface FloorResult {
   /** What the floor process counted: the work it did, not what it was asked for. */
   done: FloorCounts;
   /** Cores per process during the stage's drain (the floor process, Redis, Kafka, the machine). */
-  cores: Record<string, number>;
-  machineBusyCores: number;
+  cpu: CpuShare;
 }
 
 /**
@@ -107,12 +107,7 @@ export async function runFloorPhase(options: {
   const results: FloorResult[] = [];
   for (const [i, stage] of (options.stages ?? FLOOR_STAGES).entries()) {
     const groupId = `${options.groupPrefix}-floor-${i}`;
-    const floor = new PipelineProcess({
-      env: options.env,
-      script: 'bench/floor-process',
-      nodeFlags: options.nodeFlags,
-      args: floorArgs(groupId, stage.work),
-    });
+    const floor = floorProcess(options, groupId, stage.work);
     await floor.start();
     try {
       const meter = new CpuMeter(new Map([...options.pids, ['floor (node)', floor.pid]]));
@@ -122,10 +117,7 @@ export async function runFloorPhase(options: {
       options.progress.start(`floor: ${stage.label}`, options.total);
       const drain = await meterDrain(options.kafka, groupId, options.inputTopics, options.total, {
         onSample: (s) => {
-          options.progress.update(
-            s.committed,
-            s.t > 0 ? `${Math.round((s.committed * 1000) / s.t)} events/s` : '',
-          );
+          options.progress.update(s.committed, rate(s.committed, s.t));
           // As ticks' drain: from the first commit seen (the group's join left out) to the last.
           if (s.committed > 0 && !begun && s.committed < options.total) {
             meter.begin();
@@ -136,15 +128,13 @@ export async function runFloorPhase(options: {
       });
       options.progress.stop();
       if (drain.timedOut) throw new Error(`the floor stage "${stage.label}" did not drain`);
-      const cpu = share!;
       results.push({
         label: stage.label,
         work: stage.work,
         done: floorCounts(await floor.metricsText()),
         eventsPerSecond: drain.eventsPerSecond,
         seconds: (drain.lastCommitAt - drain.firstCommitAt) / 1000,
-        cores: cpu.cores,
-        machineBusyCores: cpu.machineBusyCores,
+        cpu: share!,
       });
     } finally {
       await floor.stop();
@@ -190,38 +180,6 @@ export interface FloorLatencyResult {
 }
 
 /**
- * Event → output produced, for the floor's outputs (each an input re-encoded, stamped by the
- * producer when sent): the floor of ticks' direct-update latency at the same offered load.
- */
-class FloorLatencyProbe {
-  readonly produced: number[] = [];
-  private consumer: GroupConsumer | undefined;
-  private since = Number.POSITIVE_INFINITY;
-
-  constructor(
-    private readonly kafka: KafkaClient,
-    private readonly codec: AvroCodec,
-    private readonly topic: string,
-  ) {}
-
-  async start(groupId: string): Promise<void> {
-    this.consumer = await followTopic(this.kafka, this.topic, groupId, async (r) => {
-      const { value } = await this.codec.decode(r.value!);
-      const stamped = (value as { occurred_at?: number }).occurred_at;
-      if (stamped !== undefined && stamped >= this.since) this.produced.push(r.timestamp - stamped);
-    });
-  }
-
-  window(since: number): void {
-    this.since = since;
-  }
-
-  async stop(): Promise<void> {
-    await this.consumer?.stop();
-  }
-}
-
-/**
  * The floor in real time: the floor pipeline (FLOOR_REAL_TIME_WORK) in a process of its own
  * catches up with the run's inputs, then `offer` offers the latency phase's load again; its
  * outputs are timed as ticks' updates are. Run after ticks' pipeline stopped: the machine is the
@@ -243,17 +201,12 @@ export async function runFloorLatency(options: {
 }): Promise<FloorLatencyResult> {
   const groupId = `${options.groupPrefix}-floor-rt`;
   const work = FLOOR_REAL_TIME_WORK;
-  const floor = new PipelineProcess({
-    env: options.env,
-    script: 'bench/floor-process',
-    nodeFlags: options.nodeFlags,
-    args: floorArgs(groupId, work),
-  });
-  const probe = new FloorLatencyProbe(
-    options.kafka,
-    options.codec,
-    floorOutputTopic(options.topicPrefix),
-  );
+  const floor = floorProcess(options, groupId, work);
+  // Event → output produced, for the floor's outputs (each an input re-encoded, stamped by
+  // the producer when sent), over the events of the offered load.
+  const produced: number[] = [];
+  let since = Number.POSITIVE_INFINITY;
+  let probe: GroupConsumer | undefined;
   await floor.start();
   try {
     options.progress.start('floor: catching up', options.backlog);
@@ -261,10 +214,20 @@ export async function runFloorLatency(options: {
       onSample: (s) => options.progress.update(s.committed),
     });
     options.progress.stop();
-    await probe.start(`${groupId}-probe`);
+    probe = await followTopic(
+      options.kafka,
+      floorOutputTopic(options.topicPrefix),
+      `${groupId}-probe`,
+      async (r) => {
+        if (r.value === null) return;
+        const { value } = await options.codec.decode(r.value);
+        const stamped = (value as { occurred_at?: number }).occurred_at;
+        if (stamped !== undefined && stamped >= since) produced.push(r.timestamp - stamped);
+      },
+    );
     const meter = new CpuMeter(new Map([...options.pids, ['floor (node)', floor.pid]]));
     meter.begin();
-    const offered = await options.offer(probe, groupId);
+    const offered = await options.offer({ window: (from) => (since = from) }, groupId);
     const cpu = meter.end();
     await meterDrain(
       options.kafka,
@@ -274,23 +237,33 @@ export async function runFloorLatency(options: {
       { timeoutMs: 120_000 },
     );
     await sleep(1_000);
-    await probe.stop();
-    return { work, produced: percentiles(probe.produced), cpu };
+    return { work, produced: percentiles(produced), cpu };
   } finally {
+    await probe?.stop();
     await floor.stop();
   }
 }
 
-function floorArgs(groupId: string, work: FloorWork): string[] {
-  return [
-    '--group',
-    groupId,
-    ...(work.decode ? ['--decode'] : []),
-    '--outputs-per-event',
-    String(work.outputsPerEvent),
-    '--redis-commands-per-event',
-    String(work.redisCommandsPerEvent),
-    ...(work.rawRedis ? ['--raw-redis'] : []),
-    ...(work.asScript ? ['--as-script'] : []),
-  ];
+/** The floor pipeline (floor-process.ts) doing `work` in group `groupId`, not started yet. */
+function floorProcess(
+  options: { env: Record<string, string>; nodeFlags?: string[] },
+  groupId: string,
+  work: FloorWork,
+): PipelineProcess {
+  return new PipelineProcess({
+    env: options.env,
+    script: 'bench/floor-process',
+    nodeFlags: options.nodeFlags,
+    args: [
+      '--group',
+      groupId,
+      ...(work.decode ? ['--decode'] : []),
+      '--outputs-per-event',
+      String(work.outputsPerEvent),
+      '--redis-commands-per-event',
+      String(work.redisCommandsPerEvent),
+      ...(work.rawRedis ? ['--raw-redis'] : []),
+      ...(work.asScript ? ['--as-script'] : []),
+    ],
+  });
 }

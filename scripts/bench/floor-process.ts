@@ -16,9 +16,9 @@ import { floorOutputTopic, type FloorWork } from './floor-phase';
  * The floor of the stack on this machine: a pipeline with none of ticks' logic that consumes
  * the run's inputs as ticks does (the same client, fetch sizes, co-partitioned group and
  * concurrency), decodes them, produces outputs, writes plain pipelined commands to the main
- * Redis and commits, in ticks' order (produce → Redis → commit: every 100 ms, as ticks commits). What it drains per second is
- * what any pipeline built of these parts on this machine could reach at most: the figure
- * issue 11's targets are read against.
+ * Redis and commits, in ticks' order (produce → Redis → commit, every 100 ms as ticks commits).
+ * What it drains per second is what any pipeline built of these parts on this machine could
+ * reach at most: the figure issue 11's targets are read against.
  */
 async function runFloor(groupId: string, work: FloorWork, port: number): Promise<void> {
   const config = loadConfig(process.env);

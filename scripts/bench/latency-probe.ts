@@ -1,7 +1,8 @@
 import type { AvroCodec } from '../../schemas/avro-codec';
 import { TypeName, type ReceiptUpdate } from '../../schemas/types';
 import type { KafkaClient } from '../../runtime/kafka/kafka-client';
-import type { GroupConsumer, InboundRecord } from '../../runtime/kafka/types';
+import type { GroupConsumer } from '../../runtime/kafka/types';
+import { followTopic } from './follow-topic';
 
 export type LatencyKind = 'direct' | 'group_summary' | 'unread_sync';
 
@@ -41,7 +42,8 @@ export class LatencyProbe {
   /** Joins a fresh group at the end of the topic; resolves once it is assigned and positioned. */
   async start(groupId: string): Promise<void> {
     this.consumer = await followTopic(this.kafka, this.topic, groupId, async (r, receivedAt) => {
-      const { value } = await this.codec.decodeAs('receiptUpdates', r.value!);
+      if (r.value === null) return;
+      const { value } = await this.codec.decodeAs('receiptUpdates', r.value);
       this.record(value, r.timestamp, receivedAt);
     });
   }
@@ -72,37 +74,6 @@ export class LatencyProbe {
     if (kind === 'direct') this.directProducedAt.push(producedAt);
     this.received[kind].push(receivedAt - u.source_event_at);
   }
-}
-
-/**
- * Follows `topic` in a group of its own from its end as found now, and there again after a
- * rejoin under load (keepsPlace): no record produced once this is called goes unseen. Resolves
- * once the group assigned it the topic. `onRecord` gets each record with a value, and when its
- * batch was handed over.
- */
-export async function followTopic(
-  kafka: KafkaClient,
-  topic: string,
-  groupId: string,
-  onRecord: (record: InboundRecord, receivedAt: number) => Promise<void>,
-): Promise<GroupConsumer> {
-  let assigned!: () => void;
-  const ready = new Promise<void>((r) => (assigned = r));
-  const consumer = kafka.groupConsumer({
-    groupId,
-    topics: [topic],
-    coPartitioned: false,
-    fromBeginning: false,
-    keepsPlace: true,
-    onAssignment: () => assigned(),
-    onBatch: async (batch) => {
-      const receivedAt = Date.now();
-      for (const r of batch.records) if (r.value !== null) await onRecord(r, receivedAt);
-    },
-  });
-  await consumer.start();
-  await ready;
-  return consumer;
 }
 
 export interface Percentiles {

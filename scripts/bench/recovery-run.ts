@@ -7,6 +7,7 @@ import { KafkaClient } from '../../runtime/kafka/kafka-client';
 import type { GroupConsumer, RecordProducer } from '../../runtime/kafka/types';
 import { topicNames } from '../../runtime/topics';
 import { cleanUpRun, runEnv, runNames } from './bench-cleanup';
+import { followTopic } from './follow-topic';
 import { PipelineProcess, sleep } from './pipeline-process';
 
 /**
@@ -72,25 +73,12 @@ export async function measureRecovery(options: RecoveryOptions): Promise<Recover
     const newest = new Map<number, number>();
     const after = new Map<number, number>();
     let signalAt = Infinity;
-    let assigned!: () => void;
-    const watching = new Promise<void>((resolve) => (assigned = resolve));
-    watcher = kafka.groupConsumer({
-      groupId: `${names.groupId}-watch`,
-      topics: [topics.stateChanges],
-      coPartitioned: false,
-      fromBeginning: false,
-      keepsPlace: true, // a rejoin under load must not skip the changelog written meanwhile
-      onAssignment: () => assigned(),
-      onBatch: async (batch) => {
-        for (const r of batch.records) {
-          newest.set(r.partition, Math.max(newest.get(r.partition) ?? 0, r.timestamp));
-          if (r.timestamp > signalAt && !after.has(r.partition))
-            after.set(r.partition, r.timestamp);
-        }
-      },
+    // From its end, and there again after a rejoin under load: no changelog written meanwhile
+    // is skipped.
+    watcher = await followTopic(kafka, topics.stateChanges, `${names.groupId}-watch`, async (r) => {
+      newest.set(r.partition, Math.max(newest.get(r.partition) ?? 0, r.timestamp));
+      if (r.timestamp > signalAt && !after.has(r.partition)) after.set(r.partition, r.timestamp);
     });
-    await watcher.start();
-    await watching;
 
     traffic = steadyTraffic(publisher, options.conversations);
     const start = () => {
